@@ -1,0 +1,81 @@
+"""The `Segmenter` interface: a click on a lesion -> a 3-D mask with its provenance.
+
+Engines live in their own modules; `segmentation.engines.create_segmenter(name)` is the one place that names them.
+torch and monai are imported lazily, inside the MONAI engine only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from imaging.cancel import CancelToken
+from imaging.volume import Volume
+
+PointMM = tuple[float, float, float]
+
+
+class SegmentationError(Exception):
+    """A click that cannot give a mask (outside the volume, outside any lesion). The message says why, for the reader."""
+
+
+@dataclass(frozen=True)
+class SegmentationHints:
+    """What the reader told us besides the click."""
+
+    is_lymph_node: bool = False
+    #: A line the reader drew across the lesion (two points in patient mm), e.g. a rough long axis.
+    line_mm: tuple[PointMM, PointMM] | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a suggestion came from, kept with every measurement for audit and export."""
+
+    engine: str  # "monai" | "classical"
+    model_id: str | None = None
+    model_version: str | None = None
+    device: str = "cpu"
+    seconds: float = 0.0
+
+
+@dataclass
+class SegmentationResult:
+    """A mask on a crop of the volume: ``mask[k, j, i]`` is voxel ``offset + (k, j, i)`` of the volume."""
+
+    mask: npt.NDArray[np.bool_]
+    offset: tuple[int, int, int]
+    provenance: Provenance
+    #: 0..1; below `LOW_CONFIDENCE` the app asks the reader to check.
+    confidence: float = 1.0
+    warnings: list[str] = field(default_factory=list)
+
+    LOW_CONFIDENCE = 0.5
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.confidence < self.LOW_CONFIDENCE
+
+    def full_mask(self, shape: tuple[int, int, int]) -> npt.NDArray[np.bool_]:
+        out = np.zeros(shape, dtype=bool)
+        k, j, i = self.offset
+        dk, dj, di = self.mask.shape
+        out[k : k + dk, j : j + dj, i : i + di] = self.mask
+        return out
+
+
+class Segmenter(Protocol):
+    """One engine. ``name`` is what the reader and the audit trail see."""
+
+    name: str
+
+    def segment(
+        self,
+        volume: Volume,
+        seed_mm: PointMM,
+        hints: SegmentationHints | None = None,
+        cancel: CancelToken | None = None,
+    ) -> SegmentationResult: ...

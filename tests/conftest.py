@@ -1,0 +1,20 @@
+"""Test tiers by folder: unit (pure) -> dicom -> segmentation -> gui (pytest-qt, offscreen) -> services (real servers)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+TIERS = {"dicom": "dicom", "segmentation": "segmentation", "gui": "gui", "services": "services"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for folder, marker in TIERS.items():
+            if folder in parts:
+                item.add_marker(getattr(pytest.mark, marker))
