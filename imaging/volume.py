@@ -3,8 +3,8 @@
 Conventions (the one place that maps voxels to patient millimetres):
 
 * ``array`` is indexed ``[k, j, i]`` = ``[slice, row, column]``, values in Hounsfield units.
-* ``spacing`` is ``(slice, row, column)`` in mm. ``spacing[0]`` is the nominal slice spacing; the exact position of every
-  slice along the normal is in ``slice_offsets_mm`` (uneven spacing stays exact, nothing is resampled).
+* ``spacing`` is ``(slice, row, column)`` in mm. ``spacing[0]`` is the nominal slice spacing; the exact position of
+  every slice along the normal is in ``slice_offsets_mm`` (uneven spacing stays exact, nothing is resampled).
 * ``origin`` is the patient position (DICOM LPS, mm) of the centre of voxel ``(0, 0, 0)``.
 * ``direction`` is a 3x3 matrix whose *columns* are the unit vectors, in patient LPS, along the array axes
   ``(slice, row, column)``: column 2 is ImageOrientationPatient[0:3] (along a row, increasing column index), column 1 is
@@ -160,7 +160,7 @@ class Volume:
         return all(0 <= int(x) < n for x, n in zip(kji, self.shape, strict=True))
 
     def slice_position_mm(self, k: int) -> float:
-        """Position of slice k along the normal as DICOM viewers show it (the projection of its centre on the normal)."""
+        """Position of slice k along the normal as viewers show it (its centre projected on the normal)."""
         return float(np.dot(self.voxel_to_patient((k, 0, 0)), self.normal))
 
     def sop_instance_uid(self, k: int) -> str:

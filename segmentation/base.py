@@ -19,7 +19,7 @@ PointMM = tuple[float, float, float]
 
 
 class SegmentationError(Exception):
-    """A click that cannot give a mask (outside the volume, outside any lesion). The message says why, for the reader."""
+    """A click that gives no mask (outside the volume or any lesion). The message says why, for the reader."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Test tiers by folder: unit (pure) -> dicom -> segmentation -> gui (pytest-qt, offscreen) -> services (real servers)."""
+"""Test tiers by folder: unit (pure) -> dicom -> segmentation -> gui (pytest-qt) -> services (real servers)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The application: Qt-free state and services (reads, storage, audit, review, export); the GUI lives in `workstation.ui`."""
+"""The application: Qt-free state and services (reads, storage, audit, review, export); GUI in `workstation.ui`."""
