@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 # Debian packages: DICOM validator, PACS and database servers for the service tests, X libraries for Qt, Xvfb.
 DEBIAN_PACKAGES=(dicom3tools orthanc orthanc-dicomweb postgresql xvfb xauth libegl1 libgl1 libxkbcommon0
                  libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
-                 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0)
+                 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
+                 poppler-utils fonts-dejavu-core)
 
 setup_system() {
     local missing=()
