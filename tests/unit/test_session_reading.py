@@ -1,0 +1,160 @@
+"""The reading session: edits, undo/redo, dirty state, persistence round trip, baseline rules, worklist status."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role, TimepointRead
+from workstation.session.baseline_rules import check_baseline, minimum_size_mm
+from workstation.session.persistence import JsonReadStore, ReadStoreError, read_from_json, read_to_json
+from workstation.session.reading import ReadingSession, SessionError
+from workstation.session.worklist import timepoint_status
+
+
+def _read() -> Read:
+    return Read(
+        subject_id="S1",
+        reader="alice",
+        timepoints=[TimepointRead("baseline", date(2026, 1, 5)), TimepointRead("week 6", date(2026, 2, 16))],
+    )
+
+
+def _m(
+    long_mm: float, short_mm: float | None = None, origin: MeasurementOrigin = MeasurementOrigin.MANUAL
+) -> Measurement:
+    return Measurement(
+        long_axis_mm=long_mm,
+        short_axis_mm=short_mm,
+        long_axis_endpoints=((0.0, 0.0, 10.0), (long_mm, 0.0, 10.0)),
+        origin=origin,
+        engine=None if origin is MeasurementOrigin.MANUAL else "classical",
+    )
+
+
+def test_edits_undo_redo_and_dirty_state(tmp_path):
+    s = ReadingSession(_read(), JsonReadStore(tmp_path))
+    changes, dirty = [], []
+    s.changed.connect(changes.append)
+    s.dirty_changed.connect(dirty.append)
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    s.record_measurement(t1, _m(32.0))
+    assert s.read.timepoints[0].assessments[t1].measurements[0].long_axis_mm == 32.0
+    assert dirty == [True] and s.dirty
+    assert s.undo() == "measure T1 (manual)"
+    assert t1 not in s.read.timepoints[0].assessments
+    assert s.undo() == "add T1"
+    assert t1 not in s.read.lesions and s.selected_lesion is None
+    assert s.undo() is None
+    assert s.redo() == "add T1" and s.redo() == "measure T1 (manual)"
+    assert s.read.timepoints[0].assessments[t1].measurements[0].long_axis_mm == 32.0
+    s.save()
+    assert not s.dirty and dirty[-1] is False
+    s.undo()
+    assert s.dirty
+    s.redo()
+    assert not s.dirty  # back at the saved state
+    assert [c.lesion_id for c in changes[:2]] == ["T1", "T1"]
+
+
+def test_saved_state_lost_after_undo_then_new_edit_is_dirty(tmp_path):
+    s = ReadingSession(_read(), JsonReadStore(tmp_path))
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    s.save()
+    s.undo()
+    s.add_lesion(Role.TARGET, "lung")
+    assert s.dirty
+    assert t1 == "T1" and "T1" in s.read.lesions  # the id is reused: T1 was undone
+
+
+def test_rules_of_the_session_are_explained():
+    s = ReadingSession(_read())
+    with pytest.raises(SessionError, match="at baseline"):
+        s.add_lesion(Role.NEW, "liver")
+    node = s.add_lesion(Role.TARGET, "lymph node", is_node=True)
+    with pytest.raises(SessionError, match="short axis"):
+        s.record_measurement(node, _m(20.0))
+    with pytest.raises(SessionError, match="accepted"):
+        s.record_measurement(node, _m(20.0, 16.0, MeasurementOrigin.SUGGESTED))
+    with pytest.raises(SessionError, match="status is one of"):
+        s.set_status(node, LesionStatus.PRESENT)
+    nt = s.add_lesion(Role.NON_TARGET, "bone")
+    assert s.read.timepoints[0].assessments[nt].status is LesionStatus.PRESENT
+    s.go_to_timepoint(1)
+    with pytest.raises(SessionError, match="at baseline"):
+        s.add_lesion(Role.TARGET, "liver")
+    new = s.add_lesion(Role.NEW, "liver")
+    assert new == "N1" and s.read.timepoints[1].assessments[new].status is LesionStatus.UNEQUIVOCAL
+    s.set_status(node, LesionStatus.DISAPPEARED)
+    assert s.read.to_case()["timepoints"][1]["lesions"][0]["diameter_mm"] == 0.0
+
+
+def test_split_lesion_fragments_are_summed_in_the_case():
+    s = ReadingSession(_read())
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    s.record_measurement(t1, _m(30.0))
+    s.go_to_timepoint(1)
+    s.record_measurement(t1, _m(12.0))
+    s.record_measurement(t1, _m(9.0), add_fragment=True)
+    assert s.read.to_case()["timepoints"][1]["lesions"][0]["diameter_mm"] == [12.0, 9.0]
+
+
+def test_persistence_round_trip_and_corrupt_file(tmp_path):
+    s = ReadingSession(_read(), JsonReadStore(tmp_path))
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    s.record_measurement(t1, _m(32.0, 20.0, MeasurementOrigin.ADJUSTED))
+    s.save()
+    store = JsonReadStore(tmp_path)
+    loaded = store.load("S1", "alice")
+    assert loaded is not None and read_to_json(loaded) == read_to_json(s.read)
+    m = loaded.timepoints[0].assessments[t1].measurements[0]
+    assert m.origin is MeasurementOrigin.ADJUSTED and m.engine == "classical"
+    assert read_from_json(json.loads(json.dumps(read_to_json(loaded)))).lesions[t1].role is Role.TARGET
+    path = store.path_for("S1", "alice")
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ReadStoreError, match="unreadable"):
+        store.load("S1", "alice")
+    assert path.read_text(encoding="utf-8") == "{not json"  # left untouched for a person to recover
+    assert store.load("S2", "alice") is None
+
+
+def test_save_failure_keeps_the_read_and_says_where(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    s = ReadingSession(_read(), JsonReadStore(blocker / "reads"))
+    s.add_lesion(Role.TARGET, "liver")
+    with pytest.raises(ReadStoreError, match="cannot save"):
+        s.save()
+    assert s.dirty and "T1" in s.read.lesions
+
+
+def test_baseline_rules_give_reasons():
+    s = ReadingSession(_read())
+    ids = [s.add_lesion(Role.TARGET, "liver") for _ in range(3)]
+    for lid in ids:
+        s.record_measurement(lid, _m(25.0))
+    small = s.add_lesion(Role.TARGET, "lung")
+    s.record_measurement(small, _m(8.0))
+    node = s.add_lesion(Role.TARGET, "lymph node", is_node=True)
+    s.record_measurement(node, _m(20.0, 12.0))
+    extra = s.add_lesion(Role.TARGET, "stomach")
+    f = check_baseline(s.read, slice_thickness_mm=5.0)
+    assert f["T1"].ok and f["T2"].ok
+    assert not f["T3"].ok and "per organ" in f["T3"].reason
+    assert "8.0 mm < 10 mm" in f[small].reason
+    assert "pathological non-target" in f[node].reason
+    assert not f[extra].ok and "more than 5" in f[extra].reason and "not measured" in f[extra].reason
+    assert minimum_size_mm(7.0) == 14.0 and minimum_size_mm(2.5) == 10.0
+
+
+def test_worklist_status():
+    s = ReadingSession(_read())
+    assert timepoint_status(s.read, 0) == "not started"
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    assert timepoint_status(s.read, 0) == "in progress"
+    s.record_measurement(t1, _m(30.0))
+    assert timepoint_status(s.read, 0) == "complete"
+    assert timepoint_status(s.read, 1) == "not started"
+    assert timepoint_status(None, 0) == "not started"

@@ -1,0 +1,147 @@
+"""Where is each baseline lesion now? Proposals for the follow-up click.
+
+A lesion's position at an earlier timepoint (the middle of its long axis) is carried to the current series by patient
+position; where the two series do not share a frame of reference, or the patient lies differently, a rigid registration
+(SimpleITK, on down-sampled images, run in a worker) refines it. The registration is kept only where it helps: when it
+lowers the image mismatch compared with patient position alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from imaging.cancel import CancelToken, ProgressCallback, report
+from imaging.volume import Volume
+from workstation.read_model import Point, Read
+
+
+@dataclass(frozen=True)
+class LesionProposal:
+    lesion_id: str
+    point_mm: Point
+    #: "patient position" or "registration"
+    method: str
+    #: the timepoint whose measurement it came from
+    from_timepoint: int
+
+
+@dataclass(frozen=True)
+class RigidMapping:
+    """Maps a point of the earlier series into the current one. ``method`` says how it was obtained."""
+
+    matrix: npt.NDArray[np.float64]
+    translation: npt.NDArray[np.float64]
+    method: str
+
+    def apply(self, p: Point) -> Point:
+        q = self.matrix @ np.asarray(p, dtype=np.float64) + self.translation
+        return (float(q[0]), float(q[1]), float(q[2]))
+
+
+IDENTITY = RigidMapping(np.eye(3), np.zeros(3), "patient position")
+
+
+def lesion_centres(read: Read, before_tp: int) -> dict[str, tuple[int, Point]]:
+    """The latest measured centre (middle of the long axis) of every lesion at or before timepoint ``before_tp``."""
+    out: dict[str, tuple[int, Point]] = {}
+    for lesion_id in read.lesions:
+        for idx in range(before_tp, -1, -1):
+            a = read.timepoints[idx].assessments.get(lesion_id)
+            ends = next((m.long_axis_endpoints for m in (a.measurements if a else []) if m.long_axis_endpoints), None)
+            if ends is not None:
+                c = (np.asarray(ends[0]) + np.asarray(ends[1])) / 2.0
+                out[lesion_id] = (idx, (float(c[0]), float(c[1]), float(c[2])))
+                break
+    return out
+
+
+def propose_positions(read: Read, current_tp: int, mapping: RigidMapping = IDENTITY) -> list[LesionProposal]:
+    """One proposal per lesion measured before ``current_tp`` (not for new lesions found now)."""
+    centres = lesion_centres(read, current_tp - 1) if current_tp > 0 else {}
+    return [
+        LesionProposal(lesion_id, mapping.apply(point), mapping.method, tp)
+        for lesion_id, (tp, point) in centres.items()
+    ]
+
+
+def _sitk() -> Any:
+    return importlib.import_module("SimpleITK")
+
+
+def _to_sitk(volume: Volume, shrink: int) -> Any:
+    sitk = _sitk()
+
+    img = sitk.GetImageFromArray(np.asarray(volume.array, dtype=np.float32))
+    img.SetSpacing((float(volume.spacing[2]), float(volume.spacing[1]), float(volume.spacing[0])))
+    img.SetOrigin(tuple(float(x) for x in volume.origin))
+    d = volume.direction
+    # SimpleITK's axes are (x, y, z) = (column, row, slice): their unit vectors are direction's columns 2, 1, 0.
+    cols = np.stack([d[:, 2], d[:, 1], d[:, 0]], axis=1)
+    img.SetDirection(tuple(float(x) for x in cols.reshape(-1)))
+    img = sitk.Clamp(img, sitk.sitkFloat32, -200.0, 300.0)  # soft tissue drives the match, not air/bone edges
+    return sitk.Shrink(img, [shrink, shrink, max(1, shrink // 2)])
+
+
+def register_rigid(
+    earlier: Volume,
+    current: Volume,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    shrink: int = 4,
+    iterations: int = 60,
+) -> RigidMapping:
+    """A rigid map from ``earlier`` to ``current`` patient space; patient position where registration does not help."""
+    sitk = _sitk()
+
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    report(progress, 0, iterations, "registering the timepoints")
+    fixed = _to_sitk(current, shrink)
+    moving = _to_sitk(earlier, shrink)
+    reg = sitk.ImageRegistrationMethod()
+    reg.SetMetricAsMeanSquares()
+    reg.SetMetricSamplingStrategy(reg.RANDOM)
+    reg.SetMetricSamplingPercentage(0.2, seed=7)
+    reg.SetInterpolator(sitk.sitkLinear)
+    reg.SetOptimizerAsRegularStepGradientDescent(4.0, 0.05, iterations, relaxationFactor=0.6)
+    reg.SetOptimizerScalesFromPhysicalShift()
+    start = sitk.Euler3DTransform()
+    reg.SetInitialTransform(start, inPlace=False)
+    reg.SetShrinkFactorsPerLevel([2, 1])
+    reg.SetSmoothingSigmasPerLevel([2.0, 1.0])
+
+    def on_iteration() -> None:
+        if cancel is not None and cancel.cancelled:
+            reg.StopRegistration()
+        report(progress, min(reg.GetOptimizerIteration(), iterations), iterations, "registering the timepoints")
+
+    reg.AddCommand(sitk.sitkIterationEvent, on_iteration)
+    try:
+        final = reg.Execute(fixed, moving)
+    except RuntimeError:
+        return IDENTITY  # registration did not converge: patient position alone is the honest answer
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    metric_after = reg.GetMetricValue()
+    check = sitk.ImageRegistrationMethod()
+    check.SetMetricAsMeanSquares()
+    check.SetMetricSamplingStrategy(check.RANDOM)
+    check.SetMetricSamplingPercentage(0.2, seed=7)
+    check.SetInterpolator(sitk.sitkLinear)
+    check.SetInitialTransform(sitk.Euler3DTransform())
+    metric_before = check.MetricEvaluate(fixed, moving)
+    report(progress, iterations, iterations, "registration done")
+    if not metric_after < 0.9 * metric_before:
+        return IDENTITY
+    # The transform maps current (fixed) points to earlier (moving) points; lesions travel the other way: invert it.
+    inverse = final.GetInverse()
+    origin_image = np.asarray(inverse.TransformPoint((0.0, 0.0, 0.0)))
+    matrix = np.stack(
+        [np.asarray(inverse.TransformPoint(tuple(e))) - origin_image for e in np.eye(3)], axis=1
+    )
+    return RigidMapping(matrix, origin_image, "registration")

@@ -1,0 +1,276 @@
+"""The reading session: one reader's read of one subject, the timepoint on screen, the selected lesion, undo/redo.
+
+Every edit goes through `_edit`, which snapshots the read for the command stack and tells subscribers what changed.
+Nothing here knows about Qt; the views subscribe to the events and call these methods.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from workstation.read_model import (
+    Lesion,
+    LesionAssessment,
+    LesionStatus,
+    Measurement,
+    MeasurementOrigin,
+    Read,
+    Role,
+    TimepointRead,
+)
+from workstation.session.commands import CommandStack
+from workstation.session.events import Event
+from workstation.session.persistence import ReadStore
+
+_ID_PREFIX = {Role.TARGET: "T", Role.NON_TARGET: "NT", Role.NEW: "N"}
+
+
+class SessionError(Exception):
+    """An edit the read does not allow (unknown lesion, measurement at the wrong timepoint); the message says why."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an edit (or undo/redo) changed, for views to refresh: ``lesion_id`` None means "possibly everything"."""
+
+    description: str
+    lesion_id: str | None = None
+
+
+class ReadingSession:
+    def __init__(self, read: Read, store: ReadStore | None = None) -> None:
+        if not read.timepoints:
+            raise SessionError(f"subject {read.subject_id} has no timepoints to read")
+        self.read = read
+        self.store = store
+        self.commands = CommandStack()
+        self.current_timepoint = 0
+        self.selected_lesion: str | None = None
+        self.changed: Event[Change] = Event("changed")
+        self.timepoint_changed: Event[int] = Event("timepoint_changed")
+        self.selection_changed: Event[str | None] = Event("selection_changed")
+        self.dirty_changed: Event[bool] = Event("dirty_changed")
+
+    # ---- navigation ----------------------------------------------------------------------------------------------
+    @property
+    def timepoint(self) -> TimepointRead:
+        return self.read.timepoints[self.current_timepoint]
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.current_timepoint == 0
+
+    def go_to_timepoint(self, index: int) -> None:
+        if not 0 <= index < len(self.read.timepoints):
+            raise SessionError(f"subject {self.read.subject_id} has no timepoint {index + 1}")
+        if index != self.current_timepoint:
+            self.current_timepoint = index
+            self.timepoint_changed.emit(index)
+
+    def select_lesion(self, lesion_id: str | None) -> None:
+        if lesion_id is not None and lesion_id not in self.read.lesions:
+            raise SessionError(f"no lesion {lesion_id} in this read")
+        if lesion_id != self.selected_lesion:
+            self.selected_lesion = lesion_id
+            self.selection_changed.emit(lesion_id)
+
+    # ---- queries -------------------------------------------------------------------------------------------------
+    def assessment(self, lesion_id: str, tp_index: int | None = None) -> LesionAssessment | None:
+        tp = self.read.timepoints[self.current_timepoint if tp_index is None else tp_index]
+        return tp.assessments.get(lesion_id)
+
+    def latest_measurement(self, lesion_id: str, before_tp: int | None = None) -> tuple[int, Measurement] | None:
+        """The most recent counted measurement of a lesion at or before ``before_tp`` (default: the current one)."""
+        last = self.current_timepoint if before_tp is None else before_tp
+        for idx in range(last, -1, -1):
+            a = self.read.timepoints[idx].assessments.get(lesion_id)
+            if a is None:
+                continue
+            counted = [m for m in a.measurements if m.origin is not MeasurementOrigin.SUGGESTED]
+            if counted:
+                return idx, counted[0]
+        return None
+
+    def next_lesion_id(self, role: Role) -> str:
+        prefix = _ID_PREFIX[role]
+        n = 1
+        while f"{prefix}{n}" in self.read.lesions:
+            n += 1
+        return f"{prefix}{n}"
+
+    @property
+    def dirty(self) -> bool:
+        return not self.commands.is_clean
+
+    # ---- edits ---------------------------------------------------------------------------------------------------
+    def _edit(self, description: str, lesion_id: str | None, apply: Callable[[Read], None]) -> None:
+        was_dirty = self.dirty
+        before = copy.deepcopy(self.read)
+        apply(self.read)
+        self.commands.push(description, before, self.read)
+        self.changed.emit(Change(description, lesion_id))
+        if self.dirty != was_dirty:
+            self.dirty_changed.emit(self.dirty)
+
+    def _require(self, lesion_id: str) -> Lesion:
+        lesion = self.read.lesions.get(lesion_id)
+        if lesion is None:
+            raise SessionError(f"no lesion {lesion_id} in this read")
+        return lesion
+
+    def add_lesion(self, role: Role, organ: str, is_node: bool = False, location: str = "") -> str:
+        """Declare a lesion at the current timepoint (targets and non-targets only at baseline, RECIST 1.1 sec. 4.2)."""
+        if role is not Role.NEW and not self.is_baseline:
+            raise SessionError("targets and non-targets are chosen at baseline; at follow-up add a new lesion")
+        if role is Role.NEW and self.is_baseline:
+            raise SessionError("a new lesion is only found at follow-up; at baseline choose target or non-target")
+        lesion_id = self.next_lesion_id(role)
+        tp_index = self.current_timepoint
+
+        def apply(read: Read) -> None:
+            read.lesions[lesion_id] = Lesion(lesion_id, role, organ, is_node, location, first_timepoint=tp_index)
+            # A non-target is "present" where declared, a new lesion "unequivocal", until the reader says otherwise.
+            initial = {Role.NON_TARGET: LesionStatus.PRESENT, Role.NEW: LesionStatus.UNEQUIVOCAL}.get(role)
+            if initial is not None:
+                read.timepoints[tp_index].assessments[lesion_id] = LesionAssessment(initial)
+
+        self._edit(f"add {lesion_id}", lesion_id, apply)
+        self.select_lesion(lesion_id)
+        return lesion_id
+
+    def update_lesion(
+        self, lesion_id: str, *, organ: str | None = None, is_node: bool | None = None, role: Role | None = None
+    ) -> None:
+        self._require(lesion_id)
+
+        def apply(read: Read) -> None:
+            lesion = read.lesions[lesion_id]
+            if organ is not None:
+                lesion.organ = organ
+            if is_node is not None:
+                lesion.is_node = is_node
+            if role is not None:
+                lesion.role = role
+
+        self._edit(f"edit {lesion_id}", lesion_id, apply)
+
+    def remove_lesion(self, lesion_id: str) -> None:
+        self._require(lesion_id)
+
+        def apply(read: Read) -> None:
+            del read.lesions[lesion_id]
+            for tp in read.timepoints:
+                tp.assessments.pop(lesion_id, None)
+
+        self._edit(f"delete {lesion_id}", lesion_id, apply)
+        if self.selected_lesion == lesion_id:
+            self.select_lesion(None)
+
+    def record_measurement(self, lesion_id: str, measurement: Measurement, *, add_fragment: bool = False) -> None:
+        """Store a reader's measurement of a lesion at the current timepoint (replacing any, or as a split fragment)."""
+        self._require(lesion_id)
+        if measurement.origin is MeasurementOrigin.SUGGESTED:
+            raise SessionError("a suggestion must be accepted, adjusted or redrawn before it is recorded")
+        if measurement.long_axis_mm <= 0:
+            raise SessionError(f"{lesion_id}: a measured lesion needs a long axis above 0 mm")
+        lesion = self.read.lesions[lesion_id]
+        if lesion.is_node and measurement.short_axis_mm is None:
+            raise SessionError(f"{lesion_id} is a lymph node: measure its short axis too (RECIST 1.1 sec. 4.2)")
+        tp_index = self.current_timepoint
+
+        def apply(read: Read) -> None:
+            tp = read.timepoints[tp_index]
+            current = tp.assessments.get(lesion_id)
+            keep = current.measurements if (add_fragment and current is not None) else []
+            tp.assessments[lesion_id] = LesionAssessment(LesionStatus.MEASURED, [*keep, copy.deepcopy(measurement)])
+
+        verb = "add fragment to" if add_fragment else "measure"
+        self._edit(f"{verb} {lesion_id} ({measurement.origin.value})", lesion_id, apply)
+
+    def set_status(self, lesion_id: str, status: LesionStatus, merged_into: str | None = None) -> None:
+        """Record a status without a measurement (disappeared, too small, present, absent, not evaluated, ...)."""
+        lesion = self._require(lesion_id)
+        allowed = _ALLOWED_STATUS[lesion.role]
+        if status not in allowed:
+            names = ", ".join(s.value for s in allowed)
+            raise SessionError(f"{lesion_id} is a {lesion.role.value} lesion: its status is one of {names}")
+        if status is LesionStatus.MERGED and merged_into not in self.read.lesions:
+            raise SessionError(f"{lesion_id}: say which lesion it merged into")
+        tp_index = self.current_timepoint
+
+        def apply(read: Read) -> None:
+            tp = read.timepoints[tp_index]
+            current = tp.assessments.get(lesion_id)
+            measurements = current.measurements if (current and status is LesionStatus.MEASURED) else []
+            tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into)
+
+        self._edit(f"{lesion_id}: {status.value.replace('_', ' ')}", lesion_id, apply)
+
+    def clear_assessment(self, lesion_id: str) -> None:
+        self._require(lesion_id)
+        tp_index = self.current_timepoint
+
+        def apply(read: Read) -> None:
+            read.timepoints[tp_index].assessments.pop(lesion_id, None)
+
+        self._edit(f"clear {lesion_id}", lesion_id, apply)
+
+    # ---- undo / redo / save --------------------------------------------------------------------------------------
+    def undo(self) -> str | None:
+        was_dirty = self.dirty
+        cmd = self.commands.undo()
+        if cmd is None:
+            return None
+        self._restore_with(cmd.before, f"undo {cmd.description}", was_dirty)
+        return cmd.description
+
+    def redo(self) -> str | None:
+        was_dirty = self.dirty
+        cmd = self.commands.redo()
+        if cmd is None:
+            return None
+        self._restore_with(cmd.after, f"redo {cmd.description}", was_dirty)
+        return cmd.description
+
+    def _restore_with(self, state: Read, description: str, was_dirty: bool) -> None:
+        self.read = copy.deepcopy(state)
+        if self.selected_lesion is not None and self.selected_lesion not in self.read.lesions:
+            self.selected_lesion = None
+            self.selection_changed.emit(None)
+        self.changed.emit(Change(description))
+        if self.dirty != was_dirty:
+            self.dirty_changed.emit(self.dirty)
+
+    def save(self) -> None:
+        """Save through the store (raises `ReadStoreError` with a clear message; the read in memory is kept)."""
+        if self.store is None:
+            raise SessionError("no place to save this read was configured")
+        self.store.save(self.read)
+        was_dirty = self.dirty
+        self.commands.mark_clean()
+        if was_dirty:
+            self.dirty_changed.emit(False)
+
+
+_ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
+    Role.TARGET: (
+        LesionStatus.MEASURED,
+        LesionStatus.DISAPPEARED,
+        LesionStatus.TOO_SMALL,
+        LesionStatus.MERGED,
+        LesionStatus.NOT_EVALUATED,
+    ),
+    Role.NON_TARGET: (
+        LesionStatus.PRESENT,
+        LesionStatus.ABSENT,
+        LesionStatus.UNEQUIVOCAL_PROGRESSION,
+        LesionStatus.NOT_EVALUATED,
+    ),
+    Role.NEW: (LesionStatus.MEASURED, LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL),
+}
+
+
+def allowed_statuses(role: Role) -> tuple[LesionStatus, ...]:
+    return _ALLOWED_STATUS[role]

@@ -1,0 +1,57 @@
+"""Responses for the panel: the read evaluated by the one response engine (`recist`), under both criteria."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from workstation.read_model import Read
+
+
+@dataclass
+class CriteriaResponse:
+    criteria: str
+    timepoints: list[dict[str, Any]] = field(default_factory=list)
+    best_overall_response: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class ResponseSummary:
+    recist: CriteriaResponse
+    irecist: CriteriaResponse
+
+
+def _readable(read: Read) -> Read:
+    """The read cut to the timepoints read so far (a follow-up with no assessment yet is not evaluated)."""
+    r = copy.copy(read)
+    r.timepoints = [tp for tp in read.timepoints if tp.assessments]
+    return r
+
+
+def evaluate(read: Read, criteria: str) -> CriteriaResponse:
+    out = CriteriaResponse(criteria)
+    partial = _readable(read)
+    if not partial.timepoints or not read.timepoints[0].assessments:
+        out.error = "no baseline assessment yet"
+        return out
+    try:
+        from recist import evaluate_case  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        out.error = "the response engine (recist.evaluate_case) is not available"
+        return out
+    case = partial.to_case()
+    case["criteria"] = criteria
+    try:
+        result = evaluate_case(case)
+    except Exception as exc:  # the engine rejects invalid input with a message naming the lesion: show it
+        out.error = str(exc) or type(exc).__name__
+        return out
+    out.timepoints = list(result.get("timepoints", []))
+    out.best_overall_response = result.get("best_overall_response")
+    return out
+
+
+def summarize(read: Read) -> ResponseSummary:
+    return ResponseSummary(evaluate(read, "RECIST 1.1"), evaluate(read, "iRECIST"))

@@ -1,0 +1,212 @@
+"""The worklist: subjects and their timepoints, where their images are, and how far each read has got.
+
+A trial folder holds one folder per subject and, inside it, one folder per timepoint (``sample_dicom/`` follows this
+layout; see docs/sample-trial.md). Timepoints are ordered by study date. Images are loaded only when a timepoint is
+opened, through a `VolumeSource`, so tests and other front ends can hand in volumes made in memory.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+from imaging.cancel import CancelToken, ProgressCallback
+from imaging.volume import Volume
+from workstation.read_model import LesionStatus, Read, TimepointRead
+
+#: Called from the loading thread with the volume (array allocated, partly decoded) and the first slice ready.
+FirstSliceCallback = Callable[[Volume, int], None]
+
+
+class WorklistError(Exception):
+    """A trial folder that cannot be listed; the message names the folder."""
+
+
+class VolumeSource(Protocol):
+    description: str
+
+    def load(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        on_first_slice: FirstSliceCallback | None = None,
+    ) -> Volume: ...
+
+
+@dataclass
+class InMemorySource:
+    volume: Volume
+    description: str = "in memory"
+
+    def load(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        on_first_slice: FirstSliceCallback | None = None,
+    ) -> Volume:
+        if on_first_slice is not None:
+            on_first_slice(self.volume, self.volume.shape[0] // 2)
+        if progress is not None:
+            progress(1, 1, "loaded")
+        return self.volume
+
+
+@dataclass
+class DicomFolderSource:
+    """A series in a folder, loaded by `imaging` (progressively when its progressive loader is available)."""
+
+    path: Path
+    series_uid: str | None = None
+    description: str = ""
+
+    def load(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        on_first_slice: FirstSliceCallback | None = None,
+    ) -> Volume:
+        import imaging
+
+        loader_cls = getattr(imaging, "SeriesLoader", None)
+        if loader_cls is not None:
+            return _load_progressively(loader_cls, self, progress, cancel, on_first_slice)
+        load_series = getattr(imaging, "load_series", None)
+        if load_series is None:
+            raise WorklistError("the DICOM loader (imaging.load_series) is not available yet")
+        kwargs = _supported(load_series, progress=progress, cancel=cancel)
+        volume: Volume = load_series(self.path, self.series_uid, **kwargs)
+        if on_first_slice is not None:
+            on_first_slice(volume, volume.shape[0] // 2)
+        return volume
+
+
+def _supported(fn: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+    params = inspect.signature(fn).parameters
+    return {k: v for k, v in kwargs.items() if k in params and v is not None}
+
+
+def _load_progressively(
+    loader_cls: Any,
+    source: DicomFolderSource,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    on_first_slice: FirstSliceCallback | None,
+) -> Volume:
+    loader = loader_cls(source.path, **_supported(loader_cls, series_uid=source.series_uid))
+    run = loader.load if hasattr(loader, "load") else loader.run
+    kwargs = _supported(run, progress=progress, cancel=cancel, on_first_slice=on_first_slice)
+    volume: Volume = run(**kwargs)
+    if on_first_slice is not None and "on_first_slice" not in kwargs:
+        on_first_slice(volume, volume.shape[0] // 2)
+    return volume
+
+
+@dataclass
+class TimepointEntry:
+    label: str
+    date: date
+    source: VolumeSource
+
+
+@dataclass
+class SubjectEntry:
+    subject_id: str
+    timepoints: list[TimepointEntry] = field(default_factory=list)
+
+
+_DICOM_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+
+
+def _study_date(folder: Path) -> date | None:
+    """StudyDate of the first DICOM file found in ``folder`` (headers only)."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["StudyDate"])
+        except (InvalidDicomError, OSError, ValueError):
+            continue
+        m = _DICOM_DATE.match(str(getattr(ds, "StudyDate", "")))
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+    return None
+
+
+def _from_trial_index(root: Path) -> list[SubjectEntry]:
+    """The subjects listed in ``trial.json`` (docs/sample-trial.md)."""
+    index_path = root / "trial.json"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        subjects = []
+        for s in index["subjects"]:
+            entries = [
+                TimepointEntry(
+                    str(t["label"]),
+                    date.fromisoformat(str(t["date"])),
+                    DicomFolderSource(root / t["folder"], t.get("series_uid"), description=str(t["folder"])),
+                )
+                for t in s["timepoints"]
+            ]
+            entries.sort(key=lambda e: e.date)
+            subjects.append(SubjectEntry(str(s["subject_id"]), entries))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WorklistError(f"{index_path} is unreadable: {exc}") from None
+    return subjects
+
+
+def scan_trial(root: str | Path) -> list[SubjectEntry]:
+    """Subjects and their timepoints in date order: from ``trial.json`` when there is one, else from the folders
+    (one per subject, holding one sub-folder of DICOM per timepoint)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise WorklistError(f"{root} is not a folder")
+    if (root / "trial.json").is_file():
+        return _from_trial_index(root)
+    subjects: list[SubjectEntry] = []
+    for subject_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        entries: list[TimepointEntry] = []
+        for tp_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
+            when = _study_date(tp_dir)
+            if when is None:
+                continue
+            entries.append(TimepointEntry(tp_dir.name, when, DicomFolderSource(tp_dir, description=str(tp_dir))))
+        if entries:
+            entries.sort(key=lambda e: (e.date, e.label))
+            subjects.append(SubjectEntry(subject_dir.name, entries))
+    if not subjects:
+        raise WorklistError(f"no subject folders with DICOM timepoints under {root}")
+    return subjects
+
+
+def new_read(subject: SubjectEntry, reader: str, criteria: str = "RECIST 1.1") -> Read:
+    return Read(
+        subject_id=subject.subject_id,
+        reader=reader,
+        criteria=criteria,
+        timepoints=[TimepointRead(label=t.label, date=t.date) for t in subject.timepoints],
+    )
+
+
+def timepoint_status(read: Read | None, tp_index: int) -> str:
+    """'not started', 'in progress', 'complete' (every lesion assessed) or 'signed', for the worklist."""
+    if read is None or tp_index >= len(read.timepoints):
+        return "not started"
+    tp = read.timepoints[tp_index]
+    if tp.signed:
+        return "signed"
+    expected = [lid for lid, les in read.lesions.items() if les.first_timepoint <= tp_index]
+    pending = [
+        lid
+        for lid in expected
+        if lid not in tp.assessments or tp.assessments[lid].status is LesionStatus.NOT_EVALUATED
+    ]
+    if not tp.assessments and not any(les.first_timepoint == tp_index for les in read.lesions.values()):
+        return "not started"
+    return "in progress" if pending or not expected else "complete"
