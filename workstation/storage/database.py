@@ -1,0 +1,192 @@
+"""Opening the workstation database: SQLite file by default, PostgreSQL by URL; schema migrations at open.
+
+Every failure to open or use the database becomes a `StorageError` whose message says what went wrong and where
+(the file, or the server URL without its password), never a driver traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+APP_NAME = "recist-workstation"
+#: Seconds a SQLite writer waits for another writer before the database counts as locked.
+SQLITE_BUSY_TIMEOUT_S = 5.0
+
+
+class StorageError(Exception):
+    """The database cannot be opened or used; the message names the database and what is wrong."""
+
+
+def default_database_url() -> str:
+    """``$RECIST_DB`` if set, else a SQLite file in the user's data folder (platformdirs)."""
+    env = os.environ.get("RECIST_DB")
+    if env:
+        return env
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir(APP_NAME, appauthor=False)) / 'workstation.db'}"
+
+
+def normalise_url(url: str) -> str:
+    """A bare path means a SQLite file; ``postgresql://`` uses the psycopg 3 driver."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def describe_url(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite":
+        return f"database file {parsed.database}"
+    return f"database {parsed.render_as_string(hide_password=True)}"
+
+
+def explain(exc: BaseException, where: str) -> str:
+    """One line for the user from a driver error."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    low = text.lower()
+    if "database is locked" in low or "database table is locked" in low:
+        return f"{where} is locked by another program (still locked after {SQLITE_BUSY_TIMEOUT_S:g} s); try again"
+    if "file is not a database" in low or "malformed" in low:
+        return f"{where} is damaged or is not a workstation database ({text}); restore it from a backup"
+    if "unable to open database file" in low:
+        return f"cannot open {where}: the folder is missing or not writable"
+    if "readonly" in low or "read-only" in low:
+        return f"{where} is read-only ({text})"
+    if "connection refused" in low or "could not connect" in low or "connection failed" in low:
+        return f"cannot connect to {where}: {text}"
+    if "no such table" in low or "undefinedtable" in low.replace(" ", "") or "does not exist" in low:
+        return f"{where} does not have the workstation's tables ({text})"
+    return f"{where}: {text}"
+
+
+class Database:
+    """An open, migrated database. Use `transaction()` for every unit of work (one save = one transaction)."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.where = describe_url(url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction that commits on success and rolls back on any error (never a half-written change)."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StorageError(explain(exc, self.where)) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event own the transaction, so writes take the lock up front (BEGIN IMMEDIATE)
+        # instead of failing half-way when a read lock cannot be upgraded.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; a crash never loses a commit
+        cur.execute("PRAGMA synchronous=FULL")  # fsync at every commit: a power loss keeps what was saved
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _migrate(engine: Engine, where: str) -> None:
+    with engine.begin() as conn:
+        cfg = _alembic_config(conn)
+        heads = set(ScriptDirectory.from_config(cfg).get_heads())
+        known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+        current = MigrationContext.configure(conn).get_current_heads()
+        tables = set(inspect(conn).get_table_names())
+        if not current and tables - {"alembic_version"}:
+            raise StorageError(
+                f"{where} is not a workstation database (it has tables {', '.join(sorted(tables)[:5])}, "
+                "but no schema version); open another file"
+            )
+        unknown = [rev for rev in current if rev not in known]
+        if unknown:
+            raise StorageError(
+                f"{where} has schema version {unknown[0]}, which this version of the workstation does not know "
+                "(it was written by a newer version); update the workstation"
+            )
+        if set(current) != heads:
+            command.upgrade(cfg, "head")
+
+
+def open_database(url: str | None = None) -> Database:
+    """Open (creating if needed) the database at ``url`` and bring its schema up to date.
+
+    Raises `StorageError` with a clear message for a damaged, locked, foreign or newer-schema database.
+    """
+    url = normalise_url(url or default_database_url())
+    where = describe_url(url)
+    try:
+        is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        engine = _sqlite_engine(url) if is_sqlite else create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise StorageError(f"not a database URL I can open: {url!r} ({exc})") from None
+    except OSError as exc:
+        raise StorageError(f"cannot create the folder for {where}: {exc.strerror or exc}") from None
+    try:
+        if is_sqlite:
+            with engine.connect() as conn:
+                check = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+            if check != "ok":
+                raise StorageError(f"{where} is damaged (SQLite quick_check: {check}); restore it from a backup")
+        _migrate(engine, where)
+    except StorageError:
+        engine.dispose()
+        raise
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StorageError(explain(exc, where)) from None
+    return Database(engine, url)

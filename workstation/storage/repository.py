@@ -1,0 +1,265 @@
+"""Saving and loading reads: one transaction per save, optimistic locking, signatures, amendments, audit entries.
+
+Rules enforced here (not in the UI), so that no client can bypass them:
+- A save is refused if the read changed since it was loaded (``expected_version``), naming who changed it and when.
+- A signed timepoint is locked: changing it (its assessments, its lesions' definitions, the read's criteria) is an
+  amendment and needs a reason, which the audit trail keeps next to the old and new values.
+- Signatures are made only by `sign_timepoint`, which re-checks the password; a save cannot add, alter or remove one.
+- Timepoints are signed in order, and never with an unreviewed (suggested) measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from workstation import users as users_mod
+from workstation.audit import AuditAction, utc_now
+from workstation.read_model import MeasurementOrigin, Read, Signature
+from workstation.storage import audit_log
+from workstation.storage.codec import child_rows, entity_snapshots, read_from_rows, read_row
+from workstation.storage.database import Database
+from workstation.storage.schema import assessments, lesions, measurements, reads, timepoints
+
+_CHILD_TABLES = (measurements, assessments, timepoints, lesions)  # delete order (children first)
+
+
+class ReadError(Exception):
+    """A save or signature that the rules refuse; the message says which rule and where."""
+
+
+class ConcurrentChangeError(ReadError):
+    """The read was changed by someone else since it was loaded."""
+
+
+class AmendmentReasonRequired(ReadError):
+    """A change to a signed timepoint without a reason."""
+
+
+@dataclass(frozen=True)
+class StoredRead:
+    read: Read
+    version: int
+    updated_by: str
+    updated_at: str
+
+
+def _load(conn: Connection, read_id: str, *, for_update: bool = False) -> StoredRead | None:
+    query = select(reads).where(reads.c.read_id == read_id)
+    if for_update:
+        query = query.with_for_update()
+    head = conn.execute(query).first()
+    if head is None:
+        return None
+
+    def rows(table: Any, *order: Any) -> list[dict[str, Any]]:
+        q = select(table).where(table.c.read_id == read_id).order_by(*order)
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+    read = read_from_rows(
+        dict(head._mapping),
+        rows(lesions, lesions.c.position),
+        rows(timepoints, timepoints.c.position),
+        rows(assessments, assessments.c.timepoint, assessments.c.lesion_id),
+        rows(measurements, measurements.c.timepoint, measurements.c.lesion_id, measurements.c.position),
+    )
+    # Assessment order within a timepoint follows the lesion order, as the read model's dicts do.
+    order = {lid: i for i, lid in enumerate(read.lesions)}
+    for tp in read.timepoints:
+        tp.assessments = dict(sorted(tp.assessments.items(), key=lambda kv: order.get(kv[0], len(order))))
+    return StoredRead(read, head.version, head.updated_by, head.updated_at)
+
+
+def load_read(db: Database, read_id: str) -> StoredRead:
+    with db.transaction() as conn:
+        stored = _load(conn, read_id)
+    if stored is None:
+        raise ReadError(f"no read {read_id} in {db.where}")
+    return stored
+
+
+def find_reads(db: Database, subject_id: str, reader: str | None = None) -> list[StoredRead]:
+    query = select(reads.c.read_id).where(reads.c.subject_id == subject_id).order_by(reads.c.created_at)
+    if reader is not None:
+        query = query.where(reads.c.reader == reader)
+    with db.transaction() as conn:
+        found = [_load(conn, rid) for rid in conn.execute(query).scalars()]
+    return [s for s in found if s is not None]
+
+
+def _write_children(conn: Connection, read: Read) -> None:
+    for table in _CHILD_TABLES:
+        conn.execute(delete(table).where(table.c.read_id == read.read_id))
+    rows = child_rows(read)
+    for name, table in (("lesions", lesions), ("timepoints", timepoints), ("assessments", assessments),
+                        ("measurements", measurements)):
+        if rows[name]:
+            conn.execute(insert(table), rows[name])
+
+
+def _locked_paths(read: Read) -> list[str]:
+    """Entity paths that a signature covers: signed timepoints, the lesions they assess, the read's own settings."""
+    rid = f"read/{read.read_id}"
+    paths: list[str] = []
+    for pos, tp in enumerate(read.timepoints):
+        if tp.signed:
+            paths.append(f"{rid}/timepoint/{pos}")
+            paths.extend(f"{rid}/lesion/{lid}" for lid in tp.assessments)
+    if paths:
+        paths.append(rid)
+    return paths
+
+
+def _is_under(path: str, prefixes: list[str]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def _stale(stored: StoredRead, expected: int) -> ConcurrentChangeError:
+    r = stored.read
+    return ConcurrentChangeError(
+        f"the read of subject {r.subject_id} by {r.reader} was changed by {stored.updated_by} at {stored.updated_at} "
+        f"(version {stored.version}, you loaded version {expected}); reload it and redo your change"
+    )
+
+
+def save_read(
+    db: Database, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = ""
+) -> int:
+    """Save the whole read in one transaction and return its new version.
+
+    ``expected_version`` is the version it was loaded at (None for a new read). Every changed entity gets an audit
+    entry with old and new value; a change to a signed timepoint needs ``reason``.
+    """
+    if user.username != read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
+        raise ReadError(f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read")
+    reason = reason.strip()
+    with db.transaction() as conn:
+        stored = _load(conn, read.read_id, for_update=True)
+        now = utc_now()
+        if stored is None:
+            if expected_version is not None:
+                raise ReadError(f"the read of subject {read.subject_id} by {read.reader} no longer exists in {db.where}")
+            if any(tp.signed for tp in read.timepoints):
+                raise ReadError("a new read cannot arrive signed: sign its timepoints with sign_timepoint")
+            conn.execute(insert(reads).values(**read_row(read), version=1, created_at=now, updated_at=now,
+                                              updated_by=user.username))
+            _write_children(conn, read)
+            for path, value in entity_snapshots(read).items():
+                audit_log.append(conn, username=user.username, action=AuditAction.CREATE, entity=path,
+                                 subject_id=read.subject_id, new=value, reason=reason, recorded_at=now)
+            return 1
+        if expected_version is None:
+            raise ReadError(f"a read {read.read_id} already exists; load it and save it with its version")
+        if stored.version != expected_version:
+            raise _stale(stored, expected_version)
+        old, new = entity_snapshots(stored.read), entity_snapshots(read)
+        changed = [p for p in dict.fromkeys([*old, *new]) if old.get(p) != new.get(p)]
+        if not changed:
+            return stored.version
+        for path in changed:
+            if path.endswith("/signature"):
+                raise ReadError(
+                    f"{path}: a signature can only be made by signing (with the password), never by a save"
+                )
+        locked = _locked_paths(stored.read)
+        amended = [p for p in changed if _is_under(p, locked)]
+        if amended and not reason:
+            raise AmendmentReasonRequired(
+                f"{amended[0]} is part of a signed timepoint: changing it is an amendment and needs a reason"
+            )
+        result = conn.execute(
+            update(reads)
+            .where(reads.c.read_id == read.read_id, reads.c.version == expected_version)
+            .values(**read_row(read), version=expected_version + 1, updated_at=now, updated_by=user.username)
+        )
+        if result.rowcount != 1:  # cannot happen under the row lock; refuse rather than overwrite
+            raise _stale(stored, expected_version)
+        _write_children(conn, read)
+        for path in changed:
+            if path not in old:
+                action = AuditAction.CREATE
+            elif path not in new:
+                action = AuditAction.DELETE
+            else:
+                action = AuditAction.CHANGE
+            if path in amended:
+                action = AuditAction.AMEND
+            audit_log.append(conn, username=user.username, action=action, entity=path, subject_id=read.subject_id,
+                             old=old.get(path), new=new.get(path), reason=reason, recorded_at=now)
+        return expected_version + 1
+
+
+def sign_timepoint(
+    db: Database,
+    read_id: str,
+    position: int,
+    *,
+    username: str,
+    password: str,
+    meaning: str,
+    expected_version: int,
+) -> StoredRead:
+    """Sign one timepoint (21 CFR 11.50/11.200: name, UTC time, meaning; the password is re-entered for each signing)."""
+    user = users_mod.authenticate(db, username, password)
+    if not meaning.strip():
+        raise ReadError("a signature needs its meaning (e.g. 'I confirm these measurements as the reader')")
+    with db.transaction() as conn:
+        stored = _load(conn, read_id, for_update=True)
+        if stored is None:
+            raise ReadError(f"no read {read_id} in {db.where}")
+        if stored.version != expected_version:
+            raise _stale(stored, expected_version)
+        read = stored.read
+        if user.username != read.reader:
+            raise ReadError(f"{user.username} cannot sign the read of {read.reader}: only its reader signs it")
+        if not 0 <= position < len(read.timepoints):
+            raise ReadError(f"the read of subject {read.subject_id} has no timepoint {position}")
+        tp = read.timepoints[position]
+        where = f"subject {read.subject_id}, timepoint {tp.label!r}"
+        if tp.signed:
+            raise ReadError(f"{where} is already signed")
+        unsigned = [t.label for t in read.timepoints[:position] if not t.signed]
+        if unsigned:
+            raise ReadError(f"{where}: timepoints are signed in order; sign {unsigned[0]!r} first")
+        for lesion_id, a in tp.assessments.items():
+            if any(m.origin is MeasurementOrigin.SUGGESTED for m in a.measurements):
+                raise ReadError(f"{where}, lesion {lesion_id}: accept, adjust or delete the suggested measurement first")
+        now = utc_now()
+        tp.signature = Signature(user.username, user.full_name, now, meaning.strip())
+        conn.execute(
+            update(timepoints)
+            .where(timepoints.c.read_id == read_id, timepoints.c.position == position)
+            .values(signed_by=user.username, signer_full_name=user.full_name, signed_at=now,
+                    signature_meaning=tp.signature.meaning)
+        )
+        conn.execute(
+            update(reads).where(reads.c.read_id == read_id)
+            .values(version=stored.version + 1, updated_at=now, updated_by=user.username)
+        )
+        audit_log.append(conn, username=user.username, action=AuditAction.SIGN,
+                         entity=f"read/{read_id}/timepoint/{position}/signature", subject_id=read.subject_id,
+                         new=asdict(tp.signature), recorded_at=now)
+    return StoredRead(read, stored.version + 1, user.username, now)
+
+
+def delete_read(db: Database, read_id: str, *, user: users_mod.User, expected_version: int, reason: str) -> None:
+    """Delete a read (audited with its full content as the old value). Needs a reason."""
+    if not reason.strip():
+        raise ReadError("deleting a read needs a reason")
+    with db.transaction() as conn:
+        stored = _load(conn, read_id, for_update=True)
+        if stored is None:
+            raise ReadError(f"no read {read_id} in {db.where}")
+        if stored.version != expected_version:
+            raise _stale(stored, expected_version)
+        if user.username != stored.read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
+            raise ReadError(f"{user.username} cannot delete the read of {stored.read.reader}")
+        for table in _CHILD_TABLES:
+            conn.execute(delete(table).where(table.c.read_id == read_id))
+        conn.execute(delete(reads).where(reads.c.read_id == read_id))
+        now = utc_now()
+        for path, value in entity_snapshots(stored.read).items():
+            audit_log.append(conn, username=user.username, action=AuditAction.DELETE, entity=path,
+                             subject_id=stored.read.subject_id, old=value, reason=reason.strip(), recorded_at=now)

@@ -1,0 +1,146 @@
+"""Users, roles and passwords (argon2id hashes). Creating a user is audited; the hash never enters the audit trail."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, func, insert, select
+
+from workstation.audit import AuditAction, utc_now
+from workstation.storage import audit_log
+from workstation.storage.database import Database
+from workstation.storage.schema import users
+
+MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+_hasher = PasswordHasher()  # argon2id with the library's current recommended cost
+
+
+class UserRole(StrEnum):
+    SITE_READER = "site_reader"
+    CENTRAL_READER = "central_reader"
+    ADJUDICATOR = "adjudicator"
+    ADMINISTRATOR = "administrator"
+
+
+class UserError(Exception):
+    """Invalid user data (name taken, weak password, unknown role)."""
+
+
+class AuthenticationError(Exception):
+    """Wrong user name or password (the message never says which)."""
+
+
+class PermissionDenied(Exception):
+    """The user's role does not allow this action."""
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    full_name: str
+    role: UserRole
+    active: bool = True
+
+
+def _user(row: object) -> User:
+    m = row._mapping  # type: ignore[attr-defined]
+    return User(m["username"], m["full_name"], UserRole(m["role"]), bool(m["active"]))
+
+
+def _count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+
+def require_role(user: User, *roles: UserRole) -> None:
+    if not user.active or user.role not in roles:
+        wanted = " or ".join(r.value.replace("_", " ") for r in roles)
+        raise PermissionDenied(f"{user.username} is a {user.role.value.replace('_', ' ')}; this needs a {wanted}")
+
+
+def add_user(
+    db: Database, *, username: str, full_name: str, role: UserRole | str, password: str, created_by: User | None
+) -> User:
+    """Add a user. The very first user must be an administrator and needs no ``created_by``; later ones need one."""
+    try:
+        role = UserRole(role)
+    except ValueError:
+        raise UserError(f"unknown role {role!r}; use one of: {', '.join(r.value for r in UserRole)}") from None
+    if not _USERNAME.match(username):
+        raise UserError(f"user name {username!r}: use 2-64 lower-case letters, digits, '.', '_' or '-'")
+    if not full_name.strip():
+        raise UserError("a user needs a full name (it is shown in every signature)")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = User(username, full_name.strip(), role)
+    with db.transaction() as conn:
+        if _count(conn) == 0:
+            if role is not UserRole.ADMINISTRATOR:
+                raise UserError("the first user must be an administrator")
+            author = username
+        else:
+            if created_by is None:
+                raise PermissionDenied("only an administrator can add users")
+            require_role(created_by, UserRole.ADMINISTRATOR)
+            author = created_by.username
+        if conn.execute(select(users.c.username).where(users.c.username == username)).first():
+            raise UserError(f"user {username!r} already exists")
+        conn.execute(
+            insert(users).values(
+                username=username,
+                full_name=user.full_name,
+                role=role.value,
+                password_hash=_hasher.hash(password),
+                active=True,
+                created_at=utc_now(),
+                created_by=author,
+            )
+        )
+        audit_log.append(
+            conn, username=author, action=AuditAction.CREATE, entity=f"user/{username}", new=asdict(user)
+        )
+    return user
+
+
+def get_user(db: Database, username: str) -> User | None:
+    with db.transaction() as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+    return _user(row) if row else None
+
+
+def list_users(db: Database) -> list[User]:
+    with db.transaction() as conn:
+        return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
+
+
+def has_users(db: Database) -> bool:
+    with db.transaction() as conn:
+        return _count(conn) > 0
+
+
+def authenticate(db: Database, username: str, password: str) -> User:
+    """The user, if the password is right and the account active; else `AuthenticationError`."""
+    with db.transaction() as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+    if row is None or not row.active:
+        _hasher_dummy_verify(password)  # same time whether or not the user exists
+        raise AuthenticationError("wrong user name or password")
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise AuthenticationError("wrong user name or password") from None
+    return _user(row)
+
+
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def _hasher_dummy_verify(password: str) -> None:
+    try:
+        _hasher.verify(_DUMMY_HASH, password)
+    except VerificationError:
+        pass
