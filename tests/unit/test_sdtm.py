@@ -1,0 +1,140 @@
+"""SDTM TU/TR/RS from a read with known truth: variables present, values right, one record set per evaluator."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_sdtm_known_read import KNOWN_RESULTS, known_read
+from workstation.export.sdtm import RS_COLUMNS, TR_COLUMNS, TU_COLUMNS, SdtmError, build_sdtm, write_sdtm
+from workstation.export.xport import read_xport
+from workstation.read_model import LesionAssessment, LesionStatus
+
+
+def _one_read() -> tuple[list, dict]:
+    read = known_read()
+    return [read], {read.read_id: KNOWN_RESULTS}
+
+
+def _rows(records: list[dict], **match: object) -> list[dict]:
+    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
+
+
+def test_tu_identifies_every_lesion_with_role_location_and_method() -> None:
+    ds = build_sdtm(*_one_read(), study_id="TIL01")
+    assert [(r["TULNKID"], r["TUORRES"], r["TULOC"]) for r in ds.tu] == [
+        ("T1", "TARGET", "LIVER"), ("T2", "TARGET", "LYMPH NODE"), ("NT1", "NON-TARGET", "BONE"), ("N1", "NEW", "LUNG"),
+    ]  # fmt: skip
+    assert {r["TUTESTCD"] for r in ds.tu} == {"TUMIDENT"}
+    assert {r["TUMETHOD"] for r in ds.tu} == {"CT SCAN"}
+    assert _rows(ds.tu, TULNKID="N1")[0]["VISIT"] == "WEEK 12"
+    assert _rows(ds.tu, TULNKID="N1")[0]["TUDTC"] == "2026-03-30"
+    assert [r["TUSEQ"] for r in ds.tu] == [1, 2, 3, 4]
+    assert ds.tu[0]["USUBJID"] == "TIL01-S001"
+
+
+def test_tr_diameters_node_short_axis_split_sum_and_sumdiam_from_the_engine() -> None:
+    ds = build_sdtm(*_one_read())
+    ldiam = [(r["VISIT"], r["TRLNKID"], r["TRSTRESN"]) for r in _rows(ds.tr, TRTESTCD="LDIAM")]
+    assert ldiam == [("BASELINE", "T1", 32.0), ("WEEK 6", "T1", 20.0), ("WEEK 12", "T1", 16.0)]  # split: 10 + 6
+    lperp = [(r["VISIT"], r["TRLNKID"], r["TRSTRESN"]) for r in _rows(ds.tr, TRTESTCD="LPERP")]
+    assert lperp == [("BASELINE", "T2", 18.0), ("WEEK 6", "T2", 12.0), ("WEEK 12", "T2", 0.0)]  # short axis, not 25
+    assert [r["TRSTRESN"] for r in _rows(ds.tr, TRTESTCD="SUMDIAM")] == [50.0, 32.0, 16.0]
+    assert {r["TRORRESU"] for r in _rows(ds.tr, TRTESTCD="LDIAM")} == {"mm"}
+    states = [(r["VISIT"], r["TRLNKID"], r["TRORRES"]) for r in _rows(ds.tr, TRTESTCD="TUMSTATE")]
+    assert ("WEEK 12", "NT1", "PRESENT") in states
+    assert ("WEEK 12", "N1", "UNEQUIVOCAL") in states
+
+
+def test_too_small_and_not_evaluated_use_the_published_wording() -> None:
+    read = known_read()
+    read.timepoints[1].assessments["T1"] = LesionAssessment(LesionStatus.TOO_SMALL)
+    read.timepoints[1].assessments["NT1"] = LesionAssessment(LesionStatus.NOT_EVALUATED)
+    ds = build_sdtm([read])
+    t1 = _rows(ds.tr, TRLNKID="T1", VISIT="WEEK 6")[0]
+    assert (t1["TRTESTCD"], t1["TRORRES"], t1["TRSTRESC"], t1.get("TRSTRESN")) == (
+        "LDIAM", "TOO SMALL TO MEASURE", "TOO SMALL TO MEASURE", None)  # fmt: skip
+    nt1 = _rows(ds.tr, TRLNKID="NT1", VISIT="WEEK 6")[0]
+    assert (nt1["TRSTAT"], nt1["TRREASND"]) == ("NOT DONE", "NOT EVALUATED")
+    assert not _rows(ds.tr, TRTESTCD="SUMDIAM")  # no engine results given: no sum is invented
+    assert not ds.rs
+
+
+def test_rs_carries_every_timepoint_response_and_the_best_response() -> None:
+    ds = build_sdtm(*_one_read())
+    got = [(r["VISIT"] if "VISIT" in r else "", r["RSTESTCD"], r["RSORRES"]) for r in ds.rs]
+    assert got == [
+        ("WEEK 6", "TRGRESP", "PR"), ("WEEK 6", "NTRGRESP", "NON-CR/NON-PD"), ("WEEK 6", "NEWLPROG", "N"),
+        ("WEEK 6", "OVRLRESP", "PR"),
+        ("WEEK 12", "TRGRESP", "PR"), ("WEEK 12", "NTRGRESP", "NON-CR/NON-PD"), ("WEEK 12", "NEWLPROG", "Y"),
+        ("WEEK 12", "OVRLRESP", "PD"),
+        ("", "BESTRESP", "SD"),
+    ]  # fmt: skip
+    assert {r["RSCAT"] for r in ds.rs} == {"RECIST 1.1"}
+
+
+def test_irecist_responses_sit_under_their_own_category() -> None:
+    read = known_read()
+    read.criteria = "iRECIST"
+    results = json.loads(json.dumps(KNOWN_RESULTS))
+    results["timepoints"][2]["overall_response"] = "iUPD"
+    results["best_overall_response"] = "iPR"
+    ds = build_sdtm([read], {read.read_id: results})
+    assert {r["RSCAT"] for r in ds.rs} == {"iRECIST"}
+    assert _rows(ds.rs, RSTESTCD="OVRLRESP")[-1]["RSORRES"] == "iUPD"
+    assert _rows(ds.rs, RSTESTCD="BESTRESP")[0]["RSORRES"] == "iPR"
+
+
+def test_one_record_set_per_evaluator_and_the_adjudicated_read_accepted() -> None:
+    reads = [known_read("bob"), known_read("alice"), known_read("carol", "adjudicator"), known_read("dan", "site")]
+    ds = build_sdtm(reads, {r.read_id: KNOWN_RESULTS for r in reads})
+    per_reader = {(r["TUEVAL"], r["TUEVALID"], r["TUACPTFL"]) for r in ds.tu}
+    assert per_reader == {
+        ("INDEPENDENT ASSESSOR", "RADIOLOGIST 1", "N"),  # alice (readers numbered in name order)
+        ("INDEPENDENT ASSESSOR", "RADIOLOGIST 2", "N"),
+        ("INDEPENDENT ASSESSOR", "ADJUDICATOR", "Y"),
+        ("INVESTIGATOR", "", ""),
+    }
+    assert len(ds.tu) == 16 and len(ds.rs) == 4 * 9
+    assert [r["TUSEQ"] for r in ds.tu] == list(range(1, 17))  # one sequence per subject
+
+
+def test_without_adjudication_reader_one_is_accepted_only_when_the_readers_agree() -> None:
+    a, b = known_read("alice"), known_read("bob")
+    other = dict(KNOWN_RESULTS, best_overall_response="PR")
+    agree = build_sdtm([a, b], {a.read_id: KNOWN_RESULTS, b.read_id: KNOWN_RESULTS})
+    assert {(r["RSEVALID"], r["RSACPTFL"]) for r in agree.rs} == {("RADIOLOGIST 1", "Y"), ("RADIOLOGIST 2", "N")}
+    disagree = build_sdtm([a, b], {a.read_id: KNOWN_RESULTS, b.read_id: other})
+    assert {r["RSACPTFL"] for r in disagree.rs} == {"N"}
+
+
+def test_a_status_that_does_not_fit_the_role_names_the_lesion() -> None:
+    read = known_read()
+    read.timepoints[1].assessments["T1"] = LesionAssessment(LesionStatus.PRESENT)
+    with pytest.raises(SdtmError, match="subject S001 timepoint week 6 lesion T1"):
+        build_sdtm([read])
+
+
+def test_files_csv_xpt_and_define_notes(tmp_path: Path) -> None:
+    read = known_read()
+    read.lesions["NT1"].organ = "ascites"
+    read.timepoints[1].assessments["T1"] = LesionAssessment(LesionStatus.MERGED, merged_into="T2")
+    ds = build_sdtm([read], {read.read_id: KNOWN_RESULTS}, study_id="TIL01")
+    write_sdtm(ds, tmp_path, study_id="TIL01")
+    for name, columns in (("tu", TU_COLUMNS), ("tr", TR_COLUMNS), ("rs", RS_COLUMNS)):
+        with (tmp_path / f"{name}.csv").open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert list(rows[0]) == columns
+        dsname, variables, xrows = read_xport(tmp_path / f"{name}.xpt")
+        assert dsname == name.upper() and [v.name for v in variables] == columns
+        assert len(xrows) == len(rows)
+    _, variables, tr = read_xport(tmp_path / "tr.xpt")
+    assert {v.name for v in variables if v.numeric} == {"TRSEQ", "TRSTRESN", "VISITNUM"}
+    assert [r["TRSTRESN"] for r in tr if r["TRTESTCD"] == "SUMDIAM"] == [50.0, 32.0, 16.0]
+    notes = (tmp_path / "define-notes.md").read_text()
+    assert "| TULOC | ASCITES |" in notes
+    assert "| TRORRES | MERGED |" in notes
+    assert "| TRORRES | UNEQUIVOCAL |" in notes

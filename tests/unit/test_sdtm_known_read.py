@@ -1,0 +1,177 @@
+"""A read with known truth, shared by the export tests, and the lossless JSON round trip of reads and case files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workstation.export.read_json import (
+    ReadFileError,
+    load_read,
+    read_from_case,
+    read_from_dict,
+    read_to_dict,
+    write_read,
+)
+from workstation.read_model import (
+    Lesion,
+    LesionAssessment,
+    LesionStatus,
+    Measurement,
+    MeasurementOrigin,
+    Read,
+    Role,
+    Signature,
+    TimepointRead,
+)
+
+SLICES = 10
+SLICE_MM = 5.0
+PIXEL_MM = 0.8
+MATRIX = 64
+FRAME_OF_REFERENCE = "2.25.1000"
+
+
+@dataclass(frozen=True)
+class KnownSeries:
+    """The CT series a timepoint's measurements point into (the DICOM tests write it with pydicom)."""
+
+    study_uid: str
+    series_uid: str
+    sop_uids: tuple[str, ...]
+    study_date: date
+
+    def z(self, k: int) -> float:
+        return k * SLICE_MM
+
+
+def known_series(tp_index: int, day: date) -> KnownSeries:
+    base = f"2.25.{9000 + tp_index}"
+    return KnownSeries(f"{base}1", f"{base}2", tuple(f"{base}3{k:02d}" for k in range(SLICES)), day)
+
+
+def _line(series: KnownSeries, k: int, x0: float, y0: float, length: float, vertical: bool = False) -> Measurement:
+    """A measurement on slice k: the long axis along x (or y), the short axis along the other direction."""
+    z = series.z(k)
+    a = ((x0, y0, z), (x0 + length, y0, z)) if not vertical else ((x0, y0, z), (x0, y0 + length, z))
+    return Measurement(long_axis_mm=length, long_axis_endpoints=a, series_uid=series.series_uid,
+                       sop_instance_uid=series.sop_uids[k], frame_of_reference_uid=FRAME_OF_REFERENCE,
+                       slice_position_mm=z, origin=MeasurementOrigin.MANUAL)
+
+
+def _node(series: KnownSeries, k: int, long_axis: float, short_axis: float) -> Measurement:
+    m = _line(series, k, 0.0, 0.0, long_axis)
+    z = series.z(k)
+    m.short_axis_mm = short_axis
+    m.short_axis_endpoints = ((long_axis / 2, -short_axis / 2, z), (long_axis / 2, short_axis / 2, z))
+    m.origin = MeasurementOrigin.ADJUSTED
+    m.engine, m.model_id, m.model_version = "monai", "lesion-unet", "1.2.0"
+    return m
+
+
+DATES = (date(2026, 1, 5), date(2026, 2, 16), date(2026, 3, 30))
+LABELS = ("baseline", "week 6", "week 12")
+
+#: What the response engine must say for `known_read()` (RECIST 1.1, reasoned by hand): baseline sum 32 + 18 = 50;
+#: week 6: 20 + 12 = 32 (-36 %, PR); week 12: fragments 10 + 6 and a node at 0 = 16, a new lung lesion: PD.
+#: Best response: PR unconfirmed (the next assessment is PD), SD reached at day 42 >= 42 days: SD.
+KNOWN_RESULTS: dict[str, Any] = {
+    "subject_id": "S001",
+    "criteria": "RECIST 1.1",
+    "timepoints": [
+        {"label": "baseline", "sum_mm": 50.0, "change_from_baseline_pct": None, "change_from_nadir_pct": None,
+         "target_response": None, "non_target_response": None, "new_lesions": False, "overall_response": None,
+         "reason": "baseline"},
+        {"label": "week 6", "sum_mm": 32.0, "change_from_baseline_pct": -36.0, "change_from_nadir_pct": -36.0,
+         "target_response": "PR", "non_target_response": "non-CR/non-PD", "new_lesions": False,
+         "overall_response": "PR", "reason": "sum -36.0 % from baseline"},
+        {"label": "week 12", "sum_mm": 16.0, "change_from_baseline_pct": -68.0, "change_from_nadir_pct": -50.0,
+         "target_response": "PR", "non_target_response": "non-CR/non-PD", "new_lesions": True,
+         "overall_response": "PD", "reason": "new lesion"},
+    ],
+    "best_overall_response": "SD",
+}  # fmt: skip
+
+
+def known_read(reader: str = "alice", reader_role: str = "central") -> Read:
+    """Subject S001: liver target T1, nodal target T2 (short axis), bone non-target NT1, new lung lesion N1 at week 12."""
+    read = Read(subject_id="S001", reader=reader, reader_role=reader_role, read_id=f"read-{reader}", sd_min_days=42)
+    read.lesions = {
+        "T1": Lesion("T1", Role.TARGET, "liver", location="segment VII", tracking_uid="2.25.7001"),
+        "T2": Lesion("T2", Role.TARGET, "lymph node", is_node=True, location="subcarinal", tracking_uid="2.25.7002"),
+        "NT1": Lesion("NT1", Role.NON_TARGET, "bone", location="T10 vertebra", tracking_uid="2.25.7003"),
+        "N1": Lesion("N1", Role.NEW, "lung", location="right lower lobe", tracking_uid="2.25.7004", first_timepoint=2),
+    }
+    s = [known_series(i, d) for i, d in enumerate(DATES)]
+    tps = [TimepointRead(LABELS[i], DATES[i], s[i].study_uid, s[i].series_uid) for i in range(3)]
+    tps[0].assessments = {
+        "T1": LesionAssessment(LesionStatus.MEASURED, [_line(s[0], 3, -10.0, 5.0, 32.0)]),
+        "T2": LesionAssessment(LesionStatus.MEASURED, [_node(s[0], 6, 25.0, 18.0)]),
+        "NT1": LesionAssessment(LesionStatus.PRESENT, comment="lytic"),
+    }
+    tps[1].assessments = {
+        "T1": LesionAssessment(LesionStatus.MEASURED, [_line(s[1], 3, -8.0, 5.0, 20.0, vertical=True)]),
+        "T2": LesionAssessment(LesionStatus.MEASURED, [_node(s[1], 6, 17.0, 12.0)]),
+        "NT1": LesionAssessment(LesionStatus.PRESENT),
+    }
+    tps[2].assessments = {
+        "T1": LesionAssessment(LesionStatus.MEASURED, [_line(s[2], 3, -8.0, 5.0, 10.0),
+                                                       _line(s[2], 4, 4.0, -6.0, 6.0)], comment="split"),
+        "T2": LesionAssessment(LesionStatus.DISAPPEARED),
+        "NT1": LesionAssessment(LesionStatus.PRESENT),
+        "N1": LesionAssessment(LesionStatus.UNEQUIVOCAL),
+    }
+    tps[0].signature = Signature(reader, reader.title(), "2026-01-06T10:00:00+00:00", "read complete")
+    read.timepoints = tps
+    return read
+
+
+# ---- tests ---------------------------------------------------------------------------------------------------------
+def test_read_json_round_trip_keeps_every_field(tmp_path: Path) -> None:
+    read = known_read()
+    path = write_read(read, tmp_path / "r.json")
+    assert load_read(path) == read
+    assert read_from_dict(json.loads(json.dumps(read_to_dict(read)))) == read
+
+
+def test_case_file_round_trip_gives_the_same_case() -> None:
+    case = known_read().to_case()
+    again = read_from_case(case, reader="alice")
+    assert again.to_case() == case
+    assert again.lesions["N1"].first_timepoint == 2
+    assert again.timepoints[2].assessments["T2"].status is LesionStatus.DISAPPEARED
+
+
+def test_session_store_files_are_read_too(tmp_path: Path) -> None:
+    from workstation.session.persistence import read_to_json
+
+    read = known_read()
+    p = tmp_path / "saved.json"
+    p.write_text(json.dumps(read_to_json(read)))
+    assert load_read(p) == read
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"format": "recist-workstation/read", "subject_id": "S1"}', "'reader' is missing"),
+        ('{"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-13-01", "lesions": []}]}', "not a date"),
+        ('{"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-01-01", "lesions": '
+         '[{"id": "T1", "role": "target", "organ": "liver", "diameter_mm": -3}]}]}', "cannot be negative"),
+        ('{"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-01-01", "lesions": [{"id": "T1"}]}]}',
+         "lesion T1: first appearance gives no role"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_bad_files_give_one_clear_message(tmp_path: Path, content: str, message: str) -> None:
+    p = tmp_path / "bad.json"
+    p.write_text(content)
+    with pytest.raises(ReadFileError, match=message) as info:
+        load_read(p)
+    assert str(p) in str(info.value)

@@ -1,0 +1,312 @@
+"""A read as JSON, losing nothing (the "JSON of everything"), and a read rebuilt from an engine case file.
+
+``read_to_dict`` / ``read_from_dict`` are exact inverses: every field of `Read`, `Lesion`, `TimepointRead`,
+`LesionAssessment`, `Measurement` and `Signature` is written. ``read_from_case`` turns the response engine's case file
+(docs/case-file.md) back into a read; a case file carries no geometry, so the measurements it gives have diameters only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from workstation.read_model import (
+    Lesion,
+    LesionAssessment,
+    LesionStatus,
+    Measurement,
+    MeasurementOrigin,
+    Read,
+    Role,
+    Signature,
+    TimepointRead,
+)
+
+FORMAT = "recist-workstation/read"
+FORMAT_VERSION = 1
+
+
+class ReadFileError(ValueError):
+    """A read or case file that cannot be understood; the message names the file and the field."""
+
+
+# ---- Read -> dict ------------------------------------------------------------------------------------------------
+def _measurement_to_dict(m: Measurement) -> dict[str, Any]:
+    d = asdict(m)
+    d["origin"] = m.origin.value
+    for key in ("long_axis_endpoints", "short_axis_endpoints"):
+        if d[key] is not None:
+            d[key] = [list(p) for p in d[key]]
+    return d
+
+
+def read_to_dict(read: Read) -> dict[str, Any]:
+    """Everything in ``read`` as plain JSON types."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "read_id": read.read_id,
+        "subject_id": read.subject_id,
+        "reader": read.reader,
+        "reader_role": read.reader_role,
+        "criteria": read.criteria,
+        "confirmation_required": read.confirmation_required,
+        "sd_min_days": read.sd_min_days,
+        "lesions": [
+            {
+                "lesion_id": les.lesion_id,
+                "role": les.role.value,
+                "organ": les.organ,
+                "is_node": les.is_node,
+                "location": les.location,
+                "tracking_uid": les.tracking_uid,
+                "first_timepoint": les.first_timepoint,
+            }
+            for les in read.lesions.values()
+        ],
+        "timepoints": [
+            {
+                "label": tp.label,
+                "date": tp.date.isoformat(),
+                "study_uid": tp.study_uid,
+                "series_uid": tp.series_uid,
+                "signature": asdict(tp.signature) if tp.signature else None,
+                "assessments": {
+                    lesion_id: {
+                        "status": a.status.value,
+                        "merged_into": a.merged_into,
+                        "comment": a.comment,
+                        "measurements": [_measurement_to_dict(m) for m in a.measurements],
+                    }
+                    for lesion_id, a in tp.assessments.items()
+                },
+            }
+            for tp in read.timepoints
+        ],
+    }
+
+
+# ---- dict -> Read ------------------------------------------------------------------------------------------------
+def _enum(kind: type[Any], value: Any, where: str) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(v.value for v in kind)
+        raise ReadFileError(f"{where}: {value!r} is not one of {allowed}") from None
+
+
+def _point(value: Any, where: str) -> tuple[float, float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 3:
+        raise ReadFileError(f"{where}: a point needs three coordinates in mm, got {value!r}")
+    return (float(value[0]), float(value[1]), float(value[2]))
+
+
+def _endpoints(value: Any, where: str) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ReadFileError(f"{where}: a line needs two end points, got {value!r}")
+    return (_point(value[0], where), _point(value[1], where))
+
+
+def _date(value: Any, where: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ReadFileError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _measurement_from_dict(d: dict[str, Any], where: str) -> Measurement:
+    try:
+        long_axis = float(d["long_axis_mm"])
+    except (KeyError, TypeError, ValueError):
+        raise ReadFileError(f"{where}: long_axis_mm is missing or not a number") from None
+    if long_axis < 0 or (d.get("short_axis_mm") is not None and float(d["short_axis_mm"]) < 0):
+        raise ReadFileError(f"{where}: a diameter cannot be negative")
+    return Measurement(
+        long_axis_mm=long_axis,
+        short_axis_mm=None if d.get("short_axis_mm") is None else float(d["short_axis_mm"]),
+        long_axis_endpoints=_endpoints(d.get("long_axis_endpoints"), where),
+        short_axis_endpoints=_endpoints(d.get("short_axis_endpoints"), where),
+        series_uid=str(d.get("series_uid", "")),
+        sop_instance_uid=str(d.get("sop_instance_uid", "")),
+        frame_of_reference_uid=str(d.get("frame_of_reference_uid", "")),
+        slice_position_mm=None if d.get("slice_position_mm") is None else float(d["slice_position_mm"]),
+        volume_ml=None if d.get("volume_ml") is None else float(d["volume_ml"]),
+        origin=_enum(MeasurementOrigin, d.get("origin", "manual"), f"{where} origin"),
+        engine=d.get("engine"),
+        model_id=d.get("model_id"),
+        model_version=d.get("model_version"),
+        mask_ref=d.get("mask_ref"),
+    )
+
+
+def read_from_dict(d: dict[str, Any], source: str = "read") -> Read:
+    """Inverse of `read_to_dict`. Raises `ReadFileError` naming ``source`` and the field at fault."""
+    if d.get("format") != FORMAT:
+        raise ReadFileError(f"{source}: not a workstation read file (format is {d.get('format')!r})")
+    try:
+        read = Read(
+            subject_id=str(d["subject_id"]),
+            reader=str(d["reader"]),
+            criteria=str(d.get("criteria", "RECIST 1.1")),
+            read_id=str(d["read_id"]),
+            reader_role=str(d.get("reader_role", "site")),
+            confirmation_required=bool(d.get("confirmation_required", True)),
+            sd_min_days=int(d.get("sd_min_days", 42)),
+        )
+        for ld in d.get("lesions", []):
+            where = f"{source} lesion {ld.get('lesion_id')}"
+            lesion = Lesion(
+                lesion_id=str(ld["lesion_id"]),
+                role=_enum(Role, ld["role"], f"{where} role"),
+                organ=str(ld["organ"]),
+                is_node=bool(ld.get("is_node", False)),
+                location=str(ld.get("location", "")),
+                tracking_uid=str(ld["tracking_uid"]),
+                first_timepoint=int(ld.get("first_timepoint", 0)),
+            )
+            read.lesions[lesion.lesion_id] = lesion
+        for td in d.get("timepoints", []):
+            where = f"{source} timepoint {td.get('label')}"
+            sig = td.get("signature")
+            tp = TimepointRead(
+                label=str(td["label"]),
+                date=_date(td["date"], where),
+                study_uid=str(td.get("study_uid", "")),
+                series_uid=str(td.get("series_uid", "")),
+                signature=Signature(**sig) if sig else None,
+            )
+            for lesion_id, ad in td.get("assessments", {}).items():
+                w = f"{where} lesion {lesion_id}"
+                if lesion_id not in read.lesions:
+                    raise ReadFileError(f"{w}: assessed but never declared in 'lesions'")
+                tp.assessments[lesion_id] = LesionAssessment(
+                    status=_enum(LesionStatus, ad["status"], f"{w} status"),
+                    measurements=[_measurement_from_dict(m, w) for m in ad.get("measurements", [])],
+                    merged_into=ad.get("merged_into"),
+                    comment=str(ad.get("comment", "")),
+                )
+            read.timepoints.append(tp)
+    except KeyError as exc:
+        raise ReadFileError(f"{source}: required field {exc.args[0]!r} is missing") from None
+    except (TypeError, AttributeError) as exc:
+        raise ReadFileError(f"{source}: malformed read file ({exc})") from None
+    return read
+
+
+# ---- case file -> Read -------------------------------------------------------------------------------------------
+_CASE_STATUS = {
+    "not_evaluated": LesionStatus.NOT_EVALUATED,
+    "present": LesionStatus.PRESENT,
+    "absent": LesionStatus.ABSENT,
+    "unequivocal_progression": LesionStatus.UNEQUIVOCAL_PROGRESSION,
+    "unequivocal": LesionStatus.UNEQUIVOCAL,
+    "equivocal": LesionStatus.EQUIVOCAL,
+}
+
+
+def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str) -> LesionAssessment:
+    if e.get("too_small"):
+        return LesionAssessment(LesionStatus.TOO_SMALL)
+    if e.get("merged_into"):
+        return LesionAssessment(LesionStatus.MERGED, merged_into=str(e["merged_into"]))
+    if "diameter_mm" in e:
+        raw = e["diameter_mm"]
+        values = raw if isinstance(raw, list) else [raw]
+        try:
+            diameters = [float(v) for v in values]
+        except (TypeError, ValueError):
+            raise ReadFileError(f"{where}: diameter_mm {raw!r} is not a number") from None
+        if any(v < 0 for v in diameters):
+            raise ReadFileError(f"{where}: a diameter cannot be negative")
+        if lesion.role is not Role.NEW and len(diameters) == 1 and diameters[0] == 0.0:
+            return LesionAssessment(LesionStatus.DISAPPEARED)
+        # A node's RECIST diameter is its short axis; the case file does not carry the long axis.
+        ms = [
+            Measurement(long_axis_mm=v, short_axis_mm=v) if lesion.is_node else Measurement(long_axis_mm=v)
+            for v in diameters
+        ]
+        return LesionAssessment(LesionStatus.MEASURED, measurements=ms)
+    status = e.get("status")
+    if status not in _CASE_STATUS:
+        raise ReadFileError(f"{where}: status {status!r} is not one of {', '.join(_CASE_STATUS)}")
+    return LesionAssessment(_CASE_STATUS[status])
+
+
+def read_from_case(case: dict[str, Any], reader: str = "case-file", source: str = "case") -> Read:
+    """A read from the response engine's case file. ``to_case()`` of the result gives the same case back."""
+    try:
+        read = Read(
+            subject_id=str(case["subject_id"]),
+            reader=reader,
+            criteria=str(case.get("criteria", "RECIST 1.1")),
+            confirmation_required=bool(case.get("confirmation_required", True)),
+            sd_min_days=int(case.get("sd_min_days", 42)),
+        )
+        for index, td in enumerate(case["timepoints"]):
+            where = f"{source} subject {read.subject_id} timepoint {td.get('label')}"
+            tp = TimepointRead(label=str(td["label"]), date=_date(td["date"], where))
+            for e in td.get("lesions", []):
+                lesion_id = str(e["id"])
+                w = f"{where} lesion {lesion_id}"
+                if lesion_id not in read.lesions:
+                    if "role" not in e:
+                        raise ReadFileError(f"{w}: first appearance gives no role")
+                    read.lesions[lesion_id] = Lesion(
+                        lesion_id=lesion_id,
+                        role=_enum(Role, e["role"], f"{w} role"),
+                        organ=str(e.get("organ", "")),
+                        is_node=bool(e.get("node", False)),
+                        first_timepoint=index,
+                    )
+                tp.assessments[lesion_id] = _case_assessment(read.lesions[lesion_id], e, w)
+            read.timepoints.append(tp)
+    except KeyError as exc:
+        raise ReadFileError(f"{source}: required field {exc.args[0]!r} is missing") from None
+    except (TypeError, AttributeError) as exc:
+        raise ReadFileError(f"{source}: malformed case file ({exc})") from None
+    return read
+
+
+# ---- files -------------------------------------------------------------------------------------------------------
+def load_json(path: str | Path) -> Any:
+    p = Path(path)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReadFileError(f"{p}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReadFileError(f"{p}: not valid JSON ({exc})") from None
+
+
+def load_read(path: str | Path) -> Read:
+    """A read from our export JSON, a read saved by the reading session, or an engine case file (told apart by
+    their content)."""
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise ReadFileError(f"{path}: expected a JSON object")
+    if data.get("format") == FORMAT:
+        return read_from_dict(data, source=str(path))
+    if "read" in data and "format_version" in data:  # the reading session's own store (workstation.session)
+        from workstation.session.persistence import read_from_json
+
+        try:
+            return read_from_json(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReadFileError(f"{path}: malformed saved read ({exc})") from None
+    if "timepoints" in data and "subject_id" in data:
+        return read_from_case(data, source=str(path))
+    raise ReadFileError(f"{path}: neither a workstation read file nor an engine case file")
+
+
+def write_read(read: Read, path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(json.dumps(read_to_dict(read), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(p)
+    return p

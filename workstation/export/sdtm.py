@@ -1,0 +1,349 @@
+"""CDISC SDTM oncology domains TU (tumour identification), TR (tumour results) and RS (response) from reads.
+
+One record set per evaluator (``--EVAL`` / ``--EVALID``), the accepted read flagged ``--ACPTFL = Y`` (see
+`assign_evaluators`). Responses and the sum of diameters are the response engine's (``recist.evaluate_case``), passed
+in as ``results``: this module maps them to SDTM, it never recomputes them.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workstation.export import terminology as ct
+from workstation.export.xport import write_xport
+from workstation.read_model import Lesion, LesionAssessment, LesionStatus, MeasurementOrigin, Read, Role
+
+TU_COLUMNS = [
+    "STUDYID", "DOMAIN", "USUBJID", "TUSEQ", "TULNKID", "TUTESTCD", "TUTEST", "TUORRES", "TUSTRESC", "TULOC",
+    "TUMETHOD", "TUEVAL", "TUEVALID", "TUACPTFL", "VISITNUM", "VISIT", "TUDTC",
+]  # fmt: skip
+TR_COLUMNS = [
+    "STUDYID", "DOMAIN", "USUBJID", "TRSEQ", "TRGRPID", "TRLNKID", "TRTESTCD", "TRTEST", "TRORRES", "TRORRESU",
+    "TRSTRESC", "TRSTRESN", "TRSTRESU", "TRSTAT", "TRREASND", "TRMETHOD", "TREVAL", "TREVALID", "TRACPTFL",
+    "VISITNUM", "VISIT", "TRDTC",
+]  # fmt: skip
+RS_COLUMNS = [
+    "STUDYID", "DOMAIN", "USUBJID", "RSSEQ", "RSTESTCD", "RSTEST", "RSCAT", "RSORRES", "RSSTRESC", "RSEVAL",
+    "RSEVALID", "RSACPTFL", "VISITNUM", "VISIT", "RSDTC",
+]  # fmt: skip
+
+DATASET_LABELS = {"TU": "Tumor/Lesion Identification", "TR": "Tumor/Lesion Results", "RS": "Disease Response"}
+VARIABLE_LABELS = {
+    "STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
+    "TUSEQ": "Sequence Number", "TULNKID": "Link ID", "TUTESTCD": "Tumor/Lesion ID Short Name",
+    "TUTEST": "Tumor/Lesion ID Test Name", "TUORRES": "Tumor/Lesion ID Result or Finding in Original Units"[:40],
+    "TUSTRESC": "Tumor/Lesion ID Result Std. Format", "TULOC": "Location of the Tumor/Lesion",
+    "TUMETHOD": "Method of Identification", "TUEVAL": "Evaluator", "TUEVALID": "Evaluator Identifier",
+    "TUACPTFL": "Accepted Record Flag", "VISITNUM": "Visit Number", "VISIT": "Visit Name",
+    "TUDTC": "Date/Time of Tumor/Lesion Identification"[:40],
+    "TRSEQ": "Sequence Number", "TRGRPID": "Group ID", "TRLNKID": "Link ID",
+    "TRTESTCD": "Tumor/Lesion Assessment Short Name", "TRTEST": "Tumor/Lesion Assessment Test Name",
+    "TRORRES": "Result or Finding in Original Units", "TRORRESU": "Original Units",
+    "TRSTRESC": "Character Result/Finding in Std Format", "TRSTRESN": "Numeric Result/Finding in Standard Units",
+    "TRSTRESU": "Standard Units", "TRSTAT": "Completion Status", "TRREASND": "Reason Not Done",
+    "TRMETHOD": "Method Used to Identify the Tumor/Lesion"[:40], "TREVAL": "Evaluator",
+    "TREVALID": "Evaluator Identifier", "TRACPTFL": "Accepted Record Flag",
+    "TRDTC": "Date/Time of Tumor/Lesion Measurement"[:40],
+    "RSSEQ": "Sequence Number", "RSTESTCD": "Response Assessment Short Name", "RSTEST": "Response Assessment Name",
+    "RSCAT": "Category for Response Assessment", "RSORRES": "Response Assessment Original Result",
+    "RSSTRESC": "Response Assessment Result in Std Format", "RSEVAL": "Evaluator", "RSEVALID": "Evaluator Identifier",
+    "RSACPTFL": "Accepted Record Flag", "RSDTC": "Date/Time of Response Assessment",
+}  # fmt: skip
+
+Record = dict[str, Any]
+Results = Mapping[str, Any]
+
+
+class SdtmError(ValueError):
+    """A read that cannot be written as SDTM; the message names the subject, timepoint and lesion."""
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    eval: str
+    evalid: str
+    accepted: str  # "Y", "N" or "" (site reads)
+
+
+@dataclass
+class SdtmDataset:
+    tu: list[Record] = field(default_factory=list)
+    tr: list[Record] = field(default_factory=list)
+    rs: list[Record] = field(default_factory=list)
+    notes: ct.DefineNotes = field(default_factory=ct.DefineNotes)
+
+    def domains(self) -> dict[str, tuple[list[str], list[Record]]]:
+        return {"TU": (TU_COLUMNS, self.tu), "TR": (TR_COLUMNS, self.tr), "RS": (RS_COLUMNS, self.rs)}
+
+
+def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results]) -> dict[str, Evaluator]:
+    """--EVAL / --EVALID / --ACPTFL for every read (keyed by read_id), subject by subject.
+
+    Central readers are numbered RADIOLOGIST 1, 2, ... in reader-name order. The adjudicator's read is accepted; with
+    no adjudicator, RADIOLOGIST 1's read is accepted when all central reads agree on the best overall response.
+    """
+    out: dict[str, Evaluator] = {}
+    by_subject: dict[str, list[Read]] = {}
+    for r in reads:
+        by_subject.setdefault(r.subject_id, []).append(r)
+    for subject_reads in by_subject.values():
+        central = sorted((r for r in subject_reads if r.reader_role == "central"), key=lambda r: (r.reader, r.read_id))
+        adjudicator = [r for r in subject_reads if r.reader_role == "adjudicator"]
+        if len(adjudicator) > 1:
+            raise SdtmError(f"subject {subject_reads[0].subject_id}: more than one adjudicator read")
+        bors = {str(results[r.read_id].get("best_overall_response")) for r in central if r.read_id in results}
+        accepted_id = (
+            adjudicator[0].read_id if adjudicator else central[0].read_id if central and len(bors) == 1 else None
+        )
+        for n, r in enumerate(central, start=1):
+            out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["central"], f"RADIOLOGIST {n}", _yn(r.read_id == accepted_id))
+        for r in adjudicator:
+            out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["adjudicator"], "ADJUDICATOR", "Y")
+        for r in subject_reads:
+            if r.reader_role not in ct.EVAL_BY_ROLE:
+                raise SdtmError(f"subject {r.subject_id} read {r.read_id}: unknown reader role {r.reader_role!r}")
+            out.setdefault(r.read_id, Evaluator(ct.EVAL_BY_ROLE["site"], "", ""))
+    return out
+
+
+def _yn(flag: bool) -> str:
+    return "Y" if flag else "N"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _loc(lesion: Lesion, notes: ct.DefineNotes) -> str:
+    organ = lesion.organ.strip().lower()
+    if lesion.is_node:
+        return ct.LOC["lymph node"]
+    if organ in ct.LOC:
+        return ct.LOC[organ]
+    value = organ.upper()
+    notes.add("TULOC", value, "organ as entered by the reader; not matched to the LOC codelist")
+    return value
+
+
+class _Builder:
+    def __init__(self, study_id: str, read: Read, ev: Evaluator, results: Results | None, out: SdtmDataset) -> None:
+        self.study_id = study_id
+        self.read = read
+        self.ev = ev
+        self.results = results
+        self.out = out
+        self.usubjid = f"{study_id}-{read.subject_id}"
+
+    def _common(self, domain: str, seq: int, tp_index: int | None) -> Record:
+        rec: Record = {"STUDYID": self.study_id, "DOMAIN": domain, "USUBJID": self.usubjid, f"{domain}SEQ": seq}
+        if tp_index is not None:
+            tp = self.read.timepoints[tp_index]
+            rec.update({"VISITNUM": tp_index + 1, "VISIT": tp.label.upper(), f"{domain}DTC": tp.date.isoformat()})
+        return rec
+
+    def _eval(self, domain: str) -> Record:
+        return {f"{domain}EVAL": self.ev.eval, f"{domain}EVALID": self.ev.evalid, f"{domain}ACPTFL": self.ev.accepted}
+
+    # ---- TU -------------------------------------------------------------------------------------------------------
+    def tu(self, seq: Callable[[str], int]) -> None:
+        for lesion in self.read.lesions.values():
+            tp_index = next(
+                (i for i, tp in enumerate(self.read.timepoints) if lesion.lesion_id in tp.assessments),
+                min(lesion.first_timepoint, len(self.read.timepoints) - 1) if self.read.timepoints else None,
+            )
+            rec = self._common("TU", seq("TU"), tp_index)
+            rec.update({
+                "TULNKID": lesion.lesion_id, "TUTESTCD": "TUMIDENT", "TUTEST": ct.TUTEST["TUMIDENT"],
+                "TUORRES": ct.TU_ROLE[lesion.role.value], "TUSTRESC": ct.TU_ROLE[lesion.role.value],
+                "TULOC": _loc(lesion, self.out.notes), "TUMETHOD": ct.METHOD_CT,
+            })  # fmt: skip
+            rec.update(self._eval("TU"))
+            self.out.tu.append(rec)
+
+    # ---- TR -------------------------------------------------------------------------------------------------------
+    def _tr(self, seq: Callable[[str], int], tp_index: int, lesion: Lesion | None, testcd: str, **values: Any) -> None:
+        rec = self._common("TR", seq("TR"), tp_index)
+        rec.update({
+            "TRGRPID": lesion.role.value.upper() if lesion else "TARGET",
+            "TRLNKID": lesion.lesion_id if lesion else "", "TRTESTCD": testcd, "TRTEST": ct.TRTEST[testcd],
+            "TRMETHOD": ct.METHOD_CT,
+        })  # fmt: skip
+        rec.update(values)
+        rec.update(self._eval("TR"))
+        self.out.tr.append(rec)
+
+    def _diameter(self, seq: Callable[[str], int], i: int, lesion: Lesion, a: LesionAssessment) -> None:
+        testcd = "LPERP" if lesion.is_node else "LDIAM"
+        where = f"subject {self.read.subject_id} timepoint {self.read.timepoints[i].label} lesion {lesion.lesion_id}"
+        if a.status is LesionStatus.MEASURED:
+            counted = [m for m in a.measurements if m.origin is not MeasurementOrigin.SUGGESTED]
+            if not counted:
+                self._tr(seq, i, lesion, testcd, TRSTAT=ct.NOT_DONE, TRREASND="NO ACCEPTED MEASUREMENT")
+                return
+            try:
+                value = round(sum(round(m.recist_diameter(lesion.is_node), 1) for m in counted), 1)
+            except ValueError as exc:
+                raise SdtmError(f"{where}: {exc}") from None
+            self._tr(seq, i, lesion, testcd, TRORRES=_fmt(value), TRORRESU="mm", TRSTRESC=_fmt(value),
+                     TRSTRESN=value, TRSTRESU="mm")  # fmt: skip
+        elif a.status is LesionStatus.DISAPPEARED:
+            self._tr(seq, i, lesion, testcd, TRORRES="0", TRORRESU="mm", TRSTRESC="0", TRSTRESN=0.0, TRSTRESU="mm")
+        elif a.status is LesionStatus.TOO_SMALL:
+            self._tr(seq, i, lesion, testcd, TRORRES=ct.TOO_SMALL, TRSTRESC=ct.TOO_SMALL)
+        elif a.status is LesionStatus.MERGED:
+            self._tr(seq, i, lesion, "TUMSTATE", TRORRES="MERGED", TRSTRESC="MERGED")
+            self.out.notes.add("TRORRES", "MERGED", "target lesion coalesced into another (counts 0 mm); the lesion "
+                               "it merged into is the one measured at that visit")
+        elif a.status is LesionStatus.NOT_EVALUATED:
+            self._tr(seq, i, lesion, testcd, TRSTAT=ct.NOT_DONE, TRREASND="NOT EVALUATED")
+        else:
+            raise SdtmError(f"{where}: status {a.status.value!r} does not apply to a target lesion")
+
+    def _state(self, seq: Callable[[str], int], i: int, lesion: Lesion, a: LesionAssessment) -> None:
+        s = a.status
+        if s is LesionStatus.NOT_EVALUATED:
+            self._tr(seq, i, lesion, "TUMSTATE", TRSTAT=ct.NOT_DONE, TRREASND="NOT EVALUATED")
+        elif s.value in ct.TUMSTATE:
+            self._tr(seq, i, lesion, "TUMSTATE", TRORRES=ct.TUMSTATE[s.value], TRSTRESC=ct.TUMSTATE[s.value])
+        elif lesion.role is Role.NEW and s in (LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL, LesionStatus.MEASURED):
+            value = "EQUIVOCAL" if s is LesionStatus.EQUIVOCAL else "UNEQUIVOCAL"
+            self._tr(seq, i, lesion, "TUMSTATE", TRORRES=value, TRSTRESC=value)
+            self.out.notes.add("TRORRES", value, f"new lesion judged {value.lower()} (RECIST 1.1 section 4.3.2)")
+            if s is LesionStatus.MEASURED:  # a measurable new lesion (iRECIST new-target candidate)
+                self._diameter(seq, i, lesion, a)
+        else:
+            tp_label = self.read.timepoints[i].label
+            where = f"subject {self.read.subject_id} timepoint {tp_label} lesion {lesion.lesion_id}"
+            raise SdtmError(f"{where}: status {s.value!r} does not apply to a {lesion.role.value} lesion")
+
+    def tr(self, seq: Callable[[str], int]) -> None:
+        tp_results = self._tp_results()
+        for i, tp in enumerate(self.read.timepoints):
+            for lesion_id, lesion in self.read.lesions.items():
+                a = tp.assessments.get(lesion_id)
+                if a is None:
+                    continue
+                if lesion.role is Role.TARGET:
+                    self._diameter(seq, i, lesion, a)
+                else:
+                    self._state(seq, i, lesion, a)
+            res = tp_results.get(tp.label)
+            if res is not None and res.get("sum_mm") is not None:
+                total = float(res["sum_mm"])
+                self._tr(seq, i, None, "SUMDIAM", TRORRES=_fmt(total), TRORRESU="mm", TRSTRESC=_fmt(total),
+                         TRSTRESN=total, TRSTRESU="mm")  # fmt: skip
+
+    # ---- RS -------------------------------------------------------------------------------------------------------
+    def _tp_results(self) -> dict[str, Mapping[str, Any]]:
+        if self.results is None:
+            return {}
+        return {str(t.get("label")): t for t in self.results.get("timepoints", [])}
+
+    def _response(self, code: Any, where: str) -> str:
+        text = str(code)
+        if text in ct.RESPONSE:
+            return ct.RESPONSE[text]
+        if text in ct.RESPONSE_UNPUBLISHED:
+            self.out.notes.add("RSORRES", text, "no evidence of disease (no target and no non-target lesion at "
+                               "baseline); the engine's code, not in ONCRSR")
+            return ct.RESPONSE_UNPUBLISHED[text]
+        raise SdtmError(f"{where}: response {text!r} has no SDTM mapping")
+
+    def _rs(self, seq: Callable[[str], int], tp_index: int | None, testcd: str, value: str) -> None:
+        rec = self._common("RS", seq("RS"), tp_index)
+        rec.update({"RSTESTCD": testcd, "RSTEST": ct.RSTEST[testcd], "RSCAT": self._rscat(),
+                    "RSORRES": value, "RSSTRESC": value})  # fmt: skip
+        rec.update(self._eval("RS"))
+        self.out.rs.append(rec)
+
+    def _rscat(self) -> str:
+        return "iRECIST" if self.read.criteria.lower() == "irecist" else "RECIST 1.1"
+
+    def _new_lesion_progression(self, i: int) -> str:
+        states = [
+            a.status
+            for lesion_id, a in self.read.timepoints[i].assessments.items()
+            if self.read.lesions[lesion_id].role is Role.NEW
+        ]
+        if any(s in (LesionStatus.UNEQUIVOCAL, LesionStatus.MEASURED) for s in states):
+            return "Y"
+        if any(s is LesionStatus.EQUIVOCAL for s in states):
+            self.out.notes.add("RSORRES", "EQUIVOCAL", "NEWLPROG: only equivocal new lesions at this visit")
+            return "EQUIVOCAL"
+        return "N"
+
+    def rs(self, seq: Callable[[str], int]) -> None:
+        if self.results is None:
+            return
+        tp_results = self._tp_results()
+        for i, tp in enumerate(self.read.timepoints):
+            res = tp_results.get(tp.label)
+            where = f"subject {self.read.subject_id} timepoint {tp.label}"
+            if res is None:
+                raise SdtmError(f"{where}: the engine's results have no such timepoint")
+            if res.get("target_response") is not None:
+                self._rs(seq, i, "TRGRESP", self._response(res["target_response"], where))
+            if res.get("non_target_response") is not None:
+                self._rs(seq, i, "NTRGRESP", self._response(res["non_target_response"], where))
+            if i > 0:
+                self._rs(seq, i, "NEWLPROG", self._new_lesion_progression(i))
+                self._rs(seq, i, "OVRLRESP", self._response(res["overall_response"], where))
+        bor = self.results.get("best_overall_response")
+        if bor is not None:
+            self._rs(seq, None, "BESTRESP", self._response(bor, f"subject {self.read.subject_id}"))
+
+
+def build_sdtm(
+    reads: Sequence[Read], results: Mapping[str, Results] | None = None, study_id: str = "RECIST-TRIAL"
+) -> SdtmDataset:
+    """TU/TR/RS for ``reads``. ``results`` maps read_id to ``recist.evaluate_case(read.to_case())``; without it only
+    TU and the lesion-level TR records are written (no SUMDIAM, no RS)."""
+    results = results or {}
+    out = SdtmDataset()
+    evaluators = assign_evaluators(reads, results)
+    counters: dict[tuple[str, str], int] = {}
+    for read in reads:
+        usubjid = f"{study_id}-{read.subject_id}"
+
+        def seq(domain: str, _u: str = usubjid) -> int:
+            counters[(domain, _u)] = counters.get((domain, _u), 0) + 1
+            return counters[(domain, _u)]
+
+        b = _Builder(study_id, read, evaluators[read.read_id], results.get(read.read_id), out)
+        b.tu(seq)
+        b.tr(seq)
+        b.rs(seq)
+    return out
+
+
+def evaluate_reads(reads: Sequence[Read]) -> dict[str, dict[str, Any]]:
+    """The engine's results for every read, keyed by read_id (the one place responses are computed)."""
+    from recist import evaluate_case
+
+    return {r.read_id: evaluate_case(r.to_case()) for r in reads}
+
+
+def write_sdtm(ds: SdtmDataset, out_dir: str | Path, study_id: str = "RECIST-TRIAL") -> list[Path]:
+    """tu/tr/rs as .csv and SAS XPORT v5 .xpt, and define-notes.md, in ``out_dir``."""
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, (columns, rows) in ds.domains().items():
+        path = d / f"{name.lower()}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise")
+            w.writeheader()
+            for row in rows:
+                w.writerow({c: row.get(c, "") for c in columns})
+        written.append(path)
+    for name, (columns, rows) in ds.domains().items():
+        written.append(write_xport(d / f"{name.lower()}.xpt", name, columns, rows, label=DATASET_LABELS[name],
+                                   labels=VARIABLE_LABELS))
+    notes = d / "define-notes.md"
+    notes.write_text(ds.notes.to_markdown(study_id), encoding="utf-8")
+    written.append(notes)
+    return written

@@ -1,0 +1,132 @@
+"""CDISC controlled terminology used by the SDTM export, and the notes for values that have no published code.
+
+Submission values are written as CDISC publishes them (SDTM Controlled Terminology: TUTESTCD, TRTESTCD, RSTESTCD,
+Oncology Response (ONCRSR), Anatomical Location (LOC), Method (METHOD), Evaluator (EVAL), Medical Evaluator
+Identifier (MEDEVAL)). Anything the export writes that is not in those lists is recorded by `DefineNotes` and
+written to ``define-notes.md`` next to the data, so a data manager can see exactly which values need a sponsor term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TUTEST = {"TUMIDENT": "Tumor Identification"}
+TRTEST = {
+    "LDIAM": "Longest Diameter",
+    "LPERP": "Longest Perpendicular",
+    "SUMDIAM": "Sum of Diameter",
+    "TUMSTATE": "Tumor State",
+}
+RSTEST = {
+    "TRGRESP": "Target Response",
+    "NTRGRESP": "Non-target Response",
+    "NEWLPROG": "New Lesion Progression",
+    "OVRLRESP": "Overall Response",
+    "BESTRESP": "Best Overall Response",
+}
+
+#: TUORRES / TUSTRESC for the lesion's role.
+TU_ROLE = {"target": "TARGET", "non-target": "NON-TARGET", "new": "NEW"}
+
+#: Imaging method (METHOD codelist, C17204 "CT SCAN").
+METHOD_CT = "CT SCAN"
+
+#: EVAL codelist.
+EVAL_BY_ROLE = {"site": "INVESTIGATOR", "central": "INDEPENDENT ASSESSOR", "adjudicator": "INDEPENDENT ASSESSOR"}
+
+#: Published ONCRSR values for the engine's response codes (RECIST 1.1 and iRECIST).
+RESPONSE = {
+    "CR": "CR",
+    "PR": "PR",
+    "SD": "SD",
+    "PD": "PD",
+    "NE": "NE",
+    "non-CR/non-PD": "NON-CR/NON-PD",
+    "iCR": "iCR",
+    "iPR": "iPR",
+    "iSD": "iSD",
+    "iUPD": "iUPD",
+    "iCPD": "iCPD",
+    "non-iCR/non-iUPD": "NON-iCR/NON-iUPD",
+}
+#: Engine codes written as-is, with no published ONCRSR code (listed in the define notes when used).
+RESPONSE_UNPUBLISHED = {"NED": "NED"}
+
+#: Tumor State results (TUMSTATE) published for non-target and new lesions.
+TUMSTATE = {"present": "PRESENT", "absent": "ABSENT", "unequivocal_progression": "UNEQUIVOCAL PROGRESSION"}
+
+TOO_SMALL = "TOO SMALL TO MEASURE"
+NOT_DONE = "NOT DONE"
+
+#: Anatomical Location (LOC) submission values for organs the workstation offers.
+LOC = {
+    "abdominal wall": "ABDOMINAL WALL",
+    "adrenal gland": "ADRENAL GLAND",
+    "adrenal": "ADRENAL GLAND",
+    "bone": "BONE",
+    "brain": "BRAIN",
+    "chest wall": "CHEST WALL",
+    "colon": "COLON",
+    "duodenum": "DUODENUM",
+    "esophagus": "ESOPHAGUS",
+    "oesophagus": "ESOPHAGUS",
+    "kidney": "KIDNEY",
+    "liver": "LIVER",
+    "lung": "LUNG",
+    "lymph node": "LYMPH NODE",
+    "node": "LYMPH NODE",
+    "mediastinum": "MEDIASTINUM",
+    "omentum": "OMENTUM",
+    "ovary": "OVARY",
+    "pancreas": "PANCREAS",
+    "peritoneum": "PERITONEUM",
+    "pleura": "PLEURA",
+    "skin": "SKIN",
+    "small intestine": "SMALL INTESTINE",
+    "soft tissue": "SOFT TISSUE",
+    "spleen": "SPLEEN",
+    "stomach": "STOMACH",
+}
+
+
+@dataclass
+class DefineNotes:
+    """Values written without a published CDISC code, with where they were used and what they mean."""
+
+    entries: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add(self, variable: str, value: str, meaning: str) -> None:
+        self.entries.setdefault((variable, value), meaning)
+
+    def to_markdown(self, study_id: str) -> str:
+        lines = [
+            f"# Define notes: {study_id}",
+            "",
+            "Values in this export that have no code in the published CDISC SDTM Controlled Terminology, and",
+            "conventions a reviewer needs to read the data. Every other value is a published submission value.",
+            "",
+            "## Values with no published code",
+            "",
+            "| Variable | Value | Meaning |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {var} | {val} | {meaning} |" for (var, val), meaning in sorted(self.entries.items())]
+        if not self.entries:
+            lines.append("| (none) | | |")
+        lines += [
+            "",
+            "## Conventions",
+            "",
+            "- One record set per evaluator: --EVAL (INVESTIGATOR for site reads, INDEPENDENT ASSESSOR for central",
+            "  reads and adjudication) and --EVALID (RADIOLOGIST 1 / RADIOLOGIST 2 in reader order, ADJUDICATOR).",
+            "- --ACPTFL = Y marks the accepted read of a subject: the adjudicator's when there is one; otherwise,",
+            "  when every central read gives the same best overall response, RADIOLOGIST 1's; otherwise no central",
+            "  read is accepted yet (adjudication pending). Site reads carry no --ACPTFL.",
+            "- TR LDIAM is the long axis of a non-nodal lesion; LPERP is the short axis of a lymph node (RECIST 1.1",
+            "  section 4.2). A split lesion's fragments are summed into one record.",
+            "- TR SUMDIAM and every RS result come from the workstation's response engine (recist.evaluate_case),",
+            "  never recomputed here. A lesion TOO SMALL TO MEASURE counts 5 mm in SUMDIAM; its TRSTRESN is empty.",
+            "- iRECIST responses are written with RSCAT = iRECIST, RECIST 1.1 ones with RSCAT = RECIST 1.1.",
+            "",
+        ]
+        return "\n".join(lines)
