@@ -1,7 +1,7 @@
 """A throw-away PostgreSQL server for the service tests: initdb + pg_ctl in a temp dir, on a free loopback port.
 
-As root, the cluster is owned by and run as the ``postgres`` user (PostgreSQL refuses to run as root). Tests that need it
-are skipped, with the reason, only when the Debian PostgreSQL binaries are absent.
+As root, the cluster is owned by and run as the ``postgres`` user (PostgreSQL refuses to run as root). Tests that
+need it are skipped, with the reason, only when the Debian PostgreSQL binaries are absent.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,7 @@ class PostgresServer:
     root: Path
     port: int
     run_as: list[str]
-    _names: Iterator[int] = itertools.count(1)
+    _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
     def admin_url(self) -> str:
@@ -103,3 +103,98 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'workstation.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.create_database()
+
+
+# --- sample data shared by the storage, audit and review tests ---
+
+PASSWORD = "correct horse battery"
+
+
+def make_users(db: object) -> dict[str, object]:
+    """An administrator, two site/central readers and an adjudicator, all with ``PASSWORD``."""
+    from workstation.users import UserRole, add_user
+
+    admin = add_user(
+        db,
+        username="admin",
+        full_name="Ada Admin",
+        role=UserRole.ADMINISTRATOR,  # type: ignore[arg-type]
+        password=PASSWORD,
+        created_by=None,
+    )
+    people = {"admin": admin}
+    for username, name, role in [
+        ("site1", "Sam Site", UserRole.SITE_READER),
+        ("reader1", "Rita Reader", UserRole.CENTRAL_READER),
+        ("reader2", "Rob Reader", UserRole.CENTRAL_READER),
+        ("reader3", "Rhea Reader", UserRole.CENTRAL_READER),
+        ("adjud", "Alex Adjudicator", UserRole.ADJUDICATOR),
+    ]:
+        people[username] = add_user(
+            db,
+            username=username,
+            full_name=name,
+            role=role,  # type: ignore[arg-type]
+            password=PASSWORD,
+            created_by=admin,
+        )
+    return people
+
+
+def make_read(subject_id: str = "SITE01-0042", reader: str = "site1", diameters: tuple[float, ...] = (50.0, 30.0)):
+    """A two-timepoint read with every field set: AI provenance, end points, a node with short axis, a non-target."""
+    from datetime import date
+
+    from workstation.read_model import (
+        Lesion,
+        LesionAssessment,
+        LesionStatus,
+        Measurement,
+        MeasurementOrigin,
+        Read,
+        Role,
+        TimepointRead,
+    )
+
+    read = Read(subject_id=subject_id, reader=reader, criteria="RECIST 1.1", sd_min_days=49)
+    read.lesions = {
+        "T1": Lesion("T1", Role.TARGET, "liver", location="segment VII"),
+        "T2": Lesion("T2", Role.TARGET, "lymph node", is_node=True, location="left gastric"),
+        "NT1": Lesion("NT1", Role.NON_TARGET, "peritoneum"),
+    }
+    dates = [date(2024, 3, 5), date(2024, 4, 16)]
+    for i, (when, scale) in enumerate(zip(dates, (1.0, diameters[1] / diameters[0]), strict=True)):
+        tp = TimepointRead(
+            f"TP{i}",
+            when,
+            study_uid=f"1.2.826.0.1.3680043.8.498.{i + 1}",
+            series_uid=f"1.2.826.0.1.3680043.8.498.{i + 11}",
+        )
+        tp.assessments["T1"] = LesionAssessment(
+            LesionStatus.MEASURED,
+            [
+                Measurement(
+                    long_axis_mm=diameters[0] * scale if i else diameters[0],
+                    short_axis_mm=21.123456789012345,
+                    long_axis_endpoints=((-10.25, 33.1, -120.0), (15.0 / 3.0, 60.7, -120.0)),
+                    short_axis_endpoints=((0.1, 40.0, -120.0), (0.2, 61.123456789, -120.0)),
+                    series_uid=tp.series_uid,
+                    sop_instance_uid=f"1.2.826.0.1.3680043.8.498.{i + 100}",
+                    frame_of_reference_uid="1.2.826.0.1.3680043.8.498.999",
+                    slice_position_mm=-120.0,
+                    volume_ml=12.5,
+                    origin=MeasurementOrigin.ADJUSTED,
+                    engine="monai",
+                    model_id="lesion-unet",
+                    model_version="1.0.3",
+                    mask_ref=f"mask-{i}",
+                )
+            ],
+            comment="rim enhancing",
+        )
+        tp.assessments["T2"] = LesionAssessment(
+            LesionStatus.MEASURED, [Measurement(long_axis_mm=25.0, short_axis_mm=16.0 if i == 0 else 9.0)]
+        )
+        tp.assessments["NT1"] = LesionAssessment(LesionStatus.PRESENT)
+        read.timepoints.append(tp)
+    return read

@@ -193,7 +193,9 @@ def entity_snapshots(read: Read) -> dict[str, Any]:
         out[f"{rid}/lesion/{lesion.lesion_id}"] = _jsonable(asdict(lesion))
     for pos, tp in enumerate(read.timepoints):
         tpath = f"{rid}/timepoint/{pos}"
-        out[tpath] = _jsonable({"label": tp.label, "date": tp.date, "study_uid": tp.study_uid, "series_uid": tp.series_uid})
+        out[tpath] = _jsonable(
+            {"label": tp.label, "date": tp.date, "study_uid": tp.study_uid, "series_uid": tp.series_uid}
+        )
         for lesion_id, a in tp.assessments.items():
             out[f"{tpath}/assessment/{lesion_id}"] = _jsonable(asdict(a))
         if tp.signature:

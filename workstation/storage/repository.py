@@ -93,27 +93,32 @@ def _write_children(conn: Connection, read: Read) -> None:
     for table in _CHILD_TABLES:
         conn.execute(delete(table).where(table.c.read_id == read.read_id))
     rows = child_rows(read)
-    for name, table in (("lesions", lesions), ("timepoints", timepoints), ("assessments", assessments),
-                        ("measurements", measurements)):
+    for name, table in (
+        ("lesions", lesions),
+        ("timepoints", timepoints),
+        ("assessments", assessments),
+        ("measurements", measurements),
+    ):
         if rows[name]:
             conn.execute(insert(table), rows[name])
 
 
-def _locked_paths(read: Read) -> list[str]:
-    """Entity paths that a signature covers: signed timepoints, the lesions they assess, the read's own settings."""
+def _locked(path: str, read: Read) -> bool:
+    """Whether a signature covers this entity: a signed timepoint and everything in it, a lesion assessed in a signed
+    timepoint, and the read's own settings (criteria, confirmation) once anything is signed."""
     rid = f"read/{read.read_id}"
-    paths: list[str] = []
-    for pos, tp in enumerate(read.timepoints):
-        if tp.signed:
-            paths.append(f"{rid}/timepoint/{pos}")
-            paths.extend(f"{rid}/lesion/{lid}" for lid in tp.assessments)
-    if paths:
-        paths.append(rid)
-    return paths
-
-
-def _is_under(path: str, prefixes: list[str]) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in prefixes)
+    signed = [pos for pos, tp in enumerate(read.timepoints) if tp.signed]
+    if not signed:
+        return False
+    if path == rid:
+        return True
+    for pos in signed:
+        tpath = f"{rid}/timepoint/{pos}"
+        if path == tpath or path.startswith(tpath + "/"):
+            return True
+        if any(path == f"{rid}/lesion/{lid}" for lid in read.timepoints[pos].assessments):
+            return True
+    return False
 
 
 def _stale(stored: StoredRead, expected: int) -> ConcurrentChangeError:
@@ -124,9 +129,7 @@ def _stale(stored: StoredRead, expected: int) -> ConcurrentChangeError:
     )
 
 
-def save_read(
-    db: Database, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = ""
-) -> int:
+def save_read(db: Database, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = "") -> int:
     """Save the whole read in one transaction and return its new version.
 
     ``expected_version`` is the version it was loaded at (None for a new read). Every changed entity gets an audit
@@ -140,15 +143,28 @@ def save_read(
         now = utc_now()
         if stored is None:
             if expected_version is not None:
-                raise ReadError(f"the read of subject {read.subject_id} by {read.reader} no longer exists in {db.where}")
+                raise ReadError(
+                    f"the read of subject {read.subject_id} by {read.reader} no longer exists in {db.where}"
+                )
             if any(tp.signed for tp in read.timepoints):
                 raise ReadError("a new read cannot arrive signed: sign its timepoints with sign_timepoint")
-            conn.execute(insert(reads).values(**read_row(read), version=1, created_at=now, updated_at=now,
-                                              updated_by=user.username))
+            conn.execute(
+                insert(reads).values(
+                    **read_row(read), version=1, created_at=now, updated_at=now, updated_by=user.username
+                )
+            )
             _write_children(conn, read)
             for path, value in entity_snapshots(read).items():
-                audit_log.append(conn, username=user.username, action=AuditAction.CREATE, entity=path,
-                                 subject_id=read.subject_id, new=value, reason=reason, recorded_at=now)
+                audit_log.append(
+                    conn,
+                    username=user.username,
+                    action=AuditAction.CREATE,
+                    entity=path,
+                    subject_id=read.subject_id,
+                    new=value,
+                    reason=reason,
+                    recorded_at=now,
+                )
             return 1
         if expected_version is None:
             raise ReadError(f"a read {read.read_id} already exists; load it and save it with its version")
@@ -160,11 +176,8 @@ def save_read(
             return stored.version
         for path in changed:
             if path.endswith("/signature"):
-                raise ReadError(
-                    f"{path}: a signature can only be made by signing (with the password), never by a save"
-                )
-        locked = _locked_paths(stored.read)
-        amended = [p for p in changed if _is_under(p, locked)]
+                raise ReadError(f"{path}: a signature can only be made by signing (with the password), never by a save")
+        amended = [p for p in changed if _locked(p, stored.read)]
         if amended and not reason:
             raise AmendmentReasonRequired(
                 f"{amended[0]} is part of a signed timepoint: changing it is an amendment and needs a reason"
@@ -186,8 +199,17 @@ def save_read(
                 action = AuditAction.CHANGE
             if path in amended:
                 action = AuditAction.AMEND
-            audit_log.append(conn, username=user.username, action=action, entity=path, subject_id=read.subject_id,
-                             old=old.get(path), new=new.get(path), reason=reason, recorded_at=now)
+            audit_log.append(
+                conn,
+                username=user.username,
+                action=action,
+                entity=path,
+                subject_id=read.subject_id,
+                old=old.get(path),
+                new=new.get(path),
+                reason=reason,
+                recorded_at=now,
+            )
         return expected_version + 1
 
 
@@ -201,7 +223,7 @@ def sign_timepoint(
     meaning: str,
     expected_version: int,
 ) -> StoredRead:
-    """Sign one timepoint (21 CFR 11.50/11.200: name, UTC time, meaning; the password is re-entered for each signing)."""
+    """Sign one timepoint (21 CFR 11.50/11.200: name, UTC time, meaning; the password is re-entered each time)."""
     user = users_mod.authenticate(db, username, password)
     if not meaning.strip():
         raise ReadError("a signature needs its meaning (e.g. 'I confirm these measurements as the reader')")
@@ -225,22 +247,35 @@ def sign_timepoint(
             raise ReadError(f"{where}: timepoints are signed in order; sign {unsigned[0]!r} first")
         for lesion_id, a in tp.assessments.items():
             if any(m.origin is MeasurementOrigin.SUGGESTED for m in a.measurements):
-                raise ReadError(f"{where}, lesion {lesion_id}: accept, adjust or delete the suggested measurement first")
+                raise ReadError(
+                    f"{where}, lesion {lesion_id}: accept, adjust or delete the suggested measurement first"
+                )
         now = utc_now()
         tp.signature = Signature(user.username, user.full_name, now, meaning.strip())
         conn.execute(
             update(timepoints)
             .where(timepoints.c.read_id == read_id, timepoints.c.position == position)
-            .values(signed_by=user.username, signer_full_name=user.full_name, signed_at=now,
-                    signature_meaning=tp.signature.meaning)
+            .values(
+                signed_by=user.username,
+                signer_full_name=user.full_name,
+                signed_at=now,
+                signature_meaning=tp.signature.meaning,
+            )
         )
         conn.execute(
-            update(reads).where(reads.c.read_id == read_id)
+            update(reads)
+            .where(reads.c.read_id == read_id)
             .values(version=stored.version + 1, updated_at=now, updated_by=user.username)
         )
-        audit_log.append(conn, username=user.username, action=AuditAction.SIGN,
-                         entity=f"read/{read_id}/timepoint/{position}/signature", subject_id=read.subject_id,
-                         new=asdict(tp.signature), recorded_at=now)
+        audit_log.append(
+            conn,
+            username=user.username,
+            action=AuditAction.SIGN,
+            entity=f"read/{read_id}/timepoint/{position}/signature",
+            subject_id=read.subject_id,
+            new=asdict(tp.signature),
+            recorded_at=now,
+        )
     return StoredRead(read, stored.version + 1, user.username, now)
 
 
@@ -261,5 +296,13 @@ def delete_read(db: Database, read_id: str, *, user: users_mod.User, expected_ve
         conn.execute(delete(reads).where(reads.c.read_id == read_id))
         now = utc_now()
         for path, value in entity_snapshots(stored.read).items():
-            audit_log.append(conn, username=user.username, action=AuditAction.DELETE, entity=path,
-                             subject_id=stored.read.subject_id, old=value, reason=reason.strip(), recorded_at=now)
+            audit_log.append(
+                conn,
+                username=user.username,
+                action=AuditAction.DELETE,
+                entity=path,
+                subject_id=stored.read.subject_id,
+                old=value,
+                reason=reason.strip(),
+                recorded_at=now,
+            )

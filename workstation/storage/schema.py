@@ -91,9 +91,7 @@ assessments = Table(
     Column("status", String(32), nullable=False),
     Column("merged_into", String(64)),
     Column("comment", Text, nullable=False),
-    ForeignKeyConstraint(
-        ["read_id", "timepoint"], ["timepoints.read_id", "timepoints.position"], ondelete="CASCADE"
-    ),
+    ForeignKeyConstraint(["read_id", "timepoint"], ["timepoints.read_id", "timepoints.position"], ondelete="CASCADE"),
 )
 
 measurements = Table(

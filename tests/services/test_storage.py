@@ -1,0 +1,221 @@
+"""Storage on SQLite and a real PostgreSQL: faithful round trip, optimistic locking, signing and amendments,
+all-or-nothing saves, and clear messages for damaged, foreign, newer or locked databases."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.services.postgres_server import PASSWORD, db_url, make_read, make_users, postgres_server  # noqa: F401
+from workstation.read_model import LesionAssessment, LesionStatus, Measurement, MeasurementOrigin
+from workstation.storage import StorageError, audit_log, open_database
+from workstation.storage import database as database_mod
+from workstation.storage.repository import (
+    AmendmentReasonRequired,
+    ConcurrentChangeError,
+    ReadError,
+    find_reads,
+    load_read,
+    save_read,
+    sign_timepoint,
+)
+
+MEANING = "I confirm these measurements as the reader of this timepoint"
+
+
+@pytest.fixture
+def db(db_url: str):  # noqa: F811
+    database = open_database(db_url)
+    yield database
+    database.close()
+
+
+def test_a_read_round_trips_with_every_field(db) -> None:
+    people = make_users(db)
+    read = make_read()
+    assert save_read(db, read, user=people["site1"], expected_version=None) == 1
+    db.close()
+    reopened = open_database(db.url)
+    stored = load_read(reopened, read.read_id)
+    assert stored.read == read  # dataclass equality: every field, floats exactly, provenance, end points, order
+    assert stored.version == 1 and stored.updated_by == "site1"
+    assert [s.read.read_id for s in find_reads(reopened, "SITE01-0042", reader="site1")] == [read.read_id]
+    reopened.close()
+
+
+def test_every_change_is_audited_with_old_and_new_value(db) -> None:
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 28.0
+    del read.timepoints[1].assessments["NT1"]
+    assert save_read(db, read, user=people["site1"], expected_version=1) == 2
+    entries = audit_log.entries(db, [read.subject_id])
+    change = next(e for e in entries if e.action == "change")
+    assert change.entity == f"read/{read.read_id}/timepoint/1/assessment/T1" and change.username == "site1"
+    assert json.loads(change.old_value)["measurements"][0]["long_axis_mm"] == 30.0
+    assert json.loads(change.new_value)["measurements"][0]["long_axis_mm"] == 28.0
+    deleted = next(e for e in entries if e.action == "delete")
+    assert deleted.entity.endswith("/timepoint/1/assessment/NT1") and deleted.new_value is None
+    assert change.recorded_at.endswith("Z")
+    assert audit_log.verify(db).ok
+
+
+def test_a_stale_save_is_refused_naming_who_changed_it(db) -> None:
+    """Two workstations (two engines, two connection pools) load the same read; the second save must not overwrite."""
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["admin"], expected_version=None)
+    other = open_database(db.url)
+    try:
+        mine, theirs = load_read(db, read.read_id), load_read(other, read.read_id)
+        theirs.read.timepoints[0].assessments["T1"].comment = "changed elsewhere"
+        save_read(other, theirs.read, user=people["site1"], expected_version=theirs.version)
+        mine.read.timepoints[0].assessments["T1"].comment = "my change"
+        with pytest.raises(ConcurrentChangeError, match=r"changed by site1 at 20\d\d-.*Z.*reload"):
+            save_read(db, mine.read, user=people["site1"], expected_version=mine.version)
+        assert load_read(db, read.read_id).read.timepoints[0].assessments["T1"].comment == "changed elsewhere"
+    finally:
+        other.close()
+
+
+def test_signing_locks_a_timepoint_and_a_change_needs_a_reason(db) -> None:
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    with pytest.raises(Exception, match="wrong user name or password"):
+        sign_timepoint(
+            db, read.read_id, 0, username="site1", password="wrong password", meaning=MEANING, expected_version=1
+        )
+    with pytest.raises(ReadError, match="signed in order"):
+        sign_timepoint(db, read.read_id, 1, username="site1", password=PASSWORD, meaning=MEANING, expected_version=1)
+    with pytest.raises(ReadError, match="only its reader"):
+        sign_timepoint(db, read.read_id, 0, username="reader1", password=PASSWORD, meaning=MEANING, expected_version=1)
+    signed = sign_timepoint(
+        db, read.read_id, 0, username="site1", password=PASSWORD, meaning=MEANING, expected_version=1
+    )
+    sig = load_read(db, read.read_id).read.timepoints[0].signature
+    assert sig is not None and sig.full_name == "Sam Site" and sig.meaning == MEANING and sig.signed_at.endswith("Z")
+
+    edited = copy.deepcopy(signed.read)
+    edited.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 55.0
+    with pytest.raises(AmendmentReasonRequired, match="timepoint/0.*amendment and needs a reason"):
+        save_read(db, edited, user=people["site1"], expected_version=signed.version)
+    relabelled = copy.deepcopy(signed.read)
+    relabelled.lesions["T1"].organ = "lung"  # the lesion is assessed in the signed timepoint: also an amendment
+    with pytest.raises(AmendmentReasonRequired):
+        save_read(db, relabelled, user=people["site1"], expected_version=signed.version)
+    assert load_read(db, read.read_id).read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm == 50.0
+
+    # Work on the unsigned follow-up needs no reason.
+    followup = copy.deepcopy(signed.read)
+    followup.timepoints[1].assessments["NT1"].comment = "stable"
+    version = save_read(db, followup, user=people["site1"], expected_version=signed.version)
+    edited = copy.deepcopy(followup)
+    edited.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 55.0
+    version = save_read(db, edited, user=people["site1"], expected_version=version, reason="caliper misplaced")
+    amend = [e for e in audit_log.entries(db, [read.subject_id]) if e.action == "amend"]
+    assert len(amend) == 1 and amend[0].reason == "caliper misplaced"
+    assert json.loads(amend[0].old_value)["measurements"][0]["long_axis_mm"] == 50.0
+    assert json.loads(amend[0].new_value)["measurements"][0]["long_axis_mm"] == 55.0
+
+
+def test_a_save_cannot_forge_or_remove_a_signature_nor_sign_a_suggestion(db) -> None:
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    signed = sign_timepoint(
+        db, read.read_id, 0, username="site1", password=PASSWORD, meaning=MEANING, expected_version=1
+    )
+    unsigned = copy.deepcopy(signed.read)
+    unsigned.timepoints[0].signature = None
+    with pytest.raises(ReadError, match="signature can only be made by signing"):
+        save_read(db, unsigned, user=people["site1"], expected_version=signed.version, reason="want to edit")
+    forged = copy.deepcopy(signed.read)
+    forged.timepoints[1].signature = copy.deepcopy(signed.read.timepoints[0].signature)
+    with pytest.raises(ReadError, match="signature can only be made by signing"):
+        save_read(db, forged, user=people["site1"], expected_version=signed.version)
+    suggested = copy.deepcopy(signed.read)
+    suggested.timepoints[1].assessments["NT1"] = LesionAssessment(LesionStatus.PRESENT)
+    suggested.timepoints[1].assessments["T1"].measurements.append(
+        Measurement(long_axis_mm=31.0, origin=MeasurementOrigin.SUGGESTED, engine="monai")
+    )
+    version = save_read(db, suggested, user=people["site1"], expected_version=signed.version)
+    with pytest.raises(ReadError, match="lesion T1: accept, adjust or delete the suggested measurement"):
+        sign_timepoint(
+            db, read.read_id, 1, username="site1", password=PASSWORD, meaning=MEANING, expected_version=version
+        )
+
+
+def test_a_failure_inside_a_save_leaves_the_previous_read_whole(db, monkeypatch) -> None:
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    before = load_read(db, read.read_id)
+    changed = copy.deepcopy(read)
+    changed.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 10.0
+    changed.lesions.pop("NT1")
+    for tp in changed.timepoints:
+        tp.assessments.pop("NT1")
+
+    def power_cut(*args, **kwargs):
+        raise OSError("simulated failure after the rows were written")
+
+    monkeypatch.setattr(audit_log, "append", power_cut)
+    with pytest.raises(OSError):
+        save_read(db, changed, user=people["site1"], expected_version=1)
+    monkeypatch.undo()
+    after = load_read(db, read.read_id)
+    assert after.read == before.read and after.version == 1
+    assert audit_log.verify(db).ok
+
+
+def test_a_damaged_file_gives_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "reads.db"
+    path.write_bytes(b"this is not a database at all" * 200)
+    with pytest.raises(StorageError, match=rf"database file {path} is damaged or is not a workstation database"):
+        open_database(str(path))
+    assert path.read_bytes().startswith(b"this is not")  # untouched
+
+
+def test_a_foreign_or_newer_database_is_refused(tmp_path: Path) -> None:
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE patients (id INTEGER)")
+    with pytest.raises(StorageError, match=rf"{foreign} is not a workstation database"):
+        open_database(str(foreign))
+    newer = tmp_path / "newer.db"
+    open_database(str(newer)).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099_future'")
+    with pytest.raises(StorageError, match="schema version 0099_future.*newer version"):
+        open_database(str(newer))
+
+
+def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(database_mod, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    path = tmp_path / "reads.db"
+    db = open_database(str(path))
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        read.timepoints[0].assessments["T1"].comment = "edit"
+        with pytest.raises(StorageError, match=rf"database file {path} is locked by another program"):
+            save_read(db, read, user=people["site1"], expected_version=1)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert save_read(db, read, user=people["site1"], expected_version=1) == 2
+    db.close()
+
+
+def test_an_unreachable_server_gives_a_clear_message() -> None:
+    with pytest.raises(StorageError, match="cannot connect to database postgresql"):
+        open_database("postgresql://nobody:secret@127.0.0.1:1/none")
