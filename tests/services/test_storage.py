@@ -103,7 +103,7 @@ def test_signing_locks_a_timepoint_and_a_change_needs_a_reason(db) -> None:
 
     edited = copy.deepcopy(signed.read)
     edited.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 55.0
-    with pytest.raises(AmendmentReasonRequired, match="timepoint/0.*amendment and needs a reason"):
+    with pytest.raises(AmendmentReasonRequired, match=r"timepoint/0.*amendment and needs a reason"):
         save_read(db, edited, user=people["site1"], expected_version=signed.version)
     relabelled = copy.deepcopy(signed.read)
     relabelled.lesions["T1"].organ = "lung"  # the lesion is assessed in the signed timepoint: also an amendment
@@ -192,7 +192,7 @@ def test_a_foreign_or_newer_database_is_refused(tmp_path: Path) -> None:
     open_database(str(newer)).close()
     with sqlite3.connect(newer) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0099_future'")
-    with pytest.raises(StorageError, match="schema version 0099_future.*newer version"):
+    with pytest.raises(StorageError, match=r"schema version 0099_future.*newer version"):
         open_database(str(newer))
 
 
