@@ -1,0 +1,148 @@
+"""Pixel decoding of one file's frames into the caller's array, and the stored-value -> HU mapping.
+
+Three paths, fastest first:
+
+* native little-endian pixel data: read straight from the file offset found at discovery (``readinto``, no copy);
+* RLE Lossless: frames split from the encapsulated data and decoded by pylibjpeg-rle (compiled, fast);
+* every other syntax (JPEG baseline/extended/lossless, JPEG-LS, JPEG 2000, deflate, big endian): pydicom's pixel
+  handlers with the pylibjpeg / GDCM / pyjpegls plugins. A missing plugin gives pydicom's message naming the package.
+
+Every failure is a `DicomLoadError` naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from imaging.discovery import RLE_LOSSLESS, InstanceHeader
+from imaging.errors import DicomLoadError
+
+try:  # pylibjpeg-rle: compiled RLE decoder
+    from rle.utils import decode_frame as _rle_decode_frame  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - pydicom's handlers take over
+    _rle_decode_frame = None
+
+INT16_MIN, INT16_MAX = -32768, 32767
+
+
+def stored_dtype(inst: InstanceHeader) -> np.dtype[np.generic]:
+    """Numpy dtype of the stored pixel values (little endian)."""
+    if inst.bits_allocated not in (8, 16, 32):
+        raise DicomLoadError(f"{inst.path}: BitsAllocated={inst.bits_allocated} is not supported for CT")
+    kind = "i" if inst.pixel_representation == 1 else "u"
+    return np.dtype(f"<{kind}{inst.bits_allocated // 8}")
+
+
+def stored_range(inst: InstanceHeader) -> tuple[int, int]:
+    """Smallest and largest value the header allows (BitsStored, PixelRepresentation)."""
+    bits = inst.bits_stored
+    if inst.pixel_representation == 1:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _clean_high_bits(inst: InstanceHeader, values: npt.NDArray[np.generic]) -> None:
+    """Bits above BitsStored may hold garbage (old overlays): mask them, sign-extending signed data."""
+    spare = inst.bits_allocated - inst.bits_stored
+    if spare <= 0:
+        return
+    if inst.pixel_representation == 1:
+        np.left_shift(values, spare, out=values)
+        np.right_shift(values, spare, out=values)
+    else:
+        np.bitwise_and(values, (1 << inst.bits_stored) - 1, out=values)
+
+
+def read_native_frame(inst: InstanceHeader, frame_index: int, into: npt.NDArray[np.generic]) -> None:
+    """Read one native frame into ``into`` (C-contiguous, ``stored_dtype(inst)``, shape rows x columns)."""
+    start = inst.pixel_value_offset + frame_index * inst.frame_bytes
+    try:
+        with open(inst.path, "rb", buffering=0) as fp:
+            fp.seek(start)
+            got = fp.readinto(memoryview(into).cast("B"))  # type: ignore[arg-type]
+    except OSError as exc:
+        raise DicomLoadError(f"{inst.path}: cannot read pixel data ({exc.strerror or exc})") from exc
+    if got != inst.frame_bytes:
+        raise DicomLoadError(f"{inst.path}: truncated pixel data ({got} of {inst.frame_bytes} bytes)")
+    _clean_high_bits(inst, into)
+
+
+def _rle_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
+    from pydicom.encaps import generate_frames
+
+    assert _rle_decode_frame is not None
+    try:
+        with open(inst.path, "rb") as fp:
+            fp.seek(inst.pixel_value_offset)
+            data = fp.read()
+    except OSError as exc:
+        raise DicomLoadError(f"{inst.path}: cannot read pixel data ({exc.strerror or exc})") from exc
+    wanted = set(indices)
+    dtype = stored_dtype(inst)
+    try:
+        for index, frame in enumerate(generate_frames(data, number_of_frames=inst.number_of_frames)):
+            if index in wanted:
+                raw = _rle_decode_frame(frame, inst.rows * inst.columns, inst.bits_allocated, "<")
+                values = np.frombuffer(raw, dtype=dtype).reshape(inst.rows, inst.columns).copy()
+                _clean_high_bits(inst, values)
+                yield index, values
+    except DicomLoadError:
+        raise
+    except Exception as exc:
+        raise DicomLoadError(f"{inst.path}: corrupt RLE pixel data ({exc})") from exc
+
+
+def _pydicom_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
+    from pydicom.pixels.utils import iter_pixels
+    from pydicom.uid import UID
+
+    try:
+        for index, values in zip(indices, iter_pixels(inst.path, indices=list(indices), raw=True), strict=True):
+            if values.shape != (inst.rows, inst.columns):
+                raise DicomLoadError(f"{inst.path}: decoded frame has shape {values.shape}, expected one plane")
+            yield index, values
+    except DicomLoadError:
+        raise
+    except Exception as exc:
+        name = UID(inst.transfer_syntax_uid).name
+        raise DicomLoadError(f"{inst.path}: cannot decode {name} pixel data: {exc}") from exc
+
+
+def decode_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
+    """Yield ``(frame_index, stored values)`` for the wanted frames of a compressed (or non-little-endian) file."""
+    if inst.transfer_syntax_uid == RLE_LOSSLESS and _rle_decode_frame is not None and inst.pixel_value_offset >= 0:
+        return _rle_frames(inst, indices)
+    return _pydicom_frames(inst, indices)
+
+
+def store_hu(
+    values: npt.NDArray[np.generic],
+    slope: float,
+    intercept: float,
+    out: npt.NDArray[np.generic],
+    may_overflow: bool = True,
+) -> int:
+    """Write ``values * slope + intercept`` into ``out``; returns how many voxels were clipped to int16.
+
+    ``may_overflow=False`` (the header's value range fits int16 after the intercept) skips the range check.
+    """
+    if out.dtype == np.int16:
+        offset = int(intercept)
+        if may_overflow and (int(values.min()) + offset < INT16_MIN or int(values.max()) + offset > INT16_MAX):
+            wide = values.astype(np.int64) + offset
+            clipped = int(np.count_nonzero((wide < INT16_MIN) | (wide > INT16_MAX)))
+            np.clip(wide, INT16_MIN, INT16_MAX, out=wide)
+            out[...] = wide
+            return clipped
+        if offset == 0:
+            out[...] = values
+        else:
+            np.add(values, np.int32(offset), out=out, casting="unsafe")
+        return 0
+    np.multiply(values, slope, out=out, casting="unsafe")
+    if intercept:
+        np.add(out, intercept, out=out, casting="unsafe")
+    return 0
