@@ -1,0 +1,145 @@
+"""Responses of each lesion category at one follow-up: targets, non-targets, new lesions (RECIST 1.1 sec. 4.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from recist.measure import NODE_NORMAL_BELOW_UM, fmt_mm, fmt_pct, meets_partial_response, meets_progression
+from recist.model import LesionDeclaration, NewLesions, Response, Status, Timepoint
+
+
+@dataclass(frozen=True, slots=True)
+class TargetAssessment:
+    response: Response
+    sum_um: int | None  # None when a target was not evaluated
+    assessed_sum_um: int  # the sum of the targets that were evaluated
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NonTargetAssessment:
+    response: Response
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewLesionAssessment:
+    status: NewLesions
+    unequivocal: tuple[str, ...]  # ids of the unequivocal new lesions present at this timepoint
+    reason: str
+
+
+def target_sum(tp: Timepoint, target_ids: Sequence[str]) -> tuple[int, list[str]]:
+    """(sum of evaluated target diameters, ids not evaluated). Missing from the timepoint = not evaluated."""
+    total = 0
+    missing: list[str] = []
+    observations = tp.observations
+    for lesion_id in target_ids:
+        obs = observations.get(lesion_id)
+        if obs is None or obs.diameter_um is None:
+            missing.append(lesion_id)
+        else:
+            total += obs.diameter_um
+    return total, missing
+
+
+def assess_targets(tp: Timepoint, targets: Sequence[LesionDeclaration], baseline_um: int,
+                   nadir_um: int) -> TargetAssessment:
+    """RECIST 1.1 sec. 4.3.1 (CR, PR, SD, PD) with sec. 4.3.2 (nodes, too small, split, coalesced) and sec. 4.4.2
+    (NE unless the evaluated targets alone already prove PD)."""
+    total, missing = target_sum(tp, [t.lesion_id for t in targets])
+    s, n, b = fmt_mm(total), fmt_mm(nadir_um), fmt_mm(baseline_um)
+    if missing:
+        if meets_progression(total, nadir_um):
+            return TargetAssessment(
+                Response.PD, None, total,
+                f"PD: {', '.join(missing)} not evaluated, but the evaluated targets alone sum {s} mm, "
+                f"{fmt_pct(total - nadir_um, nadir_um)} and +{fmt_mm(total - nadir_um)} mm over the nadir {n} mm "
+                "(>= +20 % and >= +5 mm), which the missing ones can only increase (RECIST 1.1 sec. 4.4.2)")
+        return TargetAssessment(
+            Response.NE, None, total,
+            f"NE: {', '.join(missing)} not evaluated; the evaluated targets ({s} mm) do not prove PD "
+            "(RECIST 1.1 sec. 4.4.2)")
+    if _complete_response(tp, targets):
+        return TargetAssessment(Response.CR, total, total,
+                                "CR: every non-nodal target has disappeared and every target node is < 10 mm short "
+                                f"axis (sum {s} mm; RECIST 1.1 sec. 4.3.1)")
+    if meets_progression(total, nadir_um):
+        return TargetAssessment(
+            Response.PD, total, total,
+            f"PD: sum {s} mm is {fmt_pct(total - nadir_um, nadir_um)} and +{fmt_mm(total - nadir_um)} mm over the "
+            f"nadir {n} mm (>= +20 % and >= +5 mm; RECIST 1.1 sec. 4.3.1)")
+    if meets_partial_response(total, baseline_um):
+        return TargetAssessment(
+            Response.PR, total, total,
+            f"PR: sum {s} mm is {fmt_pct(total - baseline_um, baseline_um)} from the baseline {b} mm (<= -30 %; "
+            "RECIST 1.1 sec. 4.3.1)")
+    return TargetAssessment(
+        Response.SD, total, total,
+        f"SD: sum {s} mm is {fmt_pct(total - baseline_um, baseline_um)} from the baseline {b} mm (not <= -30 %) and "
+        f"{_nadir_delta(total, nadir_um)} over the nadir {n} mm (not both >= +20 % and >= +5 mm; "
+        "RECIST 1.1 sec. 4.3.1)")
+
+
+def _nadir_delta(total: int, nadir_um: int) -> str:
+    delta = total - nadir_um
+    sign = "+" if delta >= 0 else "-"
+    return f"{fmt_pct(delta, nadir_um)} / {sign}{fmt_mm(abs(delta))} mm"
+
+
+def _complete_response(tp: Timepoint, targets: Sequence[LesionDeclaration]) -> bool:
+    """RECIST 1.1 sec. 4.3.1: non-nodal targets gone (0 mm; "too small" counts 5 mm, so is not gone), nodes < 10 mm."""
+    for t in targets:
+        d = tp.observations[t.lesion_id].diameter_um
+        assert d is not None
+        if (d >= NODE_NORMAL_BELOW_UM) if t.is_node else (d != 0):
+            return False
+    return True
+
+
+def assess_non_targets(tp: Timepoint, non_target_ids: Sequence[str]) -> NonTargetAssessment:
+    """RECIST 1.1 sec. 4.3.3: CR (all absent; nodes < 10 mm), PD (unequivocal progression), NE, non-CR/non-PD."""
+    progressed, not_evaluated, present = [], [], []
+    observations = tp.observations
+    for lesion_id in non_target_ids:
+        obs = observations.get(lesion_id)
+        status = Status.NOT_EVALUATED if obs is None else obs.status
+        if status is Status.UNEQUIVOCAL_PROGRESSION:
+            progressed.append(lesion_id)
+        elif status is Status.NOT_EVALUATED:
+            not_evaluated.append(lesion_id)
+        elif status is Status.PRESENT:
+            present.append(lesion_id)
+    if progressed:
+        return NonTargetAssessment(Response.PD, f"PD: unequivocal progression of {', '.join(progressed)} "
+                                                "(RECIST 1.1 sec. 4.3.3)")
+    if not_evaluated:
+        return NonTargetAssessment(Response.NE, f"NE: {', '.join(not_evaluated)} not evaluated (RECIST 1.1 sec. 4.4.2)")
+    if present:
+        return NonTargetAssessment(Response.NON_CR_NON_PD, f"non-CR/non-PD: {', '.join(present)} still present "
+                                                           "(RECIST 1.1 sec. 4.3.3)")
+    return NonTargetAssessment(Response.CR, "CR: every non-target lesion has disappeared and every non-target node "
+                                            "is < 10 mm short axis (RECIST 1.1 sec. 4.3.3)")
+
+
+def assess_new_lesions(tp: Timepoint, new_ids: Sequence[str]) -> NewLesionAssessment:
+    """RECIST 1.1 sec. 4.3.5: an unequivocal new lesion is PD; an equivocal one is not, until it is confirmed."""
+    unequivocal, equivocal = [], []
+    observations = tp.observations
+    for lesion_id in new_ids:
+        obs = observations.get(lesion_id)
+        if obs is None:
+            continue
+        if obs.status in (Status.UNEQUIVOCAL, Status.UNEQUIVOCAL_PROGRESSION):
+            unequivocal.append(lesion_id)
+        elif obs.status is Status.EQUIVOCAL:
+            equivocal.append(lesion_id)
+    if unequivocal:
+        return NewLesionAssessment(NewLesions.YES, tuple(unequivocal),
+                                   f"unequivocal new lesion(s) {', '.join(unequivocal)} (RECIST 1.1 sec. 4.3.5)")
+    if equivocal:
+        return NewLesionAssessment(NewLesions.EQUIVOCAL, (),
+                                   f"equivocal new lesion(s) {', '.join(equivocal)}: not PD unless confirmed later "
+                                   "(RECIST 1.1 sec. 4.3.5)")
+    return NewLesionAssessment(NewLesions.NO, (), "no new lesions")

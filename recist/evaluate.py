@@ -1,0 +1,140 @@
+"""Evaluate a case: every timepoint's responses with reasons, then the best overall response."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from recist.best_response import Assessment, BestResponseRules, best_overall_response
+from recist.categories import assess_new_lesions, assess_non_targets, assess_targets, target_sum
+from recist.measure import fmt_mm, pct_value, um_to_mm
+from recist.model import Case, CaseResult, Criteria, NewLesions, Response, Role, TimepointResponse
+from recist.overall import overall_response
+from recist.parse import parse_case
+
+
+def evaluate_case(case: Mapping[str, Any]) -> dict[str, Any]:
+    """The case file (docs/case-file.md) -> the output JSON (docs/case-file.md, "Output"). Raises `CaseError`."""
+    return result_to_dict(evaluate(parse_case(case)))
+
+
+def evaluate(case: Case) -> CaseResult:
+    if case.criteria is Criteria.IRECIST:
+        from recist.irecist import evaluate_irecist  # here: recist.irecist imports this module
+
+        result: CaseResult = evaluate_irecist(case)
+        return result
+    return _evaluate_recist(case)
+
+
+def baseline_response(case: Case) -> TimepointResponse:
+    targets = case.ids_with_role(Role.TARGET)
+    total, _ = target_sum(case.baseline, targets)
+    base = case.baseline
+    return TimepointResponse(
+        base.label, base.date, total if targets else None, None, None, None, None, None, None, None, "", "", "",
+        f"baseline: {len(targets)} target(s), sum {fmt_mm(total)} mm; "
+        f"{len(case.ids_with_role(Role.NON_TARGET))} non-target(s)")
+
+
+def _evaluate_recist(case: Case) -> CaseResult:
+    targets = [d for d in case.lesions.values() if d.role is Role.TARGET]
+    non_targets = case.ids_with_role(Role.NON_TARGET)
+    new_ids = case.ids_with_role(Role.NEW)
+    base = baseline_response(case)
+    baseline_um = base.sum_um or 0
+    nadir_um = baseline_um
+    rows = [base]
+    progression_date: date | None = None
+    for tp in case.timepoints[1:]:
+        t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
+        nt = assess_non_targets(tp, non_targets) if non_targets else None
+        new = assess_new_lesions(tp, new_ids)
+        t_response = t.response if t else None
+        nt_response = nt.response if nt else None
+        overall, rule = overall_response(t_response, nt_response, new.status)
+        reason = _join_reason(rule, t.reason if t else None, nt.reason if nt else None, new.reason)
+        if overall is Response.PD and progression_date is None:
+            progression_date = tp.date
+            if new.status is NewLesions.YES:
+                first_seen = min(case.lesions[i].first_timepoint for i in new.unequivocal)
+                if first_seen < tp.index:
+                    progression_date = case.timepoints[first_seen].date
+                    reason += (f"; progression dates from {case.timepoints[first_seen].label!r}, where the new lesion "
+                               "was first seen as equivocal (RECIST 1.1 sec. 4.3.5)")
+        sum_um = t.sum_um if t else None
+        rows.append(TimepointResponse(
+            tp.label, tp.date, sum_um, nadir_um if t else None,
+            pct_value(sum_um - baseline_um, baseline_um) if sum_um is not None else None,
+            pct_value(sum_um - nadir_um, nadir_um) if sum_um is not None else None,
+            t_response, nt_response, new.status, overall,
+            t.reason if t else "", nt.reason if nt else "", new.reason, reason))
+        if sum_um is not None and sum_um < nadir_um:
+            nadir_um = sum_um  # RECIST 1.1 sec. 4.3.1: the nadir is the smallest sum so far, baseline included
+    return _finish(case, rows, progression_date, bool(targets), bool(non_targets))
+
+
+def _join_reason(rule: str, target: str | None, non_target: str | None, new: str) -> str:
+    parts = [rule]
+    if target:
+        parts.append(f"targets: {target}")
+    if non_target:
+        parts.append(f"non-targets: {non_target}")
+    parts.append(f"new lesions: {new}")
+    return "; ".join(parts)
+
+
+def _finish(case: Case, rows: list[TimepointResponse], progression_date: date | None, has_targets: bool,
+            has_non_targets: bool) -> CaseResult:
+    rules = BestResponseRules(case.criteria is Criteria.IRECIST, has_targets, has_non_targets,
+                              case.confirmation_required, case.confirmation_min_days, case.sd_min_days)
+    points = [Assessment(r.label, r.date, r.overall_response) for r in rows[1:] if r.overall_response is not None]
+    best = best_overall_response(points, case.baseline.date, rules)
+    evaluable = [r.date for r in rows[1:] if r.overall_response not in (None, Response.NE)]
+    return CaseResult(
+        case.subject_id, case.criteria, tuple(rows), best.response, best.reason, case.baseline.date,
+        best.date_of_first_response, progression_date, evaluable[-1] if evaluable else case.baseline.date,
+        case.treatment_start, case.death_date, case.last_contact_date, case.confirmation_required, case.sd_min_days)
+
+
+def _mm(um: int | None) -> float | None:
+    return None if um is None else um_to_mm(um)
+
+
+def _iso(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+def _value(v: Any) -> Any:
+    return None if v is None else v.value
+
+
+def result_to_dict(result: CaseResult) -> dict[str, Any]:
+    """The output JSON. Percentages are truncated toward zero to one decimal (recist.measure.pct_tenths)."""
+    timepoints = []
+    irecist = result.criteria is Criteria.IRECIST
+    for r in result.timepoints:
+        row: dict[str, Any] = {
+            "label": r.label, "date": r.date.isoformat(), "sum_mm": _mm(r.sum_um), "nadir_mm": _mm(r.nadir_um),
+            "change_from_baseline_pct": r.change_from_baseline_pct, "change_from_nadir_pct": r.change_from_nadir_pct,
+            "target_response": _value(r.target_response), "non_target_response": _value(r.non_target_response),
+            "new_lesions": _value(r.new_lesions), "overall_response": _value(r.overall_response),
+            "reason": r.reason, "target_reason": r.target_reason or None,
+            "non_target_reason": r.non_target_reason or None, "new_lesions_reason": r.new_lesions_reason or None,
+        }
+        if irecist:
+            row["new_lesion_target_sum_mm"] = _mm(r.new_lesion_target_sum_um)
+            row["new_lesion_targets"] = list(r.new_lesion_targets)
+        timepoints.append(row)
+    return {
+        "subject_id": result.subject_id, "criteria": result.criteria.value, "timepoints": timepoints,
+        "best_overall_response": result.best_overall_response.value,
+        "best_overall_response_reason": result.best_overall_response_reason,
+        "baseline_date": result.baseline_date.isoformat(), "treatment_start": _iso(result.treatment_start),
+        "date_of_first_response": _iso(result.date_of_first_response),
+        "date_of_progression": _iso(result.date_of_progression),
+        "last_assessment_date": result.last_assessment_date.isoformat(),
+        "death_date": _iso(result.death_date), "last_contact_date": _iso(result.last_contact_date),
+        "confirmation_required": result.confirmation_required, "sd_min_days": result.sd_min_days,
+    }

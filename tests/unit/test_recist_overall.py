@@ -1,0 +1,124 @@
+"""Overall response (RECIST 1.1 Tables 1-2) and best overall response (sec. 4.4.3 Table 3, 4.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from recist import evaluate_case
+from recist.model import NewLesions, Response
+from recist.overall import overall_response
+from tests.unit.test_recist_builders import m, make_case, new, non_target, responses, st, target
+
+R, N = Response, NewLesions
+
+# Eisenhauer 2009, Table 1: subjects with target (+/- non-target) disease.
+TABLE_1 = [
+    (R.CR, R.CR, N.NO, R.CR),
+    (R.CR, None, N.NO, R.CR),
+    (R.CR, R.NON_CR_NON_PD, N.NO, R.PR),
+    (R.CR, R.NE, N.NO, R.PR),
+    (R.PR, R.NON_CR_NON_PD, N.NO, R.PR),
+    (R.PR, R.NE, N.NO, R.PR),
+    (R.PR, R.CR, N.NO, R.PR),
+    (R.SD, R.NON_CR_NON_PD, N.NO, R.SD),
+    (R.SD, R.NE, N.NO, R.SD),
+    (R.NE, R.NON_CR_NON_PD, N.NO, R.NE),
+    (R.PD, R.CR, N.NO, R.PD),
+    (R.PD, R.NE, N.NO, R.PD),
+    (R.CR, R.PD, N.NO, R.PD),
+    (R.NE, R.PD, N.NO, R.PD),
+    (R.CR, R.CR, N.YES, R.PD),
+    (R.SD, None, N.EQUIVOCAL, R.SD),
+]
+# Table 2: non-target disease only.
+TABLE_2 = [
+    (None, R.CR, N.NO, R.CR),
+    (None, R.NON_CR_NON_PD, N.NO, R.NON_CR_NON_PD),
+    (None, R.NE, N.NO, R.NE),
+    (None, R.PD, N.NO, R.PD),
+    (None, R.CR, N.YES, R.PD),
+    (None, None, N.NO, R.NED),
+    (None, None, N.YES, R.PD),
+]
+
+
+@pytest.mark.parametrize(("t", "nt", "new_lesions", "expected"), TABLE_1 + TABLE_2)
+def test_overall_response_tables(t: R | None, nt: R | None, new_lesions: N, expected: R) -> None:
+    response, reason = overall_response(t, nt, new_lesions)
+    assert response is expected
+    assert "RECIST 1.1" in reason or expected is R.NED
+
+
+def _bor(*follow: tuple[int, float], confirm: bool = True, sd_min: int = 42) -> dict[str, Any]:
+    """One 100 mm target; follow-ups (day, mm); a non-target that stays present unless mm is 0 (CR needs NT CR)."""
+    followups = []
+    for day, mm in follow:
+        if mm < 0:
+            followups.append((day, [st("T1", "not_evaluated"), st("NT1", "present")]))
+        else:
+            followups.append((day, [m("T1", mm), st("NT1", "absent" if mm == 0 else "present")]))
+    return evaluate_case(make_case([target("T1", 100.0), non_target("NT1")], *followups,
+                                   confirmation_required=confirm, sd_min_days=sd_min))
+
+
+NE = -1.0
+# Eisenhauer 2009 Table 3 (confirmation required) as timelines: (day, target mm), NE = not evaluated.
+TABLE_3 = [
+    ([(42, 0), (84, 0)], "CR", "CR then CR >= 4 weeks later"),
+    ([(42, 0), (84, 4)], "PR", "CR then PR (4 mm back): the first 'CR' was a PR (Table 3 footnote)"),
+    ([(42, 0), (84, 50)], "SD", "CR then 50 mm: disease after a true CR is PD (Table 3 footnote), SD duration met"),
+    ([(42, 0), (84, 80)], "SD", "CR then SD, SD duration met"),
+    ([(28, 0), (56, 130)], "PD", "CR at day 28 (< 42) then PD: SD duration not met"),
+    ([(42, 0), (84, 130)], "SD", "CR then PD, SD duration met"),
+    ([(42, 0), (84, NE)], "SD", "CR then NE, SD duration met"),
+    ([(28, 0), (56, NE)], "NE", "CR then NE, SD duration not met"),
+    ([(42, 50), (84, 0)], "PR", "PR then CR"),
+    ([(42, 50), (84, 50)], "PR", "PR then PR"),
+    ([(42, 50), (84, 80)], "SD", "PR then SD"),
+    ([(28, 50), (56, 130)], "PD", "PR then PD, SD duration not met"),
+    ([(42, 50), (84, NE)], "SD", "PR then NE, SD duration met"),
+    ([(42, NE), (84, NE)], "NE", "NE then NE"),
+    ([(42, 50), (56, 50)], "SD", "PR confirmed only 14 days later: not confirmed"),
+    ([(42, 50), (56, NE), (84, 50)], "PR", "an NE between does not break confirmation"),
+    ([(42, 50), (63, 80), (84, 50)], "SD", "an SD between breaks it; the last PR has no confirmation"),
+    ([(42, 50), (84, 130), (126, 50)], "SD", "nothing after the first PD counts"),
+]
+
+
+@pytest.mark.parametrize(("timeline", "expected", "why"), TABLE_3)
+def test_best_overall_response_with_confirmation(timeline: list[tuple[int, float]], expected: str, why: str) -> None:
+    assert _bor(*timeline)["best_overall_response"] == expected, why
+
+
+def test_without_confirmation_the_best_timepoint_response_counts() -> None:
+    assert _bor((42, 50), (84, 80), confirm=False)["best_overall_response"] == "PR"
+    assert _bor((28, 50), (56, 130), confirm=False)["best_overall_response"] == "PR"
+
+
+@pytest.mark.parametrize(("day", "sd_min", "expected"), [(41, 42, "NE"), (42, 42, "SD"), (41, 41, "SD"),
+                                                          (56, 56, "SD"), (55, 56, "NE")])
+def test_minimum_stable_disease_duration_is_a_trial_parameter(day: int, sd_min: int, expected: str) -> None:
+    assert _bor((day, 90), sd_min=sd_min)["best_overall_response"] == expected
+
+
+def test_best_response_reason_and_dates() -> None:
+    result = _bor((42, 50), (84, 40), (126, 130))
+    assert result["best_overall_response"] == "PR"
+    assert "confirmed" in result["best_overall_response_reason"] and "42 days" in result["best_overall_response_reason"]
+    assert result["date_of_first_response"] == "2026-02-16"
+    assert result["date_of_progression"] == "2026-05-11"
+    assert result["last_assessment_date"] == "2026-05-11"
+
+
+def test_subject_without_disease_at_baseline_is_ned_until_a_new_lesion() -> None:
+    result = evaluate_case(make_case([], (42, []), (84, [new("X1")])))
+    assert responses(result) == ["NED", "PD"]
+    assert result["best_overall_response"] == "NED"
+    assert evaluate_case(make_case([], (42, [new("X1")])))["best_overall_response"] == "PD"
+
+
+def test_non_target_only_subject_best_response_is_non_cr_non_pd() -> None:
+    case = make_case([non_target("NT1")], (42, [st("NT1", "present")]), (84, [st("NT1", "present")]))
+    assert evaluate_case(case)["best_overall_response"] == "non-CR/non-PD"
