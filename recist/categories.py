@@ -129,7 +129,7 @@ def assess_new_lesions(tp: Timepoint, new_ids: Sequence[str]) -> NewLesionAssess
     observations = tp.observations
     for lesion_id in new_ids:
         obs = observations.get(lesion_id)
-        if obs is None:
+        if obs is None or obs.diameter_um == 0:  # 0 mm: a new lesion that has gone again
             continue
         if obs.status in (Status.UNEQUIVOCAL, Status.UNEQUIVOCAL_PROGRESSION):
             unequivocal.append(lesion_id)

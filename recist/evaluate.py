@@ -54,7 +54,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
         t_response = t.response if t else None
         nt_response = nt.response if nt else None
         overall, rule = overall_response(t_response, nt_response, new.status)
-        reason = _join_reason(rule, t.reason if t else None, nt.reason if nt else None, new.reason)
+        reason = join_reason(rule, t.reason if t else None, nt.reason if nt else None, new.reason)
         if overall is Response.PD and progression_date is None:
             progression_date = tp.date
             if new.status is NewLesions.YES:
@@ -72,10 +72,10 @@ def _evaluate_recist(case: Case) -> CaseResult:
             t.reason if t else "", nt.reason if nt else "", new.reason, reason))
         if sum_um is not None and sum_um < nadir_um:
             nadir_um = sum_um  # RECIST 1.1 sec. 4.3.1: the nadir is the smallest sum so far, baseline included
-    return _finish(case, rows, progression_date, bool(targets), bool(non_targets))
+    return finish_case(case, rows, progression_date, bool(targets), bool(non_targets))
 
 
-def _join_reason(rule: str, target: str | None, non_target: str | None, new: str) -> str:
+def join_reason(rule: str, target: str | None, non_target: str | None, new: str) -> str:
     parts = [rule]
     if target:
         parts.append(f"targets: {target}")
@@ -85,7 +85,7 @@ def _join_reason(rule: str, target: str | None, non_target: str | None, new: str
     return "; ".join(parts)
 
 
-def _finish(case: Case, rows: list[TimepointResponse], progression_date: date | None, has_targets: bool,
+def finish_case(case: Case, rows: list[TimepointResponse], progression_date: date | None, has_targets: bool,
             has_non_targets: bool) -> CaseResult:
     rules = BestResponseRules(case.criteria is Criteria.IRECIST, has_targets, has_non_targets,
                               case.confirmation_required, case.confirmation_min_days, case.sd_min_days)

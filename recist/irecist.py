@@ -1,10 +1,189 @@
-"""iRECIST (Seymour 2017) -- being written."""
+"""iRECIST (Seymour L et al., Lancet Oncol 2017;18:e143-52): unconfirmed (iUPD) and confirmed (iCPD) progression.
+
+Before any iUPD, and after a reset, a timepoint is assessed by RECIST 1.1 and given the i-code (iCR, iPR, iSD,
+non-iCR/non-iUPD, NE); RECIST 1.1 progression in any category (targets, non-targets, new lesions) is iUPD. At the next
+assessment, iUPD becomes iCPD when (Seymour 2017, Table 2 and "Confirming progression"):
+- a category that was in iUPD increased further: target sum +5 mm over its value at iUPD; any non-target unequivocal
+  progression; new-lesion-target sum +5 mm, a new non-target lesion that progressed, or another new lesion; or
+- RECIST 1.1 progression is newly met in a category that was not in iUPD.
+If instead no category meets RECIST 1.1 progression (new lesions gone too), the response is iSD/iPR/iCR again and
+the bar is reset: a later iUPD needs its own confirmation. Otherwise iUPD remains (NE leaves it pending).
+
+New lesions are new-lesion targets when measurable where first unequivocal (RECIST 1.1 sec. 3.1.1 sizes), up to 5 and
+2 per organ (nodes one organ), kept out of the baseline sum; the others are new-lesion non-targets (Seymour 2017,
+"New lesions").
+"""
 
 from __future__ import annotations
 
-from recist.errors import CaseError
-from recist.model import Case, CaseResult
+from dataclasses import dataclass, field
+from datetime import date
+
+from recist.baseline import MAX_TARGETS, MAX_TARGETS_PER_ORGAN, minimum_target_mm, organ_key
+from recist.categories import TargetAssessment, assess_new_lesions, assess_non_targets, assess_targets
+from recist.evaluate import baseline_response, finish_case, join_reason
+from recist.measure import PD_ABSOLUTE_UM, fmt_mm, mm_to_um, pct_value
+from recist.model import Case, CaseResult, Response, Role, Status, Timepoint, TimepointResponse
+from recist.overall import overall_response
+
+R = Response
+_I_CODE = {R.CR: R.ICR, R.PR: R.IPR, R.SD: R.ISD, R.PD: R.IUPD, R.NE: R.NE, R.NON_CR_NON_PD: R.NON_ICR_NON_IUPD,
+           R.NED: R.NED}
+TARGETS, NON_TARGETS, NEW = "targets", "non-targets", "new lesions"
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An iUPD awaiting confirmation, with the values further progression is measured from."""
+
+    label: str
+    date: date
+    categories: set[str]
+    target_sum_um: int | None
+    new_target_sum_um: int
+    new_target_ids: tuple[str, ...]
+    new_ids: frozenset[str]
+
+
+@dataclass
+class _NewLesionTargets:
+    """Seymour 2017: up to 5 measurable new lesions, 2 per organ, chosen where first unequivocal."""
+
+    ids: list[str] = field(default_factory=list)
+    per_organ: dict[str, int] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+    def select(self, case: Case, tp: Timepoint, unequivocal: tuple[str, ...]) -> None:
+        for lesion_id in unequivocal:
+            if lesion_id in self.seen:
+                continue
+            self.seen.add(lesion_id)
+            decl, obs = case.lesions[lesion_id], tp.observations[lesion_id]
+            if obs.diameter_um is None or obs.too_small:
+                continue
+            if obs.diameter_um < mm_to_um(minimum_target_mm(decl.is_node, tp.slice_thickness_mm)):
+                continue
+            organ = organ_key(decl.organ, decl.is_node)
+            if len(self.ids) < MAX_TARGETS and self.per_organ.get(organ, 0) < MAX_TARGETS_PER_ORGAN:
+                self.ids.append(lesion_id)
+                self.per_organ[organ] = self.per_organ.get(organ, 0) + 1
+
+    def sum_um(self, tp: Timepoint, ids: tuple[str, ...] | list[str]) -> tuple[int, bool]:
+        """(sum of the evaluated new-lesion targets among ``ids``, whether all were evaluated)."""
+        total, complete = 0, True
+        for lesion_id in ids:
+            obs = tp.observations.get(lesion_id)
+            if obs is None or obs.status is Status.NOT_EVALUATED:
+                complete = False
+            elif obs.status is Status.ABSENT:
+                continue
+            elif obs.diameter_um is None:
+                complete = False
+            else:
+                total += obs.diameter_um
+        return total, complete
 
 
 def evaluate_irecist(case: Case) -> CaseResult:
-    raise CaseError("iRECIST evaluation is not available yet in this build", case.subject_id)
+    targets = [d for d in case.lesions.values() if d.role is Role.TARGET]
+    non_targets = case.ids_with_role(Role.NON_TARGET)
+    new_ids = case.ids_with_role(Role.NEW)
+    base = baseline_response(case)
+    baseline_um = base.sum_um or 0
+    nadir_um = baseline_um
+    rows = [base]
+    new_targets = _NewLesionTargets()
+    pending: _Pending | None = None
+    confirmed: _Pending | None = None
+    confirmed_at = ""
+    for tp in case.timepoints[1:]:
+        t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
+        nt = assess_non_targets(tp, non_targets) if non_targets else None
+        new = assess_new_lesions(tp, new_ids)
+        new_targets.select(case, tp, new.unequivocal)
+        nlt_sum, nlt_complete = new_targets.sum_um(tp, new_targets.ids)
+        progressed = {name for name, hit in ((TARGETS, t is not None and t.response is R.PD),
+                                             (NON_TARGETS, nt is not None and nt.response is R.PD),
+                                             (NEW, bool(new.unequivocal))) if hit}
+        recist_overall, rule = overall_response(t.response if t else None, nt.response if nt else None,
+                                                new.status)
+        if confirmed is not None:
+            overall, why = R.ICPD, f"iCPD: progression was confirmed at {confirmed_at!r} and stands (iRECIST)"
+        elif pending is None:
+            if progressed:
+                overall = R.IUPD
+                why = (f"iUPD: RECIST 1.1 progression in {', '.join(sorted(progressed))} ({rule}); to be confirmed "
+                       "at the next assessment (iRECIST, Seymour 2017)")
+                pending = _Pending(tp.label, tp.date, progressed, t.sum_um if t else None, nlt_sum,
+                                   tuple(new_targets.ids), frozenset(new.unequivocal))
+            else:
+                overall, why = _I_CODE[recist_overall], f"{_I_CODE[recist_overall].value} ({rule}; iRECIST)"
+        else:
+            evidence = _confirmation_evidence(pending, tp, t, new.unequivocal, progressed, new_targets)
+            if evidence:
+                overall = R.ICPD
+                why = (f"iCPD: iUPD at {pending.label!r} confirmed: {'; '.join(evidence)} (iRECIST, Seymour 2017 "
+                       "Table 2)")
+                confirmed, confirmed_at, pending = pending, tp.label, None
+            elif not progressed and recist_overall is not R.NE:
+                overall = _I_CODE[recist_overall]
+                why = (f"{overall.value}: iUPD at {pending.label!r} not confirmed and no category in progression "
+                       f"any more ({rule}); the bar is reset (iRECIST, Seymour 2017)")
+                pending = None
+            elif not progressed:
+                overall = R.NE
+                why = f"NE: iUPD at {pending.label!r} stays unconfirmed; this assessment is not evaluable ({rule})"
+            else:
+                overall = R.IUPD
+                why = (f"iUPD remains: {', '.join(sorted(progressed))} still in progression since {pending.label!r} "
+                       "without the further increase that confirms it (iRECIST, Seymour 2017 Table 2)")
+        sum_um = t.sum_um if t else None
+        rows.append(TimepointResponse(
+            tp.label, tp.date, sum_um, nadir_um if t else None,
+            pct_value(sum_um - baseline_um, baseline_um) if sum_um is not None else None,
+            pct_value(sum_um - nadir_um, nadir_um) if sum_um is not None else None,
+            _I_CODE[t.response] if t else None, _I_CODE[nt.response] if nt else None, new.status, overall,
+            t.reason if t else "", nt.reason if nt else "", new.reason,
+            join_reason(why, t.reason if t else None, nt.reason if nt else None, _new_reason(new.reason, new_targets,
+                                                                                             nlt_sum, nlt_complete)),
+            nlt_sum if new_targets.ids and nlt_complete else None, tuple(new_targets.ids)))
+        if sum_um is not None and sum_um < nadir_um:
+            nadir_um = sum_um
+    return finish_case(case, rows, confirmed.date if confirmed else None, bool(targets), bool(non_targets))
+
+
+def _new_reason(reason: str, new_targets: _NewLesionTargets, nlt_sum: int, complete: bool) -> str:
+    if not new_targets.ids:
+        return reason
+    total = fmt_mm(nlt_sum) + (" mm" if complete else " mm (some not evaluated)")
+    return f"{reason}; new-lesion targets {', '.join(new_targets.ids)} sum {total}"
+
+
+def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment | None, unequivocal: tuple[str, ...],
+                           progressed: set[str], new_targets: _NewLesionTargets) -> list[str]:
+    """Why the pending iUPD is confirmed at ``tp`` (empty when it is not)."""
+    evidence: list[str] = []
+    if TARGETS in pending.categories:
+        assessed = t.assessed_sum_um if t is not None else None
+        if assessed is not None and pending.target_sum_um is not None and (
+                assessed - pending.target_sum_um >= PD_ABSOLUTE_UM):
+            evidence.append(f"target sum {fmt_mm(assessed)} mm is +{fmt_mm(assessed - pending.target_sum_um)} mm "
+                            f"over {fmt_mm(pending.target_sum_um)} mm at iUPD (>= +5 mm)")
+    elif TARGETS in progressed:
+        evidence.append("targets newly meet RECIST 1.1 progression")
+    if NON_TARGETS in progressed:
+        evidence.append("non-target lesions progressed " + (
+            "further" if NON_TARGETS in pending.categories else "(newly meeting RECIST 1.1 progression)"))
+    another = [i for i in unequivocal if i not in pending.new_ids]
+    if another:
+        evidence.append(f"another new lesion ({', '.join(another)})")
+    if NEW in pending.categories:
+        nlt_sum, _ = new_targets.sum_um(tp, pending.new_target_ids)
+        if pending.new_target_ids and nlt_sum - pending.new_target_sum_um >= PD_ABSOLUTE_UM:
+            evidence.append(f"new-lesion target sum {fmt_mm(nlt_sum)} mm is "
+                            f"+{fmt_mm(nlt_sum - pending.new_target_sum_um)} mm over "
+                            f"{fmt_mm(pending.new_target_sum_um)} mm at iUPD (>= +5 mm)")
+        grown = [i for i in unequivocal if tp.observations[i].status is Status.UNEQUIVOCAL_PROGRESSION]
+        if grown:
+            evidence.append(f"new non-target lesion(s) {', '.join(grown)} increased")
+    return evidence

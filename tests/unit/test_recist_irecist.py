@@ -1,0 +1,112 @@
+"""iRECIST (Seymour 2017): iUPD, its confirmation as iCPD, the reset, new-lesion targets, iBOR."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from recist import evaluate_case
+from tests.unit.test_recist_builders import m, make_case, new, non_target, responses, st, target
+
+
+def irecist(baseline: list[dict[str, Any]], *followups: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    case = make_case(baseline, *[(42 * (i + 1), f) for i, f in enumerate(followups)], criteria="iRECIST", **fields)
+    return evaluate_case(case)
+
+
+BASE = [target("T1", 50.0), non_target("NT1")]
+
+
+def test_target_iupd_confirmed_by_a_further_5_mm() -> None:
+    result = irecist(BASE, [m("T1", 60.0), st("NT1", "present")], [m("T1", 65.0), st("NT1", "present")])
+    assert responses(result) == ["iUPD", "iCPD"]
+    assert responses(result, "target_response") == ["iUPD", "iUPD"]
+    assert "+5.0 mm over 60.0 mm at iUPD" in result["timepoints"][2]["reason"]
+    assert result["date_of_progression"] == result["timepoints"][1]["date"], "progression dates from the iUPD"
+    assert result["best_overall_response"] == "iCPD"
+
+
+def test_iupd_remains_until_the_further_increase_reaches_5_mm() -> None:
+    result = irecist(BASE, [m("T1", 60.0), st("NT1", "present")], [m("T1", 64.9), st("NT1", "present")],
+                     [m("T1", 65.0), st("NT1", "present")])
+    assert responses(result) == ["iUPD", "iUPD", "iCPD"]
+
+
+def test_iupd_then_shrinkage_resets_the_bar() -> None:
+    result = irecist(BASE, [m("T1", 60.0), st("NT1", "present")], [m("T1", 45.0), st("NT1", "present")],
+                     [m("T1", 60.0), st("NT1", "present")], [m("T1", 64.0), st("NT1", "present")],
+                     [m("T1", 70.0), st("NT1", "present")])
+    assert responses(result) == ["iUPD", "iSD", "iUPD", "iUPD", "iCPD"]
+    assert "reset" in result["timepoints"][2]["reason"]
+    assert result["date_of_progression"] == result["timepoints"][3]["date"], "the confirmed episode's iUPD"
+
+
+def test_iupd_then_ipr_after_reset_can_be_the_best_response() -> None:
+    result = irecist(BASE, [m("T1", 60.0), st("NT1", "present")], [m("T1", 30.0), st("NT1", "present")],
+                     [m("T1", 30.0), st("NT1", "present")])
+    assert responses(result) == ["iUPD", "iPR", "iPR"]
+    assert result["best_overall_response"] == "iPR"
+    assert result["date_of_progression"] is None
+
+
+def test_unconfirmed_iupd_at_the_last_assessment_is_the_best_response_iupd() -> None:
+    result = irecist(BASE, [m("T1", 60.0), st("NT1", "present")])
+    assert result["best_overall_response"] == "iUPD" and result["date_of_progression"] is None
+
+
+@pytest.mark.parametrize(("second", "expected"), [
+    ([m("T1", 50.0), st("NT1", "present"), m("X1", 17.0)], "iCPD"),  # new-lesion target sum +5 mm
+    ([m("T1", 50.0), st("NT1", "present"), m("X1", 16.9)], "iUPD"),  # +4.9 mm: remains
+    ([m("T1", 50.0), st("NT1", "present"), m("X1", 12.0), new("X2", organ="bone")], "iCPD"),  # another new lesion
+    ([m("T1", 50.0), st("NT1", "unequivocal_progression"), m("X1", 12.0)], "iCPD"),  # newly met in non-targets
+    ([m("T1", 50.0), st("NT1", "present"), st("X1", "absent")], "iSD"),  # new lesion gone: reset
+    ([m("T1", 50.0), st("NT1", "not_evaluated"), m("X1", 12.0)], "iUPD"),
+])
+def test_iupd_by_a_new_lesion(second: list[dict[str, Any]], expected: str) -> None:
+    result = irecist(BASE, [m("T1", 50.0), st("NT1", "present"), new("X1", mm=12.0)], second)
+    assert responses(result) == ["iUPD", expected]
+    assert result["timepoints"][1]["new_lesion_targets"] == ["X1"]
+    assert result["timepoints"][1]["sum_mm"] == 50.0, "new lesions are kept out of the baseline sum"
+    assert result["timepoints"][1]["new_lesion_target_sum_mm"] == 12.0
+
+
+def test_iupd_by_non_targets_confirmed_by_further_non_target_progression_or_target_progression() -> None:
+    first = [m("T1", 50.0), st("NT1", "unequivocal_progression")]
+    again = irecist(BASE, first, [m("T1", 50.0), st("NT1", "unequivocal_progression")])
+    assert responses(again) == ["iUPD", "iCPD"]
+    by_targets = irecist(BASE, first, [m("T1", 61.0), st("NT1", "present")])
+    assert responses(by_targets) == ["iUPD", "iCPD"]
+    assert "targets newly meet RECIST 1.1 progression" in by_targets["timepoints"][2]["reason"]
+
+
+def test_not_evaluable_confirming_assessment_leaves_iupd_pending() -> None:
+    result = irecist(BASE, [m("T1", 60.0), st("NT1", "present")], [st("T1", "not_evaluated"), st("NT1", "present")],
+                     [m("T1", 66.0), st("NT1", "present")])
+    assert responses(result) == ["iUPD", "NE", "iCPD"]
+
+
+def test_new_lesion_targets_up_to_5_and_2_per_organ() -> None:
+    lesions = [new("X1", organ="liver", mm=20.0), new("X2", organ="liver", mm=20.0),
+               new("X3", organ="liver", mm=20.0), new("X4", organ="lung", mm=9.0),
+               new("X5", organ="neck", node=True, mm=12.0), new("X6", organ="bone", mm=11.0),
+               new("X7", organ="brain", mm=15.0), new("X8", organ="skin", mm=15.0), new("X9", organ="spleen", mm=15.0)]
+    result = irecist(BASE, [m("T1", 50.0), st("NT1", "present"), *lesions])
+    tp = result["timepoints"][1]
+    assert tp["new_lesion_targets"] == ["X1", "X2", "X6", "X7", "X8"]
+    assert tp["new_lesion_target_sum_mm"] == 81.0
+
+
+def test_before_any_iupd_the_codes_are_the_recist_ones_prefixed() -> None:
+    result = irecist([target("T1", 50.0), target("N1", 20.0, node=True), non_target("NT1")],
+                     [m("T1", 30.0), m("N1", 12.0), st("NT1", "present")],
+                     [m("T1", 0.0), m("N1", 9.0), st("NT1", "absent")],
+                     [m("T1", 0.0), m("N1", 9.0), st("NT1", "absent")])
+    assert responses(result) == ["iPR", "iCR", "iCR"]
+    assert responses(result, "non_target_response") == ["non-iCR/non-iUPD", "iCR", "iCR"]
+    assert result["best_overall_response"] == "iCR"
+
+
+def test_no_disease_at_baseline_new_lesion_is_iupd() -> None:
+    result = irecist([], [], [new("X1")], [st("X1", "unequivocal"), new("X2")])
+    assert responses(result) == ["NED", "iUPD", "iCPD"]
