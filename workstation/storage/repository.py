@@ -135,82 +135,85 @@ def save_read(db: Database, read: Read, *, user: users_mod.User, expected_versio
     ``expected_version`` is the version it was loaded at (None for a new read). Every changed entity gets an audit
     entry with old and new value; a change to a signed timepoint needs ``reason``.
     """
+    with db.transaction() as conn:
+        return save_read_on(conn, db.where, read, user=user, expected_version=expected_version, reason=reason)
+
+
+def save_read_on(
+    conn: Connection, where: str, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = ""
+) -> int:
+    """`save_read` inside the caller's transaction (for services that save a read together with other rows)."""
     if user.username != read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
         raise ReadError(f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read")
     reason = reason.strip()
-    with db.transaction() as conn:
-        stored = _load(conn, read.read_id, for_update=True)
-        now = utc_now()
-        if stored is None:
-            if expected_version is not None:
-                raise ReadError(
-                    f"the read of subject {read.subject_id} by {read.reader} no longer exists in {db.where}"
-                )
-            if any(tp.signed for tp in read.timepoints):
-                raise ReadError("a new read cannot arrive signed: sign its timepoints with sign_timepoint")
-            conn.execute(
-                insert(reads).values(
-                    **read_row(read), version=1, created_at=now, updated_at=now, updated_by=user.username
-                )
-            )
-            _write_children(conn, read)
-            for path, value in entity_snapshots(read).items():
-                audit_log.append(
-                    conn,
-                    username=user.username,
-                    action=AuditAction.CREATE,
-                    entity=path,
-                    subject_id=read.subject_id,
-                    new=value,
-                    reason=reason,
-                    recorded_at=now,
-                )
-            return 1
-        if expected_version is None:
-            raise ReadError(f"a read {read.read_id} already exists; load it and save it with its version")
-        if stored.version != expected_version:
-            raise _stale(stored, expected_version)
-        old, new = entity_snapshots(stored.read), entity_snapshots(read)
-        changed = [p for p in dict.fromkeys([*old, *new]) if old.get(p) != new.get(p)]
-        if not changed:
-            return stored.version
-        for path in changed:
-            if path.endswith("/signature"):
-                raise ReadError(f"{path}: a signature can only be made by signing (with the password), never by a save")
-        amended = [p for p in changed if _locked(p, stored.read)]
-        if amended and not reason:
-            raise AmendmentReasonRequired(
-                f"{amended[0]} is part of a signed timepoint: changing it is an amendment and needs a reason"
-            )
-        result = conn.execute(
-            update(reads)
-            .where(reads.c.read_id == read.read_id, reads.c.version == expected_version)
-            .values(**read_row(read), version=expected_version + 1, updated_at=now, updated_by=user.username)
+    stored = _load(conn, read.read_id, for_update=True)
+    now = utc_now()
+    if stored is None:
+        if expected_version is not None:
+            raise ReadError(f"the read of subject {read.subject_id} by {read.reader} no longer exists in {where}")
+        if any(tp.signed for tp in read.timepoints):
+            raise ReadError("a new read cannot arrive signed: sign its timepoints with sign_timepoint")
+        conn.execute(
+            insert(reads).values(**read_row(read), version=1, created_at=now, updated_at=now, updated_by=user.username)
         )
-        if result.rowcount != 1:  # cannot happen under the row lock; refuse rather than overwrite
-            raise _stale(stored, expected_version)
         _write_children(conn, read)
-        for path in changed:
-            if path not in old:
-                action = AuditAction.CREATE
-            elif path not in new:
-                action = AuditAction.DELETE
-            else:
-                action = AuditAction.CHANGE
-            if path in amended:
-                action = AuditAction.AMEND
+        for path, value in entity_snapshots(read).items():
             audit_log.append(
                 conn,
                 username=user.username,
-                action=action,
+                action=AuditAction.CREATE,
                 entity=path,
                 subject_id=read.subject_id,
-                old=old.get(path),
-                new=new.get(path),
+                new=value,
                 reason=reason,
                 recorded_at=now,
             )
-        return expected_version + 1
+        return 1
+    if expected_version is None:
+        raise ReadError(f"a read {read.read_id} already exists; load it and save it with its version")
+    if stored.version != expected_version:
+        raise _stale(stored, expected_version)
+    old, new = entity_snapshots(stored.read), entity_snapshots(read)
+    changed = [p for p in dict.fromkeys([*old, *new]) if old.get(p) != new.get(p)]
+    if not changed:
+        return stored.version
+    for path in changed:
+        if path.endswith("/signature"):
+            raise ReadError(f"{path}: a signature can only be made by signing (with the password), never by a save")
+    amended = [p for p in changed if _locked(p, stored.read)]
+    if amended and not reason:
+        raise AmendmentReasonRequired(
+            f"{amended[0]} is part of a signed timepoint: changing it is an amendment and needs a reason"
+        )
+    result = conn.execute(
+        update(reads)
+        .where(reads.c.read_id == read.read_id, reads.c.version == expected_version)
+        .values(**read_row(read), version=expected_version + 1, updated_at=now, updated_by=user.username)
+    )
+    if result.rowcount != 1:  # cannot happen under the row lock; refuse rather than overwrite
+        raise _stale(stored, expected_version)
+    _write_children(conn, read)
+    for path in changed:
+        if path not in old:
+            action = AuditAction.CREATE
+        elif path not in new:
+            action = AuditAction.DELETE
+        else:
+            action = AuditAction.CHANGE
+        if path in amended:
+            action = AuditAction.AMEND
+        audit_log.append(
+            conn,
+            username=user.username,
+            action=action,
+            entity=path,
+            subject_id=read.subject_id,
+            old=old.get(path),
+            new=new.get(path),
+            reason=reason,
+            recorded_at=now,
+        )
+    return expected_version + 1
 
 
 def sign_timepoint(

@@ -1,0 +1,210 @@
+"""Blinded central review end to end on SQLite and PostgreSQL: two readers, discordance, adjudication, accepted read;
+and no blinded view shows any of the subject's identity, the site read or the other reader's read."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from datetime import date
+from typing import Any
+
+import pytest
+
+from recist import evaluate_case
+from tests.services.postgres_server import PASSWORD, db_url, make_read, make_users, postgres_server  # noqa: F401
+from workstation.read_model import LesionAssessment, LesionStatus, Measurement, Read
+from workstation.review.service import (
+    ReviewError,
+    ReviewState,
+    SourceTimepoint,
+    accepted_read,
+    adjudicate,
+    adjudication_case,
+    discordance_rates,
+    enrol_subject,
+    open_blinded_case,
+    review_state,
+    worklist,
+)
+from workstation.storage import audit_log, open_database
+from workstation.storage.repository import save_read, sign_timepoint
+from workstation.users import AuthenticationError, PermissionDenied
+
+MEANING = "I confirm this central read"
+#: The sample subject's fake identity, as the site knows it.
+IDENTITY = [
+    "SITE01-0042",
+    "DOE",
+    "JANE",
+    "MRN-774411",
+    "St Elsewhere",
+    "2024-03-05",
+    "2024-04-16",
+    "20240305",
+    "site1",
+    "Sam Site",
+]
+
+
+@pytest.fixture
+def db(db_url: str):  # noqa: F811
+    database = open_database(db_url)
+    yield database
+    database.close()
+
+
+def site_read() -> Read:
+    read = make_read()
+    read.timepoints[0].assessments["T1"].comment = "DOE^JANE MRN-774411 referred from St Elsewhere"
+    return read
+
+
+def sources(read: Read) -> list[SourceTimepoint]:
+    return [SourceTimepoint(tp.date, tp.study_uid, tp.series_uid) for tp in read.timepoints]
+
+
+def strings(value: Any) -> list[str]:
+    """Every string a view holds (field names and values, dates as ISO text), recursively."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [s for f in dataclasses.fields(value) for s in [f.name, *strings(getattr(value, f.name))]]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [*strings(k), *strings(v)]]
+    if isinstance(value, (list, tuple, set)):
+        return [s for v in value for s in strings(v)]
+    if isinstance(value, date):
+        return [value.isoformat(), value.strftime("%Y%m%d")]
+    return [str(value)] if value is not None else []
+
+
+def leaks(view: Any, forbidden: list[str]) -> list[str]:
+    return sorted({f for s in strings(view) for f in forbidden if f.lower() in s.lower()})
+
+
+def central_read(db, pseudonym: str, reader, t1_followup_mm: float, comment: str) -> None:
+    """A central reader measures both timepoints in their own blinded read and signs them in order."""
+    case = open_blinded_case(db, pseudonym, reader)
+    read, version = copy.deepcopy(case.own_read.read), case.own_read.version
+    template = make_read()
+    read.lesions = copy.deepcopy(template.lesions)
+    for i, tp in enumerate(read.timepoints):
+        tp.assessments = {
+            "T1": LesionAssessment(
+                LesionStatus.MEASURED, [Measurement(50.0 if i == 0 else t1_followup_mm)], comment=comment
+            ),
+            "T2": LesionAssessment(LesionStatus.MEASURED, [Measurement(25.0, 16.0 if i == 0 else 12.0)]),
+            "NT1": LesionAssessment(LesionStatus.PRESENT),
+        }
+    version = save_read(db, read, user=reader, expected_version=version)
+    for position in range(len(read.timepoints)):
+        version = sign_timepoint(
+            db,
+            read.read_id,
+            position,
+            username=reader.username,
+            password=PASSWORD,
+            meaning=MEANING,
+            expected_version=version,
+        ).version
+
+
+def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
+    people = make_users(db)
+    site = site_read()
+    save_read(db, site, user=people["site1"], expected_version=None)
+    pseudonym = enrol_subject(db, site.subject_id, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+    with pytest.raises(ReviewError, match="already in central review"):
+        enrol_subject(db, site.subject_id, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+    with pytest.raises(PermissionDenied, match="reader3 is not assigned"):
+        open_blinded_case(db, pseudonym, people["reader3"])
+    with pytest.raises(PermissionDenied):
+        worklist(db, people["site1"])
+    assert [w.pseudonym for w in worklist(db, people["reader2"])] == [pseudonym]
+
+    # Reader 1 sees a PR at follow-up (50 -> 20 mm + node 16 -> 12 mm: -51 %), reader 2 progression (50 -> 70 mm).
+    central_read(db, pseudonym, people["reader1"], 20.0, "reader one's note")
+    assert review_state(db, pseudonym) is ReviewState.READING
+    # Reader 2, reading after reader 1 finished, sees nothing of reader 1's read, nor the site's.
+    view = open_blinded_case(db, pseudonym, people["reader2"])
+    assert view.timepoints[1].label == "Follow-up 1" and view.timepoints[1].study_day == 42
+    forbidden = [*IDENTITY, "reader1", "Rita Reader", "reader one's note", *(s.study_uid for s in sources(site))]
+    assert set(leaks(site, forbidden)) >= {"SITE01-0042", "DOE", "2024-03-05", "site1"}  # the search does find them
+    assert leaks(view, forbidden) == []
+    assert leaks(worklist(db, people["reader2"]), forbidden) == []
+    assert leaks(evaluate_case(view.own_read.read.to_case()), forbidden) == []
+    central_read(db, pseudonym, people["reader2"], 70.0, "reader two's note")
+    assert review_state(db, pseudonym) is ReviewState.AWAITING_ADJUDICATION
+    assert accepted_read(db, site.subject_id) is None
+
+    with pytest.raises(PermissionDenied):
+        adjudication_case(db, pseudonym, people["reader1"])
+    case = adjudication_case(db, pseudonym, people["adjud"])
+    assert case.comparison.discordant and case.comparison.bor_differs
+    assert "best overall response" in case.comparison.reasons()[0]
+    assert leaks(case, IDENTITY + [s.study_uid for s in sources(site)]) == []
+    chosen = case.read_2.read.read_id
+    with pytest.raises(AuthenticationError):
+        adjudicate(db, pseudonym, username="adjud", password="not it", chosen_read_id=chosen, reason="r")
+    with pytest.raises(ReviewError, match="needs a reason"):
+        adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="  ")
+    adjudicate(
+        db,
+        pseudonym,
+        username="adjud",
+        password=PASSWORD,
+        chosen_read_id=chosen,
+        reason="T1 growth is real on the follow-up series",
+    )
+    with pytest.raises(ReviewError):
+        adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="again")
+    assert review_state(db, pseudonym) is ReviewState.ACCEPTED_ADJUDICATED
+
+    accepted = accepted_read(db, site.subject_id)
+    assert accepted is not None and accepted.read_id == chosen and accepted.reader == "reader2"
+    assert accepted.subject_id == site.subject_id
+    assert [tp.date for tp in accepted.timepoints] == [tp.date for tp in site.timepoints]
+    assert [tp.study_uid for tp in accepted.timepoints] == [tp.study_uid for tp in site.timepoints]
+    result = evaluate_case(accepted.to_case())
+    assert result["date_of_progression"] == "2024-04-16"
+
+    entries = audit_log.entries(db, [pseudonym])
+    adjudication = [e for e in entries if e.action == "adjudicate"]
+    assert len(adjudication) == 1 and adjudication[0].username == "adjud"
+    assert {e.username for e in entries if e.action == "sign"} == {"reader1", "reader2"}
+    assert audit_log.verify(db).ok
+
+
+def test_a_concordant_subject_is_accepted_without_adjudication_and_rates_are_per_pair(db) -> None:
+    people = make_users(db)
+    agreed = enrol_subject(
+        db, "SITE01-0001", sources(site_read()), readers=("reader1", "reader2"), admin=people["admin"]
+    )
+    central_read(db, agreed, people["reader1"], 20.0, "")
+    central_read(db, agreed, people["reader2"], 21.0, "")
+    assert review_state(db, agreed) is ReviewState.ACCEPTED_CONCORDANT
+    with pytest.raises(ReviewError, match="nothing to adjudicate"):
+        adjudication_case(db, agreed, people["adjud"])
+    accepted = accepted_read(db, "SITE01-0001")
+    assert accepted is not None and accepted.reader == "reader1"
+
+    disputed = enrol_subject(
+        db, "SITE01-0002", sources(site_read()), readers=("reader2", "reader1"), admin=people["admin"]
+    )
+    central_read(db, disputed, people["reader1"], 20.0, "")
+    central_read(db, disputed, people["reader2"], 70.0, "")
+    other = enrol_subject(
+        db, "SITE01-0003", sources(site_read()), readers=("reader1", "reader3"), admin=people["admin"]
+    )
+    central_read(db, other, people["reader1"], 20.0, "")  # reader3 has not read yet: not counted
+    rates = discordance_rates(db)
+    assert [(r.reader_a, r.reader_b, r.subjects, r.discordant) for r in rates] == [("reader1", "reader2", 2, 1)]
+    assert rates[0].rate == 0.5
+
+
+def test_enrolment_needs_an_administrator_and_two_central_readers(db) -> None:
+    people = make_users(db)
+    with pytest.raises(PermissionDenied):
+        enrol_subject(db, "S1", sources(site_read()), readers=("reader1", "reader2"), admin=people["reader1"])
+    with pytest.raises(ReviewError, match="two different readers"):
+        enrol_subject(db, "S1", sources(site_read()), readers=("reader1", "reader1"), admin=people["admin"])
+    with pytest.raises(ReviewError, match="site1 is not an active central reader"):
+        enrol_subject(db, "S1", sources(site_read()), readers=("reader1", "site1"), admin=people["admin"])

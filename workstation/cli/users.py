@@ -1,0 +1,100 @@
+"""`recist users add/list`: user accounts and roles, for administrators.
+
+The first user of a new database must be an administrator and needs no one to authorise it. Passwords are asked for
+on the terminal, or read one per line from standard input with ``--password-stdin`` (the new user's, then the
+administrator's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from workstation.cli import CommandError
+from workstation.storage import Database, StorageError, open_database
+from workstation.users import (
+    AuthenticationError,
+    PermissionDenied,
+    User,
+    UserError,
+    UserRole,
+    add_user,
+    authenticate,
+    has_users,
+    list_users,
+    require_role,
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("users", help="manage workstation users and roles")
+    actions = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add a user (the first user must be an administrator)")
+    add.add_argument("username")
+    add.add_argument("--full-name", required=True, help="shown in every signature")
+    add.add_argument("--role", required=True, choices=[r.value for r in UserRole])
+    lst = actions.add_parser("list", help="list users and roles")
+    for sub in (add, lst):
+        sub.add_argument("--admin", help="the administrator authorising this (not needed for the first user)")
+        sub.add_argument("--password-stdin", action="store_true", help="read passwords from stdin, one per line")
+        sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
+    p.set_defaults(func=run)
+
+
+def _password_reader(from_stdin: bool) -> Callable[[str], str]:
+    def ask(prompt: str) -> str:
+        if from_stdin:
+            line = sys.stdin.readline()
+            if not line:
+                raise CommandError(f"standard input ended before the {prompt}")
+            return line.rstrip("\n")
+        return getpass.getpass(f"{prompt}: ")
+
+    return ask
+
+
+def _administrator(db: Database, args: argparse.Namespace, ask: Callable[[str], str]) -> User:
+    if not args.admin:
+        raise CommandError("name the administrator authorising this with --admin")
+    try:
+        admin = authenticate(db, args.admin, ask(f"password of administrator {args.admin}"))
+        require_role(admin, UserRole.ADMINISTRATOR)
+    except (AuthenticationError, PermissionDenied) as exc:
+        raise CommandError(str(exc)) from None
+    return admin
+
+
+def run(args: argparse.Namespace) -> int:
+    ask = _password_reader(args.password_stdin)
+    try:
+        db = open_database(args.db)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        if args.users_command == "add":
+            password = ask(f"new password for {args.username}")
+            if not args.password_stdin and getpass.getpass("repeat it: ") != password:
+                raise CommandError("the two passwords differ")
+            admin = _administrator(db, args, ask) if has_users(db) else None
+            user = add_user(
+                db,
+                username=args.username,
+                full_name=args.full_name,
+                role=args.role,
+                password=password,
+                created_by=admin,
+            )
+            print(f"added {user.username} ({user.full_name}) as {user.role.value} to {db.where}")
+            return 0
+        if has_users(db):
+            _administrator(db, args, ask)
+        for u in list_users(db):
+            print(f"{u.username:<20} {u.role.value:<15} {'active' if u.active else 'inactive':<9} {u.full_name}")
+        return 0
+    except (UserError, PermissionDenied, StorageError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        db.close()

@@ -1,0 +1,1 @@
+"""Blinded independent central review: pseudonyms and study days, two readers, discordance, adjudication."""

@@ -1,0 +1,64 @@
+"""What a blinded central reader may see of a subject: a pseudonym, study days and generic timepoint labels.
+
+A central read is kept in the same `Read` model as a site read, but its subject id is the pseudonym, its timepoint
+labels are generic ("Baseline", "Follow-up 1", ...), its dates are study days counted from `STUDY_DAY_ZERO` (so that
+the response engine's intervals -- confirmation after 28 days, minimum SD duration -- stay exact), and it carries no
+study or series UID of the source. `unblind_read` maps an accepted central read back to the subject's real dates.
+Patient identity in the DICOM headers is removed by the imaging layer's de-identification (``imaging.deid``).
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from workstation.read_model import Read, TimepointRead
+
+#: Day 0 of every blinded calendar. Readers are shown "day N"; this date never leaves the review service unshifted.
+STUDY_DAY_ZERO = date(2000, 1, 1)
+_PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+def new_pseudonym() -> str:
+    """A random pseudonym (not derived from the subject id, so it cannot be reversed by trying ids)."""
+    return "BICR-" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(8))
+
+
+def blinded_label(position: int) -> str:
+    return "Baseline" if position == 0 else f"Follow-up {position}"
+
+
+def study_day(baseline: date, when: date) -> int:
+    return (when - baseline).days
+
+
+@dataclass(frozen=True)
+class BlindedTimepoint:
+    position: int
+    label: str
+    study_day: int
+
+
+def blinded_timepoints(study_days: list[int]) -> list[BlindedTimepoint]:
+    return [BlindedTimepoint(i, blinded_label(i), day) for i, day in enumerate(study_days)]
+
+
+def new_blinded_read(pseudonym: str, reader: str, study_days: list[int], criteria: str) -> Read:
+    """An empty central read: the timepoints to read, on the blinded calendar, and nothing else."""
+    read = Read(subject_id=pseudonym, reader=reader, criteria=criteria, reader_role="central")
+    read.timepoints = [
+        TimepointRead(tp.label, STUDY_DAY_ZERO + timedelta(days=tp.study_day)) for tp in blinded_timepoints(study_days)
+    ]
+    return read
+
+
+def unblind_read(read: Read, subject_id: str, baseline: date, sources: list[tuple[str, str]]) -> Read:
+    """The accepted central read with the subject's real id, dates and source study/series UIDs (for export)."""
+    out = copy.deepcopy(read)
+    out.subject_id = subject_id
+    for tp, (study_uid, series_uid) in zip(out.timepoints, sources, strict=True):
+        tp.date = baseline + (tp.date - STUDY_DAY_ZERO)
+        tp.study_uid, tp.series_uid = study_uid, series_uid
+    return out

@@ -1,0 +1,368 @@
+"""Blinded independent central review: enrolment, two readers per subject, discordance, adjudication, accepted read.
+
+Who sees what is enforced here, not in the UI:
+- a central reader gets only subjects assigned to them, under a pseudonym, with study days, and only their own read
+  (never the site read, never the other reader's);
+- the adjudicator sees both central reads of a discordant subject (still blinded), picks one with a reason, re-entering
+  the password; that read becomes the accepted one. A concordant subject's accepted read is reader 1's (the primary
+  reader), as is usual in BICR charters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import Connection, insert, select
+
+from workstation.audit import AuditAction, utc_now
+from workstation.read_model import Read
+from workstation.review.blinding import (
+    BlindedTimepoint,
+    blinded_timepoints,
+    new_blinded_read,
+    new_pseudonym,
+    study_day,
+    unblind_read,
+)
+from workstation.review.discordance import Comparison, compare
+from workstation.storage import Database, audit_log
+from workstation.storage.repository import StoredRead, load_read, save_read_on
+from workstation.storage.schema import adjudications, review_subjects, review_timepoints
+from workstation.users import PermissionDenied, User, UserRole, authenticate, get_user, require_role
+
+
+class ReviewError(Exception):
+    """A review step that the rules refuse; the message says why."""
+
+
+class ReviewState(StrEnum):
+    READING = "reading"  # at least one central read has an unsigned timepoint
+    AWAITING_ADJUDICATION = "awaiting adjudication"
+    ACCEPTED_CONCORDANT = "accepted (concordant)"
+    ACCEPTED_ADJUDICATED = "accepted (adjudicated)"
+
+
+@dataclass(frozen=True)
+class SourceTimepoint:
+    """A timepoint of the subject to be read centrally: its real date and source images (never shown to readers)."""
+
+    date: date
+    study_uid: str
+    series_uid: str
+
+
+@dataclass(frozen=True)
+class WorklistItem:
+    pseudonym: str
+    timepoints: int
+    signed_timepoints: int
+
+
+@dataclass(frozen=True)
+class BlindedCase:
+    """Everything a central reader's screen shows for one subject."""
+
+    pseudonym: str
+    timepoints: list[BlindedTimepoint]
+    own_read: StoredRead
+
+
+@dataclass(frozen=True)
+class AdjudicationCase:
+    """Both central reads of a discordant subject, side by side (still blinded)."""
+
+    pseudonym: str
+    timepoints: list[BlindedTimepoint]
+    read_1: StoredRead
+    read_2: StoredRead
+    comparison: Comparison
+
+
+@dataclass(frozen=True)
+class PairRate:
+    reader_a: str
+    reader_b: str
+    subjects: int
+    discordant: int
+
+    @property
+    def rate(self) -> float:
+        return self.discordant / self.subjects if self.subjects else 0.0
+
+
+def _subject(conn: Connection, pseudonym: str) -> dict[str, object]:
+    row = conn.execute(select(review_subjects).where(review_subjects.c.pseudonym == pseudonym)).first()
+    if row is None:
+        raise ReviewError(f"no subject {pseudonym!r} in central review")
+    return dict(row._mapping)
+
+
+def _study_days(conn: Connection, pseudonym: str) -> list[int]:
+    q = select(review_timepoints.c.study_day).where(review_timepoints.c.pseudonym == pseudonym)
+    return list(conn.execute(q.order_by(review_timepoints.c.position)).scalars())
+
+
+def pseudonym_of(db: Database, subject_id: str) -> str | None:
+    with db.transaction() as conn:
+        q = select(review_subjects.c.pseudonym).where(review_subjects.c.subject_id == subject_id)
+        return conn.execute(q).scalar()
+
+
+def enrol_subject(
+    db: Database,
+    subject_id: str,
+    timepoints: list[SourceTimepoint],
+    *,
+    readers: tuple[str, str],
+    admin: User,
+    criteria: str = "RECIST 1.1",
+) -> str:
+    """Put a subject into central review with two distinct central readers; returns its pseudonym.
+
+    One transaction: the pseudonym, the blinded calendar and both readers' empty reads, or nothing.
+    """
+    require_role(admin, UserRole.ADMINISTRATOR)
+    if len(set(readers)) != 2:
+        raise ReviewError("central review needs two different readers")
+    for name in readers:
+        user = get_user(db, name)
+        if user is None:
+            raise ReviewError(f"no user {name!r}")
+        if user.role is not UserRole.CENTRAL_READER or not user.active:
+            raise ReviewError(f"{name} is not an active central reader")
+    if not timepoints:
+        raise ReviewError(f"subject {subject_id} has no timepoints to read")
+    ordered = sorted(timepoints, key=lambda t: t.date)
+    baseline = ordered[0].date
+    days = [study_day(baseline, t.date) for t in ordered]
+    pseudonym = new_pseudonym()
+    now = utc_now()
+    with db.transaction() as conn:
+        if conn.execute(select(review_subjects.c.pseudonym).where(review_subjects.c.subject_id == subject_id)).first():
+            raise ReviewError(f"subject {subject_id} is already in central review")
+        read_ids = []
+        for name in readers:
+            read = new_blinded_read(pseudonym, name, days, criteria)
+            save_read_on(conn, db.where, read, user=admin, expected_version=None)
+            read_ids.append(read.read_id)
+        conn.execute(
+            insert(review_subjects).values(
+                pseudonym=pseudonym,
+                subject_id=subject_id,
+                baseline_date=baseline,
+                reader_1=readers[0],
+                reader_2=readers[1],
+                read_1_id=read_ids[0],
+                read_2_id=read_ids[1],
+                enrolled_by=admin.username,
+                enrolled_at=now,
+            )
+        )
+        conn.execute(
+            insert(review_timepoints),
+            [
+                {
+                    "pseudonym": pseudonym,
+                    "position": i,
+                    "study_day": d,
+                    "study_uid": t.study_uid,
+                    "series_uid": t.series_uid,
+                }
+                for i, (d, t) in enumerate(zip(days, ordered, strict=True))
+            ],
+        )
+        audit_log.append(
+            conn,
+            username=admin.username,
+            action=AuditAction.ENROL,
+            entity=f"review/{pseudonym}",
+            subject_id=subject_id,
+            new={"pseudonym": pseudonym, "readers": list(readers), "read_ids": read_ids, "study_days": days},
+            recorded_at=now,
+        )
+    return pseudonym
+
+
+def _own_slot(subject: dict[str, object], reader: User) -> int:
+    require_role(reader, UserRole.CENTRAL_READER)
+    for slot in (1, 2):
+        if subject[f"reader_{slot}"] == reader.username:
+            return slot
+    raise PermissionDenied(f"{reader.username} is not assigned to {subject['pseudonym']}")
+
+
+def worklist(db: Database, reader: User) -> list[WorklistItem]:
+    """The subjects assigned to this central reader, by pseudonym only."""
+    require_role(reader, UserRole.CENTRAL_READER)
+    items = []
+    with db.transaction() as conn:
+        rows = conn.execute(
+            select(review_subjects)
+            .where((review_subjects.c.reader_1 == reader.username) | (review_subjects.c.reader_2 == reader.username))
+            .order_by(review_subjects.c.pseudonym)
+        ).all()
+    for row in rows:
+        subject = dict(row._mapping)
+        read = load_read(db, str(subject[f"read_{_own_slot(subject, reader)}_id"])).read
+        items.append(WorklistItem(row.pseudonym, len(read.timepoints), sum(tp.signed for tp in read.timepoints)))
+    return items
+
+
+def open_blinded_case(db: Database, pseudonym: str, reader: User) -> BlindedCase:
+    """The reader's own central read of one assigned subject, with the blinded calendar."""
+    with db.transaction() as conn:
+        subject = _subject(conn, pseudonym)
+        days = _study_days(conn, pseudonym)
+    slot = _own_slot(subject, reader)
+    return BlindedCase(pseudonym, blinded_timepoints(days), load_read(db, str(subject[f"read_{slot}_id"])))
+
+
+def source_series(db: Database, pseudonym: str, position: int, reader: User) -> tuple[str, str]:
+    """(study UID, series UID) of a timepoint's source images, for loading pixels through the imaging layer's
+    de-identification. Not for display."""
+    with db.transaction() as conn:
+        subject = _subject(conn, pseudonym)
+        row = conn.execute(
+            select(review_timepoints.c.study_uid, review_timepoints.c.series_uid).where(
+                review_timepoints.c.pseudonym == pseudonym, review_timepoints.c.position == position
+            )
+        ).first()
+    if reader.role is not UserRole.ADJUDICATOR:
+        _own_slot(subject, reader)
+    if row is None:
+        raise ReviewError(f"{pseudonym} has no timepoint {position}")
+    return str(row.study_uid), str(row.series_uid)
+
+
+def _complete(read: Read) -> bool:
+    return bool(read.timepoints) and all(tp.signed for tp in read.timepoints)
+
+
+@dataclass(frozen=True)
+class _Status:
+    subject: dict[str, object]
+    days: list[int]
+    read_1: StoredRead
+    read_2: StoredRead
+    adjudication: dict[str, object] | None
+
+    @property
+    def both_complete(self) -> bool:
+        return _complete(self.read_1.read) and _complete(self.read_2.read)
+
+
+def _status(db: Database, pseudonym: str) -> _Status:
+    with db.transaction() as conn:
+        subject = _subject(conn, pseudonym)
+        days = _study_days(conn, pseudonym)
+        adj = conn.execute(select(adjudications).where(adjudications.c.pseudonym == pseudonym)).first()
+    return _Status(
+        subject,
+        days,
+        load_read(db, str(subject["read_1_id"])),
+        load_read(db, str(subject["read_2_id"])),
+        dict(adj._mapping) if adj else None,
+    )
+
+
+def review_state(db: Database, pseudonym: str) -> ReviewState:
+    st = _status(db, pseudonym)
+    if not st.both_complete:
+        return ReviewState.READING
+    if st.adjudication is not None:
+        return ReviewState.ACCEPTED_ADJUDICATED
+    if compare(st.read_1.read, st.read_2.read).discordant:
+        return ReviewState.AWAITING_ADJUDICATION
+    return ReviewState.ACCEPTED_CONCORDANT
+
+
+def adjudication_case(db: Database, pseudonym: str, adjudicator: User) -> AdjudicationCase:
+    require_role(adjudicator, UserRole.ADJUDICATOR)
+    st = _status(db, pseudonym)
+    if adjudicator.username in (st.subject["reader_1"], st.subject["reader_2"]):
+        raise PermissionDenied(f"{adjudicator.username} read {pseudonym} and cannot adjudicate it")
+    if not st.both_complete:
+        raise ReviewError(f"{pseudonym}: both central reads must be signed at every timepoint before adjudication")
+    comparison = compare(st.read_1.read, st.read_2.read)
+    if not comparison.discordant:
+        raise ReviewError(f"{pseudonym}: the two reads agree; there is nothing to adjudicate")
+    return AdjudicationCase(pseudonym, blinded_timepoints(st.days), st.read_1, st.read_2, comparison)
+
+
+def adjudicate(db: Database, pseudonym: str, *, username: str, password: str, chosen_read_id: str, reason: str) -> None:
+    """Record the adjudicator's choice (password re-entered, reason mandatory); the chosen read becomes accepted."""
+    adjudicator = authenticate(db, username, password)
+    if not reason.strip():
+        raise ReviewError("an adjudication needs a reason")
+    case = adjudication_case(db, pseudonym, adjudicator)
+    if chosen_read_id not in (case.read_1.read.read_id, case.read_2.read.read_id):
+        raise ReviewError(f"{chosen_read_id} is not one of the two central reads of {pseudonym}")
+    now = utc_now()
+    with db.transaction() as conn:
+        if conn.execute(select(adjudications.c.pseudonym).where(adjudications.c.pseudonym == pseudonym)).first():
+            raise ReviewError(f"{pseudonym} has already been adjudicated")
+        conn.execute(
+            insert(adjudications).values(
+                pseudonym=pseudonym,
+                adjudicator=adjudicator.username,
+                chosen_read_id=chosen_read_id,
+                reason=reason.strip(),
+                decided_at=now,
+            )
+        )
+        audit_log.append(
+            conn,
+            username=adjudicator.username,
+            action=AuditAction.ADJUDICATE,
+            entity=f"review/{pseudonym}/adjudication",
+            subject_id=pseudonym,
+            new={
+                "chosen_read_id": chosen_read_id,
+                "discordance": case.comparison.reasons(),
+                "meaning": "adjudication: the chosen read is the accepted central read",
+            },
+            reason=reason.strip(),
+            recorded_at=now,
+        )
+
+
+def accepted_read(db: Database, subject_id: str) -> Read | None:
+    """The accepted central read of a subject with its real id, dates and source UIDs; None while not decided."""
+    pseudonym = pseudonym_of(db, subject_id)
+    if pseudonym is None:
+        raise ReviewError(f"subject {subject_id} is not in central review")
+    st = _status(db, pseudonym)
+    if not st.both_complete:
+        return None
+    if st.adjudication is not None:
+        chosen = st.adjudication["chosen_read_id"]
+        read = st.read_1.read if chosen == st.read_1.read.read_id else st.read_2.read
+    elif compare(st.read_1.read, st.read_2.read).discordant:
+        return None
+    else:
+        read = st.read_1.read
+    with db.transaction() as conn:
+        sources = conn.execute(
+            select(review_timepoints.c.study_uid, review_timepoints.c.series_uid)
+            .where(review_timepoints.c.pseudonym == pseudonym)
+            .order_by(review_timepoints.c.position)
+        ).all()
+    return unblind_read(read, subject_id, st.subject["baseline_date"], [(s[0], s[1]) for s in sources])  # type: ignore[arg-type]
+
+
+def discordance_rates(db: Database) -> list[PairRate]:
+    """Per reader pair: subjects both have finished, and how many of them were discordant (BOR or progression date)."""
+    with db.transaction() as conn:
+        pseudonyms = list(conn.execute(select(review_subjects.c.pseudonym)).scalars())
+    counts: dict[tuple[str, str], list[int]] = {}
+    for pseudonym in pseudonyms:
+        st = _status(db, pseudonym)
+        if not st.both_complete:
+            continue
+        a, b = sorted((str(st.subject["reader_1"]), str(st.subject["reader_2"])))
+        entry = counts.setdefault((a, b), [0, 0])
+        entry[0] += 1
+        entry[1] += int(compare(st.read_1.read, st.read_2.read).discordant)
+    return [PairRate(a, b, n, d) for (a, b), (n, d) in sorted(counts.items())]
