@@ -1,0 +1,419 @@
+"""DICOM Structured Report, TID 1500 Measurement Report (highdicom), one document per timepoint of a read, and back.
+
+Each document joins the study of its timepoint and holds one TID 1501 measurement group per lesion assessed there:
+tracking identifier (the lesion id) and tracking UID (the same for the lesion at every timepoint), finding type
+"Lesion", finding site (SNOMED CT), the criteria as the group's method (DCM 126081 "RECIST 1.1"), the timepoint (TID
+1502), the long axis and short axis as SCOORD3D polylines (patient mm, frame of reference) with their lengths in mm,
+the source image of each, and the algorithm that suggested it. What TID 1500 has no concept for (the lesion's role,
+status, nodal flag, location text, merge target and each measurement's origin) is written as qualitative evaluations
+in the workstation's local coding scheme ``99RECISTWS`` so the import restores it. The read's id and the reader's role
+sit in the Clinical Trial Series module (ClinicalTrialSeriesID / ClinicalTrialSeriesDescription).
+
+Not carried (they are not DICOM concepts): assessment comments, mask keys, the trial's confirmation and SD-duration
+parameters, and the signature's meaning (the signature itself becomes the document's verification).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+from pydicom import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
+from pydicom.uid import generate_uid
+
+from imaging.cancel import CancelToken, ProgressCallback, report
+from workstation.export.organs import LOCAL_SCHEME, organ_code, organ_name
+from workstation.read_model import (
+    Lesion,
+    LesionAssessment,
+    LesionStatus,
+    Measurement,
+    MeasurementOrigin,
+    Read,
+    Role,
+    Signature,
+    TimepointRead,
+)
+
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+MANUFACTURER = "RECIST workstation"
+MM = codes.UCUM.Millimeter
+ML = Code("ml", "UCUM", "milliliter")
+IRECIST = Code("IRECIST", LOCAL_SCHEME, "iRECIST")
+
+
+def _local(value: str, meaning: str) -> Code:
+    return Code(value, LOCAL_SCHEME, meaning)
+
+
+ROLE = _local("ROLE", "RECIST lesion role")
+STATUS = _local("STATUS", "RECIST lesion status")
+NODE = _local("NODE", "Lymph node (short axis measured)")
+LOCATION = _local("LOCATION", "Lesion location")
+MERGED_INTO = _local("MERGEDINTO", "Merged into lesion")
+ORIGIN = _local("ORIGIN", "Measurement origin")
+_ROLE_CODES = {r: _local(r.value.upper().replace("-", "")[:16], f"{r.value} lesion") for r in Role}
+_STATUS_CODES = {s: _local(s.value.upper().replace("_", "")[:16], s.value) for s in LesionStatus}
+_ORIGIN_CODES = {o: _local(o.value.upper(), o.value) for o in MeasurementOrigin}
+_YES, _NO = _local("Y", "yes"), _local("N", "no")
+
+
+class SRExportError(ValueError):
+    """A read that cannot become a valid SR (missing identifiers...); names the subject, timepoint and lesion."""
+
+
+@dataclass(frozen=True)
+class WrittenSR:
+    path: Path
+    timepoint: str
+    groups: int
+
+
+# ---- writing -----------------------------------------------------------------------------------------------------
+def _evidence(read: Read, tp: TimepointRead, sop_uids: Sequence[str],
+              headers: Mapping[str, Dataset] | None) -> list[Dataset]:
+    """The source images, as the SR's evidence: their real headers when given, else what the read knows of them."""
+    out: list[Dataset] = []
+    for uid in sop_uids:
+        if headers is not None and uid in headers:
+            out.append(headers[uid])
+            continue
+        ds = Dataset()
+        ds.SOPClassUID = CT_IMAGE_STORAGE
+        ds.SOPInstanceUID = uid
+        ds.StudyInstanceUID = tp.study_uid
+        ds.SeriesInstanceUID = tp.series_uid
+        ds.PatientID = read.subject_id
+        ds.PatientName = _person_name(read.subject_id)
+        ds.PatientBirthDate = ""
+        ds.PatientSex = ""
+        ds.AccessionNumber = ""
+        ds.StudyID = ""
+        ds.StudyDate = tp.date.strftime("%Y%m%d")
+        ds.StudyTime = ""
+        ds.ReferringPhysicianName = ""
+        out.append(ds)
+    return out
+
+
+def _line(kind: Code, length: float, ends: Any, m: Measurement, where: str) -> hd.sr.Measurement:
+    coords = None
+    if ends is not None:
+        if not m.frame_of_reference_uid:
+            raise SRExportError(f"{where}: end points without a frame of reference UID cannot be placed in 3-D")
+        coords = [hd.sr.CoordinatesForMeasurement3D(
+            graphic_type=hd.sr.GraphicTypeValues3D.POLYLINE,
+            graphic_data=np.asarray(ends, dtype=float).reshape(2, 3),
+            frame_of_reference_uid=m.frame_of_reference_uid,
+        )]
+    images = [hd.sr.SourceImageForMeasurement(CT_IMAGE_STORAGE, m.sop_instance_uid)] if m.sop_instance_uid else None
+    algorithm = None
+    if m.engine or m.model_id:
+        algorithm = hd.sr.AlgorithmIdentification(
+            name=m.engine or m.model_id or "", version=m.model_version or "unknown",
+            parameters=[m.model_id] if m.model_id else None,
+        )
+    return hd.sr.Measurement(name=kind, value=float(length), unit=MM, referenced_images=images,
+                             referenced_coordinates=coords, algorithm_id=algorithm)
+
+
+def _group(read: Read, index: int, lesion: Lesion, a: LesionAssessment) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    tp = read.timepoints[index]
+    where = f"subject {read.subject_id} timepoint {tp.label} lesion {lesion.lesion_id}"
+    measurements: list[hd.sr.Measurement] = []
+    for n, m in enumerate(a.measurements):
+        w = f"{where} measurement {n + 1}"
+        measurements.append(_line(codes.SCT.LongAxis, m.long_axis_mm, m.long_axis_endpoints, m, w))
+        if m.short_axis_mm is not None:
+            measurements.append(_line(codes.SCT.ShortAxis, m.short_axis_mm, m.short_axis_endpoints, m, w))
+        if m.volume_ml is not None:
+            measurements.append(hd.sr.Measurement(name=codes.SCT.Volume, value=float(m.volume_ml), unit=ML))
+    evaluations = [
+        hd.sr.QualitativeEvaluation(ROLE, _ROLE_CODES[lesion.role]),
+        hd.sr.QualitativeEvaluation(STATUS, _STATUS_CODES[a.status]),
+        hd.sr.QualitativeEvaluation(NODE, _YES if lesion.is_node else _NO),
+    ]
+    if lesion.location:
+        evaluations.append(hd.sr.QualitativeEvaluation(LOCATION, _local("LOCATION", lesion.location[:64])))
+    if a.merged_into:
+        evaluations.append(hd.sr.QualitativeEvaluation(MERGED_INTO, _local("LESION", a.merged_into[:64])))
+    evaluations += [hd.sr.QualitativeEvaluation(ORIGIN, _ORIGIN_CODES[m.origin]) for m in a.measurements]
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=lesion.tracking_uid, identifier=lesion.lesion_id),
+        time_point_context=hd.sr.TimePointContext(time_point=tp.label[:64], time_point_order=index + 1),
+        finding_type=codes.SCT.Lesion,
+        method=IRECIST if read.criteria.lower() == "irecist" else codes.DCM.RECIST1Point1,
+        finding_sites=[hd.sr.FindingSite(organ_code(lesion.organ))],
+        measurements=measurements or None,
+        qualitative_evaluations=evaluations,
+    )
+
+
+def build_sr(read: Read, index: int, headers: Mapping[str, Dataset] | None = None,
+             protocol_id: str = "RECIST-TRIAL", sponsor: str = "RECIST workstation") -> hd.sr.Comprehensive3DSR:
+    """The TID 1500 measurement report of ``read`` at timepoint ``index``."""
+    tp = read.timepoints[index]
+    groups = [
+        _group(read, index, lesion, tp.assessments[lesion_id])
+        for lesion_id, lesion in read.lesions.items()
+        if lesion_id in tp.assessments
+    ]
+    sops = list(dict.fromkeys(m.sop_instance_uid for a in tp.assessments.values() for m in a.measurements
+                              if m.sop_instance_uid))
+    if not sops and headers:  # nothing measured at this visit: reference the series that was read
+        sops = [uid for uid, h in headers.items() if h.get("SeriesInstanceUID") == tp.series_uid][:1]
+    if not sops:
+        raise SRExportError(f"subject {read.subject_id} timepoint {tp.label}: no source image is referenced; "
+                            "give the DICOM folder of the series that was read")
+    evidence = _evidence(read, tp, sops, headers)
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.cid270.Person,
+        observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
+            name=_person_name(read.reader), login_name=read.reader
+        ),
+    )
+    report_content = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_person_context=observer),
+        procedure_reported=codes.LN.CTUnspecifiedBodyRegion,
+        imaging_measurements=groups,
+        title=codes.cid7021.ImagingMeasurementReport,
+    )
+    sig = tp.signature
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=evidence,
+        content=report_content[0],
+        series_instance_uid=generate_uid(),
+        series_number=900 + index,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        is_final=sig is not None,
+        is_verified=sig is not None,
+        verifying_observer_name=_person_name(sig.full_name) if sig else None,
+        verifying_organization=sponsor if sig else None,
+        series_description=f"{read.criteria} measurements"[:64],
+    )
+    if sig is not None:
+        signed = datetime.fromisoformat(sig.signed_at)
+        sr.VerifyingObserverSequence[0].VerificationDateTime = signed.strftime("%Y%m%d%H%M%S.%f%z")
+        sr.VerifyingObserverSequence[0].VerifyingObserverIdentificationCodeSequence = []
+    # The local coding scheme is declared, as PS3.3 C.12.1.1.7 asks of a private scheme.
+    scheme = Dataset()
+    scheme.CodingSchemeDesignator = LOCAL_SCHEME
+    scheme.CodingSchemeName = "RECIST workstation lesion and measurement attributes"
+    scheme.CodingSchemeResponsibleOrganization = sponsor[:64]
+    sr.CodingSchemeIdentificationSequence = [scheme]
+    # Clinical Trial Subject / Study / Series modules: who, which visit, which read.
+    sr.ClinicalTrialSponsorName = sponsor[:64]
+    sr.ClinicalTrialProtocolID = protocol_id[:64]
+    sr.ClinicalTrialProtocolName = ""
+    sr.ClinicalTrialSiteID = ""
+    sr.ClinicalTrialSiteName = ""
+    sr.ClinicalTrialSubjectID = read.subject_id[:64]
+    sr.ClinicalTrialTimePointID = tp.label[:64]
+    sr.ClinicalTrialCoordinatingCenterName = ""
+    sr.ClinicalTrialSeriesID = read.read_id[:64]
+    sr.ClinicalTrialSeriesDescription = f"{read.reader_role} read by {read.reader}"[:64]
+    return sr
+
+
+def export_sr(read: Read, out_dir: str | Path, headers: Mapping[str, Dataset] | None = None,
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              **kwargs: str) -> list[WrittenSR]:
+    """One SR file per timepoint of ``read`` in ``out_dir``."""
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    written: list[WrittenSR] = []
+    for i, tp in enumerate(read.timepoints):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        sr = build_sr(read, i, headers, **kwargs)
+        path = d / f"{_safe(read.subject_id)}_{_safe(read.reader)}_T{i}_{_safe(tp.label)}.SR.dcm"
+        tmp = path.with_suffix(".tmp")
+        sr.save_as(tmp, enforce_file_format=True)
+        tmp.replace(path)
+        written.append(WrittenSR(path, tp.label, len(tp.assessments)))
+        report(progress, i + 1, len(read.timepoints), f"SR {tp.label}")
+    return written
+
+
+def _person_name(text: str) -> str:
+    """A DICOM PN; a one-word name gets the trailing caret that marks it as a family name on purpose."""
+    return text if "^" in text else f"{text}^"
+
+
+def _from_person_name(text: str) -> str:
+    return text[:-1] if text.endswith("^") and text.count("^") == 1 else text
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in text) or "x"
+
+
+# ---- reading -----------------------------------------------------------------------------------------------------
+class SRImportError(ValueError):
+    """An SR that is not one of ours or is inconsistent; names the file and what is wrong."""
+
+
+def _items(ds: Dataset, concept: Code | hd.sr.CodedConcept) -> list[Dataset]:
+    return [
+        item for item in getattr(ds, "ContentSequence", [])
+        if item.ConceptNameCodeSequence[0].CodeValue == concept.value
+        and item.ConceptNameCodeSequence[0].CodingSchemeDesignator == concept.scheme_designator
+    ]  # fmt: skip
+
+
+def _algorithm(item: Dataset) -> tuple[str | None, str | None, str | None]:
+    name = version = model = None
+    for child in getattr(item, "ContentSequence", []):
+        code = child.ConceptNameCodeSequence[0].CodeValue
+        if code == "111001":
+            name = str(child.TextValue)
+        elif code == "111003":
+            version = str(child.TextValue)
+        elif code == "111002":
+            model = str(child.TextValue)
+    return name, model, version if version != "unknown" else None
+
+
+def _ends(m: hd.sr.Measurement) -> tuple[Any, str]:
+    coords = m.referenced_coordinates
+    if not coords:
+        return None, ""
+    data = np.asarray(coords[0].value, dtype=float).reshape(-1, 3)
+    ends = (tuple(float(v) for v in data[0]), tuple(float(v) for v in data[1]))
+    return ends, str(coords[0].ReferencedFrameOfReferenceUID)
+
+
+def _measurements(group: hd.sr.MeasurementsAndQualitativeEvaluations, series_of: Mapping[str, str],
+                  where: str) -> list[Measurement]:
+    out: list[Measurement] = []
+    for m in group.get_measurements():
+        value = float(m.value)
+        if m.name == codes.SCT.LongAxis:
+            ends, frame = _ends(m)
+            images = m.referenced_images
+            sop = str(images[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID) if images else ""
+            engine, model, version = _algorithm(m[0])
+            out.append(Measurement(long_axis_mm=value, long_axis_endpoints=ends, frame_of_reference_uid=frame,
+                                   sop_instance_uid=sop, series_uid=series_of.get(sop, ""), engine=engine,
+                                   model_id=model, model_version=version))
+        elif m.name not in (codes.SCT.ShortAxis, codes.SCT.Volume):
+            continue  # e.g. the time point order of TID 1502
+        elif not out:
+            raise SRImportError(f"{where}: a {m.name.meaning} comes before any long axis")
+        elif m.name == codes.SCT.ShortAxis:
+            out[-1].short_axis_mm = value
+            out[-1].short_axis_endpoints = _ends(m)[0]
+        elif m.name == codes.SCT.Volume:
+            out[-1].volume_ml = value
+    return out
+
+
+def _evaluations(group: hd.sr.MeasurementsAndQualitativeEvaluations) -> list[tuple[str, Any]]:
+    return [(e.name.value, e.value) for e in group.get_qualitative_evaluations()
+            if e.name.scheme_designator == LOCAL_SCHEME]
+
+
+def _lookup(codes_by_key: Mapping[Any, Code], value: str, where: str) -> Any:
+    for key, code in codes_by_key.items():
+        if code.value == value:
+            return key
+    raise SRImportError(f"{where}: unknown code {value!r}")
+
+
+def import_sr(paths: Sequence[str | Path]) -> list[Read]:
+    """Reads rebuilt from our own TID 1500 documents (one per timepoint), grouped by ClinicalTrialSeriesID."""
+    docs: dict[str, list[tuple[int, Path, Any]]] = {}
+    for p in paths:
+        try:
+            sr = hd.sr.srread(p)
+        except Exception as exc:  # pydicom/highdicom raise many types for a file that is not an SR
+            raise SRImportError(f"{p}: not a readable DICOM SR ({type(exc).__name__}: {exc})") from None
+        read_id = str(sr.get("ClinicalTrialSeriesID", "")) or str(sr.SeriesInstanceUID)
+        docs.setdefault(read_id, []).append((_tp_order(sr), Path(p), sr))
+    return [_read_from_docs(read_id, items) for read_id, items in docs.items()]
+
+
+def _tp_order(sr: Any) -> int:
+    for group in sr.content.get_image_measurement_groups():
+        for item in group[0].ContentSequence:
+            if item.ConceptNameCodeSequence[0].CodeValue == "126073":  # Time Point Order
+                return int(item.MeasuredValueSequence[0].NumericValue)
+    return 0
+
+
+def _read_from_docs(read_id: str, items: list[tuple[int, Path, Any]]) -> Read:
+    items = sorted(items, key=lambda t: t[0])
+    first = items[0][2]
+    description = str(first.get("ClinicalTrialSeriesDescription", ""))
+    role = description.split(" read by ", 1)[0] if " read by " in description else "site"
+    observers = first.content.get_observer_contexts()
+    reader = _from_person_name(str(observers[0].observer_identifying_attributes.name)) if observers else ""
+    read = Read(subject_id=str(first.get("ClinicalTrialSubjectID", "") or first.PatientID), reader=reader,
+                read_id=read_id, reader_role=role)
+    for index, (_, path, sr) in enumerate(items):
+        series_of_sop = {
+            str(sop.ReferencedSOPInstanceUID): str(series.SeriesInstanceUID)
+            for study in getattr(sr, "CurrentRequestedProcedureEvidenceSequence", [])
+            for series in study.ReferencedSeriesSequence
+            for sop in series.ReferencedSOPSequence
+        }
+        label = str(sr.get("ClinicalTrialTimePointID", "")) or f"timepoint {index + 1}"
+        tp = TimepointRead(label=label, date=datetime.strptime(str(sr.StudyDate), "%Y%m%d").date(),
+                           study_uid=str(sr.StudyInstanceUID))
+        series_uids = set(series_of_sop.values())
+        tp.series_uid = series_uids.pop() if len(series_uids) == 1 else ""
+        if sr.get("VerificationFlag") == "VERIFIED":
+            v = sr.VerifyingObserverSequence[0]
+            tp.signature = Signature(user=reader, full_name=_from_person_name(str(v.VerifyingObserverName)),
+                                     signed_at=_dicom_datetime(str(v.VerificationDateTime)), meaning="verified")
+        for group in sr.content.get_image_measurement_groups():
+            lesion_id = str(group.tracking_identifier)
+            where = f"{path} lesion {lesion_id}"
+            if group.method is not None and group.method.value == IRECIST.value:
+                read.criteria = "iRECIST"
+            evaluations = _evaluations(group)
+            values = {name: value for name, value in evaluations}
+            if lesion_id not in read.lesions:
+                sites = group.finding_sites
+                site = sites[0].value if sites else None
+                read.lesions[lesion_id] = Lesion(
+                    lesion_id=lesion_id,
+                    role=_lookup(_ROLE_CODES, values[ROLE.value].value, where),
+                    organ=organ_name(site.value, site.scheme_designator, site.meaning) if site else "",
+                    is_node=values[NODE.value].value == _YES.value,
+                    location=values[LOCATION.value].meaning if LOCATION.value in values else "",
+                    tracking_uid=str(group.tracking_uid),
+                    first_timepoint=index,
+                )
+            measurements = _measurements(group, series_of_sop, where)
+            origins = [_lookup(_ORIGIN_CODES, v.value, where) for name, v in evaluations if name == ORIGIN.value]
+            if len(origins) != len(measurements):
+                raise SRImportError(f"{where}: {len(measurements)} measurements but {len(origins)} origins")
+            for m, origin in zip(measurements, origins, strict=True):
+                m.origin = origin
+            tp.assessments[lesion_id] = LesionAssessment(
+                status=_lookup(_STATUS_CODES, values[STATUS.value].value, where),
+                measurements=measurements,
+                merged_into=values[MERGED_INTO.value].meaning if MERGED_INTO.value in values else None,
+            )
+        read.timepoints.append(tp)
+    return read
+
+
+def _dicom_datetime(text: str) -> str:
+    for fmt in ("%Y%m%d%H%M%S.%f%z", "%Y%m%d%H%M%S%z", "%Y%m%d%H%M%S.%f", "%Y%m%d%H%M%S"):
+        try:
+            return datetime.strptime(text, fmt).isoformat()
+        except ValueError:
+            continue
+    return text
