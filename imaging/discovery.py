@@ -25,7 +25,11 @@ from pydicom.errors import InvalidDicomError
 
 from imaging.cancel import CancelToken, ProgressCallback, report
 from imaging.errors import DicomLoadError
+from imaging.header_parser import FastHeader, read_fast_header
 from imaging.volume import LoadWarning, PatientIdentity
+
+#: A file's header: pydicom's Dataset, or the fast reader's values (both answer ``.get(keyword)``).
+Header = Dataset | FastHeader
 
 #: Transfer syntaxes whose pixel data the loader reads straight from the file into the array.
 NATIVE_LITTLE_ENDIAN = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
@@ -146,12 +150,12 @@ class Discovery(list[SeriesRecord]):
 
 
 # ---- small value parsers -----------------------------------------------------------------------------------------
-def _text(ds: Dataset, keyword: str) -> str:
+def _text(ds: Header, keyword: str) -> str:
     value = ds.get(keyword, "")
     return "" if value is None else str(value).strip()
 
 
-def _int(ds: Dataset, keyword: str) -> int | None:
+def _int(ds: Header, keyword: str) -> int | None:
     value = ds.get(keyword)
     try:
         return None if value in (None, "") else int(value)
@@ -159,7 +163,7 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
-def _float(ds: Dataset | None, keyword: str) -> float | None:
+def _float(ds: Header | None, keyword: str) -> float | None:
     if ds is None:
         return None
     value = ds.get(keyword)
@@ -169,7 +173,7 @@ def _float(ds: Dataset | None, keyword: str) -> float | None:
         return None
 
 
-def _floats(ds: Dataset | None, keyword: str, n: int) -> tuple[float, ...] | None:
+def _floats(ds: Header | None, keyword: str, n: int) -> tuple[float, ...] | None:
     if ds is None:
         return None
     value = ds.get(keyword)
@@ -192,11 +196,11 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def _first_date(ds: Dataset, keywords: tuple[str, ...]) -> date | None:
+def _first_date(ds: Header, keywords: tuple[str, ...]) -> date | None:
     return next((d for d in (parse_date(_text(ds, k)) for k in keywords) if d is not None), None)
 
 
-def _item(ds: Dataset | None, keyword: str) -> Dataset | None:
+def _item(ds: Header | None, keyword: str) -> Dataset | None:
     if ds is None:
         return None
     seq = ds.get(keyword)
@@ -204,7 +208,7 @@ def _item(ds: Dataset | None, keyword: str) -> Dataset | None:
 
 
 # ---- header reading ----------------------------------------------------------------------------------------------
-def _frame_headers(ds: Dataset, n_frames: int) -> tuple[FrameHeader, ...]:
+def _frame_headers(ds: Header, n_frames: int) -> tuple[FrameHeader, ...]:
     """Per-frame geometry: from the top level (classic images) or the functional groups (enhanced multi-frame)."""
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     shared = _item(ds, "SharedFunctionalGroupsSequence")
@@ -269,13 +273,36 @@ def _looks_like_dicom(fp: Any) -> tuple[bool, bool]:
 class _Skip(Exception):
     """A file left out, with a code, a reason and (when its header was readable) the header."""
 
-    def __init__(self, code: str, reason: str, header: Dataset | None = None) -> None:
+    def __init__(self, code: str, reason: str, header: Header | None = None) -> None:
         super().__init__(reason)
         self.code = code
         self.header = header
 
 
-def read_instance_header(path: Path) -> tuple[Dataset, InstanceHeader]:
+def _read_with_pydicom(path: Path) -> tuple[Dataset, str, str, tuple[int, int, int]]:
+    """The reference reader, for what the fast one leaves: (header, transfer syntax, media SOP class, pixel place)."""
+    try:
+        with open(path, "rb") as fp:
+            is_dicom, _ = _looks_like_dicom(fp)
+            if not is_dicom:
+                raise _Skip("not-dicom", "not a DICOM file")
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=HEADER_TAGS, force=True)
+            meta = getattr(ds, "file_meta", None)
+            ts = str(getattr(meta, "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
+            media_class = str(getattr(meta, "MediaStorageSOPClassUID", "") or "")
+            place = (-1, -1, -1)
+            if ts in NATIVE_LITTLE_ENDIAN or ts.startswith("1.2.840.10008.1.2.4") or ts == RLE_LOSSLESS:
+                place = _pixel_element(fp, implicit_vr=(ts == "1.2.840.10008.1.2"))
+    except _Skip:
+        raise
+    except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _Skip("corrupt", f"unreadable DICOM header: {exc}") from exc
+    except OSError as exc:
+        raise _Skip("unreadable", f"cannot read the file: {exc.strerror or exc}") from exc
+    return ds, ts, media_class, place
+
+
+def read_instance_header(path: Path) -> tuple[Header, InstanceHeader]:
     """Read one file's header (no pixels). Raises ``_Skip`` with a reason when the file is not a usable image."""
     try:
         size = path.stat().st_size
@@ -283,25 +310,16 @@ def read_instance_header(path: Path) -> tuple[Dataset, InstanceHeader]:
         raise _Skip("unreadable", f"cannot read the file: {exc.strerror or exc}") from exc
     if size == 0:
         raise _Skip("empty-file", "empty file (0 bytes)")
-    try:
-        with open(path, "rb") as fp:
-            is_dicom, _ = _looks_like_dicom(fp)
-            if not is_dicom:
-                raise _Skip("not-dicom", "not a DICOM file")
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=HEADER_TAGS, force=True)
-            ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
-            offset, length, value_offset = -1, -1, -1
-            if ts in NATIVE_LITTLE_ENDIAN or ts.startswith("1.2.840.10008.1.2.4") or ts == RLE_LOSSLESS:
-                offset, length, value_offset = _pixel_element(fp, implicit_vr=(ts == "1.2.840.10008.1.2"))
-    except _Skip:
-        raise
-    except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _Skip("corrupt", f"unreadable DICOM header: {exc}") from exc
-    except OSError as exc:
-        raise _Skip("unreadable", f"cannot read the file: {exc.strerror or exc}") from exc
-
-    sop_class = _text(ds, "SOPClassUID") or str(getattr(ds.get("file_meta"), "MediaStorageSOPClassUID", ""))
-    if sop_class == DICOMDIR_CLASS or "DirectoryRecordSequence" in ds:
+    fast = read_fast_header(path, HEADER_TAGS)
+    if fast is not None:
+        ds: Header = fast
+        ts = fast.transfer_syntax_uid
+        media_class = fast.media_sop_class_uid
+        offset, length, value_offset = fast.pixel_data_offset, fast.pixel_data_length, fast.pixel_value_offset
+    else:
+        ds, ts, media_class, (offset, length, value_offset) = _read_with_pydicom(path)
+    sop_class = _text(ds, "SOPClassUID") or media_class
+    if sop_class == DICOMDIR_CLASS:
         raise _Skip("dicomdir", "DICOMDIR (a directory index, not an image)")
     rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
     if not rows or not columns:
@@ -350,7 +368,7 @@ def _walk(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def _new_record(ds: Dataset) -> SeriesRecord:
+def _new_record(ds: Header) -> SeriesRecord:
     return SeriesRecord(
         series_uid=_text(ds, "SeriesInstanceUID"),
         study_uid=_text(ds, "StudyInstanceUID"),

@@ -193,14 +193,12 @@ class SeriesLoader:
                 for frame_index, k in task.frames:
                     header = self.geometry.slices[k].header
                     out = self.volume.array[k]
-                    direct = (
-                        out.dtype == stored_dtype(inst)
-                        and header.rescale_slope == 1.0
-                        and header.rescale_intercept == 0.0
-                        and inst.bits_stored == inst.bits_allocated
-                    )
-                    if direct:
-                        read_native_frame(inst, frame_index, out)
+                    if out.dtype == np.int16 and inst.bits_allocated == 16 and header.rescale_slope == 1.0:
+                        # straight from the file into the array, then the intercept in place: no extra copy
+                        stored = out.view(stored_dtype(inst))
+                        read_native_frame(inst, frame_index, stored)
+                        if header.rescale_intercept or self._may_overflow:
+                            self._store(k, stored)
                     else:
                         buf = self._buffer(inst)
                         read_native_frame(inst, frame_index, buf)
