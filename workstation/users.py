@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -100,9 +101,7 @@ def add_user(
                 created_by=author,
             )
         )
-        audit_log.append(
-            conn, username=author, action=AuditAction.CREATE, entity=f"user/{username}", new=asdict(user)
-        )
+        audit_log.append(conn, username=author, action=AuditAction.CREATE, entity=f"user/{username}", new=asdict(user))
     return user
 
 
@@ -136,11 +135,12 @@ def authenticate(db: Database, username: str, password: str) -> User:
     return _user(row)
 
 
-_DUMMY_HASH = _hasher.hash("not a real password")
-
-
 def _hasher_dummy_verify(password: str) -> None:
-    try:
-        _hasher.verify(_DUMMY_HASH, password)
-    except VerificationError:
-        pass
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a real password")
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_dummy_hash, password)
+
+
+_dummy_hash: str | None = None

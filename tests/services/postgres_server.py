@@ -110,6 +110,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters for tests (the parameters live in each hash, so verifying works the same way)."""
+    from argon2 import PasswordHasher
+
+    from workstation import users
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 def make_users(db: object) -> dict[str, object]:
     """An administrator, two site/central readers and an adjudicator, all with ``PASSWORD``."""
     from workstation.users import UserRole, add_user

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from recist import evaluate_case
-from tests.services.postgres_server import PASSWORD, db_url, make_read, make_users, postgres_server  # noqa: F401
+from tests.services.postgres_server import (
+    PASSWORD,
+    db_url,
+    make_read,
+    make_users,
+    postgres_server,
+    fast_password_hashing,
+)  # noqa: F401
 from workstation.read_model import LesionAssessment, LesionStatus, Measurement, Read
 from workstation.review.service import (
     ReviewError,

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.postgres_server import PASSWORD, db_url, make_read, make_users, postgres_server  # noqa: F401
+from tests.services.postgres_server import (
+    PASSWORD,
+    db_url,
+    make_read,
+    make_users,
+    postgres_server,
+    fast_password_hashing,
+)  # noqa: F401
 from workstation.read_model import LesionAssessment, LesionStatus, Measurement, MeasurementOrigin
 from workstation.storage import StorageError, audit_log, open_database
 from workstation.storage import database as database_mod
@@ -219,3 +226,18 @@ def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Pa
 def test_an_unreachable_server_gives_a_clear_message() -> None:
     with pytest.raises(StorageError, match="cannot connect to database postgresql"):
         open_database("postgresql://nobody:secret@127.0.0.1:1/none")
+
+
+def test_passwords_are_stored_as_argon2id_hashes_with_production_cost(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.undo()  # the real hasher, not the tests' cheap one
+    from workstation.users import add_user, authenticate
+
+    db = open_database(str(tmp_path / "users.db"))
+    add_user(db, username="admin", full_name="Ada Admin", role="administrator", password=PASSWORD, created_by=None)
+    with sqlite3.connect(tmp_path / "users.db") as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM users").fetchone()
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert int(stored.split("$m=")[1].split(",")[0]) >= 19 * 1024  # OWASP minimum memory cost
+    assert authenticate(db, "admin", PASSWORD).username == "admin"
+    assert PASSWORD not in "".join(str(e) for e in audit_log.entries(db))
+    db.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.postgres_server import db_url, make_read, make_users, postgres_server  # noqa: F401
+from tests.services.postgres_server import db_url, make_read, make_users, postgres_server, fast_password_hashing  # noqa: F401
 from workstation.storage import audit_log, open_database
 from workstation.storage.repository import load_read, save_read
 
