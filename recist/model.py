@@ -152,3 +152,4 @@ class CaseResult:
     last_contact_date: date | None
     confirmation_required: bool
     sd_min_days: int
+    measurable_disease_at_baseline: bool = True  # has target lesions: in the ORR population (recist.endpoints)

@@ -1,0 +1,205 @@
+"""Trial endpoints over many subjects, from `recist.evaluate_case` outputs.
+
+The one module of `recist` that uses scientific libraries: scipy for the exact (Clopper-Pearson) binomial interval,
+lifelines for Kaplan-Meier. Times are in days; months are days / 30.4375.
+
+- ORR: CR + PR (iCR + iPR) over the response-evaluable population, by default the subjects with measurable disease at
+  baseline (RECIST 1.1 sec. 3.1.1, 4.4); DCR adds SD and non-CR/non-PD (iSD, non-iCR/non-iUPD).
+- DoR (RECIST 1.1 sec. 4.6.2): responders only, from the first CR/PR to progression or death; censored at the last
+  evaluable assessment.
+- PFS: from ``treatment_start`` (the TIL infusion) when given, else the baseline scan, to progression or death;
+  censored at the last evaluable assessment. Under iRECIST, progression is the iUPD that was confirmed as iCPD.
+- OS, when any case gives ``death_date`` or ``last_contact_date``: to death, censored at the last contact (or at the
+  last assessment when neither is given).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from lifelines import KaplanMeierFitter
+from lifelines.utils import median_survival_times
+from scipy.stats import binomtest
+
+DAYS_PER_MONTH = 30.4375
+_RESPONDERS = {"CR", "PR", "iCR", "iPR"}
+_DISEASE_CONTROL = _RESPONDERS | {"SD", "non-CR/non-PD", "iSD", "non-iCR/non-iUPD"}
+_BOR_ORDER = ["CR", "PR", "SD", "non-CR/non-PD", "PD", "NE", "NED", "iCR", "iPR", "iSD", "non-iCR/non-iUPD", "iUPD",
+              "iCPD"]
+
+
+@dataclass(frozen=True, slots=True)
+class Proportion:
+    count: int
+    n: int
+    estimate: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    confidence: float
+    method: str = "Clopper-Pearson exact"
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivalRow:
+    """One row of the Kaplan-Meier table: the estimate just after ``time_days``."""
+
+    time_days: float
+    at_risk: int
+    events: int
+    censored: int
+    survival: float
+    ci_lower: float | None
+    ci_upper: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivalEstimate:
+    """A Kaplan-Meier estimate: median with its CI (None when not reached), and the table for plots and reports."""
+
+    name: str
+    n: int
+    events: int
+    censored: int
+    median_days: float | None
+    median_ci_lower_days: float | None
+    median_ci_upper_days: float | None
+    confidence: float
+    table: tuple[SurvivalRow, ...]
+
+    @property
+    def median_months(self) -> float | None:
+        return None if self.median_days is None else self.median_days / DAYS_PER_MONTH
+
+    def at_risk_at(self, time_days: float) -> int:
+        """Number still at risk at ``time_days`` (for the numbers-at-risk row under a plot)."""
+        return _at_risk(self.table, time_days, self.n)
+
+
+def _at_risk(table: Sequence[SurvivalRow], time_days: float, n: int) -> int:
+    removed_before = sum(r.events + r.censored for r in table if r.time_days < time_days)
+    return n - removed_before
+
+
+def proportion(count: int, n: int, confidence: float = 0.95) -> Proportion:
+    """count / n with the exact Clopper-Pearson interval (scipy)."""
+    if n == 0:
+        return Proportion(0, 0, None, None, None, confidence)
+    ci = binomtest(count, n).proportion_ci(confidence_level=confidence, method="exact")
+    return Proportion(count, n, count / n, float(ci.low), float(ci.high), confidence)
+
+
+def _finite(value: Any) -> float | None:
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def kaplan_meier(name: str, durations_days: Sequence[float], events: Sequence[bool],
+                 confidence: float = 0.95) -> SurvivalEstimate | None:
+    """Kaplan-Meier (lifelines) with the median and its CI; None when there is no subject."""
+    if not durations_days:
+        return None
+    kmf = KaplanMeierFitter(alpha=1 - confidence)
+    kmf.fit(list(durations_days), event_observed=list(events), label=name)
+    median = _finite(kmf.median_survival_time_)
+    median_ci = median_survival_times(kmf.confidence_interval_)
+    lower, upper = (_finite(median_ci.iloc[0, 0]), _finite(median_ci.iloc[0, 1]))
+    survival = kmf.survival_function_.iloc[:, 0]
+    ci = kmf.confidence_interval_survival_function_
+    rows = []
+    for time, row in kmf.event_table.iterrows():
+        rows.append(SurvivalRow(float(time), int(row["at_risk"]), int(row["observed"]), int(row["censored"]),
+                                float(survival.loc[time]), _nan_to_none(ci.loc[time].iloc[0]),
+                                _nan_to_none(ci.loc[time].iloc[1])))
+    n_events = sum(1 for e in events if e)
+    return SurvivalEstimate(name, len(durations_days), n_events, len(durations_days) - n_events, median, lower, upper,
+                            confidence, tuple(rows))
+
+
+def _nan_to_none(value: Any) -> float | None:
+    v = float(value)
+    return None if math.isnan(v) else v
+
+
+def _date(result: Mapping[str, Any], key: str) -> date | None:
+    value = result.get(key)
+    return None if value is None else date.fromisoformat(str(value))
+
+
+def _required_date(result: Mapping[str, Any], key: str) -> date:
+    value = _date(result, key)
+    if value is None:
+        raise ValueError(f"subject {result.get('subject_id', '?')}: result has no {key!r} (not an evaluate_case "
+                         "output?)")
+    return value
+
+
+def _event_or_censor(result: Mapping[str, Any], origin: date) -> tuple[float, bool]:
+    """PFS / DoR end: the earlier of progression and death, else censored at the last evaluable assessment."""
+    ends = [d for d in (_date(result, "date_of_progression"), _date(result, "death_date")) if d is not None]
+    if ends:
+        return float((min(ends) - origin).days), True
+    return float((_required_date(result, "last_assessment_date") - origin).days), False
+
+
+def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: bool = True,
+                      confidence: float = 0.95) -> dict[str, Any]:
+    """ORR, DCR (exact CIs), counts per best overall response, DoR, PFS and (when dates are given) OS.
+
+    ``results`` are `recist.evaluate_case` outputs, one per subject. Raises ValueError for mixed criteria or results
+    that lack the dates the endpoints need.
+    """
+    criteria = sorted({str(r.get("criteria")) for r in results})
+    if len(criteria) > 1:
+        raise ValueError(f"results mix criteria ({', '.join(criteria)}): compute endpoints per criteria")
+    population = [r for r in results if r.get("measurable_disease_at_baseline", True) or not measurable_only]
+    counts = {code: 0 for code in _BOR_ORDER}
+    for r in population:
+        counts[str(r["best_overall_response"])] = counts.get(str(r["best_overall_response"]), 0) + 1
+    is_irecist = criteria == ["iRECIST"]
+    shown = [c for c in _BOR_ORDER if (c.startswith(("i", "non-i")) == is_irecist) or c in ("NE", "NED")]
+    orr = proportion(sum(counts[c] for c in _RESPONDERS), len(population), confidence)
+    dcr = proportion(sum(counts[c] for c in _DISEASE_CONTROL), len(population), confidence)
+
+    pfs_t, pfs_e, dor_t, dor_e, os_t, os_e = [], [], [], [], [], []
+    wants_os = any(r.get("death_date") or r.get("last_contact_date") for r in population)
+    for r in population:
+        origin = _date(r, "treatment_start") or _required_date(r, "baseline_date")
+        t, e = _event_or_censor(r, origin)
+        pfs_t.append(t)
+        pfs_e.append(e)
+        if r["best_overall_response"] in _RESPONDERS:
+            t, e = _event_or_censor(r, _required_date(r, "date_of_first_response"))
+            dor_t.append(t)
+            dor_e.append(e)
+        if wants_os:
+            death, contact = _date(r, "death_date"), _date(r, "last_contact_date")
+            end = death or contact or _required_date(r, "last_assessment_date")
+            os_t.append(float((end - origin).days))
+            os_e.append(death is not None)
+    survival = {
+        "pfs": kaplan_meier("PFS", pfs_t, pfs_e, confidence),
+        "dor": kaplan_meier("DoR", dor_t, dor_e, confidence),
+        "os": kaplan_meier("OS", os_t, os_e, confidence) if wants_os else None,
+    }
+    return {
+        "criteria": criteria[0] if criteria else None,
+        "subjects": len(results),
+        "population": "measurable disease at baseline" if measurable_only else "all subjects",
+        "n": len(population),
+        "best_overall_response_counts": {c: counts[c] for c in shown} | {
+            c: n for c, n in counts.items() if n and c not in shown},
+        "orr": asdict(orr),
+        "dcr": asdict(dcr),
+        **{name: (None if est is None else survival_to_dict(est)) for name, est in survival.items()},
+    }
+
+
+def survival_to_dict(estimate: SurvivalEstimate) -> dict[str, Any]:
+    out = asdict(estimate)
+    out["median_months"] = estimate.median_months
+    out["table"] = [asdict(row) for row in estimate.table]
+    return out

@@ -1,0 +1,101 @@
+"""Trial endpoints against hand-computed values (Clopper-Pearson, Kaplan-Meier)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from recist import evaluate_case
+from recist.endpoints import compute_endpoints, kaplan_meier, proportion
+from tests.unit.test_recist_builders import BASELINE, m, make_case, non_target, target
+
+
+def test_clopper_pearson_matches_published_values() -> None:
+    p = proportion(3, 10)
+    assert p.estimate == 0.3
+    assert (round(p.ci_lower or 0, 4), round(p.ci_upper or 0, 4)) == (0.0667, 0.6525)
+    zero = proportion(0, 10)
+    assert zero.ci_lower == 0.0 and round(zero.ci_upper or 0, 4) == 0.3085  # 1 - 0.025 ** (1 / 10)
+    assert proportion(0, 0).estimate is None
+
+
+def test_kaplan_meier_by_hand() -> None:
+    # Times 5, 10, 10+, 20, 30+, 40: S = 5/6, 5/6*4/5 = 2/3, 2/3*2/3 = 4/9, 4/9, 0. Median = 20.
+    km = kaplan_meier("PFS", [5, 10, 10, 20, 30, 40], [True, True, False, True, False, True])
+    assert km is not None
+    assert (km.n, km.events, km.censored, km.median_days) == (6, 4, 2, 20.0)
+    by_time = {row.time_days: row for row in km.table}
+    assert by_time[10.0].survival == pytest.approx(2 / 3)
+    assert by_time[20.0].survival == pytest.approx(4 / 9)
+    assert (by_time[10.0].at_risk, by_time[10.0].events, by_time[10.0].censored) == (5, 1, 1)
+    assert km.at_risk_at(0) == 6 and km.at_risk_at(15) == 3 and km.at_risk_at(40) == 1
+    assert km.median_ci_lower_days is not None and km.median_ci_lower_days <= 20.0
+
+
+def test_median_not_reached_is_none() -> None:
+    km = kaplan_meier("PFS", [10, 20, 30], [True, False, False])
+    assert km is not None and km.median_days is None
+
+
+def _subject(sid: str, diameters: list[float], **fields: Any) -> dict[str, Any]:
+    """One 100 mm target, one follow-up every 42 days."""
+    case = make_case([target("T1", 100.0), non_target("NT1")],
+                     *[(42 * (i + 1), [m("T1", d), {"id": "NT1", "status": "present"}])
+                       for i, d in enumerate(diameters)], **fields)
+    case["subject_id"] = sid
+    return evaluate_case(case)
+
+
+def test_endpoints_of_a_small_trial_by_hand() -> None:
+    results = [
+        _subject("S1", [50, 50, 50]),  # PR confirmed; no progression: censored at day 126
+        _subject("S2", [50, 50, 130]),  # PR confirmed; PD at day 126
+        _subject("S3", [90, 130]),  # SD at day 42; PD at day 84
+        _subject("S4", [130]),  # PD at day 42
+        _subject("S5", [90], death_date=(BASELINE + timedelta(days=60)).isoformat()),  # SD, death at day 60
+    ]
+    out = compute_endpoints(results)
+    assert out["n"] == 5 and out["criteria"] == "RECIST 1.1"
+    assert out["best_overall_response_counts"]["PR"] == 2 and out["best_overall_response_counts"]["SD"] == 2
+    assert out["best_overall_response_counts"]["PD"] == 1
+    assert (out["orr"]["count"], out["orr"]["estimate"]) == (2, 0.4)
+    assert (out["dcr"]["count"], out["dcr"]["estimate"]) == (4, 0.8)
+    pfs = out["pfs"]
+    # PFS days: S4 42 event, S5 60 event (death), S3 84 event, S2 126 event, S1 126 censored.
+    assert (pfs["events"], pfs["censored"]) == (4, 1)
+    # S(42) = 4/5, S(60) = 3/5, S(84) = 2/5 -> median 84.
+    assert pfs["median_days"] == 84.0
+    dor = out["dor"]
+    # DoR from day 42: S2 PD at 126 -> 84 days event; S1 censored at 126 -> 84 days.
+    assert (dor["n"], dor["events"], dor["censored"]) == (2, 1, 1)
+    assert out["os"]["n"] == 5 and out["os"]["events"] == 1
+
+
+def test_pfs_starts_at_treatment_start_when_given() -> None:
+    start = (BASELINE + timedelta(days=10)).isoformat()
+    out = compute_endpoints([_subject("S1", [130], treatment_start=start)])
+    assert out["pfs"]["table"][-1]["time_days"] == 32.0
+    assert out["os"] is None
+
+
+def test_orr_population_is_measurable_disease_by_default() -> None:
+    nt_only = evaluate_case(make_case([non_target("NT1")], (42, [{"id": "NT1", "status": "present"}])))
+    out = compute_endpoints([_subject("S1", [50, 50]), nt_only])
+    assert out["n"] == 1 and out["orr"]["estimate"] == 1.0
+    assert compute_endpoints([_subject("S1", [50, 50]), nt_only], measurable_only=False)["n"] == 2
+
+
+def test_mixed_criteria_are_refused() -> None:
+    irecist = _subject("S2", [50], criteria="iRECIST")
+    with pytest.raises(ValueError, match="mix criteria"):
+        compute_endpoints([_subject("S1", [50]), irecist])
+
+
+def test_iupd_confirmed_is_the_progression_date_under_irecist() -> None:
+    result = _subject("S1", [130, 140], criteria="iRECIST")
+    assert result["date_of_progression"] == (BASELINE + timedelta(days=42)).isoformat()
+    out = compute_endpoints([result])
+    assert out["pfs"]["events"] == 1 and out["best_overall_response_counts"]["iCPD"] == 1
+    assert date.fromisoformat(result["date_of_progression"]) == BASELINE + timedelta(days=42)
