@@ -52,7 +52,7 @@ class Suggestion:
 
 def _default_segmenter() -> Segmenter:
     try:
-        from segmentation.engines import create_segmenter
+        from segmentation.engines import create_segmenter  # type: ignore[attr-defined,unused-ignore]
     except ImportError as exc:
         raise SuggestionUnavailable(f"no segmentation engine is installed ({exc}); measure by hand") from None
     return create_segmenter("auto")  # type: ignore[no-any-return,unused-ignore]

@@ -7,7 +7,6 @@ opened, through a `VolumeSource`, so tests and other front ends can hand in volu
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 from collections.abc import Callable
@@ -71,24 +70,11 @@ class DicomFolderSource:
         cancel: CancelToken | None = None,
         on_first_slice: FirstSliceCallback | None = None,
     ) -> Volume:
-        import imaging
-
-        loader_cls = getattr(imaging, "SeriesLoader", None)
-        if loader_cls is not None:
-            return _load_progressively(loader_cls, self, progress, cancel, on_first_slice)
-        load_series = getattr(imaging, "load_series", None)
-        if load_series is None:
-            raise WorklistError("the DICOM loader (imaging.load_series) is not available yet")
-        kwargs = _supported(load_series, progress=progress, cancel=cancel)
-        volume: Volume = load_series(self.path, self.series_uid, **kwargs)
-        if on_first_slice is not None:
-            on_first_slice(volume, volume.shape[0] // 2)
-        return volume
-
-
-def _supported(fn: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-    params = inspect.signature(fn).parameters
-    return {k: v for k, v in kwargs.items() if k in params and v is not None}
+        try:
+            from imaging.loader import SeriesLoader
+        except ImportError as exc:
+            raise WorklistError(f"the DICOM loader (imaging.loader) is not available: {exc}") from None
+        return _load_progressively(SeriesLoader, self, progress, cancel, on_first_slice)
 
 
 def _load_progressively(
@@ -98,12 +84,17 @@ def _load_progressively(
     cancel: CancelToken | None,
     on_first_slice: FirstSliceCallback | None,
 ) -> Volume:
-    loader = loader_cls(source.path, **_supported(loader_cls, series_uid=source.series_uid))
-    run = loader.load if hasattr(loader, "load") else loader.run
-    kwargs = _supported(run, progress=progress, cancel=cancel, on_first_slice=on_first_slice)
-    volume: Volume = run(**kwargs)
-    if on_first_slice is not None and "on_first_slice" not in kwargs:
-        on_first_slice(volume, volume.shape[0] // 2)
+    """`imaging.SeriesLoader`: the array is allocated at once and decoded outward from the middle slice."""
+    loader = loader_cls(source.path, source.series_uid)
+    shown = False
+
+    def on_slices(ks: list[int]) -> None:
+        nonlocal shown
+        if not shown and on_first_slice is not None and ks:
+            shown = True
+            on_first_slice(loader.volume, int(ks[0]))
+
+    volume: Volume = loader.load(progress=progress, cancel=cancel, on_slices=on_slices)
     return volume
 
 

@@ -1,0 +1,41 @@
+"""`recist-workstation [FOLDER]`: open the workstation on a trial folder (default: the bundled sample trial)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+SAMPLE_TRIAL = Path(__file__).resolve().parents[2] / "sample_dicom"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="recist-workstation", description=__doc__)
+    p.add_argument("folder", nargs="?", type=Path, default=SAMPLE_TRIAL, help="trial folder (one folder per subject)")
+    p.add_argument("--reader", default=getpass.getuser(), help="reader name recorded with the read")
+    p.add_argument("--data-dir", type=Path, default=None, help="where reads and masks are kept")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from PyQt6.QtWidgets import QApplication
+
+    from workstation.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("RECIST workstation")
+    window = MainWindow(reader=args.reader, data_dir=args.data_dir)
+    window.show()
+    if args.folder.is_dir():
+        window.open_folder(args.folder)
+    else:
+        window.say(f"{args.folder} is not a folder: use File > Open trial folder (Ctrl+O)", 0)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""The lesion table: one row per lesion; per timepoint its diameter or status; the baseline rule for each target.
+
+It shows the session's read and calls the session to change it (status, role, organ, node flag, delete); selecting a
+row selects the lesion in the session, and the main window jumps the viewer there.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QPoint, Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QBrush, QColor
+from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem, QWidget
+
+from workstation.read_model import LesionStatus, MeasurementOrigin, Role
+from workstation.session.baseline_rules import RuleFinding
+from workstation.session.reading import ReadingSession, allowed_statuses
+
+ORGANS = ("liver", "lung", "lymph node", "stomach", "oesophagus", "peritoneum", "pleura", "bone", "adrenal", "other")
+
+_ORIGIN_MARK = {
+    MeasurementOrigin.ACCEPTED: "",
+    MeasurementOrigin.ADJUSTED: " (adj)",
+    MeasurementOrigin.MANUAL: " (hand)",
+    MeasurementOrigin.SUGGESTED: " (?)",
+}
+_STATUS_TEXT = {
+    LesionStatus.DISAPPEARED: "0 (gone)",
+    LesionStatus.TOO_SMALL: "too small",
+    LesionStatus.MERGED: "merged",
+    LesionStatus.NOT_EVALUATED: "NE",
+    LesionStatus.PRESENT: "present",
+    LesionStatus.ABSENT: "absent",
+    LesionStatus.UNEQUIVOCAL_PROGRESSION: "unequiv. PD",
+    LesionStatus.UNEQUIVOCAL: "unequivocal",
+    LesionStatus.EQUIVOCAL: "equivocal",
+}
+FIXED_COLUMNS = ("Lesion", "Role", "Organ", "Node")
+
+
+def cell_text(session: ReadingSession, lesion_id: str, tp_index: int) -> str:
+    a = session.assessment(lesion_id, tp_index)
+    if a is None:
+        return ""
+    if a.status is LesionStatus.MEASURED:
+        lesion = session.read.lesions[lesion_id]
+        parts = []
+        for m in a.measurements:
+            d = m.short_axis_mm if lesion.is_node else m.long_axis_mm
+            parts.append(f"{d:.1f}{_ORIGIN_MARK[m.origin]}" if d is not None else "?")
+        return " + ".join(parts) + " mm" if parts else "measured"
+    if a.status is LesionStatus.MERGED:
+        return f"merged into {a.merged_into}"
+    return _STATUS_TEXT.get(a.status, a.status.value)
+
+
+class LesionTable(QTableWidget):
+    lesion_selected = pyqtSignal(object)  # lesion id or None
+    message = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session: ReadingSession | None = None
+        self.findings: dict[str, RuleFinding] = {}
+        self._updating = False
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)  # type: ignore[union-attr]
+        self.setAlternatingRowColors(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        self.itemSelectionChanged.connect(self._selection_changed)
+
+    def show_session(self, session: ReadingSession | None, findings: dict[str, RuleFinding]) -> None:
+        self.session = session
+        self.findings = findings
+        self._updating = True
+        try:
+            self.clear()
+            if session is None:
+                self.setRowCount(0)
+                self.setColumnCount(0)
+                return
+            tps = session.read.timepoints
+            headers = [*FIXED_COLUMNS, *(tp.label for tp in tps), "Baseline rule"]
+            self.setColumnCount(len(headers))
+            self.setHorizontalHeaderLabels(headers)
+            ids = session.read.lesion_ids_in_order()
+            self.setRowCount(len(ids))
+            for row, lesion_id in enumerate(ids):
+                lesion = session.read.lesions[lesion_id]
+                values = [lesion_id, lesion.role.value, lesion.organ, "yes" if lesion.is_node else ""]
+                values += [cell_text(session, lesion_id, t) for t in range(len(tps))]
+                finding = findings.get(lesion_id)
+                values.append("" if finding is None else ("✓ " if finding.ok else "✗ ") + finding.reason)
+                for col, text in enumerate(values):
+                    item = QTableWidgetItem(text)
+                    item.setData(Qt.ItemDataRole.UserRole, lesion_id)
+                    if col == len(FIXED_COLUMNS) + session.current_timepoint:
+                        f = item.font()
+                        f.setBold(True)
+                        item.setFont(f)
+                    if finding is not None and not finding.ok and col == len(values) - 1:
+                        item.setForeground(QBrush(QColor("#d9534f")))
+                        item.setToolTip(finding.reason)
+                    self.setItem(row, col, item)
+                if lesion_id == session.selected_lesion:
+                    self.selectRow(row)
+            header = self.horizontalHeader()
+            assert header is not None
+            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            header.setStretchLastSection(True)
+        finally:
+            self._updating = False
+
+    def select(self, lesion_id: str | None) -> None:
+        self._updating = True
+        try:
+            self.clearSelection()
+            for row in range(self.rowCount()):
+                item = self.item(row, 0)
+                if item is not None and item.text() == lesion_id:
+                    self.selectRow(row)
+        finally:
+            self._updating = False
+
+    def selected_lesion(self) -> str | None:
+        rows = self.selectionModel().selectedRows() if self.selectionModel() else []  # type: ignore[union-attr]
+        if not rows:
+            return None
+        item = self.item(rows[0].row(), 0)
+        return None if item is None else item.text()
+
+    def _selection_changed(self) -> None:
+        if not self._updating:
+            self.lesion_selected.emit(self.selected_lesion())
+
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.itemAt(pos)
+        session = self.session
+        if item is None or session is None:
+            return
+        lesion_id = str(item.data(Qt.ItemDataRole.UserRole))
+        lesion = session.read.lesions[lesion_id]
+        menu = QMenu(self)
+        status_menu = menu.addMenu(f"Status at {session.timepoint.label}")
+        assert status_menu is not None
+        for status in allowed_statuses(lesion.role):
+            if status in (LesionStatus.MEASURED, LesionStatus.MERGED):
+                continue
+            act = QAction(_STATUS_TEXT.get(status, status.value), status_menu)
+            act.triggered.connect(lambda _=False, s=status: self._run(lambda: session.set_status(lesion_id, s)))
+            status_menu.addAction(act)
+        if lesion.role is Role.TARGET:
+            merge_menu = menu.addMenu("Merged into")
+            assert merge_menu is not None
+            for other in session.read.lesions:
+                if other != lesion_id and session.read.lesions[other].role is Role.TARGET:
+                    act = QAction(other, merge_menu)
+                    act.triggered.connect(
+                        lambda _=False, o=other: self._run(
+                            lambda: session.set_status(lesion_id, LesionStatus.MERGED, merged_into=o)
+                        )
+                    )
+                    merge_menu.addAction(act)
+        if session.is_baseline and lesion.role is not Role.NEW:
+            other_role = Role.NON_TARGET if lesion.role is Role.TARGET else Role.TARGET
+            act = QAction(f"Make {other_role.value}", menu)
+            act.triggered.connect(lambda: self._run(lambda: session.update_lesion(lesion_id, role=other_role)))
+            menu.addAction(act)
+        organ_menu = menu.addMenu("Organ")
+        assert organ_menu is not None
+        for organ in ORGANS:
+            act = QAction(organ, organ_menu)
+            act.setCheckable(True)
+            act.setChecked(organ == lesion.organ)
+            act.triggered.connect(lambda _=False, o=organ: self._run(lambda: session.update_lesion(lesion_id, organ=o)))
+            organ_menu.addAction(act)
+        node = QAction("Lymph node", menu)
+        node.setCheckable(True)
+        node.setChecked(lesion.is_node)
+        node.triggered.connect(lambda checked: self._run(lambda: session.update_lesion(lesion_id, is_node=checked)))
+        menu.addAction(node)
+        menu.addSeparator()
+        clear = QAction(f"Clear {lesion_id} at {session.timepoint.label}", menu)
+        clear.triggered.connect(lambda: self._run(lambda: session.clear_assessment(lesion_id)))
+        menu.addAction(clear)
+        delete = QAction(f"Delete {lesion_id} (all timepoints)", menu)
+        delete.triggered.connect(lambda: self._run(lambda: session.remove_lesion(lesion_id)))
+        menu.addAction(delete)
+        viewport = self.viewport()
+        assert viewport is not None
+        menu.exec(viewport.mapToGlobal(pos))
+
+    def _run(self, action: object) -> None:
+        try:
+            action()  # type: ignore[operator]
+        except Exception as exc:  # SessionError and friends: one line for the reader
+            self.message.emit(str(exc))

@@ -1,0 +1,959 @@
+"""The main window: worklist, two viewers (baseline and current, kept in step), lesion table, response panel.
+
+It wires views to the Qt-free session (`workstation.session`): views show session state and call session methods;
+slow work (loading, segmentation, registration) runs in `JobRunner` workers with progress and cancel.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PyQt6.QtCore import QObject, Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from imaging.cancel import CancelToken, ProgressCallback
+from imaging.volume import Volume
+from workstation.mask_store import MaskStore
+from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role
+from workstation.session.baseline_rules import check_baseline
+from workstation.session.followup import IDENTITY, LesionProposal, RigidMapping, propose_positions, register_rigid
+from workstation.session.measure import MeasureError, manual_measurement, move_endpoint
+from workstation.session.persistence import JsonReadStore, ReadStore, ReadStoreError
+from workstation.session.reading import Change, ReadingSession, SessionError
+from workstation.session.response import summarize
+from workstation.session.suggestions import MeasuringService, Suggestion
+from workstation.session.worklist import SubjectEntry, WorklistError, new_read, scan_trial
+from workstation.ui.lesion_table import ORGANS, LesionTable
+from workstation.ui.response_panel import ResponsePanel, SubjectCurve, curve_for
+from workstation.ui.viewer import PRESETS, OverlayLine, Plane, SliceViewer, Tool
+from workstation.ui.workers import Job, JobRunner
+
+log = logging.getLogger(__name__)
+
+NEW_CHOICES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Role.NEW: "new lesion"}
+
+
+@dataclass
+class Pending:
+    """A measurement waiting for the reader's decision: an engine's suggestion (maybe adjusted) or a hand drawing."""
+
+    measurement: Measurement
+    slice_index: int
+    suggestion: Suggestion | None = None
+
+
+class _Bridge(QObject):
+    """Carries a callback from a worker thread to the GUI thread."""
+
+    first_slice = pyqtSignal(object, object, int)  # key, volume, slice index
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        reader: str = "reader",
+        store: ReadStore | None = None,
+        measuring: MeasuringService | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("RECIST workstation")
+        self.reader = reader
+        self.data_dir = data_dir or Path.home() / ".recist-workstation"
+        self.store: ReadStore = store or JsonReadStore(self.data_dir / "reads")
+        self.measuring = measuring or MeasuringService(mask_store=MaskStore(self.data_dir / "masks"))
+        self.jobs = JobRunner()
+        self.subjects: list[SubjectEntry] = []
+        self.subject_index = -1
+        self.session: ReadingSession | None = None
+        self.volumes: dict[tuple[str, int], Volume] = {}
+        self._loading: dict[tuple[str, int], Job] = {}
+        self.mapping: RigidMapping = IDENTITY
+        self.proposals: list[LesionProposal] = []
+        self.pending: Pending | None = None
+        self._suggest_job: Job | None = None
+        self._bridge = _Bridge()
+        self._bridge.first_slice.connect(self._first_slice_ready)
+        self._syncing = False
+        #: answers to questions in tests: None asks the person
+        self.auto_answer: bool | None = None
+        self._build()
+
+    # ---- layout --------------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        from workstation.ui.worklist_view import WorklistView
+
+        self.baseline_viewer = SliceViewer("baseline")
+        self.current_viewer = SliceViewer("current")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.baseline_viewer)
+        self.splitter.addWidget(self.current_viewer)
+        self.current_viewer.slice_changed.connect(self._sync_from_current)
+        self.current_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.baseline_viewer, w, lv))
+        self.baseline_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.current_viewer, w, lv))
+        self.current_viewer.clicked.connect(self.suggest_at)
+        self.current_viewer.line_drawn.connect(self._line_drawn)
+        self.current_viewer.endpoint_moved.connect(self._endpoint_moved)
+
+        self.decision_bar = self._build_decision_bar()
+        centre = QWidget()
+        v = QVBoxLayout(centre)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.splitter, 1)
+        v.addWidget(self.decision_bar)
+        self.setCentralWidget(centre)
+
+        self.worklist = WorklistView()
+        self.worklist.timepoint_activated.connect(self.open_timepoint)
+        self._dock("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        lesion_page = QWidget()
+        lv = QVBoxLayout(lesion_page)
+        lv.setContentsMargins(2, 2, 2, 2)
+        buttons = QHBoxLayout()
+        self.add_target_btn = QPushButton("Target… (T)")
+        self.add_nontarget_btn = QPushButton("Non-target (Shift+N)")
+        self.add_new_btn = QPushButton("New lesion (Shift+L)")
+        self.add_target_btn.setToolTip("Click on a lesion in the current image, then accept as a new target")
+        self.add_nontarget_btn.clicked.connect(lambda: self.declare_lesion(Role.NON_TARGET))
+        self.add_new_btn.clicked.connect(lambda: self.declare_lesion(Role.NEW))
+        self.add_target_btn.clicked.connect(lambda: self._choose_new(Role.TARGET))
+        for b in (self.add_target_btn, self.add_nontarget_btn, self.add_new_btn):
+            buttons.addWidget(b)
+        self.status_combo = QComboBox()
+        self.status_combo.setToolTip("Status of the selected lesion at this timepoint")
+        self.status_combo.activated.connect(self._status_chosen)
+        buttons.addWidget(QLabel("status:"))
+        buttons.addWidget(self.status_combo)
+        lv.addLayout(buttons)
+        self.lesion_table = LesionTable()
+        self.lesion_table.lesion_selected.connect(self._table_selected)
+        self.lesion_table.message.connect(self.say)
+        lv.addWidget(self.lesion_table)
+        self._dock("Lesions", lesion_page, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.response_panel = ResponsePanel()
+        self._dock("Response", self.response_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setVisible(False)
+        self.cancel_btn.clicked.connect(self.cancel_work)
+        sb = self.statusBar()
+        assert sb is not None
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_btn)
+        self._build_actions()
+        self.resize(1600, 1000)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_decision_bar(self) -> QFrame:
+        bar = QFrame()
+        bar.setFrameShape(QFrame.Shape.StyledPanel)
+        bar.setStyleSheet("QFrame { background: #243447; } QLabel { color: #f0f0f0; }")
+        h = QHBoxLayout(bar)
+        h.setContentsMargins(6, 3, 6, 3)
+        self.decision_label = QLabel("")
+        self.lesion_choice = QComboBox()
+        self.organ_choice = QComboBox()
+        self.organ_choice.addItems(ORGANS)
+        self.organ_choice.setEditable(True)
+        self.node_check = QCheckBox("lymph node")
+        self.node_check.setStyleSheet("color: #f0f0f0;")
+        self.accept_btn = QPushButton("Accept (Enter)")
+        self.reject_btn = QPushButton("Reject, draw by hand (Esc)")
+        self.accept_btn.clicked.connect(self.accept_pending)
+        self.reject_btn.clicked.connect(self.reject_pending)
+        self.lesion_choice.currentIndexChanged.connect(self._lesion_choice_changed)
+        h.addWidget(self.decision_label, 1)
+        h.addWidget(QLabel("as"))
+        h.addWidget(self.lesion_choice)
+        h.addWidget(QLabel("organ"))
+        h.addWidget(self.organ_choice)
+        h.addWidget(self.node_check)
+        h.addWidget(self.accept_btn)
+        h.addWidget(self.reject_btn)
+        bar.setVisible(False)
+        return bar
+
+    def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Any, menu: Any) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(lambda _=False: slot())
+        menu.addAction(act)
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        assert mb is not None
+        file_menu = mb.addMenu("&File")
+        self._action("&Open trial folder…", QKeySequence.StandardKey.Open, self.choose_folder, file_menu)
+        self._action("&Save read", QKeySequence.StandardKey.Save, self.save, file_menu)
+        file_menu.addSeparator()  # type: ignore[union-attr]
+        self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu)
+        edit = mb.addMenu("&Edit")
+        self.undo_action = self._action("&Undo", QKeySequence.StandardKey.Undo, self.undo, edit)
+        self.redo_action = self._action("&Redo", QKeySequence.StandardKey.Redo, self.redo, edit)
+        measure = mb.addMenu("&Measure")
+        self._action("Accept measurement", "Return", self.accept_pending, measure)
+        self._action("Reject suggestion, draw by hand", "Escape", self.reject_pending, measure)
+        self._action("Measure selected lesion at its proposed position", "G", self.suggest_at_proposal, measure)
+        self._action(
+            "New non-target at this position", "Shift+N", lambda: self.declare_lesion(Role.NON_TARGET), measure
+        )
+        self._action("New lesion (follow-up)", "Shift+L", lambda: self.declare_lesion(Role.NEW), measure)
+        self._action("Next timepoint", "]", lambda: self.step_timepoint(1), measure)
+        self._action("Previous timepoint", "[", lambda: self.step_timepoint(-1), measure)
+        self._action("Next lesion", "Tab", lambda: self.step_lesion(1), measure)
+        self._action("Delete selected lesion", "Delete", self.delete_selected, measure)
+        tools = mb.addMenu("&Tools")
+        self.tool_bar = QToolBar("Tools")
+        self.tool_bar.setObjectName("tools")
+        self.addToolBar(self.tool_bar)
+        self.tool_actions: dict[Tool, QAction] = {}
+        for tool, key, text in (
+            (Tool.MEASURE, "M", "Click to measure (M)"),
+            (Tool.RULER, "R", "Ruler (R)"),
+            (Tool.BIDIRECTIONAL, "B", "Bidirectional (B)"),
+            (Tool.WINDOW, "W", "Window/level (W)"),
+            (Tool.PAN, "P", "Pan (P)"),
+        ):
+            act = self._action(text, key, lambda t=tool: self.set_tool(t), tools)
+            act.setCheckable(True)
+            self.tool_actions[tool] = act
+            self.tool_bar.addAction(act)
+        self.tool_actions[Tool.MEASURE].setChecked(True)
+        self.tool_bar.addSeparator()
+        view = mb.addMenu("&View")
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItems(list(PRESETS))
+        self.preset_combo.activated.connect(lambda i: self.apply_preset(list(PRESETS)[i]))
+        self.tool_bar.addWidget(QLabel(" window "))
+        self.tool_bar.addWidget(self.preset_combo)
+        for n, name in enumerate(PRESETS, start=1):
+            self._action(f"{name} window", str(n), lambda p=name: self.apply_preset(p), view)
+        self.plane_combo = QComboBox()
+        self.plane_combo.addItems([p.value for p in Plane])
+        self.plane_combo.activated.connect(lambda i: self.set_plane(list(Plane)[i]))
+        self.tool_bar.addWidget(QLabel(" plane "))
+        self.tool_bar.addWidget(self.plane_combo)
+        self._action("Axial", "Ctrl+1", lambda: self.set_plane(Plane.AXIAL), view)
+        self._action("Coronal", "Ctrl+2", lambda: self.set_plane(Plane.CORONAL), view)
+        self._action("Sagittal", "Ctrl+3", lambda: self.set_plane(Plane.SAGITTAL), view)
+        self.sync_check = QCheckBox("keep in step")
+        self.sync_check.setChecked(True)
+        self.tool_bar.addWidget(self.sync_check)
+        help_menu = mb.addMenu("&Help")
+        self._action("Keyboard shortcuts", "F1", self.show_shortcuts, help_menu)
+
+    # ---- messages ------------------------------------------------------------------------------------------------
+    def say(self, message: str, timeout_ms: int = 8000) -> None:
+        sb = self.statusBar()
+        if sb is not None:
+            sb.showMessage(message, timeout_ms)
+        log.info(message)
+
+    def confirm(self, question: str) -> bool:
+        if self.auto_answer is not None:
+            return self.auto_answer
+        answer = QMessageBox.question(self, "RECIST workstation", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_shortcuts(self) -> None:
+        lines = [
+            f"{a.shortcut().toString():>12}   {a.text().replace('&', '')}"
+            for a in self.actions()
+            if not a.shortcut().isEmpty()
+        ]
+        QMessageBox.information(
+            self,
+            "Keyboard shortcuts",
+            "\n".join(lines) + "\n\nWheel / ↑ ↓ / PgUp PgDn: slices;"
+            " Ctrl+wheel or +/-: zoom; middle drag: pan; right drag: window/level",
+        )
+
+    def _busy(self, text: str, total: int = 0) -> None:
+        self.progress.setVisible(True)
+        self.progress.setRange(0, total)
+        self.progress.setFormat(text + (" %p%" if total else ""))
+        self.cancel_btn.setVisible(True)
+        self.say(text, 0)
+
+    def _idle(self) -> None:
+        if not self.jobs.busy:
+            self.progress.setVisible(False)
+            self.cancel_btn.setVisible(False)
+            QApplication.restoreOverrideCursor() if QApplication.overrideCursor() else None
+
+    def cancel_work(self) -> None:
+        self.jobs.cancel_all()
+        self.say("cancelled")
+
+    # ---- trial and subject ---------------------------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a trial folder (one folder per subject)")
+        if folder:
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path) -> bool:
+        try:
+            subjects = scan_trial(folder)
+        except WorklistError as exc:
+            QMessageBox.warning(self, "Open trial", str(exc)) if self.auto_answer is None else None
+            self.say(str(exc))
+            return False
+        self.open_subjects(subjects)
+        self.setWindowTitle(f"RECIST workstation — {folder}")
+        return True
+
+    def open_subjects(self, subjects: list[SubjectEntry]) -> None:
+        self.subjects = subjects
+        reads = {}
+        for s in subjects:
+            try:
+                reads[s.subject_id] = self.store.load(s.subject_id, self.reader)
+            except ReadStoreError as exc:
+                reads[s.subject_id] = None
+                self.say(str(exc))
+        self.worklist.show_subjects(subjects, reads)
+        self._refresh_curves()
+        if subjects:
+            self.open_timepoint(0, 0)
+
+    def open_timepoint(self, subject_index: int, tp_index: int) -> None:
+        if subject_index != self.subject_index and not self._leave_subject():
+            return
+        if subject_index != self.subject_index:
+            subject = self.subjects[subject_index]
+            try:
+                read = self.store.load(subject.subject_id, self.reader)
+            except ReadStoreError as exc:
+                QMessageBox.warning(self, "Saved read", str(exc)) if self.auto_answer is None else None
+                self.say(str(exc))
+                return
+            self._set_session(ReadingSession(read or new_read(subject, self.reader), self.store), subject_index)
+        self.go_to_timepoint(tp_index)
+
+    def _set_session(self, session: ReadingSession, subject_index: int) -> None:
+        if self.session is not None:
+            self.session.changed.disconnect(self._session_changed)
+        self.session = session
+        self.subject_index = subject_index
+        self.pending = None
+        session.changed.connect(self._session_changed)
+        session.selection_changed.connect(self._selection_changed)
+        session.timepoint_changed.connect(lambda _i: self._show_timepoint())
+        session.current_timepoint = -1  # force a refresh on the first go_to_timepoint
+        self.mapping = IDENTITY
+
+    def _leave_subject(self) -> bool:
+        if self.pending is not None and not self.confirm("Discard the measurement that is not accepted yet?"):
+            return False
+        if self.session is not None and self.session.dirty:
+            try:
+                self.session.save()
+            except (ReadStoreError, SessionError) as exc:
+                return self.confirm(f"The read could not be saved ({exc}). Leave it anyway and lose the changes?")
+        return True
+
+    def go_to_timepoint(self, tp_index: int) -> None:
+        s = self.session
+        if s is None:
+            return
+        if self.pending is not None and tp_index != s.current_timepoint:
+            if not self.confirm("Discard the measurement that is not accepted yet?"):
+                return
+            self._clear_pending()
+        s.go_to_timepoint(tp_index)
+
+    def step_timepoint(self, delta: int) -> None:
+        if self.session is not None:
+            n = len(self.session.read.timepoints)
+            self.go_to_timepoint(int(np.clip(self.session.current_timepoint + delta, 0, n - 1)))
+
+    def _show_timepoint(self) -> None:
+        s = self.session
+        assert s is not None
+        subject = self.subjects[self.subject_index]
+        tp = s.current_timepoint
+        self.worklist.mark_current(self.subject_index, tp)
+        self.baseline_viewer.setVisible(tp > 0)
+        self.current_viewer.title = (
+            f"{subject.subject_id} · {subject.timepoints[tp].label} · {subject.timepoints[tp].date}"
+        )
+        self.baseline_viewer.title = f"{subject.subject_id} · {subject.timepoints[0].label} (baseline)"
+        self.proposals = []
+        self._load(tp, self.current_viewer)
+        if tp > 0:
+            self._load(0, self.baseline_viewer)
+        self._refresh_read()
+
+    # ---- loading -------------------------------------------------------------------------------------------------
+    def _key(self, tp_index: int) -> tuple[str, int]:
+        return (self.subjects[self.subject_index].subject_id, tp_index)
+
+    def volume(self, tp_index: int) -> Volume | None:
+        return self.volumes.get(self._key(tp_index))
+
+    def _load(self, tp_index: int, viewer: SliceViewer) -> None:
+        key = self._key(tp_index)
+        volume = self.volumes.get(key)
+        if volume is not None:
+            if viewer.volume is not volume:
+                viewer.set_volume(volume)
+            viewer.loading_text = ""
+            viewer.redraw()
+            self._volume_ready(tp_index)
+            return
+        viewer.set_volume(None)
+        viewer.loading_text = "loading…"
+        if key in self._loading:
+            return
+        source = self.subjects[self.subject_index].timepoints[tp_index].source
+
+        def work(progress: ProgressCallback, cancel: CancelToken) -> Volume:
+            return source.load(progress, cancel, lambda v, k: self._bridge.first_slice.emit(key, v, k))
+
+        self._busy(f"loading {source.description}", 100)
+        self._loading[key] = self.jobs.start(
+            f"loading {source.description}",
+            work,
+            on_success=lambda v: self._loaded(key, v),
+            on_error=lambda msg: self._load_failed(key, msg),
+            on_progress=lambda d, t, _m: self._load_progress(key, d, t),
+            on_cancel=lambda: self._load_failed(key, "loading cancelled"),
+        )
+
+    def _viewers_for(self, key: tuple[str, int]) -> list[SliceViewer]:
+        if self.session is None or key[0] != self.subjects[self.subject_index].subject_id:
+            return []
+        out = []
+        if key[1] == self.session.current_timepoint:
+            out.append(self.current_viewer)
+        if key[1] == 0 and self.session.current_timepoint > 0:
+            out.append(self.baseline_viewer)
+        return out
+
+    def _first_slice_ready(self, key: tuple[str, int], volume: Volume, k: int) -> None:
+        for viewer in self._viewers_for(key):
+            if viewer.volume is not volume:
+                viewer.set_volume(volume, slice_index=k)
+
+    def _load_progress(self, key: tuple[str, int], done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        for viewer in self._viewers_for(key):
+            viewer.loading_text = f"loading {100 * done // max(total, 1)} %"
+            viewer.redraw()
+
+    def _loaded(self, key: tuple[str, int], volume: Volume) -> None:
+        self._loading.pop(key, None)
+        self.volumes[key] = volume
+        for viewer in self._viewers_for(key):
+            if viewer.volume is not volume:
+                viewer.set_volume(volume)
+            viewer.loading_text = ""
+            viewer.redraw()
+        for w in volume.warnings:
+            self.say(f"{key[0]} {self.subjects[self.subject_index].timepoints[key[1]].label}: {w}")
+        self._idle()
+        if self.session is not None and key[0] == self.subjects[self.subject_index].subject_id:
+            self._volume_ready(key[1])
+
+    def _load_failed(self, key: tuple[str, int], message: str) -> None:
+        self._loading.pop(key, None)
+        for viewer in self._viewers_for(key):
+            viewer.loading_text = message
+            viewer.redraw()
+        self.say(message)
+        self._idle()
+
+    def _volume_ready(self, tp_index: int) -> None:
+        """Both volumes of a follow-up are in: propose where the baseline lesions are, then refine by registration."""
+        s = self.session
+        if s is None or s.current_timepoint == 0:
+            self._update_overlays()
+            self._refresh_read()
+            return
+        current, baseline = self.volume(s.current_timepoint), self.volume(0)
+        if current is None or baseline is None:
+            return
+        self._sync_from_current(self.current_viewer.slice_index)
+        self.proposals = propose_positions(s.read, s.current_timepoint, self.mapping)
+        self._update_overlays()
+        if self.mapping is IDENTITY:  # the patient never lies exactly the same way twice
+            self._register(baseline, current)
+
+    def _register(self, baseline: Volume, current: Volume) -> None:
+        tp = self.session.current_timepoint if self.session else 0
+
+        def work(progress: ProgressCallback, cancel: CancelToken) -> RigidMapping:
+            return register_rigid(baseline, current, progress, cancel)
+
+        def done(mapping: RigidMapping) -> None:
+            if self.session is None or self.session.current_timepoint != tp:
+                return
+            self.mapping = mapping
+            self.proposals = propose_positions(self.session.read, tp, mapping)
+            self._update_overlays()
+            self.say(f"lesion positions proposed by {mapping.method}")
+            self._idle()
+
+        def failed(message: str) -> None:
+            self.say(message)
+            self._idle()
+
+        self.jobs.start("registration", work, on_success=done, on_error=failed, on_cancel=self._idle)
+
+    # ---- viewers in step -----------------------------------------------------------------------------------------
+    def _sync_from_current(self, k: int) -> None:
+        base, cur = self.baseline_viewer.volume, self.current_viewer.volume
+        if self._syncing or not self.sync_check.isChecked() or base is None or cur is None:
+            return
+        self._syncing = True
+        try:
+            _, rows, cols = cur.shape
+            centre = cur.voxel_to_patient((k, rows / 2, cols / 2))
+            inv = np.linalg.inv(self.mapping.matrix)
+            in_baseline = inv @ (centre - self.mapping.translation)
+            kb = round(float(base.patient_to_voxel(in_baseline)[0]))
+            self.baseline_viewer.set_slice(kb)
+        finally:
+            self._syncing = False
+
+    def _sync_window(self, other: SliceViewer, width: float, level: float) -> None:
+        if self.sync_check.isChecked() and (other.width_hu, other.level_hu) != (width, level):
+            other.set_window(width, level)
+
+    def apply_preset(self, name: str) -> None:
+        w, lv = PRESETS[name]
+        self.preset_combo.setCurrentText(name)
+        self.current_viewer.set_window(w, lv)
+        self.baseline_viewer.set_window(w, lv)
+
+    def set_plane(self, plane: Plane) -> None:
+        self.plane_combo.setCurrentText(plane.value)
+        self.current_viewer.set_plane(plane)
+        self.baseline_viewer.set_plane(plane)
+
+    def set_tool(self, tool: Tool) -> None:
+        for t, act in self.tool_actions.items():
+            act.setChecked(t is tool)
+        self.current_viewer.set_tool(tool)
+        self.baseline_viewer.set_tool(Tool.PAN if tool in (Tool.MEASURE, Tool.RULER, Tool.BIDIRECTIONAL) else tool)
+        hints = {
+            Tool.MEASURE: "click inside a lesion: the engine proposes its outline and axes",
+            Tool.RULER: "drag across the lesion's longest diameter",
+            Tool.BIDIRECTIONAL: "drag the longest diameter, then the longest perpendicular one",
+            Tool.WINDOW: "drag: left/right = width, up/down = level",
+            Tool.PAN: "drag to pan; Ctrl+wheel to zoom",
+        }
+        self.say(hints[tool])
+
+    # ---- measuring -----------------------------------------------------------------------------------------------
+    def suggest_at(self, point: tuple[float, float, float], slice_index: int) -> None:
+        """A click on a lesion: show at once that the engine is working, run it in a worker."""
+        s = self.session
+        volume = self.volume(s.current_timepoint) if s else None
+        if s is None or volume is None:
+            self.say("the images are still loading")
+            return
+        if self._suggest_job is not None and not self._suggest_job.done:
+            self._suggest_job.cancel()
+        is_node = self._click_is_node(point)
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        self._busy("finding the lesion…")
+        self.current_viewer.loading_text = "finding the lesion…"
+        self.current_viewer._update_text()
+        measuring = self.measuring
+
+        def work(_progress: ProgressCallback, cancel: CancelToken) -> Suggestion:
+            return measuring.suggest(volume, point, is_node=is_node, cancel=cancel)
+
+        job = self.jobs.start(
+            "suggestion",
+            work,
+            on_success=self._suggested,
+            on_error=self._suggestion_failed,
+            on_cancel=self._suggestion_ended,
+        )
+        self._suggest_job = job
+        self._click_point = point
+
+    def _click_is_node(self, point: tuple[float, float, float]) -> bool:
+        lesion_id = self._lesion_for(point)
+        s = self.session
+        if s is not None and lesion_id is not None and lesion_id in s.read.lesions:
+            return s.read.lesions[lesion_id].is_node
+        return self.node_check.isChecked() and self.pending is not None
+
+    def _suggestion_ended(self) -> None:
+        self.current_viewer.loading_text = ""
+        self.current_viewer._update_text()
+        self._idle()
+
+    def _suggested(self, suggestion: Suggestion) -> None:
+        self._suggestion_ended()
+        if self.session is None:
+            return
+        self.pending = Pending(suggestion.measurement, suggestion.slice_index, suggestion)
+        self.current_viewer.set_slice(suggestion.slice_index)
+        warn = f"  ⚠ {'; '.join(suggestion.warnings)}" if suggestion.warnings else ""
+        self._show_pending(f"Suggested by {suggestion.measurement.engine}{warn}")
+
+    def _suggestion_failed(self, message: str) -> None:
+        self._suggestion_ended()
+        self.say(f"{message} — draw it by hand: R (ruler) or B (bidirectional)")
+
+    def _line_drawn(self, long_axis: Any, short_axis: Any, slice_index: int) -> None:
+        volume = self.volume(self.session.current_timepoint) if self.session else None
+        if volume is None:
+            return
+        try:
+            m = manual_measurement(volume, slice_index, long_axis, short_axis)
+        except MeasureError as exc:
+            self.say(str(exc))
+            return
+        self._click_point = tuple(float(x) for x in (np.add(long_axis[0], long_axis[1]) / 2))  # type: ignore[assignment]
+        self.pending = Pending(m, slice_index, None)
+        self._show_pending("Drawn by hand")
+
+    def _endpoint_moved(self, axis: str, end: int, point: Any) -> None:
+        if self.pending is None:
+            return
+        try:
+            self.pending.measurement = move_endpoint(self.pending.measurement, axis, end, point)
+        except MeasureError as exc:
+            self.say(str(exc))
+        self._show_pending("Adjusted by the reader" if self.pending.suggestion else "Drawn by hand")
+
+    def _show_pending(self, title: str) -> None:
+        p = self.pending
+        s = self.session
+        if p is None or s is None:
+            return
+        m = p.measurement
+        short = f" × {m.short_axis_mm:.1f}" if m.short_axis_mm is not None else ""
+        vol = f", {m.volume_ml:.1f} mL" if m.volume_ml else ""
+        self.decision_label.setText(f"<b>{title}</b>: {m.long_axis_mm:.1f}{short} mm{vol} ({m.origin.value})")
+        outline = None
+        if p.suggestion is not None and self.current_viewer.volume is not None:
+            outline = p.suggestion.outline_mask(self.current_viewer.volume.shape, p.slice_index)
+        self.current_viewer.set_pending(m.long_axis_endpoints, m.short_axis_endpoints, outline, p.slice_index)
+        self._fill_lesion_choice()
+        self.decision_bar.setVisible(True)
+
+    def _lesion_for(self, point: Any) -> str | None:
+        """The lesion a click most likely belongs to: the selected one, else the nearest proposal within 25 mm."""
+        s = self.session
+        if s is None:
+            return None
+        if s.selected_lesion is not None and s.assessment(s.selected_lesion) is None:
+            return s.selected_lesion
+        best, best_d = None, 25.0
+        for prop in self.proposals:
+            done = s.assessment(prop.lesion_id)
+            if done is not None and done.status is LesionStatus.MEASURED:
+                continue
+            d = float(np.linalg.norm(np.subtract(prop.point_mm, point)))
+            if d < best_d:
+                best, best_d = prop.lesion_id, d
+        return best if best is not None else s.selected_lesion
+
+    def _fill_lesion_choice(self) -> None:
+        s = self.session
+        assert s is not None
+        self.lesion_choice.blockSignals(True)
+        self.lesion_choice.clear()
+        roles = (Role.TARGET, Role.NON_TARGET) if s.is_baseline else (Role.NEW,)
+        for role in roles:
+            self.lesion_choice.addItem(NEW_CHOICES[role], role)
+        for lesion_id, lesion in s.read.lesions.items():
+            if lesion.role is not Role.NON_TARGET:
+                self.lesion_choice.addItem(f"{lesion_id} ({lesion.organ})", lesion_id)
+        guess = self._lesion_for(getattr(self, "_click_point", (0.0, 0.0, 0.0)))
+        index = self.lesion_choice.findData(guess) if guess is not None else 0
+        self.lesion_choice.setCurrentIndex(max(index, 0))
+        self.lesion_choice.blockSignals(False)
+        self._lesion_choice_changed()
+
+    def _choose_new(self, role: Role) -> None:
+        idx = self.lesion_choice.findData(role)
+        if idx >= 0:
+            self.lesion_choice.setCurrentIndex(idx)
+        self.set_tool(Tool.MEASURE)
+
+    def _lesion_choice_changed(self) -> None:
+        data = self.lesion_choice.currentData()
+        s = self.session
+        existing = isinstance(data, str) and s is not None and data in s.read.lesions
+        self.organ_choice.setEnabled(not existing)
+        self.node_check.setEnabled(not existing)
+        if existing and s is not None:
+            lesion = s.read.lesions[data]
+            self.organ_choice.setCurrentText(lesion.organ)
+            self.node_check.setChecked(lesion.is_node)
+
+    def accept_pending(self) -> None:
+        """Record the pending measurement for the lesion chosen in the decision bar (declaring it if new)."""
+        p, s = self.pending, self.session
+        if p is None or s is None:
+            return
+        volume = self.volume(s.current_timepoint)
+        assert volume is not None
+        choice = self.lesion_choice.currentData()
+        try:
+            if isinstance(choice, Role):
+                lesion_id = s.add_lesion(
+                    choice, self.organ_choice.currentText().strip() or "other", self.node_check.isChecked()
+                )
+            else:
+                lesion_id = str(choice)
+            m = p.measurement
+            if p.suggestion is not None:
+                adjusted = m if m.origin is MeasurementOrigin.ADJUSTED else None
+                m = self.measuring.accept(p.suggestion, volume, adjusted)
+            if s.read.lesions[lesion_id].role is Role.NON_TARGET:
+                s.set_status(lesion_id, LesionStatus.PRESENT)
+            else:
+                s.record_measurement(lesion_id, m)
+        except (SessionError, MeasureError, ValueError, OSError) as exc:
+            self.say(str(exc))
+            return
+        self._clear_pending()
+        s.select_lesion(lesion_id)
+        self.say(f"{lesion_id}: {m.long_axis_mm:.1f} mm recorded ({m.origin.value})")
+
+    def reject_pending(self) -> None:
+        if self.pending is None:
+            return
+        was_suggestion = self.pending.suggestion is not None
+        self._clear_pending()
+        if was_suggestion:
+            self.set_tool(Tool.RULER)
+            self.say("suggestion rejected: drag the longest diameter by hand (B for the bidirectional tool)")
+
+    def _clear_pending(self) -> None:
+        self.pending = None
+        self.decision_bar.setVisible(False)
+        self.current_viewer.set_pending(None)
+
+    def suggest_at_proposal(self) -> None:
+        """Pre-placed click: run the engine at the selected lesion's proposed position at this follow-up."""
+        s = self.session
+        if s is None or s.selected_lesion is None:
+            self.say("select a lesion in the table first")
+            return
+        prop = next((p for p in self.proposals if p.lesion_id == s.selected_lesion), None)
+        if prop is None:
+            self.say(f"no proposed position for {s.selected_lesion} at this timepoint")
+            return
+        self.current_viewer.center_on(prop.point_mm)
+        self.suggest_at(prop.point_mm, self.current_viewer.slice_index)
+
+    def declare_lesion(self, role: Role) -> None:
+        """A non-measured lesion (non-target at baseline, or a new lesion) at the last clicked position."""
+        s = self.session
+        if s is None:
+            return
+        try:
+            lesion_id = s.add_lesion(
+                role, self.organ_choice.currentText().strip() or "other", self.node_check.isChecked()
+            )
+        except SessionError as exc:
+            self.say(str(exc))
+            return
+        self.say(f"{lesion_id} declared ({role.value}); right-click it in the table to set its organ and status")
+
+    # ---- lesion table and status ---------------------------------------------------------------------------------
+    def _table_selected(self, lesion_id: str | None) -> None:
+        if self.session is not None:
+            self.session.select_lesion(lesion_id)
+
+    def _selection_changed(self, lesion_id: str | None) -> None:
+        self.lesion_table.select(lesion_id)
+        self._fill_status_combo()
+        s = self.session
+        if s is None or lesion_id is None:
+            return
+        found = s.latest_measurement(lesion_id)
+        if found is not None and found[0] == s.current_timepoint and found[1].long_axis_endpoints:
+            a, b = found[1].long_axis_endpoints
+            mid = np.add(a, b) / 2
+            self.current_viewer.center_on((float(mid[0]), float(mid[1]), float(mid[2])))
+            return
+        prop = next((p for p in self.proposals if p.lesion_id == lesion_id), None)
+        if prop is not None:
+            self.current_viewer.center_on(prop.point_mm)
+            self.say(f"{lesion_id} should be near the + mark: click it (or press G)")
+
+    def step_lesion(self, delta: int) -> None:
+        s = self.session
+        if s is None or not s.read.lesions:
+            return
+        ids = s.read.lesion_ids_in_order()
+        i = ids.index(s.selected_lesion) + delta if s.selected_lesion in ids else 0
+        s.select_lesion(ids[i % len(ids)])
+
+    def _fill_status_combo(self) -> None:
+        from workstation.session.reading import allowed_statuses
+
+        self.status_combo.clear()
+        s = self.session
+        if s is None or s.selected_lesion is None:
+            return
+        for status in allowed_statuses(s.read.lesions[s.selected_lesion].role):
+            if status not in (LesionStatus.MEASURED, LesionStatus.MERGED):
+                self.status_combo.addItem(status.value.replace("_", " "), status)
+        a = s.assessment(s.selected_lesion)
+        if a is not None:
+            self.status_combo.setCurrentIndex(max(0, self.status_combo.findData(a.status)))
+
+    def _status_chosen(self, index: int) -> None:
+        s = self.session
+        if s is None or s.selected_lesion is None:
+            return
+        try:
+            s.set_status(s.selected_lesion, self.status_combo.itemData(index))
+        except SessionError as exc:
+            self.say(str(exc))
+
+    def delete_selected(self) -> None:
+        s = self.session
+        if s is None or s.selected_lesion is None:
+            return
+        if self.confirm(f"Delete {s.selected_lesion} and its measurements at every timepoint? (Undo brings it back)"):
+            s.remove_lesion(s.selected_lesion)
+
+    # ---- session changes -----------------------------------------------------------------------------------------
+    def _session_changed(self, change: Change) -> None:
+        s = self.session
+        if s is None:
+            return
+        try:
+            s.save()  # every edit is kept at once: a crash loses nothing the reader recorded
+        except (ReadStoreError, SessionError) as exc:
+            self.say(f"NOT SAVED: {exc}", 0)
+        self._refresh_read()
+        self.worklist.update_status(self.subject_index, s.read)
+
+    def _refresh_read(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        base = self.volume(0)
+        thickness = base.info.slice_thickness_mm if base is not None else None
+        self.lesion_table.show_session(s, check_baseline(s.read, thickness))
+        self._fill_status_combo()
+        self.response_panel.show_summary(summarize(s.read))
+        self._update_overlays()
+        self.undo_action.setEnabled(s.commands.can_undo)
+        self.redo_action.setEnabled(s.commands.can_redo)
+        self.undo_action.setText(f"&Undo {s.commands.undo_text}")
+        self.redo_action.setText(f"&Redo {s.commands.redo_text}")
+        self._refresh_curves()
+
+    def _update_overlays(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        for viewer, tp in ((self.current_viewer, s.current_timepoint), (self.baseline_viewer, 0)):
+            lines = []
+            for lesion_id in s.read.lesions:
+                a = s.assessment(lesion_id, tp)
+                for m in a.measurements if a else []:
+                    if m.long_axis_endpoints is not None:
+                        colour = "#ffd400" if lesion_id != s.selected_lesion else "#ff9100"
+                        lines.append(OverlayLine(lesion_id, m.long_axis_endpoints, m.short_axis_endpoints, colour))
+            viewer.set_overlays(lines)
+        measured = {lid for lid in s.read.lesions if s.assessment(lid) is not None}
+        self.current_viewer.set_proposals(
+            [(p.lesion_id, p.point_mm) for p in self.proposals if p.lesion_id not in measured]
+        )
+
+    def _refresh_curves(self) -> None:
+        curves: list[SubjectCurve] = []
+        current = self.session.read.subject_id if self.session else None
+        for subject in self.subjects:
+            read: Read | None
+            if self.session is not None and subject.subject_id == current:
+                read = self.session.read
+            else:
+                try:
+                    read = self.store.load(subject.subject_id, self.reader)
+                except ReadStoreError:
+                    read = None
+            if read is None:
+                continue
+            response = summarize(read).recist
+            evaluated = [tp for tp in read.timepoints if tp.assessments]
+            days = [float((tp.date - read.timepoints[0].date).days) for tp in evaluated]
+            curves.append(curve_for(subject.subject_id, response, days))
+        self.response_panel.show_curves(curves, current)
+
+    # ---- undo / save / close -------------------------------------------------------------------------------------
+    def undo(self) -> None:
+        if self.session is not None:
+            done = self.session.undo()
+            self.say(f"undone: {done}" if done else "nothing to undo")
+
+    def redo(self) -> None:
+        if self.session is not None:
+            done = self.session.redo()
+            self.say(f"redone: {done}" if done else "nothing to redo")
+
+    def save(self) -> None:
+        if self.session is None:
+            return
+        try:
+            self.session.save()
+            self.say("read saved")
+        except (ReadStoreError, SessionError) as exc:
+            QMessageBox.critical(self, "Save", str(exc)) if self.auto_answer is None else None
+            self.say(str(exc))
+
+    def closeEvent(self, a0: QCloseEvent | None) -> None:
+        if a0 is None:
+            return
+        if not self._leave_subject():
+            a0.ignore()
+            return
+        self.jobs.cancel_all()
+        self.jobs.wait(5000)
+        a0.accept()

@@ -1,0 +1,187 @@
+"""The response panel: per timepoint sum, changes, responses and reasons under RECIST 1.1 and iRECIST side by side;
+best overall response; a spider plot of the sum over time; a waterfall of the best change across subjects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget
+
+from workstation.session.response import CriteriaResponse, ResponseSummary
+
+COLUMNS = (
+    "Timepoint",
+    "Sum (mm)",
+    "vs baseline",
+    "vs nadir",
+    "Target",
+    "Non-target",
+    "New",
+    "RECIST 1.1",
+    "iRECIST",
+    "Reason (RECIST 1.1)",
+    "Reason (iRECIST)",
+)
+RESPONSE_COLOURS = {
+    "CR": "#2e7d32",
+    "iCR": "#2e7d32",
+    "PR": "#66bb6a",
+    "iPR": "#66bb6a",
+    "SD": "#fbc02d",
+    "iSD": "#fbc02d",
+    "PD": "#e53935",
+    "iUPD": "#fb8c00",
+    "iCPD": "#e53935",
+    "NE": "#9e9e9e",
+    "NED": "#90caf9",
+}
+
+
+@dataclass(frozen=True)
+class SubjectCurve:
+    """One subject's course for the plots: study days and % change of the sum from baseline, and its BOR."""
+
+    subject_id: str
+    days: list[float]
+    change_pct: list[float]
+    best_overall_response: str | None
+
+
+def _pct(v: Any) -> str:
+    return "" if v is None else f"{float(v):+.1f} %"
+
+
+def _new_text(v: Any) -> str:
+    if v is None or v is False:
+        return "none"
+    if v is True:
+        return "yes"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {x}" for k, x in v.items())
+    return str(v)
+
+
+class ResponsePanel(QTabWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        table_page = QWidget()
+        layout = QVBoxLayout(table_page)
+        layout.setContentsMargins(2, 2, 2, 2)
+        self.bor_label = QLabel("Best overall response: —")
+        self.bor_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)  # type: ignore[union-attr]
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        assert header is not None
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        layout.addWidget(self.bor_label)
+        layout.addWidget(self.table)
+        self.addTab(table_page, "Responses")
+        self.spider = pg.PlotWidget(title="Sum of diameters, change from baseline")
+        self.spider.setLabel("bottom", "days from baseline")
+        self.spider.setLabel("left", "change (%)")
+        self.spider.showGrid(x=True, y=True, alpha=0.3)
+        self.addTab(self.spider, "Spider plot")
+        self.waterfall = pg.PlotWidget(title="Best change of the sum from baseline, per subject")
+        self.waterfall.setLabel("left", "best change (%)")
+        self.waterfall.showGrid(y=True, alpha=0.3)
+        self.addTab(self.waterfall, "Waterfall")
+        self.summary: ResponseSummary | None = None
+
+    def show_summary(self, summary: ResponseSummary | None) -> None:
+        self.summary = summary
+        if summary is None:
+            self.table.setRowCount(0)
+            self.bor_label.setText("Best overall response: —")
+            return
+        r, i = summary.recist, summary.irecist
+        errors = [f"{c.criteria}: {c.error}" for c in (r, i) if c.error]
+        bor = (
+            f"Best overall response: RECIST 1.1 <b>{r.best_overall_response or '—'}</b> · iRECIST "
+            f"<b>{i.best_overall_response or '—'}</b>"
+        )
+        self.bor_label.setText(
+            bor + ("<br><span style='color:#d9534f'>" + "<br>".join(errors) + "</span>" if errors else "")
+        )
+        rows = max(len(r.timepoints), len(i.timepoints))
+        self.table.setRowCount(rows)
+        for row in range(rows):
+            tr = r.timepoints[row] if row < len(r.timepoints) else {}
+            ti = i.timepoints[row] if row < len(i.timepoints) else {}
+            values = [
+                tr.get("label", ti.get("label", "")),
+                "" if tr.get("sum_mm") is None else f"{float(tr['sum_mm']):.1f}",
+                _pct(tr.get("change_from_baseline_pct")),
+                _pct(tr.get("change_from_nadir_pct")),
+                str(tr.get("target_response") or "—"),
+                str(tr.get("non_target_response") or "—"),
+                _new_text(tr.get("new_lesions")),
+                str(tr.get("overall_response", "")),
+                str(ti.get("overall_response", "")),
+                str(tr.get("reason", "")),
+                str(ti.get("reason", "")),
+            ]
+            for col, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                if col in (7, 8) and text in RESPONSE_COLOURS:
+                    item.setForeground(pg.mkColor(RESPONSE_COLOURS[text]))
+                    f = item.font()
+                    f.setBold(True)
+                    item.setFont(f)
+                if col >= 9:
+                    item.setToolTip(text)
+                self.table.setItem(row, col, item)
+
+    def show_curves(self, curves: list[SubjectCurve], current: str | None) -> None:
+        self.spider.clear()
+        self.spider.addLine(y=20, pen=pg.mkPen("#e53935", style=Qt.PenStyle.DashLine))
+        self.spider.addLine(y=-30, pen=pg.mkPen("#66bb6a", style=Qt.PenStyle.DashLine))
+        for c in curves:
+            if not c.days:
+                continue
+            colour = RESPONSE_COLOURS.get(c.best_overall_response or "", "#9e9e9e")
+            width = 3 if c.subject_id == current else 1
+            self.spider.plot(
+                c.days,
+                c.change_pct,
+                pen=pg.mkPen(colour, width=width),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=colour,
+                name=c.subject_id,
+            )
+            label = pg.TextItem(c.subject_id, color=colour, anchor=(0, 0.5))
+            label.setPos(c.days[-1], c.change_pct[-1])
+            self.spider.addItem(label)
+        self.waterfall.clear()
+        best = sorted(((min(c.change_pct), c) for c in curves if c.change_pct), key=lambda t: -t[0])
+        if not best:
+            return
+        xs = np.arange(len(best))
+        heights = [b for b, _ in best]
+        brushes = [pg.mkBrush(RESPONSE_COLOURS.get(c.best_overall_response or "", "#9e9e9e")) for _, c in best]
+        self.waterfall.addItem(pg.BarGraphItem(x=xs, height=heights, width=0.7, brushes=brushes))
+        self.waterfall.addLine(y=-30, pen=pg.mkPen("#66bb6a", style=Qt.PenStyle.DashLine))
+        self.waterfall.addLine(y=20, pen=pg.mkPen("#e53935", style=Qt.PenStyle.DashLine))
+        axis = self.waterfall.getAxis("bottom")
+        axis.setTicks([[(float(x), c.subject_id) for x, (_, c) in zip(xs, best, strict=True)]])
+
+
+def curve_for(subject_id: str, response: CriteriaResponse, days: list[float]) -> SubjectCurve:
+    """The % change of the sum at each evaluated timepoint (baseline 0 %); ``days`` are the study days of those."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for day, tp in zip(days, response.timepoints, strict=False):
+        pct = tp.get("change_from_baseline_pct")
+        if tp.get("sum_mm") is None:
+            continue
+        xs.append(day)
+        ys.append(0.0 if pct is None else float(pct))
+    return SubjectCurve(subject_id, xs, ys, response.best_overall_response)

@@ -1,0 +1,544 @@
+"""The slice viewer: one series in one plane (axial, coronal, sagittal) with window/level, zoom, pan, overlays.
+
+Screen <-> voxel <-> patient mm: the view's coordinates are in-plane millimetres from the image corner (pixel centres
+at (i + 0.5) * spacing); voxels to patient mm go through `Volume` only. The viewer knows nothing of reads or lesions:
+it draws the lines and marks the main window gives it, and reports clicks, drawn lines and dragged end points in
+patient mm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QKeyEvent, QResizeEvent
+from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from imaging.volume import Volume
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+Point = tuple[float, float, float]
+
+#: (width, level) in HU.
+PRESETS: dict[str, tuple[float, float]] = {
+    "Soft tissue": (400.0, 40.0),
+    "Lung": (1500.0, -600.0),
+    "Liver": (150.0, 90.0),
+    "Bone": (1800.0, 400.0),
+    "Mediastinum": (350.0, 50.0),
+}
+
+
+class Plane(StrEnum):
+    AXIAL = "axial"
+    CORONAL = "coronal"
+    SAGITTAL = "sagittal"
+
+
+class Tool(StrEnum):
+    MEASURE = "measure"  # a click asks the engine for a suggestion
+    RULER = "ruler"  # drag a line: the long axis
+    BIDIRECTIONAL = "bidirectional"  # drag the long axis, then the short axis
+    WINDOW = "window"  # left drag sets window/level
+    PAN = "pan"
+
+
+@dataclass(frozen=True)
+class OverlayLine:
+    """A recorded measurement to draw: label near the first end, long axis and optional short axis (patient mm)."""
+
+    label: str
+    long_axis: tuple[Point, Point]
+    short_axis: tuple[Point, Point] | None = None
+    color: str = "#ffd400"
+
+
+_AXIS_LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))
+
+
+def orientation_letter(vector: npt.NDArray[np.float64]) -> str:
+    """The patient direction (LPS) a screen direction points to, e.g. 'L' or 'A'."""
+    axis = int(np.argmax(np.abs(vector)))
+    return _AXIS_LETTERS[axis][1 if vector[axis] > 0 else 0]
+
+
+class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
+    def __init__(self, viewer: SliceViewer) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.viewer = viewer
+
+    def wheelEvent(self, ev: Any, axis: Any = None) -> None:
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)  # zoom about the cursor
+            return
+        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+        self.viewer.step(-1 if delta > 0 else 1)
+        ev.accept()
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            p = self.mapToView(ev.pos())
+            self.viewer._view_clicked(p.x(), p.y())
+            ev.accept()
+        else:
+            ev.ignore()
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
+        button = ev.button()
+        tool = self.viewer.tool
+        if button == Qt.MouseButton.RightButton or (button == Qt.MouseButton.LeftButton and tool is Tool.WINDOW):
+            d = ev.pos() - ev.lastPos()
+            self.viewer._drag_window(d.x(), d.y())
+            ev.accept()
+            return
+        if button == Qt.MouseButton.LeftButton and tool in (Tool.RULER, Tool.BIDIRECTIONAL):
+            a = self.mapToView(ev.buttonDownPos())
+            b = self.mapToView(ev.pos())
+            self.viewer._drag_line(a.x(), a.y(), b.x(), b.y(), finished=ev.isFinish())
+            ev.accept()
+            return
+        # middle button, or left with the pan/measure tools: pan
+        if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
+            ev.accept()
+            d = self.mapToView(ev.lastPos()) - self.mapToView(ev.pos())
+            self.translateBy(x=d.x(), y=d.y())
+            return
+        ev.ignore()
+
+
+class SliceViewer(QWidget):
+    slice_changed = pyqtSignal(int)
+    #: measure tool: (patient point, axial slice index)
+    clicked = pyqtSignal(object, int)
+    #: ruler/bidirectional: (long axis, short axis or None, slice index), segments in patient mm
+    line_drawn = pyqtSignal(object, object, int)
+    #: an end point of the pending measurement was dragged: ("long"|"short", 0|1, new patient point)
+    endpoint_moved = pyqtSignal(str, int, object)
+    window_changed = pyqtSignal(float, float)
+
+    def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.volume: Volume | None = None
+        self.plane = Plane.AXIAL
+        self.cursor_voxel = [0, 0, 0]  # cursor voxel (k, j, i): the plane shows pos[axis]
+        self.width_hu, self.level_hu = PRESETS["Soft tissue"]
+        self.tool = Tool.MEASURE
+        self.loading_text = ""
+        self._overlays: list[OverlayLine] = []
+        self._proposals: list[tuple[str, Point]] = []
+        self._pending_long: tuple[Point, Point] | None = None
+        self._pending_short: tuple[Point, Point] | None = None
+        self._outline: npt.NDArray[np.bool_] | None = None  # 2-D axial mask on `_outline_k`
+        self._outline_k = -1
+        self._draft: list[tuple[Point, Point]] = []  # bidirectional tool: long axis drawn, short axis pending
+
+        self.view = pg.GraphicsView()
+        self.view.setBackground("k")
+        self.vb = _SliceViewBox(self)
+        self.view.setCentralItem(self.vb)
+        self.image = pg.ImageItem()
+        self.vb.addItem(self.image)
+        self.outline_item = pg.ImageItem()
+        self.outline_item.setZValue(5)
+        self.vb.addItem(self.outline_item)
+        self.lines_item = pg.PlotDataItem(connect="pairs", pen=pg.mkPen("#ffd400", width=2))
+        self.lines_item.setZValue(10)
+        self.vb.addItem(self.lines_item)
+        self.draft_item = pg.PlotDataItem(connect="pairs", pen=pg.mkPen("#00e5ff", width=2, style=Qt.PenStyle.DashLine))
+        self.draft_item.setZValue(11)
+        self.vb.addItem(self.draft_item)
+        self.proposal_item = pg.ScatterPlotItem(symbol="+", size=22, pen=pg.mkPen("#ff4fd8", width=2), brush=None)
+        self.proposal_item.setZValue(12)
+        self.vb.addItem(self.proposal_item)
+        self._labels: list[pg.TextItem] = []
+        self._rois: list[pg.LineSegmentROI] = []
+        self.scale_bar = pg.ScaleBar(size=50, suffix="")
+        self.scale_bar.setParentItem(self.vb)
+        self.scale_bar.anchor((1, 1), (1, 1), offset=(-16, -34))
+        self.scale_bar.text.setText("5 cm")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        style = "color: #e8e8e8; background: transparent; font-size: 11px;"
+        self.corner = {name: QLabel(self.view) for name in ("tl", "tr", "bl", "br")}
+        self.edge = {name: QLabel(self.view) for name in ("left", "right", "top", "bottom")}
+        for lab in (*self.corner.values(), *self.edge.values()):
+            lab.setStyleSheet(style)
+            lab.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        for lab in self.edge.values():
+            lab.setStyleSheet("color: #ffb347; background: transparent; font-weight: bold; font-size: 13px;")
+        self.view.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(240, 240)
+
+    # ---- state -------------------------------------------------------------------------------------------------
+    def set_volume(self, volume: Volume | None, slice_index: int | None = None) -> None:
+        self.volume = volume
+        self._outline = None
+        if volume is not None:
+            n, rows, cols = volume.shape
+            k = n // 2 if slice_index is None else slice_index
+            self.cursor_voxel = [int(np.clip(k, 0, n - 1)), rows // 2, cols // 2]
+        self.redraw(reset_view=True)
+
+    @property
+    def slice_index(self) -> int:
+        return self.cursor_voxel[0]
+
+    def set_slice(self, k: int) -> None:
+        if self.volume is None:
+            return
+        k = int(np.clip(k, 0, self.volume.shape[0] - 1))
+        if k != self.cursor_voxel[0]:
+            self.cursor_voxel[0] = k
+            self.redraw()
+            self.slice_changed.emit(k)
+
+    def step(self, n: int) -> None:
+        if self.volume is None:
+            return
+        axis = {Plane.AXIAL: 0, Plane.CORONAL: 1, Plane.SAGITTAL: 2}[self.plane]
+        if axis == 0:
+            self.set_slice(self.cursor_voxel[0] + n)
+        else:
+            self.cursor_voxel[axis] = int(np.clip(self.cursor_voxel[axis] + n, 0, self.volume.shape[axis] - 1))
+            self.redraw()
+
+    def set_plane(self, plane: Plane) -> None:
+        self.plane = Plane(plane)
+        self.redraw(reset_view=True)
+
+    def set_window(self, width: float, level: float) -> None:
+        self.width_hu, self.level_hu = max(1.0, float(width)), float(level)
+        self.image.setLevels((self.level_hu - self.width_hu / 2, self.level_hu + self.width_hu / 2))
+        self._update_text()
+        self.window_changed.emit(self.width_hu, self.level_hu)
+
+    def set_tool(self, tool: Tool) -> None:
+        self.tool = Tool(tool)
+        self._draft = []
+        self.draft_item.setData([], [])
+
+    def set_overlays(self, overlays: list[OverlayLine]) -> None:
+        self._overlays = list(overlays)
+        self._draw_overlays()
+
+    def set_proposals(self, proposals: list[tuple[str, Point]]) -> None:
+        self._proposals = list(proposals)
+        self._draw_overlays()
+
+    def set_pending(
+        self,
+        long_axis: tuple[Point, Point] | None,
+        short_axis: tuple[Point, Point] | None = None,
+        outline: npt.NDArray[np.bool_] | None = None,
+        outline_slice: int = -1,
+    ) -> None:
+        """The measurement being decided on: editable end points, and the engine's outline on its slice."""
+        self._pending_long, self._pending_short = long_axis, short_axis
+        self._outline, self._outline_k = outline, outline_slice
+        self._draw_overlays()
+
+    def center_on(self, point: Point) -> None:
+        """Go to the slice holding ``point`` and pan it to the middle of the view (zoom kept)."""
+        if self.volume is None:
+            return
+        k, j, i = (float(x) for x in self.volume.patient_to_voxel(point))
+        _, rows, cols = self.volume.shape
+        self.cursor_voxel[1] = int(np.clip(round(j), 0, rows - 1))
+        self.cursor_voxel[2] = int(np.clip(round(i), 0, cols - 1))
+        self.set_slice(round(k))
+        if self.plane is Plane.AXIAL:
+            x, y = self._voxel_to_view(j, i)
+            r = self.vb.viewRect()
+            self.vb.translateBy(x=x - r.center().x(), y=y - r.center().y())
+        self.redraw()
+
+    # ---- geometry of the current plane ---------------------------------------------------------------------------
+    def _plane_spacing(self) -> tuple[float, float]:
+        """(row, column) spacing in mm of the displayed image."""
+        assert self.volume is not None
+        s = self.volume.spacing
+        return {Plane.AXIAL: (s[1], s[2]), Plane.CORONAL: (s[0], s[2]), Plane.SAGITTAL: (s[0], s[1])}[self.plane]
+
+    def _flip_rows(self) -> bool:
+        """Reformats show the head at the top: flip the rows when the slice index increases towards the head."""
+        assert self.volume is not None
+        return bool(self.volume.normal[2] > 0)
+
+    def _plane_image(self) -> npt.NDArray[Any]:
+        assert self.volume is not None
+        a = self.volume.array
+        k, j, i = self.cursor_voxel
+        if self.plane is Plane.AXIAL:
+            return a[k]  # type: ignore[no-any-return]
+        img = a[:, j, :] if self.plane is Plane.CORONAL else a[:, :, i]
+        return img[::-1] if self._flip_rows() else img
+
+    def _voxel_to_view(self, j: float, i: float) -> tuple[float, float]:
+        sy, sx = self._plane_spacing()
+        return (i + 0.5) * sx, (j + 0.5) * sy
+
+    def _view_to_voxel(self, x: float, y: float) -> tuple[float, float, float]:
+        """View position -> fractional voxel (k, j, i) in the volume."""
+        assert self.volume is not None
+        sy, sx = self._plane_spacing()
+        r, c = y / sy - 0.5, x / sx - 0.5
+        n = self.volume.shape[0]
+        k, j, i = (float(v) for v in self.cursor_voxel)
+        if self.plane is Plane.AXIAL:
+            return k, r, c
+        kk = (n - 1 - r) if self._flip_rows() else r
+        return (kk, j, c) if self.plane is Plane.CORONAL else (kk, c, i)
+
+    def view_to_patient(self, x: float, y: float) -> Point:
+        assert self.volume is not None
+        p = self.volume.voxel_to_patient(self._view_to_voxel(x, y))
+        return (float(p[0]), float(p[1]), float(p[2]))
+
+    def patient_to_view(self, point: Point) -> tuple[float, float, int]:
+        """Axial view position of a patient point and the (rounded) slice it lies on."""
+        assert self.volume is not None
+        k, j, i = (float(v) for v in self.volume.patient_to_voxel(point))
+        x, y = self._voxel_to_view(j, i)
+        return x, y, round(k)
+
+    # ---- drawing -------------------------------------------------------------------------------------------------
+    def redraw(self, reset_view: bool = False) -> None:
+        if self.volume is None:
+            self.image.clear()
+            self._update_text()
+            return
+        img = self._plane_image()
+        self.image.setImage(
+            img, autoLevels=False, levels=(self.level_hu - self.width_hu / 2, self.level_hu + self.width_hu / 2)
+        )
+        if reset_view:
+            sy, sx = self._plane_spacing()
+            rect = QRectF(0, 0, img.shape[1] * sx, img.shape[0] * sy)
+            self.image.setRect(rect)
+            self.vb.setRange(rect, padding=0.0)
+        self._draw_overlays()
+        self._update_text()
+
+    def _draw_overlays(self) -> None:
+        for item in self._labels:
+            self.vb.removeItem(item)
+        self._labels = []
+        for roi in self._rois:
+            self.vb.removeItem(roi)
+        self._rois = []
+        if self.volume is None or self.plane is not Plane.AXIAL:
+            self.lines_item.setData([], [])
+            self.proposal_item.setData([], [])
+            self.outline_item.clear()
+            return
+        k = self.cursor_voxel[0]
+        xs: list[float] = []
+        ys: list[float] = []
+        for ov in self._overlays:
+            segs = [ov.long_axis] + ([ov.short_axis] if ov.short_axis else [])
+            on_slice = False
+            for a, b in segs:
+                ax, ay, ak = self.patient_to_view(a)
+                bx, by, _ = self.patient_to_view(b)
+                if ak == k:
+                    xs += [ax, bx]
+                    ys += [ay, by]
+                    on_slice = True
+            if on_slice:
+                ax, ay, _ = self.patient_to_view(ov.long_axis[0])
+                label = pg.TextItem(ov.label, color=ov.color, anchor=(1.1, 1.1))
+                label.setPos(ax, ay)
+                self.vb.addItem(label)
+                self._labels.append(label)
+        self.lines_item.setData(xs, ys)
+        px, py = [], []
+        for name, point in self._proposals:
+            x, y, pk = self.patient_to_view(point)
+            if abs(pk - k) <= 1:
+                px.append(x)
+                py.append(y)
+                label = pg.TextItem(f"{name}?", color="#ff4fd8", anchor=(-0.2, 1.2))
+                label.setPos(x, y)
+                self.vb.addItem(label)
+                self._labels.append(label)
+        self.proposal_item.setData(px, py)
+        if self._outline is not None and self._outline_k == k:
+            self.outline_item.setImage(_outline_rgba(self._outline), autoLevels=False)
+            self.outline_item.setRect(self.image.mapRectToParent(self.image.boundingRect()))
+        else:
+            self.outline_item.clear()
+        for axis, seg in (("long", self._pending_long), ("short", self._pending_short)):
+            if seg is None:
+                continue
+            ax, ay, ak = self.patient_to_view(seg[0])
+            bx, by, _ = self.patient_to_view(seg[1])
+            if ak != k:
+                continue
+            color = "#00ff7f" if axis == "long" else "#00bfff"
+            roi = pg.LineSegmentROI([(ax, ay), (bx, by)], pen=pg.mkPen(color, width=2), movable=False)
+            roi.setZValue(20)
+            roi.sigRegionChangeFinished.connect(lambda r, a=axis: self._roi_moved(a, r))
+            self.vb.addItem(roi)
+            self._rois.append(roi)
+            length = float(np.linalg.norm(np.subtract(seg[1], seg[0])))
+            label = pg.TextItem(f"{length:.1f} mm", color=color, anchor=(-0.1, -0.1))
+            label.setPos(bx, by)
+            self.vb.addItem(label)
+            self._labels.append(label)
+
+    def _roi_moved(self, axis: str, roi: pg.LineSegmentROI) -> None:
+        seg = self._pending_long if axis == "long" else self._pending_short
+        if seg is None:
+            return
+        handles = roi.getSceneHandlePositions()
+        for end, (_, scene_pos) in enumerate(handles[:2]):
+            p = self.vb.mapSceneToView(scene_pos)
+            new = self.view_to_patient(p.x(), p.y())
+            if float(np.linalg.norm(np.subtract(new, seg[end]))) > 0.05:
+                self.endpoint_moved.emit(axis, end, new)
+                return
+
+    def _update_text(self) -> None:
+        v = self.volume
+        self.corner["tl"].setText(self.title + (f"\n{self.loading_text}" if self.loading_text else ""))
+        self.corner["tr"].setText(f"W {self.width_hu:.0f}  L {self.level_hu:.0f}")
+        if v is None:
+            self.corner["bl"].setText("no images")
+            for lab in self.edge.values():
+                lab.setText("")
+            self._place_labels()
+            return
+        n = v.shape[0]
+        k = self.cursor_voxel[0]
+        thick = v.info.slice_thickness_mm
+        thick_txt = f"  thk {thick:g} mm" if thick else ""
+        if self.plane is Plane.AXIAL:
+            where = f"Im {k + 1}/{n}  z {v.slice_position_mm(k):.1f} mm{thick_txt}"
+        else:
+            axis = 1 if self.plane is Plane.CORONAL else 2
+            where = f"{self.plane.value} {self.cursor_voxel[axis] + 1}/{v.shape[axis]}"
+        self.corner["bl"].setText(where)
+        d = v.direction
+        right = d[:, 2] if self.plane is not Plane.SAGITTAL else d[:, 1]
+        down = d[:, 1] if self.plane is Plane.AXIAL else (-d[:, 0] if self._flip_rows() else d[:, 0])
+        self.edge["right"].setText(orientation_letter(right))
+        self.edge["left"].setText(orientation_letter(-right))
+        self.edge["bottom"].setText(orientation_letter(down))
+        self.edge["top"].setText(orientation_letter(-down))
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        w, h = self.view.width(), self.view.height()
+        for lab in (*self.corner.values(), *self.edge.values()):
+            lab.adjustSize()
+        c, e = self.corner, self.edge
+        c["tl"].move(6, 4)
+        c["tr"].move(w - c["tr"].width() - 6, 4)
+        c["bl"].move(6, h - c["bl"].height() - 4)
+        c["br"].move(w - c["br"].width() - 6, h - c["br"].height() - 4)
+        e["left"].move(4, h // 2 - e["left"].height() // 2)
+        e["right"].move(w - e["right"].width() - 4, h // 2 - e["right"].height() // 2)
+        e["top"].move(w // 2 - e["top"].width() // 2, 4)
+        e["bottom"].move(w // 2 - e["bottom"].width() // 2, h - e["bottom"].height() - 22)
+
+    def resizeEvent(self, a0: QResizeEvent | None) -> None:
+        super().resizeEvent(a0)
+        self._place_labels()
+
+    # ---- input ---------------------------------------------------------------------------------------------------
+    def _mouse_moved(self, scene_pos: QPointF) -> None:
+        if self.volume is None or not self.vb.sceneBoundingRect().contains(scene_pos):
+            return
+        p = self.vb.mapSceneToView(scene_pos)
+        k, j, i = (round(x) for x in self._view_to_voxel(p.x(), p.y()))
+        if not self.volume.contains_voxel((k, j, i)):
+            self.corner["br"].setText("")
+        else:
+            hu = float(self.volume.array[k, j, i])
+            x, y, z = self.view_to_patient(p.x(), p.y())
+            self.corner["br"].setText(f"({x:.1f}, {y:.1f}, {z:.1f}) mm   {hu:.0f} HU")
+        self._place_labels()
+
+    def _view_clicked(self, x: float, y: float) -> None:
+        if self.volume is None:
+            return
+        self.setFocus()
+        k, j, i = self._view_to_voxel(x, y)
+        if not self.volume.contains_voxel((round(k), round(j), round(i))):
+            return
+        if self.plane is not Plane.AXIAL:  # a click in a reformat moves the axial slice there
+            self.cursor_voxel[1], self.cursor_voxel[2] = round(j), round(i)
+            self.set_slice(round(k))
+            self.redraw()
+            return
+        self.cursor_voxel[1], self.cursor_voxel[2] = round(j), round(i)
+        if self.tool is Tool.MEASURE:
+            self.clicked.emit(self.view_to_patient(x, y), self.cursor_voxel[0])
+
+    def _drag_window(self, dx: float, dy: float) -> None:
+        scale = max(self.width_hu, 50.0) / 300.0
+        self.set_window(self.width_hu + dx * scale, self.level_hu - dy * scale)
+
+    def _drag_line(self, ax: float, ay: float, bx: float, by: float, finished: bool) -> None:
+        if self.volume is None or self.plane is not Plane.AXIAL:
+            return
+        seg = (self.view_to_patient(ax, ay), self.view_to_patient(bx, by))
+        views = [self.patient_to_view(p)[:2] for s in [*self._draft, seg] for p in s]
+        self.draft_item.setData([v[0] for v in views], [v[1] for v in views])
+        if not finished:
+            return
+        if self.tool is Tool.BIDIRECTIONAL and not self._draft:
+            self._draft = [seg]
+            return
+        long_axis = self._draft[0] if self._draft else seg
+        short_axis = seg if self._draft else None
+        self._draft = []
+        self.draft_item.setData([], [])
+        self.line_drawn.emit(long_axis, short_axis, self.cursor_voxel[0])
+
+    def keyPressEvent(self, a0: QKeyEvent | None) -> None:
+        if a0 is None:
+            return
+        key = a0.key()
+        steps: dict[int, int] = {
+            Qt.Key.Key_Up: -1,
+            Qt.Key.Key_Down: 1,
+            Qt.Key.Key_PageUp: -10,
+            Qt.Key.Key_PageDown: 10,
+        }
+        if key in steps:
+            self.step(steps[key])
+        elif key == Qt.Key.Key_Home and self.volume is not None:
+            self.set_slice(0)
+        elif key == Qt.Key.Key_End and self.volume is not None:
+            self.set_slice(self.volume.shape[0] - 1)
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.vb.scaleBy((0.8, 0.8))
+        elif key == Qt.Key.Key_Minus:
+            self.vb.scaleBy((1.25, 1.25))
+        else:
+            super().keyPressEvent(a0)
+
+
+def _outline_rgba(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """The edge of a 2-D mask as a semi-opaque RGBA image (inside faintly tinted)."""
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    edge = mask & ~inner
+    rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
+    rgba[mask] = (255, 80, 80, 40)
+    rgba[edge] = (255, 60, 60, 230)
+    return rgba

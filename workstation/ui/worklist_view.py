@@ -1,0 +1,59 @@
+"""The worklist: subjects -> timepoints with the read status of each; activating a timepoint opens it."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+
+from workstation.read_model import Read
+from workstation.session.worklist import SubjectEntry, timepoint_status
+
+_STATUS_MARK = {"not started": "○", "in progress": "◐", "complete": "●", "signed": "✔"}
+
+
+class WorklistView(QTreeWidget):
+    #: (subject index, timepoint index)
+    timepoint_activated = pyqtSignal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(["Subject / timepoint", "Date", "Read"])
+        self.setColumnWidth(0, 150)
+        self.itemActivated.connect(self._activated)
+        self.itemClicked.connect(self._activated)
+
+    def show_subjects(self, subjects: list[SubjectEntry], reads: dict[str, Read | None]) -> None:
+        self.clear()
+        for s_idx, subject in enumerate(subjects):
+            read = reads.get(subject.subject_id)
+            top = QTreeWidgetItem([subject.subject_id, "", ""])
+            top.setData(0, Qt.ItemDataRole.UserRole, (s_idx, 0))
+            for t_idx, tp in enumerate(subject.timepoints):
+                status = timepoint_status(read, t_idx)
+                child = QTreeWidgetItem([tp.label, tp.date.isoformat(), f"{_STATUS_MARK[status]} {status}"])
+                child.setData(0, Qt.ItemDataRole.UserRole, (s_idx, t_idx))
+                top.addChild(child)
+            self.addTopLevelItem(top)
+            top.setExpanded(True)
+
+    def update_status(self, subject_index: int, read: Read) -> None:
+        top = self.topLevelItem(subject_index)
+        if top is None:
+            return
+        for t_idx in range(top.childCount()):
+            status = timepoint_status(read, t_idx)
+            child = top.child(t_idx)
+            if child is not None:
+                child.setText(2, f"{_STATUS_MARK[status]} {status}")
+
+    def mark_current(self, subject_index: int, tp_index: int) -> None:
+        top = self.topLevelItem(subject_index)
+        if top is not None and top.child(tp_index) is not None:
+            self.blockSignals(True)
+            self.setCurrentItem(top.child(tp_index))
+            self.blockSignals(False)
+
+    def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        data = item.data(0, Qt.ItemDataRole.UserRole)
+        if data is not None:
+            self.timepoint_activated.emit(int(data[0]), int(data[1]))
