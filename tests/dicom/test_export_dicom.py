@@ -70,7 +70,9 @@ def write_ct_series(series: KnownSeries, folder: Path) -> list[Path]:
 def ct_headers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pydicom.Dataset]:
     root = tmp_path_factory.mktemp("ct")
     read = known_read()
-    files = [p for i, tp in enumerate(read.timepoints) for p in write_ct_series(known_series(i, tp.date), root / f"T{i}")]
+    files = [
+        p for i, tp in enumerate(read.timepoints) for p in write_ct_series(known_series(i, tp.date), root / f"T{i}")
+    ]
     return load_headers(files)
 
 
@@ -82,7 +84,7 @@ def dciodvfy_errors(path: Path) -> list[str]:
 
 
 def carried_by_sr(read: Read) -> Read:
-    """What TID 1500 carries of a read: no comments, mask keys, slice positions, trial parameters or signature meaning."""
+    """What TID 1500 carries: not comments, mask keys, slice positions, trial parameters, signature meaning."""
     r = dataclasses.replace(read, confirmation_required=True, sd_min_days=42)
     r.timepoints = []
     for tp in read.timepoints:
@@ -173,7 +175,7 @@ def test_seg_round_trip_valid_and_tracked(tmp_path: Path, ct_headers: dict) -> N
     expected_t1 = store.load(read.timepoints[0].assessments["T1"].measurements[0].mask_ref or "")
     assert masks["T1"].sop_instance_uids == expected_t1.sop_instance_uids
     full = np.zeros((3, MATRIX, MATRIX), dtype=bool)
-    k, j, i = expected_t1.offset
+    _, j, i = expected_t1.offset
     full[:, j : j + expected_t1.mask.shape[1], i : i + expected_t1.mask.shape[2]] = expected_t1.mask
     assert np.array_equal(masks["T1"].planes, full)
     assert masks["T2"].planes.sum() == t2.sum() and masks["T2"].tracking_uid == "2.25.7002"

@@ -65,7 +65,7 @@ def test_too_small_and_not_evaluated_use_the_published_wording() -> None:
 
 def test_rs_carries_every_timepoint_response_and_the_best_response() -> None:
     ds = build_sdtm(*_one_read())
-    got = [(r["VISIT"] if "VISIT" in r else "", r["RSTESTCD"], r["RSORRES"]) for r in ds.rs]
+    got = [(r.get("VISIT", ""), r["RSTESTCD"], r["RSORRES"]) for r in ds.rs]
     assert got == [
         ("WEEK 6", "TRGRESP", "PR"), ("WEEK 6", "NTRGRESP", "NON-CR/NON-PD"), ("WEEK 6", "NEWLPROG", "N"),
         ("WEEK 6", "OVRLRESP", "PR"),

@@ -99,7 +99,7 @@ KNOWN_RESULTS: dict[str, Any] = {
 
 
 def known_read(reader: str = "alice", reader_role: str = "central") -> Read:
-    """Subject S001: liver target T1, nodal target T2 (short axis), bone non-target NT1, new lung lesion N1 at week 12."""
+    """S001: liver target T1, nodal target T2 (short axis), bone non-target NT1, new lung lesion N1 at week 12."""
     read = Read(subject_id="S001", reader=reader, reader_role=reader_role, read_id=f"read-{reader}", sd_min_days=42)
     read.lesions = {
         "T1": Lesion("T1", Role.TARGET, "liver", location="segment VII", tracking_uid="2.25.7001"),

@@ -244,6 +244,8 @@ def read_from_case(case: dict[str, Any], reader: str = "case-file", source: str 
             subject_id=str(case["subject_id"]),
             reader=reader,
             criteria=str(case.get("criteria", "RECIST 1.1")),
+            # Stable, so that exporting the same case file twice gives the same identifiers.
+            read_id=f"{case['subject_id']}-{str(case.get('criteria', 'RECIST 1.1')).replace(' ', '')}-{reader}",
             confirmation_required=bool(case.get("confirmation_required", True)),
             sd_min_days=int(case.get("sd_min_days", 42)),
         )
@@ -310,3 +312,33 @@ def write_read(read: Read, path: str | Path) -> Path:
     tmp.write_text(json.dumps(read_to_dict(read), indent=2) + "\n", encoding="utf-8")
     tmp.replace(p)
     return p
+
+
+def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
+    """Reads from files and folders. A file named explicitly must be a read or case file; inside a folder, JSON files
+    that are neither (trial indexes, ground truth, expected results) are passed over."""
+    found: list[tuple[Path, Read]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*.json")):
+                data = load_json(f)
+                if isinstance(data, dict) and (
+                    data.get("format") == FORMAT
+                    or ("read" in data and "format_version" in data)
+                    or ("timepoints" in data and "subject_id" in data and "lesions" not in data
+                        and _looks_like_case(data))
+                ):
+                    found.append((f, load_read(f)))
+        elif p.exists():
+            found.append((p, load_read(p)))
+        else:
+            raise ReadFileError(f"{p}: no such file or folder")
+    return found
+
+
+def _looks_like_case(data: dict[str, Any]) -> bool:
+    tps = data.get("timepoints")
+    return isinstance(tps, list) and all(isinstance(t, dict) and "lesions" in t for t in tps) and bool(tps) and all(
+        "overall_response" not in t for t in tps
+    )

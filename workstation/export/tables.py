@@ -1,0 +1,111 @@
+"""CSV of everything, for people and scripts: every measurement, every timepoint response, every best response.
+
+Responses come from the response engine's results (``recist.evaluate_case``), passed in; nothing is recomputed here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from workstation.export.read_json import read_to_dict
+from workstation.read_model import Read
+
+MEASUREMENT_COLUMNS = [
+    "subject_id", "read_id", "reader", "reader_role", "criteria", "timepoint", "date", "lesion_id", "tracking_uid",
+    "role", "organ", "node", "location", "status", "merged_into", "fragment", "long_axis_mm", "short_axis_mm",
+    "recist_diameter_mm", "volume_ml", "long_axis_endpoints_mm", "short_axis_endpoints_mm", "study_uid",
+    "series_uid", "sop_instance_uid", "frame_of_reference_uid", "origin", "engine", "model_id", "model_version",
+    "comment",
+]  # fmt: skip
+RESPONSE_COLUMNS = [
+    "subject_id", "read_id", "reader", "reader_role", "criteria", "timepoint", "date", "sum_mm",
+    "change_from_baseline_pct", "change_from_nadir_pct", "target_response", "non_target_response", "new_lesions",
+    "overall_response", "reason",
+]  # fmt: skip
+BEST_COLUMNS = [
+    "subject_id", "read_id", "reader", "reader_role", "criteria", "best_overall_response",
+    "best_overall_response_reason", "date_of_progression",
+]  # fmt: skip
+
+
+def measurement_rows(read: Read) -> list[dict[str, Any]]:
+    """One row per measurement (a split lesion: one per fragment), or one per assessment with no measurement."""
+    rows: list[dict[str, Any]] = []
+    for tp in read.timepoints:
+        for lesion_id, a in tp.assessments.items():
+            lesion = read.lesions[lesion_id]
+            base = {
+                "subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
+                "reader_role": read.reader_role, "criteria": read.criteria, "timepoint": tp.label,
+                "date": tp.date.isoformat(), "lesion_id": lesion_id, "tracking_uid": lesion.tracking_uid,
+                "role": lesion.role.value, "organ": lesion.organ, "node": lesion.is_node, "location": lesion.location,
+                "status": a.status.value, "merged_into": a.merged_into or "", "study_uid": tp.study_uid,
+                "comment": a.comment,
+            }  # fmt: skip
+            if not a.measurements:
+                rows.append(base)
+            for n, m in enumerate(a.measurements, start=1):
+                diameter = m.short_axis_mm if lesion.is_node else m.long_axis_mm
+                rows.append(base | {
+                    "fragment": n, "long_axis_mm": m.long_axis_mm, "short_axis_mm": m.short_axis_mm,
+                    "recist_diameter_mm": diameter, "volume_ml": m.volume_ml,
+                    "long_axis_endpoints_mm": json.dumps(m.long_axis_endpoints) if m.long_axis_endpoints else "",
+                    "short_axis_endpoints_mm": json.dumps(m.short_axis_endpoints) if m.short_axis_endpoints else "",
+                    "series_uid": m.series_uid, "sop_instance_uid": m.sop_instance_uid,
+                    "frame_of_reference_uid": m.frame_of_reference_uid, "origin": m.origin.value,
+                    "engine": m.engine or "", "model_id": m.model_id or "", "model_version": m.model_version or "",
+                })  # fmt: skip
+    return rows
+
+
+def response_rows(read: Read, results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
+            "reader_role": read.reader_role, "criteria": read.criteria}  # fmt: skip
+    dates = {tp.label: tp.date.isoformat() for tp in read.timepoints}
+    return [
+        head | {"timepoint": t.get("label"), "date": t.get("date", dates.get(str(t.get("label")), ""))}
+        | {c: t.get(c) for c in RESPONSE_COLUMNS[7:]}
+        for t in results.get("timepoints", [])
+    ]
+
+
+def best_row(read: Read, results: Mapping[str, Any]) -> dict[str, Any]:
+    head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
+            "reader_role": read.reader_role, "criteria": read.criteria}  # fmt: skip
+    return head | {c: results.get(c) for c in BEST_COLUMNS[5:]}
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(columns))
+        w.writeheader()
+        for row in rows:
+            w.writerow({c: "" if row.get(c) is None else row.get(c) for c in columns})
+    tmp.replace(path)
+    return path
+
+
+def write_tables(reads: Sequence[Read], results: Mapping[str, Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
+    """measurements.csv, responses.csv, best_responses.csv and everything.json in ``out_dir``."""
+    d = Path(out_dir)
+    written = [
+        write_csv(d / "measurements.csv", MEASUREMENT_COLUMNS, [r for read in reads for r in measurement_rows(read)]),
+        write_csv(d / "responses.csv", RESPONSE_COLUMNS,
+                  [r for read in reads for r in response_rows(read, results.get(read.read_id, {}))]),
+        write_csv(d / "best_responses.csv", BEST_COLUMNS,
+                  [best_row(read, results.get(read.read_id, {})) for read in reads]),
+    ]
+    everything = [{"read": read_to_dict(read), "case": read.to_case(), "results": results.get(read.read_id)}
+                  for read in reads]  # fmt: skip
+    path = d / "everything.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(everything, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    written.append(path)
+    return written
