@@ -109,9 +109,12 @@ def verify_chain(entries: Iterable[AuditEntry], head: tuple[int, str] | None = N
         if last_seq != count or last_hash != prev_hash:
             first_missing = count + 1
             return ChainCheck(
-                False, count, first_missing, f"entries {first_missing} to {last_seq} were deleted (the chain's head says "
-                f"{last_seq} entries, {count} are present)" if last_seq > count else "the chain's head does not match "
-                "its last entry",
+                False,
+                count,
+                first_missing,
+                f"entries {first_missing} to {last_seq} were deleted (the chain's head says "
+                f"{last_seq} entries, {count} are present)"
+                if last_seq > count
+                else "the chain's head does not match its last entry",
             )
     return ChainCheck(True, count)
-

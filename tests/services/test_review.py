@@ -11,14 +11,8 @@ from typing import Any
 import pytest
 
 from recist import evaluate_case
-from tests.services.postgres_server import (
-    PASSWORD,
-    db_url,
-    make_read,
-    make_users,
-    postgres_server,
-    fast_password_hashing,
-)  # noqa: F401
+from tests.services import postgres_server as pg
+from tests.services.postgres_server import PASSWORD, make_read, make_users
 from workstation.read_model import LesionAssessment, LesionStatus, Measurement, Read
 from workstation.review.service import (
     ReviewError,
@@ -37,6 +31,9 @@ from workstation.storage import audit_log, open_database
 from workstation.storage.repository import save_read, sign_timepoint
 from workstation.users import AuthenticationError, PermissionDenied
 
+# The shared service-test fixtures (pytest finds them by name in this module).
+db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
+
 MEANING = "I confirm this central read"
 #: The sample subject's fake identity, as the site knows it.
 IDENTITY = [
@@ -54,7 +51,7 @@ IDENTITY = [
 
 
 @pytest.fixture
-def db(db_url: str):  # noqa: F811
+def db(db_url: str):
     database = open_database(db_url)
     yield database
     database.close()

@@ -10,14 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.postgres_server import (
-    PASSWORD,
-    db_url,
-    make_read,
-    make_users,
-    postgres_server,
-    fast_password_hashing,
-)  # noqa: F401
+from tests.services import postgres_server as pg
+from tests.services.postgres_server import PASSWORD, make_read, make_users
 from workstation.read_model import LesionAssessment, LesionStatus, Measurement, MeasurementOrigin
 from workstation.storage import StorageError, audit_log, open_database
 from workstation.storage import database as database_mod
@@ -31,11 +25,14 @@ from workstation.storage.repository import (
     sign_timepoint,
 )
 
+# The shared service-test fixtures (pytest finds them by name in this module).
+db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
+
 MEANING = "I confirm these measurements as the reader of this timepoint"
 
 
 @pytest.fixture
-def db(db_url: str):  # noqa: F811
+def db(db_url: str):
     database = open_database(db_url)
     yield database
     database.close()

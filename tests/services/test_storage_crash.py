@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.postgres_server import db_url, make_read, make_users, postgres_server, fast_password_hashing  # noqa: F401
+from tests.services import postgres_server as pg
+from tests.services.postgres_server import make_read, make_users
 from workstation.storage import audit_log, open_database
 from workstation.storage.repository import load_read, save_read
+
+# The shared service-test fixtures (pytest finds them by name in this module).
+db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +56,7 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.timeout(120)
-def test_sigkill_during_a_save_loses_no_committed_measurement(db_url: str) -> None:  # noqa: F811
+def test_sigkill_during_a_save_loses_no_committed_measurement(db_url: str) -> None:
     db = open_database(db_url)
     people = make_users(db)
     read = make_read()
