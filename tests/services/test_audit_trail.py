@@ -1,0 +1,176 @@
+"""The stored audit trail on SQLite and PostgreSQL: append-only in the database, tampering found by `recist audit
+verify` (naming the entry), `recist audit show` and `recist users` from the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from tests.services import postgres_server as pg
+from tests.services.postgres_server import PASSWORD, make_read, make_users
+from workstation.cli import main
+from workstation.storage import StorageError, audit_log, open_database
+from workstation.storage.repository import save_read
+
+# The shared service-test fixtures (pytest finds them by name in this module).
+db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
+
+
+@pytest.fixture
+def db(db_url: str):
+    database = open_database(db_url)
+    yield database
+    database.close()
+
+
+def _disable_append_only(conn, dialect: str) -> None:
+    """What an attacker with database access would do first."""
+    if dialect == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
+        conn.exec_driver_sql("DROP TRIGGER audit_log_no_delete")
+    else:
+        conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+
+
+def _filled(db) -> str:
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 28.0
+    save_read(db, read, user=people["site1"], expected_version=1)
+    return read.subject_id
+
+
+def test_the_database_refuses_to_change_or_delete_audit_entries(db) -> None:
+    _filled(db)
+    for statement in ("UPDATE audit_log SET reason = 'x' WHERE seq = 3", "DELETE FROM audit_log WHERE seq = 3"):
+        with pytest.raises(StorageError, match="append-only"), db.transaction() as conn:
+            conn.execute(text(statement))
+    assert audit_log.verify(db).ok
+
+
+def test_a_tampered_entry_is_named_by_audit_verify(db, capsys) -> None:
+    subject = _filled(db)
+    entries = audit_log.entries(db, [subject])
+    target = next(e for e in entries if e.action == "change")
+    assert main(["audit", "verify", "--db", db.url]) == 0
+    assert "audit trail intact" in capsys.readouterr().out
+    with db.transaction() as conn:
+        _disable_append_only(conn, db.dialect)
+        forged = json.loads(target.new_value)
+        forged["measurements"][0]["long_axis_mm"] = 45.0
+        conn.execute(
+            text("UPDATE audit_log SET new_value = :v WHERE seq = :s"), {"v": json.dumps(forged), "s": target.seq}
+        )
+    assert main(["audit", "verify", "--db", db.url]) == 1
+    out = capsys.readouterr().out
+    assert f"audit trail broken at entry {target.seq}: its content does not match its hash" in out
+
+
+def test_a_deleted_entry_is_found(db) -> None:
+    _filled(db)
+    with db.transaction() as conn:
+        _disable_append_only(conn, db.dialect)
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 4"))
+    check = audit_log.verify(db)
+    assert not check.ok and check.first_broken_seq == 4
+
+
+def test_audit_show_lists_who_changed_what_when_and_why(db, capsys) -> None:
+    subject = _filled(db)
+    assert main(["audit", "show", subject, "--db", db.url]) == 0
+    out = capsys.readouterr().out
+    assert "site1  change  read/" in out and "long_axis_mm" in out and "old: " in out and "new: " in out
+    assert main(["audit", "show", subject, "--db", db.url, "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {e["action"] for e in shown} == {"create", "change"}
+    assert main(["audit", "show", "NOBODY", "--db", db.url]) == 1
+    assert "no audit entries for subject 'NOBODY'" in capsys.readouterr().err
+
+
+def _stdin(monkeypatch, *lines: str) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
+
+
+def test_users_command_for_administrators(db_url: str, capsys, monkeypatch) -> None:
+    base = ["--db", db_url, "--password-stdin"]
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["users", "add", "admin", "--full-name", "Ada Admin", "--role", "central_reader", *base]) == 2
+    assert "the first user must be an administrator" in capsys.readouterr().err
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["users", "add", "admin", "--full-name", "Ada Admin", "--role", "administrator", *base]) == 0
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["users", "add", "rita", "--full-name", "Rita Reader", "--role", "central_reader", *base]) == 2
+    assert "--admin" in capsys.readouterr().err
+    _stdin(monkeypatch, PASSWORD, "wrong password")
+    assert (
+        main(
+            [
+                "users",
+                "add",
+                "rita",
+                "--full-name",
+                "Rita Reader",
+                "--role",
+                "central_reader",
+                "--admin",
+                "admin",
+                *base,
+            ]
+        )
+        == 2
+    )
+    assert "wrong user name or password" in capsys.readouterr().err
+    _stdin(monkeypatch, "short", PASSWORD)
+    assert (
+        main(
+            [
+                "users",
+                "add",
+                "rita",
+                "--full-name",
+                "Rita Reader",
+                "--role",
+                "central_reader",
+                "--admin",
+                "admin",
+                *base,
+            ]
+        )
+        == 2
+    )
+    assert "at least 10 characters" in capsys.readouterr().err
+    _stdin(monkeypatch, PASSWORD, PASSWORD)
+    assert (
+        main(
+            [
+                "users",
+                "add",
+                "rita",
+                "--full-name",
+                "Rita Reader",
+                "--role",
+                "central_reader",
+                "--admin",
+                "admin",
+                *base,
+            ]
+        )
+        == 0
+    )
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["users", "list", "--admin", "admin", *base]) == 0
+    out = capsys.readouterr().out
+    assert "rita" in out and "central_reader" in out and "Ada Admin" in out and "$argon2" not in out
+
+
+def test_a_damaged_database_gives_one_line_not_a_traceback(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"\x00garbage" * 500)
+    assert main(["audit", "verify", "--db", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"database file {bad} is damaged" in err and "Traceback" not in err
