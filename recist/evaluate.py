@@ -34,7 +34,7 @@ def baseline_response(case: Case) -> TimepointResponse:
     base = case.baseline
     return TimepointResponse(
         base.label, base.date, total if targets else None, None, None, None, None, None, None, None, "", "", "",
-        f"baseline: {len(targets)} target(s), sum {fmt_mm(total)} mm; "
+        f"{len(targets)} target(s), sum {fmt_mm(total)} mm; "
         f"{len(case.ids_with_role(Role.NON_TARGET))} non-target(s)")
 
 

@@ -1,0 +1,82 @@
+"""`recist endpoints DIR [--format json|table]`: trial endpoints over every case file in a folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from workstation.cli import CommandError
+from workstation.cli.evaluate import INVALID_INPUT, evaluate_file
+
+NAME = "endpoints"
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(NAME, help="trial endpoints (ORR, DCR, DoR, PFS) over a folder of case files",
+                              description="Evaluate every *.json case file in DIR and print ORR and DCR (exact 95 % "
+                                          "CIs), best-response counts, DoR, PFS and OS (Kaplan-Meier).")
+    p.add_argument("directory", metavar="DIR", help="folder of case files (*.json; a file may hold a list of cases)")
+    p.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
+    p.add_argument("--all-subjects", action="store_true",
+                   help="ORR/DCR over every subject, not only those with measurable disease at baseline")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = Path(args.directory)
+    if not folder.is_dir():
+        raise CommandError(f"{folder}: not a folder", INVALID_INPUT)
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise CommandError(f"{folder}: no case files (*.json)", INVALID_INPUT)
+    results: list[dict[str, Any]] = []
+    source: dict[str, Path] = {}
+    for path in files:
+        for r in evaluate_file(path):
+            subject = r["subject_id"]
+            if subject in source:
+                raise CommandError(f"{path}: subject {subject}: already in {source[subject]}; one case per subject",
+                                   INVALID_INPUT)
+            source[subject] = path
+            results.append(r)
+    from recist.endpoints import compute_endpoints  # here: scipy and lifelines load only for this command
+
+    try:
+        out = compute_endpoints(results, measurable_only=not args.all_subjects)
+    except ValueError as exc:
+        raise CommandError(f"{folder}: {exc}", INVALID_INPUT) from None
+    if args.format == "table":
+        sys.stdout.write(format_table(out) + "\n")
+    else:
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+def _ci(p: dict[str, Any]) -> str:
+    if p["estimate"] is None:
+        return f"{p['count']}/{p['n']} (no subject)"
+    return (f"{p['count']}/{p['n']} = {100 * p['estimate']:.1f} % (95 % CI {100 * p['ci_lower']:.1f} to "
+            f"{100 * p['ci_upper']:.1f} %, Clopper-Pearson)")
+
+
+def _km(name: str, km: dict[str, Any] | None) -> str:
+    if km is None:
+        return f"{name}: no subject"
+    if km["median_days"] is None:
+        median = "median not reached"
+    else:
+        lo, hi = km["median_ci_lower_days"], km["median_ci_upper_days"]
+        ci = f"{'NR' if lo is None else f'{lo:.0f}'} to {'NR' if hi is None else f'{hi:.0f}'}"
+        median = f"median {km['median_days']:.0f} days ({km['median_months']:.1f} months; 95 % CI {ci} days)"
+    return f"{name}: {median}; {km['events']} events, {km['censored']} censored of {km['n']}"
+
+
+def format_table(out: dict[str, Any]) -> str:
+    lines = [f"{out['criteria']}: {out['subjects']} subjects, {out['n']} in the population ({out['population']})",
+             f"ORR: {_ci(out['orr'])}", f"DCR: {_ci(out['dcr'])}", "Best overall response:"]
+    lines += [f"  {code:<18}{count}" for code, count in out["best_overall_response_counts"].items()]
+    lines += [_km("PFS", out["pfs"]), _km("DoR", out["dor"]), _km("OS", out["os"])]
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""`recist evaluate CASE.json [...] [--format json|table]`: RECIST 1.1 / iRECIST responses of one subject.
+
+A file holds one case (docs/case-file.md) or a JSON list of cases. Invalid input exits 1 with one line on stderr
+naming the file, subject, timepoint and lesion at fault.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from recist import CaseError, evaluate_case
+from workstation.cli import CommandError
+
+NAME = "evaluate"
+INVALID_INPUT = 1
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(NAME, help="RECIST 1.1 / iRECIST responses of one subject from a JSON case file",
+                              description="Evaluate case files (docs/case-file.md) and print the responses.")
+    p.add_argument("cases", nargs="+", metavar="CASE.json", help="a case file (one case, or a JSON list of cases)")
+    p.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
+    p.set_defaults(func=run)
+
+
+def load_cases(path: Path) -> list[Any]:
+    """The case(s) in a file: one JSON object, or a list of them. Raises CommandError with one clear line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file", INVALID_INPUT) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: cannot read: {exc}", INVALID_INPUT) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                           INVALID_INPUT) from None
+    return data if isinstance(data, list) else [data]
+
+
+def evaluate_file(path: Path) -> list[dict[str, Any]]:
+    results = []
+    for case in load_cases(path):
+        try:
+            results.append(evaluate_case(case))
+        except CaseError as exc:
+            raise CommandError(f"{path}: {exc}", INVALID_INPUT) from None
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    results: list[dict[str, Any]] = []
+    for name in args.cases:
+        results.extend(evaluate_file(Path(name)))
+    if args.format == "table":
+        sys.stdout.write("\n\n".join(format_table(r) for r in results) + "\n")
+    else:
+        payload: Any = results[0] if len(results) == 1 else results
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:+.1f}%"
+
+
+def _mm(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The same result for a person: one row per timepoint, then the best response and every reason."""
+    head = ["Timepoint", "Date", "Sum mm", "vs base", "vs nadir", "Target", "Non-target", "New", "Overall"]
+    rows = [head]
+    for tp in result["timepoints"]:
+        rows.append([tp["label"], tp["date"], _mm(tp["sum_mm"]), _pct(tp["change_from_baseline_pct"]),
+                     _pct(tp["change_from_nadir_pct"]), tp["target_response"] or "", tp["non_target_response"] or "",
+                     tp["new_lesions"] or "", tp["overall_response"] or ""])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    numeric = {2, 3, 4}
+    lines = [f"Subject {result['subject_id']} - {result['criteria']} - confirmation "
+             f"{'required' if result.get('confirmation_required') else 'not required'} - SD >= "
+             f"{result.get('sd_min_days')} days"]
+    for r in rows:
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+    lines.append(f"Best overall response: {result['best_overall_response']} - "
+                 f"{result.get('best_overall_response_reason', '')}")
+    lines.append("Reasons:")
+    lines.extend(f"  {tp['label']}: {tp['reason']}" for tp in result["timepoints"])
+    return "\n".join(lines)
