@@ -238,3 +238,28 @@ def test_passwords_are_stored_as_argon2id_hashes_with_production_cost(tmp_path: 
     assert authenticate(db, "admin", PASSWORD).username == "admin"
     assert PASSWORD not in "".join(str(e) for e in audit_log.entries(db))
     db.close()
+
+
+def test_the_reading_session_store_saves_signs_and_reports_conflicts(db) -> None:
+    from workstation.session.persistence import ReadStoreError
+    from workstation.storage.read_store import DatabaseReadStore
+
+    people = make_users(db)
+    store, other = DatabaseReadStore(db, people["site1"]), DatabaseReadStore(db, people["site1"])
+    assert store.load("SITE01-0042", "site1") is None
+    read = make_read()
+    store.save(read)
+    mine, theirs = store.load(read.subject_id, "site1"), other.load(read.subject_id, "site1")
+    assert mine == read and theirs == read
+    with pytest.raises(ReadStoreError, match="wrong user name or password"):
+        store.sign(mine, 0, password="nope", meaning=MEANING)
+    store.sign(mine, 0, password=PASSWORD, meaning=MEANING)
+    assert mine.timepoints[0].signature is not None and mine.timepoints[0].signature.full_name == "Sam Site"
+    theirs.timepoints[1].assessments["NT1"].comment = "stale edit"
+    with pytest.raises(ReadStoreError, match=r"changed by site1 at .* reload it"):
+        other.save(theirs)
+    mine.timepoints[0].assessments["NT1"].comment = "after signing"
+    with pytest.raises(ReadStoreError, match="needs a reason"):
+        store.save(mine)
+    store.save(mine, reason="typo in the comment")
+    assert load_read(db, read.read_id).read.timepoints[0].assessments["NT1"].comment == "after signing"

@@ -1,0 +1,58 @@
+"""`DatabaseReadStore`: the reading session's `ReadStore` interface on top of the database, for one signed-in user.
+
+It remembers the version of every read it loaded or saved, so each save is checked against concurrent changes; all
+failures arrive as `ReadStoreError` with a one-line message (a stale read says who changed it and when). Signing and
+amendments go through the repository's rules: `sign` re-checks the password, `save(read, reason=...)` amends.
+"""
+
+from __future__ import annotations
+
+from workstation.read_model import Read
+from workstation.session.persistence import ReadStoreError
+from workstation.storage.database import Database, StorageError
+from workstation.storage.repository import ReadError, find_reads, save_read, sign_timepoint
+from workstation.users import AuthenticationError, User
+
+
+class DatabaseReadStore:
+    def __init__(self, db: Database, user: User) -> None:
+        self.db = db
+        self.user = user
+        self._versions: dict[str, int] = {}
+
+    def load(self, subject_id: str, reader: str) -> Read | None:
+        try:
+            found = find_reads(self.db, subject_id, reader=reader)
+        except StorageError as exc:
+            raise ReadStoreError(str(exc)) from None
+        if not found:
+            return None
+        latest = found[-1]
+        self._versions[latest.read.read_id] = latest.version
+        return latest.read
+
+    def save(self, read: Read, reason: str = "") -> None:
+        try:
+            self._versions[read.read_id] = save_read(
+                self.db, read, user=self.user, expected_version=self._versions.get(read.read_id), reason=reason
+            )
+        except (ReadError, StorageError) as exc:
+            raise ReadStoreError(str(exc)) from None
+
+    def sign(self, read: Read, position: int, *, password: str, meaning: str) -> None:
+        """Save pending changes, then sign timepoint ``position``; the read in memory gets the stored signature."""
+        self.save(read)
+        try:
+            stored = sign_timepoint(
+                self.db,
+                read.read_id,
+                position,
+                username=self.user.username,
+                password=password,
+                meaning=meaning,
+                expected_version=self._versions[read.read_id],
+            )
+        except (ReadError, StorageError, AuthenticationError) as exc:
+            raise ReadStoreError(str(exc)) from None
+        self._versions[read.read_id] = stored.version
+        read.timepoints[position].signature = stored.read.timepoints[position].signature
