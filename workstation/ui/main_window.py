@@ -83,8 +83,11 @@ class MainWindow(QMainWindow):
         self.reader = reader
         self.data_dir = data_dir or Path.home() / ".recist-workstation"
         self.store: ReadStore = store or JsonReadStore(self.data_dir / "reads")
-        self.measuring = measuring or MeasuringService(mask_store=MaskStore(self.data_dir / "masks"))
+        self.measuring = measuring or MeasuringService()
+        if self.measuring.mask_store is None:  # every accepted outline is kept, for DICOM SEG and redrawing
+            self.measuring.mask_store = MaskStore(self.data_dir / "masks")
         self.jobs = JobRunner()
+        self.jobs.idle.connect(self._all_jobs_done)
         self.subjects: list[SubjectEntry] = []
         self.subject_index = -1
         self.session: ReadingSession | None = None
@@ -126,8 +129,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(centre)
 
         self.worklist = WorklistView()
+        self.worklist.setMinimumWidth(230)
         self.worklist.timepoint_activated.connect(self.open_timepoint)
-        self._dock("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea)
+        worklist_dock = self._dock("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         lesion_page = QWidget()
         lv = QVBoxLayout(lesion_page)
@@ -152,10 +156,12 @@ class MainWindow(QMainWindow):
         self.lesion_table.lesion_selected.connect(self._table_selected)
         self.lesion_table.message.connect(self.say)
         lv.addWidget(self.lesion_table)
-        self._dock("Lesions", lesion_page, Qt.DockWidgetArea.RightDockWidgetArea)
+        lesion_dock = self._dock("Lesions", lesion_page, Qt.DockWidgetArea.RightDockWidgetArea)
 
         self.response_panel = ResponsePanel()
-        self._dock("Response", self.response_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        response_dock = self._dock("Response", self.response_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
@@ -169,6 +175,8 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.cancel_btn)
         self._build_actions()
         self.resize(1600, 1000)
+        self.resizeDocks([worklist_dock, lesion_dock], [270, 520], Qt.Orientation.Horizontal)
+        self.resizeDocks([response_dock], [260], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -230,6 +238,7 @@ class MainWindow(QMainWindow):
         edit = mb.addMenu("&Edit")
         self.undo_action = self._action("&Undo", QKeySequence.StandardKey.Undo, self.undo, edit)
         self.redo_action = self._action("&Redo", QKeySequence.StandardKey.Redo, self.redo, edit)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         measure = mb.addMenu("&Measure")
         self._action("Accept measurement", "Return", self.accept_pending, measure)
         self._action("Reject suggestion, draw by hand", "Escape", self.reject_pending, measure)
@@ -316,10 +325,14 @@ class MainWindow(QMainWindow):
         self.say(text, 0)
 
     def _idle(self) -> None:
-        if not self.jobs.busy:
-            self.progress.setVisible(False)
-            self.cancel_btn.setVisible(False)
-            QApplication.restoreOverrideCursor() if QApplication.overrideCursor() else None
+        """One job ended: the busy cursor goes; the progress bar goes with the last job (`_all_jobs_done`)."""
+        while QApplication.overrideCursor() is not None:
+            QApplication.restoreOverrideCursor()
+
+    def _all_jobs_done(self) -> None:
+        self.progress.setVisible(False)
+        self.cancel_btn.setVisible(False)
+        self._idle()
 
     def cancel_work(self) -> None:
         self.jobs.cancel_all()
@@ -694,7 +707,7 @@ class MainWindow(QMainWindow):
             d = float(np.linalg.norm(np.subtract(prop.point_mm, point)))
             if d < best_d:
                 best, best_d = prop.lesion_id, d
-        return best if best is not None else s.selected_lesion
+        return best
 
     def _fill_lesion_choice(self) -> None:
         s = self.session
@@ -838,19 +851,23 @@ class MainWindow(QMainWindow):
         s = self.session
         if s is None or s.selected_lesion is None:
             return
+        self.status_combo.addItem("—", None)
         for status in allowed_statuses(s.read.lesions[s.selected_lesion].role):
-            if status not in (LesionStatus.MEASURED, LesionStatus.MERGED):
+            if status is not LesionStatus.MERGED:
                 self.status_combo.addItem(status.value.replace("_", " "), status)
         a = s.assessment(s.selected_lesion)
-        if a is not None:
-            self.status_combo.setCurrentIndex(max(0, self.status_combo.findData(a.status)))
+        self.status_combo.setCurrentIndex(0 if a is None else max(0, self.status_combo.findData(a.status)))
 
     def _status_chosen(self, index: int) -> None:
         s = self.session
-        if s is None or s.selected_lesion is None:
+        status = self.status_combo.itemData(index)
+        if s is None or s.selected_lesion is None or status is None:
+            return
+        if status is LesionStatus.MEASURED:
+            self.say("measure it: click the lesion (M), or draw with R / B")
             return
         try:
-            s.set_status(s.selected_lesion, self.status_combo.itemData(index))
+            s.set_status(s.selected_lesion, status)
         except SessionError as exc:
             self.say(str(exc))
 

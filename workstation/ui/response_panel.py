@@ -123,8 +123,8 @@ class ResponsePanel(QTabWidget):
                 str(tr.get("target_response") or "—"),
                 str(tr.get("non_target_response") or "—"),
                 _new_text(tr.get("new_lesions")),
-                str(tr.get("overall_response", "")),
-                str(ti.get("overall_response", "")),
+                str(tr.get("overall_response") or "—"),
+                str(ti.get("overall_response") or "—"),
                 str(tr.get("reason", "")),
                 str(ti.get("reason", "")),
             ]

@@ -68,6 +68,9 @@ class _Runnable(QRunnable):
 class JobRunner(QObject):
     """Starts jobs on a thread pool and keeps them alive until they finish."""
 
+    #: every job has finished (the progress indicator can go)
+    idle = pyqtSignal()
+
     def __init__(self, max_threads: int = 2) -> None:
         super().__init__()
         self.pool = QThreadPool()
@@ -100,6 +103,8 @@ class JobRunner(QObject):
     def _finish(self, job: Job) -> None:
         job.done = True
         self._running.discard(job)
+        if not self._running:
+            self.idle.emit()
 
     @property
     def busy(self) -> bool:

@@ -1,0 +1,136 @@
+"""Whole reads through the real widgets (offscreen): measure with the engine, accept, adjust, reject and draw by
+hand, undo/redo, go to the follow-up where the lesions are proposed, and read the response."""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QPointF, Qt
+from PyQt6.QtTest import QTest
+
+from tests.gui.conftest import LESIONS, phantom_subject
+from workstation.read_model import MeasurementOrigin, Role
+
+
+def _click_on(qtbot, viewer, point_mm) -> None:
+    """A real mouse click on the viewer where ``point_mm`` is drawn (after going to its slice)."""
+    x, y, k = viewer.patient_to_view(point_mm)
+    viewer.set_slice(k)
+    scene = viewer.vb.mapViewToScene(QPointF(x, y))
+    pos = viewer.view.mapFromScene(scene)
+    QTest.mouseClick(viewer.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+
+
+def _open(qtbot, w) -> None:
+    w.open_subjects([phantom_subject()])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+
+
+def _wait_pending(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: w.pending is not None, timeout=5000)
+
+
+def test_baseline_to_follow_up_gives_partial_response(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    assert w.baseline_viewer.isHidden()  # at baseline there is nothing to compare with
+
+    # T1: click, the engine suggests, Enter accepts it as a new liver target
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    assert w.progress.isVisible()  # the busy indicator shows before the worker answers
+    _wait_pending(qtbot, w)
+    assert w.decision_bar.isVisible() and w.lesion_choice.currentData() is Role.TARGET
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    t1 = w.session.read.timepoints[0].assessments["T1"].measurements[0]
+    assert t1.origin is MeasurementOrigin.ACCEPTED and t1.engine == "threshold-test"
+    assert abs(t1.long_axis_mm - 30.0) <= 2.0
+    assert t1.mask_ref and (w.data_dir / "masks" / f"{t1.mask_ref}.npz").exists()
+
+    # T2: the reader rejects the suggestion and draws the long axis by hand with the ruler
+    _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
+    _wait_pending(qtbot, w)
+    QTest.keyClick(w, Qt.Key.Key_Escape)
+    assert w.pending is None and w.current_viewer.tool.value == "ruler"
+    cx, cy, cz = LESIONS[1].centre_mm
+    v = w.current_viewer
+    ax, ay, _ = v.patient_to_view((cx - 12.0, cy, cz))
+    bx, by, _ = v.patient_to_view((cx + 12.0, cy, cz))
+    v._drag_line(ax, ay, bx, by, finished=True)
+    assert w.pending is not None and w.pending.measurement.origin is MeasurementOrigin.MANUAL
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    t2 = w.session.read.timepoints[0].assessments["T2"].measurements[0]
+    assert t2.origin is MeasurementOrigin.MANUAL and t2.engine is None and abs(t2.long_axis_mm - 24.0) < 1.1
+
+    # undo removes T2's measurement, redo brings it back; both are saved at once
+    QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert "T2" not in w.session.read.timepoints[0].assessments
+    QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert "T2" in w.session.read.timepoints[0].assessments
+    saved = w.store.load("S1", "tester")
+    assert saved is not None and "T2" in saved.timepoints[0].assessments
+    assert w.lesion_table.rowCount() == 2 and "✓" in w.lesion_table.item(0, 6).text()
+
+    # follow-up: both viewers, proposals where the lesions moved (the patient lies 3 mm / -2 mm differently)
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    assert w.session.current_timepoint == 1
+    qtbot.waitUntil(lambda: w.volume(1) is not None and w.mapping.method == "registration", timeout=15000)
+    assert not w.baseline_viewer.isHidden()
+    proposal = {p.lesion_id: p.point_mm for p in w.proposals}
+    assert np.linalg.norm(np.subtract(proposal["T1"], (23.0, 8.0, 50.0))) < 2.5
+    for lesion_id in ("T1", "T2"):
+        w.session.select_lesion(lesion_id)
+        QTest.keyClick(w, Qt.Key.Key_G)  # measure at the pre-placed click
+        _wait_pending(qtbot, w)
+        assert w.lesion_choice.currentData() == lesion_id
+        QTest.keyClick(w, Qt.Key.Key_Return)
+    # the baseline viewer follows the current one by patient position
+    w.current_viewer.set_slice(25)
+    assert w.baseline_viewer.slice_index == 25
+
+    table = w.response_panel.table
+    assert table.rowCount() == 2
+    week6 = [table.item(1, c).text() for c in range(table.columnCount())]
+    assert week6[7] == "PR" and week6[8] == "iPR"
+    change = float(week6[2].split()[0])
+    assert -45.0 < change < -35.0
+
+
+def test_adjusting_an_end_point_records_adjusted(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    _, b = w.pending.measurement.long_axis_endpoints
+    w.current_viewer.endpoint_moved.emit("long", 1, (b[0] + 2.0, b[1], b[2]))
+    m = w.pending.measurement
+    assert m.origin is MeasurementOrigin.ADJUSTED and m.engine == "threshold-test"
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    rec = w.session.read.timepoints[0].assessments["T1"].measurements[0]
+    assert rec.origin is MeasurementOrigin.ADJUSTED and rec.long_axis_mm > 30.0 and rec.mask_ref
+
+
+def test_click_outside_a_lesion_says_so_and_changes_nothing(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, (0.0, 30.0, 50.0))  # liver-like tissue, no lesion
+    qtbot.waitUntil(lambda: not w.jobs.busy, timeout=5000)
+    assert w.pending is None and not w.session.read.lesions
+    assert "by hand" in w.statusBar().currentMessage()
+
+
+def test_viewer_keys_presets_and_planes(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    v = w.current_viewer
+    k = v.slice_index
+    QTest.keyClick(v, Qt.Key.Key_Down)
+    assert v.slice_index == k + 1
+    QTest.keyClick(v, Qt.Key.Key_PageUp)
+    assert v.slice_index == k - 9
+    QTest.keyClick(w, Qt.Key.Key_2)  # lung preset
+    assert (v.width_hu, v.level_hu) == (1500.0, -600.0)
+    QTest.keyClick(w, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert v.plane.value == "coronal" and v.image.image.shape == (40, 128)
+    assert v.edge["top"].text() == "S" and v.edge["left"].text() == "R"
+    w.set_plane(v.plane.__class__("axial"))
+    assert v.edge["top"].text() == "A" and v.edge["right"].text() == "L"
+    assert "HU" not in v.corner["br"].text()
