@@ -263,3 +263,17 @@ def test_the_reading_session_store_saves_signs_and_reports_conflicts(db) -> None
         store.save(mine)
     store.save(mine, reason="typo in the comment")
     assert load_read(db, read.read_id).read.timepoints[0].assessments["NT1"].comment == "after signing"
+
+
+def test_a_timepoint_the_criteria_cannot_evaluate_cannot_be_signed(db) -> None:
+    from workstation.read_model import Lesion, Role
+
+    people = make_users(db)
+    read = make_read()
+    for i in range(3, 8):  # seven targets in all: RECIST 1.1 allows five
+        read.lesions[f"T{i}"] = Lesion(f"T{i}", Role.TARGET, f"organ {i}")
+        read.timepoints[0].assessments[f"T{i}"] = LesionAssessment(LesionStatus.MEASURED, [Measurement(20.0)])
+    save_read(db, read, user=people["site1"], expected_version=None)
+    with pytest.raises(ReadError, match=r"cannot sign: subject SITE01-0042.*at most 5"):
+        sign_timepoint(db, read.read_id, 0, username="site1", password=PASSWORD, meaning=MEANING, expected_version=1)
+    assert load_read(db, read.read_id).read.timepoints[0].signature is None

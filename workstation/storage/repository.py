@@ -10,11 +10,13 @@ Rules enforced here (not in the UI), so that no client can bypass them:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from recist import CaseError, evaluate_case
 from workstation import users as users_mod
 from workstation.audit import AuditAction, utc_now
 from workstation.read_model import MeasurementOrigin, Read, Signature
@@ -253,6 +255,7 @@ def sign_timepoint(
                 raise ReadError(
                     f"{where}, lesion {lesion_id}: accept, adjust or delete the suggested measurement first"
                 )
+        _check_evaluable(read, position)
         now = utc_now()
         tp.signature = Signature(user.username, user.full_name, now, meaning.strip())
         conn.execute(
@@ -280,6 +283,16 @@ def sign_timepoint(
             recorded_at=now,
         )
     return StoredRead(read, stored.version + 1, user.username, now)
+
+
+def _check_evaluable(read: Read, position: int) -> None:
+    """Refuse to sign what the response engine cannot evaluate (e.g. six targets, a lesion never declared)."""
+    upto = copy.copy(read)
+    upto.timepoints = read.timepoints[: position + 1]
+    try:
+        evaluate_case(upto.to_case())
+    except (CaseError, ValueError) as exc:
+        raise ReadError(f"cannot sign: {exc}") from None
 
 
 def delete_read(db: Database, read_id: str, *, user: users_mod.User, expected_version: int, reason: str) -> None:
