@@ -1,0 +1,113 @@
+"""The region around a click that an engine works on: native resolution, sized in mm, clipped to the volume."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from imaging.volume import Volume
+from segmentation.base import PointMM, SegmentationError
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """Voxel box ``[start, stop)`` per axis (k, j, i) inside the volume."""
+
+    start: tuple[int, int, int]
+    stop: tuple[int, int, int]
+
+    @property
+    def slices(self) -> tuple[slice, slice, slice]:
+        return (
+            slice(self.start[0], self.stop[0]),
+            slice(self.start[1], self.stop[1]),
+            slice(self.start[2], self.stop[2]),
+        )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.stop[0] - self.start[0], self.stop[1] - self.start[1], self.stop[2] - self.start[2])
+
+    def local(self, kji: tuple[int, int, int]) -> tuple[int, int, int]:
+        return (kji[0] - self.start[0], kji[1] - self.start[1], kji[2] - self.start[2])
+
+
+def seed_voxel(volume: Volume, seed_mm: PointMM) -> tuple[int, int, int]:
+    """The voxel under a click in patient mm; a clear error when the point is outside the volume."""
+    kji = volume.nearest_voxel(seed_mm)
+    if not volume.contains_voxel(kji):
+        x, y, z = seed_mm
+        raise SegmentationError(
+            f"the point ({x:.1f}, {y:.1f}, {z:.1f}) mm is outside the image volume "
+            f"(nearest voxel {kji}, volume size {volume.shape} slices x rows x columns)"
+        )
+    return kji
+
+
+def crop_around(
+    volume: Volume, centre: tuple[int, int, int], extent_mm: tuple[float, float, float], multiple: int = 1
+) -> CropBox:
+    """A box about ``extent_mm`` across centred on ``centre``; each side a multiple of ``multiple`` where the volume
+    allows, shifted (not shrunk) to stay inside the volume."""
+    start, stop = [], []
+    for c, n, s, e in zip(centre, volume.shape, volume.spacing, extent_mm, strict=True):
+        size = max(multiple, math.ceil(e / float(s) / multiple) * multiple)
+        size = min(size, n)
+        lo = int(c) - size // 2
+        lo = max(0, min(lo, n - size))
+        start.append(lo)
+        stop.append(lo + size)
+    return CropBox((start[0], start[1], start[2]), (stop[0], stop[1], stop[2]))
+
+
+def pad_to_multiple(array: npt.NDArray[np.float32], multiple: int) -> tuple[npt.NDArray[np.float32], tuple[int, ...]]:
+    """Edge-pad each axis at its end up to a multiple; returns the padded array and the original shape."""
+    pads = [(0, (-n) % multiple) for n in array.shape]
+    if not any(p for _, p in pads):
+        return array, array.shape
+    return np.pad(array, pads, mode="edge"), array.shape
+
+
+def touches_border(mask: npt.NDArray[np.bool_], box: CropBox, volume_shape: tuple[int, int, int]) -> bool:
+    """True when the mask reaches a face of the crop that is not also a face of the volume (the lesion may go on)."""
+    for axis in range(3):
+        first = np.take(mask, 0, axis=axis)
+        last = np.take(mask, mask.shape[axis] - 1, axis=axis)
+        if box.start[axis] > 0 and first.any():
+            return True
+        if box.stop[axis] < volume_shape[axis] and last.any():
+            return True
+    return False
+
+
+def component_at(mask: npt.NDArray[np.bool_], seed: tuple[int, int, int], search_vox: tuple[int, int, int]) -> (
+    npt.NDArray[np.bool_]
+):
+    """The connected component of ``mask`` holding ``seed``, or the one nearest to it within ``search_vox``; empty if
+    none is that close."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.zeros_like(mask)
+    label = int(labels[seed])
+    if label == 0:
+        lo = [max(0, c - r) for c, r in zip(seed, search_vox, strict=True)]
+        hi = [min(m, c + r + 1) for c, r, m in zip(seed, search_vox, mask.shape, strict=True)]
+        window = labels[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+        if not window.any():
+            return np.zeros_like(mask)
+        idx = np.argwhere(window > 0) + np.asarray(lo)
+        d = (((idx - np.asarray(seed)) / np.maximum(np.asarray(search_vox), 1)) ** 2).sum(axis=1)
+        label = int(labels[tuple(idx[int(np.argmin(d))])])
+    return np.asarray(labels == label)
+
+
+def mask_centre(mask: npt.NDArray[np.bool_], box: CropBox) -> tuple[int, int, int]:
+    """Centre of the mask's bounding box, in volume voxels."""
+    idx = np.argwhere(mask)
+    mid = (idx.min(axis=0) + idx.max(axis=0)) // 2
+    return (int(mid[0]) + box.start[0], int(mid[1]) + box.start[1], int(mid[2]) + box.start[2])

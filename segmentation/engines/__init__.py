@@ -1,0 +1,55 @@
+"""The one place that names the concrete segmentation engines.
+
+``create_segmenter("auto")`` gives the MONAI engine when its bundle loads, else the classical one; the engine's
+``name`` (and the result's `Provenance`) says which was used, and ``fallback_reason`` why MONAI was not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from segmentation.base import SegmentationError, Segmenter
+from segmentation.bundle import DEFAULT_BUNDLE, BundleError
+
+ENGINES = ("monai", "classical")
+
+
+def create_segmenter(name: str = "auto", device: str = "auto", bundle: Path | str = DEFAULT_BUNDLE) -> Segmenter:
+    """An engine by name: "auto", "monai" or "classical". Raises `SegmentationError` with the reason when the named
+    engine cannot run (no bundle, bad weights, no CUDA)."""
+    if name not in ("auto", *ENGINES):
+        raise SegmentationError(f"unknown segmentation engine '{name}' (auto, monai or classical)")
+    if name in ("auto", "monai"):
+        try:
+            from segmentation.engines.monai_engine import MonaiSegmenter
+
+            return MonaiSegmenter(bundle, device)
+        except (BundleError, ImportError) as exc:
+            if name == "monai":
+                raise SegmentationError(f"the MONAI engine cannot run: {exc}") from None
+            from segmentation.engines.classical import ClassicalSegmenter
+
+            engine = ClassicalSegmenter()
+            engine.fallback_reason = f"MONAI engine unavailable ({exc}); using the classical engine"
+            return engine
+    from segmentation.engines.classical import ClassicalSegmenter
+
+    return ClassicalSegmenter(device)
+
+
+def available_engines(bundle: Path | str = DEFAULT_BUNDLE) -> dict[str, str]:
+    """Engine name -> "ok" or why it cannot run here (no torch import: checks the bundle's files only)."""
+    import importlib.util
+
+    out = {"classical": "ok"}
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("monai") is None:
+        out["monai"] = "torch/monai are not installed"
+    else:
+        try:
+            from segmentation.bundle import read_bundle
+
+            read_bundle(bundle)
+            out["monai"] = "ok"
+        except BundleError as exc:
+            out["monai"] = str(exc)
+    return out

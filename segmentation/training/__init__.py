@@ -1,0 +1,1 @@
+"""Training the lesion segmentation model on synthetic lesions (`recist train`)."""

@@ -1,0 +1,40 @@
+"""`recist train`: train the lesion segmentation model on synthetic lesions and write a model bundle."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workstation.cli import CommandError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "train",
+        help="train the lesion segmentation model on synthetic lesions",
+        description="Train the click-guided MONAI lesion model on seeded synthetic lesions and write a bundle folder "
+        "(configs/, models/model.pt). The same --steps, --seed and --threads give the same weights on CPU.",
+    )
+    p.add_argument("--out", type=Path, default=Path("models/lesion_seg"), help="bundle folder to write")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (steps calibrated from it)")
+    p.add_argument("--steps", type=int, default=None, help="number of training steps (exactly reproducible)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.minutes is None and args.steps is None:
+        raise CommandError("give --minutes N and/or --steps N")
+    if args.minutes is not None and args.minutes <= 0:
+        raise CommandError("--minutes must be positive")
+    if args.steps is not None and args.steps < 1:
+        raise CommandError("--steps must be at least 1")
+    from segmentation.training.train import main_json, train
+
+    try:
+        result = train(args.out, steps=args.steps, minutes=args.minutes, seed=args.seed, threads=args.threads)
+    except OSError as exc:
+        raise CommandError(f"cannot write the bundle to {args.out}: {exc}") from None
+    print(main_json(result))
+    return 0
