@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover - pydicom's handlers take over
     _rle_decode_frame = None
 
 INT16_MIN, INT16_MAX = -32768, 32767
+DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
 def stored_dtype(inst: InstanceHeader) -> np.dtype[np.generic]:
@@ -96,11 +97,14 @@ def _rle_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[
 
 
 def _pydicom_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
+    import pydicom
     from pydicom.pixels.utils import iter_pixels
     from pydicom.uid import UID
 
     try:
-        for index, values in zip(indices, iter_pixels(inst.path, indices=list(indices), raw=True), strict=True):
+        # a deflated file must be inflated whole before its pixel data can be found
+        source = pydicom.dcmread(inst.path) if inst.transfer_syntax_uid == DEFLATED else inst.path
+        for index, values in zip(indices, iter_pixels(source, indices=list(indices), raw=True), strict=True):
             if values.shape != (inst.rows, inst.columns):
                 raise DicomLoadError(f"{inst.path}: decoded frame has shape {values.shape}, expected one plane")
             yield index, values

@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
     CTImageStorage,
+    DeflatedExplicitVRLittleEndian,
     EnhancedCTImageStorage,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
@@ -102,6 +103,7 @@ def write_ct_series(
     offsets: Sequence[float] | None = None,
     transfer_syntax: str = ExplicitVRLittleEndian,
     encoding_plugin: str = "",
+    encoding_kwargs: dict[str, object] | None = None,
     unsigned_with_intercept: bool = True,
     bits_stored: int = 12,
     slope: float = 1.0,
@@ -141,15 +143,15 @@ def write_ct_series(
         ds.BitsStored = bits_stored
         ds.HighBit = bits_stored - 1
         ds.PixelRepresentation = 0 if unsigned_with_intercept else 1
-        if transfer_syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian):
+        if transfer_syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian):
             ds.PixelData = arr.tobytes()
             ds["PixelData"].VR = "OW"
         else:
             ds.PixelData = arr.tobytes()
             ds["PixelData"].VR = "OW"
             ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-            kwargs = {"encoding_plugin": encoding_plugin} if encoding_plugin else {}
-            ds.compress(transfer_syntax, arr, **kwargs)
+            kwargs: dict[str, object] = {"encoding_plugin": encoding_plugin} if encoding_plugin else {}
+            ds.compress(transfer_syntax, arr, **kwargs, **(encoding_kwargs or {}))
         ds.save_as(path, enforce_file_format=True, implicit_vr=None)
         paths.append(path)
 
