@@ -10,7 +10,7 @@ from pydicom.data import get_testdata_file
 
 import imaging.discovery as discovery
 from imaging import discover
-from imaging.cancel import CancelToken, Cancelled
+from imaging.cancel import Cancelled, CancelToken
 from imaging.header_parser import read_fast_header
 from tests.dicom.ct_writer import write_ct_series
 

@@ -1,0 +1,100 @@
+"""SeriesLoader: geometry and array before decoding, the viewed slice first, progress, cancel and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imaging import SeriesLoader, discover
+from imaging.cancel import Cancelled, CancelToken
+from tests.dicom.ct_writer import write_ct_series
+
+
+@pytest.fixture
+def series(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return write_ct_series(tmp_path, n=12, file_order="shuffled", seed=5), tmp_path
+
+
+def test_volume_exists_before_any_pixel_is_decoded(series) -> None:  # type: ignore[no-untyped-def]
+    written, folder = series
+    loader = SeriesLoader(folder)
+    assert loader.volume.shape == (12, 32, 40)
+    assert loader.volume.array.dtype == np.int16
+    assert not loader.loaded.any()
+    np.testing.assert_allclose(loader.volume.voxel_to_patient((11, 0, 0)), written.positions[11])
+    loader.load()
+    assert loader.complete and not loader.failed
+    np.testing.assert_array_equal(loader.volume.array, written.hu)
+
+
+def test_decodes_outward_from_the_viewed_slice(series) -> None:  # type: ignore[no-untyped-def]
+    written, folder = series
+    loader = SeriesLoader(discover(folder)[0])
+    order: list[int] = []
+    loader.load(first_slice=9, workers=1, on_slices=order.extend)
+    assert order[0] == 9
+    distances = [abs(k - 9) for k in order]
+    assert distances == sorted(distances)
+    np.testing.assert_array_equal(loader.volume.array, written.hu)
+
+
+def test_viewed_slice_is_ready_early_with_threads(series) -> None:  # type: ignore[no-untyped-def]
+    written, folder = series
+    loader = SeriesLoader(folder)
+    seen_first_at: list[int] = []
+    progress: list[tuple[int, int]] = []
+
+    def on_slices(ks: list[int]) -> None:
+        if loader.loaded[3] and not seen_first_at:
+            seen_first_at.append(len(progress))
+            np.testing.assert_array_equal(loader.volume.array[3], written.hu[3])
+
+    loader.load(first_slice=3, workers=2, on_slices=on_slices, progress=lambda d, t, m: progress.append((d, t)))
+    assert seen_first_at and seen_first_at[0] <= 2  # among the first files finished
+    assert progress[-1] == (12, 12)
+
+
+def test_cancel_keeps_what_was_decoded_and_resume_finishes(series) -> None:  # type: ignore[no-untyped-def]
+    written, folder = series
+    loader = SeriesLoader(folder)
+    token = CancelToken()
+    calls = 0
+
+    def progress(done: int, total: int, message: str) -> None:
+        nonlocal calls
+        calls += 1
+        if done == 4:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        loader.load(first_slice=0, progress=progress, cancel=token, workers=1)
+    done = np.flatnonzero(loader.loaded)
+    assert 4 <= len(done) < 12
+    np.testing.assert_array_equal(loader.volume.array[done], written.hu[done])
+    loader.load()  # resumes: decodes only the rest
+    assert loader.complete
+    np.testing.assert_array_equal(loader.volume.array, written.hu)
+
+
+def test_cancel_with_threads(series) -> None:  # type: ignore[no-untyped-def]
+    _, folder = series
+    loader = SeriesLoader(folder)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        loader.load(cancel=token, workers=2)
+    assert not loader.complete
+
+
+def test_peak_memory_stays_near_the_array(tmp_path: Path) -> None:
+    import tracemalloc
+
+    write_ct_series(tmp_path, n=20, rows=128, columns=128)
+    record = discover(tmp_path)[0]
+    tracemalloc.start()
+    volume = SeriesLoader(record).load(workers=2)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak <= 1.5 * volume.array.nbytes
