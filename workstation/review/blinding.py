@@ -10,6 +10,7 @@ Patient identity in the DICOM headers is removed by the imaging layer's de-ident
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -62,3 +63,19 @@ def unblind_read(read: Read, subject_id: str, baseline: date, sources: list[tupl
         tp.date = baseline + (tp.date - STUDY_DAY_ZERO)
         tp.study_uid, tp.series_uid = study_uid, series_uid
     return out
+
+
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def study_days_in_text(text: str) -> str:
+    """Replace the blinded calendar's dates in a message (e.g. an engine's reason) by "day N", as readers see them."""
+
+    def to_day(match: re.Match[str]) -> str:
+        try:
+            when = date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            return match[0]
+        return f"day {(when - STUDY_DAY_ZERO).days}"
+
+    return _ISO_DATE.sub(to_day, text)

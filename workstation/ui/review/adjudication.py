@@ -1,0 +1,136 @@
+"""The adjudication dialog: both central reads of a discordant subject side by side (blinded), pick one with a reason.
+
+It shows only what `workstation.review.adjudication_case` returns: the pseudonym, study days, generic labels, each
+read's responses with their reasons. ``adjudicate(chosen_read_id, reason, password)`` records the choice (e.g.
+`workstation.review.service.adjudicate`); a refusal is shown and the dialog stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PyQt6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QRadioButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workstation.review.blinding import study_days_in_text
+from workstation.review.discordance import ReadOutcome
+from workstation.review.service import AdjudicationCase
+from workstation.ui.review.buttons import ok_cancel
+
+COLUMNS = ["Timepoint", "Day", "Sum (mm)", "Target", "Non-target", "New", "Overall"]
+
+
+def _day(iso: str | None) -> str:
+    return "none" if iso is None else study_days_in_text(iso)
+
+
+class AdjudicationDialog(QDialog):
+    def __init__(
+        self,
+        case: AdjudicationCase,
+        adjudicate: Callable[[str, str, str], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._adjudicate = adjudicate
+        self.case = case
+        self.setWindowTitle(f"Adjudication: {case.pseudonym}")
+        self.choice = QButtonGroup(self)
+        self.choice.setExclusive(True)
+        columns = QHBoxLayout()
+        self._read_ids: dict[int, str] = {}
+        outcomes = (case.comparison.first, case.comparison.second)
+        for slot, (stored, outcome) in enumerate(zip((case.read_1, case.read_2), outcomes, strict=True), start=1):
+            columns.addWidget(self._read_panel(slot, outcome, case))
+            self._read_ids[slot] = stored.read.read_id
+        self.reason = QPlainTextEdit()
+        self.reason.setPlaceholderText("Why this read (the images and rule that decide it)")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #c0392b")
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Reason", self.reason)
+        form.addRow("Password", self.password)
+        self.buttons, self.ok = ok_cancel("Accept the chosen read")
+        self.buttons.accepted.connect(self._try_adjudicate)
+        self.buttons.rejected.connect(self.reject)
+        for signal in (self.reason.textChanged, self.password.textChanged, self.choice.buttonToggled):
+            signal.connect(self._update_ok)
+        self._update_ok()
+        layout = QVBoxLayout(self)
+        reasons = study_days_in_text("; ".join(case.comparison.reasons()))
+        layout.addWidget(QLabel(f"The reads disagree: {reasons}"))
+        layout.addLayout(columns)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+
+    def _read_panel(self, slot: int, outcome: ReadOutcome, case: AdjudicationCase) -> QGroupBox:
+        box = QGroupBox(f"Read {slot}")
+        radio = QRadioButton(f"Accept read {slot}")
+        self.choice.addButton(radio, slot)
+        summary = QLabel(
+            f"Best overall response: {outcome.best_overall_response}\n"
+            f"Progression: {_day(outcome.date_of_progression)}\n"
+            f"{study_days_in_text(str(outcome.result.get('best_overall_response_reason', '')))}"
+        )
+        summary.setWordWrap(True)
+        table = QTableWidget(len(case.timepoints), len(COLUMNS))
+        table.setHorizontalHeaderLabels(COLUMNS)
+        rows: list[dict[str, Any]] = outcome.result.get("timepoints", [])
+        for r, (tp, row) in enumerate(zip(case.timepoints, rows, strict=False)):
+            values = [
+                tp.label,
+                str(tp.study_day),
+                row.get("sum_mm"),
+                row.get("target_response"),
+                row.get("non_target_response"),
+                row.get("new_lesions"),
+                row.get("overall_response"),
+            ]
+            for c, value in enumerate(values):
+                item = QTableWidgetItem("" if value is None else str(value))
+                item.setToolTip(study_days_in_text(str(row.get("reason") or "")))
+                table.setItem(r, c, item)
+        layout = QVBoxLayout(box)
+        layout.addWidget(summary)
+        layout.addWidget(table)
+        layout.addWidget(radio)
+        return box
+
+    def chosen_read_id(self) -> str | None:
+        slot = self.choice.checkedId()
+        return self._read_ids.get(slot)
+
+    def _update_ok(self, *_: object) -> None:
+        ready = bool(self.chosen_read_id() and self.reason.toPlainText().strip() and self.password.text())
+        self.ok.setEnabled(ready)
+
+    def _try_adjudicate(self) -> None:
+        chosen = self.chosen_read_id()
+        if chosen is None:
+            return
+        try:
+            self._adjudicate(chosen, self.reason.toPlainText().strip(), self.password.text())
+        except Exception as exc:  # the service's one-line refusal
+            self.error.setText(str(exc))
+            self.password.clear()
+            return
+        self.password.clear()
+        self.accept()

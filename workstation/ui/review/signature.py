@@ -1,0 +1,95 @@
+"""Electronic signature and amendment-reason dialogs.
+
+The signature dialog shows who signs, what, and what the signature means (21 CFR 11.50), asks for the password again
+(11.200) and calls ``sign(password, meaning)``, e.g. ``DatabaseReadStore.sign``; a refusal is shown, the dialog
+stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workstation.ui.review.buttons import ok_cancel
+from workstation.users import User
+
+MEANINGS = [
+    "I confirm these measurements and responses as the reader of this timepoint",
+    "I have reviewed and approve this timepoint",
+]
+
+
+class SignatureDialog(QDialog):
+    def __init__(self, user: User, what: str, sign: Callable[[str, str], None], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._sign = sign
+        self.setWindowTitle("Sign")
+        self.meaning = QComboBox()
+        self.meaning.setEditable(True)
+        self.meaning.addItems(MEANINGS)
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #c0392b")
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Signing", QLabel(what))
+        form.addRow("Signed by", QLabel(f"{user.full_name} ({user.username})"))
+        form.addRow("Meaning", self.meaning)
+        form.addRow("Password", self.password)
+        self.buttons, self.ok = ok_cancel("Sign")
+        self.buttons.accepted.connect(self._try_sign)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Once signed, the timepoint is locked; later changes are amendments with a reason."))
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+
+    def _try_sign(self) -> None:
+        meaning = self.meaning.currentText().strip()
+        if not meaning:
+            self.error.setText("a signature needs its meaning")
+            return
+        try:
+            self._sign(self.password.text(), meaning)
+        except Exception as exc:  # the service's one-line refusal (wrong password, stale read, order, ...)
+            self.error.setText(str(exc))
+            self.password.clear()
+            return
+        self.password.clear()
+        self.accept()
+
+
+class ReasonDialog(QDialog):
+    """Asks for the reason of an amendment (or a deletion); OK stays disabled until a reason is typed."""
+
+    def __init__(self, what: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Reason for the change")
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("Why is this signed record being changed?")
+        self.buttons, self.ok = ok_cancel("OK")
+        self.ok.setEnabled(False)
+        self.text.textChanged.connect(lambda: self.ok.setEnabled(bool(self.reason())))
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(f"{what} is signed. The change is kept as an amendment, with the old value and your reason.")
+        )
+        layout.addWidget(self.text)
+        layout.addWidget(self.buttons)
+
+    def reason(self) -> str:
+        return self.text.toPlainText().strip()
