@@ -1,0 +1,120 @@
+"""The trial report over a small trial with known courses: numbers match the engine, every file is written."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_sdtm_known_read import known_read
+from workstation.cli import main
+from workstation.export.read_json import read_from_case
+from workstation.report import build_report, select_reads
+from workstation.report.build import ReportError
+
+BASELINE = date(2026, 1, 5)
+
+
+def case(subject: str, diameters: list[float], new_at: int | None = None, criteria: str = "RECIST 1.1") -> dict:
+    """One liver target (plus a lung target) followed every 6 weeks; a new lesion at index ``new_at``."""
+    tps: list[dict[str, Any]] = []
+    for i, d in enumerate(diameters):
+        lesions: list[dict[str, Any]] = [{"id": "T1", "diameter_mm": d}, {"id": "T2", "diameter_mm": 15.0}]
+        if i == 0:
+            lesions[0] |= {"role": "target", "organ": "liver", "node": False}
+            lesions[1] |= {"role": "target", "organ": "lung", "node": False}
+        if new_at is not None and i >= new_at:
+            lesions.append({"id": "N1", "status": "unequivocal"} | ({"role": "new", "organ": "liver", "node": False}
+                                                                     if i == new_at else {}))
+        label = "baseline" if i == 0 else f"week {6 * i}"
+        tps.append({"label": label, "date": (BASELINE + timedelta(weeks=6 * i)).isoformat(), "lesions": lesions})
+    return {"subject_id": subject, "criteria": criteria, "confirmation_required": True, "sd_min_days": 35,
+            "timepoints": tps}
+
+
+#: Sums (T1 + 15): S01 PR confirmed then PD; S02 CR-like deep PR; S03 SD then PD; S04 PD at week 6;
+#: S05 PR ongoing; S06 SD ongoing; S07 -27 % then PD over the nadir (BOR SD).
+TRIAL = [
+    case("S01", [45, 25, 20, 20, 40]),
+    case("S02", [35, 10, 5, 5]),
+    case("S03", [40, 38, 36, 60]),
+    case("S04", [30, 45]),
+    case("S05", [50, 30, 25, 24, 24]),
+    case("S06", [40, 40, 41]),
+    case("S07", [40, 25, 40]),
+]
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    reads = [read_from_case(c) for c in TRIAL]
+    build_report(reads, out, title="Test trial", generated=date(2026, 11, 26))
+    return out
+
+
+def test_every_file_is_written(report_dir: Path) -> None:
+    names = {p.name for p in report_dir.iterdir()}
+    assert {"report.html", "report.pdf", "endpoints.csv", "subjects.csv", "km_recist11_pfs.csv",
+            "km_recist11_dor.csv"} <= names
+    for fig in ("pfs", "dor", "waterfall", "spider", "swimmer"):
+        png = report_dir / f"recist11_{fig}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    pdf = (report_dir / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 6
+    page = (report_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5
+    assert "Objective response rate" in page
+
+
+def test_numbers_are_the_engines(report_dir: Path) -> None:
+    from recist import evaluate_case
+    from recist.endpoints import compute_endpoints
+
+    expected = compute_endpoints([evaluate_case(c) for c in TRIAL])
+    with (report_dir / "endpoints.csv").open() as fh:
+        rows = {r["endpoint"]: r for r in csv.DictReader(fh)}
+    orr = rows["ORR"]
+    assert (int(orr["count"]), int(orr["n"])) == (expected["orr"]["count"], expected["orr"]["n"])
+    assert float(orr["ci_lower"]) == pytest.approx(expected["orr"]["ci_lower"])
+    assert float(orr["ci_upper"]) == pytest.approx(expected["orr"]["ci_upper"])
+    assert int(rows["ORR"]["count"]) == 3  # S01, S02, S05: confirmed PR
+    assert int(rows["DCR"]["count"]) == 6  # all but S04
+    assert int(rows["BOR PD"]["count"]) == 1
+    assert rows["PFS median (days)"]["n"] == "7"
+    with (report_dir / "subjects.csv").open() as fh:
+        subjects = {r["subject_id"]: r for r in csv.DictReader(fh)}
+    assert subjects["S04"]["best_overall_response"] == "PD"
+    assert float(subjects["S02"]["best_change_pct"]) == pytest.approx(-60.0)  # 50 -> 20
+    assert subjects["S03"]["progression_day"] == "126"
+
+
+def test_one_read_per_subject_and_criteria_the_adjudicated_first() -> None:
+    reads = [known_read("bob"), known_read("alice"), known_read("carol", "adjudicator"), known_read("dan", "site")]
+    assert [r.reader for r in select_reads(reads)] == ["carol"]
+    assert [r.reader for r in select_reads(reads[:2])] == ["alice"]
+
+
+def test_cli_report_over_a_folder_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "cases"
+    src.mkdir()
+    for c in TRIAL[:3]:
+        (src / f"{c['subject_id']}.json").write_text(json.dumps(c))
+    (src / "trial.json").write_text(json.dumps({"format": "recist-synthetic-trial", "subjects": []}))  # passed over
+    assert main(["report", str(src), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "report.pdf").exists()
+    bad = case("S09", [40, 38])
+    bad["timepoints"][1]["date"] = "2025-01-01"  # before baseline: the engine refuses it
+    (src / "S09.json").write_text(json.dumps(bad))
+    assert main(["report", str(src), "--out", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert "S09" in err and "Traceback" not in err
+
+
+def test_report_needs_reads(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="no read"):
+        build_report([], tmp_path)

@@ -1,0 +1,273 @@
+"""Write the trial report: report.html (self-contained), report.pdf, one PNG per figure and the numbers as CSV."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from imaging.cancel import CancelToken, ProgressCallback, report
+from workstation.export.tables import write_csv
+from workstation.read_model import Read
+from workstation.report import plots
+from workstation.report.data import SubjectResult, select_reads, subject_result
+
+CRITERIA_ORDER = ("RECIST 1.1", "iRECIST")
+
+
+class ReportError(ValueError):
+    """Reads the report cannot be built from; the message names the subject."""
+
+
+@dataclass
+class ReportFiles:
+    html: Path
+    pdf: Path
+    csv: list[Path] = field(default_factory=list)
+    png: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class CriteriaSection:
+    criteria: str
+    subjects: list[SubjectResult]
+    endpoints: dict[str, Any]
+    figures: list[tuple[str, str, Figure]] = field(default_factory=list)  # (slug, caption, figure)
+
+
+def _evaluate(reads: Sequence[Read]) -> list[tuple[Read, dict[str, Any]]]:
+    from recist import CaseError, evaluate_case
+
+    out = []
+    for r in reads:
+        try:
+            out.append((r, evaluate_case(r.to_case())))
+        except (CaseError, ValueError) as exc:
+            raise ReportError(f"subject {r.subject_id} ({r.reader}, {r.criteria}): {exc}") from None
+    return out
+
+
+def _sections(evaluated: Sequence[tuple[Read, dict[str, Any]]]) -> list[CriteriaSection]:
+    from recist.endpoints import compute_endpoints
+
+    by_criteria: dict[str, list[tuple[Read, dict[str, Any]]]] = {}
+    for read, res in evaluated:
+        by_criteria.setdefault(read.criteria, []).append((read, res))
+    order = sorted(by_criteria, key=lambda c: (CRITERIA_ORDER.index(c) if c in CRITERIA_ORDER else 9, c))
+    sections = []
+    for criteria in order:
+        items = by_criteria[criteria]
+        try:
+            endpoints = compute_endpoints([res for _, res in items])
+        except ValueError as exc:
+            raise ReportError(f"{criteria}: {exc}") from None
+        subjects = [subject_result(read, res) for read, res in items]
+        s = CriteriaSection(criteria, subjects, endpoints)
+        name = criteria
+        s.figures = [
+            ("pfs", f"Progression-free survival ({name})",
+             plots.kaplan_meier(endpoints.get("pfs"), f"Progression-free survival, {name}")),
+            ("dor", f"Duration of response ({name})",
+             plots.kaplan_meier(endpoints.get("dor"), f"Duration of response, {name} (responders)")),
+            ("waterfall", f"Waterfall: best change in the sum of diameters ({name})",
+             plots.waterfall(subjects, f"Best change in sum of target diameters, {name}")),
+            ("spider", f"Spider: change in the sum over time ({name})",
+             plots.spider(subjects, f"Change in sum of target diameters over time, {name}")),
+            ("swimmer", f"Swimmer: time on study and response ({name})",
+             plots.swimmer(subjects, f"Time on study, response and progression, {name}")),
+        ]  # fmt: skip
+        sections.append(s)
+    return sections
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _proportion_text(p: Mapping[str, Any]) -> str:
+    if not p.get("n"):
+        return "n = 0"
+    return (f"{p['count']}/{p['n']} = {_pct(p['estimate'])} (95 % CI {_pct(p['ci_lower'])} to "
+            f"{_pct(p['ci_upper'])}, Clopper-Pearson exact)")
+
+
+def _median_text(est: Mapping[str, Any] | None) -> str:
+    if not est:
+        return "no subject"
+    return plots._median_text(est)
+
+
+def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
+    e = s.endpoints
+    rows = [
+        ("Subjects (evaluable)", f"{e['n']} of {e['subjects']} ({e['population']})"),
+        ("Objective response rate", _proportion_text(e["orr"])),
+        ("Disease control rate", _proportion_text(e["dcr"])),
+    ]
+    rows += [(f"Best overall response {code}", str(n)) for code, n in e["best_overall_response_counts"].items()]
+    rows += [("Progression-free survival", _median_text(e.get("pfs"))),
+             ("Duration of response", _median_text(e.get("dor")))]
+    return rows
+
+
+def _slug(criteria: str) -> str:
+    return "".join(c for c in criteria.lower() if c.isalnum())
+
+
+def _summary_page(title: str, section: CriteriaSection, subtitle: str) -> Figure:
+    """One A4 page per criteria: the endpoints, then every subject's best response."""
+    fig = Figure(figsize=(8.27, 11.69))
+    fig.text(0.08, 0.95, title, fontsize=16, weight="bold")
+    fig.text(0.08, 0.928, subtitle, fontsize=8, color="#57606a")
+    fig.text(0.08, 0.88, section.criteria, fontsize=13, weight="bold")
+    y = 0.85
+    e = section.endpoints
+    rows = [r for r in _summary_rows(section) if not r[0].startswith("Best overall response ")]
+    counts = "   ".join(f"{c} {n}" for c, n in e["best_overall_response_counts"].items())
+    rows.insert(3, ("Best overall response", counts))
+    for label, value in rows:
+        fig.text(0.1, y, label, fontsize=9)
+        fig.text(0.36, y, value, fontsize=9)
+        y -= 0.024
+    y -= 0.015
+    line = "{:<12}{:<14}{:<18}{:>12}{:>12}{:>12}"
+    fig.text(0.1, y, line.format("Subject", "Reader", "Best response", "Best change", "Response d", "Progr. d"),
+             fontsize=8, family="monospace", weight="bold")
+    y -= 0.018
+    for sub in section.subjects:
+        if y < 0.06:
+            fig.text(0.1, y, f"... and {len(section.subjects)} subjects in all: see subjects.csv", fontsize=8)
+            break
+        change = "-" if sub.best_change_pct is None else f"{sub.best_change_pct:+.1f} %"
+        fig.text(0.1, y, line.format(sub.subject_id[:11], sub.reader[:13], sub.best_overall_response, change,
+                                     _dash(sub.first_response_day), _dash(sub.progression_day)),
+                 fontsize=8, family="monospace")
+        y -= 0.017
+    fig.text(0.08, 0.03, "Responses: recist.evaluate_case; endpoints: recist.endpoints (scipy exact binomial, "
+             "lifelines Kaplan-Meier). Days from baseline.", fontsize=7, color="#57606a")
+    return fig
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
+
+
+def _html(title: str, subtitle: str, sections: Sequence[CriteriaSection], images: Mapping[str, bytes]) -> str:
+    e = html.escape
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{e(title)}</title><style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;color:#1f2328}}"
+        "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #d0d7de;padding:0.3em 0.6em;"
+        "text-align:left}th{background:#f6f8fa}img{max-width:100%}figcaption{color:#57606a;font-size:0.9em}"
+        "</style></head><body>",
+        f"<h1>{e(title)}</h1><p>{e(subtitle)}</p>",
+    ]
+    for s in sections:
+        slug = _slug(s.criteria)
+        parts.append(f"<h2 id='{slug}'>{e(s.criteria)}</h2><table>")
+        parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _summary_rows(s)]
+        parts.append("</table><table><tr><th>Subject</th><th>Reader</th><th>Best overall response</th>"
+                     "<th>Best change in sum</th><th>First response (day)</th><th>Progression (day)</th>"
+                     "<th>Last assessment (day)</th></tr>")
+        for sub in s.subjects:
+            cells = [sub.subject_id, sub.reader, sub.best_overall_response,
+                     "-" if sub.best_change_pct is None else f"{sub.best_change_pct:+.1f} %",
+                     sub.first_response_day, sub.progression_day, sub.last_day]  # fmt: skip
+            parts.append("<tr>" + "".join(f"<td>{e('-' if c is None else str(c))}</td>" for c in cells) + "</tr>")
+        parts.append("</table>")
+        for fig_slug, caption, _ in s.figures:
+            data = base64.b64encode(images[f"{slug}_{fig_slug}"]).decode("ascii")
+            parts.append(f"<figure><img alt='{e(caption)}' src='data:image/png;base64,{data}'>"
+                         f"<figcaption>{e(caption)}</figcaption></figure>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
+    endpoint_rows: list[dict[str, Any]] = []
+    subject_rows: list[dict[str, Any]] = []
+    written: list[Path] = []
+    for s in sections:
+        e = s.endpoints
+        for name in ("orr", "dcr"):
+            p = e[name]
+            endpoint_rows.append({"criteria": s.criteria, "endpoint": name.upper(), "n": p["n"], "count": p["count"],
+                                  "estimate": p["estimate"], "ci_lower": p["ci_lower"], "ci_upper": p["ci_upper"],
+                                  "method": p["method"]})  # fmt: skip
+        for code, n in e["best_overall_response_counts"].items():
+            endpoint_rows.append({"criteria": s.criteria, "endpoint": f"BOR {code}", "n": e["n"], "count": n})
+        for name in ("pfs", "dor"):
+            est = e.get(name)
+            if not est:
+                continue
+            endpoint_rows.append({
+                "criteria": s.criteria, "endpoint": f"{name.upper()} median (days)", "n": est["n"],
+                "count": est["events"], "estimate": est["median_days"], "ci_lower": est["median_ci_lower_days"],
+                "ci_upper": est["median_ci_upper_days"], "method": "Kaplan-Meier (lifelines)",
+            })  # fmt: skip
+            written.append(write_csv(out / f"km_{_slug(s.criteria)}_{name}.csv",
+                                     ["time_days", "at_risk", "events", "censored", "survival", "ci_lower",
+                                      "ci_upper"], est["table"]))  # fmt: skip
+        for sub in s.subjects:
+            subject_rows.append({
+                "criteria": s.criteria, "subject_id": sub.subject_id, "reader": sub.reader,
+                "best_overall_response": sub.best_overall_response, "best_change_pct": sub.best_change_pct,
+                "first_response_day": sub.first_response_day, "progression_day": sub.progression_day,
+                "last_assessment_day": sub.last_day,
+            })  # fmt: skip
+    written.insert(0, write_csv(out / "endpoints.csv", ["criteria", "endpoint", "n", "count", "estimate", "ci_lower",
+                                                        "ci_upper", "method"], endpoint_rows))
+    written.insert(1, write_csv(out / "subjects.csv", list(subject_rows[0]) if subject_rows else ["criteria"],
+                                subject_rows))
+    return written
+
+
+def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial response report",
+                 generated: date | None = None, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> ReportFiles:
+    """The trial report over ``reads`` (one read per subject and criteria is used: see `select_reads`)."""
+    chosen = select_reads(reads)
+    if not chosen:
+        raise ReportError("no read to report on")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sections = _sections(_evaluate(chosen))
+    subtitle = (f"{len({r.subject_id for r in chosen})} subjects; generated {(generated or date.today()).isoformat()}"
+                "; one read per subject and criteria (adjudicated, else first central reader, else site).")
+    total = sum(len(s.figures) for s in sections) + 2
+    done = 0
+    files = ReportFiles(html=out / "report.html", pdf=out / "report.pdf")
+    images: dict[str, bytes] = {}
+    with PdfPages(out / "report.pdf") as pdf:
+        for s in sections:
+            pdf.savefig(_summary_page(title, s, subtitle))
+            for fig_slug, _, fig in s.figures:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                key = f"{_slug(s.criteria)}_{fig_slug}"
+                images[key] = _png(fig)
+                path = out / f"{key}.png"
+                path.write_bytes(images[key])
+                files.png.append(path)
+                pdf.savefig(fig)
+                done += 1
+                report(progress, done, total, key)
+        pdf.infodict()["Title"] = title
+    files.html.write_text(_html(title, subtitle, sections, images), encoding="utf-8")
+    files.csv = _csv(out, sections)
+    report(progress, total, total, "done")
+    return files

@@ -1,0 +1,94 @@
+"""Which read speaks for each subject in the report, and the per-subject numbers the plots need."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from workstation.read_model import Read
+
+_RESPONDERS = {"CR", "PR", "iCR", "iPR"}
+_PROGRESSION = {"PD", "iCPD", "iUPD"}
+#: Report precedence of readers for the same subject and criteria: the adjudicated read settles a central review.
+_ROLE_RANK = {"adjudicator": 0, "central": 1, "site": 2}
+
+
+@dataclass(frozen=True)
+class TimepointPoint:
+    label: str
+    day: int
+    sum_mm: float | None
+    change_from_baseline_pct: float | None
+    overall_response: str | None
+
+
+@dataclass(frozen=True)
+class SubjectResult:
+    """One subject's course for the plots: days from baseline, changes in the sum, responses."""
+
+    subject_id: str
+    reader: str
+    criteria: str
+    best_overall_response: str
+    points: tuple[TimepointPoint, ...]
+    first_response_day: int | None
+    progression_day: int | None
+    last_day: int
+    results: Mapping[str, Any]
+
+    @property
+    def best_change_pct(self) -> float | None:
+        """The best (most negative) change of the sum from baseline over the follow-up (waterfall plot)."""
+        changes = [p.change_from_baseline_pct for p in self.points[1:] if p.change_from_baseline_pct is not None]
+        return min(changes) if changes else None
+
+    @property
+    def responder(self) -> bool:
+        return self.best_overall_response in _RESPONDERS
+
+
+def select_reads(reads: Sequence[Read]) -> list[Read]:
+    """One read per subject and criteria: the adjudicator's, else the first central reader's, else the site's."""
+    best: dict[tuple[str, str], Read] = {}
+    for r in reads:
+        key = (r.subject_id, r.criteria)
+        rank = (_ROLE_RANK.get(r.reader_role, 3), r.reader, r.read_id)
+        current = best.get(key)
+        if current is None or rank < (_ROLE_RANK.get(current.reader_role, 3), current.reader, current.read_id):
+            best[key] = r
+    return [best[k] for k in sorted(best)]
+
+
+def _day(value: Any, baseline: date) -> int:
+    return (date.fromisoformat(str(value)) - baseline).days
+
+
+def subject_result(read: Read, results: Mapping[str, Any]) -> SubjectResult:
+    tps = list(results.get("timepoints", []))
+    dates = {tp.label: tp.date for tp in read.timepoints}
+    baseline = date.fromisoformat(str(results.get("baseline_date") or tps[0].get("date") or dates[tps[0]["label"]]))
+    points = tuple(
+        TimepointPoint(
+            label=str(t["label"]),
+            day=_day(t.get("date") or dates[str(t["label"])], baseline),
+            sum_mm=t.get("sum_mm"),
+            change_from_baseline_pct=t.get("change_from_baseline_pct"),
+            overall_response=t.get("overall_response"),
+        )
+        for t in tps
+    )
+    first_response = next((p.day for p in points if p.overall_response in _RESPONDERS), None)
+    progression = results.get("date_of_progression")
+    return SubjectResult(
+        subject_id=read.subject_id,
+        reader=read.reader,
+        criteria=read.criteria,
+        best_overall_response=str(results.get("best_overall_response")),
+        points=points,
+        first_response_day=first_response,
+        progression_day=None if progression is None else _day(progression, baseline),
+        last_day=max((p.day for p in points), default=0),
+        results=results,
+    )
