@@ -174,3 +174,32 @@ def test_a_damaged_database_gives_one_line_not_a_traceback(tmp_path, capsys) -> 
     assert main(["audit", "verify", "--db", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"database file {bad} is damaged" in err and "Traceback" not in err
+
+
+def test_concurrent_writers_never_fork_the_chain(db) -> None:
+    """Four workstations (own engines) save reads at the same time: one chain, every entry linked, nothing lost."""
+    import threading
+
+    people = make_users(db)
+    errors: list[BaseException] = []
+
+    def workstation(n: int) -> None:
+        own = open_database(db.url)
+        try:
+            for i in range(5):
+                save_read(own, make_read(subject_id=f"S{n}-{i}"), user=people["site1"], expected_version=None)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=workstation, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    check = audit_log.verify(db)
+    assert check.ok, check.message()
+    created = [e for e in audit_log.entries(db) if e.entity.startswith("read/") and e.entity.count("/") == 1]
+    assert len(created) == 20

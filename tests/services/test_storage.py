@@ -251,6 +251,8 @@ def test_the_reading_session_store_saves_signs_and_reports_conflicts(db) -> None
     store.save(read)
     mine, theirs = store.load(read.subject_id, "site1"), other.load(read.subject_id, "site1")
     assert mine == read and theirs == read
+    with pytest.raises(ReadStoreError, match="reader1 may open only their own reads"):
+        DatabaseReadStore(db, people["reader1"]).load(read.subject_id, "site1")
     with pytest.raises(ReadStoreError, match="wrong user name or password"):
         store.sign(mine, 0, password="nope", meaning=MEANING)
     store.sign(mine, 0, password=PASSWORD, meaning=MEANING)
@@ -277,3 +279,13 @@ def test_a_timepoint_the_criteria_cannot_evaluate_cannot_be_signed(db) -> None:
     with pytest.raises(ReadError, match=r"cannot sign: subject SITE01-0042.*at most 5"):
         sign_timepoint(db, read.read_id, 0, username="site1", password=PASSWORD, meaning=MEANING, expected_version=1)
     assert load_read(db, read.read_id).read.timepoints[0].signature is None
+
+
+def test_the_migrations_create_exactly_the_declared_schema(db) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from workstation.storage.schema import metadata
+
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []

@@ -11,7 +11,7 @@ from workstation.read_model import Read
 from workstation.session.persistence import ReadStoreError
 from workstation.storage.database import Database, StorageError
 from workstation.storage.repository import ReadError, find_reads, save_read, sign_timepoint
-from workstation.users import AuthenticationError, User
+from workstation.users import AuthenticationError, User, UserRole
 
 
 class DatabaseReadStore:
@@ -21,6 +21,9 @@ class DatabaseReadStore:
         self._versions: dict[str, int] = {}
 
     def load(self, subject_id: str, reader: str) -> Read | None:
+        """The user's own newest read of a subject (an administrator may load anyone's)."""
+        if reader != self.user.username and self.user.role is not UserRole.ADMINISTRATOR:
+            raise ReadStoreError(f"{self.user.username} may open only their own reads, not {reader}'s")
         try:
             found = find_reads(self.db, subject_id, reader=reader)
         except StorageError as exc:
