@@ -1,0 +1,50 @@
+"""Fictitious identities and deterministic UIDs for the synthetic trial (plainly invented, realistic-looking)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.uid import generate_uid
+
+INSTITUTION = "Northwind General Hospital (FICTITIOUS)"
+SPONSOR = "Synthetic Oncology Research Group (FICTITIOUS)"
+PROTOCOL_ID = "TIL-PEMBRO-GC-01"
+PROTOCOL_NAME = "Phase I/II TIL + pembrolizumab in gastric and oesophageal cancer (synthetic sample trial)"
+SITE_ID = "NW01"
+PATIENT_COMMENT = "SYNTHETIC DATA - NOT A REAL PATIENT"
+
+_FAMILY = ("HARTWELL", "OKONKWO", "VASQUEZ-LEE", "BRANDT", "ABERNATHY", "KOWALCZYK", "NAKAMURA", "DELACROIX",
+           "FITZROY", "OYELARAN", "LINDQVIST", "MORENO")
+_GIVEN_F = ("MAUD", "ROSA", "INGRID", "PRIYA", "HELENE", "AOIFE")
+_GIVEN_M = ("DANIEL", "TOBIAS", "MATEO", "KENJI", "OSKAR", "EMEKA")
+_PHYSICIANS = ("FENWICK^ALMA^^DR", "ROWNTREE^HUGO^^DR", "ESTERHAZY^CLARA^^DR")
+
+
+@dataclass(frozen=True)
+class FakeIdentity:
+    patient_id: str
+    patient_name: str
+    birth_date: str  # YYYYMMDD
+    sex: str
+    referring_physician: str
+
+
+def fake_identity(rng: np.random.Generator, index: int) -> FakeIdentity:
+    sex = "F" if rng.random() < 0.45 else "M"
+    given = _GIVEN_F if sex == "F" else _GIVEN_M
+    family = _FAMILY[int(rng.integers(len(_FAMILY)))]
+    name = f"{family}^{given[int(rng.integers(len(given)))]}"
+    year = int(rng.integers(1948, 1976))
+    birth = f"{year:04d}{int(rng.integers(1, 13)):02d}{int(rng.integers(1, 29)):02d}"
+    pid = f"NWH{int(rng.integers(1_000_000, 9_999_999))}"
+    return FakeIdentity(pid, name, birth, sex, _PHYSICIANS[index % len(_PHYSICIANS)])
+
+
+def accession_number(rng: np.random.Generator) -> str:
+    return f"A26{int(rng.integers(10_000_000, 99_999_999))}"
+
+
+def synthetic_uid(seed: int, *parts: object) -> str:
+    """A DICOM UID (2.25 form) derived only from the seed and the given parts: same inputs, same UID."""
+    return str(generate_uid(prefix=None, entropy_srcs=["recist-synthetic", str(seed), *map(str, parts)]))
