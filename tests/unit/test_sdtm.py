@@ -138,3 +138,29 @@ def test_files_csv_xpt_and_define_notes(tmp_path: Path) -> None:
     assert "| TULOC | ASCITES |" in notes
     assert "| TRORRES | MERGED |" in notes
     assert "| TRORRES | UNEQUIVOCAL |" in notes
+
+
+def test_every_engine_response_code_has_an_sdtm_value() -> None:
+    from recist import Response
+
+    expected = {"non-CR/non-PD": "NON-CR/NON-PD", "non-iCR/non-iUPD": "NON-iCR/NON-iUPD"}
+    read = known_read()
+    for code in Response:
+        results = json.loads(json.dumps(KNOWN_RESULTS))
+        results["timepoints"][1]["overall_response"] = code.value
+        ds = build_sdtm([read], {read.read_id: results})
+        assert _rows(ds.rs, RSTESTCD="OVRLRESP")[0]["RSORRES"] == expected.get(code.value, code.value)
+    results["timepoints"][1]["overall_response"] = "NED"
+    assert "| RSORRES | NED |" in build_sdtm([read], {read.read_id: results}).notes.to_markdown("X")
+
+
+def test_the_engine_agrees_with_the_known_results() -> None:
+    from recist import evaluate_case
+
+    got = evaluate_case(known_read().to_case())
+    keys = ("label", "sum_mm", "change_from_baseline_pct", "target_response", "non_target_response",
+            "overall_response")
+    assert [{k: t[k] for k in keys} for t in got["timepoints"]] == [
+        {k: t[k] for k in keys} for t in KNOWN_RESULTS["timepoints"]
+    ]
+    assert got["best_overall_response"] == KNOWN_RESULTS["best_overall_response"]

@@ -1,6 +1,7 @@
 """`recist import FILES... --out DIR`: our DICOM SR (TID 1500), exported read JSON and engine case files back into
-read files (exported JSON, one per read), ready for `recist export` or the workstation. SEG files are listed with
-their segments (their masks go back into a mask store through `workstation.export.dicom_seg.import_seg`)."""
+read files (exported JSON, one per read), ready for `recist export` or the workstation. SEG files: with --dicom (the
+source CT) and --masks (a mask store), each lesion mask goes into the store and the imported read's measurement at
+that lesion and timepoint points at it; without them, the segments are listed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("import", help="import reads from our own SR/SEG or case files", description=__doc__)
     p.add_argument("files", nargs="+", help="SR/SEG .dcm files, read or case .json files, or folders of them")
     p.add_argument("--out", required=True, help="folder for the imported read files")
+    p.add_argument("--dicom", action="append", default=[], help="folder of the source CT images (for SEG masks)")
+    p.add_argument("--masks", help="mask store folder to put SEG masks in")
     p.set_defaults(func=run)
 
 
@@ -47,10 +50,23 @@ def run(args: argparse.Namespace) -> int:
         reads = import_sr(sr) if sr else []
         jsons = [f for f in files if f.suffix.lower() == ".json"]
         reads += [r for _, r in collect_reads([str(f) for f in jsons])] if jsons else []
+        masks = []
         for f in seg:
             for m in import_seg(f):
+                masks.append(m)
                 print(f"{f}: lesion {m.lesion_id} (tracking UID {m.tracking_uid}) on {len(m.sop_instance_uids)} "
                       f"slice(s), {int(m.planes.sum())} voxels")
+        if masks and args.masks and args.dicom:
+            from workstation.cli.export import _headers
+            from workstation.export.dicom_seg import attach_masks
+            from workstation.mask_store import MaskStore
+
+            headers = _headers(args.dicom)
+            store = MaskStore(args.masks)
+            attached = sum(attach_masks(read, masks, headers, store) for read in reads)
+            print(f"{attached} of {len(masks)} lesion mask(s) attached to measurements", file=sys.stderr)
+        elif masks:
+            print("SEG masks listed only: give --dicom and --masks to store them with the reads", file=sys.stderr)
     except (SRImportError, SegExportError, ReadFileError) as exc:
         raise CommandError(str(exc)) from None
     if not reads and not seg:

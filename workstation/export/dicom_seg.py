@@ -191,3 +191,53 @@ def load_headers(paths: Sequence[str | Path]) -> dict[str, Dataset]:
         if uid is not None and "Rows" in ds:
             out[str(uid)] = ds
     return out
+
+
+def series_order(headers: Mapping[str, Dataset], series_uid: str) -> list[str]:
+    """SOP Instance UIDs of one series in array (slice) order: sorted along the slice normal, as the loader sorts."""
+    members = [h for h in headers.values() if str(h.get("SeriesInstanceUID", "")) == series_uid]
+    if not members:
+        return []
+    iop = np.asarray(members[0].ImageOrientationPatient, dtype=float)
+    normal = np.cross(iop[:3], iop[3:])
+    members.sort(key=lambda h: float(np.dot(np.asarray(h.ImagePositionPatient, dtype=float), normal)))
+    return [str(h.SOPInstanceUID) for h in members]
+
+
+def attach_masks(read: Read, masks: Sequence[LesionMask], headers: Mapping[str, Dataset],
+                 store: MaskStore) -> int:
+    """Store imported SEG masks and point the matching measurements at them (``mask_ref``); returns how many.
+
+    A mask belongs to the lesion with its tracking UID, at the timepoint whose series holds its slices; it goes to
+    the first measurement there that has no mask yet.
+    """
+    by_tracking = {lesion.tracking_uid: lesion_id for lesion_id, lesion in read.lesions.items()}
+    attached = 0
+    for m in masks:
+        lesion_id = by_tracking.get(m.tracking_uid, m.lesion_id if m.lesion_id in read.lesions else None)
+        if lesion_id is None or not m.sop_instance_uids:
+            continue
+        first = headers.get(m.sop_instance_uids[0])
+        if first is None:
+            raise SegExportError(f"lesion {m.lesion_id}: source image {m.sop_instance_uids[0]} is not in the DICOM "
+                                 "folder given")
+        series_uid = str(first.SeriesInstanceUID)
+        order = series_order(headers, series_uid)
+        ks = [order.index(uid) for uid in m.sop_instance_uids if uid in order]
+        if len(ks) != len(m.sop_instance_uids):
+            raise SegExportError(f"lesion {m.lesion_id}: its slices are not all in series {series_uid}")
+        lo, hi = min(ks), max(ks) + 1
+        crop = np.zeros((hi - lo, *m.planes.shape[1:]), dtype=bool)
+        for k, plane in zip(ks, m.planes, strict=True):
+            crop[k - lo] |= plane
+        shape = (len(order), int(first.Rows), int(first.Columns))
+        tp = next((t for t in read.timepoints if t.series_uid == series_uid and lesion_id in t.assessments), None)
+        if tp is None:
+            continue
+        target = next((x for x in tp.assessments[lesion_id].measurements if not x.mask_ref), None)
+        if target is None:
+            continue
+        target.mask_ref = store.save(crop, (lo, 0, 0), shape, series_uid, str(first.get("FrameOfReferenceUID", "")),
+                                     tuple(order[lo:hi]))
+        attached += 1
+    return attached

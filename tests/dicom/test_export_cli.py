@@ -1,0 +1,83 @@
+"""`recist export` and `recist import` end to end: files on disk, dciodvfy-clean DICOM, and the read back unchanged."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.dicom.test_export_dicom import carried_by_sr, dciodvfy_errors, write_ct_series
+from tests.unit.test_sdtm_known_read import FRAME_OF_REFERENCE, MATRIX, SLICES, known_read, known_series
+from workstation.cli import main
+from workstation.export.read_json import load_read, write_read
+from workstation.export.xport import read_xport
+from workstation.mask_store import MaskStore
+
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("trial")
+    read = known_read()
+    for i, tp in enumerate(read.timepoints):
+        write_ct_series(known_series(i, tp.date), root / "ct" / f"T{i}")
+    store = MaskStore(root / "masks")
+    s0 = known_series(0, read.timepoints[0].date)
+    yy, xx = np.mgrid[-8:9, -8:9]
+    disc = (yy**2 + xx**2) <= 49
+    read.timepoints[0].assessments["T1"].measurements[0].mask_ref = store.save(
+        np.stack([disc, disc]), (3, 20, 12), (SLICES, MATRIX, MATRIX), s0.series_uid, FRAME_OF_REFERENCE,
+        s0.sop_uids[3:5])
+    write_read(read, root / "reads" / "alice.json")
+    write_read(known_read("bob"), root / "reads" / "bob.json")
+    return root
+
+
+def test_export_all_then_import_gives_the_read_back(trial: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = trial / "out"
+    code = main(["export", "all", str(trial / "reads"), "--out", str(out), "--dicom", str(trial / "ct"),
+                 "--masks", str(trial / "masks"), "--study-id", "TIL01"])
+    assert code == 0, capsys.readouterr().err
+    assert len(list((out / "sr").glob("*.dcm"))) == 6 and len(list((out / "seg").glob("*.dcm"))) == 1
+    for f in [*(out / "sr").glob("*.dcm"), *(out / "seg").glob("*.dcm")]:
+        assert dciodvfy_errors(f) == [], f
+    _, _, tu = read_xport(out / "sdtm" / "tu.xpt")
+    assert {r["USUBJID"] for r in tu} == {"TIL01-S001"} and len(tu) == 8
+    with (out / "tables" / "responses.csv").open() as fh:
+        overall = [r["overall_response"] for r in csv.DictReader(fh) if r["reader"] == "alice"]
+    assert overall == ["", "PR", "PD"]
+    case = json.loads((out / "cases" / "S001_alice_RECIST1.1.json").read_text())
+    assert case == known_read().to_case()
+
+    imported = trial / "imported"
+    code = main(["import", str(out / "sr"), str(out / "seg"), "--out", str(imported), "--dicom", str(trial / "ct"),
+                 "--masks", str(trial / "masks2")])
+    assert code == 0, capsys.readouterr().err
+    reads = {r.reader: r for r in (load_read(p) for p in imported.glob("*.json"))}
+    original = load_read(trial / "reads" / "alice.json")
+    alice = reads["alice"]
+    new_ref = alice.timepoints[0].assessments["T1"].measurements[0].mask_ref
+    assert new_ref is not None
+    old_mask = MaskStore(trial / "masks").load(original.timepoints[0].assessments["T1"].measurements[0].mask_ref or "")
+    new_mask = MaskStore(trial / "masks2").load(new_ref)
+    assert np.array_equal(new_mask.full_mask(), old_mask.full_mask())
+    assert new_mask.sop_instance_uids == old_mask.sop_instance_uids
+    assert carried_by_sr(alice) == carried_by_sr(original)
+    assert carried_by_sr(reads["bob"]) == carried_by_sr(known_read("bob"))
+
+
+def test_user_errors_are_one_line(trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "seg", str(trial / "reads"), "--out", str(tmp_path)]) == 2
+    assert "seg needs --masks" in capsys.readouterr().err
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "recist-workstation/read", "subject_id": "S1", "reader": "x", "read_id": "r", '
+                      '"lesions": [], "timepoints": [{"label": "b", "date": "yesterday"}]}')
+    assert main(["export", "sdtm", str(broken), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.json timepoint b" in err and "not a date" in err and "Traceback" not in err
+    not_dicom = tmp_path / "x.dcm"
+    not_dicom.write_bytes(b"not dicom")
+    assert main(["import", str(not_dicom), "--out", str(tmp_path / "i")]) == 2
+    assert "nothing to import" in capsys.readouterr().err
