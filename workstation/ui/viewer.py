@@ -8,7 +8,7 @@ patient mm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -58,6 +58,17 @@ class OverlayLine:
     short_axis: tuple[Point, Point] | None = None
     color: str = "#ffd400"
 
+
+@dataclass
+class _SliceMarks:
+    xs: list[float] = field(default_factory=list)  # line end points, in pairs
+    ys: list[float] = field(default_factory=list)
+    px: list[float] = field(default_factory=list)  # proposal marks
+    py: list[float] = field(default_factory=list)
+    labels: list[tuple[str, float, float, str, tuple[float, float]]] = field(default_factory=list)
+
+
+_EMPTY_MARKS = _SliceMarks()
 
 _AXIS_LETTERS = (("R", "L"), ("A", "P"), ("I", "S"))
 
@@ -157,8 +168,11 @@ class SliceViewer(QWidget):
         self.proposal_item = pg.ScatterPlotItem(symbol="+", size=22, pen=pg.mkPen("#ff4fd8", width=2), brush=None)
         self.proposal_item.setZValue(12)
         self.vb.addItem(self.proposal_item)
-        self._labels: list[pg.TextItem] = []
-        self._rois: list[pg.LineSegmentROI] = []
+        self._label_pool: list[pg.TextItem] = []
+        self._pending_items: list[Any] = []
+        self._pending_k: int | None = None
+        self._marks_cache: dict[int, _SliceMarks] | None = None
+        self._outline_shown: npt.NDArray[np.bool_] | None = None
         self.scale_bar = pg.ScaleBar(size=50, suffix="")
         self.scale_bar.setParentItem(self.vb)
         self.scale_bar.anchor((1, 1), (1, 1), offset=(-16, -34))
@@ -183,6 +197,7 @@ class SliceViewer(QWidget):
     def set_volume(self, volume: Volume | None, slice_index: int | None = None) -> None:
         self.volume = volume
         self._outline = None
+        self._marks_cache = None
         if volume is not None:
             n, rows, cols = volume.shape
             k = n // 2 if slice_index is None else slice_index
@@ -229,10 +244,12 @@ class SliceViewer(QWidget):
 
     def set_overlays(self, overlays: list[OverlayLine]) -> None:
         self._overlays = list(overlays)
+        self._marks_cache = None
         self._draw_overlays()
 
     def set_proposals(self, proposals: list[tuple[str, Point]]) -> None:
         self._proposals = list(proposals)
+        self._marks_cache = None
         self._draw_overlays()
 
     def set_pending(
@@ -245,6 +262,7 @@ class SliceViewer(QWidget):
         """The measurement being decided on: editable end points, and the engine's outline on its slice."""
         self._pending_long, self._pending_short = long_axis, short_axis
         self._outline, self._outline_k = outline, outline_slice
+        self._build_pending_items()
         self._draw_overlays()
 
     def center_on(self, point: Point) -> None:
@@ -329,72 +347,93 @@ class SliceViewer(QWidget):
         self._draw_overlays()
         self._update_text()
 
-    def _draw_overlays(self) -> None:
-        for item in self._labels:
-            self.vb.removeItem(item)
-        self._labels = []
-        for roi in self._rois:
-            self.vb.removeItem(roi)
-        self._rois = []
-        if self.volume is None or self.plane is not Plane.AXIAL:
-            self.lines_item.setData([], [])
-            self.proposal_item.setData([], [])
-            self.outline_item.clear()
-            return
-        k = self.cursor_voxel[0]
-        xs: list[float] = []
-        ys: list[float] = []
+    def _marks(self) -> dict[int, _SliceMarks]:
+        """Lines, labels and proposal marks per axial slice, computed once per change of overlays (scrolling only
+        looks them up: a slice change must stay within a frame)."""
+        if self._marks_cache is not None:
+            return self._marks_cache
+        marks: dict[int, _SliceMarks] = {}
+        if self.volume is None:
+            return marks
         for ov in self._overlays:
             segs = [ov.long_axis] + ([ov.short_axis] if ov.short_axis else [])
-            on_slice = False
-            for a, b in segs:
-                ax, ay, ak = self.patient_to_view(a)
-                bx, by, _ = self.patient_to_view(b)
-                if ak == k:
-                    xs += [ax, bx]
-                    ys += [ay, by]
-                    on_slice = True
-            if on_slice:
-                ax, ay, _ = self.patient_to_view(ov.long_axis[0])
-                label = pg.TextItem(ov.label, color=ov.color, anchor=(1.1, 1.1))
-                label.setPos(ax, ay)
-                self.vb.addItem(label)
-                self._labels.append(label)
-        self.lines_item.setData(xs, ys)
-        px, py = [], []
+            pts = np.array([p for seg in segs for p in seg], dtype=np.float64)
+            kji = self.volume.patient_to_voxel(pts)
+            for n in range(len(segs)):
+                k = round(float(kji[2 * n, 0]))
+                m = marks.setdefault(k, _SliceMarks())
+                for row in (kji[2 * n], kji[2 * n + 1]):
+                    x, y = self._voxel_to_view(float(row[1]), float(row[2]))
+                    m.xs.append(x)
+                    m.ys.append(y)
+                if n == 0:
+                    x, y = self._voxel_to_view(float(kji[0, 1]), float(kji[0, 2]))
+                    m.labels.append((ov.label, x, y, ov.color, (1.1, 1.1)))
         for name, point in self._proposals:
             x, y, pk = self.patient_to_view(point)
-            if abs(pk - k) <= 1:
-                px.append(x)
-                py.append(y)
-                label = pg.TextItem(f"{name}?", color="#ff4fd8", anchor=(-0.2, 1.2))
-                label.setPos(x, y)
-                self.vb.addItem(label)
-                self._labels.append(label)
-        self.proposal_item.setData(px, py)
-        if self._outline is not None and self._outline_k == k:
-            self.outline_item.setImage(_outline_rgba(self._outline), autoLevels=False)
-            self.outline_item.setRect(self.image.mapRectToParent(self.image.boundingRect()))
-        else:
-            self.outline_item.clear()
+            for k in (pk - 1, pk, pk + 1):
+                m = marks.setdefault(k, _SliceMarks())
+                m.px.append(x)
+                m.py.append(y)
+                m.labels.append((f"{name}?", x, y, "#ff4fd8", (-0.2, 1.2)))
+        self._marks_cache = marks
+        return marks
+
+    def _build_pending_items(self) -> None:
+        """Editable end points of the pending measurement (made once per pending change, shown on its slice)."""
+        for item in self._pending_items:
+            self.vb.removeItem(item)
+        self._pending_items = []
+        self._pending_k = None
+        if self.volume is None:
+            return
         for axis, seg in (("long", self._pending_long), ("short", self._pending_short)):
             if seg is None:
                 continue
             ax, ay, ak = self.patient_to_view(seg[0])
             bx, by, _ = self.patient_to_view(seg[1])
-            if ak != k:
-                continue
-            color = "#00ff7f" if axis == "long" else "#00bfff"
-            roi = pg.LineSegmentROI([(ax, ay), (bx, by)], pen=pg.mkPen(color, width=2), movable=False)
+            self._pending_k = ak
+            colour = "#00ff7f" if axis == "long" else "#00bfff"
+            roi = pg.LineSegmentROI([(ax, ay), (bx, by)], pen=pg.mkPen(colour, width=2), movable=False)
             roi.setZValue(20)
             roi.sigRegionChangeFinished.connect(lambda r, a=axis: self._roi_moved(a, r))
-            self.vb.addItem(roi)
-            self._rois.append(roi)
             length = float(np.linalg.norm(np.subtract(seg[1], seg[0])))
-            label = pg.TextItem(f"{length:.1f} mm", color=color, anchor=(-0.1, -0.1))
+            label = pg.TextItem(f"{length:.1f} mm", color=colour, anchor=(-0.1, -0.1))
             label.setPos(bx, by)
-            self.vb.addItem(label)
-            self._labels.append(label)
+            for item in (roi, label):
+                self.vb.addItem(item)
+                self._pending_items.append(item)
+
+    def _draw_overlays(self) -> None:
+        axial = self.volume is not None and self.plane is Plane.AXIAL
+        k = self.cursor_voxel[0]
+        m = self._marks().get(k, _EMPTY_MARKS) if axial else _EMPTY_MARKS
+        self.lines_item.setData(m.xs, m.ys)
+        self.proposal_item.setData(m.px, m.py)
+        while len(self._label_pool) < len(m.labels):
+            item = pg.TextItem("", anchor=(0, 0))
+            self.vb.addItem(item)
+            self._label_pool.append(item)
+        for n, item in enumerate(self._label_pool):
+            if n >= len(m.labels):
+                item.setVisible(False)
+                continue
+            text, x, y, colour, anchor = m.labels[n]
+            if getattr(item, "_shown", None) != (text, colour, anchor):
+                item.setText(text, color=colour)
+                item.setAnchor(anchor)
+                item._shown = (text, colour, anchor)
+            item.setPos(x, y)
+            item.setVisible(True)
+        show_outline = axial and self._outline is not None and self._outline_k == k
+        if show_outline and self._outline_shown is not self._outline:
+            assert self._outline is not None
+            self.outline_item.setImage(_outline_rgba(self._outline), autoLevels=False)
+            self.outline_item.setRect(self.image.mapRectToParent(self.image.boundingRect()))
+            self._outline_shown = self._outline
+        self.outline_item.setVisible(show_outline)
+        for item in self._pending_items:
+            item.setVisible(axial and self._pending_k == k)
 
     def _roi_moved(self, axis: str, roi: pg.LineSegmentROI) -> None:
         seg = self._pending_long if axis == "long" else self._pending_short
