@@ -163,9 +163,11 @@ def test_seg_round_trip_valid_and_tracked(tmp_path: Path, ct_headers: dict) -> N
     t1 = np.stack([_disc(6), _disc(9), _disc(5)])  # slices 2..4
     t2 = np.stack([_disc(4)])  # slice 6
     read.timepoints[0].assessments["T1"].measurements[0].mask_ref = store.save(
-        t1, (2, 10, 20), (SLICES, MATRIX, MATRIX), s0.series_uid, FRAME_OF_REFERENCE, s0.sop_uids[2:5])
+        t1, (2, 10, 20), (SLICES, MATRIX, MATRIX), s0.series_uid, FRAME_OF_REFERENCE, s0.sop_uids[2:5]
+    )
     read.timepoints[0].assessments["T2"].measurements[0].mask_ref = store.save(
-        t2, (6, 30, 30), (SLICES, MATRIX, MATRIX), s0.series_uid, FRAME_OF_REFERENCE, s0.sop_uids[6:7])
+        t2, (6, 30, 30), (SLICES, MATRIX, MATRIX), s0.series_uid, FRAME_OF_REFERENCE, s0.sop_uids[6:7]
+    )
     (path,) = export_seg(read, store, ct_headers, tmp_path / "seg")
     assert dciodvfy_errors(path) == []
     seg = hd.seg.segread(path)
@@ -186,6 +188,29 @@ def test_seg_names_a_missing_source_image(tmp_path: Path) -> None:
     store = MaskStore(tmp_path / "masks")
     s0 = known_series(0, read.timepoints[0].date)
     read.timepoints[0].assessments["T1"].measurements[0].mask_ref = store.save(
-        _disc(5)[None], (3, 10, 10), (SLICES, MATRIX, MATRIX), s0.series_uid, FRAME_OF_REFERENCE, s0.sop_uids[3:4])
+        _disc(5)[None], (3, 10, 10), (SLICES, MATRIX, MATRIX), s0.series_uid, FRAME_OF_REFERENCE, s0.sop_uids[3:4]
+    )
     with pytest.raises(SegExportError, match=f"source image {s0.sop_uids[3]} is not in"):
         export_seg(read, store, {}, tmp_path)
+
+
+def test_a_report_not_written_by_us_is_refused_by_name(tmp_path: Path) -> None:
+    from workstation.export.dicom_sr import SRImportError
+
+    (written, *_) = export_sr(known_read(), tmp_path)
+    ds = pydicom.dcmread(written.path)
+
+    def strip(item: pydicom.Dataset) -> None:
+        if "ContentSequence" in item:
+            item.ContentSequence = [
+                c for c in item.ContentSequence if c.ConceptNameCodeSequence[0].CodeValue != "ROLE"
+            ]
+            for c in item.ContentSequence:
+                strip(c)
+
+    strip(ds)
+    ds.save_as(written.path)
+    with pytest.raises(SRImportError, match="lesion T1: no 'RECIST lesion role' evaluation"):
+        import_sr([written.path])
+    with pytest.raises(SRImportError, match="not a readable DICOM SR"):
+        import_sr([tmp_path / "missing.dcm"])

@@ -383,6 +383,10 @@ def _read_from_docs(read_id: str, items: list[tuple[int, Path, Any]]) -> Read:
                 read.criteria = "iRECIST"
             evaluations = _evaluations(group)
             values = {name: value for name, value in evaluations}
+            for needed in (ROLE, STATUS, NODE):
+                if needed.value not in values:
+                    raise SRImportError(f"{where}: no {needed.meaning!r} evaluation: not a measurement report "
+                                        "written by this workstation")
             if lesion_id not in read.lesions:
                 sites = group.finding_sites
                 site = sites[0].value if sites else None
