@@ -6,6 +6,7 @@ need it are skipped, with the reason, only when the Debian PostgreSQL binaries a
 
 from __future__ import annotations
 
+import atexit
 import glob
 import itertools
 import os
@@ -86,14 +87,23 @@ def start_postgres() -> PostgresServer:
     return server
 
 
+_shared: PostgresServer | None = None
+
+
+def _stop_shared() -> None:
+    if _shared is not None:
+        _shared.stop()
+        shutil.rmtree(_shared.root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.root, ignore_errors=True)
+def postgres_server() -> PostgresServer:
+    """One server for the whole run, however many test modules use it; stopped when the run ends."""
+    global _shared
+    if _shared is None:
+        _shared = start_postgres()
+        atexit.register(_stop_shared)
+    return _shared
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
