@@ -203,3 +203,10 @@ def test_concurrent_writers_never_fork_the_chain(db) -> None:
     assert check.ok, check.message()
     created = [e for e in audit_log.entries(db) if e.entity.startswith("read/") and e.entity.count("/") == 1]
     assert len(created) == 20
+
+
+def test_a_mistyped_database_path_is_not_silently_created(tmp_path, capsys) -> None:
+    missing = tmp_path / "typo.db"
+    assert main(["audit", "verify", "--db", str(missing)]) == 2
+    assert f"there is no database file {missing}" in capsys.readouterr().err
+    assert not missing.exists()

@@ -220,9 +220,13 @@ def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Pa
     db.close()
 
 
-def test_an_unreachable_server_gives_a_clear_message() -> None:
-    with pytest.raises(StorageError, match="cannot connect to database postgresql"):
+def test_an_unreachable_server_or_bad_url_gives_a_clear_message_without_the_password() -> None:
+    with pytest.raises(StorageError, match="cannot connect to database postgresql") as info:
         open_database("postgresql://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(info.value)
+    with pytest.raises(StorageError, match="not a database URL I can open") as info:
+        open_database("nosuchdb://nobody:secret@host/x")
+    assert "secret" not in str(info.value)
 
 
 def test_passwords_are_stored_as_argon2id_hashes_with_production_cost(tmp_path: Path, monkeypatch) -> None:

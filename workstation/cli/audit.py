@@ -43,7 +43,7 @@ def _print_entries(entries: list[AuditEntry], fmt: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        db = open_database(args.db)
+        db = open_database(args.db, create=False)
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:

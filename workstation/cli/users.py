@@ -70,7 +70,7 @@ def _administrator(db: Database, args: argparse.Namespace, ask: Callable[[str], 
 def run(args: argparse.Namespace) -> int:
     ask = _password_reader(args.password_stdin)
     try:
-        db = open_database(args.db)
+        db = open_database(args.db, create=args.users_command == "add")
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def describe_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        return url
+        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)  # never print a password
     if parsed.get_backend_name() == "sqlite":
         return f"database file {parsed.database}"
     return f"database {parsed.render_as_string(hide_password=True)}"
@@ -162,18 +163,22 @@ def _migrate(engine: Engine, where: str) -> None:
             command.upgrade(cfg, "head")
 
 
-def open_database(url: str | None = None) -> Database:
-    """Open (creating if needed) the database at ``url`` and bring its schema up to date.
+def open_database(url: str | None = None, *, create: bool = True) -> Database:
+    """Open the database at ``url`` (creating a SQLite file if ``create``) and bring its schema up to date.
 
     Raises `StorageError` with a clear message for a damaged, locked, foreign or newer-schema database.
     """
     url = normalise_url(url or default_database_url())
     where = describe_url(url)
     try:
-        is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        parsed = make_url(url)
+        is_sqlite = parsed.get_backend_name() == "sqlite"
+        in_file = is_sqlite and parsed.database not in (None, "", ":memory:")
+        if in_file and not create and not Path(str(parsed.database)).is_file():
+            raise StorageError(f"there is no {where} (check --db or $RECIST_DB)")
         engine = _sqlite_engine(url) if is_sqlite else create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError) as exc:
-        raise StorageError(f"not a database URL I can open: {url!r} ({exc})") from None
+        raise StorageError(f"not a database URL I can open: {describe_url(url)} ({type(exc).__name__})") from None
     except OSError as exc:
         raise StorageError(f"cannot create the folder for {where}: {exc.strerror or exc}") from None
     try:
