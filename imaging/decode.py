@@ -75,23 +75,27 @@ def _rle_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[
     from pydicom.encaps import generate_frames
 
     assert _rle_decode_frame is not None
-    try:
-        with open(inst.path, "rb") as fp:
-            fp.seek(inst.pixel_value_offset)
-            data = fp.read()
-    except OSError as exc:
-        raise DicomLoadError(f"{inst.path}: cannot read pixel data ({exc.strerror or exc})") from exc
     wanted = set(indices)
+    last = max(wanted, default=-1)
     dtype = stored_dtype(inst)
     try:
-        for index, frame in enumerate(generate_frames(data, number_of_frames=inst.number_of_frames)):
-            if index in wanted:
-                raw = _rle_decode_frame(frame, inst.rows * inst.columns, inst.bits_allocated, "<")
-                values = np.frombuffer(raw, dtype=dtype).reshape(inst.rows, inst.columns).copy()
-                _clean_high_bits(inst, values)
-                yield index, values
+        # frames are read from the file one at a time: a large multi-frame object is never held whole in memory
+        with open(inst.path, "rb") as fp:
+            fp.seek(inst.pixel_value_offset)
+            for index, frame in enumerate(generate_frames(fp, number_of_frames=inst.number_of_frames)):
+                if index in wanted:
+                    raw = _rle_decode_frame(frame, inst.rows * inst.columns, inst.bits_allocated, "<")
+                    values = np.frombuffer(raw, dtype=dtype).reshape(inst.rows, inst.columns)
+                    if inst.bits_stored < inst.bits_allocated:
+                        values = values.copy()
+                        _clean_high_bits(inst, values)
+                    yield index, values
+                if index >= last:
+                    break
     except DicomLoadError:
         raise
+    except OSError as exc:
+        raise DicomLoadError(f"{inst.path}: cannot read pixel data ({exc.strerror or exc})") from exc
     except Exception as exc:
         raise DicomLoadError(f"{inst.path}: corrupt RLE pixel data ({exc})") from exc
 

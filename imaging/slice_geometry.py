@@ -121,13 +121,19 @@ def _orientation(refs: list[SliceRef], uid: str) -> tuple[npt.NDArray[np.float64
 
 
 def _drop_duplicates(
-    refs: list[SliceRef], d: npt.NDArray[np.float64], warnings: list[LoadWarning]
+    refs: list[SliceRef], d: npt.NDArray[np.float64], warnings: list[LoadWarning], uid: str
 ) -> tuple[list[SliceRef], npt.NDArray[np.float64]]:
+    """Keep one slice per position. Many distinct images at the same positions mean several volumes: refused."""
     keep = [0]
+    distinct: list[SliceRef] = []
     for k in range(1, len(refs)):
         if abs(d[k] - d[keep[-1]]) < DUPLICATE_TOLERANCE_MM:
             kept, dropped = refs[keep[-1]], refs[k]
-            same = dropped.instance.sop_instance_uid == kept.instance.sop_instance_uid
+            same = dropped.instance.sop_instance_uid == kept.instance.sop_instance_uid and (
+                dropped.frame_index == kept.frame_index
+            )
+            if not same:
+                distinct.append(dropped)
             why = "same SOP Instance UID" if same else "same position, different SOP Instance UID"
             warnings.append(
                 LoadWarning(
@@ -138,6 +144,11 @@ def _drop_duplicates(
             )
             continue
         keep.append(k)
+    if len(distinct) > 2 and len(distinct) >= len(keep) // 4:
+        raise DicomLoadError(
+            f"series {uid}: {len(distinct)} of {len(keep)} positions hold more than one different image "
+            f"(e.g. {_examples(distinct)}): several phases or reconstructions in one series? not loaded as one volume"
+        )
     return [refs[k] for k in keep], d[keep]
 
 
@@ -213,7 +224,7 @@ def stack_geometry(record: SeriesRecord) -> StackGeometry:
     )
     refs = [refs[k] for k in order]
     d = d[order]
-    refs, d = _drop_duplicates(refs, d, warnings)
+    refs, d = _drop_duplicates(refs, d, warnings, uid)
     positions = np.array([r.header.position for r in refs], dtype=np.float64)
 
     slice_axis = normal

@@ -132,3 +132,11 @@ def test_pydicom_lossy_files_decode_like_pydicom(name: str) -> None:
     _, inst = read_instance_header(path)
     frames = dict(decode_frames(inst, [0]))
     np.testing.assert_array_equal(frames[0], pydicom.dcmread(path).pixel_array.reshape(frames[0].shape))
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.1"])
+def test_enhanced_multiframe_in_every_kind_of_syntax(tmp_path: Path, syntax: str) -> None:
+    written = write_ct_series(tmp_path, n=6, enhanced=True, transfer_syntax=syntax, encoding_plugin="")
+    volume = load_series(tmp_path)
+    np.testing.assert_array_equal(volume.array, written.hu)
+    assert volume.info.frame_numbers == (6, 5, 4, 3, 2, 1)

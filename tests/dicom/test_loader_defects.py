@@ -165,3 +165,20 @@ def test_copy_of_a_series_in_a_subfolder_counts_once_per_instance(tmp_path: Path
     assert volume.shape[0] == 4
     assert codes(volume).count("duplicate-slice") == 4
     np.testing.assert_array_equal(volume.array, written.hu)
+
+
+def test_two_phases_in_one_series_are_refused(tmp_path: Path) -> None:
+    first = write_ct_series(tmp_path / "arterial", n=6)
+    write_ct_series(tmp_path / "venous", n=6, series_uid=first.series_uid, study_uid=first.study_uid, seed=9)
+    with pytest.raises(DicomLoadError, match="6 of 6 positions hold more than one different image"):
+        load_series(tmp_path)
+
+
+def test_one_stray_different_duplicate_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    first = write_ct_series(tmp_path / "a", n=6)
+    extra = write_ct_series(tmp_path / "b", n=1, series_uid=first.series_uid, study_uid=first.study_uid, seed=9)
+    volume = load_series(tmp_path)
+    assert volume.shape[0] == 6
+    dup = [w for w in volume.warnings if w.code == "duplicate-slice"]
+    assert len(dup) == 1 and "different SOP Instance UID" in dup[0].message
+    assert dup[0].where in {str(extra.paths[0]), str(first.paths[-1])}
