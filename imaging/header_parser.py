@@ -19,6 +19,11 @@ from pydicom.datadict import tag_for_keyword
 MAX_HEADER_BYTES = 1 << 20
 _FIRST_READ = 16384
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
+_ALL_VRS = {
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF", b"OL",
+    b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN", b"UR", b"US",
+    b"UT", b"UV",
+}  # fmt: skip
 _US_KEYWORDS = {"Rows", "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel"}
 _FALLBACK_KEYWORDS = {"SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"}
 _PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
@@ -103,6 +108,8 @@ def _element(reader: _Reader, pos: int, implicit: bool) -> tuple[int, int, int, 
         value = pos + 8
     else:
         vr = data[pos + 4 : pos + 6]
+        if vr not in _ALL_VRS and tag not in (_ITEM, _ITEM_END, _SEQ_END):
+            raise _Unsupported("not explicit VR after all")
         if vr in _LONG_VRS:
             length = struct.unpack_from("<I", data, pos + 8)[0]
             value = pos + 12
@@ -161,6 +168,9 @@ def _parse(reader: _Reader, wanted: dict[int, str]) -> FastHeader:
     if ts in ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2") or not ts.startswith("1.2.840.10008.1.2"):
         raise _Unsupported(f"transfer syntax {ts}")
     implicit = ts == "1.2.840.10008.1.2"
+    reader.need(pos + 8)
+    if implicit and reader.data[pos + 4 : pos + 6] in _ALL_VRS:
+        raise _Unsupported("implicit VR declared, explicit VR found")
     raw: dict[str, bytes] = {}
     while True:
         reader.need(pos + 8)
