@@ -31,10 +31,13 @@ setup_python() {
     [ -x .venv/bin/python ] || python3 -m venv .venv
     local stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
     if [ ! -f "$stamp" ]; then
-        .venv/bin/pip install -q --upgrade pip wheel
-        # The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
-        .venv/bin/pip install -q torch==2.13.0
-        .venv/bin/pip install -q -e ".[dev]"
+        echo "dev.sh: installing Python packages into .venv (log: .venv/pip.log)"
+        {
+            .venv/bin/pip install --upgrade pip wheel &&
+            # The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
+            .venv/bin/pip install torch==2.13.0 &&
+            .venv/bin/pip install -e ".[dev]"
+        } > .venv/pip.log 2>&1 || { grep -v "is ignored" .venv/pip.log | tail -40 >&2; exit 1; }
         rm -f .venv/.installed-*
         touch "$stamp"
     fi
@@ -52,10 +55,16 @@ case "${1:-}" in
         setup_python
         shift
         export QT_QPA_PLATFORM=offscreen
-        echo "== ruff";          .venv/bin/ruff check .
-        echo "== mypy";          .venv/bin/mypy
-        echo "== import rules";  .venv/bin/lint-imports
-        echo "== pytest";        .venv/bin/python -m pytest -q "$@"
+        # Every step runs, so one report shows every problem; the exit status is non-zero if any step failed.
+        failed=()
+        echo "== ruff";          .venv/bin/ruff check . || failed+=(ruff)
+        echo "== mypy";          .venv/bin/mypy || failed+=(mypy)
+        echo "== import rules";  .venv/bin/lint-imports --no-cache || failed+=(import-linter)
+        echo "== pytest";        .venv/bin/python -m pytest -q "$@" || failed+=(pytest)
+        if [ ${#failed[@]} -gt 0 ]; then
+            echo "FAILED: ${failed[*]}" >&2
+            exit 1
+        fi
         ;;
     *)
         echo "usage: ./dev.sh app | ./dev.sh test" >&2
