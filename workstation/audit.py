@@ -26,9 +26,8 @@ class AuditAction(StrEnum):
     AMEND = "amend"  # a change to a signed timepoint (needs a reason)
     SIGN = "sign"
     ENROL = "enrol"
-    ASSIGN = "assign"
     ADJUDICATE = "adjudicate"
-    ACCEPT = "accept"
+    LOGIN_FAILED = "login-failed"
 
 
 @dataclass(frozen=True)

@@ -127,12 +127,26 @@ def authenticate(db: Database, username: str, password: str) -> User:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None or not row.active:
         _hasher_dummy_verify(password)  # same time whether or not the user exists
+        _record_failure(db, username)
         raise AuthenticationError("wrong user name or password")
     try:
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
+        _record_failure(db, username)
         raise AuthenticationError("wrong user name or password") from None
     return _user(row)
+
+
+def _record_failure(db: Database, username: str) -> None:
+    """Failed sign-ins and signatures are audited (21 CFR 11.300(d): detect attempts at unauthorised use)."""
+    with db.transaction() as conn:
+        audit_log.append(
+            conn,
+            username=username[:64],
+            action=AuditAction.LOGIN_FAILED,
+            entity=f"user/{username[:64]}",
+            reason="wrong user name or password",
+        )
 
 
 def _hasher_dummy_verify(password: str) -> None:

@@ -210,3 +210,16 @@ def test_a_mistyped_database_path_is_not_silently_created(tmp_path, capsys) -> N
     assert main(["audit", "verify", "--db", str(missing)]) == 2
     assert f"there is no database file {missing}" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_failed_sign_ins_are_audited(db) -> None:
+    from workstation.users import AuthenticationError, authenticate
+
+    make_users(db)
+    for name in ("reader1", "nobody"):
+        with pytest.raises(AuthenticationError):
+            authenticate(db, name, "guessing")
+    failed = [e for e in audit_log.entries(db) if e.action == "login-failed"]
+    assert [e.entity for e in failed] == ["user/reader1", "user/nobody"]
+    assert all("guessing" not in str(e) for e in failed)
+    assert audit_log.verify(db).ok
