@@ -10,7 +10,6 @@ from typing import Any
 from workstation.read_model import Read
 
 _RESPONDERS = {"CR", "PR", "iCR", "iPR"}
-_PROGRESSION = {"PD", "iCPD", "iUPD"}
 #: Report precedence of readers for the same subject and criteria: the adjudicated read settles a central review.
 _ROLE_RANK = {"adjudicator": 0, "central": 1, "site": 2}
 
@@ -79,7 +78,10 @@ def subject_result(read: Read, results: Mapping[str, Any]) -> SubjectResult:
         )
         for t in tps
     )
-    first_response = next((p.day for p in points if p.overall_response in _RESPONDERS), None)
+    # The engine's dates: the first response that counts for the best response, and progression (under iRECIST the
+    # confirmed one), so a response after progression (pseudo-progression under RECIST 1.1) is not drawn as one.
+    first = results.get("date_of_first_response")
+    first_response = None if first is None else _day(first, baseline)
     progression = results.get("date_of_progression")
     return SubjectResult(
         subject_id=read.subject_id,
