@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from imaging.cancel import CancelToken
@@ -75,13 +76,28 @@ def describe(record: SeriesRecord, decode: bool = True, cancel: CancelToken | No
     return out
 
 
+def _report_skipped(skipped: list[LoadWarning], root: Path) -> None:
+    """Name every skipped file on stderr; files that are simply not DICOM share one line."""
+    foreign = [w for w in skipped if w.code == "not-dicom"]
+    for w in skipped:
+        if w.code != "not-dicom":
+            print(f"recist series: {w}", file=sys.stderr)
+    if foreign:
+        names = []
+        for w in foreign:
+            try:
+                names.append(str(Path(w.where).relative_to(root)))
+            except ValueError:
+                names.append(w.where)
+        print(f"recist series: skipped {len(foreign)} file(s) that are not DICOM: {', '.join(names)}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         found = discover(args.path)
     except DicomLoadError as exc:
         raise CommandError(str(exc), code=1) from exc
-    for skipped in found.skipped:
-        print(f"recist series: {skipped}", file=sys.stderr)
+    _report_skipped(found.skipped, Path(args.path))
     if not found:
         raise CommandError(f"no DICOM image series under {args.path} ({len(found.skipped)} file(s) skipped)", code=1)
     described = [describe(record, decode=not args.headers_only) for record in found]
