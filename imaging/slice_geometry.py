@@ -20,8 +20,9 @@ from imaging.volume import LoadWarning
 
 #: positions closer than this along the normal are the same slice (mm)
 DUPLICATE_TOLERANCE_MM = 0.01
-#: in-plane drift of slice positions above which the stack is tilted (mm per mm along the normal)
-TILT_TOLERANCE = 1e-3
+#: in-plane drift of the last slice relative to the first above which the stack is tilted (mm); below it the drift
+#: (rounding of ImagePositionPatient) is far under a pixel and the slice axis is the normal
+TILT_TOLERANCE_MM = 0.05
 #: slices further than this from the line through the stack make it unloadable (mm)
 LINE_TOLERANCE_MM = 0.1
 
@@ -239,7 +240,7 @@ def stack_geometry(record: SeriesRecord) -> StackGeometry:
                 f"series {uid}: slice positions do not lie on one line ({refs[worst].where} is "
                 f"{residual[worst]:.2f} mm off): not loaded as one volume"
             )
-        if np.linalg.norm(per_mm) > TILT_TOLERANCE:
+        if float(np.linalg.norm(per_mm)) * float(along[-1]) > TILT_TOLERANCE_MM:
             stacking = normal + per_mm
             angle = math.degrees(math.atan(float(np.linalg.norm(per_mm))))
             slice_axis = stacking / np.linalg.norm(stacking)

@@ -118,3 +118,25 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         load_series(tmp_path / "nowhere")
     with pytest.raises(DicomLoadError, match="no DICOM image series"):
         load_series(tmp_path)
+
+
+def test_rounded_positions_of_an_oblique_stack_are_not_a_tilt(tmp_path: Path) -> None:
+    import pydicom
+
+    c, s = np.cos(np.radians(17)), np.sin(np.radians(17))
+    written = write_ct_series(tmp_path, orientation=(c, s, 0.0, -s, c, 0.0), slice_spacing=1.25, n=12)
+    for path in written.paths:  # scanners often write positions to 2 decimals
+        ds = pydicom.dcmread(path)
+        ds.ImagePositionPatient = [round(float(v), 2) for v in ds.ImagePositionPatient]
+        ds.save_as(path)
+    volume = load_series(tmp_path)
+    assert volume.warnings == []
+    for k, ipp in enumerate(written.positions):
+        np.testing.assert_allclose(volume.voxel_to_patient((k, 0, 0)), ipp, atol=0.02)
+
+
+def test_a_half_degree_tilt_is_still_reported(tmp_path: Path) -> None:
+    written = write_ct_series(tmp_path, tilt_deg=0.5, n=8)
+    volume = load_series(tmp_path)
+    assert [w.code for w in volume.warnings] == ["gantry-tilt"]
+    assert_geometry_matches(volume, written.positions)
