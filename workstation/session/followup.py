@@ -61,11 +61,16 @@ def lesion_centres(read: Read, before_tp: int) -> dict[str, tuple[int, Point]]:
 
 
 def propose_positions(read: Read, current_tp: int, mapping: RigidMapping = IDENTITY) -> list[LesionProposal]:
-    """One proposal per lesion measured before ``current_tp`` (not for new lesions found now)."""
-    centres = lesion_centres(read, current_tp - 1) if current_tp > 0 else {}
+    """One proposal per lesion measured at baseline, carried to ``current_tp`` by ``mapping`` (baseline -> current).
+
+    Baseline positions are used (not the latest follow-up's) so that one registration, baseline to current, serves
+    every lesion; lesions change size about their own centre, so the centre stays a good seed for the click.
+    """
+    if current_tp <= 0:
+        return []
     return [
         LesionProposal(lesion_id, mapping.apply(point), mapping.method, tp)
-        for lesion_id, (tp, point) in centres.items()
+        for lesion_id, (tp, point) in lesion_centres(read, 0).items()
     ]
 
 

@@ -93,8 +93,12 @@ class MainWindow(QMainWindow):
         self.session: ReadingSession | None = None
         self.volumes: dict[tuple[str, int], Volume] = {}
         self._loading: dict[tuple[str, int], Job] = {}
-        self.mapping: RigidMapping = IDENTITY
+        #: baseline -> timepoint mappings found by registration, per timepoint of the open subject
+        self.mappings: dict[int, RigidMapping] = {}
+        self._registering: set[int] = set()
         self.proposals: list[LesionProposal] = []
+        #: the timepoint whose proposals are final (registration done, or not needed)
+        self.proposals_final_for: int | None = None
         self.pending: Pending | None = None
         self._suggest_job: Job | None = None
         self._bridge = _Bridge()
@@ -393,7 +397,8 @@ class MainWindow(QMainWindow):
         session.selection_changed.connect(self._selection_changed)
         session.timepoint_changed.connect(lambda _i: self._show_timepoint())
         session.current_timepoint = -1  # force a refresh on the first go_to_timepoint
-        self.mapping = IDENTITY
+        self.mappings = {}
+        self._registering = set()
 
     def _leave_subject(self) -> bool:
         if self.pending is not None and not self.confirm("Discard the measurement that is not accepted yet?"):
@@ -530,8 +535,11 @@ class MainWindow(QMainWindow):
         self._sync_from_current(self.current_viewer.slice_index)
         self.proposals = propose_positions(s.read, s.current_timepoint, self.mapping)
         self._update_overlays()
-        if self.mapping is IDENTITY:  # the patient never lies exactly the same way twice
-            self._register(baseline, current)
+        if s.current_timepoint not in self.mappings:  # the patient never lies exactly the same way twice
+            if s.current_timepoint not in self._registering:
+                self._register(baseline, current)
+        else:
+            self.proposals_final_for = s.current_timepoint
 
     def _register(self, baseline: Volume, current: Volume) -> None:
         tp = self.session.current_timepoint if self.session else 0
@@ -539,20 +547,39 @@ class MainWindow(QMainWindow):
         def work(progress: ProgressCallback, cancel: CancelToken) -> RigidMapping:
             return register_rigid(baseline, current, progress, cancel)
 
+        self._registering.add(tp)
+        subject = self.session.read.subject_id if self.session else ""
+
         def done(mapping: RigidMapping) -> None:
+            self._registering.discard(tp)
+            if self.session is None or self.session.read.subject_id != subject:
+                return
+            self.mappings[tp] = mapping
             if self.session is None or self.session.current_timepoint != tp:
                 return
-            self.mapping = mapping
+            self.proposals_final_for = tp
             self.proposals = propose_positions(self.session.read, tp, mapping)
             self._update_overlays()
             self.say(f"lesion positions proposed by {mapping.method}")
             self._idle()
 
         def failed(message: str) -> None:
+            self._registering.discard(tp)
+            self.proposals_final_for = tp  # patient position stays the proposal
             self.say(message)
             self._idle()
 
-        self.jobs.start("registration", work, on_success=done, on_error=failed, on_cancel=self._idle)
+        def cancelled() -> None:
+            self._registering.discard(tp)
+            self._idle()
+
+        self.jobs.start("registration", work, on_success=done, on_error=failed, on_cancel=cancelled)
+
+    @property
+    def mapping(self) -> RigidMapping:
+        """Baseline -> current timepoint (patient position until registration has answered)."""
+        tp = self.session.current_timepoint if self.session else 0
+        return self.mappings.get(tp, IDENTITY)
 
     # ---- viewers in step -----------------------------------------------------------------------------------------
     def _sync_from_current(self, k: int) -> None:
@@ -634,7 +661,7 @@ class MainWindow(QMainWindow):
         s = self.session
         if s is not None and lesion_id is not None and lesion_id in s.read.lesions:
             return s.read.lesions[lesion_id].is_node
-        return self.node_check.isChecked() and self.pending is not None
+        return self.node_check.isChecked()
 
     def _suggestion_ended(self) -> None:
         self.current_viewer.loading_text = ""
@@ -770,6 +797,7 @@ class MainWindow(QMainWindow):
             self.say(str(exc))
             return
         self._clear_pending()
+        self.node_check.setChecked(False)  # the next click is not a node unless the reader says so
         s.select_lesion(lesion_id)
         self.say(f"{lesion_id}: {m.long_axis_mm:.1f} mm recorded ({m.origin.value})")
 

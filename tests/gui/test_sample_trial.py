@@ -1,0 +1,104 @@
+"""The whole read of a subject of the synthetic sample trial (written as DICOM by imaging.synthetic, loaded by the
+real loader, measured by the classical engine) through the widgets; the responses must be those the ground truth
+expects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtTest import QTest
+
+from tests.gui.test_reading_flow import _click_on
+from workstation.read_model import MeasurementOrigin, Role
+
+SUBJECT = "SUBJ-001"
+
+
+@pytest.fixture(scope="module")
+def sample_trial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from imaging.synthetic import generate_trial
+
+    out = tmp_path_factory.mktemp("trial")
+    generate_trial(out, small=True, subjects=(SUBJECT,))
+    return out
+
+
+@pytest.fixture
+def engine_window(qtbot, tmp_path: Path):
+    from segmentation.engines import create_segmenter
+    from workstation.session.persistence import JsonReadStore
+    from workstation.session.suggestions import MeasuringService
+    from workstation.ui.main_window import MainWindow
+
+    w = MainWindow(
+        reader="tester",
+        store=JsonReadStore(tmp_path / "reads"),
+        measuring=MeasuringService(create_segmenter("classical")),
+        data_dir=tmp_path,
+    )
+    w.auto_answer = True
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.jobs.cancel_all()
+    w.jobs.wait(10000)
+
+
+def _accept(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: w.pending is not None, timeout=30000)
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert w.pending is None, w.statusBar().currentMessage()
+
+
+def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_window, sample_trial):
+    w = engine_window
+    truth = json.loads((sample_trial / SUBJECT / "ground_truth.json").read_text())
+    expected = json.loads((sample_trial / SUBJECT / "expected_recist.json").read_text())
+    assert w.open_folder(sample_trial)
+    assert w.worklist.topLevelItem(0).text(0) == SUBJECT
+    qtbot.waitUntil(lambda: w.volume(0) is not None, timeout=30000)
+    lesions = {les["id"]: les for les in truth["lesions"]}
+
+    # baseline: each target clicked at its centre, suggested by the engine, accepted; the bone lesion a non-target
+    for lesion_id, les in lesions.items():
+        centre = les["timepoints"][0]["centre_lps_mm"]
+        if les["role"] == "target":
+            w.node_check.setChecked(les["node"])
+            _click_on(qtbot, w.current_viewer, tuple(centre))
+            qtbot.waitUntil(lambda: w.pending is not None, timeout=30000)
+            assert w.lesion_choice.currentData() is Role.TARGET
+            w.organ_choice.setCurrentText(les["organ"])
+            w.node_check.setChecked(les["node"])
+            QTest.keyClick(w, Qt.Key.Key_Return)
+        else:
+            w.organ_choice.setCurrentText(les["organ"])
+            w.add_nontarget_btn.click()
+        assert lesion_id in w.session.read.lesions, w.statusBar().currentMessage()
+    findings = [w.lesion_table.item(r, w.lesion_table.columnCount() - 1).text() for r in range(4)]
+    assert all(f.startswith("✓") for f in findings), findings
+
+    # follow-ups: every lesion measured at the position the app proposes (G), the non-target still present
+    for tp in range(1, len(truth["timepoints"])):
+        QTest.keyClick(w, Qt.Key.Key_BracketRight)
+        qtbot.waitUntil(lambda t=tp: w.proposals_final_for == t, timeout=30000)
+        for lesion_id, les in lesions.items():
+            w.session.select_lesion(lesion_id)
+            if les["role"] == "target":
+                QTest.keyClick(w, Qt.Key.Key_G)
+                _accept(qtbot, w)
+            else:
+                index = w.status_combo.findText("present")
+                w.status_combo.setCurrentIndex(index)
+                w.status_combo.activated.emit(index)
+        assert set(w.session.read.timepoints[tp].assessments) == set(lesions)
+
+    origins = {m.origin for tp in w.session.read.timepoints for a in tp.assessments.values() for m in a.measurements}
+    assert origins == {MeasurementOrigin.ACCEPTED}
+    table = w.response_panel.table
+    got = [table.item(r, 7).text() for r in range(table.rowCount())]
+    want = [tp.get("overall_response") or "—" for tp in expected["timepoints"]]
+    assert got == want
+    assert expected["best_overall_response"] in w.response_panel.bor_label.text()
