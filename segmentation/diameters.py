@@ -3,7 +3,8 @@
 Geometry (exact, no sampling of angles):
 
 * A mask pixel is the square ``[j-0.5, j+0.5] x [i-0.5, i+0.5]`` (index units), so the lesion's outer border on a
-  slice is made of pixel edges. Its convex hull is the hull of the corners of the left-most and right-most pixel of every row.
+  slice is made of pixel edges. Its convex hull is the hull of the corners of the left-most and right-most pixel of
+  every row.
   Corners are scaled to millimetres with the row and column spacing before any distance is taken (anisotropic pixels).
 * The longest in-plane diameter is the largest distance between two hull vertices (the antipodal pair the rotating
   calipers find; with the few hull vertices of a lesion an exhaustive search over vertex pairs is exact and fast).

@@ -32,9 +32,9 @@ SEED_RADIUS_MM = 2.5
 SHELL_MM = 3.0
 OPEN_MM = 1.0
 #: Contrast-to-noise ratio at which confidence is 0 and 1.
-CNR_LOW, CNR_HIGH = 1.5, 5.0
+CNR_LOW, CNR_HIGH = 0.8, 2.5
 #: Minimum contrast (HU) to call anything a boundary.
-MIN_CONTRAST_HU = 12.0
+MIN_CONTRAST_HU = 15.0
 
 
 def _ball(spacing: tuple[float, float, float], radius_mm: float) -> npt.NDArray[np.bool_]:
@@ -69,6 +69,31 @@ def _open(region: npt.NDArray[np.bool_], spacing: tuple[float, float, float], mm
     out = np.zeros_like(region)
     out[win] = ndimage.binary_opening(region[win], structure=ball)
     return out
+
+
+def _radial_start(
+    smooth: npt.NDArray[np.float32],
+    seed: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+    mu_in: float,
+    jump: float,
+) -> npt.NDArray[np.bool_]:
+    """First guess of the lesion: the voxels on the click's side of the half-way density between the click and the
+    first shell (1 mm radial bins) whose median differs from the click's density by more than ``jump``."""
+    grids = np.ogrid[tuple(slice(0, n) for n in smooth.shape)]
+    r2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, seed, spacing, strict=True))
+    radius = np.sqrt(r2).astype(np.float32)
+    bins = np.minimum(radius.astype(np.int32), 80)
+    sums = np.bincount(bins.ravel(), weights=smooth.ravel(), minlength=81)
+    counts = np.bincount(bins.ravel(), minlength=81)
+    profile = sums / np.maximum(counts, 1)
+    for r in range(1, 80):
+        if counts[r] and abs(profile[r] - mu_in) > jump:
+            outside = float(np.median(smooth[(bins >= r) & (bins <= r + 4)]))
+            mid = (mu_in + outside) / 2
+            inside = smooth > mid if mu_in > outside else smooth < mid
+            return component_at(inside & (radius <= r + 5), seed, (1, 1, 1))
+    return np.zeros(smooth.shape, dtype=bool)
 
 
 class ClassicalSegmenter:
@@ -122,8 +147,9 @@ class ClassicalSegmenter:
         spacing = (float(volume.spacing[0]), float(volume.spacing[1]), float(volume.spacing[2]))
         raw = np.asarray(volume.array[box.slices], dtype=np.float32)
         img = sitk.GetImageFromArray(raw)
-        img.SetSpacing((spacing[2], spacing[1], spacing[0]))
-        smooth = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(img, SMOOTH_MM))
+        img.SetSpacing((spacing[2], spacing[1], spacing[0]))  # type: ignore[no-untyped-call]
+        smoothed = sitk.SmoothingRecursiveGaussian(img, SMOOTH_MM)  # type: ignore[no-untyped-call]
+        smooth = sitk.GetArrayFromImage(smoothed)
         local = box.local(seed)
         warnings: list[str] = []
 
@@ -142,17 +168,18 @@ class ClassicalSegmenter:
         allowed = np.ones(raw.shape, dtype=bool)
         if hints is not None and hints.line_mm is not None:
             allowed = self._line_bound(volume, box, hints)
-        # Initial region: a window around the click's density, narrowed while it leaks out of the crop.
         k, j, i = local
         near = smooth[max(0, k - 1) : k + 2, max(0, j - 1) : j + 2, max(0, i - 1) : i + 2]
         mu_in = float(np.median(near))
         residual = (raw - smooth)[seed_ball]
         noise = max(1.4826 * float(np.median(np.abs(residual - np.median(residual)))), 3.0)
-        half = max(2.0 * noise, 15.0)
-        region = component_at((np.abs(smooth - mu_in) <= half) & allowed, local, (1, 1, 1))
-        while half > 4.0 and touches_border(region, box, volume.shape) and region.mean() > 0.05:
-            half /= 2
-            region = component_at((np.abs(smooth - mu_in) <= half) & allowed, local, (1, 1, 1))
+        # Where does the density change? The median of the smoothed image on spheres of growing radius around the
+        # click: the first radius where it departs clearly from the click's density is the lesion's edge, and the
+        # density just beyond it is the background the lesion stands out from.
+        region = _radial_start(smooth, local, spacing, mu_in, max(3.0 * float(np.std(smooth[seed_ball])), 15.0))
+        region &= allowed
+        if not region.any():
+            region = seed_ball & allowed
         mu_out = mu_in
         for _ in range(3):
             if not region.any():
@@ -177,8 +204,8 @@ class ClassicalSegmenter:
             mask = region
         if not mask.any():
             raise SegmentationError("no lesion found at the click: nothing around it differs from its surroundings")
-        for k in np.flatnonzero(mask.any(axis=(1, 2))):
-            mask[k] = ndimage.binary_fill_holes(mask[k])
+        for sl in np.flatnonzero(mask.any(axis=(1, 2))):
+            mask[sl] = ndimage.binary_fill_holes(mask[sl])
         contrast = abs(mu_in - mu_out)
         cnr = contrast / max(noise, 1.0)
         confidence = float(np.clip((cnr - CNR_LOW) / (CNR_HIGH - CNR_LOW), 0.0, 1.0))

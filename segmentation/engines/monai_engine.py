@@ -74,9 +74,9 @@ class MonaiSegmenter:
             self._net = load_network(self.config, self.device)
         return self._net
 
-    def probability(self, image_hu: npt.NDArray[np.float32], seed: tuple[int, int, int], spacing: tuple[float, ...]) -> (
-        npt.NDArray[np.float32]
-    ):
+    def probability(
+        self, image_hu: npt.NDArray[np.float32], seed: tuple[int, int, int], spacing: tuple[float, ...]
+    ) -> npt.NDArray[np.float32]:
         """Lesion probability for a crop (any shape; padded to the network's multiple inside)."""
         import torch
 

@@ -88,7 +88,7 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma_vox: t
     """Zero-mean, unit-SD correlated noise."""
     n = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma_vox, mode="wrap")
     sd = float(n.std()) or 1.0
-    return (n / sd).astype(np.float32)
+    return np.asarray(n / sd, dtype=np.float32)
 
 
 def lesion_field(

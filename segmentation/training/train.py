@@ -1,9 +1,10 @@
 """Train the click-guided lesion segmentation network on synthetic patches and write a model bundle.
 
 Reproducible: the patches come from ``numpy.random.default_rng(seed)`` and the weights from ``torch.manual_seed(seed)``
-with deterministic algorithms, so the same ``steps``, ``seed`` and thread count give the same weights on CPU. With only
-``minutes`` given, the number of steps is calibrated from the speed of the first steps and written to the bundle's
-metadata, so the run can be repeated exactly with ``--steps``.
+with deterministic algorithms, so the same ``steps``, ``seed`` and thread count give the same weights on CPU (the
+learning-rate schedule follows the steps). With only ``minutes`` the schedule follows the wall clock, so that the run
+always anneals within its budget on a shared or slow machine; the number of steps it reached is written to the bundle's
+metadata (the patch sequence is the same for a seed, so a run is a prefix of a longer one).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from imaging.cancel import CancelToken, Cancelled, ProgressCallback, report
+from imaging.cancel import Cancelled, CancelToken, ProgressCallback, report
 from segmentation.bundle import default_network_def, write_bundle
 from segmentation.network_inputs import network_input
 from segmentation.training.synthetic import LesionPatch, make_patch, sample_spacing
@@ -28,8 +29,7 @@ from segmentation.training.synthetic import LesionPatch, make_patch, sample_spac
 CROP_EXTENT_MM = (112.0, 112.0, 112.0)
 #: Training patches: in-plane pixels, and slices between these bounds (a multiple of 8 for the UNet's strides).
 TRAIN_INPLANE = 96
-TRAIN_SLICES = (16, 32)
-CALIBRATION_STEPS = 8
+TRAIN_SLICES = (16, 24)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def train(
 ) -> TrainingResult:
     """Train and write the bundle to ``out`` (checkpointed as it goes, so an interrupted run leaves a usable model)."""
     import torch
-    from monai.losses import DiceCELoss
+    from monai.losses.dice import DiceCELoss
 
     if steps is None and minutes is None:
         raise ValueError("give the number of steps, the minutes, or both")
@@ -81,40 +81,36 @@ def train(
     net.train()
     optimiser = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
     loss_fn = DiceCELoss(sigmoid=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5)
-    deadline = time.monotonic() + minutes * 60 if minutes is not None else math.inf
     start = time.monotonic()
-    planned = steps
     warmup = 100
-    ema = None
-    done = 0
+    ema: float | None = None
 
-    def lr_at(step: int, total: int) -> float:
+    def lr_at(fraction: float, step: int) -> float:
+        """Linear warm-up over `warmup` steps, then cosine decay to 1e-5 over the run (fraction 0..1)."""
         if step < warmup:
             return learning_rate * (step + 1) / warmup
-        return 1e-5 + 0.5 * (learning_rate - 1e-5) * (1 + math.cos(math.pi * min(1.0, (step - warmup) / (total - warmup))))
+        return 1e-5 + 0.5 * (learning_rate - 1e-5) * (1 + math.cos(math.pi * min(1.0, fraction)))
 
     def save(step: int, final: bool) -> None:
-        meta = bundle_metadata(seed, step, planned or step, threads, time.monotonic() - start, ema, final)
+        meta = bundle_metadata(seed, step, steps, minutes, threads, time.monotonic() - start, ema, final)
         write_bundle(out, net.state_dict(), network_def, CROP_EXTENT_MM, meta)
 
     step = 0
+    budget_s = minutes * 60 if minutes is not None else math.inf
     while True:
         if cancel is not None and cancel.cancelled:
             save(step, final=False)
             raise Cancelled("training cancelled; the last checkpoint was kept")
-        if planned is None and step == CALIBRATION_STEPS:
-            per_step = (time.monotonic() - start) / CALIBRATION_STEPS
-            assert minutes is not None
-            planned = max(warmup + 1, int(minutes * 60 / per_step * 0.92))
-            log(f"calibrated: {per_step:.2f} s/step -> {planned} steps in {minutes} min (repeat with --steps {planned})")
-        total = planned if planned is not None else 10**9
-        if step >= total or time.monotonic() > deadline:
+        elapsed = time.monotonic() - start
+        if (steps is not None and step >= steps) or elapsed >= budget_s:
             break
+        # With a step count the schedule follows the steps (bit-reproducible); with minutes only, the clock.
+        fraction = (step - warmup) / max(1, steps - warmup) if steps is not None else elapsed / budget_s
         patch = training_patch(rng)
         x = torch.from_numpy(network_input(patch.image, patch.seed, patch.spacing)[None])
         y = torch.from_numpy(patch.mask[None, None].astype(np.float32))
         for group in optimiser.param_groups:
-            group["lr"] = lr_at(step, max(total, warmup + 1))  # warm-up covers the calibration steps
+            group["lr"] = lr_at(fraction, step)
         optimiser.zero_grad(set_to_none=True)
         loss = loss_fn(net(x), y)
         loss.backward()
@@ -123,32 +119,39 @@ def train(
         value = float(loss.detach())
         ema = value if ema is None else 0.98 * ema + 0.02 * value
         step += 1
-        done = step
         if step % 50 == 0:
-            log(f"step {step}/{planned or '?'}  loss {ema:.4f}  {time.monotonic() - start:.0f} s")
-            report(progress, step, planned or step, f"loss {ema:.4f}")
+            log(f"step {step}/{steps or '?'}  loss {ema:.4f}  lr {lr_at(fraction, step):.2e}  {elapsed:.0f} s")
+            report(progress, step, steps or step, f"loss {ema:.4f}")
         if step % checkpoint_every == 0:
             save(step, final=False)
-    save(done, final=True)
-    return TrainingResult(out, done, time.monotonic() - start, float(ema or 0.0))
+    save(step, final=True)
+    return TrainingResult(out, step, time.monotonic() - start, float(ema or 0.0))
 
 
 def bundle_metadata(
-    seed: int, steps: int, planned: int, threads: int, seconds: float, loss: float | None, final: bool
+    seed: int,
+    steps: int,
+    planned: int | None,
+    minutes: float | None,
+    threads: int,
+    seconds: float,
+    loss: float | None,
+    final: bool,
 ) -> dict[str, Any]:
     import monai
     import torch
 
     return {
-        "schema": "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/meta_schema_20220324.json",
+        "schema": "https://github.com/Project-MONAI/MONAI-extra-test-data/releases/download/0.8.1/"
+        "meta_schema_20220324.json",
         "name": "lesion_seg",
         "version": "0.1.0",
-        "description": "Click-guided 3-D lesion segmentation on CT (RECIST suggestion); trained on synthetic lesions only.",
+        "description": "Click-guided 3-D lesion segmentation on CT (RECIST suggestion); synthetic training data only.",
         "task": "interactive lesion segmentation from one click",
         "monai_version": monai.__version__,
         "pytorch_version": torch.__version__,
         "numpy_version": np.__version__,
-        "intended_use": "research; suggestions a radiologist accepts, adjusts or rejects. Not validated on patient data.",
+        "intended_use": "research; suggestions a radiologist accepts, adjusts or rejects. Not validated on patients.",
         "network_data_format": {
             "inputs": {
                 "image": {
@@ -159,13 +162,17 @@ def bundle_metadata(
                     "spatial_shape": "native resolution crop, each side a multiple of 8",
                 }
             },
-            "outputs": {"pred": {"type": "image", "format": "logits", "num_channels": 1, "channel_def": {"0": "lesion"}}},
+            "outputs": {
+                "pred": {"type": "image", "format": "logits", "num_channels": 1, "channel_def": {"0": "lesion"}}
+            },
         },
         "training": {
             "data": "segmentation.training.synthetic (procedural lesions, seeded)",
             "seed": seed,
             "steps_done": steps,
             "steps_planned": planned,
+            "minutes_budget": minutes,
+            "schedule": "by steps (bit-reproducible on CPU)" if planned else "by wall clock (steps depend on speed)",
             "torch_threads": threads,
             "seconds": round(seconds, 1),
             "final_loss_ema": None if loss is None else round(loss, 4),

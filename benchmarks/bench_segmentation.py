@@ -1,0 +1,286 @@
+"""Segmentation benchmark: both engines side by side on a held-out synthetic set (a seed the model never trained on).
+
+Prints, per engine: long/short-axis absolute error (median, 95th percentile) for 10-60 mm lesions, Dice, click
+robustness (3 clicks per lesion: long-axis spread and pairwise Dice), latency per click (median, p95), how often a bad
+result is flagged as low confidence, mask -> axes time, and the MONAI model's FLOPs per click against this CPU's peak.
+Every figure is also printed as a ratio to its target from issue 4 (ratio <= 1 meets a "<=" target, >= 1 a ">=" one).
+
+    .venv/bin/python benchmarks/bench_segmentation.py --lesions 30 --seed 424242 [--json out.json]
+
+The baseline for the MONAI engine is the classical engine measured in the same run, on the same lesions and clicks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from segmentation.base import SegmentationError, SegmentationResult, Segmenter
+from segmentation.diameters import recist_axes
+from segmentation.engines import create_segmenter
+from segmentation.training.synthetic import make_patch, patch_volume, pick_seed
+
+TARGETS = {
+    "long_median_mm": 1.0,
+    "long_p95_mm": 3.0,
+    "short_median_mm": 1.0,
+    "short_p95_mm": 3.0,
+    "dice_median": 0.85,
+    "click_long_spread_pct_median": 5.0,
+    "click_pairwise_dice_median": 0.90,
+    "latency_median_s": 1.5,
+    "mask_to_axes_p95_ms": 100.0,
+}
+AT_LEAST = {"dice_median", "click_pairwise_dice_median"}
+
+
+@dataclass
+class EngineStats:
+    long_err: list[float] = field(default_factory=list)
+    short_err: list[float] = field(default_factory=list)
+    dice: list[float] = field(default_factory=list)
+    spread_pct: list[float] = field(default_factory=list)
+    pair_dice: list[float] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+    axes_ms: list[float] = field(default_factory=list)
+    failures: int = 0
+    flagged_bad: int = 0
+    bad: int = 0
+    flagged_good: int = 0
+    good: int = 0
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    s = int(a.sum()) + int(b.sum())
+    return 2.0 * int((a & b).sum()) / s if s else 1.0
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def run_engine(engine: Segmenter, cases: list, clicks_per_lesion: int, st: EngineStats) -> None:
+    for patch, volume, truth, clicks in cases:
+        masks, longs = [], []
+        for c, click in enumerate(clicks[:clicks_per_lesion]):
+            seed_mm = tuple(float(v) for v in volume.voxel_to_patient(click))
+            t0 = time.perf_counter()
+            try:
+                res: SegmentationResult = engine.segment(volume, seed_mm)  # type: ignore[arg-type]
+                full = res.full_mask(volume.shape)
+                axes = None
+                t1 = time.perf_counter()
+                axes = recist_axes(res.mask, volume, res.offset)
+                st.axes_ms.append((time.perf_counter() - t1) * 1000)
+            except SegmentationError:
+                res, full, axes = None, np.zeros(volume.shape, bool), None
+            st.latency.append(time.perf_counter() - t0)
+            masks.append(full)
+            longs.append(axes.long_axis_mm if axes else 0.0)
+            if c == 0:
+                if axes is None:
+                    st.failures += 1
+                    le, se, d = truth.long_axis_mm, truth.short_axis_mm, 0.0
+                else:
+                    le = abs(axes.long_axis_mm - truth.long_axis_mm)
+                    se = abs(axes.short_axis_mm - truth.short_axis_mm)
+                    d = dice(full, patch.mask)
+                st.long_err.append(le)
+                st.short_err.append(se)
+                st.dice.append(d)
+                is_bad = d < 0.8 or le > 3.0 or se > 3.0
+                flagged = res is None or res.low_confidence
+                if is_bad:
+                    st.bad += 1
+                    st.flagged_bad += int(flagged)
+                else:
+                    st.good += 1
+                    st.flagged_good += int(flagged)
+        if len(masks) > 1:
+            mean_long = float(np.mean(longs))
+            st.spread_pct.append(100.0 * (max(longs) - min(longs)) / mean_long if mean_long > 0 else 100.0)
+            st.pair_dice.append(float(np.mean([dice(a, b) for a, b in itertools.combinations(masks, 2)])))
+
+
+def summary(st: EngineStats) -> dict[str, float]:
+    return {
+        "long_median_mm": pct(st.long_err, 50),
+        "long_p95_mm": pct(st.long_err, 95),
+        "short_median_mm": pct(st.short_err, 50),
+        "short_p95_mm": pct(st.short_err, 95),
+        "dice_median": pct(st.dice, 50),
+        "dice_mean": float(np.mean(st.dice)) if st.dice else float("nan"),
+        "click_long_spread_pct_median": pct(st.spread_pct, 50),
+        "click_long_spread_pct_p95": pct(st.spread_pct, 95),
+        "click_pairwise_dice_median": pct(st.pair_dice, 50),
+        "latency_median_s": pct(st.latency, 50),
+        "latency_p95_s": pct(st.latency, 95),
+        "mask_to_axes_median_ms": pct(st.axes_ms, 50),
+        "mask_to_axes_p95_ms": pct(st.axes_ms, 95),
+        "failures": float(st.failures),
+        "bad_results": float(st.bad),
+        "bad_flagged_fraction": st.flagged_bad / st.bad if st.bad else float("nan"),
+        "good_flagged_fraction": st.flagged_good / st.good if st.good else float("nan"),
+    }
+
+
+def cpu_peak_gflops() -> tuple[float, str]:
+    """Theoretical FP32 peak: cores x clock x FLOPs/cycle (2 FMA units x vector width x 2)."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = set(re.findall(r"^flags\s*:\s*(.*)$", text, re.M)[0].split()) if "flags" in text else set()
+    mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.M)]
+    ghz = (max(mhz) / 1000.0) if mhz else 2.5
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    per_cycle = 2 * lanes * 2 if "fma" in flags else lanes * 2
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    how = f"{cores} cores x {ghz:.2f} GHz x {per_cycle} FP32 FLOP/cycle ({'AVX-512' if lanes == 16 else 'AVX2'} FMA)"
+    return cores * ghz * per_cycle, how
+
+
+def measured_matmul_gflops() -> float:
+    import torch
+
+    a = torch.randn(1024, 1024)
+    b = torch.randn(1024, 1024)
+    torch.mm(a, b)
+    t0 = time.perf_counter()
+    n = 10
+    for _ in range(n):
+        torch.mm(a, b)
+    return 2 * 1024**3 * n / (time.perf_counter() - t0) / 1e9
+
+
+def model_flops(engine: object, crop_shape: tuple[int, int, int]) -> float:
+    """Multiply-adds x 2 of every (transposed) convolution for one crop, counted with forward hooks."""
+    import torch
+
+    net = engine.network  # type: ignore[attr-defined]
+    total = [0.0]
+
+    def hook(module: torch.nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        k = math.prod(module.kernel_size)  # type: ignore[arg-type]
+        if isinstance(module, torch.nn.ConvTranspose3d):
+            total[0] += 2.0 * inp[0].numel() * k * module.out_channels / module.groups
+        else:
+            total[0] += 2.0 * out.numel() * k * module.in_channels / module.groups
+
+    handles = [
+        m.register_forward_hook(hook)
+        for m in net.modules()
+        if isinstance(m, torch.nn.Conv3d | torch.nn.ConvTranspose3d)
+    ]
+    shape = [((n + 7) // 8) * 8 for n in crop_shape]
+    with torch.inference_mode():
+        net(torch.zeros(1, 3, *shape))
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
+def make_cases(n: int, seed: int, clicks: int) -> list:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        d = float(math.exp(rng.uniform(math.log(10.0), math.log(60.0))))
+        patch = make_patch(rng, diameter_mm=d, extent_mm=140.0)
+        volume = patch_volume(patch)
+        truth = recist_axes(patch.mask, volume)
+        # Clicks as readers place them: anywhere at least a quarter of the way in from the border, not only the centre.
+        depth = ndimage.distance_transform_edt(patch.mask, sampling=patch.spacing)
+        level = 1.0 - depth / max(float(depth.max()), 1e-6)
+        pts = [patch.seed] + [pick_seed(rng, level, patch.mask) for _ in range(clicks - 1)]
+        cases.append((patch, volume, truth, pts))
+    return cases
+
+
+def fmt_row(name: str, values: dict[str, float]) -> str:
+    parts = []
+    for key, v in values.items():
+        target = TARGETS.get(key)
+        if target is None:
+            parts.append(f"{key}={v:.3g}")
+        else:
+            ratio = v / target
+            ok = (ratio >= 1.0) if key in AT_LEAST else (ratio <= 1.0)
+            parts.append(f"{key}={v:.3g} (x{ratio:.2f} of target {target:g}: {'meets' if ok else 'MISSES'})")
+    return f"[{name}]\n  " + "\n  ".join(parts)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lesions", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=424242, help="held-out seed (training used 20261126)")
+    ap.add_argument("--clicks", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads for inference")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    cases = make_cases(args.lesions, args.seed, args.clicks)
+    print(f"held-out set: {len(cases)} lesions 10-60 mm, seed {args.seed}, {args.clicks} clicks each "
+          f"(generated in {time.perf_counter() - t0:.0f} s); torch threads {args.threads}; {platform.processor()}")
+    results: dict[str, dict[str, float]] = {}
+    monai_engine = None
+    for name in ("classical", "monai"):
+        engine = create_segmenter(name, "cpu")
+        if name == "monai":
+            monai_engine = engine
+            v = cases[0][1]
+            engine.segment(v, tuple(float(x) for x in v.voxel_to_patient(cases[0][3][0])))  # warm-up (lazy load)
+        st = EngineStats()
+        run_engine(engine, cases, args.clicks, st)
+        results[name] = summary(st)
+        print(fmt_row(name, results[name]))
+
+    c, m = results["classical"], results["monai"]
+    print("[monai vs classical baseline, same lesions and clicks]")
+    for key in ("long_median_mm", "long_p95_mm", "short_median_mm", "short_p95_mm", "latency_median_s"):
+        print(f"  {key}: monai/classical = {m[key] / c[key]:.2f}" if c[key] else f"  {key}: classical is 0")
+    for key in ("dice_median", "click_pairwise_dice_median"):
+        print(f"  {key}: monai/classical = {m[key] / c[key]:.2f}" if c[key] else f"  {key}: classical is 0")
+
+    assert monai_engine is not None
+    crops = []
+    for _, volume, _, _ in cases:
+        crops.append(tuple(min(n, math.ceil(112.0 / s)) for n, s in zip(volume.shape, volume.spacing, strict=True)))
+    median_crop = tuple(int(np.median([cr[i] for cr in crops])) for i in range(3))
+    flops = model_flops(monai_engine, median_crop)
+    peak, how = cpu_peak_gflops()
+    achieved = flops / m["latency_median_s"] / 1e9
+    mm = measured_matmul_gflops()
+    print("[compute]")
+    print(f"  MONAI FLOPs per click (median crop {median_crop}): {flops / 1e9:.1f} GFLOP")
+    print(f"  CPU peak (theoretical, {how}): {peak:.0f} GFLOP/s; measured 1024^2 matmul: {mm:.0f} GFLOP/s")
+    print(f"  achieved at median latency: {achieved:.1f} GFLOP/s = {achieved / peak:.1%} of peak")
+    results["compute"] = {
+        "gflop_per_click": flops / 1e9,
+        "median_crop": list(median_crop),  # type: ignore[dict-item]
+        "cpu_peak_gflops": peak,
+        "matmul_gflops": mm,
+        "achieved_gflops": achieved,
+        "fraction_of_peak": achieved / peak,
+    }
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

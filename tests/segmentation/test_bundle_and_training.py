@@ -1,0 +1,62 @@
+"""Model bundle reading (a site's own bundle is data, never code) and reproducible training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from segmentation.bundle import BundleError, read_bundle
+from segmentation.engines.monai_engine import MonaiSegmenter
+from segmentation.training.train import train
+
+
+def test_training_writes_a_loadable_bundle_and_is_reproducible(tmp_path):
+    a = train(tmp_path / "a", steps=2, seed=5, channels=(4, 8, 16), log=lambda *_: None)
+    b = train(tmp_path / "b", steps=2, seed=5, channels=(4, 8, 16), log=lambda *_: None)
+    assert a.steps == b.steps == 2
+    wa = torch.load(tmp_path / "a" / "models" / "model.pt", weights_only=True)
+    wb = torch.load(tmp_path / "b" / "models" / "model.pt", weights_only=True)
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    config = read_bundle(tmp_path / "a")
+    assert config.metadata["training"]["seed"] == 5
+    assert config.metadata["training"]["complete"] is True
+    engine = MonaiSegmenter(tmp_path / "a", "cpu")
+    assert engine.network is not None
+
+
+def _bundle(tmp_path, network_def):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "configs" / "metadata.json").write_text(json.dumps({"name": "x", "version": "1"}))
+    (tmp_path / "configs" / "inference.json").write_text(json.dumps({"network_def": network_def}))
+    (tmp_path / "models" / "model.pt").write_bytes(b"not a state dict")
+    return tmp_path
+
+
+def test_a_bundle_naming_code_outside_monai_networks_is_refused(tmp_path):
+    root = _bundle(tmp_path, {"_target_": "os.system", "command": "echo hi"})
+    with pytest.raises(BundleError, match="not a MONAI network"):
+        read_bundle(root)
+
+
+def test_corrupt_weights_are_a_clear_error(tmp_path):
+    root = _bundle(
+        tmp_path,
+        {"_target_": "monai.networks.nets.UNet", "spatial_dims": 3, "in_channels": 3, "out_channels": 1,
+         "channels": [4, 8], "strides": [2]},
+    )
+    engine = MonaiSegmenter(root, "cpu")
+    with pytest.raises(BundleError, match="cannot load weights"):
+        _ = engine.network
+
+
+def test_missing_and_malformed_files_name_the_file(tmp_path):
+    with pytest.raises(BundleError, match="no model bundle"):
+        read_bundle(tmp_path / "absent")
+    root = _bundle(tmp_path, {"_target_": "monai.networks.nets.UNet"})
+    (root / "configs" / "inference.json").write_text("{broken")
+    with pytest.raises(BundleError, match="inference.json"):
+        read_bundle(root)

@@ -1,0 +1,58 @@
+"""`recist segment` on a DICOM series written by the test: JSON on success, one clear line and non-zero exit on errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from segmentation.diameters import recist_axes
+from tests.segmentation.synthetic_cases import liver_lesion, write_ct_series
+from workstation.cli import main
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory):
+    patch, volume = liver_lesion()
+    folder = tmp_path_factory.mktemp("ct")
+    write_ct_series(folder, volume)
+    click = [float(v) for v in volume.voxel_to_patient(patch.seed)]
+    return folder, click, recist_axes(patch.mask, volume)
+
+
+@pytest.mark.parametrize("engine", ["classical", "monai"])
+def test_segment_prints_the_recist_json(engine, series, capsys):
+    folder, click, truth = series
+    code = main(["segment", str(folder), "--point", *map(str, click), "--engine", engine, "--device", "cpu"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["engine"] == engine
+    for key in ("long_axis_mm", "short_axis_mm", "slice_position_mm", "long_axis_endpoints",
+                "short_axis_endpoints", "volume_ml"):
+        assert key in out
+    assert out["long_axis_mm"] == pytest.approx(truth.long_axis_mm, abs=2.0)
+    assert out["slice_position_mm"] == pytest.approx(truth.slice_position_mm, abs=5.0)
+    assert len(out["long_axis_endpoints"]) == 2 and len(out["long_axis_endpoints"][0]) == 3
+
+
+def test_point_outside_the_volume(series, capsys):
+    folder, _, _ = series
+    code = main(["segment", str(folder), "--point", "900", "0", "0", "--engine", "classical"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "outside the image volume" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_folder_and_missing_point(tmp_path, capsys):
+    assert main(["segment", str(tmp_path / "nope"), "--point", "0", "0", "0"]) != 0
+    assert "no such folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["segment", str(tmp_path)])
+
+
+def test_folder_without_dicom_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not an image")
+    code = main(["segment", str(tmp_path), "--point", "0", "0", "0", "--engine", "classical"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and err.startswith("recist segment:")

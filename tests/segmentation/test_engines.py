@@ -1,0 +1,126 @@
+"""Both engines on small synthetic lesions: diameters against the truth, determinism, doubt flagged, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segmentation.base import SegmentationError, SegmentationHints
+from segmentation.bundle import DEFAULT_BUNDLE
+from segmentation.diameters import recist_axes
+from segmentation.engines import available_engines, create_segmenter
+from segmentation.engines.classical import ClassicalSegmenter
+from tests.segmentation.synthetic_cases import lesion_touching_same_density_organ, liver_lesion
+
+
+@pytest.fixture(scope="module")
+def lesion():
+    patch, volume = liver_lesion()
+    assert abs(patch.contrast_hu) > 30  # a clearly visible lesion (the generator is seeded)
+    return patch, volume, recist_axes(patch.mask, volume)
+
+
+@pytest.fixture(scope="module")
+def monai_engine():
+    return create_segmenter("monai", "cpu")
+
+
+def _click(patch, volume):
+    return tuple(float(v) for v in volume.voxel_to_patient(patch.seed))
+
+
+def _dice(a, b):
+    return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def test_the_shipped_bundle_is_available():
+    assert available_engines()["monai"] == "ok"
+    assert available_engines(DEFAULT_BUNDLE.parent / "missing")["monai"].startswith("no model bundle")
+
+
+@pytest.mark.parametrize("engine_name", ["monai", "classical"])
+def test_engine_diameters_match_the_truth(engine_name, lesion, monai_engine):
+    patch, volume, truth = lesion
+    engine = monai_engine if engine_name == "monai" else create_segmenter("classical")
+    result = engine.segment(volume, _click(patch, volume))
+    assert result.provenance.engine == engine_name
+    axes = recist_axes(result.mask, volume, result.offset)
+    assert axes.long_axis_mm == pytest.approx(truth.long_axis_mm, abs=2.0)
+    assert axes.short_axis_mm == pytest.approx(truth.short_axis_mm, abs=2.0)
+    assert abs(axes.slice_index - truth.slice_index) <= 2
+    assert _dice(result.full_mask(volume.shape), patch.mask) > 0.85
+    assert not result.low_confidence, result.warnings
+
+
+def test_monai_engine_records_its_model_and_device(lesion, monai_engine):
+    patch, volume, _ = lesion
+    result = monai_engine.segment(volume, _click(patch, volume))
+    prov = result.provenance
+    assert (prov.engine, prov.model_id, prov.device) == ("monai", "lesion_seg", "cpu")
+    assert prov.model_version and prov.seconds > 0
+
+
+def test_same_input_gives_the_same_output_on_cpu(lesion, monai_engine):
+    patch, volume, _ = lesion
+    a = monai_engine.segment(volume, _click(patch, volume))
+    b = create_segmenter("monai", "cpu").segment(volume, _click(patch, volume))
+    assert a.offset == b.offset
+    assert np.array_equal(a.mask, b.mask)
+    assert a.confidence == b.confidence
+
+
+@pytest.mark.parametrize("engine_name", ["monai", "classical"])
+def test_ambiguous_lesion_against_a_same_density_organ_is_flagged(engine_name, monai_engine):
+    volume = lesion_touching_same_density_organ()
+    engine = monai_engine if engine_name == "monai" else create_segmenter("classical")
+    click = tuple(float(v) for v in volume.voxel_to_patient((20, 70, 60)))
+    try:
+        result = engine.segment(volume, click)
+    except SegmentationError:
+        return  # refusing is also honest
+    assert result.low_confidence
+    assert result.warnings
+
+
+@pytest.mark.parametrize("engine_name", ["monai", "classical"])
+def test_point_outside_the_volume_is_a_clear_error(engine_name, lesion, monai_engine):
+    _, volume, _ = lesion
+    engine = monai_engine if engine_name == "monai" else create_segmenter("classical")
+    with pytest.raises(SegmentationError, match="outside the image volume"):
+        engine.segment(volume, (500.0, 0.0, 0.0))
+
+
+def test_point_on_plain_background_is_refused_or_flagged(monai_engine):
+    rng = np.random.default_rng(0)
+    _, volume = liver_lesion()
+    volume.array[...] = (105 + rng.normal(0, 8, size=volume.shape)).astype(np.int16)  # liver, no lesion
+    click = tuple(float(v) for v in volume.voxel_to_patient((18, 56, 56)))
+    for engine in (monai_engine, create_segmenter("classical")):
+        try:
+            result = engine.segment(volume, click)
+        except SegmentationError as exc:
+            assert "no lesion" in str(exc)
+            continue
+        assert result.low_confidence, engine.name
+
+
+def test_auto_falls_back_to_classical_and_says_why(tmp_path):
+    engine = create_segmenter("auto", "cpu", bundle=tmp_path / "nothing")
+    assert isinstance(engine, ClassicalSegmenter)
+    assert engine.fallback_reason and "nothing" in engine.fallback_reason
+    with pytest.raises(SegmentationError, match="MONAI engine cannot run"):
+        create_segmenter("monai", "cpu", bundle=tmp_path / "nothing")
+    with pytest.raises(SegmentationError, match="unknown segmentation engine"):
+        create_segmenter("magic")
+
+
+def test_auto_picks_monai_when_the_bundle_loads():
+    assert create_segmenter("auto", "cpu").name == "monai"
+
+
+def test_line_hint_bounds_the_classical_region(lesion):
+    patch, volume, truth = lesion
+    a, b = truth.long_axis_endpoints
+    result = ClassicalSegmenter().segment(volume, _click(patch, volume), SegmentationHints(line_mm=(a, b)))
+    axes = recist_axes(result.mask, volume, result.offset)
+    assert axes.long_axis_mm == pytest.approx(truth.long_axis_mm, abs=3.0)
