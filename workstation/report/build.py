@@ -139,7 +139,7 @@ def _summary_page(title: str, section: CriteriaSection, subtitle: str) -> Figure
         y -= 0.024
     y -= 0.015
     line = "{:<12}{:<14}{:<18}{:>12}{:>12}{:>12}"
-    fig.text(0.1, y, line.format("Subject", "Reader", "Best response", "Best change", "Response d", "Progr. d"),
+    fig.text(0.1, y, line.format("Subject", "Reader", "Best response", "Best change", "Resp. day", "Progr. day"),
              fontsize=8, family="monospace", weight="bold")
     y -= 0.018
     for sub in section.subjects:

@@ -35,7 +35,7 @@ def kaplan_meier(estimate: Mapping[str, Any] | None, title: str, xlabel: str = "
     """Step curve with its confidence band, censoring ticks, the median and a numbers-at-risk row."""
     fig = Figure(figsize=SIZE)
     ax = fig.add_axes((0.1, 0.3, 0.85, 0.6))
-    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_title(title, fontsize=11, loc="left", pad=18)
     ax.set_ylabel("Probability")
     ax.set_ylim(0, 1.05)
     if not estimate or not estimate.get("n"):
@@ -56,7 +56,8 @@ def kaplan_meier(estimate: Mapping[str, Any] | None, title: str, xlabel: str = "
     if median is not None:
         m = median / DAYS_PER_MONTH
         ax.plot([0, m, m], [0.5, 0.5, 0], ls=":", color="#57606a", lw=1)
-    ax.text(0.99, 0.97, _median_text(estimate), transform=ax.transAxes, ha="right", va="top", fontsize=9)
+    ax.text(1.0, 1.02, _median_text(estimate), transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+            color="#24292f")
     end = max(times) * 1.05 or 1.0
     ax.set_xlim(0, end)
     ax.legend(loc="lower left", fontsize=8, frameon=False)
@@ -81,7 +82,8 @@ def _median_text(estimate: Mapping[str, Any]) -> str:
     median = estimate["median_days"]
     head = "median not reached" if median is None else f"median {months(median)} months"
     return (f"{head} ({ci} % CI {months(estimate['median_ci_lower_days'])} to "
-            f"{months(estimate['median_ci_upper_days'])}); {estimate['events']} events / {estimate['n']}")
+            f"{months(estimate['median_ci_upper_days'])}); {estimate['events']} "
+            f"event{'' if estimate['events'] == 1 else 's'} in {estimate['n']}")
 
 
 def waterfall(subjects: Sequence[SubjectResult], title: str) -> Figure:
@@ -138,7 +140,7 @@ def spider(subjects: Sequence[SubjectResult], title: str) -> Figure:
 
 def swimmer(subjects: Sequence[SubjectResult], title: str) -> Figure:
     """Time on study per subject (to the last assessment), with first response, progression and each assessment."""
-    fig = Figure(figsize=(SIZE[0], max(3.0, 1.2 + 0.45 * len(subjects))))
+    fig = Figure(figsize=(SIZE[0], max(3.2, 1.4 + 0.45 * len(subjects))))
     ax = fig.add_subplot(1, 1, 1)
     ax.set_title(title, fontsize=11, loc="left")
     order = sorted(subjects, key=lambda s: s.last_day)
@@ -165,6 +167,6 @@ def swimmer(subjects: Sequence[SubjectResult], title: str) -> Figure:
         Line2D([], [], marker="X", ls="", color="black", ms=8, label="progression"),
         Line2D([], [], marker=r"$\rightarrow$", ls="", color="black", ms=10, label="no progression yet"),
     ]
-    ax.legend(handles=handles, fontsize=7, loc="lower right", frameon=False)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
