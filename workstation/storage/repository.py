@@ -24,6 +24,7 @@ from workstation.storage import audit_log
 from workstation.storage.codec import child_rows, entity_snapshots, read_from_rows, read_row
 from workstation.storage.database import Database
 from workstation.storage.schema import assessments, lesions, measurements, reads, timepoints
+from workstation.storage.validation import read_problems
 
 _CHILD_TABLES = (measurements, assessments, timepoints, lesions)  # delete order (children first)
 
@@ -148,6 +149,9 @@ def save_read_on(
     if user.username != read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
         raise ReadError(f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read")
     reason = reason.strip()
+    problems = read_problems(read)
+    if problems:
+        raise ReadError(f"not saved: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     stored = _load(conn, read.read_id, for_update=True)
     now = utc_now()
     if stored is None:
