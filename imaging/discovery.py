@@ -392,6 +392,10 @@ def _new_record(ds: Header) -> SeriesRecord:
     )
 
 
+def _series_key(ds: Header) -> tuple[str, str, str]:
+    return (_text(ds, "PatientID"), _text(ds, "StudyInstanceUID"), _text(ds, "SeriesInstanceUID"))
+
+
 def discover(
     root: str | os.PathLike[str],
     progress: ProgressCallback | None = None,
@@ -407,7 +411,8 @@ def discover(
     if not root_path.exists():
         raise DicomLoadError(f"{root_path}: no such file or folder")
     paths = list(_walk(root_path))
-    records: dict[str, SeriesRecord] = {}
+    # keyed by patient and study too: a series UID reused for another patient (a careless anonymiser) stays apart
+    records: dict[tuple[str, str, str], SeriesRecord] = {}
     skipped: list[LoadWarning] = []
     for n, path in enumerate(paths):
         if cancel is not None:
@@ -416,21 +421,34 @@ def discover(
             ds, inst = read_instance_header(path)
         except _Skip as skip:
             warning = LoadWarning(skip.code, f"skipped: {skip}", str(path))
-            uid = _text(skip.header, "SeriesInstanceUID") if skip.header is not None else ""
-            if uid:  # an image of a known series that cannot be used: tell that series
-                if uid not in records:
-                    records[uid] = _new_record(skip.header)  # type: ignore[arg-type]
-                records[uid].warnings.append(warning)
+            key = _series_key(skip.header) if skip.header is not None else None
+            if key is not None and key[2]:  # an image of a known series that cannot be used: tell that series
+                if key not in records:
+                    records[key] = _new_record(skip.header)  # type: ignore[arg-type]
+                records[key].warnings.append(warning)
             elif skip.code != "dicomdir":
                 skipped.append(warning)
             report(progress, n + 1, len(paths), path.name)
             continue
-        record = records.get(inst_uid := _text(ds, "SeriesInstanceUID"))
+        record = records.get(key := _series_key(ds))
         if record is None:
-            record = records[inst_uid] = _new_record(ds)
+            record = records[key] = _new_record(ds)
         record.instances.append(inst)
         report(progress, n + 1, len(paths), path.name)
     series = [r for r in records.values() if r.instances]
+    by_uid: dict[str, list[SeriesRecord]] = {}
+    for r in series:
+        by_uid.setdefault(r.series_uid, []).append(r)
+    for shared in (group for group in by_uid.values() if len(group) > 1):
+        for r in shared:
+            r.warnings.append(
+                LoadWarning(
+                    "shared-series-uid",
+                    f"series UID also used by {len(shared) - 1} other patient(s)/study(ies): files kept apart by "
+                    "patient and study",
+                    str(r.instances[0].path.parent),
+                )
+            )
     for r in records.values():
         if not r.instances:
             skipped.extend(r.warnings)

@@ -66,9 +66,12 @@ def choose_series(source: SeriesRecord | str | os.PathLike[str], series_uid: str
         return source
     found = discover(source)
     if series_uid:
-        for record in found:
-            if record.series_uid == series_uid:
-                return record
+        matches = [record for record in found if record.series_uid == series_uid]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            owners = "; ".join(f"patient {r.patient_id!r} study {r.study_uid}" for r in matches)
+            raise DicomLoadError(f"{source}: series {series_uid} is used by {len(matches)} patients/studies: {owners}")
         listing = "; ".join(r.label() for r in found) or "none"
         raise DicomLoadError(f"{source}: series {series_uid} not found (series there: {listing})")
     if not found:

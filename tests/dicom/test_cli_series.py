@@ -34,7 +34,13 @@ def test_lists_every_series_with_geometry_and_warnings(tmp_path: Path, capsys: p
 
 def test_nothing_loadable_is_one_line_and_non_zero(tmp_path: Path) -> None:
     written = write_ct_series(tmp_path / "ax", n=2)
-    write_ct_series(tmp_path / "cor", n=2, orientation=(1, 0, 0, 0, 0, -1), series_uid=written.series_uid)
+    write_ct_series(
+        tmp_path / "cor",
+        n=2,
+        orientation=(1, 0, 0, 0, 0, -1),
+        series_uid=written.series_uid,
+        study_uid=written.study_uid,
+    )
     result = subprocess.run(
         [
             sys.executable,

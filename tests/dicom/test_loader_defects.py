@@ -182,3 +182,14 @@ def test_one_stray_different_duplicate_is_dropped_with_a_warning(tmp_path: Path)
     dup = [w for w in volume.warnings if w.code == "duplicate-slice"]
     assert len(dup) == 1 and "different SOP Instance UID" in dup[0].message
     assert dup[0].where in {str(extra.paths[0]), str(first.paths[-1])}
+
+
+def test_a_series_uid_reused_for_another_patient_stays_apart(tmp_path: Path) -> None:
+    a = write_ct_series(tmp_path / "a", n=3, patient={"id": "P1"})
+    write_ct_series(tmp_path / "b", n=4, patient={"id": "P2"}, series_uid=a.series_uid)
+    found = discover(tmp_path)
+    assert [(r.patient_id, r.frame_count) for r in found] == [("P1", 3), ("P2", 4)]
+    assert all("shared-series-uid" in [w.code for w in r.warnings] for r in found)
+    with pytest.raises(DicomLoadError, match="used by 2 patients"):
+        load_series(tmp_path, series_uid=a.series_uid)
+    assert load_series(found[1]).shape[0] == 4
