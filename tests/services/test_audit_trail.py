@@ -176,9 +176,13 @@ def test_a_damaged_database_gives_one_line_not_a_traceback(tmp_path, capsys) -> 
     assert err.count("\n") == 1 and f"database file {bad} is damaged" in err and "Traceback" not in err
 
 
-def test_concurrent_writers_never_fork_the_chain(db) -> None:
+def test_concurrent_writers_never_fork_the_chain(db, monkeypatch) -> None:
     """Four workstations (own engines) save reads at the same time: one chain, every entry linked, nothing lost."""
     import threading
+
+    from workstation.storage import database as database_mod
+
+    monkeypatch.setattr(database_mod, "SQLITE_BUSY_TIMEOUT_S", 60.0)  # a loaded test machine must not flake
 
     people = make_users(db)
     errors: list[BaseException] = []
