@@ -1,0 +1,307 @@
+"""PACS access against a real Orthanc started on loopback: query, retrieve (DICOMweb, C-GET, C-MOVE), load, store an SR
+back and find it, clear errors, a server crash in the middle of a retrieve, cancel and resume."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from imaging import load_series
+from imaging.cancel import Cancelled, CancelToken
+from imaging.pacs import (
+    LocalCache,
+    PacsRefused,
+    PacsTimeout,
+    PacsUnreachable,
+    ServerSettings,
+    StudyQuery,
+    connect,
+)
+from tests.dicom.ct_writer import WrittenSeries, write_ct_series
+from tests.services.orthanc_server import OrthancServer, orthanc_missing_reason
+
+pytestmark = pytest.mark.skipif(orthanc_missing_reason() is not None, reason=orthanc_missing_reason() or "")
+
+PROTOCOLS = ("dicomweb", "c-get", "c-move")
+
+
+@dataclass
+class Trial:
+    baseline: WrittenSeries
+    follow_up: WrittenSeries
+    other_patient: WrittenSeries
+
+    @property
+    def all_series(self) -> list[WrittenSeries]:
+        return [self.baseline, self.follow_up, self.other_patient]
+
+
+def make_trial(folder: Path) -> Trial:
+    def series(name: str, patient: dict[str, str], seed: int) -> WrittenSeries:
+        return write_ct_series(folder / name, n=6, rows=64, columns=64, patient=patient, seed=seed)
+
+    return Trial(
+        baseline=series("bl", {"id": "GC-001", "accession": "ACC-BL", "study_date": "20240115"}, 1),
+        follow_up=series("fu", {"id": "GC-001", "accession": "ACC-FU", "study_date": "20240312"}, 2),
+        other_patient=series("p2", {"id": "GC-002", "accession": "ACC-P2", "study_date": "20240201"}, 3),
+    )
+
+
+def settings_for(server: OrthancServer, protocol: str, **changes: object) -> ServerSettings:
+    if protocol == "dicomweb":
+        settings = ServerSettings(
+            name="orthanc-web",
+            protocol="dicomweb",
+            url=server.dicomweb_url,
+            username=server.username,
+            password=server.password,
+            timeout_s=10,
+        )
+    else:
+        settings = ServerSettings(
+            name=f"orthanc-{protocol}",
+            protocol="dimse",
+            host="127.0.0.1",
+            port=server.dicom_port,
+            called_ae=server.aet,
+            calling_ae=server.client_aet,
+            retrieve_method=protocol,
+            storage_port=server.client_port if protocol == "c-move" else 0,
+            timeout_s=10,
+        )
+    return replace(settings, **changes).validated()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory: pytest.TempPathFactory) -> Trial:
+    return make_trial(tmp_path_factory.mktemp("trial"))
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory, trial: Trial) -> Iterator[OrthancServer]:
+    with OrthancServer(tmp_path_factory.mktemp("orthanc")) as server:
+        for series in trial.all_series:
+            server.upload(series.paths)
+        yield server
+
+
+def assert_cache_consistent(folder: Path) -> None:
+    """Every file with a final name is a complete DICOM instance named by its SOP Instance UID; no temporary files."""
+    assert not [p for p in folder.rglob("*") if p.name.endswith(".partial")]
+    for path in folder.rglob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        assert path.name == f"{ds.SOPInstanceUID}.dcm"
+        assert ds.pixel_array.shape == (64, 64)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_echo(orthanc: OrthancServer, protocol: str) -> None:
+    with connect(settings_for(orthanc, protocol)) as pacs:
+        assert 0 < pacs.echo() < 10
+
+
+@pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
+def test_find_by_patient_accession_dates_and_modality(orthanc: OrthancServer, trial: Trial, protocol: str) -> None:
+    with connect(settings_for(orthanc, protocol)) as pacs:
+        gc1 = {s.study_uid for s in pacs.find_studies(StudyQuery(patient_id="GC-001"))}
+        assert gc1 == {trial.baseline.study_uid, trial.follow_up.study_uid}
+        by_accession = pacs.find_studies(StudyQuery(accession_number="ACC-FU"))
+        assert [s.study_uid for s in by_accession] == [trial.follow_up.study_uid]
+        assert by_accession[0].study_date == date(2024, 3, 12)
+        assert by_accession[0].patient_id == "GC-001"
+        in_range = pacs.find_studies(StudyQuery(study_date_from=date(2024, 1, 20), study_date_to=date(2024, 3, 1)))
+        assert [s.study_uid for s in in_range] == [trial.other_patient.study_uid]
+        open_ended = pacs.find_studies(StudyQuery(study_date_from=date(2024, 2, 1)))
+        assert {s.study_uid for s in open_ended} == {trial.other_patient.study_uid, trial.follow_up.study_uid}
+        assert len(pacs.find_studies(StudyQuery(patient_id="GC-001", modality="CT"))) == 2
+        assert pacs.find_studies(StudyQuery(patient_id="GC-001", modality="MR")) == []
+        assert pacs.find_studies(StudyQuery(patient_id="NOBODY")) == []
+        series = pacs.find_series(trial.baseline.study_uid)
+        assert [(s.series_uid, s.modality) for s in series] == [(trial.baseline.series_uid, "CT")]
+        assert sorted(pacs.list_instances(trial.baseline.study_uid, trial.baseline.series_uid)) == sorted(
+            trial.baseline.sop_uids
+        )
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_retrieve_load_and_resume_without_refetching(
+    orthanc: OrthancServer, trial: Trial, protocol: str, tmp_path: Path
+) -> None:
+    cache = LocalCache(tmp_path / "cache")
+    steps: list[tuple[int, int]] = []
+    with connect(settings_for(orthanc, protocol)) as pacs:
+        result = pacs.retrieve(trial.baseline.study_uid, cache, progress=lambda d, t, _m: steps.append((d, t)))
+        assert (result.fetched, result.already_cached, result.total) == (6, 0, 6)
+        assert steps[0] == (0, 6) and steps[-1] == (6, 6)
+        folder = result.series_folders[0]
+        assert folder == tmp_path / "cache" / trial.baseline.study_uid / trial.baseline.series_uid
+        assert sorted(p.stem for p in folder.glob("*.dcm")) == sorted(trial.baseline.sop_uids)
+        assert_cache_consistent(folder)
+        volume = load_series(folder)
+        np.testing.assert_array_equal(np.asarray(volume.array), trial.baseline.hu)
+
+        again = pacs.retrieve(trial.baseline.study_uid, cache)
+        assert (again.fetched, again.already_cached) == (0, 6)
+
+        # An interrupted earlier run: two instances missing and a temporary file left behind.
+        for sop_uid in trial.baseline.sop_uids[:2]:
+            (folder / f"{sop_uid}.dcm").unlink()
+        (folder / f".{trial.baseline.sop_uids[0]}.x.partial").write_bytes(b"half a file")
+        resumed = pacs.retrieve(trial.baseline.study_uid, cache)
+        assert (resumed.fetched, resumed.already_cached) == (2, 4)
+        assert_cache_consistent(folder)
+        assert len(list(folder.glob("*.dcm"))) == 6
+
+
+def make_sr(study: WrittenSeries, folder: Path) -> tuple[Path, str, str]:
+    """A minimal Basic Text SR in the study: one finding, referencing nothing else."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = study.study_uid
+    ds.SeriesInstanceUID = generate_uid()
+    ds.Modality = "SR"
+    ds.PatientID = "GC-001"
+    ds.PatientName = "Doe^Jane"
+    ds.StudyDate = "20240115"
+    ds.SeriesNumber = 900
+    ds.InstanceNumber = 1
+    ds.ValueType = "CONTAINER"
+    ds.ContinuityOfContent = "SEPARATE"
+    ds.CompletionFlag = "COMPLETE"
+    ds.VerificationFlag = "UNVERIFIED"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "126000", "DCM", "Imaging Measurement Report"
+    ds.ConceptNameCodeSequence = [code]
+    item = Dataset()
+    item.RelationshipType, item.ValueType, item.TextValue = "CONTAINS", "TEXT", "Target lesion 1: 23.4 mm"
+    finding = Dataset()
+    finding.CodeValue, finding.CodingSchemeDesignator, finding.CodeMeaning = "121071", "DCM", "Finding"
+    item.ConceptNameCodeSequence = [finding]
+    ds.ContentSequence = [item]
+    path = folder / "sr.dcm"
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path, ds.SeriesInstanceUID, ds.SOPInstanceUID
+
+
+@pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
+def test_store_sr_and_find_it_again(orthanc: OrthancServer, trial: Trial, protocol: str, tmp_path: Path) -> None:
+    sr_path, series_uid, sop_uid = make_sr(trial.baseline, tmp_path / "export")
+    with connect(settings_for(orthanc, protocol)) as pacs:
+        stored = pacs.store([tmp_path / "export"])
+        assert stored.stored == (sop_uid,) and stored.failed == ()
+        series = {s.series_uid: s for s in pacs.find_series(trial.baseline.study_uid)}
+        assert series[series_uid].modality == "SR"
+        cache = LocalCache(tmp_path / "cache")
+        got = pacs.retrieve(trial.baseline.study_uid, cache, series_uids=[series_uid])
+        assert got.fetched == 1
+        back = pydicom.dcmread(cache.instance_path(trial.baseline.study_uid, series_uid, sop_uid))
+        assert back.ContentSequence[0].TextValue == "Target lesion 1: 23.4 mm"
+    assert pydicom.dcmread(sr_path).SOPInstanceUID == sop_uid
+
+
+def test_wrong_credentials_and_wrong_called_ae_are_refused(orthanc: OrthancServer) -> None:
+    with connect(settings_for(orthanc, "dicomweb", password="wrong")) as pacs, pytest.raises(PacsRefused) as web:
+        pacs.find_studies(StudyQuery())
+    assert "credentials" in str(web.value) and "wrong" not in str(web.value)
+    with connect(settings_for(orthanc, "c-get", called_ae="NOT_ORTHANC")) as pacs, pytest.raises(PacsRefused) as dimse:
+        pacs.echo()
+    assert "rejected the association" in str(dimse.value) and "NOT_ORTHANC" in str(dimse.value)
+
+
+@pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
+def test_server_down_and_server_silent(protocol: str, tmp_path: Path) -> None:
+    down = OrthancServer(tmp_path)  # never started: its ports are closed
+    with connect(settings_for(down, protocol)) as pacs, pytest.raises(PacsUnreachable, match="refused"):
+        pacs.echo()
+    # A server that accepts the connection and then says nothing.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        settings = (
+            settings_for(down, protocol, url=f"http://127.0.0.1:{port}/dicom-web", timeout_s=0.5)
+            if protocol == "dicomweb"
+            else settings_for(down, protocol, port=port, timeout_s=0.5)
+        )
+        with connect(settings) as pacs, pytest.raises(PacsTimeout, match="0.5 s"):
+            pacs.echo()
+
+
+@pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
+def test_server_crash_mid_retrieve_leaves_a_consistent_cache_and_resume_completes(
+    trial: Trial, protocol: str, tmp_path: Path
+) -> None:
+    server = OrthancServer(tmp_path / "orthanc")
+    server.start()
+    try:
+        server.upload(trial.follow_up.paths)
+        cache = LocalCache(tmp_path / "cache")
+        study, series_uid = trial.follow_up.study_uid, trial.follow_up.series_uid
+        settings = settings_for(server, protocol)
+        if protocol == "dicomweb":
+            # One instance already here: DICOMweb then fetches instance by instance, so the crash lands between two
+            # requests (a whole small series in one response would be in the socket buffers before the crash).
+            first = trial.follow_up.paths[0]
+            cache.write_instance(study, series_uid, pydicom.dcmread(first).SOPInstanceUID, first.read_bytes())
+
+        def crash_after_two(done: int, total: int, message: str) -> None:
+            if message.startswith("series") and done == (3 if protocol == "dicomweb" else 2):
+                server.kill()
+
+        with connect(settings) as pacs, pytest.raises(PacsUnreachable) as lost:
+            pacs.retrieve(study, cache, progress=crash_after_two)
+        message = str(lost.value)
+        assert "retrieving again fetches only the rest" in message and "of 6 instances are in the cache" in message
+        server.wait_until_stopped()
+        folder = cache.series_dir(study, series_uid)
+        assert_cache_consistent(folder)
+        kept = len(list(folder.glob("*.dcm")))
+        assert 2 <= kept < 6
+
+        server.start()
+        with connect(settings) as pacs:
+            resumed = pacs.retrieve(study, cache)
+        assert (resumed.fetched, resumed.already_cached) == (6 - kept, kept)
+        assert_cache_consistent(folder)
+        np.testing.assert_array_equal(np.asarray(load_series(folder).array), trial.follow_up.hu)
+    finally:
+        server.stop()
+
+
+def test_cancel_mid_retrieve_then_resume(orthanc: OrthancServer, trial: Trial, tmp_path: Path) -> None:
+    cache = LocalCache(tmp_path / "cache")
+    token = CancelToken()
+    calls = threading.Event()
+
+    def cancel_after_two(done: int, total: int, message: str) -> None:
+        if done >= 2:
+            calls.set()
+            token.cancel()
+
+    with connect(settings_for(orthanc, "c-get")) as pacs:
+        with pytest.raises(Cancelled):
+            pacs.retrieve(trial.other_patient.study_uid, cache, progress=cancel_after_two, cancel=token)
+        assert calls.is_set()
+        folder = cache.series_dir(trial.other_patient.study_uid, trial.other_patient.series_uid)
+        assert_cache_consistent(folder)
+        kept = len(list(folder.glob("*.dcm")))
+        assert 2 <= kept < 6
+        resumed = pacs.retrieve(trial.other_patient.study_uid, cache)
+        assert resumed.fetched == 6 - kept
