@@ -1,30 +1,30 @@
-"""Responses of each lesion category at one follow-up: targets, non-targets, new lesions (RECIST 1.1 sec. 4.3)."""
+"""Responses of each lesion category at one follow-up: targets, non-targets, new lesions (RECIST 1.1 sec. 4.3).
+
+The assessments are NamedTuples (immutable, typed): one of each is made per timepoint, so their cost counts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from recist.measure import NODE_NORMAL_BELOW_UM, fmt_mm, fmt_pct, meets_partial_response, meets_progression
 from recist.model import LesionDeclaration, NewLesions, Response, Status, Timepoint
 
 
-@dataclass(frozen=True, slots=True)
-class TargetAssessment:
+class TargetAssessment(NamedTuple):
     response: Response
     sum_um: int | None  # None when a target was not evaluated
     assessed_sum_um: int  # the sum of the targets that were evaluated
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class NonTargetAssessment:
+class NonTargetAssessment(NamedTuple):
     response: Response
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class NewLesionAssessment:
+class NewLesionAssessment(NamedTuple):
     status: NewLesions
     unequivocal: tuple[str, ...]  # ids of the unequivocal new lesions present at this timepoint
     reason: str

@@ -107,22 +107,22 @@ def _iso(d: date | None) -> str | None:
     return None if d is None else d.isoformat()
 
 
-def _value(v: Any) -> Any:
-    return None if v is None else v.value
+#: Code -> plain str, looked up rather than read through the enum's ``value`` descriptor (hot: every timepoint).
+_TEXT: dict[Any, str | None] = {None: None} | {m: m.value for m in (*Response, *NewLesions)}
 
 
 def result_to_dict(result: CaseResult) -> dict[str, Any]:
     """The output JSON. Percentages are truncated toward zero to one decimal (recist.measure.pct_tenths)."""
     timepoints = []
+    text = _TEXT
     irecist = result.criteria is Criteria.IRECIST
     for r in result.timepoints:
         row: dict[str, Any] = {
             "label": r.label, "date": r.date.isoformat(), "sum_mm": _mm(r.sum_um), "nadir_mm": _mm(r.nadir_um),
             "change_from_baseline_pct": r.change_from_baseline_pct, "change_from_nadir_pct": r.change_from_nadir_pct,
-            "target_response": _value(r.target_response), "non_target_response": _value(r.non_target_response),
-            "new_lesions": _value(r.new_lesions), "overall_response": _value(r.overall_response),
-            "reason": r.reason, "target_reason": r.target_reason or None,
-            "non_target_reason": r.non_target_reason or None, "new_lesions_reason": r.new_lesions_reason or None,
+            "target_response": text[r.target_response], "non_target_response": text[r.non_target_response],
+            "new_lesions": text[r.new_lesions], "overall_response": text[r.overall_response],
+            "reason": r.reason,  # the rule for the overall response, then each category's (`TimepointResponse`)
         }
         if irecist:
             row["new_lesion_target_sum_mm"] = _mm(r.new_lesion_target_sum_um)

@@ -9,7 +9,7 @@ from typing import Any
 
 from recist.baseline import DEFAULT_SLICE_THICKNESS_MM, measurability, target_selection_violations
 from recist.errors import CaseError
-from recist.measure import TOO_SMALL_UM, mm_to_um
+from recist.measure import TOO_SMALL_UM, UM_PER_MM, mm_to_um
 from recist.model import Case, Criteria, LesionDeclaration, LesionObservation, Role, Status, Timepoint
 
 DEFAULT_SD_MIN_DAYS = 42
@@ -23,6 +23,8 @@ _NEW_STATUS_FIRST = {s.value: s for s in (Status.UNEQUIVOCAL, Status.EQUIVOCAL)}
 _NEW_STATUS_LATER = {s.value: s for s in (Status.UNEQUIVOCAL, Status.EQUIVOCAL, Status.ABSENT, Status.NOT_EVALUATED,
                                           Status.UNEQUIVOCAL_PROGRESSION)}
 _ROLES = {r.value: r for r in Role}
+_TARGET, _NON_TARGET, _MEASURED = Role.TARGET, Role.NON_TARGET, Status.MEASURED
+_NUMBER = (float, int)
 _CRITERIA = {c.value: c for c in Criteria}
 
 
@@ -119,7 +121,7 @@ def _optional_date(raw: Mapping[str, Any], key: str, where: _Where) -> date | No
 
 
 def _parse_timepoint(index: int, raw: Any, lesions: dict[str, LesionDeclaration], where: _Where) -> Timepoint:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise where.error(f"a timepoint is a JSON object, got {type(raw).__name__}")
     label = raw.get("label")
     if not isinstance(label, str) or not label.strip():
@@ -134,13 +136,34 @@ def _parse_timepoint(index: int, raw: Any, lesions: dict[str, LesionDeclaration]
     if not isinstance(raw_lesions, list):
         raise where.error("'lesions' must be a list")
     observations: dict[str, LesionObservation] = {}
+    merged = False
     for raw_lesion in raw_lesions:
-        where.lesion = None
-        obs = _parse_lesion(index, raw_lesion, lesions, float(thickness), where)
+        obs: LesionObservation | None = None
+        if index and type(raw_lesion) is dict and len(raw_lesion) == 2:
+            # The two common follow-up entries (a target's diameter, a non-target's status), checked inline because
+            # this loop runs for every lesion of every timepoint; anything else goes to the general parser below.
+            lesion_id = raw_lesion.get("id")
+            decl = lesions.get(lesion_id) if type(lesion_id) is str else None
+            if decl is not None:
+                if decl.role is _TARGET:
+                    d: Any = raw_lesion.get("diameter_mm")
+                    # type() rules out bool; NaN fails both comparisons.
+                    if type(d) in _NUMBER and 0 <= d <= MAX_PLAUSIBLE_MM:
+                        obs = LesionObservation(decl.lesion_id, _MEASURED, round(d * UM_PER_MM))
+                elif decl.role is _NON_TARGET:
+                    status_raw = raw_lesion.get("status")
+                    status = _NON_TARGET_STATUS.get(status_raw) if type(status_raw) is str else None
+                    if status is not None:
+                        obs = LesionObservation(decl.lesion_id, status)
+        if obs is None:
+            where.lesion = None
+            obs = _parse_lesion(index, raw_lesion, lesions, float(thickness), where)
+            merged = merged or obs.merged_into is not None
         if obs.lesion_id in observations:
+            where.lesion = obs.lesion_id
             raise where.error("listed twice at this timepoint")
         observations[obs.lesion_id] = obs
-    for obs in observations.values():
+    for obs in observations.values() if merged else ():
         if obs.merged_into is not None:
             where.lesion = obs.lesion_id
             _check_merge(obs, observations, lesions, where)
@@ -163,7 +186,7 @@ def _check_merge(obs: LesionObservation, observations: dict[str, LesionObservati
 
 def _parse_lesion(index: int, raw: Any, lesions: dict[str, LesionDeclaration], thickness: float,
                   where: _Where) -> LesionObservation:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise where.error(f"a lesion is a JSON object, got {type(raw).__name__}")
     lesion_id = raw.get("id")
     if not isinstance(lesion_id, str) or not lesion_id.strip():

@@ -42,7 +42,7 @@ def test_change_percentages_never_cross_a_threshold_when_shown() -> None:
     first, second = result["timepoints"][1:]
     assert (first["change_from_baseline_pct"], first["target_response"]) == (-29.9, "SD")  # -29.96 % truncated
     assert (second["change_from_nadir_pct"], second["target_response"]) == (19.9, "SD")  # +19.96 % truncated
-    assert "-29.9 %" in first["target_reason"] and "100.0 mm" in first["target_reason"]
+    assert "-29.9 %" in first["reason"] and "100.0 mm" in first["reason"]
 
 
 @pytest.mark.parametrize(("node_mm", "expected"), [(9.9, "CR"), (10.0, "PR"), (5.0, "CR")])
@@ -89,7 +89,7 @@ def test_the_evaluated_targets_alone_can_prove_progression() -> None:
     result = evaluate_case(make_case(baseline, (42, [m("T1", 72.0), st("T2", "not_evaluated")])))
     tp = result["timepoints"][1]
     assert (tp["target_response"], tp["overall_response"], tp["sum_mm"]) == ("PD", "PD", None)
-    assert "T2 not evaluated" in tp["target_reason"]
+    assert "T2 not evaluated" in tp["reason"]
 
 
 NON_TARGET_CASES = [
@@ -129,5 +129,5 @@ def test_every_response_has_a_reason_with_its_numbers() -> None:
     result = evaluate_case(make_case([target("T1", 40.0), non_target("NT1")], (42, [m("T1", 20.0),
                                                                                     st("NT1", "present")])))
     tp = result["timepoints"][1]
-    assert "20.0 mm" in tp["target_reason"] and "-50.0 %" in tp["target_reason"] and "sec. 4.3.1" in tp["reason"]
-    assert "NT1" in tp["non_target_reason"] and tp["overall_response"] == "PR"
+    assert "20.0 mm" in tp["reason"] and "-50.0 %" in tp["reason"] and "sec. 4.3.1" in tp["reason"]
+    assert "NT1" in tp["reason"] and tp["overall_response"] == "PR"
