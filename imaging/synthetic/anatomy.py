@@ -236,8 +236,8 @@ def perihepatic_ascites() -> list[Solid]:
     """Ascites: a rim of fluid around the liver and spleen (painted before those organs)."""
     below = _below_dome(2.5)
     return [
-        Ellipsoid("fluid", centre=(-55.0, -2.0, -28.0), radii=(70.0, 82.0, 84.0), clip=below,
+        Ellipsoid("fluid", centre=(-55.0, -2.0, -28.0), radii=(78.0, 90.0, 88.0), clip=below,
                   only_within=frozenset({"visceral fat"})),
-        Ellipsoid("fluid", centre=(88.0, 42.0, -40.0), radii=(31.0, 57.0, 52.0), yaw=30.0,
+        Ellipsoid("fluid", centre=(88.0, 42.0, -40.0), radii=(34.0, 60.0, 54.0), yaw=30.0,
                   clip=below, only_within=frozenset({"visceral fat"})),
     ]

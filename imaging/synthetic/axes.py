@@ -64,16 +64,20 @@ def _bisect(shape: LesionShape, inside_pts: FloatArray, outside_pts: FloatArray,
     return 0.5 * (a + b)
 
 
-def outline_points_multi(shape: LesionShape, zs: FloatArray, n: int = 151,
-                         iterations: int = 40) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+def outline_points_multi(shape: LesionShape, zs: FloatArray, n: int = 151, iterations: int = 40,
+                         window: tuple[float, float, float] | None = None) -> tuple[FloatArray, npt.NDArray[np.intp]]:
     """Outline points of the sections at every z in ``zs`` at once: (points (N, 2), plane index of each point).
 
-    The points are where the lines of an n x n grid cross the outline, refined by bisection.
+    The points are where the lines of an n x n grid cross the outline, refined by bisection. The grid covers the
+    whole lesion, or ``window`` = (x centre, y centre, half width) only.
     """
-    c = np.asarray(shape.centre)
-    r = shape.bounding_radius() * 1.02
-    xs = np.linspace(c[0] - r, c[0] + r, n)
-    ys = np.linspace(c[1] - r, c[1] + r, n)
+    if window is None:
+        c = np.asarray(shape.centre)
+        cx, cy, r = c[0], c[1], shape.bounding_radius() * 1.02
+    else:
+        cx, cy, r = window
+    xs = np.linspace(cx - r, cx + r, n)
+    ys = np.linspace(cy - r, cy + r, n)
     gz, gy, gx = np.meshgrid(np.asarray(zs, dtype=np.float64), ys, xs, indexing="ij")  # (Z, rows = y, cols = x)
     pts = np.stack([gx, gy, gz], axis=-1)
     inside = shape.level(pts) <= 1.0
@@ -144,10 +148,25 @@ def _max_feret(points: FloatArray) -> tuple[float, FloatArray, FloatArray]:
     return float(np.linalg.norm(b - a)), a, b
 
 
-def long_axis_on_plane(shape: LesionShape, z: float, n: int = 151, iterations: int = 40) -> tuple[float, FloatArray,
-                                                                                                   FloatArray]:
-    """Long axis (max Feret diameter) of the cross-section at ``z``: (length mm, end point, end point) in (x, y)."""
-    return _max_feret(outline_points(shape, z, n, iterations))
+def long_axis_on_plane(shape: LesionShape, z: float, n: int = 151, iterations: int = 40,
+                       refine: bool = True) -> tuple[float, FloatArray, FloatArray]:
+    """Long axis (max Feret diameter) of the cross-section at ``z``: (length mm, end point, end point) in (x, y).
+
+    With ``refine``, the outline is sampled again 20 times more finely around both end points, which puts them on
+    the true extreme points (to about 1e-5 mm) rather than on the nearest grid crossing.
+    """
+    pts = outline_points(shape, z, n, iterations)
+    length, a, b = _max_feret(pts)
+    if not refine or length == 0.0:
+        return length, a, b
+    step = 2.04 * shape.bounding_radius() / (n - 1)
+    zs = np.array([z])
+    for _ in range(2):
+        local = [outline_points_multi(shape, zs, 41, iterations, window=(p[0], p[1], 2 * step))[0] for p in (a, b)]
+        pts = np.concatenate([pts, *local])
+        length, a, b = _max_feret(pts)
+        step /= 20
+    return length, a, b
 
 
 def _chords(shape: LesionShape, z: float, origin: FloatArray, along: FloatArray, across: FloatArray,
@@ -238,7 +257,7 @@ def axial_axes(shape: LesionShape, z_step: float = 0.25) -> AxialAxes:
     lo, hi = float(zs[max(k - 1, 0)]), float(zs[min(k + 1, len(zs) - 1)])
 
     def f(z: float) -> float:
-        return long_axis_on_plane(shape, z, n=101, iterations=30)[0]
+        return long_axis_on_plane(shape, z, n=101, iterations=30, refine=False)[0]
 
     x1, x2 = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
     f1, f2 = f(x1), f(x2)

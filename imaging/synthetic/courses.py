@@ -72,6 +72,9 @@ class SubjectPlan:
     noise_sigma_hu: float
     baseline_date: str
     lesions: tuple[LesionPlan, ...]
+    #: Patient z (mm) of the most cranial slice and the length scanned (lung bases to upper abdomen).
+    scan_top_mm: float = 40.0
+    scan_length_mm: float = 95.0
 
 
 def _gastric_wall_point() -> tuple[tuple[float, float, float], tuple[float, float, float]]:
@@ -125,7 +128,7 @@ _AORTOCAVAL = (-7.0, 33.0, -22.0)
 SUBJECTS: tuple[SubjectPlan, ...] = (
     SubjectPlan(
         "SUBJ-001", "confirmed PR, then PD", slice_thickness_mm=5.0, pixel_mm=0.84, matrix=336,
-        noise_sigma_hu=9.0, baseline_date="2026-01-05",
+        noise_sigma_hu=9.0, baseline_date="2026-01-05", scan_top_mm=40.0, scan_length_mm=95.0,
         lesions=(
             _liver_met("T1", "target", (-62.0, 8.0, -24.0), (40.0, 26.0, 22.0, 30.0), necrotic=True),
             _liver_met("T2", "target", (-25.0, -30.0, -30.0), (30.0, 19.0, 16.0, 22.0)),
@@ -138,7 +141,8 @@ SUBJECTS: tuple[SubjectPlan, ...] = (
     ),
     SubjectPlan(
         "SUBJ-002", "pseudo-progression: PD by RECIST 1.1 at week 6, then response (iUPD, then iPR)",
-        slice_thickness_mm=2.5, pixel_mm=0.80, matrix=352, noise_sigma_hu=13.0, baseline_date="2026-01-12",
+        slice_thickness_mm=2.5, pixel_mm=0.82, matrix=352, noise_sigma_hu=13.0, baseline_date="2026-01-12",
+        scan_top_mm=40.0, scan_length_mm=90.0,
         lesions=(
             LesionPlan("T1", "target", "stomach", False, "gastric wall mass (primary tumour)", "gastric tumour",
                        centre=_GASTRIC_WALL, recorded_mm=(30.0, 38.0, 20.0, 16.0), roughness=0.10,
@@ -153,6 +157,7 @@ SUBJECTS: tuple[SubjectPlan, ...] = (
     SubjectPlan(
         "SUBJ-003", "complete response (a target node shrinks under 10 mm; effusion and a non-target node resolve)",
         slice_thickness_mm=3.0, pixel_mm=0.86, matrix=336, noise_sigma_hu=11.0, baseline_date="2026-01-19",
+        scan_top_mm=36.0, scan_length_mm=84.0,
         lesions=(
             _liver_met("T1", "target", (-60.0, 5.0, -25.0), (22.0, 12.0, 0.0, 0.0)),
             _lung_nodule("T2", (75.0, 30.0, 22.0), (14.0, 8.0, 0.0, 0.0)),
@@ -166,6 +171,7 @@ SUBJECTS: tuple[SubjectPlan, ...] = (
     SubjectPlan(
         "SUBJ-004", "stable disease, then a new liver lesion (PD; iUPD confirmed as iCPD)",
         slice_thickness_mm=5.0, pixel_mm=0.88, matrix=320, noise_sigma_hu=9.5, baseline_date="2026-01-26",
+        scan_top_mm=36.0, scan_length_mm=85.0,
         lesions=(
             _liver_met("T1", "target", (-55.0, 15.0, -22.0), (35.0, 33.0, 33.0, 34.0), necrotic=True, lobes=2),
             _lung_nodule("T2", (-70.0, 40.0, 20.0), (18.0, 17.0, 18.0, 18.0)),

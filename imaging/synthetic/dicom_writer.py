@@ -144,7 +144,7 @@ def write_series(folder: Path, hu: npt.NDArray[np.int16], grid: SliceGrid, heade
         meta.ImplementationVersionName = "RECIST_SYNTH_1"
         ds.file_meta = meta
         ds.PixelData = stored[k].tobytes()
-        ds.compress(RLELossless, encoding_plugin="pylibjpeg")
+        ds.compress(RLELossless, encoding_plugin="pylibjpeg", generate_instance_uid=False)
         path = folder / f"IM{k + 1:04d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)

@@ -26,9 +26,6 @@ from imaging.synthetic.shapes import LesionShape, Lobe
 from imaging.synthetic.solids import LesionSolid, Solid
 
 DEFAULT_SEED = 20260105
-#: Patient z (mm) of the first (most cranial) slice, and the length covered (lung bases to upper abdomen).
-SCAN_TOP_MM = 47.0
-SCAN_LENGTH_MM = 100.0
 SMALL_MATRIX = 128
 CRITERIA = {"RECIST 1.1": "recist", "iRECIST": "irecist"}
 
@@ -149,8 +146,8 @@ def generate_subject(subject_id: str, seed: int = DEFAULT_SEED, small: bool = Fa
     else:
         matrix, pixel = plan.matrix, plan.pixel_mm
     thick = plan.slice_thickness_mm
-    n_slices = int(round(SCAN_LENGTH_MM / thick)) + 1
-    slice_z = tuple(SCAN_TOP_MM - k * thick for k in range(n_slices))
+    n_slices = int(round(plan.scan_length_mm / thick)) + 1
+    slice_z = tuple(plan.scan_top_mm - k * thick for k in range(n_slices))
     half = (matrix - 1) / 2 * pixel
     grid = SliceGrid(rows=matrix, columns=matrix, pixel_mm=pixel, thickness_mm=thick, x0=-half, y0=-half + 8.0,
                      slice_z=slice_z)
@@ -160,12 +157,14 @@ def generate_subject(subject_id: str, seed: int = DEFAULT_SEED, small: bool = Fa
     body = Body()
     baseline = date.fromisoformat(plan.baseline_date)
     timepoints: list[TimepointImages] = []
+    extents = {m.plan.id: m.shape.z_extent() for m in models if m.axes is not None}
     for t, (label, folder, day) in enumerate(zip(LABELS, FOLDERS, DAYS, strict=True)):
         if cancel is not None:
             cancel.raise_if_cancelled()
         report(progress, len(plan.lesions) + t, len(plan.lesions) + 4, f"{subject_id}: rendering {label}")
         shift = (float(shift_rng.uniform(-6, 6)), float(shift_rng.uniform(-6, 6)),
                  float(shift_rng.uniform(-0.6, 0.6) * thick))
+        _check_in_scan(subject_id, label, models, extents, t, shift[2], slice_z)
         hu = render_series(_solids_at(plan, models, t, vessel_seed, body), grid, shift,
                            _rng(seed, number, f"noise:{t}"), noise_sigma_hu=plan.noise_sigma_hu,
                            supersample=1 if small else 2, cancel=cancel)
@@ -193,6 +192,19 @@ def generate_subject(subject_id: str, seed: int = DEFAULT_SEED, small: bool = Fa
     }
     report(progress, len(plan.lesions) + 4, len(plan.lesions) + 4, f"{subject_id}: done")
     return SyntheticSubject(plan, seed, small, identity, for_uid, models, timepoints, truth)
+
+
+def _check_in_scan(subject_id: str, label: str, models: list[LesionModel], extents: dict[str, tuple[float, float]],
+                   t: int, shift_z: float, slice_z: tuple[float, ...]) -> None:
+    """Every measurable lesion present at t must lie wholly between the first and last slice (else the truth lies)."""
+    for m in models:
+        if m.axes is None or not m.plan.present(t):
+            continue
+        cz, f = m.shape.centre[2], m.factor(t)
+        lo, hi = (cz + f * (e - cz) + shift_z for e in extents[m.plan.id])
+        if lo < min(slice_z) or hi > max(slice_z):
+            raise ValueError(f"{subject_id} {label}: lesion {m.plan.id} spans z {lo:.1f}..{hi:.1f} mm, outside the "
+                             f"scanned {min(slice_z):.1f}..{max(slice_z):.1f} mm")
 
 
 def _finding_model(lp: LesionPlan) -> LesionModel:
@@ -247,8 +259,8 @@ def generate_trial(out_dir: str | Path, seed: int = DEFAULT_SEED, small: bool = 
     index = []
     for n, sid in enumerate(wanted):
         report(progress, n, len(wanted), f"generating {sid}")
-        subject = generate_subject(sid, seed, small, cancel=cancel)
-        index.append(write_subject(subject, out, cancel=cancel))
+        subject = generate_subject(sid, seed, small, progress=progress, cancel=cancel)
+        index.append(write_subject(subject, out, progress=progress, cancel=cancel))
     report(progress, len(wanted), len(wanted), "done")
     trial = {"format": "recist-synthetic-trial", "version": 1, "seed": seed, "small": small,
              "protocol_id": PROTOCOL_ID, "generator": "imaging.synthetic", "subjects": index}

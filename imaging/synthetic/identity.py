@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.uid import generate_uid
 
 INSTITUTION = "Northwind General Hospital (FICTITIOUS)"
 SPONSOR = "Synthetic Oncology Research Group (FICTITIOUS)"
 PROTOCOL_ID = "TIL-PEMBRO-GC-01"
-PROTOCOL_NAME = "Phase I/II TIL + pembrolizumab in gastric and oesophageal cancer (synthetic sample trial)"
+PROTOCOL_NAME = "TIL + pembrolizumab, gastric/oesophageal cancer (SYNTHETIC)"
 SITE_ID = "NW01"
 PATIENT_COMMENT = "SYNTHETIC DATA - NOT A REAL PATIENT"
 
@@ -46,5 +47,9 @@ def accession_number(rng: np.random.Generator) -> str:
 
 
 def synthetic_uid(seed: int, *parts: object) -> str:
-    """A DICOM UID (2.25 form) derived only from the seed and the given parts: same inputs, same UID."""
-    return str(generate_uid(prefix=None, entropy_srcs=["recist-synthetic", str(seed), *map(str, parts)]))
+    """A DICOM UID derived only from the seed and the given parts: same inputs, same UID.
+
+    The 2.25 form of PS3.5 B.2: the integer of a name-based (version 5 style, SHA) UUID of the inputs.
+    """
+    text = "\x1f".join(["recist-synthetic", str(seed), *map(str, parts)])
+    return f"2.25.{uuid.UUID(bytes=hashlib.sha256(text.encode()).digest()[:16], version=5).int}"

@@ -95,6 +95,19 @@ class LesionShape:
         )
         return r * self.scale
 
+    def z_extent(self, n: int = 48) -> tuple[float, float]:
+        """(lowest, highest) z of the solid, from a grid of n^3 points, widened by one grid step (conservative)."""
+        c = np.asarray(self.centre)
+        r = self.bounding_radius()
+        if r == 0.0:
+            return float(c[2]), float(c[2])
+        axis = np.linspace(-r, r, n)
+        gx, gy, gz = np.meshgrid(axis, axis, axis, indexing="ij")
+        pts = np.stack([gx, gy, gz], axis=-1) + c
+        zs = pts[..., 2][self.level(pts) <= 1.0]
+        step = 2 * r / (n - 1)
+        return float(zs.min() - step), float(zs.max() + step)
+
     def level(self, points: npt.ArrayLike) -> FloatArray:
         """Implicit function at patient points (shape (..., 3)): <= 1 inside, > 1 outside, 0 at a lobe's centre."""
         p = np.asarray(points, dtype=np.float64)
