@@ -80,4 +80,19 @@ def test_user_errors_are_one_line(trial: Path, tmp_path: Path, capsys: pytest.Ca
     not_dicom = tmp_path / "x.dcm"
     not_dicom.write_bytes(b"not dicom")
     assert main(["import", str(not_dicom), "--out", str(tmp_path / "i")]) == 2
-    assert "nothing to import" in capsys.readouterr().err
+    assert "x.dcm: not a DICOM SR or SEG (not readable as DICOM)" in capsys.readouterr().err
+    ct = next((trial / "ct" / "T0").glob("*.dcm"))
+    assert main(["import", str(ct), "--out", str(tmp_path / "i")]) == 2
+    assert "(modality CT)" in capsys.readouterr().err
+
+
+def test_import_never_replaces_a_saved_read(trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = trial / "reads" / "alice.json"
+    assert main(["import", str(src), "--out", str(tmp_path)]) == 0
+    (saved,) = tmp_path.glob("*.json")
+    saved.write_text(saved.read_text().replace('"segment VII"', '"segment VIII"'))  # a reader's later edit
+    before = saved.read_text()
+    assert main(["import", str(src), "--out", str(tmp_path)]) == 2
+    assert "never replaced without --overwrite" in capsys.readouterr().err
+    assert saved.read_text() == before
+    assert main(["import", str(src), "--out", str(tmp_path), "--overwrite"]) == 0

@@ -39,6 +39,8 @@ class LesionMask:
     tracking_uid: str
     sop_instance_uids: tuple[str, ...]
     planes: npt.NDArray[np.bool_]  # (slices, rows, columns)
+    #: The reader who drew it (ContentCreatorName), so masks go back to that reader's read only.
+    reader: str = ""
 
 
 def _lesion_masks(read: Read, index: int, store: MaskStore) -> list[tuple[Lesion, StoredMask, Measurement]]:
@@ -160,6 +162,8 @@ def import_seg(path: str | Path) -> list[LesionMask]:
     except Exception as exc:  # pydicom/highdicom raise many types for a file that is not a SEG
         raise SegExportError(f"{path}: not a readable DICOM SEG ({type(exc).__name__}: {exc})") from None
     sops = [str(uid) for _, _, uid in seg.get_source_image_uids()]
+    creator = str(seg.get("ContentCreatorName", ""))
+    creator = creator[:-1] if creator.endswith("^") and creator.count("^") == 1 else creator
     out: list[LesionMask] = []
     numbers = seg.get_segment_numbers()
     planes = seg.get_pixels_by_source_instance(source_sop_instance_uids=sops, segment_numbers=numbers)
@@ -172,6 +176,7 @@ def import_seg(path: str | Path) -> list[LesionMask]:
             tracking_uid=str(desc.tracking_uid or ""),
             sop_instance_uids=tuple(sops[i] for i in keep),
             planes=masks[keep],
+            reader=creator,
         ))  # fmt: skip
     return out
 
@@ -215,7 +220,7 @@ def attach_masks(read: Read, masks: Sequence[LesionMask], headers: Mapping[str, 
     attached = 0
     for m in masks:
         lesion_id = by_tracking.get(m.tracking_uid, m.lesion_id if m.lesion_id in read.lesions else None)
-        if lesion_id is None or not m.sop_instance_uids:
+        if lesion_id is None or not m.sop_instance_uids or (m.reader and m.reader != read.reader):
             continue
         first = headers.get(m.sop_instance_uids[0])
         if first is None:
