@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -199,6 +200,9 @@ class MainWindow(QMainWindow):
         h = QHBoxLayout(bar)
         h.setContentsMargins(6, 3, 6, 3)
         self.decision_label = QLabel("")
+        self.decision_label.setWordWrap(True)
+        # long warnings wrap instead of widening the window past the screen
+        self.decision_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.lesion_choice = QComboBox()
         self.organ_choice = QComboBox()
         self.organ_choice.addItems(ORGANS)
@@ -334,6 +338,9 @@ class MainWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
 
     def _all_jobs_done(self) -> None:
+        sb = self.statusBar()
+        if sb is not None and sb.currentMessage() == self.progress.format().replace(" %p%", ""):
+            sb.clearMessage()
         self.progress.setVisible(False)
         self.cancel_btn.setVisible(False)
         self._idle()
@@ -848,21 +855,27 @@ class MainWindow(QMainWindow):
             self.session.select_lesion(lesion_id)
 
     def _selection_changed(self, lesion_id: str | None) -> None:
+        """Jump to the selected lesion: its measurement here, else its proposed position; the baseline viewer shows
+        the lesion's baseline measurement beside it."""
         self.lesion_table.select(lesion_id)
         self._fill_status_combo()
         s = self.session
         if s is None or lesion_id is None:
             return
         found = s.latest_measurement(lesion_id)
-        if found is not None and found[0] == s.current_timepoint and found[1].long_axis_endpoints:
-            a, b = found[1].long_axis_endpoints
-            mid = np.add(a, b) / 2
-            self.current_viewer.center_on((float(mid[0]), float(mid[1]), float(mid[2])))
-            return
         prop = next((p for p in self.proposals if p.lesion_id == lesion_id), None)
-        if prop is not None:
+        if found is not None and found[0] == s.current_timepoint and found[1].long_axis_endpoints:
+            self.current_viewer.center_on(_middle(found[1].long_axis_endpoints))
+        elif prop is not None:
             self.current_viewer.center_on(prop.point_mm)
             self.say(f"{lesion_id} should be near the + mark: click it (or press G)")
+        at_baseline = s.latest_measurement(lesion_id, before_tp=0)
+        if s.current_timepoint > 0 and at_baseline is not None and at_baseline[1].long_axis_endpoints:
+            self._syncing = True  # show the lesion itself, not the slice matched by position
+            try:
+                self.baseline_viewer.center_on(_middle(at_baseline[1].long_axis_endpoints))
+            finally:
+                self._syncing = False
 
     def step_lesion(self, delta: int) -> None:
         s = self.session
@@ -1002,3 +1015,8 @@ class MainWindow(QMainWindow):
         self.jobs.cancel_all()
         self.jobs.wait(5000)
         a0.accept()
+
+
+def _middle(segment: tuple[tuple[float, float, float], tuple[float, float, float]]) -> tuple[float, float, float]:
+    m = np.add(segment[0], segment[1]) / 2
+    return (float(m[0]), float(m[1]), float(m[2]))
