@@ -107,7 +107,7 @@ def _whole_days(raw: Mapping[str, Any], key: str, default: int, where: _Where) -
 
 
 def _parse_date(value: Any, what: str, where: _Where) -> date:
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
         try:
             return date.fromisoformat(value)
         except ValueError:
