@@ -224,7 +224,7 @@ class PacsSettings:
     def server(self, name: str | None = None) -> ServerSettings:
         """The named server, else the default, else the only one."""
         if not self.servers:
-            raise PacsConfigError(f"no PACS server is configured (add one to {default_config_path()})")
+            raise PacsConfigError("no PACS server is configured (add one with `recist pacs add` or the PACS dialog)")
         wanted = name or self.default
         if not wanted:
             if len(self.servers) == 1:

@@ -240,7 +240,7 @@ def test_server_down_and_server_silent(protocol: str, tmp_path: Path) -> None:
             if protocol == "dicomweb"
             else settings_for(down, protocol, port=port, timeout_s=0.5)
         )
-        with connect(settings) as pacs, pytest.raises(PacsTimeout, match="0.5 s"):
+        with connect(settings) as pacs, pytest.raises(PacsTimeout, match=r"0\.5 s"):
             pacs.echo()
 
 
