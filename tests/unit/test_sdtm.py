@@ -164,3 +164,16 @@ def test_the_engine_agrees_with_the_known_results() -> None:
         {k: t[k] for k in keys} for t in KNOWN_RESULTS["timepoints"]
     ]
     assert got["best_overall_response"] == KNOWN_RESULTS["best_overall_response"]
+
+
+def test_a_read_the_engine_refuses_is_named() -> None:
+    from workstation.export.sdtm import evaluate_reads
+
+    read = known_read()
+    read.timepoints[1].assessments["T2"].measurements[0].short_axis_mm = None  # a node with no short axis
+    with pytest.raises(SdtmError, match=r"subject S001 \(alice, RECIST 1.1\): a lymph node is measured on its short"):
+        evaluate_reads([read])
+    read = known_read()
+    read.timepoints[1].date, read.timepoints[2].date = read.timepoints[2].date, read.timepoints[1].date
+    with pytest.raises(SdtmError, match=r"subject S001 \(alice, RECIST 1.1\)"):
+        evaluate_reads([read])

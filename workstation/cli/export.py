@@ -31,16 +31,6 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _results(reads: list[Any]) -> dict[str, dict[str, Any]]:
-    from recist import CaseError
-    from workstation.export.sdtm import evaluate_reads
-
-    try:
-        return evaluate_reads(reads)
-    except CaseError as exc:
-        raise CommandError(f"the response engine refused a read: {exc}") from None
-
-
 def _headers(folders: list[str]) -> dict[str, Any]:
     from workstation.export.dicom_seg import load_headers
 
@@ -55,7 +45,7 @@ def _headers(folders: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from workstation.export.read_json import ReadFileError, collect_reads
-    from workstation.export.sdtm import SdtmError, build_sdtm, write_sdtm
+    from workstation.export.sdtm import SdtmError, build_sdtm, evaluate_reads, write_sdtm
     from workstation.export.tables import write_tables
 
     try:
@@ -70,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     wanted = set(FORMATS[:-1]) if args.format == "all" else {args.format}
     try:
         if wanted & {"sdtm", "csv"}:
-            results = _results(reads)
+            results = evaluate_reads(reads)
         if "sdtm" in wanted:
             written += write_sdtm(build_sdtm(reads, results, args.study_id), out / "sdtm", args.study_id)
         if "csv" in wanted:

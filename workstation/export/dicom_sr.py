@@ -85,6 +85,9 @@ def _evidence(read: Read, tp: TimepointRead, sop_uids: Sequence[str],
         if headers is not None and uid in headers:
             out.append(headers[uid])
             continue
+        if not tp.study_uid or not tp.series_uid:
+            raise SRExportError(f"subject {read.subject_id} timepoint {tp.label}: the read does not know the study and "
+                                f"series of image {uid}; give the DICOM folder of the series that was read")
         ds = Dataset()
         ds.SOPClassUID = CT_IMAGE_STORAGE
         ds.SOPInstanceUID = uid

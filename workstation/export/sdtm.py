@@ -324,7 +324,13 @@ def evaluate_reads(reads: Sequence[Read]) -> dict[str, dict[str, Any]]:
     """The engine's results for every read, keyed by read_id (the one place responses are computed)."""
     from recist import evaluate_case
 
-    return {r.read_id: evaluate_case(r.to_case()) for r in reads}
+    out: dict[str, dict[str, Any]] = {}
+    for r in reads:
+        try:
+            out[r.read_id] = evaluate_case(r.to_case())
+        except ValueError as exc:  # recist.CaseError is one; so is a read that cannot become a case file
+            raise SdtmError(f"subject {r.subject_id} ({r.reader}, {r.criteria}): {exc}") from None
+    return out
 
 
 def write_sdtm(ds: SdtmDataset, out_dir: str | Path, study_id: str = "RECIST-TRIAL") -> list[Path]:
