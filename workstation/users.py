@@ -106,24 +106,24 @@ def add_user(
 
 
 def get_user(db: Database, username: str) -> User | None:
-    with db.transaction() as conn:
+    with db.reading() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     return _user(row) if row else None
 
 
 def list_users(db: Database) -> list[User]:
-    with db.transaction() as conn:
+    with db.reading() as conn:
         return [_user(r) for r in conn.execute(select(users).order_by(users.c.username))]
 
 
 def has_users(db: Database) -> bool:
-    with db.transaction() as conn:
+    with db.reading() as conn:
         return _count(conn) > 0
 
 
 def authenticate(db: Database, username: str, password: str) -> User:
     """The user, if the password is right and the account active; else `AuthenticationError`."""
-    with db.transaction() as conn:
+    with db.reading() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None or not row.active:
         _hasher_dummy_verify(password)  # same time whether or not the user exists

@@ -161,7 +161,7 @@ def test_a_failure_inside_a_save_leaves_the_previous_read_whole(db, monkeypatch)
     save_read(db, read, user=people["site1"], expected_version=None)
     before = load_read(db, read.read_id)
     changed = copy.deepcopy(read)
-    changed.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 10.0
+    changed.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 25.0
     changed.lesions.pop("NT1")
     for tp in changed.timepoints:
         tp.assessments.pop("NT1")
@@ -213,6 +213,8 @@ def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Pa
         read.timepoints[0].assessments["T1"].comment = "edit"
         with pytest.raises(StorageError, match=rf"database file {path} is locked by another program"):
             save_read(db, read, user=people["site1"], expected_version=1)
+        assert load_read(db, read.read_id).version == 1  # reading never waits for a writer (WAL)
+        assert audit_log.verify(db).ok
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

@@ -105,7 +105,7 @@ def _study_days(conn: Connection, pseudonym: str) -> list[int]:
 
 
 def pseudonym_of(db: Database, subject_id: str) -> str | None:
-    with db.transaction() as conn:
+    with db.reading() as conn:
         q = select(review_subjects.c.pseudonym).where(review_subjects.c.subject_id == subject_id)
         return conn.execute(q).scalar()
 
@@ -197,7 +197,7 @@ def worklist(db: Database, reader: User) -> list[WorklistItem]:
     """The subjects assigned to this central reader, by pseudonym only."""
     require_role(reader, UserRole.CENTRAL_READER)
     items = []
-    with db.transaction() as conn:
+    with db.reading() as conn:
         rows = conn.execute(
             select(review_subjects)
             .where((review_subjects.c.reader_1 == reader.username) | (review_subjects.c.reader_2 == reader.username))
@@ -212,7 +212,7 @@ def worklist(db: Database, reader: User) -> list[WorklistItem]:
 
 def open_blinded_case(db: Database, pseudonym: str, reader: User) -> BlindedCase:
     """The reader's own central read of one assigned subject, with the blinded calendar."""
-    with db.transaction() as conn:
+    with db.reading() as conn:
         subject = _subject(conn, pseudonym)
         days = _study_days(conn, pseudonym)
     slot = _own_slot(subject, reader)
@@ -222,7 +222,7 @@ def open_blinded_case(db: Database, pseudonym: str, reader: User) -> BlindedCase
 def source_series(db: Database, pseudonym: str, position: int, reader: User) -> tuple[str, str]:
     """(study UID, series UID) of a timepoint's source images, for loading pixels through the imaging layer's
     de-identification. Not for display."""
-    with db.transaction() as conn:
+    with db.reading() as conn:
         subject = _subject(conn, pseudonym)
         row = conn.execute(
             select(review_timepoints.c.study_uid, review_timepoints.c.series_uid).where(
@@ -254,7 +254,7 @@ class _Status:
 
 
 def _status(db: Database, pseudonym: str) -> _Status:
-    with db.transaction() as conn:
+    with db.reading() as conn:
         subject = _subject(conn, pseudonym)
         days = _study_days(conn, pseudonym)
         adj = conn.execute(select(adjudications).where(adjudications.c.pseudonym == pseudonym)).first()
@@ -343,7 +343,7 @@ def accepted_read(db: Database, subject_id: str) -> Read | None:
         return None
     else:
         read = st.read_1.read
-    with db.transaction() as conn:
+    with db.reading() as conn:
         sources = conn.execute(
             select(review_timepoints.c.study_uid, review_timepoints.c.series_uid)
             .where(review_timepoints.c.pseudonym == pseudonym)
@@ -354,7 +354,7 @@ def accepted_read(db: Database, subject_id: str) -> Read | None:
 
 def discordance_rates(db: Database) -> list[PairRate]:
     """Per reader pair: subjects both have finished, and how many of them were discordant (BOR or progression date)."""
-    with db.transaction() as conn:
+    with db.reading() as conn:
         pseudonyms = list(conn.execute(select(review_subjects.c.pseudonym)).scalars())
     counts: dict[tuple[str, str], list[int]] = {}
     for pseudonym in pseudonyms:

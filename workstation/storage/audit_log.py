@@ -52,13 +52,13 @@ def entries(db: Database, subject_ids: list[str] | None = None) -> list[AuditEnt
     query = select(audit_log).order_by(audit_log.c.seq)
     if subject_ids is not None:
         query = query.where(audit_log.c.subject_id.in_(subject_ids))
-    with db.transaction() as conn:
+    with db.reading() as conn:
         return [_entry(row) for row in conn.execute(query)]
 
 
 def verify(db: Database) -> ChainCheck:
     """Walk the whole chain in order and report the first broken entry."""
-    with db.transaction() as conn:
+    with db.reading() as conn:
         head = conn.execute(select(audit_head.c.last_seq, audit_head.c.last_hash)).one()
         rows = conn.execute(select(audit_log).order_by(audit_log.c.seq))
         return verify_chain((_entry(r) for r in rows), head=(head.last_seq, head.last_hash))

@@ -100,6 +100,15 @@ class Database:
         except DBAPIError as exc:
             raise StorageError(explain(exc, self.where)) from None
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction: one consistent snapshot; on SQLite it never waits for a writer (WAL)."""
+        try:
+            with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
+                yield conn
+        except DBAPIError as exc:
+            raise StorageError(explain(exc, self.where)) from None
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -129,7 +138,8 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
     return engine
 
@@ -183,7 +193,7 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
         raise StorageError(f"cannot create the folder for {where}: {exc.strerror or exc}") from None
     try:
         if is_sqlite:
-            with engine.connect() as conn:
+            with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
                 check = conn.exec_driver_sql("PRAGMA quick_check").scalar()
             if check != "ok":
                 raise StorageError(f"{where} is damaged (SQLite quick_check: {check}); restore it from a backup")

@@ -76,7 +76,7 @@ def _load(conn: Connection, read_id: str, *, for_update: bool = False) -> Stored
 
 
 def load_read(db: Database, read_id: str) -> StoredRead:
-    with db.transaction() as conn:
+    with db.reading() as conn:
         stored = _load(conn, read_id)
     if stored is None:
         raise ReadError(f"no read {read_id} in {db.where}")
@@ -87,7 +87,7 @@ def find_reads(db: Database, subject_id: str, reader: str | None = None) -> list
     query = select(reads.c.read_id).where(reads.c.subject_id == subject_id).order_by(reads.c.created_at)
     if reader is not None:
         query = query.where(reads.c.reader == reader)
-    with db.transaction() as conn:
+    with db.reading() as conn:
         found = [_load(conn, rid) for rid in conn.execute(query).scalars()]
     return [s for s in found if s is not None]
 
