@@ -21,9 +21,11 @@ from workstation.review.service import (
     accepted_read,
     adjudicate,
     adjudication_case,
+    adjudication_worklist,
     discordance_rates,
     enrol_subject,
     open_blinded_case,
+    review_overview,
     review_state,
     worklist,
 )
@@ -138,6 +140,13 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     central_read(db, pseudonym, people["reader2"], 70.0, "reader two's note")
     assert review_state(db, pseudonym) is ReviewState.AWAITING_ADJUDICATION
     assert accepted_read(db, site.subject_id) is None
+    assert adjudication_worklist(db, people["adjud"]) == [pseudonym]
+    overview = review_overview(db, people["admin"])
+    assert [(r.subject_id, r.pseudonym, r.state) for r in overview] == [
+        (site.subject_id, pseudonym, ReviewState.AWAITING_ADJUDICATION)
+    ]
+    with pytest.raises(PermissionDenied):
+        review_overview(db, people["reader1"])
 
     with pytest.raises(PermissionDenied):
         adjudication_case(db, pseudonym, people["reader1"])
@@ -161,6 +170,7 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     with pytest.raises(ReviewError):
         adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="again")
     assert review_state(db, pseudonym) is ReviewState.ACCEPTED_ADJUDICATED
+    assert adjudication_worklist(db, people["adjud"]) == []
 
     accepted = accepted_read(db, site.subject_id)
     assert accepted is not None and accepted.read_id == chosen and accepted.reader == "reader2"

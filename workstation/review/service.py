@@ -366,3 +366,37 @@ def discordance_rates(db: Database) -> list[PairRate]:
         entry[0] += 1
         entry[1] += int(compare(st.read_1.read, st.read_2.read).discordant)
     return [PairRate(a, b, n, d) for (a, b), (n, d) in sorted(counts.items())]
+
+
+@dataclass(frozen=True)
+class ReviewOverviewRow:
+    """One subject's place in central review, for administrators and data managers (not blinded)."""
+
+    subject_id: str
+    pseudonym: str
+    reader_1: str
+    reader_2: str
+    state: ReviewState
+
+
+def review_overview(db: Database, user: User) -> list[ReviewOverviewRow]:
+    require_role(user, UserRole.ADMINISTRATOR)
+    with db.reading() as conn:
+        rows = conn.execute(select(review_subjects).order_by(review_subjects.c.subject_id)).all()
+    return [
+        ReviewOverviewRow(r.subject_id, r.pseudonym, r.reader_1, r.reader_2, review_state(db, r.pseudonym))
+        for r in rows
+    ]
+
+
+def adjudication_worklist(db: Database, adjudicator: User) -> list[str]:
+    """Pseudonyms awaiting adjudication that this adjudicator may decide (not the ones they read)."""
+    require_role(adjudicator, UserRole.ADJUDICATOR)
+    with db.reading() as conn:
+        rows = conn.execute(select(review_subjects).order_by(review_subjects.c.pseudonym)).all()
+    return [
+        r.pseudonym
+        for r in rows
+        if adjudicator.username not in (r.reader_1, r.reader_2)
+        and review_state(db, r.pseudonym) is ReviewState.AWAITING_ADJUDICATION
+    ]
