@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -177,3 +178,29 @@ def test_a_read_the_engine_refuses_is_named() -> None:
     read.timepoints[1].date, read.timepoints[2].date = read.timepoints[2].date, read.timepoints[1].date
     with pytest.raises(SdtmError, match=r"subject S001 \(alice, RECIST 1.1\)"):
         evaluate_reads([read])
+
+
+def test_an_irecist_read_beside_the_recist_one_adds_only_what_irecist_adds() -> None:
+    reads = []
+    for reader in ("alice", "bob"):
+        recist_read, irecist_read = known_read(reader), known_read(reader)
+        irecist_read.criteria, irecist_read.read_id = "iRECIST", f"{irecist_read.read_id}-i"
+        n1 = irecist_read.timepoints[2].assessments["N1"]
+        n1.status = LesionStatus.MEASURED
+        n1.measurements = [dataclasses.replace(irecist_read.timepoints[2].assessments["T1"].measurements[0],
+                                               long_axis_mm=11.0)]
+        reads += [recist_read, irecist_read]
+    irecist_results = json.loads(json.dumps(KNOWN_RESULTS).replace('"PD"', '"iUPD"').replace('"PR"', '"iPR"'))
+    irecist_results["best_overall_response"] = "iPR"
+    results = {r.read_id: KNOWN_RESULTS if r.criteria == "RECIST 1.1" else irecist_results for r in reads}
+    ds = build_sdtm(reads, results)
+    assert len(ds.tu) == 8  # 4 lesions x 2 readers, not repeated for iRECIST
+    assert {(r["TUEVALID"], r["TUACPTFL"]) for r in ds.tu} == {("RADIOLOGIST 1", "Y"), ("RADIOLOGIST 2", "N")}
+    assert len(_rows(ds.tr, TRTESTCD="SUMDIAM")) == 6
+    new = _rows(ds.tr, TRLNKID="N1", TRTESTCD="LDIAM")
+    assert [(r["TREVALID"], r["TRSTRESN"]) for r in new] == [("RADIOLOGIST 1", 11.0), ("RADIOLOGIST 2", 11.0)]
+    assert {(r["RSCAT"], r["RSEVALID"]) for r in ds.rs if r["RSTESTCD"] == "BESTRESP"} == {
+        ("RECIST 1.1", "RADIOLOGIST 1"), ("RECIST 1.1", "RADIOLOGIST 2"),
+        ("iRECIST", "RADIOLOGIST 1"), ("iRECIST", "RADIOLOGIST 2"),
+    }  # fmt: skip
+    assert "TU and TR come from the RECIST 1.1 read" in ds.notes.to_markdown("X")

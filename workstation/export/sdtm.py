@@ -83,30 +83,39 @@ class SdtmDataset:
 def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results]) -> dict[str, Evaluator]:
     """--EVAL / --EVALID / --ACPTFL for every read (keyed by read_id), subject by subject.
 
-    Central readers are numbered RADIOLOGIST 1, 2, ... in reader-name order. The adjudicator's read is accepted; with
-    no adjudicator, RADIOLOGIST 1's read is accepted when all central reads agree on the best overall response.
+    Central readers are numbered RADIOLOGIST 1, 2, ... in reader-name order (the same number under every criteria).
+    Per criteria, the adjudicator's read is accepted; with no adjudicator, RADIOLOGIST 1's read is accepted when all
+    central reads agree on the best overall response.
     """
     out: dict[str, Evaluator] = {}
     by_subject: dict[str, list[Read]] = {}
     for r in reads:
+        if r.reader_role not in ct.EVAL_BY_ROLE:
+            raise SdtmError(f"subject {r.subject_id} read {r.read_id}: unknown reader role {r.reader_role!r}")
         by_subject.setdefault(r.subject_id, []).append(r)
-    for subject_reads in by_subject.values():
-        central = sorted((r for r in subject_reads if r.reader_role == "central"), key=lambda r: (r.reader, r.read_id))
-        adjudicator = [r for r in subject_reads if r.reader_role == "adjudicator"]
-        if len(adjudicator) > 1:
-            raise SdtmError(f"subject {subject_reads[0].subject_id}: more than one adjudicator read")
-        bors = {str(results[r.read_id].get("best_overall_response")) for r in central if r.read_id in results}
-        accepted_id = (
-            adjudicator[0].read_id if adjudicator else central[0].read_id if central and len(bors) == 1 else None
-        )
-        for n, r in enumerate(central, start=1):
-            out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["central"], f"RADIOLOGIST {n}", _yn(r.read_id == accepted_id))
-        for r in adjudicator:
-            out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["adjudicator"], "ADJUDICATOR", "Y")
+    for subject_id, subject_reads in by_subject.items():
+        numbers = {name: n for n, name in enumerate(sorted({r.reader for r in subject_reads
+                                                            if r.reader_role == "central"}), start=1)}
+        accepted: set[str] = set()
+        for criteria in {r.criteria for r in subject_reads}:
+            same = [r for r in subject_reads if r.criteria == criteria]
+            central = sorted((r for r in same if r.reader_role == "central"), key=lambda r: numbers[r.reader])
+            adjudicator = [r for r in same if r.reader_role == "adjudicator"]
+            if len(adjudicator) > 1:
+                raise SdtmError(f"subject {subject_id}: more than one adjudicator read under {criteria}")
+            bors = {str(results[r.read_id].get("best_overall_response")) for r in central if r.read_id in results}
+            if adjudicator:
+                accepted.add(adjudicator[0].read_id)
+            elif central and len(bors) == 1 and len(central) == len({r.reader for r in central}):
+                accepted.add(central[0].read_id)
         for r in subject_reads:
-            if r.reader_role not in ct.EVAL_BY_ROLE:
-                raise SdtmError(f"subject {r.subject_id} read {r.read_id}: unknown reader role {r.reader_role!r}")
-            out.setdefault(r.read_id, Evaluator(ct.EVAL_BY_ROLE["site"], "", ""))
+            if r.reader_role == "central":
+                out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["central"], f"RADIOLOGIST {numbers[r.reader]}",
+                                           _yn(r.read_id in accepted))
+            elif r.reader_role == "adjudicator":
+                out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["adjudicator"], "ADJUDICATOR", "Y")
+            else:
+                out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["site"], "", "")
     return out
 
 
@@ -130,7 +139,11 @@ def _loc(lesion: Lesion, notes: ct.DefineNotes) -> str:
 
 
 class _Builder:
-    def __init__(self, study_id: str, read: Read, ev: Evaluator, results: Results | None, out: SdtmDataset) -> None:
+    def __init__(self, study_id: str, read: Read, ev: Evaluator, results: Results | None, out: SdtmDataset,
+                 companion: bool = False) -> None:
+        #: An iRECIST read whose evaluator also read the subject under RECIST 1.1: the lesions and their
+        #: measurements are that read's, so only what iRECIST adds is written (measured new lesions, RS).
+        self.companion = companion
         self.study_id = study_id
         self.read = read
         self.ev = ev
@@ -150,6 +163,8 @@ class _Builder:
 
     # ---- TU -------------------------------------------------------------------------------------------------------
     def tu(self, seq: Callable[[str], int]) -> None:
+        if self.companion:
+            return
         for lesion in self.read.lesions.values():
             tp_index = next(
                 (i for i, tp in enumerate(self.read.timepoints) if lesion.lesion_id in tp.assessments),
@@ -227,12 +242,16 @@ class _Builder:
                 a = tp.assessments.get(lesion_id)
                 if a is None:
                     continue
+                if self.companion:
+                    if lesion.role is Role.NEW and a.status is LesionStatus.MEASURED:
+                        self._diameter(seq, i, lesion, a)
+                    continue
                 if lesion.role is Role.TARGET:
                     self._diameter(seq, i, lesion, a)
                 else:
                     self._state(seq, i, lesion, a)
             res = tp_results.get(tp.label)
-            if res is not None and res.get("sum_mm") is not None:
+            if res is not None and res.get("sum_mm") is not None and not self.companion:
                 total = float(res["sum_mm"])
                 self._tr(seq, i, None, "SUMDIAM", TRORRES=_fmt(total), TRORRESU="mm", TRSTRESC=_fmt(total),
                          TRSTRESN=total, TRSTRESU="mm")  # fmt: skip
@@ -305,6 +324,7 @@ def build_sdtm(
     results = results or {}
     out = SdtmDataset()
     evaluators = assign_evaluators(reads, results)
+    recist_readers = {(r.subject_id, r.reader, r.reader_role) for r in reads if r.criteria.lower() != "irecist"}
     counters: dict[tuple[str, str], int] = {}
     for read in reads:
         usubjid = f"{study_id}-{read.subject_id}"
@@ -313,7 +333,9 @@ def build_sdtm(
             counters[(domain, _u)] = counters.get((domain, _u), 0) + 1
             return counters[(domain, _u)]
 
-        b = _Builder(study_id, read, evaluators[read.read_id], results.get(read.read_id), out)
+        evaluator = (read.subject_id, read.reader, read.reader_role)
+        companion = read.criteria.lower() == "irecist" and evaluator in recist_readers
+        b = _Builder(study_id, read, evaluators[read.read_id], results.get(read.read_id), out, companion)
         b.tu(seq)
         b.tr(seq)
         b.rs(seq)

@@ -127,6 +127,8 @@ class DefineNotes:
             "- TR SUMDIAM and every RS result come from the workstation's response engine (recist.evaluate_case),",
             "  never recomputed here. A lesion TOO SMALL TO MEASURE counts 5 mm in SUMDIAM; its TRSTRESN is empty.",
             "- iRECIST responses are written with RSCAT = iRECIST, RECIST 1.1 ones with RSCAT = RECIST 1.1.",
+            "  When an evaluator read a subject under both, TU and TR come from the RECIST 1.1 read; the iRECIST",
+            "  read adds only the diameters of measured new lesions (TR) and its responses (RS).",
             "",
         ]
         return "\n".join(lines)
