@@ -137,12 +137,19 @@ def _required_date(result: Mapping[str, Any], key: str) -> date:
     return value
 
 
-def _event_or_censor(result: Mapping[str, Any], origin: date) -> tuple[float, bool]:
-    """PFS / DoR end: the earlier of progression and death, else censored at the last evaluable assessment."""
+def _event_or_censor(result: Mapping[str, Any], origin: date, what: str) -> tuple[float, bool]:
+    """PFS / DoR end: the earlier of progression and death, else censored at the last evaluable assessment.
+
+    An event before the origin is an error; a subject with no evaluable assessment after the origin is censored at 0.
+    """
     ends = [d for d in (_date(result, "date_of_progression"), _date(result, "death_date")) if d is not None]
     if ends:
-        return float((min(ends) - origin).days), True
-    return float((_required_date(result, "last_assessment_date") - origin).days), False
+        days = (min(ends) - origin).days
+        if days < 0:
+            raise ValueError(f"subject {result.get('subject_id', '?')}: {what} event on {min(ends)} is before its "
+                             f"origin {origin}")
+        return float(days), True
+    return float(max(0, (_required_date(result, "last_assessment_date") - origin).days)), False
 
 
 def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: bool = True,
@@ -168,17 +175,19 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
     wants_os = any(r.get("death_date") or r.get("last_contact_date") for r in population)
     for r in population:
         origin = _date(r, "treatment_start") or _required_date(r, "baseline_date")
-        t, e = _event_or_censor(r, origin)
+        t, e = _event_or_censor(r, origin, "PFS")
         pfs_t.append(t)
         pfs_e.append(e)
         if r["best_overall_response"] in _RESPONDERS:
-            t, e = _event_or_censor(r, _required_date(r, "date_of_first_response"))
+            t, e = _event_or_censor(r, _required_date(r, "date_of_first_response"), "DoR")
             dor_t.append(t)
             dor_e.append(e)
         if wants_os:
             death, contact = _date(r, "death_date"), _date(r, "last_contact_date")
             end = death or contact or _required_date(r, "last_assessment_date")
-            os_t.append(float((end - origin).days))
+            if death is not None and death < origin:
+                raise ValueError(f"subject {r.get('subject_id', '?')}: death on {death} is before {origin}")
+            os_t.append(float(max(0, (end - origin).days)))
             os_e.append(death is not None)
     survival = {
         "pfs": kaplan_meier("PFS", pfs_t, pfs_e, confidence),

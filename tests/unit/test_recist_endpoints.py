@@ -99,3 +99,11 @@ def test_iupd_confirmed_is_the_progression_date_under_irecist() -> None:
     out = compute_endpoints([result])
     assert out["pfs"]["events"] == 1 and out["best_overall_response_counts"]["iCPD"] == 1
     assert date.fromisoformat(result["date_of_progression"]) == BASELINE + timedelta(days=42)
+
+
+def test_no_assessment_after_treatment_start_is_censored_at_zero_and_an_event_before_it_is_refused() -> None:
+    late_start = (BASELINE + timedelta(days=60)).isoformat()
+    out = compute_endpoints([_subject("S1", [90], treatment_start=late_start)])
+    assert out["pfs"]["table"][-1]["time_days"] == 0.0 and out["pfs"]["censored"] == 1
+    with pytest.raises(ValueError, match="S1: PFS event on 2026-02-16 is before its origin 2026-03-06"):
+        compute_endpoints([_subject("S1", [130], treatment_start=late_start)])
