@@ -30,7 +30,7 @@ from workstation.review.service import (
     worklist,
 )
 from workstation.storage import audit_log, open_database
-from workstation.storage.repository import save_read, sign_timepoint
+from workstation.storage.repository import ReadError, save_read, sign_timepoint
 from workstation.users import AuthenticationError, PermissionDenied
 
 # The shared service-test fixtures (pytest finds them by name in this module).
@@ -171,6 +171,10 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
         adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="again")
     assert review_state(db, pseudonym) is ReviewState.ACCEPTED_ADJUDICATED
     assert adjudication_worklist(db, people["adjud"]) == []
+    closed = open_blinded_case(db, pseudonym, people["reader2"]).own_read
+    closed.read.timepoints[1].assessments["NT1"].comment = "second thoughts"
+    with pytest.raises(ReadError, match=f"central review of {pseudonym} is adjudicated"):
+        save_read(db, closed.read, user=people["reader2"], expected_version=closed.version, reason="second thoughts")
 
     accepted = accepted_read(db, site.subject_id)
     assert accepted is not None and accepted.read_id == chosen and accepted.reader == "reader2"

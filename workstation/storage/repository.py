@@ -23,7 +23,15 @@ from workstation.read_model import MeasurementOrigin, Read, Signature
 from workstation.storage import audit_log
 from workstation.storage.codec import child_rows, entity_snapshots, read_from_rows, read_row
 from workstation.storage.database import Database
-from workstation.storage.schema import assessments, lesions, measurements, reads, timepoints
+from workstation.storage.schema import (
+    adjudications,
+    assessments,
+    lesions,
+    measurements,
+    reads,
+    review_subjects,
+    timepoints,
+)
 from workstation.storage.validation import read_problems
 
 _CHILD_TABLES = (measurements, assessments, timepoints, lesions)  # delete order (children first)
@@ -132,6 +140,18 @@ def _stale(stored: StoredRead, expected: int) -> ConcurrentChangeError:
     )
 
 
+def _refuse_if_adjudicated(conn: Connection, read: Read) -> None:
+    """Once a subject's central review is adjudicated, both central reads are closed: the decision rests on them."""
+    rid = read.read_id
+    closed = conn.execute(
+        select(review_subjects.c.pseudonym)
+        .join(adjudications, adjudications.c.pseudonym == review_subjects.c.pseudonym)
+        .where((review_subjects.c.read_1_id == rid) | (review_subjects.c.read_2_id == rid))
+    ).first()
+    if closed is not None:
+        raise ReadError(f"the central review of {closed.pseudonym} is adjudicated; its reads can no longer change")
+
+
 def save_read(db: Database, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = "") -> int:
     """Save the whole read in one transaction and return its new version.
 
@@ -153,6 +173,7 @@ def save_read_on(
     if problems:
         raise ReadError(f"not saved: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     stored = _load(conn, read.read_id, for_update=True)
+    _refuse_if_adjudicated(conn, read)
     now = utc_now()
     if stored is None:
         if expected_version is not None:
