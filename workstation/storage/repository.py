@@ -328,6 +328,7 @@ def delete_read(db: Database, read_id: str, *, user: users_mod.User, expected_ve
         stored = _load(conn, read_id, for_update=True)
         if stored is None:
             raise ReadError(f"no read {read_id} in {db.where}")
+        _refuse_if_adjudicated(conn, stored.read)
         if stored.version != expected_version:
             raise _stale(stored, expected_version)
         if user.username != stored.read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
