@@ -204,3 +204,12 @@ def test_an_irecist_read_beside_the_recist_one_adds_only_what_irecist_adds() -> 
         ("iRECIST", "RADIOLOGIST 1"), ("iRECIST", "RADIOLOGIST 2"),
     }  # fmt: skip
     assert "TU and TR come from the RECIST 1.1 read" in ds.notes.to_markdown("X")
+
+
+def test_the_central_reviews_decision_is_authoritative() -> None:
+    a, b = known_read("alice"), known_read("bob")
+    results = {a.read_id: KNOWN_RESULTS, b.read_id: KNOWN_RESULTS}
+    ds = build_sdtm([a, b], results, accepted_ids={b.read_id})  # the adjudicator chose bob's read
+    assert {(r["RSEVALID"], r["RSACPTFL"]) for r in ds.rs} == {("RADIOLOGIST 1", "N"), ("RADIOLOGIST 2", "Y")}
+    undecided = build_sdtm([a, b], results, accepted_ids=set())
+    assert {r["RSACPTFL"] for r in undecided.rs} == {"N"}

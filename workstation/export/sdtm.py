@@ -8,7 +8,7 @@ in as ``results``: this module maps them to SDTM, it never recomputes them.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,12 +80,14 @@ class SdtmDataset:
         return {"TU": (TU_COLUMNS, self.tu), "TR": (TR_COLUMNS, self.tr), "RS": (RS_COLUMNS, self.rs)}
 
 
-def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results]) -> dict[str, Evaluator]:
+def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results],
+                      accepted_ids: Collection[str] | None = None) -> dict[str, Evaluator]:
     """--EVAL / --EVALID / --ACPTFL for every read (keyed by read_id), subject by subject.
 
     Central readers are numbered RADIOLOGIST 1, 2, ... in reader-name order (the same number under every criteria).
-    Per criteria, the adjudicator's read is accepted; with no adjudicator, RADIOLOGIST 1's read is accepted when all
-    central reads agree on the best overall response.
+    ``accepted_ids``, when given, are the accepted reads as the central review decided them
+    (`workstation.review.service.accepted_read`) and are authoritative. Otherwise, per criteria, an adjudicator's read
+    is accepted; with none, RADIOLOGIST 1's read is accepted when all central reads agree on the best overall response.
     """
     out: dict[str, Evaluator] = {}
     by_subject: dict[str, list[Read]] = {}
@@ -97,7 +99,7 @@ def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results]) -> 
         numbers = {name: n for n, name in enumerate(sorted({r.reader for r in subject_reads
                                                             if r.reader_role == "central"}), start=1)}
         accepted: set[str] = set()
-        for criteria in {r.criteria for r in subject_reads}:
+        for criteria in {r.criteria for r in subject_reads} if accepted_ids is None else ():
             same = [r for r in subject_reads if r.criteria == criteria]
             central = sorted((r for r in same if r.reader_role == "central"), key=lambda r: numbers[r.reader])
             adjudicator = [r for r in same if r.reader_role == "adjudicator"]
@@ -108,12 +110,15 @@ def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results]) -> 
                 accepted.add(adjudicator[0].read_id)
             elif central and len(bors) == 1 and len(central) == len({r.reader for r in central}):
                 accepted.add(central[0].read_id)
+        if accepted_ids is not None:
+            accepted = {r.read_id for r in subject_reads if r.read_id in accepted_ids}
         for r in subject_reads:
             if r.reader_role == "central":
                 out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["central"], f"RADIOLOGIST {numbers[r.reader]}",
                                            _yn(r.read_id in accepted))
             elif r.reader_role == "adjudicator":
-                out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["adjudicator"], "ADJUDICATOR", "Y")
+                out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["adjudicator"], "ADJUDICATOR",
+                                           _yn(accepted_ids is None or r.read_id in accepted))
             else:
                 out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["site"], "", "")
     return out
@@ -317,13 +322,14 @@ class _Builder:
 
 
 def build_sdtm(
-    reads: Sequence[Read], results: Mapping[str, Results] | None = None, study_id: str = "RECIST-TRIAL"
+    reads: Sequence[Read], results: Mapping[str, Results] | None = None, study_id: str = "RECIST-TRIAL",
+    accepted_ids: Collection[str] | None = None,
 ) -> SdtmDataset:
     """TU/TR/RS for ``reads``. ``results`` maps read_id to ``recist.evaluate_case(read.to_case())``; without it only
-    TU and the lesion-level TR records are written (no SUMDIAM, no RS)."""
+    TU and the lesion-level TR records are written (no SUMDIAM, no RS). ``accepted_ids``: see `assign_evaluators`."""
     results = results or {}
     out = SdtmDataset()
-    evaluators = assign_evaluators(reads, results)
+    evaluators = assign_evaluators(reads, results, accepted_ids)
     recist_readers = {(r.subject_id, r.reader, r.reader_role) for r in reads if r.criteria.lower() != "irecist"}
     counters: dict[tuple[str, str], int] = {}
     for read in reads:
