@@ -1,0 +1,86 @@
+"""The PACS dialog against a real Orthanc on loopback (pytest-qt, offscreen): edit servers, search, retrieve, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import QDate
+from pytestqt.qtbot import QtBot
+
+from tests.dicom.ct_writer import write_ct_series
+from tests.services.orthanc_server import OrthancServer, orthanc_missing_reason
+from workstation.ui.pacs_dialog import PacsDialog
+
+pytestmark = pytest.mark.skipif(orthanc_missing_reason() is not None, reason=orthanc_missing_reason() or "")
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    with OrthancServer(tmp_path_factory.mktemp("orthanc")) as server:
+        yield server
+
+
+def test_configure_search_and_retrieve(orthanc: OrthancServer, tmp_path: Path, qtbot: QtBot) -> None:
+    series = write_ct_series(tmp_path / "ct", n=3, rows=64, columns=64,
+                             patient={"id": "GC-UI", "accession": "ACC-UI", "study_date": "20240410"})
+    orthanc.upload(series.paths)
+    config = tmp_path / "pacs.json"
+    config.write_text(json.dumps({"cache_dir": str(tmp_path / "cache"), "servers": []}))
+    dialog = PacsDialog(config)
+    qtbot.addWidget(dialog)
+    assert not dialog.search_button.isEnabled()  # no server yet
+
+    form = dialog.form
+    form.name.setText("orthanc")
+    form.protocol.setCurrentText("dicomweb")
+    form.url.setText("ftp://wrong")
+    assert dialog.save_server() is False
+    assert "must start with http://" in dialog.status.text()
+    assert json.loads(config.read_text())["servers"] == []  # nothing saved
+
+    form.url.setText(orthanc.dicomweb_url)
+    form.username.setText(orthanc.username)
+    form.password.setText("wrong-password")
+    dialog.test_connection()
+    qtbot.waitUntil(lambda: "credentials" in dialog.status.text(), timeout=10000)
+    assert "wrong-password" not in dialog.status.text()
+    form.password.setText(orthanc.password)
+    assert dialog.save_server() is True
+    assert dialog.server_choice.currentText() == "orthanc" and dialog.search_button.isEnabled()
+    dialog.test_connection()
+    qtbot.waitUntil(lambda: ": OK (" in dialog.status.text(), timeout=10000)
+
+    dialog.patient_id.setText("GC-UI")
+    dialog.date_from.enabled.setChecked(True)
+    dialog.date_from.edit.setDate(QDate(2024, 4, 1))
+    dialog.search()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=10000)
+    item = dialog.table.item(0, 6)
+    assert item is not None and item.text() == series.study_uid
+    dialog.table.selectRow(0)
+    qtbot.waitUntil(dialog.retrieve_button.isEnabled, timeout=5000)
+    with qtbot.waitSignal(dialog.studyRetrieved, timeout=20000) as signal:
+        dialog.retrieve_selected()
+    result = signal.args[0]
+    assert result.fetched == 3 and result.series_folders[0].parent.parent == tmp_path / "cache"
+    assert sorted(p.stem for p in result.series_folders[0].glob("*.dcm")) == sorted(series.sop_uids)
+    assert dialog.progress.value() == 3
+    qtbot.waitUntil(dialog.search_button.isEnabled, timeout=5000)
+
+    dialog.date_from.edit.setDate(QDate(2024, 5, 1))
+    dialog.date_to.enabled.setChecked(True)
+    dialog.date_to.edit.setDate(QDate(2024, 4, 1))
+    dialog.search()
+    assert "is after" in dialog.status.text()  # refused before any request
+
+
+def test_broken_settings_file_is_reported(tmp_path: Path, qtbot: QtBot) -> None:
+    config = tmp_path / "pacs.json"
+    config.write_text("{not json")
+    dialog = PacsDialog(config)
+    qtbot.addWidget(dialog)
+    assert str(config) in dialog.status.text() and "not valid JSON" in dialog.status.text()
+    assert config.read_text() == "{not json"  # left for the user to fix, never overwritten silently
