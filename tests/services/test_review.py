@@ -30,7 +30,7 @@ from workstation.review.service import (
     worklist,
 )
 from workstation.storage import audit_log, open_database
-from workstation.storage.repository import ReadError, save_read, sign_timepoint
+from workstation.storage.repository import ReadError, delete_read, save_read, sign_timepoint
 from workstation.users import AuthenticationError, PermissionDenied
 
 # The shared service-test fixtures (pytest finds them by name in this module).
@@ -175,6 +175,8 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     closed.read.timepoints[1].assessments["NT1"].comment = "second thoughts"
     with pytest.raises(ReadError, match=f"central review of {pseudonym} is adjudicated"):
         save_read(db, closed.read, user=people["reader2"], expected_version=closed.version, reason="second thoughts")
+    with pytest.raises(ReadError, match="central reads are never deleted"):
+        delete_read(db, closed.read.read_id, user=people["admin"], expected_version=closed.version, reason="cleanup")
 
     accepted = accepted_read(db, site.subject_id)
     assert accepted is not None and accepted.read_id == chosen and accepted.reader == "reader2"

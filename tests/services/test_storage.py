@@ -295,3 +295,23 @@ def test_the_migrations_create_exactly_the_declared_schema(db) -> None:
 
     with db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_deleting_a_read_needs_a_reason_and_keeps_every_value_in_the_audit_trail(db) -> None:
+    from workstation.storage.repository import delete_read
+
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    with pytest.raises(ReadError, match="needs a reason"):
+        delete_read(db, read.read_id, user=people["site1"], expected_version=1, reason=" ")
+    with pytest.raises(ReadError, match="cannot delete the read of site1"):
+        delete_read(db, read.read_id, user=people["reader1"], expected_version=1, reason="wrong subject")
+    delete_read(db, read.read_id, user=people["site1"], expected_version=1, reason="entered under the wrong subject")
+    with pytest.raises(ReadError, match="no read"):
+        load_read(db, read.read_id)
+    deleted = [e for e in audit_log.entries(db, [read.subject_id]) if e.action == "delete"]
+    measurement = next(e for e in deleted if e.entity.endswith("/timepoint/0/assessment/T1"))
+    assert json.loads(measurement.old_value)["measurements"][0]["model_id"] == "lesion-unet"
+    assert all(e.reason == "entered under the wrong subject" and e.new_value is None for e in deleted)
+    assert audit_log.verify(db).ok

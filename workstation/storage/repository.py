@@ -328,7 +328,13 @@ def delete_read(db: Database, read_id: str, *, user: users_mod.User, expected_ve
         stored = _load(conn, read_id, for_update=True)
         if stored is None:
             raise ReadError(f"no read {read_id} in {db.where}")
-        _refuse_if_adjudicated(conn, stored.read)
+        in_review = conn.execute(
+            select(review_subjects.c.pseudonym).where(
+                (review_subjects.c.read_1_id == read_id) | (review_subjects.c.read_2_id == read_id)
+            )
+        ).first()
+        if in_review is not None:
+            raise ReadError(f"this is a central read of {in_review.pseudonym}; central reads are never deleted")
         if stored.version != expected_version:
             raise _stale(stored, expected_version)
         if user.username != stored.read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
