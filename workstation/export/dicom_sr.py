@@ -335,14 +335,15 @@ def _lookup(codes_by_key: Mapping[Any, Code], value: str, where: str) -> Any:
 
 def import_sr(paths: Sequence[str | Path]) -> list[Read]:
     """Reads rebuilt from our own TID 1500 documents (one per timepoint), grouped by ClinicalTrialSeriesID."""
-    docs: dict[str, list[tuple[int, Path, Any]]] = {}
+    docs: dict[str, list[tuple[tuple[str, int], Path, Any]]] = {}
     for p in paths:
         try:
             sr = hd.sr.srread(p)
         except Exception as exc:  # pydicom/highdicom raise many types for a file that is not an SR
             raise SRImportError(f"{p}: not a readable DICOM SR ({type(exc).__name__}: {exc})") from None
         read_id = str(sr.get("ClinicalTrialSeriesID", "")) or str(sr.SeriesInstanceUID)
-        docs.setdefault(read_id, []).append((_tp_order(sr), Path(p), sr))
+        # Visits in date order (the engine requires it), the TID 1502 order breaking ties.
+        docs.setdefault(read_id, []).append(((str(sr.get("StudyDate", "")), _tp_order(sr)), Path(p), sr))
     return [_read_from_docs(read_id, items) for read_id, items in docs.items()]
 
 
@@ -354,7 +355,7 @@ def _tp_order(sr: Any) -> int:
     return 0
 
 
-def _read_from_docs(read_id: str, items: list[tuple[int, Path, Any]]) -> Read:
+def _read_from_docs(read_id: str, items: list[tuple[tuple[str, int], Path, Any]]) -> Read:
     items = sorted(items, key=lambda t: t[0])
     first = items[0][2]
     description = str(first.get("ClinicalTrialSeriesDescription", ""))
