@@ -133,6 +133,13 @@ def main() -> int:
         for tp in range(1, len(subject["timepoints"])):
             w.go_to_timepoint(tp)
             pump(lambda t=tp: w.proposals_final_for == t)
+            for prop in w.proposals:  # how far each proposal is from the truth (what the reader would have to fix)
+                les_truth = next(x for x in lesions if x["id"] == prop.lesion_id)
+                true_centre = les_truth["timepoints"][tp]["centre_lps_mm"]
+                if true_centre is not None:
+                    off = sum((a - b) ** 2 for a, b in zip(prop.point_mm, true_centre, strict=True)) ** 0.5
+                    print(f"{subject['subject_id']} {subject['timepoints'][tp]['label']} {prop.lesion_id}: proposal "
+                          f"{off:.1f} mm from the true centre ({prop.method})")
             if s_idx == 0 and tp == 1:
                 shot("follow-up-proposals.png")
             for les in lesions:

@@ -9,6 +9,7 @@ lowers the image mismatch compared with patient position alone.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy.typing as npt
 
 from imaging.cancel import CancelToken, ProgressCallback, report
 from imaging.volume import Volume
-from workstation.read_model import Point, Read
+from workstation.read_model import Measurement, Point, Read
 
 
 @dataclass(frozen=True)
@@ -46,21 +47,43 @@ class RigidMapping:
 IDENTITY = RigidMapping(np.eye(3), np.zeros(3), "patient position")
 
 
-def lesion_centres(read: Read, before_tp: int) -> dict[str, tuple[int, Point]]:
-    """The latest measured centre (middle of the long axis) of every lesion at or before timepoint ``before_tp``."""
+SeedFinder = Callable[[Measurement], "Point | None"]
+
+
+def mask_seed_point(mask: npt.NDArray[np.bool_], offset: tuple[int, int, int], volume: Volume) -> Point:
+    """A point inside the lesion: the mask voxel nearest to the mask's centroid (a crescent's centroid is outside)."""
+    voxels = np.argwhere(mask).astype(np.float64)
+    if voxels.size == 0:
+        raise ValueError("empty mask")
+    centroid = voxels.mean(axis=0)
+    inside = voxels[int(np.argmin(((voxels - centroid) ** 2).sum(axis=1)))] + np.asarray(offset, dtype=np.float64)
+    p = volume.voxel_to_patient(inside)
+    return (float(p[0]), float(p[1]), float(p[2]))
+
+
+def lesion_centres(read: Read, before_tp: int, seed_for: SeedFinder | None = None) -> dict[str, tuple[int, Point]]:
+    """Where each lesion was last measured at or before timepoint ``before_tp``: a point inside its mask when
+    ``seed_for`` finds one, else the middle of its long axis."""
     out: dict[str, tuple[int, Point]] = {}
     for lesion_id in read.lesions:
         for idx in range(before_tp, -1, -1):
             a = read.timepoints[idx].assessments.get(lesion_id)
-            ends = next((m.long_axis_endpoints for m in (a.measurements if a else []) if m.long_axis_endpoints), None)
-            if ends is not None:
+            m = next((m for m in (a.measurements if a else []) if m.long_axis_endpoints), None)
+            if m is None or m.long_axis_endpoints is None:
+                continue
+            seed = seed_for(m) if seed_for is not None else None
+            if seed is None:
+                ends = m.long_axis_endpoints
                 c = (np.asarray(ends[0]) + np.asarray(ends[1])) / 2.0
-                out[lesion_id] = (idx, (float(c[0]), float(c[1]), float(c[2])))
-                break
+                seed = (float(c[0]), float(c[1]), float(c[2]))
+            out[lesion_id] = (idx, seed)
+            break
     return out
 
 
-def propose_positions(read: Read, current_tp: int, mapping: RigidMapping = IDENTITY) -> list[LesionProposal]:
+def propose_positions(
+    read: Read, current_tp: int, mapping: RigidMapping = IDENTITY, seed_for: SeedFinder | None = None
+) -> list[LesionProposal]:
     """One proposal per lesion measured at baseline, carried to ``current_tp`` by ``mapping`` (baseline -> current).
 
     Baseline positions are used (not the latest follow-up's) so that one registration, baseline to current, serves
@@ -70,7 +93,7 @@ def propose_positions(read: Read, current_tp: int, mapping: RigidMapping = IDENT
         return []
     return [
         LesionProposal(lesion_id, mapping.apply(point), mapping.method, tp)
-        for lesion_id, (tp, point) in lesion_centres(read, 0).items()
+        for lesion_id, (tp, point) in lesion_centres(read, 0, seed_for).items()
     ]
 
 
@@ -146,7 +169,5 @@ def register_rigid(
     # The transform maps current (fixed) points to earlier (moving) points; lesions travel the other way: invert it.
     inverse = final.GetInverse()
     origin_image = np.asarray(inverse.TransformPoint((0.0, 0.0, 0.0)))
-    matrix = np.stack(
-        [np.asarray(inverse.TransformPoint(tuple(e))) - origin_image for e in np.eye(3)], axis=1
-    )
+    matrix = np.stack([np.asarray(inverse.TransformPoint(tuple(e))) - origin_image for e in np.eye(3)], axis=1)
     return RigidMapping(matrix, origin_image, "registration")

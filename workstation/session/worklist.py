@@ -194,9 +194,7 @@ def timepoint_status(read: Read | None, tp_index: int) -> str:
         return "signed"
     expected = [lid for lid, les in read.lesions.items() if les.first_timepoint <= tp_index]
     pending = [
-        lid
-        for lid in expected
-        if lid not in tp.assessments or tp.assessments[lid].status is LesionStatus.NOT_EVALUATED
+        lid for lid in expected if lid not in tp.assessments or tp.assessments[lid].status is LesionStatus.NOT_EVALUATED
     ]
     if not tp.assessments and not any(les.first_timepoint == tp_index for les in read.lesions.values()):
         return "not started"

@@ -36,10 +36,17 @@ from PyQt6.QtWidgets import (
 
 from imaging.cancel import CancelToken, ProgressCallback
 from imaging.volume import Volume
-from workstation.mask_store import MaskStore
+from workstation.mask_store import MaskStore, MaskStoreError
 from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role
 from workstation.session.baseline_rules import check_baseline
-from workstation.session.followup import IDENTITY, LesionProposal, RigidMapping, propose_positions, register_rigid
+from workstation.session.followup import (
+    IDENTITY,
+    LesionProposal,
+    RigidMapping,
+    mask_seed_point,
+    propose_positions,
+    register_rigid,
+)
 from workstation.session.measure import MeasureError, manual_measurement, move_endpoint
 from workstation.session.persistence import JsonReadStore, ReadStore, ReadStoreError
 from workstation.session.reading import Change, ReadingSession, SessionError
@@ -540,7 +547,7 @@ class MainWindow(QMainWindow):
         if current is None or baseline is None:
             return
         self._sync_from_current(self.current_viewer.slice_index)
-        self.proposals = propose_positions(s.read, s.current_timepoint, self.mapping)
+        self.proposals = propose_positions(s.read, s.current_timepoint, self.mapping, self._seed_for)
         self._update_overlays()
         if s.current_timepoint not in self.mappings:  # the patient never lies exactly the same way twice
             if s.current_timepoint not in self._registering:
@@ -565,7 +572,7 @@ class MainWindow(QMainWindow):
             if self.session is None or self.session.current_timepoint != tp:
                 return
             self.proposals_final_for = tp
-            self.proposals = propose_positions(self.session.read, tp, mapping)
+            self.proposals = propose_positions(self.session.read, tp, mapping, self._seed_for)
             self._update_overlays()
             self.say(f"lesion positions proposed by {mapping.method}")
             self._idle()
@@ -581,6 +588,18 @@ class MainWindow(QMainWindow):
             self._idle()
 
         self.jobs.start("registration", work, on_success=done, on_error=failed, on_cancel=cancelled)
+
+    def _seed_for(self, m: Measurement) -> tuple[float, float, float] | None:
+        """A point inside a baseline lesion, from its stored mask (None for a hand-drawn one)."""
+        store, volume = self.measuring.mask_store, self.volume(0)
+        if m.mask_ref is None or store is None or volume is None:
+            return None
+        try:
+            stored = store.load(m.mask_ref)
+        except MaskStoreError as exc:
+            self.say(str(exc))
+            return None
+        return mask_seed_point(stored.mask, stored.offset, volume)
 
     @property
     def mapping(self) -> RigidMapping:
