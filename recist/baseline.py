@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -13,6 +12,8 @@ MAX_TARGETS = 5  # RECIST 1.1 sec. 4.2
 MAX_TARGETS_PER_ORGAN = 2  # RECIST 1.1 sec. 4.2
 NODE_ORGAN = "lymph node"  # RECIST 1.1 sec. 4.2: all lymph nodes together count as one organ
 DEFAULT_SLICE_THICKNESS_MM = 5.0
+MAX_DIAMETER_MM = 1000.0  # larger is a unit error (cm? um?), not a lesion
+MAX_SLICE_THICKNESS_MM = 100.0  # beyond any CT reconstruction; keeps the arithmetic finite
 
 
 class MeasurabilityCategory(StrEnum):
@@ -47,10 +48,11 @@ def minimum_target_mm(is_node: bool, slice_thickness_mm: float = DEFAULT_SLICE_T
 def measurability(diameter_mm: float, is_node: bool, slice_thickness_mm: float = DEFAULT_SLICE_THICKNESS_MM
                   ) -> Measurability:
     """Classify a baseline lesion by its diameter (long axis; short axis for a node)."""
-    if not math.isfinite(diameter_mm) or diameter_mm < 0:
-        raise ValueError(f"diameter must be a finite number >= 0 mm, got {diameter_mm!r}")
-    if not math.isfinite(slice_thickness_mm) or slice_thickness_mm <= 0:
-        raise ValueError(f"slice thickness must be a finite number > 0 mm, got {slice_thickness_mm!r}")
+    if not 0 <= diameter_mm <= MAX_DIAMETER_MM:
+        raise ValueError(f"diameter must be a number from 0 to {MAX_DIAMETER_MM:g} mm, got {diameter_mm!r}")
+    if not 0 < slice_thickness_mm <= MAX_SLICE_THICKNESS_MM:
+        raise ValueError(f"slice thickness must be > 0 and <= {MAX_SLICE_THICKNESS_MM:g} mm, "
+                         f"got {slice_thickness_mm!r}")
     minimum = minimum_target_mm(is_node, slice_thickness_mm)
     d_um, min_um = mm_to_um(diameter_mm), mm_to_um(minimum)
     d, m = fmt_mm(d_um), fmt_mm(min_um)

@@ -7,14 +7,20 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from recist.baseline import DEFAULT_SLICE_THICKNESS_MM, measurability, target_selection_violations
+from recist.baseline import (
+    DEFAULT_SLICE_THICKNESS_MM,
+    MAX_DIAMETER_MM,
+    MAX_SLICE_THICKNESS_MM,
+    measurability,
+    target_selection_violations,
+)
 from recist.errors import CaseError
 from recist.measure import TOO_SMALL_UM, UM_PER_MM, mm_to_um
 from recist.model import Case, Criteria, LesionDeclaration, LesionObservation, Role, Status, Timepoint
 
 DEFAULT_SD_MIN_DAYS = 42
 DEFAULT_CONFIRMATION_MIN_DAYS = 28  # RECIST 1.1 sec. 4.6.1: confirmation no less than 4 weeks later
-MAX_PLAUSIBLE_MM = 1000.0
+MAX_PLAUSIBLE_MM = MAX_DIAMETER_MM
 
 _LESION_KEYS = frozenset({"id", "role", "organ", "node", "diameter_mm", "too_small", "merged_into", "status"})
 _NON_TARGET_STATUS = {s.value: s for s in (Status.PRESENT, Status.ABSENT, Status.UNEQUIVOCAL_PROGRESSION,
@@ -130,8 +136,9 @@ def _parse_timepoint(index: int, raw: Any, lesions: dict[str, LesionDeclaration]
     when = _parse_date(raw.get("date"), "'date'", where)
     thickness = raw.get("slice_thickness_mm", DEFAULT_SLICE_THICKNESS_MM)
     if isinstance(thickness, bool) or not isinstance(thickness, int | float) or not (
-            math.isfinite(thickness) and thickness > 0):
-        raise where.error(f"'slice_thickness_mm' must be a number > 0, got {thickness!r}")
+            0 < thickness <= MAX_SLICE_THICKNESS_MM):
+        raise where.error(f"'slice_thickness_mm' must be a number > 0 and <= {MAX_SLICE_THICKNESS_MM:g}, "
+                          f"got {thickness!r}")
     raw_lesions = raw.get("lesions", [])
     if not isinstance(raw_lesions, list):
         raise where.error("'lesions' must be a list")
