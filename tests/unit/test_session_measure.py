@@ -1,0 +1,127 @@
+"""Measurements drawn by hand, dragged end points, engine suggestions (with the real diameter code), follow-up
+proposals and the response summary, on tiny volumes made here."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from imaging.volume import SeriesInfo, Volume
+from segmentation.base import Provenance, SegmentationError, SegmentationResult
+from workstation.mask_store import MaskStore
+from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role, TimepointRead
+from workstation.session.followup import RigidMapping, lesion_centres, mask_seed_point, propose_positions
+from workstation.session.measure import MeasureError, manual_measurement, move_endpoint
+from workstation.session.reading import ReadingSession
+from workstation.session.response import summarize
+from workstation.session.suggestions import MeasuringService, SuggestionUnavailable
+
+AXIAL = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # columns: normal +z, rows +y, columns +x
+
+
+def _volume(shape: tuple[int, int, int] = (5, 40, 40)) -> Volume:
+    info = SeriesInfo("1.1", "1.2", "1.3", sop_instance_uids=tuple(f"1.4.{k}" for k in range(shape[0])))
+    return Volume(np.zeros(shape, dtype=np.int16), (2.0, 0.5, 0.5), np.array([-10.0, -10.0, 0.0]), AXIAL, info)
+
+
+def test_manual_measurement_in_patient_mm_with_provenance():
+    v = _volume()
+    m = manual_measurement(v, 2, ((0.0, 0.0, 4.0), (3.0, 4.0, 4.0)), ((0.0, 2.0, 4.0), (1.6, 0.8, 4.0)))
+    assert m.long_axis_mm == 5.0 and m.short_axis_mm == 2.0
+    assert m.origin is MeasurementOrigin.MANUAL and m.engine is None
+    assert m.sop_instance_uid == "1.4.2" and m.series_uid == "1.2" and m.slice_position_mm == 4.0
+    with pytest.raises(MeasureError, match="longer than the long axis"):
+        manual_measurement(v, 2, ((0.0, 0.0, 4.0), (1.0, 0.0, 4.0)), ((0.0, 0.0, 4.0), (0.0, 3.0, 4.0)))
+    with pytest.raises(MeasureError, match="drag across"):
+        manual_measurement(v, 2, ((0.0, 0.0, 4.0), (0.1, 0.0, 4.0)))
+
+
+def test_moving_an_end_point_adjusts_a_suggestion_but_keeps_manual_manual():
+    suggested = Measurement(
+        10.0,
+        5.0,
+        ((0.0, 0.0, 0.0), (10.0, 0.0, 0.0)),
+        ((5.0, -2.5, 0.0), (5.0, 2.5, 0.0)),
+        origin=MeasurementOrigin.SUGGESTED,
+        engine="monai",
+        model_id="m1",
+    )
+    moved = move_endpoint(suggested, "long", 1, (12.0, 0.0, 0.0))
+    assert moved.origin is MeasurementOrigin.ADJUSTED and moved.long_axis_mm == 12.0 and moved.engine == "monai"
+    assert move_endpoint(moved, "short", 0, (5.0, -3.5, 0.0)).short_axis_mm == 6.0
+    manual = Measurement(10.0, long_axis_endpoints=((0.0, 0.0, 0.0), (10.0, 0.0, 0.0)))
+    assert move_endpoint(manual, "long", 0, (1.0, 0.0, 0.0)).origin is MeasurementOrigin.MANUAL
+    with pytest.raises(MeasureError, match="no short axis"):
+        move_endpoint(manual, "short", 0, (0.0, 0.0, 0.0))
+
+
+class _DiskSegmenter:
+    name = "disk"
+
+    def segment(self, volume, seed_mm, hints=None, cancel=None):
+        k, j, i = volume.nearest_voxel(seed_mm)
+        if volume.array[k, j, i] > -50:
+            raise SegmentationError("no lesion under the click")
+        mask = volume.array < -50
+        return SegmentationResult(mask, (0, 0, 0), Provenance("disk", "disk-v1", "1"), confidence=0.3)
+
+
+def test_suggestion_uses_the_real_diameters_and_stores_the_mask(tmp_path):
+    v = _volume()
+    jj, ii = np.mgrid[0:40, 0:40]
+    disk = (jj - 20) ** 2 + (ii - 20) ** 2 <= 10**2  # radius 10 px = 5 mm -> diameter ~10 mm
+    v.array[2][disk] = -100
+    service = MeasuringService(_DiskSegmenter(), mask_store=MaskStore(tmp_path))
+    centre = tuple(float(x) for x in v.voxel_to_patient((2, 20, 20)))
+    s = service.suggest(v, centre)
+    assert s.measurement.origin is MeasurementOrigin.SUGGESTED and s.measurement.engine == "disk"
+    assert abs(s.measurement.long_axis_mm - 10.5) < 0.6 and s.slice_index == 2
+    assert s.warnings and "low confidence" in s.warnings[0]
+    accepted = service.accept(s, v)
+    assert accepted.origin is MeasurementOrigin.ACCEPTED and accepted.model_id == "disk-v1"
+    stored = MaskStore(tmp_path).load(accepted.mask_ref)
+    assert stored.full_mask()[2][disk].all() and stored.sop_instance_uids == ("1.4.2",)
+    with pytest.raises(SuggestionUnavailable, match="no lesion"):
+        service.suggest(v, tuple(float(x) for x in v.voxel_to_patient((2, 2, 2))))
+    with pytest.raises(SuggestionUnavailable, match="outside"):
+        service.suggest(v, (500.0, 0.0, 0.0))
+
+
+def test_proposals_follow_the_mapping_and_start_inside_a_crescent():
+    v = _volume()
+    jj, ii = np.mgrid[0:40, 0:40]
+    ring = ((jj - 20) ** 2 + (ii - 20) ** 2 <= 12**2) & ((jj - 20) ** 2 + (ii - 14) ** 2 > 10**2)
+    mask = np.zeros(v.shape, dtype=bool)
+    mask[2] = ring
+    seed = mask_seed_point(mask, (0, 0, 0), v)
+    k, j, i = v.nearest_voxel(seed)
+    assert mask[k, j, i]  # inside, where the centroid of the crescent is not
+    read = Read("S1", "r", timepoints=[TimepointRead("b", date(2026, 1, 1)), TimepointRead("w6", date(2026, 2, 12))])
+    s = ReadingSession(read)
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    s.record_measurement(t1, Measurement(10.0, long_axis_endpoints=((0.0, 0.0, 4.0), (10.0, 0.0, 4.0))))
+    assert lesion_centres(s.read, 0) == {"T1": (0, (5.0, 0.0, 4.0))}
+    shift = RigidMapping(np.eye(3), np.array([1.0, -2.0, 0.5]), "registration")
+    (p,) = propose_positions(s.read, 1, shift)
+    assert p.lesion_id == "T1" and p.point_mm == (6.0, -2.0, 4.5) and p.method == "registration"
+    assert propose_positions(s.read, 0, shift) == []
+
+
+def test_response_summary_under_both_criteria_and_errors_in_words():
+    read = Read(
+        "S1", "r", timepoints=[TimepointRead("baseline", date(2026, 1, 5)), TimepointRead("week 6", date(2026, 2, 16))]
+    )
+    s = ReadingSession(read)
+    assert summarize(s.read).recist.error == "no baseline assessment yet"
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    s.record_measurement(t1, Measurement(40.0))
+    s.go_to_timepoint(1)
+    s.record_measurement(t1, Measurement(20.0))
+    out = summarize(s.read)
+    assert [tp["overall_response"] for tp in out.recist.timepoints][1:] == ["PR"]
+    assert out.recist.timepoints[1]["change_from_baseline_pct"] == -50.0
+    assert out.irecist.timepoints[1]["overall_response"] == "iPR"
+    s.set_status(t1, LesionStatus.NOT_EVALUATED)
+    assert summarize(s.read).recist.timepoints[1]["overall_response"] == "NE"
