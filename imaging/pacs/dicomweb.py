@@ -71,8 +71,9 @@ class DicomWebClient(PacsClient):
             session.cert = (server.cert_file, server.key_file) if server.key_file else server.cert_file
         self._session = session
         self._client = DICOMwebClient(server.url.rstrip("/"), session=session, timeout=server.timeout_s)
-        # Retry a busy server (429/503/504) twice with a short back-off, not five times over half a minute.
-        self._client.set_http_retry_params(max_attempts=3, wait_exponential_multiplier=200)
+        # No hidden retries: the library's retry also repeats every exception, so a silent server would take
+        # several timeouts before the user hears of it. A failure is reported at once; the user retries.
+        self._client.set_http_retry_params(retry=False)
 
     def _search_all(
         self, search: Callable[..., list[dict[str, Any]]], uid_tag: str, **kwargs: Any

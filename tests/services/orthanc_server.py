@@ -144,9 +144,12 @@ class OrthancServer:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = True) -> None:
+        """End the server. A graceful stop takes Orthanc ~3 s; tests that throw the storage away pass False."""
         if self.process is None:
             return
+        if not graceful:
+            self.kill()
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -185,4 +188,4 @@ class OrthancServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.stop(graceful=False)  # the storage folder is the test's temporary folder

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -240,8 +241,10 @@ def test_server_down_and_server_silent(protocol: str, tmp_path: Path) -> None:
             if protocol == "dicomweb"
             else settings_for(down, protocol, port=port, timeout_s=0.5)
         )
+        start = time.monotonic()
         with connect(settings) as pacs, pytest.raises(PacsTimeout, match=r"0\.5 s"):
             pacs.echo()
+        assert time.monotonic() - start < 2.0  # one timeout, no hidden retries
 
 
 @pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
@@ -282,7 +285,7 @@ def test_server_crash_mid_retrieve_leaves_a_consistent_cache_and_resume_complete
         assert_cache_consistent(folder)
         np.testing.assert_array_equal(np.asarray(load_series(folder).array), trial.follow_up.hu)
     finally:
-        server.stop()
+        server.stop(graceful=False)
 
 
 def test_cancel_mid_retrieve_then_resume(orthanc: OrthancServer, trial: Trial, tmp_path: Path) -> None:
