@@ -115,6 +115,21 @@ def test_cli_report_over_a_folder_and_bad_input(tmp_path: Path, capsys: pytest.C
     assert "S09" in err and "Traceback" not in err
 
 
+def test_overall_survival_appears_when_the_cases_give_death_dates(tmp_path: Path) -> None:
+    cases = [dict(c) for c in TRIAL[:4]]
+    cases[3] = dict(cases[3], death_date="2026-04-01")
+    for c in cases[:3]:
+        c["last_contact_date"] = "2026-06-30"
+    reads = [read_from_case(c) for c in cases]
+    keys = ("death_date", "last_contact_date")
+    extras = {r.read_id: {k: c[k] for k in keys if k in c} for r, c in zip(reads, cases, strict=True)}
+    files = build_report(reads, tmp_path, case_extras=extras)
+    assert (tmp_path / "recist11_os.png") in files.png
+    with (tmp_path / "endpoints.csv").open() as fh:
+        os_row = next(r for r in csv.DictReader(fh) if r["endpoint"] == "OS median (days)")
+    assert (os_row["n"], os_row["count"]) == ("4", "1")
+
+
 def test_report_needs_reads(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="no read"):
         build_report([], tmp_path)

@@ -25,17 +25,24 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workstation.export.read_json import ReadFileError, collect_reads
+    from workstation.export.read_json import FORMAT, ReadFileError, collect_reads, load_json
     from workstation.report.build import ReportError, build_report
 
     try:
-        reads = [r for _, r in collect_reads(args.reads)]
+        found = collect_reads(args.reads)
+        reads = [r for _, r in found]
+        extras: dict[str, dict[str, Any]] = {}
+        for path, read in found:
+            data = load_json(path)
+            if isinstance(data, dict) and data.get("format") != FORMAT and "read" not in data:  # an engine case file
+                extras[read.read_id] = {k: data[k] for k in ("treatment_start", "death_date", "last_contact_date")
+                                        if data.get(k)}
     except ReadFileError as exc:
         raise CommandError(str(exc)) from None
     if not reads:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
     try:
-        files = build_report(reads, Path(args.out), title=args.title)
+        files = build_report(reads, Path(args.out), title=args.title, case_extras=extras)
     except ReportError as exc:
         raise CommandError(str(exc)) from None
     for p in [files.html, files.pdf, *files.csv, *files.png]:

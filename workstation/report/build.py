@@ -43,13 +43,16 @@ class CriteriaSection:
     figures: list[tuple[str, str, Figure]] = field(default_factory=list)  # (slug, caption, figure)
 
 
-def _evaluate(reads: Sequence[Read]) -> list[tuple[Read, dict[str, Any]]]:
+def _evaluate(reads: Sequence[Read], case_extras: Mapping[str, Mapping[str, Any]]) -> list[tuple[Read, dict[str, Any]]]:
     from recist import CaseError, evaluate_case
 
     out = []
     for r in reads:
+        case = r.to_case()
+        # Subject-level dates a read does not hold (treatment start, death, last contact) from the case file.
+        case |= {k: v for k, v in case_extras.get(r.read_id, {}).items() if k not in case}
         try:
-            out.append((r, evaluate_case(r.to_case())))
+            out.append((r, evaluate_case(case)))
         except (CaseError, ValueError) as exc:
             raise ReportError(f"subject {r.subject_id} ({r.reader}, {r.criteria}): {exc}") from None
     return out
@@ -84,6 +87,9 @@ def _sections(evaluated: Sequence[tuple[Read, dict[str, Any]]]) -> list[Criteria
             ("swimmer", f"Swimmer: time on study and response ({name})",
              plots.swimmer(subjects, f"Time on study, response and progression, {name}")),
         ]  # fmt: skip
+        if endpoints.get("os"):  # only when the case files give death or last-contact dates
+            s.figures.insert(2, ("os", f"Overall survival ({name})",
+                                 plots.kaplan_meier(endpoints["os"], f"Overall survival, {name}")))
         sections.append(s)
     return sections
 
@@ -115,6 +121,8 @@ def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
     rows += [(f"Best overall response {code}", str(n)) for code, n in e["best_overall_response_counts"].items()]
     rows += [("Progression-free survival", _median_text(e.get("pfs"))),
              ("Duration of response", _median_text(e.get("dor")))]
+    if e.get("os"):
+        rows.append(("Overall survival", _median_text(e["os"])))
     return rows
 
 
@@ -210,7 +218,7 @@ def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
                                   "method": p["method"]})  # fmt: skip
         for code, n in e["best_overall_response_counts"].items():
             endpoint_rows.append({"criteria": s.criteria, "endpoint": f"BOR {code}", "n": e["n"], "count": n})
-        for name in ("pfs", "dor"):
+        for name in ("pfs", "dor", "os"):
             est = e.get(name)
             if not est:
                 continue
@@ -238,14 +246,18 @@ def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
 
 def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial response report",
                  generated: date | None = None, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> ReportFiles:
-    """The trial report over ``reads`` (one read per subject and criteria is used: see `select_reads`)."""
+                 cancel: CancelToken | None = None,
+                 case_extras: Mapping[str, Mapping[str, Any]] | None = None) -> ReportFiles:
+    """The trial report over ``reads`` (one read per subject and criteria is used: see `select_reads`).
+
+    ``case_extras``: per read_id, case-file fields a read does not hold (``treatment_start``, ``death_date``,
+    ``last_contact_date``), used by the endpoints (PFS from treatment start, OS)."""
     chosen = select_reads(reads)
     if not chosen:
         raise ReportError("no read to report on")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sections = _sections(_evaluate(chosen))
+    sections = _sections(_evaluate(chosen, case_extras or {}))
     subtitle = (f"{len({r.subject_id for r in chosen})} subjects; generated {(generated or date.today()).isoformat()}"
                 "; one read per subject and criteria (adjudicated, else first central reader, else site).")
     total = sum(len(s.figures) for s in sections) + 2
