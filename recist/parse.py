@@ -12,6 +12,7 @@ from recist.baseline import (
     MAX_DIAMETER_MM,
     MAX_SLICE_THICKNESS_MM,
     measurability,
+    minimum_target_mm,
     target_selection_violations,
 )
 from recist.errors import CaseError
@@ -284,10 +285,8 @@ def _target(index: int, raw: Mapping[str, Any], decl: LesionDeclaration, thickne
         raise where.error("a target lesion must be measured at baseline ('diameter_mm'), RECIST 1.1 sec. 4.2")
     if key == "diameter_mm":
         total, fragments = _diameter_um(raw["diameter_mm"], where)
-        if index == 0:
-            verdict = measurability(total / 1000, decl.is_node, thickness)
-            if not verdict.target_eligible:
-                raise where.error(f"cannot be a target: {verdict.reason}")
+        if index == 0 and total < mm_to_um(minimum_target_mm(decl.is_node, thickness)):
+            raise where.error(f"cannot be a target: {measurability(total / 1000, decl.is_node, thickness).reason}")
         return LesionObservation(decl.lesion_id, Status.MEASURED, total, fragments)
     if key == "too_small":
         if raw["too_small"] is not True:
