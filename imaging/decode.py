@@ -111,6 +111,8 @@ def _pydicom_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tu
         for index, values in zip(indices, iter_pixels(source, indices=list(indices), raw=True), strict=True):
             if values.shape != (inst.rows, inst.columns):
                 raise DicomLoadError(f"{inst.path}: decoded frame has shape {values.shape}, expected one plane")
+            if not values.dtype.isnative:  # big endian files
+                values = values.astype(values.dtype.newbyteorder("="))
             yield index, values
     except DicomLoadError:
         raise
@@ -126,6 +128,13 @@ def decode_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tupl
     return _pydicom_frames(inst, indices)
 
 
+def _outside_int16(values: npt.NDArray[np.generic], offset: int) -> bool:
+    """Whether some ``value + offset`` falls outside int16 (one pass; unsigned values need only their maximum)."""
+    if int(values.max()) + offset > INT16_MAX:
+        return True
+    return values.dtype.kind != "u" and int(values.min()) + offset < INT16_MIN
+
+
 def store_hu(
     values: npt.NDArray[np.generic],
     slope: float,
@@ -136,19 +145,21 @@ def store_hu(
     """Write ``values * slope + intercept`` into ``out``; returns how many voxels were clipped to int16.
 
     ``may_overflow=False`` (the header's value range fits int16 after the intercept) skips the range check.
+    ``values`` may share ``out``'s memory (the native path reads the stored values into the array itself).
     """
     if out.dtype == np.int16:
         offset = int(intercept)
-        if may_overflow and (int(values.min()) + offset < INT16_MIN or int(values.max()) + offset > INT16_MAX):
+        if (may_overflow or not INT16_MIN <= offset <= INT16_MAX) and _outside_int16(values, offset):
             wide = values.astype(np.int64) + offset
             clipped = int(np.count_nonzero((wide < INT16_MIN) | (wide > INT16_MAX)))
             np.clip(wide, INT16_MIN, INT16_MAX, out=wide)
             out[...] = wide
             return clipped
-        if offset == 0:
-            out[...] = values
+        if values.dtype.itemsize == 2 and values.dtype.isnative:
+            # int16 wrap-around arithmetic is exact here: every result is known to lie in the int16 range
+            np.add(values.view(np.int16), np.int16(offset), out=out)
         else:
-            np.add(values, np.int32(offset), out=out, casting="unsafe")
+            np.add(values, np.int64(offset), out=out, casting="unsafe")
         return 0
     np.multiply(values, slope, out=out, casting="unsafe")
     if intercept:

@@ -140,3 +140,24 @@ def test_a_half_degree_tilt_is_still_reported(tmp_path: Path) -> None:
     volume = load_series(tmp_path)
     assert [w.code for w in volume.warnings] == ["gantry-tilt"]
     assert_geometry_matches(volume, written.positions)
+
+
+def test_full_16_bit_unsigned_storage_is_exact_or_clipped_with_a_warning(tmp_path: Path) -> None:
+    import pydicom
+
+    hu = np.full((3, 32, 40), -1000, dtype=np.int16)
+    hu[:, 5, 5] = 31000  # stored 32024: above what a 15-bit reinterpretation could hold
+    written = write_ct_series(tmp_path, n=3, bits_stored=16, hu=hu)
+    volume = load_series(tmp_path)
+    np.testing.assert_array_equal(volume.array, written.hu)
+    assert volume.warnings == []
+    ds = pydicom.dcmread(written.paths[0])  # reversed order: slice 2
+    values = ds.pixel_array.copy()
+    values[7, 7] = 65535  # HU 64511: beyond int16
+    ds.PixelData = values.tobytes()
+    ds.save_as(written.paths[0])
+    volume = load_series(tmp_path)
+    assert [w.code for w in volume.warnings] == ["hu-clipped"]
+    assert "slice 2" in volume.warnings[0].message and volume.warnings[0].where == str(written.paths[0])
+    assert volume.array[2, 7, 7] == 32767
+    np.testing.assert_array_equal(volume.array[:2], written.hu[:2])
