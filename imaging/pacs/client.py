@@ -190,7 +190,7 @@ class PacsClient(ABC):
         plan: list[tuple[str, list[str], set[str]]] = []
         for series_uid in series_uids:
             check_uid(series_uid, "Series Instance UID")
-            expected = self.list_instances(study_uid, series_uid)
+            expected = [check_uid(uid, "SOP Instance UID") for uid in self.list_instances(study_uid, series_uid)]
             if not expected:
                 raise PacsNotFound(f"{self.where}: series {series_uid} of study {study_uid} has no instances")
             cache.remove_partials(study_uid, series_uid)

@@ -125,6 +125,8 @@ class DicomWebClient(PacsClient):
             if status in (502, 503, 504):
                 raise PacsUnreachable(f"{self.where}: the server is unavailable while {what} ({detail})") from exc
             raise PacsProtocolError(f"{self.where}: the server answered an error while {what} ({detail})") from exc
+        except requests.exceptions.InvalidJSONError as exc:
+            raise PacsProtocolError(f"{self.where}: unexpected reply while {what} (not JSON: {exc})") from exc
         except requests.exceptions.RequestException as exc:
             raise PacsProtocolError(f"{self.where}: request failed while {what} ({exc})") from exc
         except (InvalidDicomError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
