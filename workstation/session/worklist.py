@@ -176,6 +176,26 @@ def scan_trial(root: str | Path) -> list[SubjectEntry]:
     return subjects
 
 
+def timepoint_from_folder(folder: Path) -> tuple[str, TimepointEntry]:
+    """(subject id, timepoint) for one study folder, e.g. one just retrieved from PACS: the subject is the
+    ClinicalTrialSubjectID when the images carry one, else the PatientID."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    when = _study_date(folder)
+    if when is None:
+        raise WorklistError(f"no DICOM image with a study date in {folder}")
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError):
+            continue
+        subject = str(getattr(ds, "ClinicalTrialSubjectID", "") or getattr(ds, "PatientID", "") or folder.name)
+        label = str(getattr(ds, "ClinicalTrialTimePointID", "") or getattr(ds, "StudyDescription", "") or when)
+        return subject, TimepointEntry(label, when, DicomFolderSource(folder, description=str(folder)))
+    raise WorklistError(f"no readable DICOM file in {folder}")
+
+
 def new_read(subject: SubjectEntry, reader: str, criteria: str = "RECIST 1.1") -> Read:
     return Read(
         subject_id=subject.subject_id,

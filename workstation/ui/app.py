@@ -15,7 +15,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="recist-workstation", description=__doc__)
     p.add_argument("folder", nargs="?", type=Path, default=SAMPLE_TRIAL, help="trial folder (one folder per subject)")
     p.add_argument("--reader", default=getpass.getuser(), help="reader name recorded with the read")
-    p.add_argument("--data-dir", type=Path, default=None, help="where reads and masks are kept")
+    p.add_argument("--data-dir", type=Path, default=None, help="where reads (JSON) and masks are kept")
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="keep reads in the trial database (SQLite file or PostgreSQL URL) after signing in; needed for signatures",
+    )
     return p.parse_args(argv)
 
 
@@ -28,7 +34,24 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("RECIST workstation")
-    window = MainWindow(reader=args.reader, data_dir=args.data_dir)
+    store = None
+    reader = args.reader
+    if args.database is not None:
+        from workstation.storage import StorageError, open_database
+        from workstation.storage.read_store import DatabaseReadStore
+        from workstation.ui.review import LoginDialog
+
+        try:
+            db = open_database(args.database)
+        except StorageError as exc:
+            print(f"recist-workstation: {exc}", file=sys.stderr)
+            return 2
+        login = LoginDialog(db)
+        if not login.exec() or login.user is None:
+            return 1
+        store = DatabaseReadStore(db, login.user)
+        reader = login.user.username
+    window = MainWindow(reader=reader, store=store, data_dir=args.data_dir)
     window.show()
     if args.folder.is_dir():
         window.open_folder(args.folder)

@@ -52,7 +52,13 @@ from workstation.session.persistence import JsonReadStore, ReadStore, ReadStoreE
 from workstation.session.reading import Change, ReadingSession, SessionError
 from workstation.session.response import summarize
 from workstation.session.suggestions import MeasuringService, Suggestion
-from workstation.session.worklist import SubjectEntry, WorklistError, new_read, scan_trial
+from workstation.session.worklist import (
+    SubjectEntry,
+    WorklistError,
+    new_read,
+    scan_trial,
+    timepoint_from_folder,
+)
 from workstation.ui.lesion_table import ORGANS, LesionTable
 from workstation.ui.response_panel import ResponsePanel, SubjectCurve, curve_for
 from workstation.ui.viewer import PRESETS, OverlayLine, Plane, SliceViewer, Tool
@@ -247,6 +253,7 @@ class MainWindow(QMainWindow):
         assert mb is not None
         file_menu = mb.addMenu("&File")
         self._action("&Open trial folder…", QKeySequence.StandardKey.Open, self.choose_folder, file_menu)
+        self._action("Query/retrieve from &PACS…", "Ctrl+Shift+O", self.open_pacs, file_menu)
         self._action("&Save read", QKeySequence.StandardKey.Save, self.save, file_menu)
         file_menu.addSeparator()  # type: ignore[union-attr]
         self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu)
@@ -266,6 +273,8 @@ class MainWindow(QMainWindow):
         self._action("Previous timepoint", "[", lambda: self.step_timepoint(-1), measure)
         self._action("Next lesion", "Tab", lambda: self.step_lesion(1), measure)
         self._action("Delete selected lesion", "Delete", self.delete_selected, measure)
+        measure.addSeparator()  # type: ignore[union-attr]
+        self._action("Sign this timepoint…", "Ctrl+Shift+S", self.sign_timepoint, measure)
         tools = mb.addMenu("&Tools")
         self.tool_bar = QToolBar("Tools")
         self.tool_bar.setObjectName("tools")
@@ -1003,6 +1012,67 @@ class MainWindow(QMainWindow):
             days = [float((tp.date - read.timepoints[0].date).days) for tp in evaluated]
             curves.append(curve_for(subject.subject_id, response, days))
         self.response_panel.show_curves(curves, current)
+
+    # ---- PACS and signatures (dialogs of the PACS and review modules) --------------------------------------------
+    def open_pacs(self) -> None:
+        from workstation.ui.pacs_dialog import PacsDialog
+
+        dialog = PacsDialog(runner=self.jobs, parent=self)
+        dialog.studyRetrieved.connect(self.add_retrieved_study)
+        dialog.show()
+
+    def add_retrieved_study(self, result: Any) -> None:
+        """A study fetched from PACS joins the worklist as a timepoint of its patient (a new subject if needed)."""
+        try:
+            subject_id, entry = timepoint_from_folder(Path(result.study_folder))
+        except WorklistError as exc:
+            self.say(str(exc))
+            return
+        subject = next((s for s in self.subjects if s.subject_id == subject_id), None)
+        if subject is not None and self.subjects.index(subject) == self.subject_index:
+            self.say(f"{subject_id} is being read: finish or close its read, then retrieve the study again")
+            return
+        if subject is None:
+            subject = SubjectEntry(subject_id, [])
+            self.subjects.append(subject)
+        subject.timepoints.append(entry)
+        subject.timepoints.sort(key=lambda e: (e.date, e.label))
+        self.worklist.show_subjects(
+            self.subjects, {s.subject_id: self._saved_read(s.subject_id) for s in self.subjects}
+        )
+        self.say(f"{subject_id}: study of {entry.date} added to the worklist")
+
+    def _saved_read(self, subject_id: str) -> Read | None:
+        if self.session is not None and self.session.read.subject_id == subject_id:
+            return self.session.read
+        try:
+            return self.store.load(subject_id, self.reader)
+        except ReadStoreError:
+            return None
+
+    def sign_timepoint(self) -> None:
+        """Electronic signature of the current timepoint (needs the trial database, where users and the audit are)."""
+        s = self.session
+        sign = getattr(self.store, "sign", None)
+        user = getattr(self.store, "user", None)
+        if s is None:
+            return
+        if sign is None or user is None:
+            self.say("signing needs the trial database: start with --database URL and sign in")
+            return
+        from workstation.ui.review import SignatureDialog
+
+        tp = s.current_timepoint
+        what = f"{s.read.subject_id}, {s.timepoint.label} ({s.timepoint.date})"
+
+        def do_sign(password: str, meaning: str) -> None:
+            sign(s.read, tp, password=password, meaning=meaning)
+
+        if SignatureDialog(user, what, do_sign, self).exec():
+            s.commands.mark_clean()
+            self._refresh_read()
+            self.worklist.update_status(self.subject_index, s.read)
+            self.say(f"{what} signed")
 
     # ---- undo / save / close -------------------------------------------------------------------------------------
     def undo(self) -> None:

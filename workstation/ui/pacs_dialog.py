@@ -122,11 +122,22 @@ class ServerForm(QWidget):
         self.timeout.setSuffix(" s")
         form = QFormLayout(self)
         for label, widget in [
-            ("Name", self.name), ("Protocol", self.protocol), ("URL (DICOMweb)", self.url), ("Host (DIMSE)", self.host),
-            ("Port", self.port), ("Called AE (PACS)", self.called_ae), ("Calling AE (us)", self.calling_ae),
-            ("Retrieve with", self.retrieve_method), ("Storage port (C-MOVE)", self.storage_port), ("", self.tls),
-            ("CA certificates", self.ca_file), ("Client certificate", self.cert_file), ("Client key", self.key_file),
-            ("User name", self.username), ("Password", self.password), ("Password variable", self.password_env),
+            ("Name", self.name),
+            ("Protocol", self.protocol),
+            ("URL (DICOMweb)", self.url),
+            ("Host (DIMSE)", self.host),
+            ("Port", self.port),
+            ("Called AE (PACS)", self.called_ae),
+            ("Calling AE (us)", self.calling_ae),
+            ("Retrieve with", self.retrieve_method),
+            ("Storage port (C-MOVE)", self.storage_port),
+            ("", self.tls),
+            ("CA certificates", self.ca_file),
+            ("Client certificate", self.cert_file),
+            ("Client key", self.key_file),
+            ("User name", self.username),
+            ("Password", self.password),
+            ("Password variable", self.password_env),
             ("Timeout", self.timeout),
         ]:
             form.addRow(label, widget)
@@ -137,7 +148,12 @@ class ServerForm(QWidget):
         web = protocol == "dicomweb"
         web_only: list[QWidget] = [self.url, self.username, self.password, self.password_env]
         dimse_only: list[QWidget] = [
-            self.host, self.port, self.called_ae, self.calling_ae, self.retrieve_method, self.storage_port,
+            self.host,
+            self.port,
+            self.called_ae,
+            self.calling_ae,
+            self.retrieve_method,
+            self.storage_port,
         ]
         for widget in web_only:
             widget.setEnabled(web)
@@ -147,14 +163,22 @@ class ServerForm(QWidget):
     def server(self) -> ServerSettings:
         web = self.protocol.currentText() == "dicomweb"
         return ServerSettings(
-            name=self.name.text().strip(), protocol=self.protocol.currentText(),
-            url=self.url.text().strip() if web else "", host="" if web else self.host.text().strip(),
-            port=self.port.value(), called_ae="" if web else self.called_ae.text().strip(),
-            calling_ae=self.calling_ae.text().strip() or "RECIST", retrieve_method=self.retrieve_method.currentText(),
-            storage_port=0 if web else self.storage_port.value(), tls=self.tls.isChecked(),
-            ca_file=self.ca_file.text().strip(), cert_file=self.cert_file.text().strip(),
-            key_file=self.key_file.text().strip(), username=self.username.text().strip() if web else "",
-            password=self.password.text() if web else "", password_env=self.password_env.text().strip() if web else "",
+            name=self.name.text().strip(),
+            protocol=self.protocol.currentText(),
+            url=self.url.text().strip() if web else "",
+            host="" if web else self.host.text().strip(),
+            port=self.port.value(),
+            called_ae="" if web else self.called_ae.text().strip(),
+            calling_ae=self.calling_ae.text().strip() or "RECIST",
+            retrieve_method=self.retrieve_method.currentText(),
+            storage_port=0 if web else self.storage_port.value(),
+            tls=self.tls.isChecked(),
+            ca_file=self.ca_file.text().strip(),
+            cert_file=self.cert_file.text().strip(),
+            key_file=self.key_file.text().strip(),
+            username=self.username.text().strip() if web else "",
+            password=self.password.text() if web else "",
+            password_env=self.password_env.text().strip() if web else "",
             timeout_s=float(self.timeout.value()),
         )
 
@@ -345,8 +369,11 @@ class PacsDialog(QDialog):
             return
         try:
             query = StudyQuery(
-                self.patient_id.text().strip(), self.accession.text().strip(), self.date_from.value(),
-                self.date_to.value(), self.modality.text().strip().upper(),
+                self.patient_id.text().strip(),
+                self.accession.text().strip(),
+                self.date_from.value(),
+                self.date_to.value(),
+                self.modality.text().strip().upper(),
             )
         except PacsError as exc:
             self._say(str(exc), error=True)
@@ -364,9 +391,13 @@ class PacsDialog(QDialog):
         self.table.setRowCount(len(self.studies))
         for row, study in enumerate(self.studies):
             values = (
-                study.patient_id, study.study_date.isoformat() if study.study_date else "", study.accession_number,
-                "/".join(study.modalities), "" if study.series_count is None else str(study.series_count),
-                study.description, study.study_uid,
+                study.patient_id,
+                study.study_date.isoformat() if study.study_date else "",
+                study.accession_number,
+                "/".join(study.modalities),
+                "" if study.series_count is None else str(study.series_count),
+                study.description,
+                study.study_uid,
             )
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))

@@ -1,0 +1,90 @@
+"""The read kept in the trial database: every edit saved there, the timepoint signed through the signature dialog;
+a study retrieved from PACS joins the worklist as a timepoint of its subject."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gui.conftest import LESIONS, phantom_subject
+from tests.gui.phantom import ThresholdSegmenter
+from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
+from tests.services import postgres_server as pg
+from tests.services.postgres_server import PASSWORD, make_users
+
+fast_password_hashing = pg.fast_password_hashing
+
+
+@pytest.fixture
+def db_window(qtbot, tmp_path: Path):
+    from workstation.session.suggestions import MeasuringService
+    from workstation.storage import open_database
+    from workstation.storage.read_store import DatabaseReadStore
+    from workstation.ui.main_window import MainWindow
+
+    db = open_database(str(tmp_path / "workstation.db"))
+    users = make_users(db)
+    store = DatabaseReadStore(db, users["site1"])  # type: ignore[arg-type]
+    w = MainWindow(reader="site1", store=store, measuring=MeasuringService(ThresholdSegmenter()), data_dir=tmp_path)
+    w.auto_answer = True
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.jobs.cancel_all()
+    w.jobs.wait(5000)
+    db.close()
+
+
+def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
+    from workstation.ui import review
+
+    w = db_window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    w.accept_pending()
+    stored = w.store.load("S1", "site1")
+    assert stored is not None and "T1" in stored.timepoints[0].assessments
+
+    answers = iter(["wrong password", PASSWORD])
+
+    def sign_like_a_person(dialog):
+        for _ in range(2):
+            dialog.password.setText(next(answers))
+            dialog.ok.click()
+            if dialog.result():
+                break
+            assert "password" in dialog.error.text()
+        return dialog.result()
+
+    monkeypatch.setattr(review.SignatureDialog, "exec", sign_like_a_person)
+    w.sign_timepoint()
+    assert w.session.read.timepoints[0].signed
+    assert w.session.read.timepoints[0].signature.user == "site1"
+    assert "signed" in w.worklist.topLevelItem(0).child(0).text(2)
+    assert w.store.load("S1", "site1").timepoints[0].signed
+
+
+def test_signing_without_the_database_says_what_is_needed(qtbot, window):
+    _open(qtbot, window)
+    window.sign_timepoint()
+    assert "--database" in window.statusBar().currentMessage()
+
+
+def test_retrieved_study_joins_the_worklist(qtbot, window, tmp_path):
+    from tests.dicom.ct_writer import write_ct_series
+
+    window.open_subjects([phantom_subject("S1")])
+    folder = tmp_path / "cache" / "study"
+    write_ct_series(folder, n=4, patient={"id": "PAT-9"})
+
+    class Retrieved:
+        study_folder = folder
+
+    window.add_retrieved_study(Retrieved())
+    top = window.worklist.topLevelItem(1)
+    assert top is not None and top.text(0) == "PAT-9" and top.childCount() == 1
+    window.open_timepoint(1, 0)
+    qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=10000)
+    assert window.current_viewer.volume.shape[0] == 4
