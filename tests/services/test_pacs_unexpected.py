@@ -71,10 +71,10 @@ def multipart(parts: list[bytes]) -> Reply:
 def test_html_instead_of_json_and_server_errors(fake_dicomweb: tuple[dict[str, Callable[[str], Reply]], str]) -> None:
     routes, url = fake_dicomweb
     routes["/dicom-web/studies"] = lambda _: (200, "application/dicom+json", b"<html>Login page</html>")
-    with connect(web(url)) as pacs, pytest.raises(PacsProtocolError, match="unexpected reply while searching for studies.*not JSON"):
+    with connect(web(url)) as pacs, pytest.raises(PacsProtocolError, match=r"unexpected reply while search.*not JSON"):
         pacs.find_studies(StudyQuery(patient_id="X"))
     routes["/dicom-web/studies"] = lambda _: (500, "text/plain", b"database is locked")
-    with connect(web(url)) as pacs, pytest.raises(PacsProtocolError, match="HTTP 500.*database is locked"):
+    with connect(web(url)) as pacs, pytest.raises(PacsProtocolError, match=r"HTTP 500.*database is locked"):
         pacs.find_studies(StudyQuery(patient_id="X"))
 
 
@@ -126,7 +126,7 @@ def test_dimse_failure_status_is_named(tmp_path: Path) -> None:
         port = server.server_address[1]
         settings = ServerSettings(name="fake", protocol="dimse", host="127.0.0.1", port=port, called_ae="FAKEPACS",
                                   timeout_s=5)
-        with connect(settings) as pacs, pytest.raises(PacsProtocolError, match="C-FIND failed.*status 0xC001"):
+        with connect(settings) as pacs, pytest.raises(PacsProtocolError, match=r"C-FIND failed.*status 0xC001"):
             pacs.find_studies(StudyQuery(patient_id="X"))
     finally:
         server.shutdown()
