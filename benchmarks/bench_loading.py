@@ -31,6 +31,17 @@ from imaging.loader import load_series
 from tests.dicom.ct_writer import write_ct_series
 
 
+def best_of_interleaved(repeat: int, contenders: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Best time of each contender, run round-robin so that they share the machine's load (it is shared)."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(ts) for name, ts in times.items()}
+
+
 def best_of(repeat: int, fn: Callable[[], object]) -> float:
     times = []
     for _ in range(repeat):
@@ -102,13 +113,20 @@ def main() -> int:
         mb_rle = sum(p.stat().st_size for p in rle.paths) / 1e6
         print(f"files: {len(plain.paths)} uncompressed ({mb:.0f} MB), {len(rle.paths)} RLE ({mb_rle:.0f} MB)")
 
-        t_raw = best_of(args.repeat, lambda: read_bytes(plain.paths))
-        t_raw_fresh = best_of(args.repeat, lambda: read_bytes_into_fresh_array(plain.paths))
-        t_ours = best_of(args.repeat, lambda: ours(root / "plain"))
         record = discover(root / "plain")[0]
-        t_ours_indexed = best_of(args.repeat, lambda: load_series(record))
+        best = best_of_interleaved(
+            args.repeat + 2,
+            {
+                "raw": lambda: read_bytes(plain.paths),
+                "raw_fresh": lambda: read_bytes_into_fresh_array(plain.paths),
+                "ours": lambda: ours(root / "plain"),
+                "ours_indexed": lambda: load_series(record),
+                "index": lambda: discover(root / "plain"),
+            },
+        )
+        t_raw, t_raw_fresh, t_ours = best["raw"], best["raw_fresh"], best["ours"]
+        t_ours_indexed, t_index = best["ours_indexed"], best["index"]
         t_sitk = best_of(args.repeat, lambda: sitk_load(root / "plain"))
-        t_index = best_of(args.repeat, lambda: discover(root / "plain"))
         t_ours_rle = best_of(args.repeat, lambda: ours(root / "rle"))
         t_sitk_rle = best_of(max(1, args.repeat - 1), lambda: sitk_load(root / "rle"))
 
