@@ -105,9 +105,9 @@ def test_adjudication_dialog_is_blinded_and_records_the_choice(qtbot, db) -> Non
     dialog = AdjudicationDialog(case, record)
     qtbot.addWidget(dialog)
     text = shown_text(dialog)
-    assert any("best overall response SD vs PD; date of progression none vs day 42" in s for s in text), text
+    assert any("best overall response SD vs PD; date of progression none vs day 43" in s for s in text), text
     assert not [s for s in text if "2000-" in s]  # the blinded calendar shows as study days, never as dates
-    assert any("Progression: day 42" in s for s in text)
+    assert any("Progression: day 43" in s for s in text)
     found = sorted({f for s in text for f in IDENTITY + [t.study_uid for t in sources(site)] if f.lower() in s.lower()})
     assert found == []
     assert not dialog.ok.isEnabled()

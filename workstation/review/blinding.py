@@ -1,7 +1,8 @@
 """What a blinded central reader may see of a subject: a pseudonym, study days and generic timepoint labels.
 
 A central read is kept in the same `Read` model as a site read, but its subject id is the pseudonym, its timepoint
-labels are generic ("Baseline", "Follow-up 1", ...), its dates are study days counted from `STUDY_DAY_ZERO` (so that
+labels are generic ("Baseline", "Follow-up 1", ...), its dates lie on a blinded calendar whose day 1 (the baseline,
+CDISC study-day convention, as `imaging.deid.study_day`) is `STUDY_DAY_ONE` (so that
 the response engine's intervals -- confirmation after 28 days, minimum SD duration -- stay exact), and it carries no
 study or series UID of the source. `unblind_read` maps an accepted central read back to the subject's real dates.
 Patient identity in the DICOM headers is removed by the imaging layer's de-identification (``imaging.deid``).
@@ -15,10 +16,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from imaging.deid import study_day as deid_study_day
 from workstation.read_model import Read, TimepointRead
 
-#: Day 0 of every blinded calendar. Readers are shown "day N"; this date never leaves the review service unshifted.
-STUDY_DAY_ZERO = date(2000, 1, 1)
+#: The baseline's date on every blinded calendar (study day 1). Readers are shown "day N", never this calendar.
+STUDY_DAY_ONE = date(2000, 1, 1)
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
@@ -32,7 +34,12 @@ def blinded_label(position: int) -> str:
 
 
 def study_day(baseline: date, when: date) -> int:
-    return (when - baseline).days
+    """CDISC study day (day 1 = baseline, no day 0): the same numbers the blinded image headers show."""
+    return deid_study_day(when, baseline)
+
+
+def blinded_date(day: int) -> date:
+    return STUDY_DAY_ONE + timedelta(days=day - 1 if day > 0 else day)
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,7 @@ def blinded_timepoints(study_days: list[int]) -> list[BlindedTimepoint]:
 def new_blinded_read(pseudonym: str, reader: str, study_days: list[int], criteria: str) -> Read:
     """An empty central read: the timepoints to read, on the blinded calendar, and nothing else."""
     read = Read(subject_id=pseudonym, reader=reader, criteria=criteria, reader_role="central")
-    read.timepoints = [
-        TimepointRead(tp.label, STUDY_DAY_ZERO + timedelta(days=tp.study_day)) for tp in blinded_timepoints(study_days)
-    ]
+    read.timepoints = [TimepointRead(tp.label, blinded_date(tp.study_day)) for tp in blinded_timepoints(study_days)]
     return read
 
 
@@ -60,7 +65,7 @@ def unblind_read(read: Read, subject_id: str, baseline: date, sources: list[tupl
     out = copy.deepcopy(read)
     out.subject_id = subject_id
     for tp, (study_uid, series_uid) in zip(out.timepoints, sources, strict=True):
-        tp.date = baseline + (tp.date - STUDY_DAY_ZERO)
+        tp.date = baseline + (tp.date - STUDY_DAY_ONE)
         tp.study_uid, tp.series_uid = study_uid, series_uid
     return out
 
@@ -76,6 +81,6 @@ def study_days_in_text(text: str) -> str:
             when = date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
             return match[0]
-        return f"day {(when - STUDY_DAY_ZERO).days}"
+        return f"day {study_day(STUDY_DAY_ONE, when)}"
 
     return _ISO_DATE.sub(to_day, text)
