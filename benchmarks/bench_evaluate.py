@@ -114,7 +114,7 @@ def main() -> int:
     _report("command (recist evaluate FILE: fresh process, JSON in and out)", *cli)
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs: when it exceeds the CPU count, other work shares the "
-          "cores and wall time overstates the cost; CPU time does not")
+          "cores: wall time overstates the cost, and CPU time does too, less (caches and the host are shared)")
     verdict = "within" if max(engine[1], cli[1]) < BUDGET_S else "OVER"
     print(f"{verdict} the {BUDGET_S:.0f} s budget (CPU time, engine and command)")
     return 0 if verdict == "within" else 1
