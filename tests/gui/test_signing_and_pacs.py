@@ -65,6 +65,17 @@ def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
     assert "signed" in w.worklist.topLevelItem(0).child(0).text(2)
     assert w.store.load("S1", "site1").timepoints[0].signed
 
+    # a signed timepoint changes only as an amendment with a reason
+    _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
+    _wait_pending(qtbot, w)
+    w.accept_pending()
+    assert "T2" not in w.session.read.lesions and "signed" in w.statusBar().currentMessage()
+    monkeypatch.setattr(review.ReasonDialog, "exec", lambda dialog: dialog.text.setPlainText("missed lesion") or 1)
+    w.amend_timepoint()
+    w.accept_pending()
+    assert "T2" in w.session.read.timepoints[0].assessments and not w.session.dirty
+    assert "T2" in w.store.load("S1", "site1").timepoints[0].assessments
+
 
 def test_signing_without_the_database_says_what_is_needed(qtbot, window):
     _open(qtbot, window)

@@ -34,7 +34,9 @@ class ReadStoreError(Exception):
 
 
 class ReadStore(Protocol):
-    def save(self, read: Read) -> None: ...
+    def save(self, read: Read, reason: str = "") -> None:
+        """Keep the read; ``reason`` explains an amendment of a signed timepoint."""
+        ...
 
     def load(self, subject_id: str, reader: str) -> Read | None: ...
 
@@ -102,7 +104,8 @@ class JsonReadStore:
     def path_for(self, subject_id: str, reader: str) -> Path:
         return self.root / f"{_safe(subject_id)}__{_safe(reader)}.read.json"
 
-    def save(self, read: Read) -> None:
+    def save(self, read: Read, reason: str = "") -> None:
+        """Atomic write; ``reason`` (amendments) is kept with the read's history by the database store only."""
         path = self.path_for(read.subject_id, read.reader)
         try:
             self.root.mkdir(parents=True, exist_ok=True)

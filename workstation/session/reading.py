@@ -52,6 +52,8 @@ class ReadingSession:
         self.timepoint_changed: Event[int] = Event("timepoint_changed")
         self.selection_changed: Event[str | None] = Event("selection_changed")
         self.dirty_changed: Event[bool] = Event("dirty_changed")
+        #: reasons given for amending signed timepoints (by index); every save of the read carries them
+        self.amendment_reasons: dict[int, str] = {}
 
     # ---- navigation ----------------------------------------------------------------------------------------------
     @property
@@ -105,7 +107,36 @@ class ReadingSession:
         return not self.commands.is_clean
 
     # ---- edits ---------------------------------------------------------------------------------------------------
-    def _edit(self, description: str, lesion_id: str | None, apply: Callable[[Read], None]) -> None:
+    def amend(self, tp_index: int, reason: str) -> None:
+        """Allow changes to a signed timepoint: they are saved as an amendment carrying ``reason``."""
+        if not reason.strip():
+            raise SessionError("an amendment needs a reason")
+        self.amendment_reasons[tp_index] = reason.strip()
+
+    def _touched(self, lesion_id: str | None, tp_index: int | None) -> set[int]:
+        """Timepoints an edit changes: the one edited, or every one holding the lesion for lesion-wide edits."""
+        if tp_index is not None:
+            return {tp_index}
+        out = {i for i, tp in enumerate(self.read.timepoints) if lesion_id in tp.assessments}
+        lesion = self.read.lesions.get(lesion_id or "")
+        return out | ({lesion.first_timepoint} if lesion is not None else set())
+
+    def _check_signed(self, touched: set[int]) -> None:
+        for i in sorted(touched):
+            tp = self.read.timepoints[i]
+            if tp.signed and i not in self.amendment_reasons:
+                raise SessionError(
+                    f"{tp.label} is signed: changing it is an amendment; give the reason first (Measure > Amend)"
+                )
+
+    def _edit(
+        self,
+        description: str,
+        lesion_id: str | None,
+        apply: Callable[[Read], None],
+        tp_index: int | None = None,
+    ) -> None:
+        self._check_signed(self._touched(lesion_id, tp_index))
         was_dirty = self.dirty
         before = copy.deepcopy(self.read)
         apply(self.read)
@@ -136,7 +167,7 @@ class ReadingSession:
             if initial is not None:
                 read.timepoints[tp_index].assessments[lesion_id] = LesionAssessment(initial)
 
-        self._edit(f"add {lesion_id}", lesion_id, apply)
+        self._edit(f"add {lesion_id}", lesion_id, apply, tp_index)
         self.select_lesion(lesion_id)
         return lesion_id
 
@@ -187,7 +218,7 @@ class ReadingSession:
             tp.assessments[lesion_id] = LesionAssessment(LesionStatus.MEASURED, [*keep, copy.deepcopy(measurement)])
 
         verb = "add fragment to" if add_fragment else "measure"
-        self._edit(f"{verb} {lesion_id} ({measurement.origin.value})", lesion_id, apply)
+        self._edit(f"{verb} {lesion_id} ({measurement.origin.value})", lesion_id, apply, tp_index)
 
     def set_status(self, lesion_id: str, status: LesionStatus, merged_into: str | None = None) -> None:
         """Record a status without a measurement (disappeared, too small, present, absent, not evaluated, ...)."""
@@ -206,7 +237,7 @@ class ReadingSession:
             measurements = current.measurements if (current and status is LesionStatus.MEASURED) else []
             tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into)
 
-        self._edit(f"{lesion_id}: {status.value.replace('_', ' ')}", lesion_id, apply)
+        self._edit(f"{lesion_id}: {status.value.replace('_', ' ')}", lesion_id, apply, tp_index)
 
     def clear_assessment(self, lesion_id: str) -> None:
         self._require(lesion_id)
@@ -215,7 +246,7 @@ class ReadingSession:
         def apply(read: Read) -> None:
             read.timepoints[tp_index].assessments.pop(lesion_id, None)
 
-        self._edit(f"clear {lesion_id}", lesion_id, apply)
+        self._edit(f"clear {lesion_id}", lesion_id, apply, tp_index)
 
     # ---- undo / redo / save --------------------------------------------------------------------------------------
     def undo(self) -> str | None:
@@ -247,7 +278,8 @@ class ReadingSession:
         """Save through the store (raises `ReadStoreError` with a clear message; the read in memory is kept)."""
         if self.store is None:
             raise SessionError("no place to save this read was configured")
-        self.store.save(self.read)
+        reason = "; ".join(self.amendment_reasons[i] for i in sorted(self.amendment_reasons))
+        self.store.save(self.read, reason=reason)
         was_dirty = self.dirty
         self.commands.mark_clean()
         if was_dirty:

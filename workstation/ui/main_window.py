@@ -275,6 +275,7 @@ class MainWindow(QMainWindow):
         self._action("Delete selected lesion", "Delete", self.delete_selected, measure)
         measure.addSeparator()  # type: ignore[union-attr]
         self._action("Sign this timepoint…", "Ctrl+Shift+S", self.sign_timepoint, measure)
+        self._action("Amend this signed timepoint…", "Ctrl+Shift+A", self.amend_timepoint, measure)
         tools = mb.addMenu("&Tools")
         self.tool_bar = QToolBar("Tools")
         self.tool_bar.setObjectName("tools")
@@ -1069,10 +1070,25 @@ class MainWindow(QMainWindow):
             sign(s.read, tp, password=password, meaning=meaning)
 
         if SignatureDialog(user, what, do_sign, self).exec():
+            s.amendment_reasons.pop(tp, None)  # signed again: a further change is a new amendment
             s.commands.mark_clean()
             self._refresh_read()
             self.worklist.update_status(self.subject_index, s.read)
             self.say(f"{what} signed")
+
+    def amend_timepoint(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        if not s.timepoint.signed:
+            self.say(f"{s.timepoint.label} is not signed: change it directly")
+            return
+        from workstation.ui.review import ReasonDialog
+
+        dialog = ReasonDialog(f"{s.read.subject_id}, {s.timepoint.label}", self)
+        if dialog.exec() and dialog.reason():
+            s.amend(s.current_timepoint, dialog.reason())
+            self.say(f"amending {s.timepoint.label}: changes are saved with your reason")
 
     # ---- undo / save / close -------------------------------------------------------------------------------------
     def undo(self) -> None:
