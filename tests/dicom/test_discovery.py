@@ -151,3 +151,19 @@ def test_fast_reader_handles_sequences_and_character_sets(
     header_ref, inst_ref = discovery.read_instance_header(written.paths[0])
     assert inst == inst_ref
     assert discovery._new_record(header) == discovery._new_record(header_ref)
+
+
+def test_many_series_are_indexed_in_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in range(4):
+        write_ct_series(tmp_path / f"s{k}", n=3, patient={"series_number": str(k)})
+    calls: list[Path] = []
+    real = discovery.read_instance_header
+
+    def counting(path: Path):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(discovery, "read_instance_header", counting)
+    found = discover(tmp_path)
+    assert len(found) == 4
+    assert len(calls) == 12 and len(set(calls)) == 12  # every file read once, whatever the number of series
