@@ -227,3 +227,37 @@ def test_failed_sign_ins_are_audited(db) -> None:
     assert [e.entity for e in failed] == ["user/reader1", "user/nobody"]
     assert all("guessing" not in str(e) for e in failed)
     assert audit_log.verify(db).ok
+
+
+def test_verify_sees_one_consistent_snapshot_while_others_write(db) -> None:
+    """A reading centre's chain grows while it is checked: verify must never report a break that is not there."""
+    import threading
+    import time
+
+    from workstation.users import AuthenticationError, authenticate
+
+    make_users(db)
+    stop = threading.Event()
+
+    def writer() -> None:
+        own = open_database(db.url)
+        try:
+            while not stop.is_set():
+                with pytest.raises(AuthenticationError):
+                    authenticate(own, "reader1", "guess")  # each failure appends an audit entry
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=writer)
+    start = audit_log.verify(db).entries_checked
+    thread.start()
+    checks = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (not checks or checks[-1].entries_checked < start + 20):
+            checks.append(audit_log.verify(db))
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert all(c.ok for c in checks), [c.message() for c in checks if not c.ok]
+    assert checks[-1].entries_checked >= start + 20 and len(checks) > 3  # the chain grew while it was checked

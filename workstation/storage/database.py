@@ -102,9 +102,14 @@ class Database:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A read-only transaction: one consistent snapshot; on SQLite it never waits for a writer (WAL)."""
+        """A read-only transaction on one consistent snapshot (several SELECTs see the same committed state: a read and
+        its rows, the audit chain and its head). On SQLite it never waits for a writer (WAL); on PostgreSQL it is
+        REPEATABLE READ, which never fails for a transaction that only reads."""
+        options: dict[str, str] = (
+            {"sqlite_begin": "DEFERRED"} if self.dialect == "sqlite" else {"isolation_level": "REPEATABLE READ"}
+        )
         try:
-            with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
+            with self.engine.connect().execution_options(**options) as conn, conn.begin():
                 yield conn
         except DBAPIError as exc:
             raise StorageError(explain(exc, self.where)) from None
