@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_recist_builders import m, make_case, new, non_target, st, target
+from tests.unit.recist_builders import m, make_case, new, non_target, st, target
 from workstation.cli import main
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from recist import evaluate_case
 from recist.endpoints import compute_endpoints, kaplan_meier, proportion
-from tests.unit.test_recist_builders import BASELINE, m, make_case, non_target, target
+from tests.unit.recist_builders import BASELINE, m, make_case, non_target, target
 
 
 def test_clopper_pearson_matches_published_values() -> None:

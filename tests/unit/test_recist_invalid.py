@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from recist import CaseError, MeasurabilityCategory, check_target_selection, evaluate_case, measurability
-from tests.unit.test_recist_builders import m, make_case, new, non_target, st, target
+from tests.unit.recist_builders import m, make_case, new, non_target, st, target
 
 
 def _error(case: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from recist import evaluate_case
-from tests.unit.test_recist_builders import m, make_case, new, non_target, responses, st, target
+from tests.unit.recist_builders import m, make_case, new, non_target, responses, st, target
 
 
 def irecist(baseline: list[dict[str, Any]], *followups: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 from recist import evaluate_case
 from recist.model import NewLesions, Response
 from recist.overall import overall_response
-from tests.unit.test_recist_builders import m, make_case, new, non_target, responses, st, target
+from tests.unit.recist_builders import m, make_case, new, non_target, responses, st, target
 
 R, N = Response, NewLesions
 

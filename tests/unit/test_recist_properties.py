@@ -18,7 +18,7 @@ from hypothesis import strategies as st_
 
 import recist.measure
 from recist import evaluate_case
-from tests.unit.test_recist_builders import m, make_case, new, non_target, responses, st, target
+from tests.unit.recist_builders import m, make_case, new, non_target, responses, st, target
 
 RANK = {"CR": 5, "PR": 4, "SD": 3, "non-CR/non-PD": 3, "NED": 3, "NE": 1, "PD": 0}
 tenths = st_.integers(min_value=0, max_value=1500)

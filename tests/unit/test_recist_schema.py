@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 
 from recist import evaluate_case
-from tests.unit.test_recist_builders import m, make_case, new, non_target, st, target
+from tests.unit.recist_builders import m, make_case, new, non_target, st, target
 from tests.unit.test_recist_properties import cases
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
