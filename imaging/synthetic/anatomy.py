@@ -7,6 +7,7 @@ Attenuation values are typical of contrast-enhanced CT in the portal-venous phas
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,7 @@ TISSUE_HU: dict[str, float] = {
     "necrosis": 18.0,
     "lung nodule": 38.0,
     "lymph node": 44.0,
-    "gastric tumour": 74.0,
+    "gastric tumour": 88.0,
     "sclerotic bone": 760.0,
     "lytic bone": 36.0,
 }
@@ -108,7 +109,7 @@ def _both(a: Clip, b: Clip) -> Clip:
 
 
 def _lung_vessel_tree(rng: np.random.Generator, side: int) -> list[Solid]:
-    """A branching tree of tapering vessels from the hilum towards the lung base (three roots, about 90 segments per lung)."""
+    """A branching tree of tapering vessels from the hilum towards the lung base (three roots, ~90 segments a lung)."""
     out: list[Solid] = []
     hilum = np.array([side * 40.0, 20.0, 60.0])
     roots = ([side * 0.55, 0.05, -0.83], [side * 0.35, -0.6, -0.72], [side * 0.3, 0.7, -0.65])
@@ -156,11 +157,10 @@ def build_anatomy(rng: np.random.Generator, body: Body, *, pleural_effusion: boo
     # Abdomen: fluid spaces, organs below the diaphragm.
     if ascites:
         solids += perihepatic_ascites()
-    liver_right = dict(centre=(-55.0, -2.0, -28.0), radii=(56.0, 68.0, 70.0), yaw=0.0)
-    liver_left = dict(centre=(12.0, -42.0, -22.0), radii=(48.0, 28.0, 34.0), yaw=-15.0)
     solids += [
-        Ellipsoid("liver", **liver_right, clip=_both(below, in_cavity)),
-        Ellipsoid("liver", **liver_left, clip=_both(below, in_cavity)),
+        Ellipsoid("liver", centre=(-55.0, -2.0, -28.0), radii=(56.0, 68.0, 70.0), clip=_both(below, in_cavity)),
+        Ellipsoid("liver", centre=(12.0, -42.0, -22.0), radii=(48.0, 28.0, 34.0), yaw=-15.0,
+                  clip=_both(below, in_cavity)),
         Ellipsoid("gallbladder", centre=(-38.0, -52.0, -62.0), radii=(14.0, 18.0, 26.0), yaw=20.0),
         Ellipsoid("spleen", centre=(88.0, 42.0, -40.0), radii=(24.0, 50.0, 46.0), yaw=30.0,
                   clip=_both(below, in_cavity)),
@@ -191,9 +191,9 @@ def build_anatomy(rng: np.random.Generator, body: Body, *, pleural_effusion: boo
     ]
     # Oesophagus: from the posterior mediastinum through the hiatus to the cardia.
     path = [(6.0, 30.0, 110.0), (10.0, 27.0, 30.0), (26.0, 14.0, -8.0), (40.0, -2.0, -24.0)]
-    for p0, p1 in zip(path[:-1], path[1:], strict=True):
+    for p0, p1 in itertools.pairwise(path):
         solids.append(Capsule("oesophagus", p0=p0, p1=p1, r0=9.0, r1=9.0))
-    for p0, p1 in zip(path[:-1], path[1:], strict=True):
+    for p0, p1 in itertools.pairwise(path):
         solids.append(Capsule("gas", p0=p0, p1=p1, r0=2.5, r1=2.5, only_within=frozenset({"oesophagus"})))
     # Lung vessels (only inside lung).
     for side in (-1, 1):
@@ -218,10 +218,10 @@ def build_anatomy(rng: np.random.Generator, body: Body, *, pleural_effusion: boo
     for i in range(7):
         for side in (-1, 1):
             z_post = 110.0 - 26.0 * i
-            common = dict(cx=b.cx, cy=b.cy, ax=rib_ax, ay=rib_ay, z_posterior=z_post, drop=85.0,
-                          angle_from=0.32, angle_to=2.45 - 0.12 * i, side=side)
-            solids.append(Rib("rib cortex", **common))
-            solids.append(Rib("rib marrow", **common, half_thickness=3.0, half_height=4.8))
+            for tissue, half_thickness, half_height in (("rib cortex", 4.5, 6.5), ("rib marrow", 3.0, 4.8)):
+                solids.append(Rib(tissue, cx=b.cx, cy=b.cy, ax=rib_ax, ay=rib_ay, z_posterior=z_post, drop=85.0,
+                                  angle_from=0.32, angle_to=2.45 - 0.12 * i, side=side,
+                                  half_thickness=half_thickness, half_height=half_height))
     return solids
 
 

@@ -178,7 +178,7 @@ def _chords(shape: LesionShape, z: float, origin: FloatArray, along: FloatArray,
     vs = np.linspace(-half_width, half_width, n_v)
     tt, vv = np.meshgrid(ts, vs, indexing="ij")  # (T, V)
     xy = origin + tt[..., None] * along + vv[..., None] * across
-    pts = np.concatenate([xy, np.full(xy.shape[:-1] + (1,), z)], axis=-1)
+    pts = np.concatenate([xy, np.full((*xy.shape[:-1], 1), z)], axis=-1)
     inside = shape.level(pts) <= 1.0
     padded = np.pad(inside, ((0, 0), (1, 1)), constant_values=False)
     starts = np.nonzero(padded[:, 1:-1] & ~padded[:, :-2])  # (row, j): j inside, j-1 outside
@@ -219,7 +219,7 @@ def short_axis_on_plane(shape: LesionShape, z: float, a: FloatArray, b: FloatArr
     half = shape.bounding_radius() * 2.1
     n_v = 301
     ts = np.linspace(0.0, length, 121)
-    lengths, s, e = _chords(shape, z, a, along, across, ts, half, n_v, iterations)
+    lengths, _, _ = _chords(shape, z, a, along, across, ts, half, n_v, iterations)
     k = int(np.argmax(lengths))
     lo = ts[max(k - 1, 0)]
     hi = ts[min(k + 1, len(ts) - 1)]

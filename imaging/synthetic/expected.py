@@ -2,7 +2,8 @@
 
 Sums are of the recorded target diameters (long axis; short axis for nodes). Percentages are relative to the baseline
 sum and to the nadir (smallest sum before the timepoint, baseline included), cut to one decimal toward zero (the
-engine's documented display rule, `recist.measure`: a shown value never crosses a threshold the exact one did not). All cases require
+engine's documented display rule, `recist.measure`: a shown value never crosses a threshold the exact one did not).
+All cases require
 confirmation of CR/PR (a later assessment >= 28 days on: the next one, 42 days later) and take 35 days as the minimum
 time for stable disease (six weeks less the protocol's 7-day window), so day 42 counts as SD without touching the
 boundary. The baseline rows give only the sum. Under RECIST 1.1 a subject does not recover from PD: after the first PD

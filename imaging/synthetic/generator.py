@@ -134,6 +134,8 @@ def generate_subject(subject_id: str, seed: int = DEFAULT_SEED, small: bool = Fa
     for_uid = synthetic_uid(seed, subject_id, "frame-of-reference")
     models: list[LesionModel] = []
     for i, lp in enumerate(plan.lesions):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         report(progress, i, len(plan.lesions) + 4, f"{subject_id}: true axes of {lp.id}")
         if lp.finding:
             models.append(_finding_model(lp))
@@ -146,7 +148,7 @@ def generate_subject(subject_id: str, seed: int = DEFAULT_SEED, small: bool = Fa
     else:
         matrix, pixel = plan.matrix, plan.pixel_mm
     thick = plan.slice_thickness_mm
-    n_slices = int(round(plan.scan_length_mm / thick)) + 1
+    n_slices = round(plan.scan_length_mm / thick) + 1
     slice_z = tuple(plan.scan_top_mm - k * thick for k in range(n_slices))
     half = (matrix - 1) / 2 * pixel
     grid = SliceGrid(rows=matrix, columns=matrix, pixel_mm=pixel, thickness_mm=thick, x0=-half, y0=-half + 8.0,

@@ -34,7 +34,7 @@ class FakeIdentity:
 def fake_identity(rng: np.random.Generator, index: int) -> FakeIdentity:
     sex = "F" if rng.random() < 0.45 else "M"
     given = _GIVEN_F if sex == "F" else _GIVEN_M
-    family = _FAMILY[int(rng.integers(len(_FAMILY)))]
+    family = _FAMILY[(3 * index + int(rng.integers(3))) % len(_FAMILY)]  # disjoint choices: no two subjects alike
     name = f"{family}^{given[int(rng.integers(len(given)))]}"
     year = int(rng.integers(1948, 1976))
     birth = f"{year:04d}{int(rng.integers(1, 13)):02d}{int(rng.integers(1, 29)):02d}"

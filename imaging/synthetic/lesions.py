@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from imaging.synthetic.courses import LesionPlan
-from imaging.synthetic.shapes import Lobe, LesionShape, random_harmonics, random_rotation
+from imaging.synthetic.shapes import LesionShape, Lobe, random_harmonics, random_rotation
 
 #: Mean semi-axis (mm) of a reference shape before it is scaled to the scripted diameter.
 _REFERENCE_RADIUS_MM = 10.0
@@ -16,7 +16,7 @@ _REFERENCE_RADIUS_MM = 10.0
 def _rotation_about(axis: np.ndarray, angle: float) -> np.ndarray:
     a = axis / np.linalg.norm(axis)
     k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
+    return np.asarray(np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k), dtype=np.float64)
 
 
 def _frame_with_z(normal: np.ndarray, spin: float) -> np.ndarray:
@@ -37,7 +37,8 @@ def _as_tuple(m: np.ndarray) -> tuple[tuple[float, float, float], ...]:
 def reference_shape(plan: LesionPlan, rng: np.random.Generator) -> LesionShape:
     """The lesion at its reference size (about 20 mm; bone lesions at ``size_mm``), centred at ``plan.centre``."""
     base = plan.size_mm / 2.0 if plan.size_mm else _REFERENCE_RADIUS_MM
-    semi = tuple(base * p * float(rng.uniform(0.93, 1.07)) for p in plan.proportions)
+    px, py, pz = (base * p * float(rng.uniform(0.93, 1.07)) for p in plan.proportions)
+    semi = (px, py, pz)
     if plan.orientation == "craniocaudal":
         tilt_axis = np.array([math.cos(a := rng.uniform(0, 2 * math.pi)), math.sin(a), 0.0])
         tilted = _rotation_about(tilt_axis, math.radians(rng.uniform(0.0, 18.0))) @ np.array([0.0, 0.0, 1.0])
@@ -54,7 +55,8 @@ def reference_shape(plan: LesionPlan, rng: np.random.Generator) -> LesionShape:
             d[2] *= 0.3  # lobes of a wall mass spread along the wall
         mean = float(np.mean(semi))
         offset = d * mean * rng.uniform(0.45, 0.62)
-        lobe_semi = tuple(mean * float(rng.uniform(0.45, 0.62)) for _ in range(3))
+        lx, ly, lz = (mean * float(rng.uniform(0.45, 0.62)) for _ in range(3))
+        lobe_semi = (lx, ly, lz)
         lobes.append(Lobe((float(offset[0]), float(offset[1]), float(offset[2])), lobe_semi,
                           random_harmonics(rng, plan.roughness / 2)))
     return LesionShape(centre=plan.centre, rotation=rotation, lobes=tuple(lobes))

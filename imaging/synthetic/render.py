@@ -35,19 +35,11 @@ class SliceGrid:
     y0: float
     slice_z: tuple[float, ...]
 
-    @property
-    def xs(self) -> npt.NDArray[np.float64]:
-        return self.x0 + np.arange(self.columns) * self.pixel_mm
-
-    @property
-    def ys(self) -> npt.NDArray[np.float64]:
-        return self.y0 + np.arange(self.rows) * self.pixel_mm
-
 
 def _sub_positions(start: float, n: int, step: float, ss: int) -> npt.NDArray[np.float64]:
     """Centres of ``ss`` equal sub-intervals of each of ``n`` pixels (pixel centres at start + i * step)."""
     offsets = ((np.arange(ss) + 0.5) / ss - 0.5) * step
-    return np.asarray((start + np.arange(n)[:, None] * step + offsets[None, :]).reshape(-1))
+    return np.asarray((start + np.arange(n)[:, None] * step + offsets[None, :]).reshape(-1), dtype=np.float64)
 
 
 def _paint_plane(solids: Sequence[Solid], xa: npt.NDArray[np.float64], ya: npt.NDArray[np.float64],
@@ -85,7 +77,7 @@ def _gaussian_kernel(sigma: float) -> npt.NDArray[np.float64]:
     radius = max(1, math.ceil(3 * sigma))
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     k = np.exp(-0.5 * (x / sigma) ** 2)
-    return np.asarray(k / k.sum())
+    return np.asarray(k / k.sum(), dtype=np.float64)
 
 
 def gaussian_blur(image: npt.NDArray[np.float32], sigma: float) -> npt.NDArray[np.float32]:

@@ -49,7 +49,7 @@ class Lobe:
 
 @dataclass(frozen=True)
 class LesionShape:
-    """A solid lesion: the union of lobes around ``centre`` (patient mm), rotated by ``rotation`` and scaled by ``scale``.
+    """A solid lesion: the union of lobes around ``centre`` (patient mm), turned by ``rotation``, scaled by ``scale``.
 
     ``rotation`` columns are the local x, y, z axes in patient coordinates (a proper rotation).
     """

@@ -187,7 +187,7 @@ class Rib(Solid):
         # z_rib falls monotonically with the angle: the section at z is the arc where |z - z_rib| <= half_height.
         def angle(zr: float) -> float:
             frac = min(max((self.z_posterior - zr) / self.drop, 0.0), 1.0)
-            return math.pi * frac ** (1.0 / 1.3)
+            return float(math.pi * frac ** (1.0 / 1.3))
 
         a0 = max(angle(z + self.half_height), self.angle_from)
         a1 = min(angle(z - self.half_height), self.angle_to)

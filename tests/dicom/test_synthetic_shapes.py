@@ -44,7 +44,7 @@ def _longest_perpendicular_run(shape: LesionShape, z: float, a: np.ndarray, b: n
     best = 0.0
     for chunk in np.array_split(ts, max(1, len(ts) // 100)):
         xy = a + chunk[:, None, None] * along + vs[None, :, None] * across
-        inside = shape.inside(np.concatenate([xy, np.full(xy.shape[:-1] + (1,), z)], axis=-1))
+        inside = shape.inside(np.concatenate([xy, np.full((*xy.shape[:-1], 1), z)], axis=-1))
         padded = np.pad(inside, ((0, 0), (1, 1)))
         for row in padded:
             edges = np.flatnonzero(np.diff(row.astype(np.int8)))
