@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - pydicom's handlers take over
 
 INT16_MIN, INT16_MAX = -32768, 32767
 DEFLATED = "1.2.840.10008.1.2.1.99"
+_PIXEL_DATA_TAG_BYTES = b"\xe0\x7f\x10\x00"
 
 
 def stored_dtype(inst: InstanceHeader) -> np.dtype[np.generic]:
@@ -62,6 +63,10 @@ def read_native_frame(inst: InstanceHeader, frame_index: int, into: npt.NDArray[
     start = inst.pixel_value_offset + frame_index * inst.frame_bytes
     try:
         with open(inst.path, "rb", buffering=0) as fp:
+            # the file may have been rewritten since it was indexed: the Pixel Data tag must still be where it was
+            fp.seek(inst.pixel_data_offset)
+            if fp.read(4) != _PIXEL_DATA_TAG_BYTES:
+                raise DicomLoadError(f"{inst.path}: the file changed since it was indexed; index the folder again")
             fp.seek(start)
             got = fp.readinto(memoryview(into).cast("B"))  # type: ignore[arg-type]
     except OSError as exc:

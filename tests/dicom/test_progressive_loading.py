@@ -98,3 +98,21 @@ def test_peak_memory_stays_near_the_array(tmp_path: Path) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak <= 1.5 * volume.array.nbytes
+
+
+def test_files_that_vanish_or_change_after_indexing_are_named(tmp_path: Path) -> None:
+    import pydicom
+
+    written = write_ct_series(tmp_path, n=5)
+    record = discover(tmp_path)[0]
+    written.paths[0].unlink()  # reversed order: slice 4
+    ds = pydicom.dcmread(written.paths[1])  # slice 3: rewritten with a longer header
+    ds.StudyDescription = "LONGER DESCRIPTION, MOVES THE PIXEL DATA"
+    ds.save_as(written.paths[1])
+    loader = SeriesLoader(record)
+    volume = loader.load()
+    assert loader.failed == {3, 4}
+    messages = {w.where: w.message for w in volume.warnings if w.code == "undecodable-slice"}
+    assert "cannot read pixel data" in messages[str(written.paths[0])]
+    assert "changed since it was indexed" in messages[str(written.paths[1])]
+    np.testing.assert_array_equal(volume.array[:3], written.hu[:3])
