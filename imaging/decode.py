@@ -86,6 +86,9 @@ def _rle_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[
     try:
         # frames are read from the file one at a time: a large multi-frame object is never held whole in memory
         with open(inst.path, "rb") as fp:
+            fp.seek(inst.pixel_data_offset)
+            if fp.read(4) != _PIXEL_DATA_TAG_BYTES:
+                raise DicomLoadError(f"{inst.path}: the file changed since it was indexed; index the folder again")
             fp.seek(inst.pixel_value_offset)
             for index, frame in enumerate(generate_frames(fp, number_of_frames=inst.number_of_frames)):
                 if index in wanted:
