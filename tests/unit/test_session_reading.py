@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role, TimepointRead
-from workstation.session.baseline_rules import check_baseline, minimum_size_mm
+from workstation.session.baseline_rules import check_baseline
 from workstation.session.persistence import JsonReadStore, ReadStoreError, read_from_json, read_to_json
 from workstation.session.reading import ReadingSession, SessionError
 from workstation.session.worklist import timepoint_status
@@ -141,12 +141,13 @@ def test_baseline_rules_give_reasons():
     s.record_measurement(node, _m(20.0, 12.0))
     extra = s.add_lesion(Role.TARGET, "stomach")
     f = check_baseline(s.read, slice_thickness_mm=5.0)
-    assert f["T1"].ok and f["T2"].ok
+    assert f["T1"].ok and f["T2"].ok and "measurable" in f["T1"].reason
     assert not f["T3"].ok and "per organ" in f["T3"].reason
-    assert "8.0 mm < 10 mm" in f[small].reason
-    assert "pathological non-target" in f[node].reason
-    assert not f[extra].ok and "more than 5" in f[extra].reason and "not measured" in f[extra].reason
-    assert minimum_size_mm(7.0) == 14.0 and minimum_size_mm(2.5) == 10.0
+    assert not f[small].ok and "not measurable" in f[small].reason
+    assert not f[node].ok and "pathological" in f[node].reason
+    assert not f[extra].ok and "at most 5" in f[extra].reason and "not measured" in f[extra].reason
+    thick = check_baseline(s.read, slice_thickness_mm=7.0)  # sec. 3.2: twice the slice thickness, 14 mm
+    assert thick["T1"].ok and not check_baseline(s.read, slice_thickness_mm=13.0)["T1"].ok
 
 
 def test_worklist_status():

@@ -1,18 +1,16 @@
-"""RECIST 1.1 baseline guards shown while the reader chooses targets (the response engine in `recist` re-checks them).
+"""RECIST 1.1 baseline rules shown while the reader chooses targets, with their reasons.
 
-These are pure functions of the read, so the lesion table can say, next to each lesion, why it may not be a target.
+The rules themselves live in the response engine (`recist.baseline`: measurability by slice thickness, at most 5
+targets and 2 per organ, nodes as one organ); this module applies them to the read being made so that the lesion
+table can say, next to each target, whether it may be one and why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recist.baseline import DEFAULT_SLICE_THICKNESS_MM, measurability, target_selection_violations
 from workstation.read_model import LesionStatus, MeasurementOrigin, Read, Role
-
-MAX_TARGETS = 5  # RECIST 1.1 sec. 4.3
-MAX_PER_ORGAN = 2  # RECIST 1.1 sec. 4.3; all lymph nodes together count as one organ
-NODE_TARGET_MM = 15.0  # sec. 3.1.1: a node is measurable with a short axis >= 15 mm
-NODE_PATHOLOGICAL_MM = 10.0  # sec. 3.1.2: 10 to < 15 mm is a pathological non-target node
 
 
 @dataclass(frozen=True)
@@ -22,51 +20,34 @@ class RuleFinding:
     reason: str
 
 
-def minimum_size_mm(slice_thickness_mm: float | None) -> float:
-    """Sec. 3.1.1: >= 10 mm by CT with slices <= 5 mm, otherwise twice the slice thickness."""
-    if slice_thickness_mm is None or slice_thickness_mm <= 5.0:
-        return 10.0
-    return 2.0 * slice_thickness_mm
-
-
-def organ_key(organ: str, is_node: bool) -> str:
-    return "lymph node" if is_node else organ.strip().lower()
-
-
 def check_baseline(read: Read, slice_thickness_mm: float | None) -> dict[str, RuleFinding]:
-    """One finding per target at baseline: measurable, within 5 targets and 2 per organ; reasons name the numbers."""
-    findings: dict[str, RuleFinding] = {}
+    """One finding per target: measurable at baseline and within the selection limits; reasons name the numbers."""
     if not read.timepoints:
-        return findings
+        return {}
     baseline = read.timepoints[0]
-    per_organ: dict[str, int] = {}
-    count = 0
-    min_mm = minimum_size_mm(slice_thickness_mm)
-    for lesion_id, lesion in read.lesions.items():
-        if lesion.role is not Role.TARGET:
-            continue
-        count += 1
-        key = organ_key(lesion.organ, lesion.is_node)
-        per_organ[key] = per_organ.get(key, 0) + 1
-        problems: list[str] = []
-        if count > MAX_TARGETS:
-            problems.append(f"more than {MAX_TARGETS} targets (sec. 4.3): make it a non-target")
-        if per_organ[key] > MAX_PER_ORGAN:
-            problems.append(f"third target in {key} (max {MAX_PER_ORGAN} per organ, sec. 4.3)")
+    thickness = slice_thickness_mm if slice_thickness_mm and slice_thickness_mm > 0 else DEFAULT_SLICE_THICKNESS_MM
+    targets = [(lid, les.organ, les.is_node) for lid, les in read.lesions.items() if les.role is Role.TARGET]
+    problems: dict[str, list[str]] = {lid: [] for lid, _, _ in targets}
+    for lesion_id, message in target_selection_violations(targets):
+        problems.setdefault(lesion_id, []).append(message)
+    fine: dict[str, str] = {}
+    for lesion_id, _, is_node in targets:
         a = baseline.assessments.get(lesion_id)
         counted = [m for m in (a.measurements if a else []) if m.origin is not MeasurementOrigin.SUGGESTED]
         if a is None or a.status is not LesionStatus.MEASURED or not counted:
-            problems.append("not measured yet")
-        elif lesion.is_node:
-            short = counted[0].short_axis_mm
-            if short is None:
-                problems.append("a node needs its short axis")
-            elif short < NODE_TARGET_MM:
-                kind = "pathological non-target" if short >= NODE_PATHOLOGICAL_MM else "normal node"
-                problems.append(f"short axis {short:.1f} mm < {NODE_TARGET_MM:.0f} mm (sec. 3.1.1): a {kind}")
+            problems[lesion_id].append("not measured at baseline yet")
+            continue
+        try:
+            diameter = sum(m.recist_diameter(is_node) for m in counted)
+            verdict = measurability(diameter, is_node, thickness)
+        except ValueError as exc:  # a node without its short axis, an absurd number
+            problems[lesion_id].append(str(exc))
+            continue
+        if verdict.target_eligible:
+            fine[lesion_id] = verdict.reason
         else:
-            long_mm = sum(m.long_axis_mm for m in counted)
-            if long_mm < min_mm:
-                problems.append(f"long axis {long_mm:.1f} mm < {min_mm:.0f} mm: not measurable (sec. 3.1.1)")
-        findings[lesion_id] = RuleFinding(lesion_id, not problems, "; ".join(problems) or "measurable target")
-    return findings
+            problems[lesion_id].append(verdict.reason)
+    return {
+        lid: RuleFinding(lid, not problems[lid], "; ".join(problems[lid]) or fine.get(lid, "measurable target"))
+        for lid, _, _ in targets
+    }
