@@ -14,6 +14,7 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from requests.adapters import HTTPAdapter
 
 from imaging.cancel import CancelToken, ProgressCallback, report
 from imaging.pacs.client import InstanceReceiver, LocalInstance, PacsClient, StoreResult
@@ -58,6 +59,18 @@ def _to_part10(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
+class _VerifyWith(HTTPAdapter):
+    """An HTTPS adapter that always verifies the server against one CA file."""
+
+    def __init__(self, ca_file: str) -> None:
+        super().__init__()
+        self._ca_file = ca_file
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["verify"] = self._ca_file
+        return super().send(request, **kwargs)
+
+
 class DicomWebClient(PacsClient):
     """A DICOMweb server (Orthanc, dcm4chee, Google Healthcare API...)."""
 
@@ -66,7 +79,10 @@ class DicomWebClient(PacsClient):
         session = requests.Session()
         if server.username:
             session.auth = (server.username, server.resolved_password())
-        session.verify = server.ca_file or True
+        if server.ca_file:
+            # Not session.verify: requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override it, and the server's
+            # own CA file must win.
+            session.mount("https://", _VerifyWith(server.ca_file))
         if server.cert_file:
             session.cert = (server.cert_file, server.key_file) if server.key_file else server.cert_file
         self._session = session

@@ -105,11 +105,17 @@ class DimseClient(PacsClient):
         return ae
 
     def _ssl_context(self, server_side: bool = False) -> ssl.SSLContext:
+        """Client context (verifies the PACS); with ``server_side``, our C-MOVE storage SCP's, which needs our
+        certificate and, given a CA file, only lets in a PACS whose certificate that CA signed."""
         purpose = ssl.Purpose.CLIENT_AUTH if server_side else ssl.Purpose.SERVER_AUTH
+        if server_side and not self.server.cert_file:
+            raise PacsConfigError(f"{self.where}: C-MOVE over TLS needs cert_file (our storage SCP's certificate)")
         try:
             context = ssl.create_default_context(purpose, cafile=self.server.ca_file or None)
             if self.server.cert_file:
                 context.load_cert_chain(self.server.cert_file, self.server.key_file or None)
+            if server_side and self.server.ca_file:
+                context.verify_mode = ssl.CERT_REQUIRED
         except (OSError, ssl.SSLError) as exc:
             raise PacsConfigError(f"{self.where}: cannot load the TLS certificates: {exc}") from exc
         return context
@@ -174,7 +180,8 @@ class DimseClient(PacsClient):
                 f"{self.where}: the server accepted none of the services asked for while {what} "
                 "(it may not support them, or not for this AE title)"
             )
-        raise PacsRefused(f"{self.where}: the server aborted the association while {what}")
+        hint = "the server may refuse our client certificate" if self.server.tls else "does the server expect TLS?"
+        raise PacsRefused(f"{self.where}: the server aborted the association while {what} ({hint})")
 
     def _responses(
         self, assoc: Association, responses: Iterable[tuple[Dataset, Dataset | None]], what: str,

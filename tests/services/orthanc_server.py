@@ -39,6 +39,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA and certificates signed by it (PEM): the server's for 127.0.0.1, and a client's."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """Create a throw-away CA, a server certificate for 127.0.0.1/localhost and a client certificate (openssl)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=recist-test-ca", "-days", "2")
+    for name, san in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"), ("client", "")):
+        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN=recist-test-{name}")
+        (folder / f"{name}.ext").write_text(san + "\n" if san else "basicConstraints=CA:FALSE\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+    return TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key", folder / "client.crt",
+                    folder / "client.key")
+
+
 @dataclass
 class OrthancServer:
     """One Orthanc process. ``start()`` waits until its REST API answers; ``stop()`` ends it; ``kill()`` crashes it."""
@@ -51,6 +80,9 @@ class OrthancServer:
     password: str = "s3cret-pw"
     http_port: int = field(default_factory=free_port)
     dicom_port: int = field(default_factory=free_port)
+    #: DICOM TLS when set: client certificates required, and the test's AE reached over TLS for C-MOVE. (HTTP stays
+    #: plain: Debian's Orthanc 1.10.1 crashes with SIGSEGV on its first HTTPS connection.)
+    tls: TlsFiles | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,6 +137,13 @@ class OrthancServer:
             "DicomThreadsCount": 2,
             "ConcurrentJobs": 1,
         }
+        if self.tls is not None:
+            config.update({
+                "DicomTlsEnabled": True, "DicomTlsCertificate": str(self.tls.server_cert),
+                "DicomTlsPrivateKey": str(self.tls.server_key), "DicomTlsTrustedCertificates": str(self.tls.ca_cert),
+                "DicomTlsRemoteCertificateRequired": True,
+            })
+            config["DicomModalities"]["recist"]["UseDicomTls"] = True  # type: ignore[index]
         path = self.workdir / "orthanc.json"
         path.write_text(json.dumps(config, indent=2))
         return path
