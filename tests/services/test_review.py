@@ -165,6 +165,13 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     assert "best overall response" in case.comparison.reasons()[0]
     assert leaks(case, IDENTITY + [s.study_uid for s in sources(site)]) == []
     chosen = case.read_2.read.read_id
+    # Reader 1 amends while the adjudicator looks at the old version: the decision is refused, not silently recorded.
+    amended = copy.deepcopy(case.read_1)
+    amended.read.timepoints[1].assessments["NT1"].comment = "amended after both reads were signed"
+    save_read(db, amended.read, user=people["reader1"], expected_version=amended.version, reason="typo")
+    with pytest.raises(ReviewError, match="amended since you opened it"):
+        adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="r", seen=case)
+    case = adjudication_case(db, pseudonym, people["adjud"])
     with pytest.raises(AuthenticationError):
         adjudicate(db, pseudonym, username="adjud", password="not it", chosen_read_id=chosen, reason="r")
     with pytest.raises(ReviewError, match="needs a reason"):

@@ -100,7 +100,7 @@ def test_adjudication_dialog_is_blinded_and_records_the_choice(qtbot, db) -> Non
     case = adjudication_case(db, pseudonym, people["adjud"])
 
     def record(chosen: str, reason: str, password: str) -> None:
-        adjudicate(db, pseudonym, username="adjud", password=password, chosen_read_id=chosen, reason=reason)
+        adjudicate(db, pseudonym, username="adjud", password=password, chosen_read_id=chosen, reason=reason, seen=case)
 
     dialog = AdjudicationDialog(case, record)
     qtbot.addWidget(dialog)

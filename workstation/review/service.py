@@ -29,7 +29,7 @@ from workstation.review.blinding import (
 from workstation.review.discordance import Comparison, compare
 from workstation.storage import Database, audit_log
 from workstation.storage.repository import StoredRead, load_read, save_read_on
-from workstation.storage.schema import adjudications, review_subjects, review_timepoints
+from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints
 from workstation.users import PermissionDenied, User, UserRole, authenticate, get_user, require_role
 
 
@@ -291,8 +291,20 @@ def adjudication_case(db: Database, pseudonym: str, adjudicator: User) -> Adjudi
     return AdjudicationCase(pseudonym, blinded_timepoints(st.days), st.read_1, st.read_2, comparison)
 
 
-def adjudicate(db: Database, pseudonym: str, *, username: str, password: str, chosen_read_id: str, reason: str) -> None:
-    """Record the adjudicator's choice (password re-entered, reason mandatory); the chosen read becomes accepted."""
+def adjudicate(
+    db: Database,
+    pseudonym: str,
+    *,
+    username: str,
+    password: str,
+    chosen_read_id: str,
+    reason: str,
+    seen: AdjudicationCase | None = None,
+) -> None:
+    """Record the adjudicator's choice (password re-entered, reason mandatory); the chosen read becomes accepted.
+
+    ``seen`` is the case the adjudicator looked at: if either read was amended since, nothing is recorded.
+    """
     adjudicator = authenticate(db, username, password)
     if not reason.strip():
         raise ReviewError("an adjudication needs a reason")
@@ -303,6 +315,19 @@ def adjudicate(db: Database, pseudonym: str, *, username: str, password: str, ch
     with db.transaction() as conn:
         if conn.execute(select(adjudications.c.pseudonym).where(adjudications.c.pseudonym == pseudonym)).first():
             raise ReviewError(f"{pseudonym} has already been adjudicated")
+        # Lock both reads until the decision commits, and make sure they are still the ones the adjudicator saw.
+        versions = dict(
+            conn.execute(
+                select(reads.c.read_id, reads.c.version)
+                .where(reads.c.read_id.in_([case.read_1.read.read_id, case.read_2.read.read_id]))
+                .with_for_update()
+            ).all()
+        )
+        for stored in (seen or case).read_1, (seen or case).read_2:
+            if versions.get(stored.read.read_id) != stored.version:
+                raise ReviewError(
+                    f"{pseudonym}: a central read was amended since you opened it; reopen the adjudication"
+                )
         conn.execute(
             insert(adjudications).values(
                 pseudonym=pseudonym,

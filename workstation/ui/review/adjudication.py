@@ -1,8 +1,10 @@
 """The adjudication dialog: both central reads of a discordant subject side by side (blinded), pick one with a reason.
 
 It shows only what `workstation.review.adjudication_case` returns: the pseudonym, study days, generic labels, each
-read's responses with their reasons. ``adjudicate(chosen_read_id, reason, password)`` records the choice (e.g.
-`workstation.review.service.adjudicate`); a refusal is shown and the dialog stays.
+read's responses with their reasons. ``adjudicate(chosen_read_id, reason, password)`` records the choice, e.g.
+``workstation.review.service.adjudicate(db, pseudonym, username=..., password=password, chosen_read_id=chosen,
+reason=reason, seen=case)`` (``seen`` refuses the decision if a read was amended meanwhile); a refusal is shown and
+the dialog stays.
 """
 
 from __future__ import annotations
