@@ -107,11 +107,14 @@ def test_signing_locks_a_timepoint_and_a_change_needs_a_reason(db) -> None:
 
     edited = copy.deepcopy(signed.read)
     edited.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 55.0
-    with pytest.raises(AmendmentReasonRequired, match=r"timepoint/0.*amendment and needs a reason"):
+    with pytest.raises(
+        AmendmentReasonRequired,
+        match=r"subject SITE01-0042, timepoint 'TP0', lesion T1 is signed: changing it is an amendment and needs a",
+    ):
         save_read(db, edited, user=people["site1"], expected_version=signed.version)
     relabelled = copy.deepcopy(signed.read)
     relabelled.lesions["T1"].organ = "lung"  # the lesion is assessed in the signed timepoint: also an amendment
-    with pytest.raises(AmendmentReasonRequired):
+    with pytest.raises(AmendmentReasonRequired, match=r"subject SITE01-0042, lesion T1 is signed"):
         save_read(db, relabelled, user=people["site1"], expected_version=signed.version)
     assert load_read(db, read.read_id).read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm == 50.0
 
@@ -315,3 +318,14 @@ def test_deleting_a_read_needs_a_reason_and_keeps_every_value_in_the_audit_trail
     assert json.loads(measurement.old_value)["measurements"][0]["model_id"] == "lesion-unet"
     assert all(e.reason == "entered under the wrong subject" and e.new_value is None for e in deleted)
     assert audit_log.verify(db).ok
+
+
+def test_a_read_cannot_be_taken_over_by_another_reader(db) -> None:
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    taken = copy.deepcopy(read)
+    taken.reader = "reader1"
+    with pytest.raises(ReadError, match="by site1 cannot change its subject or reader"):
+        save_read(db, taken, user=people["reader1"], expected_version=1)
+    assert load_read(db, read.read_id).read.reader == "site1"

@@ -132,6 +132,24 @@ def _locked(path: str, read: Read) -> bool:
     return False
 
 
+def _describe(path: str, read: Read) -> str:
+    """An entity path (``read/<id>/timepoint/0/assessment/T1``) in words: subject, timepoint label, lesion."""
+    parts = path.split("/")[2:]
+    words = [f"subject {read.subject_id}"]
+    if parts[:1] == ["timepoint"] and len(parts) > 1 and parts[1].isdigit():
+        pos = int(parts[1])
+        label = read.timepoints[pos].label if pos < len(read.timepoints) else f"#{pos + 1}"
+        words.append(f"timepoint {label!r}")
+        parts = parts[2:]
+    if parts[:1] in (["assessment"], ["lesion"]) and len(parts) > 1:
+        words.append(f"lesion {'/'.join(parts[1:])}")
+    elif parts[:1] == ["signature"]:
+        words.append("signature")
+    elif not parts and len(words) == 1:
+        words.append("read settings")
+    return ", ".join(words)
+
+
 def _stale(stored: StoredRead, expected: int) -> ConcurrentChangeError:
     r = stored.read
     return ConcurrentChangeError(
@@ -198,6 +216,10 @@ def save_read_on(
         return 1
     if expected_version is None:
         raise ReadError(f"a read {read.read_id} already exists; load it and save it with its version")
+    if (stored.read.subject_id, stored.read.reader) != (read.subject_id, read.reader):
+        raise ReadError(
+            f"the read of subject {stored.read.subject_id} by {stored.read.reader} cannot change its subject or reader"
+        )
     if stored.version != expected_version:
         raise _stale(stored, expected_version)
     old, new = entity_snapshots(stored.read), entity_snapshots(read)
@@ -206,11 +228,14 @@ def save_read_on(
         return stored.version
     for path in changed:
         if path.endswith("/signature"):
-            raise ReadError(f"{path}: a signature can only be made by signing (with the password), never by a save")
+            raise ReadError(
+                f"{_describe(path, stored.read)}: a signature can only be made by signing (with the password), "
+                "never by a save"
+            )
     amended = [p for p in changed if _locked(p, stored.read)]
     if amended and not reason:
         raise AmendmentReasonRequired(
-            f"{amended[0]} is part of a signed timepoint: changing it is an amendment and needs a reason"
+            f"{_describe(amended[0], stored.read)} is signed: changing it is an amendment and needs a reason"
         )
     result = conn.execute(
         update(reads)
