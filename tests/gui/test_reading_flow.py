@@ -134,3 +134,61 @@ def test_viewer_keys_presets_and_planes(qtbot, window):
     w.set_plane(v.plane.__class__("axial"))
     assert v.edge["top"].text() == "A" and v.edge["right"].text() == "L"
     assert "HU" not in v.corner["br"].text()
+
+
+def test_cursor_shows_position_and_hu(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    v = w.current_viewer
+    x, y, k = v.patient_to_view(LESIONS[0].centre_mm)
+    v.set_slice(k)
+    v.view.scene().sigMouseMoved.emit(v.vb.mapViewToScene(QPointF(x, y)))
+    text = v.corner["br"].text()
+    hu = float(text.split()[-2])
+    assert "mm" in text and -40.0 < hu < 20.0  # the lesion is -10 HU with 4 HU noise
+    assert f"Im {k + 1}/40" in v.corner["bl"].text()
+
+
+def test_nothing_is_lost_without_asking(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    w.auto_answer = False  # the reader says "no, keep it"
+    assert not w.close() and w.isVisible() and w.pending is not None
+    w.go_to_timepoint(1)
+    assert w.session.current_timepoint == 0 and w.pending is not None
+    w.auto_answer = True
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert w.close()
+    assert w.store.load("S1", "tester").timepoints[0].assessments["T1"].measurements
+
+
+def test_loading_can_be_cancelled(qtbot, window):
+    import threading
+
+    from imaging.cancel import Cancelled
+    from workstation.session.worklist import SubjectEntry, TimepointEntry
+
+    released = threading.Event()
+
+    class SlowSource:
+        description = "slow series"
+
+        def load(self, progress=None, cancel=None, on_first_slice=None):
+            for n in range(200):
+                if cancel is not None and cancel.cancelled:
+                    released.set()
+                    raise Cancelled("cancelled")
+                progress(n, 200, "reading")
+                threading.Event().wait(0.01)
+            raise AssertionError("not cancelled")
+
+    w = window
+    start = phantom_subject().timepoints[0]
+    w.open_subjects([SubjectEntry("SLOW", [TimepointEntry("baseline", start.date, SlowSource())])])
+    qtbot.waitUntil(lambda: w.progress.isVisible() and w.progress.value() > 0, timeout=5000)
+    w.cancel_btn.click()
+    qtbot.waitUntil(released.is_set, timeout=5000)
+    qtbot.waitUntil(lambda: not w.progress.isVisible(), timeout=5000)
+    assert "cancelled" in w.current_viewer.corner["tl"].text()

@@ -447,39 +447,46 @@ class SliceViewer(QWidget):
                 self.endpoint_moved.emit(axis, end, new)
                 return
 
+    def _set_label(self, label: QLabel, text: str) -> bool:
+        if label.text() == text:
+            return False
+        label.setText(text)
+        label.adjustSize()
+        return True
+
     def _update_text(self) -> None:
+        """Corner texts and orientation letters; labels are only touched (and re-placed) when their text changes."""
         v = self.volume
-        self.corner["tl"].setText(self.title + (f"\n{self.loading_text}" if self.loading_text else ""))
-        self.corner["tr"].setText(f"W {self.width_hu:.0f}  L {self.level_hu:.0f}")
+        c, e = self.corner, self.edge
+        changed = self._set_label(c["tl"], self.title + (f"\n{self.loading_text}" if self.loading_text else ""))
+        changed |= self._set_label(c["tr"], f"W {self.width_hu:.0f}  L {self.level_hu:.0f}")
         if v is None:
-            self.corner["bl"].setText("no images")
-            for lab in self.edge.values():
-                lab.setText("")
-            self._place_labels()
-            return
-        n = v.shape[0]
-        k = self.cursor_voxel[0]
-        thick = v.info.slice_thickness_mm
-        thick_txt = f"  thk {thick:g} mm" if thick else ""
-        if self.plane is Plane.AXIAL:
-            where = f"Im {k + 1}/{n}  z {v.slice_position_mm(k):.1f} mm{thick_txt}"
+            changed |= self._set_label(c["bl"], "no images")
+            for lab in e.values():
+                changed |= self._set_label(lab, "")
         else:
-            axis = 1 if self.plane is Plane.CORONAL else 2
-            where = f"{self.plane.value} {self.cursor_voxel[axis] + 1}/{v.shape[axis]}"
-        self.corner["bl"].setText(where)
-        d = v.direction
-        right = d[:, 2] if self.plane is not Plane.SAGITTAL else d[:, 1]
-        down = d[:, 1] if self.plane is Plane.AXIAL else (-d[:, 0] if self._flip_rows() else d[:, 0])
-        self.edge["right"].setText(orientation_letter(right))
-        self.edge["left"].setText(orientation_letter(-right))
-        self.edge["bottom"].setText(orientation_letter(down))
-        self.edge["top"].setText(orientation_letter(-down))
-        self._place_labels()
+            n = v.shape[0]
+            k = self.cursor_voxel[0]
+            thick = v.info.slice_thickness_mm
+            thick_txt = f"  thk {thick:g} mm" if thick else ""
+            if self.plane is Plane.AXIAL:
+                where = f"Im {k + 1}/{n}  z {v.slice_position_mm(k):.1f} mm{thick_txt}"
+            else:
+                axis = 1 if self.plane is Plane.CORONAL else 2
+                where = f"{self.plane.value} {self.cursor_voxel[axis] + 1}/{v.shape[axis]}"
+            changed |= self._set_label(c["bl"], where)
+            d = v.direction
+            right = d[:, 2] if self.plane is not Plane.SAGITTAL else d[:, 1]
+            down = d[:, 1] if self.plane is Plane.AXIAL else (-d[:, 0] if self._flip_rows() else d[:, 0])
+            changed |= self._set_label(e["right"], orientation_letter(right))
+            changed |= self._set_label(e["left"], orientation_letter(-right))
+            changed |= self._set_label(e["bottom"], orientation_letter(down))
+            changed |= self._set_label(e["top"], orientation_letter(-down))
+        if changed:
+            self._place_labels()
 
     def _place_labels(self) -> None:
         w, h = self.view.width(), self.view.height()
-        for lab in (*self.corner.values(), *self.edge.values()):
-            lab.adjustSize()
         c, e = self.corner, self.edge
         c["tl"].move(6, 4)
         c["tr"].move(w - c["tr"].width() - 6, 4)
@@ -506,7 +513,9 @@ class SliceViewer(QWidget):
             hu = float(self.volume.array[k, j, i])
             x, y, z = self.view_to_patient(p.x(), p.y())
             self.corner["br"].setText(f"({x:.1f}, {y:.1f}, {z:.1f}) mm   {hu:.0f} HU")
-        self._place_labels()
+        br = self.corner["br"]
+        br.adjustSize()
+        br.move(self.view.width() - br.width() - 6, self.view.height() - br.height() - 4)
 
     def _view_clicked(self, x: float, y: float) -> None:
         if self.volume is None:
