@@ -329,3 +329,22 @@ def test_a_read_cannot_be_taken_over_by_another_reader(db) -> None:
     with pytest.raises(ReadError, match="by site1 cannot change its subject or reader"):
         save_read(db, taken, user=people["reader1"], expected_version=1)
     assert load_read(db, read.read_id).read.reader == "site1"
+
+
+def test_a_database_with_damaged_pages_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "reads.db"
+    db = open_database(str(path))
+    people = make_users(db)
+    for i in range(20):
+        save_read(db, make_read(subject_id=f"S{i}"), user=people["site1"], expected_version=None)
+    db.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    data[8192 : 8192 + 3000] = b"\xab" * 3000  # a disk error across pages 3 and 4
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        StorageError, match=rf"database file {path} is damaged \(SQLite quick_check: .*\); restore"
+    ) as e:
+        open_database(str(path))
+    assert "\n" not in str(e.value)

@@ -201,7 +201,8 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
             with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
                 check = conn.exec_driver_sql("PRAGMA quick_check").scalar()
             if check != "ok":
-                raise StorageError(f"{where} is damaged (SQLite quick_check: {check}); restore it from a backup")
+                found = " ".join(str(check).split())[:200]
+                raise StorageError(f"{where} is damaged (SQLite quick_check: {found}); restore it from a backup")
         _migrate(engine, where)
     except StorageError:
         engine.dispose()
