@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - pydicom's handlers take over
     _rle_decode_frame = None
 
 INT16_MIN, INT16_MAX = -32768, 32767
+#: what must never be turned into a "cannot decode" message
+NOT_DECODER_ERRORS = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
 DEFLATED = "1.2.840.10008.1.2.1.99"
 _PIXEL_DATA_TAG_BYTES = b"\xe0\x7f\x10\x00"
 
@@ -104,8 +106,10 @@ def _rle_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[
         raise
     except OSError as exc:
         raise DicomLoadError(f"{inst.path}: cannot read pixel data ({exc.strerror or exc})") from exc
-    except Exception as exc:
-        raise DicomLoadError(f"{inst.path}: corrupt RLE pixel data ({exc})") from exc
+    except NOT_DECODER_ERRORS:
+        raise
+    except BaseException as exc:  # pylibjpeg-rle (Rust) panics with a BaseException on some damaged streams
+        raise DicomLoadError(f"{inst.path}: corrupt RLE pixel data ({type(exc).__name__}: {exc})") from exc
 
 
 def _pydicom_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
@@ -124,7 +128,9 @@ def _pydicom_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tu
             yield index, values
     except DicomLoadError:
         raise
-    except Exception as exc:
+    except NOT_DECODER_ERRORS:
+        raise
+    except BaseException as exc:  # compiled decoders may raise BaseException subclasses (Rust panics)
         name = UID(inst.transfer_syntax_uid).name
         raise DicomLoadError(f"{inst.path}: cannot decode {name} pixel data: {exc}") from exc
 

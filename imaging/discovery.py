@@ -21,7 +21,6 @@ from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from imaging.cancel import CancelToken, ProgressCallback, report
 from imaging.errors import DicomLoadError
@@ -271,12 +270,12 @@ def _looks_like_dicom(fp: Any) -> tuple[bool, bool]:
 
 
 class _Skip(Exception):
-    """A file left out, with a code, a reason and (when its header was readable) the header."""
+    """A file left out, with a code, a reason and (when its header named it) its series."""
 
-    def __init__(self, code: str, reason: str, header: Header | None = None) -> None:
+    def __init__(self, code: str, reason: str, series: SeriesRecord | None = None) -> None:
         super().__init__(reason)
         self.code = code
-        self.header = header
+        self.series = series
 
 
 def _read_with_pydicom(path: Path) -> tuple[Dataset, str, str, tuple[int, int, int]]:
@@ -295,15 +294,20 @@ def _read_with_pydicom(path: Path) -> tuple[Dataset, str, str, tuple[int, int, i
                 place = _pixel_element(fp, implicit_vr=(ts == "1.2.840.10008.1.2"))
     except _Skip:
         raise
-    except (InvalidDicomError, EOFError, struct.error, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _Skip("corrupt", f"unreadable DICOM header: {exc}") from exc
     except OSError as exc:
         raise _Skip("unreadable", f"cannot read the file: {exc.strerror or exc}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # pydicom raises many kinds of error on a damaged header; all mean the same here
+        raise _Skip("corrupt", f"unreadable DICOM header ({type(exc).__name__}: {exc})") from exc
     return ds, ts, media_class, place
 
 
-def read_instance_header(path: Path) -> tuple[Header, InstanceHeader]:
-    """Read one file's header (no pixels). Raises ``_Skip`` with a reason when the file is not a usable image."""
+def read_instance_header(path: Path) -> tuple[SeriesRecord, InstanceHeader]:
+    """Read one file's header (no pixels): its series (identifiers only, no instances) and the instance.
+
+    Raises ``_Skip`` with a reason when the file is not a usable image.
+    """
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -315,9 +319,23 @@ def read_instance_header(path: Path) -> tuple[Header, InstanceHeader]:
         ds: Header = fast
         ts = fast.transfer_syntax_uid
         media_class = fast.media_sop_class_uid
-        offset, length, value_offset = fast.pixel_data_offset, fast.pixel_data_length, fast.pixel_value_offset
+        place = (fast.pixel_data_offset, fast.pixel_data_length, fast.pixel_value_offset)
     else:
-        ds, ts, media_class, (offset, length, value_offset) = _read_with_pydicom(path)
+        ds, ts, media_class, place = _read_with_pydicom(path)
+    try:
+        return _interpret(path, size, ds, ts, media_class, place)
+    except _Skip:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # pydicom converts values lazily: a damaged value fails only when it is read
+        raise _Skip("corrupt", f"damaged DICOM header ({type(exc).__name__}: {exc})") from exc
+
+
+def _interpret(
+    path: Path, size: int, ds: Header, ts: str, media_class: str, place: tuple[int, int, int]
+) -> tuple[SeriesRecord, InstanceHeader]:
+    offset, length, value_offset = place
     sop_class = _text(ds, "SOPClassUID") or media_class
     if sop_class == DICOMDIR_CLASS:
         raise _Skip("dicomdir", "DICOMDIR (a directory index, not an image)")
@@ -326,6 +344,7 @@ def read_instance_header(path: Path) -> tuple[Header, InstanceHeader]:
         raise _Skip("not-image", f"not an image (SOP class {sop_class or 'unknown'})")
     if not _text(ds, "SeriesInstanceUID"):
         raise _Skip("corrupt", "no SeriesInstanceUID")
+    series = _new_record(ds)
     n_frames = _int(ds, "NumberOfFrames") or 1
     bits_allocated = _int(ds, "BitsAllocated") or 16
     inst = InstanceHeader(
@@ -347,15 +366,15 @@ def read_instance_header(path: Path) -> tuple[Header, InstanceHeader]:
         frames=_frame_headers(ds, n_frames),
     )
     if offset < 0 and ts in NATIVE_LITTLE_ENDIAN | {RLE_LOSSLESS}:
-        raise _Skip("truncated", "no pixel data (truncated before the pixels)", ds)
+        raise _Skip("truncated", "no pixel data (truncated before the pixels)", series)
     if inst.is_native:
         needed = inst.frame_bytes * inst.number_of_frames
         if length < needed or value_offset + needed > size:
             have = max(0, min(length, size - value_offset))
-            raise _Skip("truncated", f"truncated: pixel data has {have} of {needed} bytes", ds)
+            raise _Skip("truncated", f"truncated: pixel data has {have} of {needed} bytes", series)
     elif inst.is_encapsulated and value_offset >= size - 8:
-        raise _Skip("truncated", "truncated: no compressed frames after the header", ds)
-    return ds, inst
+        raise _Skip("truncated", "truncated: no compressed frames after the header", series)
+    return series, inst
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -392,8 +411,8 @@ def _new_record(ds: Header) -> SeriesRecord:
     )
 
 
-def _series_key(ds: Header) -> tuple[str, str, str]:
-    return (_text(ds, "PatientID"), _text(ds, "StudyInstanceUID"), _text(ds, "SeriesInstanceUID"))
+def _series_key(series: SeriesRecord) -> tuple[str, str, str]:
+    return (series.patient.patient_id, series.study_uid, series.series_uid)
 
 
 def discover(
@@ -418,21 +437,16 @@ def discover(
         if cancel is not None:
             cancel.raise_if_cancelled()
         try:
-            ds, inst = read_instance_header(path)
+            template, inst = read_instance_header(path)
         except _Skip as skip:
             warning = LoadWarning(skip.code, f"skipped: {skip}", str(path))
-            key = _series_key(skip.header) if skip.header is not None else None
-            if key is not None and key[2]:  # an image of a known series that cannot be used: tell that series
-                if key not in records:
-                    records[key] = _new_record(skip.header)  # type: ignore[arg-type]
-                records[key].warnings.append(warning)
+            if skip.series is not None:  # an image of a known series that cannot be used: tell that series
+                records.setdefault(_series_key(skip.series), skip.series).warnings.append(warning)
             elif skip.code != "dicomdir":
                 skipped.append(warning)
             report(progress, n + 1, len(paths), path.name)
             continue
-        record = records.get(key := _series_key(ds))
-        if record is None:
-            record = records[key] = _new_record(ds)
+        record = records.setdefault(_series_key(template), template)
         record.instances.append(inst)
         report(progress, n + 1, len(paths), path.name)
     series = [r for r in records.values() if r.instances]

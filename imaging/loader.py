@@ -40,7 +40,16 @@ import numpy as np
 import numpy.typing as npt
 
 from imaging.cancel import Cancelled, CancelToken, ProgressCallback, report
-from imaging.decode import INT16_MAX, INT16_MIN, decode_frames, read_native_frame, store_hu, stored_dtype, stored_range
+from imaging.decode import (
+    INT16_MAX,
+    INT16_MIN,
+    NOT_DECODER_ERRORS,
+    decode_frames,
+    read_native_frame,
+    store_hu,
+    stored_dtype,
+    stored_range,
+)
 from imaging.discovery import InstanceHeader, SeriesRecord, discover
 from imaging.errors import DicomLoadError
 from imaging.slice_geometry import SliceRef, StackGeometry, stack_geometry
@@ -214,9 +223,9 @@ class SeriesLoader:
                     done.append(slice_of[frame_index])
         except DicomLoadError as exc:
             self._fail(task, str(exc), done)
-        except MemoryError:
+        except NOT_DECODER_ERRORS:
             raise
-        except Exception as exc:  # a decoder bug on one file must not lose the series
+        except BaseException as exc:  # a decoder bug on one file must not lose the series
             self._fail(task, f"{inst.path}: {type(exc).__name__}: {exc}", done)
         with self._lock:
             self.loaded[done] = True
