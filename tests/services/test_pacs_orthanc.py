@@ -201,14 +201,43 @@ def make_sr(study: WrittenSeries, folder: Path) -> tuple[Path, str, str]:
     return path, ds.SeriesInstanceUID, ds.SOPInstanceUID
 
 
+def make_seg(study: WrittenSeries, folder: Path) -> tuple[str, str]:
+    """A binary DICOM SEG (highdicom) of a box on the first two slices of ``study``."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    sources = [pydicom.dcmread(p) for p in study.paths[:2]]
+    for ds in sources:  # attributes the test series writer leaves out and a SEG copies from its sources
+        for keyword, value in (("StudyID", "1"), ("StudyTime", "120000"), ("ReferringPhysicianName", "")):
+            ds.setdefault(keyword, value)
+    mask = np.zeros((2, 64, 64), dtype=bool)
+    mask[:, 20:30, 25:40] = True
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=mask, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[hd.seg.SegmentDescription(
+            segment_number=1, segment_label="T1",
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Neoplasm, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )],
+        series_instance_uid=hd.UID(), series_number=901, sop_instance_uid=hd.UID(), instance_number=1,
+        manufacturer="recist-tests", manufacturer_model_name="pacs-test", software_versions="1",
+        device_serial_number="1",
+    )
+    seg.save_as(folder / "seg.dcm")
+    return str(seg.SeriesInstanceUID), str(seg.SOPInstanceUID)
+
+
 @pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
-def test_store_sr_and_find_it_again(orthanc: OrthancServer, trial: Trial, protocol: str, tmp_path: Path) -> None:
+def test_store_sr_and_seg_and_find_them_again(
+    orthanc: OrthancServer, trial: Trial, protocol: str, tmp_path: Path
+) -> None:
     sr_path, series_uid, sop_uid = make_sr(trial.baseline, tmp_path / "export")
+    seg_series_uid, seg_uid = make_seg(trial.baseline, tmp_path / "export")
     with connect(settings_for(orthanc, protocol)) as pacs:
         stored = pacs.store([tmp_path / "export"])
-        assert stored.stored == (sop_uid,) and stored.failed == ()
+        assert sorted(stored.stored) == sorted((sop_uid, seg_uid)) and stored.failed == ()
         series = {s.series_uid: s for s in pacs.find_series(trial.baseline.study_uid)}
-        assert series[series_uid].modality == "SR"
+        assert series[series_uid].modality == "SR" and series[seg_series_uid].modality == "SEG"
         cache = LocalCache(tmp_path / "cache")
         got = pacs.retrieve(trial.baseline.study_uid, cache, series_uids=[series_uid])
         assert got.fetched == 1
