@@ -11,6 +11,7 @@ named: those that belong to a series become warnings of that series, the others 
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from collections.abc import Iterable, Iterator
@@ -182,7 +183,9 @@ def _floats(ds: Header | None, keyword: str, n: int) -> tuple[float, ...] | None
         numbers = tuple(float(v) for v in value)
     except (TypeError, ValueError):
         return None
-    return numbers if len(numbers) == n else None
+    if len(numbers) != n or not all(math.isfinite(v) for v in numbers):
+        return None  # a damaged value is treated as a missing one
+    return numbers
 
 
 def parse_date(text: str) -> date | None:

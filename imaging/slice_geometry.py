@@ -87,6 +87,10 @@ def _check_uniform(refs: list[SliceRef], uid: str) -> None:
     no_spacing = [r for r in refs if r.header.pixel_spacing is None]
     if no_spacing:
         raise DicomLoadError(f"series {uid}: no PixelSpacing in {_examples(no_spacing)}: cannot measure in mm")
+    bad = [r for r in refs if min(r.header.pixel_spacing or (0.0,)) <= 0]
+    if bad:
+        value = list(bad[0].header.pixel_spacing or ())
+        raise DicomLoadError(f"series {uid}: impossible PixelSpacing {value} in {_examples(bad)}")
     spacings = _group_by(refs, lambda r: tuple(round(v, 4) for v in r.header.pixel_spacing or ()))
     if len(spacings) > 1:
         parts = "; ".join(f"{list(ps)} mm in {len(g)} slices ({_examples(g, 1)})" for ps, g in spacings.items())  # type: ignore[call-overload]

@@ -193,3 +193,21 @@ def test_a_series_uid_reused_for_another_patient_stays_apart(tmp_path: Path) -> 
     with pytest.raises(DicomLoadError, match="used by 2 patients"):
         load_series(tmp_path, series_uid=a.series_uid)
     assert load_series(found[1]).shape[0] == 4
+
+
+def test_impossible_geometry_values(tmp_path: Path) -> None:
+    import pydicom
+
+    written = write_ct_series(tmp_path, n=4)
+    ds = pydicom.dcmread(written.paths[0])
+    ds.ImagePositionPatient = ["1e400", "0", "0"]  # overflows to infinity
+    ds.save_as(written.paths[0])
+    volume = load_series(tmp_path)
+    assert volume.shape[0] == 3 and "no-position" in codes(volume)
+    assert np.isfinite(volume.origin).all()
+    for p in written.paths:
+        ds = pydicom.dcmread(p)
+        ds.PixelSpacing = [0, 0.7]
+        ds.save_as(p)
+    with pytest.raises(DicomLoadError, match="PixelSpacing"):
+        load_series(tmp_path)
