@@ -112,6 +112,24 @@ def _hu_dtype(slices: list[SliceRef]) -> tuple[np.dtype[np.generic], bool]:
     return np.dtype(np.int16), may_overflow
 
 
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(record: SeriesRecord, shape: tuple[int, int, int], dtype: np.dtype[np.generic]) -> None:
+    """Refuse, with the numbers, an array this computer cannot hold (often a damaged Rows/Columns)."""
+    need = shape[0] * shape[1] * shape[2] * dtype.itemsize
+    have = _physical_memory()
+    if have is not None and need > 0.75 * have:
+        raise DicomLoadError(
+            f"series {record.series_uid}: {shape[0]} slices of {shape[1]} x {shape[2]} need {need / 2**30:.1f} GiB, "
+            f"more than this computer's {have / 2**30:.1f} GiB of memory allows"
+        )
+
+
 def _series_info(record: SeriesRecord, geometry: StackGeometry) -> SeriesInfo:
     first = geometry.slices[0]
     return SeriesInfo(
@@ -142,6 +160,7 @@ class SeriesLoader:
         for ref in slices:
             stored_dtype(ref.instance)  # refuses unsupported bit depths before anything is allocated
         dtype, self._may_overflow = _hu_dtype(slices)
+        _check_memory(self.record, self.geometry.shape, dtype)
         # np.zeros maps zero pages lazily: allocation is immediate and untouched slices cost nothing until decoded
         array = np.zeros(self.geometry.shape, dtype=dtype)
         self.volume = Volume(

@@ -211,3 +211,18 @@ def test_impossible_geometry_values(tmp_path: Path) -> None:
         ds.save_as(p)
     with pytest.raises(DicomLoadError, match="PixelSpacing"):
         load_series(tmp_path)
+
+
+def test_an_array_too_big_for_memory_is_refused_before_allocation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pydicom
+
+    written = write_ct_series(tmp_path, n=2, transfer_syntax="1.2.840.10008.1.2.5")
+    for p in written.paths:  # a damaged size: 65535 x 65535 per slice
+        ds = pydicom.dcmread(p)
+        ds.Rows = ds.Columns = 65535
+        ds.save_as(p)
+    monkeypatch.setattr("imaging.loader._physical_memory", lambda: 8 * 2**30)
+    with pytest.raises(DicomLoadError, match=r"need 16\.0 GiB"):
+        load_series(tmp_path)
