@@ -192,3 +192,13 @@ def test_loading_can_be_cancelled(qtbot, window):
     qtbot.waitUntil(released.is_set, timeout=5000)
     qtbot.waitUntil(lambda: not w.progress.isVisible(), timeout=5000)
     assert "cancelled" in w.current_viewer.corner["tl"].text()
+
+
+def test_a_late_suggestion_does_not_land_on_another_timepoint(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    w.segmenter.delay_s = 0.5
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)  # the reader moves on before the engine answers
+    qtbot.waitUntil(lambda: not w.jobs.busy, timeout=20000)
+    assert w.session.current_timepoint == 1 and w.pending is None

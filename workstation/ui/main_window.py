@@ -263,6 +263,7 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         measure = mb.addMenu("&Measure")
         self._action("Accept measurement", "Return", self.accept_pending, measure)
+        self._action("Make the measurement a new target", "T", lambda: self._choose_new(Role.TARGET), measure)
         self._action("Reject suggestion, draw by hand", "Escape", self.reject_pending, measure)
         self._action("Measure selected lesion at its proposed position", "G", self.suggest_at_proposal, measure)
         self._action(
@@ -412,6 +413,8 @@ class MainWindow(QMainWindow):
         self.go_to_timepoint(tp_index)
 
     def _set_session(self, session: ReadingSession, subject_index: int) -> None:
+        # only the subject being read keeps its volumes in memory (a CT timepoint is ~150 MB)
+        self.volumes = {k: v for k, v in self.volumes.items() if k[0] == session.read.subject_id}
         if self.session is not None:
             self.session.changed.disconnect(self._session_changed)
         self.session = session
@@ -452,6 +455,8 @@ class MainWindow(QMainWindow):
     def _show_timepoint(self) -> None:
         s = self.session
         assert s is not None
+        if self._suggest_job is not None and not self._suggest_job.done:
+            self._suggest_job.cancel()
         subject = self.subjects[self.subject_index]
         tp = s.current_timepoint
         self.worklist.mark_current(self.subject_index, tp)
@@ -682,10 +687,19 @@ class MainWindow(QMainWindow):
         def work(_progress: ProgressCallback, cancel: CancelToken) -> Suggestion:
             return measuring.suggest(volume, point, is_node=is_node, cancel=cancel)
 
+        where = (s.read.subject_id, s.current_timepoint)
+
+        def arrived(suggestion: Suggestion) -> None:
+            # the reader may have moved on while the engine worked: a suggestion belongs to its own images
+            if self.session is None or (self.session.read.subject_id, self.session.current_timepoint) != where:
+                self._suggestion_ended()
+                return
+            self._suggested(suggestion)
+
         job = self.jobs.start(
             "suggestion",
             work,
-            on_success=self._suggested,
+            on_success=arrived,
             on_error=self._suggestion_failed,
             on_cancel=self._suggestion_ended,
         )
