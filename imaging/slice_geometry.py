@@ -73,6 +73,26 @@ def _group_by(refs: list[SliceRef], key: object) -> dict[object, list[SliceRef]]
     return groups
 
 
+def _majority_sop_class(refs: list[SliceRef], warnings: list[LoadWarning]) -> list[SliceRef]:
+    """Keep the images of the series' main SOP class; others (a dose-report screen capture...) are left out."""
+    classes = _group_by(refs, lambda r: r.instance.sop_class_uid)
+    if len(classes) == 1:
+        return refs
+    main = max(classes.values(), key=len)
+    for group in classes.values():
+        if group is main:
+            continue
+        for r in group:
+            warnings.append(
+                LoadWarning(
+                    "other-object",
+                    f"image of another kind (SOP class {r.instance.sop_class_uid}) left out of the volume",
+                    r.where,
+                )
+            )
+    return main
+
+
 def _check_uniform(refs: list[SliceRef], uid: str) -> None:
     colour = [r for r in refs if r.instance.samples_per_pixel != 1]
     if colour:
@@ -212,7 +232,7 @@ def stack_geometry(record: SeriesRecord) -> StackGeometry:
                     "no-position", "slice without ImagePositionPatient/ImageOrientationPatient left out", r.where
                 )
             )
-    refs = placed
+    refs = _majority_sop_class(placed, warnings)
     _check_uniform(refs, uid)
     row, col = _orientation(refs, uid)
     normal = np.cross(row, col)

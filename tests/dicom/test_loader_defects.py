@@ -226,3 +226,19 @@ def test_an_array_too_big_for_memory_is_refused_before_allocation(
     monkeypatch.setattr("imaging.loader._physical_memory", lambda: 8 * 2**30)
     with pytest.raises(DicomLoadError, match=r"need 16\.0 GiB"):
         load_series(tmp_path)
+
+
+def test_a_screen_capture_inside_the_series_is_left_out(tmp_path: Path) -> None:
+    import pydicom
+
+    written = write_ct_series(tmp_path, n=5)
+    ds = pydicom.dcmread(written.paths[0])
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture
+    ds.SOPInstanceUID = "1.2.3.4.5"
+    ds.Rows, ds.Columns = 16, 20
+    ds.PixelData = np.zeros((16, 20), np.uint16).tobytes()
+    ds.save_as(tmp_path / "dose_report.dcm")
+    volume = load_series(tmp_path)
+    np.testing.assert_array_equal(volume.array, written.hu)
+    other = [w for w in volume.warnings if w.code == "other-object"]
+    assert len(other) == 1 and other[0].where.endswith("dose_report.dcm")
