@@ -11,6 +11,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pydicom
@@ -183,6 +184,22 @@ class DimseClient(PacsClient):
         hint = "the server may refuse our client certificate" if self.server.tls else "does the server expect TLS?"
         raise PacsRefused(f"{self.where}: the server aborted the association while {what} ({hint})")
 
+    @contextmanager
+    def _association(
+        self, ae: AE, what: str, ext_neg: list[Any] | None = None,
+        evt_handlers: list[tuple[Any, Callable[..., Any]]] | None = None,
+    ) -> Iterator[Association]:
+        """An open association: released after the work, aborted when the work failed (pending replies dropped)."""
+        assoc = self._associate(ae, what, ext_neg, evt_handlers)
+        try:
+            yield assoc
+        except BaseException:
+            if assoc.is_established:
+                assoc.abort()
+            raise
+        if assoc.is_established:
+            assoc.release()
+
     def _responses(
         self, assoc: Association, responses: Iterable[tuple[Dataset, Dataset | None]], what: str,
         cancel: CancelToken | None = None,
@@ -207,24 +224,20 @@ class DimseClient(PacsClient):
         ae = self._new_ae()
         ae.add_requested_context(VERIFICATION)
         start = time.perf_counter()
-        assoc = self._associate(ae, "checking the connection (C-ECHO)")
-        try:
+        with self._association(ae, "checking the connection (C-ECHO)") as assoc:
             status = assoc.send_c_echo()
             if not status or "Status" not in status:
                 raise PacsTimeout(f"{self.where}: no C-ECHO response within {self.server.timeout_s:g} s")
             if int(status.Status) != 0x0000:
                 raise PacsProtocolError(f"{self.where}: C-ECHO answered {_status_text(status)}")
             return time.perf_counter() - start
-        finally:
-            assoc.release()
 
     # -- C-FIND ---------------------------------------------------------------------------------------------------
     def _find(self, identifier: Dataset, what: str) -> list[Dataset]:
         ae = self._new_ae()
         ae.add_requested_context(STUDY_ROOT_FIND)
-        assoc = self._associate(ae, what)
         matches: list[Dataset] = []
-        try:
+        with self._association(ae, what) as assoc:
             responses = assoc.send_c_find(identifier, STUDY_ROOT_FIND)
             for code, status, found in self._responses(assoc, responses, what):
                 if code in _PENDING:
@@ -232,9 +245,6 @@ class DimseClient(PacsClient):
                         matches.append(found)
                 elif code != 0x0000:
                     raise PacsProtocolError(f"{self.where}: C-FIND failed while {what}: {_status_text(status)}")
-        finally:
-            if assoc.is_established:
-                assoc.release()
         return matches
 
     def find_studies(self, query: StudyQuery) -> list[StudyResult]:
@@ -326,17 +336,10 @@ class DimseClient(PacsClient):
         for sop_class in RECEIVED_SOP_CLASSES:
             ae.add_requested_context(sop_class, RECEIVED_TRANSFER_SYNTAXES)
             roles.append(build_role(sop_class, scp_role=True))
-        assoc = self._associate(ae, what, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, handler)])
-        try:
+        with self._association(ae, what, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, handler)]) as assoc:
             for identifier in identifiers:
                 responses = assoc.send_c_get(identifier, STUDY_ROOT_GET)
                 self._await_retrieve(assoc, responses, what, errors, cancel)
-        finally:
-            if assoc.is_established:
-                if errors:
-                    assoc.abort()
-                else:
-                    assoc.release()
 
     def _move(
         self, identifiers: list[Dataset], series_uid: str, handler: Callable[[Any], int],
@@ -359,19 +362,10 @@ class DimseClient(PacsClient):
                 f"{self.where}: cannot listen on storage port {self.server.storage_port} for C-MOVE ({exc.strerror})"
             ) from exc
         try:
-            assoc = self._associate(ae, what)
-            try:
+            with self._association(ae, what) as assoc:
                 for identifier in identifiers:
-                    responses = assoc.send_c_move(
-                        identifier, self.server.calling_ae, STUDY_ROOT_MOVE
-                    )
+                    responses = assoc.send_c_move(identifier, self.server.calling_ae, STUDY_ROOT_MOVE)
                     self._await_retrieve(assoc, responses, what, errors, cancel)
-            finally:
-                if assoc.is_established:
-                    if errors:
-                        assoc.abort()
-                    else:
-                        assoc.release()
         finally:
             if scp is not None:
                 scp.shutdown()
@@ -394,32 +388,27 @@ class DimseClient(PacsClient):
             )
         for (sop_class, _), syntaxes in contexts.items():
             ae.add_requested_context(sop_class, syntaxes)
-        assoc = self._associate(ae, what)
         stored: list[str] = []
         failed: list[tuple[str, str]] = []
-        try:
+        with self._association(ae, what) as assoc:
             for n, inst in enumerate(instances, 1):
-                if cancel is not None and cancel.cancelled:
-                    assoc.abort()
-                    raise Cancelled("cancelled by the user")
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                started = time.monotonic()
                 try:
                     status = assoc.send_c_store(inst.dataset)
                 except (ValueError, AttributeError) as exc:
                     failed.append((str(inst.path), f"the server accepted no presentation context for it ({exc})"))
                     continue
                 if not status or "Status" not in status:
-                    state = "was lost" if not assoc.is_alive() or assoc.is_aborted else "timed out"
-                    raise PacsUnreachable(
-                        f"{self.where}: the connection {state} while {what}, after {len(stored)} stored; "
-                        f"{inst.path} was not confirmed"
-                    )
+                    where = f"while {what}, after {len(stored)} stored; {inst.path} was not confirmed"
+                    if assoc.is_aborted or time.monotonic() - started < 0.9 * self.server.timeout_s:
+                        raise PacsUnreachable(f"{self.where}: the connection was lost {where}")
+                    raise PacsTimeout(f"{self.where}: no answer within {self.server.timeout_s:g} s {where}")
                 code = int(status.Status)
                 if code == 0x0000 or 0xB000 <= code <= 0xBFFF:
                     stored.append(inst.sop_uid)
                 else:
                     failed.append((str(inst.path), _status_text(status)))
                 report(progress, n, len(instances), f"stored {len(stored)} of {len(instances)}")
-        finally:
-            if assoc.is_established:
-                assoc.release()
         return StoreResult(tuple(stored), tuple(failed))
