@@ -202,3 +202,19 @@ def test_a_late_suggestion_does_not_land_on_another_timepoint(qtbot, window):
     QTest.keyClick(w, Qt.Key.Key_BracketRight)  # the reader moves on before the engine answers
     qtbot.waitUntil(lambda: not w.jobs.busy, timeout=20000)
     assert w.session.current_timepoint == 1 and w.pending is None
+
+
+def test_a_split_lesion_is_measured_as_fragments(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
+    _wait_pending(qtbot, w)
+    w.lesion_choice.setCurrentIndex(w.lesion_choice.findData("T1"))
+    assert w.fragment_check.isEnabled()
+    w.fragment_check.setChecked(True)
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    fragments = w.session.read.timepoints[0].assessments["T1"].measurements
+    assert len(fragments) == 2 and " + " in w.lesion_table.item(0, 4).text()

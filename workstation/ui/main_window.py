@@ -222,6 +222,9 @@ class MainWindow(QMainWindow):
         self.organ_choice.setEditable(True)
         self.node_check = QCheckBox("lymph node")
         self.node_check.setStyleSheet("color: #f0f0f0;")
+        self.fragment_check = QCheckBox("split: add as a fragment")
+        self.fragment_check.setStyleSheet("color: #f0f0f0;")
+        self.fragment_check.setToolTip("The lesion has split: this measurement is one more fragment (summed)")
         self.accept_btn = QPushButton("Accept (Enter)")
         self.reject_btn = QPushButton("Reject, draw by hand (Esc)")
         self.accept_btn.clicked.connect(self.accept_pending)
@@ -233,6 +236,7 @@ class MainWindow(QMainWindow):
         h.addWidget(QLabel("organ"))
         h.addWidget(self.organ_choice)
         h.addWidget(self.node_check)
+        h.addWidget(self.fragment_check)
         h.addWidget(self.accept_btn)
         h.addWidget(self.reject_btn)
         bar.setVisible(False)
@@ -815,6 +819,9 @@ class MainWindow(QMainWindow):
         existing = isinstance(data, str) and s is not None and data in s.read.lesions
         self.organ_choice.setEnabled(not existing)
         self.node_check.setEnabled(not existing)
+        already = existing and s is not None and s.assessment(data) is not None
+        self.fragment_check.setEnabled(bool(already))
+        self.fragment_check.setChecked(False)
         if existing and s is not None:
             lesion = s.read.lesions[data]
             self.organ_choice.setCurrentText(lesion.organ)
@@ -842,7 +849,8 @@ class MainWindow(QMainWindow):
             if s.read.lesions[lesion_id].role is Role.NON_TARGET:
                 s.set_status(lesion_id, LesionStatus.PRESENT)
             else:
-                s.record_measurement(lesion_id, m)
+                split = self.fragment_check.isChecked() and self.fragment_check.isEnabled()
+                s.record_measurement(lesion_id, m, add_fragment=split)
         except (SessionError, MeasureError, ValueError, OSError) as exc:
             self.say(str(exc))
             return
