@@ -14,7 +14,7 @@ import pydicom
 import pytest
 
 from imaging.synthetic import generate_subject, generate_trial
-from imaging.synthetic.anatomy import TISSUE_HU, Body, build_anatomy
+from imaging.synthetic.anatomy import Body, build_anatomy
 from imaging.synthetic.cases import build_case, recorded_mm
 from imaging.synthetic.render import _CODES, _paint_plane
 
@@ -108,8 +108,8 @@ def test_lesions_sit_where_the_truth_says(trial: Path) -> None:
             for lesion in truth["lesions"]:
                 row = lesion["timepoints"][n]
                 there, gone = CENTRE_HU[lesion["organ"]]
-                big_enough = lesion["measure"] == "none" or row["present"] and (
-                    row["short_axis_mm"] if lesion["node"] else row["long_axis_mm"]) >= 12
+                big_enough = lesion["measure"] == "none" or (row["present"] and (
+                    row["short_axis_mm"] if lesion["node"] else row["long_axis_mm"]) >= 12)
                 centre = row["centre_lps_mm"] or truth_centre_at(truth, lesion, n)
                 k = int(np.argmin(np.abs(zs - centre[2])))
                 j, i = round((centre[1] - y0) / px), round((centre[0] - x0) / px)
