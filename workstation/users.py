@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from workstation.audit import AuditAction, utc_now
 from workstation.storage import audit_log
@@ -158,3 +158,45 @@ def _hasher_dummy_verify(password: str) -> None:
 
 
 _dummy_hash: str | None = None
+
+
+def set_active(db: Database, username: str, *, active: bool, admin: User, reason: str) -> User:
+    """Deactivate (or reactivate) an account. Users are never deleted: their names stay behind their signatures."""
+    require_role(admin, UserRole.ADMINISTRATOR)
+    if not reason.strip():
+        raise UserError("deactivating or reactivating a user needs a reason")
+    if username == admin.username and not active:
+        raise UserError("an administrator cannot deactivate their own account")
+    with db.transaction() as conn:
+        row = conn.execute(select(users).where(users.c.username == username).with_for_update()).first()
+        if row is None:
+            raise UserError(f"no user {username!r}")
+        before = _user(row)
+        conn.execute(update(users).where(users.c.username == username).values(active=active))
+        after = User(before.username, before.full_name, before.role, active)
+        audit_log.append(
+            conn,
+            username=admin.username,
+            action=AuditAction.CHANGE,
+            entity=f"user/{username}",
+            old=asdict(before),
+            new=asdict(after),
+            reason=reason.strip(),
+        )
+    return after
+
+
+def change_password(db: Database, username: str, *, old_password: str, new_password: str) -> None:
+    """A user changes their own password (the old one is checked first); audited without either password."""
+    authenticate(db, username, old_password)
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    with db.transaction() as conn:
+        conn.execute(update(users).where(users.c.username == username).values(password_hash=_hasher.hash(new_password)))
+        audit_log.append(
+            conn,
+            username=username,
+            action=AuditAction.CHANGE,
+            entity=f"user/{username}/password",
+            reason="password changed by its owner",
+        )

@@ -166,6 +166,20 @@ def test_users_command_for_administrators(db_url: str, capsys, monkeypatch) -> N
     assert main(["users", "list", "--admin", "admin", *base]) == 0
     out = capsys.readouterr().out
     assert "rita" in out and "central_reader" in out and "Ada Admin" in out and "$argon2" not in out
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["users", "deactivate", "rita", "--reason", "left the reading centre", "--admin", "admin", *base]) == 0
+    assert "rita is now inactive" in capsys.readouterr().out
+    db = open_database(db_url)
+    try:
+        from workstation.users import AuthenticationError, authenticate
+
+        with pytest.raises(AuthenticationError):
+            authenticate(db, "rita", PASSWORD)
+        change = [e for e in audit_log.entries(db) if e.entity == "user/rita" and e.action == "change"]
+        assert len(change) == 1 and change[0].reason == "left the reading centre" and change[0].username == "admin"
+        assert json.loads(change[0].old_value)["active"] is True and json.loads(change[0].new_value)["active"] is False
+    finally:
+        db.close()
 
 
 def test_a_damaged_database_gives_one_line_not_a_traceback(tmp_path, capsys) -> None:
@@ -261,3 +275,20 @@ def test_verify_sees_one_consistent_snapshot_while_others_write(db) -> None:
         thread.join(timeout=60)
     assert all(c.ok for c in checks), [c.message() for c in checks if not c.ok]
     assert checks[-1].entries_checked >= start + 20 and len(checks) > 3  # the chain grew while it was checked
+
+
+def test_a_user_changes_their_own_password(db) -> None:
+    from workstation.users import AuthenticationError, UserError, authenticate, change_password
+
+    make_users(db)
+    with pytest.raises(AuthenticationError):
+        change_password(db, "reader1", old_password="not mine", new_password="a new long passphrase")
+    with pytest.raises(UserError, match="at least 10"):
+        change_password(db, "reader1", old_password=PASSWORD, new_password="short")
+    change_password(db, "reader1", old_password=PASSWORD, new_password="a new long passphrase")
+    assert authenticate(db, "reader1", "a new long passphrase").username == "reader1"
+    with pytest.raises(AuthenticationError):
+        authenticate(db, "reader1", PASSWORD)
+    entries = audit_log.entries(db)
+    assert any(e.entity == "user/reader1/password" for e in entries)
+    assert all("passphrase" not in str(e) for e in entries)

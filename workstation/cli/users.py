@@ -1,4 +1,4 @@
-"""`recist users add/list`: user accounts and roles, for administrators.
+"""`recist users add/list/deactivate/reactivate`: user accounts and roles, for administrators.
 
 The first user of a new database must be an administrator and needs no one to authorise it. Passwords are asked for
 on the terminal, or read one per line from standard input with ``--password-stdin`` (the new user's, then the
@@ -26,6 +26,7 @@ from workstation.users import (
     has_users,
     list_users,
     require_role,
+    set_active,
 )
 
 
@@ -37,7 +38,12 @@ def add_parser(subparsers: Any) -> None:
     add.add_argument("--full-name", required=True, help="shown in every signature")
     add.add_argument("--role", required=True, choices=[r.value for r in UserRole])
     lst = actions.add_parser("list", help="list users and roles")
-    for sub in (add, lst):
+    deactivate = actions.add_parser("deactivate", help="deactivate an account (users are never deleted)")
+    reactivate = actions.add_parser("reactivate", help="reactivate a deactivated account")
+    for sub in (deactivate, reactivate):
+        sub.add_argument("username")
+        sub.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    for sub in (add, lst, deactivate, reactivate):
         sub.add_argument("--admin", help="the administrator authorising this (not needed for the first user)")
         sub.add_argument("--password-stdin", action="store_true", help="read passwords from stdin, one per line")
         sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
@@ -88,6 +94,13 @@ def run(args: argparse.Namespace) -> int:
                 created_by=admin,
             )
             print(f"added {user.username} ({user.full_name}) as {user.role.value} to {db.where}")
+            return 0
+        if args.users_command in ("deactivate", "reactivate"):
+            admin = _administrator(db, args, ask)
+            user = set_active(
+                db, args.username, active=args.users_command == "reactivate", admin=admin, reason=args.reason
+            )
+            print(f"{user.username} is now {'active' if user.active else 'inactive'}")
             return 0
         if has_users(db):
             _administrator(db, args, ask)
