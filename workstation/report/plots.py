@@ -151,6 +151,9 @@ def swimmer(subjects: Sequence[SubjectResult], title: str) -> Figure:
             ax.plot(p.day / 7, y, "|", color="black", ms=8)
         if s.first_response_day is not None:
             ax.plot(s.first_response_day / 7, y, "^", color="white", mec="black", ms=8)
+        for p in s.points:  # iRECIST: an iUPD that is not (yet) the confirmed progression
+            if p.overall_response == "iUPD" and p.day != s.progression_day:
+                ax.plot(p.day / 7, y, "D", color="#f0883e", mec="black", ms=7)
         if s.progression_day is not None:
             ax.plot(s.progression_day / 7, y, "X", color="black", ms=8)
         else:
@@ -165,6 +168,9 @@ def swimmer(subjects: Sequence[SubjectResult], title: str) -> Figure:
         Line2D([], [], marker="|", ls="", color="black", ms=8, label="assessment"),
         Line2D([], [], marker="^", ls="", color="white", mec="black", ms=8, label="first response"),
         Line2D([], [], marker="X", ls="", color="black", ms=8, label="progression"),
+        *([Line2D([], [], marker="D", ls="", color="#f0883e", mec="black", ms=7, label="iUPD, unconfirmed")]
+          if any(p.overall_response == "iUPD" and p.day != s.progression_day for s in order for p in s.points)
+          else []),
         Line2D([], [], marker=r"$\rightarrow$", ls="", color="black", ms=10, label="no progression yet"),
     ]
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
