@@ -73,3 +73,17 @@ def test_headers_only_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     write_ct_series(tmp_path, n=3)
     assert main(["series", "--headers-only", str(tmp_path)]) == 0
     assert json.loads(capsys.readouterr().out)[0]["slices"] == 3
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_dicom"
+
+
+@pytest.mark.skipif(not (SAMPLE / "trial.json").exists(), reason="the sample trial is not generated in this checkout")
+def test_the_bundled_sample_trial_lists_every_series_without_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    trial = json.loads((SAMPLE / "trial.json").read_text())
+    assert main(["series", str(SAMPLE)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len({s["patient_id"] for s in listed}) == len(trial["subjects"])
+    assert len(listed) >= 4 * len(trial["subjects"])  # a baseline and at least three follow-ups each
+    for series in listed:
+        assert series["loadable"] and series["warnings"] == [], series
