@@ -73,3 +73,26 @@ def test_bad_inputs_are_refused(folder: Path) -> None:
 def test_scrub_keeps_ordinary_words() -> None:
     patient = PatientIdentity(patient_id="LI", patient_name="Li^Wei")
     assert scrub_text("LIVER arterial phase 12/03/2023", patient) == "LIVER arterial phase [date]"
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_dicom"
+
+
+@pytest.mark.skipif(not (SAMPLE / "trial.json").exists(), reason="the sample trial is not generated in this checkout")
+def test_sample_trial_identities_never_reach_the_blinded_view() -> None:
+    trial = json.loads((SAMPLE / "trial.json").read_text())
+    subject = trial["subjects"][0]
+    found = [r for r in discover(SAMPLE / subject["folder"])]
+    assert len(found) >= 4
+    baseline = min(r.study_date for r in found if r.study_date is not None)
+    days = []
+    for record in found:
+        view = blinded_attributes(record, subject["subject_id"], baseline)
+        text = json.dumps(view).upper()
+        identity = record.patient
+        for secret in (identity.patient_id, identity.accession_number, identity.birth_date, record.study_uid,
+                       *identity.patient_name.split("^")):  # fmt: skip
+            assert not secret or secret.upper() not in text
+        assert str(record.study_date).replace("-", "") not in text
+        days.append(view["days_from_baseline"])
+    assert sorted(days)[0] == 0 and len(set(days)) == len(days)  # one scan per day, baseline on day 0
