@@ -10,6 +10,7 @@ import pytest
 from PyQt6.QtCore import QDate
 from pytestqt.qtbot import QtBot
 
+from imaging.pacs import RetrieveResult
 from tests.dicom.ct_writer import write_ct_series
 from tests.services.orthanc_server import OrthancServer, orthanc_missing_reason
 from workstation.ui.pacs_dialog import PacsDialog
@@ -26,7 +27,11 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
 def test_configure_search_and_retrieve(orthanc: OrthancServer, tmp_path: Path, qtbot: QtBot) -> None:
     series = write_ct_series(tmp_path / "ct", n=3, rows=64, columns=64,
                              patient={"id": "GC-UI", "accession": "ACC-UI", "study_date": "20240410"})
-    orthanc.upload(series.paths)
+    follow_up = write_ct_series(tmp_path / "ct2", n=2, rows=64, columns=64,
+                                patient={"id": "GC-UI", "accession": "ACC-UI2", "study_date": "20240601"})
+    earlier = write_ct_series(tmp_path / "ct0", n=2, rows=64, columns=64,
+                              patient={"id": "GC-UI", "accession": "ACC-UI0", "study_date": "20240101"})
+    orthanc.upload(series.paths + follow_up.paths + earlier.paths)
     config = tmp_path / "pacs.json"
     config.write_text(json.dumps({"cache_dir": str(tmp_path / "cache"), "servers": []}))
     dialog = PacsDialog(config)
@@ -57,17 +62,20 @@ def test_configure_search_and_retrieve(orthanc: OrthancServer, tmp_path: Path, q
     dialog.date_from.enabled.setChecked(True)
     dialog.date_from.edit.setDate(QDate(2024, 4, 1))
     dialog.search()
-    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=10000)
-    item = dialog.table.item(0, 6)
-    assert item is not None and item.text() == series.study_uid
-    dialog.table.selectRow(0)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 2, timeout=10000)
+    uids = [item.text() for row in range(2) if (item := dialog.table.item(row, 6)) is not None]
+    assert uids == [series.study_uid, follow_up.study_uid]  # by date; the January study is outside the range
+    dialog.table.selectAll()
     qtbot.waitUntil(dialog.retrieve_button.isEnabled, timeout=5000)
-    with qtbot.waitSignal(dialog.studyRetrieved, timeout=20000) as signal:
-        dialog.retrieve_selected()
-    result = signal.args[0]
-    assert result.fetched == 3 and result.series_folders[0].parent.parent == tmp_path / "cache"
-    assert sorted(p.stem for p in result.series_folders[0].glob("*.dcm")) == sorted(series.sop_uids)
-    assert dialog.progress.value() == 3
+    results: list[RetrieveResult] = []
+    dialog.studyRetrieved.connect(results.append)
+    dialog.retrieve_selected()
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=20000)
+    first, second = results
+    assert (first.fetched, second.fetched) == (3, 2)
+    assert first.series_folders[0].parent.parent == tmp_path / "cache"
+    assert sorted(p.stem for p in first.series_folders[0].glob("*.dcm")) == sorted(series.sop_uids)
+    assert dialog.progress.value() == 2 and "retrieved 2 studies: 5 instances fetched" in dialog.status.text()
     qtbot.waitUntil(dialog.search_button.isEnabled, timeout=5000)
 
     dialog.date_from.edit.setDate(QDate(2024, 5, 1))

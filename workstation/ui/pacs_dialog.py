@@ -257,6 +257,7 @@ class PacsDialog(QDialog):
         self.table = QTableWidget(0, len(STUDY_COLUMNS))
         self.table.setHorizontalHeaderLabels(STUDY_COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
         if header is not None:
@@ -405,25 +406,36 @@ class PacsDialog(QDialog):
         self._update_buttons()
 
     def retrieve_selected(self) -> None:
+        """Retrieve every selected study, one after the other; ``studyRetrieved`` is emitted for each."""
         rows = self._selected_rows()
         server = self._current_server()
         if not rows or server is None:
             return
-        study = self.studies[rows[0]]
+        studies = [self.studies[row] for row in rows]
         cache = LocalCache(self.settings.cache_dir)
 
-        def work(progress: Any, cancel: Any) -> RetrieveResult:
+        def work(progress: Any, cancel: Any) -> list[tuple[StudyResult, RetrieveResult]]:
+            results = []
             with connect(server) as pacs:
-                return pacs.retrieve(study.study_uid, cache, progress=progress, cancel=cancel)
+                for n, study in enumerate(studies, 1):
+                    def study_progress(done: int, total: int, message: str, n: int = n) -> None:
+                        progress(done, total, f"study {n} of {len(studies)}: {message}")
 
-        def done(result: RetrieveResult) -> None:
+                    results.append((study, pacs.retrieve(study.study_uid, cache, progress=study_progress,
+                                                         cancel=cancel)))
+            return results
+
+        def done(results: list[tuple[StudyResult, RetrieveResult]]) -> None:
+            fetched = sum(r.fetched for _, r in results)
+            cached = sum(r.already_cached for _, r in results)
             self._say(
-                f"retrieved {study.patient_id} {study.study_date or ''}: {result.fetched} fetched, "
-                f"{result.already_cached} already cached, in {result.study_folder}"
+                f"retrieved {len(results)} stud{'y' if len(results) == 1 else 'ies'}: {fetched} instances fetched, "
+                f"{cached} already cached, in {cache.root}"
             )
-            self.studyRetrieved.emit(result)
+            for _, result in results:
+                self.studyRetrieved.emit(result)
 
-        self._say(f"retrieving study {study.study_uid} ...")
+        self._say(f"retrieving {len(studies)} stud{'y' if len(studies) == 1 else 'ies'} ...")
         self._start("Retrieve", work, done)
 
     def cancel(self) -> None:
