@@ -62,16 +62,24 @@ def test_configure_echo_find_get_store(
 
     cache = tmp_path / "cache"
     code, out, err = recist(capsys, "--server", "dimse", "get", series.study_uid, "--cache", str(cache))
-    assert code == 0 and out.startswith("4 fetched, 0 already cached") and "4/4 instances" in err
-    folder = Path(out.splitlines()[1])
+    assert code == 0 and out.startswith(f"{series.study_uid}: 4 fetched, 0 already cached")
+    assert "study 1/1: 4/4 instances" in err
+    folder = Path(out.splitlines()[1].strip())
     assert sorted(p.stem for p in folder.glob("*.dcm")) == sorted(series.sop_uids)
-    code, out, _ = recist(capsys, "get", series.study_uid, "--cache", str(cache), "--quiet")
-    assert code == 0 and out.startswith("0 fetched, 4 already cached")
+    later = write_ct_series(tmp_path / "ct2", n=2, rows=64, columns=64,
+                            patient={"id": "GC-CLI", "accession": "ACC-CLI2", "study_date": "20240601"})
+    orthanc.upload(later.paths)
+    code, out, _ = recist(capsys, "get", "--patient-id", "GC-CLI", "--cache", str(cache), "--quiet")
+    assert code == 0
+    assert out.splitlines()[0] == f"{series.study_uid}: 0 fetched, 4 already cached, 4 in all"
+    assert out.splitlines()[2] == f"{later.study_uid}: 2 fetched, 0 already cached, 2 in all"
+    code, _, err = recist(capsys, "get", "--patient-id", "NOBODY", "--cache", str(cache))
+    assert code == 2 and "no studies of patient 'NOBODY'" in err
 
     sr_path, sr_series, _ = make_sr(series, tmp_path / "sr")
     code, out, _ = recist(capsys, "store", str(sr_path))
     assert code == 0 and "stored 1 instance" in out
-    code, out, _ = recist(capsys, "find", "--patient-id", "GC-CLI", "--series", "--json")
+    code, out, _ = recist(capsys, "find", "--accession", "ACC-CLI", "--series", "--json")
     assert sr_series in {s["series_uid"] for s in json.loads(out)[0]["series"]}
 
 

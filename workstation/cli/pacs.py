@@ -6,7 +6,8 @@
     recist pacs remove NAME
     recist pacs echo                                      check the server answers
     recist pacs find [--patient-id ID] [--accession A] [--from DATE] [--to DATE] [--modality CT] [--series] [--json]
-    recist pacs get STUDY_UID [--series UID ...] [--cache DIR]    retrieve into the cache (resumes), prints the folder
+    recist pacs get STUDY_UID ... | --patient-id ID [--series UID ...] [--cache DIR]
+                                                          retrieve into the cache (resumes), prints the folders
     recist pacs store FILE_OR_FOLDER ...                  send SR / SEG / any DICOM files
 
 ``--server NAME`` picks a server (default: the configured default, or the only one); ``--config PATH`` another
@@ -81,8 +82,10 @@ def add_parser(subparsers: Any) -> None:
     find.add_argument("--series", action="store_true", help="list each study's series too")
     find.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    get = actions.add_parser("get", help="retrieve a study (or some series) into the local cache")
-    get.add_argument("study_uid")
+    get = actions.add_parser("get", help="retrieve studies (or some series) into the local cache")
+    get.add_argument("study_uids", nargs="*", metavar="STUDY_UID")
+    get.add_argument("--patient-id", default="", help="every study of this patient (all of a subject's timepoints)")
+    get.add_argument("--modality", default="", help="with --patient-id: only studies with this modality")
     get.add_argument("--series", action="append", dest="series_uids", metavar="SERIES_UID",
                      help="only this series (repeatable)")
     get.add_argument("--cache", type=Path, help="cache folder (default: from the settings)")
@@ -207,24 +210,40 @@ def _get(args: argparse.Namespace) -> int:
     settings, _ = _settings(args)
     server = settings.server(args.server)
     cache = LocalCache(args.cache or settings.cache_dir)
+    if not args.study_uids and not args.patient_id:
+        raise CommandError("name the studies to retrieve (STUDY_UID ...) or a patient (--patient-id)")
+    if args.series_uids and (args.patient_id or len(args.study_uids) != 1):
+        raise CommandError("--series needs exactly one STUDY_UID")
     cancel = CancelToken()
 
     def progress(done: int, total: int, message: str) -> None:
         if not args.quiet:
-            print(f"\r{done}/{total} instances", end="", file=sys.stderr, flush=True)
+            print(f"\r{label}: {done}/{total} instances", end="", file=sys.stderr, flush=True)
 
+    label = ""
     try:
         with connect(server) as pacs:
-            result = pacs.retrieve(args.study_uid, cache, args.series_uids, progress=progress, cancel=cancel)
+            study_uids = list(args.study_uids)
+            if args.patient_id:
+                query = StudyQuery(patient_id=args.patient_id, modality=args.modality.upper())
+                found = sorted(pacs.find_studies(query), key=lambda s: s.study_date or date.min)
+                if not found:
+                    raise CommandError(f"no studies of patient '{args.patient_id}' on {server.name}")
+                study_uids += [s.study_uid for s in found if s.study_uid not in study_uids]
+            results = []
+            for n, study_uid in enumerate(study_uids, 1):
+                label = f"study {n}/{len(study_uids)}"
+                results.append(pacs.retrieve(study_uid, cache, args.series_uids, progress=progress, cancel=cancel))
+                if not args.quiet:
+                    print(file=sys.stderr)
     except KeyboardInterrupt:
         cancel.cancel()
         raise CommandError("interrupted; the files already retrieved are kept, run again to resume", 130) from None
-    finally:
-        if not args.quiet:
-            print(file=sys.stderr)
-    print(f"{result.fetched} fetched, {result.already_cached} already cached, {result.total} in all")
-    for folder in result.series_folders:
-        print(folder)
+    for result in results:
+        print(f"{result.study_uid}: {result.fetched} fetched, {result.already_cached} already cached, "
+              f"{result.total} in all")
+        for folder in result.series_folders:
+            print(f"  {folder}")
     return 0
 
 
