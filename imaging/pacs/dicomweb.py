@@ -59,15 +59,21 @@ def _to_part10(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
-class _VerifyWith(HTTPAdapter):
-    """An HTTPS adapter that always verifies the server against one CA file."""
+class _DicomWebAdapter(HTTPAdapter):
+    """Sends QIDO-RS wildcards as ``*`` and ``?``, not percent-encoded (some servers, Orthanc among them, match
+    ``%2A`` literally), and verifies HTTPS servers against the configured CA file when there is one."""
 
-    def __init__(self, ca_file: str) -> None:
+    def __init__(self, ca_file: str = "") -> None:
         super().__init__()
         self._ca_file = ca_file
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs["verify"] = self._ca_file
+        if request.url and "?" in request.url:
+            path, query = request.url.split("?", 1)
+            request.url = path + "?" + query.replace("%2A", "*").replace("%3F", "?")
+        if self._ca_file:
+            # Not session.verify: requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override that.
+            kwargs["verify"] = self._ca_file
         return super().send(request, **kwargs)
 
 
@@ -79,10 +85,9 @@ class DicomWebClient(PacsClient):
         session = requests.Session()
         if server.username:
             session.auth = (server.username, server.resolved_password())
-        if server.ca_file:
-            # Not session.verify: requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE override it, and the server's
-            # own CA file must win.
-            session.mount("https://", _VerifyWith(server.ca_file))
+        adapter = _DicomWebAdapter(server.ca_file)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
         if server.cert_file:
             session.cert = (server.cert_file, server.key_file) if server.key_file else server.cert_file
         self._session = session

@@ -127,6 +127,7 @@ def test_find_by_patient_accession_dates_and_modality(orthanc: OrthancServer, tr
         assert len(pacs.find_studies(StudyQuery(patient_id="GC-001", modality="CT"))) == 2
         assert pacs.find_studies(StudyQuery(patient_id="GC-001", modality="MR")) == []
         assert pacs.find_studies(StudyQuery(patient_id="NOBODY")) == []
+        assert len(pacs.find_studies(StudyQuery(patient_id="GC-00*"))) == 3
         series = pacs.find_series(trial.baseline.study_uid)
         assert [(s.series_uid, s.modality) for s in series] == [(trial.baseline.series_uid, "CT")]
         assert sorted(pacs.list_instances(trial.baseline.study_uid, trial.baseline.series_uid)) == sorted(
