@@ -8,6 +8,7 @@ header longer than ``MAX_HEADER_BYTES``) returns ``None`` and the caller falls b
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -125,7 +126,8 @@ def _element(reader: _Reader, pos: int, implicit: bool) -> tuple[int, int, int, 
     return value + length, tag, value, vr
 
 
-def _wanted(keywords: Iterable[str]) -> dict[int, str]:
+@functools.lru_cache(maxsize=8)
+def _wanted(keywords: tuple[str, ...]) -> dict[int, str]:
     tags: dict[int, str] = {}
     for keyword in [*keywords, "SpecificCharacterSet"]:
         tag = tag_for_keyword(keyword)
@@ -136,7 +138,7 @@ def _wanted(keywords: Iterable[str]) -> dict[int, str]:
 
 def read_fast_header(path: Path, keywords: Iterable[str]) -> FastHeader | None:
     """Header values for ``keywords`` (top level only), or ``None`` when pydicom must read this file."""
-    wanted = _wanted(keywords)
+    wanted = _wanted(tuple(keywords))
     try:
         with open(path, "rb") as fp:
             reader = _Reader(fp, fp.read(_FIRST_READ))
