@@ -83,8 +83,13 @@ def dciodvfy_errors(path: Path) -> list[str]:
     return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]
 
 
+def _f32(ends: tuple | None) -> tuple | None:
+    return None if ends is None else tuple(tuple(float(np.float32(v)) for v in p) for p in ends)
+
+
 def carried_by_sr(read: Read) -> Read:
-    """What TID 1500 carries: not comments, mask keys, slice positions, trial parameters, signature meaning."""
+    """What TID 1500 carries: not comments, mask keys, slice positions, trial parameters, signature meaning; end
+    points as SCOORD3D holds them (32-bit floats)."""
     r = dataclasses.replace(read, confirmation_required=True, sd_min_days=42)
     r.timepoints = []
     for tp in read.timepoints:
@@ -92,7 +97,8 @@ def carried_by_sr(read: Read) -> Read:
         if tp.signature is not None:
             t.signature = dataclasses.replace(tp.signature, meaning="verified")
         for lesion_id, a in tp.assessments.items():
-            ms = [dataclasses.replace(m, slice_position_mm=None, mask_ref=None) for m in a.measurements]
+            ms = [dataclasses.replace(m, slice_position_mm=None, mask_ref=None, long_axis_endpoints=_f32(
+                m.long_axis_endpoints), short_axis_endpoints=_f32(m.short_axis_endpoints)) for m in a.measurements]
             t.assessments[lesion_id] = dataclasses.replace(a, measurements=ms, comment="")
         r.timepoints.append(t)
     return r

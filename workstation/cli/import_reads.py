@@ -42,7 +42,7 @@ def _target(out: Path, read: Any, overwrite: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workstation.export.dicom_seg import LesionMask, SegExportError, attach_masks, import_seg
+    from workstation.export.dicom_seg import LesionMask, SegExportError, SeriesIndex, attach_masks, import_seg
     from workstation.export.dicom_sr import SRImportError, import_sr
     from workstation.export.read_json import ReadFileError, collect_reads, write_read
 
@@ -77,13 +77,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     targets = [_target(out, read, args.overwrite) for read in reads]  # refuse before anything is written
     if masks and args.masks and args.dicom:
-        from workstation.cli.export import _headers
         from workstation.mask_store import MaskStore
 
-        headers = _headers(args.dicom)
+        for folder in args.dicom:
+            if not Path(folder).is_dir():
+                raise CommandError(f"--dicom {folder}: no such folder")
         store = MaskStore(args.masks)
         try:
-            attached = sum(attach_masks(read, masks, headers, store) for read in reads)
+            index = SeriesIndex(args.dicom)
+            attached = sum(attach_masks(read, masks, index, store) for read in reads)
         except SegExportError as exc:
             raise CommandError(str(exc)) from None
         print(f"{attached} of {len(masks)} lesion mask(s) attached to measurements", file=sys.stderr)

@@ -198,23 +198,48 @@ def load_headers(paths: Sequence[str | Path]) -> dict[str, Dataset]:
     return out
 
 
-def series_order(headers: Mapping[str, Dataset], series_uid: str) -> list[str]:
-    """SOP Instance UIDs of one series in array (slice) order: sorted along the slice normal, as the loader sorts."""
-    members = [h for h in headers.values() if str(h.get("SeriesInstanceUID", "")) == series_uid]
-    if not members:
-        return []
-    iop = np.asarray(members[0].ImageOrientationPatient, dtype=float)
-    normal = np.cross(iop[:3], iop[3:])
-    members.sort(key=lambda h: float(np.dot(np.asarray(h.ImagePositionPatient, dtype=float), normal)))
-    return [str(h.SOPInstanceUID) for h in members]
+@dataclass(frozen=True)
+class SeriesSlices:
+    """A series' slices in array order (as `imaging.loader` sorts them), its shape and frame of reference."""
+
+    series_uid: str
+    sop_instance_uids: tuple[str, ...]
+    shape: tuple[int, int, int]
+    frame_of_reference_uid: str
 
 
-def attach_masks(read: Read, masks: Sequence[LesionMask], headers: Mapping[str, Dataset],
-                 store: MaskStore) -> int:
+class SeriesIndex:
+    """The CT series under some folders, indexed once (headers only) by the project's discovery and loader."""
+
+    def __init__(self, folders: Sequence[str | Path]) -> None:
+        from imaging.discovery import discover
+
+        self._records = {r.series_uid: r for f in folders for r in discover(f)}
+        self.series_of_sop = {inst.sop_instance_uid: uid for uid, r in self._records.items() for inst in r.instances}
+        self._cache: dict[str, SeriesSlices] = {}
+
+    def slices(self, series_uid: str) -> SeriesSlices:
+        from imaging.errors import DicomLoadError
+        from imaging.loader import SeriesLoader
+
+        if series_uid not in self._cache:
+            if series_uid not in self._records:
+                raise SegExportError(f"series {series_uid} is not in the DICOM folders given")
+            try:
+                # The loader's geometry (slice order along the normal) without decoding a pixel.
+                volume = SeriesLoader(self._records[series_uid]).volume
+            except DicomLoadError as exc:
+                raise SegExportError(str(exc)) from None
+            self._cache[series_uid] = SeriesSlices(series_uid, volume.info.sop_instance_uids, volume.shape,
+                                                   volume.info.frame_of_reference_uid)
+        return self._cache[series_uid]
+
+
+def attach_masks(read: Read, masks: Sequence[LesionMask], index: SeriesIndex, store: MaskStore) -> int:
     """Store imported SEG masks and point the matching measurements at them (``mask_ref``); returns how many.
 
-    A mask belongs to the lesion with its tracking UID, at the timepoint whose series holds its slices; it goes to
-    the first measurement there that has no mask yet.
+    A mask belongs to the lesion with its tracking UID (drawn by the read's reader), at the timepoint whose series
+    holds its slices; it goes to the first measurement there that has no mask yet.
     """
     by_tracking = {lesion.tracking_uid: lesion_id for lesion_id, lesion in read.lesions.items()}
     attached = 0
@@ -222,27 +247,26 @@ def attach_masks(read: Read, masks: Sequence[LesionMask], headers: Mapping[str, 
         lesion_id = by_tracking.get(m.tracking_uid, m.lesion_id if m.lesion_id in read.lesions else None)
         if lesion_id is None or not m.sop_instance_uids or (m.reader and m.reader != read.reader):
             continue
-        first = headers.get(m.sop_instance_uids[0])
-        if first is None:
+        series_uid = index.series_of_sop.get(m.sop_instance_uids[0])
+        if series_uid is None:
             raise SegExportError(f"lesion {m.lesion_id}: source image {m.sop_instance_uids[0]} is not in the DICOM "
-                                 "folder given")
-        series_uid = str(first.SeriesInstanceUID)
-        order = series_order(headers, series_uid)
+                                 "folders given")
+        series = index.slices(series_uid)
+        order = list(series.sop_instance_uids)
         ks = [order.index(uid) for uid in m.sop_instance_uids if uid in order]
         if len(ks) != len(m.sop_instance_uids):
             raise SegExportError(f"lesion {m.lesion_id}: its slices are not all in series {series_uid}")
-        lo, hi = min(ks), max(ks) + 1
-        crop = np.zeros((hi - lo, *m.planes.shape[1:]), dtype=bool)
-        for k, plane in zip(ks, m.planes, strict=True):
-            crop[k - lo] |= plane
-        shape = (len(order), int(first.Rows), int(first.Columns))
         tp = next((t for t in read.timepoints if t.series_uid == series_uid and lesion_id in t.assessments), None)
         if tp is None:
             continue
         target = next((x for x in tp.assessments[lesion_id].measurements if not x.mask_ref), None)
         if target is None:
             continue
-        target.mask_ref = store.save(crop, (lo, 0, 0), shape, series_uid, str(first.get("FrameOfReferenceUID", "")),
+        lo, hi = min(ks), max(ks) + 1
+        crop = np.zeros((hi - lo, *m.planes.shape[1:]), dtype=bool)
+        for k, plane in zip(ks, m.planes, strict=True):
+            crop[k - lo] |= plane
+        target.mask_ref = store.save(crop, (lo, 0, 0), series.shape, series_uid, series.frame_of_reference_uid,
                                      tuple(order[lo:hi]))
         attached += 1
     return attached
