@@ -50,6 +50,7 @@ def test_export_all_then_import_gives_the_read_back(trial: Path, capsys: pytest.
     assert overall == ["", "PR", "PD"]
     case = json.loads((out / "cases" / "S001_alice_RECIST1.1.json").read_text())
     assert case == known_read().to_case()
+    assert load_read(out / "reads" / "S001_read-alice.json") == load_read(trial / "reads" / "alice.json")
 
     imported = trial / "imported"
     code = main(["import", str(out / "sr"), str(out / "seg"), "--out", str(imported), "--dicom", str(trial / "ct"),

@@ -13,14 +13,15 @@ from typing import Any
 
 from workstation.cli import CommandError
 
-FORMATS = ("sdtm", "sr", "seg", "csv", "case", "all")
+FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
 
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("export", help="export reads (SDTM, DICOM SR/SEG, CSV/JSON)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("format", choices=FORMATS, help="sdtm: TU/TR/RS as CSV + XPT; sr: TID 1500; seg: lesion masks; "
-                   "csv: measurements/responses CSV + everything.json; case: engine case files; all: every format "
+                   "csv: measurements/responses CSV + everything.json; json: one lossless read file per read; "
+                   "case: engine case files; all: every format "
                    "the inputs allow")
     p.add_argument("reads", nargs="+", help="read files, case files or folders of them")
     p.add_argument("--out", required=True, help="output folder")
@@ -44,7 +45,7 @@ def _headers(folders: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workstation.export.read_json import ReadFileError, collect_reads
+    from workstation.export.read_json import ReadFileError, collect_reads, write_read
     from workstation.export.sdtm import SdtmError, build_sdtm, evaluate_reads, write_sdtm
     from workstation.export.tables import write_tables
 
@@ -65,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
             written += write_sdtm(build_sdtm(reads, results, args.study_id), out / "sdtm", args.study_id)
         if "csv" in wanted:
             written += write_tables(reads, results, out / "tables")
+        if "json" in wanted:
+            for read in reads:
+                name = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{read.subject_id}_{read.read_id}")
+                written.append(write_read(read, out / "reads" / f"{name}.json"))
         if "case" in wanted:
             for read in reads:
                 path = out / "cases" / f"{read.subject_id}_{read.reader}_{read.criteria.replace(' ', '')}.json"
