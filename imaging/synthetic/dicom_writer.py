@@ -117,12 +117,18 @@ def _base_dataset(h: SeriesHeader, grid: SliceGrid) -> Dataset:
 
 def write_series(folder: Path, hu: npt.NDArray[np.int16], grid: SliceGrid, header: SeriesHeader, *,
                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> list[Path]:
-    """One file per slice, ``IM0001.dcm`` ... in head-to-feet order (InstanceNumber = file number)."""
+    """One file per slice, ``IM0001.dcm`` ... in head-to-feet order (InstanceNumber = file number).
+
+    Files of an earlier run in ``folder`` (``IM*.dcm``) are removed first, so that a shorter series never keeps stale
+    slices of a longer one.
+    """
     if hu.shape != (len(grid.slice_z), grid.rows, grid.columns):
         raise ValueError(f"pixel array {hu.shape} does not match the grid")
     if len(header.sop_uids) != hu.shape[0]:
         raise ValueError("one SOP Instance UID per slice is needed")
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("IM*.dcm"):
+        old.unlink()
     base = _base_dataset(header, grid)
     stored = (hu.astype(np.int32) - RESCALE_INTERCEPT).clip(0, 4095).astype(np.uint16)
     if int(hu.min()) < AIR_HU:

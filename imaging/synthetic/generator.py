@@ -148,24 +148,25 @@ def generate_subject(subject_id: str, seed: int = DEFAULT_SEED, small: bool = Fa
     else:
         matrix, pixel = plan.matrix, plan.pixel_mm
     thick = plan.slice_thickness_mm
-    n_slices = round(plan.scan_length_mm / thick) + 1
-    slice_z = tuple(plan.scan_top_mm - k * thick for k in range(n_slices))
+    shift_rng = _rng(seed, number, "repositioning")
+    shifts = [(float(shift_rng.uniform(-6, 6)), float(shift_rng.uniform(-6, 6)),
+               float(shift_rng.uniform(-0.6, 0.6) * thick)) for _ in LABELS]
+    extents = {m.plan.id: m.shape.z_extent() for m in models if m.axes is not None}
+    slice_z = _scan_positions(plan, models, extents, [s[2] for s in shifts])
+    n_slices = len(slice_z)
     half = (matrix - 1) / 2 * pixel
     grid = SliceGrid(rows=matrix, columns=matrix, pixel_mm=pixel, thickness_mm=thick, x0=-half, y0=-half + 8.0,
                      slice_z=slice_z)
-    shift_rng = _rng(seed, number, "repositioning")
     acc_rng = _rng(seed, number, "accession")
     vessel_seed = np.random.SeedSequence([seed, number, zlib.crc32(b"vessels")])
     body = Body()
     baseline = date.fromisoformat(plan.baseline_date)
     timepoints: list[TimepointImages] = []
-    extents = {m.plan.id: m.shape.z_extent() for m in models if m.axes is not None}
     for t, (label, folder, day) in enumerate(zip(LABELS, FOLDERS, DAYS, strict=True)):
         if cancel is not None:
             cancel.raise_if_cancelled()
         report(progress, len(plan.lesions) + t, len(plan.lesions) + 4, f"{subject_id}: rendering {label}")
-        shift = (float(shift_rng.uniform(-6, 6)), float(shift_rng.uniform(-6, 6)),
-                 float(shift_rng.uniform(-0.6, 0.6) * thick))
+        shift = shifts[t]
         _check_in_scan(subject_id, label, models, extents, t, shift[2], slice_z)
         hu = render_series(_solids_at(plan, models, t, vessel_seed, body), grid, shift,
                            _rng(seed, number, f"noise:{t}"), noise_sigma_hu=plan.noise_sigma_hu,
@@ -196,14 +197,35 @@ def generate_subject(subject_id: str, seed: int = DEFAULT_SEED, small: bool = Fa
     return SyntheticSubject(plan, seed, small, identity, for_uid, models, timepoints, truth)
 
 
+def _lesion_z_range(m: LesionModel, extent: tuple[float, float], t: int, shift_z: float) -> tuple[float, float]:
+    cz, f = m.shape.centre[2], m.factor(t)
+    return cz + f * (extent[0] - cz) + shift_z, cz + f * (extent[1] - cz) + shift_z
+
+
+def _scan_positions(plan: SubjectPlan, models: list[LesionModel], extents: dict[str, tuple[float, float]],
+                    shifts_z: list[float]) -> tuple[float, ...]:
+    """Slice positions (head first): the plan's range, lengthened by whole slices if a lesion of this seed sticks out."""
+    thick = plan.slice_thickness_mm
+    top = plan.scan_top_mm
+    bottom = top - thick * round(plan.scan_length_mm / thick)
+    for m in models:
+        for t, sz in enumerate(shifts_z):
+            if m.axes is not None and m.plan.present(t):
+                lo, hi = _lesion_z_range(m, extents[m.plan.id], t, sz)
+                while hi > top - 1.0:
+                    top += thick
+                while lo < bottom + 1.0:
+                    bottom -= thick
+    return tuple(top - k * thick for k in range(round((top - bottom) / thick) + 1))
+
+
 def _check_in_scan(subject_id: str, label: str, models: list[LesionModel], extents: dict[str, tuple[float, float]],
                    t: int, shift_z: float, slice_z: tuple[float, ...]) -> None:
     """Every measurable lesion present at t must lie wholly between the first and last slice (else the truth lies)."""
     for m in models:
         if m.axes is None or not m.plan.present(t):
             continue
-        cz, f = m.shape.centre[2], m.factor(t)
-        lo, hi = (cz + f * (e - cz) + shift_z for e in extents[m.plan.id])
+        lo, hi = _lesion_z_range(m, extents[m.plan.id], t, shift_z)
         if lo < min(slice_z) or hi > max(slice_z):
             raise ValueError(f"{subject_id} {label}: lesion {m.plan.id} spans z {lo:.1f}..{hi:.1f} mm, outside the "
                              f"scanned {min(slice_z):.1f}..{max(slice_z):.1f} mm")
