@@ -204,7 +204,7 @@ def _lesion_z_range(m: LesionModel, extent: tuple[float, float], t: int, shift_z
 
 def _scan_positions(plan: SubjectPlan, models: list[LesionModel], extents: dict[str, tuple[float, float]],
                     shifts_z: list[float]) -> tuple[float, ...]:
-    """Slice positions (head first): the plan's range, lengthened by whole slices if a lesion of this seed sticks out."""
+    """Slice positions (head first): the planned range, lengthened by whole slices if this seed's lesions stick out."""
     thick = plan.slice_thickness_mm
     top = plan.scan_top_mm
     bottom = top - thick * round(plan.scan_length_mm / thick)
