@@ -1,8 +1,10 @@
 """The local cache of retrieved images: ``<root>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``.
 
-Every file is written to a hidden temporary name in its series folder, flushed to disk and renamed into place, so a file
-with a final name is always complete; a crash leaves at most a ``.partial`` file, which the next retrieve removes. The
-cache is an ordinary DICOM folder: `imaging.discover` and `imaging.load_series` read it like any other.
+Every file is written to a temporary file in ``<root>/.incoming/``, flushed to disk and renamed into its series folder
+(same file system, so the rename is atomic): a file with a final name is always complete, and a series folder never
+holds a half-written file, even while a retrieve is running. A crash leaves at most a ``.partial`` file in
+``.incoming``, which a later retrieve removes once it is old enough not to belong to a retrieve still running in another
+process. The series folders are ordinary DICOM folders: `imaging.discover` and `imaging.load_series` read them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,9 @@ from imaging.pacs.errors import PacsError, PacsProtocolError
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 SUFFIX = ".dcm"
 PARTIAL_SUFFIX = ".partial"
+INCOMING = ".incoming"
+#: A temporary file older than this is left over from a crash, not being written by a running retrieve.
+STALE_AFTER_S = 3600.0
 
 
 def check_uid(uid: str, what: str) -> str:
@@ -47,24 +53,36 @@ class LocalCache:
             return set()
         return {p.name[: -len(SUFFIX)] for p in folder.iterdir() if p.name.endswith(SUFFIX) and p.is_file()}
 
-    def remove_partials(self, study_uid: str, series_uid: str) -> int:
-        """Delete temporary files an interrupted retrieve left behind; returns how many."""
-        folder = self.series_dir(study_uid, series_uid)
-        if not folder.is_dir():
-            return 0
+    def remove_partials(self, study_uid: str, series_uid: str, stale_after_s: float = STALE_AFTER_S) -> int:
+        """Delete what interrupted retrieves left: stale files in ``.incoming`` and any ``.partial`` file in the
+        series folder (written there by nothing now; a crash of an older version). Returns how many."""
         removed = 0
-        for path in folder.iterdir():
-            if path.name.endswith(PARTIAL_SUFFIX):
-                path.unlink(missing_ok=True)
-                removed += 1
+        incoming = self.root / INCOMING
+        if incoming.is_dir():
+            now = time.time()
+            for path in incoming.iterdir():
+                try:
+                    if path.name.endswith(PARTIAL_SUFFIX) and now - path.stat().st_mtime > stale_after_s:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:  # another process finished or removed it meanwhile
+                    continue
+        folder = self.series_dir(study_uid, series_uid)
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.name.endswith(PARTIAL_SUFFIX):
+                    path.unlink(missing_ok=True)
+                    removed += 1
         return removed
 
     def write_instance(self, study_uid: str, series_uid: str, sop_uid: str, data: bytes) -> Path:
         """Store one DICOM file (Part 10 bytes) atomically; returns its final path."""
         final = self.instance_path(study_uid, series_uid, sop_uid)
+        incoming = self.root / INCOMING
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{sop_uid}.", suffix=PARTIAL_SUFFIX, dir=final.parent)
+            incoming.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f"{sop_uid}.", suffix=PARTIAL_SUFFIX, dir=incoming)
         except OSError as exc:
             raise PacsError(f"cannot write to the PACS cache {final.parent}: {exc.strerror}") from exc
         try:

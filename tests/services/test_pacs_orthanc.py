@@ -97,8 +97,9 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory, trial: Trial) -> Iterator[
 
 
 def assert_cache_consistent(folder: Path) -> None:
-    """Every file with a final name is a complete DICOM instance named by its SOP Instance UID; no temporary files."""
-    assert not [p for p in folder.rglob("*") if p.name.endswith(".partial")]
+    """Every file with a final name is a complete DICOM instance named by its SOP Instance UID; no temporary files
+    anywhere in the cache (``folder`` is ``<cache>/<study>/<series>``)."""
+    assert not [p for p in folder.parent.parent.rglob("*") if p.name.endswith(".partial")]
     for path in folder.rglob("*.dcm"):
         ds = pydicom.dcmread(path)
         assert path.name == f"{ds.SOPInstanceUID}.dcm"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -157,6 +158,12 @@ def test_cache_refuses_unsafe_uids_and_writes_atomically(tmp_path: Path, monkeyp
         cache.write_instance("1.2.3", "1.2.3.4", "1.2.3.4.6", b"half")
     monkeypatch.undo()
     assert sorted(p.name for p in (tmp_path / "1.2.3" / "1.2.3.4").iterdir()) == ["1.2.3.4.5.dcm"]
+    assert not list((tmp_path / ".incoming").iterdir())  # the failed write cleaned up after itself
     (tmp_path / "1.2.3" / "1.2.3.4" / ".1.2.3.4.7.abc.partial").write_bytes(b"x")
-    assert cache.remove_partials("1.2.3", "1.2.3.4") == 1
+    stale, fresh = tmp_path / ".incoming" / "1.2.3.4.8.a.partial", tmp_path / ".incoming" / "1.2.3.4.9.b.partial"
+    stale.write_bytes(b"left by a crash")
+    fresh.write_bytes(b"being written by another process")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    assert cache.remove_partials("1.2.3", "1.2.3.4") == 2
+    assert not stale.exists() and fresh.exists()
     assert cache.cached_instances("1.2.3", "9.9") == set()
