@@ -48,6 +48,7 @@ def main() -> int:
     from segmentation.engines import create_segmenter
     from workstation.read_model import LesionStatus, Role
     from workstation.session.persistence import JsonReadStore
+    from workstation.session.response import summarize
     from workstation.session.suggestions import MeasuringService
     from workstation.ui.main_window import MainWindow
     from workstation.ui.viewer import Plane
@@ -138,15 +139,19 @@ def main() -> int:
                 true_centre = les_truth["timepoints"][tp]["centre_lps_mm"]
                 if true_centre is not None:
                     off = sum((a - b) ** 2 for a, b in zip(prop.point_mm, true_centre, strict=True)) ** 0.5
-                    print(f"{subject['subject_id']} {subject['timepoints'][tp]['label']} {prop.lesion_id}: proposal "
-                          f"{off:.1f} mm from the true centre ({prop.method})")
+                    print(
+                        f"{subject['subject_id']} {subject['timepoints'][tp]['label']} {prop.lesion_id}: proposal "
+                        f"{off:.1f} mm from the true centre ({prop.method})"
+                    )
             if s_idx == 0 and tp == 1:
                 shot("follow-up-proposals.png")
             for les in lesions:
                 if les["id"] not in w.session.read.lesions:  # type: ignore[union-attr]
                     continue
                 w.session.select_lesion(les["id"])  # type: ignore[union-attr]
-                if les["role"] == "target":
+                if les["role"] == "target" and not les["timepoints"][tp]["present"]:
+                    w.session.set_status(les["id"], LesionStatus.DISAPPEARED)  # type: ignore[union-attr]
+                elif les["role"] == "target":
                     w.suggest_at_proposal()
                     pump(lambda: w.pending is not None or not w.jobs.busy)
                     if s_idx == 0 and tp == 1 and les["id"] == "T1":
@@ -158,6 +163,21 @@ def main() -> int:
                     w.session.set_status(les["id"], LesionStatus.PRESENT if present else LesionStatus.ABSENT)  # type: ignore[union-attr]
         if s_idx == 0:
             shot("follow-up-read.png")
+        # what this read gives against the ground truth (the script accepts every suggestion unchecked)
+        expected = json.loads((trial / subject["expected"]["RECIST 1.1"]).read_text())
+        got = [tp.get("overall_response") for tp in summarize(w.session.read).recist.timepoints]  # type: ignore[union-attr]
+        want = [tp.get("overall_response") for tp in expected["timepoints"]]
+        print(f"{subject['subject_id']}: RECIST 1.1 responses {got}, expected {want}")
+        for les in lesions:
+            for tp_i, tp_read in enumerate(w.session.read.timepoints):  # type: ignore[union-attr]
+                a = tp_read.assessments.get(les["id"])
+                true_tp = les["timepoints"][tp_i]
+                if a is not None and a.measurements and true_tp.get("long_axis_mm") is not None:
+                    m = a.measurements[0]
+                    print(
+                        f"  {les['id']} {tp_read.label}: long axis {m.long_axis_mm:.1f} mm "
+                        f"(true {true_tp['long_axis_mm']:.1f}), engine {m.engine}"
+                    )
     w.response_panel.setCurrentIndex(1)
     shot("spider-plot.png")
     w.response_panel.setCurrentIndex(2)

@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.cancel_btn)
         self._build_actions()
         self.resize(1600, 1000)
-        self.resizeDocks([worklist_dock, lesion_dock], [270, 520], Qt.Orientation.Horizontal)
+        self.resizeDocks([worklist_dock, lesion_dock], [240, 600], Qt.Orientation.Horizontal)
         self.resizeDocks([response_dock], [260], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -210,8 +210,10 @@ class MainWindow(QMainWindow):
         bar = QFrame()
         bar.setFrameShape(QFrame.Shape.StyledPanel)
         bar.setStyleSheet("QFrame { background: #243447; } QLabel { color: #f0f0f0; }")
-        h = QHBoxLayout(bar)
-        h.setContentsMargins(6, 3, 6, 3)
+        outer = QVBoxLayout(bar)
+        outer.setContentsMargins(6, 3, 6, 3)
+        outer.setSpacing(2)
+        h = QHBoxLayout()
         self.decision_label = QLabel("")
         self.decision_label.setWordWrap(True)
         # long warnings wrap instead of widening the window past the screen
@@ -230,7 +232,6 @@ class MainWindow(QMainWindow):
         self.accept_btn.clicked.connect(self.accept_pending)
         self.reject_btn.clicked.connect(self.reject_pending)
         self.lesion_choice.currentIndexChanged.connect(self._lesion_choice_changed)
-        h.addWidget(self.decision_label, 1)
         h.addWidget(QLabel("as"))
         h.addWidget(self.lesion_choice)
         h.addWidget(QLabel("organ"))
@@ -239,6 +240,9 @@ class MainWindow(QMainWindow):
         h.addWidget(self.fragment_check)
         h.addWidget(self.accept_btn)
         h.addWidget(self.reject_btn)
+        h.addStretch(1)
+        outer.addWidget(self.decision_label)
+        outer.addLayout(h)
         bar.setVisible(False)
         return bar
 
@@ -268,6 +272,7 @@ class MainWindow(QMainWindow):
         measure = mb.addMenu("&Measure")
         self._action("Accept measurement", "Return", self.accept_pending, measure)
         self._action("Make the measurement a new target", "T", lambda: self._choose_new(Role.TARGET), measure)
+        self._action("Lymph node (the next click, or the measurement waiting)", "N", self._toggle_node, measure)
         self._action("Reject suggestion, draw by hand", "Escape", self.reject_pending, measure)
         self._action("Measure selected lesion at its proposed position", "G", self.suggest_at_proposal, measure)
         self._action(
@@ -806,6 +811,10 @@ class MainWindow(QMainWindow):
         self.lesion_choice.setCurrentIndex(max(index, 0))
         self.lesion_choice.blockSignals(False)
         self._lesion_choice_changed()
+
+    def _toggle_node(self) -> None:
+        self.node_check.setChecked(not self.node_check.isChecked())
+        self.say("lymph node: measured on its short axis" if self.node_check.isChecked() else "not a lymph node")
 
     def _choose_new(self, role: Role) -> None:
         idx = self.lesion_choice.findData(role)
