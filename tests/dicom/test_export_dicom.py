@@ -145,6 +145,8 @@ def test_sr_is_valid_and_highdicom_reads_the_groups(tmp_path: Path, ct_headers: 
 def test_sr_without_source_headers_still_valid(tmp_path: Path) -> None:
     written = export_sr(known_read(), tmp_path)
     assert all(dciodvfy_errors(w.path) == [] for w in written)
+    (back,) = import_sr([w.path for w in written])
+    assert back == carried_by_sr(known_read())
 
 
 def test_sr_needs_a_source_image(tmp_path: Path) -> None:
