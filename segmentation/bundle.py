@@ -36,6 +36,10 @@ class BundleConfig:
     hu_windows: tuple[tuple[float, float], ...]
     guidance_sigma_mm: float
     crop_extent_mm: tuple[float, float, float]
+    #: The first crop, in voxels: in-plane size and (min, max) slices, as in training (the instance-norm statistics of
+    #: the network match those of its training patches); the larger ``crop_extent_mm`` crop is the second pass.
+    first_crop_inplane: int
+    first_crop_slices: tuple[int, int]
     threshold: float
     metadata: dict[str, Any]
 
@@ -65,6 +69,8 @@ def inference_config(network_def: dict[str, Any], crop_extent_mm: tuple[float, f
             "hu_windows": [list(w) for w in HU_WINDOWS],
             "guidance_sigma_mm": GUIDANCE_SIGMA_MM,
             "crop_extent_mm": list(crop_extent_mm),
+            "first_crop_inplane": 96,
+            "first_crop_slices": [16, 24],
             "size_multiple": 2 ** len(network_def.get("strides", [])),
         },
         "postprocessing": {"threshold": 0.5, "largest_component_at_seed": True},
@@ -102,6 +108,8 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         sigma = float(inp.get("guidance_sigma_mm", GUIDANCE_SIGMA_MM))
         extent_list = [float(x) for x in inp.get("crop_extent_mm", (112.0, 112.0, 112.0))]
         threshold = float(inf.get("postprocessing", {}).get("threshold", 0.5))
+        first_inplane = int(inp.get("first_crop_inplane", 96))
+        first_slices = tuple(int(x) for x in inp.get("first_crop_slices", (16, 24)))
     except (TypeError, ValueError) as exc:
         raise BundleError(f"{root / 'configs' / 'inference.json'}: bad 'input' section: {exc}") from None
     if len(extent_list) != 3 or min(extent_list) <= 0:
@@ -120,6 +128,8 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         hu_windows=windows,
         guidance_sigma_mm=sigma,
         crop_extent_mm=(extent_list[0], extent_list[1], extent_list[2]),
+        first_crop_inplane=first_inplane,
+        first_crop_slices=(first_slices[0], first_slices[-1]),
         threshold=threshold,
         metadata=meta,
     )

@@ -1,7 +1,8 @@
 """MONAI engine: a small 3-D UNet on a native-resolution crop around the click, with a click-guidance channel.
 
-The crop is about ``crop_extent_mm`` across (from the bundle), so a lesion up to ~80 mm fits; when the mask reaches a
-face of the crop, the crop is re-centred on the mask once. Never a whole-volume sliding window. CUDA with autocast
+The first crop has the size of a training patch in voxels (96 pixels in-plane; the network's instance-norm statistics
+then match training); when the mask reaches a face of it, a second crop of ``crop_extent_mm`` (112 mm, so a lesion up
+to ~80 mm fits) is centred on the mask. Never a whole-volume sliding window. CUDA with autocast
 (float16) when asked and present; CPU otherwise, deterministic. The mask is the connected component of the thresholded
 probability at (or within 3 mm of) the click.
 
@@ -74,6 +75,14 @@ class MonaiSegmenter:
             self._net = load_network(self.config, self.device)
         return self._net
 
+    def first_extent_mm(self, volume: Volume) -> tuple[float, float, float]:
+        """The first crop: the training patch size in voxels (slices from the in-plane extent, within bounds)."""
+        n = self.config.first_crop_inplane
+        lo, hi = self.config.first_crop_slices
+        inplane_mm = n * float(volume.spacing[1])
+        slices = int(np.clip(round(inplane_mm / float(volume.spacing[0]) / 8) * 8, lo, hi))
+        return (slices * float(volume.spacing[0]), n * float(volume.spacing[1]), n * float(volume.spacing[2]))
+
     def probability(
         self, image_hu: npt.NDArray[np.float32], seed: tuple[int, int, int], spacing: tuple[float, ...]
     ) -> npt.NDArray[np.float32]:
@@ -116,7 +125,8 @@ class MonaiSegmenter:
         for attempt in range(2):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            box = crop_around(volume, centre, self.config.crop_extent_mm)
+            extent = self.first_extent_mm(volume) if attempt == 0 else self.config.crop_extent_mm
+            box = crop_around(volume, centre, extent)
             image = np.asarray(volume.array[box.slices], dtype=np.float32)
             local_seed = box.local(seed)
             prob = self.probability(image, local_seed, volume.spacing)
@@ -128,10 +138,10 @@ class MonaiSegmenter:
                     f"no lesion found at ({x:.1f}, {y:.1f}, {z:.1f}) mm: the model sees no lesion within "
                     f"{SEARCH_MM:g} mm of the click (highest probability there {float(prob.max()):.2f})"
                     if attempt == 0
-                    else "the lesion was lost when the crop was re-centred on it"
+                    else "the lesion was lost when the analysed region was enlarged around it"
                 )
             if attempt == 0 and touches_border(mask, box, volume.shape):
-                centre = mask_centre(mask, box)
+                centre = mask_centre(mask, box)  # a large lesion: the full-size crop, centred on it
                 continue
             break
         assert mask is not None and prob is not None and box is not None

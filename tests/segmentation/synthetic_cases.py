@@ -32,7 +32,8 @@ def lesion_touching_same_density_organ(noise_hu: float = 12.0) -> Volume:
     r = np.sqrt((zz - centre[0]) ** 2 + (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2)
     image[r < 10.0] = 55.0
     image += rng.normal(0, noise_hu, size=shape)
-    info = SeriesInfo(study_uid="1.2.3", series_uid="1.2.3.4", sop_instance_uids=tuple(f"1.2.3.4.{k}" for k in range(40)))
+    uids = tuple(f"1.2.3.4.{k}" for k in range(40))
+    info = SeriesInfo(study_uid="1.2.3", series_uid="1.2.3.4", sop_instance_uids=uids)
     return Volume(np.rint(image).astype(np.int16), spacing, np.zeros(3), np.eye(3), info)
 
 

@@ -58,5 +58,5 @@ def test_missing_and_malformed_files_name_the_file(tmp_path):
         read_bundle(tmp_path / "absent")
     root = _bundle(tmp_path, {"_target_": "monai.networks.nets.UNet"})
     (root / "configs" / "inference.json").write_text("{broken")
-    with pytest.raises(BundleError, match="inference.json"):
+    with pytest.raises(BundleError, match=r"inference\.json"):
         read_bundle(root)

@@ -1,4 +1,4 @@
-"""`recist segment` on a DICOM series written by the test: JSON on success, one clear line and non-zero exit on errors."""
+"""`recist segment` on a DICOM series written by the test: JSON on success, one clear line and non-zero exit else."""
 
 from __future__ import annotations
 
