@@ -102,3 +102,25 @@ def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_windo
     want = [tp.get("overall_response") or "—" for tp in expected["timepoints"]]
     assert got == want
     assert expected["best_overall_response"] in w.response_panel.bor_label.text()
+
+
+def test_the_app_command_opens_a_trial_folder(qtbot, sample_trial, tmp_path):
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from workstation.ui.app import main
+    from workstation.ui.main_window import MainWindow
+
+    seen: list[list[str]] = []
+
+    def look_and_quit() -> None:
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, MainWindow):
+                seen.append([s.subject_id for s in widget.subjects])
+                widget.auto_answer = True
+                widget.close()
+        QApplication.quit()
+
+    QTimer.singleShot(500, look_and_quit)
+    assert main([str(sample_trial), "--reader", "tester", "--data-dir", str(tmp_path)]) == 0
+    assert seen == [[SUBJECT]]

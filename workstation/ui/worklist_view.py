@@ -18,7 +18,8 @@ class WorklistView(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderLabels(["Subject / timepoint", "Date", "Read"])
-        self.setColumnWidth(0, 150)
+        self.setColumnWidth(0, 110)
+        self.setColumnWidth(1, 82)
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
