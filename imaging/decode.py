@@ -12,7 +12,9 @@ Every failure is a `DicomLoadError` naming the file.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -78,38 +80,130 @@ def read_native_frame(inst: InstanceHeader, frame_index: int, into: npt.NDArray[
     _clean_high_bits(inst, into)
 
 
-def _rle_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
+def _open_checked(inst: InstanceHeader) -> BinaryIO:
+    """The file, positioned at the Pixel Data value, after checking the element is still where indexing found it."""
+    fp = open(inst.path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    fp.seek(inst.pixel_data_offset)
+    if fp.read(4) != _PIXEL_DATA_TAG_BYTES:
+        fp.close()
+        raise DicomLoadError(f"{inst.path}: the file changed since it was indexed; index the folder again")
+    fp.seek(inst.pixel_value_offset)
+    return fp
+
+
+def decode_frame_bytes(inst: InstanceHeader, frame: bytes) -> npt.NDArray[np.generic]:
+    """Stored values of one compressed frame: pylibjpeg-rle for RLE, pydicom's decoders (and plugins) otherwise."""
+    if inst.transfer_syntax_uid == RLE_LOSSLESS and _rle_decode_frame is not None:
+        raw = _rle_decode_frame(frame, inst.rows * inst.columns, inst.bits_allocated, "<")
+        values = np.frombuffer(raw, dtype=stored_dtype(inst)).reshape(inst.rows, inst.columns)
+    else:
+        from pydicom.encaps import encapsulate
+        from pydicom.pixels.decoders.base import get_decoder
+
+        options: dict[str, Any] = {
+            "rows": inst.rows,
+            "columns": inst.columns,
+            "samples_per_pixel": inst.samples_per_pixel,
+            "bits_allocated": inst.bits_allocated,
+            "bits_stored": inst.bits_stored,
+            "pixel_representation": inst.pixel_representation,
+            "photometric_interpretation": inst.photometric,
+            "number_of_frames": 1,
+        }
+        values, _ = get_decoder(inst.transfer_syntax_uid).as_array(encapsulate([frame]), raw=True, **options)
+        if values.shape != (inst.rows, inst.columns):
+            raise DicomLoadError(f"{inst.path}: decoded frame has shape {values.shape}, expected one plane")
+    if inst.bits_stored < inst.bits_allocated:
+        values = values.copy()
+        _clean_high_bits(inst, values)
+    return values
+
+
+def _decoding_errors(inst: InstanceHeader, exc: BaseException) -> DicomLoadError:
+    from pydicom.uid import UID
+
+    if isinstance(exc, OSError):
+        return DicomLoadError(f"{inst.path}: cannot read pixel data ({exc.strerror or exc})")
+    name = UID(inst.transfer_syntax_uid).name
+    return DicomLoadError(f"{inst.path}: cannot decode {name} pixel data ({type(exc).__name__}: {exc})")
+
+
+def frame_spans(inst: InstanceHeader) -> list[tuple[int, int]] | None:
+    """File offsets (start, end) of each frame's fragments in an encapsulated multi-frame file, read once.
+
+    From the Basic Offset Table, or one fragment per frame; ``None`` when the frames cannot be told apart without
+    decoding (then the file is decoded in one pass).
+    """
+    from pydicom.encaps import parse_basic_offsets, parse_fragments
+
+    try:
+        with _open_checked(inst) as fp:
+            offsets = parse_basic_offsets(fp)
+            first = fp.tell()
+            count, starts = parse_fragments(fp)
+            if not starts:
+                return None
+            fp.seek(starts[-1] + 4)
+            end = starts[-1] + 8 + struct.unpack("<I", fp.read(4))[0]
+    except DicomLoadError:
+        raise
+    except NOT_DECODER_ERRORS:
+        raise
+    except BaseException as exc:
+        raise _decoding_errors(inst, exc) from exc
+    n = inst.number_of_frames
+    if len(offsets) == n:
+        begins = [first + o for o in offsets]
+    elif count == n:
+        begins = list(starts)
+    else:
+        return None
+    return list(zip(begins, [*begins[1:], end], strict=True))
+
+
+def decode_frame_at(inst: InstanceHeader, span: tuple[int, int]) -> npt.NDArray[np.generic]:
+    """Decode the frame whose fragment items lie at ``span`` (see `frame_spans`)."""
+    try:
+        with _open_checked(inst) as fp:
+            fp.seek(span[0])
+            items = fp.read(span[1] - span[0])
+        parts, pos = [], 0
+        while pos + 8 <= len(items):
+            tag, length = struct.unpack_from("<II", items, pos)
+            if tag != 0xE000FFFE:
+                raise DicomLoadError(f"{inst.path}: damaged encapsulated pixel data at byte {span[0] + pos}")
+            parts.append(items[pos + 8 : pos + 8 + length])
+            pos += 8 + length
+        return decode_frame_bytes(inst, b"".join(parts))
+    except DicomLoadError:
+        raise
+    except NOT_DECODER_ERRORS:
+        raise
+    except BaseException as exc:  # compiled decoders may raise BaseException subclasses (Rust panics)
+        raise _decoding_errors(inst, exc) from exc
+
+
+def _encapsulated_frames(
+    inst: InstanceHeader, indices: Sequence[int]
+) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
+    """The wanted frames in file order, read one at a time (a large object is never held whole in memory)."""
     from pydicom.encaps import generate_frames
 
-    assert _rle_decode_frame is not None
     wanted = set(indices)
     last = max(wanted, default=-1)
-    dtype = stored_dtype(inst)
     try:
-        # frames are read from the file one at a time: a large multi-frame object is never held whole in memory
-        with open(inst.path, "rb") as fp:
-            fp.seek(inst.pixel_data_offset)
-            if fp.read(4) != _PIXEL_DATA_TAG_BYTES:
-                raise DicomLoadError(f"{inst.path}: the file changed since it was indexed; index the folder again")
-            fp.seek(inst.pixel_value_offset)
+        with _open_checked(inst) as fp:
             for index, frame in enumerate(generate_frames(fp, number_of_frames=inst.number_of_frames)):
                 if index in wanted:
-                    raw = _rle_decode_frame(frame, inst.rows * inst.columns, inst.bits_allocated, "<")
-                    values = np.frombuffer(raw, dtype=dtype).reshape(inst.rows, inst.columns)
-                    if inst.bits_stored < inst.bits_allocated:
-                        values = values.copy()
-                        _clean_high_bits(inst, values)
-                    yield index, values
+                    yield index, decode_frame_bytes(inst, frame)
                 if index >= last:
                     break
     except DicomLoadError:
         raise
-    except OSError as exc:
-        raise DicomLoadError(f"{inst.path}: cannot read pixel data ({exc.strerror or exc})") from exc
     except NOT_DECODER_ERRORS:
         raise
     except BaseException as exc:  # pylibjpeg-rle (Rust) panics with a BaseException on some damaged streams
-        raise DicomLoadError(f"{inst.path}: corrupt RLE pixel data ({type(exc).__name__}: {exc})") from exc
+        raise _decoding_errors(inst, exc) from exc
 
 
 def _pydicom_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
@@ -137,8 +231,8 @@ def _pydicom_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tu
 
 def decode_frames(inst: InstanceHeader, indices: Sequence[int]) -> Iterator[tuple[int, npt.NDArray[np.generic]]]:
     """Yield ``(frame_index, stored values)`` for the wanted frames of a compressed (or non-little-endian) file."""
-    if inst.transfer_syntax_uid == RLE_LOSSLESS and _rle_decode_frame is not None and inst.pixel_value_offset >= 0:
-        return _rle_frames(inst, indices)
+    if inst.is_encapsulated and inst.pixel_value_offset >= 0:
+        return _encapsulated_frames(inst, indices)
     return _pydicom_frames(inst, indices)
 
 

@@ -44,7 +44,9 @@ from imaging.decode import (
     INT16_MAX,
     INT16_MIN,
     NOT_DECODER_ERRORS,
+    decode_frame_at,
     decode_frames,
+    frame_spans,
     read_native_frame,
     store_hu,
     stored_dtype,
@@ -61,10 +63,40 @@ DEFAULT_WORKERS = max(2, min(8, os.cpu_count() or 2))
 
 @dataclass(frozen=True)
 class _Task:
-    """One file's worth of slices: ``(frame_index, array slice k)`` pairs."""
+    """A unit of decoding: ``(frame_index, array slice k)`` pairs of one file; ``span`` locates a lone
+    compressed frame in its file."""
 
     instance: InstanceHeader
     frames: tuple[tuple[int, int], ...]
+    span: tuple[int, int] | None = None
+
+
+def _plan_tasks(slices: list[SliceRef]) -> list[_Task]:
+    """One task per frame wherever a frame can be read on its own (native data; compressed multi-frame objects whose
+    frames are located by their offset table), so that decoding runs in parallel and starts at the viewed slice;
+    otherwise one task per file."""
+    spans: dict[Path, list[tuple[int, int]] | None] = {}
+    frames: dict[tuple[Path, int], list[tuple[int, int]]] = {}
+    owner: dict[tuple[Path, int], InstanceHeader] = {}
+    for k, ref in enumerate(slices):
+        inst = ref.instance
+        alone = inst.is_native
+        if inst.is_encapsulated and inst.number_of_frames > 1 and inst.pixel_value_offset >= 0:
+            if inst.path not in spans:
+                try:
+                    spans[inst.path] = frame_spans(inst)
+                except DicomLoadError:
+                    spans[inst.path] = None  # decoded in one pass, where the damage is reported
+            alone = spans[inst.path] is not None
+        key = (inst.path, ref.frame_index if alone else -1)
+        frames.setdefault(key, []).append((ref.frame_index, k))
+        owner[key] = inst
+    tasks = []
+    for key, pairs in frames.items():
+        table = spans.get(key[0])
+        span = table[key[1]] if table is not None and key[1] >= 0 and key[1] < len(table) else None
+        tasks.append(_Task(owner[key], tuple(pairs), span))
+    return tasks
 
 
 def choose_series(source: SeriesRecord | str | os.PathLike[str], series_uid: str | None = None) -> SeriesRecord:
@@ -177,15 +209,7 @@ class SeriesLoader:
         self.failed: set[int] = set()
         self._lock = threading.Lock()
         self._scratch = threading.local()
-        by_file: dict[tuple[Path, int], list[tuple[int, int]]] = {}
-        instances: dict[tuple[Path, int], InstanceHeader] = {}
-        for k, ref in enumerate(slices):
-            inst = ref.instance
-            # native frames are read independently; an encapsulated file is decoded in one pass
-            key = (inst.path, ref.frame_index if inst.is_native else -1)
-            by_file.setdefault(key, []).append((ref.frame_index, k))
-            instances[key] = inst
-        self._tasks = [_Task(instances[key], tuple(frames)) for key, frames in by_file.items()]
+        self._tasks = _plan_tasks(slices)
 
     @property
     def complete(self) -> bool:
@@ -235,6 +259,10 @@ class SeriesLoader:
                         read_native_frame(inst, frame_index, buf)
                         self._store(k, buf)
                     done.append(k)
+            elif task.span is not None:
+                ((_, k),) = task.frames
+                self._store(k, decode_frame_at(inst, task.span))
+                done.append(k)
             else:
                 slice_of = dict(task.frames)
                 for frame_index, values in decode_frames(inst, sorted(slice_of)):

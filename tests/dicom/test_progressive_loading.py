@@ -116,3 +116,38 @@ def test_files_that_vanish_or_change_after_indexing_are_named(tmp_path: Path) ->
     assert "cannot read pixel data" in messages[str(written.paths[0])]
     assert "changed since it was indexed" in messages[str(written.paths[1])]
     np.testing.assert_array_equal(volume.array[:3], written.hu[:3])
+
+
+def _reencapsulate(path: Path, has_bot: bool, fragments_per_frame: int) -> None:
+    import pydicom
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(path)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))
+    ds.PixelData = encapsulate(frames, fragments_per_frame=fragments_per_frame, has_bot=has_bot)
+    ds.save_as(path)
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.90"])
+@pytest.mark.parametrize(("has_bot", "fragments", "per_frame"), [(True, 1, True), (False, 1, True), (True, 2, True)])
+def test_compressed_multiframe_decodes_outward_frame_by_frame(
+    tmp_path: Path, syntax: str, has_bot: bool, fragments: int, per_frame: bool
+) -> None:
+    written = write_ct_series(tmp_path, n=12, enhanced=True, transfer_syntax=syntax)
+    _reencapsulate(written.paths[0], has_bot, fragments)
+    loader = SeriesLoader(tmp_path)
+    assert len(loader._tasks) == (12 if per_frame else 1)
+    order: list[int] = []
+    loader.load(first_slice=7, workers=1, on_slices=order.extend)
+    assert order[0] == 7
+    assert [abs(k - 7) for k in order] == sorted(abs(k - 7) for k in order)
+    np.testing.assert_array_equal(loader.volume.array, written.hu)
+
+
+def test_compressed_multiframe_without_offsets_and_split_frames_decodes_in_one_pass(tmp_path: Path) -> None:
+    written = write_ct_series(tmp_path, n=4, enhanced=True, transfer_syntax="1.2.840.10008.1.2.4.90")
+    _reencapsulate(written.paths[0], has_bot=False, fragments_per_frame=2)
+    loader = SeriesLoader(tmp_path)
+    assert len(loader._tasks) == 1  # frames cannot be located without decoding
+    volume = loader.load()
+    np.testing.assert_array_equal(volume.array, written.hu)
