@@ -33,6 +33,15 @@ def orthanc_missing_reason() -> str | None:
     return None
 
 
+def require_orthanc() -> None:
+    """Skip the calling test (or fixture) with the reason when Orthanc cannot run here."""
+    import pytest
+
+    reason = orthanc_missing_reason()
+    if reason:
+        pytest.skip(reason)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

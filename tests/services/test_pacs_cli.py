@@ -10,15 +10,14 @@ import pydicom
 import pytest
 
 from tests.dicom.ct_writer import write_ct_series
-from tests.services.orthanc_server import OrthancServer, orthanc_missing_reason
+from tests.services.orthanc_server import OrthancServer, require_orthanc
 from tests.services.test_pacs_orthanc import make_sr
 from workstation.cli import main
-
-pytestmark = pytest.mark.skipif(orthanc_missing_reason() is not None, reason=orthanc_missing_reason() or "")
 
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    require_orthanc()
     with OrthancServer(tmp_path_factory.mktemp("orthanc")) as server:
         yield server
 

@@ -12,14 +12,13 @@ from pytestqt.qtbot import QtBot
 
 from imaging.pacs import RetrieveResult
 from tests.dicom.ct_writer import write_ct_series
-from tests.services.orthanc_server import OrthancServer, orthanc_missing_reason
+from tests.services.orthanc_server import OrthancServer, require_orthanc
 from workstation.ui.pacs_dialog import PacsDialog
-
-pytestmark = pytest.mark.skipif(orthanc_missing_reason() is not None, reason=orthanc_missing_reason() or "")
 
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    require_orthanc()
     with OrthancServer(tmp_path_factory.mktemp("orthanc")) as server:
         yield server
 

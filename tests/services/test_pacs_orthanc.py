@@ -29,9 +29,7 @@ from imaging.pacs import (
     connect,
 )
 from tests.dicom.ct_writer import WrittenSeries, write_ct_series
-from tests.services.orthanc_server import OrthancServer, orthanc_missing_reason
-
-pytestmark = pytest.mark.skipif(orthanc_missing_reason() is not None, reason=orthanc_missing_reason() or "")
+from tests.services.orthanc_server import OrthancServer, require_orthanc
 
 PROTOCOLS = ("dicomweb", "c-get", "c-move")
 
@@ -90,6 +88,7 @@ def trial(tmp_path_factory: pytest.TempPathFactory) -> Trial:
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory, trial: Trial) -> Iterator[OrthancServer]:
+    require_orthanc()
     with OrthancServer(tmp_path_factory.mktemp("orthanc")) as server:
         for series in trial.all_series:
             server.upload(series.paths)
@@ -282,6 +281,7 @@ def test_server_down_and_server_silent(protocol: str, tmp_path: Path) -> None:
 def test_server_crash_mid_retrieve_leaves_a_consistent_cache_and_resume_completes(
     trial: Trial, protocol: str, tmp_path: Path
 ) -> None:
+    require_orthanc()
     server = OrthancServer(tmp_path / "orthanc")
     server.start()
     try:

@@ -15,9 +15,7 @@ import pytest
 
 from imaging.pacs import LocalCache, PacsRefused, ServerSettings, StudyQuery, connect
 from tests.dicom.ct_writer import WrittenSeries, write_ct_series
-from tests.services.orthanc_server import OrthancServer, TlsFiles, make_tls_files, orthanc_missing_reason
-
-pytestmark = pytest.mark.skipif(orthanc_missing_reason() is not None, reason=orthanc_missing_reason() or "")
+from tests.services.orthanc_server import OrthancServer, TlsFiles, make_tls_files, require_orthanc
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +30,7 @@ def series(tmp_path_factory: pytest.TempPathFactory) -> WrittenSeries:
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles, series: WrittenSeries) -> Iterator[OrthancServer]:
+    require_orthanc()
     with OrthancServer(tmp_path_factory.mktemp("orthanc"), tls=tls) as server:
         server.upload(series.paths)
         yield server
