@@ -62,6 +62,20 @@ def _confirmation(i: int, level: int, points: Sequence[Assessment], rules: BestR
     return None
 
 
+def _response_start(i: int, points: Sequence[Assessment]) -> date:
+    """The first date of the response that ``points[i]`` belongs to: duration of response runs from when the criteria
+    for CR or PR, whichever came first, were first met (RECIST 1.1 sec. 4.6.2), so a PR that became CR starts at the PR.
+    Walks back over PR/CR (and NE) assessments without an interruption by a lower level."""
+    start = points[i].date
+    for earlier in reversed(points[:i]):
+        if earlier.response is R.NE:
+            continue
+        if _LEVEL.get(earlier.response, 0) < 3:
+            break
+        start = earlier.date
+    return start
+
+
 def best_overall_response(points: Sequence[Assessment], baseline_date: date, rules: BestResponseRules
                           ) -> BestResponse:
     """``points``: the follow-up assessments in date order. Assessments after the first PD (iCPD) are not used."""
@@ -79,7 +93,7 @@ def best_overall_response(points: Sequence[Assessment], baseline_date: date, rul
                 continue
             if not rules.confirmation_required:
                 return BestResponse(_code(level, rules), f"{code}: {p.response.value} at {p.label!r} ({p.date}); "
-                                    f"confirmation not required ({section})", p.date)
+                                    f"confirmation not required ({section})", _response_start(i, considered))
             confirming = _confirmation(i, level, considered, rules)
             if confirming is not None:
                 days = (confirming.date - p.date).days
@@ -87,7 +101,7 @@ def best_overall_response(points: Sequence[Assessment], baseline_date: date, rul
                     _code(level, rules),
                     f"{code}: {p.response.value} at {p.label!r} ({p.date}) confirmed by "
                     f"{confirming.response.value} at {confirming.label!r}, {days} days later (>= "
-                    f"{rules.confirmation_min_days}; RECIST 1.1 sec. 4.6.1, Table 3)", p.date)
+                    f"{rules.confirmation_min_days}; RECIST 1.1 sec. 4.6.1, Table 3)", _response_start(i, considered))
             unconfirmed.append(f"{p.response.value} at {p.label!r}")
     note = f" ({', '.join(dict.fromkeys(unconfirmed))} not confirmed >= {rules.confirmation_min_days} days later)" \
         if unconfirmed else ""

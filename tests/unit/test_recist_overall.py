@@ -112,6 +112,17 @@ def test_best_response_reason_and_dates() -> None:
     assert result["last_assessment_date"] == "2026-05-11"
 
 
+def test_duration_of_response_starts_at_the_first_pr_when_pr_becomes_cr() -> None:
+    # RECIST 1.1 sec. 4.6.2: from when CR or PR criteria are first met, whichever comes first.
+    result = _bor((42, 50), (84, 0), (126, 0), (168, 20))
+    assert result["best_overall_response"] == "CR"
+    assert result["date_of_first_response"] == "2026-02-16"
+    # An earlier response interrupted by SD does not start the confirmed one.
+    result = _bor((42, 65), (84, 75), (126, 50), (168, 40))
+    assert result["best_overall_response"] == "PR"
+    assert result["date_of_first_response"] == "2026-05-11"
+
+
 def test_subject_without_disease_at_baseline_is_ned_until_a_new_lesion() -> None:
     result = evaluate_case(make_case([], (42, []), (84, [new("X1")])))
     assert responses(result) == ["NED", "PD"]
