@@ -49,13 +49,13 @@ def test_configure_search_and_retrieve(orthanc: OrthancServer, tmp_path: Path, q
     form.username.setText(orthanc.username)
     form.password.setText("wrong-password")
     dialog.test_connection()
-    qtbot.waitUntil(lambda: "credentials" in dialog.status.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "credentials" in dialog.status.text() and dialog.job is None, timeout=10000)
     assert "wrong-password" not in dialog.status.text()
     form.password.setText(orthanc.password)
     assert dialog.save_server() is True
     assert dialog.server_choice.currentText() == "orthanc" and dialog.search_button.isEnabled()
     dialog.test_connection()
-    qtbot.waitUntil(lambda: ": OK (" in dialog.status.text(), timeout=10000)
+    qtbot.waitUntil(lambda: ": OK (" in dialog.status.text() and dialog.job is None, timeout=10000)
 
     dialog.patient_id.setText("GC-UI")
     dialog.date_from.enabled.setChecked(True)
