@@ -11,7 +11,7 @@ Progressive (for the GUI: the slice the reader looks at is decoded first)::
     loader = SeriesLoader(record)          # headers only: geometry known, array allocated (fast)
     view.show(loader.volume)               # loader.volume.array has its final shape and dtype from the start
     loader.load(first_slice=k, progress=cb, cancel=token)   # in a worker thread; decodes k, k+1, k-1, k+2, ...
-    loader.loaded[k]                        # True once slice k holds its HU values (a numpy bool per slice)
+    loader.loaded[k]                        # True once slice k holds its HU values (until then it reads 0)
     loader.failed                           # slices that could not be decoded (each also a LoadWarning)
 
 ``progress(done, total, message)`` is called after every decoded file (from the calling thread) and ``cancel``
