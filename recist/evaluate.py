@@ -55,6 +55,9 @@ def _evaluate_recist(case: Case) -> CaseResult:
         nt_response = nt.response if nt else None
         overall, rule = overall_response(t_response, nt_response, new.status)
         reason = join_reason(rule, t.reason if t else None, nt.reason if nt else None, new.reason)
+        if progression_date is not None:
+            reason += (f"; after progression on {progression_date.isoformat()}: not used for the best overall "
+                       "response (RECIST 1.1 sec. 4.4.3)")
         if overall is Response.PD and progression_date is None:
             progression_date = tp.date
             if new.status is NewLesions.YES:
@@ -112,7 +115,7 @@ _TEXT: dict[Any, str | None] = {None: None} | {m: m.value for m in (*Response, *
 
 
 def result_to_dict(result: CaseResult) -> dict[str, Any]:
-    """The output JSON. Percentages are truncated toward zero to one decimal (recist.measure.pct_tenths)."""
+    """The output JSON. Percentages are rounded to one decimal, never onto a threshold (recist.measure.pct_tenths)."""
     timepoints = []
     text = _TEXT
     irecist = result.criteria is Criteria.IRECIST

@@ -32,14 +32,19 @@ def fmt_mm(um: int) -> str:
 
 
 def pct_tenths(delta_um: int, reference_um: int) -> int | None:
-    """100 * delta / reference in tenths of a percent, truncated toward zero; None when the reference is 0.
+    """100 * delta / reference in tenths of a percent, rounded half away from zero; None when the reference is 0.
 
-    Truncating toward zero (not rounding half up) means the number shown never crosses a threshold the exact value
-    did not cross: -29.96 % shows -29.9 (SD), never -30.0; +19.96 % shows +19.9, never +20.0.
+    One guard: the number shown never reaches a threshold that the exact value did not (RECIST 1.1 sec. 4.3.1):
+    +19.96 % shows +19.9 (not +20.0, which would read as PD) and -29.96 % shows -29.9 (not -30.0, which would read as
+    PR). The responses themselves are decided on the exact values (`meets_progression`, `meets_partial_response`).
     """
     if reference_um == 0:
         return None
-    magnitude = abs(delta_um) * 1000 // reference_um
+    numerator = abs(delta_um) * 1000
+    magnitude = (2 * numerator + reference_um) // (2 * reference_um)
+    threshold = 200 if delta_um >= 0 else 300
+    if magnitude == threshold and numerator < threshold * reference_um:
+        magnitude -= 1
     return magnitude if delta_um >= 0 else -magnitude
 
 

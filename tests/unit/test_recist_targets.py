@@ -40,8 +40,8 @@ def test_target_boundaries_are_exact(base: list[float], follow: list[float], exp
 def test_change_percentages_never_cross_a_threshold_when_shown() -> None:
     result = evaluate_case(make_case([target("T1", 100.0)], (42, [m("T1", 70.04)]), (84, [m("T1", 84.04)])))
     first, second = result["timepoints"][1:]
-    assert (first["change_from_baseline_pct"], first["target_response"]) == (-29.9, "SD")  # -29.96 % truncated
-    assert (second["change_from_nadir_pct"], second["target_response"]) == (19.9, "SD")  # +19.96 % truncated
+    assert (first["change_from_baseline_pct"], first["target_response"]) == (-29.9, "SD")  # -29.96 % never shown as -30.0
+    assert (second["change_from_nadir_pct"], second["target_response"]) == (19.9, "SD")  # +19.96 % never shown as +20.0
     assert "-29.9 %" in first["reason"] and "100.0 mm" in first["reason"]
 
 
@@ -131,3 +131,21 @@ def test_every_response_has_a_reason_with_its_numbers() -> None:
     tp = result["timepoints"][1]
     assert "20.0 mm" in tp["reason"] and "-50.0 %" in tp["reason"] and "sec. 4.3.1" in tp["reason"]
     assert "NT1" in tp["reason"] and tp["overall_response"] == "PR"
+
+
+@pytest.mark.parametrize(("delta_um", "reference_um", "tenths"), [
+    (-36_360, 100_000, -364),  # rounded, not truncated
+    (25_050, 100_000, 251),  # half away from zero
+    (-25_050, 100_000, -251),
+    (19_960, 100_000, 199),  # never shown as +20.0 unless it is
+    (20_000, 100_000, 200),
+    (-29_960, 100_000, -299),  # never shown as -30.0 unless it is
+    (-30_000, 100_000, -300),
+    (-19_960, 100_000, -200),  # -20 % is no threshold
+    (5, 0, None),
+])
+def test_percentages_are_rounded_but_never_onto_a_threshold(delta_um: int, reference_um: int,
+                                                            tenths: int | None) -> None:
+    from recist.measure import pct_tenths
+
+    assert pct_tenths(delta_um, reference_um) == tenths
