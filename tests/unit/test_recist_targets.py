@@ -40,8 +40,8 @@ def test_target_boundaries_are_exact(base: list[float], follow: list[float], exp
 def test_change_percentages_never_cross_a_threshold_when_shown() -> None:
     result = evaluate_case(make_case([target("T1", 100.0)], (42, [m("T1", 70.04)]), (84, [m("T1", 84.04)])))
     first, second = result["timepoints"][1:]
-    assert (first["change_from_baseline_pct"], first["target_response"]) == (-29.9, "SD")  # -29.96 % never shown as -30.0
-    assert (second["change_from_nadir_pct"], second["target_response"]) == (19.9, "SD")  # +19.96 % never shown as +20.0
+    assert (first["change_from_baseline_pct"], first["target_response"]) == (-29.9, "SD")  # -29.96 %: not -30.0
+    assert (second["change_from_nadir_pct"], second["target_response"]) == (19.9, "SD")  # +19.96 %: not +20.0
     assert "-29.9 %" in first["reason"] and "100.0 mm" in first["reason"]
 
 
