@@ -273,11 +273,14 @@ class DimseClient(PacsClient):
         return [str(ds.SOPInstanceUID) for ds in found if ds.get("SOPInstanceUID")]
 
     # -- C-GET / C-MOVE -------------------------------------------------------------------------------------------
-    def _store_handler(self, receive: InstanceReceiver, errors: list[PacsError]) -> Callable[[Any], int]:
-        """The C-STORE handler that writes what the server sends; runs in pynetdicom's thread, so errors are kept."""
+    def _store_handler(
+        self, receive: InstanceReceiver, errors: list[PacsError], cancel: CancelToken | None
+    ) -> Callable[[Any], int]:
+        """The C-STORE handler that writes what the server sends; runs in pynetdicom's thread, so errors are kept.
+        After an error or a cancel it refuses (0xA700) whatever still comes, until the association is aborted."""
 
         def on_c_store(event: Any) -> int:
-            if errors:
+            if errors or (cancel is not None and cancel.cancelled):
                 return 0xA700
             try:
                 data = event.encoded_dataset(include_meta=True)
@@ -301,7 +304,7 @@ class DimseClient(PacsClient):
             else [_retrieve_identifier(study_uid, series_uid, uid) for uid in missing]
         )
         errors: list[PacsError] = []
-        handler = self._store_handler(receive, errors)
+        handler = self._store_handler(receive, errors, cancel)
         if self.server.retrieve_method == "c-move":
             self._move(identifiers, series_uid, handler, errors, cancel)
         else:
