@@ -319,7 +319,8 @@ def test_server_crash_mid_retrieve_leaves_a_consistent_cache_and_resume_complete
         server.stop(graceful=False)
 
 
-def test_cancel_mid_retrieve_then_resume(orthanc: OrthancServer, trial: Trial, tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
+def test_cancel_mid_retrieve_then_resume(orthanc: OrthancServer, trial: Trial, protocol: str, tmp_path: Path) -> None:
     cache = LocalCache(tmp_path / "cache")
     token = CancelToken()
     calls = threading.Event()
@@ -329,7 +330,7 @@ def test_cancel_mid_retrieve_then_resume(orthanc: OrthancServer, trial: Trial, t
             calls.set()
             token.cancel()
 
-    with connect(settings_for(orthanc, "c-get")) as pacs:
+    with connect(settings_for(orthanc, protocol)) as pacs:
         with pytest.raises(Cancelled):
             pacs.retrieve(trial.other_patient.study_uid, cache, progress=cancel_after_two, cancel=token)
         assert calls.is_set()
