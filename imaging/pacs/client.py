@@ -15,6 +15,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.misc import is_dicom
 
 from imaging.cancel import CancelToken, ProgressCallback, report
 from imaging.pacs.cache import PARTIAL_SUFFIX, LocalCache, check_uid
@@ -95,17 +96,21 @@ class InstanceReceiver:
 
 
 def _dicom_files(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and the DICOM files (``DICM`` preamble) under the folders named: an export folder also holds
+    CSV and JSON, which are not for the PACS."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*")
-                                if p.is_file() and not p.name.startswith(".") and not p.name.endswith(PARTIAL_SUFFIX)))
+            files.extend(sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and not p.name.startswith(".") and not p.name.endswith(PARTIAL_SUFFIX) and is_dicom(p)
+            ))
         elif path.is_file():
             files.append(path)
         else:
             raise PacsInputError(f"{path}: no such file or folder")
     if not files:
-        raise PacsInputError("nothing to store: no files given")
+        raise PacsInputError("nothing to store: no DICOM files in what was given")
     return files
 
 

@@ -234,6 +234,7 @@ def test_store_sr_and_seg_and_find_them_again(
 ) -> None:
     sr_path, series_uid, sop_uid = make_sr(trial.baseline, tmp_path / "export")
     seg_series_uid, seg_uid = make_seg(trial.baseline, tmp_path / "export")
+    (tmp_path / "export" / "read.csv").write_text("subject,lesion,diameter_mm\nGC-001,T1,23.4\n")  # not for the PACS
     with connect(settings_for(orthanc, protocol)) as pacs:
         stored = pacs.store([tmp_path / "export"])
         assert sorted(stored.stored) == sorted((sop_uid, seg_uid)) and stored.failed == ()
