@@ -105,22 +105,12 @@ def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_windo
 
 
 def test_the_app_command_opens_a_trial_folder(qtbot, sample_trial, tmp_path):
-    from PyQt6.QtCore import QTimer
-    from PyQt6.QtWidgets import QApplication
+    from workstation.ui.app import SAMPLE_TRIAL, build_window, parse_args
 
-    from workstation.ui.app import main
-    from workstation.ui.main_window import MainWindow
-
-    seen: list[list[str]] = []
-
-    def look_and_quit() -> None:
-        for widget in QApplication.topLevelWidgets():
-            if isinstance(widget, MainWindow):
-                seen.append([s.subject_id for s in widget.subjects])
-                widget.auto_answer = True
-                widget.close()
-        QApplication.quit()
-
-    QTimer.singleShot(500, look_and_quit)
-    assert main([str(sample_trial), "--reader", "tester", "--data-dir", str(tmp_path)]) == 0
-    assert seen == [[SUBJECT]]
+    assert parse_args([]).folder == SAMPLE_TRIAL
+    window = build_window(parse_args([str(sample_trial), "--reader", "tester", "--data-dir", str(tmp_path)]))
+    qtbot.addWidget(window)
+    window.auto_answer = True
+    assert [s.subject_id for s in window.subjects] == [SUBJECT] and window.isVisible()
+    qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=30000)
+    assert window.close()

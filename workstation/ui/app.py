@@ -7,6 +7,7 @@ import getpass
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 SAMPLE_TRIAL = Path(__file__).resolve().parents[2] / "sample_dicom"
 
@@ -25,15 +26,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from PyQt6.QtWidgets import QApplication
-
+def build_window(args: argparse.Namespace) -> Any:
+    """The main window for the parsed command line, shown and opened on the folder; an exit code if sign-in fails."""
     from workstation.ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("RECIST workstation")
     store = None
     reader = args.reader
     if args.database is not None:
@@ -57,6 +53,19 @@ def main(argv: list[str] | None = None) -> int:
         window.open_folder(args.folder)
     else:
         window.say(f"{args.folder} is not a folder: use File > Open trial folder (Ctrl+O)", 0)
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("RECIST workstation")
+    window = build_window(args)
+    if isinstance(window, int):
+        return window
     return int(app.exec())
 
 

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         #: baseline -> timepoint mappings found by registration, per timepoint of the open subject
         self.mappings: dict[int, RigidMapping] = {}
         self._registering: set[int] = set()
+        self._curves: dict[str, SubjectCurve] = {}
         self.proposals: list[LesionProposal] = []
         #: the timepoint whose proposals are final (registration done, or not needed)
         self.proposals_final_for: int | None = None
@@ -403,7 +404,7 @@ class MainWindow(QMainWindow):
                 reads[s.subject_id] = None
                 self.say(str(exc))
         self.worklist.show_subjects(subjects, reads)
-        self._refresh_curves()
+        self._refresh_curves(reload=True)
         if subjects:
             self.open_timepoint(0, 0)
 
@@ -1025,24 +1026,25 @@ class MainWindow(QMainWindow):
             [(p.lesion_id, p.point_mm) for p in self.proposals if p.lesion_id not in measured]
         )
 
-    def _refresh_curves(self) -> None:
-        curves: list[SubjectCurve] = []
+    def _refresh_curves(self, reload: bool = False) -> None:
+        """Spider plot and waterfall: the read being made, plus every other subject's saved read (loaded once per
+        trial opened, not on every edit: an edit must not wait for the whole trial's reads)."""
         current = self.session.read.subject_id if self.session else None
-        for subject in self.subjects:
-            read: Read | None
-            if self.session is not None and subject.subject_id == current:
-                read = self.session.read
-            else:
+        if reload:
+            self._curves = {}
+            for subject in self.subjects:
+                if subject.subject_id == current:
+                    continue
                 try:
-                    read = self.store.load(subject.subject_id, self.reader)
+                    saved = self.store.load(subject.subject_id, self.reader)
                 except ReadStoreError:
-                    read = None
-            if read is None:
-                continue
-            response = summarize(read).recist
-            evaluated = [tp for tp in read.timepoints if tp.assessments]
-            days = [float((tp.date - read.timepoints[0].date).days) for tp in evaluated]
-            curves.append(curve_for(subject.subject_id, response, days))
+                    saved = None
+                if saved is not None:
+                    self._curves[subject.subject_id] = _curve(saved)
+        if self.session is not None:
+            self._curves[self.session.read.subject_id] = _curve(self.session.read)
+        order = [s.subject_id for s in self.subjects]
+        curves = [self._curves[sid] for sid in order if sid in self._curves]
         self.response_panel.show_curves(curves, current)
 
     # ---- PACS and signatures (dialogs of the PACS and review modules) --------------------------------------------
@@ -1156,3 +1158,10 @@ class MainWindow(QMainWindow):
 def _middle(segment: tuple[tuple[float, float, float], tuple[float, float, float]]) -> tuple[float, float, float]:
     m = np.add(segment[0], segment[1]) / 2
     return (float(m[0]), float(m[1]), float(m[2]))
+
+
+def _curve(read: Read) -> SubjectCurve:
+    response = summarize(read).recist
+    evaluated = [tp for tp in read.timepoints if tp.assessments]
+    days = [float((tp.date - read.timepoints[0].date).days) for tp in evaluated]
+    return curve_for(read.subject_id, response, days)
