@@ -56,8 +56,10 @@ def test_configure_echo_find_get_store(
     found = json.loads(out)
     assert [s["study_uid"] for s in found] == [series.study_uid]
     assert found[0]["series"][0]["series_uid"] == series.series_uid and found[0]["study_date"] == "2024-03-01"
-    code, out, _ = recist(capsys, "--server", "dimse", "find", "--accession", "ACC-CLI")
+    code, out, _ = recist(capsys, "find", "--accession", "ACC-CLI", "--server", "dimse")
     assert code == 0 and series.study_uid in out and "GC-CLI" in out
+    code, _, err = recist(capsys, "--server", "web", "find", "--server", "nope")  # the option after the action wins
+    assert code == 2 and "no server named 'nope' (configured: web, dimse)" in err
 
     cache = tmp_path / "cache"
     code, out, err = recist(capsys, "--server", "dimse", "get", series.study_uid, "--cache", str(cache))

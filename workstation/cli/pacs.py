@@ -45,11 +45,19 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(NAME, help="query, retrieve and store with a PACS (DICOMweb or DIMSE)")
     p.add_argument("--config", type=Path, help="settings file (default: $RECIST_PACS_CONFIG or the user config folder)")
     p.add_argument("--server", help="server name (default: the default or only configured server)")
+    # The same two options after the action too (`recist pacs echo --server x`); SUPPRESS keeps a value given before.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    common.add_argument("--server", default=argparse.SUPPRESS, help="server name")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    actions.add_parser("servers", help="list the configured servers")
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text, parents=[common])
+        return parser
 
-    add = actions.add_parser("add", help="add or replace a server in the settings")
+    action("servers", "list the configured servers")
+
+    add = action("add", "add or replace a server in the settings")
     add.add_argument("name")
     add.add_argument("--protocol", choices=("dicomweb", "dimse"), required=True)
     add.add_argument("--url", default="", help="DICOMweb base URL, e.g. https://pacs.example.org/dicom-web")
@@ -68,12 +76,12 @@ def add_parser(subparsers: Any) -> None:
     add.add_argument("--timeout", type=float, default=30.0, dest="timeout_s", help="seconds (default 30)")
     add.add_argument("--default", action="store_true", help="make it the default server")
 
-    remove = actions.add_parser("remove", help="remove a server from the settings")
+    remove = action("remove", "remove a server from the settings")
     remove.add_argument("name")
 
-    actions.add_parser("echo", help="check the server answers (C-ECHO or a QIDO-RS request)")
+    action("echo", "check the server answers (C-ECHO or a QIDO-RS request)")
 
-    find = actions.add_parser("find", help="search studies")
+    find = action("find", "search studies")
     find.add_argument("--patient-id", default="", help="patient ID (wildcards * and ? allowed)")
     find.add_argument("--accession", default="", help="accession number")
     find.add_argument("--from", dest="date_from", type=_parse_date, help="study date from (YYYY-MM-DD)")
@@ -82,7 +90,7 @@ def add_parser(subparsers: Any) -> None:
     find.add_argument("--series", action="store_true", help="list each study's series too")
     find.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    get = actions.add_parser("get", help="retrieve studies (or some series) into the local cache")
+    get = action("get", "retrieve studies (or some series) into the local cache")
     get.add_argument("study_uids", nargs="*", metavar="STUDY_UID")
     get.add_argument("--patient-id", default="", help="every study of this patient (all of a subject's timepoints)")
     get.add_argument("--modality", default="", help="with --patient-id: only studies with this modality")
@@ -91,7 +99,7 @@ def add_parser(subparsers: Any) -> None:
     get.add_argument("--cache", type=Path, help="cache folder (default: from the settings)")
     get.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
-    store = actions.add_parser("store", help="send DICOM files (SR, SEG, ...) to the server")
+    store = action("store", "send DICOM files (SR, SEG, ...) to the server")
     store.add_argument("paths", nargs="+", type=Path, help="files or folders (walked)")
     p.set_defaults(func=run)
 
