@@ -159,3 +159,21 @@ def test_worklist_status():
     assert timepoint_status(s.read, 0) == "complete"
     assert timepoint_status(s.read, 1) == "not started"
     assert timepoint_status(None, 0) == "not started"
+
+
+def test_a_saved_read_gains_new_follow_ups_but_never_loses_its_images():
+    from workstation.session.worklist import (
+        InMemorySource,
+        SubjectEntry,
+        TimepointEntry,
+        WorklistError,
+        reconcile_timepoints,
+    )
+
+    source = InMemorySource(volume=None)  # type: ignore[arg-type]  # never loaded here
+    entries = [TimepointEntry(tp.label, tp.date, source) for tp in _read().timepoints]
+    week12 = TimepointEntry("week 12", date(2026, 3, 30), source)
+    read = reconcile_timepoints(_read(), SubjectEntry("S1", [*entries, week12]))
+    assert [tp.label for tp in read.timepoints] == ["baseline", "week 6", "week 12"]
+    with pytest.raises(WorklistError, match="week 6"):
+        reconcile_timepoints(_read(), SubjectEntry("S1", entries[:1]))

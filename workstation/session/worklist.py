@@ -205,6 +205,28 @@ def new_read(subject: SubjectEntry, reader: str, criteria: str = "RECIST 1.1") -
     )
 
 
+def reconcile_timepoints(read: Read, subject: SubjectEntry) -> Read:
+    """The saved read with any timepoint the worklist has gained since (a new follow-up study) added in date order.
+
+    Raises `WorklistError` when the read holds a timepoint whose images are not in the worklist: opening it would
+    show the wrong images against the measurements.
+    """
+    have = {(tp.label, tp.date) for tp in read.timepoints}
+    images = [(t.label, t.date) for t in subject.timepoints]
+    missing_images = [f"{label} ({when})" for label, when in have if (label, when) not in images]
+    if missing_images:
+        raise WorklistError(
+            f"{read.subject_id}: the saved read has timepoints whose images are not in this folder: "
+            + ", ".join(sorted(missing_images))
+        )
+    for label, when in images:
+        if (label, when) not in have:
+            read.timepoints.append(TimepointRead(label=label, date=when))
+    order = {key: n for n, key in enumerate(images)}
+    read.timepoints.sort(key=lambda tp: order[(tp.label, tp.date)])
+    return read
+
+
 def timepoint_status(read: Read | None, tp_index: int) -> str:
     """'not started', 'in progress', 'complete' (every lesion assessed) or 'signed', for the worklist."""
     if read is None or tp_index >= len(read.timepoints):

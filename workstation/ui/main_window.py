@@ -56,6 +56,7 @@ from workstation.session.worklist import (
     SubjectEntry,
     WorklistError,
     new_read,
+    reconcile_timepoints,
     scan_trial,
     timepoint_from_folder,
 )
@@ -395,6 +396,12 @@ class MainWindow(QMainWindow):
         return True
 
     def open_subjects(self, subjects: list[SubjectEntry]) -> None:
+        if self.session is not None:
+            if not self._leave_subject():
+                return
+            self._clear_pending()
+            self.session = None
+        self.subject_index = -1
         self.subjects = subjects
         reads = {}
         for s in subjects:
@@ -414,12 +421,13 @@ class MainWindow(QMainWindow):
         if subject_index != self.subject_index:
             subject = self.subjects[subject_index]
             try:
-                read = self.store.load(subject.subject_id, self.reader)
-            except ReadStoreError as exc:
+                saved = self.store.load(subject.subject_id, self.reader)
+                read = new_read(subject, self.reader) if saved is None else reconcile_timepoints(saved, subject)
+            except (ReadStoreError, WorklistError) as exc:
                 QMessageBox.warning(self, "Saved read", str(exc)) if self.auto_answer is None else None
                 self.say(str(exc))
                 return
-            self._set_session(ReadingSession(read or new_read(subject, self.reader), self.store), subject_index)
+            self._set_session(ReadingSession(read, self.store), subject_index)
         self.go_to_timepoint(tp_index)
 
     def _set_session(self, session: ReadingSession, subject_index: int) -> None:
@@ -427,9 +435,9 @@ class MainWindow(QMainWindow):
         self.volumes = {k: v for k, v in self.volumes.items() if k[0] == session.read.subject_id}
         if self.session is not None:
             self.session.changed.disconnect(self._session_changed)
+        self._clear_pending()
         self.session = session
         self.subject_index = subject_index
-        self.pending = None
         session.changed.connect(self._session_changed)
         session.selection_changed.connect(self._selection_changed)
         session.timepoint_changed.connect(lambda _i: self._show_timepoint())
