@@ -14,10 +14,12 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
 
-from imaging.pacs import LocalCache, PacsProtocolError, ServerSettings, StudyQuery, connect
+from imaging.pacs import LocalCache, PacsProtocolError, PacsUnreachable, ServerSettings, StudyQuery, connect
 from tests.dicom.ct_writer import write_ct_series
 
 Reply = tuple[int, str, bytes]
+#: Appended to a reply body: the fake server sends the body so far, then closes the connection.
+CUT = b"<<connection lost>>"
 
 
 @pytest.fixture
@@ -35,9 +37,15 @@ def fake_dicomweb() -> Iterator[tuple[dict[str, Callable[[str], Reply]], str]]:
                 status, content_type, body = 404, "text/plain", b"no route"
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            declared = len(body)
+            if body.endswith(CUT):  # a server that dies part-way: promise more than it sends, then hang up
+                body = body[: -len(CUT)]
+                declared = len(body) * 2
+            self.send_header("Content-Length", str(declared))
             self.end_headers()
             self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
 
         def log_message(self, *args: object) -> None:
             pass
@@ -130,3 +138,27 @@ def test_dimse_failure_status_is_named(tmp_path: Path) -> None:
             pacs.find_studies(StudyQuery(patient_id="X"))
     finally:
         server.shutdown()
+
+
+def test_connection_lost_in_a_streamed_series(
+    fake_dicomweb: tuple[dict[str, Callable[[str], Reply]], str], tmp_path: Path
+) -> None:
+    # 10 slices of 256 x 256 (1.3 MB): more than the client's 1 MB read, so parts arrive in two reads.
+    series = write_ct_series(tmp_path / "ct", n=10, rows=256, columns=256)
+    routes, url = fake_dicomweb
+    prefix = f"/dicom-web/studies/{series.study_uid}/series/{series.series_uid}"
+    routes[prefix + "/instances"] = lambda _: dicom_json([{"SOPInstanceUID": uid} for uid in series.sop_uids])
+    whole = multipart([p.read_bytes() for p in series.paths])[2]
+    # Nine complete parts, then the tenth cut half-way and the connection closed.
+    cut_at = whole.index(series.paths[9].read_bytes()) + 1000
+    routes[prefix] = lambda _: (200, 'multipart/related; type="application/dicom"; boundary=b0undary',
+                                whole[:cut_at] + CUT)
+    cache = LocalCache(tmp_path / "cache")
+    with connect(web(url)) as pacs, pytest.raises(PacsUnreachable, match="connection failed while retrieving") as lost:
+        pacs.retrieve(series.study_uid, cache, series_uids=[series.series_uid])
+    assert "retrieving again fetches only the rest" in str(lost.value)
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".partial")]
+    kept = list(cache.series_dir(series.study_uid, series.series_uid).glob("*.dcm"))
+    assert 1 <= len(kept) < 10  # parts that arrived whole were written as they came, before the loss
+    for path in kept:
+        assert pydicom.dcmread(path).pixel_array.shape == (256, 256)
