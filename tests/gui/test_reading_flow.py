@@ -100,9 +100,12 @@ def test_adjusting_an_end_point_records_adjusted(qtbot, window):
     _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
     _wait_pending(qtbot, w)
     _, b = w.pending.measurement.long_axis_endpoints
+    w.decision_bar.choose(Role.NON_TARGET)
     w.current_viewer.endpoint_moved.emit("long", 1, (b[0] + 2.0, b[1], b[2]))
     m = w.pending.measurement
     assert m.origin is MeasurementOrigin.ADJUSTED and m.engine == "threshold-test"
+    assert w.decision_bar.choice() is Role.NON_TARGET  # an adjustment keeps what the reader chose
+    w.decision_bar.choose(Role.TARGET)
     QTest.keyClick(w, Qt.Key.Key_Return)
     rec = w.session.read.timepoints[0].assessments["T1"].measurements[0]
     assert rec.origin is MeasurementOrigin.ADJUSTED and rec.long_axis_mm > 30.0 and rec.mask_ref

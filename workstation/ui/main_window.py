@@ -20,14 +20,12 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -60,14 +58,13 @@ from workstation.session.worklist import (
     scan_trial,
     timepoint_from_folder,
 )
-from workstation.ui.lesion_table import ORGANS, LesionTable
+from workstation.ui.decision_bar import DecisionBar
+from workstation.ui.lesion_table import LesionTable
 from workstation.ui.response_panel import ResponsePanel, SubjectCurve, curve_for
 from workstation.ui.viewer import PRESETS, OverlayLine, Plane, SliceViewer, Tool
 from workstation.ui.workers import Job, JobRunner
 
 log = logging.getLogger(__name__)
-
-NEW_CHOICES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Role.NEW: "new lesion"}
 
 
 @dataclass
@@ -117,6 +114,8 @@ class MainWindow(QMainWindow):
         self.proposals_final_for: int | None = None
         self.pending: Pending | None = None
         self._suggest_job: Job | None = None
+        #: where the reader last clicked or drew (patient mm): which lesion a measurement is for is guessed from it
+        self._click_point: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self._bridge = _Bridge()
         self._bridge.first_slice.connect(self._first_slice_ready)
         self._syncing = False
@@ -140,7 +139,14 @@ class MainWindow(QMainWindow):
         self.current_viewer.line_drawn.connect(self._line_drawn)
         self.current_viewer.endpoint_moved.connect(self._endpoint_moved)
 
-        self.decision_bar = self._build_decision_bar()
+        self.decision_bar = DecisionBar()
+        self.decision_bar.accept_requested.connect(self.accept_pending)
+        self.decision_bar.reject_requested.connect(self.reject_pending)
+        # the bar's inputs, as the reader sets them (also driven by shortcuts N and T)
+        self.lesion_choice = self.decision_bar.lesion_choice
+        self.organ_choice = self.decision_bar.organ_choice
+        self.node_check = self.decision_bar.node_check
+        self.fragment_check = self.decision_bar.fragment_check
         centre = QWidget()
         v = QVBoxLayout(centre)
         v.setContentsMargins(0, 0, 0, 0)
@@ -207,46 +213,6 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(area, dock)
         return dock
-
-    def _build_decision_bar(self) -> QFrame:
-        bar = QFrame()
-        bar.setFrameShape(QFrame.Shape.StyledPanel)
-        bar.setStyleSheet("QFrame { background: #243447; } QLabel { color: #f0f0f0; }")
-        outer = QVBoxLayout(bar)
-        outer.setContentsMargins(6, 3, 6, 3)
-        outer.setSpacing(2)
-        h = QHBoxLayout()
-        self.decision_label = QLabel("")
-        self.decision_label.setWordWrap(True)
-        # long warnings wrap instead of widening the window past the screen
-        self.decision_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.lesion_choice = QComboBox()
-        self.organ_choice = QComboBox()
-        self.organ_choice.addItems(ORGANS)
-        self.organ_choice.setEditable(True)
-        self.node_check = QCheckBox("lymph node")
-        self.node_check.setStyleSheet("color: #f0f0f0;")
-        self.fragment_check = QCheckBox("split: add as a fragment")
-        self.fragment_check.setStyleSheet("color: #f0f0f0;")
-        self.fragment_check.setToolTip("The lesion has split: this measurement is one more fragment (summed)")
-        self.accept_btn = QPushButton("Accept (Enter)")
-        self.reject_btn = QPushButton("Reject, draw by hand (Esc)")
-        self.accept_btn.clicked.connect(self.accept_pending)
-        self.reject_btn.clicked.connect(self.reject_pending)
-        self.lesion_choice.currentIndexChanged.connect(self._lesion_choice_changed)
-        h.addWidget(QLabel("as"))
-        h.addWidget(self.lesion_choice)
-        h.addWidget(QLabel("organ"))
-        h.addWidget(self.organ_choice)
-        h.addWidget(self.node_check)
-        h.addWidget(self.fragment_check)
-        h.addWidget(self.accept_btn)
-        h.addWidget(self.reject_btn)
-        h.addStretch(1)
-        outer.addWidget(self.decision_label)
-        outer.addLayout(h)
-        bar.setVisible(False)
-        return bar
 
     def _action(self, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Any, menu: Any) -> QAction:
         act = QAction(text, self)
@@ -758,7 +724,7 @@ class MainWindow(QMainWindow):
         except MeasureError as exc:
             self.say(str(exc))
             return
-        self._click_point = tuple(float(x) for x in (np.add(long_axis[0], long_axis[1]) / 2))  # type: ignore[assignment]
+        self._click_point = _middle(long_axis)
         self.pending = Pending(m, slice_index, None)
         self._show_pending("Drawn by hand")
 
@@ -769,9 +735,11 @@ class MainWindow(QMainWindow):
             self.pending.measurement = move_endpoint(self.pending.measurement, axis, end, point)
         except MeasureError as exc:
             self.say(str(exc))
-        self._show_pending("Adjusted by the reader" if self.pending.suggestion else "Drawn by hand")
+        self._show_pending("Adjusted by the reader" if self.pending.suggestion else "Drawn by hand", fresh=False)
 
-    def _show_pending(self, title: str) -> None:
+    def _show_pending(self, title: str, fresh: bool = True) -> None:
+        """Draw the waiting measurement and describe it; ``fresh`` (a new one) also resets the bar's lesion choice,
+        an adjustment keeps what the reader chose."""
         p = self.pending
         s = self.session
         if p is None or s is None:
@@ -779,13 +747,15 @@ class MainWindow(QMainWindow):
         m = p.measurement
         short = f" × {m.short_axis_mm:.1f}" if m.short_axis_mm is not None else ""
         vol = f", {m.volume_ml:.1f} mL" if m.volume_ml else ""
-        self.decision_label.setText(f"<b>{title}</b>: {m.long_axis_mm:.1f}{short} mm{vol} ({m.origin.value})")
+        text = f"<b>{title}</b>: {m.long_axis_mm:.1f}{short} mm{vol} ({m.origin.value})"
         outline = None
         if p.suggestion is not None and self.current_viewer.volume is not None:
             outline = p.suggestion.outline_mask(self.current_viewer.volume.shape, p.slice_index)
         self.current_viewer.set_pending(m.long_axis_endpoints, m.short_axis_endpoints, outline, p.slice_index)
-        self._fill_lesion_choice()
-        self.decision_bar.setVisible(True)
+        if fresh:
+            self.decision_bar.offer(text, s, self._lesion_for(self._click_point))
+        else:
+            self.decision_bar.label.setText(text)
 
     def _lesion_for(self, point: Any) -> str | None:
         """The lesion a click most likely belongs to: the selected one, else the nearest proposal within 25 mm."""
@@ -804,46 +774,13 @@ class MainWindow(QMainWindow):
                 best, best_d = prop.lesion_id, d
         return best
 
-    def _fill_lesion_choice(self) -> None:
-        s = self.session
-        assert s is not None
-        self.lesion_choice.blockSignals(True)
-        self.lesion_choice.clear()
-        roles = (Role.TARGET, Role.NON_TARGET) if s.is_baseline else (Role.NEW,)
-        for role in roles:
-            self.lesion_choice.addItem(NEW_CHOICES[role], role)
-        for lesion_id, lesion in s.read.lesions.items():
-            if lesion.role is not Role.NON_TARGET:
-                self.lesion_choice.addItem(f"{lesion_id} ({lesion.organ})", lesion_id)
-        guess = self._lesion_for(getattr(self, "_click_point", (0.0, 0.0, 0.0)))
-        index = self.lesion_choice.findData(guess) if guess is not None else 0
-        self.lesion_choice.setCurrentIndex(max(index, 0))
-        self.lesion_choice.blockSignals(False)
-        self._lesion_choice_changed()
-
     def _toggle_node(self) -> None:
         self.node_check.setChecked(not self.node_check.isChecked())
         self.say("lymph node: measured on its short axis" if self.node_check.isChecked() else "not a lymph node")
 
     def _choose_new(self, role: Role) -> None:
-        idx = self.lesion_choice.findData(role)
-        if idx >= 0:
-            self.lesion_choice.setCurrentIndex(idx)
+        self.decision_bar.choose(role)
         self.set_tool(Tool.MEASURE)
-
-    def _lesion_choice_changed(self) -> None:
-        data = self.lesion_choice.currentData()
-        s = self.session
-        existing = isinstance(data, str) and s is not None and data in s.read.lesions
-        self.organ_choice.setEnabled(not existing)
-        self.node_check.setEnabled(not existing)
-        already = existing and s is not None and s.assessment(data) is not None
-        self.fragment_check.setEnabled(bool(already))
-        self.fragment_check.setChecked(False)
-        if existing and s is not None:
-            lesion = s.read.lesions[data]
-            self.organ_choice.setCurrentText(lesion.organ)
-            self.node_check.setChecked(lesion.is_node)
 
     def accept_pending(self) -> None:
         """Record the pending measurement for the lesion chosen in the decision bar (declaring it if new)."""
@@ -852,14 +789,13 @@ class MainWindow(QMainWindow):
             return
         volume = self.volume(s.current_timepoint)
         assert volume is not None
-        choice = self.lesion_choice.currentData()
+        bar = self.decision_bar
+        choice = bar.choice()
         try:
             if isinstance(choice, Role):
-                lesion_id = s.add_lesion(
-                    choice, self.organ_choice.currentText().strip() or "other", self.node_check.isChecked()
-                )
+                lesion_id = s.add_lesion(choice, bar.organ(), self.node_check.isChecked())
             else:
-                lesion_id = str(choice)
+                lesion_id = choice
             m = p.measurement
             if p.suggestion is not None:
                 adjusted = m if m.origin is MeasurementOrigin.ADJUSTED else None
@@ -867,8 +803,7 @@ class MainWindow(QMainWindow):
             if s.read.lesions[lesion_id].role is Role.NON_TARGET:
                 s.set_status(lesion_id, LesionStatus.PRESENT)
             else:
-                split = self.fragment_check.isChecked() and self.fragment_check.isEnabled()
-                s.record_measurement(lesion_id, m, add_fragment=split)
+                s.record_measurement(lesion_id, m, add_fragment=bar.as_fragment())
         except (SessionError, MeasureError, ValueError, OSError) as exc:
             self.say(str(exc))
             return
@@ -910,9 +845,7 @@ class MainWindow(QMainWindow):
         if s is None:
             return
         try:
-            lesion_id = s.add_lesion(
-                role, self.organ_choice.currentText().strip() or "other", self.node_check.isChecked()
-            )
+            lesion_id = s.add_lesion(role, self.decision_bar.organ(), self.node_check.isChecked())
         except SessionError as exc:
             self.say(str(exc))
             return
