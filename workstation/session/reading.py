@@ -151,23 +151,39 @@ class ReadingSession:
             raise SessionError(f"no lesion {lesion_id} in this read")
         return lesion
 
-    def add_lesion(self, role: Role, organ: str, is_node: bool = False, location: str = "") -> str:
-        """Declare a lesion at the current timepoint (targets and non-targets only at baseline, RECIST 1.1 sec. 4.2)."""
+    def add_lesion(
+        self,
+        role: Role,
+        organ: str,
+        is_node: bool = False,
+        location: str = "",
+        measurement: Measurement | None = None,
+    ) -> str:
+        """Declare a lesion at the current timepoint (targets and non-targets only at baseline, RECIST 1.1 sec. 4.2),
+        with its first measurement when given: one step to undo."""
         if role is not Role.NEW and not self.is_baseline:
             raise SessionError("targets and non-targets are chosen at baseline; at follow-up add a new lesion")
         if role is Role.NEW and self.is_baseline:
             raise SessionError("a new lesion is only found at follow-up; at baseline choose target or non-target")
         lesion_id = self.next_lesion_id(role)
+        if measurement is not None:
+            self._check_measurement(lesion_id, is_node, measurement)
         tp_index = self.current_timepoint
 
         def apply(read: Read) -> None:
             read.lesions[lesion_id] = Lesion(lesion_id, role, organ, is_node, location, first_timepoint=tp_index)
+            if measurement is not None and role is not Role.NON_TARGET:
+                read.timepoints[tp_index].assessments[lesion_id] = LesionAssessment(
+                    LesionStatus.MEASURED, [copy.deepcopy(measurement)]
+                )
+                return
             # A non-target is "present" where declared, a new lesion "unequivocal", until the reader says otherwise.
             initial = {Role.NON_TARGET: LesionStatus.PRESENT, Role.NEW: LesionStatus.UNEQUIVOCAL}.get(role)
             if initial is not None:
                 read.timepoints[tp_index].assessments[lesion_id] = LesionAssessment(initial)
 
-        self._edit(f"add {lesion_id}", lesion_id, apply, tp_index)
+        how = f" ({measurement.origin.value})" if measurement is not None else ""
+        self._edit(f"add {lesion_id}{how}", lesion_id, apply, tp_index)
         self.select_lesion(lesion_id)
         return lesion_id
 
@@ -199,16 +215,19 @@ class ReadingSession:
         if self.selected_lesion == lesion_id:
             self.select_lesion(None)
 
-    def record_measurement(self, lesion_id: str, measurement: Measurement, *, add_fragment: bool = False) -> None:
-        """Store a reader's measurement of a lesion at the current timepoint (replacing any, or as a split fragment)."""
-        self._require(lesion_id)
+    @staticmethod
+    def _check_measurement(lesion_id: str, is_node: bool, measurement: Measurement) -> None:
         if measurement.origin is MeasurementOrigin.SUGGESTED:
             raise SessionError("a suggestion must be accepted, adjusted or redrawn before it is recorded")
         if measurement.long_axis_mm <= 0:
             raise SessionError(f"{lesion_id}: a measured lesion needs a long axis above 0 mm")
-        lesion = self.read.lesions[lesion_id]
-        if lesion.is_node and measurement.short_axis_mm is None:
+        if is_node and measurement.short_axis_mm is None:
             raise SessionError(f"{lesion_id} is a lymph node: measure its short axis too (RECIST 1.1 sec. 4.2)")
+
+    def record_measurement(self, lesion_id: str, measurement: Measurement, *, add_fragment: bool = False) -> None:
+        """Store a reader's measurement of a lesion at the current timepoint (replacing any, or as a split fragment)."""
+        lesion = self._require(lesion_id)
+        self._check_measurement(lesion_id, lesion.is_node, measurement)
         tp_index = self.current_timepoint
 
         def apply(read: Read) -> None:

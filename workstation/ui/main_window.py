@@ -792,17 +792,17 @@ class MainWindow(QMainWindow):
         bar = self.decision_bar
         choice = bar.choice()
         try:
-            if isinstance(choice, Role):
-                lesion_id = s.add_lesion(choice, bar.organ(), self.node_check.isChecked())
-            else:
-                lesion_id = choice
             m = p.measurement
             if p.suggestion is not None:
                 adjusted = m if m.origin is MeasurementOrigin.ADJUSTED else None
                 m = self.measuring.accept(p.suggestion, volume, adjusted)
-            if s.read.lesions[lesion_id].role is Role.NON_TARGET:
+            if isinstance(choice, Role):  # a new lesion and its first measurement: one step to undo
+                lesion_id = s.add_lesion(choice, bar.organ(), self.node_check.isChecked(), measurement=m)
+            elif s.read.lesions[choice].role is Role.NON_TARGET:
+                lesion_id = choice
                 s.set_status(lesion_id, LesionStatus.PRESENT)
             else:
+                lesion_id = choice
                 s.record_measurement(lesion_id, m, add_fragment=bar.as_fragment())
         except (SessionError, MeasureError, ValueError, OSError) as exc:
             self.say(str(exc))
