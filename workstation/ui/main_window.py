@@ -7,6 +7,7 @@ slow work (loading, segmentation, registration) runs in `JobRunner` workers with
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.mappings: dict[int, RigidMapping] = {}
         self._registering: set[int] = set()
         self._curves: dict[str, SubjectCurve] = {}
+        self._last_progress_redraw = 0.0
         self.proposals: list[LesionProposal] = []
         #: the timepoint whose proposals are final (registration done, or not needed)
         self.proposals_final_for: int | None = None
@@ -509,6 +511,10 @@ class MainWindow(QMainWindow):
     def _load_progress(self, key: tuple[str, int], done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
+        now = time.monotonic()
+        if now - self._last_progress_redraw < 0.15 and done < total:
+            return  # slices arrive faster than anyone can see: redraw a few times a second, not once per file
+        self._last_progress_redraw = now
         for viewer in self._viewers_for(key):
             viewer.loading_text = f"loading {100 * done // max(total, 1)} %"
             viewer.redraw()
