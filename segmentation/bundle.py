@@ -41,6 +41,7 @@ class BundleConfig:
     first_crop_inplane: int
     first_crop_slices: tuple[int, int]
     threshold: float
+    refine_edges: bool
     metadata: dict[str, Any]
 
     @property
@@ -73,7 +74,7 @@ def inference_config(network_def: dict[str, Any], crop_extent_mm: tuple[float, f
             "first_crop_slices": [16, 24],
             "size_multiple": 2 ** len(network_def.get("strides", [])),
         },
-        "postprocessing": {"threshold": 0.5, "largest_component_at_seed": True},
+        "postprocessing": {"threshold": 0.5, "largest_component_at_seed": True, "refine_edges": True},
     }
 
 
@@ -131,6 +132,7 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         first_crop_inplane=first_inplane,
         first_crop_slices=(first_slices[0], first_slices[-1]),
         threshold=threshold,
+        refine_edges=bool(inf.get("postprocessing", {}).get("refine_edges", True)),
         metadata=meta,
     )
 

@@ -35,6 +35,8 @@ OPEN_MM = 1.0
 CNR_LOW, CNR_HIGH = 0.8, 2.5
 #: Minimum contrast (HU) to call anything a boundary.
 MIN_CONTRAST_HU = 15.0
+#: Fraction of the region's close surroundings that must be rim tissue to call the region a necrotic centre.
+RIM_ENCLOSURE = 0.85
 
 
 def _ball(spacing: tuple[float, float, float], radius_mm: float) -> npt.NDArray[np.bool_]:
@@ -94,6 +96,48 @@ def _radial_start(
             inside = smooth > mid if mu_in > outside else smooth < mid
             return component_at(inside & (radius <= r + 5), seed, (1, 1, 1))
     return np.zeros(smooth.shape, dtype=bool)
+
+
+def _include_rim(
+    region: npt.NDArray[np.bool_],
+    smooth: npt.NDArray[np.float32],
+    spacing: tuple[float, float, float],
+    seed: tuple[int, int, int],
+    allowed: npt.NDArray[np.bool_],
+    mu_in: float,
+    mu_out: float,
+) -> tuple[npt.NDArray[np.bool_], float, float]:
+    """A click in a necrotic centre grows the necrosis only. When the region's shell is a ring of tissue that differs
+    from what lies beyond it (the viable rim of the lesion), grow the rim too (to the half-way density between rim and
+    far background) and take the whole lesion, necrosis included."""
+    if not region.any() or abs(mu_in - mu_out) < MIN_CONTRAST_HU:
+        return region, mu_in, mu_out
+    win = _bbox_window(region, tuple(int(np.ceil(30.0 / s)) + 1 for s in spacing))
+    dist = np.full(region.shape, np.inf, dtype=np.float64)
+    dist[win] = ndimage.distance_transform_edt(~region[win], sampling=spacing)
+    far = (dist > 8.0) & (dist <= 14.0)
+    if not far.any():
+        return region, mu_in, mu_out
+    mu_far = float(np.median(smooth[far]))
+    # A rim: the shell differs from the far background, and the core is on the far side of neither (necrosis is
+    # darker than the rim, the background is another density than the rim).
+    if abs(mu_out - mu_far) < MIN_CONTRAST_HU or abs(mu_in - mu_far) < abs(mu_out - mu_far) / 2:
+        return region, mu_in, mu_out
+    mid = (mu_out + mu_far) / 2
+    rim_side = smooth > mid if mu_out > mu_far else smooth < mid
+    # The rim must enclose the region and be thicker than the blur of an edge: rim tissue both right at the region and
+    # 2.5-4 mm out (a partial-volume fringe of a plain lesion fades within ~2 mm).
+    for lo, hi in ((0.0, 2.0), (2.5, 4.0)):
+        ring = (dist > lo) & (dist <= hi)
+        if not ring.any() or float(rim_side[ring].mean()) < RIM_ENCLOSURE:
+            return region, mu_in, mu_out  # no ring of viable tissue around the region: no necrotic centre here
+    grown = component_at((rim_side | region) & allowed, seed, (1, 1, 1))
+    if grown.sum() > 30 * region.sum() or grown.sum() <= region.sum():
+        return region, mu_in, mu_out  # a leak, or no rim: keep the first region
+    filled = grown.copy()
+    for k in np.flatnonzero(filled.any(axis=(1, 2))):
+        filled[k] = ndimage.binary_fill_holes(filled[k])
+    return filled, float(np.median(smooth[filled])), mu_far
 
 
 class ClassicalSegmenter:
@@ -197,6 +241,7 @@ class ClassicalSegmenter:
             if grown.sum() > 8 * max(region.sum(), 1) and touches_border(grown, box, volume.shape):
                 break  # a leak: keep the previous, tighter region
             region = grown
+        region, mu_in, mu_out = _include_rim(region, smooth, spacing, local, allowed, mu_in, mu_out)
         opened = _open(region, spacing, OPEN_MM)
         search = tuple(max(1, round(SEED_RADIUS_MM / s)) for s in spacing)
         mask = component_at(opened, local, search)  # type: ignore[arg-type]

@@ -64,10 +64,12 @@ class MonaiSegmenter:
 
     name = "monai"
 
-    def __init__(self, bundle: Path | str = DEFAULT_BUNDLE, device: str = "auto") -> None:
+    def __init__(self, bundle: Path | str = DEFAULT_BUNDLE, device: str = "auto", refine: bool | None = None) -> None:
         self.config: BundleConfig = read_bundle(bundle)
         self.device = resolve_device(device)
         self._net: Any = None
+        #: Put the edge at the half-way density between lesion and surroundings (see `refine_edges`).
+        self.refine = bool(self.config.refine_edges if refine is None else refine)
 
     @property
     def network(self) -> Any:
@@ -145,6 +147,9 @@ class MonaiSegmenter:
                 continue
             break
         assert mask is not None and prob is not None and box is not None
+        if self.refine:
+            image = np.asarray(volume.array[box.slices], dtype=np.float32)
+            mask = refine_edges(image, prob, mask, box.local(seed), volume.spacing)
         confidence, reasons = outline_confidence(prob, mask, box.local(seed))
         if touches_border(mask, box, volume.shape):
             confidence = min(confidence, 0.3)
@@ -178,3 +183,47 @@ def outline_confidence(
         confidence = min(confidence, 0.4)
         reasons.append("the click itself is not clearly inside the lesion")
     return confidence, reasons
+
+
+REFINE_BAND_MM = 3.0
+REFINE_MIN_CONTRAST_HU = 15.0
+
+
+def refine_edges(
+    image_hu: npt.NDArray[np.float32],
+    prob: npt.NDArray[np.float32],
+    mask: npt.NDArray[np.bool_],
+    seed: tuple[int, int, int],
+    spacing: tuple[float, float, float],
+) -> npt.NDArray[np.bool_]:
+    """Place the network's outline on the image's edge: within ``REFINE_BAND_MM`` of the mask, keep the voxels whose
+    (1 mm smoothed) density is nearer the lesion's core than the surrounding shell's, connected to the click.
+
+    The network decides *which* structure is the lesion (not the vessel, not the organ); the half-way density between
+    lesion and surroundings is where the edge of a blurred step lies, which the network's 0.5 level only approximates.
+    Skipped when the contrast is under ``REFINE_MIN_CONTRAST_HU`` (no edge to find)."""
+    from scipy import ndimage
+
+    sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
+    smooth = ndimage.gaussian_filter(image_hu, [1.0 / s for s in sp])
+    grids = np.ogrid[tuple(slice(0, n) for n in mask.shape)]
+    r2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, seed, sp, strict=True))
+    core = mask & (r2 <= 2.5**2)  # the lesion's density: where the reader clicked
+    if core.sum() < 3:
+        core = mask
+    dist_out = ndimage.distance_transform_edt(~mask, sampling=sp)
+    shell = (dist_out > 1.5) & (dist_out <= 1.5 + REFINE_BAND_MM)
+    if shell.sum() < 3:
+        return mask
+    mu_in, mu_out = float(np.median(smooth[core])), float(np.median(smooth[shell]))
+    if abs(mu_in - mu_out) < REFINE_MIN_CONTRAST_HU:
+        return mask
+    mid = (mu_in + mu_out) / 2
+    lesion_like = smooth > mid if mu_in > mu_out else smooth < mid
+    band = dist_out <= REFINE_BAND_MM
+    refined = component_at(lesion_like & band, seed, (1, 1, 1))
+    if refined.sum() < 0.3 * mask.sum():
+        return mask  # the click is in an atypical part (e.g. necrosis): trust the network
+    for k in np.flatnonzero(refined.any(axis=(1, 2))):
+        refined[k] = ndimage.binary_fill_holes(refined[k])
+    return np.asarray(refined)
