@@ -85,6 +85,8 @@ def test_baseline_to_follow_up_gives_partial_response(qtbot, window):
     # the baseline viewer follows the current one by patient position
     w.current_viewer.set_slice(25)
     assert w.baseline_viewer.slice_index == 25
+    w.baseline_viewer.set_slice(18)  # and the other way round
+    assert w.current_viewer.slice_index == 18
 
     table = w.response_panel.table
     assert table.rowCount() == 2

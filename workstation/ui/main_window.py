@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.baseline_viewer)
         self.splitter.addWidget(self.current_viewer)
         self.current_viewer.slice_changed.connect(self._sync_from_current)
+        self.baseline_viewer.slice_changed.connect(self._sync_from_baseline)
         self.current_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.baseline_viewer, w, lv))
         self.baseline_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.current_viewer, w, lv))
         self.current_viewer.clicked.connect(self.suggest_at)
@@ -625,6 +626,26 @@ class MainWindow(QMainWindow):
             in_baseline = inv @ (centre - self.mapping.translation)
             kb = round(float(base.patient_to_voxel(in_baseline)[0]))
             self.baseline_viewer.set_slice(kb)
+        finally:
+            self._syncing = False
+
+    def _sync_from_baseline(self, k: int) -> None:
+        base, cur = self.baseline_viewer.volume, self.current_viewer.volume
+        if self._syncing or not self.sync_check.isChecked() or base is None or cur is None:
+            return
+        self._syncing = True
+        try:
+            _, rows, cols = base.shape
+            centre = base.voxel_to_patient((k, rows / 2, cols / 2))
+            self.current_viewer.set_slice(
+                round(
+                    float(
+                        cur.patient_to_voxel(
+                            self.mapping.apply((float(centre[0]), float(centre[1]), float(centre[2])))
+                        )[0]
+                    )
+                )
+            )
         finally:
             self._syncing = False
 
