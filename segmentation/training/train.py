@@ -60,6 +60,7 @@ def train(
     channels: tuple[int, ...] = (16, 32, 64, 128),
     learning_rate: float = 3e-3,
     checkpoint_every: int = 250,
+    init: Path | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     log: Any = print,
@@ -74,10 +75,18 @@ def train(
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(seed)
-    network_def = default_network_def(channels)
-    from segmentation.bundle import build_network
+    from segmentation.bundle import build_network, read_bundle
 
+    network_def = default_network_def(channels)
+    parent: dict[str, Any] | None = None
+    if init is not None:
+        # Fine-tuning: start from a bundle's weights (its network), e.g. the shipped model on a site's own data.
+        base = read_bundle(init)
+        network_def = {"_target_": base.network_target, **base.network_args}
+        parent = {"name": base.model_id, "version": base.version, "training": base.metadata.get("training")}
     net = build_network(network_def["_target_"], {k: v for k, v in network_def.items() if k != "_target_"})
+    if init is not None:
+        net.load_state_dict(torch.load(read_bundle(init).weights, map_location="cpu", weights_only=True))
     net.train()
     optimiser = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
     loss_fn = DiceCELoss(sigmoid=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5)
@@ -93,6 +102,9 @@ def train(
 
     def save(step: int, final: bool) -> None:
         meta = bundle_metadata(seed, step, steps, minutes, threads, time.monotonic() - start, ema, final)
+        if parent is not None:
+            meta["training"]["initialised_from"] = parent
+            meta["version"] = f"{parent['version']}+ft"
         write_bundle(out, net.state_dict(), network_def, CROP_EXTENT_MM, meta)
 
     step = 0

@@ -20,6 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--steps", type=int, default=None, help="number of training steps (exactly reproducible)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--init", type=Path, default=None, help="fine-tune: start from this bundle's weights")
+    p.add_argument("--learning-rate", type=float, default=3e-3)
     p.set_defaults(func=run)
 
 
@@ -30,10 +32,21 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--minutes must be positive")
     if args.steps is not None and args.steps < 1:
         raise CommandError("--steps must be at least 1")
+    from segmentation.bundle import BundleError
     from segmentation.training.train import main_json, train
 
     try:
-        result = train(args.out, steps=args.steps, minutes=args.minutes, seed=args.seed, threads=args.threads)
+        result = train(
+            args.out,
+            steps=args.steps,
+            minutes=args.minutes,
+            seed=args.seed,
+            threads=args.threads,
+            init=args.init,
+            learning_rate=args.learning_rate,
+        )
+    except BundleError as exc:
+        raise CommandError(f"--init: {exc}") from None
     except OSError as exc:
         raise CommandError(f"cannot write the bundle to {args.out}: {exc}") from None
     print(main_json(result))
