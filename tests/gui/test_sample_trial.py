@@ -53,7 +53,7 @@ def _accept(qtbot, w) -> None:
     assert w.pending is None, w.statusBar().currentMessage()
 
 
-def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_window, sample_trial):
+def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_window, sample_trial, tmp_path):
     w = engine_window
     truth = json.loads((sample_trial / SUBJECT / "ground_truth.json").read_text())
     expected = json.loads((sample_trial / SUBJECT / "expected_recist.json").read_text())
@@ -102,6 +102,15 @@ def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_windo
     want = [tp.get("overall_response") or "—" for tp in expected["timepoints"]]
     assert got == want
     assert expected["best_overall_response"] in w.response_panel.bor_label.text()
+
+    # the read exported from the workstation, in a worker: tables, SDTM, the read file, SR per timepoint, SEG
+    job = w.export(tmp_path / "export")
+    qtbot.waitUntil(lambda: job.done, timeout=120000)
+    out = tmp_path / "export"
+    assert (out / "tables" / "measurements.csv").is_file() and list((out / "reads").glob("*.json"))
+    assert {p.stem.lower() for p in (out / "sdtm").glob("*.csv")} >= {"tu", "tr", "rs"}
+    assert len(list((out / "sr").iterdir())) == len(truth["timepoints"])
+    assert list((out / "seg").iterdir()) and "exported" in w.statusBar().currentMessage()
 
 
 def test_the_app_command_opens_a_trial_folder(qtbot, sample_trial, tmp_path):

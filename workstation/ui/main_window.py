@@ -38,6 +38,7 @@ from imaging.volume import Volume
 from workstation.mask_store import MaskStore, MaskStoreError
 from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role
 from workstation.session.baseline_rules import check_baseline
+from workstation.session.export_read import export_read
 from workstation.session.followup import (
     IDENTITY,
     LesionProposal,
@@ -52,6 +53,7 @@ from workstation.session.reading import Change, ReadingSession, SessionError
 from workstation.session.response import summarize
 from workstation.session.suggestions import MeasuringService, Suggestion
 from workstation.session.worklist import (
+    DicomFolderSource,
     SubjectEntry,
     WorklistError,
     new_read,
@@ -234,6 +236,7 @@ class MainWindow(QMainWindow):
         self._action("&Open trial folder…", QKeySequence.StandardKey.Open, self.choose_folder, file_menu)
         self._action("Query/retrieve from &PACS…", "Ctrl+Shift+O", self.open_pacs, file_menu)
         self._action("&Save read", QKeySequence.StandardKey.Save, self.save, file_menu)
+        self._action("&Export this read (SDTM, SR, SEG, CSV/JSON)…", "Ctrl+E", self.choose_export_folder, file_menu)
         file_menu.addSeparator()  # type: ignore[union-attr]
         self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu)
         edit = mb.addMenu("&Edit")
@@ -1090,6 +1093,39 @@ class MainWindow(QMainWindow):
         if dialog.exec() and dialog.reason():
             s.amend(s.current_timepoint, dialog.reason())
             self.say(f"amending {s.timepoint.label}: changes are saved with your reason")
+
+    def choose_export_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the read into a folder")
+        if folder:
+            self.export(Path(folder))
+
+    def export(self, out_dir: Path) -> Job | None:
+        """Write every export format of the read being made, in a worker; the files are listed in the status bar."""
+        s = self.session
+        if s is None:
+            return None
+        subject = self.subjects[self.subject_index]
+        folders = [t.source.path for t in subject.timepoints if isinstance(t.source, DicomFolderSource)]
+        read, store = s.read, self.measuring.mask_store
+
+        def work(progress: ProgressCallback, cancel: CancelToken) -> list[Path]:
+            return export_read(read, out_dir, folders, store, progress=progress, cancel=cancel)
+
+        def done(files: list[Path]) -> None:
+            self.say(f"{len(files)} file(s) exported to {out_dir}", 0)
+
+        def failed(message: str) -> None:
+            self.say(message, 0)
+
+        self._busy("exporting", 5)
+        return self.jobs.start(
+            "export",
+            work,
+            on_success=done,
+            on_error=failed,
+            on_progress=lambda d, t, _m: self.progress.setValue(d),
+            on_cancel=lambda: self.say("export cancelled"),
+        )
 
     # ---- undo / save / close -------------------------------------------------------------------------------------
     def undo(self) -> None:
