@@ -223,3 +223,19 @@ def test_a_split_lesion_is_measured_as_fragments(qtbot, window):
     QTest.keyClick(w, Qt.Key.Key_Return)
     fragments = w.session.read.timepoints[0].assessments["T1"].measurements
     assert len(fragments) == 2 and " + " in w.lesion_table.item(0, 4).text()
+
+
+def test_a_broken_series_says_what_and_where(qtbot, window, tmp_path):
+    from workstation.session.worklist import DicomFolderSource, SubjectEntry, TimepointEntry
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "IM0001.dcm").write_bytes(b"DICM" + b"\0" * 10)  # truncated: not a loadable image
+    start = phantom_subject().timepoints[0]
+    w = window
+    w.open_subjects([SubjectEntry("BAD", [TimepointEntry("baseline", start.date, DicomFolderSource(broken))])])
+    qtbot.waitUntil(lambda: not w.jobs.busy, timeout=10000)
+    assert w.current_viewer.volume is None
+    message = w.statusBar().currentMessage()
+    assert str(broken) in message or "broken" in message, message
+    assert "Traceback" not in message
