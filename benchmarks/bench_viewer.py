@@ -6,6 +6,8 @@ measured in the same run:
   the same slices (the library's own floor), ratio ours / bare.
 * opening a 300-slice 512 x 512 DICOM series: time until the first slice is painted (need <= 1 s); baseline: loading
   the whole series with `imaging.load_series`, ratio first-slice / whole load.
+* the same at a follow-up, where the baseline viewer follows every slice change (two viewers drawn per frame);
+  ratio to one viewer.
 * a click on a lesion: time until the busy indicator is painted (need <= 100 ms); baseline: the engine's own time for
   that suggestion, ratio feedback / engine.
 
@@ -81,6 +83,8 @@ def bench_scroll(app: QApplication, window: MainWindow, frames: int) -> tuple[li
         start = time.perf_counter()
         QTest.keyClick(v, Qt.Key.Key_Down if (f // 10) % 2 == 0 else Qt.Key.Key_Up)  # 10 down, 10 up, ...
         viewport.repaint()
+        if window.baseline_viewer.isVisible():  # at a follow-up the baseline viewer moved too
+            window.baseline_viewer.view.viewport().repaint()  # type: ignore[union-attr]
         ours.append(time.perf_counter() - start)
     # baseline: a bare pyqtgraph image of the same size, no overlays, no text
     bare_view = pg.GraphicsView()
@@ -160,7 +164,11 @@ def main() -> int:
         window.auto_answer = True
         window.resize(1600, 1000)
         window.show()
-        window.open_subjects([SubjectEntry("B1", [TimepointEntry("baseline", date(2026, 1, 5), InMemorySource(vol))])])
+        timepoints = [
+            TimepointEntry("baseline", date(2026, 1, 5), InMemorySource(vol)),
+            TimepointEntry("week 6", date(2026, 2, 16), InMemorySource(vol)),
+        ]
+        window.open_subjects([SubjectEntry("B1", timepoints)])
         pump(app, lambda: window.volume(0) is not None)
         ours, bare = bench_scroll(app, window, args.frames)
         med, worst, bare_med = statistics.median(ours) * 1e3, max(ours) * 1e3, statistics.median(bare) * 1e3
@@ -172,6 +180,15 @@ def main() -> int:
         print(
             f"click feedback: busy indicator painted after {feedback * 1e3:.1f} ms (need <= 100); the suggestion "
             f"itself took {engine * 1e3:.0f} ms (test engine); ratio feedback/suggestion {feedback / engine:.3f}"
+        )
+        # a follow-up: the baseline viewer follows every slice change of the current one (two viewers per frame)
+        window.go_to_timepoint(1)
+        pump(app, lambda: window.proposals_final_for == 1)
+        both, _ = bench_scroll(app, window, args.frames)
+        med2, worst2 = statistics.median(both) * 1e3, max(both) * 1e3
+        print(
+            f"follow-up, both viewers in step: median {med2:.1f} ms, max {worst2:.1f} ms per slice change; "
+            f"ratio to one viewer {med2 / med:.2f}"
         )
         window.close()
 
