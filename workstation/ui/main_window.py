@@ -38,7 +38,6 @@ from imaging.volume import Volume
 from workstation.mask_store import MaskStore, MaskStoreError
 from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role
 from workstation.session.baseline_rules import check_baseline
-from workstation.session.export_read import export_read
 from workstation.session.followup import (
     IDENTITY,
     LesionProposal,
@@ -53,16 +52,15 @@ from workstation.session.reading import Change, ReadingSession, SessionError
 from workstation.session.response import summarize
 from workstation.session.suggestions import MeasuringService, Suggestion
 from workstation.session.worklist import (
-    DicomFolderSource,
     SubjectEntry,
     WorklistError,
     new_read,
     reconcile_timepoints,
     scan_trial,
-    timepoint_from_folder,
 )
 from workstation.ui.decision_bar import DecisionBar
 from workstation.ui.lesion_table import LesionTable
+from workstation.ui.read_actions import ReadActionsMixin
 from workstation.ui.response_panel import ResponsePanel, SubjectCurve, curve_for
 from workstation.ui.viewer import PRESETS, OverlayLine, Plane, SliceViewer, Tool
 from workstation.ui.workers import Job, JobRunner
@@ -85,7 +83,7 @@ class _Bridge(QObject):
     first_slice = pyqtSignal(object, object, int)  # key, volume, slice index
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ReadActionsMixin, QMainWindow):
     def __init__(
         self,
         reader: str = "reader",
@@ -1017,115 +1015,6 @@ class MainWindow(QMainWindow):
         order = [s.subject_id for s in self.subjects]
         curves = [self._curves[sid] for sid in order if sid in self._curves]
         self.response_panel.show_curves(curves, current)
-
-    # ---- PACS and signatures (dialogs of the PACS and review modules) --------------------------------------------
-    def open_pacs(self) -> None:
-        from workstation.ui.pacs_dialog import PacsDialog
-
-        dialog = PacsDialog(runner=self.jobs, parent=self)
-        dialog.studyRetrieved.connect(self.add_retrieved_study)
-        dialog.show()
-
-    def add_retrieved_study(self, result: Any) -> None:
-        """A study fetched from PACS joins the worklist as a timepoint of its patient (a new subject if needed)."""
-        try:
-            subject_id, entry = timepoint_from_folder(Path(result.study_folder))
-        except WorklistError as exc:
-            self.say(str(exc))
-            return
-        subject = next((s for s in self.subjects if s.subject_id == subject_id), None)
-        if subject is not None and self.subjects.index(subject) == self.subject_index:
-            self.say(f"{subject_id} is being read: finish or close its read, then retrieve the study again")
-            return
-        if subject is None:
-            subject = SubjectEntry(subject_id, [])
-            self.subjects.append(subject)
-        subject.timepoints.append(entry)
-        subject.timepoints.sort(key=lambda e: (e.date, e.label))
-        self.worklist.show_subjects(
-            self.subjects, {s.subject_id: self._saved_read(s.subject_id) for s in self.subjects}
-        )
-        self.say(f"{subject_id}: study of {entry.date} added to the worklist")
-
-    def _saved_read(self, subject_id: str) -> Read | None:
-        if self.session is not None and self.session.read.subject_id == subject_id:
-            return self.session.read
-        try:
-            return self.store.load(subject_id, self.reader)
-        except ReadStoreError:
-            return None
-
-    def sign_timepoint(self) -> None:
-        """Electronic signature of the current timepoint (needs the trial database, where users and the audit are)."""
-        s = self.session
-        sign = getattr(self.store, "sign", None)
-        user = getattr(self.store, "user", None)
-        if s is None:
-            return
-        if sign is None or user is None:
-            self.say("signing needs the trial database: start with --database URL and sign in")
-            return
-        from workstation.ui.review import SignatureDialog
-
-        tp = s.current_timepoint
-        what = f"{s.read.subject_id}, {s.timepoint.label} ({s.timepoint.date})"
-
-        def do_sign(password: str, meaning: str) -> None:
-            sign(s.read, tp, password=password, meaning=meaning)
-
-        if SignatureDialog(user, what, do_sign, self).exec():
-            s.amendment_reasons.pop(tp, None)  # signed again: a further change is a new amendment
-            s.commands.mark_clean()
-            self._refresh_read()
-            self.worklist.update_status(self.subject_index, s.read)
-            self.say(f"{what} signed")
-
-    def amend_timepoint(self) -> None:
-        s = self.session
-        if s is None:
-            return
-        if not s.timepoint.signed:
-            self.say(f"{s.timepoint.label} is not signed: change it directly")
-            return
-        from workstation.ui.review import ReasonDialog
-
-        dialog = ReasonDialog(f"{s.read.subject_id}, {s.timepoint.label}", self)
-        if dialog.exec() and dialog.reason():
-            s.amend(s.current_timepoint, dialog.reason())
-            self.say(f"amending {s.timepoint.label}: changes are saved with your reason")
-
-    def choose_export_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export the read into a folder")
-        if folder:
-            self.export(Path(folder))
-
-    def export(self, out_dir: Path) -> Job | None:
-        """Write every export format of the read being made, in a worker; the files are listed in the status bar."""
-        s = self.session
-        if s is None:
-            return None
-        subject = self.subjects[self.subject_index]
-        folders = [t.source.path for t in subject.timepoints if isinstance(t.source, DicomFolderSource)]
-        read, store = s.read, self.measuring.mask_store
-
-        def work(progress: ProgressCallback, cancel: CancelToken) -> list[Path]:
-            return export_read(read, out_dir, folders, store, progress=progress, cancel=cancel)
-
-        def done(files: list[Path]) -> None:
-            self.say(f"{len(files)} file(s) exported to {out_dir}", 0)
-
-        def failed(message: str) -> None:
-            self.say(message, 0)
-
-        self._busy("exporting", 5)
-        return self.jobs.start(
-            "export",
-            work,
-            on_success=done,
-            on_error=failed,
-            on_progress=lambda d, t, _m: self.progress.setValue(d),
-            on_cancel=lambda: self.say("export cancelled"),
-        )
 
     # ---- undo / save / close -------------------------------------------------------------------------------------
     def undo(self) -> None:

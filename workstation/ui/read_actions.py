@@ -1,0 +1,157 @@
+"""Read-level actions of the main window that use other modules' dialogs and services: PACS query/retrieve, the
+electronic signature and amendments (review dialogs, trial database), and export of the read.
+
+A mixin of `workstation.ui.main_window.MainWindow`: it uses the window's session, store, worklist and job runner.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PyQt6.QtWidgets import QFileDialog, QWidget
+
+from imaging.cancel import CancelToken, ProgressCallback
+from workstation.read_model import Read
+from workstation.session.export_read import export_read
+from workstation.session.persistence import ReadStoreError
+from workstation.session.worklist import DicomFolderSource, SubjectEntry, WorklistError, timepoint_from_folder
+from workstation.ui.workers import Job
+
+if TYPE_CHECKING:
+    from PyQt6.QtWidgets import QProgressBar
+
+    from workstation.session.persistence import ReadStore
+    from workstation.session.reading import ReadingSession
+    from workstation.session.suggestions import MeasuringService
+    from workstation.ui.workers import JobRunner
+    from workstation.ui.worklist_view import WorklistView
+
+
+class ReadActionsMixin:
+    if TYPE_CHECKING:  # provided by the main window
+        session: ReadingSession | None
+        store: ReadStore
+        reader: str
+        subjects: list[SubjectEntry]
+        subject_index: int
+        jobs: JobRunner
+        measuring: MeasuringService
+        worklist: WorklistView
+        progress: QProgressBar
+
+        def say(self, message: str, timeout_ms: int = 8000) -> None: ...
+        def _busy(self, text: str, total: int = 0) -> None: ...
+        def _refresh_read(self) -> None: ...
+
+    def _parent_widget(self) -> QWidget:
+        assert isinstance(self, QWidget)
+        return self
+
+    def open_pacs(self) -> None:
+        from workstation.ui.pacs_dialog import PacsDialog
+
+        dialog = PacsDialog(runner=self.jobs, parent=self._parent_widget())
+        dialog.studyRetrieved.connect(self.add_retrieved_study)
+        dialog.show()
+
+    def add_retrieved_study(self, result: Any) -> None:
+        """A study fetched from PACS joins the worklist as a timepoint of its patient (a new subject if needed)."""
+        try:
+            subject_id, entry = timepoint_from_folder(Path(result.study_folder))
+        except WorklistError as exc:
+            self.say(str(exc))
+            return
+        subject = next((s for s in self.subjects if s.subject_id == subject_id), None)
+        if subject is not None and self.subjects.index(subject) == self.subject_index:
+            self.say(f"{subject_id} is being read: finish or close its read, then retrieve the study again")
+            return
+        if subject is None:
+            subject = SubjectEntry(subject_id, [])
+            self.subjects.append(subject)
+        subject.timepoints.append(entry)
+        subject.timepoints.sort(key=lambda e: (e.date, e.label))
+        self.worklist.show_subjects(
+            self.subjects, {s.subject_id: self._saved_read(s.subject_id) for s in self.subjects}
+        )
+        self.say(f"{subject_id}: study of {entry.date} added to the worklist")
+
+    def _saved_read(self, subject_id: str) -> Read | None:
+        if self.session is not None and self.session.read.subject_id == subject_id:
+            return self.session.read
+        try:
+            return self.store.load(subject_id, self.reader)
+        except ReadStoreError:
+            return None
+
+    def sign_timepoint(self) -> None:
+        """Electronic signature of the current timepoint (needs the trial database, where users and the audit are)."""
+        s = self.session
+        sign = getattr(self.store, "sign", None)
+        user = getattr(self.store, "user", None)
+        if s is None:
+            return
+        if sign is None or user is None:
+            self.say("signing needs the trial database: start with --database URL and sign in")
+            return
+        from workstation.ui.review import SignatureDialog
+
+        tp = s.current_timepoint
+        what = f"{s.read.subject_id}, {s.timepoint.label} ({s.timepoint.date})"
+
+        def do_sign(password: str, meaning: str) -> None:
+            sign(s.read, tp, password=password, meaning=meaning)
+
+        if SignatureDialog(user, what, do_sign, self._parent_widget()).exec():
+            s.amendment_reasons.pop(tp, None)  # signed again: a further change is a new amendment
+            s.commands.mark_clean()
+            self._refresh_read()
+            self.worklist.update_status(self.subject_index, s.read)
+            self.say(f"{what} signed")
+
+    def amend_timepoint(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        if not s.timepoint.signed:
+            self.say(f"{s.timepoint.label} is not signed: change it directly")
+            return
+        from workstation.ui.review import ReasonDialog
+
+        dialog = ReasonDialog(f"{s.read.subject_id}, {s.timepoint.label}", self._parent_widget())
+        if dialog.exec() and dialog.reason():
+            s.amend(s.current_timepoint, dialog.reason())
+            self.say(f"amending {s.timepoint.label}: changes are saved with your reason")
+
+    def choose_export_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self._parent_widget(), "Export the read into a folder")
+        if folder:
+            self.export(Path(folder))
+
+    def export(self, out_dir: Path) -> Job | None:
+        """Write every export format of the read being made, in a worker; the files are listed in the status bar."""
+        s = self.session
+        if s is None:
+            return None
+        subject = self.subjects[self.subject_index]
+        folders = [t.source.path for t in subject.timepoints if isinstance(t.source, DicomFolderSource)]
+        read, store = s.read, self.measuring.mask_store
+
+        def work(progress: ProgressCallback, cancel: CancelToken) -> list[Path]:
+            return export_read(read, out_dir, folders, store, progress=progress, cancel=cancel)
+
+        def done(files: list[Path]) -> None:
+            self.say(f"{len(files)} file(s) exported to {out_dir}", 0)
+
+        def failed(message: str) -> None:
+            self.say(message, 0)
+
+        self._busy("exporting", 5)
+        return self.jobs.start(
+            "export",
+            work,
+            on_success=done,
+            on_error=failed,
+            on_progress=lambda d, t, _m: self.progress.setValue(d),
+            on_cancel=lambda: self.say("export cancelled"),
+        )
