@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from PyQt6.QtWidgets import (
 from imaging.cancel import CancelToken, ProgressCallback
 from imaging.volume import Volume
 from workstation.mask_store import MaskStore, MaskStoreError
-from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role
+from workstation.read_model import LesionStatus, Measurement, Read, Role
 from workstation.session.baseline_rules import check_baseline
 from workstation.session.followup import (
     IDENTITY,
@@ -46,11 +45,10 @@ from workstation.session.followup import (
     propose_positions,
     register_rigid,
 )
-from workstation.session.measure import MeasureError, manual_measurement, move_endpoint
 from workstation.session.persistence import JsonReadStore, ReadStore, ReadStoreError
 from workstation.session.reading import Change, ReadingSession, SessionError
 from workstation.session.response import summarize
-from workstation.session.suggestions import MeasuringService, Suggestion
+from workstation.session.suggestions import MeasuringService
 from workstation.session.worklist import (
     SubjectEntry,
     WorklistError,
@@ -60,6 +58,7 @@ from workstation.session.worklist import (
 )
 from workstation.ui.decision_bar import DecisionBar
 from workstation.ui.lesion_table import LesionTable
+from workstation.ui.measuring_actions import MeasuringMixin, Pending, middle_of
 from workstation.ui.read_actions import ReadActionsMixin
 from workstation.ui.response_panel import ResponsePanel, SubjectCurve, curve_for
 from workstation.ui.viewer import PRESETS, OverlayLine, Plane, SliceViewer, Tool
@@ -68,22 +67,13 @@ from workstation.ui.workers import Job, JobRunner
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Pending:
-    """A measurement waiting for the reader's decision: an engine's suggestion (maybe adjusted) or a hand drawing."""
-
-    measurement: Measurement
-    slice_index: int
-    suggestion: Suggestion | None = None
-
-
 class _Bridge(QObject):
     """Carries a callback from a worker thread to the GUI thread."""
 
     first_slice = pyqtSignal(object, object, int)  # key, volume, slice index
 
 
-class MainWindow(ReadActionsMixin, QMainWindow):
+class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def __init__(
         self,
         reader: str = "reader",
@@ -679,206 +669,6 @@ class MainWindow(ReadActionsMixin, QMainWindow):
         }
         self.say(hints[tool])
 
-    # ---- measuring -----------------------------------------------------------------------------------------------
-    def suggest_at(self, point: tuple[float, float, float], slice_index: int) -> None:
-        """A click on a lesion: show at once that the engine is working, run it in a worker."""
-        s = self.session
-        volume = self.volume(s.current_timepoint) if s else None
-        if s is None or volume is None:
-            self.say("the images are still loading")
-            return
-        if self._suggest_job is not None and not self._suggest_job.done:
-            self._suggest_job.cancel()
-        is_node = self._click_is_node(point)
-        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
-        self._busy("finding the lesion…")
-        self.current_viewer.loading_text = "finding the lesion…"
-        self.current_viewer._update_text()
-        measuring = self.measuring
-
-        def work(_progress: ProgressCallback, cancel: CancelToken) -> Suggestion:
-            return measuring.suggest(volume, point, is_node=is_node, cancel=cancel)
-
-        where = (s.read.subject_id, s.current_timepoint)
-
-        def arrived(suggestion: Suggestion) -> None:
-            # the reader may have moved on while the engine worked: a suggestion belongs to its own images
-            if self.session is None or (self.session.read.subject_id, self.session.current_timepoint) != where:
-                self._suggestion_ended()
-                return
-            self._suggested(suggestion)
-
-        job = self.jobs.start(
-            "suggestion",
-            work,
-            on_success=arrived,
-            on_error=self._suggestion_failed,
-            on_cancel=self._suggestion_ended,
-        )
-        self._suggest_job = job
-        self._click_point = point
-
-    def _click_is_node(self, point: tuple[float, float, float]) -> bool:
-        lesion_id = self._lesion_for(point)
-        s = self.session
-        if s is not None and lesion_id is not None and lesion_id in s.read.lesions:
-            return s.read.lesions[lesion_id].is_node
-        return self.node_check.isChecked()
-
-    def _suggestion_ended(self) -> None:
-        self.current_viewer.loading_text = ""
-        self.current_viewer._update_text()
-        self._idle()
-
-    def _suggested(self, suggestion: Suggestion) -> None:
-        self._suggestion_ended()
-        if self.session is None:
-            return
-        self.pending = Pending(suggestion.measurement, suggestion.slice_index, suggestion)
-        self.current_viewer.set_slice(suggestion.slice_index)
-        warn = f"  ⚠ {'; '.join(suggestion.warnings)}" if suggestion.warnings else ""
-        self._show_pending(f"Suggested by {suggestion.measurement.engine}{warn}")
-
-    def _suggestion_failed(self, message: str) -> None:
-        self._suggestion_ended()
-        self.say(f"{message} — draw it by hand: R (ruler) or B (bidirectional)")
-
-    def _line_drawn(self, long_axis: Any, short_axis: Any, slice_index: int) -> None:
-        volume = self.volume(self.session.current_timepoint) if self.session else None
-        if volume is None:
-            return
-        try:
-            m = manual_measurement(volume, slice_index, long_axis, short_axis)
-        except MeasureError as exc:
-            self.say(str(exc))
-            return
-        self._click_point = _middle(long_axis)
-        self.pending = Pending(m, slice_index, None)
-        self._show_pending("Drawn by hand")
-
-    def _endpoint_moved(self, axis: str, end: int, point: Any) -> None:
-        if self.pending is None:
-            return
-        try:
-            self.pending.measurement = move_endpoint(self.pending.measurement, axis, end, point)
-        except MeasureError as exc:
-            self.say(str(exc))
-        self._show_pending("Adjusted by the reader" if self.pending.suggestion else "Drawn by hand", fresh=False)
-
-    def _show_pending(self, title: str, fresh: bool = True) -> None:
-        """Draw the waiting measurement and describe it; ``fresh`` (a new one) also resets the bar's lesion choice,
-        an adjustment keeps what the reader chose."""
-        p = self.pending
-        s = self.session
-        if p is None or s is None:
-            return
-        m = p.measurement
-        short = f" × {m.short_axis_mm:.1f}" if m.short_axis_mm is not None else ""
-        vol = f", {m.volume_ml:.1f} mL" if m.volume_ml else ""
-        text = f"<b>{title}</b>: {m.long_axis_mm:.1f}{short} mm{vol} ({m.origin.value})"
-        outline = None
-        if p.suggestion is not None and self.current_viewer.volume is not None:
-            outline = p.suggestion.outline_mask(self.current_viewer.volume.shape, p.slice_index)
-        self.current_viewer.set_pending(m.long_axis_endpoints, m.short_axis_endpoints, outline, p.slice_index)
-        if fresh:
-            self.decision_bar.offer(text, s, self._lesion_for(self._click_point))
-        else:
-            self.decision_bar.label.setText(text)
-
-    def _lesion_for(self, point: Any) -> str | None:
-        """The lesion a click most likely belongs to: the selected one, else the nearest proposal within 25 mm."""
-        s = self.session
-        if s is None:
-            return None
-        if s.selected_lesion is not None and s.assessment(s.selected_lesion) is None:
-            return s.selected_lesion
-        best, best_d = None, 25.0
-        for prop in self.proposals:
-            done = s.assessment(prop.lesion_id)
-            if done is not None and done.status is LesionStatus.MEASURED:
-                continue
-            d = float(np.linalg.norm(np.subtract(prop.point_mm, point)))
-            if d < best_d:
-                best, best_d = prop.lesion_id, d
-        return best
-
-    def _toggle_node(self) -> None:
-        self.node_check.setChecked(not self.node_check.isChecked())
-        self.say("lymph node: measured on its short axis" if self.node_check.isChecked() else "not a lymph node")
-
-    def _choose_new(self, role: Role) -> None:
-        self.decision_bar.choose(role)
-        self.set_tool(Tool.MEASURE)
-
-    def accept_pending(self) -> None:
-        """Record the pending measurement for the lesion chosen in the decision bar (declaring it if new)."""
-        p, s = self.pending, self.session
-        if p is None or s is None:
-            return
-        volume = self.volume(s.current_timepoint)
-        assert volume is not None
-        bar = self.decision_bar
-        choice = bar.choice()
-        try:
-            m = p.measurement
-            if p.suggestion is not None:
-                adjusted = m if m.origin is MeasurementOrigin.ADJUSTED else None
-                m = self.measuring.accept(p.suggestion, volume, adjusted)
-            if isinstance(choice, Role):  # a new lesion and its first measurement: one step to undo
-                lesion_id = s.add_lesion(choice, bar.organ(), self.node_check.isChecked(), measurement=m)
-            elif s.read.lesions[choice].role is Role.NON_TARGET:
-                lesion_id = choice
-                s.set_status(lesion_id, LesionStatus.PRESENT)
-            else:
-                lesion_id = choice
-                s.record_measurement(lesion_id, m, add_fragment=bar.as_fragment())
-        except (SessionError, MeasureError, ValueError, OSError) as exc:
-            self.say(str(exc))
-            return
-        self._clear_pending()
-        self.node_check.setChecked(False)  # the next click is not a node unless the reader says so
-        s.select_lesion(lesion_id)
-        self.say(f"{lesion_id}: {m.long_axis_mm:.1f} mm recorded ({m.origin.value})")
-
-    def reject_pending(self) -> None:
-        if self.pending is None:
-            return
-        was_suggestion = self.pending.suggestion is not None
-        self._clear_pending()
-        if was_suggestion:
-            self.set_tool(Tool.RULER)
-            self.say("suggestion rejected: drag the longest diameter by hand (B for the bidirectional tool)")
-
-    def _clear_pending(self) -> None:
-        self.pending = None
-        self.decision_bar.setVisible(False)
-        self.current_viewer.set_pending(None)
-
-    def suggest_at_proposal(self) -> None:
-        """Pre-placed click: run the engine at the selected lesion's proposed position at this follow-up."""
-        s = self.session
-        if s is None or s.selected_lesion is None:
-            self.say("select a lesion in the table first")
-            return
-        prop = next((p for p in self.proposals if p.lesion_id == s.selected_lesion), None)
-        if prop is None:
-            self.say(f"no proposed position for {s.selected_lesion} at this timepoint")
-            return
-        self.current_viewer.center_on(prop.point_mm)
-        self.suggest_at(prop.point_mm, self.current_viewer.slice_index)
-
-    def declare_lesion(self, role: Role) -> None:
-        """A non-measured lesion (non-target at baseline, or a new lesion) at the last clicked position."""
-        s = self.session
-        if s is None:
-            return
-        try:
-            lesion_id = s.add_lesion(role, self.decision_bar.organ(), self.node_check.isChecked())
-        except SessionError as exc:
-            self.say(str(exc))
-            return
-        self.say(f"{lesion_id} declared ({role.value}); right-click it in the table to set its organ and status")
-
     # ---- lesion table and status ---------------------------------------------------------------------------------
     def _table_selected(self, lesion_id: str | None) -> None:
         if self.session is not None:
@@ -895,7 +685,7 @@ class MainWindow(ReadActionsMixin, QMainWindow):
         found = s.latest_measurement(lesion_id)
         prop = next((p for p in self.proposals if p.lesion_id == lesion_id), None)
         if found is not None and found[0] == s.current_timepoint and found[1].long_axis_endpoints:
-            self.current_viewer.center_on(_middle(found[1].long_axis_endpoints))
+            self.current_viewer.center_on(middle_of(found[1].long_axis_endpoints))
         elif prop is not None:
             self.current_viewer.center_on(prop.point_mm)
             self.say(f"{lesion_id} should be near the + mark: click it (or press G)")
@@ -903,7 +693,7 @@ class MainWindow(ReadActionsMixin, QMainWindow):
         if s.current_timepoint > 0 and at_baseline is not None and at_baseline[1].long_axis_endpoints:
             self._syncing = True  # show the lesion itself, not the slice matched by position
             try:
-                self.baseline_viewer.center_on(_middle(at_baseline[1].long_axis_endpoints))
+                self.baseline_viewer.center_on(middle_of(at_baseline[1].long_axis_endpoints))
             finally:
                 self._syncing = False
 
@@ -1046,11 +836,6 @@ class MainWindow(ReadActionsMixin, QMainWindow):
         self.jobs.cancel_all()
         self.jobs.wait(5000)
         a0.accept()
-
-
-def _middle(segment: tuple[tuple[float, float, float], tuple[float, float, float]]) -> tuple[float, float, float]:
-    m = np.add(segment[0], segment[1]) / 2
-    return (float(m[0]), float(m[1]), float(m[2]))
 
 
 def _curve(read: Read) -> SubjectCurve:
