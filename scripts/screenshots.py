@@ -131,6 +131,7 @@ def main() -> int:
         if s_idx == 0:
             w.session.select_lesion(None)  # type: ignore[union-attr]
             shot("baseline-read.png")
+        new_ids: dict[str, str | None] = {}
         for tp in range(1, len(subject["timepoints"])):
             w.go_to_timepoint(tp)
             pump(lambda t=tp: w.proposals_final_for == t)
@@ -146,6 +147,18 @@ def main() -> int:
             if s_idx == 0 and tp == 1:
                 shot("follow-up-proposals.png")
             for les in lesions:
+                truth_tp = les["timepoints"][tp]
+                if les["role"] == "new" and truth_tp["present"]:
+                    # the reader finds the new lesion on the images: a click on it, measured as a new lesion
+                    known = new_ids.get(les["id"])
+                    w.session.select_lesion(known)  # type: ignore[union-attr]
+                    click(tuple(truth_tp["centre_lps_mm"]), les["node"])
+                    if w.pending is not None:
+                        w.decision_bar.choose(known if known is not None else Role.NEW)
+                        w.organ_choice.setCurrentText(les["organ"])
+                        w.accept_pending()
+                        new_ids[les["id"]] = w.session.selected_lesion  # type: ignore[union-attr]
+                    continue
                 if les["id"] not in w.session.read.lesions:  # type: ignore[union-attr]
                     continue
                 w.session.select_lesion(les["id"])  # type: ignore[union-attr]

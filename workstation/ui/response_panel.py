@@ -160,6 +160,8 @@ class ResponsePanel(QTabWidget):
             label = pg.TextItem(c.subject_id, color=colour, anchor=(0, 0.5))
             label.setPos(c.days[-1], c.change_pct[-1])
             self.spider.addItem(label)
+        last_day = max((c.days[-1] for c in curves if c.days), default=0.0)
+        self.spider.setXRange(0.0, max(last_day, 1.0) * 1.2, padding=0.02)  # room for the labels on the right
         self.waterfall.clear()
         best = sorted(((min(c.change_pct), c) for c in curves if c.change_pct), key=lambda t: -t[0])
         if not best:

@@ -8,7 +8,8 @@ from PyQt6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
 from workstation.read_model import Read
 from workstation.session.worklist import SubjectEntry, timepoint_status
 
-_STATUS_MARK = {"not started": "○", "in progress": "◐", "complete": "●", "signed": "✔"}
+#: short labels so the column fits a narrow dock; the full status is the tooltip
+_STATUS_SHORT = {"not started": "○ new", "in progress": "◐ open", "complete": "● done", "signed": "✔ signed"}
 
 
 class WorklistView(QTreeWidget):
@@ -31,7 +32,8 @@ class WorklistView(QTreeWidget):
             top.setData(0, Qt.ItemDataRole.UserRole, (s_idx, 0))
             for t_idx, tp in enumerate(subject.timepoints):
                 status = timepoint_status(read, t_idx)
-                child = QTreeWidgetItem([tp.label, tp.date.isoformat(), f"{_STATUS_MARK[status]} {status}"])
+                child = QTreeWidgetItem([tp.label, tp.date.isoformat(), _STATUS_SHORT[status]])
+                child.setToolTip(2, status)
                 child.setData(0, Qt.ItemDataRole.UserRole, (s_idx, t_idx))
                 top.addChild(child)
             self.addTopLevelItem(top)
@@ -45,7 +47,8 @@ class WorklistView(QTreeWidget):
             status = timepoint_status(read, t_idx)
             child = top.child(t_idx)
             if child is not None:
-                child.setText(2, f"{_STATUS_MARK[status]} {status}")
+                child.setText(2, _STATUS_SHORT[status])
+                child.setToolTip(2, status)
 
     def mark_current(self, subject_index: int, tp_index: int) -> None:
         top = self.topLevelItem(subject_index)
