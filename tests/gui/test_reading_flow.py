@@ -239,3 +239,18 @@ def test_a_broken_series_says_what_and_where(qtbot, window, tmp_path):
     message = w.statusBar().currentMessage()
     assert str(broken) in message or "broken" in message, message
     assert "Traceback" not in message
+
+
+def test_typing_an_organ_does_not_fire_shortcuts(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    editor = w.organ_choice.lineEdit()
+    editor.setFocus()
+    editor.clear()
+    QTest.keyClicks(editor, "adrenal gland")  # r, a, n, d... are shortcuts elsewhere in the window
+    assert w.organ_choice.currentText() == "adrenal gland"
+    assert w.current_viewer.tool.value == "measure" and w.pending is not None
+    w.accept_pending()
+    assert w.session.read.lesions["T1"].organ == "adrenal gland"
