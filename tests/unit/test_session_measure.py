@@ -125,3 +125,21 @@ def test_response_summary_under_both_criteria_and_errors_in_words():
     assert out.irecist.timepoints[1]["overall_response"] == "iPR"
     s.set_status(t1, LesionStatus.NOT_EVALUATED)
     assert summarize(s.read).recist.timepoints[1]["overall_response"] == "NE"
+
+
+def test_a_new_lesion_is_proposed_from_its_latest_position():
+    read = Read(
+        "S1",
+        "r",
+        timepoints=[TimepointRead(label, date(2026, 1, 1 + 6 * n)) for n, label in enumerate(("b", "w6", "w12"))],
+    )
+    s = ReadingSession(read)
+    s.go_to_timepoint(1)
+    n1 = s.add_lesion(Role.NEW, "liver")
+    s.record_measurement(n1, Measurement(8.0, long_axis_endpoints=((10.0, 0.0, 0.0), (18.0, 0.0, 0.0))))
+    to_w6 = RigidMapping(np.eye(3), np.array([2.0, 0.0, 0.0]), "registration")  # the patient lay 2 mm to the left
+    to_w12 = RigidMapping(np.eye(3), np.array([0.0, 3.0, 0.0]), "registration")
+    assert to_w6.invert(to_w6.apply((1.0, 2.0, 3.0))) == (1.0, 2.0, 3.0)
+    (p,) = propose_positions(s.read, 2, to_w12, baseline_to={1: to_w6})
+    assert p.lesion_id == "N1" and p.from_timepoint == 1
+    assert p.point_mm == (12.0, 3.0, 0.0)  # 14 at week 6 -> 12 at baseline -> (12, 3) at week 12

@@ -9,7 +9,7 @@ lowers the image mismatch compared with patient position alone.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,11 @@ class RigidMapping:
     def apply(self, p: Point) -> Point:
         q = self.matrix @ np.asarray(p, dtype=np.float64) + self.translation
         return (float(q[0]), float(q[1]), float(q[2]))
+
+    def invert(self, q: Point) -> Point:
+        """The earlier series' point that `apply` maps to ``q``."""
+        p = np.linalg.solve(self.matrix, np.asarray(q, dtype=np.float64) - self.translation)
+        return (float(p[0]), float(p[1]), float(p[2]))
 
 
 IDENTITY = RigidMapping(np.eye(3), np.zeros(3), "patient position")
@@ -82,19 +87,34 @@ def lesion_centres(read: Read, before_tp: int, seed_for: SeedFinder | None = Non
 
 
 def propose_positions(
-    read: Read, current_tp: int, mapping: RigidMapping = IDENTITY, seed_for: SeedFinder | None = None
+    read: Read,
+    current_tp: int,
+    mapping: RigidMapping = IDENTITY,
+    seed_for: SeedFinder | None = None,
+    baseline_to: Mapping[int, RigidMapping] | None = None,
 ) -> list[LesionProposal]:
-    """One proposal per lesion measured at baseline, carried to ``current_tp`` by ``mapping`` (baseline -> current).
+    """Where each lesion measured before ``current_tp`` should be now; ``mapping`` is baseline -> current.
 
-    Baseline positions are used (not the latest follow-up's) so that one registration, baseline to current, serves
-    every lesion; lesions change size about their own centre, so the centre stays a good seed for the click.
+    A lesion measured at baseline starts from its baseline position, so that one registration, baseline to current,
+    serves every lesion (lesions change size about their own centre, so the centre stays a good seed for the click).
+    A lesion first measured later (a new lesion) starts from its latest position, taken back to baseline space with
+    ``baseline_to`` (baseline -> that timepoint; patient position where unknown), then forward to the current one.
     """
     if current_tp <= 0:
         return []
-    return [
-        LesionProposal(lesion_id, mapping.apply(point), mapping.method, tp)
-        for lesion_id, (tp, point) in lesion_centres(read, 0, seed_for).items()
-    ]
+    at_baseline = lesion_centres(read, 0, seed_for)
+    latest = lesion_centres(read, current_tp - 1, seed_for)
+    out: list[LesionProposal] = []
+    for lesion_id in read.lesions:
+        if lesion_id in at_baseline:
+            tp, point = at_baseline[lesion_id]
+        elif lesion_id in latest:
+            tp, later_point = latest[lesion_id]
+            point = (baseline_to or {}).get(tp, IDENTITY).invert(later_point)
+        else:
+            continue
+        out.append(LesionProposal(lesion_id, mapping.apply(point), mapping.method, tp))
+    return out
 
 
 def _sitk() -> Any:

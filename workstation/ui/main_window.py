@@ -544,7 +544,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if current is None or baseline is None:
             return
         self._sync_from_current(self.current_viewer.slice_index)
-        self.proposals = propose_positions(s.read, s.current_timepoint, self.mapping, self._seed_for)
+        self.proposals = propose_positions(s.read, s.current_timepoint, self.mapping, self._seed_for, self.mappings)
         self._update_overlays()
         if s.current_timepoint not in self.mappings:  # the patient never lies exactly the same way twice
             if s.current_timepoint not in self._registering:
@@ -569,7 +569,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             if self.session is None or self.session.current_timepoint != tp:
                 return
             self.proposals_final_for = tp
-            self.proposals = propose_positions(self.session.read, tp, mapping, self._seed_for)
+            self.proposals = propose_positions(self.session.read, tp, mapping, self._seed_for, self.mappings)
             self._update_overlays()
             self.say(f"lesion positions proposed by {mapping.method}")
             self._idle()
@@ -587,8 +587,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.jobs.start("registration", work, on_success=done, on_error=failed, on_cancel=cancelled)
 
     def _seed_for(self, m: Measurement) -> tuple[float, float, float] | None:
-        """A point inside a baseline lesion, from its stored mask (None for a hand-drawn one)."""
-        store, volume = self.measuring.mask_store, self.volume(0)
+        """A point inside a measured lesion, from its stored mask on its own series (None for a hand-drawn one, or
+        when that series is not loaded)."""
+        store = self.measuring.mask_store
+        volume = next((v for v in self.volumes.values() if v.info.series_uid == m.series_uid), None)
         if m.mask_ref is None or store is None or volume is None:
             return None
         try:
