@@ -1,6 +1,12 @@
 """`recist export FORMAT READS... --out DIR`: SDTM, DICOM SR / SEG, CSV/JSON and engine case files.
 
 READS are read files (exported JSON or the reading session's saved reads), engine case files, or folders of them.
+
+`recist export FORMAT --db URL [--subject ID ...] --out DIR` exports from the reading database instead (URL, else
+$RECIST_DB, else the user's data folder, as `recist audit`): every evaluator's signed reads (site reads; both central
+readers' reads; the adjudicator's decision), one record set per evaluator (--EVAL/--EVALID), the accepted read flagged
+(--ACPTFL = Y). This is the UNBLINDED data-manager export: real subject ids and dates. It is recorded in the audit
+trail. Unsigned timepoints are not exported.
 """
 
 from __future__ import annotations
@@ -14,21 +20,44 @@ from typing import Any
 from workstation.cli import CommandError
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
+#: Where the workstation keeps lesion masks (workstation/ui/main_window.py: data_dir / "masks", default data_dir).
+DEFAULT_MASKS = Path.home() / ".recist-workstation" / "masks"
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("export", help="export reads (SDTM, DICOM SR/SEG, CSV/JSON)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("format", choices=FORMATS, help="sdtm: TU/TR/RS as CSV + XPT; sr: TID 1500; seg: lesion masks; "
-                   "csv: measurements/responses CSV + everything.json; json: one lossless read file per read; "
-                   "case: engine case files; all: every format "
-                   "the inputs allow")
-    p.add_argument("reads", nargs="+", help="read files, case files or folders of them")
+    p = subparsers.add_parser(
+        "export",
+        help="export reads (SDTM, DICOM SR/SEG, CSV/JSON) from files or, unblinded "
+        "for the data manager, from the reading database (--db)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "format",
+        choices=FORMATS,
+        help="sdtm: TU/TR/RS as CSV + XPT; sr: TID 1500; seg: lesion masks; "
+        "csv: measurements/responses CSV + everything.json; json: one lossless read file per read; "
+        "case: engine case files; all: every format "
+        "the inputs allow",
+    )
+    p.add_argument("reads", nargs="*", help="read files, case files or folders of them (none: export from --db)")
+    p.add_argument(
+        "--db",
+        help="export from the reading database: URL or SQLite file (default when no READS: "
+        "$RECIST_DB, else the user data folder); UNBLINDED: real subject ids and dates",
+    )
+    p.add_argument("--subject", action="append", default=[], help="with --db: only this subject (repeatable)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--study-id", default="RECIST-TRIAL", help="STUDYID / clinical trial protocol id")
-    p.add_argument("--dicom", action="append", default=[],
-                   help="folder of the source CT images (SR evidence from the real headers; needed for SEG)")
-    p.add_argument("--masks", help="mask store folder (needed for SEG)")
+    p.add_argument(
+        "--dicom",
+        action="append",
+        default=[],
+        help="folder of the source CT images (SR evidence from the real headers; needed for SEG)",
+    )
+    p.add_argument(
+        "--masks", help=f"mask store folder (needed for SEG; with --db default: the workstation's, {DEFAULT_MASKS})"
+    )
     p.set_defaults(func=run)
 
 
@@ -45,10 +74,14 @@ def _headers(folders: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workstation.export.read_json import ReadFileError, collect_reads, write_read
-    from workstation.export.sdtm import SdtmError, build_sdtm, evaluate_reads, write_sdtm
-    from workstation.export.tables import write_tables
+    from workstation.export.read_json import ReadFileError, collect_reads
 
+    if args.reads and args.db:
+        raise CommandError("give either READS or --db, not both")
+    if not args.reads:
+        return _run_database(args)
+    if args.subject:
+        raise CommandError("--subject selects subjects in the database; use it with --db")
     try:
         found = collect_reads(args.reads)
     except ReadFileError as exc:
@@ -56,14 +89,86 @@ def run(args: argparse.Namespace) -> int:
     if not found:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
     reads = [r for _, r in found]
+    written = _export(args, reads, None)
+    print(f"{len(reads)} read(s), {len(written)} file(s) written under {args.out}", file=sys.stderr)
+    return 0
+
+
+def _run_database(args: argparse.Namespace) -> int:
+    """The unblinded data-manager export from the reading database."""
+    import getpass
+
+    from workstation.review.for_export import ExportSelectionError, reads_for_export, record_export
+    from workstation.review.service import ReviewError
+    from workstation.storage import StorageError, open_database
+    from workstation.storage.repository import ReadError
+
+    try:
+        db = open_database(args.db, create=False)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        export = reads_for_export(db, args.subject or None)
+        if not export.reads:
+            raise CommandError(f"no signed read to export in {db.where}")
+        for s in export.skipped:
+            print(f"not exported: subject {s.subject_id}, {s.reader}: {s.why}", file=sys.stderr)
+        for subject_id in export.undecided:
+            print(
+                f"subject {subject_id}: central review not decided yet; no central read is flagged accepted",
+                file=sys.stderr,
+            )
+        if args.masks is None and DEFAULT_MASKS.is_dir():
+            args.masks = str(DEFAULT_MASKS)
+        written = _export(args, export.reads, export)
+        record_export(
+            db, export, username=getpass.getuser(), what=args.format, destination=str(Path(args.out).resolve())
+        )
+    except (StorageError, ExportSelectionError, ReviewError, ReadError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        db.close()
+    print(
+        f"{len(export.reads)} read(s) of {len(export.subject_ids)} subject(s) from {db.where}, {len(written)} file(s) "
+        f"written under {args.out} (unblinded; recorded in the audit trail)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace, reads: list[Any], export: Any) -> list[Path]:
+    """Write the wanted formats of ``reads``; ``export`` (a `DatabaseExport`) adds the accepted flags and decisions."""
+    from workstation.export.read_json import write_read
+    from workstation.export.sdtm import (
+        SdtmError,
+        add_adjudications,
+        assign_evaluators,
+        build_sdtm,
+        evaluate_reads,
+        write_sdtm,
+    )
+    from workstation.export.tables import write_tables
+
     out = Path(args.out)
     written: list[Path] = []
     wanted = set(FORMATS[:-1]) if args.format == "all" else {args.format}
+    accepted_ids = export.accepted_ids if export is not None else None
     try:
-        if wanted & {"sdtm", "csv"}:
+        if wanted & {"sdtm", "csv"} or export is not None:
             results = evaluate_reads(reads)
         if "sdtm" in wanted:
-            written += write_sdtm(build_sdtm(reads, results, args.study_id), out / "sdtm", args.study_id)
+            sdtm = build_sdtm(reads, results, args.study_id, accepted_ids=accepted_ids)
+            if export is not None:
+                add_adjudications(
+                    sdtm, export.adjudications, reads, assign_evaluators(reads, results, accepted_ids), args.study_id
+                )
+            written += write_sdtm(sdtm, out / "sdtm", args.study_id)
+        if export is not None and wanted & {"csv", "json"}:
+            written.append(
+                _write_evaluators(
+                    reads, assign_evaluators(reads, results, accepted_ids), export, out / "evaluators.csv"
+                )
+            )
         if "csv" in wanted:
             written += write_tables(reads, results, out / "tables")
         if "json" in wanted:
@@ -82,8 +187,52 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     for p in written:
         print(p)
-    print(f"{len(reads)} read(s), {len(written)} file(s) written under {out}", file=sys.stderr)
-    return 0
+    return written
+
+
+def _write_evaluators(reads: list[Any], evaluators: dict[str, Any], export: Any, path: Path) -> Path:
+    """Which file is whose: every exported read with its evaluator, accepted flag and adjudication."""
+    import csv
+
+    decided = {d.chosen_read_id: d for d in export.adjudications}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            [
+                "subject_id",
+                "read_id",
+                "reader",
+                "reader_role",
+                "criteria",
+                "timepoints",
+                "EVAL",
+                "EVALID",
+                "ACPTFL",
+                "adjudicator",
+                "adjudication_reason",
+                "adjudicated_at",
+            ]
+        )
+        for r in reads:
+            ev, d = evaluators[r.read_id], decided.get(r.read_id)
+            w.writerow(
+                [
+                    r.subject_id,
+                    r.read_id,
+                    r.reader,
+                    r.reader_role,
+                    r.criteria,
+                    len(r.timepoints),
+                    ev.eval,
+                    ev.evalid,
+                    ev.accepted,
+                    d.adjudicator if d else "",
+                    d.reason if d else "",
+                    d.decided_at if d else "",
+                ]
+            )
+    return path
 
 
 def _dicom(args: argparse.Namespace, reads: list[Any], wanted: set[str], out: Path) -> list[Path]:
@@ -95,12 +244,20 @@ def _dicom(args: argparse.Namespace, reads: list[Any], wanted: set[str], out: Pa
     written: list[Path] = []
     if "sr" in wanted:
         for read in reads:
-            if not any(m.sop_instance_uid for tp in read.timepoints for a in tp.assessments.values()
-                       for m in a.measurements):
-                if args.format == "all":
-                    continue  # a case file: no images to reference
-                raise CommandError(f"subject {read.subject_id} ({read.reader}): the read references no image "
-                                   "(a case file has no geometry); export SR from reads made on images")
+            if not any(
+                m.sop_instance_uid for tp in read.timepoints for a in tp.assessments.values() for m in a.measurements
+            ):
+                if args.format == "all" or not args.reads:
+                    if not args.reads:
+                        print(
+                            f"no SR for subject {read.subject_id} ({read.reader}): its measurements reference no image",
+                            file=sys.stderr,
+                        )
+                    continue  # a case file, or a database read measured without images: nothing to reference
+                raise CommandError(
+                    f"subject {read.subject_id} ({read.reader}): the read references no image "
+                    "(a case file has no geometry); export SR from reads made on images"
+                )
             written += [w.path for w in export_sr(read, out / "sr", headers, protocol_id=args.study_id)]
     if "seg" in wanted:
         if args.masks is None or headers is None:

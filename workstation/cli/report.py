@@ -3,6 +3,11 @@
 READS are read files, engine case files or folders of them (e.g. `sample_dicom/`: every subject's
 case_recist.json and case_irecist.json). One read per subject and criteria is reported: the adjudicated read, else the
 first central reader's, else the site's.
+
+`recist report --db URL --out DIR` reports over the central review's accepted reads in the reading database (URL,
+else $RECIST_DB, else the user's data folder): the adjudicated read, or reader 1's read of a concordant subject.
+Subjects without an accepted read yet are named and left out. The report shows real subject ids (unblinded) and is
+recorded in the audit trail.
 """
 
 from __future__ import annotations
@@ -16,17 +21,29 @@ from workstation.cli import CommandError
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("report", help="the trial report (ORR, DCR, DoR, PFS, plots) as HTML/PDF and CSV",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("reads", nargs="+", help="read files, case files or folders of them")
+    p = subparsers.add_parser(
+        "report",
+        help="the trial report (ORR, DCR, DoR, PFS, plots) as HTML/PDF and CSV",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("reads", nargs="*", help="read files, case files or folders of them (none: report from --db)")
+    p.add_argument(
+        "--db",
+        help="report over the accepted reads in the reading database: URL or SQLite file "
+        "(default when no READS: $RECIST_DB, else the user data folder)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--title", default="Trial response report", help="report title")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.reads and args.db:
+        raise CommandError("give either READS or --db, not both")
+    if not args.reads:
+        return _run_database(args)
     from workstation.export.read_json import FORMAT, ReadFileError, collect_reads, load_json
-    from workstation.report.build import ReportError, build_report
 
     try:
         found = collect_reads(args.reads)
@@ -35,17 +52,55 @@ def run(args: argparse.Namespace) -> int:
         for path, read in found:
             data = load_json(path)
             if isinstance(data, dict) and data.get("format") != FORMAT and "read" not in data:  # an engine case file
-                extras[read.read_id] = {k: data[k] for k in ("treatment_start", "death_date", "last_contact_date")
-                                        if data.get(k)}
+                extras[read.read_id] = {
+                    k: data[k] for k in ("treatment_start", "death_date", "last_contact_date") if data.get(k)
+                }
     except ReadFileError as exc:
         raise CommandError(str(exc)) from None
     if not reads:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
+    _report(args, reads, extras)
+    print(f"report on {len({r.subject_id for r in reads})} subject(s) written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace, reads: list[Any], extras: dict[str, dict[str, Any]]) -> None:
+    from workstation.report.build import ReportError, build_report
+
     try:
         files = build_report(reads, Path(args.out), title=args.title, case_extras=extras)
     except ReportError as exc:
         raise CommandError(str(exc)) from None
     for p in [files.html, files.pdf, *files.csv, *files.png]:
         print(p)
-    print(f"report on {len({r.subject_id for r in reads})} subject(s) written to {args.out}", file=sys.stderr)
+
+
+def _run_database(args: argparse.Namespace) -> int:
+    """The report over the central review's accepted reads."""
+    import getpass
+
+    from workstation.review.for_export import reads_for_export, record_export
+    from workstation.review.service import ReviewError
+    from workstation.storage import StorageError, open_database
+    from workstation.storage.repository import ReadError
+
+    try:
+        db = open_database(args.db, create=False)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        export = reads_for_export(db)
+        accepted = export.accepted_reads()
+        for subject_id in export.undecided:
+            print(f"subject {subject_id}: central review not decided yet; not in the report", file=sys.stderr)
+        if not accepted:
+            raise CommandError(f"no accepted central read in {db.where} (is the central review decided?)")
+        _report(args, accepted, {})
+        export.reads = accepted
+        record_export(db, export, username=getpass.getuser(), what="report", destination=str(Path(args.out).resolve()))
+    except (StorageError, ReviewError, ReadError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        db.close()
+    print(f"report on {len(accepted)} accepted read(s) from {db.where} written to {args.out}", file=sys.stderr)
     return 0

@@ -11,7 +11,7 @@ import csv
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from workstation.export import terminology as ct
 from workstation.export.xport import write_xport
@@ -381,3 +381,40 @@ def write_sdtm(ds: SdtmDataset, out_dir: str | Path, study_id: str = "RECIST-TRI
     notes.write_text(ds.notes.to_markdown(study_id), encoding="utf-8")
     written.append(notes)
     return written
+
+
+class AdjudicationRecord(Protocol):
+    """An adjudicator's choice between two central reads (`workstation.review.for_export.AdjudicationDecision`)."""
+
+    @property
+    def subject_id(self) -> str: ...
+    @property
+    def chosen_read_id(self) -> str: ...
+    @property
+    def decided_at(self) -> str: ...  # UTC ISO 8601
+
+
+ADJUDICATION_TESTCD = "ADJSEL"
+ADJUDICATION_TEST = "Adjudicator Selected Evaluator"
+
+
+def add_adjudications(ds: SdtmDataset, decisions: Sequence[AdjudicationRecord], reads: Sequence[Read],
+                      evaluators: Mapping[str, Evaluator], study_id: str = "RECIST-TRIAL") -> None:
+    """One RS record per adjudication (``RSEVALID = ADJUDICATOR``): which central reader's read the adjudicator
+    accepted (``RSORRES = RADIOLOGIST n``). The chosen read's own records carry ``--ACPTFL = Y``."""
+    by_id = {r.read_id: r for r in reads}
+    for d in decisions:
+        chosen = by_id.get(d.chosen_read_id)
+        if chosen is None or d.chosen_read_id not in evaluators:
+            raise SdtmError(f"subject {d.subject_id}: the adjudicated read {d.chosen_read_id} is not in the export")
+        usubjid = f"{study_id}-{d.subject_id}"
+        seq = 1 + max((int(r["RSSEQ"]) for r in ds.rs if r["USUBJID"] == usubjid), default=0)
+        evalid = evaluators[d.chosen_read_id].evalid
+        ds.rs.append({
+            "STUDYID": study_id, "DOMAIN": "RS", "USUBJID": usubjid, "RSSEQ": seq, "RSTESTCD": ADJUDICATION_TESTCD,
+            "RSTEST": ADJUDICATION_TEST, "RSCAT": "iRECIST" if chosen.criteria.lower() == "irecist" else "RECIST 1.1",
+            "RSORRES": evalid, "RSSTRESC": evalid, "RSEVAL": ct.EVAL_BY_ROLE["adjudicator"], "RSEVALID": "ADJUDICATOR",
+            "RSACPTFL": "", "RSDTC": d.decided_at[:10],
+        })  # fmt: skip
+        ds.notes.add("RSTESTCD", ADJUDICATION_TESTCD, f"{ADJUDICATION_TEST}: the central reader (RSORRES) whose read "
+                     "the adjudicator accepted; sponsor-defined, not in the ONCRSTCD codelist")

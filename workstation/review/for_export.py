@@ -1,0 +1,173 @@
+"""Every evaluator's reads from the reading database, unblinded, for the trial data manager's export and report.
+
+Site reads come as stored. Central reads are mapped back from the blinded calendar to the subject's real id, dates and
+source UIDs (`blinding.unblind_read`), and the accepted one is the central review's own decision
+(`service.accepted_read`: the adjudicator's choice, else reader 1's read of a concordant subject). Only signed
+timepoints are exported: an unsigned timepoint is work in progress, not a record. Nothing here changes a read; the
+export itself is recorded in the audit trail (`record_export`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+
+from workstation.read_model import Read
+from workstation.review.blinding import unblind_read
+from workstation.review.service import accepted_read
+from workstation.storage import Database, audit_log
+from workstation.storage.repository import find_reads, load_read
+from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints
+
+#: The audit trail's action for an unblinded export (the audit module has no export action of its own).
+EXPORT_ACTION = "export"
+
+
+@dataclass(frozen=True)
+class AdjudicationDecision:
+    """An adjudicator's choice between the two central reads of a subject (real subject id)."""
+
+    subject_id: str
+    adjudicator: str
+    chosen_read_id: str
+    reason: str
+    decided_at: str  # UTC ISO 8601
+
+
+@dataclass(frozen=True)
+class SkippedRead:
+    subject_id: str
+    reader: str
+    why: str
+
+
+@dataclass
+class DatabaseExport:
+    """What the data manager's export holds: every exported read, the accepted ones, the adjudications."""
+
+    reads: list[Read] = field(default_factory=list)
+    accepted_ids: set[str] = field(default_factory=set)
+    adjudications: list[AdjudicationDecision] = field(default_factory=list)
+    #: Reads left out (nothing signed yet), so the command can say so.
+    skipped: list[SkippedRead] = field(default_factory=list)
+    #: Subjects in central review without an accepted read yet (still reading, or awaiting adjudication).
+    undecided: list[str] = field(default_factory=list)
+
+    @property
+    def subject_ids(self) -> list[str]:
+        return sorted({r.subject_id for r in self.reads})
+
+    def accepted_reads(self) -> list[Read]:
+        return [r for r in self.reads if r.read_id in self.accepted_ids]
+
+
+class ExportSelectionError(ValueError):
+    """A requested subject that the database does not hold."""
+
+
+def signed_part(read: Read) -> Read | None:
+    """The read up to its last signed timepoint (timepoints are signed in order); None when nothing is signed.
+
+    Lesions assessed only in unsigned timepoints are left out with them."""
+    kept = [tp for tp in read.timepoints if tp.signed]
+    if not kept:
+        return None
+    if len(kept) == len(read.timepoints):
+        return read
+    out = copy.deepcopy(read)
+    out.timepoints = out.timepoints[: len(kept)]
+    assessed = {lid for tp in out.timepoints for lid in tp.assessments}
+    out.lesions = {lid: lesion for lid, lesion in out.lesions.items() if lid in assessed}
+    return out
+
+
+def subjects_in_database(db: Database) -> list[str]:
+    """Real subject ids: those of site reads and of subjects in central review (never a pseudonym)."""
+    with db.reading() as conn:
+        pseudonyms = set(conn.execute(select(review_subjects.c.pseudonym)).scalars())
+        in_review = set(conn.execute(select(review_subjects.c.subject_id)).scalars())
+        stored = set(conn.execute(select(reads.c.subject_id).distinct()).scalars())
+    return sorted((stored - pseudonyms) | in_review)
+
+
+def _central_reads(db: Database, subject_id: str, out: DatabaseExport) -> None:
+    with db.reading() as conn:
+        subject = conn.execute(select(review_subjects).where(review_subjects.c.subject_id == subject_id)).first()
+        if subject is None:
+            return
+        sources = conn.execute(
+            select(review_timepoints.c.study_uid, review_timepoints.c.series_uid)
+            .where(review_timepoints.c.pseudonym == subject.pseudonym)
+            .order_by(review_timepoints.c.position)
+        ).all()
+        adjudication = conn.execute(select(adjudications).where(adjudications.c.pseudonym == subject.pseudonym)).first()
+    baseline: date = subject.baseline_date
+    for read_id in (subject.read_1_id, subject.read_2_id):
+        if read_id is None:
+            continue
+        blinded = load_read(db, str(read_id)).read
+        read = signed_part(unblind_read(blinded, subject_id, baseline, [(s[0], s[1]) for s in sources]))
+        if read is None:
+            out.skipped.append(SkippedRead(subject_id, blinded.reader, "central read: no timepoint signed yet"))
+            continue
+        out.reads.append(read)
+    accepted = accepted_read(db, subject_id)
+    if accepted is None:
+        out.undecided.append(subject_id)
+    else:
+        out.accepted_ids.add(accepted.read_id)
+    if adjudication is not None:
+        out.adjudications.append(
+            AdjudicationDecision(
+                subject_id,
+                adjudication.adjudicator,
+                adjudication.chosen_read_id,
+                adjudication.reason,
+                adjudication.decided_at,
+            )
+        )
+
+
+def reads_for_export(db: Database, subject_ids: Sequence[str] | None = None) -> DatabaseExport:
+    """Every evaluator's signed reads of ``subject_ids`` (default: every subject), with real ids and dates."""
+    known = subjects_in_database(db)
+    wanted = list(dict.fromkeys(subject_ids)) if subject_ids else known
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        raise ExportSelectionError(f"no subject {missing[0]!r} in {db.where}")
+    out = DatabaseExport()
+    for subject_id in wanted:
+        for stored in find_reads(db, subject_id):
+            if stored.read.reader_role != "site":
+                continue  # a central read is only ever reached through its review subject
+            read = signed_part(stored.read)
+            if read is None:
+                out.skipped.append(SkippedRead(subject_id, stored.read.reader, "site read: no timepoint signed yet"))
+            else:
+                out.reads.append(read)
+        _central_reads(db, subject_id, out)
+    return out
+
+
+def record_export(db: Database, export: DatabaseExport, *, username: str, what: str, destination: str) -> None:
+    """Audit entries for an unblinded export, one per subject (so `recist audit show SUBJECT` lists it): who, which
+    reads, which formats, where to. One transaction."""
+    with db.transaction() as conn:
+        for subject_id in export.subject_ids:
+            audit_log.append(
+                conn,
+                username=username,
+                action=EXPORT_ACTION,
+                entity=f"export/{subject_id}",
+                subject_id=subject_id,
+                new={
+                    "what": what,
+                    "destination": destination,
+                    "read_ids": [r.read_id for r in export.reads if r.subject_id == subject_id],
+                    "unblinded": True,
+                },
+            )
