@@ -1,0 +1,258 @@
+"""The data manager's export straight from the reading database (SQLite and a real PostgreSQL): every evaluator's
+reads (site, both central readers, the adjudicator's decision), one record set per evaluator, the accepted read
+flagged, real subject ids and dates; SR of the accepted read valid by dciodvfy; the report over accepted reads."""
+
+from __future__ import annotations
+
+import copy
+import csv
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from recist import evaluate_case
+from tests.dicom.test_export_dicom import dciodvfy_errors
+from tests.services import postgres_server as pg
+from tests.services.postgres_server import PASSWORD, make_read, make_users
+from workstation.cli import main
+from workstation.export import terminology as ct
+from workstation.read_model import LesionAssessment, LesionStatus, Measurement, Read
+from workstation.review.service import (
+    SourceTimepoint,
+    accepted_read,
+    adjudicate,
+    adjudication_case,
+    enrol_subject,
+    open_blinded_case,
+)
+from workstation.storage import audit_log, open_database
+from workstation.storage.repository import save_read, sign_timepoint
+
+db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
+
+FRAME = "1.2.826.0.1.3680043.8.498.999"
+DISPUTED, AGREED, HALF_READ = "SITE01-0042", "SITE01-0007", "SITE01-0013"
+
+
+def sources(read: Read) -> list[SourceTimepoint]:
+    return [SourceTimepoint(tp.date, tp.study_uid, tp.series_uid) for tp in read.timepoints]
+
+
+def sign_all(db, read_id: str, username: str, version: int, positions: range) -> int:
+    for position in positions:
+        version = sign_timepoint(
+            db,
+            read_id,
+            position,
+            username=username,
+            password=PASSWORD,
+            meaning="I confirm this read",
+            expected_version=version,
+        ).version
+    return version
+
+
+def central_read(db, pseudonym: str, reader, t1_followup_mm: float) -> None:
+    """A central reader measures T1 (with end points on a referenced slice) and the node T2, and signs in order."""
+    case = open_blinded_case(db, pseudonym, reader)
+    read = copy.deepcopy(case.own_read.read)
+    read.lesions = copy.deepcopy(make_read().lesions)
+    for i, tp in enumerate(read.timepoints):
+        t1 = 50.0 if i == 0 else t1_followup_mm
+        sop = f"1.2.826.0.1.3680043.8.498.{i + 100}"
+        tp.assessments = {
+            "T1": LesionAssessment(
+                LesionStatus.MEASURED,
+                [
+                    Measurement(
+                        t1,
+                        long_axis_endpoints=((0.0, 40.0, -120.0), (t1, 40.0, -120.0)),
+                        sop_instance_uid=sop,
+                        frame_of_reference_uid=FRAME,
+                    )
+                ],
+            ),
+            "T2": LesionAssessment(LesionStatus.MEASURED, [Measurement(25.0, 16.0 if i == 0 else 12.0)]),
+            "NT1": LesionAssessment(LesionStatus.PRESENT),
+        }
+    version = save_read(db, read, user=reader, expected_version=case.own_read.version)
+    sign_all(db, read.read_id, reader.username, version, range(len(read.timepoints)))
+
+
+def build_reading_centre(url: str) -> dict[str, str]:
+    """Three subjects: one adjudicated (reader 2 chosen), one concordant, one with reader 2 still reading.
+
+    Returns the accepted read id of each decided subject."""
+    db = open_database(url)
+    try:
+        people = make_users(db)
+        site = make_read(DISPUTED)
+        sign_all(db, site.read_id, "site1", save_read(db, site, user=people["site1"], expected_version=None), range(2))
+        disputed = enrol_subject(db, DISPUTED, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+        central_read(db, disputed, people["reader1"], 20.0)  # PR
+        central_read(db, disputed, people["reader2"], 70.0)  # PD
+        case = adjudication_case(db, disputed, people["adjud"])
+        adjudicate(
+            db,
+            disputed,
+            username="adjud",
+            password=PASSWORD,
+            chosen_read_id=case.read_2.read.read_id,
+            reason="T1 growth is real",
+        )
+        agreed = enrol_subject(db, AGREED, sources(site), readers=("reader2", "reader1"), admin=people["admin"])
+        central_read(db, agreed, people["reader1"], 20.0)
+        central_read(db, agreed, people["reader2"], 21.0)
+        half = enrol_subject(db, HALF_READ, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+        central_read(db, half, people["reader1"], 30.0)
+        out = {}
+        for subject in (DISPUTED, AGREED):
+            accepted = accepted_read(db, subject)
+            assert accepted is not None
+            out[subject] = accepted.read_id
+        return out
+    finally:
+        db.close()
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_sdtm_from_the_database_has_every_evaluator_and_flags_the_accepted_read(db_url: str, tmp_path: Path) -> None:
+    accepted_ids = build_reading_centre(db_url)
+    out = tmp_path / "export"
+    assert main(["export", "sdtm", "--db", db_url, "--out", str(out), "--study-id", "TIL-GC"]) == 0
+    tu, tr, rs = (rows(out / "sdtm" / f"{d}.csv") for d in ("tu", "tr", "rs"))
+    text = "".join((out / "sdtm" / f"{d}.csv").read_text() for d in ("tu", "tr", "rs"))
+    assert "BICR-" not in text and "2000-" not in text  # real ids and dates, never the blinded ones
+
+    def evaluators(subject: str) -> dict[tuple[str, str], set[str]]:
+        found: dict[tuple[str, str], set[str]] = {}
+        for r in tr:
+            if r["USUBJID"] == f"TIL-GC-{subject}":
+                found.setdefault((r["TREVAL"], r["TREVALID"]), set()).add(r["TRACPTFL"])
+        return found
+
+    assert evaluators(DISPUTED) == {
+        ("INVESTIGATOR", ""): {""},
+        ("INDEPENDENT ASSESSOR", "RADIOLOGIST 1"): {"N"},
+        ("INDEPENDENT ASSESSOR", "RADIOLOGIST 2"): {"Y"},  # the adjudicator chose reader2's read
+    }
+    # Concordant: reader 1 of the review (reader2, slot 1) is accepted, whatever the evaluator numbering.
+    assert evaluators(AGREED) == {
+        ("INDEPENDENT ASSESSOR", "RADIOLOGIST 1"): {"N"},
+        ("INDEPENDENT ASSESSOR", "RADIOLOGIST 2"): {"Y"},
+    }
+    # Reader 2 has not signed anything yet: only reader 1's signed read, not accepted.
+    assert evaluators(HALF_READ) == {("INDEPENDENT ASSESSOR", "RADIOLOGIST 1"): {"N"}}
+    assert {(r["TUEVALID"], r["TUACPTFL"]) for r in tu if r["USUBJID"] == f"TIL-GC-{DISPUTED}"} == {
+        ("", ""),
+        ("RADIOLOGIST 1", "N"),
+        ("RADIOLOGIST 2", "Y"),
+    }
+
+    # The values are the reads' own, at the real follow-up date.
+    def value(subject: str, evalid: str, testcd: str, lnkid: str, visit: int) -> tuple[str, str]:
+        (r,) = [
+            r
+            for r in tr
+            if r["USUBJID"] == f"TIL-GC-{subject}"
+            and r["TREVALID"] == evalid
+            and r["TRTESTCD"] == testcd
+            and r["TRLNKID"] == lnkid
+            and r["VISITNUM"] == str(visit)
+        ]
+        return r["TRORRES"], r["TRDTC"]
+
+    assert value(DISPUTED, "", "LDIAM", "T1", 2) == ("30.0", "2024-04-16")
+    assert value(DISPUTED, "RADIOLOGIST 1", "LDIAM", "T1", 2) == ("20.0", "2024-04-16")
+    assert value(DISPUTED, "RADIOLOGIST 2", "LDIAM", "T1", 2) == ("70.0", "2024-04-16")
+    assert value(DISPUTED, "RADIOLOGIST 2", "LPERP", "T2", 2) == ("12.0", "2024-04-16")
+    assert value(DISPUTED, "RADIOLOGIST 2", "SUMDIAM", "", 2) == ("82.0", "2024-04-16")
+    assert value(AGREED, "RADIOLOGIST 2", "LDIAM", "T1", 2) == ("21.0", "2024-04-16")
+
+    db = open_database(db_url)
+    try:
+        accepted = accepted_read(db, DISPUTED)
+        assert accepted is not None and accepted.read_id == accepted_ids[DISPUTED]
+        bor = ct.RESPONSE[str(evaluate_case(accepted.to_case())["best_overall_response"])]
+        entries = audit_log.entries(db, [DISPUTED, AGREED, HALF_READ])
+        check = audit_log.verify(db)
+    finally:
+        db.close()
+    best = {(r["RSEVALID"], r["RSACPTFL"]): r["RSORRES"] for r in rs
+            if r["USUBJID"] == f"TIL-GC-{DISPUTED}" and r["RSTESTCD"] == "BESTRESP"}  # fmt: skip
+    assert best[("RADIOLOGIST 2", "Y")] == bor == "PD"
+    assert best[("RADIOLOGIST 1", "N")] != "PD"
+    (decision,) = [r for r in rs if r["RSEVALID"] == "ADJUDICATOR"]
+    assert (decision["USUBJID"], decision["RSTESTCD"], decision["RSORRES"]) == (
+        f"TIL-GC-{DISPUTED}",
+        "ADJSEL",
+        "RADIOLOGIST 2",
+    )
+    assert "ADJSEL" in (out / "sdtm" / "define-notes.md").read_text()
+    # The unblinded export is in the audit trail, one entry per subject, and the chain still holds.
+    exports = [e for e in entries if e.action == "export"]
+    assert sorted(e.subject_id for e in exports) == sorted([DISPUTED, AGREED, HALF_READ])
+    assert check.ok
+
+
+def test_sr_of_the_accepted_read_is_valid_and_unblinded(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    out = tmp_path / "export"
+    assert main(["export", "sr", "--db", url, "--subject", DISPUTED, "--out", str(out)]) == 0
+    files = sorted((out / "sr").glob("*.dcm"))
+    readers = {p.name.split("_")[1] for p in files}
+    assert readers == {"site1", "reader1", "reader2"}
+    accepted = [p for p in files if p.name.split("_")[1] == "reader2"]
+    assert len(accepted) == 2
+    for path in accepted:
+        assert dciodvfy_errors(path) == [], path
+        ds = pydicom.dcmread(path)
+        assert ds.PatientID == DISPUTED and not str(ds.StudyDate).startswith("2000")
+    assert {pydicom.dcmread(p).StudyDate for p in accepted} == {"20240305", "20240416"}
+
+
+def test_report_and_tables_over_the_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    accepted_ids = build_reading_centre(url)
+    assert main(["export", "csv", "--db", url, "--out", str(tmp_path / "tables")]) == 0
+    manifest = rows(tmp_path / "tables" / "evaluators.csv")
+    assert {r["read_id"] for r in manifest if r["ACPTFL"] == "Y"} == set(accepted_ids.values())
+    (adjudicated,) = [r for r in manifest if r["adjudicator"]]
+    assert (adjudicated["subject_id"], adjudicated["adjudicator"], adjudicated["adjudication_reason"]) == (
+        DISPUTED,
+        "adjud",
+        "T1 growth is real",
+    )
+    capsys.readouterr()
+    assert main(["report", "--db", url, "--out", str(tmp_path / "report")]) == 0
+    err = capsys.readouterr().err
+    assert f"subject {HALF_READ}: central review not decided yet" in err
+    subjects = rows(tmp_path / "report" / "subjects.csv")
+    assert sorted({r["subject_id"] for r in subjects}) == sorted([DISPUTED, AGREED])
+    assert (tmp_path / "report" / "report.pdf").stat().st_size > 0
+
+
+def test_a_database_that_cannot_be_reached_gives_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"postgresql://nobody:secret@127.0.0.1:{pg._free_port()}/reading"  # nobody listens there
+    assert main(["export", "sdtm", "--db", url, "--out", str(tmp_path / "x")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot connect" in err[0] and "secret" not in err[0] and "Traceback" not in err[0]
+    assert main(["report", "--db", str(tmp_path / "missing.db"), "--out", str(tmp_path / "y")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "there is no database file" in err[0]
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_database(url).close()
+    assert main(["export", "sdtm", "--db", url, "--subject", "SITE09-0001", "--out", str(tmp_path / "z")]) != 0
+    assert (
+        capsys.readouterr().err.strip()
+        == f"recist export: no subject 'SITE09-0001' in database file {tmp_path / 'empty.db'}"
+    )
+    assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
