@@ -36,6 +36,7 @@ def build_window(args: argparse.Namespace) -> Any:
         from workstation.storage import StorageError, open_database
         from workstation.storage.read_store import DatabaseReadStore
         from workstation.ui.review import LoginDialog
+        from workstation.users import UserRole
 
         try:
             db = open_database(args.database)
@@ -45,14 +46,43 @@ def build_window(args: argparse.Namespace) -> Any:
         login = LoginDialog(db)
         if not login.exec() or login.user is None:
             return 1
-        store = DatabaseReadStore(db, login.user)
-        reader = login.user.username
+        user = login.user
+        if user.role is UserRole.ADJUDICATOR:
+            from workstation.ui.review.adjudication_worklist import AdjudicationWindow
+
+            adjudication = AdjudicationWindow(db, user)
+            adjudication.show()
+            return adjudication
+        store = DatabaseReadStore(db, user)
+        reader = user.username
+        if user.role is UserRole.CENTRAL_READER:
+            return _central_reader_window(db, user, store, args)
     window = MainWindow(reader=reader, store=store, data_dir=args.data_dir)
     window.show()
     if args.folder.is_dir():
         window.open_folder(args.folder)
     else:
         window.say(f"{args.folder} is not a folder: use File > Open trial folder (Ctrl+O)", 0)
+    return window
+
+
+def _central_reader_window(db: Any, user: Any, store: Any, args: argparse.Namespace) -> Any:
+    """A blinded workstation: only the subjects assigned to this central reader, images from the FOLDER (the
+    reading centre's image store) found by series UID."""
+    from workstation.review.central_worklist import central_worklist
+    from workstation.review.service import ReviewError
+    from workstation.session.worklist import WorklistError
+    from workstation.storage import StorageError
+    from workstation.ui.main_window import MainWindow
+
+    try:
+        central = central_worklist(db, user, args.folder)
+    except (ReviewError, WorklistError, StorageError) as exc:
+        print(f"recist-workstation: {exc}", file=sys.stderr)
+        return 2
+    window = MainWindow(reader=user.username, store=store, data_dir=args.data_dir)
+    window.show()
+    window.open_central_review(central.subjects, central.blinder)
     return window
 
 

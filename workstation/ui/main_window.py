@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._syncing = False
         #: answers to questions in tests: None asks the person
         self.auto_answer: bool | None = None
+        #: set for a blinded central read (`open_central_review`): every text shown passes through it
+        self.blinder: Callable[[str], str] | None = None
         self._build()
 
     # ---- layout --------------------------------------------------------------------------------------------------
@@ -221,10 +224,14 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         mb = self.menuBar()
         assert mb is not None
         file_menu = mb.addMenu("&File")
-        self._action("&Open trial folder…", QKeySequence.StandardKey.Open, self.choose_folder, file_menu)
-        self._action("Query/retrieve from &PACS…", "Ctrl+Shift+O", self.open_pacs, file_menu)
+        self.open_action = self._action(
+            "&Open trial folder…", QKeySequence.StandardKey.Open, self.choose_folder, file_menu
+        )
+        self.pacs_action = self._action("Query/retrieve from &PACS…", "Ctrl+Shift+O", self.open_pacs, file_menu)
         self._action("&Save read", QKeySequence.StandardKey.Save, self.save, file_menu)
-        self._action("&Export this read (SDTM, SR, SEG, CSV/JSON)…", "Ctrl+E", self.choose_export_folder, file_menu)
+        self.export_action = self._action(
+            "&Export this read (SDTM, SR, SEG, CSV/JSON)…", "Ctrl+E", self.choose_export_folder, file_menu
+        )
         file_menu.addSeparator()  # type: ignore[union-attr]
         self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu)
         edit = mb.addMenu("&Edit")
@@ -290,6 +297,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
 
     # ---- messages ------------------------------------------------------------------------------------------------
     def say(self, message: str, timeout_ms: int = 8000) -> None:
+        if self.blinder is not None:
+            message = self.blinder(message)
         sb = self.statusBar()
         if sb is not None:
             sb.showMessage(message, timeout_ms)
@@ -345,6 +354,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.open_folder(Path(folder))
 
     def open_folder(self, folder: Path) -> bool:
+        if self.blinder is not None:
+            self.say("a blinded central read shows only the subjects assigned to you")
+            return False
         try:
             subjects = scan_trial(folder)
         except WorklistError as exc:
@@ -354,6 +366,36 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.open_subjects(subjects)
         self.setWindowTitle(f"RECIST workstation — {folder}")
         return True
+
+    def open_central_review(self, subjects: list[SubjectEntry], blinder: Callable[[str], str]) -> None:
+        """Blinded central reading: the assigned subjects by pseudonym, study days instead of dates, no import or
+        export (the accepted read is exported by the data manager), every message scrubbed by ``blinder``."""
+        self.blinder = blinder
+        for act in (self.open_action, self.pacs_action, self.export_action):
+            act.setEnabled(False)
+            act.setVisible(False)
+        self.worklist.dates_as_days = True
+        self.response_panel.text_filter = blinder
+        self.setWindowTitle(f"RECIST workstation — blinded central review ({self.reader})")
+        self.open_subjects(subjects)
+        if not subjects:
+            self.say("no subjects are assigned to you for central review", 0)
+
+    def when_text(self, tp_index: int) -> str:
+        """A timepoint's date, or its study day in a blinded read."""
+        when = self.subjects[self.subject_index].timepoints[tp_index].date
+        if self.blinder is None:
+            return when.isoformat()
+        from workstation.review.blinding import STUDY_DAY_ONE, study_day
+
+        return f"day {study_day(STUDY_DAY_ONE, when)}"
+
+    def timepoint_title(self) -> str:
+        """Subject, timepoint and date (study day when blinded) of the timepoint being read."""
+        s = self.session
+        if s is None:
+            return ""
+        return f"{s.read.subject_id}, {s.timepoint.label} ({self.when_text(s.current_timepoint)})"
 
     def open_subjects(self, subjects: list[SubjectEntry]) -> None:
         if self.session is not None:
@@ -439,9 +481,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         tp = s.current_timepoint
         self.worklist.mark_current(self.subject_index, tp)
         self.baseline_viewer.setVisible(tp > 0)
-        self.current_viewer.title = (
-            f"{subject.subject_id} · {subject.timepoints[tp].label} · {subject.timepoints[tp].date}"
-        )
+        self.current_viewer.title = f"{subject.subject_id} · {subject.timepoints[tp].label} · {self.when_text(tp)}"
         self.baseline_viewer.title = f"{subject.subject_id} · {subject.timepoints[0].label} (baseline)"
         self.proposals = []
         self._load(tp, self.current_viewer)
@@ -496,6 +536,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         return out
 
     def _first_slice_ready(self, key: tuple[str, int], volume: Volume, k: int) -> None:
+        self._learn_identity(volume)
         for viewer in self._viewers_for(key):
             if viewer.volume is not volume:
                 viewer.set_volume(volume, slice_index=k)
@@ -511,8 +552,14 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             viewer.loading_text = f"loading {100 * done // max(total, 1)} %"
             viewer.redraw()
 
+    def _learn_identity(self, volume: Volume) -> None:
+        learn = getattr(self.blinder, "learn", None)
+        if learn is not None:  # the loaded headers' identity is scrubbed from every later message
+            learn(volume)
+
     def _loaded(self, key: tuple[str, int], volume: Volume) -> None:
         self._loading.pop(key, None)
+        self._learn_identity(volume)
         self.volumes[key] = volume
         for viewer in self._viewers_for(key):
             if viewer.volume is not volume:
@@ -527,6 +574,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
 
     def _load_failed(self, key: tuple[str, int], message: str) -> None:
         self._loading.pop(key, None)
+        if self.blinder is not None:
+            message = self.blinder(message)
         for viewer in self._viewers_for(key):
             viewer.loading_text = message
             viewer.redraw()

@@ -40,7 +40,10 @@ class ReadActionsMixin:
         worklist: WorklistView
         progress: QProgressBar
 
+        blinder: Any
+
         def say(self, message: str, timeout_ms: int = 8000) -> None: ...
+        def timepoint_title(self) -> str: ...
         def _busy(self, text: str, total: int = 0) -> None: ...
         def _refresh_read(self) -> None: ...
 
@@ -48,7 +51,15 @@ class ReadActionsMixin:
         assert isinstance(self, QWidget)
         return self
 
+    def _refused_when_blinded(self, what: str) -> bool:
+        if self.blinder is None:
+            return False
+        self.say(f"{what} is not part of a blinded central read (the data manager exports the accepted read)")
+        return True
+
     def open_pacs(self) -> None:
+        if self._refused_when_blinded("PACS query/retrieve"):
+            return
         from workstation.ui.pacs_dialog import PacsDialog
 
         dialog = PacsDialog(runner=self.jobs, parent=self._parent_widget())
@@ -97,7 +108,7 @@ class ReadActionsMixin:
         from workstation.ui.review import SignatureDialog
 
         tp = s.current_timepoint
-        what = f"{s.read.subject_id}, {s.timepoint.label} ({s.timepoint.date})"
+        what = self.timepoint_title()
 
         def do_sign(password: str, meaning: str) -> None:
             sign(s.read, tp, password=password, meaning=meaning)
@@ -118,12 +129,14 @@ class ReadActionsMixin:
             return
         from workstation.ui.review import ReasonDialog
 
-        dialog = ReasonDialog(f"{s.read.subject_id}, {s.timepoint.label}", self._parent_widget())
+        dialog = ReasonDialog(self.timepoint_title(), self._parent_widget())
         if dialog.exec() and dialog.reason():
             s.amend(s.current_timepoint, dialog.reason())
             self.say(f"amending {s.timepoint.label}: changes are saved with your reason")
 
     def choose_export_folder(self) -> None:
+        if self._refused_when_blinded("Export"):
+            return
         folder = QFileDialog.getExistingDirectory(self._parent_widget(), "Export the read into a folder")
         if folder:
             self.export(Path(folder))
@@ -131,7 +144,7 @@ class ReadActionsMixin:
     def export(self, out_dir: Path) -> Job | None:
         """Write every export format of the read being made, in a worker; the files are listed in the status bar."""
         s = self.session
-        if s is None:
+        if s is None or self._refused_when_blinded("Export"):
             return None
         subject = self.subjects[self.subject_index]
         folders = [t.source.path for t in subject.timepoints if isinstance(t.source, DicomFolderSource)]

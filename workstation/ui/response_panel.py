@@ -3,6 +3,7 @@ best overall response; a spider plot of the sum over time; a waterfall of the be
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,8 @@ class ResponsePanel(QTabWidget):
         self.waterfall.setLabel("left", "best change (%)")
         self.waterfall.showGrid(y=True, alpha=0.3)
         self.addTab(self.waterfall, "Waterfall")
+        #: applied to every engine text shown (a blinded read turns the engine's dates into study days)
+        self.text_filter: Callable[[str], str] = str
         self.summary: ResponseSummary | None = None
 
     def show_summary(self, summary: ResponseSummary | None) -> None:
@@ -102,7 +105,7 @@ class ResponsePanel(QTabWidget):
             self.bor_label.setText("Best overall response: —")
             return
         r, i = summary.recist, summary.irecist
-        errors = [f"{c.criteria}: {c.error}" for c in (r, i) if c.error]
+        errors = [self.text_filter(f"{c.criteria}: {c.error}") for c in (r, i) if c.error]
         bor = (
             f"Best overall response: RECIST 1.1 <b>{r.best_overall_response or '—'}</b> · iRECIST "
             f"<b>{i.best_overall_response or '—'}</b>"
@@ -125,8 +128,8 @@ class ResponsePanel(QTabWidget):
                 _new_text(tr.get("new_lesions")),
                 str(tr.get("overall_response") or "—"),
                 str(ti.get("overall_response") or "—"),
-                str(tr.get("reason", "")),
-                str(ti.get("reason", "")),
+                self.text_filter(str(tr.get("reason", ""))),
+                self.text_filter(str(ti.get("reason", ""))),
             ]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)

@@ -6,6 +6,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
 
 from workstation.read_model import Read
+from workstation.review.blinding import STUDY_DAY_ONE, study_day
 from workstation.session.worklist import SubjectEntry, timepoint_status
 
 #: short labels so the column fits a narrow dock; the full status is the tooltip
@@ -18,9 +19,11 @@ class WorklistView(QTreeWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setHeaderLabels(["Subject / timepoint", "Date", "Read"])
+        self.setHeaderLabels(["Subject / timepoint", "Date / day", "Read"])
         self.setColumnWidth(0, 110)
         self.setColumnWidth(1, 82)
+        #: a blinded central read shows study days ("day 43"), never dates
+        self.dates_as_days = False
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
@@ -32,7 +35,8 @@ class WorklistView(QTreeWidget):
             top.setData(0, Qt.ItemDataRole.UserRole, (s_idx, 0))
             for t_idx, tp in enumerate(subject.timepoints):
                 status = timepoint_status(read, t_idx)
-                child = QTreeWidgetItem([tp.label, tp.date.isoformat(), _STATUS_SHORT[status]])
+                when = f"day {study_day(STUDY_DAY_ONE, tp.date)}" if self.dates_as_days else tp.date.isoformat()
+                child = QTreeWidgetItem([tp.label, when, _STATUS_SHORT[status]])
                 child.setToolTip(2, status)
                 child.setData(0, Qt.ItemDataRole.UserRole, (s_idx, t_idx))
                 top.addChild(child)

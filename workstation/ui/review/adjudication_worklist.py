@@ -1,0 +1,89 @@
+"""The adjudicator's window: the subjects awaiting adjudication (pseudonyms only); opening one shows both central
+reads side by side in `AdjudicationDialog`, where the adjudicator picks one with a reason and their password."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton, QVBoxLayout, QWidget
+
+from workstation.review.discordance import EvaluationError
+from workstation.review.service import ReviewError, adjudicate, adjudication_case, adjudication_worklist
+from workstation.storage import Database, StorageError
+from workstation.ui.review.adjudication import AdjudicationDialog
+from workstation.users import PermissionDenied, User
+
+
+class AdjudicationWindow(QMainWindow):
+    def __init__(self, db: Database, user: User, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.db = db
+        self.user = user
+        self.setWindowTitle(f"RECIST workstation — adjudication ({user.username})")
+        self.heading = QLabel()
+        self.subjects = QListWidget()
+        self.subjects.itemActivated.connect(lambda item: self.open_case(item.text()))
+        self.open_btn = QPushButton("Open adjudication… (Enter)")
+        self.open_btn.clicked.connect(self._open_selected)
+        self.refresh_btn = QPushButton("Refresh")
+        self.refresh_btn.clicked.connect(self.refresh)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.subjects, 1)
+        layout.addWidget(self.open_btn)
+        layout.addWidget(self.refresh_btn)
+        self.setCentralWidget(page)
+        self.resize(420, 480)
+        self.refresh()
+
+    def say(self, message: str, timeout_ms: int = 8000) -> None:
+        sb = self.statusBar()
+        if sb is not None:
+            sb.showMessage(message, timeout_ms)
+
+    def refresh(self) -> None:
+        try:
+            waiting = adjudication_worklist(self.db, self.user)
+        except (ReviewError, EvaluationError, StorageError, PermissionDenied) as exc:
+            self.say(str(exc), 0)
+            waiting = []
+        self.subjects.clear()
+        for pseudonym in waiting:
+            self.subjects.addItem(QListWidgetItem(pseudonym))
+        if waiting:
+            self.subjects.setCurrentRow(0)
+        self.heading.setText(f"{len(waiting)} subject(s) awaiting your adjudication")
+        self.open_btn.setEnabled(bool(waiting))
+
+    def _open_selected(self) -> None:
+        item = self.subjects.currentItem()
+        if item is not None:
+            self.open_case(item.text())
+
+    def open_case(self, pseudonym: str) -> bool:
+        """Both reads of ``pseudonym`` side by side; True once the adjudicator's choice is recorded."""
+        try:
+            case = adjudication_case(self.db, pseudonym, self.user)
+        except (ReviewError, EvaluationError, StorageError, PermissionDenied) as exc:
+            self.say(str(exc), 0)
+            self.refresh()
+            return False
+
+        def decide(chosen_read_id: str, reason: str, password: str) -> None:
+            adjudicate(
+                self.db,
+                pseudonym,
+                username=self.user.username,
+                password=password,
+                chosen_read_id=chosen_read_id,
+                reason=reason,
+                seen=case,
+            )
+
+        dialog = AdjudicationDialog(case, decide, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        decided = bool(dialog.exec())
+        if decided:
+            self.say(f"{pseudonym}: adjudicated; the chosen read is the accepted central read")
+        self.refresh()
+        return decided
