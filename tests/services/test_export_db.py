@@ -8,15 +8,18 @@ import copy
 import csv
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 
 from recist import evaluate_case
-from tests.dicom.test_export_dicom import dciodvfy_errors
+from tests.dicom.test_export_dicom import dciodvfy_errors, write_ct_series
 from tests.services import postgres_server as pg
 from tests.services.postgres_server import PASSWORD, make_read, make_users
+from tests.unit.test_sdtm_known_read import FRAME_OF_REFERENCE, MATRIX, SLICES, known_read, known_series
 from workstation.cli import main
 from workstation.export import terminology as ct
+from workstation.mask_store import MaskStore
 from workstation.read_model import LesionAssessment, LesionStatus, Measurement, Read
 from workstation.review.service import (
     SourceTimepoint,
@@ -256,3 +259,38 @@ def test_a_database_that_cannot_be_reached_gives_one_clear_line(
         == f"recist export: no subject 'SITE09-0001' in database file {tmp_path / 'empty.db'}"
     )
     assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
+
+
+def test_seg_from_the_database_uses_the_workstations_mask_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The read in the database keeps only a mask key; the mask is where the workstation stored it."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    store = MaskStore(tmp_path / "home" / ".recist-workstation" / "masks")
+    read = known_read("site1", "site")
+    for i, tp in enumerate(read.timepoints):
+        tp.signature = None
+        write_ct_series(known_series(i, tp.date), tmp_path / "ct" / f"T{i}")
+    s0 = known_series(0, read.timepoints[0].date)
+    yy, xx = np.mgrid[-8:9, -8:9]
+    disc = (yy**2 + xx**2) <= 49
+    read.timepoints[0].assessments["T1"].measurements[0].mask_ref = store.save(
+        np.stack([disc, disc]), (3, 20, 12), (SLICES, MATRIX, MATRIX), s0.series_uid, FRAME_OF_REFERENCE,
+        s0.sop_uids[3:5],
+    )  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    db = open_database(url)
+    try:
+        people = make_users(db)
+        version = save_read(db, read, user=people["site1"], expected_version=None)
+        sign_all(db, read.read_id, "site1", version, range(len(read.timepoints)))
+    finally:
+        db.close()
+    out = tmp_path / "export"
+    assert main(["export", "seg", "--db", url, "--out", str(out), "--dicom", str(tmp_path / "ct")]) == 0, (
+        capsys.readouterr().err
+    )
+    (seg,) = (out / "seg").glob("*.dcm")
+    assert dciodvfy_errors(seg) == []
+    ds = pydicom.dcmread(seg)
+    assert ds.Modality == "SEG" and ds.PatientID == "S001" and len(ds.SegmentSequence) == 1

@@ -20,8 +20,11 @@ from typing import Any
 from workstation.cli import CommandError
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
-#: Where the workstation keeps lesion masks (workstation/ui/main_window.py: data_dir / "masks", default data_dir).
-DEFAULT_MASKS = Path.home() / ".recist-workstation" / "masks"
+
+
+def default_masks() -> Path:
+    """Where the workstation keeps lesion masks (workstation/ui/main_window.py: its default data_dir / "masks")."""
+    return Path.home() / ".recist-workstation" / "masks"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -56,7 +59,8 @@ def add_parser(subparsers: Any) -> None:
         help="folder of the source CT images (SR evidence from the real headers; needed for SEG)",
     )
     p.add_argument(
-        "--masks", help=f"mask store folder (needed for SEG; with --db default: the workstation's, {DEFAULT_MASKS})"
+        "--masks",
+        help="mask store folder (needed for SEG; with --db default: the workstation's, ~/.recist-workstation/masks)",
     )
     p.set_defaults(func=run)
 
@@ -118,8 +122,8 @@ def _run_database(args: argparse.Namespace) -> int:
                 f"subject {subject_id}: central review not decided yet; no central read is flagged accepted",
                 file=sys.stderr,
             )
-        if args.masks is None and DEFAULT_MASKS.is_dir():
-            args.masks = str(DEFAULT_MASKS)
+        if args.masks is None and default_masks().is_dir():
+            args.masks = str(default_masks())
         written = _export(args, export.reads, export)
         record_export(
             db, export, username=getpass.getuser(), what=args.format, destination=str(Path(args.out).resolve())
