@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -29,8 +30,9 @@ from workstation.review.service import (
     enrol_subject,
     open_blinded_case,
 )
-from workstation.storage import audit_log, open_database
+from workstation.storage import Database, audit_log, open_database
 from workstation.storage.repository import save_read, sign_timepoint
+from workstation.users import User
 
 db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
 
@@ -42,7 +44,7 @@ def sources(read: Read) -> list[SourceTimepoint]:
     return [SourceTimepoint(tp.date, tp.study_uid, tp.series_uid) for tp in read.timepoints]
 
 
-def sign_all(db, read_id: str, username: str, version: int, positions: range) -> int:
+def sign_all(db: Database, read_id: str, username: str, version: int, positions: range) -> int:
     for position in positions:
         version = sign_timepoint(
             db,
@@ -56,7 +58,7 @@ def sign_all(db, read_id: str, username: str, version: int, positions: range) ->
     return version
 
 
-def central_read(db, pseudonym: str, reader, t1_followup_mm: float) -> None:
+def central_read(db: Database, pseudonym: str, reader: User, t1_followup_mm: float) -> None:
     """A central reader measures T1 (with end points on a referenced slice) and the node T2, and signs in order."""
     case = open_blinded_case(db, pseudonym, reader)
     read = copy.deepcopy(case.own_read.read)
@@ -89,7 +91,7 @@ def build_reading_centre(url: str) -> dict[str, str]:
     Returns the accepted read id of each decided subject."""
     db = open_database(url)
     try:
-        people = make_users(db)
+        people: dict[str, Any] = make_users(db)
         site = make_read(DISPUTED)
         sign_all(db, site.read_id, "site1", save_read(db, site, user=people["site1"], expected_version=None), range(2))
         disputed = enrol_subject(db, DISPUTED, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
@@ -281,7 +283,7 @@ def test_seg_from_the_database_uses_the_workstations_mask_store(
     url = f"sqlite:///{tmp_path / 'centre.db'}"
     db = open_database(url)
     try:
-        people = make_users(db)
+        people: dict[str, Any] = make_users(db)
         version = save_read(db, read, user=people["site1"], expected_version=None)
         sign_all(db, read.read_id, "site1", version, range(len(read.timepoints)))
     finally:
