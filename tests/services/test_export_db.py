@@ -21,7 +21,8 @@ from tests.unit.test_sdtm_known_read import FRAME_OF_REFERENCE, MATRIX, SLICES, 
 from workstation.cli import main
 from workstation.export import terminology as ct
 from workstation.mask_store import MaskStore
-from workstation.read_model import LesionAssessment, LesionStatus, Measurement, Read
+from workstation.read_model import Lesion, LesionAssessment, LesionStatus, Measurement, Read, Role, Signature
+from workstation.review.for_export import signed_part
 from workstation.review.service import (
     SourceTimepoint,
     accepted_read,
@@ -296,3 +297,17 @@ def test_seg_from_the_database_uses_the_workstations_mask_store(
     assert dciodvfy_errors(seg) == []
     ds = pydicom.dcmread(seg)
     assert ds.Modality == "SEG" and ds.PatientID == "S001" and len(ds.SegmentSequence) == 1
+
+
+def test_only_signed_timepoints_are_exported() -> None:
+    read = make_read()
+    assert signed_part(read) is None
+    read.timepoints[0].signature = Signature("site1", "Sam Site", "2024-03-06T09:00:00Z", "read")
+    read.lesions["N1"] = Lesion("N1", Role.NEW, "bone")
+    read.timepoints[1].assessments["N1"] = LesionAssessment(LesionStatus.UNEQUIVOCAL)
+    part = signed_part(read)
+    assert part is not None and [tp.label for tp in part.timepoints] == ["TP0"]
+    assert list(part.lesions) == ["T1", "T2", "NT1"]  # the new lesion exists only in the unsigned follow-up
+    assert len(read.timepoints) == 2 and "N1" in read.lesions  # the stored read is left as it is
+    read.timepoints[1].signature = Signature("site1", "Sam Site", "2024-04-17T09:00:00Z", "read")
+    assert signed_part(read) is read

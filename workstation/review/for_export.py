@@ -115,11 +115,14 @@ def _central_reads(db: Database, subject_id: str, out: DatabaseExport) -> None:
             out.skipped.append(SkippedRead(subject_id, blinded.reader, "central read: no timepoint signed yet"))
             continue
         out.reads.append(read)
-    accepted = accepted_read(db, subject_id)
-    if accepted is None:
-        out.undecided.append(subject_id)
+    if adjudication is not None:  # final: both reads are closed once adjudicated
+        out.accepted_ids.add(str(adjudication.chosen_read_id))
     else:
-        out.accepted_ids.add(accepted.read_id)
+        accepted = accepted_read(db, subject_id)
+        if accepted is None:
+            out.undecided.append(subject_id)
+        else:
+            out.accepted_ids.add(accepted.read_id)
     if adjudication is not None:
         out.adjudications.append(
             AdjudicationDecision(
