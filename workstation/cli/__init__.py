@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "import": ("import_reads", "import reads from our own SR/SEG or case files"),
     "report": ("report", "the trial report (ORR, DCR, DoR, PFS, plots) as HTML/PDF and CSV"),
     "pacs": ("pacs", "query, retrieve and store with a PACS (DICOMweb or DIMSE)"),
+    "review": ("review", "blinded central review: assign readers, progress, discordance"),
 }
 
 

@@ -26,7 +26,7 @@ from workstation.review.blinding import (
     study_day,
     unblind_read,
 )
-from workstation.review.discordance import Comparison, compare
+from workstation.review.discordance import Comparison, EvaluationError, compare
 from workstation.storage import Database, audit_log
 from workstation.storage.repository import StoredRead, load_read, save_read_on
 from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints
@@ -268,7 +268,10 @@ def _status(db: Database, pseudonym: str) -> _Status:
 
 
 def review_state(db: Database, pseudonym: str) -> ReviewState:
-    st = _status(db, pseudonym)
+    return _state_of(_status(db, pseudonym))
+
+
+def _state_of(st: _Status) -> ReviewState:
     if not st.both_complete:
         return ReviewState.READING
     if st.adjudication is not None:
@@ -394,24 +397,66 @@ def discordance_rates(db: Database) -> list[PairRate]:
 
 
 @dataclass(frozen=True)
+class ReadProgress:
+    """How far one central read has got: timepoints with any assessment, signed timepoints, of how many."""
+
+    reader: str
+    read: int
+    signed: int
+    timepoints: int
+
+    def __str__(self) -> str:
+        return f"{self.reader} {self.read}/{self.timepoints} read, {self.signed}/{self.timepoints} signed"
+
+
+def _progress(reader: str, read: Read) -> ReadProgress:
+    done = sum(1 for tp in read.timepoints if tp.assessments)
+    return ReadProgress(reader, done, sum(tp.signed for tp in read.timepoints), len(read.timepoints))
+
+
+@dataclass(frozen=True)
 class ReviewOverviewRow:
-    """One subject's place in central review, for administrators and data managers (not blinded)."""
+    """One subject's place in central review, for administrators and data managers (not blinded).
+
+    ``problem`` says why the state could not be decided (a complete read the response engine refuses)."""
 
     subject_id: str
     pseudonym: str
     reader_1: str
     reader_2: str
-    state: ReviewState
+    state: ReviewState | None
+    progress_1: ReadProgress | None = None
+    progress_2: ReadProgress | None = None
+    adjudicator: str | None = None
+    problem: str | None = None
 
 
 def review_overview(db: Database, user: User) -> list[ReviewOverviewRow]:
     require_role(user, UserRole.ADMINISTRATOR)
     with db.reading() as conn:
         rows = conn.execute(select(review_subjects).order_by(review_subjects.c.subject_id)).all()
-    return [
-        ReviewOverviewRow(r.subject_id, r.pseudonym, r.reader_1, r.reader_2, review_state(db, r.pseudonym))
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        st = _status(db, r.pseudonym)
+        state: ReviewState | None
+        try:
+            state, problem = _state_of(st), None
+        except EvaluationError as exc:
+            state, problem = None, str(exc)
+        out.append(
+            ReviewOverviewRow(
+                r.subject_id,
+                r.pseudonym,
+                r.reader_1,
+                r.reader_2,
+                state,
+                _progress(r.reader_1, st.read_1.read),
+                _progress(r.reader_2, st.read_2.read),
+                None if st.adjudication is None else str(st.adjudication["adjudicator"]),
+                problem,
+            )
+        )
+    return out
 
 
 def adjudication_worklist(db: Database, adjudicator: User) -> list[str]:

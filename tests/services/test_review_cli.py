@@ -1,0 +1,127 @@
+"""`recist review assign/status/discordance` on SQLite and a real PostgreSQL: a trial folder of tiny CT series put
+into central review (two readers per subject, spread over three readers), progress and states as the reads are made,
+signed and adjudicated, discordance per reader pair; user errors are one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.dicom.ct_writer import write_ct_series
+from tests.services import postgres_server as pg
+from tests.services.postgres_server import PASSWORD, make_users
+from tests.services.test_review import central_read
+from workstation.cli import main
+from workstation.review.service import adjudicate, open_blinded_case, pseudonym_of
+from workstation.storage import open_database
+from workstation.users import get_user
+
+db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
+SUBJECTS = ("SITE01-0001", "SITE01-0002", "SITE01-0003")
+DATES = ("20240305", "20240416")
+
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder per subject, one per timepoint, each a 4-slice 16 x 16 CT series with the subject's identity."""
+    root = tmp_path_factory.mktemp("trial")
+    for n, subject in enumerate(SUBJECTS):
+        for t, when in enumerate(DATES):
+            write_ct_series(
+                root / subject / f"tp{t}",
+                n=4,
+                rows=16,
+                columns=16,
+                seed=n * 10 + t,
+                patient={"id": f"PID{n}", "name": f"DOE^SUBJECT{n}", "study_date": when},
+            )
+    return root
+
+
+@pytest.fixture
+def db(db_url: str):
+    database = open_database(db_url)
+    make_users(database)
+    yield database
+    database.close()
+
+
+def review(capsys, *args: str, password: str = PASSWORD) -> tuple[int, str, str]:
+    sys.stdin = io.StringIO(password + "\n")
+    try:
+        code = main(["review", *args])
+    finally:
+        sys.stdin = sys.__stdin__
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_assign_status_and_discordance_through_a_whole_review(db, trial, capsys):
+    auth = ["--db", db.url, "--admin", "admin", "--password-stdin"]
+    code, out, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", "reader3", *auth)
+    assert code == 0, err
+    pseudonyms = {s: pseudonym_of(db, s) for s in SUBJECTS}
+    assert all(p and p.startswith("BICR-") for p in pseudonyms.values())
+    assert f"SITE01-0001 -> {pseudonyms['SITE01-0001']}: 2 timepoints, read by reader1 and reader2" in out
+    assert "read by reader2 and reader3" in out and "read by reader3 and reader1" in out
+    # the source series are those on disk, found from the headers; assigning again leaves everyone as they are
+    case = open_blinded_case(db, pseudonyms["SITE01-0001"], get_user(db, "reader1"))
+    assert [tp.study_day for tp in case.timepoints] == [1, 43]
+    code, out, _ = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", *auth)
+    assert code == 0 and out.count("left as it is") == 3 and "0 subject(s)" in out
+
+    code, out, _ = review(capsys, "status", *auth)
+    assert code == 0
+    assert out.count("0/2 read, 0/2 signed") == 6 and out.count("| reading") == 3
+
+    # subject 1: reader1 sees PR, reader2 PD (discordant); subject 2: both PR (concordant); subject 3 half read
+    r1, r2, r3 = (get_user(db, name) for name in ("reader1", "reader2", "reader3"))
+    central_read(db, pseudonyms["SITE01-0001"], r1, 20.0, "one")
+    central_read(db, pseudonyms["SITE01-0001"], r2, 70.0, "two")
+    central_read(db, pseudonyms["SITE01-0002"], r2, 20.0, "two")
+    central_read(db, pseudonyms["SITE01-0002"], r3, 21.0, "three")
+    central_read(db, pseudonyms["SITE01-0003"], r3, 20.0, "three")
+    code, out, _ = review(capsys, "status", *auth)
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert lines["SITE01-0001"].endswith("awaiting adjudication")
+    assert lines["SITE01-0002"].endswith("accepted (concordant)")
+    assert "reader3 2/2 read, 2/2 signed | reader1 0/2 read, 0/2 signed | reading" in lines["SITE01-0003"]
+
+    code, out, _ = review(capsys, "discordance", *auth)
+    assert code == 0
+    assert "reader1 + reader2: 1/1 discordant (100 %)" in out and "reader2 + reader3: 0/1 discordant (0 %)" in out
+    code, out, _ = review(capsys, "discordance", *auth, "--format", "json")
+    rates = {tuple(r["readers"]): r for r in json.loads(out)}
+    assert rates[("reader1", "reader2")]["rate"] == 1.0 and rates[("reader2", "reader3")]["discordant"] == 0
+
+    chosen = open_blinded_case(db, pseudonyms["SITE01-0001"], r2).own_read.read.read_id
+    adjudicate(
+        db, pseudonyms["SITE01-0001"], username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="new lesion"
+    )
+    code, out, _ = review(capsys, "status", *auth, "--format", "json")
+    rows = {r["subject_id"]: r for r in json.loads(out)}
+    assert rows["SITE01-0001"]["state"] == "accepted (adjudicated)" and rows["SITE01-0001"]["adjudicator"] == "adjud"
+    assert rows["SITE01-0003"]["readers"][0] == {"reader": "reader3", "read": 2, "signed": 2, "timepoints": 2}
+
+
+def test_user_errors_are_one_line(db, trial, tmp_path, capsys):
+    auth = ["--db", db.url, "--admin", "admin", "--password-stdin"]
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", *auth)
+    assert code == 2 and "at least two readers" in err and "Traceback" not in err
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "site1", *auth)
+    assert code == 2 and "site1 is not an active central reader" in err
+    assert pseudonym_of(db, SUBJECTS[0]) is None  # nothing half-enrolled
+    code, _, err = review(capsys, "assign", str(tmp_path / "nowhere"), "--readers", "reader1", "reader2", *auth)
+    assert code == 2 and "nowhere" in err
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", "--subject", "X9", *auth)
+    assert code == 2 and "no subject X9" in err
+    code, _, err = review(capsys, "status", "--db", db.url, "--admin", "reader1", "--password-stdin")
+    assert code == 2 and "administrator" in err
+    code, _, err = review(capsys, "status", *auth, password="wrong")
+    assert code == 2 and "password" in err.lower()
+    code, _, err = review(capsys, "status", "--db", str(tmp_path / "missing.db"), "--admin", "admin")
+    assert code == 2 and "missing.db" in err and len(err.strip().splitlines()) == 1

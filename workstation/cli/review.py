@@ -1,0 +1,191 @@
+"""`recist review assign/status/discordance`: blinded central review, for trial data managers and administrators.
+
+- ``assign FOLDER --readers A B [C ...]`` puts every subject of a trial folder (or those named with ``--subject``) into
+  central review with two central readers each: with two readers both read every subject; with more, subject *i*
+  gets readers *i* and *i+1* (mod n), so the work and the pairs are spread evenly. The source study and series UIDs of
+  each timepoint are taken from the images; subjects already in review are left as they are.
+- ``status`` lists per subject the pseudonym, each reader's progress (timepoints read and signed) and the state:
+  reading, awaiting adjudication, accepted (concordant) or accepted (adjudicated).
+- ``discordance`` gives the discordance rate per reader pair (best overall response or date of progression differ).
+
+Every action is authorised by an administrator (``--admin``; password on the terminal or ``--password-stdin``).
+The output is unblinded (real subject ids next to pseudonyms): it is for the data manager, never for readers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from workstation.cli import CommandError
+from workstation.cli.users import _administrator, _password_reader
+from workstation.review.discordance import EvaluationError
+from workstation.review.service import (
+    ReviewError,
+    SourceTimepoint,
+    discordance_rates,
+    enrol_subject,
+    pseudonym_of,
+    review_overview,
+)
+from workstation.session.worklist import DicomFolderSource, SubjectEntry, TimepointEntry, WorklistError, scan_trial
+from workstation.storage import Database, StorageError, open_database
+from workstation.users import PermissionDenied
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("review", help="blinded central review: assign readers, progress, discordance")
+    actions = p.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    assign = actions.add_parser("assign", help="put a trial folder's subjects into central review, two readers each")
+    assign.add_argument("folder", type=Path, help="trial folder (trial.json, or one folder per subject)")
+    assign.add_argument("--readers", nargs="+", required=True, metavar="READER", help="two or more central readers")
+    assign.add_argument("--subject", action="append", default=None, help="only this subject (repeatable)")
+    assign.add_argument("--criteria", default="RECIST 1.1", help="criteria of the central reads (default RECIST 1.1)")
+    status = actions.add_parser("status", help="per subject: reads done, signed, concordant/discordant/adjudicated")
+    discordance = actions.add_parser("discordance", help="discordance rates per reader pair")
+    for sub in (assign, status, discordance):
+        sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
+        sub.add_argument("--admin", help="the administrator authorising this")
+        sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    for sub in (status, discordance):
+        sub.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=run)
+
+
+def reader_pairs(readers: list[str], subjects: int) -> list[tuple[str, str]]:
+    """Two distinct readers per subject, spread evenly when there are more than two readers."""
+    if len(set(readers)) != len(readers):
+        raise CommandError("a reader is named twice in --readers")
+    if len(readers) < 2:
+        raise CommandError("central review needs at least two readers (--readers A B)")
+    n = len(readers)
+    return [(readers[i % n], readers[(i + 1) % n]) for i in range(subjects)]
+
+
+def source_timepoints(subject: SubjectEntry) -> list[SourceTimepoint]:
+    """Each timepoint's date and source study/series UIDs, read from the images' headers."""
+    return [_source(subject.subject_id, tp) for tp in subject.timepoints]
+
+
+def _source(subject_id: str, tp: TimepointEntry) -> SourceTimepoint:
+    from imaging.discovery import discover
+    from imaging.errors import DicomLoadError
+
+    where = f"{subject_id} {tp.label}"
+    if not isinstance(tp.source, DicomFolderSource):
+        raise CommandError(f"{where}: its images are not in a folder")
+    try:
+        series = list(discover(tp.source.path))
+    except DicomLoadError as exc:
+        raise CommandError(f"{where}: {exc}") from None
+    if tp.source.series_uid:
+        series = [s for s in series if s.series_uid == tp.source.series_uid]
+    if not series:
+        raise CommandError(f"{where}: no DICOM series in {tp.source.path}")
+    if len(series) > 1:
+        raise CommandError(
+            f"{where}: {len(series)} series in {tp.source.path}; name the one to read in trial.json (series_uid)"
+        )
+    return SourceTimepoint(tp.date, series[0].study_uid, series[0].series_uid)
+
+
+def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
+    try:
+        subjects = scan_trial(args.folder)
+    except WorklistError as exc:
+        raise CommandError(str(exc)) from None
+    if args.subject:
+        unknown = sorted(set(args.subject) - {s.subject_id for s in subjects})
+        if unknown:
+            raise CommandError(f"no subject {', '.join(unknown)} in {args.folder}")
+        subjects = [s for s in subjects if s.subject_id in args.subject]
+    pairs = reader_pairs(args.readers, len(subjects))
+    enrolled = 0
+    for subject, pair in zip(subjects, pairs, strict=True):
+        existing = pseudonym_of(db, subject.subject_id)
+        if existing is not None:
+            print(f"{subject.subject_id}: already in central review as {existing} (left as it is)")
+            continue
+        pseudonym = enrol_subject(
+            db, subject.subject_id, source_timepoints(subject), readers=pair, admin=admin, criteria=args.criteria
+        )
+        enrolled += 1
+        tps = len(subject.timepoints)
+        print(f"{subject.subject_id} -> {pseudonym}: {tps} timepoints, read by {pair[0]} and {pair[1]}")
+    print(f"{enrolled} subject(s) put into central review in {db.where}")
+    return 0
+
+
+def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
+    rows = review_overview(db, admin)
+    if args.format == "json":
+        out = [
+            {
+                "subject_id": r.subject_id,
+                "pseudonym": r.pseudonym,
+                "readers": [
+                    {"reader": p.reader, "read": p.read, "signed": p.signed, "timepoints": p.timepoints}
+                    for p in (r.progress_1, r.progress_2)
+                    if p is not None
+                ],
+                "state": None if r.state is None else r.state.value,
+                "adjudicator": r.adjudicator,
+                "problem": r.problem,
+            }
+            for r in rows
+        ]
+        print(json.dumps(out, indent=1))
+        return 0
+    if not rows:
+        print(f"no subjects in central review in {db.where}")
+        return 0
+    for r in rows:
+        state = r.problem if r.state is None else r.state.value
+        by = f" by {r.adjudicator}" if r.adjudicator else ""
+        print(f"{r.subject_id:<14} {r.pseudonym:<14} {r.progress_1} | {r.progress_2} | {state}{by}")
+    return 0
+
+
+def _discordance(db: Database, args: argparse.Namespace, admin: Any) -> int:
+    rates = discordance_rates(db)
+    if args.format == "json":
+        print(
+            json.dumps(
+                [
+                    {
+                        "readers": [p.reader_a, p.reader_b],
+                        "subjects": p.subjects,
+                        "discordant": p.discordant,
+                        "rate": round(p.rate, 4),
+                    }
+                    for p in rates
+                ],
+                indent=1,
+            )
+        )
+        return 0
+    if not rates:
+        print("no subject has two finished central reads yet")
+        return 0
+    for p in rates:
+        print(f"{p.reader_a} + {p.reader_b}: {p.discordant}/{p.subjects} discordant ({100 * p.rate:.0f} %)")
+    total = sum(p.subjects for p in rates)
+    print(f"all pairs: {sum(p.discordant for p in rates)}/{total} discordant")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        db = open_database(args.db, create=False)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        admin = _administrator(db, args, _password_reader(args.password_stdin))
+        action = {"assign": _assign, "status": _status, "discordance": _discordance}[args.review_command]
+        return action(db, args, admin)
+    except (ReviewError, EvaluationError, PermissionDenied, StorageError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        db.close()
