@@ -37,6 +37,8 @@ class Suggestion:
     slice_index: int
     seed_mm: Point
     warnings: list[str]
+    #: the outline already written to the mask store by the worker (`MeasuringService.keep_mask`)
+    mask_ref: str | None = None
 
     def outline_mask(self, volume_shape: tuple[int, int, int], slice_index: int) -> npt.NDArray[np.bool_] | None:
         """The 2-D mask on one axial slice (None where the mask does not reach it)."""
@@ -128,24 +130,41 @@ class MeasuringService:
             warnings.insert(0, f"low confidence ({result.confidence:.2f}): check the outline before accepting")
         return Suggestion(measurement, result, slice_index, _pt(seed_mm), warnings)
 
+    def keep_mask(self, suggestion: Suggestion, volume: Volume) -> None:
+        """Write the suggestion's outline to the mask store now (from the worker that found it: compressing and
+        syncing takes tens of milliseconds, too long for the GUI thread); `discard` removes it if never accepted."""
+        if self.mask_store is not None and suggestion.mask_ref is None:
+            suggestion.mask_ref = self._save_mask(suggestion, volume)
+
+    def discard(self, suggestion: Suggestion) -> None:
+        """The suggestion was rejected, superseded or refused: its outline file goes too (no orphan masks)."""
+        if self.mask_store is not None and suggestion.mask_ref is not None:
+            self.mask_store.delete(suggestion.mask_ref)
+            suggestion.mask_ref = None
+
     def accept(self, suggestion: Suggestion, volume: Volume, adjusted: Measurement | None = None) -> Measurement:
-        """The measurement to record: ACCEPTED as suggested, or the reader's ADJUSTED version; the mask is stored."""
+        """The measurement to record: ACCEPTED as suggested, or the reader's ADJUSTED version, referring to the
+        stored mask (written now unless `keep_mask` already did). Call `discard` if the session then refuses it."""
         if adjusted is not None and adjusted.origin not in (MeasurementOrigin.ADJUSTED, MeasurementOrigin.SUGGESTED):
             raise ValueError("an adjusted suggestion must keep its engine provenance")
         base = adjusted if adjusted is not None and adjusted.origin is MeasurementOrigin.ADJUSTED else None
         m = base or dataclasses.replace(suggestion.measurement, origin=MeasurementOrigin.ACCEPTED)
         if self.mask_store is not None:
-            r = suggestion.result
-            k0 = r.offset[0]
-            all_uids = volume.info.sop_instance_uids
-            uids = tuple(all_uids[k0 : k0 + r.mask.shape[0]]) if all_uids else ()  # aligned with the crop's slices
-            key = self.mask_store.save(
-                r.mask,
-                r.offset,
-                volume.shape,
-                volume.info.series_uid,
-                volume.info.frame_of_reference_uid,
-                sop_instance_uids=uids,
-            )
-            m = dataclasses.replace(m, mask_ref=key)
+            self.keep_mask(suggestion, volume)
+            m = dataclasses.replace(m, mask_ref=suggestion.mask_ref)
         return m
+
+    def _save_mask(self, suggestion: Suggestion, volume: Volume) -> str:
+        assert self.mask_store is not None
+        r = suggestion.result
+        k0 = r.offset[0]
+        all_uids = volume.info.sop_instance_uids
+        uids = tuple(all_uids[k0 : k0 + r.mask.shape[0]]) if all_uids else ()  # aligned with the crop's slices
+        return self.mask_store.save(
+            r.mask,
+            r.offset,
+            volume.shape,
+            volume.info.series_uid,
+            volume.info.frame_of_reference_uid,
+            sop_instance_uids=uids,
+        )

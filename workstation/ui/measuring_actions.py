@@ -7,6 +7,7 @@ A mixin of `workstation.ui.main_window.MainWindow`: it uses the window's session
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from PyQt6.QtWidgets import QApplication
 
 from imaging.cancel import CancelToken, ProgressCallback
 from imaging.volume import Volume
+from workstation.mask_store import MaskStoreError
 from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Role
 from workstation.session.followup import LesionProposal
 from workstation.session.measure import MeasureError, manual_measurement, move_endpoint
@@ -45,6 +47,13 @@ class Pending:
 def middle_of(segment: tuple[tuple[float, float, float], tuple[float, float, float]]) -> tuple[float, float, float]:
     m = np.add(segment[0], segment[1]) / 2
     return (float(m[0]), float(m[1]), float(m[2]))
+
+
+def _recorded_text(m: Measurement, is_node: bool) -> str:
+    """What was recorded, as RECIST counts it: a lymph node by its short axis (RECIST 1.1 section 4.2)."""
+    if is_node and m.short_axis_mm is not None:
+        return f"short axis {m.short_axis_mm:.1f} mm recorded (node; long axis {m.long_axis_mm:.1f} mm)"
+    return f"{m.long_axis_mm:.1f} mm recorded"
 
 
 class MeasuringMixin:
@@ -83,13 +92,19 @@ class MeasuringMixin:
         measuring = self.measuring
 
         def work(_progress: ProgressCallback, cancel: CancelToken) -> Suggestion:
-            return measuring.suggest(volume, point, is_node=is_node, cancel=cancel)
+            suggestion = measuring.suggest(volume, point, is_node=is_node, cancel=cancel)
+            # the outline is written here, off the GUI thread, and deleted again unless accepted; if writing fails,
+            # accepting writes it again and says what is wrong
+            with contextlib.suppress(MaskStoreError, OSError):
+                measuring.keep_mask(suggestion, volume)
+            return suggestion
 
         where = (s.read.subject_id, s.current_timepoint)
 
         def arrived(suggestion: Suggestion) -> None:
             # the reader may have moved on while the engine worked: a suggestion belongs to its own images
             if self.session is None or (self.session.read.subject_id, self.session.current_timepoint) != where:
+                measuring.discard(suggestion)
                 self._suggestion_ended()
                 return
             self._suggested(suggestion)
@@ -119,8 +134,9 @@ class MeasuringMixin:
     def _suggested(self, suggestion: Suggestion) -> None:
         self._suggestion_ended()
         if self.session is None:
+            self.measuring.discard(suggestion)
             return
-        self.pending = Pending(suggestion.measurement, suggestion.slice_index, suggestion)
+        self._replace_pending(Pending(suggestion.measurement, suggestion.slice_index, suggestion))
         self.current_viewer.set_slice(suggestion.slice_index)
         warn = f"  ⚠ {'; '.join(suggestion.warnings)}" if suggestion.warnings else ""
         self._show_pending(f"Suggested by {suggestion.measurement.engine}{warn}")
@@ -139,7 +155,7 @@ class MeasuringMixin:
             self.say(str(exc))
             return
         self._click_point = middle_of(long_axis)
-        self.pending = Pending(m, slice_index, None)
+        self._replace_pending(Pending(m, slice_index, None))
         self._show_pending("Drawn by hand")
 
     def _endpoint_moved(self, axis: str, end: int, point: Any) -> None:
@@ -205,6 +221,7 @@ class MeasuringMixin:
         assert volume is not None
         bar = self.decision_bar
         choice = bar.choice()
+        recorded = True
         try:
             m = p.measurement
             if p.suggestion is not None:
@@ -215,16 +232,22 @@ class MeasuringMixin:
             elif s.read.lesions[choice].role is Role.NON_TARGET:
                 lesion_id = choice
                 s.set_status(lesion_id, LesionStatus.PRESENT)
+                recorded = False  # a non-target is present, not measured: its outline is not kept
             else:
                 lesion_id = choice
                 s.record_measurement(lesion_id, m, add_fragment=bar.as_fragment())
-        except (SessionError, MeasureError, ValueError, OSError) as exc:
+        except (SessionError, MeasureError, MaskStoreError, ValueError, OSError) as exc:
+            if p.suggestion is not None:  # refused: the outline stored for it goes too (accepting again rewrites it)
+                self.measuring.discard(p.suggestion)
             self.say(str(exc))
             return
-        self._clear_pending()
+        self._clear_pending(accepted=recorded)
         self.node_check.setChecked(False)  # the next click is not a node unless the reader says so
         s.select_lesion(lesion_id)
-        self.say(f"{lesion_id}: {m.long_axis_mm:.1f} mm recorded ({m.origin.value})")
+        if not recorded:
+            self.say(f"{lesion_id}: present")
+        else:
+            self.say(f"{lesion_id}: {_recorded_text(m, s.read.lesions[lesion_id].is_node)} ({m.origin.value})")
 
     def reject_pending(self) -> None:
         if self.pending is None:
@@ -235,7 +258,15 @@ class MeasuringMixin:
             self.set_tool(Tool.RULER)
             self.say("suggestion rejected: drag the longest diameter by hand (B for the bidirectional tool)")
 
-    def _clear_pending(self) -> None:
+    def _replace_pending(self, pending: Pending) -> None:
+        if self.pending is not None and self.pending.suggestion is not None:
+            self.measuring.discard(self.pending.suggestion)
+        self.pending = pending
+
+    def _clear_pending(self, accepted: bool = False) -> None:
+        """No measurement waits any more; a suggestion that was not ``accepted`` loses its stored outline."""
+        if not accepted and self.pending is not None and self.pending.suggestion is not None:
+            self.measuring.discard(self.pending.suggestion)
         self.pending = None
         self.decision_bar.setVisible(False)
         self.current_viewer.set_pending(None)
