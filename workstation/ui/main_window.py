@@ -296,9 +296,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._action("Keyboard shortcuts", "F1", self.show_shortcuts, help_menu)
 
     # ---- messages ------------------------------------------------------------------------------------------------
+    def shown(self, text: str) -> str:
+        """``text`` as this reader may see it (scrubbed in a blinded central read)."""
+        return text if self.blinder is None else self.blinder(text)
+
     def say(self, message: str, timeout_ms: int = 8000) -> None:
-        if self.blinder is not None:
-            message = self.blinder(message)
+        message = self.shown(message)
         sb = self.statusBar()
         if sb is not None:
             sb.showMessage(message, timeout_ms)
@@ -426,7 +429,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 saved = self.store.load(subject.subject_id, self.reader)
                 read = new_read(subject, self.reader) if saved is None else reconcile_timepoints(saved, subject)
             except (ReadStoreError, WorklistError) as exc:
-                QMessageBox.warning(self, "Saved read", str(exc)) if self.auto_answer is None else None
+                QMessageBox.warning(self, "Saved read", self.shown(str(exc))) if self.auto_answer is None else None
                 self.say(str(exc))
                 return
             self._set_session(ReadingSession(read, self.store), subject_index)
@@ -574,8 +577,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
 
     def _load_failed(self, key: tuple[str, int], message: str) -> None:
         self._loading.pop(key, None)
-        if self.blinder is not None:
-            message = self.blinder(message)
+        message = self.shown(message)
         for viewer in self._viewers_for(key):
             viewer.loading_text = message
             viewer.redraw()
@@ -875,7 +877,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.session.save()
             self.say("read saved")
         except (ReadStoreError, SessionError) as exc:
-            QMessageBox.critical(self, "Save", str(exc)) if self.auto_answer is None else None
+            QMessageBox.critical(self, "Save", self.shown(str(exc))) if self.auto_answer is None else None
             self.say(str(exc))
 
     def closeEvent(self, a0: QCloseEvent | None) -> None:

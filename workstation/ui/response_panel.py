@@ -97,6 +97,8 @@ class ResponsePanel(QTabWidget):
         #: applied to every engine text shown (a blinded read turns the engine's dates into study days)
         self.text_filter: Callable[[str], str] = str
         self.summary: ResponseSummary | None = None
+        self._curves: tuple[list[SubjectCurve], str | None] | None = None  # not drawn yet
+        self.currentChanged.connect(lambda _i: self._draw_curves())
 
     def show_summary(self, summary: ResponseSummary | None) -> None:
         self.summary = summary
@@ -143,6 +145,17 @@ class ResponsePanel(QTabWidget):
                 self.table.setItem(row, col, item)
 
     def show_curves(self, curves: list[SubjectCurve], current: str | None) -> None:
+        """Keep the curves; draw them now if a plot is showing, else when the reader turns to one (redrawing both
+        plots costs ~20 ms, too much for every edit on the GUI thread)."""
+        self._curves = (curves, current)
+        if self.currentWidget() in (self.spider, self.waterfall):
+            self._draw_curves()
+
+    def _draw_curves(self) -> None:
+        if self._curves is None:
+            return
+        curves, current = self._curves
+        self._curves = None
         self.spider.clear()
         self.spider.addLine(y=20, pen=pg.mkPen("#e53935", style=Qt.PenStyle.DashLine))
         self.spider.addLine(y=-30, pen=pg.mkPen("#66bb6a", style=Qt.PenStyle.DashLine))
