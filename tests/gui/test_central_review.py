@@ -328,3 +328,22 @@ def test_the_app_signs_in_a_central_reader_to_a_blinded_worklist(qtbot, tmp_path
     qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=30000)
     window.jobs.cancel_all()
     window.jobs.wait(10000)
+
+
+def test_the_app_opens_the_adjudication_window_for_an_adjudicator(qtbot, tmp_path, trial, review_db, monkeypatch):
+    from workstation.ui import review
+    from workstation.ui.app import build_window, parse_args
+    from workstation.ui.review.adjudication_worklist import AdjudicationWindow
+
+    def sign_in(dialog) -> int:
+        dialog.username.setText("adjud")
+        dialog.password.setText(PASSWORD)
+        dialog.ok.click()
+        return dialog.result()
+
+    monkeypatch.setattr(review.LoginDialog, "exec", sign_in)
+    window = build_window(parse_args([str(trial), "--database", str(tmp_path / "review.db")]))
+    qtbot.addWidget(window)
+    assert isinstance(window, AdjudicationWindow) and window.isVisible()
+    assert window.subjects.count() == 0 and window.heading.text() == "0 subject(s) awaiting your adjudication"
+    assert not window.open_btn.isEnabled()
