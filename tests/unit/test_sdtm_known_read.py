@@ -148,12 +148,12 @@ def test_case_file_round_trip_gives_the_same_case() -> None:
 
 
 def test_session_store_files_are_read_too(tmp_path: Path) -> None:
-    from workstation.session.persistence import read_to_json
+    from workstation.session.persistence import JsonReadStore
 
     read = known_read()
-    p = tmp_path / "saved.json"
-    p.write_text(json.dumps(read_to_json(read)))
-    assert load_read(p) == read
+    store = JsonReadStore(tmp_path)
+    store.save(read)
+    assert load_read(store.path_for(read.subject_id, read.reader)) == read
 
 
 @pytest.mark.parametrize(

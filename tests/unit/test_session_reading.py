@@ -7,9 +7,10 @@ from datetime import date
 
 import pytest
 
+from workstation.export.read_json import read_from_dict, read_to_dict
 from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role, TimepointRead
 from workstation.session.baseline_rules import check_baseline
-from workstation.session.persistence import JsonReadStore, ReadStoreError, read_from_json, read_to_json
+from workstation.session.persistence import JsonReadStore, ReadStoreError
 from workstation.session.reading import ReadingSession, SessionError
 from workstation.session.worklist import timepoint_status
 
@@ -108,10 +109,10 @@ def test_persistence_round_trip_and_corrupt_file(tmp_path):
     s.save()
     store = JsonReadStore(tmp_path)
     loaded = store.load("S1", "alice")
-    assert loaded is not None and read_to_json(loaded) == read_to_json(s.read)
+    assert loaded is not None and read_to_dict(loaded) == read_to_dict(s.read)
     m = loaded.timepoints[0].assessments[t1].measurements[0]
     assert m.origin is MeasurementOrigin.ADJUSTED and m.engine == "classical"
-    assert read_from_json(json.loads(json.dumps(read_to_json(loaded)))).lesions[t1].role is Role.TARGET
+    assert read_from_dict(json.loads(json.dumps(read_to_dict(loaded)))).lesions[t1].role is Role.TARGET
     path = store.path_for("S1", "alice")
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(ReadStoreError, match="unreadable"):

@@ -286,20 +286,13 @@ def load_json(path: str | Path) -> Any:
 
 
 def load_read(path: str | Path) -> Read:
-    """A read from our export JSON, a read saved by the reading session, or an engine case file (told apart by
+    """A read from our read JSON (exported, or saved by the reading session) or an engine case file (told apart by
     their content)."""
     data = load_json(path)
     if not isinstance(data, dict):
         raise ReadFileError(f"{path}: expected a JSON object")
     if data.get("format") == FORMAT:
         return read_from_dict(data, source=str(path))
-    if "read" in data and "format_version" in data:  # the reading session's own store (workstation.session)
-        from workstation.session.persistence import read_from_json
-
-        try:
-            return read_from_json(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ReadFileError(f"{path}: malformed saved read ({exc})") from None
     if "timepoints" in data and "subject_id" in data:
         return read_from_case(data, source=str(path))
     raise ReadFileError(f"{path}: neither a workstation read file nor an engine case file")
