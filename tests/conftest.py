@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never write into the user's own data folder (reads, masks, the default database: workstation/paths.py).
+os.environ.setdefault("RECIST_DATA_DIR", tempfile.mkdtemp(prefix="recist-test-data-"))
 
 TIERS = {"dicom": "dicom", "segmentation": "segmentation", "gui": "gui", "services": "services"}
 

@@ -268,8 +268,8 @@ def test_seg_from_the_database_uses_the_workstations_mask_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The read in the database keeps only a mask key; the mask is where the workstation stored it."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    store = MaskStore(tmp_path / "home" / ".recist-workstation" / "masks")
+    monkeypatch.setenv("RECIST_DATA_DIR", str(tmp_path / "data"))
+    store = MaskStore(tmp_path / "data" / "masks")
     read = known_read("site1", "site")
     for i, tp in enumerate(read.timepoints):
         tp.signature = None

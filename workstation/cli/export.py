@@ -17,14 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workstation import paths
 from workstation.cli import CommandError
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
 
 
 def default_masks() -> Path:
-    """Where the workstation keeps lesion masks (workstation/ui/main_window.py: its default data_dir / "masks")."""
-    return Path.home() / ".recist-workstation" / "masks"
+    """Where the workstation keeps lesion masks (workstation.paths)."""
+    return paths.masks_dir()
 
 
 def add_parser(subparsers: Any) -> None:
@@ -60,7 +61,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--masks",
-        help="mask store folder (needed for SEG; with --db default: the workstation's, ~/.recist-workstation/masks)",
+        help="mask store folder (needed for SEG; with --db default: the workstation's, see workstation/paths.py)",
     )
     p.set_defaults(func=run)
 

@@ -21,8 +21,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
+from workstation import paths
+
 MIGRATIONS = Path(__file__).with_name("migrations")
-APP_NAME = "recist-workstation"
 #: Seconds a SQLite writer waits for another writer before the database counts as locked.
 SQLITE_BUSY_TIMEOUT_S = 5.0
 
@@ -36,9 +37,7 @@ def default_database_url() -> str:
     env = os.environ.get("RECIST_DB")
     if env:
         return env
-    from platformdirs import user_data_dir
-
-    return f"sqlite:///{Path(user_data_dir(APP_NAME, appauthor=False)) / 'workstation.db'}"
+    return f"sqlite:///{paths.default_sqlite_path()}"
 
 
 def normalise_url(url: str) -> str:

@@ -35,6 +35,7 @@ from PyQt6.QtWidgets import (
 
 from imaging.cancel import CancelToken, ProgressCallback
 from imaging.volume import Volume
+from workstation import paths
 from workstation.mask_store import MaskStore, MaskStoreError
 from workstation.read_model import LesionStatus, Measurement, Read, Role
 from workstation.session.baseline_rules import check_baseline
@@ -85,11 +86,11 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         super().__init__()
         self.setWindowTitle("RECIST workstation")
         self.reader = reader
-        self.data_dir = data_dir or Path.home() / ".recist-workstation"
-        self.store: ReadStore = store or JsonReadStore(self.data_dir / "reads")
+        self.data_dir = data_dir or paths.data_dir()
+        self.store: ReadStore = store or JsonReadStore(paths.reads_dir(self.data_dir))
         self.measuring = measuring or MeasuringService()
         if self.measuring.mask_store is None:  # every accepted outline is kept, for DICOM SEG and redrawing
-            self.measuring.mask_store = MaskStore(self.data_dir / "masks")
+            self.measuring.mask_store = MaskStore(paths.masks_dir(self.data_dir))
         self.jobs = JobRunner()
         self.jobs.idle.connect(self._all_jobs_done)
         self.subjects: list[SubjectEntry] = []
