@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation.cli import CommandError
-from workstation.cli.users import _administrator, _password_reader
+from workstation.cli.users import administrator, password_reader
 from workstation.review.discordance import EvaluationError
 from workstation.review.service import (
     ReviewError,
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
-        admin = _administrator(db, args, _password_reader(args.password_stdin))
+        admin = administrator(db, args, password_reader(args.password_stdin))
         action = {"assign": _assign, "status": _status, "discordance": _discordance}[args.review_command]
         return action(db, args, admin)
     except (ReviewError, EvaluationError, PermissionDenied, StorageError) as exc:

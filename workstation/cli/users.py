@@ -50,7 +50,7 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _password_reader(from_stdin: bool) -> Callable[[str], str]:
+def password_reader(from_stdin: bool) -> Callable[[str], str]:
     def ask(prompt: str) -> str:
         if from_stdin:
             line = sys.stdin.readline()
@@ -62,7 +62,7 @@ def _password_reader(from_stdin: bool) -> Callable[[str], str]:
     return ask
 
 
-def _administrator(db: Database, args: argparse.Namespace, ask: Callable[[str], str]) -> User:
+def administrator(db: Database, args: argparse.Namespace, ask: Callable[[str], str]) -> User:
     if not args.admin:
         raise CommandError("name the administrator authorising this with --admin")
     try:
@@ -74,7 +74,7 @@ def _administrator(db: Database, args: argparse.Namespace, ask: Callable[[str], 
 
 
 def run(args: argparse.Namespace) -> int:
-    ask = _password_reader(args.password_stdin)
+    ask = password_reader(args.password_stdin)
     try:
         db = open_database(args.db, create=args.users_command == "add")
     except StorageError as exc:
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             password = ask(f"new password for {args.username}")
             if not args.password_stdin and getpass.getpass("repeat it: ") != password:
                 raise CommandError("the two passwords differ")
-            admin = _administrator(db, args, ask) if has_users(db) else None
+            admin = administrator(db, args, ask) if has_users(db) else None
             user = add_user(
                 db,
                 username=args.username,
@@ -96,14 +96,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"added {user.username} ({user.full_name}) as {user.role.value} to {db.where}")
             return 0
         if args.users_command in ("deactivate", "reactivate"):
-            admin = _administrator(db, args, ask)
+            admin = administrator(db, args, ask)
             user = set_active(
                 db, args.username, active=args.users_command == "reactivate", admin=admin, reason=args.reason
             )
             print(f"{user.username} is now {'active' if user.active else 'inactive'}")
             return 0
         if has_users(db):
-            _administrator(db, args, ask)
+            administrator(db, args, ask)
         for u in list_users(db):
             print(f"{u.username:<20} {u.role.value:<15} {'active' if u.active else 'inactive':<9} {u.full_name}")
         return 0
