@@ -74,7 +74,7 @@ def inference_config(network_def: dict[str, Any], crop_extent_mm: tuple[float, f
             "first_crop_slices": [16, 24],
             "size_multiple": 2 ** len(network_def.get("strides", [])),
         },
-        "postprocessing": {"threshold": 0.5, "largest_component_at_seed": True, "refine_edges": True},
+        "postprocessing": {"threshold": 0.5, "largest_component_at_seed": True, "refine_edges": False},
     }
 
 
@@ -132,7 +132,7 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         first_crop_inplane=first_inplane,
         first_crop_slices=(first_slices[0], first_slices[-1]),
         threshold=threshold,
-        refine_edges=bool(inf.get("postprocessing", {}).get("refine_edges", True)),
+        refine_edges=bool(inf.get("postprocessing", {}).get("refine_edges", False)),
         metadata=meta,
     )
 

@@ -111,3 +111,16 @@ def mask_centre(mask: npt.NDArray[np.bool_], box: CropBox) -> tuple[int, int, in
     idx = np.argwhere(mask)
     mid = (idx.min(axis=0) + idx.max(axis=0)) // 2
     return (int(mid[0]) + box.start[0], int(mid[1]) + box.start[1], int(mid[2]) + box.start[2])
+
+
+def touches_image_edge(mask: npt.NDArray[np.bool_], box: CropBox, volume_shape: tuple[int, int, int]) -> bool:
+    """True when the mask reaches a face of the volume itself (a lesion cut by the scan's field, or a leak)."""
+    for axis in range(3):
+        if box.start[axis] == 0 and np.take(mask, 0, axis=axis).any():
+            return True
+        if box.stop[axis] == volume_shape[axis] and np.take(mask, mask.shape[axis] - 1, axis=axis).any():
+            return True
+    return False
+
+
+EDGE_WARNING = "the outline reaches the edge of the images (a lesion cut by the scan, or a leak): check it"

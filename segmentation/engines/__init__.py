@@ -1,7 +1,9 @@
 """The one place that names the concrete segmentation engines.
 
-``create_segmenter("auto")`` gives the MONAI engine when its bundle loads, else the classical one; the engine's
-``name`` (and the result's `Provenance`) says which was used, and ``fallback_reason`` why MONAI was not.
+``create_segmenter("auto")`` gives the MONAI engine when its bundle loads (and its metadata does not set
+``"auto_select": false``, which a bundle that loses to the classical engine on the benchmark carries), else the
+classical one; the engine's ``name`` (and the result's `Provenance`) says which was used, and ``fallback_reason`` why
+MONAI was not.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ def create_segmenter(name: str = "auto", device: str = "auto", bundle: Path | st
         try:
             from segmentation.engines.monai_engine import MonaiSegmenter
 
+            if name == "auto":
+                _check_auto_select(bundle)
             return MonaiSegmenter(bundle, device)
         except (BundleError, ImportError) as exc:
             if name == "monai":
@@ -35,6 +39,17 @@ def create_segmenter(name: str = "auto", device: str = "auto", bundle: Path | st
     from segmentation.engines.classical import ClassicalSegmenter
 
     return ClassicalSegmenter(device)
+
+
+def _check_auto_select(bundle: Path | str) -> None:
+    """A bundle whose metadata says ``"auto_select": false`` (its benchmark does not beat the classical engine) is
+    used only when asked for by name."""
+    from segmentation.bundle import read_bundle
+
+    meta = read_bundle(bundle).metadata
+    if meta.get("auto_select", True) is False:
+        why = meta.get("auto_select_reason", "its metadata says so")
+        raise BundleError(f"the bundle is not selected automatically ({why}); ask for --engine monai to use it")
 
 
 def available_engines(bundle: Path | str = DEFAULT_BUNDLE) -> dict[str, str]:

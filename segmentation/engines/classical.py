@@ -24,7 +24,16 @@ from scipy import ndimage
 from imaging.cancel import CancelToken
 from imaging.volume import Volume
 from segmentation.base import PointMM, Provenance, SegmentationError, SegmentationHints, SegmentationResult
-from segmentation.crop import CropBox, component_at, crop_around, mask_centre, seed_voxel, touches_border
+from segmentation.crop import (
+    EDGE_WARNING,
+    CropBox,
+    component_at,
+    crop_around,
+    mask_centre,
+    seed_voxel,
+    touches_border,
+    touches_image_edge,
+)
 
 CROP_EXTENT_MM = (112.0, 112.0, 112.0)
 SMOOTH_MM = 1.0
@@ -182,6 +191,9 @@ class ClassicalSegmenter:
                 )
             confidence = min(confidence, 0.3)
             warnings.append("the region reaches the edge of the analysed region (a leak into a same-density organ?)")
+        if touches_image_edge(mask, box, volume.shape):
+            confidence = min(confidence, 0.3)
+            warnings.append(EDGE_WARNING)
         provenance = Provenance(engine=self.name, device="cpu", seconds=time.perf_counter() - t0)
         return SegmentationResult(mask, box.start, provenance, confidence, warnings)
 

@@ -73,3 +73,10 @@ def write_ct_series(folder: Path, volume: Volume) -> list[Path]:
         pydicom.dcmwrite(path, ds, enforce_file_format=True)
         paths.append(path)
     return paths
+
+
+def lung_nodule(seed: int, diameter_mm: float = 20.0) -> tuple[LesionPatch, Volume]:
+    """A solid lung nodule (high contrast), 2.5 mm slices, 0.8 mm pixels, about 90 mm across."""
+    rng = np.random.default_rng(seed)
+    patch = make_patch(rng, spacing=(2.5, 0.8, 0.8), diameter_mm=diameter_mm, background="lung", extent_mm=90.0)
+    return patch, patch_volume(patch)
