@@ -140,11 +140,14 @@ class Read:
     def to_case(self) -> dict[str, Any]:
         """The response engine's JSON case file for this read (docs/case-file.md).
 
-        Suggested (not yet accepted) measurements are left out: a suggestion is not a reader's measurement.
+        Suggested (not yet accepted) measurements are left out: a suggestion is not a reader's measurement. A follow-up
+        with nothing assessed yet is left out too: a timepoint not read is no assessment (it would read as NE).
         """
         timepoints: list[dict[str, Any]] = []
         declared: set[str] = set()
-        for tp in self.timepoints:
+        for index, tp in enumerate(self.timepoints):
+            if index > 0 and not tp.assessments:
+                continue
             entries: list[dict[str, Any]] = []
             for lesion_id, lesion in self.lesions.items():
                 assessment = tp.assessments.get(lesion_id)

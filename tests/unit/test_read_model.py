@@ -75,3 +75,9 @@ def test_tracking_uids_are_unique_dicom_uids() -> None:
     uids = {lesion.tracking_uid for lesion in _read().lesions.values()}
     assert len(uids) == 3
     assert all(u.startswith("2.25.") and len(u) <= 64 for u in uids)
+
+
+def test_a_follow_up_not_read_yet_is_no_assessment() -> None:
+    read = _read()
+    read.timepoints.append(TimepointRead("week 12", date(2026, 3, 30)))
+    assert [tp["label"] for tp in read.to_case()["timepoints"]] == ["baseline", "week 6"]

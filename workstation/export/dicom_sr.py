@@ -231,13 +231,15 @@ def build_sr(read: Read, index: int, headers: Mapping[str, Dataset] | None = Non
 def export_sr(read: Read, out_dir: str | Path, headers: Mapping[str, Dataset] | None = None,
               progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
               **kwargs: str) -> list[WrittenSR]:
-    """One SR file per timepoint of ``read`` in ``out_dir``."""
+    """One SR file per timepoint of ``read`` in ``out_dir`` (a follow-up with nothing assessed yet has none)."""
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     written: list[WrittenSR] = []
     for i, tp in enumerate(read.timepoints):
         if cancel is not None:
             cancel.raise_if_cancelled()
+        if i > 0 and not tp.assessments:
+            continue
         sr = build_sr(read, i, headers, **kwargs)
         path = d / f"{_safe(read.subject_id)}_{_safe(read.reader)}_T{i}_{_safe(tp.label)}.SR.dcm"
         tmp = path.with_suffix(".tmp")

@@ -54,6 +54,20 @@ class ReadingSession:
         self.dirty_changed: Event[bool] = Event("dirty_changed")
         #: reasons given for amending signed timepoints (by index); every save of the read carries them
         self.amendment_reasons: dict[int, str] = {}
+        #: study and series UIDs each timepoint was read on, learnt as its images load (for DICOM SR and SDTM)
+        self.images: dict[int, tuple[str, str]] = {}
+
+    def note_images(self, tp_index: int, study_uid: str, series_uid: str) -> None:
+        """Remember the study and series timepoint ``tp_index`` is read on. Not an edit (nothing to undo): it is kept
+        in the read now and at every save, so an undo to an older snapshot cannot lose it."""
+        self.images[tp_index] = (study_uid, series_uid)
+        self._fill_images()
+
+    def _fill_images(self) -> None:
+        for i, (study_uid, series_uid) in self.images.items():
+            tp = self.read.timepoints[i]
+            if not tp.series_uid:
+                tp.study_uid, tp.series_uid = study_uid, series_uid
 
     # ---- navigation ----------------------------------------------------------------------------------------------
     @property
@@ -298,6 +312,7 @@ class ReadingSession:
         if self.store is None:
             raise SessionError("no place to save this read was configured")
         reason = "; ".join(self.amendment_reasons[i] for i in sorted(self.amendment_reasons))
+        self._fill_images()
         self.store.save(self.read, reason=reason)
         was_dirty = self.dirty
         self.commands.mark_clean()

@@ -574,6 +574,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.say(f"{key[0]} {self.subjects[self.subject_index].timepoints[key[1]].label}: {w}")
         self._idle()
         if self.session is not None and key[0] == self.subjects[self.subject_index].subject_id:
+            self.session.note_images(key[1], volume.info.study_uid, volume.info.series_uid)
             self._volume_ready(key[1])
 
     def _load_failed(self, key: tuple[str, int], message: str) -> None:
