@@ -106,3 +106,27 @@ def test_endpoints_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["endpoints", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert "b.json: subject S001, timepoint 'day 42', lesion T1: negative diameter" in err and "\n" not in err
+
+
+def test_endpoints_pass_over_other_json_and_choose_the_criteria(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "S1").mkdir()
+    (tmp_path / "S2").mkdir()
+    _write(tmp_path / "S1" / "case_recist.json", _case("S1"))
+    _write(tmp_path / "S2" / "case_recist.json", _case("S2", 40.0))
+    _write(tmp_path / "S1" / "case_irecist.json", {**_case("S1"), "criteria": "iRECIST"})
+    _write(tmp_path / "trial.json", {"subjects": [{"subject_id": "S1"}]})
+    _write(tmp_path / "S1" / "expected.json", {"subject_id": "S1", "timepoints": [{"label": "baseline"}]})
+    assert main(["endpoints", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["criteria"] == "RECIST 1.1" and out["n"] == 2
+    assert "passed over 2 JSON file(s)" in captured.err and "also holds iRECIST" in captured.err
+    assert main(["endpoints", str(tmp_path), "--criteria", "iRECIST"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 1
+
+
+def test_an_empty_list_is_no_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path / "empty.json", [])
+    assert main(["evaluate", str(tmp_path / "empty.json")]) == 1
+    assert "holds no case" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation.cli import CommandError
-from workstation.cli.evaluate import INVALID_INPUT, evaluate_file
+from workstation.cli.evaluate import INVALID_INPUT, evaluate_cases, load_cases
 
 NAME = "endpoints"
 
@@ -18,7 +18,11 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(NAME, help="trial endpoints (ORR, DCR, DoR, PFS) over a folder of case files",
                               description="Evaluate every *.json case file in DIR and print ORR and DCR (exact 95 % "
                                           "CIs), best-response counts, DoR, PFS and OS (Kaplan-Meier).")
-    p.add_argument("directory", metavar="DIR", help="folder of case files (*.json; a file may hold a list of cases)")
+    p.add_argument("directory", metavar="DIR",
+                   help="folder of case files (*.json, sub-folders too; a file may hold a list of cases; other JSON "
+                        "files, such as a trial index or ground truth, are passed over)")
+    p.add_argument("--criteria", choices=("RECIST 1.1", "iRECIST"), default=None,
+                   help="which cases to use when the folder holds both (default: RECIST 1.1, the primary endpoint)")
     p.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
     p.add_argument("--all-subjects", action="store_true",
                    help="ORR/DCR over every subject, not only those with measurable disease at baseline")
@@ -29,19 +33,39 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.directory)
     if not folder.is_dir():
         raise CommandError(f"{folder}: not a folder", INVALID_INPUT)
-    files = sorted(folder.glob("*.json"))
-    if not files:
+    case_files: list[tuple[Path, list[Any]]] = []
+    passed_over: list[Path] = []
+    for path in sorted(folder.rglob("*.json")):
+        cases = load_cases(path)
+        if _holds_cases(cases):
+            case_files.append((path, cases))
+        else:
+            passed_over.append(path)
+    if not case_files:
         raise CommandError(f"{folder}: no case files (*.json)", INVALID_INPUT)
+    if passed_over:
+        print(f"recist endpoints: passed over {len(passed_over)} JSON file(s) that are not case files "
+              f"(e.g. {passed_over[0]})", file=sys.stderr)
+    by_criteria: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for path, cases in case_files:
+        for r in evaluate_cases(path, cases):
+            by_criteria.setdefault(r["criteria"], []).append((path, r))
+    criteria = args.criteria or (next(iter(by_criteria)) if len(by_criteria) == 1 else "RECIST 1.1")
+    if criteria not in by_criteria:
+        raise CommandError(f"{folder}: no {criteria} case files", INVALID_INPUT)
+    others = sorted(set(by_criteria) - {criteria})
+    if others and not args.criteria:
+        print(f"recist endpoints: {criteria} cases used; the folder also holds {', '.join(others)} cases "
+              "(--criteria to choose)", file=sys.stderr)
     results: list[dict[str, Any]] = []
     source: dict[str, Path] = {}
-    for path in files:
-        for r in evaluate_file(path):
-            subject = r["subject_id"]
-            if subject in source:
-                raise CommandError(f"{path}: subject {subject}: already in {source[subject]}; one case per subject",
-                                   INVALID_INPUT)
-            source[subject] = path
-            results.append(r)
+    for path, r in by_criteria[criteria]:
+        subject = r["subject_id"]
+        if subject in source:
+            raise CommandError(f"{path}: subject {subject}: already in {source[subject]}; one case per subject",
+                               INVALID_INPUT)
+        source[subject] = path
+        results.append(r)
     from recist.endpoints import compute_endpoints  # here: scipy and lifelines load only for this command
 
     try:
@@ -53,6 +77,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     return 0
+
+
+def _holds_cases(items: list[Any]) -> bool:
+    """A case file holds case objects: timepoints that list lesions (docs/case-file.md). A trial index, a ground-truth
+    or an expected-results file does not."""
+    def is_case(item: Any) -> bool:
+        timepoints = item.get("timepoints") if isinstance(item, dict) else None
+        return isinstance(timepoints, list) and any(isinstance(t, dict) and "lesions" in t for t in timepoints)
+
+    return bool(items) and all(is_case(item) for item in items)
 
 
 def _ci(p: dict[str, Any]) -> str:

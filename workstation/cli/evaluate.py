@@ -41,12 +41,16 @@ def load_cases(path: Path) -> list[Any]:
     except json.JSONDecodeError as exc:
         raise CommandError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                            INVALID_INPUT) from None
-    return data if isinstance(data, list) else [data]
+    cases = data if isinstance(data, list) else [data]
+    if not cases:
+        raise CommandError(f"{path}: holds no case (an empty list)", INVALID_INPUT)
+    return cases
 
 
-def evaluate_file(path: Path) -> list[dict[str, Any]]:
+def evaluate_cases(path: Path, cases: list[Any]) -> list[dict[str, Any]]:
+    """Evaluate the cases loaded from ``path``; a bad case is one line naming the file, subject, timepoint, lesion."""
     results = []
-    for case in load_cases(path):
+    for case in cases:
         try:
             results.append(evaluate_case(case))
         except CaseError as exc:
