@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ def describe(record: SeriesRecord, decode: bool = True, cancel: CancelToken | No
     """The JSON object of one series; loads it (pixels too unless ``decode`` is False) to find what is wrong."""
     first = record.instances[0]
     out: dict[str, Any] = {
+        "folder": os.path.commonpath([str(p.parent) for p in record.paths]),
         "series_uid": record.series_uid,
         "study_uid": record.study_uid,
         "patient_id": record.patient_id,
@@ -89,7 +92,14 @@ def _report_skipped(skipped: list[LoadWarning], root: Path) -> None:
                 names.append(str(Path(w.where).relative_to(root)))
             except ValueError:
                 names.append(w.where)
-        print(f"recist series: skipped {len(foreign)} file(s) that are not DICOM: {', '.join(names)}", file=sys.stderr)
+        if len(names) > 5:  # many: say what kinds, not every name (a trial folder's JSON files, say)
+            kinds = Counter(Path(n).suffix or "(no extension)" for n in names)
+            listed = ", ".join(f"{count} {suffix}" for suffix, count in kinds.most_common())
+            print(f"recist series: skipped {len(names)} file(s) that are not DICOM ({listed}; first: {names[0]})",
+                  file=sys.stderr)
+        else:
+            print(f"recist series: skipped {len(names)} file(s) that are not DICOM: {', '.join(names)}",
+                  file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
