@@ -13,23 +13,38 @@ from workstation.ui.lesion_table import ORGANS
 NEW_CHOICES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Role.NEW: "new lesion"}
 
 
+#: what the organ box shows until the reader chooses one for a new lesion
+ORGAN_PLACEHOLDER = "choose organ…"
+
+
 class DecisionBar(QFrame):
+    """Always takes the same height, shown or hidden, so the viewer above never jumps."""
+
     accept_requested = pyqtSignal()
     reject_requested = pyqtSignal()
 
     def __init__(self) -> None:
         super().__init__()
         self.session: ReadingSession | None = None
+        #: the organ the reader chose for a new lesion in this offer (kept while switching new target/non-target)
+        self._new_organ = ""
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet("QFrame { background: #243447; } QLabel, QCheckBox { color: #f0f0f0; }")
         self.label = QLabel("")
         self.label.setWordWrap(True)
         # long warnings wrap instead of widening the window past the screen
-        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.label.setFixedHeight(2 * self.label.fontMetrics().lineSpacing() + 2)  # two lines, whatever the text
         self.lesion_choice = QComboBox()
         self.organ_choice = QComboBox()
-        self.organ_choice.addItems(ORGANS)
+        self.organ_choice.addItems(["", *ORGANS])
         self.organ_choice.setEditable(True)
+        line_edit = self.organ_choice.lineEdit()
+        if line_edit is not None:
+            line_edit.setPlaceholderText(ORGAN_PLACEHOLDER)
+        self.organ_choice.currentTextChanged.connect(self._organ_changed)
+        self.hint = QLabel("")
+        self.hint.setStyleSheet("color: #ffb347;")
         self.node_check = QCheckBox("lymph node")
         self.fragment_check = QCheckBox("split: add as a fragment")
         self.fragment_check.setToolTip("The lesion has split: this measurement is one more fragment (summed)")
@@ -46,6 +61,7 @@ class DecisionBar(QFrame):
             self.organ_choice,
             self.node_check,
             self.fragment_check,
+            self.hint,
             self.accept_btn,
             self.reject_btn,
         ):
@@ -56,12 +72,18 @@ class DecisionBar(QFrame):
         outer.setSpacing(2)
         outer.addWidget(self.label)
         outer.addLayout(row)
+        self.setFixedHeight(self.sizeHint().height())
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # hidden, it keeps its place: the viewers keep their geometry
+        self.setSizePolicy(policy)
         self.setVisible(False)
 
     def offer(self, text: str, session: ReadingSession, guess: str | None) -> None:
         """Show a waiting measurement: new-lesion choices for this timepoint, then the lesions it may belong to."""
         self.session = session
+        self._new_organ = ""
         self.label.setText(text)
+        self.label.setToolTip(text)
         self.lesion_choice.blockSignals(True)
         self.lesion_choice.clear()
         for role in (Role.TARGET, Role.NON_TARGET) if session.is_baseline else (Role.NEW,):
@@ -85,7 +107,24 @@ class DecisionBar(QFrame):
         return data if isinstance(data, Role) else str(data)
 
     def organ(self) -> str:
-        return self.organ_choice.currentText().strip() or "other"
+        """The organ chosen for the lesion ("" while a new lesion has none yet)."""
+        return self.organ_choice.currentText().strip()
+
+    def missing(self) -> str | None:
+        """Why the choice cannot be accepted yet (a new lesion needs its organ), or None."""
+        if isinstance(self.choice(), Role) and not self.organ():
+            return "choose the organ of the new lesion first"
+        return None
+
+    def _organ_changed(self, text: str) -> None:
+        if isinstance(self.lesion_choice.currentData(), Role):
+            self._new_organ = text.strip()
+        self._update_accept()
+
+    def _update_accept(self) -> None:
+        why = self.missing()
+        self.accept_btn.setEnabled(why is None)
+        self.hint.setText("" if why is None else f"⚠ {why}")
 
     def as_fragment(self) -> bool:
         return self.fragment_check.isEnabled() and self.fragment_check.isChecked()
@@ -99,7 +138,12 @@ class DecisionBar(QFrame):
         self.node_check.setEnabled(not existing)
         self.fragment_check.setEnabled(bool(existing and s is not None and s.assessment(data) is not None))
         self.fragment_check.setChecked(False)
+        self.organ_choice.blockSignals(True)
         if existing and s is not None:
             lesion = s.read.lesions[data]
             self.organ_choice.setCurrentText(lesion.organ)
             self.node_check.setChecked(lesion.is_node)
+        else:  # a new lesion's organ is the reader's choice, never the last lesion's
+            self.organ_choice.setCurrentText(self._new_organ)
+        self.organ_choice.blockSignals(False)
+        self._update_accept()

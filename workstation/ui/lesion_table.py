@@ -45,8 +45,8 @@ def cell_text(session: ReadingSession, lesion_id: str, tp_index: int) -> str:
         parts = []
         for m in a.measurements:
             d = m.short_axis_mm if lesion.is_node else m.long_axis_mm
-            parts.append(f"{d:.1f}{_ORIGIN_MARK[m.origin]}" if d is not None else "?")
-        return " + ".join(parts) + " mm" if parts else "measured"
+            parts.append(f"{d:.1f} mm{_ORIGIN_MARK[m.origin]}" if d is not None else "?")
+        return " + ".join(parts) if parts else "measured"
     if a.status is LesionStatus.MERGED:
         return f"merged into {a.merged_into}"
     return _STATUS_TEXT.get(a.status, a.status.value)

@@ -63,7 +63,7 @@ from workstation.ui.lesion_table import LesionTable
 from workstation.ui.measuring_actions import MeasuringMixin, Pending, middle_of
 from workstation.ui.read_actions import ReadActionsMixin
 from workstation.ui.response_panel import ResponsePanel, SubjectCurve, curve_for
-from workstation.ui.viewer import PRESETS, OverlayLine, Plane, SliceViewer, Tool
+from workstation.ui.viewer import PRESETS, VIEWER_KEYS, OverlayLine, Plane, SliceViewer, Tool
 from workstation.ui.workers import Job, JobRunner
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.organ_choice = self.decision_bar.organ_choice
         self.node_check = self.decision_bar.node_check
         self.fragment_check = self.decision_bar.fragment_check
+        self.organ_choice.activated.connect(lambda _i: self.current_viewer.setFocus())
         centre = QWidget()
         v = QVBoxLayout(centre)
         v.setContentsMargins(0, 0, 0, 0)
@@ -154,6 +155,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.worklist = WorklistView()
         self.worklist.setMinimumWidth(230)
         self.worklist.timepoint_activated.connect(self.open_timepoint)
+        self.worklist.timepoint_activated.connect(lambda _s, _t: self.current_viewer.setFocus())
         worklist_dock = self._dock("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         lesion_page = QWidget()
@@ -172,6 +174,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.status_combo = QComboBox()
         self.status_combo.setToolTip("Status of the selected lesion at this timepoint")
         self.status_combo.activated.connect(self._status_chosen)
+        self.status_combo.activated.connect(lambda _i: self.current_viewer.setFocus())
         buttons.addWidget(QLabel("status:"))
         buttons.addWidget(self.status_combo)
         lv.addLayout(buttons)
@@ -278,6 +281,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(list(PRESETS))
         self.preset_combo.activated.connect(lambda i: self.apply_preset(list(PRESETS)[i]))
+        self.preset_combo.activated.connect(lambda _i: self.current_viewer.setFocus())
         self.tool_bar.addWidget(QLabel(" window "))
         self.tool_bar.addWidget(self.preset_combo)
         for n, name in enumerate(PRESETS, start=1):
@@ -285,11 +289,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.plane_combo = QComboBox()
         self.plane_combo.addItems([p.value for p in Plane])
         self.plane_combo.activated.connect(lambda i: self.set_plane(list(Plane)[i]))
+        self.plane_combo.activated.connect(lambda _i: self.current_viewer.setFocus())
         self.tool_bar.addWidget(QLabel(" plane "))
         self.tool_bar.addWidget(self.plane_combo)
         self._action("Axial", "Ctrl+1", lambda: self.set_plane(Plane.AXIAL), view)
         self._action("Coronal", "Ctrl+2", lambda: self.set_plane(Plane.CORONAL), view)
         self._action("Sagittal", "Ctrl+3", lambda: self.set_plane(Plane.SAGITTAL), view)
+        self.fit_action = self._action("&Fit to window (reset zoom and pan)", "F", self.fit_to_window, view)
         self.sync_check = QCheckBox("keep in step")
         self.sync_check.setChecked(True)
         self.tool_bar.addWidget(self.sync_check)
@@ -311,21 +317,29 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def confirm(self, question: str) -> bool:
         if self.auto_answer is not None:
             return self.auto_answer
-        answer = QMessageBox.question(self, "RECIST workstation", question)
+        answer = QMessageBox.question(self, "RECIST workstation", self.shown(question))
+        self.current_viewer.setFocus()  # the keys go back to the images once the dialog closes
         return answer == QMessageBox.StandardButton.Yes
 
-    def show_shortcuts(self) -> None:
+    def shortcuts_text(self) -> str:
+        """Every keyboard shortcut: the window's actions, then the keys the image viewer handles itself."""
         lines = [
             f"{a.shortcut().toString():>12}   {a.text().replace('&', '')}"
             for a in self.actions()
-            if not a.shortcut().isEmpty()
+            if not a.shortcut().isEmpty() and a.isVisible()
         ]
-        QMessageBox.information(
-            self,
-            "Keyboard shortcuts",
-            "\n".join(lines) + "\n\nWheel / ↑ ↓ / PgUp PgDn: slices;"
-            " Ctrl+wheel or +/-: zoom; middle drag: pan; right drag: window/level",
-        )
+        viewer = [f"{keys:>12}   {what}" for keys, what in VIEWER_KEYS]
+        return "\n".join([*lines, "", "In the image:", *viewer])
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", self.shortcuts_text())
+        self.current_viewer.setFocus()
+
+    def fit_to_window(self) -> None:
+        """Reset zoom and pan of both viewers: the whole image fits the viewer again."""
+        for viewer in (self.current_viewer, self.baseline_viewer):
+            viewer.redraw(reset_view=True)
+        self.current_viewer.setFocus()
 
     def _busy(self, text: str, total: int = 0) -> None:
         self.progress.setVisible(True)

@@ -23,6 +23,7 @@ from workstation.session.followup import LesionProposal
 from workstation.session.measure import MeasureError, manual_measurement, move_endpoint
 from workstation.session.reading import SessionError
 from workstation.session.suggestions import Suggestion
+from workstation.session.tracked import TrackedHit, lesion_at, outline_hits, overlapped_lesions
 from workstation.ui.viewer import Tool
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class Pending:
     measurement: Measurement
     slice_index: int
     suggestion: Suggestion | None = None
+
+
+NEW_NAMES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Role.NEW: "new lesion"}
 
 
 def middle_of(segment: tuple[tuple[float, float, float], tuple[float, float, float]]) -> tuple[float, float, float]:
@@ -68,12 +72,14 @@ class MeasuringMixin:
         jobs: JobRunner
         _suggest_job: Job | None
         _click_point: tuple[float, float, float]
+        auto_answer: bool | None
 
         def say(self, message: str, timeout_ms: int = 8000) -> None: ...
         def _busy(self, text: str, total: int = 0) -> None: ...
         def _idle(self) -> None: ...
         def volume(self, tp_index: int) -> Volume | None: ...
         def set_tool(self, tool: Tool) -> None: ...
+        def confirm(self, question: str) -> bool: ...
 
     def suggest_at(self, point: tuple[float, float, float], slice_index: int) -> None:
         """A click on a lesion: show at once that the engine is working, run it in a worker."""
@@ -183,12 +189,72 @@ class MeasuringMixin:
             outline = p.suggestion.outline_mask(self.current_viewer.volume.shape, p.slice_index)
         self.current_viewer.set_pending(m.long_axis_endpoints, m.short_axis_endpoints, outline, p.slice_index)
         if fresh:
-            self.decision_bar.offer(text, s, self._lesion_for(self._click_point))
+            hit = self._tracked_hit(self._click_point, p)
+            guess = hit.lesion_id if hit is not None else self._lesion_for(self._click_point)
+            if hit is not None and hit.measured_here:
+                text += (
+                    f"<br>↻ {hit.reason}: Enter re-measures {hit.lesion_id} (replaces its measurement here; "
+                    "Ctrl+Z undoes)"
+                )
+            elif hit is not None:
+                text += f"<br>→ {hit.reason}: recorded for {hit.lesion_id}"
+            self.decision_bar.offer(text, s, guess)
         else:
             self.decision_bar.label.setText(text)
 
+    def _slice_tolerance_mm(self) -> float:
+        """How far apart in z a click and a measurement may be and still be on the same lesion."""
+        volume = self.current_viewer.volume
+        return max(1.5 * float(volume.spacing[0]), 5.0) if volume is not None else 5.0
+
+    def _stored_outlines(self) -> dict[str, tuple[Any, tuple[int, int, int]]]:
+        """The stored outlines of the lesions measured at this timepoint, on the current series."""
+        s, store, volume = self.session, self.measuring.mask_store, self.current_viewer.volume
+        out: dict[str, tuple[Any, tuple[int, int, int]]] = {}
+        if s is None or store is None or volume is None:
+            return out
+        for lesion_id, a in s.timepoint.assessments.items():
+            for m in a.measurements:
+                if m.mask_ref is None or m.series_uid != volume.info.series_uid:
+                    continue
+                try:
+                    stored = store.load(m.mask_ref)
+                except MaskStoreError:
+                    continue  # the measurement's end points still place it
+                if stored.mask.shape and len(stored.offset) == 3:
+                    k, j, i = stored.offset
+                    out[lesion_id] = (stored.mask, (int(k), int(j), int(i)))
+        return out
+
+    def _outline_hits(self, point: Any, pending: Pending | None) -> list[str]:
+        volume = self.current_viewer.volume
+        if volume is None:
+            return []
+        voxel = tuple(int(v) for v in volume.nearest_voxel(point))
+        r = pending.suggestion.result if pending is not None and pending.suggestion is not None else None
+        suggested = (r.mask, tuple(int(v) for v in r.offset)) if r is not None else None
+        return outline_hits(self._stored_outlines(), voxel, suggested)  # type: ignore[arg-type]
+
+    def _tracked_hit(self, point: Any, pending: Pending | None) -> TrackedHit | None:
+        """The tracked lesion this click (and what it produced) falls on: re-measuring it is the default."""
+        s = self.session
+        if s is None:
+            return None
+        candidates = [lid for lid, les in s.read.lesions.items() if les.role is not Role.NON_TARGET]
+        return lesion_at(
+            s.read,
+            s.current_timepoint,
+            tuple(float(v) for v in point),  # type: ignore[arg-type]
+            slice_tolerance_mm=self._slice_tolerance_mm(),
+            proposals=[(prop.lesion_id, prop.point_mm) for prop in self.proposals],
+            outline_hits=self._outline_hits(point, pending),
+            pending=pending.measurement if pending is not None else None,
+            candidates=candidates,
+        )
+
     def _lesion_for(self, point: Any) -> str | None:
-        """The lesion a click most likely belongs to: the selected one, else the nearest proposal within 25 mm."""
+        """The lesion a click most likely belongs to when it is on none already tracked: the selected one if it is
+        not measured here yet, else the nearest unmeasured proposal within 25 mm."""
         s = self.session
         if s is None:
             return None
@@ -221,6 +287,13 @@ class MeasuringMixin:
         assert volume is not None
         bar = self.decision_bar
         choice = bar.choice()
+        missing = bar.missing()
+        if missing is not None:
+            self.say(missing)
+            bar.organ_choice.setFocus()
+            return
+        if not self._confirm_low_confidence(p) or not self._confirm_new_on_tracked(p, choice):
+            return
         recorded = True
         try:
             m = p.measurement
@@ -249,6 +322,45 @@ class MeasuringMixin:
         else:
             self.say(f"{lesion_id}: {_recorded_text(m, s.read.lesions[lesion_id].is_node)} ({m.origin.value})")
 
+    def _confirm_low_confidence(self, p: Pending) -> bool:
+        """An outline the engine is not sure of is accepted only when the reader says so (or adjusted it)."""
+        sug = p.suggestion
+        if sug is None or not sug.result.low_confidence or p.measurement.origin is MeasurementOrigin.ADJUSTED:
+            return True
+        why = "; ".join(sug.warnings) or f"confidence {sug.result.confidence:.2f}"
+        if self.confirm(
+            f"The engine is not sure of this outline: {why}.\n\nAccept anyway? (No: adjust an end point, or reject "
+            "with Esc and draw by hand)"
+        ):
+            return True
+        self.say("not accepted: adjust an end point, or Esc to draw by hand")
+        return False
+
+    def _confirm_new_on_tracked(self, p: Pending, choice: Role | str) -> bool:
+        """Recording a new lesion on top of one already measured here would count the same tumour twice: ask."""
+        s = self.session
+        if s is None or not isinstance(choice, Role):
+            return True
+        on = overlapped_lesions(
+            s.read,
+            s.current_timepoint,
+            p.measurement,
+            slice_tolerance_mm=self._slice_tolerance_mm(),
+            outline_hits=self._outline_hits(self._click_point, p),
+            click=self._click_point,
+        )
+        if not on:
+            return True
+        names = ", ".join(on)
+        if self.confirm(
+            f"This measurement lies on {names}, already measured at this timepoint. Record it as a SEPARATE "
+            f"{NEW_NAMES[choice]} anyway? (No: choose {on[0]} in the bar to re-measure it)"
+        ):
+            return True
+        self.decision_bar.choose(on[0])
+        self.say(f"not recorded: the bar now re-measures {on[0]}; Enter to accept")
+        return False
+
     def reject_pending(self) -> None:
         if self.pending is None:
             return
@@ -270,6 +382,7 @@ class MeasuringMixin:
         self.pending = None
         self.decision_bar.setVisible(False)
         self.current_viewer.set_pending(None)
+        self.current_viewer.setFocus()  # arrow keys and presets go to the images again, not to a combo box
 
     def suggest_at_proposal(self) -> None:
         """Pre-placed click: run the engine at the selected lesion's proposed position at this follow-up."""
@@ -284,14 +397,40 @@ class MeasuringMixin:
         self.current_viewer.center_on(prop.point_mm)
         self.suggest_at(prop.point_mm, self.current_viewer.slice_index)
 
+    def _organ_for_declaration(self, role: Role) -> str:
+        """The organ the reader typed in the bar, else asked for now (never the previous lesion's)."""
+        organ = self.decision_bar.organ()
+        if organ or self.auto_answer is not None:
+            return organ
+        from PyQt6.QtWidgets import QInputDialog
+
+        from workstation.ui.lesion_table import ORGANS
+
+        chosen, ok = QInputDialog.getItem(
+            self,  # type: ignore[arg-type]
+            "Declare a lesion",
+            f"Organ of the {NEW_NAMES[role].removeprefix('new ')}:",
+            list(ORGANS),
+            0,
+            True,
+        )
+        return chosen.strip() if ok else ""
+
     def declare_lesion(self, role: Role) -> None:
         """A non-measured lesion (non-target at baseline, or a new lesion) at the last clicked position."""
         s = self.session
         if s is None:
             return
+        organ = self._organ_for_declaration(role)
+        if not organ:
+            self.say("no organ chosen: the lesion was not declared")
+            return
         try:
-            lesion_id = s.add_lesion(role, self.decision_bar.organ(), self.node_check.isChecked())
+            lesion_id = s.add_lesion(role, organ, self.node_check.isChecked())
         except SessionError as exc:
             self.say(str(exc))
             return
+        finally:
+            self.decision_bar.organ_choice.setCurrentText("")  # the next lesion's organ is chosen afresh
+            self.current_viewer.setFocus()
         self.say(f"{lesion_id} declared ({role.value}); right-click it in the table to set its organ and status")

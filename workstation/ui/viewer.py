@@ -35,6 +35,17 @@ PRESETS: dict[str, tuple[float, float]] = {
 }
 
 
+#: keys the viewer handles itself (listed in Help > Keyboard shortcuts with the window's actions)
+VIEWER_KEYS = (
+    ("Wheel, ↑ ↓", "previous / next slice"),
+    ("PgUp PgDn", "10 slices back / forward"),
+    ("Home End", "first / last slice"),
+    ("+ -, Ctrl+wheel", "zoom in / out"),
+    ("middle drag", "pan"),
+    ("right drag", "window / level"),
+)
+
+
 class Plane(StrEnum):
     AXIAL = "axial"
     CORONAL = "coronal"
@@ -266,7 +277,8 @@ class SliceViewer(QWidget):
         self._draw_overlays()
 
     def center_on(self, point: Point) -> None:
-        """Go to the slice holding ``point`` and pan it to the middle of the view (zoom kept)."""
+        """Go to the slice holding ``point``; pan it to the middle of the view only when it is out of view (or at the
+        very edge), so that accepting or selecting a lesion on screen does not move the image (zoom kept)."""
         if self.volume is None:
             return
         k, j, i = (float(x) for x in self.volume.patient_to_voxel(point))
@@ -277,7 +289,9 @@ class SliceViewer(QWidget):
         if self.plane is Plane.AXIAL:
             x, y = self._voxel_to_view(j, i)
             r = self.vb.viewRect()
-            self.vb.translateBy(x=x - r.center().x(), y=y - r.center().y())
+            inner = r.adjusted(r.width() * 0.1, r.height() * 0.1, -r.width() * 0.1, -r.height() * 0.1)
+            if not inner.contains(QPointF(x, y)):
+                self.vb.translateBy(x=x - r.center().x(), y=y - r.center().y())
         self.redraw()
 
     # ---- geometry of the current plane ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+from PyQt6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from workstation.read_model import Read
 from workstation.review.blinding import STUDY_DAY_ONE, study_day
@@ -20,8 +20,15 @@ class WorklistView(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderLabels(["Subject / timepoint", "Date / day", "Read"])
-        self.setColumnWidth(0, 110)
-        self.setColumnWidth(1, 82)
+        # the date and the read status always show in full; a long subject or timepoint name is elided instead
+        header = self.header()
+        assert header is not None
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(40)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         #: a blinded central read shows study days ("day 43"), never dates
         self.dates_as_days = False
         self.itemActivated.connect(self._activated)
