@@ -100,6 +100,13 @@ def main() -> int:
     engine = best_of(args.runs, lambda: [evaluate_case(c) for c in cases])
     _report("engine  (evaluate_case over the decoded cases, in process)", *engine)
     print(f"engine / baseline: {engine[1] / decode[1]:.2f} x the CPU time of decoding the input")
+    from workstation.cli.evaluate import _evaluate_in_parallel
+
+    processes = os.cpu_count() or 1
+    work = [(Path("bench"), c) for c in cases]
+    parallel = best_of(args.runs, lambda: _evaluate_in_parallel(work, processes))
+    _report(f"engine on {processes} processes (what the command does for many subjects; JSON lines out)", *parallel)
+    print(f"engine on {processes} processes / engine in process (wall): {parallel[0] / engine[0]:.2f}")
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cases.json"
@@ -115,8 +122,8 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs: when it exceeds the CPU count, other work shares the "
           "cores: wall time overstates the cost, and CPU time does too, less (caches and the host are shared)")
-    verdict = "within" if max(engine[1], cli[1]) < BUDGET_S else "OVER"
-    print(f"{verdict} the {BUDGET_S:.0f} s budget (CPU time, engine and command)")
+    verdict = "within" if max(parallel[0], cli[0]) < BUDGET_S else "OVER"
+    print(f"{verdict} the {BUDGET_S:.0f} s budget (wall time: engine on every core, and the whole command)")
     return 0 if verdict == "within" else 1
 
 

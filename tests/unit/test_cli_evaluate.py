@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from recist import evaluate_case
 from tests.unit.recist_builders import m, make_case, new, non_target, st, target
 from workstation.cli import main
 
@@ -130,3 +131,20 @@ def test_an_empty_list_is_no_case(tmp_path: Path, capsys: pytest.CaptureFixture[
     _write(tmp_path / "empty.json", [])
     assert main(["evaluate", str(tmp_path / "empty.json")]) == 1
     assert "holds no case" in capsys.readouterr().err
+
+
+def test_many_subjects_are_evaluated_on_every_core_with_the_same_output(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from workstation.cli import evaluate as evaluate_command
+
+    cases = [_case(f"S{i}", 20.0 + i) for i in range(12)]
+    _write(tmp_path / "many.json", cases)
+    monkeypatch.setattr(evaluate_command, "PARALLEL_MIN_CASES", 5)
+    monkeypatch.setattr(evaluate_command.os, "cpu_count", lambda: 2)
+    assert main(["evaluate", str(tmp_path / "many.json")]) == 0
+    assert json.loads(capsys.readouterr().out) == [evaluate_case(c) for c in cases]
+    cases[7]["timepoints"][1]["lesions"][0]["diameter_mm"] = -2
+    _write(tmp_path / "many.json", cases)
+    assert main(["evaluate", str(tmp_path / "many.json")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "many.json: subject S7" in err and "negative diameter" in err and "\n" not in err
