@@ -73,8 +73,10 @@ class DecisionBar(QFrame):
         outer.addWidget(self.label)
         outer.addLayout(row)
         self.setFixedHeight(self.sizeHint().height())
-        policy = self.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)  # hidden, it keeps its place: the viewers keep their geometry
+        # its width follows the viewers (never the other way round), hidden it keeps its place: the viewers keep
+        # their geometry when a measurement comes and goes
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        policy.setRetainSizeWhenHidden(True)
         self.setSizePolicy(policy)
         self.setVisible(False)
 

@@ -1,0 +1,228 @@
+"""What a new user found wrong, driven through the real widgets: re-clicking a measured lesion, a new lesion's organ,
+a viewer that jumped when the decision bar came and went, low-confidence suggestions, and the small things."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from PyQt6.QtCore import QPointF, Qt
+from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QApplication
+
+from tests.gui.conftest import LESIONS
+from tests.gui.phantom import ThresholdSegmenter
+from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
+from workstation.read_model import LesionStatus, MeasurementOrigin, Role
+
+SHIFT = (3.0, -2.0, 0.0)  # how the patient lies at week 6 (see conftest.phantom_subject)
+
+
+def _at_week6(i: int) -> tuple[float, float, float]:
+    c = LESIONS[i].centre_mm
+    return (c[0] + SHIFT[0], c[1] + SHIFT[1], c[2] + SHIFT[2])
+
+
+def _measure_baseline(qtbot, w) -> None:
+    for i in (0, 1):
+        _click_on(qtbot, w.current_viewer, LESIONS[i].centre_mm)
+        _wait_pending(qtbot, w)
+        QTest.keyClick(w, Qt.Key.Key_Return)
+    assert set(w.session.read.lesions) == {"T1", "T2"}
+
+
+def _response(w) -> list[str]:
+    table = w.response_panel.table
+    return [table.item(table.rowCount() - 1, c).text() for c in range(table.columnCount())]
+
+
+def test_reclicking_a_measured_lesion_at_follow_up_re_measures_it(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _measure_baseline(qtbot, w)
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
+    for lesion_id in ("T1", "T2"):
+        w.session.select_lesion(lesion_id)
+        QTest.keyClick(w, Qt.Key.Key_G)
+        _wait_pending(qtbot, w)
+        QTest.keyClick(w, Qt.Key.Key_Return)
+    before = w.session.read.timepoints[1].assessments["T2"].measurements[0]
+    assert _response(w)[7] == "PR"
+
+    # the reader clicks T2 again (T1 is selected, last accepted): the bar re-measures T2, never "new lesion"
+    w.session.select_lesion("T1")
+    _click_on(qtbot, w.current_viewer, _at_week6(1))
+    _wait_pending(qtbot, w, organ=None)
+    assert w.lesion_choice.currentData() == "T2"
+    assert "re-measures T2" in w.decision_bar.label.text()
+    assert w.decision_bar.accept_btn.isEnabled()
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert set(w.session.read.lesions) == {"T1", "T2"}
+    t2 = w.session.read.timepoints[1].assessments["T2"]
+    assert t2.status is LesionStatus.MEASURED and len(t2.measurements) == 1
+    assert _response(w)[7] == "PR" and _response(w)[8] == "iPR"
+    QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo: the earlier measurement is back
+    assert w.session.read.timepoints[1].assessments["T2"].measurements[0] == before
+
+    # choosing "new lesion" on top of T2 asks first; "no" records nothing and turns the bar to T2
+    questions: list[str] = []
+    w.confirm = lambda q: questions.append(q) or False  # type: ignore[method-assign]
+    _click_on(qtbot, w.current_viewer, _at_week6(1))
+    _wait_pending(qtbot, w, organ=None)
+    w.decision_bar.choose(Role.NEW)
+    w.organ_choice.setCurrentText("liver")
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert questions and "T2" in questions[0] and "SEPARATE" in questions[0]
+    assert set(w.session.read.lesions) == {"T1", "T2"} and w.pending is not None
+    assert w.lesion_choice.currentData() == "T2"
+    assert _response(w)[7] == "PR"
+
+
+def test_a_click_on_a_measured_baseline_lesion_re_measures_it(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _measure_baseline(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w, organ=None)
+    assert w.lesion_choice.currentData() == "T1"
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert set(w.session.read.lesions) == {"T1", "T2"}
+
+
+def test_a_new_lesion_organ_is_chosen_by_the_reader(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w, organ=None)
+    bar = w.decision_bar
+    assert w.lesion_choice.currentData() is Role.TARGET and w.organ_choice.currentText() == ""
+    assert not bar.accept_btn.isEnabled() and "organ" in bar.hint.text()
+    QTest.keyClick(w, Qt.Key.Key_Return)  # Enter does not record it either
+    assert not w.session.read.lesions and w.pending is not None
+    assert "organ" in w.statusBar().currentMessage()
+    w.organ_choice.setCurrentIndex(w.organ_choice.findText("lung"))
+    assert bar.accept_btn.isEnabled() and bar.hint.text() == ""
+    bar.accept_btn.click()
+    assert w.session.read.lesions["T1"].organ == "lung"
+
+    # the next new lesion starts without an organ again; a known lesion shows its own
+    _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
+    _wait_pending(qtbot, w, organ=None)
+    assert w.organ_choice.currentText() == "" and not bar.accept_btn.isEnabled()
+    w.decision_bar.choose("T1")
+    assert w.organ_choice.currentText() == "lung" and bar.accept_btn.isEnabled()
+    w.decision_bar.choose(Role.NON_TARGET)
+    assert w.organ_choice.currentText() == "" and not bar.accept_btn.isEnabled()
+
+
+def test_the_image_stays_put_when_the_bar_comes_and_goes(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    v = w.current_viewer
+    QApplication.processEvents()
+    geometry, view = v.geometry(), v.vb.viewRect()
+    _click_on(qtbot, v, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    QApplication.processEvents()
+    assert w.decision_bar.isVisible()
+    assert v.geometry() == geometry and v.vb.viewRect() == view
+    QTest.keyClick(w, Qt.Key.Key_Escape)
+    QApplication.processEvents()
+    assert v.geometry() == geometry and v.vb.viewRect() == view
+
+    # accepting a lesion that is on screen does not pan the image
+    w.set_tool(w.current_viewer.tool.__class__("measure"))
+    _click_on(qtbot, v, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    QApplication.processEvents()
+    assert "T1" in w.session.read.lesions and v.vb.viewRect() == view
+
+    # zoomed in, a lesion out of view is brought into view; F fits the whole image again
+    QTest.keyClick(v, Qt.Key.Key_Plus)
+    QTest.keyClick(v, Qt.Key.Key_Plus)
+    zoomed = v.vb.viewRect()
+    assert zoomed.width() < view.width()
+    a, b = w.session.read.timepoints[0].assessments["T1"].measurements[0].long_axis_endpoints
+    x, y, _ = v.patient_to_view(tuple((p + q) / 2 for p, q in zip(a, b, strict=True)))
+    v.vb.translateBy(x=x - zoomed.left() + 10.0, y=0.0)  # the lesion is now left of the view
+    assert not v.vb.viewRect().contains(QPointF(x, y))
+    w.session.select_lesion(None)
+    w.session.select_lesion("T1")
+    assert v.vb.viewRect().contains(QPointF(x, y)) and np.isclose(v.vb.viewRect().width(), zoomed.width())
+    QTest.keyClick(w, Qt.Key.Key_F)
+    assert np.allclose([v.vb.viewRect().width(), v.vb.viewRect().height()], [view.width(), view.height()], rtol=1e-6)
+
+
+class LowConfidenceSegmenter(ThresholdSegmenter):
+    def segment(self, volume, seed_mm, hints=None, cancel=None):
+        return dataclasses.replace(super().segment(volume, seed_mm, hints, cancel), confidence=0.2)
+
+
+def test_a_low_confidence_suggestion_is_not_accepted_silently(qtbot, window):
+    w = window
+    w.measuring._segmenter = LowConfidenceSegmenter()
+    _open(qtbot, w)
+    questions: list[str] = []
+    answer = [False]
+    w.confirm = lambda q: questions.append(q) or answer[0]  # type: ignore[method-assign]
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    assert "low confidence" in w.decision_bar.label.text()
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert questions and "not sure of this outline" in questions[0] and "Accept anyway?" in questions[0]
+    assert not w.session.read.lesions and w.pending is not None  # "no": still waiting, nothing recorded
+    answer[0] = True
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert w.session.read.timepoints[0].assessments["T1"].measurements[0].origin is MeasurementOrigin.ACCEPTED
+
+    # an adjusted outline is the reader's own decision: no question
+    questions.clear()
+    _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
+    _wait_pending(qtbot, w)
+    _, b = w.pending.measurement.long_axis_endpoints
+    w.current_viewer.endpoint_moved.emit("long", 1, (b[0] + 1.0, b[1], b[2]))
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert not questions and w.session.read.timepoints[0].assessments["T2"].measurements[0].origin.value == "adjusted"
+
+
+def test_table_text_worklist_column_shortcuts_and_focus(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    # a hand measurement reads "24.0 mm (hand)"
+    w.set_tool(w.current_viewer.tool.__class__("ruler"))
+    cx, cy, cz = LESIONS[1].centre_mm
+    v = w.current_viewer
+    v.set_slice(v.patient_to_view(LESIONS[1].centre_mm)[2])
+    ax, ay, _ = v.patient_to_view((cx - 12.0, cy, cz))
+    bx, by, _ = v.patient_to_view((cx + 12.0, cy, cz))
+    v._drag_line(ax, ay, bx, by, finished=True)
+    # the reader picks the organ from the combo box, then accepts with the button: the keys go to the images again
+    w.organ_choice.setFocus()
+    w.organ_choice.setCurrentIndex(w.organ_choice.findText("liver"))
+    w.organ_choice.activated.emit(w.organ_choice.currentIndex())
+    w.decision_bar.accept_btn.click()
+    assert w.lesion_table.item(0, 4).text() == "24.0 mm (hand)"
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is v, timeout=2000)
+    k = v.slice_index
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
+    assert v.slice_index == k + 1
+
+    # the side-by-side view: the worklist's Read column shows its text in full
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    qtbot.waitUntil(lambda: w.volume(1) is not None, timeout=5000)
+    QApplication.processEvents()
+    tree = w.worklist
+    header = tree.header()
+    item = tree.topLevelItem(0).child(0)
+    needed = tree.fontMetrics().horizontalAdvance(item.text(2))
+    assert header.sectionSize(2) >= needed
+    assert header.sectionViewportPosition(2) + header.sectionSize(2) <= tree.viewport().width()
+
+    # F1 lists every shortcut, the viewer's own keys included
+    text = w.shortcuts_text()
+    for key in ("Home", "End", "PgUp", "F1", "Ctrl+Z", "G", "Fit to window"):
+        assert key in text, key
+    assert "\n           F   " in text
