@@ -187,10 +187,7 @@ def test_a_low_confidence_suggestion_is_not_accepted_silently(qtbot, window):
     assert not questions and w.session.read.timepoints[0].assessments["T2"].measurements[0].origin.value == "adjusted"
 
 
-def test_table_text_worklist_column_shortcuts_and_focus(qtbot, window):
-    w = window
-    _open(qtbot, w)
-    # a hand measurement reads "24.0 mm (hand)"
+def _draw_t2_by_hand(w) -> None:
     w.set_tool(w.current_viewer.tool.__class__("ruler"))
     cx, cy, cz = LESIONS[1].centre_mm
     v = w.current_viewer
@@ -198,30 +195,59 @@ def test_table_text_worklist_column_shortcuts_and_focus(qtbot, window):
     ax, ay, _ = v.patient_to_view((cx - 12.0, cy, cz))
     bx, by, _ = v.patient_to_view((cx + 12.0, cy, cz))
     v._drag_line(ax, ay, bx, by, finished=True)
-    # the reader picks the organ from the combo box, then accepts with the button: the keys go to the images again
+
+
+def test_a_hand_measurement_reads_mm_then_hand(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    _draw_t2_by_hand(w)
+    w.organ_choice.setCurrentText("liver")
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert w.lesion_table.item(0, 4).text() == "24.0 mm (hand)"
+
+
+def test_the_keys_go_back_to_the_images_after_the_bar_and_the_worklist(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    v = w.current_viewer
+    w.activateWindow()
+    _draw_t2_by_hand(w)
+    # the reader picks the organ from the combo box, then accepts with the button
     w.organ_choice.setFocus()
     w.organ_choice.setCurrentIndex(w.organ_choice.findText("liver"))
     w.organ_choice.activated.emit(w.organ_choice.currentIndex())
+    w.decision_bar.accept_btn.setFocus()
     w.decision_bar.accept_btn.click()
-    assert w.lesion_table.item(0, 4).text() == "24.0 mm (hand)"
-    w.activateWindow()
+    assert "T1" in w.session.read.lesions
     qtbot.waitUntil(lambda: QApplication.focusWidget() is v, timeout=2000)
     k = v.slice_index
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
     assert v.slice_index == k + 1
+    # a timepoint opened from the worklist: the arrows scroll its slices, not the worklist
+    w.worklist.setFocus()
+    item = w.worklist.topLevelItem(0).child(1)
+    w.worklist.itemClicked.emit(item, 0)
+    qtbot.waitUntil(lambda: w.volume(1) is not None, timeout=5000)
+    assert QApplication.focusWidget() is v
 
-    # the side-by-side view: the worklist's Read column shows its text in full
+
+def test_the_worklist_read_column_shows_in_full_beside_two_viewers(qtbot, window):
+    w = window
+    _open(qtbot, w)
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
     qtbot.waitUntil(lambda: w.volume(1) is not None, timeout=5000)
     QApplication.processEvents()
     tree = w.worklist
     header = tree.header()
-    item = tree.topLevelItem(0).child(0)
-    needed = tree.fontMetrics().horizontalAdvance(item.text(2))
-    assert header.sectionSize(2) >= needed
+    for t in range(2):
+        item = tree.topLevelItem(0).child(t)
+        needed = tree.fontMetrics().horizontalAdvance(item.text(2))
+        assert header.sectionSize(2) >= needed, item.text(2)
     assert header.sectionViewportPosition(2) + header.sectionSize(2) <= tree.viewport().width()
 
-    # F1 lists every shortcut, the viewer's own keys included
+
+def test_the_shortcut_list_names_every_key(qtbot, window):
+    w = window
     text = w.shortcuts_text()
     for key in ("Home", "End", "PgUp", "F1", "Ctrl+Z", "G", "Fit to window"):
         assert key in text, key
