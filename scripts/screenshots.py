@@ -119,6 +119,8 @@ def main() -> int:
                 click(tuple(first["centre_lps_mm"]), les["node"])
                 if w.pending is None:
                     continue
+                if s_idx == 0 and n == 0:
+                    shot("new-lesion-organ.png")  # a new lesion waits for the reader to choose its organ
                 w.organ_choice.setCurrentText(les["organ"])
                 w.node_check.setChecked(les["node"])
                 if s_idx == 0 and n == 0:
@@ -174,6 +176,15 @@ def main() -> int:
                 elif les["role"] == "non-target":
                     present = les["timepoints"][tp]["present"]
                     w.session.set_status(les["id"], LesionStatus.PRESENT if present else LesionStatus.ABSENT)  # type: ignore[union-attr]
+            if s_idx == 0 and tp == 1:
+                # the reader clicks T1 again: the bar re-measures T1 (never "new lesion" on top of it)
+                t1 = w.session.assessment("T1")  # type: ignore[union-attr]
+                if t1 is not None and t1.measurements and t1.measurements[0].long_axis_endpoints:
+                    a, b = t1.measurements[0].long_axis_endpoints
+                    click(tuple((p + q) / 2 for p, q in zip(a, b, strict=True)), False)  # type: ignore[arg-type]
+                    if w.pending is not None:
+                        shot("re-measure.png")
+                        w.reject_pending()
         if s_idx == 0:
             shot("follow-up-read.png")
         # what this read gives against the ground truth (the script accepts every suggestion unchecked)

@@ -252,3 +252,24 @@ def test_the_shortcut_list_names_every_key(qtbot, window):
     for key in ("Home", "End", "PgUp", "F1", "Ctrl+Z", "G", "Fit to window"):
         assert key in text, key
     assert "\n           F   " in text
+
+
+def test_g_measures_the_selected_lesion_even_beside_a_measured_one(qtbot, window):
+    from workstation.session.followup import LesionProposal
+
+    w = window
+    _open(qtbot, w)
+    _measure_baseline(qtbot, w)
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
+    w.session.select_lesion("T1")
+    QTest.keyClick(w, Qt.Key.Key_G)
+    _wait_pending(qtbot, w)
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    # T2 proposed on top of T1 (as when two lesions touch): G still measures T2, and says what it lies on
+    w.proposals = [LesionProposal("T2", _at_week6(0), "registration", 0)]
+    w.session.select_lesion("T2")
+    QTest.keyClick(w, Qt.Key.Key_G)
+    _wait_pending(qtbot, w)
+    assert w.lesion_choice.currentData() == "T2"
+    assert "already measured here: check that this is T2" in w.decision_bar.label.text()

@@ -88,3 +88,18 @@ def test_outlines_hold_the_click_or_share_voxels_with_the_suggestion():
     # an outline hit wins over geometry (a hand-drawn T2 line elsewhere)
     hit = lesion_at(s.read, 0, (72.0, 0.0, 50.0), slice_tolerance_mm=2.5, outline_hits=["T1"])
     assert hit is not None and hit.lesion_id == "T1"
+
+
+def test_a_thin_lesion_holds_only_the_clicks_inside_its_ellipse():
+    from workstation.session.tracked import on_measurement
+
+    thin = Measurement(
+        long_axis_mm=40.0,
+        short_axis_mm=6.0,
+        long_axis_endpoints=((0.0, 0.0, 50.0), (40.0, 0.0, 50.0)),
+        short_axis_endpoints=((20.0, -3.0, 50.0), (20.0, 3.0, 50.0)),
+        origin=MeasurementOrigin.MANUAL,
+    )
+    assert on_measurement((20.0, 4.0, 50.0), thin, 2.5)  # just outside its edge: within the margin
+    assert not on_measurement((20.0, 12.0, 50.0), thin, 2.5)  # beside it, though within half its long axis
+    assert on_measurement((38.0, 0.0, 50.0), thin, 2.5)

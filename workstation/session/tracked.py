@@ -47,19 +47,31 @@ def _middle(m: Measurement) -> Point | None:
 
 
 def on_measurement(point: Point, m: Measurement, slice_tolerance_mm: float) -> bool:
-    """``point`` lies on the slice of ``m`` and inside the disc its long axis spans (plus a small margin)."""
+    """``point`` lies on the slice of ``m`` and inside the ellipse its long and short axes span (plus a small
+    margin; a circle of the long axis where no short axis was drawn)."""
     middle = _middle(m)
-    if middle is None or abs(point[2] - middle[2]) > slice_tolerance_mm:
+    if middle is None or m.long_axis_endpoints is None or abs(point[2] - middle[2]) > slice_tolerance_mm:
         return False
-    return _in_plane(point, middle) <= m.long_axis_mm / 2 + EDGE_MARGIN_MM
+    p, q = m.long_axis_endpoints
+    along = np.array([q[0] - p[0], q[1] - p[1]], dtype=np.float64)
+    norm = float(np.linalg.norm(along))
+    if norm == 0.0:
+        return False
+    along /= norm
+    across = np.array([-along[1], along[0]])
+    d = np.array([point[0] - middle[0], point[1] - middle[1]])
+    semi_long = m.long_axis_mm / 2 + EDGE_MARGIN_MM
+    semi_short = (m.short_axis_mm if m.short_axis_mm is not None else m.long_axis_mm) / 2 + EDGE_MARGIN_MM
+    return float((d @ along / semi_long) ** 2 + (d @ across / semi_short) ** 2) <= 1.0
 
 
 def measurements_overlap(a: Measurement, b: Measurement, slice_tolerance_mm: float) -> bool:
-    """Two measurements on the same slice whose long-axis discs overlap by more than touching edges."""
+    """Two measurements of the same lesion, as far as their axes tell: on the same slice, the middle of each lies
+    inside the other's ellipse."""
     ma, mb = _middle(a), _middle(b)
-    if ma is None or mb is None or abs(ma[2] - mb[2]) > slice_tolerance_mm:
+    if ma is None or mb is None:
         return False
-    return _in_plane(ma, mb) < (a.long_axis_mm + b.long_axis_mm) / 2 - EDGE_MARGIN_MM
+    return on_measurement(ma, b, slice_tolerance_mm) or on_measurement(mb, a, slice_tolerance_mm)
 
 
 def mask_contains(mask: Mask, offset: Offset, voxel: tuple[int, int, int]) -> bool:

@@ -110,6 +110,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._suggest_job: Job | None = None
         #: where the reader last clicked or drew (patient mm): which lesion a measurement is for is guessed from it
         self._click_point: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        #: the lesion the reader asked to measure with G (None for a plain click or a drawing)
+        self._intended_lesion: str | None = None
         self._bridge = _Bridge()
         self._bridge.first_slice.connect(self._first_slice_ready)
         self._syncing = False

@@ -72,6 +72,8 @@ class MeasuringMixin:
         jobs: JobRunner
         _suggest_job: Job | None
         _click_point: tuple[float, float, float]
+        #: the lesion the reader asked to measure (G), whatever the click falls on
+        _intended_lesion: str | None
         auto_answer: bool | None
 
         def say(self, message: str, timeout_ms: int = 8000) -> None: ...
@@ -124,6 +126,7 @@ class MeasuringMixin:
         )
         self._suggest_job = job
         self._click_point = point
+        self._intended_lesion = None  # a plain click: the lesion is found from where it falls
 
     def _click_is_node(self, point: tuple[float, float, float]) -> bool:
         lesion_id = self._lesion_for(point)
@@ -161,6 +164,7 @@ class MeasuringMixin:
             self.say(str(exc))
             return
         self._click_point = middle_of(long_axis)
+        self._intended_lesion = None
         self._replace_pending(Pending(m, slice_index, None))
         self._show_pending("Drawn by hand")
 
@@ -190,8 +194,12 @@ class MeasuringMixin:
         self.current_viewer.set_pending(m.long_axis_endpoints, m.short_axis_endpoints, outline, p.slice_index)
         if fresh:
             hit = self._tracked_hit(self._click_point, p)
-            guess = hit.lesion_id if hit is not None else self._lesion_for(self._click_point)
-            if hit is not None and hit.measured_here:
+            intended = self._intended_lesion
+            guess = intended or (hit.lesion_id if hit is not None else self._lesion_for(self._click_point))
+            if intended is not None:  # G: the reader asked for this lesion; only warn if it lies on another
+                if hit is not None and hit.lesion_id != intended and hit.measured_here:
+                    text += f"<br>⚠ {hit.reason}, already measured here: check that this is {intended}"
+            elif hit is not None and hit.measured_here:
                 text += (
                     f"<br>↻ {hit.reason}: Enter re-measures {hit.lesion_id} (replaces its measurement here; "
                     "Ctrl+Z undoes)"
@@ -396,6 +404,7 @@ class MeasuringMixin:
             return
         self.current_viewer.center_on(prop.point_mm)
         self.suggest_at(prop.point_mm, self.current_viewer.slice_index)
+        self._intended_lesion = prop.lesion_id
 
     def _organ_for_declaration(self, role: Role) -> str:
         """The organ the reader typed in the bar, else asked for now (never the previous lesion's)."""

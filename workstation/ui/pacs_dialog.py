@@ -418,11 +418,13 @@ class PacsDialog(QDialog):
             results = []
             with connect(server) as pacs:
                 for n, study in enumerate(studies, 1):
+
                     def study_progress(done: int, total: int, message: str, n: int = n) -> None:
                         progress(done, total, f"study {n} of {len(studies)}: {message}")
 
-                    results.append((study, pacs.retrieve(study.study_uid, cache, progress=study_progress,
-                                                         cancel=cancel)))
+                    results.append(
+                        (study, pacs.retrieve(study.study_uid, cache, progress=study_progress, cancel=cancel))
+                    )
             return results
 
         def done(results: list[tuple[StudyResult, RetrieveResult]]) -> None:
