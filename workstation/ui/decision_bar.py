@@ -46,13 +46,20 @@ class DecisionBar(QFrame):
         self.hint = QLabel("")
         self.hint.setStyleSheet("color: #ffb347;")
         self.node_check = QCheckBox("lymph node")
-        self.fragment_check = QCheckBox("split: add as a fragment")
+        self.fragment_check = QCheckBox("split fragment")
         self.fragment_check.setToolTip("The lesion has split: this measurement is one more fragment (summed)")
         self.accept_btn = QPushButton("Accept (Enter)")
-        self.reject_btn = QPushButton("Reject, draw by hand (Esc)")
+        self.reject_btn = QPushButton("Reject (Esc)")
+        self.reject_btn.setToolTip("Reject the suggestion and draw the lesion by hand (ruler R, bidirectional B)")
         self.accept_btn.clicked.connect(self.accept_requested)
         self.reject_btn.clicked.connect(self.reject_requested)
         self.lesion_choice.currentIndexChanged.connect(self._lesion_choice_changed)
+        self.organ_choice.setMinimumContentsLength(14)
+        # two rows that fit beside the docks: what waits, and Accept / Reject; then which lesion it is for
+        top = QHBoxLayout()
+        top.addWidget(self.label, 1)
+        top.addWidget(self.accept_btn)
+        top.addWidget(self.reject_btn)
         row = QHBoxLayout()
         for widget in (
             QLabel("as"),
@@ -62,15 +69,13 @@ class DecisionBar(QFrame):
             self.node_check,
             self.fragment_check,
             self.hint,
-            self.accept_btn,
-            self.reject_btn,
         ):
             row.addWidget(widget)
         row.addStretch(1)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 3, 6, 3)
         outer.setSpacing(2)
-        outer.addWidget(self.label)
+        outer.addLayout(top)
         outer.addLayout(row)
         self.setFixedHeight(self.sizeHint().height())
         # its width follows the viewers (never the other way round), hidden it keeps its place: the viewers keep
