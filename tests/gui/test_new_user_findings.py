@@ -273,3 +273,17 @@ def test_g_measures_the_selected_lesion_even_beside_a_measured_one(qtbot, window
     _wait_pending(qtbot, w)
     assert w.lesion_choice.currentData() == "T2"
     assert "already measured here: check that this is T2" in w.decision_bar.label.text()
+
+
+def test_typing_an_organ_then_enter_accepts_with_that_organ(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    w.activateWindow()
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w, organ=None)
+    editor = w.organ_choice.lineEdit()
+    editor.setFocus()
+    QTest.keyClicks(editor, "lung")
+    assert w.decision_bar.accept_btn.isEnabled()
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    assert w.session.read.lesions["T1"].organ == "lung" and w.pending is None

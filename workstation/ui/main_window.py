@@ -112,6 +112,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._click_point: tuple[float, float, float] = (0.0, 0.0, 0.0)
         #: the lesion the reader asked to measure with G (None for a plain click or a drawing)
         self._intended_lesion: str | None = None
+        #: outlines of measured lesions read from the mask store (a stored mask never changes)
+        self._outline_cache: dict[str, tuple[Any, tuple[int, int, int]]] = {}
         self._bridge = _Bridge()
         self._bridge.first_slice.connect(self._first_slice_ready)
         self._syncing = False
@@ -300,6 +302,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.fit_action = self._action("&Fit to window (reset zoom and pan)", "F", self.fit_to_window, view)
         self.sync_check = QCheckBox("keep in step")
         self.sync_check.setChecked(True)
+        self.sync_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a click on it leaves the keys with the images
         self.tool_bar.addWidget(self.sync_check)
         help_menu = mb.addMenu("&Help")
         self._action("Keyboard shortcuts", "F1", self.show_shortcuts, help_menu)

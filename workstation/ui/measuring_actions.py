@@ -74,6 +74,8 @@ class MeasuringMixin:
         _click_point: tuple[float, float, float]
         #: the lesion the reader asked to measure (G), whatever the click falls on
         _intended_lesion: str | None
+        #: stored outlines already read, by mask key
+        _outline_cache: dict[str, tuple[Any, tuple[int, int, int]]]
         auto_answer: bool | None
 
         def say(self, message: str, timeout_ms: int = 8000) -> None: ...
@@ -225,13 +227,16 @@ class MeasuringMixin:
             for m in a.measurements:
                 if m.mask_ref is None or m.series_uid != volume.info.series_uid:
                     continue
-                try:
-                    stored = store.load(m.mask_ref)
-                except MaskStoreError:
-                    continue  # the measurement's end points still place it
-                if stored.mask.shape and len(stored.offset) == 3:
+                cached = self._outline_cache.get(m.mask_ref)
+                if cached is None:
+                    try:
+                        stored = store.load(m.mask_ref)
+                    except MaskStoreError:
+                        continue  # the measurement's end points still place it
                     k, j, i = stored.offset
-                    out[lesion_id] = (stored.mask, (int(k), int(j), int(i)))
+                    cached = (stored.mask, (int(k), int(j), int(i)))
+                    self._outline_cache[m.mask_ref] = cached  # a stored mask never changes: read it once
+                out[lesion_id] = cached
         return out
 
     def _outline_hits(self, point: Any, pending: Pending | None) -> list[str]:
