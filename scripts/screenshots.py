@@ -51,7 +51,7 @@ def main() -> int:
     from workstation.session.response import summarize
     from workstation.session.suggestions import MeasuringService
     from workstation.ui.main_window import MainWindow
-    from workstation.ui.viewer import Plane
+    from workstation.ui.viewer import Plane, Tool
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     work = Path(tempfile.mkdtemp(prefix="recist-shots-"))
@@ -185,6 +185,7 @@ def main() -> int:
                     if w.pending is not None:
                         shot("re-measure.png")
                         w.reject_pending()
+                        w.set_tool(Tool.MEASURE)  # a reject chooses the ruler; the reader goes on clicking
         if s_idx == 0:
             shot("follow-up-read.png")
         # what this read gives against the ground truth (the script accepts every suggestion unchecked)
