@@ -59,3 +59,13 @@ def test_folder_without_dicom_is_a_clear_error(tmp_path, capsys):
     code = main(["segment", str(tmp_path), "--point", "0", "0", "0", "--engine", "classical"])
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err and err.startswith("recist segment:")
+
+
+def test_auto_says_which_engine_it_used_and_why(series, capsys):
+    folder, click, _ = series
+    code = main(["segment", str(folder), "--point", *map(str, click), "--device", "cpu"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    # The shipped bundle is marked "auto_select": false (it loses to the classical engine): auto says so.
+    assert out["engine"] == "classical"
+    assert "not selected automatically" in out["fallback_reason"]
