@@ -276,8 +276,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     cases = make_cases(args.lesions, args.seed, args.clicks)
-    print(f"held-out set: {len(cases)} lesions 10-60 mm, seed {args.seed}, {args.clicks} clicks each "
-          f"(generated in {time.perf_counter() - t0:.0f} s); torch threads {args.threads}; {platform.processor()}")
+    print(
+        f"held-out set: {len(cases)} lesions 10-60 mm, seed {args.seed}, {args.clicks} clicks each "
+        f"(generated in {time.perf_counter() - t0:.0f} s); torch threads {args.threads}; {platform.processor()}"
+    )
     results: dict[str, dict[str, float]] = {}
     monai_engine = None
     for name in ("classical", "monai"):
@@ -315,12 +317,16 @@ def main() -> int:
     mm = measured_matmul_gflops()
     print("[compute]")
     print("  (FLOPs: 2 x multiply-adds of every 3-D convolution and transposed convolution, counted by forward hooks)")
-    print(f"  MONAI FLOPs per click (median first-pass crop {median_crop}): {flops / 1e9:.2f} GFLOP; "
-          f"second pass when the lesion reaches its border (median crop {median_big}): {flops_big / 1e9:.1f} GFLOP")
+    print(
+        f"  MONAI FLOPs per click (median first-pass crop {median_crop}): {flops / 1e9:.2f} GFLOP; "
+        f"second pass when the lesion reaches its border (median crop {median_big}): {flops_big / 1e9:.1f} GFLOP"
+    )
     print(f"  CPU peak (theoretical, {how}): {peak:.0f} GFLOP/s; measured 1024^2 matmul: {mm:.0f} GFLOP/s")
     used = peak * min(args.threads, len(os.sched_getaffinity(0))) / len(os.sched_getaffinity(0))
-    print(f"  achieved at median latency: {achieved:.1f} GFLOP/s = {achieved / peak:.1%} of the CPU's peak, "
-          f"{achieved / used:.1%} of the peak of the {args.threads} core(s) used")
+    print(
+        f"  achieved at median latency: {achieved:.1f} GFLOP/s = {achieved / peak:.1%} of the CPU's peak, "
+        f"{achieved / used:.1%} of the peak of the {args.threads} core(s) used"
+    )
     results["compute"] = {
         "gflop_per_click": flops / 1e9,
         "median_crop": list(median_crop),  # type: ignore[dict-item]
@@ -330,8 +336,10 @@ def main() -> int:
         "fraction_of_peak": achieved / peak,
     }
     if args.sample_trial:
-        print("[sample trial: imaging.synthetic renderer, click at each measurable lesion's true centre; truth is the "
-              "continuous shape's axes, so slice sampling adds error]")
+        print(
+            "[sample trial: imaging.synthetic renderer, click at each measurable lesion's true centre; truth is the "
+            "continuous shape's axes, so slice sampling adds error]"
+        )
         trial = sample_trial_errors(args.sample_trial)
         for name, row in trial.items():
             print(f"  {name}: " + ", ".join(f"{k}={v:.3g}" for k, v in row.items()))

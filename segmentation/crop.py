@@ -83,9 +83,9 @@ def touches_border(mask: npt.NDArray[np.bool_], box: CropBox, volume_shape: tupl
     return False
 
 
-def component_at(mask: npt.NDArray[np.bool_], seed: tuple[int, int, int], search_vox: tuple[int, int, int]) -> (
-    npt.NDArray[np.bool_]
-):
+def component_at(
+    mask: npt.NDArray[np.bool_], seed: tuple[int, int, int], search_vox: tuple[int, int, int]
+) -> npt.NDArray[np.bool_]:
     """The connected component of ``mask`` holding ``seed``, or the one nearest to it within ``search_vox``; empty if
     none is that close."""
     from scipy import ndimage

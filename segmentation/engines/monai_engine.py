@@ -51,7 +51,7 @@ SHARPNESS_LOW, SHARPNESS_HIGH = 0.70, 0.90
 
 
 def resolve_device(device: str) -> str:
-    """"auto" -> "cuda" when torch sees a GPU, else "cpu"; "cuda" without a GPU is an error."""
+    """ "auto" -> "cuda" when torch sees a GPU, else "cpu"; "cuda" without a GPU is an error."""
     import torch
 
     if device == "auto":

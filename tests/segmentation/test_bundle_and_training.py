@@ -45,8 +45,14 @@ def test_a_bundle_naming_code_outside_monai_networks_is_refused(tmp_path):
 def test_corrupt_weights_are_a_clear_error(tmp_path):
     root = _bundle(
         tmp_path,
-        {"_target_": "monai.networks.nets.UNet", "spatial_dims": 3, "in_channels": 3, "out_channels": 1,
-         "channels": [4, 8], "strides": [2]},
+        {
+            "_target_": "monai.networks.nets.UNet",
+            "spatial_dims": 3,
+            "in_channels": 3,
+            "out_channels": 1,
+            "channels": [4, 8],
+            "strides": [2],
+        },
     )
     engine = MonaiSegmenter(root, "cpu")
     with pytest.raises(BundleError, match="cannot load weights"):

@@ -27,8 +27,14 @@ def test_segment_prints_the_recist_json(engine, series, capsys):
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert out["engine"] == engine
-    for key in ("long_axis_mm", "short_axis_mm", "slice_position_mm", "long_axis_endpoints",
-                "short_axis_endpoints", "volume_ml"):
+    for key in (
+        "long_axis_mm",
+        "short_axis_mm",
+        "slice_position_mm",
+        "long_axis_endpoints",
+        "short_axis_endpoints",
+        "volume_ml",
+    ):
         assert key in out
     assert out["model_id"] == ("lesion_seg" if engine == "monai" else None)
     assert isinstance(out["low_confidence"], bool) and isinstance(out["warnings"], list)
