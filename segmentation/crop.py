@@ -35,15 +35,26 @@ class CropBox:
         return (kji[0] - self.start[0], kji[1] - self.start[1], kji[2] - self.start[2])
 
 
+#: Below this (median of the click's 3 x 3 pixels) the click is on air: outside the body, bowel gas, airway. No lesion
+#: is air; a lung nodule is soft tissue, so a click on one is far above this.
+AIR_BELOW_HU = -900.0
+
+
 def seed_voxel(volume: Volume, seed_mm: PointMM) -> tuple[int, int, int]:
-    """The voxel under a click in patient mm; a clear error when the point is outside the volume."""
+    """The voxel under a click in patient mm; a clear error when the point is outside the volume or on air."""
     kji = volume.nearest_voxel(seed_mm)
+    x, y, z = seed_mm
     if not volume.contains_voxel(kji):
-        x, y, z = seed_mm
-        raise SegmentationError(
-            f"the point ({x:.1f}, {y:.1f}, {z:.1f}) mm is outside the image volume "
-            f"(nearest voxel {kji}, volume size {volume.shape} slices x rows x columns)"
-        )
+        n = np.array(volume.shape) - 1
+        corners = volume.voxel_to_patient([(a, b, c) for a in (0, n[0]) for b in (0, n[1]) for c in (0, n[2])])
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        span = ", ".join(f"{axis} {a:.0f} to {b:.0f}" for axis, a, b in zip("xyz", lo, hi, strict=True))
+        raise SegmentationError(f"the point ({x:.1f}, {y:.1f}, {z:.1f}) mm is outside the image volume ({span} mm)")
+    k, j, i = kji
+    around = volume.array[k, max(j - 1, 0) : j + 2, max(i - 1, 0) : i + 2]
+    hu = float(np.median(around.astype(np.float64)))
+    if hu < AIR_BELOW_HU:
+        raise SegmentationError(f"no lesion at ({x:.1f}, {y:.1f}, {z:.1f}) mm: the click is on air ({hu:.0f} HU)")
     return kji
 
 

@@ -97,6 +97,16 @@ def test_point_outside_the_volume_is_a_clear_error(engine_name, lesion, monai_en
         engine.segment(volume, (500.0, 0.0, 0.0))
 
 
+@pytest.mark.parametrize("engine_name", ["monai", "classical"])
+def test_a_click_on_air_is_no_lesion(engine_name, monai_engine):
+    _, volume = liver_lesion()
+    volume.array[:, :20, :] = -1024  # air in front of the body
+    click = tuple(float(v) for v in volume.voxel_to_patient((18, 5, 56)))
+    engine = monai_engine if engine_name == "monai" else create_segmenter("classical")
+    with pytest.raises(SegmentationError, match="on air"):
+        engine.segment(volume, click)
+
+
 def test_point_on_plain_background_is_refused_or_flagged(monai_engine):
     rng = np.random.default_rng(0)
     _, volume = liver_lesion()

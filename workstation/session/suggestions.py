@@ -21,7 +21,8 @@ from segmentation.base import SegmentationError, SegmentationHints, Segmentation
 from workstation.mask_store import MaskStore
 from workstation.read_model import Measurement, MeasurementOrigin, Point
 
-AxesFunction = Callable[[npt.NDArray[np.bool_], Volume, tuple[int, int, int]], Any]
+#: (mask, volume, offset, *, is_node) -> RecistAxes; a node is measured on the slice of its longest short axis.
+AxesFunction = Callable[..., Any]
 
 
 class SuggestionUnavailable(Exception):
@@ -106,7 +107,7 @@ class MeasuringService:
             raise SuggestionUnavailable(str(exc)) from None
         if not result.mask.any():
             raise SuggestionUnavailable("the engine found no lesion at the click; measure by hand")
-        axes = axes_fn(result.mask, volume, result.offset)
+        axes = axes_fn(result.mask, volume, result.offset, is_node=is_node)
         slice_index = int(axes.slice_index)
         prov = result.provenance
         short_ends = getattr(axes, "short_axis_endpoints", None)
