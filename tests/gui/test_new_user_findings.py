@@ -122,14 +122,17 @@ def test_the_image_stays_put_when_the_bar_comes_and_goes(qtbot, window):
     v = w.current_viewer
     QApplication.processEvents()
     geometry, view = v.geometry(), v.vb.viewRect()
+    hint = w.decision_bar.idle_hint
+    assert hint.isVisible() and "Click inside a lesion" in hint.text()  # the bar's place tells what to do
     _click_on(qtbot, v, LESIONS[0].centre_mm)
     _wait_pending(qtbot, w)
     QApplication.processEvents()
-    assert w.decision_bar.isVisible()
+    assert w.decision_bar.isVisible() and not hint.isVisible()
     assert v.geometry() == geometry and v.vb.viewRect() == view
     QTest.keyClick(w, Qt.Key.Key_Escape)
     QApplication.processEvents()
     assert v.geometry() == geometry and v.vb.viewRect() == view
+    assert hint.isVisible()
 
     # accepting a lesion that is on screen does not pan the image
     w.set_tool(w.current_viewer.tool.__class__("measure"))

@@ -15,6 +15,9 @@ NEW_CHOICES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Rol
 
 #: what the organ box shows until the reader chooses one for a new lesion
 ORGAN_PLACEHOLDER = "choose organ…"
+#: what the bar's place says while no measurement waits
+IDLE_HINT = ("Click inside a lesion to get a suggested outline and axes (M) · R ruler · B bidirectional · "
+             "G measure the selected lesion at its proposed place · F fit · F1 every shortcut")
 
 
 class DecisionBar(QFrame):
@@ -80,10 +83,19 @@ class DecisionBar(QFrame):
         self.setFixedHeight(self.sizeHint().height())
         # its width follows the viewers (never the other way round), hidden it keeps its place: the viewers keep
         # their geometry when a measurement comes and goes
-        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        policy.setRetainSizeWhenHidden(True)
-        self.setSizePolicy(policy)
-        self.setVisible(False)
+        self.setSizePolicy(QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed))
+        #: shown in the bar's place, at the bar's height, while no measurement waits (the window lays it out beside
+        #: the bar): one of the two is always there, so the viewers never change size
+        self.idle_hint = QLabel(IDLE_HINT)
+        self.idle_hint.setWordWrap(True)
+        self.idle_hint.setStyleSheet("color: #606060; padding: 4px 8px;")
+        self.idle_hint.setSizePolicy(QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed))
+        self.idle_hint.setFixedHeight(self.height())
+        super().setVisible(False)  # not ours: the hint has no parent yet and must not show as a window of its own
+
+    def setVisible(self, visible: bool) -> None:
+        super().setVisible(visible)
+        self.idle_hint.setVisible(not visible)
 
     def offer(self, text: str, session: ReadingSession, guess: str | None) -> None:
         """Show a waiting measurement: new-lesion choices for this timepoint, then the lesions it may belong to."""

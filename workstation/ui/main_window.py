@@ -153,6 +153,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         v = QVBoxLayout(centre)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(self.splitter, 1)
+        v.addWidget(self.decision_bar.idle_hint)
         v.addWidget(self.decision_bar)
         self.setCentralWidget(centre)
 
