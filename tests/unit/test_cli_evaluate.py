@@ -136,10 +136,11 @@ def test_an_empty_list_is_no_case(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_many_subjects_are_evaluated_on_every_core_with_the_same_output(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from workstation.cli import evaluate as evaluate_command
+    from workstation.cli.evaluate import _TEXT, _decode_and_evaluate, _split_list
 
     cases = [_case(f"S{i}", 20.0 + i) for i in range(12)]
     _write(tmp_path / "many.json", cases)
-    monkeypatch.setattr(evaluate_command, "PARALLEL_MIN_CASES", 5)
+    monkeypatch.setattr(evaluate_command, "PARALLEL_MIN_BYTES", 100)
     monkeypatch.setattr(evaluate_command.os, "cpu_count", lambda: 2)
     assert main(["evaluate", str(tmp_path / "many.json")]) == 0
     assert json.loads(capsys.readouterr().out) == [evaluate_case(c) for c in cases]
@@ -148,3 +149,20 @@ def test_many_subjects_are_evaluated_on_every_core_with_the_same_output(
     assert main(["evaluate", str(tmp_path / "many.json")]) == 1
     err = capsys.readouterr().err.strip()
     assert "many.json: subject S7" in err and "negative diameter" in err and "\n" not in err
+    # A cut that is not between cases is found out (its runs do not decode) and one process does the work. In valid
+    # JSON the pattern cannot sit inside a string (its quote would be escaped): only a nested object can fool it.
+    cases[7]["timepoints"][1]["lesions"][0]["diameter_mm"] = 12.0
+    text = json.dumps(cases)
+    nested = text.replace(', {"subject_id": "S6"', ', {"subject_id": "S6", "x": [{"a": 1}, {"subject_id": 2}]', 1)
+    _TEXT[:] = [nested]
+    try:
+        runs = _split_list(nested, 2)
+        assert runs is not None and any(_decode_and_evaluate(r) is None for r in runs)
+    finally:
+        _TEXT.clear()
+    _write(tmp_path / "many.json", cases)
+    assert main(["evaluate", str(tmp_path / "many.json")]) == 0
+    assert json.loads(capsys.readouterr().out) == [evaluate_case(c) for c in cases]
+    (tmp_path / "many.json").write_text((tmp_path / "many.json").read_text()[:-40], encoding="utf-8")
+    assert main(["evaluate", str(tmp_path / "many.json")]) == 1
+    assert "not valid JSON" in capsys.readouterr().err

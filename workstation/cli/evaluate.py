@@ -10,9 +10,10 @@ import argparse
 import gc
 import json
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from recist import CaseError, evaluate_case
 from workstation.cli import CommandError
@@ -59,50 +60,113 @@ def evaluate_cases(path: Path, cases: list[Any]) -> list[dict[str, Any]]:
     return results
 
 
-#: Below this many cases the work is too small to be worth a second process.
-PARALLEL_MIN_CASES = 2000
-_WORK: list[tuple[Path, Any]] = []  # the decoded cases, shared with forked workers (copy-on-write)
+#: Below this size a file is too small to be worth a second process.
+PARALLEL_MIN_BYTES = 1_000_000
+#: Where two cases of a list meet: ``}``, ``,``, then a case object, which starts with its subject id as the documented
+#: format writes it (a file written otherwise is simply evaluated in one process).
+_ELEMENT_BOUNDARY = re.compile(r'\}\s*,\s*(?=\{\s*"subject_id")')
+_TEXT: list[str] = []  # the file's text, shared with forked workers (copy-on-write)
 
 
-def _evaluate_slice(bounds: tuple[int, int]) -> tuple[list[str], str | None]:
-    """Worker: evaluate ``_WORK[start:stop]`` into compact JSON lines, or stop at the first invalid case."""
+def _split_list(text: str, parts: int) -> list[tuple[int, int]] | None:
+    """Cut a JSON list's text into ``parts`` runs of whole elements: (start, end) of each run's element text.
+
+    A cut is only a guess (the pattern might sit inside a string); it is proven right when every run decodes as a list
+    of its own: a cut inside a string or a nested value leaves a bracket or a quote unclosed. None: not a list."""
+    body_start = text.find("[")
+    body_end = text.rfind("]")
+    if body_start < 0 or text[:body_start].strip() or text[body_end + 1:].strip():
+        return None
+    cuts = [body_start + 1]
+    for k in range(1, parts):
+        m = _ELEMENT_BOUNDARY.search(text, max(cuts[-1], body_start + (body_end - body_start) * k // parts))
+        if m is None or m.start() >= body_end:
+            break
+        cuts.append(m.start() + 1)  # the run ends after "}"
+        cuts.append(m.end())  # the next starts at "{"
+    cuts.append(body_end)
+    return list(zip(cuts[0::2], cuts[1::2], strict=True))
+
+
+def _decode_and_evaluate(bounds: tuple[int, int]) -> tuple[list[str], str | None] | None:
+    """Worker: decode one run of cases and evaluate it into compact JSON lines, stopping at the first invalid case;
+    None when the run does not decode (a wrong cut, or a malformed file: the caller falls back to one process, which
+    names the fault)."""
+    try:
+        cases = json.loads("[" + _TEXT[0][bounds[0]:bounds[1]] + "]")
+    except json.JSONDecodeError:
+        return None
     lines: list[str] = []
-    for path, case in _WORK[bounds[0]:bounds[1]]:
+    for case in cases:
         try:
             lines.append(json.dumps(evaluate_case(case)))
         except CaseError as exc:
-            return lines, f"{path}: {exc}"
+            return lines, str(exc)
     return lines, None
 
 
-def _evaluate_in_parallel(work: list[tuple[Path, Any]], processes: int) -> list[str]:
-    """Many subjects on every core: each case is independent. Forked workers read the decoded input in place."""
-    import multiprocessing
+def _run_to_file(job: tuple[tuple[int, int], str]) -> tuple[str, bool, str | None] | None:
+    """Worker: `_decode_and_evaluate` with the lines written to a file (cheaper than sending them back)."""
+    bounds, out_path = job
+    done = _decode_and_evaluate(bounds)
+    if done is None:
+        return None
+    lines, error = done
+    with open(out_path, "w", encoding="utf-8") as fh:
+        fh.write(",\n".join(lines))
+    return out_path, bool(lines), error
 
-    _WORK[:] = work
+
+def _evaluate_in_parallel(path: Path, text: str, processes: int, out: TextIO) -> bool:
+    """Many subjects on every core: each forked worker decodes and evaluates its own run of the list (so decoding is
+    shared out too) and the results are written to ``out`` in file order. False, with nothing written, when the file
+    cannot be cut that way."""
+    import multiprocessing
+    import shutil
+    import tempfile
+
+    runs = _split_list(text, processes)
+    if runs is None or len(runs) < 2:
+        return False
+    _TEXT[:] = [text]
     try:
-        step = -(-len(work) // (processes * 4))
-        chunks = [(i, min(i + step, len(work))) for i in range(0, len(work), step)]
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            out: list[str] = []
-            for lines, error in pool.imap(_evaluate_slice, chunks):
-                if error is not None:
-                    raise CommandError(error, INVALID_INPUT)
-                out.extend(lines)
-        return out
+        with tempfile.TemporaryDirectory(prefix="recist-evaluate-") as tmp, \
+                multiprocessing.get_context("fork").Pool(len(runs)) as pool:
+            done = pool.map(_run_to_file, [(run, f"{tmp}/{n}.json") for n, run in enumerate(runs)])
+            if any(d is None for d in done):
+                return False
+            for run_result in done:
+                assert run_result is not None
+                if run_result[2] is not None:  # the first invalid case in file order, as one process reports it
+                    raise CommandError(f"{path}: {run_result[2]}", INVALID_INPUT)
+            out.write("[\n")
+            first = True
+            for out_path, has_lines, _ in (d for d in done if d is not None):
+                if has_lines:
+                    out.write("" if first else ",\n")
+                    out.flush()
+                    with open(out_path, encoding="utf-8") as fh:
+                        shutil.copyfileobj(fh, out)
+                    first = False
+            out.write("\n]\n")
+            return True
     finally:
-        _WORK.clear()
+        _TEXT.clear()
 
 
 def run(args: argparse.Namespace) -> int:
+    processes = min(os.cpu_count() or 1, 8)
+    if args.format == "json" and len(args.cases) == 1 and processes > 1 and sys.platform == "linux":
+        path = Path(args.cases[0])
+        if path.is_file() and path.stat().st_size >= PARALLEL_MIN_BYTES:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                text = ""  # the one-process path below says what is wrong
+            if text and _evaluate_in_parallel(path, text, processes, sys.stdout):
+                return 0
     loaded = [(Path(name), load_cases(Path(name))) for name in args.cases]
     gc.freeze()  # the decoded input is acyclic and lives to the end: spare the collector rescanning it
-    work = [(path, case) for path, cases in loaded for case in cases]
-    processes = min(os.cpu_count() or 1, 8)
-    if args.format == "json" and len(work) >= PARALLEL_MIN_CASES and processes > 1 and sys.platform == "linux":
-        lines = _evaluate_in_parallel(work, processes)
-        sys.stdout.write("[\n" + ",\n".join(lines) + "\n]\n")
-        return 0
     results: list[dict[str, Any]] = []
     for path, cases in loaded:
         for case in cases:
