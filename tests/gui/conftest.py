@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.gui.phantom import PhantomLesion, ThresholdSegmenter, phantom_volume
+from tests.services import postgres_server as pg
+from tests.services.postgres_server import make_users
 from workstation.session.persistence import JsonReadStore
 from workstation.session.suggestions import MeasuringService
 from workstation.session.worklist import InMemorySource, SubjectEntry, TimepointEntry
@@ -58,3 +60,27 @@ def window(qtbot, tmp_path: Path) -> Iterator[object]:
     yield w
     w.jobs.cancel_all()
     w.jobs.wait(5000)
+
+
+#: cheap argon2 parameters for every GUI test that signs in or signs (autouse)
+fast_password_hashing = pg.fast_password_hashing
+
+
+@pytest.fixture
+def db_window(qtbot, tmp_path: Path):
+    from workstation.session.suggestions import MeasuringService
+    from workstation.storage import open_database
+    from workstation.storage.read_store import DatabaseReadStore
+    from workstation.ui.main_window import MainWindow
+
+    db = open_database(str(tmp_path / "workstation.db"))
+    users = make_users(db)
+    store = DatabaseReadStore(db, users["site1"])  # type: ignore[arg-type]
+    w = MainWindow(reader="site1", store=store, measuring=MeasuringService(ThresholdSegmenter()), data_dir=tmp_path)
+    w.auto_answer = True
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.jobs.cancel_all()
+    w.jobs.wait(5000)
+    db.close()

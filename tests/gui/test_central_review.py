@@ -17,10 +17,8 @@ from PyQt6.QtTest import QTest
 
 from imaging.synthetic.identity import INSTITUTION
 from tests.gui.test_reading_flow import _click_on
-from tests.services import postgres_server as pg
 from tests.services.postgres_server import PASSWORD, make_users
 
-fast_password_hashing = pg.fast_password_hashing
 SUBJECT = "SUBJ-001"
 ANY_DATE = re.compile(r"\b(19|20)\d\d-?\d\d-?\d\d\b")
 

@@ -3,37 +3,9 @@ a study retrieved from PACS joins the worklist as a timepoint of its subject."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from tests.gui.conftest import LESIONS, phantom_subject
-from tests.gui.phantom import ThresholdSegmenter
 from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
-from tests.services import postgres_server as pg
-from tests.services.postgres_server import PASSWORD, make_users
-
-fast_password_hashing = pg.fast_password_hashing
-
-
-@pytest.fixture
-def db_window(qtbot, tmp_path: Path):
-    from workstation.session.suggestions import MeasuringService
-    from workstation.storage import open_database
-    from workstation.storage.read_store import DatabaseReadStore
-    from workstation.ui.main_window import MainWindow
-
-    db = open_database(str(tmp_path / "workstation.db"))
-    users = make_users(db)
-    store = DatabaseReadStore(db, users["site1"])  # type: ignore[arg-type]
-    w = MainWindow(reader="site1", store=store, measuring=MeasuringService(ThresholdSegmenter()), data_dir=tmp_path)
-    w.auto_answer = True
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.jobs.cancel_all()
-    w.jobs.wait(5000)
-    db.close()
+from tests.services.postgres_server import PASSWORD
 
 
 def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
