@@ -19,7 +19,6 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QRadioButton,
     QTableWidget,
@@ -31,7 +30,7 @@ from PyQt6.QtWidgets import (
 from workstation.review.blinding import study_days_in_text
 from workstation.review.discordance import ReadOutcome
 from workstation.review.service import AdjudicationCase
-from workstation.ui.review.buttons import ok_cancel
+from workstation.ui.review.buttons import error_label, ok_cancel, password_field
 
 COLUMNS = ["Timepoint", "Day", "Sum (mm)", "Target", "Non-target", "New", "Overall"]
 
@@ -61,11 +60,8 @@ class AdjudicationDialog(QDialog):
             self._read_ids[slot] = stored.read.read_id
         self.reason = QPlainTextEdit()
         self.reason.setPlaceholderText("Why this read (the images and rule that decide it)")
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #c0392b")
-        self.error.setWordWrap(True)
+        self.password = password_field()
+        self.error = error_label()
         form = QFormLayout()
         form.addRow("Reason", self.reason)
         form.addRow("Password", self.password)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PyQt6.QtWidgets import QDialog, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from workstation.storage import Database, StorageError
-from workstation.ui.review.buttons import ok_cancel
+from workstation.ui.review.buttons import error_label, ok_cancel, password_field
 from workstation.users import AuthenticationError, User, authenticate
 
 
@@ -18,11 +18,8 @@ class LoginDialog(QDialog):
         self.user: User | None = None
         self.setWindowTitle("Sign in")
         self.username = QLineEdit()
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #c0392b")
-        self.error.setWordWrap(True)
+        self.password = password_field()
+        self.error = error_label()
         form = QFormLayout()
         form.addRow("User name", self.username)
         form.addRow("Password", self.password)

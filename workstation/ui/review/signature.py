@@ -14,13 +14,12 @@ from PyQt6.QtWidgets import (
     QDialog,
     QFormLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from workstation.ui.review.buttons import ok_cancel
+from workstation.ui.review.buttons import error_label, ok_cancel, password_field
 from workstation.users import User
 
 MEANINGS = [
@@ -37,11 +36,8 @@ class SignatureDialog(QDialog):
         self.meaning = QComboBox()
         self.meaning.setEditable(True)
         self.meaning.addItems(MEANINGS)
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #c0392b")
-        self.error.setWordWrap(True)
+        self.password = password_field()
+        self.error = error_label()
         form = QFormLayout()
         form.addRow("Signing", QLabel(what))
         form.addRow("Signed by", QLabel(f"{user.full_name} ({user.username})"))
