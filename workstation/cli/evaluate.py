@@ -167,13 +167,7 @@ def run(args: argparse.Namespace) -> int:
                 return 0
     loaded = [(Path(name), load_cases(Path(name))) for name in args.cases]
     gc.freeze()  # the decoded input is acyclic and lives to the end: spare the collector rescanning it
-    results: list[dict[str, Any]] = []
-    for path, cases in loaded:
-        for case in cases:
-            try:
-                results.append(evaluate_case(case))
-            except CaseError as exc:
-                raise CommandError(f"{path}: {exc}", INVALID_INPUT) from None
+    results = [result for path, cases in loaded for result in evaluate_cases(path, cases)]
     if args.format == "table":
         sys.stdout.write("\n\n".join(format_table(r) for r in results) + "\n")
     elif len(results) == 1:
