@@ -186,7 +186,10 @@ def model_flops(engine: object, crop_shape: tuple[int, int, int]) -> float:
         for m in net.modules()
         if isinstance(m, torch.nn.Conv3d | torch.nn.ConvTranspose3d)
     ]
-    shape = [((n + 7) // 8) * 8 for n in crop_shape]
+    from segmentation.bundle import size_multiples
+
+    multiples = size_multiples(engine.config.network_args)  # type: ignore[attr-defined]
+    shape = [-(-n // m) * m for n, m in zip(crop_shape, multiples, strict=True)]
     with torch.inference_mode():
         net(torch.zeros(1, 3, *shape))
     for h in handles:
@@ -268,6 +271,9 @@ def main() -> int:
     ap.add_argument("--clicks", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2, help="torch threads for inference")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--engines", default="classical,monai", help="comma-separated engines to measure")
+    ap.add_argument("--device", default="cpu", help="device of the MONAI engine: cpu or cuda (latency on a GPU)")
+    ap.add_argument("--bundle", type=Path, default=None, help="MONAI bundle to measure (default: the shipped one)")
     ap.add_argument("--sample-trial", type=Path, default=None, help="also measure a `recist generate-sample` trial")
     args = ap.parse_args()
 
@@ -282,17 +288,25 @@ def main() -> int:
     )
     results: dict[str, dict[str, float]] = {}
     monai_engine = None
-    for name in ("classical", "monai"):
-        engine = create_segmenter(name, "cpu")
+    names = [n.strip() for n in args.engines.split(",") if n.strip()]
+    for name in names:
         if name == "monai":
+            engine = create_segmenter(name, args.device, **({"bundle": args.bundle} if args.bundle else {}))
             monai_engine = engine
             v = cases[0][1]
-            engine.segment(v, tuple(float(x) for x in v.voxel_to_patient(cases[0][3][0])))  # warm-up (lazy load)
+            for _ in range(3):  # warm-up (lazy load; on a GPU, kernel selection)
+                engine.segment(v, tuple(float(x) for x in v.voxel_to_patient(cases[0][3][0])))
+        else:
+            engine = create_segmenter(name, "cpu")
         st = EngineStats()
         run_engine(engine, cases, args.clicks, st)
         results[name] = summary(st)
         print(fmt_row(name, results[name]))
 
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if monai_engine is None or args.device != "cpu" or "classical" not in results:
+        return 0  # the comparison and the CPU compute figures need both engines on the CPU
     c, m = results["classical"], results["monai"]
     print("[monai vs classical baseline, same lesions and clicks]")
     for key in ("long_median_mm", "long_p95_mm", "short_median_mm", "short_p95_mm", "latency_median_s"):
@@ -307,7 +321,12 @@ def main() -> int:
     for _, volume, _, _ in cases:
         first = monai_engine.first_extent_mm(volume)  # type: ignore[attr-defined]
         crops.append(tuple(min(n, round(e / s)) for n, e, s in zip(volume.shape, first, volume.spacing, strict=True)))
-        big.append(tuple(min(n, math.ceil(112.0 / s)) for n, s in zip(volume.shape, volume.spacing, strict=True)))
+        big.append(
+            tuple(
+                min(n, math.ceil(e / s))
+                for n, e, s in zip(volume.shape, monai_engine.config.crop_extent_mm, volume.spacing, strict=True)  # type: ignore[attr-defined]
+            )
+        )
     median_crop = tuple(int(np.median([cr[i] for cr in crops])) for i in range(3))
     median_big = tuple(int(np.median([cr[i] for cr in big])) for i in range(3))
     flops_big = model_flops(monai_engine, median_big)

@@ -42,6 +42,8 @@ class BundleConfig:
     first_crop_slices: tuple[int, int]
     threshold: float
     refine_edges: bool
+    #: Passes with the crop mirrored (1 = none, up to 8), probabilities averaged.
+    test_time_flips: int
     metadata: dict[str, Any]
 
     @property
@@ -49,30 +51,55 @@ class BundleConfig:
         return self.root / "models" / "model.pt"
 
 
-def default_network_def(channels: tuple[int, ...] = (16, 32, 64, 128)) -> dict[str, Any]:
-    """The shipped network: a small 3-D residual UNet (MONAI), 3 input channels, 1 output logit."""
+#: The shipped network: five levels, the first halving rows and columns only (slices are thicker than pixels).
+SHIPPED_CHANNELS = (16, 32, 64, 128, 256)
+SHIPPED_STRIDES: tuple[Any, ...] = ((1, 2, 2), 2, 2, 2)
+
+
+def default_network_def(
+    channels: tuple[int, ...] = SHIPPED_CHANNELS, strides: tuple[Any, ...] | None = None
+) -> dict[str, Any]:
+    """A 3-D residual UNet (MONAI), 3 input channels, 1 output logit; strides of 2 unless given (one per level
+    after the first; a stride is one number or one per axis)."""
+    if strides is None:
+        strides = SHIPPED_STRIDES if tuple(channels) == SHIPPED_CHANNELS else (2,) * (len(channels) - 1)
     return {
         "_target_": "monai.networks.nets.UNet",
         "spatial_dims": 3,
         "in_channels": len(HU_WINDOWS) + 1,
         "out_channels": 1,
         "channels": list(channels),
-        "strides": [2] * (len(channels) - 1),
+        "strides": [list(s) if isinstance(s, tuple | list) else s for s in strides],
         "num_res_units": 1,
         "norm": "INSTANCE",
     }
 
 
-def inference_config(network_def: dict[str, Any], crop_extent_mm: tuple[float, float, float]) -> dict[str, Any]:
+def size_multiples(network_args: dict[str, Any]) -> tuple[int, int, int]:
+    """Per axis (slice, row, column), the multiple a crop's size must be for the network's strides (a stride is one
+    number or one per axis)."""
+    out = [1, 1, 1]
+    for stride in network_args.get("strides", []):
+        per_axis = [int(stride)] * 3 if isinstance(stride, int | float) else [int(s) for s in stride]
+        out = [a * b for a, b in zip(out, per_axis, strict=True)]
+    return (out[0], out[1], out[2])
+
+
+def inference_config(
+    network_def: dict[str, Any],
+    crop_extent_mm: tuple[float, float, float],
+    first_crop_inplane: int = 96,
+    first_crop_slices: tuple[int, int] = (16, 24),
+) -> dict[str, Any]:
     return {
         "network_def": network_def,
         "input": {
             "hu_windows": [list(w) for w in HU_WINDOWS],
             "guidance_sigma_mm": GUIDANCE_SIGMA_MM,
             "crop_extent_mm": list(crop_extent_mm),
-            "first_crop_inplane": 96,
-            "first_crop_slices": [16, 24],
-            "size_multiple": 2 ** len(network_def.get("strides", [])),
+            "first_crop_inplane": first_crop_inplane,
+            "first_crop_slices": list(first_crop_slices),
+            "size_multiple": list(size_multiples(network_def)),
         },
         "postprocessing": {"threshold": 0.5, "largest_component_at_seed": True, "refine_edges": False},
     }
@@ -133,6 +160,7 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         first_crop_slices=(first_slices[0], first_slices[-1]),
         threshold=threshold,
         refine_edges=bool(inf.get("postprocessing", {}).get("refine_edges", False)),
+        test_time_flips=int(inf.get("postprocessing", {}).get("test_time_flips", 1)),
         metadata=meta,
     )
 
@@ -168,6 +196,8 @@ def write_bundle(
     network_def: dict[str, Any],
     crop_extent_mm: tuple[float, float, float],
     metadata: dict[str, Any],
+    first_crop_inplane: int = 96,
+    first_crop_slices: tuple[int, int] = (16, 24),
 ) -> None:
     """Write (or overwrite, atomically per file) a bundle folder."""
     import torch
@@ -177,7 +207,8 @@ def write_bundle(
     tmp = root / "models" / "model.pt.tmp"
     torch.save(state_dict, tmp)
     tmp.replace(root / "models" / "model.pt")
-    for name, data in (("metadata.json", metadata), ("inference.json", inference_config(network_def, crop_extent_mm))):
+    inference = inference_config(network_def, crop_extent_mm, first_crop_inplane, first_crop_slices)
+    for name, data in (("metadata.json", metadata), ("inference.json", inference)):
         t = root / "configs" / (name + ".tmp")
         t.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         t.replace(root / "configs" / name)

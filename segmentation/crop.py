@@ -74,9 +74,13 @@ def crop_around(
     return CropBox((start[0], start[1], start[2]), (stop[0], stop[1], stop[2]))
 
 
-def pad_to_multiple(array: npt.NDArray[np.float32], multiple: int) -> tuple[npt.NDArray[np.float32], tuple[int, ...]]:
-    """Edge-pad each axis at its end up to a multiple; returns the padded array and the original shape."""
-    pads = [(0, (-n) % multiple) for n in array.shape]
+def pad_to_multiple(
+    array: npt.NDArray[np.float32], multiple: int | tuple[int, ...]
+) -> tuple[npt.NDArray[np.float32], tuple[int, ...]]:
+    """Edge-pad each axis at its end up to a multiple (one for all axes, or one per axis); returns the padded array
+    and the original shape."""
+    multiples = (multiple,) * array.ndim if isinstance(multiple, int) else multiple
+    pads = [(0, (-n) % m) for n, m in zip(array.shape, multiples, strict=True)]
     if not any(p for _, p in pads):
         return array, array.shape
     return np.pad(array, pads, mode="edge"), array.shape

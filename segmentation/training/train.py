@@ -21,15 +21,16 @@ from typing import Any
 import numpy as np
 
 from imaging.cancel import Cancelled, CancelToken, ProgressCallback, report
-from segmentation.bundle import default_network_def, write_bundle
+from segmentation.bundle import SHIPPED_CHANNELS, default_network_def, write_bundle
 from segmentation.network_inputs import network_input
 from segmentation.training.synthetic import LesionPatch, make_patch, sample_spacing
 
 #: Crop the engine cuts around a click (mm, slice/row/column): an 80 mm lesion fits when the crop is re-centred on it.
 CROP_EXTENT_MM = (112.0, 112.0, 112.0)
-#: Training patches: in-plane pixels, and slices between these bounds (a multiple of 8 for the UNet's strides).
-TRAIN_INPLANE = 96
-TRAIN_SLICES = (16, 24)
+#: Training patches: in-plane pixels, and slices between these bounds (a multiple of 8 for the UNet's strides). The
+#: engine's first crop has the same size in voxels (written to the bundle), so the network sees what it trained on.
+TRAIN_INPLANE = 112
+TRAIN_SLICES = (16, 32)
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,19 @@ class TrainingResult:
     final_loss: float
 
 
-def training_patch(rng: np.random.Generator) -> LesionPatch:
-    """One training patch at a random acquisition; lesions up to 85 % of the patch's in-plane extent."""
-    spacing = sample_spacing(rng)
+def patch_slices(spacing: tuple[float, float, float], inplane: int = TRAIN_INPLANE) -> int:
+    """Slices of a patch (and of the engine's first crop): about the in-plane extent, a multiple of 8, within bounds."""
+    extent = inplane * spacing[1]
+    return int(np.clip(round(extent / spacing[0] / 8) * 8, *TRAIN_SLICES))
+
+
+def training_patch(
+    rng: np.random.Generator, spacing: tuple[float, float, float] | None = None, slices: int | None = None
+) -> LesionPatch:
+    """One training patch at a random acquisition (or the one given); lesions up to 85 % of its in-plane extent."""
+    spacing = spacing or sample_spacing(rng)
+    nk = slices or patch_slices(spacing)
     extent = TRAIN_INPLANE * spacing[1]
-    nk = int(np.clip(round(extent / spacing[0] / 8) * 8, *TRAIN_SLICES))
     max_d = min(80.0, 0.85 * extent)
     diameter = float(math.exp(rng.uniform(math.log(5.0), math.log(max_d))))
     return make_patch(rng, shape=(nk, TRAIN_INPLANE, TRAIN_INPLANE), spacing=spacing, diameter_mm=diameter)
@@ -57,7 +66,7 @@ def train(
     minutes: float | None = None,
     seed: int = 0,
     threads: int = 1,
-    channels: tuple[int, ...] = (16, 32, 64, 128),
+    channels: tuple[int, ...] = SHIPPED_CHANNELS,
     learning_rate: float = 3e-3,
     checkpoint_every: int = 250,
     init: Path | None = None,
@@ -105,7 +114,7 @@ def train(
         if parent is not None:
             meta["training"]["initialised_from"] = parent
             meta["version"] = f"{parent['version']}+ft"
-        write_bundle(out, net.state_dict(), network_def, CROP_EXTENT_MM, meta)
+        write_bundle(out, net.state_dict(), network_def, CROP_EXTENT_MM, meta, TRAIN_INPLANE, TRAIN_SLICES)
 
     step = 0
     budget_s = minutes * 60 if minutes is not None else math.inf

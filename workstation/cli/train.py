@@ -21,7 +21,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--init", type=Path, default=None, help="fine-tune: start from this bundle's weights")
-    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (3e-3 CPU, 2e-3 parallel)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="render patches in this many worker processes and train from a pool of them (fast; needs --minutes; "
+        "not bit-reproducible; also writes OUT_ema with the weights' moving average)",
+    )
+    p.add_argument("--device", default="auto", help="with --workers: cuda, cpu or auto (default)")
+    p.add_argument("--batch", type=int, default=4, help="with --workers: patches per step (default 4)")
     p.set_defaults(func=run)
 
 
@@ -35,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from segmentation.bundle import BundleError
     from segmentation.training.train import main_json, train
 
+    if args.workers:
+        return run_parallel(args)
     try:
         result = train(
             args.out,
@@ -43,10 +54,41 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             threads=args.threads,
             init=args.init,
-            learning_rate=args.learning_rate,
+            learning_rate=args.learning_rate or 3e-3,
         )
     except BundleError as exc:
         raise CommandError(f"--init: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot write the bundle to {args.out}: {exc}") from None
+    print(main_json(result))
+    return 0
+
+
+def run_parallel(args: argparse.Namespace) -> int:
+    if args.minutes is None or args.steps is not None or args.init is not None:
+        raise CommandError("--workers trains for --minutes N (not --steps, not --init)")
+    if args.workers < 1 or args.batch < 1:
+        raise CommandError("--workers and --batch must be at least 1")
+    import torch
+
+    from segmentation.training.parallel import train_parallel
+    from segmentation.training.train import main_json
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
+        raise CommandError(f"--device {args.device}: use cpu, or cuda on a machine with a CUDA GPU")
+    try:
+        result = train_parallel(
+            args.out,
+            minutes=args.minutes,
+            seed=args.seed,
+            workers=args.workers,
+            device=device,
+            batch=args.batch,
+            learning_rate=args.learning_rate or 2e-3,
+        )
     except OSError as exc:
         raise CommandError(f"cannot write the bundle to {args.out}: {exc}") from None
     print(main_json(result))

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Train the shipped lesion model on a GPU machine, then measure it there (accuracy and GPU latency per click).
+#
+#   scripts/train_model_gpu.sh OUT_DIR [MINUTES] [WORKERS]
+#
+# Needs python3 with torch (CUDA), numpy, scipy and MONAI importable (PYTHONPATH may point at a folder of wheels
+# installed with pip --target). Writes OUT_DIR/lesion_seg and OUT_DIR/lesion_seg_ema (bundles), OUT_DIR/train.log
+# (with the benchmark output). Copy the better bundle (on the validation seed, not the benchmark's) to
+# models/lesion_seg and measure it on the CPU with benchmarks/bench_segmentation.py.
+set -uo pipefail
+out=${1:?OUT_DIR}
+minutes=${2:-7}
+workers=${3:-14}
+here=$(cd "$(dirname "$0")/.." && pwd)
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$out/train.log"
+python3 -m segmentation.training.parallel "$out/lesion_seg" "$minutes" "$workers" 8 2>&1 | tee -a "$out/train.log"
+device=$(python3 -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
+for b in lesion_seg lesion_seg_ema; do
+  echo "== benchmark $b on $device ==" | tee -a "$out/train.log"
+  python3 "$here/benchmarks/bench_segmentation.py" --engines monai --device "$device" --bundle "$out/$b" \
+    --lesions "${BENCH_LESIONS:-20}" --seed 777 --threads 4 2>&1 | tee -a "$out/train.log"
+done
