@@ -1,9 +1,10 @@
 """The one place that names the concrete segmentation engines.
 
-``create_segmenter("auto")`` gives the MONAI engine when its bundle loads (and its metadata does not set
-``"auto_select": false``, which a bundle that loses to the classical engine on the benchmark carries), else the
-classical one; the engine's ``name`` (and the result's `Provenance`) says which was used, and ``fallback_reason`` why
-MONAI was not.
+``create_segmenter("auto")`` gives the consensus of the MONAI and classical engines (`consensus.ConsensusSegmenter`:
+both run, the more confident outline is returned, a disagreement is flagged) when the MONAI bundle loads and its
+metadata does not set ``"auto_select": false`` (which a bundle that loses to the classical engine carries), else the
+classical engine alone, with ``fallback_reason`` saying why; the result's `Provenance` names the engine whose outline
+was returned.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from segmentation.base import SegmentationError, Segmenter
 from segmentation.bundle import DEFAULT_BUNDLE, BundleError
 
-ENGINES = ("monai", "classical")
+ENGINES = ("monai", "classical")  # "auto" is their consensus
 
 
 def create_segmenter(name: str = "auto", device: str = "auto", bundle: Path | str = DEFAULT_BUNDLE) -> Segmenter:
@@ -27,6 +28,10 @@ def create_segmenter(name: str = "auto", device: str = "auto", bundle: Path | st
 
             if name == "auto":
                 _check_auto_select(bundle)
+                from segmentation.engines.classical import ClassicalSegmenter
+                from segmentation.engines.consensus import ConsensusSegmenter
+
+                return ConsensusSegmenter(MonaiSegmenter(bundle, device), ClassicalSegmenter())
             return MonaiSegmenter(bundle, device)
         except (BundleError, ImportError) as exc:
             if name == "monai":

@@ -161,6 +161,7 @@ def train_parallel(
     checkpoint_seconds: float = 60.0,
     validation_patches: int = 32,
     ema_decay: float = 0.999,
+    channels: tuple[int, ...] | None = None,
     log: Any = print,
 ) -> TrainingResult:
     """Train for ``minutes`` and write the bundle to ``out`` (checkpointed as it goes) and the weights' moving
@@ -172,7 +173,7 @@ def train_parallel(
     torch.manual_seed(seed)
     torch.backends.cudnn.benchmark = device == "cuda"
     rng = np.random.default_rng([seed, 1])
-    network_def = default_network_def()
+    network_def = default_network_def() if channels is None else default_network_def(channels)
     net = build_network(network_def["_target_"], {k: v for k, v in network_def.items() if k != "_target_"})
     net = net.to(device).train()
     ema_net = copy.deepcopy(net).eval()

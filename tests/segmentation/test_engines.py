@@ -10,6 +10,7 @@ from segmentation.bundle import DEFAULT_BUNDLE
 from segmentation.diameters import recist_axes
 from segmentation.engines import available_engines, create_segmenter
 from segmentation.engines.classical import ClassicalSegmenter
+from segmentation.engines.consensus import ConsensusSegmenter
 from tests.segmentation.synthetic_cases import lesion_touching_same_density_organ, liver_lesion, lung_nodule
 
 
@@ -40,8 +41,8 @@ def test_the_shipped_bundle_is_available():
 
 UNDERTRAINED = pytest.mark.xfail(
     strict=True,
-    reason="the shipped model (50 min of training on a shared CPU) misses the accuracy target: see MODEL_CARD.md. "
-    "Strict: when a better bundle passes, this marker must go.",
+    reason="the shipped model (7.5 min on one GPU) measures this lesion's long axis 2.05 mm long (Dice 0.91): over "
+    "this test's 2 mm; see MODEL_CARD.md. Strict: when a better bundle passes, this marker must go.",
 )
 
 
@@ -76,17 +77,25 @@ def test_same_input_gives_the_same_output_on_cpu(lesion, monai_engine):
     assert a.confidence == b.confidence
 
 
-@pytest.mark.parametrize("engine_name", ["monai", "classical"])
-def test_ambiguous_lesion_against_a_same_density_organ_is_flagged(engine_name, monai_engine):
+@pytest.mark.parametrize("engine_name", ["monai", "classical", "auto"])
+def test_ambiguous_lesion_against_a_same_density_organ_is_flagged_or_right(engine_name, monai_engine):
+    """No density edge between the nodule and the wall: an engine must say so, or find the 20 mm nodule by its shape
+    alone (never silently return an outline that runs into the wall)."""
     volume = lesion_touching_same_density_organ()
-    engine = monai_engine if engine_name == "monai" else create_segmenter("classical")
+    engine = monai_engine if engine_name == "monai" else create_segmenter(engine_name, "cpu")
     click = tuple(float(v) for v in volume.voxel_to_patient((20, 70, 60)))
     try:
         result = engine.segment(volume, click)
     except SegmentationError:
         return  # refusing is also honest
-    assert result.low_confidence
-    assert result.warnings
+    if result.low_confidence:
+        assert result.warnings
+        return
+    axes = recist_axes(result.mask, volume, result.offset)
+    assert axes.long_axis_mm == pytest.approx(20.0, abs=2.5)
+    assert axes.short_axis_mm == pytest.approx(20.0, abs=2.5)
+    columns = np.flatnonzero(result.full_mask(volume.shape).any(axis=(0, 1))) * volume.spacing[2]
+    assert columns.max() < 62.0 + 2.5  # the nodule ends at x = 62 mm; the wall goes on to 112 mm
 
 
 @pytest.mark.parametrize("engine_name", ["monai", "classical"])
@@ -144,8 +153,13 @@ def _bundle_copy(tmp_path, **metadata):
     return root
 
 
-def test_auto_picks_monai_when_the_bundle_loads_and_allows_it(tmp_path):
-    assert create_segmenter("auto", "cpu", bundle=_bundle_copy(tmp_path, auto_select=True)).name == "monai"
+def test_auto_runs_both_engines_when_the_bundle_loads_and_allows_it(tmp_path, lesion):
+    engine = create_segmenter("auto", "cpu", bundle=_bundle_copy(tmp_path, auto_select=True))
+    assert isinstance(engine, ConsensusSegmenter) and engine.fallback_reason is None
+    assert (engine.primary.name, engine.secondary.name) == ("monai", "classical")
+    patch, volume, _ = lesion
+    result = engine.segment(volume, _click(patch, volume))
+    assert result.provenance.engine in ("monai", "classical")  # the engine whose outline came back
 
 
 def test_auto_skips_a_bundle_marked_not_for_auto_selection_and_says_why(tmp_path):

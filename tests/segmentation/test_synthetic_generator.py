@@ -8,7 +8,7 @@ from scipy import ndimage
 
 from segmentation.network_inputs import network_input
 from segmentation.training.synthetic import TISSUES, make_patch, patch_volume
-from segmentation.training.train import training_patch
+from segmentation.training.train import TRAIN_INPLANE, training_patch
 
 
 def test_same_seed_same_patch_and_different_seed_different_patch():
@@ -38,7 +38,7 @@ def test_training_patches_cover_the_specified_ranges():
     assert {p.background for p in patches} == set(TISSUES)
     diameters = [p.diameter_mm for p in patches]
     assert min(diameters) >= 5.0 and max(diameters) <= 80.0 and max(diameters) > 3 * min(diameters)
-    assert all(p.image.shape[1:] == (96, 96) and p.image.shape[0] % 8 == 0 for p in patches)
+    assert all(p.image.shape[1:] == (TRAIN_INPLANE, TRAIN_INPLANE) and p.image.shape[0] % 8 == 0 for p in patches)
 
 
 def test_network_input_channels_and_guidance_peak_at_the_click():

@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             "is_node": bool(args.node),
         }
     )
+    if engine.name == "auto":
+        out["selected_by"] = "auto: both engines ran, the more confident outline was kept"
     reason = getattr(engine, "fallback_reason", None)
     if reason:
         out["fallback_reason"] = reason

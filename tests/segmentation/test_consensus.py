@@ -1,0 +1,69 @@
+"""The `auto` engine's reconciliation of two outlines (stub engines: no torch, no SimpleITK)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segmentation.base import Provenance, SegmentationError, SegmentationResult
+from segmentation.engines.consensus import ConsensusSegmenter, overlap_dice
+
+
+class Stub:
+    def __init__(self, name: str, box: tuple[slice, ...] | None, confidence: float, offset=(0, 0, 0)) -> None:
+        self.name, self.box, self.confidence, self.offset = name, box, confidence, offset
+
+    def segment(self, volume, seed_mm, hints=None, cancel=None):
+        if self.box is None:
+            raise SegmentationError(f"{self.name}: no lesion found")
+        mask = np.zeros((10, 20, 20), dtype=bool)
+        mask[self.box] = True
+        return SegmentationResult(mask, self.offset, Provenance(self.name), self.confidence, [])
+
+
+CUBE = (slice(2, 8), slice(5, 15), slice(5, 15))
+ELSEWHERE = (slice(2, 8), slice(0, 4), slice(0, 4))
+
+
+def run(a: Stub, b: Stub) -> SegmentationResult:
+    return ConsensusSegmenter(a, b).segment(None, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
+
+
+def test_agreeing_engines_give_the_more_confident_outline_unflagged():
+    result = run(Stub("monai", CUBE, 0.7), Stub("classical", CUBE, 0.9))
+    assert result.provenance.engine == "classical" and not result.low_confidence and not result.warnings
+
+
+def test_a_tie_goes_to_the_model():
+    assert run(Stub("monai", CUBE, 0.8), Stub("classical", CUBE, 0.8)).provenance.engine == "monai"
+
+
+def test_confident_engines_that_disagree_are_flagged_and_say_so():
+    result = run(Stub("monai", CUBE, 0.9), Stub("classical", ELSEWHERE, 0.8))
+    assert result.provenance.engine == "monai"
+    assert result.low_confidence
+    assert any("disagree" in w and "Dice 0.00" in w for w in result.warnings)
+
+
+def test_an_unconfident_dissenter_does_not_flag_the_confident_outline():
+    result = run(Stub("monai", ELSEWHERE, 0.2), Stub("classical", CUBE, 0.95))
+    assert result.provenance.engine == "classical" and not result.low_confidence
+
+
+def test_one_engine_finding_nothing_flags_the_other_outline():
+    result = run(Stub("monai", None, 0.0), Stub("classical", CUBE, 1.0))
+    assert result.provenance.engine == "classical" and result.low_confidence
+    assert any("monai engine found no lesion" in w for w in result.warnings)
+
+
+def test_both_finding_nothing_is_the_models_refusal():
+    with pytest.raises(SegmentationError, match="monai: no lesion"):
+        run(Stub("monai", None, 0.0), Stub("classical", None, 0.0))
+
+
+def test_overlap_dice_places_masks_with_different_offsets_in_one_box():
+    a = Stub("a", CUBE, 1.0).segment(None, None)
+    shifted = Stub("b", (slice(2, 8), slice(0, 10), slice(0, 10)), 1.0, offset=(0, 5, 5)).segment(None, None)
+    assert overlap_dice(a, shifted) == pytest.approx(1.0)
+    half = Stub("c", CUBE, 1.0, offset=(3, 0, 0)).segment(None, None)
+    assert overlap_dice(a, half) == pytest.approx(0.5)
