@@ -66,3 +66,13 @@ def test_missing_and_malformed_files_name_the_file(tmp_path):
     (root / "configs" / "inference.json").write_text("{broken")
     with pytest.raises(BundleError, match=r"inference\.json"):
         read_bundle(root)
+
+
+def test_train_command_refuses_impossible_parallel_options(capsys):
+    from workstation.cli import main
+
+    assert main(["train", "--workers", "2", "--steps", "5"]) != 0
+    assert "--workers trains for --minutes" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["train", "--workers", "1", "--minutes", "1", "--device", "cuda"]) != 0
+        assert "no CUDA GPU" in capsys.readouterr().err

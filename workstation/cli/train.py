@@ -69,16 +69,15 @@ def run_parallel(args: argparse.Namespace) -> int:
         raise CommandError("--workers trains for --minutes N (not --steps, not --init)")
     if args.workers < 1 or args.batch < 1:
         raise CommandError("--workers and --batch must be at least 1")
-    import torch
-
+    from segmentation.base import SegmentationError
+    from segmentation.engines.monai_engine import resolve_device
     from segmentation.training.parallel import train_parallel
     from segmentation.training.train import main_json
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
-        raise CommandError(f"--device {args.device}: use cpu, or cuda on a machine with a CUDA GPU")
+    try:
+        device = resolve_device(args.device)
+    except SegmentationError as exc:
+        raise CommandError(f"--device: {exc}") from None
     try:
         result = train_parallel(
             args.out,
