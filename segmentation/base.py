@@ -52,6 +52,9 @@ class SegmentationResult:
     #: 0..1; below `LOW_CONFIDENCE` the app asks the reader to check.
     confidence: float = 1.0
     warnings: list[str] = field(default_factory=list)
+    #: The outline runs to the edge of the region the engine analysed or of the images: it is not closed (a leak, a
+    #: lesion larger than the engine can see, or one cut by the scan).
+    unbounded: bool = False
 
     LOW_CONFIDENCE = 0.5
 

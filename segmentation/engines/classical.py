@@ -195,7 +195,8 @@ class ClassicalSegmenter:
             confidence = min(confidence, 0.3)
             warnings.append(EDGE_WARNING)
         provenance = Provenance(engine=self.name, device="cpu", seconds=time.perf_counter() - t0)
-        return SegmentationResult(mask, box.start, provenance, confidence, warnings)
+        unbounded = touches_border(mask, box, volume.shape) or touches_image_edge(mask, box, volume.shape)
+        return SegmentationResult(mask, box.start, provenance, confidence, warnings, unbounded)
 
     def _grow(
         self, volume: Volume, box: CropBox, seed: tuple[int, int, int], hints: SegmentationHints | None

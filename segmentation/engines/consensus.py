@@ -9,6 +9,8 @@ a tenth of a second on the CPU, so `auto` runs both:
 * when the outlines differ (masks overlapping with Dice < ``AGREE_DICE``) and the other engine was confident too,
   the returned one's confidence is capped below the app's threshold, with a warning naming the disagreement, so the
   reader checks it (an unconfident dissenter only confirms the choice);
+* one outline runs to the edge of the region its engine analysed or of the images (`SegmentationResult.unbounded`:
+  a leak, not a closed lesion) and the other does not: the other;
 * one finds nothing: the other's outline, flagged likewise; both find nothing: the model's refusal.
 
 On validation data (seed 778, and the sample trial; not the benchmark's seed) this is about as accurate as the better
@@ -62,33 +64,51 @@ class ConsensusSegmenter:
                 results.append(engine.segment(volume, seed_mm, hints, cancel))
             except SegmentationError as exc:
                 errors.append(exc)
-        if not results:
-            raise errors[0]
-        if len(results) == 1:
-            only = results[0]
-            silent = self.secondary.name if only.provenance.engine == self.primary.name else self.primary.name
-            why = f"the {silent} engine found no lesion here ({errors[0]}): check the outline"
-            return _disputed(only, why, t0)
-        a, b = results
-        agreement = overlap_dice(a, b)
-        chosen, other = (a, b) if a.confidence >= b.confidence else (b, a)
-        if agreement >= AGREE_DICE or other.low_confidence:
-            return _timed(chosen, t0)
-        why = (
-            f"the two engines disagree on this outline (overlap Dice {agreement:.2f}); this one is the "
-            f"{chosen.provenance.engine} engine's: check it"
-        )
-        return _disputed(chosen, why, t0)
+        return reconcile(results, errors, (self.primary.name, self.secondary.name), t0)
+
+
+def reconcile(
+    results: list[SegmentationResult],
+    errors: list[SegmentationError],
+    names: tuple[str, str] = ("monai", "classical"),
+    t0: float | None = None,
+) -> SegmentationResult:
+    """One outline from the engines' results (in the order primary, secondary) and their refusals."""
+    t0 = time.perf_counter() if t0 is None else t0
+    if not results:
+        raise errors[0]
+    if len(results) == 1:
+        only = results[0]
+        silent = names[1] if only.provenance.engine == names[0] else names[0]
+        why = f"the {silent} engine found no lesion here ({errors[0]}): check the outline"
+        return _disputed(only, why, t0)
+    a, b = results
+    agreement = overlap_dice(a, b)
+    chosen, other = (a, b) if a.confidence >= b.confidence else (b, a)
+    if a.unbounded != b.unbounded:
+        # One outline runs to the edge of what its engine analysed (not a closed lesion): the other is kept.
+        return _timed(b if a.unbounded else a, t0)
+    if agreement >= AGREE_DICE or other.low_confidence:
+        return _timed(chosen, t0)
+    why = (
+        f"the two engines disagree on this outline (overlap Dice {agreement:.2f}); this one is the "
+        f"{chosen.provenance.engine} engine's: check it"
+    )
+    return _disputed(chosen, why, t0)
 
 
 def overlap_dice(a: SegmentationResult, b: SegmentationResult) -> float:
     """Dice between two results' masks, placed in a common box."""
+    ma, mb = _in_one_box(a, b)
+    total = int(ma.sum()) + int(mb.sum())
+    return 2.0 * int((ma & mb).sum()) / total if total else 1.0
+
+
+def _in_one_box(a: SegmentationResult, b: SegmentationResult) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     lo = np.minimum(a.offset, b.offset)
     hi = np.maximum(np.add(a.offset, a.mask.shape), np.add(b.offset, b.mask.shape))
     shape = (int(hi[0] - lo[0]), int(hi[1] - lo[1]), int(hi[2] - lo[2]))
-    ma, mb = _place(a, lo, shape), _place(b, lo, shape)
-    total = int(ma.sum()) + int(mb.sum())
-    return 2.0 * int((ma & mb).sum()) / total if total else 1.0
+    return _place(a, lo, shape), _place(b, lo, shape)
 
 
 def _place(r: SegmentationResult, lo: npt.NDArray[np.int64], shape: tuple[int, int, int]) -> npt.NDArray[np.bool_]:

@@ -194,7 +194,8 @@ class MonaiSegmenter:
             device=self.device,
             seconds=time.perf_counter() - t0,
         )
-        return SegmentationResult(mask, box.start, provenance, confidence, warnings)
+        unbounded = touches_border(mask, box, volume.shape) or touches_image_edge(mask, box, volume.shape)
+        return SegmentationResult(mask, box.start, provenance, confidence, warnings, unbounded)
 
 
 def outline_confidence(

@@ -1,6 +1,7 @@
 """The whole read of a subject of the synthetic sample trial (written as DICOM by imaging.synthetic, loaded by the
-real loader, measured by the classical engine) through the widgets; the responses must be those the ground truth
-expects."""
+real loader) through the widgets. Measured by the classical engine, the responses must be those the ground truth
+expects; measured by `auto` (the consensus the app uses), the whole flow must work: on this reduced rendering some of
+its suggestions are off and flagged, which a reader would adjust and this test accepts unchecked."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def sample_trial(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def engine_window(qtbot, tmp_path: Path):
+@pytest.fixture(params=["classical", "auto"])
+def engine_window(request, qtbot, tmp_path: Path):
     from segmentation.engines import create_segmenter
     from workstation.session.persistence import JsonReadStore
     from workstation.session.suggestions import MeasuringService
@@ -36,10 +37,11 @@ def engine_window(qtbot, tmp_path: Path):
     w = MainWindow(
         reader="tester",
         store=JsonReadStore(tmp_path / "reads"),
-        measuring=MeasuringService(create_segmenter("classical")),
+        measuring=MeasuringService(create_segmenter(request.param, "cpu")),
         data_dir=tmp_path,
     )
     w.auto_answer = True
+    w.engine_under_test = request.param  # type: ignore[attr-defined]
     qtbot.addWidget(w)
     w.show()
     yield w
@@ -100,8 +102,11 @@ def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_windo
     table = w.response_panel.table
     got = [table.item(r, 7).text() for r in range(table.rowCount())]
     want = [tp.get("overall_response") or "—" for tp in expected["timepoints"]]
-    assert got == want
-    assert expected["best_overall_response"] in w.response_panel.bor_label.text()
+    if w.engine_under_test == "classical":
+        assert got == want
+        assert expected["best_overall_response"] in w.response_panel.bor_label.text()
+    else:
+        assert len(got) == len(want) and all(g in {"—", "CR", "PR", "SD", "PD"} for g in got)
 
     # the read exported from the workstation, in a worker: tables, SDTM, the read file, SR per timepoint, SEG
     job = w.export(tmp_path / "export")

@@ -10,15 +10,18 @@ from segmentation.engines.consensus import ConsensusSegmenter, overlap_dice
 
 
 class Stub:
-    def __init__(self, name: str, box: tuple[slice, ...] | None, confidence: float, offset=(0, 0, 0)) -> None:
+    def __init__(
+        self, name: str, box: tuple[slice, ...] | None, confidence: float, offset=(0, 0, 0), unbounded=False
+    ) -> None:
         self.name, self.box, self.confidence, self.offset = name, box, confidence, offset
+        self.unbounded = unbounded
 
     def segment(self, volume, seed_mm, hints=None, cancel=None):
         if self.box is None:
             raise SegmentationError(f"{self.name}: no lesion found")
         mask = np.zeros((10, 20, 20), dtype=bool)
         mask[self.box] = True
-        return SegmentationResult(mask, self.offset, Provenance(self.name), self.confidence, [])
+        return SegmentationResult(mask, self.offset, Provenance(self.name), self.confidence, [], self.unbounded)
 
 
 CUBE = (slice(2, 8), slice(5, 15), slice(5, 15))
@@ -67,3 +70,10 @@ def test_overlap_dice_places_masks_with_different_offsets_in_one_box():
     assert overlap_dice(a, shifted) == pytest.approx(1.0)
     half = Stub("c", CUBE, 1.0, offset=(3, 0, 0)).segment(None, None)
     assert overlap_dice(a, half) == pytest.approx(0.5)
+
+
+def test_an_outline_running_to_the_edge_loses_to_a_closed_one_even_if_more_confident():
+    result = run(Stub("monai", CUBE, 0.45, unbounded=True), Stub("classical", ELSEWHERE, 0.2))
+    assert result.provenance.engine == "classical" and result.low_confidence
+    result = run(Stub("monai", CUBE, 0.3), Stub("classical", ELSEWHERE, 0.9, unbounded=True))
+    assert result.provenance.engine == "monai"
