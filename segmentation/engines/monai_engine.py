@@ -49,6 +49,9 @@ from segmentation.crop import (
 from segmentation.network_inputs import network_input
 
 SEARCH_MM = 3.0
+#: The autocast type on a GPU: bfloat16, the type the model was trained in. float16 overflows this network's
+#: activations to NaN (seen on an H100; `tests/segmentation/test_engines.py` shows it on the CPU too).
+REDUCED_PRECISION = "bfloat16"
 #: Axes (slice, row, column) mirrored for each test-time pass, in the order they are used.
 FLIP_SETS: tuple[tuple[int, ...], ...] = ((), (2,), (1,), (1, 2), (0,), (0, 2), (0, 1), (0, 1, 2))
 #: Soft Dice mapped to confidence 0..1 (0.5 at 0.85), and the halo check: calibrated with the shipped threshold (0.3)
@@ -123,12 +126,14 @@ class MonaiSegmenter:
             prob = (total / len(passes))[0, 0].cpu().numpy()
         return np.asarray(prob[: shape[0], : shape[1], : shape[2]], dtype=np.float32)
 
-    def _logits(self, t: Any) -> Any:
+    def _logits(self, t: Any, reduced_precision: bool | None = None) -> Any:
+        """The network's logits; on CUDA (or when asked) in the reduced precision it was trained in, float32 again
+        if that gives a non-finite value."""
         import torch
 
-        if self.device != "cuda":
+        if not (self.device == "cuda" if reduced_precision is None else reduced_precision):
             return self.network(t)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(self.device, dtype=getattr(torch, REDUCED_PRECISION)):
             logits = self.network(t)
         if not bool(torch.isfinite(logits).all()):
             logits = self.network(t)  # full precision

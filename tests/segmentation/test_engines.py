@@ -184,3 +184,23 @@ def test_line_hint_bounds_the_classical_region(lesion):
     result = ClassicalSegmenter().segment(volume, _click(patch, volume), SegmentationHints(line_mm=(a, b)))
     axes = recist_axes(result.mask, volume, result.offset)
     assert axes.long_axis_mm == pytest.approx(truth.long_axis_mm, abs=3.0)
+
+
+def test_the_gpu_precision_agrees_with_float32_where_float16_overflows(lesion, monai_engine):
+    """The CUDA path's autocast type (bfloat16), tried on the CPU: finite and the same outline as float32; float16,
+    which the first GPU run used, gives NaN on this network."""
+    import torch
+
+    from segmentation.network_inputs import network_input
+
+    patch = lesion[0]
+    image = patch.image[:32, :112, :112].astype(np.float32)
+    seed = tuple(min(c, n - 1) for c, n in zip(patch.seed, image.shape, strict=True))
+    x = torch.from_numpy(network_input(image, seed, patch.spacing)[None])
+    with torch.inference_mode():
+        full = torch.sigmoid(monai_engine._logits(x, reduced_precision=False)) > 0.3
+        reduced = torch.sigmoid(monai_engine._logits(x, reduced_precision=True).float()) > 0.3
+        with torch.autocast("cpu", dtype=torch.float16):
+            half = monai_engine.network(x)
+    assert _dice(full.numpy(), reduced.numpy()) > 0.95
+    assert not bool(torch.isfinite(half).all())
