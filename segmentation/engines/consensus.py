@@ -47,6 +47,13 @@ class ConsensusSegmenter:
         self.secondary = secondary
         self.fallback_reason: str | None = None
 
+    def warm_up(self) -> None:
+        """Let each engine that can prepare itself (load a model) do so now."""
+        for engine in (self.primary, self.secondary):
+            prepare = getattr(engine, "warm_up", None)
+            if prepare is not None:
+                prepare()
+
     def segment(
         self,
         volume: Volume,

@@ -18,6 +18,7 @@ bundle: on the validation seed it did not improve the outline.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,7 @@ class MonaiSegmenter:
         self.config: BundleConfig = read_bundle(bundle)
         self.device = resolve_device(device)
         self._net: Any = None
+        self._net_lock = threading.Lock()
         #: Put the edge at the half-way density between lesion and surroundings (see `refine_edges`).
         self.refine = bool(self.config.refine_edges if refine is None else refine)
         #: Test-time passes (1 = none; up to 8 mirrorings), from the bundle.
@@ -91,9 +93,22 @@ class MonaiSegmenter:
 
     @property
     def network(self) -> Any:
-        if self._net is None:
-            self._net = load_network(self.config, self.device)
-        return self._net
+        with self._net_lock:  # loaded once, whichever thread asks first (a warm-up, or the first click)
+            if self._net is None:
+                self._net = load_network(self.config, self.device)
+            return self._net
+
+    def warm_up(self) -> None:
+        """Load the network and run it once on an empty first-pass crop, so that the reader's first click is as
+        fast as the next (importing torch, building the network and the first run take seconds on a CPU)."""
+        import torch
+
+        n = self.config.first_crop_inplane
+        shape = (self.config.first_crop_slices[0], n, n)
+        multiples = size_multiples(self.config.network_args)
+        padded = [-(-d // m) * m for d, m in zip(shape, multiples, strict=True)]
+        with torch.inference_mode():
+            self._logits(torch.zeros((1, len(self.config.hu_windows) + 1, *padded), device=self.device))
 
     def first_extent_mm(self, volume: Volume) -> tuple[float, float, float]:
         """The first crop: the training patch size in voxels (slices from the in-plane extent, within bounds)."""

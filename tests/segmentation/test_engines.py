@@ -204,3 +204,10 @@ def test_the_gpu_precision_agrees_with_float32_where_float16_overflows(lesion, m
             half = monai_engine.network(x)
     assert _dice(full.numpy(), reduced.numpy()) > 0.95
     assert not bool(torch.isfinite(half).all())
+
+
+def test_warm_up_loads_the_model_before_the_first_click():
+    engine = create_segmenter("auto", "cpu")
+    assert engine.primary._net is None
+    engine.warm_up()
+    assert engine.primary._net is not None

@@ -143,3 +143,25 @@ def test_a_new_lesion_is_proposed_from_its_latest_position():
     (p,) = propose_positions(s.read, 2, to_w12, baseline_to={1: to_w6})
     assert p.lesion_id == "N1" and p.from_timepoint == 1
     assert p.point_mm == (12.0, 3.0, 0.0)  # 14 at week 6 -> 12 at baseline -> (12, 3) at week 12
+
+
+def test_the_engine_warms_up_in_the_background_and_a_failing_warm_up_is_left_for_the_first_click():
+    class Warming:
+        name = "stub"
+        warmed = 0
+
+        def warm_up(self) -> None:
+            self.warmed += 1
+
+        def segment(self, *args, **kwargs):
+            raise SegmentationError("nothing here")
+
+    engine = Warming()
+    MeasuringService(engine).warm_up_in_background().join(5)
+    assert engine.warmed == 1
+
+    class Broken(Warming):
+        def warm_up(self) -> None:
+            raise RuntimeError("weights unreadable")
+
+    MeasuringService(Broken()).warm_up()  # no exception: the first click reports the problem

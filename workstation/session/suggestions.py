@@ -93,6 +93,26 @@ class MeasuringService:
                 self._segmenter = _default_segmenter()
             return self._segmenter
 
+    def warm_up(self) -> None:
+        """Create the engine and let it load its model now (seconds on a CPU), not on the reader's first click.
+        An engine that cannot be created is left for the first click to report."""
+        try:
+            engine = self.segmenter
+        except SuggestionUnavailable:
+            return
+        prepare = getattr(engine, "warm_up", None)
+        if prepare is not None:
+            try:
+                prepare()
+            except Exception:  # a failed warm-up is retried, and reported, by the first click
+                return
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """`warm_up` in a daemon thread (the app starts it as its window opens)."""
+        thread = threading.Thread(target=self.warm_up, name="segmenter-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def suggest(
         self, volume: Volume, seed_mm: Point, is_node: bool = False, cancel: CancelToken | None = None
     ) -> Suggestion:

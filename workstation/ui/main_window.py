@@ -91,6 +91,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.measuring = measuring or MeasuringService()
         if self.measuring.mask_store is None:  # every accepted outline is kept, for DICOM SEG and redrawing
             self.measuring.mask_store = MaskStore(paths.masks_dir(self.data_dir))
+        self.measuring.warm_up_in_background()  # the model loads while the reader opens a subject
         self.jobs = JobRunner()
         self.jobs.idle.connect(self._all_jobs_done)
         self.subjects: list[SubjectEntry] = []
