@@ -11,9 +11,9 @@ probability at (or within 3 mm of) the click.
 Confidence (0..1) comes from the probability map: how decided the voxels in and around the lesion are (the soft Dice
 between the probability map and the mask, near 1 when every voxel is clearly in or out; 0.5 at a soft Dice of 0.85),
 lowered when the outline spreads into a faint halo beyond the clearly detected core (a leak), when the lesion still
-reaches the crop after re-centring, or when the probability at the click is low. Below 0.5 the
-app asks the reader to check. An optional edge refinement (``refine_edges`` in the bundle) is off in the shipped
-bundle: on the validation seed it did not improve the outline.
+reaches the crop after re-centring, or when the probability at the click is low. Below 0.5 the app asks the reader to
+check. An optional edge refinement (``refine_edges`` in the bundle) is off in the shipped bundle: on the validation
+seeds it did not improve the outline.
 """
 
 from __future__ import annotations

@@ -289,7 +289,7 @@ def train_parallel(
                 pool.append({k: v.to(device, non_blocking=True) for k, v in item.items()})
                 rendered += int(item["image"].shape[0])
             elapsed = time.monotonic() - start
-            fraction = (elapsed / budget - 0.0) if step >= warmup else 0.0
+            fraction = elapsed / budget if step >= warmup else 0.0  # the cosine follows the clock after warm-up
             for group in optimiser.param_groups:
                 group["lr"] = lr_at(fraction)
             chosen = pool[int(rng.integers(len(pool)))]
@@ -343,6 +343,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    os_exit = __import__("os")._exit
-    os_exit(code)  # do not wait for the renderer processes
+    import os
+
+    os._exit(main())  # at once: do not wait for the renderer processes

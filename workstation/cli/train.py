@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--init: {exc}") from None
     except OSError as exc:
         raise CommandError(f"cannot write the bundle to {args.out}: {exc}") from None
+    except RuntimeError as exc:  # the renderer processes stopped, or the device failed
+        raise CommandError(f"training stopped: {exc}; the last checkpoint (if any) is in {args.out}") from None
     print(main_json(result))
     return 0
 
@@ -90,5 +92,7 @@ def run_parallel(args: argparse.Namespace) -> int:
         )
     except OSError as exc:
         raise CommandError(f"cannot write the bundle to {args.out}: {exc}") from None
+    except RuntimeError as exc:  # the renderer processes stopped, or the device failed
+        raise CommandError(f"training stopped: {exc}; the last checkpoint (if any) is in {args.out}") from None
     print(main_json(result))
     return 0
