@@ -44,6 +44,8 @@ OPEN_MM = 1.0
 CNR_LOW, CNR_HIGH = 0.8, 2.5
 #: Minimum contrast (HU) to call anything a boundary.
 MIN_CONTRAST_HU = 15.0
+#: An outline grown again from its own deepest point must overlap the first this much (Dice), or it is doubtful.
+CONSISTENT_DICE = 0.8
 #: Fraction of the region's close surroundings that must be rim tissue to call the region a necrotic centre.
 RIM_ENCLOSURE = 0.85
 
@@ -154,10 +156,12 @@ class ClassicalSegmenter:
 
     name = "classical"
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", check_consistency: bool = True) -> None:
         self.device = "cpu"  # SimpleITK runs on the CPU whatever was asked
         #: Set by `create_segmenter("auto")` when it fell back to this engine, and why.
         self.fallback_reason: str | None = None
+        #: Grow the region again from the outline's deepest point: an outline that changes with the click is doubtful.
+        self.check_consistency = check_consistency
 
     def segment(
         self,
@@ -194,9 +198,41 @@ class ClassicalSegmenter:
         if touches_image_edge(mask, box, volume.shape):
             confidence = min(confidence, 0.3)
             warnings.append(EDGE_WARNING)
+        if self.check_consistency and confidence >= 0.5:
+            agreement = self._regrown_agreement(volume, box, mask, seed, hints)
+            if agreement < CONSISTENT_DICE:
+                confidence = min(confidence, 0.4)
+                warnings.append(
+                    f"the outline depends on where the click is (grown again from its centre it overlaps only "
+                    f"{agreement:.0%}): check it"
+                )
         provenance = Provenance(engine=self.name, device="cpu", seconds=time.perf_counter() - t0)
         unbounded = touches_border(mask, box, volume.shape) or touches_image_edge(mask, box, volume.shape)
         return SegmentationResult(mask, box.start, provenance, confidence, warnings, unbounded)
+
+    def _regrown_agreement(
+        self,
+        volume: Volume,
+        box: CropBox,
+        mask: npt.NDArray[np.bool_],
+        seed: tuple[int, int, int],
+        hints: SegmentationHints | None,
+    ) -> float:
+        """Dice between the outline and the one grown from its deepest point (1.0 when that point is the click)."""
+        spacing = (float(volume.spacing[0]), float(volume.spacing[1]), float(volume.spacing[2]))
+        depth = ndimage.distance_transform_edt(mask, sampling=spacing)
+        deepest = tuple(int(v) for v in np.unravel_index(int(np.argmax(depth)), mask.shape))
+        local = box.local(seed)
+        if sum(((a - b) * s) ** 2 for a, b, s in zip(deepest, local, spacing, strict=True)) < 2.0**2:
+            return 1.0
+        try:
+            again = self._grow(
+                volume, box, (deepest[0] + box.start[0], deepest[1] + box.start[1], deepest[2] + box.start[2]), hints
+            )[0]
+        except SegmentationError:
+            return 0.0
+        total = int(mask.sum()) + int(again.sum())
+        return 2.0 * int((mask & again).sum()) / total if total else 1.0
 
     def _grow(
         self, volume: Volume, box: CropBox, seed: tuple[int, int, int], hints: SegmentationHints | None

@@ -211,3 +211,34 @@ def test_warm_up_loads_the_model_before_the_first_click():
     assert engine.primary._net is None
     engine.warm_up()
     assert engine.primary._net is not None
+
+
+def test_a_classical_outline_that_changes_with_the_click_is_flagged(lesion, monkeypatch):
+    patch, volume, _ = lesion
+    engine = ClassicalSegmenter()
+    clean = engine.segment(volume, _click(patch, volume))
+    assert not any("depends on where the click is" in w for w in clean.warnings)
+    grow = ClassicalSegmenter._grow
+    calls = []
+
+    def regrown_elsewhere(self, vol, box, seed, hints):
+        mask, confidence, warnings = grow(self, vol, box, seed, hints)
+        calls.append(seed)
+        if len(calls) > 1:  # the second growth, from the outline's centre, finds something else
+            mask = np.roll(mask, mask.shape[2] // 2, axis=2)
+        return mask, confidence, warnings
+
+    monkeypatch.setattr(ClassicalSegmenter, "_grow", regrown_elsewhere)
+    # a click inside the lesion but well away (> 4 mm) from its deepest point, so that the engine grows it again
+    from scipy import ndimage
+
+    depth = ndimage.distance_transform_edt(patch.mask, sampling=patch.spacing)
+    centre = np.array(np.unravel_index(int(np.argmax(depth)), depth.shape))
+    inside = np.argwhere(depth > 2.0)
+    far = inside[np.linalg.norm((inside - centre) * np.array(patch.spacing), axis=1) > 4.0][0]
+    result = engine.segment(volume, tuple(float(v) for v in volume.voxel_to_patient(tuple(int(v) for v in far))))
+    assert len(calls) == 2
+    assert result.low_confidence and any("depends on where the click is" in w for w in result.warnings)
+    calls.clear()
+    ClassicalSegmenter(check_consistency=False).segment(volume, _click(patch, volume))
+    assert len(calls) == 1
