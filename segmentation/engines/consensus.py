@@ -2,8 +2,8 @@
 
 The MONAI model and the classical engine fail differently: the model keeps to the lesion's shape where its contrast is
 faint or a vessel touches it, but can spread into a neighbouring organ of similar density in anatomy it has not seen;
-the classical engine finds a clean edge precisely but leaks or stops short where the edge is faint. Each costs about
-a tenth of a second on the CPU, so `auto` runs both:
+the classical engine finds a clean edge precisely but leaks or stops short where the edge is faint. Together they take
+a few tenths of a second on a CPU, so `auto` runs both:
 
 * the more confident outline is returned (the model's on a tie);
 * when the outlines differ (masks overlapping with Dice < ``AGREE_DICE``) and the other engine was confident too,
