@@ -242,3 +242,16 @@ def test_a_classical_outline_that_changes_with_the_click_is_flagged(lesion, monk
     calls.clear()
     ClassicalSegmenter(check_consistency=False).segment(volume, _click(patch, volume))
     assert len(calls) == 1
+
+
+def test_a_halo_is_trimmed_back_to_the_core():
+    from segmentation.engines.monai_engine import FAR_MM, trim_to_core
+
+    prob = np.zeros((5, 40, 40), dtype=np.float32)
+    prob[1:4, 10:20, 10:20] = 0.95  # the lesion
+    prob[1:4, 10:20, 20:38] = 0.4  # a faint region running on from it
+    mask = prob >= 0.3
+    trimmed = trim_to_core(prob, mask, (2, 15, 15), (1.0, 1.0, 1.0))
+    assert trimmed[2, 15, 10:20].all() and trimmed[2, 15, 20 : 20 + int(FAR_MM)].all()
+    assert not trimmed[2, 15, 20 + int(FAR_MM) + 1 :].any()
+    assert (trim_to_core(np.full_like(prob, 0.5), mask, (2, 15, 15), (1.0, 1.0, 1.0)) == mask).all()  # no core
