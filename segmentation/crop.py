@@ -138,4 +138,10 @@ def touches_image_edge(mask: npt.NDArray[np.bool_], box: CropBox, volume_shape: 
     return False
 
 
+def unclosed(mask: npt.NDArray[np.bool_], box: CropBox, volume_shape: tuple[int, int, int]) -> bool:
+    """True when the outline reaches a face of the crop or of the volume: it is not a closed lesion
+    (`SegmentationResult.unbounded`)."""
+    return touches_border(mask, box, volume_shape) or touches_image_edge(mask, box, volume_shape)
+
+
 EDGE_WARNING = "the outline reaches the edge of the images (a lesion cut by the scan, or a leak): check it"

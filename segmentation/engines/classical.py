@@ -33,6 +33,7 @@ from segmentation.crop import (
     seed_voxel,
     touches_border,
     touches_image_edge,
+    unclosed,
 )
 
 CROP_EXTENT_MM = (112.0, 112.0, 112.0)
@@ -207,8 +208,7 @@ class ClassicalSegmenter:
                     f"{agreement:.0%}): check it"
                 )
         provenance = Provenance(engine=self.name, device="cpu", seconds=time.perf_counter() - t0)
-        unbounded = touches_border(mask, box, volume.shape) or touches_image_edge(mask, box, volume.shape)
-        return SegmentationResult(mask, box.start, provenance, confidence, warnings, unbounded)
+        return SegmentationResult(mask, box.start, provenance, confidence, warnings, unclosed(mask, box, volume.shape))
 
     def _regrown_agreement(
         self,

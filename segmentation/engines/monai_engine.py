@@ -48,6 +48,7 @@ from segmentation.crop import (
     seed_voxel,
     touches_border,
     touches_image_edge,
+    unclosed,
 )
 from segmentation.network_inputs import network_input
 
@@ -203,8 +204,8 @@ class MonaiSegmenter:
         if self.refine:
             image = np.asarray(volume.array[box.slices], dtype=np.float32)
             mask = refine_edges(image, prob, mask, box.local(seed), volume.spacing)
-        confidence, reasons = outline_confidence(prob, mask, box.local(seed), volume.spacing)
-        if self.trim_halo and any("spreads into a faint region" in r for r in reasons):
+        confidence, reasons, halo = outline_confidence(prob, mask, box.local(seed), volume.spacing)
+        if self.trim_halo and halo:
             mask = trim_to_core(prob, mask, box.local(seed), volume.spacing)
         if touches_border(mask, box, volume.shape):
             confidence = min(confidence, 0.3)
@@ -220,8 +221,7 @@ class MonaiSegmenter:
             device=self.device,
             seconds=time.perf_counter() - t0,
         )
-        unbounded = touches_border(mask, box, volume.shape) or touches_image_edge(mask, box, volume.shape)
-        return SegmentationResult(mask, box.start, provenance, confidence, warnings, unbounded)
+        return SegmentationResult(mask, box.start, provenance, confidence, warnings, unclosed(mask, box, volume.shape))
 
 
 def outline_confidence(
@@ -229,8 +229,9 @@ def outline_confidence(
     mask: npt.NDArray[np.bool_],
     seed: tuple[int, int, int],
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
-) -> tuple[float, list[str]]:
-    """Confidence 0..1 and the reasons it is low, from the probability map around the mask."""
+) -> tuple[float, list[str], bool]:
+    """Confidence 0..1, the reasons it is low, and whether the outline spreads into a faint halo, from the
+    probability map around the mask."""
     from scipy import ndimage
 
     near = ndimage.binary_dilation(mask, iterations=2)
@@ -249,13 +250,14 @@ def outline_confidence(
     far = 1.0
     if core.any():
         far = float((mask & (ndimage.distance_transform_edt(~core, sampling=sp) > FAR_MM)).sum() / mask.sum())
-    if far > FAR_FRACTION:
+    halo = far > FAR_FRACTION
+    if halo:
         confidence = min(confidence, 0.4)
         reasons.append(
             f"the outline spreads into a faint region ({far:.0%} of it more than {FAR_MM:g} mm outside the "
             "clearly detected lesion): a leak into a neighbouring structure? check it"
         )
-    return confidence, reasons
+    return confidence, reasons, halo
 
 
 def trim_to_core(
