@@ -40,19 +40,23 @@ def test_decodes_outward_from_the_viewed_slice(series) -> None:  # type: ignore[
     np.testing.assert_array_equal(loader.volume.array, written.hu)
 
 
-def test_viewed_slice_is_ready_early_with_threads(series) -> None:  # type: ignore[no-untyped-def]
+def test_viewed_slice_is_decoded_first_with_threads(series, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With two threads the viewed slice is among the first two decodes started (the threads take tasks in order;
+    which one finishes first depends on the machine's load, so that is not asserted)."""
     written, folder = series
     loader = SeriesLoader(folder)
-    seen_first_at: list[int] = []
+    started: list[int] = []
+    run = SeriesLoader._run
+
+    def recording_run(self, task, cancel):  # type: ignore[no-untyped-def]
+        started.extend(k for _, k in task.frames)
+        return run(self, task, cancel)
+
+    monkeypatch.setattr(SeriesLoader, "_run", recording_run)
     progress: list[tuple[int, int]] = []
-
-    def on_slices(ks: list[int]) -> None:
-        if loader.loaded[3] and not seen_first_at:
-            seen_first_at.append(len(progress))
-            np.testing.assert_array_equal(loader.volume.array[3], written.hu[3])
-
-    loader.load(first_slice=3, workers=2, on_slices=on_slices, progress=lambda d, t, m: progress.append((d, t)))
-    assert seen_first_at and seen_first_at[0] <= 2  # among the first files finished
+    loader.load(first_slice=3, workers=2, progress=lambda d, t, m: progress.append((d, t)))
+    assert 3 in started[:2]
+    np.testing.assert_array_equal(loader.volume.array[3], written.hu[3])
     assert progress[-1] == (12, 12)
 
 
