@@ -90,11 +90,11 @@ def reconcile(
         why = f"the {silent} engine found no lesion here ({errors[0]}): check the outline"
         return _disputed(only, why, t0)
     a, b = results
-    agreement = overlap_dice(a, b)
-    chosen, other = (a, b) if a.confidence >= b.confidence else (b, a)
     if a.unbounded != b.unbounded:
         # One outline runs to the edge of what its engine analysed (not a closed lesion): the other is kept.
         return _timed(b if a.unbounded else a, t0)
+    agreement = overlap_dice(a, b)
+    chosen, other = (a, b) if a.confidence >= b.confidence else (b, a)
     if agreement >= AGREE_DICE or other.low_confidence:
         return _timed(chosen, t0)
     why = (
