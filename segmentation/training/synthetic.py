@@ -39,6 +39,10 @@ LESION_HU: dict[str, tuple[float, float]] = {
     "soft_tissue": (-10.0, 110.0),
     "fat": (10.0, 80.0),
 }
+#: The lowest lesion contrast to its background: about what a reader can still see in portal-venous phase.
+MIN_CONTRAST_HU = 15.0
+#: Densities closer than this (below the lowest contrast drawn) are taken as indistinguishable.
+ISODENSE_HU = 10.0
 #: Tissues that may lie across an organ border from the background.
 NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "liver": ("fat", "soft_tissue"),
@@ -62,6 +66,9 @@ class LesionPatch:
     contrast_hu: float
     #: True when the lesion touches an organ border or a vessel of similar density (hard cases).
     touches_structure: bool
+    #: Fraction of the lesion's surface whose outside neighbour (organ, vessel or background, before texture and
+    #: noise) lies within ISODENSE_HU of the lesion's mean density: there the true border cannot be seen on the image.
+    hidden_boundary_fraction: float = 0.0
 
 
 def sample_spacing(rng: np.random.Generator) -> tuple[float, float, float]:
@@ -175,9 +182,9 @@ def make_patch(
 
     lo, hi = LESION_HU[background]
     lesion_hu = float(rng.uniform(lo, hi))
-    # Keep a minimum visible contrast: 15 HU is about what a reader can still see in portal-venous phase.
-    if abs(lesion_hu - bg_hu) < 15.0:
-        lesion_hu = bg_hu + math.copysign(15.0 + rng.uniform(0, 10), lesion_hu - bg_hu or 1.0)
+    # Keep a minimum visible contrast against the background (not against a neighbouring organ or vessel).
+    if abs(lesion_hu - bg_hu) < MIN_CONTRAST_HU:
+        lesion_hu = bg_hu + math.copysign(MIN_CONTRAST_HU + rng.uniform(0, 10), lesion_hu - bg_hu or 1.0)
     lesion = np.full(shape, lesion_hu, dtype=np.float32)
     hetero = rng.uniform(0.0, 20.0)
     if hetero > 0:
@@ -188,6 +195,7 @@ def make_patch(
     if rng.uniform() < 0.2:  # enhancing rim
         rim = (level > 0.85) & (level < 1.0)
         lesion = np.where(rim, lesion + np.float32(rng.uniform(20.0, 50.0)), lesion)
+    hidden = hidden_boundary_fraction(image, lesion, mask)
     image = np.where(mask, lesion, image)
 
     # Texture of the background, point-spread function, then correlated quantum noise.
@@ -208,7 +216,20 @@ def make_patch(
         diameter_mm=diameter_mm,
         contrast_hu=float(lesion_hu - inside_bg),
         touches_structure=touches,
+        hidden_boundary_fraction=hidden,
     )
+
+
+def hidden_boundary_fraction(tissue: FloatArray, lesion: FloatArray, mask: npt.NDArray[np.bool_]) -> float:
+    """Of the voxels just outside the lesion (face neighbours), the fraction whose noiseless tissue density is within
+    ISODENSE_HU of the lesion's mean density along its own border (rim included): the part of the true outline that
+    no reader or model has an edge to see. Uses no randomness, so adding it changed no generated patch."""
+    shell = ndimage.binary_dilation(mask) & ~mask
+    edge = mask & ~ndimage.binary_erosion(mask)
+    if not shell.any() or not edge.any():
+        return 0.0
+    edge_hu = float(lesion[edge].mean())
+    return float(np.mean(np.abs(tissue[shell] - edge_hu) < ISODENSE_HU))
 
 
 def pick_seed(

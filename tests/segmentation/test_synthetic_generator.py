@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from segmentation.network_inputs import network_input
-from segmentation.training.synthetic import TISSUES, make_patch, patch_volume
+from segmentation.training.synthetic import TISSUES, hidden_boundary_fraction, make_patch, patch_volume
 from segmentation.training.train import TRAIN_INPLANE, training_patch
 
 
@@ -28,6 +28,19 @@ def test_patch_truth_is_one_lesion_holding_the_click(background):
     # The lesion differs from its background by at least the generator's minimum contrast (15 HU, less the noise).
     assert abs(p.contrast_hu) > 8.0
     assert 10.0 < np.ptp(np.argwhere(p.mask)[:, 2]) * 0.7 < 40.0
+
+
+def test_hidden_boundary_fraction_counts_the_border_against_same_density_tissue():
+    mask = np.zeros((30, 30, 30), bool)
+    mask[10:20, 10:20, 10:20] = True  # a cube: its face-neighbour shell is 6 faces of 100 voxels
+    lesion = np.full(mask.shape, 40.0, np.float32)
+    tissue = np.full(mask.shape, -100.0, np.float32)
+    assert hidden_boundary_fraction(tissue, lesion, mask) == 0.0
+    tissue[:, :, 20:] = 45.0  # an organ of the lesion's density beyond one face (5 HU apart: no edge to see)
+    assert hidden_boundary_fraction(tissue, lesion, mask) == pytest.approx(1 / 6)
+    tissue[:, :, 20:] = 60.0  # 20 HU apart: a faint but visible edge
+    assert hidden_boundary_fraction(tissue, lesion, mask) == 0.0
+    assert hidden_boundary_fraction(np.full(mask.shape, 35.0, np.float32), lesion, mask) == 1.0
 
 
 def test_training_patches_cover_the_specified_ranges():
