@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -320,12 +321,58 @@ def test_the_app_signs_in_a_central_reader_to_a_blinded_worklist(qtbot, tmp_path
     )
     qtbot.addWidget(window)
     window.auto_answer = True
-    assert [s.subject_id for s in window.subjects] == [pseudonym]
+    # Blinded at once, while the images are still being found off the GUI thread.
     assert "blinded" in window.windowTitle() and SUBJECT not in window.windowTitle()
     assert not window.export_action.isEnabled() and not window.open_action.isEnabled()
+    qtbot.waitUntil(lambda: bool(window.subjects), timeout=30000)
+    assert [s.subject_id for s in window.subjects] == [pseudonym]
     qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=30000)
     window.jobs.cancel_all()
     window.jobs.wait(10000)
+
+
+def _image_store_without_index(trial: Path, out: Path) -> Path:
+    """The trial's images as a reading centre may hold them: folders only, no trial.json (series found by header)."""
+    store = out / "image_store"
+    shutil.copytree(trial, store, ignore=shutil.ignore_patterns("trial.json", "*.json"))
+    return store
+
+
+def test_the_blinded_worklist_finds_images_by_header_off_the_gui_thread(qtbot, tmp_path, trial, review_db):
+    from workstation.storage.read_store import DatabaseReadStore
+    from workstation.ui.review.central_start import FINDING, start_central_review
+
+    db, people, pseudonym = review_db
+    store = _image_store_without_index(trial, tmp_path)
+    w = _window(qtbot, tmp_path, DatabaseReadStore(db, people["reader1"]), "reader1")
+    start_central_review(w, db, people["reader1"], store)
+    # The call returns at once: the headers are read by a worker, with the progress bar and Cancel shown.
+    assert w.jobs.busy and w.progress.isVisible() and w.cancel_btn.isVisible()
+    assert FINDING in w.progress.format() and w.blinder is not None and not w.open_action.isEnabled()
+    qtbot.waitUntil(lambda: bool(w.subjects), timeout=30000)
+    assert [s.subject_id for s in w.subjects] == [pseudonym]
+    qtbot.waitUntil(lambda: w.volume(0) is not None, timeout=30000)  # found by series UID in the headers
+    w.jobs.cancel_all()
+    w.jobs.wait(10000)
+
+
+def test_cancelling_the_image_search_still_lists_the_assigned_subjects(qtbot, tmp_path, trial, review_db):
+    from workstation.storage.read_store import DatabaseReadStore
+    from workstation.ui.review.central_start import start_central_review
+
+    db, people, pseudonym = review_db
+    store = _image_store_without_index(trial, tmp_path)
+    w = _window(qtbot, tmp_path, DatabaseReadStore(db, people["reader1"]), "reader1")
+    said: list[str] = []
+    say = w.say
+    w.say = lambda message, timeout_ms=8000: said.append(w.shown(message)) or say(message, timeout_ms)
+    start_central_review(w, db, people["reader1"], store)
+    w.jobs.cancel_all()  # what the Cancel button does
+    qtbot.waitUntil(lambda: bool(w.subjects), timeout=30000)
+    assert [s.subject_id for s in w.subjects] == [pseudonym]
+    assert any("cancelled" in m for m in said) and not any(str(store) in m for m in said)
+    qtbot.waitUntil(lambda: not w.jobs.busy, timeout=30000)
+    assert w.volume(0) is None
 
 
 def test_the_app_opens_the_adjudication_window_for_an_adjudicator(qtbot, tmp_path, trial, review_db, monkeypatch):

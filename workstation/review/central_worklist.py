@@ -50,26 +50,37 @@ class MissingImages:
         raise WorklistError(f"the images of {self.what} are not in the reading centre's image folder")
 
 
-def locate_series(image_root: Path) -> dict[str, Path]:
-    """Series UID -> the folder holding it, under a trial folder (``trial.json``'s UIDs, else the DICOM headers)."""
+def locate_series(
+    image_root: Path, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+) -> dict[str, Path]:
+    """Series UID -> the folder holding it, under a trial folder (``trial.json``'s UIDs, else the DICOM headers:
+    every file's, which takes minutes for a large image store, so the workstation runs this off the GUI thread)."""
     from imaging.discovery import discover
     from imaging.errors import DicomLoadError
 
+    sources = [
+        tp.source
+        for subject in scan_trial(image_root)
+        for tp in subject.timepoints
+        if isinstance(tp.source, DicomFolderSource)
+    ]
     found: dict[str, Path] = {}
-    for subject in scan_trial(image_root):
-        for tp in subject.timepoints:
-            source = tp.source
-            if not isinstance(source, DicomFolderSource):
-                continue
-            if source.series_uid:
-                found[source.series_uid] = source.path
-                continue
-            try:
-                records = discover(source.path)
-            except DicomLoadError:
-                continue
-            for record in records:
-                found.setdefault(record.series_uid, source.path)
+    for done, source in enumerate(sources):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if progress is not None:
+            progress(done, len(sources), "finding the images")
+        if source.series_uid:
+            found[source.series_uid] = source.path
+            continue
+        try:
+            records = discover(source.path, cancel=cancel)
+        except DicomLoadError:
+            continue
+        for record in records:
+            found.setdefault(record.series_uid, source.path)
+    if progress is not None:
+        progress(len(sources), len(sources), "finding the images")
     return found
 
 
@@ -103,9 +114,13 @@ class CentralWorklist:
     blinder: TextBlinder
 
 
-def central_worklist(db: Database, reader: User, image_root: Path) -> CentralWorklist:
-    """The subjects assigned to ``reader`` (pseudonyms, generic labels, blinded calendar) with their images."""
-    located = locate_series(image_root) if image_root.is_dir() else {}
+def central_worklist(
+    db: Database, reader: User, image_root: Path, located: dict[str, Path] | None = None
+) -> CentralWorklist:
+    """The subjects assigned to ``reader`` (pseudonyms, generic labels, blinded calendar) with their images
+    (``located``: `locate_series` of ``image_root``, found here when not given)."""
+    if located is None:
+        located = locate_series(image_root) if image_root.is_dir() else {}
     blinder = TextBlinder(folders=[str(image_root.resolve()), str(image_root)])
     for folder in set(located.values()):
         blinder.folders += [str(folder), str(folder.resolve())]

@@ -68,21 +68,13 @@ def build_window(args: argparse.Namespace) -> Any:
 
 def _central_reader_window(db: Any, user: Any, store: Any, args: argparse.Namespace) -> Any:
     """A blinded workstation: only the subjects assigned to this central reader, images from the FOLDER (the
-    reading centre's image store) found by series UID."""
-    from workstation.review.central_worklist import central_worklist
-    from workstation.review.service import ReviewError
-    from workstation.session.worklist import WorklistError
-    from workstation.storage import StorageError
+    reading centre's image store) found by series UID, off the GUI thread (`workstation.ui.review.central_start`)."""
     from workstation.ui.main_window import MainWindow
+    from workstation.ui.review.central_start import start_central_review
 
-    try:
-        central = central_worklist(db, user, args.folder)
-    except (ReviewError, WorklistError, StorageError) as exc:
-        print(f"recist-workstation: {exc}", file=sys.stderr)
-        return 2
     window = MainWindow(reader=user.username, store=store, data_dir=args.data_dir)
     window.show()
-    window.open_central_review(central.subjects, central.blinder)
+    start_central_review(window, db, user, args.folder)
     return window
 
 

@@ -321,6 +321,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             sb.showMessage(message, timeout_ms)
         log.info(message)
 
+    def warn(self, title: str, message: str) -> None:
+        """A problem the reader must see: a message box (none when answers are automatic, in tests) and the status
+        bar, both scrubbed by the blinder in a blinded read."""
+        if self.auto_answer is None:
+            QMessageBox.warning(self, title, self.shown(message))
+        self.say(message, 0)
+
     def confirm(self, question: str) -> bool:
         if self.auto_answer is not None:
             return self.auto_answer
@@ -395,6 +402,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def open_central_review(self, subjects: list[SubjectEntry], blinder: Callable[[str], str]) -> None:
         """Blinded central reading: the assigned subjects by pseudonym, study days instead of dates, no import or
         export (the accepted read is exported by the data manager), every message scrubbed by ``blinder``."""
+        self.enter_blinded(blinder)
+        self.open_subjects(subjects)
+        if not subjects:
+            self.say("no subjects are assigned to you for central review", 0)
+
+    def enter_blinded(self, blinder: Callable[[str], str]) -> None:
+        """From now on: no folder, PACS or export; dates as study days; every message scrubbed by ``blinder``."""
         self.blinder = blinder
         for act in (self.open_action, self.pacs_action, self.export_action):
             act.setEnabled(False)
@@ -402,9 +416,38 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.worklist.dates_as_days = True
         self.response_panel.text_filter = blinder
         self.setWindowTitle(f"RECIST workstation — blinded central review ({self.reader})")
-        self.open_subjects(subjects)
-        if not subjects:
-            self.say("no subjects are assigned to you for central review", 0)
+
+    def run_in_background(
+        self,
+        text: str,
+        work: Callable[[ProgressCallback, CancelToken], Any],
+        on_success: Callable[[Any], None],
+        on_error: Callable[[str], None],
+        on_cancel: Callable[[], None],
+    ) -> Job:
+        """Slow work off the GUI thread, with the progress bar and the Cancel button; each callback runs on the GUI
+        thread after the busy indicator is cleared."""
+
+        def progress(done: int, total: int, _message: str) -> None:
+            self.progress.setRange(0, max(total, 1))
+            self.progress.setValue(done)
+
+        def then(callback: Callable[..., None]) -> Callable[..., None]:
+            def run(*args: Any) -> None:
+                self._idle()
+                callback(*args)
+
+            return run
+
+        self._busy(text, 0)
+        return self.jobs.start(
+            text,
+            work,
+            on_success=then(on_success),
+            on_error=then(on_error),
+            on_progress=progress,
+            on_cancel=then(on_cancel),
+        )
 
     def when_text(self, tp_index: int) -> str:
         """A timepoint's date, or its study day in a blinded read."""
