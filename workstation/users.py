@@ -26,6 +26,8 @@ class UserRole(StrEnum):
     CENTRAL_READER = "central_reader"
     ADJUDICATOR = "adjudicator"
     ADMINISTRATOR = "administrator"
+    #: exports and reports unblinded data from the reading database, reads the audit trail; reads no images
+    DATA_MANAGER = "data_manager"
 
 
 class UserError(Exception):

@@ -375,6 +375,26 @@ def test_cancelling_the_image_search_still_lists_the_assigned_subjects(qtbot, tm
     assert w.volume(0) is None
 
 
+def test_the_app_sends_a_data_manager_to_the_export_command(qtbot, tmp_path, trial, review_db, monkeypatch, capsys):
+    from PyQt6.QtWidgets import QMessageBox
+
+    from workstation.ui import review
+    from workstation.ui.app import build_window, parse_args
+
+    def sign_in(dialog) -> int:
+        dialog.username.setText("datamgr")
+        dialog.password.setText(PASSWORD)
+        dialog.ok.click()
+        return dialog.result()
+
+    shown: list[str] = []
+    monkeypatch.setattr(review.LoginDialog, "exec", sign_in)
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text: shown.append(text))
+    assert build_window(parse_args([str(trial), "--database", str(tmp_path / "review.db")])) == 1
+    assert shown and "recist export FORMAT --db URL --user NAME" in shown[0]
+    assert "recist export" in capsys.readouterr().err
+
+
 def test_the_app_opens_the_adjudication_window_for_an_adjudicator(qtbot, tmp_path, trial, review_db, monkeypatch):
     from workstation.ui import review
     from workstation.ui.app import build_window, parse_args

@@ -131,7 +131,8 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_users(db: object) -> dict[str, object]:
-    """An administrator, two site/central readers and an adjudicator, all with ``PASSWORD``."""
+    """An administrator, a site reader, three central readers, an adjudicator and a data manager, all with
+    ``PASSWORD``."""
     from workstation.users import UserRole, add_user
 
     admin = add_user(
@@ -149,6 +150,7 @@ def make_users(db: object) -> dict[str, object]:
         ("reader2", "Rob Reader", UserRole.CENTRAL_READER),
         ("reader3", "Rhea Reader", UserRole.CENTRAL_READER),
         ("adjud", "Alex Adjudicator", UserRole.ADJUDICATOR),
+        ("datamgr", "Dana Manager", UserRole.DATA_MANAGER),
     ]:
         people[username] = add_user(
             db,

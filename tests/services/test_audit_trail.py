@@ -80,16 +80,31 @@ def test_a_deleted_entry_is_found(db) -> None:
     assert not check.ok and check.first_broken_seq == 4
 
 
-def test_audit_show_lists_who_changed_what_when_and_why(db, capsys) -> None:
+def test_audit_show_lists_who_changed_what_when_and_why(db, capsys, monkeypatch) -> None:
     subject = _filled(db)
-    assert main(["audit", "show", subject, "--db", db.url]) == 0
+    manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
+    _stdin(monkeypatch, PASSWORD, PASSWORD, PASSWORD)
+    assert main(["audit", "show", subject, *manager]) == 0
     out = capsys.readouterr().out
     assert "site1  change  read/" in out and "long_axis_mm" in out and "old: " in out and "new: " in out
-    assert main(["audit", "show", subject, "--db", db.url, "--format", "json"]) == 0
+    assert main(["audit", "show", subject, *manager, "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert {e["action"] for e in shown} == {"create", "change"}
-    assert main(["audit", "show", "NOBODY", "--db", db.url]) == 1
+    assert main(["audit", "show", "NOBODY", *manager]) == 1
     assert "no audit entries for subject 'NOBODY'" in capsys.readouterr().err
+
+
+def test_audit_show_is_for_data_managers_and_administrators_only(db, capsys, monkeypatch) -> None:
+    """It links a subject to its central-review pseudonym: a reader who knows the database must not see it."""
+    subject = _filled(db)
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["audit", "show", subject, "--db", db.url, "--user", "reader1", "--password-stdin"]) == 2
+    err = capsys.readouterr()
+    assert "reader1 is a central reader; this needs a data manager or administrator" in err.err and not err.out
+    assert main(["audit", "show", subject, "--db", db.url]) == 2
+    assert "sign in with --user NAME" in capsys.readouterr().err
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["audit", "show", subject, "--db", db.url, "--user", "admin", "--password-stdin"]) == 0
 
 
 def _stdin(monkeypatch, *lines: str) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,14 @@ from workstation.storage.repository import save_read, sign_timepoint
 from workstation.users import User
 
 db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
+#: The unblinded commands sign in a data manager; the password comes on stdin (`password_on_stdin`).
+DATA_MANAGER = ["--user", "datamgr", "--password-stdin"]
+
+
+@pytest.fixture(autouse=True)
+def password_on_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{PASSWORD}\n" * 10))
+
 
 FRAME = "1.2.826.0.1.3680043.8.498.999"
 DISPUTED, AGREED, HALF_READ = "SITE01-0042", "SITE01-0007", "SITE01-0013"
@@ -130,7 +140,7 @@ def rows(path: Path) -> list[dict[str, str]]:
 def test_sdtm_from_the_database_has_every_evaluator_and_flags_the_accepted_read(db_url: str, tmp_path: Path) -> None:
     accepted_ids = build_reading_centre(db_url)
     out = tmp_path / "export"
-    assert main(["export", "sdtm", "--db", db_url, "--out", str(out), "--study-id", "TIL-GC"]) == 0
+    assert main(["export", "sdtm", "--db", db_url, "--out", str(out), "--study-id", "TIL-GC", *DATA_MANAGER]) == 0
     tu, tr, rs = (rows(out / "sdtm" / f"{d}.csv") for d in ("tu", "tr", "rs"))
     text = "".join((out / "sdtm" / f"{d}.csv").read_text() for d in ("tu", "tr", "rs"))
     assert "BICR-" not in text and "2000-" not in text  # real ids and dates, never the blinded ones
@@ -203,14 +213,42 @@ def test_sdtm_from_the_database_has_every_evaluator_and_flags_the_accepted_read(
     # The unblinded export is in the audit trail, one entry per subject, and the chain still holds.
     exports = [e for e in entries if e.action == "export"]
     assert sorted(e.subject_id for e in exports) == sorted([DISPUTED, AGREED, HALF_READ])
+    assert {e.username for e in exports} == {"datamgr"}  # the signed-in data manager, not the OS login
     assert check.ok
+
+
+def test_only_a_signed_in_data_manager_or_administrator_exports_or_reports_unblinded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    out = tmp_path / "export"
+    # A central reader knows the database's address (their workstation uses it): it must not unblind them.
+    assert main(["export", "sdtm", "--db", url, "--out", str(out), "--user", "reader1", "--password-stdin"]) == 2
+    assert "reader1 is a central reader; this needs a data manager or administrator" in capsys.readouterr().err
+    assert main(["report", "--db", url, "--out", str(out), "--user", "adjud", "--password-stdin"]) == 2
+    assert "needs a data manager or administrator" in capsys.readouterr().err
+    assert main(["export", "sdtm", "--db", url, "--out", str(out)]) == 2
+    assert "sign in with --user NAME" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("not the password\n"))
+    assert main(["export", "csv", "--db", url, "--out", str(out), *DATA_MANAGER]) == 2
+    assert "wrong user name or password" in capsys.readouterr().err
+    assert not out.exists()
+    db = open_database(url)
+    try:
+        entries = audit_log.entries(db, [DISPUTED, AGREED, HALF_READ])
+        assert not [e for e in entries if e.action == "export"]
+    finally:
+        db.close()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{PASSWORD}\n"))
+    assert main(["export", "csv", "--db", url, "--out", str(out), "--user", "admin", "--password-stdin"]) == 0
 
 
 def test_sr_of_the_accepted_read_is_valid_and_unblinded(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'centre.db'}"
     build_reading_centre(url)
     out = tmp_path / "export"
-    assert main(["export", "sr", "--db", url, "--subject", DISPUTED, "--out", str(out)]) == 0
+    assert main(["export", "sr", "--db", url, "--subject", DISPUTED, "--out", str(out), *DATA_MANAGER]) == 0
     files = sorted((out / "sr").glob("*.dcm"))
     readers = {p.name.split("_")[1] for p in files}
     assert readers == {"site1", "reader1", "reader2"}
@@ -226,7 +264,7 @@ def test_sr_of_the_accepted_read_is_valid_and_unblinded(tmp_path: Path) -> None:
 def test_report_and_tables_over_the_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'centre.db'}"
     accepted_ids = build_reading_centre(url)
-    assert main(["export", "csv", "--db", url, "--out", str(tmp_path / "tables")]) == 0
+    assert main(["export", "csv", "--db", url, "--out", str(tmp_path / "tables"), *DATA_MANAGER]) == 0
     manifest = rows(tmp_path / "tables" / "evaluators.csv")
     assert {r["read_id"] for r in manifest if r["ACPTFL"] == "Y"} == set(accepted_ids.values())
     (adjudicated,) = [r for r in manifest if r["adjudicator"]]
@@ -236,7 +274,7 @@ def test_report_and_tables_over_the_database(tmp_path: Path, capsys: pytest.Capt
         "T1 growth is real",
     )
     capsys.readouterr()
-    assert main(["report", "--db", url, "--out", str(tmp_path / "report")]) == 0
+    assert main(["report", "--db", url, "--out", str(tmp_path / "report"), *DATA_MANAGER]) == 0
     err = capsys.readouterr().err
     assert f"subject {HALF_READ}: central review not decided yet" in err
     subjects = rows(tmp_path / "report" / "subjects.csv")
@@ -248,15 +286,20 @@ def test_a_database_that_cannot_be_reached_gives_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"postgresql://nobody:secret@127.0.0.1:{pg._free_port()}/reading"  # nobody listens there
-    assert main(["export", "sdtm", "--db", url, "--out", str(tmp_path / "x")]) != 0
+    assert main(["export", "sdtm", "--db", url, "--out", str(tmp_path / "x"), *DATA_MANAGER]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot connect" in err[0] and "secret" not in err[0] and "Traceback" not in err[0]
-    assert main(["report", "--db", str(tmp_path / "missing.db"), "--out", str(tmp_path / "y")]) != 0
+    assert main(["report", "--db", str(tmp_path / "missing.db"), "--out", str(tmp_path / "y"), *DATA_MANAGER]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "there is no database file" in err[0]
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    open_database(url).close()
-    assert main(["export", "sdtm", "--db", url, "--subject", "SITE09-0001", "--out", str(tmp_path / "z")]) != 0
+    empty = open_database(url)
+    make_users(empty)
+    empty.close()
+    assert (
+        main(["export", "sdtm", "--db", url, "--subject", "SITE09-0001", "--out", str(tmp_path / "z"), *DATA_MANAGER])
+        != 0
+    )
     assert (
         capsys.readouterr().err.strip()
         == f"recist export: no subject 'SITE09-0001' in database file {tmp_path / 'empty.db'}"
@@ -290,9 +333,9 @@ def test_seg_from_the_database_uses_the_workstations_mask_store(
     finally:
         db.close()
     out = tmp_path / "export"
-    assert main(["export", "seg", "--db", url, "--out", str(out), "--dicom", str(tmp_path / "ct")]) == 0, (
-        capsys.readouterr().err
-    )
+    assert (
+        main(["export", "seg", "--db", url, "--out", str(out), "--dicom", str(tmp_path / "ct"), *DATA_MANAGER]) == 0
+    ), capsys.readouterr().err
     (seg,) = (out / "seg").glob("*.dcm")
     assert dciodvfy_errors(seg) == []
     ds = pydicom.dcmread(seg)

@@ -1,4 +1,5 @@
-"""`recist audit verify` checks the tamper-evident chain; `recist audit show SUBJECT` lists a subject's entries."""
+"""`recist audit verify` checks the tamper-evident chain; `recist audit show SUBJECT --user NAME` lists a subject's
+entries (a data manager or administrator: they link the subject to its central-review pseudonym)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from workstation.audit import AuditEntry
 from workstation.cli import CommandError
+from workstation.cli.users import add_sign_in_arguments, unblinded_user
 from workstation.storage import StorageError, audit_log, open_database
 
 
@@ -18,6 +20,7 @@ def add_parser(subparsers: Any) -> None:
     show = actions.add_parser("show", help="list the audit entries of one subject (site id or review pseudonym)")
     show.add_argument("subject", help="subject id (its central-review pseudonym's entries are included)")
     show.add_argument("--format", choices=["table", "json"], default="table")
+    add_sign_in_arguments(show, "reading the audit trail")
     for sub in (verify, show):
         sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
     p.set_defaults(func=run)
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             return 0 if check.ok else 1
         from workstation.review.service import pseudonym_of
 
+        unblinded_user(db, args, "recist audit show")  # it links a subject to its central-review pseudonym
         ids = [args.subject]
         pseudonym = pseudonym_of(db, args.subject)
         if pseudonym:

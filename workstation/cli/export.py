@@ -5,8 +5,9 @@ READS are read files (exported JSON or the reading session's saved reads), engin
 `recist export FORMAT --db URL [--subject ID ...] --out DIR` exports from the reading database instead (URL, else
 $RECIST_DB, else the user's data folder, as `recist audit`): every evaluator's signed reads (site reads; both central
 readers' reads; the adjudicator's decision), one record set per evaluator (--EVAL/--EVALID), the accepted read flagged
-(--ACPTFL = Y). This is the UNBLINDED data-manager export: real subject ids and dates. It is recorded in the audit
-trail. Unsigned timepoints are not exported.
+(--ACPTFL = Y). This is the UNBLINDED data-manager export: real subject ids and dates, so it needs a data manager or
+administrator to sign in (--user NAME; the password on the terminal or with --password-stdin), and it is recorded in
+the audit trail under their name. Unsigned timepoints are not exported.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from workstation import paths
 from workstation.cli import CommandError
+from workstation.cli.users import add_sign_in_arguments, unblinded_user
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
 
@@ -51,6 +53,7 @@ def add_parser(subparsers: Any) -> None:
         "$RECIST_DB, else the user data folder); UNBLINDED: real subject ids and dates",
     )
     p.add_argument("--subject", action="append", default=[], help="with --db: only this subject (repeatable)")
+    add_sign_in_arguments(p, "exporting with --db")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--study-id", default="RECIST-TRIAL", help="STUDYID / clinical trial protocol id")
     p.add_argument(
@@ -101,8 +104,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_database(args: argparse.Namespace) -> int:
     """The unblinded data-manager export from the reading database."""
-    import getpass
-
     from workstation.review.for_export import ExportSelectionError, reads_for_export, record_export
     from workstation.review.service import ReviewError
     from workstation.storage import StorageError, open_database
@@ -113,6 +114,7 @@ def _run_database(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
+        user = unblinded_user(db, args, "recist export --db")
         export = reads_for_export(db, args.subject or None)
         if not export.reads:
             raise CommandError(f"no signed read to export in {db.where}")
@@ -126,9 +128,7 @@ def _run_database(args: argparse.Namespace) -> int:
         if args.masks is None and default_masks().is_dir():
             args.masks = str(default_masks())
         written = _export(args, export.reads, export)
-        record_export(
-            db, export, username=getpass.getuser(), what=args.format, destination=str(Path(args.out).resolve())
-        )
+        record_export(db, export, username=user.username, what=args.format, destination=str(Path(args.out).resolve()))
     except (StorageError, ExportSelectionError, ReviewError, ReadError) as exc:
         raise CommandError(str(exc)) from None
     finally:

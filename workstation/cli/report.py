@@ -6,8 +6,8 @@ first central reader's, else the site's.
 
 `recist report --db URL --out DIR` reports over the central review's accepted reads in the reading database (URL,
 else $RECIST_DB, else the user's data folder): the adjudicated read, or reader 1's read of a concordant subject.
-Subjects without an accepted read yet are named and left out. The report shows real subject ids (unblinded) and is
-recorded in the audit trail.
+Subjects without an accepted read yet are named and left out. The report shows real subject ids (unblinded), so a
+data manager or administrator signs in (--user NAME), and it is recorded in the audit trail under their name.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation.cli import CommandError
+from workstation.cli.users import add_sign_in_arguments, unblinded_user
 
 
 def add_parser(subparsers: Any) -> None:
@@ -35,6 +36,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--title", default="Trial response report", help="report title")
+    add_sign_in_arguments(p, "reporting with --db")
     p.set_defaults(func=run)
 
 
@@ -77,8 +79,6 @@ def _report(args: argparse.Namespace, reads: list[Any], extras: dict[str, dict[s
 
 def _run_database(args: argparse.Namespace) -> int:
     """The report over the central review's accepted reads."""
-    import getpass
-
     from workstation.review.for_export import reads_for_export, record_export
     from workstation.review.service import ReviewError
     from workstation.storage import StorageError, open_database
@@ -89,6 +89,7 @@ def _run_database(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
+        user = unblinded_user(db, args, "recist report --db")
         export = reads_for_export(db)
         accepted = export.accepted_reads()
         for subject_id in export.undecided:
@@ -97,7 +98,7 @@ def _run_database(args: argparse.Namespace) -> int:
             raise CommandError(f"no accepted central read in {db.where} (is the central review decided?)")
         _report(args, accepted, {})
         export.reads = accepted
-        record_export(db, export, username=getpass.getuser(), what="report", destination=str(Path(args.out).resolve()))
+        record_export(db, export, username=user.username, what="report", destination=str(Path(args.out).resolve()))
     except (StorageError, ReviewError, ReadError) as exc:
         raise CommandError(str(exc)) from None
     finally:

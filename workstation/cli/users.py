@@ -73,6 +73,25 @@ def administrator(db: Database, args: argparse.Namespace, ask: Callable[[str], s
     return admin
 
 
+def add_sign_in_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--user", help=f"who is {what}: a data manager or administrator (password asked)")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+
+def unblinded_user(db: Database, args: argparse.Namespace, what: str) -> User:
+    """The data manager (or administrator) running a command that shows unblinded data (real subject ids, dates, the
+    central-review pseudonyms): named with --user and signed in, so that a reader who knows the database's address
+    cannot unblind themselves with it, and the audit trail names a person, not an operating-system login."""
+    if not args.user:
+        raise CommandError(f"{what} shows unblinded data: sign in with --user NAME (a data manager or administrator)")
+    try:
+        user = authenticate(db, args.user, password_reader(args.password_stdin)(f"password of {args.user}"))
+        require_role(user, UserRole.DATA_MANAGER, UserRole.ADMINISTRATOR)
+    except (AuthenticationError, PermissionDenied) as exc:
+        raise CommandError(str(exc)) from None
+    return user
+
+
 def run(args: argparse.Namespace) -> int:
     ask = password_reader(args.password_stdin)
     try:

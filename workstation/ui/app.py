@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any
 
 SAMPLE_TRIAL = Path(__file__).resolve().parents[2] / "sample_dicom"
+DATA_MANAGER_MESSAGE = (
+    "The workstation is for readers and adjudicators. A data manager exports and reports from the database with "
+    "`recist export FORMAT --db URL --user NAME --out DIR` and `recist report --db URL --user NAME --out DIR`."
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,6 +51,12 @@ def build_window(args: argparse.Namespace) -> Any:
         if not login.exec() or login.user is None:
             return 1
         user = login.user
+        if user.role is UserRole.DATA_MANAGER:
+            from PyQt6.QtWidgets import QMessageBox
+
+            QMessageBox.information(None, "RECIST workstation", DATA_MANAGER_MESSAGE)
+            print(f"recist-workstation: {DATA_MANAGER_MESSAGE}", file=sys.stderr)
+            return 1
         if user.role is UserRole.ADJUDICATOR:
             from workstation.ui.review.adjudication_worklist import AdjudicationWindow
 
