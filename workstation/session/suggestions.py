@@ -108,8 +108,10 @@ class MeasuringService:
                 return
 
     def warm_up_in_background(self) -> threading.Thread:
-        """`warm_up` in a daemon thread (the app starts it as its window opens)."""
-        thread = threading.Thread(target=self.warm_up, name="segmenter-warm-up", daemon=True)
+        """`warm_up` in a background thread (the app starts it as its window opens). Not a daemon: a process that
+        ends while the model is loading waits for it (seconds) instead of being aborted by torch's native threads
+        ("terminate called without an active exception", seen when the app was closed within seconds of opening)."""
+        thread = threading.Thread(target=self.warm_up, name="segmenter-warm-up", daemon=False)
         thread.start()
         return thread
 
