@@ -412,3 +412,61 @@ def test_the_app_opens_the_adjudication_window_for_an_adjudicator(qtbot, tmp_pat
     assert isinstance(window, AdjudicationWindow) and window.isVisible()
     assert window.subjects.count() == 0 and window.heading.text() == "0 subject(s) awaiting your adjudication"
     assert not window.open_btn.isEnabled()
+
+
+def test_the_adjudicator_views_each_read_on_the_images_blinded_and_view_only(
+    qtbot, tmp_path, trial, review_db, monkeypatch
+):
+    import copy
+
+    from tests.services.test_review import central_read
+    from workstation.read_model import LesionStatus
+    from workstation.review.service import ReviewState, review_state
+    from workstation.session.reading import SessionError
+    from workstation.storage.repository import find_reads
+    from workstation.ui.review import AdjudicationDialog
+    from workstation.ui.review.adjudication_worklist import AdjudicationWindow
+    from workstation.ui.viewer import Tool
+
+    db, people, pseudonym = review_db
+    central_read(db, pseudonym, people["reader1"], 20.0, "reader one")  # PR
+    central_read(db, pseudonym, people["reader2"], 70.0, "reader two")  # PD
+    assert review_state(db, pseudonym) is ReviewState.AWAITING_ADJUDICATION
+    win = AdjudicationWindow(db, people["adjud"], image_root=trial, data_dir=tmp_path)
+    qtbot.addWidget(win)
+
+    def look_at_read_2(dialog: AdjudicationDialog) -> int:
+        assert set(dialog.view_buttons) == {1, 2}
+        dialog.view_buttons[2].click()
+        return 0  # closed without a decision
+
+    monkeypatch.setattr(AdjudicationDialog, "exec", look_at_read_2)
+    assert not win.open_case(pseudonym)
+    (view,) = win.views
+    qtbot.addWidget(view)
+    view.auto_answer = True
+    qtbot.waitUntil(lambda: view.session is not None, timeout=30000)
+    read = view.session.read
+    assert (read.subject_id, read.reader) == (pseudonym, "reader2")
+    assert f"read 2 of {pseudonym}" in view.windowTitle() and "view only" in view.windowTitle()
+    qtbot.waitUntil(lambda: view.volume(0) is not None, timeout=30000)  # the subject's images, found by series UID
+    assert read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm == 70.0
+
+    # Shown, never changed: no measuring tools, every edit, signature and save refused with the reason.
+    before = copy.deepcopy(read)
+    with pytest.raises(SessionError, match="view only"):
+        view.session.set_status("T1", LesionStatus.NOT_EVALUATED)
+    with pytest.raises(SessionError, match="view only"):
+        view.session.save()
+    view.set_tool(Tool.MEASURE)
+    assert view.current_viewer.tool is Tool.WINDOW and not view.tool_actions[Tool.MEASURE].isVisible()
+    view.sign_timepoint()
+    assert "view only" in view.statusBar().currentMessage()
+    assert view.session.read == before
+    stored = find_reads(db, pseudonym, "reader2")
+    assert stored and stored[0].read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm == 70.0
+
+    # Blinded like the readers' own windows: nothing names the subject, its site, dates or UIDs.
+    assert leaks(view, forbidden_strings(trial)) == []
+    view.jobs.cancel_all()
+    view.jobs.wait(10000)

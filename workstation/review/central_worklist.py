@@ -16,7 +16,7 @@ from pathlib import Path
 from imaging.cancel import CancelToken, ProgressCallback
 from imaging.deid import scrub_text
 from imaging.volume import PatientIdentity, Volume
-from workstation.review.blinding import blinded_date, study_days_in_text
+from workstation.review.blinding import BlindedTimepoint, blinded_date, study_days_in_text
 from workstation.review.service import open_blinded_case, source_series, worklist
 from workstation.session.worklist import (
     DicomFolderSource,
@@ -121,6 +121,15 @@ def central_worklist(
     (``located``: `locate_series` of ``image_root``, found here when not given)."""
     if located is None:
         located = locate_series(image_root) if image_root.is_dir() else {}
+    subjects = []
+    for item in worklist(db, reader):
+        case = open_blinded_case(db, item.pseudonym, reader)
+        subjects.append(blinded_subject(db, item.pseudonym, case.timepoints, reader, located))
+    return CentralWorklist(subjects, image_blinder(image_root, located))
+
+
+def image_blinder(image_root: Path, located: dict[str, Path]) -> TextBlinder:
+    """A blinder that also hides the image store's folders (a subject's folder is usually named by its site id)."""
     blinder = TextBlinder(folders=[str(image_root.resolve()), str(image_root)])
     for folder in set(located.values()):
         blinder.folders += [str(folder), str(folder.resolve())]
@@ -128,19 +137,23 @@ def central_worklist(
             relative = folder.resolve().relative_to(image_root.resolve())
         except ValueError:
             continue
-        if relative.parts:  # the subject's folder name is usually its site id
+        if relative.parts:
             blinder.folders.append(relative.parts[0])
-    subjects = []
-    for item in worklist(db, reader):
-        case = open_blinded_case(db, item.pseudonym, reader)
-        entries = []
-        for tp in case.timepoints:
-            _, series_uid = source_series(db, item.pseudonym, tp.position, reader)
-            what = f"{item.pseudonym} {tp.label}"
-            images = located.get(series_uid)
-            source: VolumeSource = (
-                DicomFolderSource(images, series_uid, description=what) if images is not None else MissingImages(what)
-            )
-            entries.append(TimepointEntry(tp.label, blinded_date(tp.study_day), source))
-        subjects.append(SubjectEntry(item.pseudonym, entries))
-    return CentralWorklist(subjects, blinder)
+    return blinder
+
+
+def blinded_subject(
+    db: Database, pseudonym: str, timepoints: list[BlindedTimepoint], user: User, located: dict[str, Path]
+) -> SubjectEntry:
+    """One subject for the workstation under its pseudonym: generic labels, the blinded calendar, and each
+    timepoint's images found by series UID (`MissingImages` where the image store lacks them)."""
+    entries = []
+    for tp in timepoints:
+        _, series_uid = source_series(db, pseudonym, tp.position, user)
+        what = f"{pseudonym} {tp.label}"
+        images = located.get(series_uid)
+        source: VolumeSource = (
+            DicomFolderSource(images, series_uid, description=what) if images is not None else MissingImages(what)
+        )
+        entries.append(TimepointEntry(tp.label, blinded_date(tp.study_day), source))
+    return SubjectEntry(pseudonym, entries)

@@ -7,6 +7,7 @@ so a crash never leaves a half-written read.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -31,6 +32,22 @@ class ReadStore(Protocol):
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
+
+
+class ViewOnlyStore:
+    """Reads to look at, never to change: ``load`` gives a copy of the read of the subject (whoever the reader);
+    ``save`` is refused with ``why``."""
+
+    def __init__(self, reads: list[Read], why: str) -> None:
+        self._reads = {r.subject_id: r for r in reads}
+        self.why = why
+
+    def load(self, subject_id: str, reader: str) -> Read | None:
+        read = self._reads.get(subject_id)
+        return None if read is None else copy.deepcopy(read)
+
+    def save(self, read: Read, reason: str = "") -> None:
+        raise ReadStoreError(self.why)
 
 
 class JsonReadStore:

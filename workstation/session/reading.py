@@ -40,7 +40,7 @@ class Change:
 
 
 class ReadingSession:
-    def __init__(self, read: Read, store: ReadStore | None = None) -> None:
+    def __init__(self, read: Read, store: ReadStore | None = None, view_only: str | None = None) -> None:
         if not read.timepoints:
             raise SessionError(f"subject {read.subject_id} has no timepoints to read")
         self.read = read
@@ -56,6 +56,9 @@ class ReadingSession:
         self.amendment_reasons: dict[int, str] = {}
         #: study and series UIDs each timepoint was read on, learnt as its images load (for DICOM SR and SDTM)
         self.images: dict[int, tuple[str, str]] = {}
+        #: when set, the read is shown, never changed: every edit is refused with this message (e.g. an adjudicator
+        #: looking at a central reader's measurements on the images)
+        self.view_only = view_only
 
     def note_images(self, tp_index: int, study_uid: str, series_uid: str) -> None:
         """Remember the study and series timepoint ``tp_index`` is read on. Not an edit (nothing to undo): it is kept
@@ -123,6 +126,8 @@ class ReadingSession:
     # ---- edits ---------------------------------------------------------------------------------------------------
     def amend(self, tp_index: int, reason: str) -> None:
         """Allow changes to a signed timepoint: they are saved as an amendment carrying ``reason``."""
+        if self.view_only:
+            raise SessionError(self.view_only)
         if not reason.strip():
             raise SessionError("an amendment needs a reason")
         self.amendment_reasons[tp_index] = reason.strip()
@@ -150,6 +155,8 @@ class ReadingSession:
         apply: Callable[[Read], None],
         tp_index: int | None = None,
     ) -> None:
+        if self.view_only:
+            raise SessionError(self.view_only)
         self._check_signed(self._touched(lesion_id, tp_index))
         was_dirty = self.dirty
         before = copy.deepcopy(self.read)
@@ -309,6 +316,8 @@ class ReadingSession:
 
     def save(self) -> None:
         """Save through the store (raises `ReadStoreError` with a clear message; the read in memory is kept)."""
+        if self.view_only:
+            raise SessionError(self.view_only)
         if self.store is None:
             raise SessionError("no place to save this read was configured")
         reason = "; ".join(self.amendment_reasons[i] for i in sorted(self.amendment_reasons))

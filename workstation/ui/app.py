@@ -60,7 +60,7 @@ def build_window(args: argparse.Namespace) -> Any:
         if user.role is UserRole.ADJUDICATOR:
             from workstation.ui.review.adjudication_worklist import AdjudicationWindow
 
-            adjudication = AdjudicationWindow(db, user)
+            adjudication = AdjudicationWindow(db, user, image_root=args.folder, data_dir=args.data_dir)
             adjudication.show()
             return adjudication
         store = DatabaseReadStore(db, user)

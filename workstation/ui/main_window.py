@@ -122,6 +122,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.auto_answer: bool | None = None
         #: set for a blinded central read (`open_central_review`): every text shown passes through it
         self.blinder: Callable[[str], str] | None = None
+        #: when set, reads are shown and never changed (`enter_view_only`); the message says why
+        self.view_only: str | None = None
         self._build()
 
     # ---- layout --------------------------------------------------------------------------------------------------
@@ -417,6 +419,15 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.response_panel.text_filter = blinder
         self.setWindowTitle(f"RECIST workstation — blinded central review ({self.reader})")
 
+    def enter_view_only(self, why: str) -> None:
+        """From now on the reads are looked at, not changed: the measuring tools go (window/level and pan stay),
+        and any edit, signature or save is refused with ``why``."""
+        self.view_only = why
+        self.set_tool(Tool.WINDOW)
+        for tool in (Tool.MEASURE, Tool.RULER, Tool.BIDIRECTIONAL):
+            self.tool_actions[tool].setEnabled(False)
+            self.tool_actions[tool].setVisible(False)
+
     def run_in_background(
         self,
         text: str,
@@ -497,7 +508,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 QMessageBox.warning(self, "Saved read", self.shown(str(exc))) if self.auto_answer is None else None
                 self.say(str(exc))
                 return
-            self._set_session(ReadingSession(read, self.store), subject_index)
+            self._set_session(ReadingSession(read, self.store, view_only=self.view_only), subject_index)
         self.go_to_timepoint(tp_index)
 
     def _set_session(self, session: ReadingSession, subject_index: int) -> None:
@@ -775,6 +786,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.baseline_viewer.set_plane(plane)
 
     def set_tool(self, tool: Tool) -> None:
+        if self.view_only and tool in (Tool.MEASURE, Tool.RULER, Tool.BIDIRECTIONAL):
+            self.say(self.view_only)
+            return
         for t, act in self.tool_actions.items():
             act.setChecked(t is tool)
         self.current_viewer.set_tool(tool)

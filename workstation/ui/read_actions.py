@@ -102,6 +102,9 @@ class ReadActionsMixin:
         user = getattr(self.store, "user", None)
         if s is None:
             return
+        if s.view_only:
+            self.say(s.view_only)
+            return
         if sign is None or user is None:
             self.say("signing needs the trial database: start with --database URL and sign in")
             return

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
+    QPushButton,
     QRadioButton,
     QTableWidget,
     QTableWidgetItem,
@@ -45,9 +46,13 @@ class AdjudicationDialog(QDialog):
         case: AdjudicationCase,
         adjudicate: Callable[[str, str, str], None],
         parent: QWidget | None = None,
+        view_on_images: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self._adjudicate = adjudicate
+        #: opens read 1 or 2 on the subject's images (view only); no button when None
+        self._view_on_images = view_on_images
+        self.view_buttons: dict[int, QPushButton] = {}
         self.case = case
         self.setWindowTitle(f"Adjudication: {case.pseudonym}")
         self.choice = QButtonGroup(self)
@@ -109,6 +114,12 @@ class AdjudicationDialog(QDialog):
         layout = QVBoxLayout(box)
         layout.addWidget(summary)
         layout.addWidget(table)
+        if self._view_on_images is not None:
+            view = QPushButton(f"View read {slot} on the images…")
+            view.setToolTip("its measurements on the subject's images, blinded and view only")
+            view.clicked.connect(lambda _checked=False, s=slot: self._view_on_images and self._view_on_images(s))
+            self.view_buttons[slot] = view
+            layout.addWidget(view)
         layout.addWidget(radio)
         return box
 

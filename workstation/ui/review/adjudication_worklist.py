@@ -1,7 +1,10 @@
 """The adjudicator's window: the subjects awaiting adjudication (pseudonyms only); opening one shows both central
-reads side by side in `AdjudicationDialog`, where the adjudicator picks one with a reason and their password."""
+reads side by side in `AdjudicationDialog`, where the adjudicator picks one with a reason and their password, and can
+open each read on the subject's images (blinded and view only, `central_start.view_central_read`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QMainWindow, QPushButton, QVBoxLayout, QWidget
@@ -14,10 +17,22 @@ from workstation.users import PermissionDenied, User
 
 
 class AdjudicationWindow(QMainWindow):
-    def __init__(self, db: Database, user: User, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        user: User,
+        parent: QWidget | None = None,
+        image_root: Path | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
         super().__init__(parent)
         self.db = db
         self.user = user
+        #: the reading centre's image folder: each read can be viewed on the images (none: tables only)
+        self.image_root = image_root
+        self.data_dir = data_dir
+        #: the view-only windows opened on the reads (kept alive while open)
+        self.views: list[QMainWindow] = []
         self.setWindowTitle(f"RECIST workstation — adjudication ({user.username})")
         self.heading = QLabel()
         self.subjects = QListWidget()
@@ -80,7 +95,14 @@ class AdjudicationWindow(QMainWindow):
                 seen=case,
             )
 
-        dialog = AdjudicationDialog(case, decide, self)
+        def view(slot: int) -> None:
+            from workstation.ui.review.central_start import view_central_read
+
+            assert self.image_root is not None
+            self.views = [w for w in self.views if w.isVisible()]
+            self.views.append(view_central_read(self.db, self.user, case, slot, self.image_root, self.data_dir))
+
+        dialog = AdjudicationDialog(case, decide, self, view if self.image_root is not None else None)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         decided = bool(dialog.exec())
         if decided:
