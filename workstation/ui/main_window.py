@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -183,7 +184,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.status_combo.setToolTip("Status of the selected lesion at this timepoint")
         self.status_combo.activated.connect(self._status_chosen)
         self.status_combo.activated.connect(lambda _i: self.current_viewer.setFocus())
-        buttons.addWidget(QLabel("status:"))
+        self.status_label = QLabel("status:")
+        buttons.addWidget(self.status_label)
         buttons.addWidget(self.status_combo)
         lv.addLayout(buttons)
         self.lesion_table = LesionTable()
@@ -251,6 +253,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.redo_action = self._action("&Redo", QKeySequence.StandardKey.Redo, self.redo, edit)
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         measure = mb.addMenu("&Measure")
+        assert measure is not None
+        self.measure_menu: QMenu = measure
         self._action("Accept measurement", "Return", self.accept_pending, measure)
         self._action("Make the measurement a new target", "T", lambda: self._choose_new(Role.TARGET), measure)
         self._action("Lymph node (the next click, or the measurement waiting)", "N", self._toggle_node, measure)
@@ -260,11 +264,14 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             "New non-target at this position", "Shift+N", lambda: self.declare_lesion(Role.NON_TARGET), measure
         )
         self._action("New lesion (follow-up)", "Shift+L", lambda: self.declare_lesion(Role.NEW), measure)
-        self._action("Next timepoint", "]", lambda: self.step_timepoint(1), measure)
-        self._action("Previous timepoint", "[", lambda: self.step_timepoint(-1), measure)
-        self._action("Next lesion", "Tab", lambda: self.step_lesion(1), measure)
+        #: the Measure menu's actions that only move (they stay in a view-only window)
+        self.navigation_actions = [
+            self._action("Next timepoint", "]", lambda: self.step_timepoint(1), measure),
+            self._action("Previous timepoint", "[", lambda: self.step_timepoint(-1), measure),
+            self._action("Next lesion", "Tab", lambda: self.step_lesion(1), measure),
+        ]
         self._action("Delete selected lesion", "Delete", self.delete_selected, measure)
-        measure.addSeparator()  # type: ignore[union-attr]
+        measure.addSeparator()
         self._action("Sign this timepoint…", "Ctrl+Shift+S", self.sign_timepoint, measure)
         self._action("Amend this signed timepoint…", "Ctrl+Shift+A", self.amend_timepoint, measure)
         tools = mb.addMenu("&Tools")
@@ -427,6 +434,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         for tool in (Tool.MEASURE, Tool.RULER, Tool.BIDIRECTIONAL):
             self.tool_actions[tool].setEnabled(False)
             self.tool_actions[tool].setVisible(False)
+        for action in self.measure_menu.actions():  # their shortcuts too (accept, new lesion, G, sign...)
+            action.setEnabled(action in self.navigation_actions)
+        edits = (self.add_target_btn, self.add_nontarget_btn, self.add_new_btn, self.status_label, self.status_combo)
+        for widget in edits:
+            widget.setVisible(False)
+        self.decision_bar.idle_hint.setText(f"{why[0].upper()}{why[1:]} · W window/level · P pan · F fit")
 
     def run_in_background(
         self,
