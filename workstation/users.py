@@ -59,10 +59,15 @@ def _count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
 
+def _with_article(role: UserRole) -> str:
+    name = role.value.replace("_", " ")
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 def require_role(user: User, *roles: UserRole) -> None:
     if not user.active or user.role not in roles:
-        wanted = " or ".join(r.value.replace("_", " ") for r in roles)
-        raise PermissionDenied(f"{user.username} is a {user.role.value.replace('_', ' ')}; this needs a {wanted}")
+        wanted = " or ".join(_with_article(r) for r in roles)
+        raise PermissionDenied(f"{user.username} is {_with_article(user.role)}; this needs {wanted}")
 
 
 def add_user(

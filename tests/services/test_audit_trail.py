@@ -100,7 +100,7 @@ def test_audit_show_is_for_data_managers_and_administrators_only(db, capsys, mon
     _stdin(monkeypatch, PASSWORD)
     assert main(["audit", "show", subject, "--db", db.url, "--user", "reader1", "--password-stdin"]) == 2
     err = capsys.readouterr()
-    assert "reader1 is a central reader; this needs a data manager or administrator" in err.err and not err.out
+    assert "reader1 is a central reader; this needs a data manager or an administrator" in err.err and not err.out
     assert main(["audit", "show", subject, "--db", db.url]) == 2
     assert "sign in with --user NAME" in capsys.readouterr().err
     _stdin(monkeypatch, PASSWORD)

@@ -225,9 +225,9 @@ def test_only_a_signed_in_data_manager_or_administrator_exports_or_reports_unbli
     out = tmp_path / "export"
     # A central reader knows the database's address (their workstation uses it): it must not unblind them.
     assert main(["export", "sdtm", "--db", url, "--out", str(out), "--user", "reader1", "--password-stdin"]) == 2
-    assert "reader1 is a central reader; this needs a data manager or administrator" in capsys.readouterr().err
+    assert "reader1 is a central reader; this needs a data manager or an administrator" in capsys.readouterr().err
     assert main(["report", "--db", url, "--out", str(out), "--user", "adjud", "--password-stdin"]) == 2
-    assert "needs a data manager or administrator" in capsys.readouterr().err
+    assert "needs a data manager or an administrator" in capsys.readouterr().err
     assert main(["export", "sdtm", "--db", url, "--out", str(out)]) == 2
     assert "sign in with --user NAME" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.StringIO("not the password\n"))

@@ -27,6 +27,7 @@ from workstation.review.service import (
     discordance_rates,
     enrol_subject,
     open_blinded_case,
+    pseudonym_of,
     review_overview,
     review_state,
     worklist,
@@ -245,3 +246,22 @@ def test_enrolment_needs_an_administrator_and_two_central_readers(db) -> None:
         enrol_subject(db, "S1", sources(site_read()), readers=("reader1", "reader1"), admin=people["admin"])
     with pytest.raises(ReviewError, match="site1 is not an active central reader"):
         enrol_subject(db, "S1", sources(site_read()), readers=("reader1", "site1"), admin=people["admin"])
+
+
+def test_enrolment_refuses_criteria_the_engine_does_not_know(db) -> None:
+    people = make_users(db)
+    site = site_read()
+    with pytest.raises(ReviewError, match="unknown criteria 'RECIST2'"):
+        enrol_subject(
+            db,
+            site.subject_id,
+            sources(site),
+            readers=("reader1", "reader2"),
+            admin=people["admin"],
+            criteria="RECIST2",
+        )
+    assert pseudonym_of(db, site.subject_id) is None
+    read = make_read()
+    read.criteria = "RECIST2"
+    with pytest.raises(ReadError, match=r"criteria 'RECIST2' are not RECIST 1\.1 or iRECIST"):
+        save_read(db, read, user=people["site1"], expected_version=None)

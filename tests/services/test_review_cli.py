@@ -120,7 +120,22 @@ def test_user_errors_are_one_line(db, trial, tmp_path, capsys):
     code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", "--subject", "X9", *auth)
     assert code == 2 and "no subject X9" in err
     code, _, err = review(capsys, "status", "--db", db.url, "--admin", "reader1", "--password-stdin")
-    assert code == 2 and "administrator" in err
+    assert code == 2 and "reader1 is a central reader; this needs a data manager or an administrator" in err
+    code, _, err = review(
+        capsys, "assign", str(trial), "--readers", "reader1", "reader2", "--criteria", "RECIST2", *auth
+    )
+    assert code == 2 and "unknown criteria 'RECIST2'" in err and pseudonym_of(db, SUBJECTS[0]) is None
+    # The trial's data manager follows the review (--user; --admin is the older name); assigning is an administrator's.
+    manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", *manager)
+    assert code == 2 and "datamgr is a data manager; this needs an administrator" in err
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", *auth)
+    assert code == 0 and pseudonym_of(db, SUBJECTS[0]) is not None, err
+    for action in ("status", "discordance"):
+        code, out, err = review(capsys, action, *manager)
+        assert code == 0, err
+    code, out, _ = review(capsys, "status", *manager)
+    assert SUBJECTS[0] in out
     code, _, err = review(capsys, "status", *auth, password="wrong")
     assert code == 2 and "password" in err.lower()
     code, _, err = review(capsys, "status", "--db", str(tmp_path / "missing.db"), "--admin", "admin")

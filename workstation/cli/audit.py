@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             return 0 if check.ok else 1
         from workstation.review.service import pseudonym_of
 
-        unblinded_user(db, args, "recist audit show")  # it links a subject to its central-review pseudonym
+        unblinded_user(db, args)  # it links a subject to its central-review pseudonym
         ids = [args.subject]
         pseudonym = pseudonym_of(db, args.subject)
         if pseudonym:

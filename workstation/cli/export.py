@@ -114,7 +114,7 @@ def _run_database(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
-        user = unblinded_user(db, args, "recist export --db")
+        user = unblinded_user(db, args)
         export = reads_for_export(db, args.subject or None)
         if not export.reads:
             raise CommandError(f"no signed read to export in {db.where}")

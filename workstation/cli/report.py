@@ -89,7 +89,7 @@ def _run_database(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
-        user = unblinded_user(db, args, "recist report --db")
+        user = unblinded_user(db, args)
         export = reads_for_export(db)
         accepted = export.accepted_reads()
         for subject_id in export.undecided:

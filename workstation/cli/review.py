@@ -8,7 +8,8 @@
   reading, awaiting adjudication, accepted (concordant) or accepted (adjudicated).
 - ``discordance`` gives the discordance rate per reader pair (best overall response or date of progression differ).
 
-Every action is authorised by an administrator (``--admin``; password on the terminal or ``--password-stdin``).
+``status`` and ``discordance`` are for a signed-in data manager or administrator, ``assign`` (it creates the readers'
+reads) for an administrator (``--user``, or ``--admin`` as before; password on the terminal or ``--password-stdin``).
 The output is unblinded (real subject ids next to pseudonyms): it is for the data manager, never for readers.
 """
 
@@ -19,8 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from recist.model import Criteria
 from workstation.cli import CommandError
-from workstation.cli.users import administrator, password_reader
+from workstation.cli.users import unblinded_user
 from workstation.review.discordance import EvaluationError
 from workstation.review.service import (
     ReviewError,
@@ -32,7 +34,7 @@ from workstation.review.service import (
 )
 from workstation.session.worklist import DicomFolderSource, SubjectEntry, TimepointEntry, WorklistError, scan_trial
 from workstation.storage import Database, StorageError, open_database
-from workstation.users import PermissionDenied
+from workstation.users import PermissionDenied, UserRole, require_role
 
 
 def add_parser(subparsers: Any) -> None:
@@ -42,12 +44,18 @@ def add_parser(subparsers: Any) -> None:
     assign.add_argument("folder", type=Path, help="trial folder (trial.json, or one folder per subject)")
     assign.add_argument("--readers", nargs="+", required=True, metavar="READER", help="two or more central readers")
     assign.add_argument("--subject", action="append", default=None, help="only this subject (repeatable)")
-    assign.add_argument("--criteria", default="RECIST 1.1", help="criteria of the central reads (default RECIST 1.1)")
+    assign.add_argument(
+        "--criteria",
+        default="RECIST 1.1",
+        help="criteria of the central reads: " + " or ".join(c.value for c in Criteria) + " (default RECIST 1.1)",
+    )
     status = actions.add_parser("status", help="per subject: reads done, signed, concordant/discordant/adjudicated")
     discordance = actions.add_parser("discordance", help="discordance rates per reader pair")
     for sub in (assign, status, discordance):
         sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
-        sub.add_argument("--admin", help="the administrator authorising this")
+        sub.add_argument(
+            "--user", "--admin", dest="user", help="the data manager or administrator doing this (password asked)"
+        )
         sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     for sub in (status, discordance):
         sub.add_argument("--format", choices=["table", "json"], default="table")
@@ -182,7 +190,9 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
-        admin = administrator(db, args, password_reader(args.password_stdin))
+        admin = unblinded_user(db, args)
+        if args.review_command == "assign":  # it creates the readers' reads: an administrator's act
+            require_role(admin, UserRole.ADMINISTRATOR)
         action = {"assign": _assign, "status": _status, "discordance": _discordance}[args.review_command]
         return action(db, args, admin)
     except (ReviewError, EvaluationError, PermissionDenied, StorageError) as exc:

@@ -78,12 +78,12 @@ def add_sign_in_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
 
-def unblinded_user(db: Database, args: argparse.Namespace, what: str) -> User:
+def unblinded_user(db: Database, args: argparse.Namespace) -> User:
     """The data manager (or administrator) running a command that shows unblinded data (real subject ids, dates, the
     central-review pseudonyms): named with --user and signed in, so that a reader who knows the database's address
     cannot unblind themselves with it, and the audit trail names a person, not an operating-system login."""
     if not args.user:
-        raise CommandError(f"{what} shows unblinded data: sign in with --user NAME (a data manager or administrator)")
+        raise CommandError("this shows unblinded data: sign in with --user NAME (a data manager or administrator)")
     try:
         user = authenticate(db, args.user, password_reader(args.password_stdin)(f"password of {args.user}"))
         require_role(user, UserRole.DATA_MANAGER, UserRole.ADMINISTRATOR)

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, insert, select
 
+from recist.model import Criteria
 from workstation.audit import AuditAction, utc_now
 from workstation.read_model import Read
 from workstation.review.blinding import (
@@ -124,6 +125,8 @@ def enrol_subject(
     One transaction: the pseudonym, the blinded calendar and both readers' empty reads, or nothing.
     """
     require_role(admin, UserRole.ADMINISTRATOR)
+    if criteria not in {c.value for c in Criteria}:
+        raise ReviewError(f"subject {subject_id}: unknown criteria {criteria!r} (RECIST 1.1 or iRECIST)")
     if len(set(readers)) != 2:
         raise ReviewError("central review needs two different readers")
     for name in readers:
@@ -432,7 +435,7 @@ class ReviewOverviewRow:
 
 
 def review_overview(db: Database, user: User) -> list[ReviewOverviewRow]:
-    require_role(user, UserRole.ADMINISTRATOR)
+    require_role(user, UserRole.ADMINISTRATOR, UserRole.DATA_MANAGER)
     with db.reading() as conn:
         rows = conn.execute(select(review_subjects).order_by(review_subjects.c.subject_id)).all()
     out = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from recist.model import Criteria
 from workstation.read_model import LesionStatus, Measurement, Read
 from workstation.storage.codec import child_rows, read_row
 from workstation.storage.schema import metadata
@@ -54,6 +55,9 @@ def _text_problems(read: Read) -> list[str]:
 def read_problems(read: Read) -> list[str]:
     """Everything that makes the read impossible to store (empty when it is fine)."""
     out: list[str] = _text_problems(read)
+    if read.criteria not in {c.value for c in Criteria}:
+        names = " or ".join(c.value for c in Criteria)
+        out.append(f"subject {read.subject_id}: criteria {read.criteria!r} are not {names}")
     for lesion_id, lesion in read.lesions.items():
         if lesion_id != lesion.lesion_id:
             out.append(f"subject {read.subject_id}: lesion {lesion.lesion_id} is filed under the id {lesion_id}")
