@@ -97,3 +97,13 @@ def test_import_never_replaces_a_saved_read(trial: Path, tmp_path: Path, capsys:
     assert "never replaced without --overwrite" in capsys.readouterr().err
     assert saved.read_text() == before
     assert main(["import", str(src), "--out", str(tmp_path), "--overwrite"]) == 0
+
+
+def test_an_output_path_that_is_a_file_is_named(trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    assert main(["export", "csv", str(trial / "reads"), "--out", str(a_file)]) == 2
+    assert capsys.readouterr().err.strip() == f"recist export: --out {a_file} is a file, not a folder"
+    assert main(["report", str(trial / "reads"), "--out", str(a_file / "report")]) == 2
+    assert f"cannot create the folder ({a_file} is a file)" in capsys.readouterr().err
+    assert a_file.read_text() == "not a folder"

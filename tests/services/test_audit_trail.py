@@ -307,3 +307,19 @@ def test_a_user_changes_their_own_password(db) -> None:
     entries = audit_log.entries(db)
     assert any(e.entity == "user/reader1/password" for e in entries)
     assert all("passphrase" not in str(e) for e in entries)
+
+
+def test_a_password_asked_for_without_a_terminal_is_one_clear_line(db, capsys, monkeypatch) -> None:
+    import getpass
+
+    def no_terminal(prompt: str) -> str:
+        raise EOFError
+
+    subject = _filled(db)
+    monkeypatch.setattr(getpass, "getpass", no_terminal)
+    assert main(["audit", "show", subject, "--db", db.url, "--user", "datamgr"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "recist audit: no terminal to ask for the password of datamgr on: send it on standard input with "
+        "--password-stdin"
+    )

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 #: subcommand -> (module under workstation.cli, one-line help). Modules are imported only when their command runs,
 #: so `recist evaluate` never pays for torch or Qt.
@@ -35,6 +37,20 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
+
+
+def output_folder(path: str | Path, option: str = "--out") -> Path:
+    """Checks, before any work and without creating anything, that the output folder is one or can be made: a path
+    that is a file, or lies under a file, is a `CommandError` naming it."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"{option} {out} is a file, not a folder")
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise CommandError(f"{option} {out}: cannot create the folder ({parent} is a file)")
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise CommandError(f"{option} {out}: cannot create the folder (no permission to write in {parent})")
+    return out
 
 
 def _load(name: str):  # type: ignore[no-untyped-def]
@@ -76,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"recist {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the output was piped into a command that stopped reading (`| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # last resort: one clear line, never a traceback
         print(f"recist {args.command}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation import paths
-from workstation.cli import CommandError
+from workstation.cli import CommandError, output_folder
 from workstation.cli.users import add_sign_in_arguments, unblinded_user
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.reads and args.db:
         raise CommandError("give either READS or --db, not both")
+    output_folder(args.out)
     if not args.reads:
         return _run_database(args)
     if args.subject:

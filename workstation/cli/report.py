@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workstation.cli import CommandError
+from workstation.cli import CommandError, output_folder
 from workstation.cli.users import add_sign_in_arguments, unblinded_user
 
 
@@ -43,6 +43,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.reads and args.db:
         raise CommandError("give either READS or --db, not both")
+    output_folder(args.out)
     if not args.reads:
         return _run_database(args)
     from workstation.export.read_json import FORMAT, ReadFileError, collect_reads, load_json

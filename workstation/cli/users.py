@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -57,7 +58,14 @@ def password_reader(from_stdin: bool) -> Callable[[str], str]:
             if not line:
                 raise CommandError(f"standard input ended before the {prompt}")
             return line.rstrip("\n")
-        return getpass.getpass(f"{prompt}: ")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", getpass.GetPassWarning)  # it would read the password echoed
+                return getpass.getpass(f"{prompt}: ")
+        except (EOFError, getpass.GetPassWarning):
+            raise CommandError(
+                f"no terminal to ask for the {prompt} on: send it on standard input with --password-stdin"
+            ) from None
 
     return ask
 
