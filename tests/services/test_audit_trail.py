@@ -243,6 +243,14 @@ def test_a_mistyped_database_path_is_not_silently_created(tmp_path, capsys) -> N
     assert main(["audit", "verify", "--db", str(missing)]) == 2
     assert f"there is no database file {missing}" in capsys.readouterr().err
     assert not missing.exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()  # e.g. made by another tool: it must not silently become a workstation database
+    for command in (["audit", "verify"], ["users", "list", "--admin", "admin"]):
+        assert main([*command, "--db", str(empty)]) == 2
+        assert f"database file {empty} is empty, not a workstation database" in capsys.readouterr().err
+    assert empty.stat().st_size == 0
+    assert main(["audit", "verify", "--db", str(tmp_path)]) == 2
+    assert f"database file {tmp_path} is a folder, not a database file" in capsys.readouterr().err
 
 
 def test_failed_sign_ins_are_audited(db) -> None:

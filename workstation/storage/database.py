@@ -188,10 +188,14 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
         parsed = make_url(url)
         is_sqlite = parsed.get_backend_name() == "sqlite"
         in_file = is_sqlite and parsed.database not in (None, "", ":memory:")
+        if in_file and Path(str(parsed.database)).is_dir():
+            raise StorageError(f"{where} is a folder, not a database file (check --db or $RECIST_DB)")
         if in_file and not create and not Path(str(parsed.database)).is_file():
             raise StorageError(f"there is no {where} (check --db or $RECIST_DB)")
+        if in_file and not create and Path(str(parsed.database)).stat().st_size == 0:
+            raise StorageError(f"{where} is empty, not a workstation database (check --db or $RECIST_DB)")
         engine = _sqlite_engine(url) if is_sqlite else create_engine(url, pool_pre_ping=True)
-    except (ArgumentError, NoSuchModuleError) as exc:
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StorageError(f"not a database URL I can open: {describe_url(url)} ({type(exc).__name__})") from None
     except OSError as exc:
         raise StorageError(f"cannot create the folder for {where}: {exc.strerror or exc}") from None
@@ -202,6 +206,9 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
             if check != "ok":
                 found = " ".join(str(check).split())[:200]
                 raise StorageError(f"{where} is damaged (SQLite quick_check: {found}); restore it from a backup")
+        if not create and not inspect(engine).get_table_names():
+            # An empty file or database: opening it would silently make it a workstation database.
+            raise StorageError(f"{where} is empty, not a workstation database (check --db or $RECIST_DB)")
         _migrate(engine, where)
     except StorageError:
         engine.dispose()
