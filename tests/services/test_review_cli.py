@@ -62,12 +62,16 @@ def review(capsys, *args: str, password: str = PASSWORD) -> tuple[int, str, str]
 
 def test_assign_status_and_discordance_through_a_whole_review(db, trial, capsys):
     auth = ["--db", db.url, "--admin", "admin", "--password-stdin"]
-    code, out, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", "reader3", *auth)
+    readers = ["--readers", "reader1", "reader2", "reader3"]
+    # One subject first: its pair is the one its place in the trial gives, as in a run over all of them.
+    code, out, err = review(capsys, "assign", str(trial), *readers, "--subject", "SITE01-0003", *auth)
+    assert code == 0 and "SITE01-0003 -> BICR-" in out and "read by reader3 and reader1" in out, err
+    code, out, err = review(capsys, "assign", str(trial), *readers, *auth)
     assert code == 0, err
+    assert "SITE01-0003: already in central review" in out and "read by reader2 and reader3" in out
     pseudonyms = {s: pseudonym_of(db, s) for s in SUBJECTS}
     assert all(p and p.startswith("BICR-") for p in pseudonyms.values())
     assert f"SITE01-0001 -> {pseudonyms['SITE01-0001']}: 2 timepoints, read by reader1 and reader2" in out
-    assert "read by reader2 and reader3" in out and "read by reader3 and reader1" in out
     # the source series are those on disk, found from the headers; assigning again leaves everyone as they are
     case = open_blinded_case(db, pseudonyms["SITE01-0001"], get_user(db, "reader1"))
     assert [tp.study_day for tp in case.timepoints] == [1, 43]

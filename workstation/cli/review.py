@@ -104,14 +104,17 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
         subjects = scan_trial(args.folder)
     except WorklistError as exc:
         raise CommandError(str(exc)) from None
+    # A subject's pair follows from its place in the whole trial, so enrolling a few subjects at a time (--subject)
+    # spreads the readers as one run over all of them would.
+    pair_of = dict(zip([s.subject_id for s in subjects], reader_pairs(args.readers, len(subjects)), strict=True))
     if args.subject:
         unknown = sorted(set(args.subject) - {s.subject_id for s in subjects})
         if unknown:
             raise CommandError(f"no subject {', '.join(unknown)} in {args.folder}")
         subjects = [s for s in subjects if s.subject_id in args.subject]
-    pairs = reader_pairs(args.readers, len(subjects))
     enrolled = 0
-    for subject, pair in zip(subjects, pairs, strict=True):
+    for subject in subjects:
+        pair = pair_of[subject.subject_id]
         existing = pseudonym_of(db, subject.subject_id)
         if existing is not None:
             print(f"{subject.subject_id}: already in central review as {existing} (left as it is)")
