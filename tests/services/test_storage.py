@@ -184,7 +184,7 @@ def test_a_failure_inside_a_save_leaves_the_previous_read_whole(db, monkeypatch)
 def test_a_damaged_file_gives_a_clear_message(tmp_path: Path) -> None:
     path = tmp_path / "reads.db"
     path.write_bytes(b"this is not a database at all" * 200)
-    with pytest.raises(StorageError, match=rf"database file {path} is damaged or is not a workstation database"):
+    with pytest.raises(StorageError, match=rf"database file {path} is not a workstation database, or is damaged"):
         open_database(str(path))
     assert path.read_bytes().startswith(b"this is not")  # untouched
 

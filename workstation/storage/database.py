@@ -66,7 +66,10 @@ def explain(exc: BaseException, where: str) -> str:
     if "database is locked" in low or "database table is locked" in low:
         return f"{where} is locked by another program (still locked after {SQLITE_BUSY_TIMEOUT_S:g} s); try again"
     if "file is not a database" in low or "malformed" in low:
-        return f"{where} is damaged or is not a workstation database ({text}); restore it from a backup"
+        return (
+            f"{where} is not a workstation database, or is damaged ({text}): check --db, and if it is the trial's "
+            "database, restore it from a backup"
+        )
     if "unable to open database file" in low:
         return f"cannot open {where}: the folder is missing or not writable"
     if "readonly" in low or "read-only" in low:
