@@ -28,6 +28,8 @@ class AuditAction(StrEnum):
     ENROL = "enrol"
     ADJUDICATE = "adjudicate"
     LOGIN_FAILED = "login-failed"
+    #: a signed-in user refused a command their role does not allow (e.g. a reader asking for unblinded data)
+    ACCESS_DENIED = "access-denied"
 
 
 @dataclass(frozen=True)

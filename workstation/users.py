@@ -156,6 +156,18 @@ def _record_failure(db: Database, username: str) -> None:
         )
 
 
+def record_denial(db: Database, user: User, what: str) -> None:
+    """A signed-in user refused ``what`` for their role is audited, as failed sign-ins are (21 CFR 11.300(d))."""
+    with db.transaction() as conn:
+        audit_log.append(
+            conn,
+            username=user.username,
+            action=AuditAction.ACCESS_DENIED,
+            entity=f"user/{user.username}",
+            reason=f"{what}: not allowed for {_with_article(user.role)}",
+        )
+
+
 def _hasher_dummy_verify(password: str) -> None:
     global _dummy_hash
     if _dummy_hash is None:

@@ -101,6 +101,8 @@ def test_audit_show_is_for_data_managers_and_administrators_only(db, capsys, mon
     assert main(["audit", "show", subject, "--db", db.url, "--user", "reader1", "--password-stdin"]) == 2
     err = capsys.readouterr()
     assert "reader1 is a central reader; this needs a data manager or an administrator" in err.err and not err.out
+    (denied,) = [e for e in audit_log.entries(db) if e.action == "access-denied"]  # audited, as failed sign-ins are
+    assert (denied.username, denied.reason) == ("reader1", "recist audit: not allowed for a central reader")
     assert main(["audit", "show", subject, "--db", db.url]) == 2
     assert "sign in with --user NAME" in capsys.readouterr().err
     _stdin(monkeypatch, PASSWORD)

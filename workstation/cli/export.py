@@ -129,14 +129,16 @@ def _run_database(args: argparse.Namespace) -> int:
         if args.masks is None and default_masks().is_dir():
             args.masks = str(default_masks())
         written = _export(args, export.reads, export)
-        record_export(db, export, username=user.username, what=args.format, destination=str(Path(args.out).resolve()))
+        if written:  # an export that wrote nothing disclosed nothing: no audit entry
+            destination = str(Path(args.out).resolve())
+            record_export(db, export, username=user.username, what=args.format, destination=destination)
     except (StorageError, ExportSelectionError, ReviewError, ReadError) as exc:
         raise CommandError(str(exc)) from None
     finally:
         db.close()
     print(
         f"{len(export.reads)} read(s) of {len(export.subject_ids)} subject(s) from {db.where}, {len(written)} file(s) "
-        f"written under {args.out} (unblinded; recorded in the audit trail)",
+        f"written under {args.out}" + (" (unblinded; recorded in the audit trail)" if written else ""),
         file=sys.stderr,
     )
     return 0

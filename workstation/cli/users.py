@@ -26,6 +26,7 @@ from workstation.users import (
     authenticate,
     has_users,
     list_users,
+    record_denial,
     require_role,
     set_active,
 )
@@ -94,8 +95,12 @@ def unblinded_user(db: Database, args: argparse.Namespace) -> User:
         raise CommandError("this shows unblinded data: sign in with --user NAME (a data manager or administrator)")
     try:
         user = authenticate(db, args.user, password_reader(args.password_stdin)(f"password of {args.user}"))
+    except AuthenticationError as exc:  # audited by authenticate
+        raise CommandError(str(exc)) from None
+    try:
         require_role(user, UserRole.DATA_MANAGER, UserRole.ADMINISTRATOR)
-    except (AuthenticationError, PermissionDenied) as exc:
+    except PermissionDenied as exc:
+        record_denial(db, user, f"recist {args.command}")
         raise CommandError(str(exc)) from None
     return user
 
