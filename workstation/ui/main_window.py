@@ -330,12 +330,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             sb.showMessage(message, timeout_ms)
         log.info(message)
 
-    def warn(self, title: str, message: str) -> None:
+    def warn(self, title: str, message: str, timeout_ms: int = 0) -> None:
         """A problem the reader must see: a message box (none when answers are automatic, in tests) and the status
         bar, both scrubbed by the blinder in a blinded read."""
         if self.auto_answer is None:
             QMessageBox.warning(self, title, self.shown(message))
-        self.say(message, 0)
+        self.say(message, timeout_ms)
 
     def confirm(self, question: str) -> bool:
         if self.auto_answer is not None:
@@ -401,8 +401,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         try:
             subjects = scan_trial(folder)
         except WorklistError as exc:
-            QMessageBox.warning(self, "Open trial", str(exc)) if self.auto_answer is None else None
-            self.say(str(exc))
+            self.warn("Open trial", str(exc), 8000)
             return False
         self.open_subjects(subjects)
         self.setWindowTitle(f"RECIST workstation — {folder}")
@@ -518,8 +517,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 saved = self.store.load(subject.subject_id, self.reader)
                 read = new_read(subject, self.reader) if saved is None else reconcile_timepoints(saved, subject)
             except (ReadStoreError, WorklistError) as exc:
-                QMessageBox.warning(self, "Saved read", self.shown(str(exc))) if self.auto_answer is None else None
-                self.say(str(exc))
+                self.warn("Saved read", str(exc), 8000)
                 return
             self._set_session(ReadingSession(read, self.store, view_only=self.view_only), subject_index)
         self.go_to_timepoint(tp_index)
