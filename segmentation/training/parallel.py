@@ -162,19 +162,29 @@ def train_parallel(
     validation_patches: int = 32,
     ema_decay: float = 0.999,
     channels: tuple[int, ...] | None = None,
+    init: Path | None = None,
+    warmup: int = 200,
     log: Any = print,
 ) -> TrainingResult:
     """Train for ``minutes`` and write the bundle to ``out`` (checkpointed as it goes) and the weights' moving
-    average to ``out`` + "_ema"."""
+    average to ``out`` + "_ema". ``init``: a bundle whose network and weights to continue from (its name, version
+    and training facts are recorded as ``initialised_from``)."""
     from monai.losses.dice import DiceCELoss
 
-    from segmentation.bundle import build_network
+    from segmentation.bundle import build_network, read_bundle
 
     torch.manual_seed(seed)
     torch.backends.cudnn.benchmark = device == "cuda"
     rng = np.random.default_rng([seed, 1])
     network_def = default_network_def() if channels is None else default_network_def(channels)
+    parent: dict[str, Any] | None = None
+    if init is not None:
+        base = read_bundle(init)
+        network_def = {"_target_": base.network_target, **base.network_args}
+        parent = {"name": base.model_id, "version": base.version, "training": base.metadata.get("training")}
     net = build_network(network_def["_target_"], {k: v for k, v in network_def.items() if k != "_target_"})
+    if init is not None:
+        net.load_state_dict(torch.load(read_bundle(init).weights, map_location="cpu", weights_only=True))
     net = net.to(device).train()
     ema_net = copy.deepcopy(net).eval()
     ema_params = list(ema_net.parameters())
@@ -220,7 +230,6 @@ def train_parallel(
     rendered = 0
     start = time.monotonic()
     budget = minutes * 60.0
-    warmup = 200
     step = 0
     ema_loss: float | None = None
     last_save = time.monotonic()
@@ -229,7 +238,8 @@ def train_parallel(
     def lr_at(fraction: float) -> float:
         if step < warmup:
             return learning_rate * (step + 1) / warmup
-        return 1e-5 + 0.5 * (learning_rate - 1e-5) * (1 + math.cos(math.pi * min(1.0, fraction)))
+        floor = min(1e-5, learning_rate)
+        return floor + 0.5 * (learning_rate - floor) * (1 + math.cos(math.pi * min(1.0, fraction)))
 
     def validate(model: torch.nn.Module) -> float:
         was_training = model.training
@@ -270,6 +280,9 @@ def train_parallel(
                 }
             )
             meta["training"]["schedule"] = "by wall clock (steps depend on speed)"
+            meta["training"]["peak_learning_rate"] = learning_rate
+            if parent is not None:
+                meta["training"]["initialised_from"] = parent
             state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
             write_bundle(Path(str(out) + suffix), state, network_def, CROP_EXTENT_MM, meta, TRAIN_INPLANE, TRAIN_SLICES)
 
@@ -327,17 +340,36 @@ def train_parallel(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m segmentation.training.parallel OUT MINUTES WORKERS [BATCH]`` (a module, so that the renderer
-    processes, which are spawned, can import it)."""
+    """``python -m segmentation.training.parallel OUT MINUTES WORKERS [BATCH] [--init BUNDLE] [--lr LR]
+    [--seed N]`` (a module, so that the renderer processes, which are spawned, can import it)."""
+    import argparse
     import os
-    import sys
 
-    args = sys.argv[1:] if argv is None else argv
-    out, minutes, workers = Path(args[0]), float(args[1]), int(args[2])
-    batch = int(args[3]) if len(args) > 3 else 8
+    parser = argparse.ArgumentParser(prog="python -m segmentation.training.parallel")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("minutes", type=float)
+    parser.add_argument("workers", type=int)
+    parser.add_argument("batch", type=int, nargs="?", default=8)
+    parser.add_argument("--init", type=Path, help="continue from this bundle's weights")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    parser.add_argument("--seed", type=int, default=20261126)
+    args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"torch {torch.__version__}, device {device}, {os.cpu_count()} CPUs, {workers} workers, batch {batch}")
-    result = train_parallel(out, minutes=minutes, seed=20261126, workers=workers, device=device, batch=batch)
+    print(
+        f"torch {torch.__version__}, device {device}, {os.cpu_count()} CPUs, {args.workers} workers, "
+        f"batch {args.batch}, peak lr {args.lr:g}, seed {args.seed}, from {args.init or 'scratch'}"
+    )
+    result = train_parallel(
+        args.out,
+        minutes=args.minutes,
+        seed=args.seed,
+        workers=args.workers,
+        device=device,
+        batch=args.batch,
+        learning_rate=args.lr,
+        init=args.init,
+        warmup=50 if args.init else 200,
+    )
     print(f"trained: {result.steps} steps in {result.seconds:.0f} s", flush=True)
     return 0
 

@@ -69,3 +69,21 @@ def test_size_multiples_follow_per_axis_strides():
     assert size_multiples({"strides": [2, 2]}) == (4, 4, 4)
     padded, shape = pad_to_multiple(np.zeros((17, 20, 33), dtype=np.float32), (8, 16, 16))
     assert padded.shape == (24, 32, 48) and shape == (17, 20, 33)
+
+
+def test_a_run_can_continue_from_a_bundle_and_records_it(tmp_path):
+    import torch
+
+    first = dict(workers=0, device="cpu", batch=1, channels=(4, 8, 16), validation_patches=2, log=lambda *_: None)
+    train_parallel(tmp_path / "a", minutes=0.02, **first)
+    parent = torch.load(read_bundle(tmp_path / "a").weights, weights_only=True)
+    # A learning rate of zero: the continued run's weights are the parent's, so they were loaded, not re-initialised.
+    train_parallel(
+        tmp_path / "b", minutes=0.02, seed=5, learning_rate=0.0, init=tmp_path / "a", warmup=1, **first
+    )
+    child = torch.load(read_bundle(tmp_path / "b").weights, weights_only=True)
+    assert parent.keys() == child.keys()
+    assert all(torch.allclose(parent[k], child[k]) for k in parent)
+    training = read_bundle(tmp_path / "b").metadata["training"]
+    assert training["initialised_from"]["name"] == "lesion_seg"
+    assert training["initialised_from"]["training"]["seed"] == 0
