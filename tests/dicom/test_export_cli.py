@@ -85,6 +85,10 @@ def test_user_errors_are_one_line(trial: Path, tmp_path: Path, capsys: pytest.Ca
     ct = next((trial / "ct" / "T0").glob("*.dcm"))
     assert main(["import", str(ct), "--out", str(tmp_path / "i")]) == 2
     assert "(modality CT)" in capsys.readouterr().err
+    # --user signs in for --db only: with read files it is refused, not silently ignored.
+    for command in (["export", "csv"], ["report"]):
+        assert main([*command, str(trial / "reads"), "--out", str(tmp_path / "u"), "--user", "dm"]) == 2
+        assert "sign in for --db" in capsys.readouterr().err
 
 
 def test_import_never_replaces_a_saved_read(trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

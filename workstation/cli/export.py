@@ -20,7 +20,7 @@ from typing import Any
 
 from workstation import paths
 from workstation.cli import CommandError, output_folder
-from workstation.cli.users import add_sign_in_arguments, unblinded_user
+from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
 
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     output_folder(args.out)
     if not args.reads:
         return _run_database(args)
+    refuse_sign_in_without_db(args)
     if args.subject:
         raise CommandError("--subject selects subjects in the database; use it with --db")
     try:

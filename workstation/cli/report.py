@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation.cli import CommandError, output_folder
-from workstation.cli.users import add_sign_in_arguments, unblinded_user
+from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
 
 
 def add_parser(subparsers: Any) -> None:
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     output_folder(args.out)
     if not args.reads:
         return _run_database(args)
+    refuse_sign_in_without_db(args)
     from workstation.export.read_json import FORMAT, ReadFileError, collect_reads, load_json
 
     try:

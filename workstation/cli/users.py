@@ -87,6 +87,13 @@ def add_sign_in_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
 
+def refuse_sign_in_without_db(args: argparse.Namespace) -> None:
+    """READS files are exported or reported by whoever holds them: a --user given with them would sign in no one, so
+    it is refused rather than silently ignored (the user may have meant --db)."""
+    if getattr(args, "user", None) or getattr(args, "password_stdin", False):
+        raise CommandError("--user and --password-stdin sign in for --db (the reading database); READS files need none")
+
+
 def unblinded_user(db: Database, args: argparse.Namespace) -> User:
     """The data manager (or administrator) running a command that shows unblinded data (real subject ids, dates, the
     central-review pseudonyms): named with --user and signed in, so that a reader who knows the database's address
