@@ -76,7 +76,10 @@ def test_assign_status_and_discordance_through_a_whole_review(db, trial, capsys)
     case = open_blinded_case(db, pseudonyms["SITE01-0001"], get_user(db, "reader1"))
     assert [tp.study_day for tp in case.timepoints] == [1, 43]
     code, out, _ = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", *auth)
-    assert code == 0 and out.count("left as it is") == 3 and "0 subject(s)" in out
+    assert code == 0 and out.count("left as it is") == 3 and "0 subject(s)" in out and "its reads use" not in out
+    # other criteria asked for later: said plainly that the stored reads keep theirs
+    code, out, _ = review(capsys, "assign", str(trial), *readers, "--criteria", "iRECIST", *auth)
+    assert code == 0 and out.count("left as it is; its reads use RECIST 1.1, not iRECIST") == 3
 
     code, out, _ = review(capsys, "status", *auth)
     assert code == 0

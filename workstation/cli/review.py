@@ -30,6 +30,7 @@ from workstation.review.service import (
     discordance_rates,
     enrol_subject,
     pseudonym_of,
+    review_criteria_of,
     review_overview,
 )
 from workstation.session.worklist import DicomFolderSource, SubjectEntry, TimepointEntry, WorklistError, scan_trial
@@ -117,7 +118,11 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
         pair = pair_of[subject.subject_id]
         existing = pseudonym_of(db, subject.subject_id)
         if existing is not None:
-            print(f"{subject.subject_id}: already in central review as {existing} (left as it is)")
+            stored = review_criteria_of(db, subject.subject_id)
+            differs = (
+                f"; its reads use {', '.join(sorted(stored))}, not {args.criteria}" if stored != {args.criteria} else ""
+            )
+            print(f"{subject.subject_id}: already in central review as {existing} (left as it is{differs})")
             continue
         pseudonym = enrol_subject(
             db, subject.subject_id, source_timepoints(subject), readers=pair, admin=admin, criteria=args.criteria

@@ -111,6 +111,16 @@ def pseudonym_of(db: Database, subject_id: str) -> str | None:
         return conn.execute(q).scalar()
 
 
+def review_criteria_of(db: Database, subject_id: str) -> set[str]:
+    """The criteria of an enrolled subject's central reads (one value unless the database was edited by hand)."""
+    with db.reading() as conn:
+        q = select(reads.c.criteria).join(
+            review_subjects,
+            (reads.c.read_id == review_subjects.c.read_1_id) | (reads.c.read_id == review_subjects.c.read_2_id),
+        )
+        return {str(c) for c in conn.execute(q.where(review_subjects.c.subject_id == subject_id)).scalars()}
+
+
 def enrol_subject(
     db: Database,
     subject_id: str,
