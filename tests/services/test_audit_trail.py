@@ -113,11 +113,12 @@ def _stdin(monkeypatch, *lines: str) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
 
 
-def test_users_command_for_administrators(db_url: str, capsys, monkeypatch) -> None:
+def test_users_command_for_administrators(db_url: str, capsys, monkeypatch, tmp_path) -> None:
     base = ["--db", db_url, "--password-stdin"]
     _stdin(monkeypatch, PASSWORD)
     assert main(["users", "add", "admin", "--full-name", "Ada Admin", "--role", "central_reader", *base]) == 2
-    assert "the first user must be an administrator" in capsys.readouterr().err
+    assert "first user" in (err := capsys.readouterr().err) and "must be an administrator" in err
+    assert not (tmp_path / "workstation.db").exists()  # a refused first user leaves no database file behind
     _stdin(monkeypatch, PASSWORD)
     assert main(["users", "add", "admin", "--full-name", "Ada Admin", "--role", "administrator", *base]) == 0
     _stdin(monkeypatch, PASSWORD)

@@ -114,9 +114,14 @@ def unblinded_user(db: Database, args: argparse.Namespace) -> User:
 
 def run(args: argparse.Namespace) -> int:
     ask = password_reader(args.password_stdin)
+    # Only the first user, an administrator, creates a database: any other role needs one that has an administrator,
+    # so a refused first user leaves no empty database file behind.
+    creates = args.users_command == "add" and args.role == UserRole.ADMINISTRATOR.value
     try:
-        db = open_database(args.db, create=args.users_command == "add")
+        db = open_database(args.db, create=creates)
     except StorageError as exc:
+        if args.users_command == "add" and not creates:
+            raise CommandError(f"{exc}; the first user of a new database must be an administrator") from None
         raise CommandError(str(exc)) from None
     try:
         if args.users_command == "add":
