@@ -72,6 +72,10 @@ def test_export_all_then_import_gives_the_read_back(trial: Path, capsys: pytest.
 def test_user_errors_are_one_line(trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "seg", str(trial / "reads"), "--out", str(tmp_path)]) == 2
     assert "seg needs --masks" in capsys.readouterr().err
+    missing = tmp_path / "no-masks"
+    assert main(["export", "seg", str(trial / "reads"), "--out", str(tmp_path), "--masks", str(missing),
+                 "--dicom", str(trial / "ct")]) == 2
+    assert f"--masks {missing}: no such folder" in capsys.readouterr().err
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "recist-workstation/read", "subject_id": "S1", "reader": "x", "read_id": "r", '
                       '"lesions": [], "timepoints": [{"label": "b", "date": "yesterday"}]}')

@@ -272,7 +272,11 @@ def _dicom(args: argparse.Namespace, reads: list[Any], wanted: set[str], out: Pa
         if args.masks is None or headers is None:
             if args.format == "all":
                 return written
-            raise CommandError("seg needs --masks (the mask store) and --dicom (the source CT images)")
+            default = args.masks is None and not args.reads  # from the database the default store was looked for
+            looked = f" (there is none at the workstation's default, {default_masks()})" if default else ""
+            raise CommandError(f"seg needs --masks (the mask store){looked} and --dicom (the source CT images)")
+        if not Path(args.masks).is_dir():
+            raise CommandError(f"--masks {args.masks}: no such folder (the workstation's mask store)")
         store = MaskStore(args.masks)
         for read in reads:
             written += export_seg(read, store, headers, out / "seg")
