@@ -38,10 +38,14 @@ def synthetic_case(rng: random.Random, index: int, criteria: str) -> dict[str, A
     sizes = [round(rng.uniform(12.0, 60.0), 1) for _ in range(n_targets)]
     trend = rng.choice((-0.08, -0.03, 0.0, 0.03, 0.06))
     start = date(2026, 1, 5) + timedelta(days=rng.randint(0, 300))
-    baseline = [{"id": f"T{i}", "role": "target", "organ": f"organ{i}", "node": False, "diameter_mm": d}
-                for i, d in enumerate(sizes)]
-    baseline += [{"id": f"NT{i}", "role": "non-target", "organ": f"site{i}", "node": False, "status": "present"}
-                 for i in range(n_non_targets)]
+    baseline = [
+        {"id": f"T{i}", "role": "target", "organ": f"organ{i}", "node": False, "diameter_mm": d}
+        for i, d in enumerate(sizes)
+    ]
+    baseline += [
+        {"id": f"NT{i}", "role": "non-target", "organ": f"site{i}", "node": False, "status": "present"}
+        for i in range(n_non_targets)
+    ]
     timepoints = [{"label": "baseline", "date": start.isoformat(), "lesions": baseline}]
     for k in range(1, TIMEPOINTS):
         lesions: list[dict[str, Any]] = []
@@ -49,17 +53,33 @@ def synthetic_case(rng: random.Random, index: int, criteria: str) -> dict[str, A
             if rng.random() < 0.02:
                 lesions.append({"id": f"T{i}", "status": "not_evaluated"})
             else:
-                lesions.append({"id": f"T{i}", "diameter_mm": round(max(0.0, d * (1 + trend * k + rng.gauss(0, 0.04))),
-                                                                    1)})
-        lesions += [{"id": f"NT{i}", "status": rng.choice(("present", "present", "absent"))}
-                    for i in range(n_non_targets)]
+                lesions.append(
+                    {"id": f"T{i}", "diameter_mm": round(max(0.0, d * (1 + trend * k + rng.gauss(0, 0.04))), 1)}
+                )
+        lesions += [
+            {"id": f"NT{i}", "status": rng.choice(("present", "present", "absent"))} for i in range(n_non_targets)
+        ]
         if rng.random() < 0.03:
-            lesions.append({"id": f"N{k}", "role": "new", "organ": "lung", "node": False, "status": "unequivocal",
-                            "diameter_mm": round(rng.uniform(5.0, 20.0), 1)})
-        timepoints.append({"label": f"week {6 * k}", "date": (start + timedelta(weeks=6 * k)).isoformat(),
-                           "lesions": lesions})
-    return {"subject_id": f"S{index:05d}", "criteria": criteria, "confirmation_required": True, "sd_min_days": 42,
-            "timepoints": timepoints}
+            lesions.append(
+                {
+                    "id": f"N{k}",
+                    "role": "new",
+                    "organ": "lung",
+                    "node": False,
+                    "status": "unequivocal",
+                    "diameter_mm": round(rng.uniform(5.0, 20.0), 1),
+                }
+            )
+        timepoints.append(
+            {"label": f"week {6 * k}", "date": (start + timedelta(weeks=6 * k)).isoformat(), "lesions": lesions}
+        )
+    return {
+        "subject_id": f"S{index:05d}",
+        "criteria": criteria,
+        "confirmation_required": True,
+        "sd_min_days": 42,
+        "timepoints": timepoints,
+    }
 
 
 def best_of(runs: int, fn: Any) -> tuple[float, float]:
@@ -79,8 +99,10 @@ def _cpu() -> float:
 
 
 def _report(name: str, wall: float, cpu: float) -> None:
-    print(f"{name}: wall {wall:.3f} s = {wall / BUDGET_S:.2f} x the {BUDGET_S:.0f} s budget; "
-          f"CPU {cpu:.3f} s = {cpu / BUDGET_S:.2f} x the budget")
+    print(
+        f"{name}: wall {wall:.3f} s = {wall / BUDGET_S:.2f} x the {BUDGET_S:.0f} s budget; "
+        f"CPU {cpu:.3f} s = {cpu / BUDGET_S:.2f} x the budget"
+    )
 
 
 def main() -> int:
@@ -105,16 +127,24 @@ def main() -> int:
 
     processes = os.cpu_count() or 1
     parallel = best_of(args.runs, lambda: _evaluate_in_parallel(Path("bench"), text, processes, io.StringIO()))
-    _report(f"decode + engine on {processes} processes (what the command does with a large file; JSON lines out)",
-            *parallel)
-    print(f"decode + engine on {processes} processes / (decode + engine in one process), wall: "
-          f"{parallel[0] / (decode[0] + engine[0]):.2f}")
+    _report(
+        f"decode + engine on {processes} processes (what the command does with a large file; JSON lines out)", *parallel
+    )
+    print(
+        f"decode + engine on {processes} processes / (decode + engine in one process), wall: "
+        f"{parallel[0] / (decode[0] + engine[0]):.2f}"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cases.json"
         path.write_text(text, encoding="utf-8")
-        command = [sys.executable, "-c", "import sys; from workstation.cli import main; sys.exit(main())", "evaluate",
-                   str(path)]
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from workstation.cli import main; sys.exit(main())",
+            "evaluate",
+            str(path),
+        ]
 
         def run_cli() -> None:
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[1])
@@ -122,8 +152,10 @@ def main() -> int:
         cli = best_of(args.runs, run_cli)
     _report("command (recist evaluate FILE: fresh process, JSON in and out)", *cli)
     load = os.getloadavg()[0]
-    print(f"load average {load:.1f} on {os.cpu_count()} CPUs: when it exceeds the CPU count, other work shares the "
-          "cores: wall time overstates the cost, and CPU time does too, less (caches and the host are shared)")
+    print(
+        f"load average {load:.1f} on {os.cpu_count()} CPUs: when it exceeds the CPU count, other work shares the "
+        "cores: wall time overstates the cost, and CPU time does too, less (caches and the host are shared)"
+    )
     verdict = "within" if max(parallel[0], cli[0]) < BUDGET_S else "OVER"
     print(f"{verdict} the {BUDGET_S:.0f} s budget (wall time: engine on every core, and the whole command)")
     return 0 if verdict == "within" else 1

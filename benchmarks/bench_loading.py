@@ -149,8 +149,10 @@ def main() -> int:
         r2_reused, r2_full = t_ours_indexed / t_raw, t_ours / t_raw_fresh
         print(f"ours vs SimpleITK, uncompressed: {r1:6.2f}x faster   (need >= 1)    {verdict(r1 >= 1)}")
         print(f"ours load / raw read, fresh array: {r2:4.2f}x          (need <= 2)    {verdict(r2 <= 2)}")
-        print(f"  (for information: ours load / raw read reusing buffers {r2_reused:.2f}x; ours index + load / raw "
-              f"read into a fresh array {r2_full:.2f}x)")
+        print(
+            f"  (for information: ours load / raw read reusing buffers {r2_reused:.2f}x; ours index + load / raw "
+            f"read into a fresh array {r2_full:.2f}x)"
+        )
         print(f"ours vs SimpleITK, RLE:          {r3:6.2f}x faster   (need >= 5)    {verdict(r3 >= 5)}")
         print(f"header indexing of {len(plain.paths)} files:  {t_index:6.3f} s         (need <= 0.5)  "
               f"{verdict(t_index <= 0.5)}")  # fmt: skip

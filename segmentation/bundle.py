@@ -45,6 +45,9 @@ class BundleConfig:
     #: Passes with the crop mirrored (1 = none, up to 8), probabilities averaged.
     test_time_flips: int
     metadata: dict[str, Any]
+    #: Boundary sharpness (soft Dice of probabilities and mask) mapped to confidence 0 and 1; the outline is flagged
+    #: below their middle. Calibrated per model (a sharper model needs a higher bar): see the model card.
+    confidence_sharpness: tuple[float, float] = (0.80, 0.90)
 
     @property
     def weights(self) -> Path:
@@ -101,7 +104,12 @@ def inference_config(
             "first_crop_slices": list(first_crop_slices),
             "size_multiple": list(size_multiples(network_def)),
         },
-        "postprocessing": {"threshold": 0.5, "largest_component_at_seed": True, "refine_edges": False},
+        "postprocessing": {
+            "threshold": 0.5,
+            "largest_component_at_seed": True,
+            "refine_edges": False,
+            "confidence_sharpness": [0.80, 0.90],
+        },
     }
 
 
@@ -136,10 +144,13 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         sigma = float(inp.get("guidance_sigma_mm", GUIDANCE_SIGMA_MM))
         extent_list = [float(x) for x in inp.get("crop_extent_mm", (112.0, 112.0, 112.0))]
         threshold = float(inf.get("postprocessing", {}).get("threshold", 0.5))
+        low, high = (float(x) for x in inf.get("postprocessing", {}).get("confidence_sharpness", (0.80, 0.90)))
         first_inplane = int(inp.get("first_crop_inplane", 96))
         first_slices = tuple(int(x) for x in inp.get("first_crop_slices", (16, 24)))
     except (TypeError, ValueError) as exc:
         raise BundleError(f"{root / 'configs' / 'inference.json'}: bad 'input' section: {exc}") from None
+    if not 0.0 <= low < high <= 1.0:
+        raise BundleError(f"{root / 'configs' / 'inference.json'}: confidence_sharpness needs 0 <= low < high <= 1")
     if len(extent_list) != 3 or min(extent_list) <= 0:
         raise BundleError(f"{root / 'configs' / 'inference.json'}: crop_extent_mm needs three positive numbers")
     if int(net.get("in_channels", len(windows) + 1)) != len(windows) + 1:
@@ -162,6 +173,7 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         refine_edges=bool(inf.get("postprocessing", {}).get("refine_edges", False)),
         test_time_flips=int(inf.get("postprocessing", {}).get("test_time_flips", 1)),
         metadata=meta,
+        confidence_sharpness=(low, high),
     )
 
 

@@ -58,9 +58,9 @@ SEARCH_MM = 3.0
 REDUCED_PRECISION = "bfloat16"
 #: Axes (slice, row, column) mirrored for each test-time pass, in the order they are used.
 FLIP_SETS: tuple[tuple[int, ...], ...] = ((), (2,), (1,), (1, 2), (0,), (0, 2), (0, 1), (0, 1, 2))
-#: Soft Dice mapped to confidence 0..1 (0.5 at 0.85), and the halo check: calibrated with the shipped threshold (0.3)
-#: on validation seed 778 and the sample trial (never on the benchmark's seed); see MODEL_CARD.md for the flag rates.
-SHARPNESS_LOW, SHARPNESS_HIGH = 0.80, 0.90
+#: The halo check: calibrated with the shipped threshold (0.3) on validation seed 778 and the sample trial (never on
+#: the benchmark's seed); see MODEL_CARD.md for the flag rates. The soft Dice mapped to confidence 0..1 is the
+#: bundle's own (`BundleConfig.confidence_sharpness`): a sharper model needs a higher bar.
 #: The lesion's core is where the probability is at least CORE_PROBABILITY; an outline with more than FAR_FRACTION
 #: of its voxels over FAR_MM outside the core has spread into a faint halo (a leak into a similar organ).
 CORE_PROBABILITY, FAR_MM, FAR_FRACTION = 0.8, 2.0, 0.10
@@ -204,7 +204,9 @@ class MonaiSegmenter:
         if self.refine:
             image = np.asarray(volume.array[box.slices], dtype=np.float32)
             mask = refine_edges(image, prob, mask, box.local(seed), volume.spacing)
-        confidence, reasons, halo = outline_confidence(prob, mask, box.local(seed), volume.spacing)
+        confidence, reasons, halo = outline_confidence(
+            prob, mask, box.local(seed), volume.spacing, self.config.confidence_sharpness
+        )
         if self.trim_halo and halo:
             mask = trim_to_core(prob, mask, box.local(seed), volume.spacing)
         if touches_border(mask, box, volume.shape):
@@ -246,9 +248,10 @@ def outline_confidence(
     mask: npt.NDArray[np.bool_],
     seed: tuple[int, int, int],
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    sharpness: tuple[float, float] = (0.80, 0.90),
 ) -> tuple[float, list[str], bool]:
     """Confidence 0..1, the reasons it is low, and whether the outline spreads into a faint halo, from the
-    probability map around the mask."""
+    probability map around the mask. ``sharpness``: the soft Dice given confidence 0 and 1 (0.5 half-way)."""
     from scipy import ndimage
 
     sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
@@ -260,7 +263,8 @@ def outline_confidence(
     p = prob[near].astype(np.float64)
     m = mask[near]
     soft_dice = float(2 * (p * m).sum() / (p.sum() + m.sum() + 1e-9))
-    confidence = float(np.clip((soft_dice - SHARPNESS_LOW) / (SHARPNESS_HIGH - SHARPNESS_LOW), 0.0, 1.0))
+    low, high = sharpness
+    confidence = float(np.clip((soft_dice - low) / (high - low), 0.0, 1.0))
     reasons: list[str] = []
     if confidence < 0.5:
         reasons.append(f"the outline is uncertain (boundary sharpness {soft_dice:.2f}): check it")

@@ -76,3 +76,17 @@ def test_train_command_refuses_impossible_parallel_options(capsys):
     if not torch.cuda.is_available():
         assert main(["train", "--workers", "1", "--minutes", "1", "--device", "cuda"]) != 0
         assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_the_confidence_calibration_is_the_bundles_own(tmp_path):
+    net = {"_target_": "monai.networks.nets.UNet", "spatial_dims": 3, "in_channels": 3, "out_channels": 1}
+    root = _bundle(tmp_path, net)
+    assert read_bundle(root).confidence_sharpness == (0.80, 0.90)  # bundles written before it was a setting
+    for value, ok in (([0.82, 0.92], True), ([0.9, 0.8], False), ([0.5, 1.5], False)):
+        inference = {"network_def": net, "postprocessing": {"confidence_sharpness": value}}
+        (root / "configs" / "inference.json").write_text(json.dumps(inference))
+        if ok:
+            assert read_bundle(root).confidence_sharpness == tuple(value)
+        else:
+            with pytest.raises(BundleError, match="confidence_sharpness"):
+                read_bundle(root)

@@ -255,3 +255,21 @@ def test_a_halo_is_trimmed_back_to_the_core():
     assert trimmed[2, 15, 10:20].all() and trimmed[2, 15, 20 : 20 + int(FAR_MM)].all()
     assert not trimmed[2, 15, 20 + int(FAR_MM) + 1 :].any()
     assert (trim_to_core(np.full_like(prob, 0.5), mask, (2, 15, 15), (1.0, 1.0, 1.0)) == mask).all()  # no core
+
+
+def test_the_confidence_bar_is_the_models_own_and_the_halo_is_found_near_the_lesion():
+    from segmentation.engines.monai_engine import outline_confidence
+
+    prob = np.full((20, 60, 60), 0.02, dtype=np.float32)
+    prob[8:12, 20:30, 20:30] = 0.97
+    prob[7, 20:30, 20:30] = prob[12, 20:30, 20:30] = 0.5  # a soft top and bottom: sharpness about 0.87
+    mask = prob >= 0.3
+    seed = (10, 25, 25)
+    loose, reasons_loose, halo = outline_confidence(prob, mask, seed, (1.0, 1.0, 1.0), (0.80, 0.90))
+    strict, reasons_strict, _ = outline_confidence(prob, mask, seed, (1.0, 1.0, 1.0), (0.86, 0.96))
+    assert 0.5 < loose < 1.0 and not reasons_loose and not halo
+    assert strict < 0.5 and "uncertain" in reasons_strict[0]
+    # A faint run-on far from the lesion's core is a halo, found within the lesion's neighbourhood of the crop.
+    prob[8:12, 20:30, 30:45] = 0.4
+    _, reasons, halo = outline_confidence(prob, prob >= 0.3, seed, (1.0, 1.0, 1.0))
+    assert halo and "faint region" in reasons[-1]

@@ -78,9 +78,7 @@ def test_a_run_can_continue_from_a_bundle_and_records_it(tmp_path):
     train_parallel(tmp_path / "a", minutes=0.02, **first)
     parent = torch.load(read_bundle(tmp_path / "a").weights, weights_only=True)
     # A learning rate of zero: the continued run's weights are the parent's, so they were loaded, not re-initialised.
-    train_parallel(
-        tmp_path / "b", minutes=0.02, seed=5, learning_rate=0.0, init=tmp_path / "a", warmup=1, **first
-    )
+    train_parallel(tmp_path / "b", minutes=0.02, seed=5, learning_rate=0.0, init=tmp_path / "a", warmup=1, **first)
     child = torch.load(read_bundle(tmp_path / "b").weights, weights_only=True)
     assert parent.keys() == child.keys()
     assert all(torch.allclose(parent[k], child[k]) for k in parent)
