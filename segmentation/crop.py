@@ -145,3 +145,16 @@ def unclosed(mask: npt.NDArray[np.bool_], box: CropBox, volume_shape: tuple[int,
 
 
 EDGE_WARNING = "the outline reaches the edge of the images (a lesion cut by the scan, or a leak): check it"
+
+
+def lesion_box(
+    mask: npt.NDArray[np.bool_], seed: tuple[int, int, int], margin: tuple[int, int, int]
+) -> tuple[slice, ...]:
+    """The mask's bounding box and the seed, widened by ``margin`` voxels and clipped to the array: post-processing
+    works there instead of on the whole crop (on a GPU, whole-crop checks were a third of a click's time)."""
+    idx = np.argwhere(mask)
+    lo = np.minimum(idx.min(axis=0), seed) if idx.size else np.asarray(seed)
+    hi = np.maximum(idx.max(axis=0), seed) if idx.size else np.asarray(seed)
+    return tuple(
+        slice(max(0, int(a) - m), min(n, int(b) + m + 1)) for a, b, m, n in zip(lo, hi, margin, mask.shape, strict=True)
+    )

@@ -43,6 +43,7 @@ from segmentation.crop import (
     CropBox,
     component_at,
     crop_around,
+    lesion_box,
     mask_centre,
     pad_to_multiple,
     seed_voxel,
@@ -50,6 +51,7 @@ from segmentation.crop import (
     touches_image_edge,
     unclosed,
 )
+from segmentation.doubt import same_density_doubt
 from segmentation.network_inputs import network_input
 
 SEARCH_MM = 3.0
@@ -93,6 +95,9 @@ class MonaiSegmenter:
         self.refine = bool(self.config.refine_edges if refine is None else refine)
         #: Cut a flagged halo back to within FAR_MM of the clearly detected core (the outline stays flagged).
         self.trim_halo = True
+        #: Flag an outline that runs along tissue of the lesion's own density (`segmentation.doubt`); `auto` turns
+        #: it off (see `segmentation.engines.consensus`).
+        self.same_density_check = True
         #: Test-time passes (1 = none; up to 8 mirrorings), from the bundle.
         self.flips = self.config.test_time_flips
 
@@ -209,6 +214,11 @@ class MonaiSegmenter:
         )
         if self.trim_halo and halo:
             mask = trim_to_core(prob, mask, box.local(seed), volume.spacing)
+        if self.same_density_check:
+            doubt = same_density_doubt(image, mask, volume.spacing)
+            if doubt is not None:
+                confidence = min(confidence, 0.4)
+                reasons.append(doubt)
         if touches_border(mask, box, volume.shape):
             confidence = min(confidence, 0.3)
             reasons.append("the lesion reaches the edge of the analysed region (larger than ~80 mm or leaking)")
@@ -224,19 +234,6 @@ class MonaiSegmenter:
             seconds=time.perf_counter() - t0,
         )
         return SegmentationResult(mask, box.start, provenance, confidence, warnings, unclosed(mask, box, volume.shape))
-
-
-def lesion_box(
-    mask: npt.NDArray[np.bool_], seed: tuple[int, int, int], margin: tuple[int, int, int]
-) -> tuple[slice, ...]:
-    """The mask's bounding box and the seed, widened by ``margin`` voxels and clipped to the array: the post-processing
-    below works there instead of on the whole crop (the large second-pass crop made it a third of a click's time)."""
-    idx = np.argwhere(mask)
-    lo = np.minimum(idx.min(axis=0), seed) if idx.size else np.asarray(seed)
-    hi = np.maximum(idx.max(axis=0), seed) if idx.size else np.asarray(seed)
-    return tuple(
-        slice(max(0, int(a) - m), min(n, int(b) + m + 1)) for a, b, m, n in zip(lo, hi, margin, mask.shape, strict=True)
-    )
 
 
 def _local(seed: tuple[int, int, int], box: tuple[slice, ...]) -> tuple[int, int, int]:

@@ -275,3 +275,27 @@ def test_the_confidence_bar_is_the_models_own_and_the_halo_is_found_near_the_les
     prob[8:12, 20:30, 30:45] = 0.4
     _, reasons, halo = outline_confidence(prob, prob >= 0.3, seed, (1.0, 1.0, 1.0))
     assert halo and "faint region" in reasons[-1]
+
+
+def test_an_outline_along_tissue_of_the_lesions_own_density_is_doubted():
+    from segmentation.doubt import same_density_border, same_density_doubt
+
+    volume = lesion_touching_same_density_organ()  # a 55 HU nodule in fat against a 50 HU wall (x > 60 mm)
+    image = volume.array.astype(np.float32)
+    zz, yy, xx = np.meshgrid(
+        *[np.arange(n) * s for n, s in zip(volume.shape, volume.spacing, strict=True)], indexing="ij"
+    )
+
+    def ball(x: float) -> np.ndarray:
+        return np.sqrt((zz - 50.0) ** 2 + (yy - 56.0) ** 2 + (xx - x) ** 2) < 10.0
+
+    touching, half_in_the_wall = ball(52.0), ball(60.0)  # the nodule as drawn; a ball half inside the wall
+    in_fat = ball(25.0)
+    image_fat = image.copy()
+    image_fat[in_fat] = 55.0
+    assert same_density_border(image_fat, in_fat, volume.spacing) < 0.02
+    assert same_density_doubt(image_fat, in_fat, volume.spacing) is None
+    assert 0.05 < same_density_border(image, touching, volume.spacing) < 0.4  # a cap of its surface touches
+    doubt = same_density_doubt(image, half_in_the_wall, volume.spacing)
+    assert doubt is not None and "own density" in doubt
+    assert same_density_border(image, np.zeros_like(touching), volume.spacing) == 0.0
