@@ -351,13 +351,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("workers", type=int)
     parser.add_argument("batch", type=int, nargs="?", default=8)
     parser.add_argument("--init", type=Path, help="continue from this bundle's weights")
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3; 6e-4 with --init)")
     parser.add_argument("--seed", type=int, default=20261126)
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    lr = args.lr or (6e-4 if args.init else 2e-3)
     print(
         f"torch {torch.__version__}, device {device}, {os.cpu_count()} CPUs, {args.workers} workers, "
-        f"batch {args.batch}, peak lr {args.lr:g}, seed {args.seed}, from {args.init or 'scratch'}"
+        f"batch {args.batch}, peak lr {lr:g}, seed {args.seed}, from {args.init or 'scratch'}"
     )
     result = train_parallel(
         args.out,
@@ -366,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         device=device,
         batch=args.batch,
-        learning_rate=args.lr,
+        learning_rate=lr,
         init=args.init,
         warmup=50 if args.init else 200,
     )

@@ -73,6 +73,8 @@ def test_train_command_refuses_impossible_parallel_options(capsys):
 
     assert main(["train", "--workers", "2", "--steps", "5"]) != 0
     assert "--workers trains for --minutes" in capsys.readouterr().err
+    assert main(["train", "--workers", "1", "--minutes", "1", "--init", "no-such-bundle", "--device", "cpu"]) != 0
+    assert "--init: no model bundle at no-such-bundle" in capsys.readouterr().err
     if not torch.cuda.is_available():
         assert main(["train", "--workers", "1", "--minutes", "1", "--device", "cuda"]) != 0
         assert "no CUDA GPU" in capsys.readouterr().err

@@ -67,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_parallel(args: argparse.Namespace) -> int:
-    if args.minutes is None or args.steps is not None or args.init is not None:
-        raise CommandError("--workers trains for --minutes N (not --steps, not --init)")
+    if args.minutes is None or args.steps is not None:
+        raise CommandError("--workers trains for --minutes N (not --steps)")
     if args.workers < 1 or args.batch < 1:
         raise CommandError("--workers and --batch must be at least 1")
     from segmentation.base import SegmentationError
+    from segmentation.bundle import BundleError
     from segmentation.engines.monai_engine import resolve_device
     from segmentation.training.parallel import train_parallel
     from segmentation.training.train import main_json
@@ -88,8 +89,12 @@ def run_parallel(args: argparse.Namespace) -> int:
             workers=args.workers,
             device=device,
             batch=args.batch,
-            learning_rate=args.learning_rate or 2e-3,
+            learning_rate=args.learning_rate or (6e-4 if args.init else 2e-3),
+            init=args.init,
+            warmup=50 if args.init else 200,
         )
+    except BundleError as exc:
+        raise CommandError(f"--init: {exc}") from None
     except OSError as exc:
         raise CommandError(f"cannot write the bundle to {args.out}: {exc}") from None
     except RuntimeError as exc:  # the renderer processes stopped, or the device failed
