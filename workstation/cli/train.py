@@ -89,9 +89,8 @@ def run_parallel(args: argparse.Namespace) -> int:
             workers=args.workers,
             device=device,
             batch=args.batch,
-            learning_rate=args.learning_rate or (6e-4 if args.init else 2e-3),
+            learning_rate=args.learning_rate,
             init=args.init,
-            warmup=50 if args.init else 200,
         )
     except BundleError as exc:
         raise CommandError(f"--init: {exc}") from None
