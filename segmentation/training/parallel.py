@@ -37,6 +37,7 @@ from segmentation.training.train import (
     TrainingResult,
     bundle_metadata,
     patch_slices,
+    starting_network,
     training_patch,
 )
 
@@ -172,8 +173,6 @@ def train_parallel(
     warm-up steps from scratch, and 6e-4 after 50 when continuing."""
     from monai.losses.dice import DiceCELoss
 
-    from segmentation.bundle import build_network, read_bundle
-
     if learning_rate is None:
         learning_rate = 6e-4 if init is not None else 2e-3
     if warmup is None:
@@ -181,15 +180,8 @@ def train_parallel(
     torch.manual_seed(seed)
     torch.backends.cudnn.benchmark = device == "cuda"
     rng = np.random.default_rng([seed, 1])
-    network_def = default_network_def() if channels is None else default_network_def(channels)
-    parent: dict[str, Any] | None = None
-    if init is not None:
-        base = read_bundle(init)
-        network_def = {"_target_": base.network_target, **base.network_args}
-        parent = {"name": base.model_id, "version": base.version, "training": base.metadata.get("training")}
-    net = build_network(network_def["_target_"], {k: v for k, v in network_def.items() if k != "_target_"})
-    if init is not None:
-        net.load_state_dict(torch.load(read_bundle(init).weights, map_location="cpu", weights_only=True))
+    fresh = default_network_def() if channels is None else default_network_def(channels)
+    net, network_def, parent = starting_network(fresh, init)
     net = net.to(device).train()
     ema_net = copy.deepcopy(net).eval()
     ema_params = list(ema_net.parameters())

@@ -59,6 +59,27 @@ def training_patch(
     return make_patch(rng, shape=(nk, TRAIN_INPLANE, TRAIN_INPLANE), spacing=spacing, diameter_mm=diameter)
 
 
+def starting_network(
+    network_def: dict[str, Any], init: Path | None
+) -> tuple[Any, dict[str, Any], dict[str, Any] | None]:
+    """The network to train, its definition and its parent: ``network_def`` fresh, or, with ``init``, that bundle's
+    network and weights (fine-tuning, e.g. the shipped model on a site's own data, or continuing a run), the parent's
+    name, version and training facts to record as ``initialised_from``."""
+    import torch
+
+    from segmentation.bundle import build_network, read_bundle
+
+    parent: dict[str, Any] | None = None
+    base = read_bundle(init) if init is not None else None
+    if base is not None:
+        network_def = {"_target_": base.network_target, **base.network_args}
+        parent = {"name": base.model_id, "version": base.version, "training": base.metadata.get("training")}
+    net = build_network(network_def["_target_"], {k: v for k, v in network_def.items() if k != "_target_"})
+    if base is not None:
+        net.load_state_dict(torch.load(base.weights, map_location="cpu", weights_only=True))
+    return net, network_def, parent
+
+
 def train(
     out: Path,
     *,
@@ -84,18 +105,7 @@ def train(
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(seed)
-    from segmentation.bundle import build_network, read_bundle
-
-    network_def = default_network_def(channels)
-    parent: dict[str, Any] | None = None
-    if init is not None:
-        # Fine-tuning: start from a bundle's weights (its network), e.g. the shipped model on a site's own data.
-        base = read_bundle(init)
-        network_def = {"_target_": base.network_target, **base.network_args}
-        parent = {"name": base.model_id, "version": base.version, "training": base.metadata.get("training")}
-    net = build_network(network_def["_target_"], {k: v for k, v in network_def.items() if k != "_target_"})
-    if init is not None:
-        net.load_state_dict(torch.load(read_bundle(init).weights, map_location="cpu", weights_only=True))
+    net, network_def, parent = starting_network(default_network_def(channels), init)
     net.train()
     optimiser = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
     loss_fn = DiceCELoss(sigmoid=True, squared_pred=True, smooth_nr=1e-5, smooth_dr=1e-5)
