@@ -48,6 +48,9 @@ class BundleConfig:
     #: Boundary sharpness (soft Dice of probabilities and mask) mapped to confidence 0 and 1; the outline is flagged
     #: below their middle. Calibrated per model (a sharper model needs a higher bar): see the model card.
     confidence_sharpness: tuple[float, float] = (0.80, 0.90)
+    #: Thresholds (low, high) among which the outline on the image's strongest edge is chosen per lesion
+    #: (`segmentation.edge_threshold`); None: the fixed ``threshold``.
+    edge_threshold_range: tuple[float, float] | None = None
 
     @property
     def weights(self) -> Path:
@@ -147,10 +150,17 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         low, high = (float(x) for x in inf.get("postprocessing", {}).get("confidence_sharpness", (0.80, 0.90)))
         first_inplane = int(inp.get("first_crop_inplane", 96))
         first_slices = tuple(int(x) for x in inp.get("first_crop_slices", (16, 24)))
+        edge_range = inf.get("postprocessing", {}).get("edge_threshold_range")
+        edge = None if edge_range is None else tuple(float(x) for x in edge_range)
     except (TypeError, ValueError) as exc:
         raise BundleError(f"{root / 'configs' / 'inference.json'}: bad 'input' section: {exc}") from None
     if not 0.0 <= low < high <= 1.0:
         raise BundleError(f"{root / 'configs' / 'inference.json'}: confidence_sharpness needs 0 <= low < high <= 1")
+    if edge is not None and not (len(edge) == 2 and 0.0 < edge[0] <= threshold <= edge[1] < 1.0):
+        raise BundleError(
+            f"{root / 'configs' / 'inference.json'}: edge_threshold_range needs [low, high] with "
+            f"0 < low <= threshold ({threshold:g}) <= high < 1"
+        )
     if len(extent_list) != 3 or min(extent_list) <= 0:
         raise BundleError(f"{root / 'configs' / 'inference.json'}: crop_extent_mm needs three positive numbers")
     if int(net.get("in_channels", len(windows) + 1)) != len(windows) + 1:
@@ -174,6 +184,7 @@ def read_bundle(root: Path | str = DEFAULT_BUNDLE) -> BundleConfig:
         test_time_flips=int(inf.get("postprocessing", {}).get("test_time_flips", 1)),
         metadata=meta,
         confidence_sharpness=(low, high),
+        edge_threshold_range=None if edge is None else (edge[0], edge[1]),
     )
 
 

@@ -6,16 +6,18 @@ instance-norm statistics then match training); when the mask reaches a face of i
 autocast in bfloat16 (the precision it was trained in; float16 overflowed to NaN on an H100), float32 again if that
 gives a non-finite value; CPU otherwise, deterministic. Optional test-time mirroring (``test_time_flips`` in the
 bundle) averages the probabilities of mirrored passes. The mask is the connected component of the thresholded
-probability at (or within 3 mm of) the click.
+probability at (or within 3 mm of) the click; with ``edge_threshold_range`` in the bundle, the threshold is then
+chosen per lesion where the image's edge is (`segmentation.edge_threshold`).
 
 Confidence (0..1) comes from the probability map: how decided the voxels in and around the lesion are (the soft Dice
 between the probability map and the mask, near 1 when every voxel is clearly in or out; 0.5 at a soft Dice of 0.85),
 lowered when the outline spreads into a faint halo beyond the clearly detected core (a leak), when the lesion still
-reaches the crop after re-centring, or when the probability at the click is low. Below 0.5 the app asks the reader to
-check. A flagged halo is cut back to within ``FAR_MM`` of the core (on the sample trial this halved the outlines off
-by more than 5 mm; on validation seed 778 it changed nothing; on the held-out benchmark it cost 0.1 mm of median
-error). An optional edge refinement (``refine_edges`` in the bundle) is off in the shipped bundle: on the validation
-seeds it did not improve the outline.
+reaches the crop after re-centring, or when the probability at the click is low; it is measured on the network's own
+outline (at the bundle's threshold), before the edge choice. Below 0.5 the app asks the reader to check. A flagged
+halo is cut back to within ``FAR_MM`` of the core (on the sample trial this halved the outlines off by more than 5 mm;
+on validation seed 778 it changed nothing; on the held-out benchmark it cost 0.1 mm of median error), unless the
+image's edge moved the outline out. An optional edge refinement (``refine_edges`` in the bundle) is off in the shipped
+bundle: on the validation seeds it did not improve the outline.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from segmentation.crop import (
     unclosed,
 )
 from segmentation.doubt import same_density_doubt
+from segmentation.edge_threshold import edge_threshold
 from segmentation.network_inputs import network_input
 
 SEARCH_MM = 3.0
@@ -206,13 +209,17 @@ class MonaiSegmenter:
                 continue
             break
         assert mask is not None and prob is not None and box is not None
-        if self.refine:
-            image = np.asarray(volume.array[box.slices], dtype=np.float32)
-            mask = refine_edges(image, prob, mask, box.local(seed), volume.spacing)
+        # Confidence is the network's: how decided it is about its own outline (before the edge choice below).
         confidence, reasons, halo = outline_confidence(
             prob, mask, box.local(seed), volume.spacing, self.config.confidence_sharpness
         )
-        if self.trim_halo and halo:
+        chosen = self.config.threshold
+        if self.config.edge_threshold_range is not None:
+            low_high, own = self.config.edge_threshold_range, self.config.threshold
+            chosen, mask = edge_threshold(image, prob, mask, box.local(seed), volume.spacing, own, low_high, search)  # type: ignore[arg-type]
+        if self.refine:
+            mask = refine_edges(image, prob, mask, box.local(seed), volume.spacing)
+        if self.trim_halo and halo and chosen >= self.config.threshold:
             mask = trim_to_core(prob, mask, box.local(seed), volume.spacing)
         if self.same_density_check:
             doubt = same_density_doubt(image, mask, volume.spacing)

@@ -92,3 +92,17 @@ def test_the_confidence_calibration_is_the_bundles_own(tmp_path):
         else:
             with pytest.raises(BundleError, match="confidence_sharpness"):
                 read_bundle(root)
+
+
+def test_the_edge_threshold_range_is_checked_against_the_threshold(tmp_path):
+    net = {"_target_": "monai.networks.nets.UNet", "spatial_dims": 3, "in_channels": 3, "out_channels": 1}
+    root = _bundle(tmp_path, net)
+    assert read_bundle(root).edge_threshold_range is None  # bundles written before it was a setting: fixed threshold
+    for value, ok in (([0.15, 0.6], True), ([0.35, 0.6], False), ([0.1, 0.2], False), ([0.0, 0.5], False)):
+        post = {"threshold": 0.3, "edge_threshold_range": value}
+        (root / "configs" / "inference.json").write_text(json.dumps({"network_def": net, "postprocessing": post}))
+        if ok:
+            assert read_bundle(root).edge_threshold_range == tuple(value)
+        else:
+            with pytest.raises(BundleError, match="edge_threshold_range"):
+                read_bundle(root)

@@ -38,9 +38,8 @@ def test_segment_prints_the_recist_json(engine, series, capsys):
         assert key in out
     assert out["model_id"] == ("lesion_seg" if engine == "monai" else None)
     assert isinstance(out["low_confidence"], bool) and isinstance(out["warnings"], list)
-    if engine == "classical":  # accuracy of the shipped MONAI model: see test_engines (xfail) and the model card
-        assert out["long_axis_mm"] == pytest.approx(truth.long_axis_mm, abs=2.0)
-        assert out["slice_position_mm"] == pytest.approx(truth.slice_position_mm, abs=5.0)
+    assert out["long_axis_mm"] == pytest.approx(truth.long_axis_mm, abs=2.0)
+    assert out["slice_position_mm"] == pytest.approx(truth.slice_position_mm, abs=5.0)
     assert len(out["long_axis_endpoints"]) == 2 and len(out["long_axis_endpoints"][0]) == 3
 
 
