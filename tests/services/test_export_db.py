@@ -32,6 +32,7 @@ from workstation.review.service import (
     adjudication_case,
     enrol_subject,
     open_blinded_case,
+    pseudonym_of,
 )
 from workstation.storage import Database, audit_log, open_database
 from workstation.storage.repository import save_read, sign_timepoint
@@ -282,6 +283,43 @@ def test_report_and_tables_over_the_database(tmp_path: Path, capsys: pytest.Capt
     assert (tmp_path / "report" / "report.pdf").stat().st_size > 0
 
 
+def test_subject_by_its_central_review_pseudonym(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A data manager pastes the pseudonym a review listing shows: it selects that subject, and stderr says which."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    db = open_database(url)
+    try:
+        pseudonym = pseudonym_of(db, DISPUTED)
+    finally:
+        db.close()
+    assert pseudonym is not None
+    out = tmp_path / "export"
+    capsys.readouterr()
+    args = ["export", "csv", "--db", url, "--subject", pseudonym, "--subject", DISPUTED, "--out", str(out)]
+    assert main([*args, *DATA_MANAGER]) == 0
+    err = capsys.readouterr().err
+    assert f"--subject {pseudonym}: the central-review pseudonym of subject {DISPUTED}" in err
+    manifest = rows(out / "evaluators.csv")
+    assert {r["subject_id"] for r in manifest} == {DISPUTED}
+    assert sorted(r["reader"] for r in manifest) == ["reader1", "reader2", "site1"]  # once each, not twice
+    assert pseudonym not in (out / "tables" / "measurements.csv").read_text()
+    # An id that is neither: one line naming it, nothing written, nothing audited.
+    unknown = tmp_path / "unknown"
+    assert main(["export", "csv", "--db", url, "--subject", "BICR-NOSUCH22", "--out", str(unknown), *DATA_MANAGER]) == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert err_lines == [
+        f"recist export: no subject 'BICR-NOSUCH22' in database file {tmp_path / 'centre.db'} "
+        "(neither a subject id nor a central-review pseudonym)"
+    ]
+    assert not unknown.exists()
+    db = open_database(url)
+    try:
+        exports = [e for e in audit_log.entries(db) if e.action == "export"]
+    finally:
+        db.close()
+    assert [e.subject_id for e in exports] == [DISPUTED]  # the real id, once, for the export that wrote files
+
+
 def test_a_database_that_cannot_be_reached_gives_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -302,7 +340,8 @@ def test_a_database_that_cannot_be_reached_gives_one_clear_line(
     )
     assert (
         capsys.readouterr().err.strip()
-        == f"recist export: no subject 'SITE09-0001' in database file {tmp_path / 'empty.db'}"
+        == f"recist export: no subject 'SITE09-0001' in database file {tmp_path / 'empty.db'} "
+        "(neither a subject id nor a central-review pseudonym)"
     )
     assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
 

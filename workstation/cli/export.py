@@ -5,9 +5,10 @@ READS are read files (exported JSON or the reading session's saved reads), engin
 `recist export FORMAT --db URL [--subject ID ...] --out DIR` exports from the reading database instead (URL, else
 $RECIST_DB, else the user's data folder, as `recist audit`): every evaluator's signed reads (site reads; both central
 readers' reads; the adjudicator's decision), one record set per evaluator (--EVAL/--EVALID), the accepted read flagged
-(--ACPTFL = Y). This is the UNBLINDED data-manager export: real subject ids and dates, so it needs a data manager or
-administrator to sign in (--user NAME; the password on the terminal or with --password-stdin), and it is recorded in
-the audit trail under their name. Unsigned timepoints are not exported.
+(--ACPTFL = Y). --subject takes a subject id or a central-review pseudonym (BICR-..., as review listings show it; the
+subject it stands for is named on stderr). This is the UNBLINDED data-manager export: real subject ids and dates, so
+it needs a data manager or administrator to sign in (--user NAME; the password on the terminal or with
+--password-stdin), and it is recorded in the audit trail under their name. Unsigned timepoints are not exported.
 """
 
 from __future__ import annotations
@@ -52,7 +53,12 @@ def add_parser(subparsers: Any) -> None:
         help="export from the reading database: URL or SQLite file (default when no READS: "
         "$RECIST_DB, else the user data folder); UNBLINDED: real subject ids and dates",
     )
-    p.add_argument("--subject", action="append", default=[], help="with --db: only this subject (repeatable)")
+    p.add_argument(
+        "--subject",
+        action="append",
+        default=[],
+        help="with --db: only this subject, by subject id or central-review pseudonym (repeatable)",
+    )
     add_sign_in_arguments(p, "exporting with --db")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--study-id", default="RECIST-TRIAL", help="STUDYID / clinical trial protocol id")
@@ -118,10 +124,12 @@ def _run_database(args: argparse.Namespace) -> int:
     try:
         user = unblinded_user(db, args)
         export = reads_for_export(db, args.subject or None)
-        if not export.reads:
-            raise CommandError(f"no signed read to export in {db.where}")
+        for pseudonym, subject_id in export.pseudonyms.items():
+            print(f"--subject {pseudonym}: the central-review pseudonym of subject {subject_id}", file=sys.stderr)
         for s in export.skipped:
             print(f"not exported: subject {s.subject_id}, {s.reader}: {s.why}", file=sys.stderr)
+        if not export.reads:
+            raise CommandError(f"no signed read to export in {db.where}")
         for subject_id in export.undecided:
             print(
                 f"subject {subject_id}: central review not decided yet; no central read is flagged accepted",

@@ -56,6 +56,8 @@ class DatabaseExport:
     skipped: list[SkippedRead] = field(default_factory=list)
     #: Subjects in central review without an accepted read yet (still reading, or awaiting adjudication).
     undecided: list[str] = field(default_factory=list)
+    #: Central-review pseudonyms asked for, with the subject each stands for, so the command can say so.
+    pseudonyms: dict[str, str] = field(default_factory=dict)
 
     @property
     def subject_ids(self) -> list[str]:
@@ -66,7 +68,7 @@ class DatabaseExport:
 
 
 class ExportSelectionError(ValueError):
-    """A requested subject that the database does not hold."""
+    """A requested subject that the database does not hold (neither a subject id nor a central-review pseudonym)."""
 
 
 def signed_part(read: Read) -> Read | None:
@@ -92,6 +94,23 @@ def subjects_in_database(db: Database) -> list[str]:
         in_review = set(conn.execute(select(review_subjects.c.subject_id)).scalars())
         stored = set(conn.execute(select(reads.c.subject_id).distinct()).scalars())
     return sorted((stored - pseudonyms) | in_review)
+
+
+def resolve_subject(db: Database, given: str) -> str:
+    """The real subject id of ``given``: a subject id of the database, or the central-review pseudonym of an enrolled
+    subject (as review listings show them). Unblinding: only for a signed-in data manager or administrator."""
+    wanted = given.strip()
+    if wanted in subjects_in_database(db):  # pseudonyms are never among them
+        return wanted
+    with db.reading() as conn:
+        enrolled = conn.execute(
+            select(review_subjects.c.subject_id).where(review_subjects.c.pseudonym == wanted)
+        ).scalar()
+    if enrolled is not None:
+        return str(enrolled)
+    raise ExportSelectionError(
+        f"no subject {given!r} in {db.where} (neither a subject id nor a central-review pseudonym)"
+    )
 
 
 def _central_reads(db: Database, subject_id: str, out: DatabaseExport) -> None:
@@ -136,13 +155,15 @@ def _central_reads(db: Database, subject_id: str, out: DatabaseExport) -> None:
 
 
 def reads_for_export(db: Database, subject_ids: Sequence[str] | None = None) -> DatabaseExport:
-    """Every evaluator's signed reads of ``subject_ids`` (default: every subject), with real ids and dates."""
-    known = subjects_in_database(db)
-    wanted = list(dict.fromkeys(subject_ids)) if subject_ids else known
-    missing = [s for s in wanted if s not in known]
-    if missing:
-        raise ExportSelectionError(f"no subject {missing[0]!r} in {db.where}")
+    """Every evaluator's signed reads of ``subject_ids`` (subject ids or central-review pseudonyms; default: every
+    subject), with real ids and dates."""
     out = DatabaseExport()
+    if subject_ids:
+        resolved = {given: resolve_subject(db, given) for given in subject_ids}
+        out.pseudonyms = {given.strip(): real for given, real in resolved.items() if given.strip() != real}
+        wanted = list(dict.fromkeys(resolved.values()))
+    else:
+        wanted = subjects_in_database(db)
     for subject_id in wanted:
         for stored in find_reads(db, subject_id):
             if stored.read.reader_role != "site":
