@@ -283,6 +283,25 @@ def test_report_and_tables_over_the_database(tmp_path: Path, capsys: pytest.Capt
     assert (tmp_path / "report" / "report.pdf").stat().st_size > 0
 
 
+def test_measurements_csv_takes_the_series_of_a_central_read_from_its_review(tmp_path: Path) -> None:
+    """A central measurement that references no series (or no image at all) is on the series the review gave the
+    reader for that timepoint; the slice and frame of reference are never made up."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    out = tmp_path / "export"
+    assert main(["export", "csv", "--db", url, "--subject", DISPUTED, "--out", str(out), *DATA_MANAGER]) == 0
+    enrolled = {tp.date.isoformat(): tp for tp in make_read(DISPUTED).timepoints}  # the series enrolled for review
+    central = [r for r in rows(out / "tables" / "measurements.csv") if r["reader_role"] == "central"]
+    assert {r["reader"] for r in central} == {"reader1", "reader2"} and len(central) == 12
+    for r in central:
+        assert (r["study_uid"], r["series_uid"]) == (enrolled[r["date"]].study_uid, enrolled[r["date"]].series_uid)
+    measured_on_a_slice = {r["sop_instance_uid"] for r in central if r["lesion_id"] == "T1"}
+    assert measured_on_a_slice == {"1.2.826.0.1.3680043.8.498.100", "1.2.826.0.1.3680043.8.498.101"}
+    assert {(r["sop_instance_uid"], r["frame_of_reference_uid"]) for r in central if r["lesion_id"] == "T2"} == {
+        ("", "")
+    }
+
+
 def test_subject_by_its_central_review_pseudonym(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A data manager pastes the pseudonym a review listing shows: it selects that subject, and stderr says which."""
     url = f"sqlite:///{tmp_path / 'centre.db'}"

@@ -1,6 +1,7 @@
 """CSV of everything, for people and scripts: every measurement, every timepoint response, every best response.
 
 Responses come from the response engine's results (``recist.evaluate_case``), passed in; nothing is recomputed here.
+The columns are described in docs/export.md ("CSV tables").
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ BEST_COLUMNS = [
 
 
 def measurement_rows(read: Read) -> list[dict[str, Any]]:
-    """One row per measurement (a split lesion: one per fragment), or one per assessment with no measurement."""
+    """One row per measurement (a split lesion: one per fragment), or one per assessment with no measurement.
+
+    ``study_uid`` and ``series_uid`` are the timepoint's (the series its images were read on: for a central read, the
+    series the review gave the reader), ``series_uid`` the measurement's own where it references one. The SOP instance
+    and frame of reference UIDs are the measurement's own only: empty when it references no image."""
     rows: list[dict[str, Any]] = []
     for tp in read.timepoints:
         for lesion_id, a in tp.assessments.items():
@@ -44,7 +49,7 @@ def measurement_rows(read: Read) -> list[dict[str, Any]]:
                 "date": tp.date.isoformat(), "lesion_id": lesion_id, "tracking_uid": lesion.tracking_uid,
                 "role": lesion.role.value, "organ": lesion.organ, "node": lesion.is_node, "location": lesion.location,
                 "status": a.status.value, "merged_into": a.merged_into or "", "study_uid": tp.study_uid,
-                "comment": a.comment,
+                "series_uid": tp.series_uid, "comment": a.comment,
             }  # fmt: skip
             if not a.measurements:
                 rows.append(base)
@@ -55,7 +60,7 @@ def measurement_rows(read: Read) -> list[dict[str, Any]]:
                     "recist_diameter_mm": diameter, "volume_ml": m.volume_ml,
                     "long_axis_endpoints_mm": json.dumps(m.long_axis_endpoints) if m.long_axis_endpoints else "",
                     "short_axis_endpoints_mm": json.dumps(m.short_axis_endpoints) if m.short_axis_endpoints else "",
-                    "series_uid": m.series_uid, "sop_instance_uid": m.sop_instance_uid,
+                    "series_uid": m.series_uid or tp.series_uid, "sop_instance_uid": m.sop_instance_uid,
                     "frame_of_reference_uid": m.frame_of_reference_uid, "origin": m.origin.value,
                     "engine": m.engine or "", "model_id": m.model_id or "", "model_version": m.model_version or "",
                 })  # fmt: skip

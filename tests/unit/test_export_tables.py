@@ -1,0 +1,38 @@
+"""measurements.csv: where each row's image references come from (docs/export.md, "CSV tables")."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from workstation.export.tables import measurement_rows
+from workstation.read_model import Lesion, LesionAssessment, LesionStatus, Measurement, Read, Role, TimepointRead
+
+
+def test_series_uid_is_the_measurements_own_else_the_timepoints_and_nothing_is_made_up() -> None:
+    read = Read(subject_id="S001", reader="site1")
+    read.lesions = {"T1": Lesion("T1", Role.TARGET, "liver"), "NT1": Lesion("NT1", Role.NON_TARGET, "bone")}
+    read_on = TimepointRead("Baseline", date(2024, 3, 5), study_uid="1.2.3.1", series_uid="1.2.3.1.1")
+    read_on.assessments = {
+        "T1": LesionAssessment(
+            LesionStatus.MEASURED,
+            [
+                Measurement(30.0, series_uid="1.2.3.1.2", sop_instance_uid="1.2.3.1.2.7", frame_of_reference_uid="1.9"),
+                Measurement(12.0),  # a fragment that references no image
+            ],
+        ),
+        "NT1": LesionAssessment(LesionStatus.PRESENT),
+    }
+    never_opened = TimepointRead("Week 6", date(2024, 4, 16))
+    never_opened.assessments = {"T1": LesionAssessment(LesionStatus.MEASURED, [Measurement(28.0)])}
+    read.timepoints = [read_on, never_opened]
+    refs = [
+        (r["timepoint"], r["lesion_id"], r["study_uid"], r["series_uid"], r.get("sop_instance_uid"),
+         r.get("frame_of_reference_uid"))
+        for r in measurement_rows(read)
+    ]  # fmt: skip
+    assert refs == [
+        ("Baseline", "T1", "1.2.3.1", "1.2.3.1.2", "1.2.3.1.2.7", "1.9"),  # its own series, not the timepoint's
+        ("Baseline", "T1", "1.2.3.1", "1.2.3.1.1", "", ""),  # the timepoint's series; no slice, no frame invented
+        ("Baseline", "NT1", "1.2.3.1", "1.2.3.1.1", None, None),
+        ("Week 6", "T1", "", "", "", ""),  # nothing knows the series: empty
+    ]
