@@ -36,7 +36,7 @@ from workstation.review.service import (
 )
 from workstation.storage import Database, audit_log, open_database
 from workstation.storage.repository import save_read, sign_timepoint
-from workstation.users import User
+from workstation.users import User, get_user
 
 db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
 #: The unblinded commands sign in a data manager; the password comes on stdin (`password_on_stdin`).
@@ -337,6 +337,52 @@ def test_subject_by_its_central_review_pseudonym(tmp_path: Path, capsys: pytest.
     finally:
         db.close()
     assert [e.subject_id for e in exports] == [DISPUTED]  # the real id, once, for the export that wrote files
+
+
+def test_an_export_from_the_database_that_writes_nothing_records_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing written, nothing disclosed: no `export` entry in the audit trail (the chain still holds)."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    unsigned, unreferenced = "SITE01-0099", "SITE01-0100"
+    db = open_database(url)
+    try:
+        site1 = get_user(db, "site1")
+        assert site1 is not None
+        save_read(db, make_read(unsigned), user=site1, expected_version=None)  # nothing signed yet
+        read = make_read(unreferenced)
+        for tp in read.timepoints:
+            for a in tp.assessments.values():
+                for m in a.measurements:
+                    m.sop_instance_uid = ""  # measured without image references: no SR to write
+        sign_all(db, read.read_id, "site1", save_read(db, read, user=site1, expected_version=None), range(2))
+        before = len(audit_log.entries(db))
+    finally:
+        db.close()
+    capsys.readouterr()
+    out = tmp_path / "export"
+    # --subject selecting no signed timepoint: refused, the unsigned read named, nothing written.
+    assert main(["export", "csv", "--db", url, "--subject", unsigned, "--out", str(out), *DATA_MANAGER]) == 2
+    err = capsys.readouterr().err
+    assert f"not exported: subject {unsigned}, site1: site read: no timepoint signed yet" in err
+    assert err.strip().splitlines()[-1] == (
+        f"recist export: no signed read of subject {unsigned} to export in database file {tmp_path / 'centre.db'}"
+    )
+    # Signed, but the format has nothing to write (SR of a read that references no image).
+    assert main(["export", "sr", "--db", url, "--subject", unreferenced, "--out", str(out), *DATA_MANAGER]) == 0
+    err = capsys.readouterr().err
+    assert f"no SR for subject {unreferenced} (site1)" in err and "0 file(s) written" in err
+    assert "audit trail" not in err
+    assert not out.exists()
+    db = open_database(url)
+    try:
+        after = audit_log.entries(db)
+        check = audit_log.verify(db)
+    finally:
+        db.close()
+    assert after[before:] == []  # no export entry, nor any other
+    assert check.ok
 
 
 def test_a_database_that_cannot_be_reached_gives_one_clear_line(

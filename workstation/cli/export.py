@@ -129,7 +129,8 @@ def _run_database(args: argparse.Namespace) -> int:
         for s in export.skipped:
             print(f"not exported: subject {s.subject_id}, {s.reader}: {s.why}", file=sys.stderr)
         if not export.reads:
-            raise CommandError(f"no signed read to export in {db.where}")
+            which = f" of subject {', '.join(args.subject)}" if args.subject else ""
+            raise CommandError(f"no signed read{which} to export in {db.where}")
         for subject_id in export.undecided:
             print(
                 f"subject {subject_id}: central review not decided yet; no central read is flagged accepted",
