@@ -15,6 +15,7 @@ from workstation.cli import main
 from workstation.export.read_json import load_read, write_read
 from workstation.export.xport import read_xport
 from workstation.mask_store import MaskStore
+from workstation.read_model import Read
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,54 @@ def test_an_output_path_that_is_a_file_is_named(trial: Path, tmp_path: Path, cap
     assert main(["report", str(trial / "reads"), "--out", str(a_file / "report")]) == 2
     assert f"cannot create the folder ({a_file} is a file)" in capsys.readouterr().err
     assert a_file.read_text() == "not a folder"
+
+
+def _no_frame_of_reference(read: Read) -> Read:
+    for tp in read.timepoints:
+        for a in tp.assessments.values():
+            for m in a.measurements:
+                m.frame_of_reference_uid = ""
+    return read
+
+
+def test_an_export_from_files_is_all_or_nothing(trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The formats written before a failing one are not left behind; an output folder keeps what it held."""
+    reads = tmp_path / "reads"
+    write_read(known_read(), reads / "alice.json")
+    write_read(_no_frame_of_reference(known_read("bob")), reads / "bob.json")
+    out = tmp_path / "out"
+    # SR asked for by name: bob's cannot be built, so none is written (alice's came first).
+    assert main(["export", "sr", str(reads), "--out", str(out), "--dicom", str(trial / "ct")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        "recist export: writing SR failed for subject S001, read read-bob (bob): subject S001 timepoint baseline "
+        "lesion T1 measurement 1: end points without a frame of reference UID cannot be placed in 3-D; "
+        f"nothing was written to {out}"
+    ]
+    assert captured.out == "" and not out.exists()
+    # A mask store without the masks: SEG, the last format, fails; the tables, SDTM... written before it go too.
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    empty = tmp_path / "empty-store"
+    empty.mkdir()
+    args = ["export", "all", str(trial / "reads"), "--out", str(out), "--dicom", str(trial / "ct")]
+    assert main([*args, "--masks", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "recist export: writing SEG failed for subject S001, read read-alice (alice): " in err
+    assert err.strip().endswith(f"nothing was written to {out}")
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_export_all_from_files_leaves_out_an_sr_it_cannot_build(
+    trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    reads = tmp_path / "reads"
+    write_read(known_read(), reads / "alice.json")
+    write_read(_no_frame_of_reference(known_read("bob")), reads / "bob.json")
+    out = tmp_path / "out"
+    assert main(["export", "all", str(reads), "--out", str(out), "--dicom", str(trial / "ct")]) == 0
+    err = capsys.readouterr().err
+    assert "no SR for subject S001 (bob, read read-bob): subject S001 timepoint baseline lesion T1" in err
+    assert err.strip().splitlines()[-1].endswith("left out (named above): the SR of 1 read(s)")
+    assert {p.name.split("_")[1] for p in (out / "sr").glob("*.dcm")} == {"alice"}
+    assert {p.name for p in (out / "reads").iterdir()} == {"S001_read-alice.json", "S001_read-bob.json"}

@@ -35,7 +35,7 @@ from workstation.review.service import (
     pseudonym_of,
 )
 from workstation.storage import Database, audit_log, open_database
-from workstation.storage.repository import save_read, sign_timepoint
+from workstation.storage.repository import find_reads, save_read, sign_timepoint
 from workstation.users import User, get_user
 
 db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
@@ -458,3 +458,96 @@ def test_only_signed_timepoints_are_exported() -> None:
     assert len(read.timepoints) == 2 and "N1" in read.lesions  # the stored read is left as it is
     read.timepoints[1].signature = Signature("site1", "Sam Site", "2024-04-17T09:00:00Z", "read")
     assert signed_part(read) is read
+
+
+def _without_frame_of_reference(read: Read) -> Read:
+    """A read whose end points lack their frame of reference (e.g. measured before the workstation recorded it)."""
+    for tp in read.timepoints:
+        for a in tp.assessments.values():
+            for m in a.measurements:
+                m.frame_of_reference_uid = ""
+    return read
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder``, hidden ones too, by relative path."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_export_from_the_database_that_fails_writes_nothing_and_records_nothing(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All or nothing: the formats written before the failing one stay in the staging folder, which goes; the output
+    folder keeps what an earlier export left there, and there is no `export` entry (nothing unblinded landed)."""
+    build_reading_centre(db_url)
+    out = tmp_path / "export"
+    assert main(["export", "case", "--db", db_url, "--subject", AGREED, "--out", str(out), *DATA_MANAGER]) == 0
+    before = _files(out)
+    db = open_database(db_url)
+    try:
+        audited = len(audit_log.entries(db))
+        (site,) = [s.read for s in find_reads(db, DISPUTED) if s.read.reader_role == "site"]
+    finally:
+        db.close()
+    (tmp_path / "ct").mkdir()
+    (tmp_path / "masks").mkdir()  # a mask store without the site read's masks: SEG, the last format, fails
+    capsys.readouterr()
+    args = ["export", "all", "--db", db_url, "--out", str(out), "--dicom", str(tmp_path / "ct")]
+    assert main([*args, "--masks", str(tmp_path / "masks"), *DATA_MANAGER]) == 2
+    assert _files(out) == before  # no SDTM, tables, reads, SR of this export; no staging folder left
+    assert [p.name for p in out.iterdir()] == ["cases"]
+    captured = capsys.readouterr()
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith(f"recist export: writing SEG failed for subject {DISPUTED}, read {site.read_id} (site1): ")
+    assert "mask mask-0 is missing" in last and last.endswith(f"nothing was written to {out}")
+    assert "Traceback" not in captured.err and captured.out == ""  # no file named as written
+    db = open_database(db_url)
+    try:
+        assert len(audit_log.entries(db)) == audited
+        assert audit_log.verify(db).ok
+    finally:
+        db.close()
+
+
+def test_the_sr_of_a_read_without_frames_of_reference_is_left_out_and_the_rest_exported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A site read measured with end points but no frame of reference cannot be placed in an SR; its SDTM, tables and
+    read file are what the data manager needs, so only its SR is left out, named on stderr and in the audit entry."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    subject = "SITE01-0200"
+    db = open_database(url)
+    try:
+        site1 = get_user(db, "site1")
+        assert site1 is not None
+        read = _without_frame_of_reference(make_read(subject))
+        sign_all(db, read.read_id, "site1", save_read(db, read, user=site1, expected_version=None), range(2))
+    finally:
+        db.close()
+    out = tmp_path / "export"
+    capsys.readouterr()
+    assert main(["export", "all", "--db", url, "--out", str(out), *DATA_MANAGER]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"no SR for subject {subject} (site1, read {read.read_id}): subject {subject} timepoint TP0 lesion T1 "
+        "measurement 1: end points without a frame of reference UID cannot be placed in 3-D; "
+        "the read's other formats are exported"
+    ) in err
+    assert "left out (named above): the SR of 1 read(s)" in err.strip().splitlines()[-1]
+    assert not [p for p in (out / "sr").iterdir() if p.name.startswith(subject)]
+    assert {p.name.split("_")[0] for p in (out / "sr").iterdir()} == {DISPUTED, AGREED, HALF_READ}
+    assert {r["subject_id"] for r in rows(out / "tables" / "measurements.csv")} >= {subject}
+    assert f"RECIST-TRIAL-{subject}" in (out / "sdtm" / "tu.csv").read_text()
+    assert (out / "reads" / f"{subject}_{read.read_id}.json").is_file()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    db = open_database(url)
+    try:
+        (entry,) = [e for e in audit_log.entries(db, [subject]) if e.action == "export"]
+    finally:
+        db.close()
+    assert entry.new_value is not None and f'"not_written":["no SR of read {read.read_id} (site1): ' in entry.new_value
+    # The SR alone: every other read's SR is written, this one's named; nothing fails.
+    assert main(["export", "sr", "--db", url, "--subject", subject, "--out", str(tmp_path / "sr"), *DATA_MANAGER]) == 0
+    assert f"no SR for subject {subject} (site1, read {read.read_id})" in capsys.readouterr().err
+    assert not (tmp_path / "sr").exists()

@@ -9,6 +9,12 @@ readers' reads; the adjudicator's decision), one record set per evaluator (--EVA
 subject it stands for is named on stderr). This is the UNBLINDED data-manager export: real subject ids and dates, so
 it needs a data manager or administrator to sign in (--user NAME; the password on the terminal or with
 --password-stdin), and it is recorded in the audit trail under their name. Unsigned timepoints are not exported.
+
+Either way the export is all or nothing: the files are written into a hidden staging folder inside --out and moved
+into place only when every format was written (from the database: after the audit entry is recorded). A failure
+removes the staging folder and is one line naming the format, subject and read, and saying that nothing was written.
+A read whose SR cannot be built (no image references, end points without a frame of reference) has no SR, named on
+stderr, when exporting `all` or from the database; its other formats are exported.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workstation import paths
 from workstation.cli import CommandError, output_folder
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
+from workstation.export.staging import StagedFolder, StagingError
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
 
@@ -105,13 +115,17 @@ def run(args: argparse.Namespace) -> int:
     if not found:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
     reads = [r for _, r in found]
-    written = _export(args, reads, None)
-    print(f"{len(reads)} read(s), {len(written)} file(s) written under {args.out}", file=sys.stderr)
+    inputs = _inputs(args)
+    with _staged(args.out) as staged:
+        skipped = _export(args, reads, None, inputs, staged.path)
+        written = _into_place(staged)
+    print(f"{len(reads)} read(s), {len(written)} file(s) written under {args.out}{_skips(skipped)}", file=sys.stderr)
     return 0
 
 
 def _run_database(args: argparse.Namespace) -> int:
-    """The unblinded data-manager export from the reading database."""
+    """The unblinded data-manager export from the reading database: written into a staging folder, recorded in the
+    audit trail, and only then moved into place, so that unblinded files never land in --out unrecorded."""
     from workstation.review.for_export import ExportSelectionError, reads_for_export, record_export
     from workstation.review.service import ReviewError
     from workstation.storage import StorageError, open_database
@@ -138,27 +152,123 @@ def _run_database(args: argparse.Namespace) -> int:
             )
         if args.masks is None and default_masks().is_dir():
             args.masks = str(default_masks())
-        written = _export(args, export.reads, export)
-        if written:  # an export that wrote nothing disclosed nothing: no audit entry
-            destination = str(Path(args.out).resolve())
-            record_export(db, export, username=user.username, what=args.format, destination=destination)
+        inputs = _inputs(args)
+        with _staged(args.out) as staged:
+            skipped = _export(args, export.reads, export, inputs, staged.path)
+            recorded = bool(staged.files())
+            if recorded:  # an export that writes nothing discloses nothing: no audit entry
+                destination = str(Path(args.out).resolve())
+                not_written: dict[str, list[str]] = {}
+                for left_out in skipped:
+                    not_written.setdefault(left_out.subject_id, []).append(str(left_out))
+                try:
+                    record_export(
+                        db,
+                        export,
+                        username=user.username,
+                        what=args.format,
+                        destination=destination,
+                        not_written=not_written,
+                    )
+                except StorageError as exc:
+                    raise CommandError(
+                        f"the export could not be recorded in the audit trail ({exc}); "
+                        f"nothing was written to {args.out}"
+                    ) from None
+            written = _into_place(staged, recorded)
     except (StorageError, ExportSelectionError, ReviewError, ReadError) as exc:
         raise CommandError(str(exc)) from None
     finally:
         db.close()
     print(
         f"{len(export.reads)} read(s) of {len(export.subject_ids)} subject(s) from {db.where}, {len(written)} file(s) "
-        f"written under {args.out}" + (" (unblinded; recorded in the audit trail)" if written else ""),
+        f"written under {args.out}"
+        + (" (unblinded; recorded in the audit trail)" if written else "")
+        + _skips(skipped),
         file=sys.stderr,
     )
     return 0
 
 
-def _export(args: argparse.Namespace, reads: list[Any], export: Any) -> list[Path]:
-    """Write the wanted formats of ``reads``; ``export`` (a `DatabaseExport`) adds the accepted flags and decisions."""
+@dataclass(frozen=True)
+class _Skipped:
+    """A format of one read that was not written (the rest of the export was), and why."""
+
+    subject_id: str
+    reader: str
+    read_id: str
+    what: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"no {self.what} of read {self.read_id} ({self.reader}): {self.why}"
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the command line asks for, checked before anything is written."""
+
+    wanted: set[str]
+    headers: dict[str, Any] | None  # source CT headers by SOP instance UID (--dicom)
+    seg: bool  # SEG is written (explicitly asked for, or `all` with --masks and --dicom)
+
+
+def _inputs(args: argparse.Namespace) -> _Inputs:
+    """The formats to write and the source headers they need; a missing input is refused before anything is written."""
+    wanted = set(FORMATS[:-1]) if args.format == "all" else {args.format}
+    seg = "seg" in wanted
+    if seg and (args.masks is None or not args.dicom):
+        if args.format != "all":
+            default = args.masks is None and not args.reads  # from the database the default store was looked for
+            looked = f" (there is none at the workstation's default, {default_masks()})" if default else ""
+            raise CommandError(f"seg needs --masks (the mask store){looked} and --dicom (the source CT images)")
+        seg = False  # `all`: every format the inputs allow
+    if seg and not Path(args.masks).is_dir():
+        raise CommandError(f"--masks {args.masks}: no such folder (the workstation's mask store)")
+    headers = _headers(args.dicom) if args.dicom and wanted & {"sr", "seg"} else None
+    return _Inputs(wanted, headers, seg)
+
+
+@contextmanager
+def _staged(out: str) -> Iterator[StagedFolder]:
+    """A staging folder inside --out (see `workstation.export.staging`): removed, with nothing moved into place,
+    unless the export commits it."""
+    staged = StagedFolder(out)
+    try:
+        staged.open()
+    except OSError as exc:
+        raise CommandError(f"--out {out}: cannot create the folder to write into ({exc.strerror or exc})") from None
+    try:
+        yield staged
+    finally:
+        staged.discard()
+
+
+def _into_place(staged: StagedFolder, recorded: bool = False) -> list[Path]:
+    try:
+        written = staged.commit()
+    except StagingError as exc:
+        raise CommandError(f"{exc}{' (the export is recorded in the audit trail)' if recorded else ''}") from None
+    for p in written:
+        print(p)
+    return written
+
+
+def _skips(skipped: list[_Skipped]) -> str:
+    if not skipped:
+        return ""
+    counts: dict[str, int] = {}
+    for s in skipped:
+        counts[s.what] = counts.get(s.what, 0) + 1
+    return "; left out (named above): " + ", ".join(f"the {what} of {n} read(s)" for what, n in counts.items())
+
+
+def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _Inputs, out: Path) -> list[_Skipped]:
+    """Write the wanted formats of ``reads`` under ``out`` (the staging folder); ``export`` (a `DatabaseExport`) adds
+    the accepted flags and decisions. Returns what was left out, per read, with a line on stderr for each. Anything
+    else that fails is a `CommandError` naming the format, subject and read; the caller removes the staging folder."""
     from workstation.export.read_json import write_read
     from workstation.export.sdtm import (
-        SdtmError,
         add_adjudications,
         assign_evaluators,
         build_sdtm,
@@ -167,45 +277,115 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any) -> list[Pat
     )
     from workstation.export.tables import write_tables
 
-    out = Path(args.out)
-    written: list[Path] = []
-    wanted = set(FORMATS[:-1]) if args.format == "all" else {args.format}
+    wanted = inputs.wanted
     accepted_ids = export.accepted_ids if export is not None else None
+    skipped: list[_Skipped] = []
+    at = _At()
     try:
         if wanted & {"sdtm", "csv"} or export is not None:
+            at.step = "the responses"
             results = evaluate_reads(reads)
         if "sdtm" in wanted:
+            at.step = "SDTM"
             sdtm = build_sdtm(reads, results, args.study_id, accepted_ids=accepted_ids)
             if export is not None:
                 add_adjudications(
                     sdtm, export.adjudications, reads, assign_evaluators(reads, results, accepted_ids), args.study_id
                 )
-            written += write_sdtm(sdtm, out / "sdtm", args.study_id)
+            write_sdtm(sdtm, out / "sdtm", args.study_id)
         if export is not None and wanted & {"csv", "json"}:
-            written.append(
-                _write_evaluators(
-                    reads, assign_evaluators(reads, results, accepted_ids), export, out / "evaluators.csv"
-                )
-            )
+            at.step = "evaluators.csv"
+            _write_evaluators(reads, assign_evaluators(reads, results, accepted_ids), export, out / "evaluators.csv")
         if "csv" in wanted:
-            written += write_tables(reads, results, out / "tables")
+            at.step = "the CSV tables"
+            write_tables(reads, results, out / "tables")
         if "json" in wanted:
-            for read in reads:
+            at.step = "the read files"
+            for read in at.each(reads):
                 name = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{read.subject_id}_{read.read_id}")
-                written.append(write_read(read, out / "reads" / f"{name}.json"))
+                write_read(read, out / "reads" / f"{name}.json")
         if "case" in wanted:
-            for read in reads:
+            at.step = "the case files"
+            for read in at.each(reads):
                 path = out / "cases" / f"{read.subject_id}_{read.reader}_{read.criteria.replace(' ', '')}.json"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(read.to_case(), indent=2) + "\n", encoding="utf-8")
-                written.append(path)
-        if wanted & {"sr", "seg"}:
-            written += _dicom(args, reads, wanted, out)
-    except (SdtmError, ValueError, OSError) as exc:
-        raise CommandError(str(exc)) from None
-    for p in written:
-        print(p)
-    return written
+        if "sr" in wanted:
+            at.step = "SR"
+            skipped += _sr(args, at.each(reads), inputs.headers, out / "sr")
+        if inputs.seg:
+            from workstation.export.dicom_seg import export_seg
+            from workstation.mask_store import MaskStore
+
+            at.step = "SEG"
+            store = MaskStore(args.masks)
+            for read in at.each(reads):
+                export_seg(read, store, inputs.headers or {}, out / "seg")
+    except CommandError as exc:
+        raise CommandError(f"{at}: {exc}; nothing was written to {args.out}", exc.code) from None
+    except (ValueError, OSError) as exc:  # SdtmError, SRExportError, SegExportError are ValueErrors
+        raise CommandError(f"{at}: {exc}; nothing was written to {args.out}") from None
+    except Exception as exc:  # last resort, as `workstation.cli.main`: one line, and the staging folder goes
+        raise CommandError(
+            f"{at}: unexpected error: {type(exc).__name__}: {exc}; nothing was written to {args.out}", code=1
+        ) from None
+    return skipped
+
+
+class _At:
+    """Where the export is (format, and read while one read at a time is written), for its one-line error."""
+
+    def __init__(self) -> None:
+        self.step = ""
+        self.read: Any = None
+
+    def each(self, reads: list[Any]) -> Iterator[Any]:
+        for read in reads:
+            self.read = read
+            yield read
+        self.read = None
+
+    def __str__(self) -> str:
+        where = f"writing {self.step} failed"
+        if self.read is not None:
+            where += f" for subject {self.read.subject_id}, read {self.read.read_id} ({self.read.reader})"
+        return where
+
+
+def _sr(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path) -> list[_Skipped]:
+    """One SR per read and timepoint. A read whose SR cannot be built (measured without image references, end points
+    without a frame of reference, images whose study and series it does not know) gets none, with a line naming it,
+    when exporting `all` or from the database; exporting `sr` from files, it fails the export."""
+    from workstation.export.dicom_sr import SRExportError, export_sr
+
+    skipped: list[_Skipped] = []
+    skip = args.format == "all" or not args.reads
+    for read in reads:
+        if not any(
+            m.sop_instance_uid for tp in read.timepoints for a in tp.assessments.values() for m in a.measurements
+        ):
+            if skip:
+                if not args.reads:
+                    print(
+                        f"no SR for subject {read.subject_id} ({read.reader}): its measurements reference no image",
+                        file=sys.stderr,
+                    )
+                continue  # a case file, or a database read measured without images: nothing to reference
+            raise CommandError(
+                "the read references no image (a case file has no geometry); export SR from reads made on images"
+            )
+        try:
+            export_sr(read, out, headers, protocol_id=args.study_id)
+        except SRExportError as exc:
+            if not skip:
+                raise
+            skipped.append(_Skipped(read.subject_id, read.reader, read.read_id, "SR", str(exc)))
+            print(
+                f"no SR for subject {read.subject_id} ({read.reader}, read {read.read_id}): {exc}; "
+                "the read's other formats are exported",
+                file=sys.stderr,
+            )
+    return skipped
 
 
 def _write_evaluators(reads: list[Any], evaluators: dict[str, Any], export: Any, path: Path) -> Path:
@@ -251,42 +431,3 @@ def _write_evaluators(reads: list[Any], evaluators: dict[str, Any], export: Any,
                 ]
             )
     return path
-
-
-def _dicom(args: argparse.Namespace, reads: list[Any], wanted: set[str], out: Path) -> list[Path]:
-    from workstation.export.dicom_seg import export_seg
-    from workstation.export.dicom_sr import export_sr
-    from workstation.mask_store import MaskStore
-
-    headers = _headers(args.dicom) if args.dicom else None
-    written: list[Path] = []
-    if "sr" in wanted:
-        for read in reads:
-            if not any(
-                m.sop_instance_uid for tp in read.timepoints for a in tp.assessments.values() for m in a.measurements
-            ):
-                if args.format == "all" or not args.reads:
-                    if not args.reads:
-                        print(
-                            f"no SR for subject {read.subject_id} ({read.reader}): its measurements reference no image",
-                            file=sys.stderr,
-                        )
-                    continue  # a case file, or a database read measured without images: nothing to reference
-                raise CommandError(
-                    f"subject {read.subject_id} ({read.reader}): the read references no image "
-                    "(a case file has no geometry); export SR from reads made on images"
-                )
-            written += [w.path for w in export_sr(read, out / "sr", headers, protocol_id=args.study_id)]
-    if "seg" in wanted:
-        if args.masks is None or headers is None:
-            if args.format == "all":
-                return written
-            default = args.masks is None and not args.reads  # from the database the default store was looked for
-            looked = f" (there is none at the workstation's default, {default_masks()})" if default else ""
-            raise CommandError(f"seg needs --masks (the mask store){looked} and --dicom (the source CT images)")
-        if not Path(args.masks).is_dir():
-            raise CommandError(f"--masks {args.masks}: no such folder (the workstation's mask store)")
-        store = MaskStore(args.masks)
-        for read in reads:
-            written += export_seg(read, store, headers, out / "seg")
-    return written

@@ -231,22 +231,27 @@ def build_sr(read: Read, index: int, headers: Mapping[str, Dataset] | None = Non
 def export_sr(read: Read, out_dir: str | Path, headers: Mapping[str, Dataset] | None = None,
               progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
               **kwargs: str) -> list[WrittenSR]:
-    """One SR file per timepoint of ``read`` in ``out_dir`` (a follow-up with nothing assessed yet has none)."""
+    """One SR file per timepoint of ``read`` in ``out_dir`` (a follow-up with nothing assessed yet has none).
+
+    Every timepoint's SR is built before the first is written: a read that cannot become SR (`SRExportError`) leaves
+    no file of it behind, rather than its first timepoints."""
     d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    written: list[WrittenSR] = []
+    built: list[tuple[int, TimepointRead, hd.sr.Comprehensive3DSR]] = []
     for i, tp in enumerate(read.timepoints):
         if cancel is not None:
             cancel.raise_if_cancelled()
         if i > 0 and not tp.assessments:
             continue
-        sr = build_sr(read, i, headers, **kwargs)
+        built.append((i, tp, build_sr(read, i, headers, **kwargs)))
+        report(progress, i + 1, len(read.timepoints), f"SR {tp.label}")
+    d.mkdir(parents=True, exist_ok=True)
+    written: list[WrittenSR] = []
+    for i, tp, sr in built:
         path = d / f"{_safe(read.subject_id)}_{_safe(read.reader)}_T{i}_{_safe(tp.label)}.SR.dcm"
         tmp = path.with_suffix(".tmp")
         sr.save_as(tmp, enforce_file_format=True)
         tmp.replace(path)
         written.append(WrittenSR(path, tp.label, len(tp.assessments)))
-        report(progress, i + 1, len(read.timepoints), f"SR {tp.label}")
     return written
 
 

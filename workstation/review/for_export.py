@@ -10,7 +10,7 @@ export itself is recorded in the audit trail (`record_export`).
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -177,21 +177,33 @@ def reads_for_export(db: Database, subject_ids: Sequence[str] | None = None) -> 
     return out
 
 
-def record_export(db: Database, export: DatabaseExport, *, username: str, what: str, destination: str) -> None:
+def record_export(
+    db: Database,
+    export: DatabaseExport,
+    *,
+    username: str,
+    what: str,
+    destination: str,
+    not_written: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """Audit entries for an unblinded export, one per subject (so `recist audit show SUBJECT` lists it): who, which
-    reads, which formats, where to. One transaction."""
+    reads, which formats, where to, and (``not_written``, by subject) a format of a read that was left out and why.
+    One transaction."""
     with db.transaction() as conn:
         for subject_id in export.subject_ids:
+            new: dict[str, object] = {
+                "what": what,
+                "destination": destination,
+                "read_ids": [r.read_id for r in export.reads if r.subject_id == subject_id],
+                "unblinded": True,
+            }
+            if not_written and not_written.get(subject_id):
+                new["not_written"] = list(not_written[subject_id])
             audit_log.append(
                 conn,
                 username=username,
                 action=EXPORT_ACTION,
                 entity=f"export/{subject_id}",
                 subject_id=subject_id,
-                new={
-                    "what": what,
-                    "destination": destination,
-                    "read_ids": [r.read_id for r in export.reads if r.subject_id == subject_id],
-                    "unblinded": True,
-                },
+                new=new,
             )

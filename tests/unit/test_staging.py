@@ -1,0 +1,61 @@
+"""All-or-nothing output (`workstation.export.staging`): files appear in the destination together or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workstation.export.staging import STAGING_PREFIX, StagedFolder, StagingError
+
+
+def test_commit_moves_every_file_into_place_and_leaves_no_staging_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "tables").mkdir()
+    (out / "tables" / "old.csv").write_text("old")
+    (out / "tables" / "measurements.csv").write_text("previous export")
+    with StagedFolder(out) as staged:
+        assert staged.path.parent == out and staged.path.name.startswith(STAGING_PREFIX)
+        assert staged.path.stat().st_mode & 0o077 == 0  # private while it holds data nobody has recorded yet
+        (staged.path / "tables").mkdir()
+        (staged.path / "tables" / "measurements.csv").write_text("new")
+        (staged.path / "sr" / "deep").mkdir(parents=True)
+        (staged.path / "sr" / "deep" / "a.dcm").write_bytes(b"sr")
+        assert staged.files() == [Path("sr/deep/a.dcm"), Path("tables/measurements.csv")]
+        moved = staged.commit()
+    assert moved == [out / "sr" / "deep" / "a.dcm", out / "tables" / "measurements.csv"]
+    assert (out / "tables" / "measurements.csv").read_text() == "new"  # replaced, as a direct write would
+    assert (out / "tables" / "old.csv").read_text() == "old"
+    assert sorted(p.name for p in out.iterdir()) == ["sr", "tables"]
+
+
+def test_leaving_without_commit_removes_everything_it_made(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "out"
+    with pytest.raises(KeyboardInterrupt), StagedFolder(out) as staged:
+        (staged.path / "tu.csv").write_text("unblinded")
+        raise KeyboardInterrupt
+    assert not (tmp_path / "new").exists()  # the folders it created for the destination go too
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("kept")
+    with StagedFolder(existing) as staged:
+        (staged.path / "tu.csv").write_text("unblinded")
+    assert [p.name for p in existing.iterdir()] == ["keep.txt"]
+    with StagedFolder(out) as staged:  # committed, but nothing to move: no empty folder left behind
+        assert staged.commit() == []
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_target_in_the_way_moves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "sdtm" / "tu.csv").mkdir(parents=True)  # a folder where a file goes
+    (out / "tables").write_text("a file where a folder goes")
+    for in_the_way, message in [("sdtm/tu.csv", "a folder of that name is in the way"), ("tables/x.csv", "is a file")]:
+        with StagedFolder(out) as staged:
+            (staged.path / "a.csv").write_text("a")
+            (staged.path / in_the_way).parent.mkdir(parents=True, exist_ok=True)
+            (staged.path / in_the_way).write_text("b")
+            with pytest.raises(StagingError, match=message):
+                staged.commit()
+        assert sorted(p.name for p in out.iterdir()) == ["sdtm", "tables"]  # not even a.csv
