@@ -551,3 +551,38 @@ def test_the_sr_of_a_read_without_frames_of_reference_is_left_out_and_the_rest_e
     assert main(["export", "sr", "--db", url, "--subject", subject, "--out", str(tmp_path / "sr"), *DATA_MANAGER]) == 0
     assert f"no SR for subject {subject} (site1, read {read.read_id})" in capsys.readouterr().err
     assert not (tmp_path / "sr").exists()
+
+
+def test_a_report_from_the_database_that_fails_writes_nothing_and_records_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report is unblinded too: its PDF and figures, written before the tables fail (a full disk here), go."""
+    import workstation.report.build as build
+
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+
+    def disk_full(*_: object) -> list[Path]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build, "_csv", disk_full)
+    out = tmp_path / "report"
+    capsys.readouterr()
+    assert main(["report", "--db", url, "--out", str(out), *DATA_MANAGER]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1] == (
+        f"recist report: [Errno 28] No space left on device; nothing was written to {out}"
+    )
+    assert captured.out == "" and not out.exists()
+    db = open_database(url)
+    try:
+        assert not [e for e in audit_log.entries(db) if e.action == "export"]
+    finally:
+        db.close()
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{PASSWORD}\n"))
+    assert main(["report", "--db", url, "--out", str(out), *DATA_MANAGER]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"report.html", "report.pdf", "endpoints.csv", "subjects.csv"} <= names
+    assert not [n for n in names if n.startswith(".")]  # no staging folder left
+    assert str(out / "report.pdf") in capsys.readouterr().out

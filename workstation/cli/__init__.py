@@ -9,8 +9,11 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+from workstation.export.staging import StagedFolder, StagingError
 
 #: subcommand -> (module under workstation.cli, one-line help). Modules are imported only when their command runs,
 #: so `recist evaluate` never pays for torch or Qt.
@@ -51,6 +54,33 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
     if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
         raise CommandError(f"{option} {out}: cannot create the folder (no permission to write in {parent})")
     return out
+
+
+@contextmanager
+def staged_output(out: str | Path, option: str = "--out") -> Iterator[StagedFolder]:
+    """A hidden staging folder inside the output folder (`workstation.export.staging`) to write everything into; it
+    is removed on leaving, with nothing moved into place unless `into_place` was called (all or nothing)."""
+    staged = StagedFolder(out)
+    try:
+        staged.open()
+    except OSError as exc:
+        raise CommandError(f"{option} {out}: cannot create the folder to write into ({exc.strerror or exc})") from None
+    try:
+        yield staged
+    finally:
+        staged.discard()
+
+
+def into_place(staged: StagedFolder, recorded: bool = False) -> list[Path]:
+    """Move the staged files into the output folder and print each one's path; ``recorded``: the audit trail already
+    has the entry for them (said when the move fails)."""
+    try:
+        written = staged.commit()
+    except StagingError as exc:
+        raise CommandError(f"{exc}{' (recorded in the audit trail)' if recorded else ''}") from None
+    for p in written:
+        print(p)
+    return written
 
 
 def _load(name: str):  # type: ignore[no-untyped-def]

@@ -23,15 +23,13 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workstation import paths
-from workstation.cli import CommandError, output_folder
+from workstation.cli import CommandError, into_place, output_folder, staged_output
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
-from workstation.export.staging import StagedFolder, StagingError
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
 
@@ -116,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
     reads = [r for _, r in found]
     inputs = _inputs(args)
-    with _staged(args.out) as staged:
+    with staged_output(args.out) as staged:
         skipped = _export(args, reads, None, inputs, staged.path)
-        written = _into_place(staged)
+        written = into_place(staged)
     print(f"{len(reads)} read(s), {len(written)} file(s) written under {args.out}{_skips(skipped)}", file=sys.stderr)
     return 0
 
@@ -153,7 +151,7 @@ def _run_database(args: argparse.Namespace) -> int:
         if args.masks is None and default_masks().is_dir():
             args.masks = str(default_masks())
         inputs = _inputs(args)
-        with _staged(args.out) as staged:
+        with staged_output(args.out) as staged:
             skipped = _export(args, export.reads, export, inputs, staged.path)
             recorded = bool(staged.files())
             if recorded:  # an export that writes nothing discloses nothing: no audit entry
@@ -175,7 +173,7 @@ def _run_database(args: argparse.Namespace) -> int:
                         f"the export could not be recorded in the audit trail ({exc}); "
                         f"nothing was written to {args.out}"
                     ) from None
-            written = _into_place(staged, recorded)
+            written = into_place(staged, recorded)
     except (StorageError, ExportSelectionError, ReviewError, ReadError) as exc:
         raise CommandError(str(exc)) from None
     finally:
@@ -227,31 +225,6 @@ def _inputs(args: argparse.Namespace) -> _Inputs:
         raise CommandError(f"--masks {args.masks}: no such folder (the workstation's mask store)")
     headers = _headers(args.dicom) if args.dicom and wanted & {"sr", "seg"} else None
     return _Inputs(wanted, headers, seg)
-
-
-@contextmanager
-def _staged(out: str) -> Iterator[StagedFolder]:
-    """A staging folder inside --out (see `workstation.export.staging`): removed, with nothing moved into place,
-    unless the export commits it."""
-    staged = StagedFolder(out)
-    try:
-        staged.open()
-    except OSError as exc:
-        raise CommandError(f"--out {out}: cannot create the folder to write into ({exc.strerror or exc})") from None
-    try:
-        yield staged
-    finally:
-        staged.discard()
-
-
-def _into_place(staged: StagedFolder, recorded: bool = False) -> list[Path]:
-    try:
-        written = staged.commit()
-    except StagingError as exc:
-        raise CommandError(f"{exc}{' (the export is recorded in the audit trail)' if recorded else ''}") from None
-    for p in written:
-        print(p)
-    return written
 
 
 def _skips(skipped: list[_Skipped]) -> str:

@@ -8,6 +8,9 @@ first central reader's, else the site's.
 else $RECIST_DB, else the user's data folder): the adjudicated read, or reader 1's read of a concordant subject.
 Subjects without an accepted read yet are named and left out. The report shows real subject ids (unblinded), so a
 data manager or administrator signs in (--user NAME), and it is recorded in the audit trail under their name.
+
+The report is written into a hidden staging folder inside --out and moved into place only once complete (from the
+database: after the audit entry is recorded); a report that fails leaves nothing in --out.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workstation.cli import CommandError, output_folder
+from workstation.cli import CommandError, into_place, output_folder, staged_output
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
 
 
@@ -63,20 +66,25 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if not reads:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
-    _report(args, reads, extras)
+    with staged_output(args.out) as staged:
+        _report(args, reads, extras, staged.path)
+        into_place(staged)
     print(f"report on {len({r.subject_id for r in reads})} subject(s) written to {args.out}", file=sys.stderr)
     return 0
 
 
-def _report(args: argparse.Namespace, reads: list[Any], extras: dict[str, dict[str, Any]]) -> None:
+def _report(args: argparse.Namespace, reads: list[Any], extras: dict[str, dict[str, Any]], into: Path) -> None:
+    """The report, written into ``into`` (the staging folder: a report that fails leaves nothing in --out)."""
     from workstation.report.build import ReportError, build_report
 
     try:
-        files = build_report(reads, Path(args.out), title=args.title, case_extras=extras)
-    except ReportError as exc:
-        raise CommandError(str(exc)) from None
-    for p in [files.html, files.pdf, *files.csv, *files.png]:
-        print(p)
+        build_report(reads, into, title=args.title, case_extras=extras)
+    except (ReportError, OSError) as exc:
+        raise CommandError(f"{exc}; nothing was written to {args.out}") from None
+    except Exception as exc:  # last resort, as `workstation.cli.main`, once the staging folder is gone
+        raise CommandError(
+            f"unexpected error: {type(exc).__name__}: {exc}; nothing was written to {args.out}", code=1
+        ) from None
 
 
 def _run_database(args: argparse.Namespace) -> int:
@@ -98,9 +106,18 @@ def _run_database(args: argparse.Namespace) -> int:
             print(f"subject {subject_id}: central review not decided yet; not in the report", file=sys.stderr)
         if not accepted:
             raise CommandError(f"no accepted central read in {db.where} (is the central review decided?)")
-        _report(args, accepted, {})
         export.reads = accepted
-        record_export(db, export, username=user.username, what="report", destination=str(Path(args.out).resolve()))
+        with staged_output(args.out) as staged:  # recorded before it is moved into place: never unrecorded in --out
+            _report(args, accepted, {}, staged.path)
+            try:
+                record_export(
+                    db, export, username=user.username, what="report", destination=str(Path(args.out).resolve())
+                )
+            except StorageError as exc:
+                raise CommandError(
+                    f"the report could not be recorded in the audit trail ({exc}); nothing was written to {args.out}"
+                ) from None
+            into_place(staged, recorded=True)
     except (StorageError, ReviewError, ReadError) as exc:
         raise CommandError(str(exc)) from None
     finally:
