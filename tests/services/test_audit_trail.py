@@ -109,6 +109,61 @@ def test_audit_show_is_for_data_managers_and_administrators_only(db, capsys, mon
     assert main(["audit", "show", subject, "--db", db.url, "--user", "admin", "--password-stdin"]) == 0
 
 
+def test_audit_show_takes_a_central_review_pseudonym_once_signed_in_to_see_unblinded_data(
+    db, capsys, monkeypatch
+) -> None:
+    """A data manager pastes the pseudonym a review listing shows: the same entries as for the subject id (the site
+    read, the enrolment, the central reads under the pseudonym). Anyone else is told why not, and sees nothing."""
+    import copy
+
+    from workstation.review.service import SourceTimepoint, enrol_subject, open_blinded_case
+
+    subject = _filled(db)
+    people = _people(db)
+    site = make_read()
+    pseudonym = enrol_subject(
+        db,
+        subject,
+        [SourceTimepoint(tp.date, tp.study_uid, tp.series_uid) for tp in site.timepoints],
+        readers=("reader1", "reader2"),
+        admin=people["admin"],
+    )
+    case = open_blinded_case(db, pseudonym, people["reader1"])
+    read = copy.deepcopy(case.own_read.read)
+    read.timepoints[0].assessments = copy.deepcopy(site.timepoints[0].assessments)
+    read.lesions = copy.deepcopy(site.lesions)
+    save_read(db, read, user=people["reader1"], expected_version=case.own_read.version)
+    manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
+    _stdin(monkeypatch, PASSWORD, PASSWORD)
+    assert main(["audit", "show", subject, *manager]) == 0
+    by_id = capsys.readouterr()
+    assert main(["audit", "show", pseudonym, *manager]) == 0
+    by_pseudonym = capsys.readouterr()
+    assert by_pseudonym.out == by_id.out
+    for who_what in ("site1  create  read/", "admin  enrol  review/", "reader1  create  read/"):
+        assert who_what in by_pseudonym.out
+    assert by_pseudonym.err == f"{pseudonym}: the central-review pseudonym of subject {subject}\n"
+    # Not signed in, or signed in as someone who may not see unblinded data: one line saying why, nothing shown.
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["audit", "show", pseudonym, "--db", db.url, "--user", "reader1", "--password-stdin"]) == 2
+    refused = capsys.readouterr()
+    assert refused.out == "" and subject not in refused.err
+    assert refused.err.strip() == (
+        f"recist audit: {pseudonym} is a central-review pseudonym: showing the audit entries of the subject it stands "
+        "for unblinds it (reader1 is a central reader; this needs a data manager or an administrator)"
+    )
+    assert main(["audit", "show", pseudonym, "--db", db.url]) == 2
+    refused = capsys.readouterr()
+    assert refused.out == "" and "is a central-review pseudonym" in refused.err and "--user NAME" in refused.err
+
+
+def _people(db) -> dict:
+    """The users `_filled` made, by name."""
+    from workstation.users import get_user
+
+    return {name: get_user(db, name) for name in ("admin", "site1", "reader1", "reader2", "datamgr")}
+
+
 def _stdin(monkeypatch, *lines: str) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
 

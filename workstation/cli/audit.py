@@ -1,10 +1,16 @@
 """`recist audit verify` checks the tamper-evident chain; `recist audit show SUBJECT --user NAME` lists a subject's
-entries (a data manager or administrator: they link the subject to its central-review pseudonym)."""
+entries (a data manager or administrator: they link the subject to its central-review pseudonym).
+
+SUBJECT is a subject id or its central-review pseudonym (BICR-..., as review listings show it): either way the entries
+of the subject and of its pseudonym are listed, and a pseudonym is named on stderr with the subject it stands for.
+That unblinds it, so it is done only after a data manager or administrator has signed in; anyone else is told why not.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from workstation.audit import AuditEntry
@@ -18,7 +24,10 @@ def add_parser(subparsers: Any) -> None:
     actions = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = actions.add_parser("verify", help="check every entry's hash; name the first broken entry")
     show = actions.add_parser("show", help="list the audit entries of one subject (site id or review pseudonym)")
-    show.add_argument("subject", help="subject id (its central-review pseudonym's entries are included)")
+    show.add_argument(
+        "subject",
+        help="subject id or its central-review pseudonym (BICR-...); the entries of both are listed",
+    )
     show.add_argument("--format", choices=["table", "json"], default="table")
     add_sign_in_arguments(show, "reading the audit trail")
     for sub in (verify, show):
@@ -54,11 +63,28 @@ def run(args: argparse.Namespace) -> int:
             check = audit_log.verify(db)
             print(check.message())
             return 0 if check.ok else 1
+        from workstation.review.blinding import looks_like_pseudonym
+        from workstation.review.for_export import ExportSelectionError, resolve_subject
         from workstation.review.service import pseudonym_of
 
-        unblinded_user(db, args)  # it links a subject to its central-review pseudonym
-        ids = [args.subject]
-        pseudonym = pseudonym_of(db, args.subject)
+        try:
+            unblinded_user(db, args)  # it links a subject to its central-review pseudonym
+        except CommandError as exc:
+            if looks_like_pseudonym(args.subject):
+                raise CommandError(
+                    f"{args.subject.strip()} is a central-review pseudonym: showing the audit entries of the subject "
+                    f"it stands for unblinds it ({exc})",
+                    exc.code,
+                ) from None
+            raise
+        try:
+            subject = resolve_subject(db, args.subject)
+        except ExportSelectionError:
+            subject = args.subject  # not in the reads or the review, but the audit trail may still name it
+        if subject != args.subject.strip():
+            print(f"{args.subject.strip()}: the central-review pseudonym of subject {subject}", file=sys.stderr)
+        ids = [subject]
+        pseudonym = pseudonym_of(db, subject)
         if pseudonym:
             ids.append(pseudonym)
         entries = audit_log.entries(db, ids)

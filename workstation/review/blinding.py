@@ -24,9 +24,17 @@ STUDY_DAY_ONE = date(2000, 1, 1)
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 
 
+PSEUDONYM_PREFIX = "BICR-"
+
+
 def new_pseudonym() -> str:
     """A random pseudonym (not derived from the subject id, so it cannot be reversed by trying ids)."""
-    return "BICR-" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(8))
+    return PSEUDONYM_PREFIX + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(8))
+
+
+def looks_like_pseudonym(text: str) -> bool:
+    """Whether ``text`` has the form of a central-review pseudonym (by its form only: no database is asked)."""
+    return text.strip().upper().startswith(PSEUDONYM_PREFIX)
 
 
 def blinded_label(position: int) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from workstation.read_model import Read
 from workstation.review.blinding import unblind_read
-from workstation.review.service import accepted_read
+from workstation.review.service import accepted_read, subject_of
 from workstation.storage import Database, audit_log
 from workstation.storage.repository import find_reads, load_read
 from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints
@@ -102,12 +102,9 @@ def resolve_subject(db: Database, given: str) -> str:
     wanted = given.strip()
     if wanted in subjects_in_database(db):  # pseudonyms are never among them
         return wanted
-    with db.reading() as conn:
-        enrolled = conn.execute(
-            select(review_subjects.c.subject_id).where(review_subjects.c.pseudonym == wanted)
-        ).scalar()
+    enrolled = subject_of(db, wanted)
     if enrolled is not None:
-        return str(enrolled)
+        return enrolled
     raise ExportSelectionError(
         f"no subject {given!r} in {db.where} (neither a subject id nor a central-review pseudonym)"
     )

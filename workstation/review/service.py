@@ -111,6 +111,15 @@ def pseudonym_of(db: Database, subject_id: str) -> str | None:
         return conn.execute(q).scalar()
 
 
+def subject_of(db: Database, pseudonym: str) -> str | None:
+    """The real subject id behind a central-review pseudonym (None: no enrolled subject has it). Unblinding: only for
+    a signed-in data manager or administrator."""
+    with db.reading() as conn:
+        q = select(review_subjects.c.subject_id).where(review_subjects.c.pseudonym == pseudonym)
+        found = conn.execute(q).scalar()
+    return None if found is None else str(found)
+
+
 def review_criteria_of(db: Database, subject_id: str) -> set[str]:
     """The criteria of an enrolled subject's central reads (one value unless the database was edited by hand)."""
     with db.reading() as conn:
