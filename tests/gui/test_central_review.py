@@ -209,6 +209,15 @@ def test_central_reader_reads_blinded_and_nothing_identifies_the_subject(
     stored = open_blinded_case(db, pseudonym, people["reader1"]).own_read.read
     assert stored.timepoints[0].signed and stored.reader_role == "central"
     assert {les["id"] for les in truth["lesions"] if les["role"] == "target"} <= set(stored.lesions)
+    # What the central read stores of the source (blinding module): its timepoints no study or series UID (the review
+    # keeps them; the export puts them back), its measurements the image each was drawn on, for the SR and the masks.
+    volume = w.volume(0)
+    assert [(tp.study_uid, tp.series_uid) for tp in stored.timepoints] == [("", "")] * 4
+    for a in stored.timepoints[0].assessments.values():
+        for m in a.measurements:
+            assert m.series_uid == volume.info.series_uid and m.sop_instance_uid in volume.info.sop_instance_uids
+            assert m.frame_of_reference_uid == volume.info.frame_of_reference_uid != ""
+    image_references = [*volume.info.sop_instance_uids, volume.info.frame_of_reference_uid]
 
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
     qtbot.waitUntil(lambda: w.proposals_final_for == 1 and w.volume(0) is not None, timeout=30000)
@@ -221,7 +230,7 @@ def test_central_reader_reads_blinded_and_nothing_identifies_the_subject(
     for index in range(w.response_panel.count()):
         w.response_panel.setCurrentIndex(index)
         qtbot.wait(10)
-    assert leaks(w, forbidden) == []
+    assert leaks(w, forbidden + image_references) == []  # nor the image references its measurements keep
     assert [s for s in shown_strings(w) if ANY_DATE.search(s)] == []  # not even the blinded calendar's dates
 
     # control: the same search finds the identity when the same images are opened at the site, unblinded

@@ -23,3 +23,23 @@ def test_images_noted_on_load_survive_undo_and_reach_the_saved_read(tmp_path: Pa
     saved = store.load("S1", "alice")
     assert saved is not None
     assert [(tp.study_uid, tp.series_uid) for tp in saved.timepoints] == [("1.2.3", "1.2.3.4"), ("1.2.5", "1.2.5.6")]
+
+
+def test_a_central_read_keeps_no_source_study_or_series(tmp_path: Path) -> None:
+    """Blinding: the review keeps each timepoint's source study and series; the central read, which the reader's
+    views hold, does not (the data manager's export puts them back from the review, `unblind_read`)."""
+    from workstation.review.blinding import STUDY_DAY_ONE, new_blinded_read, unblind_read
+
+    read = new_blinded_read("BICR-ABCDEFGH", "rita", [1, 43], "RECIST 1.1")
+    store = JsonReadStore(tmp_path)
+    session = ReadingSession(read, store)
+    session.add_lesion(Role.TARGET, "liver", measurement=Measurement(30.0, 20.0, origin=MeasurementOrigin.MANUAL))
+    session.note_images(0, "1.2.3", "1.2.3.4")
+    session.note_images(1, "1.2.5", "1.2.5.6")
+    session.save()
+    saved = store.load("BICR-ABCDEFGH", "rita")
+    assert saved is not None and saved.timepoints[0].date == STUDY_DAY_ONE
+    assert [(tp.study_uid, tp.series_uid) for tp in saved.timepoints] == [("", ""), ("", "")]
+    sources = [("1.2.3", "1.2.3.4"), ("1.2.5", "1.2.5.6")]
+    unblinded = unblind_read(saved, "SITE01-0042", date(2024, 3, 5), sources)
+    assert [(tp.study_uid, tp.series_uid) for tp in unblinded.timepoints] == sources

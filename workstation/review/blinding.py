@@ -3,9 +3,21 @@
 A central read is kept in the same `Read` model as a site read, but its subject id is the pseudonym, its timepoint
 labels are generic ("Baseline", "Follow-up 1", ...), its dates lie on a blinded calendar whose day 1 (the baseline,
 CDISC study-day convention, as `imaging.deid.study_day`) is `STUDY_DAY_ONE` (so that
-the response engine's intervals -- confirmation after 28 days, minimum SD duration -- stay exact), and it carries no
-study or series UID of the source. `unblind_read` maps an accepted central read back to the subject's real dates.
-Patient identity in the DICOM headers is removed by the imaging layer's de-identification (``imaging.deid``).
+the response engine's intervals -- confirmation after 28 days, minimum SD duration -- stay exact), and its timepoints
+carry no study or series UID of the source: the review keeps those (``review_timepoints``, given to the workstation
+by `service.source_series` only to load the images), and the workstation does not copy them into a central read
+(`ReadingSession.note_images`).
+
+Its measurements do keep the image each was drawn on (series, SOP instance and frame of reference UIDs, as a site
+read's): the end points are coordinates in that frame, the DICOM SR of the accepted read references that slice, and
+the workstation finds a lesion's mask on its series by it. None is derived from anything else, so dropping them
+would lose them for good. They are references for the export, never for display: the reader's window shows no UID
+(every message passes `central_worklist.TextBlinder`; tests/gui/test_central_review.py searches every widget for the
+SOP instance and frame of reference UIDs as well as the study/series UIDs and identity).
+
+`unblind_read` maps a central read back to the subject's real id and dates and puts back each timepoint's source study
+and series from the review, for the data manager's export. Patient identity in the DICOM headers is removed from what
+the reader sees by the imaging layer's de-identification (``imaging.deid``).
 """
 
 from __future__ import annotations

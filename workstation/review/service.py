@@ -63,7 +63,8 @@ class WorklistItem:
 
 @dataclass(frozen=True)
 class BlindedCase:
-    """Everything a central reader's screen shows for one subject."""
+    """Everything a central reader's screen shows for one subject. The read's measurements hold the UIDs of the
+    images they were drawn on (see `blinding`): references for the workstation and the export, never displayed."""
 
     pseudonym: str
     timepoints: list[BlindedTimepoint]

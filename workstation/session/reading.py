@@ -62,11 +62,16 @@ class ReadingSession:
 
     def note_images(self, tp_index: int, study_uid: str, series_uid: str) -> None:
         """Remember the study and series timepoint ``tp_index`` is read on. Not an edit (nothing to undo): it is kept
-        in the read now and at every save, so an undo to an older snapshot cannot lose it."""
+        in the read now and at every save, so an undo to an older snapshot cannot lose it.
+
+        A central read keeps none: its timepoints carry no source UID (`workstation.review.blinding`); the review
+        keeps each timepoint's study and series, and the data manager's export puts them back (`unblind_read`)."""
         self.images[tp_index] = (study_uid, series_uid)
         self._fill_images()
 
     def _fill_images(self) -> None:
+        if self.read.reader_role == "central":
+            return
         for i, (study_uid, series_uid) in self.images.items():
             tp = self.read.timepoints[i]
             if not tp.series_uid:
