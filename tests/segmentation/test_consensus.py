@@ -48,6 +48,12 @@ def test_confident_engines_that_disagree_are_flagged_and_say_so():
     assert any("disagree" in w and "Dice 0.00" in w for w in result.warnings)
 
 
+def test_of_two_doubtful_outlines_the_models_is_returned_still_flagged():
+    """The classical engine's outline, unconfident itself, is not preferred even when a little less doubtful."""
+    result = run(Stub("monai", ELSEWHERE, 0.1), Stub("classical", CUBE, 0.4))
+    assert result.provenance.engine == "monai" and result.low_confidence
+
+
 def test_an_unconfident_dissenter_does_not_flag_the_confident_outline():
     result = run(Stub("monai", ELSEWHERE, 0.2), Stub("classical", CUBE, 0.95))
     assert result.provenance.engine == "classical" and not result.low_confidence
