@@ -383,6 +383,15 @@ def main() -> int:
         for stratum, row in results[name]["strata"].items():  # type: ignore[union-attr]
             print(f"  {stratum}: " + ", ".join(f"{k}={v:.3g}" for k, v in row.items()))
 
+    if args.sample_trial:
+        print(
+            "[sample trial: imaging.synthetic renderer, click at each measurable lesion's true centre; truth is the "
+            "continuous shape's axes, so slice sampling adds error]"
+        )
+        trial = sample_trial_errors(args.sample_trial, tuple(names))
+        for name, row in trial.items():
+            print(f"  {name}: " + ", ".join(f"{k}={v:.3g}" for k, v in row.items()))
+        results["sample_trial"] = trial  # type: ignore[assignment]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if monai_engine is None or args.device != "cpu" or "classical" not in results:
@@ -445,15 +454,6 @@ def main() -> int:
         "fraction_of_peak": achieved / peak,
         "fraction_of_matmul": achieved / mm,
     }
-    if args.sample_trial:
-        print(
-            "[sample trial: imaging.synthetic renderer, click at each measurable lesion's true centre; truth is the "
-            "continuous shape's axes, so slice sampling adds error]"
-        )
-        trial = sample_trial_errors(args.sample_trial, tuple(names))
-        for name, row in trial.items():
-            print(f"  {name}: " + ", ".join(f"{k}={v:.3g}" for k, v in row.items()))
-        results["sample_trial"] = trial  # type: ignore[assignment]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
