@@ -4,7 +4,8 @@
 #   scripts/train_model_gpu.sh OUT_DIR [MINUTES] [WORKERS] [TRAINER OPTIONS...]
 #
 # e.g. `scripts/train_model_gpu.sh /tmp/o 6.5 14 --init models/lesion_seg --lr 6e-4 --seed 20261127` continues from
-# the shipped weights. Environment: BENCH_FIRST (bundles to benchmark before training, e.g. the shipped one, which
+# the shipped weights; `scripts/train_model_gpu.sh /tmp/o 7 14 --channels 24,48,96,192,384` trains a wider network
+# from scratch. Environment: BENCH_FIRST (bundles to benchmark before training, e.g. the shipped one, which
 # also checks the GPU path early), BENCH_AFTER (default: both new bundles; "" for none), BENCH_LESIONS (default 20).
 #
 # Needs python3 with torch (CUDA), numpy, scipy and MONAI importable (PYTHONPATH may point at a folder of wheels

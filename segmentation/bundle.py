@@ -65,10 +65,11 @@ SHIPPED_STRIDES: tuple[Any, ...] = ((1, 2, 2), 2, 2, 2)
 def default_network_def(
     channels: tuple[int, ...] = SHIPPED_CHANNELS, strides: tuple[Any, ...] | None = None
 ) -> dict[str, Any]:
-    """A 3-D residual UNet (MONAI), 3 input channels, 1 output logit; strides of 2 unless given (one per level
-    after the first; a stride is one number or one per axis)."""
+    """A 3-D residual UNet (MONAI), 3 input channels, 1 output logit; strides unless given (one per level after the
+    first; a stride is one number or one per axis): the shipped network's for as many levels (a wider network keeps
+    its full resolution across thick slices at the first level), else 2."""
     if strides is None:
-        strides = SHIPPED_STRIDES if tuple(channels) == SHIPPED_CHANNELS else (2,) * (len(channels) - 1)
+        strides = SHIPPED_STRIDES if len(channels) == len(SHIPPED_CHANNELS) else (2,) * (len(channels) - 1)
     return {
         "_target_": "monai.networks.nets.UNet",
         "spatial_dims": 3,

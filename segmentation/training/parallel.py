@@ -338,9 +338,11 @@ def train_parallel(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m segmentation.training.parallel OUT MINUTES WORKERS [BATCH] [--init BUNDLE] [--lr LR]
-    [--seed N]`` (a module, so that the renderer processes, which are spawned, can import it)."""
+    [--seed N] [--channels C1,C2,...]`` (a module, so that the renderer processes, which are spawned, can import it)."""
     import argparse
     import os
+
+    from segmentation.training.channels import parse_channels
 
     parser = argparse.ArgumentParser(prog="python -m segmentation.training.parallel")
     parser.add_argument("out", type=Path)
@@ -350,11 +352,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, help="continue from this bundle's weights")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3; 6e-4 with --init)")
     parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument(
+        "--channels",
+        type=parse_channels,
+        default=None,
+        help="network widths per level, e.g. 24,48,96,192,384 (default: the shipped network's; not with --init)",
+    )
     args = parser.parse_args(argv)
+    if args.channels is not None and args.init is not None:
+        parser.error("--channels builds a new network; --init continues the bundle's own: give one of them")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(
         f"torch {torch.__version__}, device {device}, {os.cpu_count()} CPUs, {args.workers} workers, "
-        f"batch {args.batch}, peak lr {args.lr or 'default'}, seed {args.seed}, from {args.init or 'scratch'}"
+        f"batch {args.batch}, peak lr {args.lr or 'default'}, seed {args.seed}, from {args.init or 'scratch'}, "
+        f"channels {args.channels or 'shipped'}"
     )
     result = train_parallel(
         args.out,
@@ -365,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=args.batch,
         learning_rate=args.lr,
         init=args.init,
+        channels=args.channels,
     )
     print(f"trained: {result.steps} steps in {result.seconds:.0f} s", flush=True)
     return 0

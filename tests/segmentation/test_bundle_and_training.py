@@ -106,3 +106,25 @@ def test_the_edge_threshold_range_is_checked_against_the_threshold(tmp_path):
         else:
             with pytest.raises(BundleError, match="edge_threshold_range"):
                 read_bundle(root)
+
+
+def test_train_command_builds_a_network_of_the_widths_asked_for(tmp_path, capsys):
+    from workstation.cli import main
+
+    assert main(["train", "--steps", "1", "--channels", "4,8,16", "--out", str(tmp_path / "b")]) == 0
+    assert read_bundle(tmp_path / "b").network_args["channels"] == [4, 8, 16]
+    capsys.readouterr()
+    assert main(["train", "--steps", "1", "--channels", "4,8", "--init", str(tmp_path / "b")]) != 0
+    assert "--channels builds a new network; --init continues the bundle's own" in capsys.readouterr().err
+    for bad in ("4,x,16", "8"):
+        with pytest.raises(SystemExit):
+            main(["train", "--steps", "1", "--channels", bad])
+        assert "--channels" in capsys.readouterr().err
+
+
+def test_a_wider_network_keeps_the_shipped_strides():
+    from segmentation.bundle import default_network_def
+
+    wider = default_network_def((24, 48, 96, 192, 384))
+    assert wider["strides"] == default_network_def()["strides"] == [[1, 2, 2], 2, 2, 2]
+    assert default_network_def((4, 8, 16))["strides"] == [2, 2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segmentation.training.channels import parse_channels
 from workstation.cli import CommandError
 
 
@@ -31,7 +32,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     p.add_argument("--device", default="auto", help="with --workers: cuda, cpu or auto (default)")
     p.add_argument("--batch", type=int, default=4, help="with --workers: patches per step (default 4)")
+    p.add_argument(
+        "--channels",
+        type=parse_channels,
+        default=None,
+        help="a network of other widths, one per level, e.g. 24,48,96,192,384 (default: the shipped 16,32,64,128,256; "
+        "not with --init, which keeps the bundle's network)",
+    )
     p.set_defaults(func=run)
+
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--minutes must be positive")
     if args.steps is not None and args.steps < 1:
         raise CommandError("--steps must be at least 1")
+    if args.channels is not None and args.init is not None:
+        raise CommandError("--channels builds a new network; --init continues the bundle's own: give one of them")
     from segmentation.bundle import BundleError
     from segmentation.training.train import main_json, train
 
@@ -55,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             init=args.init,
             learning_rate=args.learning_rate or 3e-3,
+            **({"channels": args.channels} if args.channels else {}),
         )
     except BundleError as exc:
         raise CommandError(f"--init: {exc}") from None
@@ -91,6 +103,7 @@ def run_parallel(args: argparse.Namespace) -> int:
             batch=args.batch,
             learning_rate=args.learning_rate,
             init=args.init,
+            channels=args.channels,
         )
     except BundleError as exc:
         raise CommandError(f"--init: {exc}") from None
