@@ -13,7 +13,7 @@ from PyQt6.QtWidgets import QFileDialog, QWidget
 
 from imaging.cancel import CancelToken, ProgressCallback
 from workstation.read_model import Read
-from workstation.session.export_read import export_read
+from workstation.session.export_read import ReadExport, export_read
 from workstation.session.persistence import ReadStoreError
 from workstation.session.worklist import DicomFolderSource, SubjectEntry, WorklistError, timepoint_from_folder
 from workstation.ui.workers import Job
@@ -43,6 +43,7 @@ class ReadActionsMixin:
         blinder: Any
 
         def say(self, message: str, timeout_ms: int = 8000) -> None: ...
+        def warn(self, title: str, message: str, timeout_ms: int = 0) -> None: ...
         def timepoint_title(self) -> str: ...
         def _busy(self, text: str, total: int = 0) -> None: ...
         def _refresh_read(self) -> None: ...
@@ -145,7 +146,9 @@ class ReadActionsMixin:
             self.export(Path(folder))
 
     def export(self, out_dir: Path) -> Job | None:
-        """Write every export format of the read being made, in a worker; the files are listed in the status bar."""
+        """Write every export format of the read being made, in a worker, all or nothing: the number of files and the
+        folder in the status bar; a format left out (an SR that cannot be built) or a failure also in a message box,
+        saying what, why, and (failed or cancelled) that nothing was written."""
         s = self.session
         if s is None or self._refused_when_blinded("Export"):
             return None
@@ -153,14 +156,18 @@ class ReadActionsMixin:
         folders = [t.source.path for t in subject.timepoints if isinstance(t.source, DicomFolderSource)]
         read, store = s.read, self.measuring.mask_store
 
-        def work(progress: ProgressCallback, cancel: CancelToken) -> list[Path]:
+        def work(progress: ProgressCallback, cancel: CancelToken) -> ReadExport:
             return export_read(read, out_dir, folders, store, progress=progress, cancel=cancel)
 
-        def done(files: list[Path]) -> None:
-            self.say(f"{len(files)} file(s) exported to {out_dir}", 0)
+        def done(result: ReadExport) -> None:
+            message = f"{len(result.files)} file(s) exported to {out_dir}"
+            if result.left_out:
+                self.warn("Export", f"{message}; {'; '.join(result.left_out)}; the read's other formats were exported")
+            else:
+                self.say(message, 0)
 
         def failed(message: str) -> None:
-            self.say(message, 0)
+            self.warn("Export failed", message)
 
         self._busy("exporting", 5)
         return self.jobs.start(
@@ -169,5 +176,5 @@ class ReadActionsMixin:
             on_success=done,
             on_error=failed,
             on_progress=lambda d, t, _m: self.progress.setValue(d),
-            on_cancel=lambda: self.say("export cancelled"),
+            on_cancel=lambda: self.say(f"export cancelled; nothing was written to {out_dir}", 0),
         )

@@ -1,0 +1,86 @@
+"""The app's export of the read (Ctrl+E) through the main window: in a worker, all or nothing; the status bar says
+what was exported, what was left out, or what failed and that nothing was written (`warn` shows it in the status
+bar only, the window answering automatically in tests)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from tests.gui.conftest import phantom_subject
+from workstation.session.worklist import SubjectEntry
+
+
+def _open(qtbot, w) -> None:
+    """A subject at baseline only: `build_sdtm` refuses a read with a follow-up not read yet (its RS records look for
+    results the engine was not asked for)."""
+    w.open_subjects([SubjectEntry("S1", phantom_subject().timepoints[:1])])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+
+
+def _export(qtbot, w, out: Path) -> str:
+    job = w.export(out)
+    assert job is not None
+    qtbot.waitUntil(lambda: job.done, timeout=30000)
+    return str(w.statusBar().currentMessage())
+
+
+def test_the_export_lists_what_it_wrote_and_what_it_left_out(qtbot, window, tmp_path: Path) -> None:
+    w = window
+    _open(qtbot, w)
+    out = tmp_path / "out"
+    out.mkdir()
+    shown = _export(qtbot, w, out)
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files and {p.relative_to(out).parts[0] for p in files} == {"tables", "sdtm", "reads"}
+    # the phantom's images are not DICOM: no SR or SEG, and the reader is told so
+    assert shown == (
+        f"{len(files)} file(s) exported to {out}; no DICOM SR or SEG: none of the read's images was opened from a "
+        "DICOM folder; the read's other formats were exported"
+    )
+
+
+def test_a_failed_export_says_what_failed_and_leaves_nothing(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    import workstation.export.sdtm
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(workstation.export.sdtm, "write_sdtm", disk_full)  # after the tables were written
+    w = window
+    _open(qtbot, w)
+    out = tmp_path / "out"
+    out.mkdir()
+    shown = _export(qtbot, w, out)
+    assert shown == (
+        f"export: writing SDTM failed for subject S1, read {w.session.read.read_id} (tester): [Errno 28] No space "
+        f"left on device; nothing was written to {out}"
+    )
+    assert list(out.iterdir()) == []
+
+
+def test_a_cancelled_export_leaves_nothing(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    import workstation.export.tables
+
+    writing, cancelled = threading.Event(), threading.Event()
+    write_tables = workstation.export.tables.write_tables
+
+    def slow_tables(*args, **kwargs):
+        written = write_tables(*args, **kwargs)
+        writing.set()
+        assert cancelled.wait(10)
+        return written
+
+    monkeypatch.setattr(workstation.export.tables, "write_tables", slow_tables)
+    w = window
+    _open(qtbot, w)
+    out = tmp_path / "out"
+    out.mkdir()
+    job = w.export(out)
+    assert job is not None and w.cancel_btn.isVisible()
+    qtbot.waitUntil(writing.is_set, timeout=10000)
+    w.cancel_btn.click()
+    cancelled.set()
+    qtbot.waitUntil(lambda: job.done, timeout=10000)
+    assert w.statusBar().currentMessage() == f"export cancelled; nothing was written to {out}"
+    assert list(out.iterdir()) == []
