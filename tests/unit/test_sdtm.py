@@ -213,3 +213,17 @@ def test_the_central_reviews_decision_is_authoritative() -> None:
     assert {(r["RSEVALID"], r["RSACPTFL"]) for r in ds.rs} == {("RADIOLOGIST 1", "N"), ("RADIOLOGIST 2", "Y")}
     undecided = build_sdtm([a, b], results, accepted_ids=set())
     assert {r["RSACPTFL"] for r in undecided.rs} == {"N"}
+
+
+def test_a_visit_not_read_yet_has_no_response_and_does_not_stop_the_export() -> None:
+    """Mid-read (the app's Ctrl+E, or a read file saved before the last visit was read): the visit is left out."""
+    from datetime import timedelta
+
+    from workstation.export.sdtm import evaluate_reads
+    from workstation.read_model import TimepointRead
+
+    read = known_read()
+    read.timepoints.append(TimepointRead("WEEK 18", read.timepoints[-1].date + timedelta(days=42)))
+    ds = build_sdtm([read], evaluate_reads([read]), study_id="TIL01")
+    assert not _rows(ds.rs, VISIT="WEEK 18") and not _rows(ds.tr, VISIT="WEEK 18")
+    assert _rows(ds.rs, VISIT="WEEK 12", RSTESTCD="OVRLRESP")[0]["RSORRES"] == "PD"

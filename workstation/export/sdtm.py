@@ -307,6 +307,8 @@ class _Builder:
         for i, tp in enumerate(self.read.timepoints):
             res = tp_results.get(tp.label)
             where = f"subject {self.read.subject_id} timepoint {tp.label}"
+            if res is None and i > 0 and not tp.assessments:
+                continue  # a visit not read yet: no response (`Read.to_case` leaves it out of the engine's case too)
             if res is None:
                 raise SdtmError(f"{where}: the engine's results have no such timepoint")
             if res.get("target_response") is not None:
