@@ -12,9 +12,8 @@ from workstation.session.worklist import SubjectEntry
 
 
 def _open(qtbot, w) -> None:
-    """A subject at baseline only: `build_sdtm` refuses a read with a follow-up not read yet (its RS records look for
-    results the engine was not asked for)."""
-    w.open_subjects([SubjectEntry("S1", phantom_subject().timepoints[:1])])
+    """A subject whose follow-up is not read yet (nothing measured): the export goes on without it."""
+    w.open_subjects([SubjectEntry("S1", phantom_subject().timepoints)])
     qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
 
 
@@ -84,3 +83,21 @@ def test_a_cancelled_export_leaves_nothing(qtbot, window, tmp_path: Path, monkey
     qtbot.waitUntil(lambda: job.done, timeout=10000)
     assert w.statusBar().currentMessage() == f"export cancelled; nothing was written to {out}"
     assert list(out.iterdir()) == []
+
+
+def test_the_export_writes_the_read_as_it_was_when_asked(qtbot, window, tmp_path: Path, monkeypatch) -> None:
+    """The worker gets a copy: the reader may go on editing the read while it is written."""
+    import workstation.ui.read_actions
+    from workstation.session.export_read import ReadExport
+
+    given = []
+
+    def record(read, *args, **kwargs):
+        given.append(read)
+        return ReadExport([], [])
+
+    monkeypatch.setattr(workstation.ui.read_actions, "export_read", record)
+    w = window
+    _open(qtbot, w)
+    _export(qtbot, w, tmp_path)
+    assert given and given[0] is not w.session.read and given[0] == w.session.read

@@ -6,6 +6,7 @@ A mixin of `workstation.ui.main_window.MainWindow`: it uses the window's session
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,7 +155,8 @@ class ReadActionsMixin:
             return None
         subject = self.subjects[self.subject_index]
         folders = [t.source.path for t in subject.timepoints if isinstance(t.source, DicomFolderSource)]
-        read, store = s.read, self.measuring.mask_store
+        # The read as it is now, copied here: the reader may go on editing while the worker writes it.
+        read, store = copy.deepcopy(s.read), self.measuring.mask_store
 
         def work(progress: ProgressCallback, cancel: CancelToken) -> ReadExport:
             return export_read(read, out_dir, folders, store, progress=progress, cancel=cancel)
