@@ -133,7 +133,7 @@ def test_an_export_from_files_is_all_or_nothing(trial: Path, tmp_path: Path, cap
     write_read(_no_frame_of_reference(known_read("bob")), reads / "bob.json")
     out = tmp_path / "out"
     # SR asked for by name: bob's cannot be built, so none is written (alice's came first).
-    assert main(["export", "sr", str(reads), "--out", str(out), "--dicom", str(trial / "ct")]) == 2
+    assert main(["export", "sr", str(reads), "--out", str(out), "--dicom", str(trial / "ct"), "--study-id", "T1"]) == 2
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
         "recist export: writing SR failed for subject S001, read read-bob (bob): subject S001 timepoint baseline "
@@ -161,9 +161,18 @@ def test_export_all_from_files_leaves_out_an_sr_it_cannot_build(
     write_read(known_read(), reads / "alice.json")
     write_read(_no_frame_of_reference(known_read("bob")), reads / "bob.json")
     out = tmp_path / "out"
-    assert main(["export", "all", str(reads), "--out", str(out), "--dicom", str(trial / "ct")]) == 0
+    assert main(["export", "all", str(reads), "--out", str(out), "--dicom", str(trial / "ct"), "--study-id", "T1"]) == 0
     err = capsys.readouterr().err
     assert "no SR for subject S001 (bob, read read-bob): subject S001 timepoint baseline lesion T1" in err
     assert err.strip().splitlines()[-1].endswith("left out (named above): the SR of 1 read(s)")
     assert {p.name.split("_")[1] for p in (out / "sr").glob("*.dcm")} == {"alice"}
     assert {p.name for p in (out / "reads").iterdir()} == {"S001_read-alice.json", "S001_read-bob.json"}
+
+
+def test_the_default_study_id_is_said(tmp_path, capsys):
+    write_read(known_read(), tmp_path / "reads" / "alice.json")
+    assert main(["export", "sdtm", str(tmp_path / "reads"), "--out", str(tmp_path / "out")]) == 0
+    assert "STUDYID RECIST-TRIAL (the default): give --study-id with the protocol's id" in capsys.readouterr().err
+    args = ["export", "sdtm", str(tmp_path / "reads"), "--out", str(tmp_path / "o2"), "--study-id", "TIL01"]
+    assert main(args) == 0
+    assert "STUDYID" not in capsys.readouterr().err

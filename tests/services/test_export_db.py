@@ -586,3 +586,36 @@ def test_a_report_from_the_database_that_fails_writes_nothing_and_records_nothin
     assert {"report.html", "report.pdf", "endpoints.csv", "subjects.csv"} <= names
     assert not [n for n in names if n.startswith(".")]  # no staging folder left
     assert str(out / "report.pdf") in capsys.readouterr().out
+
+
+def test_a_file_that_cannot_be_moved_into_place_is_found_before_the_export_is_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder named like an output file: the export stops before its audit entry, and says nothing was written."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    out = tmp_path / "export"
+    (out / "sdtm" / "tu.csv").mkdir(parents=True)
+    db = open_database(url)
+    try:
+        audited = len(audit_log.entries(db))
+    finally:
+        db.close()
+    capsys.readouterr()
+    assert main(["export", "sdtm", "--db", url, "--out", str(out), *DATA_MANAGER]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (
+        f"recist export: cannot write {out / 'sdtm' / 'tu.csv'}: a folder of that name is in the way; "
+        f"nothing was written to {out}"
+    )
+    assert [p.relative_to(out).as_posix() for p in sorted(out.rglob("*"))] == ["sdtm", "sdtm/tu.csv"]
+    db = open_database(url)
+    try:
+        assert len(audit_log.entries(db)) == audited
+    finally:
+        db.close()
+
+
+def test_an_empty_out_is_refused_not_the_current_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "all", "--db", "sqlite:///nowhere.db", "--out", ""]) == 2
+    assert capsys.readouterr().err.strip() == "recist export: --out is empty: name the folder to write into"

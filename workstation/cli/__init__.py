@@ -45,6 +45,8 @@ class CommandError(Exception):
 def output_folder(path: str | Path, option: str = "--out") -> Path:
     """Checks, before any work and without creating anything, that the output folder is one or can be made: a path
     that is a file, or lies under a file, is a `CommandError` naming it."""
+    if not str(path).strip():  # an unset shell variable: never the current folder by accident
+        raise CommandError(f"{option} is empty: name the folder to write into")
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise CommandError(f"{option} {out} is a file, not a folder")

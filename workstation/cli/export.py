@@ -30,8 +30,11 @@ from typing import Any
 from workstation import paths
 from workstation.cli import CommandError, into_place, output_folder, staged_output
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
+from workstation.export.staging import StagingError
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
+#: STUDYID when --study-id is not given (said on stderr: a submission needs the protocol's own).
+DEFAULT_STUDY_ID = "RECIST-TRIAL"
 
 
 def default_masks() -> Path:
@@ -69,7 +72,11 @@ def add_parser(subparsers: Any) -> None:
     )
     add_sign_in_arguments(p, "exporting with --db")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--study-id", default="RECIST-TRIAL", help="STUDYID / clinical trial protocol id")
+    p.add_argument(
+        "--study-id",
+        default=None,
+        help=f"STUDYID / clinical trial protocol id (default {DEFAULT_STUDY_ID}, said on stderr)",
+    )
     p.add_argument(
         "--dicom",
         action="append",
@@ -155,6 +162,10 @@ def _run_database(args: argparse.Namespace) -> int:
             skipped = _export(args, export.reads, export, inputs, staged.path)
             recorded = bool(staged.files())
             if recorded:  # an export that writes nothing discloses nothing: no audit entry
+                try:  # a file that could not be moved into place is found before the export is recorded
+                    staged.check()
+                except StagingError as exc:
+                    raise CommandError(f"{exc}; nothing was written to {args.out}") from None
                 destination = str(Path(args.out).resolve())
                 not_written: dict[str, list[str]] = {}
                 for left_out in skipped:
@@ -214,6 +225,10 @@ class _Inputs:
 def _inputs(args: argparse.Namespace) -> _Inputs:
     """The formats to write and the source headers they need; a missing input is refused before anything is written."""
     wanted = set(FORMATS[:-1]) if args.format == "all" else {args.format}
+    if args.study_id is None:
+        args.study_id = DEFAULT_STUDY_ID
+        if wanted & {"sdtm", "sr"}:
+            print(f"STUDYID {DEFAULT_STUDY_ID} (the default): give --study-id with the protocol's id", file=sys.stderr)
     seg = "seg" in wanted
     if seg and (args.masks is None or not args.dicom):
         if args.format != "all":

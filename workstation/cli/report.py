@@ -22,6 +22,7 @@ from typing import Any
 
 from workstation.cli import CommandError, into_place, output_folder, staged_output
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
+from workstation.export.staging import StagingError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -109,6 +110,10 @@ def _run_database(args: argparse.Namespace) -> int:
         export.reads = accepted
         with staged_output(args.out) as staged:  # recorded before it is moved into place: never unrecorded in --out
             _report(args, accepted, {}, staged.path)
+            try:  # a file that could not be moved into place is found before the report is recorded
+                staged.check()
+            except StagingError as exc:
+                raise CommandError(f"{exc}; nothing was written to {args.out}") from None
             try:
                 record_export(
                     db, export, username=user.username, what="report", destination=str(Path(args.out).resolve())

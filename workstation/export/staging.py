@@ -81,18 +81,22 @@ class StagedFolder:
         """The staged files, relative to the staging folder, in name order."""
         return sorted(p.relative_to(self.path) for p in self.path.rglob("*") if p.is_file() or p.is_symlink())
 
-    def commit(self) -> list[Path]:
-        """Move every staged file into place; returns their paths under ``out``. Every target is checked before the
-        first move, so a target that cannot be replaced (a folder of that name, a file where a folder must be) moves
-        nothing."""
-        staged = self.files()
-        for rel in staged:
+    def check(self) -> None:
+        """Raise `StagingError` if a staged file could not replace its target (a folder of that name, a file where a
+        folder must be); callers that record the export first (the audit trail) check before recording it."""
+        for rel in self.files():
             target = self.out / rel
             if target.is_dir() and not target.is_symlink():
                 raise StagingError(f"cannot write {target}: a folder of that name is in the way")
             for parent in list(target.parents)[: len(rel.parts) - 1]:
                 if parent.exists() and not parent.is_dir():
                     raise StagingError(f"cannot write {target}: {parent} is a file, not a folder")
+
+    def commit(self) -> list[Path]:
+        """Move every staged file into place; returns their paths under ``out``. Every target is checked before the
+        first move (`check`), so a target that cannot be replaced moves nothing."""
+        self.check()
+        staged = self.files()
         moved: list[Path] = []
         for rel in staged:
             target = self.out / rel
