@@ -133,3 +133,14 @@ def test_overall_survival_appears_when_the_cases_give_death_dates(tmp_path: Path
 def test_report_needs_reads(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="no read"):
         build_report([], tmp_path)
+
+
+def test_the_waterfall_bar_stops_at_progression() -> None:
+    """PD at week 6 by a new lesion, the targets shrinking after it: the best change is the one up to week 6."""
+    from workstation.export.sdtm import evaluate_reads
+    from workstation.report.data import subject_result
+
+    read = read_from_case(case("S08", [40, 40, 20, 20], new_at=1))
+    result = subject_result(read, evaluate_reads([read])[read.read_id])
+    assert result.best_overall_response == "PD" and result.progression_day == 42
+    assert result.best_change_pct == pytest.approx(0.0)  # 55 -> 55 mm at week 6; 35 mm later is not drawn

@@ -39,8 +39,14 @@ class SubjectResult:
 
     @property
     def best_change_pct(self) -> float | None:
-        """The best (most negative) change of the sum from baseline over the follow-up (waterfall plot)."""
-        changes = [p.change_from_baseline_pct for p in self.points[1:] if p.change_from_baseline_pct is not None]
+        """The best (most negative) change of the sum from baseline over the follow-up up to progression (waterfall
+        plot): a sum that shrinks after progression (under iRECIST: after the confirmed one) is no response to draw."""
+        last = self.progression_day
+        changes = [
+            p.change_from_baseline_pct
+            for p in self.points[1:]
+            if p.change_from_baseline_pct is not None and (last is None or p.day <= last)
+        ]
         return min(changes) if changes else None
 
     @property

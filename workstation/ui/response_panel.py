@@ -50,6 +50,8 @@ class SubjectCurve:
     days: list[float]
     change_pct: list[float]
     best_overall_response: str | None
+    #: The waterfall's bar: the best change up to progression (PD; under iRECIST the confirmed iCPD), as the report's.
+    best_change_pct: float | None = None
 
 
 def _pct(v: Any) -> str:
@@ -179,7 +181,7 @@ class ResponsePanel(QTabWidget):
         last_day = max((c.days[-1] for c in curves if c.days), default=0.0)
         self.spider.setXRange(0.0, max(last_day, 1.0) * 1.2, padding=0.02)  # room for the labels on the right
         self.waterfall.clear()
-        best = sorted(((min(c.change_pct), c) for c in curves if c.change_pct), key=lambda t: -t[0])
+        best = sorted(((c.best_change_pct, c) for c in curves if c.best_change_pct is not None), key=lambda t: -t[0])
         if not best:
             return
         xs = np.arange(len(best))
@@ -196,10 +198,15 @@ def curve_for(subject_id: str, response: CriteriaResponse, days: list[float]) ->
     """The % change of the sum at each evaluated timepoint (baseline 0 %); ``days`` are the study days of those."""
     xs: list[float] = []
     ys: list[float] = []
-    for day, tp in zip(days, response.timepoints, strict=False):
+    before_progression: list[float] = []
+    progressed = False
+    for i, (day, tp) in enumerate(zip(days, response.timepoints, strict=False)):
         pct = tp.get("change_from_baseline_pct")
-        if tp.get("sum_mm") is None:
-            continue
-        xs.append(day)
-        ys.append(0.0 if pct is None else float(pct))
-    return SubjectCurve(subject_id, xs, ys, response.best_overall_response)
+        if tp.get("sum_mm") is not None:
+            xs.append(day)
+            ys.append(0.0 if pct is None else float(pct))
+            if i > 0 and not progressed and pct is not None:
+                before_progression.append(float(pct))
+        progressed = progressed or tp.get("overall_response") in ("PD", "iCPD")
+    best = min(before_progression) if before_progression else None
+    return SubjectCurve(subject_id, xs, ys, response.best_overall_response, best)
