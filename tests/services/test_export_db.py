@@ -218,6 +218,24 @@ def test_sdtm_from_the_database_has_every_evaluator_and_flags_the_accepted_read(
     assert check.ok
 
 
+def test_sdtm_visit_is_the_same_for_every_evaluator_and_the_notes_say_which_read_is_accepted(tmp_path: Path) -> None:
+    """Site records (visits TP0, TP1) and unblinded central ones (blinded labels) of one VISITNUM have one VISIT; the
+    define notes say the concordant subject's accepted read is reader 1 of the review (here RADIOLOGIST 2)."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    out = tmp_path / "export"
+    assert main(["export", "sdtm", "--db", url, "--out", str(out), *DATA_MANAGER]) == 0
+    records = [r for d in ("tu", "tr", "rs") for r in rows(out / "sdtm" / f"{d}.csv") if r["VISITNUM"]]
+    visits: dict[str, set[str]] = {}
+    for r in records:
+        visits.setdefault(r["VISITNUM"], set()).add(r["VISIT"])
+    assert visits == {"1": {"BASELINE"}, "2": {"FOLLOW-UP 1"}}
+    assert {r["TREVALID"] for r in records if r.get("TREVALID") is not None} == {"", "RADIOLOGIST 1", "RADIOLOGIST 2"}
+    notes = " ".join((out / "sdtm" / "define-notes.md").read_text().split())
+    assert "the read of reader 1 of the review assignment, which may be RADIOLOGIST 1 or RADIOLOGIST 2" in notes
+    assert "RADIOLOGIST 1's" not in notes and "reader order" not in notes
+
+
 def test_only_a_signed_in_data_manager_or_administrator_exports_or_reports_unblinded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,7 +31,7 @@ def test_tu_identifies_every_lesion_with_role_location_and_method() -> None:
     ]  # fmt: skip
     assert {r["TUTESTCD"] for r in ds.tu} == {"TUMIDENT"}
     assert {r["TUMETHOD"] for r in ds.tu} == {"CT SCAN"}
-    assert _rows(ds.tu, TULNKID="N1")[0]["VISIT"] == "WEEK 12"
+    assert _rows(ds.tu, TULNKID="N1")[0]["VISIT"] == "FOLLOW-UP 2"
     assert _rows(ds.tu, TULNKID="N1")[0]["TUDTC"] == "2026-03-30"
     assert [r["TUSEQ"] for r in ds.tu] == [1, 2, 3, 4]
     assert ds.tu[0]["USUBJID"] == "TIL01-S001"
@@ -40,14 +40,16 @@ def test_tu_identifies_every_lesion_with_role_location_and_method() -> None:
 def test_tr_diameters_node_short_axis_split_sum_and_sumdiam_from_the_engine() -> None:
     ds = build_sdtm(*_one_read())
     ldiam = [(r["VISIT"], r["TRLNKID"], r["TRSTRESN"]) for r in _rows(ds.tr, TRTESTCD="LDIAM")]
-    assert ldiam == [("BASELINE", "T1", 32.0), ("WEEK 6", "T1", 20.0), ("WEEK 12", "T1", 16.0)]  # split: 10 + 6
+    # T1 at FOLLOW-UP 2 is split: 10 + 6
+    assert ldiam == [("BASELINE", "T1", 32.0), ("FOLLOW-UP 1", "T1", 20.0), ("FOLLOW-UP 2", "T1", 16.0)]
     lperp = [(r["VISIT"], r["TRLNKID"], r["TRSTRESN"]) for r in _rows(ds.tr, TRTESTCD="LPERP")]
-    assert lperp == [("BASELINE", "T2", 18.0), ("WEEK 6", "T2", 12.0), ("WEEK 12", "T2", 0.0)]  # short axis, not 25
+    # the node's short axis, not 25
+    assert lperp == [("BASELINE", "T2", 18.0), ("FOLLOW-UP 1", "T2", 12.0), ("FOLLOW-UP 2", "T2", 0.0)]
     assert [r["TRSTRESN"] for r in _rows(ds.tr, TRTESTCD="SUMDIAM")] == [50.0, 32.0, 16.0]
     assert {r["TRORRESU"] for r in _rows(ds.tr, TRTESTCD="LDIAM")} == {"mm"}
     states = [(r["VISIT"], r["TRLNKID"], r["TRORRES"]) for r in _rows(ds.tr, TRTESTCD="TUMSTATE")]
-    assert ("WEEK 12", "NT1", "PRESENT") in states
-    assert ("WEEK 12", "N1", "UNEQUIVOCAL") in states
+    assert ("FOLLOW-UP 2", "NT1", "PRESENT") in states
+    assert ("FOLLOW-UP 2", "N1", "UNEQUIVOCAL") in states
 
 
 def test_too_small_and_not_evaluated_use_the_published_wording() -> None:
@@ -55,10 +57,10 @@ def test_too_small_and_not_evaluated_use_the_published_wording() -> None:
     read.timepoints[1].assessments["T1"] = LesionAssessment(LesionStatus.TOO_SMALL)
     read.timepoints[1].assessments["NT1"] = LesionAssessment(LesionStatus.NOT_EVALUATED)
     ds = build_sdtm([read])
-    t1 = _rows(ds.tr, TRLNKID="T1", VISIT="WEEK 6")[0]
+    t1 = _rows(ds.tr, TRLNKID="T1", VISIT="FOLLOW-UP 1")[0]
     assert (t1["TRTESTCD"], t1["TRORRES"], t1["TRSTRESC"], t1.get("TRSTRESN")) == (
         "LDIAM", "TOO SMALL TO MEASURE", "TOO SMALL TO MEASURE", None)  # fmt: skip
-    nt1 = _rows(ds.tr, TRLNKID="NT1", VISIT="WEEK 6")[0]
+    nt1 = _rows(ds.tr, TRLNKID="NT1", VISIT="FOLLOW-UP 1")[0]
     assert (nt1["TRSTAT"], nt1["TRREASND"]) == ("NOT DONE", "NOT EVALUATED")
     assert not _rows(ds.tr, TRTESTCD="SUMDIAM")  # no engine results given: no sum is invented
     assert not ds.rs
@@ -68,10 +70,10 @@ def test_rs_carries_every_timepoint_response_and_the_best_response() -> None:
     ds = build_sdtm(*_one_read())
     got = [(r.get("VISIT", ""), r["RSTESTCD"], r["RSORRES"]) for r in ds.rs]
     assert got == [
-        ("WEEK 6", "TRGRESP", "PR"), ("WEEK 6", "NTRGRESP", "NON-CR/NON-PD"), ("WEEK 6", "NEWLPROG", "N"),
-        ("WEEK 6", "OVRLRESP", "PR"),
-        ("WEEK 12", "TRGRESP", "PR"), ("WEEK 12", "NTRGRESP", "NON-CR/NON-PD"), ("WEEK 12", "NEWLPROG", "Y"),
-        ("WEEK 12", "OVRLRESP", "PD"),
+        ("FOLLOW-UP 1", "TRGRESP", "PR"), ("FOLLOW-UP 1", "NTRGRESP", "NON-CR/NON-PD"),
+        ("FOLLOW-UP 1", "NEWLPROG", "N"), ("FOLLOW-UP 1", "OVRLRESP", "PR"),
+        ("FOLLOW-UP 2", "TRGRESP", "PR"), ("FOLLOW-UP 2", "NTRGRESP", "NON-CR/NON-PD"),
+        ("FOLLOW-UP 2", "NEWLPROG", "Y"), ("FOLLOW-UP 2", "OVRLRESP", "PD"),
         ("", "BESTRESP", "SD"),
     ]  # fmt: skip
     assert {r["RSCAT"] for r in ds.rs} == {"RECIST 1.1"}
@@ -225,5 +227,37 @@ def test_a_visit_not_read_yet_has_no_response_and_does_not_stop_the_export() -> 
     read = known_read()
     read.timepoints.append(TimepointRead("WEEK 18", read.timepoints[-1].date + timedelta(days=42)))
     ds = build_sdtm([read], evaluate_reads([read]), study_id="TIL01")
-    assert not _rows(ds.rs, VISIT="WEEK 18") and not _rows(ds.tr, VISIT="WEEK 18")
-    assert _rows(ds.rs, VISIT="WEEK 12", RSTESTCD="OVRLRESP")[0]["RSORRES"] == "PD"
+    assert not _rows(ds.rs, VISIT="FOLLOW-UP 3") and not _rows(ds.tr, VISIT="FOLLOW-UP 3")
+    assert _rows(ds.rs, VISIT="FOLLOW-UP 2", RSTESTCD="OVRLRESP")[0]["RSORRES"] == "PD"
+
+
+def test_visit_is_one_to_one_with_visitnum_across_site_and_blinded_central_reads() -> None:
+    """A site read labels its visits (WEEK 6, ...); an unblinded central read keeps the blinded labels (Follow-up 1,
+    ...), the review not knowing the site's. VISIT follows VISITNUM alone, the same for every evaluator."""
+    from workstation.review.blinding import blinded_label
+
+    site = known_read("sam", reader_role="site")
+    central = known_read("alice")
+    for i, tp in enumerate(central.timepoints):
+        tp.label = blinded_label(i)
+    assert [tp.label for tp in site.timepoints] != [tp.label for tp in central.timepoints]
+    from workstation.export.sdtm import evaluate_reads
+
+    ds = build_sdtm([site, central], evaluate_reads([site, central]))
+    pairs = {(r["VISITNUM"], r["VISIT"]) for r in ds.tu + ds.tr + ds.rs if "VISITNUM" in r}
+    assert pairs == {(1, "BASELINE"), (2, "FOLLOW-UP 1"), (3, "FOLLOW-UP 2")}
+    assert {r["TREVALID"] for r in _rows(ds.tr, VISITNUM=2)} == {"", "RADIOLOGIST 1"}  # both evaluators there
+    assert "VISIT is derived from it" in ds.notes.to_markdown("X")
+
+
+def test_define_notes_state_the_accepted_read_rule_the_export_used() -> None:
+    """RADIOLOGIST n is by reader name; from the database, a concordant subject's accepted read is reader 1 of the
+    review assignment, which need not be RADIOLOGIST 1. Read files: inferred, RADIOLOGIST 1's."""
+    a, b = known_read("alice"), known_read("bob")
+    results = {a.read_id: KNOWN_RESULTS, b.read_id: KNOWN_RESULTS}
+    from_review = build_sdtm([a, b], results, accepted_ids={b.read_id}).notes.to_markdown("X")
+    assert "reader 1 of the review assignment" in " ".join(from_review.split())
+    assert "in order of reader name" in " ".join(from_review.split())
+    assert "RADIOLOGIST 1's" not in from_review and "reader order" not in from_review
+    inferred = build_sdtm([a, b], results).notes.to_markdown("X")
+    assert "RADIOLOGIST 1's" in inferred and "reader 1 of the review assignment" not in " ".join(inferred.split())

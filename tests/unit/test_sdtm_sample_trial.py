@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from workstation.export.read_json import read_from_case
-from workstation.export.sdtm import build_sdtm, evaluate_reads
+from workstation.export.sdtm import build_sdtm, evaluate_reads, visit_name
 
 SAMPLE = Path(os.environ.get("RECIST_SAMPLE_DIR", Path(__file__).resolve().parents[2] / "sample_dicom"))
 CASES = sorted(SAMPLE.glob("SUBJ-*/case_*.json"))
@@ -39,6 +39,9 @@ def test_sdtm_matches_ground_truth_and_expected_responses(case_path: Path) -> No
         assert tu[les["id"]]["TUORRES"] == les["role"].upper()
         assert tu[les["id"]]["TULOC"] == ("LYMPH NODE" if les["node"] else les["organ"].upper())
 
+    # VISIT is derived from VISITNUM (the timepoint's place in the read), not from the case's own labels.
+    visit = {tp.label: visit_name(i + 1) for i, tp in enumerate(read.timepoints)}
+
     # TR: the recorded diameter of every measured target is the truth's axis (short for nodes), 0 once gone.
     tr = {(r["VISIT"], r["TRLNKID"], r["TRTESTCD"]): r for r in ds.tr}
     for les in truth["lesions"]:
@@ -48,7 +51,7 @@ def test_sdtm_matches_ground_truth_and_expected_responses(case_path: Path) -> No
         for t in les["timepoints"]:
             axis = t["short_axis_mm"] if les["node"] else t["long_axis_mm"]
             want = round(axis, 1) if t["present"] else 0.0
-            assert tr[(t["label"].upper(), les["id"], testcd)]["TRSTRESN"] == pytest.approx(want, abs=0.05)
+            assert tr[(visit[t["label"]], les["id"], testcd)]["TRSTRESN"] == pytest.approx(want, abs=0.05)
     sums = [r["TRSTRESN"] for r in ds.tr if r["TRTESTCD"] == "SUMDIAM"]
     assert sums == pytest.approx([t["sum_mm"] for t in expected["timepoints"]])
 
@@ -58,7 +61,7 @@ def test_sdtm_matches_ground_truth_and_expected_responses(case_path: Path) -> No
     assert checked
     for t in checked:
         code = t["overall_response"]
-        assert overall[t["label"].upper()] == (code if code.startswith("i") else code.upper().replace("NON-I", "NON-i"))
+        assert overall[visit[t["label"]]] == (code if code.startswith("i") else code.upper().replace("NON-I", "NON-i"))
     (best,) = [r["RSORRES"] for r in ds.rs if r["RSTESTCD"] == "BESTRESP"]
     assert best == expected["best_overall_response"]
     assert {r["RSCAT"] for r in ds.rs} == {"iRECIST" if read.criteria == "iRECIST" else "RECIST 1.1"}
@@ -66,4 +69,4 @@ def test_sdtm_matches_ground_truth_and_expected_responses(case_path: Path) -> No
     for t in expected["timepoints"][1:]:
         has_new = any(les["role"] == "new" and any(x["label"] == t["label"] and x["present"] for x in les["timepoints"])
                       for les in truth["lesions"])
-        assert new_by_visit[t["label"].upper()] == ("Y" if has_new else "N")
+        assert new_by_visit[visit[t["label"]]] == ("Y" if has_new else "N")

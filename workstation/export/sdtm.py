@@ -124,6 +124,16 @@ def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results],
     return out
 
 
+def visit_name(visitnum: int) -> str:
+    """VISIT for a VISITNUM (the timepoint's place in the read, 1 = baseline): ``BASELINE``, ``FOLLOW-UP n``.
+
+    Derived from VISITNUM alone, so that VISIT is one-to-one with VISITNUM for every evaluator and subject. A read's
+    own timepoint labels are not used: a central read carries only the blinded labels ("Follow-up n"), and the review
+    does not keep the site's visit label of a timepoint (``review_timepoints`` holds its study day and source UIDs),
+    so site records said "WEEK 6" where central records of the same VISITNUM and date said "FOLLOW-UP 1"."""
+    return "BASELINE" if visitnum == 1 else f"FOLLOW-UP {visitnum - 1}"
+
+
 def _yn(flag: bool) -> str:
     return "Y" if flag else "N"
 
@@ -160,7 +170,8 @@ class _Builder:
         rec: Record = {"STUDYID": self.study_id, "DOMAIN": domain, "USUBJID": self.usubjid, f"{domain}SEQ": seq}
         if tp_index is not None:
             tp = self.read.timepoints[tp_index]
-            rec.update({"VISITNUM": tp_index + 1, "VISIT": tp.label.upper(), f"{domain}DTC": tp.date.isoformat()})
+            visitnum = tp_index + 1
+            rec.update({"VISITNUM": visitnum, "VISIT": visit_name(visitnum), f"{domain}DTC": tp.date.isoformat()})
         return rec
 
     def _eval(self, domain: str) -> Record:
@@ -331,6 +342,7 @@ def build_sdtm(
     TU and the lesion-level TR records are written (no SUMDIAM, no RS). ``accepted_ids``: see `assign_evaluators`."""
     results = results or {}
     out = SdtmDataset()
+    out.notes.accepted_from_review = accepted_ids is not None
     evaluators = assign_evaluators(reads, results, accepted_ids)
     recist_readers = {(r.subject_id, r.reader, r.reader_role) for r in reads if r.criteria.lower() != "irecist"}
     counters: dict[tuple[str, str], int] = {}

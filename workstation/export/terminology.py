@@ -94,6 +94,9 @@ class DefineNotes:
     """Values written without a published CDISC code, with where they were used and what they mean."""
 
     entries: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Whether --ACPTFL is the central review's decision (`build_sdtm`'s ``accepted_ids``, the export from the
+    #: reading database) rather than inferred from the reads (read files).
+    accepted_from_review: bool = False
 
     def add(self, variable: str, value: str, meaning: str) -> None:
         self.entries.setdefault((variable, value), meaning)
@@ -113,15 +116,31 @@ class DefineNotes:
         lines += [f"| {var} | {val} | {meaning} |" for (var, val), meaning in sorted(self.entries.items())]
         if not self.entries:
             lines.append("| (none) | | |")
+        if self.accepted_from_review:
+            accepted = [
+                "- --ACPTFL = Y marks the accepted read of a subject, as the central review decided it: the central",
+                "  read the adjudicator chose; with no adjudication, when the two central reads agree (same best",
+                "  overall response and date of progression), the read of reader 1 of the review assignment, which",
+                "  may be RADIOLOGIST 1 or RADIOLOGIST 2; otherwise no central read is accepted yet (--ACPTFL = N).",
+                "  Site reads carry no --ACPTFL.",
+            ]
+        else:
+            accepted = [
+                "- --ACPTFL = Y marks the accepted read of a subject, per criteria: the adjudicator's read when there",
+                "  is one; otherwise, when every central read gives the same best overall response, RADIOLOGIST 1's;",
+                "  otherwise no central read is accepted yet (adjudication pending). Site reads carry no --ACPTFL.",
+            ]
         lines += [
             "",
             "## Conventions",
             "",
             "- One record set per evaluator: --EVAL (INVESTIGATOR for site reads, INDEPENDENT ASSESSOR for central",
-            "  reads and adjudication) and --EVALID (RADIOLOGIST 1 / RADIOLOGIST 2 in reader order, ADJUDICATOR).",
-            "- --ACPTFL = Y marks the accepted read of a subject: the adjudicator's when there is one; otherwise,",
-            "  when every central read gives the same best overall response, RADIOLOGIST 1's; otherwise no central",
-            "  read is accepted yet (adjudication pending). Site reads carry no --ACPTFL.",
+            "  reads and adjudication) and --EVALID (ADJUDICATOR, or RADIOLOGIST 1, 2, ... for the central readers",
+            "  of a subject numbered in order of reader name, not by the review's reader 1 / reader 2 assignment).",
+            *accepted,
+            "- VISITNUM is the timepoint's place in the subject's read (1 = baseline); VISIT is derived from it",
+            "  (BASELINE, FOLLOW-UP 1, FOLLOW-UP 2, ...), the same for every evaluator, not the site's visit label:",
+            "  central reads are blinded to the site's visit labels, which the review does not keep.",
             "- TR LDIAM is the long axis of a non-nodal lesion; LPERP is the short axis of a lymph node (RECIST 1.1",
             "  section 4.2). A split lesion's fragments are summed into one record.",
             "- TR SUMDIAM and every RS result come from the workstation's response engine (recist.evaluate_case),",
