@@ -144,3 +144,29 @@ def test_the_waterfall_bar_stops_at_progression() -> None:
     result = subject_result(read, evaluate_reads([read])[read.read_id])
     assert result.best_overall_response == "PD" and result.progression_day == 42
     assert result.best_change_pct == pytest.approx(0.0)  # 55 -> 55 mm at week 6; 35 mm later is not drawn
+
+
+def test_a_report_from_files_warns_where_central_readers_disagree_without_a_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read files carry no review decision: the report would take the first reader's read, maybe the rejected one."""
+    from workstation.cli.report import undecided_central_reads
+    from workstation.export.read_json import write_read
+
+    rita = read_from_case(case("S01", [45, 50, 60]), reader="rita")  # SD at week 6, then PD: BOR SD
+    rob = read_from_case(case("S01", [45, 25, 20]), reader="rob")  # PR
+    agree = [read_from_case(case("S02", [40, 40, 41]), reader=n) for n in ("rita", "rob")]
+    for r in (rita, rob, *agree):
+        r.reader_role = "central"
+    assert undecided_central_reads([rita, rob, *agree]) == [
+        "subject S01 (RECIST 1.1): the central readers disagree (rita SD, rob PR) and no adjudicator's read is among "
+        "the files; the report takes rita's, which may not be the one the review accepted (read files do not carry "
+        "its decision: report with --db)"
+    ]
+    judy = read_from_case(case("S01", [45, 25, 20]), reader="judy")
+    judy.reader_role = "adjudicator"
+    assert undecided_central_reads([rita, rob, judy, *agree]) == []
+    for r in (rita, rob):
+        write_read(r, tmp_path / "reads" / f"{r.reader}.json")
+    assert main(["report", str(tmp_path / "reads"), "--out", str(tmp_path / "out")]) == 0
+    assert "the central readers disagree (rita SD, rob PR)" in capsys.readouterr().err

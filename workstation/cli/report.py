@@ -67,11 +67,47 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if not reads:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
+    for line in undecided_central_reads(reads):
+        print(line, file=sys.stderr)
     with staged_output(args.out) as staged:
         _report(args, reads, extras, staged.path)
         into_place(staged)
     print(f"report on {len({r.subject_id for r in reads})} subject(s) written to {args.out}", file=sys.stderr)
     return 0
+
+
+def undecided_central_reads(reads: list[Any]) -> list[str]:
+    """A warning per subject and criteria whose central readers' reads disagree on the best overall response with no
+    adjudicator's read among the files: read files do not carry the review's decision, so the report falls back to
+    the first central reader's read, which may be the one the review rejected (`recist report --db` uses it)."""
+    from workstation.export.sdtm import SdtmError, evaluate_reads
+
+    central: dict[tuple[str, str], list[Any]] = {}
+    decided: set[tuple[str, str]] = set()
+    for r in reads:
+        key = (r.subject_id, r.criteria)
+        if r.reader_role == "central":
+            central.setdefault(key, []).append(r)
+        elif r.reader_role == "adjudicator":
+            decided.add(key)
+    out = []
+    for (subject, criteria), group in sorted(central.items()):
+        if len({r.reader for r in group}) < 2 or (subject, criteria) in decided:
+            continue
+        try:
+            results = evaluate_reads(group)
+        except SdtmError:
+            continue  # the report names a read the engine refuses
+        best = {r.reader: str(results[r.read_id].get("best_overall_response")) for r in group}
+        if len(set(best.values())) > 1:
+            first = sorted(best)[0]
+            out.append(
+                f"subject {subject} ({criteria}): the central readers disagree ("
+                + ", ".join(f"{reader} {bor}" for reader, bor in sorted(best.items()))
+                + f") and no adjudicator's read is among the files; the report takes {first}'s, which may not be the "
+                "one the review accepted (read files do not carry its decision: report with --db)"
+            )
+    return out
 
 
 def _report(args: argparse.Namespace, reads: list[Any], extras: dict[str, dict[str, Any]], into: Path) -> None:
