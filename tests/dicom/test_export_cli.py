@@ -72,7 +72,11 @@ def test_export_all_then_import_gives_the_read_back(trial: Path, capsys: pytest.
 
 def test_user_errors_are_one_line(trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "seg", str(trial / "reads"), "--out", str(tmp_path)]) == 2
-    assert "seg needs --masks" in capsys.readouterr().err
+    assert "seg needs --masks (the mask store) and --dicom (the source CT images)" in capsys.readouterr().err
+    assert main(["export", "seg", str(trial / "reads"), "--out", str(tmp_path), "--dicom", str(trial / "ct")]) == 2
+    assert capsys.readouterr().err.strip().endswith("seg needs --masks (the mask store)")  # --dicom was given
+    assert main(["export", "all", str(trial / "reads"), "--out", str(tmp_path / "all"), "--study-id", "T1"]) == 0
+    assert "no SEG: it needs --masks (the mask store) and --dicom (the source CT images)" in capsys.readouterr().err
     missing = tmp_path / "no-masks"
     assert main(["export", "seg", str(trial / "reads"), "--out", str(tmp_path), "--masks", str(missing),
                  "--dicom", str(trial / "ct")]) == 2

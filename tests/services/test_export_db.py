@@ -637,3 +637,24 @@ def test_a_file_that_cannot_be_moved_into_place_is_found_before_the_export_is_re
 def test_an_empty_out_is_refused_not_the_current_folder(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "all", "--db", "sqlite:///nowhere.db", "--out", ""]) == 2
     assert capsys.readouterr().err.strip() == "recist export: --out is empty: name the folder to write into"
+
+
+def test_the_unsigned_timepoints_of_a_partly_signed_read_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A site read signed at baseline only is exported up to it, and the export says which visits it left out."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    db = open_database(url)
+    try:
+        people: dict[str, Any] = make_users(db)
+        site = make_read("SITE01-0099")
+        sign_all(db, site.read_id, "site1", save_read(db, site, user=people["site1"], expected_version=None), [0])
+    finally:
+        db.close()
+    capsys.readouterr()
+    assert main(["export", "csv", "--db", url, "--out", str(tmp_path / "out"), *DATA_MANAGER]) == 0
+    labels = [tp.label for tp in site.timepoints]
+    assert (
+        f"not exported: subject SITE01-0099, site1: site read: {labels[1]} not signed yet (exported up to {labels[0]})"
+        in capsys.readouterr().err
+    )

@@ -231,11 +231,16 @@ def _inputs(args: argparse.Namespace) -> _Inputs:
             print(f"STUDYID {DEFAULT_STUDY_ID} (the default): give --study-id with the protocol's id", file=sys.stderr)
     seg = "seg" in wanted
     if seg and (args.masks is None or not args.dicom):
+        default = args.masks is None and not args.reads  # from the database the default store was looked for
+        looked = f", and there is none at the workstation's default, {default_masks()}" if default else ""
+        missing = [
+            *([f"--masks (the mask store{looked})"] if args.masks is None else []),
+            *(["--dicom (the source CT images)"] if not args.dicom else []),
+        ]
         if args.format != "all":
-            default = args.masks is None and not args.reads  # from the database the default store was looked for
-            looked = f" (there is none at the workstation's default, {default_masks()})" if default else ""
-            raise CommandError(f"seg needs --masks (the mask store){looked} and --dicom (the source CT images)")
-        seg = False  # `all`: every format the inputs allow
+            raise CommandError("seg needs " + " and ".join(missing))
+        seg = False  # `all`: every format the inputs allow, and a line for the one left out
+        print("no SEG: it needs " + " and ".join(missing), file=sys.stderr)
     if seg and not Path(args.masks).is_dir():
         raise CommandError(f"--masks {args.masks}: no such folder (the workstation's mask store)")
     headers = _headers(args.dicom) if args.dicom and wanted & {"sr", "seg"} else None
@@ -353,11 +358,10 @@ def _sr(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path)
             m.sop_instance_uid for tp in read.timepoints for a in tp.assessments.values() for m in a.measurements
         ):
             if skip:
-                if not args.reads:
-                    print(
-                        f"no SR for subject {read.subject_id} ({read.reader}): its measurements reference no image",
-                        file=sys.stderr,
-                    )
+                print(
+                    f"no SR for subject {read.subject_id} ({read.reader}): its measurements reference no image",
+                    file=sys.stderr,
+                )
                 continue  # a case file, or a database read measured without images: nothing to reference
             raise CommandError(
                 "the read references no image (a case file has no geometry); export SR from reads made on images"

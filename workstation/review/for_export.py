@@ -87,6 +87,14 @@ def signed_part(read: Read) -> Read | None:
     return out
 
 
+def _note_unsigned(out: DatabaseExport, role: str, full: Read, signed: Read) -> None:
+    """Name the timepoints of a partly signed read that the export leaves out (they are not silently dropped)."""
+    unsigned = [tp.label for tp in full.timepoints[len(signed.timepoints) :]]
+    if unsigned:
+        why = f"{role} read: {', '.join(unsigned)} not signed yet (exported up to {signed.timepoints[-1].label})"
+        out.skipped.append(SkippedRead(full.subject_id, full.reader, why))
+
+
 def subjects_in_database(db: Database) -> list[str]:
     """Real subject ids: those of site reads and of subjects in central review (never a pseudonym)."""
     with db.reading() as conn:
@@ -126,10 +134,12 @@ def _central_reads(db: Database, subject_id: str, out: DatabaseExport) -> None:
         if read_id is None:
             continue
         blinded = load_read(db, str(read_id)).read
-        read = signed_part(unblind_read(blinded, subject_id, baseline, [(s[0], s[1]) for s in sources]))
+        full = unblind_read(blinded, subject_id, baseline, [(s[0], s[1]) for s in sources])
+        read = signed_part(full)
         if read is None:
             out.skipped.append(SkippedRead(subject_id, blinded.reader, "central read: no timepoint signed yet"))
             continue
+        _note_unsigned(out, "central", full, read)
         out.reads.append(read)
     if adjudication is not None:  # final: both reads are closed once adjudicated
         out.accepted_ids.add(str(adjudication.chosen_read_id))
@@ -169,6 +179,7 @@ def reads_for_export(db: Database, subject_ids: Sequence[str] | None = None) -> 
             if read is None:
                 out.skipped.append(SkippedRead(subject_id, stored.read.reader, "site read: no timepoint signed yet"))
             else:
+                _note_unsigned(out, "site", stored.read, read)
                 out.reads.append(read)
         _central_reads(db, subject_id, out)
     return out
