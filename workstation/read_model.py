@@ -122,6 +122,33 @@ class TimepointRead:
         return self.signature is not None
 
 
+#: The response engine's defaults (docs/case-file.md), used when the trial folder states no protocol settings.
+DEFAULT_SD_MIN_DAYS = 42
+DEFAULT_CONFIRMATION_REQUIRED = True
+
+
+@dataclass(frozen=True)
+class ResponseSettings:
+    """The protocol's response-engine settings a new read is created with (``trial.json``'s ``response_settings``).
+
+    ``stated`` is False when they are the defaults because the trial folder names none (an older ``trial.json``, or a
+    folder without one): whoever creates reads is told so (`describe`).
+    """
+
+    sd_min_days: int = DEFAULT_SD_MIN_DAYS
+    confirmation_required: bool = DEFAULT_CONFIRMATION_REQUIRED
+    stated: bool = False
+
+    def describe(self) -> str:
+        """E.g. ``SD >= 35 days from baseline, confirmation of CR/PR required (trial.json)``."""
+        confirmation = "required" if self.confirmation_required else "not required"
+        where = "trial.json" if self.stated else "defaults: the trial folder states no response_settings"
+        return f"SD >= {self.sd_min_days} days from baseline, confirmation of CR/PR {confirmation} ({where})"
+
+    def differs_from(self, read: Read) -> bool:
+        return (read.sd_min_days, read.confirmation_required) != (self.sd_min_days, self.confirmation_required)
+
+
 @dataclass
 class Read:
     subject_id: str
@@ -129,8 +156,8 @@ class Read:
     criteria: str = "RECIST 1.1"  # or "iRECIST"
     read_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     reader_role: str = "site"  # "site" | "central" | "adjudicator"
-    confirmation_required: bool = True
-    sd_min_days: int = 42
+    confirmation_required: bool = DEFAULT_CONFIRMATION_REQUIRED
+    sd_min_days: int = DEFAULT_SD_MIN_DAYS
     lesions: dict[str, Lesion] = field(default_factory=dict)
     timepoints: list[TimepointRead] = field(default_factory=list)
 

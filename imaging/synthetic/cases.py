@@ -6,6 +6,8 @@ from typing import Any
 
 #: Six weeks less the protocol's 7-day window: a first assessment at day 42 counts for stable disease.
 SD_MIN_DAYS = 35
+#: CR and PR need confirmation (a single-arm trial; RECIST 1.1 sec. 4.6.1).
+CONFIRMATION_REQUIRED = True
 #: RECIST 1.1: a lymph node under 10 mm short axis is normal.
 NODE_NORMAL_MM = 10.0
 
@@ -26,6 +28,11 @@ def _non_target_status(lesion: dict[str, Any], row: dict[str, Any]) -> str:
     if lesion["node"] and row["present"] and row["short_axis_mm"] is not None:
         return "present" if row["short_axis_mm"] >= NODE_NORMAL_MM else "absent"
     return "present" if row["present"] else "absent"
+
+
+def response_settings() -> dict[str, Any]:
+    """The protocol's response settings, as ``trial.json`` states them for every read of the trial."""
+    return {"sd_min_days": SD_MIN_DAYS, "confirmation_required": CONFIRMATION_REQUIRED}
 
 
 def build_case(truth: dict[str, Any], criteria: str) -> dict[str, Any]:
@@ -58,7 +65,7 @@ def build_case(truth: dict[str, Any], criteria: str) -> dict[str, Any]:
     return {
         "subject_id": truth["subject_id"],
         "criteria": criteria,
-        "confirmation_required": True,
+        "confirmation_required": CONFIRMATION_REQUIRED,
         "sd_min_days": SD_MIN_DAYS,
         "timepoints": timepoints,
     }

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from imaging.cancel import CancelToken, ProgressCallback, report
 from imaging.synthetic.anatomy import Body, build_anatomy
 from imaging.synthetic.axes import AxialAxes, axial_axes
-from imaging.synthetic.cases import build_case
+from imaging.synthetic.cases import build_case, response_settings
 from imaging.synthetic.courses import DAYS, FOLDERS, LABELS, SUBJECTS, LesionPlan, SubjectPlan, subject_plan
 from imaging.synthetic.dicom_writer import SeriesHeader, write_series
 from imaging.synthetic.expected import EXPECTED
@@ -287,7 +287,8 @@ def generate_trial(out_dir: str | Path, seed: int = DEFAULT_SEED, small: bool = 
         index.append(write_subject(subject, out, progress=progress, cancel=cancel))
     report(progress, len(wanted), len(wanted), "done")
     trial = {"format": "recist-synthetic-trial", "version": 1, "seed": seed, "small": small,
-             "protocol_id": PROTOCOL_ID, "generator": "imaging.synthetic", "subjects": index}
+             "protocol_id": PROTOCOL_ID, "generator": "imaging.synthetic",
+             "response_settings": response_settings(), "subjects": index}
     path = out / "trial.json"
     _dump(path, trial)
     return path

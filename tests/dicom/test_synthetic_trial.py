@@ -40,6 +40,15 @@ def _volume(folder: Path) -> tuple[np.ndarray, list[pydicom.Dataset]]:
     return hu, dss
 
 
+def test_trial_json_states_the_response_settings_its_case_files_use(trial: Path) -> None:
+    idx = _index(trial)
+    assert idx["response_settings"] == {"sd_min_days": 35, "confirmation_required": True}
+    for subject in idx["subjects"]:
+        for case_file in subject["case_files"].values():
+            case = json.loads((trial / case_file).read_text())
+            assert {k: case[k] for k in idx["response_settings"]} == idx["response_settings"]
+
+
 def test_trial_json_matches_the_files(trial: Path) -> None:
     idx = _index(trial)
     assert [s["subject_id"] for s in idx["subjects"]] == list(SUBJECTS)

@@ -66,6 +66,9 @@ def test_assign_status_and_discordance_through_a_whole_review(db, trial, capsys)
     # One subject first: its pair is the one its place in the trial gives, as in a run over all of them.
     code, out, err = review(capsys, "assign", str(trial), *readers, "--subject", "SITE01-0003", *auth)
     assert code == 0 and "SITE01-0003 -> BICR-" in out and "read by reader3 and reader1" in out, err
+    # no trial.json: the engine's defaults, and said so
+    assert "response settings of new central reads: SD >= 42 days from baseline, confirmation of CR/PR required " \
+        "(defaults: the trial folder states no response_settings)" in out
     code, out, err = review(capsys, "assign", str(trial), *readers, *auth)
     assert code == 0, err
     assert "SITE01-0003: already in central review" in out and "read by reader2 and reader3" in out
@@ -113,6 +116,47 @@ def test_assign_status_and_discordance_through_a_whole_review(db, trial, capsys)
     rows = {r["subject_id"]: r for r in json.loads(out)}
     assert rows["SITE01-0001"]["state"] == "accepted (adjudicated)" and rows["SITE01-0001"]["adjudicator"] == "adjud"
     assert rows["SITE01-0003"]["readers"][0] == {"reader": "reader3", "read": 2, "signed": 2, "timepoints": 2}
+
+
+def test_central_reads_take_the_protocols_response_settings_from_trial_json(db, trial, tmp_path, capsys):
+    auth = ["--db", db.url, "--admin", "admin", "--password-stdin"]
+    index = {
+        "subjects": [
+            {
+                "subject_id": subject,
+                "timepoints": [
+                    {"label": f"tp{t}", "date": f"{when[:4]}-{when[4:6]}-{when[6:]}", "folder": f"{subject}/tp{t}"}
+                    for t, when in enumerate(DATES)
+                ],
+            }
+            for subject in SUBJECTS[:2]
+        ],
+        "response_settings": {"sd_min_days": 35, "confirmation_required": False},
+    }
+    (tmp_path / "trial.json").write_text(json.dumps(index))
+    for subject in SUBJECTS[:2]:
+        (tmp_path / subject).symlink_to(trial / subject, target_is_directory=True)
+    code, out, err = review(
+        capsys, "assign", str(tmp_path), "--readers", "reader1", "reader2", "--subject", SUBJECTS[0], *auth
+    )
+    assert code == 0, err
+    assert "response settings of new central reads: SD >= 35 days from baseline, confirmation of CR/PR not " \
+        "required (trial.json)" in out
+    pseudonym = pseudonym_of(db, SUBJECTS[0])
+    for name in ("reader1", "reader2"):
+        read = open_blinded_case(db, pseudonym, get_user(db, name)).own_read.read
+        assert (read.sd_min_days, read.confirmation_required) == (35, False)
+    # the protocol's settings changed afterwards: the enrolled subject's reads are left as they are, and named
+    index["response_settings"] = {"sd_min_days": 28, "confirmation_required": False}
+    (tmp_path / "trial.json").write_text(json.dumps(index))
+    code, out, _ = review(capsys, "assign", str(tmp_path), "--readers", "reader1", "reader2", *auth)
+    assert code == 0 and "SD >= 28 days" in out
+    assert f"{SUBJECTS[0]}: already in central review as {pseudonym} (left as it is; its reads use other response " \
+        "settings: SD >= 35 days, confirmation not required)" in out
+    read = open_blinded_case(db, pseudonym, get_user(db, "reader1")).own_read.read
+    assert read.sd_min_days == 35
+    new = open_blinded_case(db, pseudonym_of(db, SUBJECTS[1]), get_user(db, "reader2")).own_read.read
+    assert new.sd_min_days == 28
 
 
 def test_user_errors_are_one_line(db, trial, tmp_path, capsys):

@@ -32,6 +32,7 @@ from workstation.review.service import (
     pseudonym_of,
     review_criteria_of,
     review_overview,
+    review_settings_of,
 )
 from workstation.session.worklist import DicomFolderSource, SubjectEntry, TimepointEntry, WorklistError, scan_trial
 from workstation.storage import Database, StorageError, open_database
@@ -113,6 +114,9 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
         if unknown:
             raise CommandError(f"no subject {', '.join(unknown)} in {args.folder}")
         subjects = [s for s in subjects if s.subject_id in args.subject]
+    settings = subjects[0].settings if subjects else None
+    if settings is not None:
+        print(f"response settings of new central reads: {settings.describe()}")
     enrolled = 0
     for subject in subjects:
         pair = pair_of[subject.subject_id]
@@ -122,16 +126,33 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
             differs = (
                 f"; its reads use {', '.join(sorted(stored))}, not {args.criteria}" if stored != {args.criteria} else ""
             )
+            wanted = (subject.settings.sd_min_days, subject.settings.confirmation_required)
+            stored_settings = review_settings_of(db, subject.subject_id)
+            if stored_settings - {wanted}:
+                differs += f"; its reads use other response settings: {_settings_text(stored_settings)}"
             print(f"{subject.subject_id}: already in central review as {existing} (left as it is{differs})")
             continue
         pseudonym = enrol_subject(
-            db, subject.subject_id, source_timepoints(subject), readers=pair, admin=admin, criteria=args.criteria
+            db,
+            subject.subject_id,
+            source_timepoints(subject),
+            readers=pair,
+            admin=admin,
+            criteria=args.criteria,
+            settings=subject.settings,
         )
         enrolled += 1
         tps = len(subject.timepoints)
         print(f"{subject.subject_id} -> {pseudonym}: {tps} timepoints, read by {pair[0]} and {pair[1]}")
     print(f"{enrolled} subject(s) put into central review in {db.where}")
     return 0
+
+
+def _settings_text(stored: set[tuple[int, bool]]) -> str:
+    return "; ".join(
+        f"SD >= {days} days, confirmation {'required' if confirm else 'not required'}"
+        for days, confirm in sorted(stored)
+    )
 
 
 def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:

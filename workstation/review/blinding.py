@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from imaging.deid import study_day as deid_study_day
-from workstation.read_model import Read, TimepointRead
+from workstation.read_model import Read, ResponseSettings, TimepointRead
 
 #: The baseline's date on every blinded calendar (study day 1). Readers are shown "day N", never this calendar.
 STUDY_DAY_ONE = date(2000, 1, 1)
@@ -73,9 +73,20 @@ def blinded_timepoints(study_days: list[int]) -> list[BlindedTimepoint]:
     return [BlindedTimepoint(i, blinded_label(i), day) for i, day in enumerate(study_days)]
 
 
-def new_blinded_read(pseudonym: str, reader: str, study_days: list[int], criteria: str) -> Read:
-    """An empty central read: the timepoints to read, on the blinded calendar, and nothing else."""
-    read = Read(subject_id=pseudonym, reader=reader, criteria=criteria, reader_role="central")
+def new_blinded_read(
+    pseudonym: str, reader: str, study_days: list[int], criteria: str, settings: ResponseSettings | None = None
+) -> Read:
+    """An empty central read: the timepoints to read, on the blinded calendar, under the protocol's response
+    settings (the defaults when ``settings`` is None), and nothing else."""
+    settings = settings or ResponseSettings()
+    read = Read(
+        subject_id=pseudonym,
+        reader=reader,
+        criteria=criteria,
+        reader_role="central",
+        confirmation_required=settings.confirmation_required,
+        sd_min_days=settings.sd_min_days,
+    )
     read.timepoints = [TimepointRead(tp.label, blinded_date(tp.study_day)) for tp in blinded_timepoints(study_days)]
     return read
 

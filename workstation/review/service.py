@@ -18,7 +18,7 @@ from sqlalchemy import Connection, insert, select
 
 from recist.model import Criteria
 from workstation.audit import AuditAction, utc_now
-from workstation.read_model import Read
+from workstation.read_model import Read, ResponseSettings
 from workstation.review.blinding import (
     BlindedTimepoint,
     blinded_timepoints,
@@ -131,6 +131,17 @@ def review_criteria_of(db: Database, subject_id: str) -> set[str]:
         return {str(c) for c in conn.execute(q.where(review_subjects.c.subject_id == subject_id)).scalars()}
 
 
+def review_settings_of(db: Database, subject_id: str) -> set[tuple[int, bool]]:
+    """The (sd_min_days, confirmation_required) of an enrolled subject's central reads (one value unless edited)."""
+    with db.reading() as conn:
+        q = select(reads.c.sd_min_days, reads.c.confirmation_required).join(
+            review_subjects,
+            (reads.c.read_id == review_subjects.c.read_1_id) | (reads.c.read_id == review_subjects.c.read_2_id),
+        )
+        rows = conn.execute(q.where(review_subjects.c.subject_id == subject_id)).all()
+        return {(int(r[0]), bool(r[1])) for r in rows}
+
+
 def enrol_subject(
     db: Database,
     subject_id: str,
@@ -139,11 +150,14 @@ def enrol_subject(
     readers: tuple[str, str],
     admin: User,
     criteria: str = "RECIST 1.1",
+    settings: ResponseSettings | None = None,
 ) -> str:
     """Put a subject into central review with two distinct central readers; returns its pseudonym.
 
-    One transaction: the pseudonym, the blinded calendar and both readers' empty reads, or nothing.
+    One transaction: the pseudonym, the blinded calendar and both readers' empty reads, or nothing. The reads take
+    the protocol's response ``settings`` (the engine's defaults when None); they are kept on the reads themselves.
     """
+    settings = settings or ResponseSettings()
     require_role(admin, UserRole.ADMINISTRATOR)
     if criteria not in {c.value for c in Criteria}:
         raise ReviewError(f"subject {subject_id}: unknown criteria {criteria!r} (RECIST 1.1 or iRECIST)")
@@ -167,7 +181,7 @@ def enrol_subject(
             raise ReviewError(f"subject {subject_id} is already in central review")
         read_ids = []
         for name in readers:
-            read = new_blinded_read(pseudonym, name, days, criteria)
+            read = new_blinded_read(pseudonym, name, days, criteria, settings)
             save_read_on(conn, db.where, read, user=admin, expected_version=None)
             read_ids.append(read.read_id)
         conn.execute(
@@ -202,7 +216,17 @@ def enrol_subject(
             action=AuditAction.ENROL,
             entity=f"review/{pseudonym}",
             subject_id=subject_id,
-            new={"pseudonym": pseudonym, "readers": list(readers), "read_ids": read_ids, "study_days": days},
+            new={
+                "pseudonym": pseudonym,
+                "readers": list(readers),
+                "read_ids": read_ids,
+                "study_days": days,
+                "response_settings": {
+                    "sd_min_days": settings.sd_min_days,
+                    "confirmation_required": settings.confirmation_required,
+                    "from": "trial.json" if settings.stated else "defaults",
+                },
+            },
             recorded_at=now,
         )
     return pseudonym

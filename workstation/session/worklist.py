@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from imaging.cancel import CancelToken, ProgressCallback
 from imaging.volume import Volume
-from workstation.read_model import LesionStatus, Read, TimepointRead
+from workstation.read_model import LesionStatus, Read, ResponseSettings, TimepointRead
 
 #: Called from the loading thread with the volume (array allocated, partly decoded) and the first slice ready.
 FirstSliceCallback = Callable[[Volume, int], None]
@@ -109,6 +109,8 @@ class TimepointEntry:
 class SubjectEntry:
     subject_id: str
     timepoints: list[TimepointEntry] = field(default_factory=list)
+    #: The protocol's response settings its new reads are created with (the defaults when the trial states none).
+    settings: ResponseSettings = field(default_factory=ResponseSettings)
 
 
 _DICOM_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -130,11 +132,41 @@ def _study_date(folder: Path) -> date | None:
     return None
 
 
+_SETTINGS_KEYS = frozenset({"sd_min_days", "confirmation_required"})
+
+
+def response_settings(index: dict[str, Any]) -> ResponseSettings:
+    """``trial.json``'s ``response_settings`` (docs/sample-trial.md); the defaults, marked not stated, when absent.
+
+    Raises `ValueError` for a value the response engine would refuse or a key it does not know (a misspelt key
+    would otherwise leave the defaults in force without a word).
+    """
+    raw = index.get("response_settings")
+    if raw is None:
+        return ResponseSettings()
+    if not isinstance(raw, dict):
+        raise ValueError(f"'response_settings' must be an object, got {raw!r}")
+    unknown = sorted(set(raw) - _SETTINGS_KEYS)
+    if unknown:
+        raise ValueError(
+            f"'response_settings' has unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_SETTINGS_KEYS))})"
+        )
+    defaults = ResponseSettings()
+    days = raw.get("sd_min_days", defaults.sd_min_days)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise ValueError(f"'response_settings.sd_min_days' must be a whole number of days >= 0, got {days!r}")
+    confirmation = raw.get("confirmation_required", defaults.confirmation_required)
+    if not isinstance(confirmation, bool):
+        raise ValueError(f"'response_settings.confirmation_required' must be true or false, got {confirmation!r}")
+    return ResponseSettings(days, confirmation, stated=True)
+
+
 def _from_trial_index(root: Path) -> list[SubjectEntry]:
-    """The subjects listed in ``trial.json`` (docs/sample-trial.md)."""
+    """The subjects listed in ``trial.json`` (docs/sample-trial.md), with the protocol's response settings."""
     index_path = root / "trial.json"
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
+        settings = response_settings(index)
         subjects = []
         for s in index["subjects"]:
             entries = [
@@ -146,7 +178,7 @@ def _from_trial_index(root: Path) -> list[SubjectEntry]:
                 for t in s["timepoints"]
             ]
             entries.sort(key=lambda e: e.date)
-            subjects.append(SubjectEntry(str(s["subject_id"]), entries))
+            subjects.append(SubjectEntry(str(s["subject_id"]), entries, settings))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WorklistError(f"{index_path} is unreadable: {exc}") from None
     return subjects
@@ -197,11 +229,26 @@ def timepoint_from_folder(folder: Path) -> tuple[str, TimepointEntry]:
 
 
 def new_read(subject: SubjectEntry, reader: str, criteria: str = "RECIST 1.1") -> Read:
+    """An empty read of ``subject`` under the trial's response settings (`SubjectEntry.settings`)."""
     return Read(
         subject_id=subject.subject_id,
         reader=reader,
         criteria=criteria,
+        confirmation_required=subject.settings.confirmation_required,
+        sd_min_days=subject.settings.sd_min_days,
         timepoints=[TimepointRead(label=t.label, date=t.date) for t in subject.timepoints],
+    )
+
+
+def settings_mismatch(read: Read, subject: SubjectEntry) -> str | None:
+    """Why a saved read's response settings differ from the trial's, or None. The read is never changed: it was
+    made (and perhaps signed) under its own settings; the message is for the reader or data manager to act on."""
+    if not subject.settings.stated or not subject.settings.differs_from(read):
+        return None
+    confirmation = "required" if read.confirmation_required else "not required"
+    return (
+        f"{read.subject_id}: this read was created with SD >= {read.sd_min_days} days and confirmation {confirmation};"
+        f" the trial folder's protocol says {subject.settings.describe()}. The read is left as it is"
     )
 
 

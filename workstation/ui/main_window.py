@@ -58,6 +58,7 @@ from workstation.session.worklist import (
     new_read,
     reconcile_timepoints,
     scan_trial,
+    settings_mismatch,
 )
 from workstation.ui.decision_bar import DecisionBar
 from workstation.ui.lesion_table import LesionTable
@@ -405,6 +406,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             return False
         self.open_subjects(subjects)
         self.setWindowTitle(f"RECIST workstation — {folder}")
+        if subjects:  # new reads take the protocol's response settings: say which, and where they came from
+            self.say(f"new reads: {subjects[0].settings.describe()}", 8000)
         return True
 
     def open_central_review(self, subjects: list[SubjectEntry], blinder: Callable[[str], str]) -> None:
@@ -519,6 +522,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             except (ReadStoreError, WorklistError) as exc:
                 self.warn("Saved read", str(exc), 8000)
                 return
+            mismatch = None if saved is None else settings_mismatch(saved, subject)
+            if mismatch is not None:
+                self.warn("Response settings", mismatch, 0)
             self._set_session(ReadingSession(read, self.store, view_only=self.view_only), subject_index)
         self.go_to_timepoint(tp_index)
 
