@@ -63,6 +63,18 @@ def test_case_files_follow_from_the_ground_truth(index: dict[str, Any]) -> None:
             assert json.loads((BUNDLE / path).read_text()) == build_case(truth, criteria)
 
 
+def test_new_reads_of_the_bundle_take_its_case_files_protocol_settings(index: dict[str, Any]) -> None:
+    """The app's reads of the bundled trial use the rules its expected responses were computed under."""
+    settings = index["response_settings"]
+    for subject in index["subjects"]:
+        for path in subject["case_files"].values():
+            case = json.loads((BUNDLE / path).read_text())
+            assert (case["sd_min_days"], case["confirmation_required"]) == (
+                settings["sd_min_days"],
+                settings["confirmation_required"],
+            )
+
+
 def _engine() -> Any:
     try:
         from recist import evaluate_case
