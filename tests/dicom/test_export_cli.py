@@ -10,12 +10,18 @@ import numpy as np
 import pytest
 
 from tests.dicom.test_export_dicom import carried_by_sr, dciodvfy_errors, write_ct_series
-from tests.unit.test_sdtm_known_read import FRAME_OF_REFERENCE, MATRIX, SLICES, known_read, known_series
+from tests.unit.test_sdtm_known_read import (
+    FRAME_OF_REFERENCE,
+    MATRIX,
+    SLICES,
+    known_read,
+    known_series,
+    without_frame_of_reference,
+)
 from workstation.cli import main
 from workstation.export.read_json import load_read, write_read
 from workstation.export.xport import read_xport
 from workstation.mask_store import MaskStore
-from workstation.read_model import Read
 
 
 @pytest.fixture(scope="module")
@@ -122,19 +128,11 @@ def test_an_output_path_that_is_a_file_is_named(trial: Path, tmp_path: Path, cap
     assert a_file.read_text() == "not a folder"
 
 
-def _no_frame_of_reference(read: Read) -> Read:
-    for tp in read.timepoints:
-        for a in tp.assessments.values():
-            for m in a.measurements:
-                m.frame_of_reference_uid = ""
-    return read
-
-
 def test_an_export_from_files_is_all_or_nothing(trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The formats written before a failing one are not left behind; an output folder keeps what it held."""
     reads = tmp_path / "reads"
     write_read(known_read(), reads / "alice.json")
-    write_read(_no_frame_of_reference(known_read("bob")), reads / "bob.json")
+    write_read(without_frame_of_reference(known_read("bob")), reads / "bob.json")
     out = tmp_path / "out"
     # SR asked for by name: bob's cannot be built, so none is written (alice's came first).
     assert main(["export", "sr", str(reads), "--out", str(out), "--dicom", str(trial / "ct"), "--study-id", "T1"]) == 2
@@ -163,7 +161,7 @@ def test_export_all_from_files_leaves_out_an_sr_it_cannot_build(
 ) -> None:
     reads = tmp_path / "reads"
     write_read(known_read(), reads / "alice.json")
-    write_read(_no_frame_of_reference(known_read("bob")), reads / "bob.json")
+    write_read(without_frame_of_reference(known_read("bob")), reads / "bob.json")
     out = tmp_path / "out"
     assert main(["export", "all", str(reads), "--out", str(out), "--dicom", str(trial / "ct"), "--study-id", "T1"]) == 0
     err = capsys.readouterr().err

@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 
 from imaging.cancel import Cancelled, CancelToken
-from tests.dicom.test_export_cli import _no_frame_of_reference
 from tests.dicom.test_export_dicom import write_ct_series
-from tests.unit.test_sdtm_known_read import FRAME_OF_REFERENCE, MATRIX, SLICES, known_read, known_series
+from tests.unit.test_sdtm_known_read import (
+    FRAME_OF_REFERENCE,
+    MATRIX,
+    SLICES,
+    known_read,
+    known_series,
+    without_frame_of_reference,
+)
 from workstation.export.staging import STAGING_PREFIX
 from workstation.mask_store import MaskStore
 from workstation.read_model import Read
@@ -111,7 +117,7 @@ def test_a_read_whose_sr_cannot_be_built_is_exported_without_it(images: Images, 
     """As `recist export all`: the read's other formats are written, and what was left out says why."""
     folders, store, key = images
     out = _out(tmp_path)
-    result = export_read(_read(key, _no_frame_of_reference), out, folders, store)
+    result = export_read(_read(key, without_frame_of_reference), out, folders, store)
     assert result.left_out == [
         "no DICOM SR: subject S001 timepoint baseline lesion T1 measurement 1: end points without a frame of "
         "reference UID cannot be placed in 3-D"

@@ -19,7 +19,14 @@ from recist import evaluate_case
 from tests.dicom.test_export_dicom import dciodvfy_errors, write_ct_series
 from tests.services import postgres_server as pg
 from tests.services.postgres_server import PASSWORD, make_read, make_users
-from tests.unit.test_sdtm_known_read import FRAME_OF_REFERENCE, MATRIX, SLICES, known_read, known_series
+from tests.unit.test_sdtm_known_read import (
+    FRAME_OF_REFERENCE,
+    MATRIX,
+    SLICES,
+    known_read,
+    known_series,
+    without_frame_of_reference,
+)
 from workstation.cli import main
 from workstation.export import terminology as ct
 from workstation.mask_store import MaskStore
@@ -478,15 +485,6 @@ def test_only_signed_timepoints_are_exported() -> None:
     assert signed_part(read) is read
 
 
-def _without_frame_of_reference(read: Read) -> Read:
-    """A read whose end points lack their frame of reference (e.g. measured before the workstation recorded it)."""
-    for tp in read.timepoints:
-        for a in tp.assessments.values():
-            for m in a.measurements:
-                m.frame_of_reference_uid = ""
-    return read
-
-
 def _files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder``, hidden ones too, by relative path."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -539,7 +537,7 @@ def test_the_sr_of_a_read_without_frames_of_reference_is_left_out_and_the_rest_e
     try:
         site1 = get_user(db, "site1")
         assert site1 is not None
-        read = _without_frame_of_reference(make_read(subject))
+        read = without_frame_of_reference(make_read(subject))
         sign_all(db, read.read_id, "site1", save_read(db, read, user=site1, expected_version=None), range(2))
     finally:
         db.close()

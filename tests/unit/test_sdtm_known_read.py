@@ -132,6 +132,16 @@ def known_read(reader: str = "alice", reader_role: str = "central") -> Read:
 
 
 # ---- tests ---------------------------------------------------------------------------------------------------------
+def without_frame_of_reference(read: Read) -> Read:
+    """``read`` with its end points' frame of reference removed (measured before the workstation recorded it): its
+    DICOM SR cannot be built."""
+    for tp in read.timepoints:
+        for a in tp.assessments.values():
+            for m in a.measurements:
+                m.frame_of_reference_uid = ""
+    return read
+
+
 def test_read_json_round_trip_keeps_every_field(tmp_path: Path) -> None:
     read = known_read()
     path = write_read(read, tmp_path / "r.json")
