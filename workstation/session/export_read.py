@@ -12,7 +12,6 @@ Slow (SR/SEG read every source header): the GUI runs it in a worker with progres
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,8 @@ def export_read(
     cancel: CancelToken | None = None,
 ) -> ReadExport:
     """Write every format ``read`` allows under ``out_dir``, all or nothing. SR and SEG need the source images.
+    ``read`` is only read; a caller that keeps editing it meanwhile passes a copy (the app takes one on its GUI
+    thread when Ctrl+E is pressed).
 
     A format that cannot be written is a `ReadExportError` naming it; `Cancelled` when ``cancel`` is set. Either way
     nothing is left in ``out_dir``."""
@@ -56,7 +57,6 @@ def export_read(
     from workstation.export.sdtm import build_sdtm, evaluate_reads, write_sdtm
     from workstation.export.tables import write_tables
 
-    read = copy.deepcopy(read)  # the reader may go on editing while this runs
     staged = StagedFolder(out_dir)
     try:
         staged.open()
