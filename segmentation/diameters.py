@@ -159,6 +159,34 @@ def slice_axes(mask2d: npt.NDArray[np.bool_], row_mm: float, col_mm: float) -> S
     return SliceAxes(long_mm, (p, q), short_mm, (s0, s1), int(mask2d.sum()))
 
 
+#: Directions (over half a turn) in which each slice's width is measured to bound its longest diameter.
+BOUND_DIRECTIONS = 12
+
+
+def _slice_diameter_bounds_mm(
+    mask: npt.NDArray[np.bool_], ks: npt.NDArray[np.int64], row_mm: float, col_mm: float
+) -> npt.NDArray[np.float64]:
+    """Per slice ``ks``, an upper bound of the mask's longest in-plane diameter (pixel corners included), in mm: its
+    widest extent over ``BOUND_DIRECTIONS`` directions, divided by the cosine of half their spacing (the diameter's
+    own direction lies within that angle of one of them)."""
+    sub = mask[ks]
+    present = sub.any(axis=2)  # (slices, rows)
+    first = np.argmax(sub, axis=2).astype(np.float64)
+    last = (sub.shape[2] - 1 - np.argmax(sub[:, :, ::-1], axis=2)).astype(np.float64)
+    r = np.arange(sub.shape[1], dtype=np.float64)[None, :] * row_mm
+    x_lo, x_hi = (first - 0.5) * col_mm, (last + 0.5) * col_mm
+    widest = np.zeros(len(ks))
+    for theta in np.arange(BOUND_DIRECTIONS) * (np.pi / BOUND_DIRECTIONS):
+        c, s = np.cos(theta), np.sin(theta)
+        y = r * c
+        half_row = 0.5 * row_mm * abs(c)
+        hi = y + half_row + np.maximum(x_lo * s, x_hi * s)
+        lo = y - half_row + np.minimum(x_lo * s, x_hi * s)
+        width = np.where(present, hi, -np.inf).max(axis=1) - np.where(present, lo, np.inf).min(axis=1)
+        widest = np.maximum(widest, width)
+    return np.asarray(widest / np.cos(np.pi / (2 * BOUND_DIRECTIONS)) + 1e-6, dtype=np.float64)
+
+
 def _slice_thickness_mm(volume: Volume, ks: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     offs = volume.slice_offsets_mm
     assert offs is not None
@@ -186,14 +214,24 @@ def recist_axes(
     if occupied.size == 0:
         raise SegmentationError("the lesion mask is empty: nothing to measure")
     row_mm, col_mm = float(volume.spacing[1]), float(volume.spacing[2])
-    axes = {int(k): slice_axes(mask[k], row_mm, col_mm) for k in occupied}
+    axes: dict[int, SliceAxes] = {}
 
     def rank(k: int) -> tuple[float, int, int]:
         a = axes[k]
         key = a.short_mm if is_node else a.long_mm
         return (round(key, 9), a.area_px, -k)
 
-    best_k = max(axes, key=rank)
+    # Slices in order of a bound of their longest diameter, which bounds both axes: once it falls below the best axis
+    # found, no later slice can win (most of a large lesion's slices are never measured).
+    bound = _slice_diameter_bounds_mm(mask, occupied, row_mm, col_mm)
+    best_k = -1
+    for n in np.argsort(-bound, kind="stable"):
+        k = int(occupied[n])
+        if best_k >= 0 and bound[n] < rank(best_k)[0] - 1e-6:
+            break
+        axes[k] = slice_axes(mask[k], row_mm, col_mm)
+        if best_k < 0 or rank(k) > rank(best_k):
+            best_k = k
     best = axes[best_k]
     k0, j0, i0 = offset
     k_full = k0 + best_k

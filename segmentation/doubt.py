@@ -13,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from segmentation.crop import lesion_box
+from segmentation.morphology import erode_cross
+from segmentation.threads import start
 
 #: The part of a shell SHELL_MM outside the outline whose (0.7 mm smoothed) density is within SAME_DENSITY_HU of the
 #: lesion's own; above SAME_DENSITY_FRACTION the outline runs along tissue it cannot be told from. Set on validation
@@ -31,22 +33,22 @@ def same_density_border(
     from scipy import ndimage
 
     sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
-    idx = np.argwhere(mask)
-    if not idx.size:
+    first = int(np.argmax(mask))  # any voxel of the mask will do
+    if not mask.flat[first]:
         return 0.0
+    k, j, i = np.unravel_index(first, mask.shape)
     margin = tuple(int(np.ceil(SHELL_MM[1] / s)) + 2 for s in sp)
-    box = lesion_box(mask, (int(idx[0][0]), int(idx[0][1]), int(idx[0][2])), margin)  # type: ignore[arg-type]
+    box = lesion_box(mask, (int(k), int(j), int(i)), margin)  # type: ignore[arg-type]
     m = mask[box]
-    smooth = ndimage.gaussian_filter(np.asarray(image_hu[box], dtype=np.float32), [0.7 / s for s in sp])
+    smoothing = start(ndimage.gaussian_filter, np.asarray(image_hu[box], dtype=np.float32), [0.7 / s for s in sp])
     step = 2 if min(sp[1], sp[2]) < 1.0 else 1
     coarse = ndimage.distance_transform_edt(~m[:, ::step, ::step], sampling=(sp[0], sp[1] * step, sp[2] * step))
     outside = np.repeat(np.repeat(coarse, step, axis=1), step, axis=2)[:, : m.shape[1], : m.shape[2]]
     shell = (outside > SHELL_MM[0]) & (outside <= SHELL_MM[1]) & ~m
     if not shell.any():
         return 0.0
-    in_plane = np.zeros((3, 3, 3), dtype=bool)
-    in_plane[1] = [[False, True, False], [True, True, True], [False, True, False]]
-    core = ndimage.binary_erosion(m, structure=in_plane, iterations=max(1, round(1.0 / min(sp[1], sp[2]))))
+    core = erode_cross(m, in_plane=True, iterations=max(1, round(1.0 / min(sp[1], sp[2]))))
+    smooth = smoothing.result()
     lesion_hu = float(np.median(smooth[core if core.sum() >= 5 else m]))
     return float(np.mean(np.abs(smooth[shell] - lesion_hu) < SAME_DENSITY_HU))
 

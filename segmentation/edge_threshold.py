@@ -20,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from segmentation.crop import component_at, lesion_box
+from segmentation.morphology import dilate_cross, erode_cross
+from segmentation.threads import map_in_order, start
 
 #: The thresholds tried between the bundle's range ends (inclusive), and the contrast gain needed to leave its own.
 STEP, MIN_GAIN = 0.05, 1.05
@@ -31,33 +33,11 @@ MAX_GROWTH_MM = 4.0
 
 def border_contrast(smooth: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_]) -> float:
     """Mean density of the outline's inner rim minus that of its outer rim (in-plane, one pixel each), absolute."""
-    inner = mask & ~_erode_in_plane(mask)
-    outer = _dilate_in_plane(mask) & ~mask
+    inner = mask & ~erode_cross(mask, in_plane=True)
+    outer = dilate_cross(mask, in_plane=True) & ~mask
     if not inner.any() or not outer.any():
         return 0.0
     return abs(float(smooth[inner].mean()) - float(smooth[outer].mean()))
-
-
-def _erode_in_plane(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """Erosion by the in-plane cross, outside the array counted as background (as scipy's, several times faster)."""
-    out = mask.copy()
-    out[:, 1:] &= mask[:, :-1]
-    out[:, :-1] &= mask[:, 1:]
-    out[:, :, 1:] &= mask[:, :, :-1]
-    out[:, :, :-1] &= mask[:, :, 1:]
-    out[:, 0] = out[:, -1] = False
-    out[:, :, 0] = out[:, :, -1] = False
-    return out
-
-
-def _dilate_in_plane(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """Dilation by the in-plane cross."""
-    out = mask.copy()
-    out[:, 1:] |= mask[:, :-1]
-    out[:, :-1] |= mask[:, 1:]
-    out[:, :, 1:] |= mask[:, :, :-1]
-    out[:, :, :-1] |= mask[:, :, 1:]
-    return out
 
 
 def candidate_thresholds(low: float, high: float, own: float) -> list[float]:
@@ -88,39 +68,51 @@ def edge_threshold(
     margin = tuple(int(np.ceil(MAX_GROWTH_MM / s)) + 2 for s in sp)
     box = lesion_box(own_mask, seed, margin)  # type: ignore[arg-type]
     local_seed = (seed[0] - box[0].start, seed[1] - box[1].start, seed[2] - box[2].start)
-    smooth = ndimage.gaussian_filter(np.asarray(image_hu[box], dtype=np.float32), [0.3, 0.7 / sp[1], 0.7 / sp[2]])
+    # Smoothed while the first candidate outlines are labelled (they need it only for their contrast).
+    sigma = [0.3, 0.7 / sp[1], 0.7 / sp[2]]
+    smoothing = start(ndimage.gaussian_filter, np.asarray(image_hu[box], dtype=np.float32), sigma)
     local_prob = prob[box]
     local_own = own_mask[box]
-    growth: npt.NDArray[np.float64] | None = None  # distance from the bundle's outline, once a wider one is seen
     # A higher threshold's outline lies inside the bundle's own: its box (and one voxel for the outer rim) will do.
     inner_box = lesion_box(local_own, local_seed, (1, 1, 1))
-    best_t, best_mask = own, local_own
-    best_contrast = border_contrast(smooth, local_own) * MIN_GAIN
-    for t in candidate_thresholds(search_range[0], search_range[1], own):
-        if t == own:
-            continue
+    inner_seed = (
+        local_seed[0] - inner_box[0].start,
+        local_seed[1] - inner_box[1].start,
+        local_seed[2] - inner_box[2].start,
+    )
+
+    def outline(t: float) -> tuple[float, npt.NDArray[np.bool_]] | None:
+        """Threshold ``t``'s outline (the component at the click) and its border contrast; None if it has none."""
         if t < own:
             m = component_at(local_prob >= t, local_seed, search_vox)
-            if not m.any():
-                continue
+            return (border_contrast(smoothing.result(), m), m) if m.any() else None
+        part = component_at(local_prob[inner_box] >= t, inner_seed, search_vox)
+        if not part.any():
+            return None
+        m = np.zeros_like(local_own)
+        m[inner_box] = part
+        return border_contrast(smoothing.result()[inner_box], part), m
+
+    thresholds = [t for t in candidate_thresholds(search_range[0], search_range[1], own) if t != own]
+    outlines = map_in_order(outline, thresholds)
+    bar = border_contrast(smoothing.result(), local_own) * MIN_GAIN
+    # The most contrasted outline beating the bar (on a tie the lowest threshold); a wider one only within
+    # MAX_GROWTH_MM of the bundle's outline, measured only when one would win (the costliest step here).
+    ranked = sorted(
+        (i for i, o in enumerate(outlines) if o is not None and o[0] > bar),
+        key=lambda i: (-outlines[i][0], i),  # type: ignore[index]
+    )
+    growth: npt.NDArray[np.float64] | None = None
+    best_t, best_mask = own, local_own
+    for i in ranked:
+        t, (_, m) = thresholds[i], outlines[i]  # type: ignore[misc]
+        if t < own:
             if growth is None:
-                # The lowest threshold comes first: its outline holds every higher one's, so distances in its box do.
-                growth = np.full(m.shape, np.inf)
-                near = lesion_box(m | local_own, local_seed, (1, 1, 1))
-                growth[near] = ndimage.distance_transform_edt(~local_own[near], sampling=sp)
+                growth = ndimage.distance_transform_edt(~local_own, sampling=sp)
             if float(growth[m].max()) > MAX_GROWTH_MM:
                 continue
-            c = border_contrast(smooth, m)
-        else:
-            inner_seed = tuple(v - b.start for v, b in zip(local_seed, inner_box, strict=True))
-            part = component_at(local_prob[inner_box] >= t, inner_seed, search_vox)
-            if not part.any():
-                continue
-            c = border_contrast(smooth[inner_box], part)
-            m = np.zeros_like(local_own)
-            m[inner_box] = part
-        if c > best_contrast:
-            best_t, best_mask, best_contrast = t, m, c
+        best_t, best_mask = t, m
+        break
     if best_t == own:
         return own, own_mask
     out = np.zeros_like(own_mask)

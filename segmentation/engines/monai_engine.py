@@ -53,9 +53,12 @@ from segmentation.crop import (
     touches_image_edge,
     unclosed,
 )
+from segmentation.distance import farther_than
 from segmentation.doubt import same_density_doubt
 from segmentation.edge_threshold import edge_threshold
+from segmentation.morphology import dilate_cross
 from segmentation.network_inputs import network_input
+from segmentation.threads import start
 
 SEARCH_MM = 3.0
 #: The autocast type on a GPU: bfloat16, the type the model was trained in. float16 overflows this network's
@@ -209,14 +212,16 @@ class MonaiSegmenter:
                 continue
             break
         assert mask is not None and prob is not None and box is not None
-        # Confidence is the network's: how decided it is about its own outline (before the edge choice below).
-        confidence, reasons, halo = outline_confidence(
-            prob, mask, box.local(seed), volume.spacing, self.config.confidence_sharpness
+        # Confidence is the network's: how decided it is about its own outline (before the edge choice below,
+        # which runs beside it).
+        judged = start(
+            outline_confidence, prob, mask, box.local(seed), volume.spacing, self.config.confidence_sharpness
         )
         chosen = self.config.threshold
         if self.config.edge_threshold_range is not None:
             low_high, own = self.config.edge_threshold_range, self.config.threshold
             chosen, mask = edge_threshold(image, prob, mask, box.local(seed), volume.spacing, own, low_high, search)  # type: ignore[arg-type]
+        confidence, reasons, halo = judged.result()
         if self.refine:
             mask = refine_edges(image, prob, mask, box.local(seed), volume.spacing)
         if self.trim_halo and halo and chosen >= self.config.threshold:
@@ -256,14 +261,13 @@ def outline_confidence(
 ) -> tuple[float, list[str], bool]:
     """Confidence 0..1, the reasons it is low, and whether the outline spreads into a faint halo, from the
     probability map around the mask. ``sharpness``: the soft Dice given confidence 0 and 1 (0.5 half-way)."""
-    from scipy import ndimage
 
     sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
     search = tuple(max(1, round(2.0 / s)) for s in sp)
     # Every voxel these measures look at lies within 2 voxels (the dilation) or the search window of mask and seed.
     box = lesion_box(mask, seed, tuple(max(2, r) for r in search))  # type: ignore[arg-type]
     prob, mask, seed = prob[box], mask[box], _local(seed, box)
-    near = ndimage.binary_dilation(mask, iterations=2)
+    near = dilate_cross(mask, iterations=2)
     p = prob[near].astype(np.float64)
     m = mask[near]
     soft_dice = float(2 * (p * m).sum() / (p.sum() + m.sum() + 1e-9))
@@ -278,7 +282,7 @@ def outline_confidence(
     core = component_at((prob >= CORE_PROBABILITY) & mask, seed, search)  # type: ignore[arg-type]
     far = 1.0
     if core.any():
-        far = float((mask & (ndimage.distance_transform_edt(~core, sampling=sp) > FAR_MM)).sum() / mask.sum())
+        far = float((mask & farther_than(core, sp, FAR_MM)).sum() / mask.sum())
     halo = far > FAR_FRACTION
     if halo:
         confidence = min(confidence, 0.4)
@@ -297,7 +301,6 @@ def trim_to_core(
 ) -> npt.NDArray[np.bool_]:
     """The part of ``mask`` within ``FAR_MM`` of its core (probability >= ``CORE_PROBABILITY``, connected to the
     click), connected to the click; the mask unchanged when there is no core."""
-    from scipy import ndimage
 
     sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
     search = tuple(max(1, round(2.0 / s)) for s in sp)
@@ -306,7 +309,7 @@ def trim_to_core(
     core = component_at((local_prob >= CORE_PROBABILITY) & local_mask, local_seed, search)  # type: ignore[arg-type]
     if not core.any():
         return mask
-    near = local_mask & (ndimage.distance_transform_edt(~core, sampling=sp) <= FAR_MM)
+    near = local_mask & ~farther_than(core, sp, FAR_MM)
     trimmed = component_at(near, local_seed, search)  # type: ignore[arg-type]
     if not trimmed.any():
         return mask

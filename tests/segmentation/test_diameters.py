@@ -142,3 +142,42 @@ def test_convex_hull_drops_interior_and_collinear_points():
     pts = np.array([[0, 0], [2, 0], [1, 0], [2, 2], [0, 2], [1, 1]], dtype=float)
     hull = convex_hull(pts)
     assert sorted(map(tuple, hull)) == [(0, 0), (0, 2), (2, 0), (2, 2)]
+
+
+def _measured_everywhere(mask, volume, is_node):
+    """recist_axes's choice with every slice measured (no pruning): the slice with the largest axis, then area."""
+    from segmentation.diameters import slice_axes
+
+    row_mm, col_mm = volume.spacing[1], volume.spacing[2]
+    best = None
+    for k in range(mask.shape[0]):
+        if not mask[k].any():
+            continue
+        a = slice_axes(mask[k], row_mm, col_mm)
+        key = (round(a.short_mm if is_node else a.long_mm, 9), a.area_px, -k)
+        if best is None or key > best[0]:
+            best = (key, k, a)
+    return best
+
+
+@pytest.mark.parametrize("is_node", [False, True])
+def test_slices_skipped_by_the_diameter_bound_could_never_win(is_node):
+    """Slices are measured in order of a bound of their diameter and the rest skipped: the result must be the one
+    measuring every slice gives, on blobs, thin lines and single pixels at anisotropic spacing."""
+    from segmentation.diameters import _slice_diameter_bounds_mm, slice_axes
+
+    rng = np.random.default_rng(20261127)
+    for trial in range(40):
+        shape = (int(rng.integers(1, 9)), int(rng.integers(3, 30)), int(rng.integers(3, 30)))
+        spacing = (float(rng.uniform(0.5, 5)), float(rng.uniform(0.3, 1.5)), float(rng.uniform(0.3, 1.5)))
+        volume = make_volume(shape, spacing)
+        mask = rng.random(shape) > rng.uniform(0.3, 0.995)
+        mask[rng.integers(shape[0]), rng.integers(shape[1]), rng.integers(shape[2])] = True
+        ks = np.flatnonzero(mask.reshape(shape[0], -1).any(axis=1))
+        bounds = _slice_diameter_bounds_mm(mask, ks, spacing[1], spacing[2])
+        for k, bound in zip(ks, bounds, strict=True):
+            assert slice_axes(mask[k], spacing[1], spacing[2]).long_mm <= bound, (trial, k)
+        got = recist_axes(mask, volume, is_node=is_node)
+        _, k, a = _measured_everywhere(mask, volume, is_node)
+        assert got.slice_index == k, trial
+        assert (got.long_axis_mm, got.short_axis_mm) == (a.long_mm, a.short_mm), trial
