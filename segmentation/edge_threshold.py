@@ -10,8 +10,8 @@ beats it by ``MIN_GAIN``.
 
 Chosen on validation seeds 777 and 778 (lesion_seg 0.3.0, first clicks; never the benchmark's seed): thresholds
 0.15-0.6, gain 1.05, growth at most 4 mm. There it cut the outlines off by over 3 mm (or Dice < 0.8) from 32 to 26 of
-80 and the long-axis p95 from 5.2 / 4.5 to 3.8 / 4.5 mm; see models/lesion_seg/MODEL_CARD.md for the benchmark. It
-costs 4 ms a click (median; 31 ms at p95, large lesions) on this CPU.
+80 and the long-axis p95 from 5.2 / 4.5 to 3.8 / 4.5 mm; see models/lesion_seg/MODEL_CARD.md for the benchmark. The
+candidate outlines are labelled side by side (`segmentation.threads`), the image smoothed meanwhile.
 """
 
 from __future__ import annotations
