@@ -34,9 +34,28 @@ def test_the_export_lists_what_it_wrote_and_what_it_left_out(qtbot, window, tmp_
     assert files and {p.relative_to(out).parts[0] for p in files} == {"tables", "sdtm", "reads"}
     # the phantom's images are not DICOM: no SR or SEG, and the reader is told so
     assert shown == (
-        f"{len(files)} file(s) exported to {out}; no DICOM SR or SEG: none of the read's images was opened from a "
-        "DICOM folder; the read's other formats were exported"
+        f"{len(files)} file(s) exported to {out}, STUDYID RECIST-TRIAL (the default: the trial states no "
+        "protocol_id); no DICOM SR or SEG: none of the read's images was opened from a DICOM folder; the read's other "
+        "formats were exported"
     )
+
+
+def test_the_export_writes_the_trials_protocol_id(qtbot, window, tmp_path: Path) -> None:
+    """STUDYID is the protocol id trial.json states (not the default a data manager would have to correct)."""
+    import csv
+
+    w = window
+    w.open_subjects([SubjectEntry("S1", phantom_subject().timepoints, protocol_id="TIL-PEMBRO-GC-01")])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+    out = tmp_path / "out"
+    out.mkdir()
+    shown = _export(qtbot, w, out)
+    assert f"exported to {out}, STUDYID TIL-PEMBRO-GC-01;" in shown
+    tables = sorted((out / "sdtm").glob("*.csv"))
+    assert tables
+    for table in tables:
+        with table.open(newline="", encoding="utf-8") as f:
+            assert {row["STUDYID"] for row in csv.DictReader(f)} <= {"TIL-PEMBRO-GC-01"}, table.name
 
 
 def test_a_failed_export_says_what_failed_and_leaves_nothing(qtbot, window, tmp_path: Path, monkeypatch) -> None:

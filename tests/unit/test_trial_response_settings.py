@@ -77,3 +77,14 @@ def test_settings_the_engine_would_refuse_stop_the_folder(tmp_path: Path, settin
     with pytest.raises(WorklistError, match=r"trial\.json is unreadable") as err:
         scan_trial(_trial(tmp_path, response_settings=settings))
     assert says in str(err.value)
+
+
+def test_the_trials_protocol_id_is_taken_and_a_bad_one_refused(tmp_path: Path) -> None:
+    """``protocol_id`` (what the app's export writes as STUDYID) is read with the subjects; absent, it is None."""
+    [subject] = scan_trial(_trial(tmp_path, protocol_id="TIL-PEMBRO-GC-01"))
+    assert subject.protocol_id == "TIL-PEMBRO-GC-01"
+    [subject] = scan_trial(_trial(tmp_path))
+    assert subject.protocol_id is None
+    for bad in ("", "  ", 7):
+        with pytest.raises(WorklistError, match="protocol_id"):
+            scan_trial(_trial(tmp_path, protocol_id=bad))

@@ -31,10 +31,10 @@ from workstation import paths
 from workstation.cli import CommandError, into_place, output_folder, staged_output
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
 from workstation.export.staging import StagingError
+from workstation.session.export_read import DEFAULT_STUDY_ID
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
 #: STUDYID when --study-id is not given (said on stderr: a submission needs the protocol's own).
-DEFAULT_STUDY_ID = "RECIST-TRIAL"
 
 
 def default_masks() -> Path:

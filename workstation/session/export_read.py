@@ -27,6 +27,10 @@ class ReadExportError(Exception):
     (when moving the written files into place failed: how many were moved before it)."""
 
 
+#: STUDYID (and the SR's protocol id) when the trial states no protocol id.
+DEFAULT_STUDY_ID = "RECIST-TRIAL"
+
+
 @dataclass(frozen=True)
 class ReadExport:
     """What an export of the read wrote: ``files`` in place under the chosen folder, and ``left_out``, one line per
@@ -41,7 +45,7 @@ def export_read(
     out_dir: Path,
     image_folders: Sequence[Path],
     mask_store: MaskStore | None,
-    study_id: str = "RECIST-TRIAL",
+    study_id: str = DEFAULT_STUDY_ID,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> ReadExport:

@@ -111,6 +111,8 @@ class SubjectEntry:
     timepoints: list[TimepointEntry] = field(default_factory=list)
     #: The protocol's response settings its new reads are created with (the defaults when the trial states none).
     settings: ResponseSettings = field(default_factory=ResponseSettings)
+    #: The trial's protocol id (``trial.json``'s ``protocol_id``), written as STUDYID and in the SR; None if unstated.
+    protocol_id: str | None = None
 
 
 _DICOM_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -167,6 +169,9 @@ def _from_trial_index(root: Path) -> list[SubjectEntry]:
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
         settings = response_settings(index)
+        protocol_id = index.get("protocol_id")
+        if protocol_id is not None and (not isinstance(protocol_id, str) or not protocol_id.strip()):
+            raise ValueError(f"'protocol_id' must be a non-empty text, got {protocol_id!r}")
         subjects = []
         for s in index["subjects"]:
             entries = [
@@ -178,7 +183,7 @@ def _from_trial_index(root: Path) -> list[SubjectEntry]:
                 for t in s["timepoints"]
             ]
             entries.sort(key=lambda e: e.date)
-            subjects.append(SubjectEntry(str(s["subject_id"]), entries, settings))
+            subjects.append(SubjectEntry(str(s["subject_id"]), entries, settings, protocol_id))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WorklistError(f"{index_path} is unreadable: {exc}") from None
     return subjects

@@ -14,7 +14,7 @@ from PyQt6.QtWidgets import QFileDialog, QWidget
 
 from imaging.cancel import CancelToken, ProgressCallback
 from workstation.read_model import Read
-from workstation.session.export_read import ReadExport, export_read
+from workstation.session.export_read import DEFAULT_STUDY_ID, ReadExport, export_read
 from workstation.session.persistence import ReadStoreError
 from workstation.session.worklist import DicomFolderSource, SubjectEntry, WorklistError, timepoint_from_folder
 from workstation.ui.workers import Job
@@ -158,11 +158,17 @@ class ReadActionsMixin:
         # The read as it is now, copied here: the reader may go on editing while the worker writes it.
         read, store = copy.deepcopy(s.read), self.measuring.mask_store
 
+        # STUDYID (and the SR's protocol id): the trial's own, or the default, said as such.
+        study_id = subject.protocol_id or DEFAULT_STUDY_ID
+        named = f"STUDYID {study_id}"
+        if not subject.protocol_id:
+            named += " (the default: the trial states no protocol_id)"
+
         def work(progress: ProgressCallback, cancel: CancelToken) -> ReadExport:
-            return export_read(read, out_dir, folders, store, progress=progress, cancel=cancel)
+            return export_read(read, out_dir, folders, store, study_id, progress=progress, cancel=cancel)
 
         def done(result: ReadExport) -> None:
-            message = f"{len(result.files)} file(s) exported to {out_dir}"
+            message = f"{len(result.files)} file(s) exported to {out_dir}, {named}"
             if result.left_out:
                 self.warn("Export", f"{message}; {'; '.join(result.left_out)}; the read's other formats were exported")
             else:
