@@ -191,3 +191,14 @@ def test_user_errors_are_one_line(db, trial, tmp_path, capsys):
     assert code == 2 and "password" in err.lower()
     code, _, err = review(capsys, "status", "--db", str(tmp_path / "missing.db"), "--admin", "admin")
     assert code == 2 and "missing.db" in err and len(err.strip().splitlines()) == 1
+
+
+def test_help_says_who_may_run_each_action(capsys):
+    """assign creates the readers' reads: only an administrator may (the command refuses a data manager)."""
+    for action, who in (("assign", "the administrator doing this"), ("status", "the data manager or administrator")):
+        with pytest.raises(SystemExit):
+            main(["review", action, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert who in text, action
+        if action == "assign":
+            assert "data manager" not in text

@@ -53,11 +53,13 @@ def add_parser(subparsers: Any) -> None:
     )
     status = actions.add_parser("status", help="per subject: reads done, signed, concordant/discordant/adjudicated")
     discordance = actions.add_parser("discordance", help="discordance rates per reader pair")
-    for sub in (assign, status, discordance):
+    for sub, who in (
+        (assign, "the administrator doing this (it creates the readers' reads; password asked)"),
+        (status, "the data manager or administrator doing this (password asked)"),
+        (discordance, "the data manager or administrator doing this (password asked)"),
+    ):
         sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
-        sub.add_argument(
-            "--user", "--admin", dest="user", help="the data manager or administrator doing this (password asked)"
-        )
+        sub.add_argument("--user", "--admin", dest="user", help=who)
         sub.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     for sub in (status, discordance):
         sub.add_argument("--format", choices=["table", "json"], default="table")
