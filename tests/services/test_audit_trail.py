@@ -390,3 +390,29 @@ def test_a_password_asked_for_without_a_terminal_is_one_clear_line(db, capsys, m
         "recist audit: no terminal to ask for the password of datamgr on: send it on standard input with "
         "--password-stdin"
     )
+
+
+def test_audit_accounts_lists_failed_sign_ins_and_refused_access(db, capsys, monkeypatch) -> None:
+    """Entries about no subject (accounts, failed sign-ins, refused access) are listed for a data manager; `show`,
+    which takes a subject, could never reach them."""
+    from workstation.users import AuthenticationError, authenticate
+
+    subject = _filled(db)
+    with pytest.raises(AuthenticationError):
+        authenticate(db, "nobody", "guessing")
+    _stdin(monkeypatch, PASSWORD)
+    assert main(["audit", "accounts", "--db", db.url, "--user", "reader1", "--password-stdin"]) == 2
+    assert "reader1 is a central reader" in capsys.readouterr().err
+    _stdin(monkeypatch, PASSWORD, PASSWORD)
+    manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
+    assert main(["audit", "accounts", *manager]) == 0
+    out = capsys.readouterr().out
+    assert "nobody  login-failed  user/nobody" in out
+    assert "reader1  access-denied  user/reader1" in out
+    assert "reason: recist audit: not allowed for a central reader" in out
+    assert "create  user/datamgr" in out
+    assert subject not in out and "read/" not in out  # the subjects' entries stay with `show`
+    assert main(["audit", "accounts", *manager, "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {e["action"] for e in shown} == {"create", "login-failed", "access-denied"}
+    assert all(e["subject_id"] == "" for e in shown)

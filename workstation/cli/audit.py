@@ -1,5 +1,7 @@
 """`recist audit verify` checks the tamper-evident chain; `recist audit show SUBJECT --user NAME` lists a subject's
-entries (a data manager or administrator: they link the subject to its central-review pseudonym).
+entries (a data manager or administrator: they link the subject to its central-review pseudonym); `recist audit
+accounts --user NAME` lists the entries that concern no subject: user accounts created or changed, failed sign-ins
+and signatures, and access refused to a role (21 CFR 11.300(d): attempts at unauthorised use must be found).
 
 SUBJECT is a subject id or its central-review pseudonym (BICR-..., as review listings show it): either way the entries
 of the subject and of its pseudonym are listed, and a pseudonym is named on stderr with the subject it stands for.
@@ -30,7 +32,13 @@ def add_parser(subparsers: Any) -> None:
     )
     show.add_argument("--format", choices=["table", "json"], default="table")
     add_sign_in_arguments(show, "reading the audit trail")
-    for sub in (verify, show):
+    accounts = actions.add_parser(
+        "accounts",
+        help="list the entries about no subject: user accounts, failed sign-ins and signatures, refused access",
+    )
+    accounts.add_argument("--format", choices=["table", "json"], default="table")
+    add_sign_in_arguments(accounts, "reading the audit trail")
+    for sub in (verify, show, accounts):
         sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
     p.set_defaults(func=run)
 
@@ -63,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
             check = audit_log.verify(db)
             print(check.message())
             return 0 if check.ok else 1
+        if args.audit_command == "accounts":
+            unblinded_user(db, args)  # who tried what, and when: for a data manager or administrator
+            entries = audit_log.entries(db, [""])
+            if not entries:
+                raise CommandError(f"no audit entries about user accounts or access in {db.where}", code=1)
+            _print_entries(entries, args.format)
+            return 0
         from workstation.review.blinding import looks_like_pseudonym
         from workstation.review.for_export import ExportSelectionError, resolve_subject
         from workstation.review.service import pseudonym_of
