@@ -89,7 +89,10 @@ def test_audit_show_lists_who_changed_what_when_and_why(db, capsys, monkeypatch)
     assert "site1  change  read/" in out and "long_axis_mm" in out and "old: " in out and "new: " in out
     assert main(["audit", "show", subject, *manager, "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert {e["action"] for e in shown} == {"create", "change"}
+    assert {e["action"] for e in shown} == {"create", "change", "view-audit"}  # the first show is itself recorded
+    (seen,) = [e for e in shown if e["action"] == "view-audit"]
+    assert (seen["username"], seen["entity"], seen["subject_id"]) == ("datamgr", f"audit/{subject}", subject)
+    assert json.loads(seen["new_value"])["what"] == "recist audit show"
     assert main(["audit", "show", "NOBODY", *manager]) == 1
     assert "no audit entries for subject 'NOBODY'" in capsys.readouterr().err
 
@@ -139,7 +142,11 @@ def test_audit_show_takes_a_central_review_pseudonym_once_signed_in_to_see_unbli
     by_id = capsys.readouterr()
     assert main(["audit", "show", pseudonym, *manager]) == 0
     by_pseudonym = capsys.readouterr()
-    assert by_pseudonym.out == by_id.out
+    # The same entries, and the first show's own record (a subject's trail beside its pseudonym unblinds it).
+    assert by_pseudonym.out.startswith(by_id.out)
+    assert by_pseudonym.out[len(by_id.out) :].split("\n")[0].endswith(f"datamgr  view-audit  audit/{subject}")
+    views = [json.loads(e.new_value) for e in audit_log.entries(db, [subject]) if e.action == "view-audit"]
+    assert [v["asked_for"] for v in views] == [subject, pseudonym]
     for who_what in ("site1  create  read/", "admin  enrol  review/", "reader1  create  read/"):
         assert who_what in by_pseudonym.out
     assert by_pseudonym.err == f"{pseudonym}: the central-review pseudonym of subject {subject}\n"

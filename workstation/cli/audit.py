@@ -6,6 +6,7 @@ and signatures, and access refused to a role (21 CFR 11.300(d): attempts at unau
 SUBJECT is a subject id or its central-review pseudonym (BICR-..., as review listings show it): either way the entries
 of the subject and of its pseudonym are listed, and a pseudonym is named on stderr with the subject it stands for.
 That unblinds it, so it is done only after a data manager or administrator has signed in; anyone else is told why not.
+Each listing is itself recorded in the trail (action ``view-audit``), as an unblinded export is.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def add_parser(subparsers: Any) -> None:
     for sub in (verify, show, accounts):
         sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
     p.set_defaults(func=run)
+
+
+#: The action of the entry a data manager's `audit show` leaves (it shows a subject beside its pseudonym).
+VIEW_ACTION = "view-audit"
 
 
 def _value(text: str | None) -> str:
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         from workstation.review.service import pseudonym_of
 
         try:
-            unblinded_user(db, args)  # it links a subject to its central-review pseudonym
+            user = unblinded_user(db, args)  # it links a subject to its central-review pseudonym
         except CommandError as exc:
             if looks_like_pseudonym(args.subject):
                 raise CommandError(
@@ -105,6 +110,16 @@ def run(args: argparse.Namespace) -> int:
         entries = audit_log.entries(db, ids)
         if not entries:
             raise CommandError(f"no audit entries for subject {args.subject!r} in {db.where}", code=1)
+        # Seeing a subject's trail beside its pseudonym unblinds it: recorded, as an unblinded export is.
+        with db.transaction() as conn:
+            audit_log.append(
+                conn,
+                username=user.username,
+                action=VIEW_ACTION,
+                entity=f"audit/{subject}",
+                subject_id=subject,
+                new={"what": "recist audit show", "asked_for": args.subject.strip(), "entries": len(entries)},
+            )
         _print_entries(entries, args.format)
         return 0
     except StorageError as exc:
