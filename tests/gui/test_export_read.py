@@ -120,3 +120,22 @@ def test_the_export_writes_the_read_as_it_was_when_asked(qtbot, window, tmp_path
     _open(qtbot, w)
     _export(qtbot, w, tmp_path)
     assert given and given[0] is not w.session.read and given[0] == w.session.read
+
+
+def test_an_export_into_a_folder_holding_an_earlier_exports_files_is_refused(qtbot, window, tmp_path: Path) -> None:
+    """The same read exported again into its folder replaces its files; a file an earlier export left there that
+    this one would not replace (another read's) stops it, named, with nothing written."""
+    w = window
+    _open(qtbot, w)
+    out = tmp_path / "out"
+    out.mkdir()
+    first = _export(qtbot, w, out)
+    assert "exported to" in first
+    assert "exported to" in _export(qtbot, w, out)  # again: every file replaced, nothing left over
+    (out / "reads" / "S2_other-read.json").write_text("{}")
+    before = sorted(p for p in out.rglob("*") if p.is_file())
+    shown = _export(qtbot, w, out)
+    assert shown.startswith(f"export: {out} already holds 1 file(s) this export would not replace (reads/S2_")
+    assert shown.endswith(f"the folder would mix two exports; export into a new folder, or remove them first; "
+                          f"nothing was written to {out}")
+    assert sorted(p for p in out.rglob("*") if p.is_file()) == before

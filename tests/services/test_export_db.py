@@ -632,6 +632,35 @@ def test_a_file_that_cannot_be_moved_into_place_is_found_before_the_export_is_re
         db.close()
 
 
+def test_an_export_into_a_folder_holding_an_earlier_exports_files_is_refused_and_not_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An earlier export's SR of another subject would be shipped beside this one: refused before the audit entry,
+    naming the file; the same export again (every file replaced) goes through."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    build_reading_centre(url)
+    out = tmp_path / "export"
+    assert main(["export", "sr", "--db", url, "--out", str(out), *DATA_MANAGER]) == 0
+    assert main(["export", "sr", "--db", url, "--out", str(out), *DATA_MANAGER]) == 0  # the same files again
+    (out / "sr" / "SITE09-0001_reader_T0.SR.dcm").write_bytes(b"an earlier export's")
+    db = open_database(url)
+    try:
+        audited = len(audit_log.entries(db))
+    finally:
+        db.close()
+    capsys.readouterr()
+    assert main(["export", "sr", "--db", url, "--out", str(out), *DATA_MANAGER]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"recist export: {out} already holds 1 file(s) this export would not replace (")
+    assert "sr/SITE09-0001_reader_T0.SR.dcm): the folder would mix two exports" in last
+    assert last.endswith(f"nothing was written to {out}")
+    db = open_database(url)
+    try:
+        assert len(audit_log.entries(db)) == audited
+    finally:
+        db.close()
+
+
 def test_an_empty_out_is_refused_not_the_current_folder(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "all", "--db", "sqlite:///nowhere.db", "--out", ""]) == 2
     assert capsys.readouterr().err.strip() == "recist export: --out is empty: name the folder to write into"

@@ -13,7 +13,8 @@ def test_commit_moves_every_file_into_place_and_leaves_no_staging_folder(tmp_pat
     out = tmp_path / "out"
     out.mkdir()
     (out / "tables").mkdir()
-    (out / "tables" / "old.csv").write_text("old")
+    (out / "notes").mkdir()
+    (out / "notes" / "old.csv").write_text("old")  # a folder this export does not write into: left alone
     (out / "tables" / "measurements.csv").write_text("previous export")
     with StagedFolder(out) as staged:
         assert staged.path.parent == out and staged.path.name.startswith(STAGING_PREFIX)
@@ -26,8 +27,31 @@ def test_commit_moves_every_file_into_place_and_leaves_no_staging_folder(tmp_pat
         moved = staged.commit()
     assert moved == [out / "sr" / "deep" / "a.dcm", out / "tables" / "measurements.csv"]
     assert (out / "tables" / "measurements.csv").read_text() == "new"  # replaced, as a direct write would
-    assert (out / "tables" / "old.csv").read_text() == "old"
-    assert sorted(p.name for p in out.iterdir()) == ["sr", "tables"]
+    assert (out / "notes" / "old.csv").read_text() == "old"
+    assert sorted(p.name for p in out.iterdir()) == ["notes", "sr", "tables"]
+
+
+def test_an_earlier_exports_files_that_would_stay_beside_the_new_ones_stop_the_commit(tmp_path: Path) -> None:
+    """Another subject's SR from an earlier export into the same folder would be shipped with this one: refused,
+    naming the file, before anything is moved; files directly in the folder and hidden ones do not count."""
+    out = tmp_path / "out"
+    (out / "sr").mkdir(parents=True)
+    (out / "sr" / "OTHER_reader_T0.SR.dcm").write_bytes(b"old")
+    (out / "sr" / ".DS_Store").write_bytes(b"")
+    (out / "README.txt").write_text("the data manager's own note")
+    with StagedFolder(out) as staged:
+        (staged.path / "sr").mkdir()
+        (staged.path / "sr" / "SUBJ_reader_T0.SR.dcm").write_bytes(b"new")
+        (staged.path / "report.html").write_text("new")
+        assert staged.leftovers() == [Path("sr/OTHER_reader_T0.SR.dcm")]
+        with pytest.raises(
+            StagingError,
+            match=r"already holds 1 file\(s\) this export would not replace "
+            r"\(sr/OTHER_reader_T0.SR.dcm\): the folder would mix two exports",
+        ):
+            staged.commit()
+    assert sorted(p.name for p in (out / "sr").iterdir()) == [".DS_Store", "OTHER_reader_T0.SR.dcm"]
+    assert not (out / "report.html").exists()
 
 
 def test_leaving_without_commit_removes_everything_it_made(tmp_path: Path) -> None:

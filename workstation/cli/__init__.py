@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from workstation.export.staging import StagedFolder, StagingError
+from workstation.export.staging import LeftoversError, StagedFolder, StagingError
 
 #: subcommand -> (module under workstation.cli, one-line help). Modules are imported only when their command runs,
 #: so `recist evaluate` never pays for torch or Qt.
@@ -78,6 +78,8 @@ def into_place(staged: StagedFolder, recorded: bool = False) -> list[Path]:
     has the entry for them (said when the move fails)."""
     try:
         written = staged.commit()
+    except LeftoversError as exc:
+        raise CommandError(f"{exc}; nothing was written to {staged.out}") from None
     except StagingError as exc:
         raise CommandError(f"{exc}{' (recorded in the audit trail)' if recorded else ''}") from None
     for p in written:

@@ -23,6 +23,10 @@ class StagingError(OSError):
     """The staged files could not be moved into place; the message says which and how many are in place."""
 
 
+class LeftoversError(StagingError):
+    """The destination holds an earlier export's files that this one would not replace; nothing was moved."""
+
+
 class StagedFolder:
     """``with StagedFolder(out) as staged:`` write under ``staged.path``, then ``staged.commit()`` moves every file to
     the same place under ``out`` (replacing a file already there, as a direct write would). Leaving the block without
@@ -81,9 +85,35 @@ class StagedFolder:
         """The staged files, relative to the staging folder, in name order."""
         return sorted(p.relative_to(self.path) for p in self.path.rglob("*") if p.is_file() or p.is_symlink())
 
+    def leftovers(self) -> list[Path]:
+        """Files already in the destination's sub-folders that the staged files go into (``sdtm/``, ``sr/``, ...)
+        which this export would not replace: an earlier export's (another subject's SR, a read since removed). Files
+        directly in the destination and hidden ones are not counted."""
+        staged = set(self.files())
+        folders = {rel.parent for rel in staged if rel.parent != Path(".")}
+        found: list[Path] = []
+        for folder in sorted(folders):
+            target = self.out / folder
+            if not target.is_dir() or target.is_symlink():
+                continue
+            for p in sorted(target.iterdir()):
+                rel = p.relative_to(self.out)
+                if not p.name.startswith(".") and (p.is_file() or p.is_symlink()) and rel not in staged:
+                    found.append(rel)
+        return found
+
     def check(self) -> None:
         """Raise `StagingError` if a staged file could not replace its target (a folder of that name, a file where a
-        folder must be); callers that record the export first (the audit trail) check before recording it."""
+        folder must be), or if the destination holds files of an earlier export that would stay beside this one's
+        (`leftovers`: the folder would mix two exports); callers that record the export first (the audit trail)
+        check before recording it."""
+        old = self.leftovers()
+        if old:
+            more = f" and {len(old) - 1} more" if len(old) > 1 else ""
+            raise LeftoversError(
+                f"{self.out} already holds {len(old)} file(s) this export would not replace ({old[0]}{more}): the "
+                "folder would mix two exports; export into a new folder, or remove them first"
+            )
         for rel in self.files():
             target = self.out / rel
             if target.is_dir() and not target.is_symlink():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imaging.cancel import Cancelled, CancelToken, ProgressCallback, report
-from workstation.export.staging import StagedFolder, StagingError
+from workstation.export.staging import LeftoversError, StagedFolder, StagingError
 from workstation.mask_store import MaskStore
 from workstation.read_model import Read
 
@@ -107,6 +107,8 @@ def export_read(
             cancel.raise_if_cancelled()  # the last chance: once files are moved into place, they stay
         try:
             written = staged.commit()
+        except LeftoversError as exc:
+            raise ReadExportError(f"{exc}; nothing was written to {out_dir}") from None
         except StagingError as exc:
             raise ReadExportError(str(exc)) from None
     except (Cancelled, ReadExportError):
