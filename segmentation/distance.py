@@ -14,7 +14,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from segmentation.threads import map_in_order, pool
+from segmentation import threads
 
 #: Arrays smaller than this many voxels are measured whole: a slab's start-up would cost more than it saves.
 MIN_SPLIT_VOXELS = 200_000
@@ -34,7 +34,7 @@ def farther_than(
         return np.asarray(ndimage.distance_transform_edt(~part, sampling=spacing) > distance_mm)
 
     slices = region.shape[0]
-    parts = min(pool()._max_workers, slices // 8, max(1, region.size // MIN_SPLIT_VOXELS))
+    parts = min(threads.size(), slices // 8, max(1, region.size // MIN_SPLIT_VOXELS))
     if parts <= 1:
         return measure(0, slices)
     margin = math.floor(distance_mm / float(spacing[0])) + 1
@@ -46,4 +46,4 @@ def farther_than(
         a, z = max(0, lo - margin), min(slices, hi + margin)
         return measure(a, z)[lo - a : lo - a + (hi - lo)]
 
-    return np.concatenate(map_in_order(slab, slabs), axis=0)
+    return np.concatenate(threads.map_in_order(slab, slabs), axis=0)

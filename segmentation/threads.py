@@ -26,14 +26,17 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
+def size() -> int:
+    """How many threads the pool has: the machine's cores, at most ``MAX_THREADS``."""
+    return max(1, min(MAX_THREADS, os.cpu_count() or 1))
+
+
 def pool() -> ThreadPoolExecutor:
-    """The shared pool (created on first use, sized to the machine's cores)."""
+    """The shared pool (created on first use)."""
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(1, min(MAX_THREADS, os.cpu_count() or 1)), thread_name_prefix="seg-post"
-            )
+            _pool = ThreadPoolExecutor(max_workers=size(), thread_name_prefix="seg-post")
         return _pool
 
 
