@@ -34,7 +34,6 @@ from workstation.export.staging import StagingError
 from workstation.session.export_read import DEFAULT_STUDY_ID
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
-#: STUDYID when --study-id is not given (said on stderr: a submission needs the protocol's own).
 
 
 def default_masks() -> Path:

@@ -27,7 +27,8 @@ class ReadExportError(Exception):
     (when moving the written files into place failed: how many were moved before it)."""
 
 
-#: STUDYID (and the SR's protocol id) when the trial states no protocol id.
+#: STUDYID (and the SR's protocol id) when the trial states no protocol id (`recist export` without --study-id, the
+#: app for a folder whose trial.json has no protocol_id); said wherever it is used: a submission needs the protocol's.
 DEFAULT_STUDY_ID = "RECIST-TRIAL"
 
 

@@ -172,6 +172,7 @@ def _from_trial_index(root: Path) -> list[SubjectEntry]:
         protocol_id = index.get("protocol_id")
         if protocol_id is not None and (not isinstance(protocol_id, str) or not protocol_id.strip()):
             raise ValueError(f"'protocol_id' must be a non-empty text, got {protocol_id!r}")
+        protocol_id = protocol_id.strip() if protocol_id is not None else None
         subjects = []
         for s in index["subjects"]:
             entries = [
