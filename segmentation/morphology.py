@@ -12,8 +12,15 @@ import numpy.typing as npt
 BoolArray = npt.NDArray[np.bool_]
 
 
-def _axes(in_plane: bool) -> tuple[int, ...]:
-    return (1, 2) if in_plane else (0, 1, 2)
+def _neighbours(in_plane: bool) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
+    """For each face neighbour along the cross's axes: (where a voxel is, where that neighbour is), as index tuples."""
+    pairs = []
+    for ax in (1, 2) if in_plane else (0, 1, 2):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[ax], hi[ax] = slice(1, None), slice(None, -1)
+        pairs += [(tuple(lo), tuple(hi)), (tuple(hi), tuple(lo))]
+    return pairs
 
 
 def erode_cross(mask: BoolArray, *, in_plane: bool = False, iterations: int = 1) -> BoolArray:
@@ -21,12 +28,9 @@ def erode_cross(mask: BoolArray, *, in_plane: bool = False, iterations: int = 1)
     out = np.asarray(mask, dtype=bool)
     for _ in range(iterations):
         src, out = out, out.copy()
-        for ax in _axes(in_plane):
-            lo = [slice(None)] * 3
-            hi = [slice(None)] * 3
-            lo[ax], hi[ax] = slice(1, None), slice(None, -1)
-            out[tuple(lo)] &= src[tuple(hi)]
-            out[tuple(hi)] &= src[tuple(lo)]
+        for here, there in _neighbours(in_plane):
+            out[here] &= src[there]
+        for ax in (1, 2) if in_plane else (0, 1, 2):  # outside the array is background
             face: list[slice | int] = [slice(None)] * 3
             face[ax] = 0
             out[tuple(face)] = False
@@ -40,10 +44,6 @@ def dilate_cross(mask: BoolArray, *, in_plane: bool = False, iterations: int = 1
     out = np.asarray(mask, dtype=bool)
     for _ in range(iterations):
         src, out = out, out.copy()
-        for ax in _axes(in_plane):
-            lo = [slice(None)] * 3
-            hi = [slice(None)] * 3
-            lo[ax], hi[ax] = slice(1, None), slice(None, -1)
-            out[tuple(lo)] |= src[tuple(hi)]
-            out[tuple(hi)] |= src[tuple(lo)]
+        for here, there in _neighbours(in_plane):
+            out[here] |= src[there]
     return out

@@ -604,6 +604,15 @@ def test_a_report_from_the_database_that_fails_writes_nothing_and_records_nothin
     assert str(out / "report.pdf") in capsys.readouterr().out
 
 
+def _audit_entries(url: str) -> int:
+    """How many entries the audit trail holds."""
+    db = open_database(url)
+    try:
+        return len(audit_log.entries(db))
+    finally:
+        db.close()
+
+
 def test_a_file_that_cannot_be_moved_into_place_is_found_before_the_export_is_recorded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -612,11 +621,7 @@ def test_a_file_that_cannot_be_moved_into_place_is_found_before_the_export_is_re
     build_reading_centre(url)
     out = tmp_path / "export"
     (out / "sdtm" / "tu.csv").mkdir(parents=True)
-    db = open_database(url)
-    try:
-        audited = len(audit_log.entries(db))
-    finally:
-        db.close()
+    audited = _audit_entries(url)
     capsys.readouterr()
     assert main(["export", "sdtm", "--db", url, "--out", str(out), *DATA_MANAGER]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
@@ -625,11 +630,7 @@ def test_a_file_that_cannot_be_moved_into_place_is_found_before_the_export_is_re
         f"nothing was written to {out}"
     )
     assert [p.relative_to(out).as_posix() for p in sorted(out.rglob("*"))] == ["sdtm", "sdtm/tu.csv"]
-    db = open_database(url)
-    try:
-        assert len(audit_log.entries(db)) == audited
-    finally:
-        db.close()
+    assert _audit_entries(url) == audited
 
 
 def test_an_export_into_a_folder_holding_an_earlier_exports_files_is_refused_and_not_recorded(
@@ -643,22 +644,14 @@ def test_an_export_into_a_folder_holding_an_earlier_exports_files_is_refused_and
     assert main(["export", "sr", "--db", url, "--out", str(out), *DATA_MANAGER]) == 0
     assert main(["export", "sr", "--db", url, "--out", str(out), *DATA_MANAGER]) == 0  # the same files again
     (out / "sr" / "SITE09-0001_reader_T0.SR.dcm").write_bytes(b"an earlier export's")
-    db = open_database(url)
-    try:
-        audited = len(audit_log.entries(db))
-    finally:
-        db.close()
+    audited = _audit_entries(url)
     capsys.readouterr()
     assert main(["export", "sr", "--db", url, "--out", str(out), *DATA_MANAGER]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith(f"recist export: {out} already holds 1 file(s) this export would not replace (")
     assert "sr/SITE09-0001_reader_T0.SR.dcm): the folder would mix two exports" in last
     assert last.endswith(f"nothing was written to {out}")
-    db = open_database(url)
-    try:
-        assert len(audit_log.entries(db)) == audited
-    finally:
-        db.close()
+    assert _audit_entries(url) == audited
 
 
 def test_an_empty_out_is_refused_not_the_current_folder(capsys: pytest.CaptureFixture[str]) -> None:
