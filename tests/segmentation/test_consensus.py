@@ -32,9 +32,19 @@ def run(a: Stub, b: Stub) -> SegmentationResult:
     return ConsensusSegmenter(a, b).segment(None, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
 
 
-def test_agreeing_engines_give_the_more_confident_outline_unflagged():
+def test_agreeing_engines_give_the_models_outline_unless_it_doubts_it():
     result = run(Stub("monai", CUBE, 0.7), Stub("classical", CUBE, 0.9))
+    assert result.provenance.engine == "monai" and not result.low_confidence and not result.warnings
+    result = run(Stub("monai", CUBE, 0.45), Stub("classical", CUBE, 0.9))
     assert result.provenance.engine == "classical" and not result.low_confidence and not result.warnings
+
+
+def test_a_confident_model_outline_is_kept_beside_a_more_confident_classical_one_that_differs():
+    """Where the model was confident, the classical engine's more confident outline was the worse more often than
+    not (validation seeds): the model's is kept, flagged as disputed."""
+    result = run(Stub("monai", CUBE, 0.6), Stub("classical", ELSEWHERE, 1.0))
+    assert result.provenance.engine == "monai" and result.low_confidence
+    assert any("disagree" in w for w in result.warnings)
 
 
 def test_a_tie_goes_to_the_model():
