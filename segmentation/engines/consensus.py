@@ -5,9 +5,10 @@ faint or a vessel touches it, but can spread into a neighbouring organ of simila
 the classical engine finds a clean edge precisely but leaks or stops short where the edge is faint. Together they take
 a few tenths of a second on a CPU, so `auto` runs both:
 
-* the model's outline is returned unless it is itself unconfident and the classical one is more confident and
-  confident itself (of two doubtful outlines the model's was the better one on validation seeds 777 and 778 and on
-  the sample trial; a confident model outline was the better more often than a more confident classical one);
+* the more confident outline is returned (the model's on a tie) when the two agree or the model doubts its own, but
+  never a classical outline that is itself unconfident (of two doubtful outlines the model's was the better one on
+  validation seeds 777 and 778 and on the sample trial), and never a classical outline that differs from a confident
+  model outline (there the classical one was the worse on validation seeds 777-782);
 * when the outlines differ (masks overlapping with Dice < ``AGREE_DICE``) and the other engine was confident too,
   the returned one's confidence is capped below the app's threshold, with a warning naming the disagreement, so the
   reader checks it (an unconfident dissenter only confirms the choice);
@@ -103,12 +104,14 @@ def reconcile(
         # One outline runs to the edge of what its engine analysed (not a closed lesion): the other is kept.
         return _timed(b if a.unbounded else a, t0)
     agreement = overlap_dice(a, b)
-    # The secondary (classical) outline only when the model doubts its own, and the classical one is the more
-    # confident and confident itself. Of two doubtful outlines the model's was the better (validation seeds 777, 778
-    # and the sample trial); and where the model was confident, the classical engine's more confident outline was the
-    # worse more often than not (seeds 777-780: 8 of 11, up to 12.6 mm off; fresh seeds 781/782: long-axis p95
-    # 8.1 -> 6.4 mm, short 6.5 -> 5.0 mm with this rule).
-    prefer_b = a.low_confidence and b.confidence > a.confidence and not b.low_confidence
+    # The secondary (classical) outline only when it is the more confident and confident itself, and either the two
+    # agree (the same lesion: the crisper edge) or the model doubts its own. Of two doubtful outlines the model's was
+    # the better (validation seeds 777, 778 and the sample trial); where the model was confident and the outlines
+    # differed, the classical one was the worse (seeds 777-780: up to 12.6 mm off; fresh seeds 781/782: long-axis p95
+    # 8.1 -> 6.4 mm, short 6.5 -> 5.0 mm); where they agreed, the more confident one was the better on the sample trial.
+    prefer_b = (
+        (a.low_confidence or agreement >= AGREE_DICE) and b.confidence > a.confidence and not b.low_confidence
+    )
     chosen, other = (b, a) if prefer_b else (a, b)
     if agreement >= AGREE_DICE or other.low_confidence:
         return _timed(chosen, t0)
