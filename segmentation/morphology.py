@@ -12,10 +12,15 @@ import numpy.typing as npt
 BoolArray = npt.NDArray[np.bool_]
 
 
+def _axes(in_plane: bool) -> tuple[int, ...]:
+    """The axes the cross spans: the slice's rows and columns, or all three."""
+    return (1, 2) if in_plane else (0, 1, 2)
+
+
 def _neighbours(in_plane: bool) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
     """For each face neighbour along the cross's axes: (where a voxel is, where that neighbour is), as index tuples."""
     pairs = []
-    for ax in (1, 2) if in_plane else (0, 1, 2):
+    for ax in _axes(in_plane):
         lo = [slice(None)] * 3
         hi = [slice(None)] * 3
         lo[ax], hi[ax] = slice(1, None), slice(None, -1)
@@ -30,7 +35,7 @@ def erode_cross(mask: BoolArray, *, in_plane: bool = False, iterations: int = 1)
         src, out = out, out.copy()
         for here, there in _neighbours(in_plane):
             out[here] &= src[there]
-        for ax in (1, 2) if in_plane else (0, 1, 2):  # outside the array is background
+        for ax in _axes(in_plane):  # outside the array is background
             face: list[slice | int] = [slice(None)] * 3
             face[ax] = 0
             out[tuple(face)] = False
