@@ -47,6 +47,9 @@ def test_tr_diameters_node_short_axis_split_sum_and_sumdiam_from_the_engine() ->
     assert lperp == [("BASELINE", "T2", 18.0), ("FOLLOW-UP 1", "T2", 12.0), ("FOLLOW-UP 2", "T2", 0.0)]
     assert [r["TRSTRESN"] for r in _rows(ds.tr, TRTESTCD="SUMDIAM")] == [50.0, 32.0, 16.0]
     assert {r["TRORRESU"] for r in _rows(ds.tr, TRTESTCD="LDIAM")} == {"mm"}
+    # the text results keep one format, a disappeared node's included (it was "0" beside "12.0")
+    assert [r["TRORRES"] for r in _rows(ds.tr, TRTESTCD="LPERP")] == ["18.0", "12.0", "0.0"]
+    assert [r["TRSTRESC"] for r in _rows(ds.tr, TRTESTCD="LPERP")] == ["18.0", "12.0", "0.0"]
     states = [(r["VISIT"], r["TRLNKID"], r["TRORRES"]) for r in _rows(ds.tr, TRTESTCD="TUMSTATE")]
     assert ("FOLLOW-UP 2", "NT1", "PRESENT") in states
     assert ("FOLLOW-UP 2", "N1", "UNEQUIVOCAL") in states

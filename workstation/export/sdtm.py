@@ -139,6 +139,7 @@ def _yn(flag: bool) -> str:
 
 
 def _fmt(value: float) -> str:
+    """A diameter as TRORRES/TRSTRESC carry it: always one decimal, as measured (0.0 for a lesion that disappeared)."""
     return f"{value:.1f}"
 
 
@@ -222,7 +223,8 @@ class _Builder:
             self._tr(seq, i, lesion, testcd, TRORRES=_fmt(value), TRORRESU="mm", TRSTRESC=_fmt(value),
                      TRSTRESN=value, TRSTRESU="mm")  # fmt: skip
         elif a.status is LesionStatus.DISAPPEARED:
-            self._tr(seq, i, lesion, testcd, TRORRES="0", TRORRESU="mm", TRSTRESC="0", TRSTRESN=0.0, TRSTRESU="mm")
+            self._tr(seq, i, lesion, testcd, TRORRES=_fmt(0.0), TRORRESU="mm", TRSTRESC=_fmt(0.0), TRSTRESN=0.0,
+                     TRSTRESU="mm")  # fmt: skip
         elif a.status is LesionStatus.TOO_SMALL:
             self._tr(seq, i, lesion, testcd, TRORRES=ct.TOO_SMALL, TRSTRESC=ct.TOO_SMALL)
         elif a.status is LesionStatus.MERGED:
