@@ -2,9 +2,10 @@
 
 Where a lesion touches an organ or vessel of the same density there is no edge to follow, and an outline there is a
 guess, however confident the engine. `same_density_doubt` measures the part of a thin shell just outside the outline
-whose density is the lesion's own; the MONAI engine flags its outline with it. `auto` turns it off: there it tipped
-the choice between the engines the wrong way and, applied to the returned outline, caught no more bad outlines on
-the validation seeds (its disagreement check already covers them).
+whose density is the lesion's own; the MONAI engine flags its outline with it. `auto` turns that off (it tipped the
+choice between the engines the wrong way) and judges the outline it returns instead, with `outline_doubt`: a lower
+same-density bar, and `continues_beyond`, the tissue of the lesion's own density that carries on from the outline
+(an outline that stopped short inside the lesion, or a neighbour it cannot be told from).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from segmentation.crop import lesion_box
-from segmentation.morphology import erode_cross
+from segmentation.morphology import dilate_cross, erode_cross
 from segmentation.threads import start
 
 #: The part of a shell SHELL_MM outside the outline whose (0.7 mm smoothed) density is within SAME_DENSITY_HU of the
@@ -64,3 +65,72 @@ def same_density_doubt(
         f"{same:.0%} of the tissue just outside the outline has the lesion's own density: the edge there cannot be "
         "seen (a neighbouring organ or vessel?); check it"
     )
+
+
+#: `continues_beyond`: tissue within CONTINUES_HU of the lesion's density, outside the outline, up to CONTINUES_MM from
+#: it and connected to a voxel next to it.
+CONTINUES_HU, CONTINUES_MM = 25.0, 8.0
+#: `outline_doubt` (auto's returned outline): doubted when more than this part of the shell has the lesion's density,
+#: or when tissue of its density carrying on from it is more than CONTINUES_RATIO times its volume. Set on validation
+#: seeds 777-780 (all clicks: 79 -> 89 % of auto's bad outlines flagged, 23 -> 27 % of its good ones), checked on
+#: fresh seeds 781/782 (60 -> 81 %, 24 -> 29 %); see models/lesion_seg/MODEL_CARD.md.
+AUTO_SAME_DENSITY_FRACTION, CONTINUES_RATIO = 0.20, 1.5
+
+
+def continues_beyond(
+    image_hu: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_], spacing: tuple[float, ...]
+) -> float:
+    """The volume of tissue of the lesion's own density (within ``CONTINUES_HU`` of the median about 1 mm inside the
+    outline, 0.7 mm smoothed) that carries on from the outline: outside ``mask``, within ``CONTINUES_MM`` of it, and
+    connected (26-neighbours) to a voxel face-adjacent to it; as a multiple of the mask's volume (0 for an empty
+    mask). A good outline ends where its density does; one that stopped short inside the lesion, or runs into a
+    neighbour of the same density, has its density carry on. ``image_hu`` and ``mask`` share one grid, which should
+    reach ``CONTINUES_MM`` beyond the mask."""
+    from scipy import ndimage
+
+    sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
+    first = int(np.argmax(mask))
+    if not mask.flat[first]:
+        return 0.0
+    k, j, i = np.unravel_index(first, mask.shape)
+    margin = tuple(int(np.ceil(CONTINUES_MM / s)) + 2 for s in sp)
+    box = lesion_box(mask, (int(k), int(j), int(i)), margin)  # type: ignore[arg-type]
+    m = mask[box]
+    smoothing = start(ndimage.gaussian_filter, np.asarray(image_hu[box], dtype=np.float32), [0.7 / s for s in sp])
+    step = 2 if min(sp[1], sp[2]) < 1.0 else 1
+    coarse = ndimage.distance_transform_edt(~m[:, ::step, ::step], sampling=(sp[0], sp[1] * step, sp[2] * step))
+    outside = np.repeat(np.repeat(coarse, step, axis=1), step, axis=2)[:, : m.shape[1], : m.shape[2]]
+    core = erode_cross(m, in_plane=True, iterations=max(1, round(1.0 / min(sp[1], sp[2]))))
+    smooth = smoothing.result()
+    lesion_hu = float(np.median(smooth[core if core.sum() >= 5 else m]))
+    same = (outside <= CONTINUES_MM) & ~m & (np.abs(smooth - lesion_hu) < CONTINUES_HU)
+    labels, n = ndimage.label(same, structure=np.ones((3, 3, 3), dtype=bool))
+    if n == 0:
+        return 0.0
+    touching = np.unique(labels[same & dilate_cross(m)])
+    touching = touching[touching > 0]
+    if touching.size == 0:
+        return 0.0
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    return float(sizes[touching].sum() / m.sum())
+
+
+def outline_doubt(
+    image_hu: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_], spacing: tuple[float, ...]
+) -> str | None:
+    """`auto`'s warning for the outline it returns (same-density shell, or the lesion's density carrying on), else
+    None. ``image_hu`` and ``mask`` share one grid reaching ``CONTINUES_MM`` beyond the mask."""
+    same = start(same_density_border, image_hu, mask, spacing)
+    more = continues_beyond(image_hu, mask, spacing)
+    fraction = same.result()
+    if more > CONTINUES_RATIO:
+        return (
+            f"tissue of the lesion's own density carries on from the outline ({more:.1f} times its volume within "
+            f"{CONTINUES_MM:g} mm): the lesion may be larger, or touch a neighbour it cannot be told from; check it"
+        )
+    if fraction > AUTO_SAME_DENSITY_FRACTION:
+        return (
+            f"{fraction:.0%} of the tissue just outside the outline has the lesion's own density: the edge there "
+            "cannot be seen (a neighbouring organ or vessel?); check it"
+        )
+    return None

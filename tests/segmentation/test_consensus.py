@@ -29,7 +29,10 @@ ELSEWHERE = (slice(2, 8), slice(0, 4), slice(0, 4))
 
 
 def run(a: Stub, b: Stub) -> SegmentationResult:
-    return ConsensusSegmenter(a, b).segment(None, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
+    """The reconciliation alone: no images, so no judging of the returned outline against them."""
+    auto = ConsensusSegmenter(a, b)
+    auto.outline_check = False
+    return auto.segment(None, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
 
 
 def test_agreeing_engines_give_the_more_confident_outline_unflagged():
@@ -91,3 +94,29 @@ def test_an_outline_running_to_the_edge_loses_to_a_closed_one_even_if_more_confi
     assert result.provenance.engine == "classical" and result.low_confidence
     result = run(Stub("monai", CUBE, 0.3), Stub("classical", ELSEWHERE, 0.9, unbounded=True))
     assert result.provenance.engine == "monai"
+
+
+class MaskStub:
+    """An engine returning a given mask (on the whole volume's grid) with full confidence."""
+
+    def __init__(self, name: str, mask: np.ndarray) -> None:
+        self.name, self.mask = name, mask
+
+    def segment(self, volume, seed_mm, hints=None, cancel=None):
+        return SegmentationResult(self.mask.copy(), (0, 0, 0), Provenance(self.name), 0.95, [], False)
+
+
+def test_the_returned_outline_is_judged_against_the_images():
+    """Both engines agree and are confident, yet the outline stopped short inside the lesion (the lesion's density
+    carries on beyond it): auto flags it and says why; the whole lesion's outline passes."""
+    from tests.segmentation.test_doubt import ball_in_fat, quarter
+
+    volume, ball, half = ball_in_fat()
+    short_of_it = quarter(half)
+    whole = ConsensusSegmenter(MaskStub("monai", ball), MaskStub("classical", ball)).segment(volume, (0.0, 0.0, 0.0))
+    assert not whole.low_confidence and not whole.warnings
+    short = ConsensusSegmenter(MaskStub("monai", short_of_it), MaskStub("classical", short_of_it)).segment(
+        volume, (0.0, 0.0, 0.0)
+    )
+    assert short.low_confidence and short.provenance.engine == "monai"
+    assert any("carries on from the outline" in w for w in short.warnings)
