@@ -250,7 +250,23 @@ def test_visit_is_one_to_one_with_visitnum_across_site_and_blinded_central_reads
     pairs = {(r["VISITNUM"], r["VISIT"]) for r in ds.tu + ds.tr + ds.rs if "VISITNUM" in r}
     assert pairs == {(1, "BASELINE"), (2, "FOLLOW-UP 1"), (3, "FOLLOW-UP 2")}
     assert {r["TREVALID"] for r in _rows(ds.tr, VISITNUM=2)} == {"", "RADIOLOGIST 1"}  # both evaluators there
-    assert "VISIT is derived from it" in ds.notes.to_markdown("X")
+    assert "VISIT is derived from VISITNUM" in ds.notes.to_markdown("X")
+
+
+def test_one_imaging_date_has_one_visitnum_whichever_evaluator_read_it() -> None:
+    """The site did not read the first follow-up the central reader read: its second follow-up is the same imaging
+    date and so the same VISITNUM (by place in each read it was 2 beside the central record's 3)."""
+    site = known_read("sam", reader_role="site")
+    central = known_read("alice")
+    del site.timepoints[1]
+    for tp in site.timepoints:
+        tp.assessments.pop("N1", None)  # keep the shortened read consistent: its new lesion is not needed here
+    ds = build_sdtm([site, central])
+    dates = {(r["TREVAL"], r["TRDTC"]): r["VISITNUM"] for r in ds.tr}
+    later = central.timepoints[2].date.isoformat()
+    assert dates[("INVESTIGATOR", later)] == dates[("INDEPENDENT ASSESSOR", later)] == 3
+    assert {(r["VISITNUM"], r["VISIT"]) for r in ds.tr} == {(1, "BASELINE"), (2, "FOLLOW-UP 1"), (3, "FOLLOW-UP 2")}
+    assert {r["VISITNUM"] for r in ds.tr if r["TREVAL"] == "INVESTIGATOR"} == {1, 3}
 
 
 def test_define_notes_state_the_accepted_read_rule_the_export_used() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -124,8 +125,31 @@ def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results],
     return out
 
 
+def visit_numbers(reads: Sequence[Read]) -> dict[str, list[int]]:
+    """VISITNUM of every timepoint, by read_id: 1 for each read's baseline; the follow-ups numbered 2, 3, ... in date
+    order over all the subject's reads here, so one imaging date has one VISITNUM whoever read it (a site read
+    without the central read's first follow-up numbered its second one 2, the central read 3). Two timepoints of one
+    read on one date are told apart by their order in it."""
+    keys: dict[str, list[tuple[date, int] | None]] = {}
+    for read in reads:
+        seen: dict[date, int] = {}
+        row: list[tuple[date, int] | None] = [None]
+        for tp in read.timepoints[1:]:
+            seen[tp.date] = seen.get(tp.date, 0) + 1
+            row.append((tp.date, seen[tp.date]))
+        keys[read.read_id] = row
+    numbers: dict[str, list[int]] = {}
+    for subject in {r.subject_id for r in reads}:
+        mine = [r for r in reads if r.subject_id == subject]
+        follow_ups = sorted({k for r in mine for k in keys[r.read_id] if k is not None})
+        place = {k: i + 2 for i, k in enumerate(follow_ups)}
+        for r in mine:
+            numbers[r.read_id] = [1 if k is None else place[k] for k in keys[r.read_id]][: len(r.timepoints)]
+    return numbers
+
+
 def visit_name(visitnum: int) -> str:
-    """VISIT for a VISITNUM (the timepoint's place in the read, 1 = baseline): ``BASELINE``, ``FOLLOW-UP n``.
+    """VISIT for a VISITNUM (1 = baseline; see `visit_numbers`): ``BASELINE``, ``FOLLOW-UP n``.
 
     Derived from VISITNUM alone, so that VISIT is one-to-one with VISITNUM for every evaluator and subject. A read's
     own timepoint labels are not used: a central read carries only the blinded labels ("Follow-up n"), and the review
@@ -156,7 +180,7 @@ def _loc(lesion: Lesion, notes: ct.DefineNotes) -> str:
 
 class _Builder:
     def __init__(self, study_id: str, read: Read, ev: Evaluator, results: Results | None, out: SdtmDataset,
-                 companion: bool = False) -> None:
+                 companion: bool = False, visitnums: Sequence[int] | None = None) -> None:
         #: An iRECIST read whose evaluator also read the subject under RECIST 1.1: the lesions and their
         #: measurements are that read's, so only what iRECIST adds is written (measured new lesions, RS).
         self.companion = companion
@@ -166,12 +190,13 @@ class _Builder:
         self.results = results
         self.out = out
         self.usubjid = f"{study_id}-{read.subject_id}"
+        self.visitnums = list(visitnums) if visitnums is not None else visit_numbers([read])[read.read_id]
 
     def _common(self, domain: str, seq: int, tp_index: int | None) -> Record:
         rec: Record = {"STUDYID": self.study_id, "DOMAIN": domain, "USUBJID": self.usubjid, f"{domain}SEQ": seq}
         if tp_index is not None:
             tp = self.read.timepoints[tp_index]
-            visitnum = tp_index + 1
+            visitnum = self.visitnums[tp_index]
             rec.update({"VISITNUM": visitnum, "VISIT": visit_name(visitnum), f"{domain}DTC": tp.date.isoformat()})
         return rec
 
@@ -348,6 +373,7 @@ def build_sdtm(
     evaluators = assign_evaluators(reads, results, accepted_ids)
     recist_readers = {(r.subject_id, r.reader, r.reader_role) for r in reads if r.criteria.lower() != "irecist"}
     counters: dict[tuple[str, str], int] = {}
+    visitnums = visit_numbers(reads)
     for read in reads:
         usubjid = f"{study_id}-{read.subject_id}"
 
@@ -357,7 +383,8 @@ def build_sdtm(
 
         evaluator = (read.subject_id, read.reader, read.reader_role)
         companion = read.criteria.lower() == "irecist" and evaluator in recist_readers
-        b = _Builder(study_id, read, evaluators[read.read_id], results.get(read.read_id), out, companion)
+        b = _Builder(study_id, read, evaluators[read.read_id], results.get(read.read_id), out, companion,
+                     visitnums[read.read_id])
         b.tu(seq)
         b.tr(seq)
         b.rs(seq)
