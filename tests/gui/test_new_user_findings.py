@@ -67,7 +67,7 @@ def test_reclicking_a_measured_lesion_at_follow_up_re_measures_it(qtbot, window)
 
     # choosing "new lesion" on top of T2 asks first; "no" records nothing and turns the bar to T2
     questions: list[str] = []
-    w.confirm = lambda q: questions.append(q) or False  # type: ignore[method-assign]
+    w.confirm = lambda q, default_no=False: questions.append(q) or False  # type: ignore[method-assign]
     _click_on(qtbot, w.current_viewer, _at_week6(1))
     _wait_pending(qtbot, w, organ=None)
     w.decision_bar.choose(Role.NEW)
@@ -168,13 +168,24 @@ def test_a_low_confidence_suggestion_is_not_accepted_silently(qtbot, window):
     w.measuring._segmenter = LowConfidenceSegmenter()
     _open(qtbot, w)
     questions: list[str] = []
+    defaults_no: list[bool] = []
     answer = [False]
-    w.confirm = lambda q: questions.append(q) or answer[0]  # type: ignore[method-assign]
+
+    def confirm(q: str, default_no: bool = False) -> bool:
+        questions.append(q)
+        defaults_no.append(default_no)
+        return answer[0]
+
+    w.confirm = confirm  # type: ignore[method-assign]
     _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
     _wait_pending(qtbot, w)
-    assert "low confidence" in w.decision_bar.label.text()
+    # the diameters come first, on their own line; the doubt after them, "check" said once
+    first, *rest = w.decision_bar.label.text().split("<br>")
+    assert " mm" in first and "low confidence" not in first
+    assert "low confidence" in rest[-1] and rest[-1].count("check") == 1
     QTest.keyClick(w, Qt.Key.Key_Return)
     assert questions and "not sure of this outline" in questions[0] and "Accept anyway?" in questions[0]
+    assert defaults_no == [True]  # a second Enter on the dialog must not accept what the engine doubts
     assert not w.session.read.lesions and w.pending is not None  # "no": still waiting, nothing recorded
     answer[0] = True
     QTest.keyClick(w, Qt.Key.Key_Return)
@@ -290,3 +301,30 @@ def test_typing_an_organ_then_enter_accepts_with_that_organ(qtbot, window):
     assert w.decision_bar.accept_btn.isEnabled()
     QTest.keyClick(editor, Qt.Key.Key_Return)
     assert w.session.read.lesions["T1"].organ == "lung" and w.pending is None
+
+
+def test_choosing_the_organ_lymph_node_measures_the_suggestion_as_a_node(qtbot, window):
+    """A new user clicked a node without pressing N and chose the organ "lymph node": the lesion was recorded by its
+    long axis, not a node. Choosing that organ now marks it as a node and measures the waiting outline as one."""
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w, organ=None)
+    assert not w.node_check.isChecked() and not w.pending.suggestion.is_node
+    w.organ_choice.setCurrentText("lymph node")
+    assert w.node_check.isChecked()
+    assert w.pending.suggestion.is_node and w.pending.measurement.origin is MeasurementOrigin.SUGGESTED
+    assert "as a lymph node" in w.decision_bar.label.text()
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    lesion = w.session.read.lesions["T1"]
+    assert lesion.is_node and lesion.organ == "lymph node"
+    m = w.session.read.timepoints[0].assessments["T1"].measurements[0]
+    assert m.short_axis_mm is not None and m.short_axis_mm < m.long_axis_mm
+    # unticking the box again is the reader's word against the organ: the session refuses and says why
+    _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
+    _wait_pending(qtbot, w, organ=None)
+    w.organ_choice.setCurrentText("lymph node")
+    w.node_check.setChecked(False)
+    assert not w.pending.suggestion.is_node  # measured again as a lesion that is not a node
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert "T2" not in w.session.read.lesions and w.pending is not None

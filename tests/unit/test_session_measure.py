@@ -89,6 +89,24 @@ def test_suggestion_uses_the_real_diameters_and_stores_the_mask(tmp_path):
         service.suggest(v, (500.0, 0.0, 0.0))
 
 
+def test_a_suggestion_is_measured_again_as_a_node_on_the_slice_of_its_longest_short_axis():
+    """Slice 1: a long thin ellipse (longest diameter); slice 3: a rounder, shorter one (longest short axis). The
+    same outline measured as a node moves to slice 3; measured as it already was, nothing changes."""
+    v = _volume()
+    jj, ii = np.mgrid[0:40, 0:40]
+    v.array[1][((jj - 20) / 3) ** 2 + ((ii - 20) / 16) ** 2 <= 1] = -100  # 16 x 3 mm
+    v.array[3][((jj - 20) / 9) ** 2 + ((ii - 20) / 11) ** 2 <= 1] = -100  # 11 x 9 mm
+    service = MeasuringService(_DiskSegmenter())
+    s = service.suggest(v, tuple(float(x) for x in v.voxel_to_patient((1, 20, 20))))
+    assert s.slice_index == 1 and not s.is_node and s.measurement.short_axis_mm < 4.0
+    node = service.remeasure(s, v, is_node=True)
+    assert node.is_node and node.slice_index == 3 and node.measurement.short_axis_mm > 8.0
+    assert node.measurement.sop_instance_uid == "1.4.3" and node.measurement.origin is MeasurementOrigin.SUGGESTED
+    assert node.result is s.result and node.warnings == s.warnings
+    assert service.remeasure(node, v, is_node=True) is node
+    assert service.remeasure(node, v, is_node=False).slice_index == 1
+
+
 def test_proposals_follow_the_mapping_and_start_inside_a_crescent():
     v = _volume()
     jj, ii = np.mgrid[0:40, 0:40]

@@ -74,7 +74,18 @@ def test_rules_of_the_session_are_explained():
     s = ReadingSession(_read())
     with pytest.raises(SessionError, match="at baseline"):
         s.add_lesion(Role.NEW, "liver")
+    with pytest.raises(SessionError, match="must be marked as a lymph node"):
+        s.add_lesion(Role.TARGET, " Lymph node", is_node=False)  # it would be judged by its long axis
     node = s.add_lesion(Role.TARGET, "lymph node", is_node=True)
+    with pytest.raises(SessionError, match="T1: a lesion in 'lymph node' must be marked"):
+        s.update_lesion(node, is_node=False)
+    liver = s.add_lesion(Role.TARGET, "liver")
+    with pytest.raises(SessionError, match="must be marked as a lymph node"):
+        s.update_lesion(liver, organ="lymph node")
+    s.update_lesion(liver, organ="lymph node", is_node=True)
+    s.undo()
+    assert s.read.lesions[liver].organ == "liver"
+    s.remove_lesion(liver)
     with pytest.raises(SessionError, match="short axis"):
         s.record_measurement(node, _m(20.0))
     with pytest.raises(SessionError, match="accepted"):

@@ -192,6 +192,7 @@ class ReadingSession:
         if role is Role.NEW and self.is_baseline:
             raise SessionError("a new lesion is only found at follow-up; at baseline choose target or non-target")
         lesion_id = self.next_lesion_id(role)
+        _check_node_organ(lesion_id, organ, is_node)
         if measurement is not None:
             self._check_measurement(lesion_id, is_node, measurement)
         tp_index = self.current_timepoint
@@ -216,7 +217,10 @@ class ReadingSession:
     def update_lesion(
         self, lesion_id: str, *, organ: str | None = None, is_node: bool | None = None, role: Role | None = None
     ) -> None:
-        self._require(lesion_id)
+        lesion = self._require(lesion_id)
+        _check_node_organ(
+            lesion_id, lesion.organ if organ is None else organ, lesion.is_node if is_node is None else is_node
+        )
 
         def apply(read: Read) -> None:
             lesion = read.lesions[lesion_id]
@@ -354,3 +358,17 @@ _ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
 
 def allowed_statuses(role: Role) -> tuple[LesionStatus, ...]:
     return _ALLOWED_STATUS[role]
+
+
+#: The organ a lymph node is recorded in (all nodes together count as one organ, RECIST 1.1 sec. 4.2).
+NODE_ORGAN = "lymph node"
+
+
+def _check_node_organ(lesion_id: str, organ: str, is_node: bool) -> None:
+    """A lesion in the organ "lymph node" that is not marked as a node would be measured and judged by its long axis
+    (10 mm to be measurable, no return to normal size) instead of its short axis: refused, saying what to do."""
+    if organ.strip().lower() == NODE_ORGAN and not is_node:
+        raise SessionError(
+            f"{lesion_id}: a lesion in '{NODE_ORGAN}' must be marked as a lymph node (N), which measures its short "
+            "axis (RECIST 1.1 sec. 4.2), or be given another organ"
+        )

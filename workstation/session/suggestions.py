@@ -40,6 +40,8 @@ class Suggestion:
     warnings: list[str]
     #: the outline already written to the mask store by the worker (`MeasuringService.keep_mask`)
     mask_ref: str | None = None
+    #: measured as a lymph node (on the slice of its longest short axis), as `MeasuringService.remeasure` may change
+    is_node: bool = False
 
     def outline_mask(self, volume_shape: tuple[int, int, int], slice_index: int) -> npt.NDArray[np.bool_] | None:
         """The 2-D mask on one axial slice (None where the mask does not reach it)."""
@@ -122,13 +124,29 @@ class MeasuringService:
         k, j, i = volume.nearest_voxel(seed_mm)
         if not volume.contains_voxel((k, j, i)):
             raise SuggestionUnavailable("the click is outside the images")
-        axes_fn = self._axes or _default_axes()
         try:
             result = self.segmenter.segment(volume, seed_mm, SegmentationHints(is_lymph_node=is_node), cancel)
         except SegmentationError as exc:
             raise SuggestionUnavailable(str(exc)) from None
         if not result.mask.any():
             raise SuggestionUnavailable("the engine found no lesion at the click; measure by hand")
+        measurement, slice_index = self._measure(result, volume, is_node)
+        warnings = list(result.warnings)
+        if result.low_confidence:
+            warnings.insert(0, f"low confidence ({result.confidence:.2f}): check the outline before accepting")
+        return Suggestion(measurement, result, slice_index, _pt(seed_mm), warnings, is_node=is_node)
+
+    def remeasure(self, suggestion: Suggestion, volume: Volume, is_node: bool) -> Suggestion:
+        """The same outline measured again as a lymph node or not (the reader said which after the click): a node on
+        the slice of its longest short axis, any other lesion on that of its longest diameter (RECIST 1.1 sec. 4.2).
+        The stored outline, warnings and provenance stay; milliseconds, fine on the GUI thread."""
+        if suggestion.is_node == is_node:
+            return suggestion
+        measurement, slice_index = self._measure(suggestion.result, volume, is_node)
+        return dataclasses.replace(suggestion, measurement=measurement, slice_index=slice_index, is_node=is_node)
+
+    def _measure(self, result: SegmentationResult, volume: Volume, is_node: bool) -> tuple[Measurement, int]:
+        axes_fn = self._axes or _default_axes()
         axes = axes_fn(result.mask, volume, result.offset, is_node=is_node)
         slice_index = int(axes.slice_index)
         prov = result.provenance
@@ -148,10 +166,7 @@ class MeasuringService:
             model_id=prov.model_id,
             model_version=prov.model_version,
         )
-        warnings = list(result.warnings)
-        if result.low_confidence:
-            warnings.insert(0, f"low confidence ({result.confidence:.2f}): check the outline before accepting")
-        return Suggestion(measurement, result, slice_index, _pt(seed_mm), warnings)
+        return measurement, slice_index
 
     def keep_mask(self, suggestion: Suggestion, volume: Volume) -> None:
         """Write the suggestion's outline to the mask store now (from the worker that found it: compressing and

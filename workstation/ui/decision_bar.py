@@ -7,7 +7,7 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from workstation.read_model import Role
-from workstation.session.reading import ReadingSession
+from workstation.session.reading import NODE_ORGAN, ReadingSession
 from workstation.ui.lesion_table import ORGANS
 
 NEW_CHOICES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Role.NEW: "new lesion"}
@@ -37,7 +37,8 @@ class DecisionBar(QFrame):
         self.label.setWordWrap(True)
         # long warnings wrap instead of widening the window past the screen
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.label.setFixedHeight(2 * self.label.fontMetrics().lineSpacing() + 2)  # two lines, whatever the text
+        # three lines, whatever the text: the diameters, where they go, the engine's doubt
+        self.label.setFixedHeight(3 * self.label.fontMetrics().lineSpacing() + 2)
         self.lesion_choice = QComboBox()
         self.organ_choice = QComboBox()
         self.organ_choice.addItems(["", *ORGANS])
@@ -138,6 +139,8 @@ class DecisionBar(QFrame):
     def _organ_changed(self, text: str) -> None:
         if isinstance(self.lesion_choice.currentData(), Role):
             self._new_organ = text.strip()
+            if self._new_organ.lower() == NODE_ORGAN:
+                self.node_check.setChecked(True)  # a lesion in "lymph node" is measured as one (its short axis)
         self._update_accept()
 
     def _update_accept(self) -> None:

@@ -152,6 +152,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.lesion_choice = self.decision_bar.lesion_choice
         self.organ_choice = self.decision_bar.organ_choice
         self.node_check = self.decision_bar.node_check
+        self.node_check.toggled.connect(self._node_changed)
         self.fragment_check = self.decision_bar.fragment_check
         self.organ_choice.activated.connect(lambda _i: self.current_viewer.setFocus())
         centre = QWidget()
@@ -338,10 +339,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             QMessageBox.warning(self, title, self.shown(message))
         self.say(message, timeout_ms)
 
-    def confirm(self, question: str) -> bool:
+    def confirm(self, question: str, default_no: bool = False) -> bool:
+        """Ask Yes / No; ``default_no``: Enter answers No (where Yes records something the reader should look at)."""
         if self.auto_answer is not None:
             return self.auto_answer
-        answer = QMessageBox.question(self, "RECIST workstation", self.shown(question))
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        default = QMessageBox.StandardButton.No if default_no else QMessageBox.StandardButton.Yes
+        answer = QMessageBox.question(self, "RECIST workstation", self.shown(question), buttons, default)
         self.current_viewer.setFocus()  # the keys go back to the images once the dialog closes
         return answer == QMessageBox.StandardButton.Yes
 

@@ -8,6 +8,7 @@ A mixin of `workstation.ui.main_window.MainWindow`: it uses the window's session
 from __future__ import annotations
 
 import contextlib
+import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,19 @@ class Pending:
 
 NEW_NAMES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Role.NEW: "new lesion"}
 
+#: How the engines' warnings end; the bar says it once, at the end.
+_CHECK_ENDINGS = (": check the outline before accepting", "; check it", ": check it")
+
+
+def warning_text(warnings: list[str]) -> str:
+    """The engine's warnings in one line for the reader: each reason once, "check" said once at the end."""
+    reasons = []
+    for w in warnings:
+        for ending in _CHECK_ENDINGS:
+            w = w.removesuffix(ending)
+        reasons.append(w.strip())
+    return f"{'; '.join(r for r in reasons if r)}: check the outline before accepting" if reasons else ""
+
 
 def middle_of(segment: tuple[tuple[float, float, float], tuple[float, float, float]]) -> tuple[float, float, float]:
     m = np.add(segment[0], segment[1]) / 2
@@ -83,7 +97,7 @@ class MeasuringMixin:
         def _idle(self) -> None: ...
         def volume(self, tp_index: int) -> Volume | None: ...
         def set_tool(self, tool: Tool) -> None: ...
-        def confirm(self, question: str) -> bool: ...
+        def confirm(self, question: str, default_no: bool = False) -> bool: ...
 
     def suggest_at(self, point: tuple[float, float, float], slice_index: int) -> None:
         """A click on a lesion: show at once that the engine is working, run it in a worker."""
@@ -149,8 +163,24 @@ class MeasuringMixin:
             return
         self._replace_pending(Pending(suggestion.measurement, suggestion.slice_index, suggestion))
         self.current_viewer.set_slice(suggestion.slice_index)
-        warn = f"  ⚠ {'; '.join(suggestion.warnings)}" if suggestion.warnings else ""
-        self._show_pending(f"Suggested by {suggestion.measurement.engine}{warn}")
+        self._show_pending(f"Suggested by {suggestion.measurement.engine}", warning_text(suggestion.warnings))
+
+    def _node_changed(self, is_node: bool) -> None:
+        """The reader said node or not while a suggestion waits: the same outline measured again as RECIST measures
+        it (a node on the slice of its longest short axis). A measurement the reader adjusted or drew stays."""
+        p, s = self.pending, self.session
+        if p is None or s is None or p.suggestion is None or p.measurement.origin is not MeasurementOrigin.SUGGESTED:
+            return
+        volume = self.volume(s.current_timepoint)
+        if volume is None:
+            return
+        again = self.measuring.remeasure(p.suggestion, volume, is_node)
+        if again is p.suggestion:
+            return
+        # the same stored outline: nothing to discard
+        self.pending = Pending(again.measurement, again.slice_index, again)
+        self.current_viewer.set_slice(again.slice_index)
+        self._show_pending(f"Suggested by {again.measurement.engine}", warning_text(again.warnings), fresh=False)
 
     def _suggestion_failed(self, message: str) -> None:
         self._suggestion_ended()
@@ -179,9 +209,9 @@ class MeasuringMixin:
             self.say(str(exc))
         self._show_pending("Adjusted by the reader" if self.pending.suggestion else "Drawn by hand", fresh=False)
 
-    def _show_pending(self, title: str, fresh: bool = True) -> None:
-        """Draw the waiting measurement and describe it; ``fresh`` (a new one) also resets the bar's lesion choice,
-        an adjustment keeps what the reader chose."""
+    def _show_pending(self, title: str, warning: str = "", fresh: bool = True) -> None:
+        """Draw the waiting measurement and describe it: its diameters first, then any ``warning`` on the second
+        line; ``fresh`` (a new one) also resets the bar's lesion choice, an adjustment keeps what the reader chose."""
         p = self.pending
         s = self.session
         if p is None or s is None:
@@ -189,28 +219,34 @@ class MeasuringMixin:
         m = p.measurement
         short = f" × {m.short_axis_mm:.1f}" if m.short_axis_mm is not None else ""
         vol = f", {m.volume_ml:.1f} mL" if m.volume_ml else ""
-        text = f"<b>{title}</b>: {m.long_axis_mm:.1f}{short} mm{vol} ({m.origin.value})"
+        node = " as a lymph node (short axis counts)" if p.suggestion is not None and p.suggestion.is_node else ""
+        lines = [f"<b>{title}</b>: {m.long_axis_mm:.1f}{short} mm{vol} ({m.origin.value}){node}"]
         outline = None
         if p.suggestion is not None and self.current_viewer.volume is not None:
             outline = p.suggestion.outline_mask(self.current_viewer.volume.shape, p.slice_index)
         self.current_viewer.set_pending(m.long_axis_endpoints, m.short_axis_endpoints, outline, p.slice_index)
+        guess = None
         if fresh:
             hit = self._tracked_hit(self._click_point, p)
             intended = self._intended_lesion
             guess = intended or (hit.lesion_id if hit is not None else self._lesion_for(self._click_point))
             if intended is not None:  # G: the reader asked for this lesion; only warn if it lies on another
                 if hit is not None and hit.lesion_id != intended and hit.measured_here:
-                    text += f"<br>⚠ {hit.reason}, already measured here: check that this is {intended}"
+                    lines.append(f"⚠ {hit.reason}, already measured here: check that this is {intended}")
             elif hit is not None and hit.measured_here:
-                text += (
-                    f"<br>↻ {hit.reason}: Enter re-measures {hit.lesion_id} (replaces its measurement here; "
-                    "Ctrl+Z undoes)"
+                lines.append(
+                    f"↻ {hit.reason}: Enter re-measures {hit.lesion_id} (replaces its measurement here; Ctrl+Z undoes)"
                 )
             elif hit is not None:
-                text += f"<br>→ {hit.reason}: recorded for {hit.lesion_id}"
+                lines.append(f"→ {hit.reason}: recorded for {hit.lesion_id}")
+        if warning:
+            lines.append(f"⚠ {html.escape(warning)}")
+        text = "<br>".join(lines)
+        if fresh:
             self.decision_bar.offer(text, s, guess)
         else:
             self.decision_bar.label.setText(text)
+            self.decision_bar.label.setToolTip(text)
 
     def _slice_tolerance_mm(self) -> float:
         """How far apart in z a click and a measurement may be and still be on the same lesion."""
@@ -340,10 +376,11 @@ class MeasuringMixin:
         sug = p.suggestion
         if sug is None or not sug.result.low_confidence or p.measurement.origin is MeasurementOrigin.ADJUSTED:
             return True
-        why = "; ".join(sug.warnings) or f"confidence {sug.result.confidence:.2f}"
+        why = warning_text(sug.warnings) or f"confidence {sug.result.confidence:.2f}"
         if self.confirm(
             f"The engine is not sure of this outline: {why}.\n\nAccept anyway? (No: adjust an end point, or reject "
-            "with Esc and draw by hand)"
+            "with Esc and draw by hand)",
+            default_no=True,
         ):
             return True
         self.say("not accepted: adjust an end point, or Esc to draw by hand")
