@@ -49,6 +49,9 @@ def test_reclicking_a_measured_lesion_at_follow_up_re_measures_it(qtbot, window)
         QTest.keyClick(w, Qt.Key.Key_Return)
     before = w.session.read.timepoints[1].assessments["T2"].measurements[0]
     assert _response(w)[7] == "PR"
+    # a PR not yet confirmed is not the best response: the panel says why, under it
+    bor = w.response_panel.bor_label.text()
+    assert "RECIST 1.1 <b>SD</b>" in bor and "not confirmed" in bor.split("<br>")[1]
 
     # the reader clicks T2 again (T1 is selected, last accepted): the bar re-measures T2, never "new lesion"
     w.session.select_lesion("T1")

@@ -14,6 +14,8 @@ class CriteriaResponse:
     criteria: str
     timepoints: list[dict[str, Any]] = field(default_factory=list)
     best_overall_response: str | None = None
+    #: the engine's reason for it (the timepoint it rests on, what confirmed it or what was not yet confirmed)
+    best_reason: str = ""
     error: str | None = None
 
 
@@ -50,6 +52,7 @@ def evaluate(read: Read, criteria: str) -> CriteriaResponse:
         return out
     out.timepoints = list(result.get("timepoints", []))
     out.best_overall_response = result.get("best_overall_response")
+    out.best_reason = str(result.get("best_overall_response_reason") or "")
     return out
 
 

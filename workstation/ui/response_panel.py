@@ -3,6 +3,7 @@ best overall response; a spider plot of the sum over time; a waterfall of the be
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,7 @@ class ResponsePanel(QTabWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         self.bor_label = QLabel("Best overall response: —")
         self.bor_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.bor_label.setWordWrap(True)  # the reason under it may be long
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)  # type: ignore[union-attr]
@@ -114,9 +116,13 @@ class ResponsePanel(QTabWidget):
             f"Best overall response: RECIST 1.1 <b>{r.best_overall_response or '—'}</b> · iRECIST "
             f"<b>{i.best_overall_response or '—'}</b>"
         )
+        # why: an unconfirmed PR leaves the best response SD, which the timepoint rows alone do not say
+        reasons = [f"{c.criteria}: {self.text_filter(c.best_reason)}" for c in (r, i) if c.best_reason and not c.error]
+        why = f"<br><span style='color:#707070'>{html.escape(reasons[0])}</span>" if reasons else ""
         self.bor_label.setText(
-            bor + ("<br><span style='color:#d9534f'>" + "<br>".join(errors) + "</span>" if errors else "")
+            bor + why + ("<br><span style='color:#d9534f'>" + "<br>".join(errors) + "</span>" if errors else "")
         )
+        self.bor_label.setToolTip("<br>".join(html.escape(x) for x in reasons))
         rows = max(len(r.timepoints), len(i.timepoints))
         self.table.setRowCount(rows)
         for row in range(rows):
