@@ -157,6 +157,12 @@ def test_cursor_shows_position_and_hu(qtbot, window):
     hu = float(text.split()[-2])
     assert "mm" in text and -40.0 < hu < 20.0  # the lesion is -10 HU with 4 HU noise
     assert f"Im {k + 1}/40" in v.corner["bl"].text()
+    # scrolling with the mouse still: the readout follows the slice now shown (it kept the last slice's z and HU)
+    z_before = float(text.split("(")[1].split(",")[2].split(")")[0])
+    QTest.keyClick(v, Qt.Key.Key_PageUp)
+    after = v.corner["br"].text()
+    z_after = float(after.split("(")[1].split(",")[2].split(")")[0])
+    assert abs(z_after - z_before) > 5.0 and abs(z_after - v.view_to_patient(x, y)[2]) < 0.06
 
 
 def test_nothing_is_lost_without_asking(qtbot, window):

@@ -200,6 +200,8 @@ class SliceViewer(QWidget):
             lab.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         for lab in self.edge.values():
             lab.setStyleSheet("color: #ffb347; background: transparent; font-weight: bold; font-size: 13px;")
+        #: where the mouse was last seen over the image (scene coordinates), for the readout after a slice change
+        self._last_mouse: QPointF | None = None
         self.view.scene().sigMouseMoved.connect(self._mouse_moved)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(240, 240)
@@ -360,6 +362,8 @@ class SliceViewer(QWidget):
             self.vb.setRange(rect, padding=0.0)
         self._draw_overlays()
         self._update_text()
+        if self._last_mouse is not None:  # the readout is of the voxel under the cursor on the slice now shown
+            self._mouse_moved(self._last_mouse)
 
     def _marks(self) -> dict[int, _SliceMarks]:
         """Lines, labels and proposal marks per axial slice, computed once per change of overlays (scrolling only
@@ -519,6 +523,7 @@ class SliceViewer(QWidget):
     def _mouse_moved(self, scene_pos: QPointF) -> None:
         if self.volume is None or not self.vb.sceneBoundingRect().contains(scene_pos):
             return
+        self._last_mouse = QPointF(scene_pos)
         p = self.vb.mapSceneToView(scene_pos)
         k, j, i = (round(x) for x in self._view_to_voxel(p.x(), p.y()))
         if not self.volume.contains_voxel((k, j, i)):
