@@ -331,3 +331,27 @@ def test_choosing_the_organ_lymph_node_measures_the_suggestion_as_a_node(qtbot, 
     assert not w.pending.suggestion.is_node  # measured again as a lesion that is not a node
     QTest.keyClick(w, Qt.Key.Key_Return)
     assert "T2" not in w.session.read.lesions and w.pending is not None
+
+
+def test_a_new_timepoint_opens_at_the_selected_lesion_and_its_row_takes_you_back(qtbot, window):
+    """A new user moved to week 6 with T1 selected: both viewers opened at the middle slice, and clicking T1's row,
+    already selected, did nothing. Now the follow-up opens at T1 (its proposed position; the baseline viewer at its
+    baseline measurement), and a click on its row takes the viewers back after scrolling away."""
+    w = window
+    _open(qtbot, w)
+    _measure_baseline(qtbot, w)
+    w.session.select_lesion("T1")
+    w.current_viewer.set_slice(0)
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
+    t1_slice = w.current_viewer.patient_to_view(_at_week6(0))[2]
+    assert abs(w.current_viewer.slice_index - t1_slice) <= 1
+    baseline_m = w.session.read.timepoints[0].assessments["T1"].measurements[0]
+    assert (
+        abs(w.baseline_viewer.slice_index - w.baseline_viewer.patient_to_view(baseline_m.long_axis_endpoints[0])[2])
+        <= 1
+    )
+    w.current_viewer.set_slice(0)
+    row = next(r for r in range(w.lesion_table.rowCount()) if w.lesion_table.item(r, 0).text() == "T1")
+    w.lesion_table.cellClicked.emit(row, 0)
+    assert abs(w.current_viewer.slice_index - t1_slice) <= 1

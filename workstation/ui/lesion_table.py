@@ -54,6 +54,7 @@ def cell_text(session: ReadingSession, lesion_id: str, tp_index: int) -> str:
 
 class LesionTable(QTableWidget):
     lesion_selected = pyqtSignal(object)  # lesion id or None
+    lesion_clicked = pyqtSignal(str)  # a click on the selected lesion's row: show it again
     message = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -69,6 +70,8 @@ class LesionTable(QTableWidget):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
         self.itemSelectionChanged.connect(self._selection_changed)
+        # a click on the row already selected changes no selection, but the reader expects to be taken to it
+        self.cellClicked.connect(self._clicked)
 
     def show_session(self, session: ReadingSession | None, findings: dict[str, RuleFinding]) -> None:
         self.session = session
@@ -133,6 +136,11 @@ class LesionTable(QTableWidget):
     def _selection_changed(self) -> None:
         if not self._updating:
             self.lesion_selected.emit(self.selected_lesion())
+
+    def _clicked(self, row: int, _column: int) -> None:
+        item = self.item(row, 0)
+        if not self._updating and item is not None and item.text() == self.selected_lesion():
+            self.lesion_clicked.emit(item.text())
 
     def _context_menu(self, pos: QPoint) -> None:
         item = self.itemAt(pos)

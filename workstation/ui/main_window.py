@@ -109,6 +109,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.proposals: list[LesionProposal] = []
         #: the timepoint whose proposals are final (registration done, or not needed)
         self.proposals_final_for: int | None = None
+        #: (timepoint, slice) the viewer was taken to for the selected lesion when its images came in
+        self._shown_at: tuple[int, int] | None = None
         self.pending: Pending | None = None
         self._suggest_job: Job | None = None
         #: where the reader last clicked or drew (patient mm): which lesion a measurement is for is guessed from it
@@ -192,6 +194,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         lv.addLayout(buttons)
         self.lesion_table = LesionTable()
         self.lesion_table.lesion_selected.connect(self._table_selected)
+        self.lesion_table.lesion_clicked.connect(self._selection_changed)
         self.lesion_table.message.connect(self.say)
         lv.addWidget(self.lesion_table)
         lesion_dock = self._dock("Lesions", lesion_page, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -688,6 +691,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if s is None or s.current_timepoint == 0:
             self._update_overlays()
             self._refresh_read()
+            self._show_selected()
             return
         current, baseline = self.volume(s.current_timepoint), self.volume(0)
         if current is None or baseline is None:
@@ -695,6 +699,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._sync_from_current(self.current_viewer.slice_index)
         self.proposals = propose_positions(s.read, s.current_timepoint, self.mapping, self._seed_for, self.mappings)
         self._update_overlays()
+        self._show_selected()
         if s.current_timepoint not in self.mappings:  # the patient never lies exactly the same way twice
             if s.current_timepoint not in self._registering:
                 self._register(baseline, current)
@@ -720,6 +725,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.proposals_final_for = tp
             self.proposals = propose_positions(self.session.read, tp, mapping, self._seed_for, self.mappings)
             self._update_overlays()
+            if self._shown_at == (tp, self.current_viewer.slice_index):  # the reader has not moved meanwhile
+                self._show_selected()
             self.say(f"lesion positions proposed by {mapping.method}")
             self._idle()
 
@@ -850,6 +857,15 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 self.baseline_viewer.center_on(middle_of(at_baseline[1].long_axis_endpoints))
             finally:
                 self._syncing = False
+
+    def _show_selected(self) -> None:
+        """A timepoint's images are in: take both viewers to the lesion selected (as a click on it would)."""
+        s = self.session
+        if s is None or s.selected_lesion is None or s.selected_lesion not in s.read.lesions:
+            self._shown_at = None
+            return
+        self._selection_changed(s.selected_lesion)
+        self._shown_at = (s.current_timepoint, self.current_viewer.slice_index)
 
     def step_lesion(self, delta: int) -> None:
         s = self.session
