@@ -340,6 +340,9 @@ def test_a_new_timepoint_opens_at_the_selected_lesion_and_its_row_takes_you_back
     w = window
     _open(qtbot, w)
     _measure_baseline(qtbot, w)
+    # every lesion declared so far is assessed: not "done" (the subject may have more disease), but ready to sign
+    baseline_row = w.worklist.topLevelItem(0).child(0)
+    assert baseline_row.text(2) == "● to sign" and "sign the timepoint" in baseline_row.toolTip(2)
     w.session.select_lesion("T1")
     w.current_viewer.set_slice(0)
     QTest.keyClick(w, Qt.Key.Key_BracketRight)

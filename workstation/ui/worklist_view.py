@@ -9,8 +9,15 @@ from workstation.read_model import Read
 from workstation.review.blinding import STUDY_DAY_ONE, study_day
 from workstation.session.worklist import SubjectEntry, timepoint_status
 
-#: short labels so the column fits a narrow dock; the full status is the tooltip
-_STATUS_SHORT = {"not started": "○ new", "in progress": "◐ open", "complete": "● done", "signed": "✔ signed"}
+#: short labels so the column fits a narrow dock; the full status is the tooltip. "complete" only means that every
+#: lesion declared so far is assessed (at baseline, after the first one): the read is finished when it is signed.
+_STATUS_SHORT = {"not started": "○ new", "in progress": "◐ open", "complete": "● to sign", "signed": "✔ signed"}
+_STATUS_TIP = {
+    "not started": "not started",
+    "in progress": "in progress: a lesion declared is not assessed here yet",
+    "complete": "every lesion declared so far is assessed here; sign the timepoint when its read is finished",
+    "signed": "signed",
+}
 
 
 class WorklistView(QTreeWidget):
@@ -44,7 +51,7 @@ class WorklistView(QTreeWidget):
                 status = timepoint_status(read, t_idx)
                 when = f"day {study_day(STUDY_DAY_ONE, tp.date)}" if self.dates_as_days else tp.date.isoformat()
                 child = QTreeWidgetItem([tp.label, when, _STATUS_SHORT[status]])
-                child.setToolTip(2, status)
+                child.setToolTip(2, _STATUS_TIP[status])
                 child.setData(0, Qt.ItemDataRole.UserRole, (s_idx, t_idx))
                 top.addChild(child)
             self.addTopLevelItem(top)
@@ -59,7 +66,7 @@ class WorklistView(QTreeWidget):
             child = top.child(t_idx)
             if child is not None:
                 child.setText(2, _STATUS_SHORT[status])
-                child.setToolTip(2, status)
+                child.setToolTip(2, _STATUS_TIP[status])
 
     def mark_current(self, subject_index: int, tp_index: int) -> None:
         top = self.topLevelItem(subject_index)
