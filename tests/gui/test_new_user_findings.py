@@ -358,3 +358,17 @@ def test_a_new_timepoint_opens_at_the_selected_lesion_and_its_row_takes_you_back
     row = next(r for r in range(w.lesion_table.rowCount()) if w.lesion_table.item(r, 0).text() == "T1")
     w.lesion_table.cellClicked.emit(row, 0)
     assert abs(w.current_viewer.slice_index - t1_slice) <= 1
+
+
+def test_the_engines_warnings_read_as_one_line_with_check_said_once():
+    from workstation.ui.measuring_actions import warning_text
+
+    text = warning_text([
+        "low confidence (0.40): check the outline before accepting",
+        "the outline spreads into a faint region: a leak into a neighbouring structure? check it",
+        "weak boundary (contrast 9 HU, noise 12 HU): check the outline",
+        "the edge there cannot be seen (a neighbouring organ or vessel?); check it",
+    ])  # fmt: skip
+    assert text.count("check") == 1 and text.endswith(": check the outline before accepting")
+    assert "structure?" in text and "weak boundary (contrast 9 HU, noise 12 HU)" in text
+    assert warning_text([]) == ""

@@ -32,7 +32,12 @@ class DecisionBar(QFrame):
         #: the organ the reader chose for a new lesion in this offer (kept while switching new target/non-target)
         self._new_organ = ""
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet("QFrame { background: #243447; } QLabel, QCheckBox { color: #f0f0f0; }")
+        # the bar is dark; its combo boxes (and their drop-down lists) keep dark text on a light ground
+        self.setStyleSheet(
+            "QFrame { background: #243447; } QLabel, QCheckBox { color: #f0f0f0; } "
+            "QComboBox, QComboBox QAbstractItemView { color: #101010; background: #f4f4f4; "
+            "selection-background-color: #3d6a99; selection-color: #ffffff; }"
+        )
         self.label = QLabel("")
         self.label.setWordWrap(True)
         # long warnings wrap instead of widening the window past the screen
@@ -146,7 +151,9 @@ class DecisionBar(QFrame):
     def _update_accept(self) -> None:
         why = self.missing()
         self.accept_btn.setEnabled(why is None)
-        self.hint.setText("" if why is None else f"⚠ {why}")
+        short = "choose its organ" if why is not None and "organ" in why else why  # short: the row is narrow
+        self.hint.setText("" if short is None else f"⚠ {short}")
+        self.hint.setToolTip("" if why is None else why)
 
     def as_fragment(self) -> bool:
         return self.fragment_check.isEnabled() and self.fragment_check.isChecked()

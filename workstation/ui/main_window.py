@@ -585,7 +585,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.worklist.mark_current(self.subject_index, tp)
         self.baseline_viewer.setVisible(tp > 0)
         self.current_viewer.title = f"{subject.subject_id} · {subject.timepoints[tp].label} · {self.when_text(tp)}"
-        self.baseline_viewer.title = f"{subject.subject_id} · {subject.timepoints[0].label} (baseline)"
+        first = subject.timepoints[0].label
+        role = "" if first.strip().lower() == "baseline" else " (baseline)"
+        self.baseline_viewer.title = f"{subject.subject_id} · {first}{role} · {self.when_text(0)}"
         self.proposals = []
         self._load(tp, self.current_viewer)
         if tp > 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,18 +49,15 @@ class Pending:
 
 NEW_NAMES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Role.NEW: "new lesion"}
 
-#: How the engines' warnings end; the bar says it once, at the end.
-_CHECK_ENDINGS = (": check the outline before accepting", "; check it", ": check it")
+#: How the engines' warnings end ("...: check it", "...; check the outline", "...? check it"); the bar says it once.
+_CHECK_ENDING = re.compile(r"[:;,]?\s*check (it|the outline)( before accepting)?\s*$")
 
 
 def warning_text(warnings: list[str]) -> str:
     """The engine's warnings in one line for the reader: each reason once, "check" said once at the end."""
-    reasons = []
-    for w in warnings:
-        for ending in _CHECK_ENDINGS:
-            w = w.removesuffix(ending)
-        reasons.append(w.strip())
-    return f"{'; '.join(r for r in reasons if r)}: check the outline before accepting" if reasons else ""
+    reasons = [_CHECK_ENDING.sub("", w).strip() for w in warnings]
+    reasons = [r for r in reasons if r]
+    return f"{'; '.join(reasons)}: check the outline before accepting" if reasons else ""
 
 
 def middle_of(segment: tuple[tuple[float, float, float], tuple[float, float, float]]) -> tuple[float, float, float]:

@@ -512,7 +512,10 @@ class SliceViewer(QWidget):
         c["br"].move(w - c["br"].width() - 6, h - c["br"].height() - 4)
         e["left"].move(4, h // 2 - e["left"].height() // 2)
         e["right"].move(w - e["right"].width() - 4, h // 2 - e["right"].height() // 2)
-        e["top"].move(w // 2 - e["top"].width() // 2, 4)
+        top_x = w // 2 - e["top"].width() // 2
+        # under the title when a long title (subject · timepoint · date) reaches the middle
+        top_y = 4 if 6 + c["tl"].width() + 4 <= top_x else 4 + c["tl"].height() + 2
+        e["top"].move(top_x, top_y)
         e["bottom"].move(w // 2 - e["bottom"].width() // 2, h - e["bottom"].height() - 22)
 
     def resizeEvent(self, a0: QResizeEvent | None) -> None:
