@@ -372,3 +372,19 @@ def test_the_engines_warnings_read_as_one_line_with_check_said_once():
     assert text.count("check") == 1 and text.endswith(": check the outline before accepting")
     assert "structure?" in text and "weak boundary (contrast 9 HU, noise 12 HU)" in text
     assert warning_text([]) == ""
+
+
+def test_a_long_reason_does_not_make_the_response_table_scroll_for_ever(qtbot):
+    """A new user needed ~30 clicks of the scroll bar to read a reason: its column now opens at a readable width,
+    the whole sentence in the cell's tooltip."""
+    from workstation.session.response import CriteriaResponse, ResponseSummary
+    from workstation.ui.response_panel import COLUMNS, REASON_WIDTH_PX, ResponsePanel
+
+    panel = ResponsePanel()
+    qtbot.addWidget(panel)
+    reason = "PR: the sum fell 36 % from baseline " + "and so on " * 40
+    row = {"label": "week 6", "sum_mm": 30.0, "overall_response": "PR", "reason": reason}
+    panel.show_summary(ResponseSummary(CriteriaResponse("RECIST 1.1", [row], "SD"), CriteriaResponse("iRECIST", [row])))
+    col = len(COLUMNS) - 2
+    assert panel.table.horizontalHeader().sectionSize(col) == REASON_WIDTH_PX
+    assert panel.table.item(0, col).toolTip() == reason

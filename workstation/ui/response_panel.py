@@ -15,6 +15,8 @@ from PyQt6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
 
 from workstation.session.response import CriteriaResponse, ResponseSummary
 
+#: the width the RECIST 1.1 reason column opens with (the reader may widen it)
+REASON_WIDTH_PX = 320
 COLUMNS = (
     "Timepoint",
     "Sum (mm)",
@@ -86,6 +88,12 @@ class ResponsePanel(QTabWidget):
         assert header is not None
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        # the reasons are long sentences: a column of readable width each, the rest of a sentence in its tooltip
+        # (sized to its longest reason, the first took ~30 clicks of the scroll bar to read)
+        for col in (len(COLUMNS) - 2, len(COLUMNS) - 1):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(len(COLUMNS) - 2, REASON_WIDTH_PX)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         layout.addWidget(self.bor_label)
         layout.addWidget(self.table)
         self.addTab(table_page, "Responses")
