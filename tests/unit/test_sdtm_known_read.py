@@ -177,6 +177,12 @@ def test_session_store_files_are_read_too(tmp_path: Path) -> None:
         ('{"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-01-01", "lesions": [{"id": "T1"}]}]}',
          "lesion T1: first appearance gives no role"),
         ("[1, 2]", "expected a JSON object"),
+        # a lesion twice at one timepoint: the last entry silently won (99 mm: PD) where the engine refuses the file
+        ('{"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-01-01", "lesions": ['
+         '{"id": "T1", "role": "target", "organ": "liver", "diameter_mm": 26},'
+         '{"id": "T1", "role": "target", "organ": "liver", "diameter_mm": 99}]}]}',
+         "timepoint b lesion T1: listed twice at this timepoint"),
+        ('{"subject_id": "S1", "subject_id": "S2", "timepoints": []}', "'subject_id' is given twice"),
     ],
 )
 def test_bad_files_give_one_clear_message(tmp_path: Path, content: str, message: str) -> None:
@@ -185,3 +191,46 @@ def test_bad_files_give_one_clear_message(tmp_path: Path, content: str, message:
     with pytest.raises(ReadFileError, match=message) as info:
         load_read(p)
     assert str(p) in str(info.value)
+
+
+def _read_file_with(tmp_path: Path, **changes: object) -> Path:
+    """known_read() as a read file, with top-level fields replaced (``lesion_twice``: T1 declared twice; ``t4``: the
+    node's first measurement's axes as (long, short))."""
+    from workstation.export.read_json import read_to_dict
+
+    d = read_to_dict(known_read())
+    if changes.pop("lesion_twice", False):
+        d["lesions"].append(dict(d["lesions"][0]))
+    if "t4" in changes:
+        long_mm, short_mm = changes.pop("t4")  # type: ignore[misc]
+        m = d["timepoints"][0]["assessments"]["T2"]["measurements"][0]
+        m["long_axis_mm"], m["short_axis_mm"] = long_mm, short_mm
+    d.update(changes)
+    p = tmp_path / "read.json"
+    p.write_text(json.dumps(d))
+    return p
+
+
+def test_read_files_with_impossible_content_are_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ReadFileError, match="lesion T1: declared twice"):
+        load_read(_read_file_with(tmp_path, lesion_twice=True))
+    with pytest.raises(ReadFileError, match=r"short axis \(30 mm\) is longer than the long axis \(13 mm\)"):
+        load_read(_read_file_with(tmp_path, t4=(13.0, 30.0)))
+    with pytest.raises(ReadFileError, match="format_version 99 is not one this workstation reads"):
+        load_read(_read_file_with(tmp_path, format_version=99))
+    assert load_read(_read_file_with(tmp_path, t4=(25.0, 25.04))).timepoints[0].assessments["T2"].measurements
+
+
+def test_a_case_file_exports_with_the_same_tracking_uids_every_time(tmp_path: Path) -> None:
+    """A case file carries no tracking UIDs: they were drawn at random on every export (two exports of one file
+    differed), and the RECIST 1.1 and iRECIST reads of one lesion had different ones."""
+    from workstation.export.read_json import read_from_case
+
+    case = {"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-01-01", "lesions": [
+        {"id": "T1", "role": "target", "organ": "liver", "diameter_mm": 26}]}]}  # fmt: skip
+    first, again = read_from_case(case), read_from_case(case)
+    irecist = read_from_case({**case, "criteria": "iRECIST"})
+    uid = first.lesions["T1"].tracking_uid
+    assert uid == again.lesions["T1"].tracking_uid == irecist.lesions["T1"].tracking_uid
+    assert uid.startswith("2.25.") and len(uid) <= 64
+    assert read_from_case({**case, "subject_id": "S2"}).lesions["T1"].tracking_uid != uid

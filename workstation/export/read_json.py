@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import json
+import math
+import uuid
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -27,6 +29,8 @@ from workstation.read_model import (
 
 FORMAT = "recist-workstation/read"
 FORMAT_VERSION = 1
+#: Rounding of two diameters measured apart: a short axis may exceed the long one by this much and no more.
+SHORT_OVER_LONG_TOLERANCE_MM = 0.05
 
 
 class ReadFileError(ValueError):
@@ -124,11 +128,22 @@ def _measurement_from_dict(d: dict[str, Any], where: str) -> Measurement:
         long_axis = float(d["long_axis_mm"])
     except (KeyError, TypeError, ValueError):
         raise ReadFileError(f"{where}: long_axis_mm is missing or not a number") from None
-    if long_axis < 0 or (d.get("short_axis_mm") is not None and float(d["short_axis_mm"]) < 0):
+    try:
+        short_axis = None if d.get("short_axis_mm") is None else float(d["short_axis_mm"])
+    except (TypeError, ValueError):
+        raise ReadFileError(f"{where}: short_axis_mm is not a number") from None
+    if not (math.isfinite(long_axis) and (short_axis is None or math.isfinite(short_axis))):
+        raise ReadFileError(f"{where}: a diameter must be a finite number of mm")
+    if long_axis < 0 or (short_axis is not None and short_axis < 0):
         raise ReadFileError(f"{where}: a diameter cannot be negative")
+    if short_axis is not None and short_axis > long_axis + SHORT_OVER_LONG_TOLERANCE_MM:
+        raise ReadFileError(
+            f"{where}: the short axis ({short_axis:g} mm) is longer than the long axis ({long_axis:g} mm); the short "
+            "axis is the longest diameter perpendicular to the long one (RECIST 1.1 sec. 3.1.1)"
+        )
     return Measurement(
         long_axis_mm=long_axis,
-        short_axis_mm=None if d.get("short_axis_mm") is None else float(d["short_axis_mm"]),
+        short_axis_mm=short_axis,
         long_axis_endpoints=_endpoints(d.get("long_axis_endpoints"), where),
         short_axis_endpoints=_endpoints(d.get("short_axis_endpoints"), where),
         series_uid=str(d.get("series_uid", "")),
@@ -148,6 +163,12 @@ def read_from_dict(d: dict[str, Any], source: str = "read") -> Read:
     """Inverse of `read_to_dict`. Raises `ReadFileError` naming ``source`` and the field at fault."""
     if d.get("format") != FORMAT:
         raise ReadFileError(f"{source}: not a workstation read file (format is {d.get('format')!r})")
+    version = d.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        raise ReadFileError(
+            f"{source}: format_version {version!r} is not one this workstation reads (1 to {FORMAT_VERSION}): "
+            "written by a newer version, or damaged"
+        )
     try:
         read = Read(
             subject_id=str(d["subject_id"]),
@@ -169,6 +190,8 @@ def read_from_dict(d: dict[str, Any], source: str = "read") -> Read:
                 tracking_uid=str(ld["tracking_uid"]),
                 first_timepoint=int(ld.get("first_timepoint", 0)),
             )
+            if lesion.lesion_id in read.lesions:
+                raise ReadFileError(f"{where}: declared twice in 'lesions'")
             read.lesions[lesion.lesion_id] = lesion
         for td in d.get("timepoints", []):
             where = f"{source} timepoint {td.get('label')}"
@@ -237,6 +260,17 @@ def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str) -> LesionAss
     return LesionAssessment(_CASE_STATUS[status])
 
 
+def case_tracking_uid(subject_id: str, reader: str, lesion_id: str) -> str:
+    """A case file's lesion's tracking UID (DICOM SR TID 1500), the same every time it is exported: derived from the
+    subject, the reader and the lesion (a case file carries none), as a 2.25 UUID-derived UID (PS3.5 B.2)."""
+    key = json.dumps([subject_id, reader, lesion_id])
+    return f"2.25.{uuid.uuid5(_CASE_UID_NAMESPACE, key).int}"
+
+
+#: Namespace of `case_tracking_uid` (fixed: changing it would change every exported case file's tracking UIDs).
+_CASE_UID_NAMESPACE = uuid.UUID("6f1c8a52-3d0e-4f7b-9a41-2b5e8d7c9e10")
+
+
 def read_from_case(case: dict[str, Any], reader: str = "case-file", source: str = "case") -> Read:
     """A read from the response engine's case file. ``to_case()`` of the result gives the same case back."""
     try:
@@ -255,6 +289,9 @@ def read_from_case(case: dict[str, Any], reader: str = "case-file", source: str 
             for e in td.get("lesions", []):
                 lesion_id = str(e["id"])
                 w = f"{where} lesion {lesion_id}"
+                if lesion_id in tp.assessments:
+                    # the last entry would silently win (the response engine refuses the same file)
+                    raise ReadFileError(f"{w}: listed twice at this timepoint")
                 if lesion_id not in read.lesions:
                     if "role" not in e:
                         raise ReadFileError(f"{w}: first appearance gives no role")
@@ -264,6 +301,7 @@ def read_from_case(case: dict[str, Any], reader: str = "case-file", source: str 
                         organ=str(e.get("organ", "")),
                         is_node=bool(e.get("node", False)),
                         first_timepoint=index,
+                        tracking_uid=case_tracking_uid(read.subject_id, reader, lesion_id),
                     )
                 tp.assessments[lesion_id] = _case_assessment(read.lesions[lesion_id], e, w)
             read.timepoints.append(tp)
@@ -275,12 +313,28 @@ def read_from_case(case: dict[str, Any], reader: str = "case-file", source: str 
 
 
 # ---- files -------------------------------------------------------------------------------------------------------
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def load_json(path: str | Path) -> Any:
+    """A JSON file; a key given twice in one object is refused (JSON readers keep the last one silently)."""
     p = Path(path)
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        return json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys)
     except FileNotFoundError:
         raise ReadFileError(f"{p}: no such file") from None
+    except _DuplicateKey as exc:
+        raise ReadFileError(f"{p}: the key {exc.args[0]!r} is given twice in one object") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReadFileError(f"{p}: not valid JSON ({exc})") from None
 
