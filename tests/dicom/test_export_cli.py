@@ -178,3 +178,29 @@ def test_the_default_study_id_is_said(tmp_path, capsys):
     args = ["export", "sdtm", str(tmp_path / "reads"), "--out", str(tmp_path / "o2"), "--study-id", "TIL01"]
     assert main(args) == 0
     assert "STUDYID" not in capsys.readouterr().err
+
+
+def test_an_sdtm_export_of_another_subject_or_study_does_not_replace_one_in_the_same_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data manager's report: `export sdtm` of subject 2 (another study id) into the folder of subject 1's export
+    exited 0 and tu.csv held only subject 2. Refused now, naming what the folder holds; nothing is written."""
+
+    def case(subject: str) -> Path:
+        p = tmp_path / f"{subject}.json"
+        p.write_text(json.dumps({"subject_id": subject, "timepoints": [{"label": "baseline", "date": "2026-01-05",
+                                 "lesions": [{"id": "T1", "role": "target", "organ": "liver", "diameter_mm": 40}]}]}))
+        return p
+
+    out = tmp_path / "out"
+    assert main(["export", "sdtm", str(case("S1")), "--out", str(out), "--study-id", "TIL01"]) == 0
+    before = (out / "sdtm" / "tu.csv").read_text()
+    capsys.readouterr()
+    assert main(["export", "sdtm", str(case("S2")), "--out", str(out), "--study-id", "OTHER"]) == 2
+    assert "holds an export of study 'TIL01'; this one is of study 'OTHER'" in capsys.readouterr().err
+    assert main(["export", "sdtm", str(case("S2")), "--out", str(out), "--study-id", "TIL01"]) == 2
+    assert "1 read(s) this one does not have (subject S1)" in capsys.readouterr().err
+    assert (out / "sdtm" / "tu.csv").read_text() == before
+    both = [str(case("S1")), str(case("S2"))]
+    assert main(["export", "sdtm", *both, "--out", str(out), "--study-id", "TIL01"]) == 0  # more reads: fine
+    assert "TIL01-S2" in (out / "sdtm" / "tu.csv").read_text()

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from workstation.export.staging import STAGING_PREFIX, StagedFolder, StagingError
+from workstation.export.staging import (
+    SCOPE_FILE,
+    STAGING_PREFIX,
+    ExportScope,
+    LeftoversError,
+    StagedFolder,
+    StagingError,
+)
 
 
 def test_commit_moves_every_file_into_place_and_leaves_no_staging_folder(tmp_path: Path) -> None:
@@ -83,3 +90,33 @@ def test_a_target_in_the_way_moves_nothing(tmp_path: Path) -> None:
             with pytest.raises(StagingError, match=message):
                 staged.commit()
         assert sorted(p.name for p in out.iterdir()) == ["sdtm", "tables"]  # not even a.csv
+
+
+def _export_sdtm(out: Path, scope: ExportScope, text: str) -> None:
+    with StagedFolder(out, scope) as staged:
+        (staged.path / "sdtm").mkdir()
+        (staged.path / "sdtm" / "tr.csv").write_text(text)
+        staged.commit()
+
+
+def test_an_export_of_another_study_or_of_fewer_reads_does_not_silently_replace_one_with_the_same_file_names(
+    tmp_path: Path,
+) -> None:
+    """A data manager exported SDTM of one subject over a four-subject export (and over another study's): tr.csv
+    was replaced without a word. The sub-folders whose file names do not name the read carry what they hold."""
+    out = tmp_path / "out"
+    both = ExportScope("TIL01", {"r1": "S1", "r2": "S2"})
+    _export_sdtm(out, both, "S1 S2")
+    assert ExportScope.from_file(out / "sdtm" / SCOPE_FILE) == both
+    with pytest.raises(LeftoversError, match="holds an export of study 'TIL01'; this one is of study 'OTHER'"):
+        _export_sdtm(out, ExportScope("OTHER", {"r1": "S1", "r2": "S2"}), "other study")
+    with pytest.raises(LeftoversError, match=r"1 read\(s\) this one does not have \(subject S2\)"):
+        _export_sdtm(out, ExportScope("TIL01", {"r1": "S1"}), "S1 only")
+    assert (out / "sdtm" / "tr.csv").read_text() == "S1 S2"  # nothing was moved
+    _export_sdtm(out, both, "S1 S2 again")  # the same export again
+    more = ExportScope("TIL01", {"r1": "S1", "r2": "S2", "r3": "S3"})
+    _export_sdtm(out, more, "S1 S2 S3")  # more reads signed since: it replaces the earlier one
+    assert ExportScope.from_file(out / "sdtm" / SCOPE_FILE) == more
+    (out / "sdtm" / SCOPE_FILE).write_text("{damaged")
+    with pytest.raises(LeftoversError, match="cannot be read"):
+        _export_sdtm(out, more, "x")

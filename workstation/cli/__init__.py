@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from workstation.export.staging import LeftoversError, StagedFolder, StagingError
+from workstation.export.staging import ExportScope, LeftoversError, StagedFolder, StagingError
 
 #: subcommand -> (module under workstation.cli, one-line help). Modules are imported only when their command runs,
 #: so `recist evaluate` never pays for torch or Qt.
@@ -59,10 +59,13 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
 
 
 @contextmanager
-def staged_output(out: str | Path, option: str = "--out") -> Iterator[StagedFolder]:
+def staged_output(
+    out: str | Path, option: str = "--out", scope: ExportScope | None = None
+) -> Iterator[StagedFolder]:
     """A hidden staging folder inside the output folder (`workstation.export.staging`) to write everything into; it
-    is removed on leaving, with nothing moved into place unless `into_place` was called (all or nothing)."""
-    staged = StagedFolder(out)
+    is removed on leaving, with nothing moved into place unless `into_place` was called (all or nothing). ``scope``:
+    what the export holds, checked against an earlier export in the same sub-folders (`StagedFolder.check`)."""
+    staged = StagedFolder(out, scope)
     try:
         staged.open()
     except OSError as exc:

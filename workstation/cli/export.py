@@ -30,7 +30,7 @@ from typing import Any
 from workstation import paths
 from workstation.cli import CommandError, into_place, output_folder, staged_output
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
-from workstation.export.staging import StagingError
+from workstation.export.staging import ExportScope, StagingError
 from workstation.session.export_read import DEFAULT_STUDY_ID
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
@@ -120,11 +120,17 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
     reads = [r for _, r in found]
     inputs = _inputs(args)
-    with staged_output(args.out) as staged:
+    with staged_output(args.out, scope=_scope(args, reads)) as staged:
         skipped = _export(args, reads, None, inputs, staged.path)
         written = into_place(staged)
     print(f"{len(reads)} read(s), {len(written)} file(s) written under {args.out}{_skips(skipped)}", file=sys.stderr)
     return 0
+
+
+def _scope(args: argparse.Namespace, reads: list[Any]) -> ExportScope:
+    """What this export holds: an export into a folder holding another study's, or reads this one lacks, is refused
+    (its files keep their names, so replacing them would go unnoticed)."""
+    return ExportScope(str(args.study_id), {r.read_id: r.subject_id for r in reads})
 
 
 def _run_database(args: argparse.Namespace) -> int:
@@ -157,7 +163,7 @@ def _run_database(args: argparse.Namespace) -> int:
         if args.masks is None and default_masks().is_dir():
             args.masks = str(default_masks())
         inputs = _inputs(args)
-        with staged_output(args.out) as staged:
+        with staged_output(args.out, scope=_scope(args, export.reads)) as staged:
             skipped = _export(args, export.reads, export, inputs, staged.path)
             recorded = bool(staged.files())
             if recorded:  # an export that writes nothing discloses nothing: no audit entry

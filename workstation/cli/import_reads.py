@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         p = Path(raw)
         if not p.exists():
             raise CommandError(f"{p}: no such file or folder")
-        files += sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else [p]
+        # hidden files in a folder are not inputs (an export's `.export-scope.json`, a staging folder's leftovers)
+        files += sorted(x for x in p.rglob("*") if x.is_file() and not _hidden(x, p)) if p.is_dir() else [p]
     explicit = {Path(raw) for raw in args.files}
     modality = {f: _modality(f) for f in files if f.suffix.lower() != ".json"}
     for f, m in modality.items():
@@ -95,3 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(write_read(read, target))
     print(f"{len(reads)} read(s) imported into {out}", file=sys.stderr)
     return 0
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)

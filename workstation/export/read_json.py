@@ -368,7 +368,7 @@ def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for f in sorted(p.rglob("*.json")):
+            for f in sorted(x for x in p.rglob("*.json") if not any(q.startswith(".") for q in x.relative_to(p).parts)):
                 data = load_json(f)
                 if isinstance(data, dict) and (
                     data.get("format") == FORMAT

@@ -9,14 +9,47 @@ without a chance to clean up (SIGKILL, power loss) leaves it behind under its hi
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 #: The name every staging folder starts with (hidden on Unix, and recognisable in a listing).
 STAGING_PREFIX = ".recist-export-"
+#: Written (hidden) into the sub-folders whose file names do not name the read (`SCOPED_FOLDERS`): which study and
+#: reads the export there holds (`ExportScope`). Elsewhere (sr/, seg/, reads/, cases/) each read has files of its own
+#: name, and an earlier export's read this one lacks is a leftover (`StagedFolder.leftovers`); no file is added there
+#: for the DICOM tools that read those folders whole.
+SCOPE_FILE = ".export-scope.json"
+SCOPED_FOLDERS = frozenset({"sdtm", "tables"})
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    """What an export holds: its study and its reads (read id -> subject id). Its files keep their names from one
+    export to the next (``sdtm/tr.csv``), so an export that replaced another study's, or dropped reads an earlier one
+    held, would go unnoticed: `StagedFolder.check` refuses both."""
+
+    study_id: str
+    reads: Mapping[str, str]
+
+    def to_json(self) -> str:
+        return json.dumps({"study_id": self.study_id, "reads": dict(sorted(self.reads.items()))}, indent=1) + "\n"
+
+    @classmethod
+    def from_file(cls, path: Path) -> ExportScope:
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            return cls(str(d["study_id"]), {str(k): str(v) for k, v in dict(d["reads"]).items()})
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise LeftoversError(
+                f"{path} (what an earlier export in that folder held) cannot be read ({exc}): export into a new "
+                "folder, or remove that folder first"
+            ) from None
 
 
 class StagingError(OSError):
@@ -33,8 +66,10 @@ class StagedFolder:
     committing, by an exception or otherwise, removes the staging folder; a destination folder this created is removed
     again when it ends up empty."""
 
-    def __init__(self, out: str | Path) -> None:
+    def __init__(self, out: str | Path, scope: ExportScope | None = None) -> None:
         self.out = Path(out)
+        #: what this export holds; with it, each sub-folder gets a `SCOPE_FILE` and is checked against the earlier one
+        self.scope = scope
         self._path: Path | None = None
         self._created: list[Path] = []  # folders this made for the destination, outermost first
         self.committed = False
@@ -107,6 +142,7 @@ class StagedFolder:
         folder must be), or if the destination holds files of an earlier export that would stay beside this one's
         (`leftovers`: the folder would mix two exports); callers that record the export first (the audit trail)
         check before recording it."""
+        self._check_scope()
         old = self.leftovers()
         if old:
             more = f" and {len(old) - 1} more" if len(old) > 1 else ""
@@ -121,6 +157,35 @@ class StagedFolder:
             for parent in list(target.parents)[: len(rel.parts) - 1]:
                 if parent.exists() and not parent.is_dir():
                     raise StagingError(f"cannot write {target}: {parent} is a file, not a folder")
+
+    def _check_scope(self) -> None:
+        """Write this export's scope into each staged sub-folder; refuse a sub-folder of the destination holding an
+        earlier export of another study, or of reads this one does not have."""
+        if self.scope is None:
+            return
+        folders = sorted({rel.parts[0] for rel in self.files() if len(rel.parts) > 1} & SCOPED_FOLDERS)
+        for folder in folders:
+            (self.path / folder / SCOPE_FILE).write_text(self.scope.to_json(), encoding="utf-8")
+            earlier_file = self.out / folder / SCOPE_FILE
+            if not earlier_file.is_file():
+                continue
+            earlier = ExportScope.from_file(earlier_file)
+            where = self.out / folder
+            if earlier.study_id != self.scope.study_id:
+                raise LeftoversError(
+                    f"{where} holds an export of study {earlier.study_id!r}; this one is of study "
+                    f"{self.scope.study_id!r}: the folder would mix two studies; export into a new folder, or remove "
+                    "it first"
+                )
+            dropped = sorted(set(earlier.reads) - set(self.scope.reads))
+            if dropped:
+                subjects = sorted({earlier.reads[r] for r in dropped})
+                more = f" and {len(subjects) - 1} more" if len(subjects) > 1 else ""
+                raise LeftoversError(
+                    f"{where} holds an export with {len(dropped)} read(s) this one does not have (subject "
+                    f"{subjects[0]}{more}): replacing its files would drop them; export into a new folder, or remove "
+                    "it first"
+                )
 
     def commit(self) -> list[Path]:
         """Move every staged file into place; returns their paths under ``out``. Every target is checked before the

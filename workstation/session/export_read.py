@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imaging.cancel import Cancelled, CancelToken, ProgressCallback, report
-from workstation.export.staging import LeftoversError, StagedFolder, StagingError
+from workstation.export.staging import ExportScope, LeftoversError, StagedFolder, StagingError
 from workstation.mask_store import MaskStore
 from workstation.read_model import Read
 
@@ -62,7 +62,7 @@ def export_read(
     from workstation.export.sdtm import build_sdtm, evaluate_reads, write_sdtm
     from workstation.export.tables import write_tables
 
-    staged = StagedFolder(out_dir)
+    staged = StagedFolder(out_dir, ExportScope(study_id, {read.read_id: read.subject_id}))
     try:
         staged.open()
     except OSError as exc:
