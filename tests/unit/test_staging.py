@@ -120,3 +120,29 @@ def test_an_export_of_another_study_or_of_fewer_reads_does_not_silently_replace_
     (out / "sdtm" / SCOPE_FILE).write_text("{damaged")
     with pytest.raises(LeftoversError, match="cannot be read"):
         _export_sdtm(out, more, "x")
+
+
+def test_a_report_written_straight_into_its_folder_leaves_no_older_reports_files_beside_it(tmp_path: Path) -> None:
+    """A one-subject report into the folder of a four-subject one kept the older report's iRECIST figures and
+    Kaplan-Meier tables beside the new ones, without a word: an older file of the report's own names that this one
+    does not replace is a leftover, and so is a report of fewer reads; other files there are not the report's."""
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    own = ("report.html", "km_*.csv", "irecist_*")
+    four = ExportScope("report", {f"r{i}": f"S{i}" for i in range(4)})
+
+    def write(names: list[str], scope: ExportScope) -> None:
+        with StagedFolder(out, scope, own) as staged:
+            for name in names:
+                (staged.path / name).write_text("x")
+            staged.commit()
+
+    write(["report.html", "km_irecist_pfs.csv", "irecist_swimmer.png"], four)
+    assert (out / SCOPE_FILE).is_file()
+    with pytest.raises(LeftoversError, match=r"2 file\(s\) this export would not replace \(irecist_swimmer.png and 1"):
+        write(["report.html"], four)  # the same reads, but the older report's iRECIST files would stay
+    with pytest.raises(LeftoversError, match=r"3 read\(s\) this one does not have"):
+        write(["report.html", "km_irecist_pfs.csv", "irecist_swimmer.png"], ExportScope("report", {"r0": "S0"}))
+    write(["report.html", "km_irecist_pfs.csv", "irecist_swimmer.png"], four)  # the same report again
+    assert (out / "notes.txt").read_text() == "mine"

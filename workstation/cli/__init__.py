@@ -60,12 +60,12 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
 
 @contextmanager
 def staged_output(
-    out: str | Path, option: str = "--out", scope: ExportScope | None = None
+    out: str | Path, option: str = "--out", scope: ExportScope | None = None, own_top_level: tuple[str, ...] = ()
 ) -> Iterator[StagedFolder]:
     """A hidden staging folder inside the output folder (`workstation.export.staging`) to write everything into; it
     is removed on leaving, with nothing moved into place unless `into_place` was called (all or nothing). ``scope``:
     what the export holds, checked against an earlier export in the same sub-folders (`StagedFolder.check`)."""
-    staged = StagedFolder(out, scope)
+    staged = StagedFolder(out, scope, own_top_level)
     try:
         staged.open()
     except OSError as exc:

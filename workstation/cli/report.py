@@ -22,7 +22,7 @@ from typing import Any
 
 from workstation.cli import CommandError, into_place, output_folder, staged_output
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
-from workstation.export.staging import StagingError
+from workstation.export.staging import ExportScope, StagingError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -69,11 +69,21 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
     for line in undecided_central_reads(reads):
         print(line, file=sys.stderr)
-    with staged_output(args.out) as staged:
+    with staged_output(args.out, scope=_scope(reads), own_top_level=REPORT_FILES) as staged:
         _report(args, reads, extras, staged.path)
         into_place(staged)
     print(f"report on {len({r.subject_id for r in reads})} subject(s) written to {args.out}", file=sys.stderr)
     return 0
+
+
+#: What a report writes directly into --out: an older report's file of these names that this one does not replace
+#: (a criteria or endpoint no longer reported) would be delivered beside it, so the report is refused (nothing moves).
+REPORT_FILES = ("report.html", "report.pdf", "endpoints.csv", "subjects.csv", "km_*.csv", "recist11_*", "irecist_*")
+
+
+def _scope(reads: list[Any]) -> ExportScope:
+    """The reads a report covers: a report into the folder of one that covered reads this one lacks is refused."""
+    return ExportScope("report", {r.read_id: r.subject_id for r in reads})
 
 
 def undecided_central_reads(reads: list[Any]) -> list[str]:
@@ -144,7 +154,8 @@ def _run_database(args: argparse.Namespace) -> int:
         if not accepted:
             raise CommandError(f"no accepted central read in {db.where} (is the central review decided?)")
         export.reads = accepted
-        with staged_output(args.out) as staged:  # recorded before it is moved into place: never unrecorded in --out
+        # recorded before it is moved into place: never unrecorded in --out
+        with staged_output(args.out, scope=_scope(accepted), own_top_level=REPORT_FILES) as staged:
             _report(args, accepted, {}, staged.path)
             try:  # a file that could not be moved into place is found before the report is recorded
                 staged.check()

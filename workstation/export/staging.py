@@ -9,6 +9,7 @@ without a chance to clean up (SIGKILL, power loss) leaves it behind under its hi
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -66,8 +67,13 @@ class StagedFolder:
     committing, by an exception or otherwise, removes the staging folder; a destination folder this created is removed
     again when it ends up empty."""
 
-    def __init__(self, out: str | Path, scope: ExportScope | None = None) -> None:
+    def __init__(
+        self, out: str | Path, scope: ExportScope | None = None, own_top_level: tuple[str, ...] = ()
+    ) -> None:
         self.out = Path(out)
+        #: name patterns (fnmatch) of the files this kind of output writes directly into ``out`` (a report's): such a
+        #: file already there that this one does not replace is a leftover too (an older report's figure)
+        self.own_top_level = own_top_level
         #: what this export holds; with it, each sub-folder gets a `SCOPE_FILE` and is checked against the earlier one
         self.scope = scope
         self._path: Path | None = None
@@ -123,10 +129,16 @@ class StagedFolder:
     def leftovers(self) -> list[Path]:
         """Files already in the destination's sub-folders that the staged files go into (``sdtm/``, ``sr/``, ...)
         which this export would not replace: an earlier export's (another subject's SR, a read since removed). Files
-        directly in the destination and hidden ones are not counted."""
+        directly in the destination count only when they match ``own_top_level``; hidden ones never."""
         staged = set(self.files())
         folders = {rel.parent for rel in staged if rel.parent != Path(".")}
         found: list[Path] = []
+        if self.own_top_level and self.out.is_dir():
+            for p in sorted(self.out.iterdir()):
+                rel = p.relative_to(self.out)
+                mine = any(fnmatch.fnmatch(p.name, pattern) for pattern in self.own_top_level)
+                if mine and not p.name.startswith(".") and p.is_file() and rel not in staged:
+                    found.append(rel)
         for folder in sorted(folders):
             target = self.out / folder
             if not target.is_dir() or target.is_symlink():
@@ -164,6 +176,8 @@ class StagedFolder:
         if self.scope is None:
             return
         folders = sorted({rel.parts[0] for rel in self.files() if len(rel.parts) > 1} & SCOPED_FOLDERS)
+        if self.own_top_level:  # an output written directly into the destination (a report) is scoped there
+            folders.append(".")
         for folder in folders:
             (self.path / folder / SCOPE_FILE).write_text(self.scope.to_json(), encoding="utf-8")
             earlier_file = self.out / folder / SCOPE_FILE
