@@ -36,3 +36,16 @@ def test_series_uid_is_the_measurements_own_else_the_timepoints_and_nothing_is_m
         ("Baseline", "NT1", "1.2.3.1", "1.2.3.1.1", None, None),
         ("Week 6", "T1", "", "", "", ""),  # nothing knows the series: empty
     ]
+
+
+def test_the_node_flag_reads_yes_or_no_as_new_lesions_does() -> None:
+    """measurements.csv wrote `node` as True/False beside responses.csv's yes/no (a data manager's report)."""
+    read = Read(subject_id="S001", reader="site1")
+    read.lesions = {"T1": Lesion("T1", Role.TARGET, "liver"), "T2": Lesion("T2", Role.TARGET, "lymph node", True)}
+    tp = TimepointRead("Baseline", date(2024, 3, 5))
+    tp.assessments = {
+        "T1": LesionAssessment(LesionStatus.MEASURED, [Measurement(30.0)]),
+        "T2": LesionAssessment(LesionStatus.MEASURED, [Measurement(22.0, 16.0)]),
+    }
+    read.timepoints = [tp]
+    assert [(r["lesion_id"], r["node"]) for r in measurement_rows(read)] == [("T1", "no"), ("T2", "yes")]
