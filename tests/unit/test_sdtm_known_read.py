@@ -183,6 +183,8 @@ def test_session_store_files_are_read_too(tmp_path: Path) -> None:
          '{"id": "T1", "role": "target", "organ": "liver", "diameter_mm": 99}]}]}',
          "timepoint b lesion T1: listed twice at this timepoint"),
         ('{"subject_id": "S1", "subject_id": "S2", "timepoints": []}', "'subject_id' is given twice"),
+        ('{"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-01-01", "lesions": '
+         '[{"id": "T1", "role": "target", "organ": "liver"}]}]}', "lesion T1: no diameter_mm; a target needs"),
     ],
 )
 def test_bad_files_give_one_clear_message(tmp_path: Path, content: str, message: str) -> None:

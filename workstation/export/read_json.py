@@ -255,6 +255,13 @@ def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str) -> LesionAss
         ]
         return LesionAssessment(LesionStatus.MEASURED, measurements=ms)
     status = e.get("status")
+    if status is None:
+        if lesion.role is Role.TARGET:
+            raise ReadFileError(
+                f"{where}: no diameter_mm; a target needs its diameter, or too_small, merged_into or a status "
+                f"({', '.join(_CASE_STATUS)})"
+            )
+        raise ReadFileError(f"{where}: no status; give one of {', '.join(_CASE_STATUS)}")
     if status not in _CASE_STATUS:
         raise ReadFileError(f"{where}: status {status!r} is not one of {', '.join(_CASE_STATUS)}")
     return LesionAssessment(_CASE_STATUS[status])

@@ -47,7 +47,8 @@ def measurement_rows(read: Read) -> list[dict[str, Any]]:
                 "subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
                 "reader_role": read.reader_role, "criteria": read.criteria, "timepoint": tp.label,
                 "date": tp.date.isoformat(), "lesion_id": lesion_id, "tracking_uid": lesion.tracking_uid,
-                "role": lesion.role.value, "organ": lesion.organ, "node": "yes" if lesion.is_node else "no", "location": lesion.location,
+                "role": lesion.role.value, "organ": lesion.organ, "node": _yes_no(lesion.is_node),
+                "location": lesion.location,
                 "status": a.status.value, "merged_into": a.merged_into or "", "study_uid": tp.study_uid,
                 "series_uid": tp.series_uid, "comment": a.comment,
             }  # fmt: skip
@@ -65,6 +66,11 @@ def measurement_rows(read: Read) -> list[dict[str, Any]]:
                     "engine": m.engine or "", "model_id": m.model_id or "", "model_version": m.model_version or "",
                 })  # fmt: skip
     return rows
+
+
+def _yes_no(flag: bool) -> str:
+    """A flag as the tables write it (as the engine's `new_lesions`): ``yes`` / ``no``."""
+    return "yes" if flag else "no"
 
 
 def response_rows(read: Read, results: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -148,6 +148,8 @@ class DefineNotes:
             "- TR SUMDIAM and every RS result come from the workstation's response engine (recist.evaluate_case),",
             "  never recomputed here. A lesion TOO SMALL TO MEASURE counts 5 mm in SUMDIAM; its TRSTRESN is empty.",
             "- iRECIST responses are written with RSCAT = iRECIST, RECIST 1.1 ones with RSCAT = RECIST 1.1.",
+            "- Text encodings: the .csv files are UTF-8; the .xpt files (SAS XPORT v5) are Latin-1, which XPORT",
+            "  requires (a value with a character Latin-1 cannot hold stops the export, naming it).",
             "  When an evaluator read a subject under both, TU and TR come from the RECIST 1.1 read; the iRECIST",
             "  read adds only the diameters of measured new lesions (TR) and its responses (RS).",
             "",
