@@ -204,7 +204,8 @@ def test_users_command_for_administrators(db_url: str, capsys, monkeypatch, tmp_
         )
         == 2
     )
-    assert "wrong user name or password" in capsys.readouterr().err
+    # the passwords' order is the new user's, then the administrator's: the message says whose sign-in failed
+    assert "--admin admin: wrong user name or password" in capsys.readouterr().err
     _stdin(monkeypatch, "short", PASSWORD)
     assert (
         main(

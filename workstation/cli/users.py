@@ -45,9 +45,16 @@ def add_parser(subparsers: Any) -> None:
     for sub in (deactivate, reactivate):
         sub.add_argument("username")
         sub.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    stdin_help = {
+        add: "read the passwords from stdin, one per line: the new user's first, then --admin's (none for the "
+        "first user)",
+        lst: "read --admin's password from stdin",
+        deactivate: "read --admin's password from stdin",
+        reactivate: "read --admin's password from stdin",
+    }
     for sub in (add, lst, deactivate, reactivate):
         sub.add_argument("--admin", help="the administrator authorising this (not needed for the first user)")
-        sub.add_argument("--password-stdin", action="store_true", help="read passwords from stdin, one per line")
+        sub.add_argument("--password-stdin", action="store_true", help=stdin_help[sub])
         sub.add_argument("--db", help="database URL or SQLite file (default: $RECIST_DB or the user data folder)")
     p.set_defaults(func=run)
 
@@ -77,7 +84,9 @@ def administrator(db: Database, args: argparse.Namespace, ask: Callable[[str], s
     try:
         admin = authenticate(db, args.admin, ask(f"password of administrator {args.admin}"))
         require_role(admin, UserRole.ADMINISTRATOR)
-    except (AuthenticationError, PermissionDenied) as exc:
+    except AuthenticationError as exc:  # which sign-in failed (the name is the caller's own, so it discloses nothing)
+        raise CommandError(f"--admin {args.admin}: {exc}") from None
+    except PermissionDenied as exc:
         raise CommandError(str(exc)) from None
     return admin
 
