@@ -111,6 +111,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.proposals_final_for: int | None = None
         #: (timepoint, slice) the viewer was taken to for the selected lesion when its images came in
         self._shown_at: tuple[int, int] | None = None
+        #: set while the viewers follow the selected lesion again without a word (after registration)
+        self._quiet_selection = False
         self.pending: Pending | None = None
         self._suggest_job: Job | None = None
         #: where the reader last clicked or drew (patient mm): which lesion a measurement is for is guessed from it
@@ -728,7 +730,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.proposals = propose_positions(self.session.read, tp, mapping, self._seed_for, self.mappings)
             self._update_overlays()
             if self._shown_at == (tp, self.current_viewer.slice_index):  # the reader has not moved meanwhile
-                self._show_selected()
+                self._show_selected(announce=False)  # said once already, when the images came in
             self.say(f"lesion positions proposed by {mapping.method}")
             self._idle()
 
@@ -851,7 +853,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.current_viewer.center_on(middle_of(found[1].long_axis_endpoints))
         elif prop is not None:
             self.current_viewer.center_on(prop.point_mm)
-            self.say(f"{lesion_id} should be near the + mark: click it (or press G)")
+            if not self._quiet_selection:
+                self.say(f"{lesion_id} should be near the + mark: click it (or press G)")
         at_baseline = s.latest_measurement(lesion_id, before_tp=0)
         if s.current_timepoint > 0 and at_baseline is not None and at_baseline[1].long_axis_endpoints:
             self._syncing = True  # show the lesion itself, not the slice matched by position
@@ -860,13 +863,17 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             finally:
                 self._syncing = False
 
-    def _show_selected(self) -> None:
+    def _show_selected(self, announce: bool = True) -> None:
         """A timepoint's images are in: take both viewers to the lesion selected (as a click on it would)."""
         s = self.session
         if s is None or s.selected_lesion is None or s.selected_lesion not in s.read.lesions:
             self._shown_at = None
             return
-        self._selection_changed(s.selected_lesion)
+        self._quiet_selection = not announce
+        try:
+            self._selection_changed(s.selected_lesion)
+        finally:
+            self._quiet_selection = False
         self._shown_at = (s.current_timepoint, self.current_viewer.slice_index)
 
     def step_lesion(self, delta: int) -> None:
