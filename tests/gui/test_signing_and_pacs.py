@@ -37,6 +37,13 @@ def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
     assert "signed" in w.worklist.topLevelItem(0).child(0).text(2)
     assert w.store.load("S1", "site1").timepoints[0].signed
 
+    # deleting a lesion of a signed timepoint says why and changes nothing (it raised, to stderr, and said nothing)
+    asked, w.auto_answer = w.auto_answer, True  # "Delete T1 ...?" - yes
+    w.session.select_lesion("T1")
+    w.delete_selected()
+    w.auto_answer = asked
+    assert "T1" in w.session.read.lesions and "signed" in w.statusBar().currentMessage()
+
     # a signed timepoint changes only as an amendment with a reason
     _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
     _wait_pending(qtbot, w)
@@ -47,6 +54,23 @@ def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
     w.accept_pending()
     assert "T2" in w.session.read.timepoints[0].assessments and not w.session.dirty
     assert "T2" in w.store.load("S1", "site1").timepoints[0].assessments
+
+    # the store refuses every edit for good (a central review adjudicated meanwhile): the edit is undone on screen,
+    # and the read opens for viewing only (the refused change had stayed on screen, the response computed from it)
+    from workstation.session.persistence import ReadClosedError
+
+    def closed(read, reason=""):
+        raise ReadClosedError("the central review of BICR-X is adjudicated; its reads can no longer change")
+
+    monkeypatch.setattr(w.session.store, "save", closed)
+    asked, w.auto_answer = w.auto_answer, True
+    w.session.select_lesion("T2")
+    w.delete_selected()
+    w.auto_answer = asked
+    assert "T2" in w.session.read.lesions and "T2" in w.session.read.timepoints[0].assessments
+    assert "undone" in w.statusBar().currentMessage() and w.session.view_only
+    w.undo()  # nothing moves in a read open for viewing only, and nothing raises
+    assert "T2" in w.session.read.lesions and "viewing only" in w.statusBar().currentMessage()
 
 
 def test_signing_without_the_database_says_what_is_needed(qtbot, window):

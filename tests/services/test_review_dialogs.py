@@ -110,6 +110,11 @@ def test_adjudication_dialog_is_blinded_and_records_the_choice(qtbot, db) -> Non
     assert any("Progression: day 43" in s for s in text)
     found = sorted({f for s in text for f in IDENTITY + [t.study_uid for t in sources(site)] if f.lower() in s.lower()})
     assert found == []
+    # the two reads' figures are what is decided between: no cell can be typed over (one could, double-clicked)
+    from PyQt6.QtWidgets import QTableWidget
+
+    tables = dialog.findChildren(QTableWidget)
+    assert tables and all(t.editTriggers() == QTableWidget.EditTrigger.NoEditTriggers for t in tables)
     assert not dialog.ok.isEnabled()
     buttons = dialog.choice.buttons()
     buttons[1].setChecked(True)

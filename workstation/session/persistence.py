@@ -22,6 +22,11 @@ class ReadStoreError(Exception):
     """A read that cannot be saved or loaded; the message names the file and what is wrong."""
 
 
+class ReadClosedError(ReadStoreError):
+    """The store will never take an edit of this read again (its central review is adjudicated): the edit in memory
+    is to be undone, and the read opened for viewing only."""
+
+
 class ReadStore(Protocol):
     def save(self, read: Read, reason: str = "") -> None:
         """Keep the read; ``reason`` explains an amendment of a signed timepoint."""

@@ -299,6 +299,8 @@ class ReadingSession:
 
     # ---- undo / redo / save --------------------------------------------------------------------------------------
     def undo(self) -> str | None:
+        if self.view_only:
+            raise SessionError(self.view_only)
         was_dirty = self.dirty
         cmd = self.commands.undo()
         if cmd is None:
@@ -307,6 +309,8 @@ class ReadingSession:
         return cmd.description
 
     def redo(self) -> str | None:
+        if self.view_only:
+            raise SessionError(self.view_only)
         was_dirty = self.dirty
         cmd = self.commands.redo()
         if cmd is None:

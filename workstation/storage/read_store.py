@@ -8,9 +8,9 @@ amendments go through the repository's rules: `sign` re-checks the password, `sa
 from __future__ import annotations
 
 from workstation.read_model import Read
-from workstation.session.persistence import ReadStoreError
+from workstation.session.persistence import ReadClosedError, ReadStoreError
 from workstation.storage.database import Database, StorageError
-from workstation.storage.repository import ReadError, find_reads, save_read, sign_timepoint
+from workstation.storage.repository import ReadClosed, ReadError, find_reads, save_read, sign_timepoint
 from workstation.users import AuthenticationError, User, UserRole
 
 
@@ -39,6 +39,8 @@ class DatabaseReadStore:
             self._versions[read.read_id] = save_read(
                 self.db, read, user=self.user, expected_version=self._versions.get(read.read_id), reason=reason
             )
+        except ReadClosed as exc:
+            raise ReadClosedError(str(exc)) from None
         except (ReadError, StorageError) as exc:
             raise ReadStoreError(str(exc)) from None
 

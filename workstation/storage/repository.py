@@ -41,6 +41,10 @@ class ReadError(Exception):
     """A save or signature that the rules refuse; the message says which rule and where."""
 
 
+class ReadClosed(ReadError):
+    """The read can no longer change at all (its central review is adjudicated): no retry will save an edit."""
+
+
 class ConcurrentChangeError(ReadError):
     """The read was changed by someone else since it was loaded."""
 
@@ -167,7 +171,7 @@ def _refuse_if_adjudicated(conn: Connection, read: Read) -> None:
         .where((review_subjects.c.read_1_id == rid) | (review_subjects.c.read_2_id == rid))
     ).first()
     if closed is not None:
-        raise ReadError(f"the central review of {closed.pseudonym} is adjudicated; its reads can no longer change")
+        raise ReadClosed(f"the central review of {closed.pseudonym} is adjudicated; its reads can no longer change")
 
 
 def save_read(db: Database, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = "") -> int:

@@ -48,7 +48,7 @@ from workstation.session.followup import (
     propose_positions,
     register_rigid,
 )
-from workstation.session.persistence import JsonReadStore, ReadStore, ReadStoreError
+from workstation.session.persistence import JsonReadStore, ReadClosedError, ReadStore, ReadStoreError
 from workstation.session.reading import Change, ReadingSession, SessionError
 from workstation.session.response import summarize
 from workstation.session.suggestions import MeasuringService
@@ -113,6 +113,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._shown_at: tuple[int, int] | None = None
         #: set while the viewers follow the selected lesion again without a word (after registration)
         self._quiet_selection = False
+        #: set while an edit the store will never take is undone (nothing to save then)
+        self._rolling_back = False
         self.pending: Pending | None = None
         self._suggest_job: Job | None = None
         #: where the reader last clicked or drew (patient mm): which lesion a measurement is for is guessed from it
@@ -916,15 +918,30 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if s is None or s.selected_lesion is None:
             return
         if self.confirm(f"Delete {s.selected_lesion} and its measurements at every timepoint? (Undo brings it back)"):
-            s.remove_lesion(s.selected_lesion)
+            try:
+                s.remove_lesion(s.selected_lesion)
+            except SessionError as exc:  # a signed timepoint, a read open for viewing only: say why, change nothing
+                self.say(str(exc), 0)
 
     # ---- session changes -----------------------------------------------------------------------------------------
     def _session_changed(self, change: Change) -> None:
         s = self.session
         if s is None:
             return
+        if self._rolling_back:
+            self._refresh_read()
+            return
         try:
             s.save()  # every edit is kept at once: a crash loses nothing the reader recorded
+        except ReadClosedError as exc:
+            # never to be saved (the review is adjudicated): the screen goes back to the stored read, view only
+            self._rolling_back = True
+            try:
+                s.undo()
+            finally:
+                self._rolling_back = False
+            s.view_only = f"{exc}; the read is open for viewing only"
+            self.say(f"NOT SAVED, and undone: {exc}; the read is open for viewing only", 0)
         except (ReadStoreError, SessionError) as exc:
             self.say(f"NOT SAVED: {exc}", 0)
         self._refresh_read()
@@ -988,12 +1005,20 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     # ---- undo / save / close -------------------------------------------------------------------------------------
     def undo(self) -> None:
         if self.session is not None:
-            done = self.session.undo()
+            try:
+                done = self.session.undo()
+            except SessionError as exc:  # a read open for viewing only
+                self.say(str(exc), 0)
+                return
             self.say(f"undone: {done}" if done else "nothing to undo")
 
     def redo(self) -> None:
         if self.session is not None:
-            done = self.session.redo()
+            try:
+                done = self.session.redo()
+            except SessionError as exc:
+                self.say(str(exc), 0)
+                return
             self.say(f"redone: {done}" if done else "nothing to redo")
 
     def save(self) -> None:

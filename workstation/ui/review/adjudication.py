@@ -96,6 +96,7 @@ class AdjudicationDialog(QDialog):
         summary.setWordWrap(True)
         table = QTableWidget(len(case.timepoints), len(COLUMNS))
         table.setHorizontalHeaderLabels(COLUMNS)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)  # what is decided between, never typed over
         rows: list[dict[str, Any]] = outcome.result.get("timepoints", [])
         for r, (tp, row) in enumerate(zip(case.timepoints, rows, strict=False)):
             values = [
