@@ -162,6 +162,11 @@ def test_audit_show_takes_a_central_review_pseudonym_once_signed_in_to_see_unbli
     assert main(["audit", "show", pseudonym, "--db", db.url]) == 2
     refused = capsys.readouterr()
     assert refused.out == "" and "is a central-review pseudonym" in refused.err and "--user NAME" in refused.err
+    # a wrong password is said as such (it read as a refusal of the pseudonym)
+    _stdin(monkeypatch, "not the password")
+    assert main(["audit", "show", pseudonym, "--db", db.url, "--user", "datamgr", "--password-stdin"]) == 2
+    refused = capsys.readouterr()
+    assert refused.err.strip() == "recist audit: --user datamgr: wrong user name or password" and refused.out == ""
 
 
 def _people(db) -> dict:

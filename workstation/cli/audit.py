@@ -18,7 +18,7 @@ from typing import Any
 
 from workstation.audit import AuditEntry
 from workstation.cli import CommandError
-from workstation.cli.users import add_sign_in_arguments, unblinded_user
+from workstation.cli.users import SignInFailed, add_sign_in_arguments, unblinded_user
 from workstation.storage import StorageError, audit_log, open_database
 
 
@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             user = unblinded_user(db, args)  # it links a subject to its central-review pseudonym
+        except SignInFailed:
+            raise  # a wrong password is nothing to do with the pseudonym
         except CommandError as exc:
             if looks_like_pseudonym(args.subject):
                 raise CommandError(

@@ -103,6 +103,10 @@ def refuse_sign_in_without_db(args: argparse.Namespace) -> None:
         raise CommandError("--user and --password-stdin sign in for --db (the reading database); READS files need none")
 
 
+class SignInFailed(CommandError):
+    """--user could not sign in (a wrong name or password): said as such, whatever the command was asked for."""
+
+
 def unblinded_user(db: Database, args: argparse.Namespace) -> User:
     """The data manager (or administrator) running a command that shows unblinded data (real subject ids, dates, the
     central-review pseudonyms): named with --user and signed in, so that a reader who knows the database's address
@@ -112,7 +116,7 @@ def unblinded_user(db: Database, args: argparse.Namespace) -> User:
     try:
         user = authenticate(db, args.user, password_reader(args.password_stdin)(f"password of {args.user}"))
     except AuthenticationError as exc:  # audited by authenticate
-        raise CommandError(str(exc)) from None
+        raise SignInFailed(f"--user {args.user}: {exc}") from None
     try:
         require_role(user, UserRole.DATA_MANAGER, UserRole.ADMINISTRATOR)
     except PermissionDenied as exc:
