@@ -131,6 +131,9 @@ def test_audit_show_takes_a_central_review_pseudonym_once_signed_in_to_see_unbli
         readers=("reader1", "reader2"),
         admin=people["admin"],
     )
+    # time never runs backwards along the trail (the enrolment's entry was stamped before the reads it created)
+    stamps = [e.recorded_at for e in audit_log.entries(db)]
+    assert stamps == sorted(stamps)
     case = open_blinded_case(db, pseudonym, people["reader1"])
     read = copy.deepcopy(case.own_read.read)
     read.timepoints[0].assessments = copy.deepcopy(site.timepoints[0].assessments)

@@ -27,9 +27,15 @@ def append(
     # Locks the head row until commit on PostgreSQL: two workstations appending at once take turns, so the chain
     # never forks. (SQLite transactions here are BEGIN IMMEDIATE, which already serialises writers.)
     head = conn.execute(select(audit_head.c.last_seq, audit_head.c.last_hash).with_for_update()).one()
+    stamp = recorded_at or utc_now()
+    # Time never runs backwards along the trail: a caller's time taken before it waited for the lock, or before the
+    # entries its own transaction appended first (an enrolment's read creations), would read as out of order.
+    last = conn.execute(select(audit_log.c.recorded_at).where(audit_log.c.seq == head.last_seq)).scalar()
+    if last is not None and stamp < str(last):
+        stamp = str(last)
     fields: dict[str, Any] = {
         "seq": head.last_seq + 1,
-        "recorded_at": recorded_at or utc_now(),
+        "recorded_at": stamp,
         "username": username,
         "action": str(action),
         "entity": entity,
