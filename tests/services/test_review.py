@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from datetime import date
 from typing import Any
 
@@ -207,6 +208,9 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     entries = audit_log.entries(db, [pseudonym])
     adjudication = [e for e in entries if e.action == "adjudicate"]
     assert len(adjudication) == 1 and adjudication[0].username == "adjud"
+    # the discordance as the adjudicator saw it, in study days (not the blinded calendar's 2000-... dates)
+    recorded = json.loads(adjudication[0].new_value)["discordance"]
+    assert recorded and not [r for r in recorded if "2000-" in r]
     assert {e.username for e in entries if e.action == "sign"} == {"reader1", "reader2"}
     assert audit_log.verify(db).ok
 

@@ -25,6 +25,7 @@ from workstation.review.blinding import (
     new_blinded_read,
     new_pseudonym,
     study_day,
+    study_days_in_text,
     unblind_read,
 )
 from workstation.review.discordance import Comparison, EvaluationError, compare
@@ -395,7 +396,8 @@ def adjudicate(
             subject_id=pseudonym,
             new={
                 "chosen_read_id": chosen_read_id,
-                "discordance": case.comparison.reasons(),
+                # as the adjudicator saw it: study days, not the blinded calendar's dates
+                "discordance": [study_days_in_text(r) for r in case.comparison.reasons()],
                 "meaning": "adjudication: the chosen read is the accepted central read",
             },
             reason=reason.strip(),
