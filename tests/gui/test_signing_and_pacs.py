@@ -71,6 +71,9 @@ def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
     assert "undone" in w.statusBar().currentMessage() and w.session.view_only
     w.undo()  # nothing moves in a read open for viewing only, and nothing raises
     assert "T2" in w.session.read.lesions and "viewing only" in w.statusBar().currentMessage()
+    w.session.view_only = None  # as if opened again: this time the change the store refuses is an undo
+    w.undo()  # (of adding T2): taken back by a redo, not by undoing one step further
+    assert "T2" in w.session.read.timepoints[0].assessments and w.session.view_only
 
 
 def test_signing_without_the_database_says_what_is_needed(qtbot, window):

@@ -936,8 +936,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         except ReadClosedError as exc:
             # never to be saved (the review is adjudicated): the screen goes back to the stored read, view only
             self._rolling_back = True
-            try:
-                s.undo()
+            try:  # take back what changed it: an edit or a redo is undone, an undo redone
+                s.redo() if change.description.startswith("undo ") else s.undo()
             finally:
                 self._rolling_back = False
             s.view_only = f"{exc}; the read is open for viewing only"
