@@ -44,15 +44,14 @@ def _target(out: Path, read: Any, overwrite: bool) -> Path:
 def run(args: argparse.Namespace) -> int:
     from workstation.export.dicom_seg import LesionMask, SegExportError, SeriesIndex, attach_masks, import_seg
     from workstation.export.dicom_sr import SRImportError, import_sr
-    from workstation.export.read_json import ReadFileError, collect_reads, write_read
+    from workstation.export.read_json import ReadFileError, collect_reads, hidden_under, write_read
 
     files: list[Path] = []
     for raw in args.files:
         p = Path(raw)
         if not p.exists():
             raise CommandError(f"{p}: no such file or folder")
-        # hidden files in a folder are not inputs (an export's `.export-scope.json`, a staging folder's leftovers)
-        files += sorted(x for x in p.rglob("*") if x.is_file() and not _hidden(x, p)) if p.is_dir() else [p]
+        files += sorted(x for x in p.rglob("*") if x.is_file() and not hidden_under(x, p)) if p.is_dir() else [p]
     explicit = {Path(raw) for raw in args.files}
     modality = {f: _modality(f) for f in files if f.suffix.lower() != ".json"}
     for f, m in modality.items():
@@ -96,7 +95,3 @@ def run(args: argparse.Namespace) -> int:
         print(write_read(read, target))
     print(f"{len(reads)} read(s) imported into {out}", file=sys.stderr)
     return 0
-
-
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)

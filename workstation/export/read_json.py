@@ -368,6 +368,12 @@ def write_read(read: Read, path: str | Path) -> Path:
     return p
 
 
+def hidden_under(path: Path, root: Path) -> bool:
+    """Whether ``path`` is hidden below ``root`` (itself or a folder on the way): not an input when a folder is given
+    (an export's `.export-scope.json`, a staging folder's leftovers)."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
 def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
     """Reads from files and folders. A file named explicitly must be a read or case file; inside a folder, JSON files
     that are neither (trial indexes, ground truth, expected results) are passed over."""
@@ -375,7 +381,7 @@ def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for f in sorted(x for x in p.rglob("*.json") if not any(q.startswith(".") for q in x.relative_to(p).parts)):
+            for f in sorted(x for x in p.rglob("*.json") if not hidden_under(x, p)):
                 data = load_json(f)
                 if isinstance(data, dict) and (
                     data.get("format") == FORMAT
