@@ -48,9 +48,12 @@ class LesionStatus(StrEnum):
 
 @dataclass
 class Measurement:
-    """One caliper measurement on one axial slice, end points in patient mm (DICOM LPS)."""
+    """One caliper measurement on one axial slice, end points in patient mm (DICOM LPS).
 
-    long_axis_mm: float
+    ``long_axis_mm`` is None only for a lymph node whose source gave its short axis alone (an engine case file): the
+    long axis was not measured, and nothing downstream may invent one."""
+
+    long_axis_mm: float | None
     short_axis_mm: float | None = None
     long_axis_endpoints: tuple[Point, Point] | None = None
     short_axis_endpoints: tuple[Point, Point] | None = None
@@ -72,6 +75,8 @@ class Measurement:
             if self.short_axis_mm is None:
                 raise ValueError("a lymph node is measured on its short axis, and this measurement has none")
             return self.short_axis_mm
+        if self.long_axis_mm is None:
+            raise ValueError("a lesion other than a node is measured on its long axis, and this measurement has none")
         return self.long_axis_mm
 
 

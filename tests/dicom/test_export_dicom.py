@@ -105,6 +105,32 @@ def carried_by_sr(read: Read) -> Read:
 
 
 # ---- SR ------------------------------------------------------------------------------------------------------------
+def test_a_node_given_by_its_short_axis_alone_has_no_long_axis_in_the_sr(tmp_path: Path, ct_headers: dict) -> None:
+    """A case file's node: its SR holds the short axis and no long axis (one was invented before), and reads back so,
+    beside a node measured on both axes and a split lesion."""
+    read = known_read()
+    node = read.timepoints[1].assessments["T2"].measurements[0]
+    node.long_axis_mm, node.long_axis_endpoints = None, None
+    written = export_sr(read, tmp_path, headers=ct_headers)
+
+    def long_axes(path: Path) -> int:
+        def walk(items: object) -> int:
+            n = 0
+            for item in items or []:  # type: ignore[attr-defined]
+                name = item.get("ConceptNameCodeSequence")
+                n += bool(name) and name[0].CodeValue == codes.SCT.LongAxis.value
+                n += walk(item.get("ContentSequence"))
+            return n
+
+        return walk(pydicom.dcmread(path).ContentSequence)
+
+    assert [long_axes(w.path) for w in written[:2]] == [2, 1]  # baseline T1 and T2; week 6 T1 only
+    (back,) = import_sr([w.path for w in written])
+    assert back == carried_by_sr(read)
+    assert back.timepoints[1].assessments["T2"].measurements[0].long_axis_mm is None
+    assert back.timepoints[0].assessments["T2"].measurements[0].long_axis_mm == 25.0
+
+
 def test_sr_round_trip_loses_nothing_the_format_carries(tmp_path: Path, ct_headers: dict) -> None:
     read = known_read()
     read.timepoints[1].assessments["T1"].measurements[0].volume_ml = 4.2

@@ -348,3 +348,43 @@ def test_a_database_with_damaged_pages_is_refused_in_one_line(tmp_path: Path) ->
     ) as e:
         open_database(str(path))
     assert "\n" not in str(e.value)
+
+
+def test_a_node_given_by_its_short_axis_alone_is_stored_without_a_long_axis(db) -> None:
+    people = make_users(db)
+    read = make_read()
+    read.timepoints[1].assessments["T2"].measurements[0].long_axis_mm = None
+    save_read(db, read, user=people["site1"], expected_version=None)
+    stored = load_read(db, read.read_id).read.timepoints[1].assessments["T2"].measurements[0]
+    assert stored.long_axis_mm is None and stored.short_axis_mm == 9.0
+
+
+def test_a_lesion_other_than_a_node_without_a_long_axis_is_refused(db) -> None:
+    people = make_users(db)
+    read = make_read()
+    read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = None
+    with pytest.raises(ReadError, match=r"TP0.*T1: no long axis, which only a lymph node may lack"):
+        save_read(db, read, user=people["site1"], expected_version=None)
+
+
+def test_a_database_of_the_first_schema_is_upgraded_keeping_its_measurements(tmp_path: Path) -> None:
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = database_mod._sqlite_engine(url)
+    with engine.begin() as conn:  # a database written before 0002: the long axis NOT NULL
+        command.upgrade(database_mod._alembic_config(conn), "0001_initial")
+    old = database_mod.Database(engine, url)
+    people = make_users(old)
+    read = make_read()
+    save_read(old, read, user=people["site1"], expected_version=None)
+    old.close()
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        columns = {row[1]: row[3] for row in conn.execute("PRAGMA table_info(measurements)")}
+    assert columns["long_axis_mm"] == 1  # NOT NULL before the upgrade
+    reopened = open_database(url)
+    assert load_read(reopened, read.read_id).read == read
+    read.timepoints[1].assessments["T2"].measurements[0].long_axis_mm = None
+    save_read(reopened, read, user=people["site1"], expected_version=1)
+    assert load_read(reopened, read.read_id).read == read
+    reopened.close()

@@ -221,6 +221,31 @@ def test_read_files_with_impossible_content_are_refused_by_name(tmp_path: Path) 
     with pytest.raises(ReadFileError, match="format_version 99 is not one this workstation reads"):
         load_read(_read_file_with(tmp_path, format_version=99))
     assert load_read(_read_file_with(tmp_path, t4=(25.0, 25.04))).timepoints[0].assessments["T2"].measurements
+    # a node may be given by its short axis alone; nothing else, and never by no axis at all
+    assert load_read(_read_file_with(tmp_path, t4=(None, 18.0))).timepoints[0].assessments["T2"].measurements[
+        0].long_axis_mm is None
+    with pytest.raises(ReadFileError, match="needs a long axis, or a short axis for a lymph node"):
+        load_read(_read_file_with(tmp_path, t4=(None, None)))
+    d = json.loads(_read_file_with(tmp_path).read_text())
+    d["timepoints"][0]["assessments"]["T1"]["measurements"][0].update(long_axis_mm=None, short_axis_mm=10.0)
+    (tmp_path / "read.json").write_text(json.dumps(d))
+    with pytest.raises(ReadFileError, match="lesion T1: a measurement without a long axis; only a lymph node"):
+        load_read(tmp_path / "read.json")
+
+
+def test_a_case_file_node_has_no_long_axis_invented() -> None:
+    """A case file gives a node its short axis only: the long axis was set to the same value, and measurements.csv,
+    the read files and the SR showed a long axis nobody measured."""
+    from workstation.export.read_json import read_from_case, read_to_dict
+    from workstation.export.tables import measurement_rows
+
+    read = read_from_case(known_read().to_case(), reader="alice")
+    node = read.timepoints[0].assessments["T2"].measurements[0]
+    assert (node.long_axis_mm, node.short_axis_mm) == (None, 18.0)
+    assert read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm == 32.0
+    row = next(r for r in measurement_rows(read) if r["lesion_id"] == "T2" and r["timepoint"] == LABELS[0])
+    assert (row["long_axis_mm"], row["short_axis_mm"], row["recist_diameter_mm"]) == (None, 18.0, 18.0)
+    assert read_from_dict(json.loads(json.dumps(read_to_dict(read)))) == read
 
 
 def test_a_case_file_exports_with_the_same_tracking_uids_every_time(tmp_path: Path) -> None:

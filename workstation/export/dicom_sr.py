@@ -133,7 +133,8 @@ def _group(read: Read, index: int, lesion: Lesion, a: LesionAssessment) -> hd.sr
     measurements: list[hd.sr.Measurement] = []
     for n, m in enumerate(a.measurements):
         w = f"{where} measurement {n + 1}"
-        measurements.append(_line(codes.SCT.LongAxis, m.long_axis_mm, m.long_axis_endpoints, m, w))
+        if m.long_axis_mm is not None:  # a node given by its short axis alone has none (never invented)
+            measurements.append(_line(codes.SCT.LongAxis, m.long_axis_mm, m.long_axis_endpoints, m, w))
         if m.short_axis_mm is not None:
             measurements.append(_line(codes.SCT.ShortAxis, m.short_axis_mm, m.short_axis_endpoints, m, w))
         if m.volume_ml is not None:
@@ -308,22 +309,30 @@ def _measurements(group: hd.sr.MeasurementsAndQualitativeEvaluations, series_of:
     out: list[Measurement] = []
     for m in group.get_measurements():
         value = float(m.value)
-        if m.name == codes.SCT.LongAxis:
-            ends, frame = _ends(m)
+        # A measurement starts at its long axis, or at a short axis with none before it (a lymph node given by its
+        # short axis alone): every node measurement has a short axis, every other lesion's a long one.
+        starts = m.name == codes.SCT.LongAxis or (
+            m.name == codes.SCT.ShortAxis and (not out or out[-1].short_axis_mm is not None)
+        )
+        if starts:
+            frame = _ends(m)[1]
             images = m.referenced_images
             sop = str(images[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID) if images else ""
             engine, model, version = _algorithm(m[0])
-            out.append(Measurement(long_axis_mm=value, long_axis_endpoints=ends, frame_of_reference_uid=frame,
-                                   sop_instance_uid=sop, series_uid=series_of.get(sop, ""), engine=engine,
-                                   model_id=model, model_version=version))
-        elif m.name not in (codes.SCT.ShortAxis, codes.SCT.Volume):
-            continue  # e.g. the time point order of TID 1502
-        elif not out:
-            raise SRImportError(f"{where}: a {m.name.meaning} comes before any long axis")
+            out.append(Measurement(long_axis_mm=None, frame_of_reference_uid=frame, sop_instance_uid=sop,
+                                   series_uid=series_of.get(sop, ""), engine=engine, model_id=model,
+                                   model_version=version))
+        if m.name == codes.SCT.LongAxis:
+            out[-1].long_axis_mm = value
+            out[-1].long_axis_endpoints = _ends(m)[0]
         elif m.name == codes.SCT.ShortAxis:
             out[-1].short_axis_mm = value
             out[-1].short_axis_endpoints = _ends(m)[0]
-        elif m.name == codes.SCT.Volume:
+        elif m.name != codes.SCT.Volume:
+            continue  # e.g. the time point order of TID 1502
+        elif not out:
+            raise SRImportError(f"{where}: a {m.name.meaning} comes before any long or short axis")
+        else:
             out[-1].volume_ml = value
     return out
 

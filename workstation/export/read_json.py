@@ -124,19 +124,23 @@ def _date(value: Any, where: str) -> date:
 
 
 def _measurement_from_dict(d: dict[str, Any], where: str) -> Measurement:
+    if "long_axis_mm" not in d:
+        raise ReadFileError(f"{where}: long_axis_mm is missing (null for a lymph node measured on its short axis only)")
     try:
-        long_axis = float(d["long_axis_mm"])
-    except (KeyError, TypeError, ValueError):
-        raise ReadFileError(f"{where}: long_axis_mm is missing or not a number") from None
+        long_axis = None if d["long_axis_mm"] is None else float(d["long_axis_mm"])
+    except (TypeError, ValueError):
+        raise ReadFileError(f"{where}: long_axis_mm is not a number") from None
     try:
         short_axis = None if d.get("short_axis_mm") is None else float(d["short_axis_mm"])
     except (TypeError, ValueError):
         raise ReadFileError(f"{where}: short_axis_mm is not a number") from None
-    if not (math.isfinite(long_axis) and (short_axis is None or math.isfinite(short_axis))):
+    if long_axis is None and short_axis is None:
+        raise ReadFileError(f"{where}: a measurement needs a long axis, or a short axis for a lymph node")
+    if not all(v is None or math.isfinite(v) for v in (long_axis, short_axis)):
         raise ReadFileError(f"{where}: a diameter must be a finite number of mm")
-    if long_axis < 0 or (short_axis is not None and short_axis < 0):
+    if (long_axis is not None and long_axis < 0) or (short_axis is not None and short_axis < 0):
         raise ReadFileError(f"{where}: a diameter cannot be negative")
-    if short_axis is not None and short_axis > long_axis + SHORT_OVER_LONG_TOLERANCE_MM:
+    if short_axis is not None and long_axis is not None and short_axis > long_axis + SHORT_OVER_LONG_TOLERANCE_MM:
         raise ReadFileError(
             f"{where}: the short axis ({short_axis:g} mm) is longer than the long axis ({long_axis:g} mm); the short "
             "axis is the longest diameter perpendicular to the long one (RECIST 1.1 sec. 3.1.1)"
@@ -207,9 +211,15 @@ def read_from_dict(d: dict[str, Any], source: str = "read") -> Read:
                 w = f"{where} lesion {lesion_id}"
                 if lesion_id not in read.lesions:
                     raise ReadFileError(f"{w}: assessed but never declared in 'lesions'")
+                measurements = [_measurement_from_dict(m, w) for m in ad.get("measurements", [])]
+                if not read.lesions[lesion_id].is_node and any(m.long_axis_mm is None for m in measurements):
+                    raise ReadFileError(
+                        f"{w}: a measurement without a long axis; only a lymph node may be given its short axis alone "
+                        "(RECIST 1.1 sec. 4.2)"
+                    )
                 tp.assessments[lesion_id] = LesionAssessment(
                     status=_enum(LesionStatus, ad["status"], f"{w} status"),
-                    measurements=[_measurement_from_dict(m, w) for m in ad.get("measurements", [])],
+                    measurements=measurements,
                     merged_into=ad.get("merged_into"),
                     comment=str(ad.get("comment", "")),
                 )
@@ -248,9 +258,9 @@ def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str) -> LesionAss
             raise ReadFileError(f"{where}: a diameter cannot be negative")
         if lesion.role is not Role.NEW and len(diameters) == 1 and diameters[0] == 0.0:
             return LesionAssessment(LesionStatus.DISAPPEARED)
-        # A node's RECIST diameter is its short axis; the case file does not carry the long axis.
+        # A node's RECIST diameter is its short axis; the case file does not carry the long axis, so none is given.
         ms = [
-            Measurement(long_axis_mm=v, short_axis_mm=v) if lesion.is_node else Measurement(long_axis_mm=v)
+            Measurement(long_axis_mm=None, short_axis_mm=v) if lesion.is_node else Measurement(long_axis_mm=v)
             for v in diameters
         ]
         return LesionAssessment(LesionStatus.MEASURED, measurements=ms)

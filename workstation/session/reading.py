@@ -249,10 +249,13 @@ class ReadingSession:
     def _check_measurement(lesion_id: str, is_node: bool, measurement: Measurement) -> None:
         if measurement.origin is MeasurementOrigin.SUGGESTED:
             raise SessionError("a suggestion must be accepted, adjusted or redrawn before it is recorded")
-        if measurement.long_axis_mm <= 0:
-            raise SessionError(f"{lesion_id}: a measured lesion needs a long axis above 0 mm")
         if is_node and measurement.short_axis_mm is None:
             raise SessionError(f"{lesion_id} is a lymph node: measure its short axis too (RECIST 1.1 sec. 4.2)")
+        if is_node and measurement.long_axis_mm is None:
+            if measurement.short_axis_mm is None or measurement.short_axis_mm <= 0:
+                raise SessionError(f"{lesion_id}: a measured lymph node needs a short axis above 0 mm")
+        elif measurement.long_axis_mm is None or measurement.long_axis_mm <= 0:
+            raise SessionError(f"{lesion_id}: a measured lesion needs a long axis above 0 mm")
 
     def record_measurement(self, lesion_id: str, measurement: Measurement, *, add_fragment: bool = False) -> None:
         """Store a reader's measurement of a lesion at the current timepoint (replacing any, or as a split fragment)."""

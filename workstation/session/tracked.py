@@ -60,8 +60,9 @@ def on_measurement(point: Point, m: Measurement, slice_tolerance_mm: float) -> b
     along /= norm
     across = np.array([-along[1], along[0]])
     d = np.array([point[0] - middle[0], point[1] - middle[1]])
-    semi_long = m.long_axis_mm / 2 + EDGE_MARGIN_MM
-    semi_short = (m.short_axis_mm if m.short_axis_mm is not None else m.long_axis_mm) / 2 + EDGE_MARGIN_MM
+    long_mm = m.long_axis_mm if m.long_axis_mm is not None else norm
+    semi_long = long_mm / 2 + EDGE_MARGIN_MM
+    semi_short = (m.short_axis_mm if m.short_axis_mm is not None else long_mm) / 2 + EDGE_MARGIN_MM
     return float((d @ along / semi_long) ** 2 + (d @ across / semi_short) ** 2) <= 1.0
 
 

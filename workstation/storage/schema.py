@@ -101,7 +101,7 @@ measurements = Table(
     Column("timepoint", Integer, primary_key=True),
     Column("lesion_id", String(64), primary_key=True),
     Column("position", Integer, primary_key=True),
-    Column("long_axis_mm", Float, nullable=False),
+    Column("long_axis_mm", Float),  # None: a lymph node given by its short axis alone (0002)
     Column("short_axis_mm", Float),
     Column("long_axis_endpoints", Text),
     Column("short_axis_endpoints", Text),

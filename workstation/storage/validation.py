@@ -21,9 +21,12 @@ def _finite(values: Iterable[float | None]) -> bool:
 def _measurement_problem(m: Measurement) -> str | None:
     if not _finite([m.long_axis_mm, m.short_axis_mm, m.slice_position_mm, m.volume_ml]):
         return "a measurement is not a finite number"
-    if m.long_axis_mm < 0 or (m.short_axis_mm is not None and m.short_axis_mm < 0):
+    if m.long_axis_mm is None and m.short_axis_mm is None:
+        return "a measurement without a long or a short axis"
+    if (m.long_axis_mm is not None and m.long_axis_mm < 0) or (m.short_axis_mm is not None and m.short_axis_mm < 0):
         return f"a negative diameter ({m.long_axis_mm} / {m.short_axis_mm} mm)"
-    if m.short_axis_mm is not None and m.short_axis_mm > m.long_axis_mm + _AXIS_TOLERANCE_MM:
+    both = m.short_axis_mm is not None and m.long_axis_mm is not None
+    if both and m.short_axis_mm > m.long_axis_mm + _AXIS_TOLERANCE_MM:  # type: ignore[operator]
         return f"the short axis ({m.short_axis_mm} mm) is longer than the long axis ({m.long_axis_mm} mm)"
     if m.volume_ml is not None and m.volume_ml < 0:
         return f"a negative volume ({m.volume_ml} ml)"
@@ -71,8 +74,11 @@ def read_problems(read: Read) -> list[str]:
                 out.append(f"{where}: the lesion is not declared in the read")
             if a.status is LesionStatus.MERGED and a.merged_into not in read.lesions:
                 out.append(f"{where}: merged into {a.merged_into!r}, which is not a lesion of the read")
+            node = lesion_id in read.lesions and read.lesions[lesion_id].is_node
             for m in a.measurements:
                 problem = _measurement_problem(m)
+                if problem is None and m.long_axis_mm is None and not node:
+                    problem = "no long axis, which only a lymph node may lack (it is measured on its short axis)"
                 if problem:
                     out.append(f"{where}: {problem}")
     return out

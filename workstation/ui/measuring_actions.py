@@ -68,7 +68,8 @@ def middle_of(segment: tuple[tuple[float, float, float], tuple[float, float, flo
 def _recorded_text(m: Measurement, is_node: bool) -> str:
     """What was recorded, as RECIST counts it: a lymph node by its short axis (RECIST 1.1 section 4.2)."""
     if is_node and m.short_axis_mm is not None:
-        return f"short axis {m.short_axis_mm:.1f} mm recorded (node; long axis {m.long_axis_mm:.1f} mm)"
+        long = "not measured" if m.long_axis_mm is None else f"{m.long_axis_mm:.1f} mm"
+        return f"short axis {m.short_axis_mm:.1f} mm recorded (node; long axis {long})"
     return f"{m.long_axis_mm:.1f} mm recorded"
 
 
