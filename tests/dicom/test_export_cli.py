@@ -180,6 +180,30 @@ def test_the_default_study_id_is_said(tmp_path, capsys):
     assert "STUDYID" not in capsys.readouterr().err
 
 
+def test_the_study_id_is_the_trials_own_protocol_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A case file in a trial folder: STUDYID is the protocol_id of the trial.json above it (it was the default)."""
+    subject = tmp_path / "trial" / "SUBJ-001"
+    write_read(known_read(), subject / "alice.json")
+    (tmp_path / "trial" / "trial.json").write_text(json.dumps({"protocol_id": "TIL-PEMBRO-GC-01", "subjects": []}))
+    assert main(["export", "sdtm", str(subject / "alice.json"), "--out", str(tmp_path / "out")]) == 0
+    assert f"STUDYID TIL-PEMBRO-GC-01 (the protocol_id of {tmp_path / 'trial' / 'trial.json'})" in (
+        capsys.readouterr().err
+    )
+    with (tmp_path / "out" / "sdtm" / "tu.csv").open() as f:
+        assert {row["STUDYID"] for row in csv.DictReader(f)} == {"TIL-PEMBRO-GC-01"}
+    args = ["export", "sdtm", str(subject), "--out", str(tmp_path / "o2"), "--study-id", "OTHER"]
+    assert main(args) == 0
+    assert "note: --study-id OTHER differs from" in capsys.readouterr().err
+    other = tmp_path / "other"
+    write_read(known_read("bob"), other / "bob.json")
+    (other / "trial.json").write_text(json.dumps({"protocol_id": "ANOTHER-01", "subjects": []}))
+    assert main(["export", "sdtm", str(subject), str(other), "--out", str(tmp_path / "o3")]) == 2
+    assert "trials with different protocol ids: TIL-PEMBRO-GC-01" in capsys.readouterr().err
+    (other / "trial.json").write_text('{"protocol_id": 7}')
+    assert main(["export", "sdtm", str(other), "--out", str(tmp_path / "o4")]) == 2
+    assert "trial.json is unreadable ('protocol_id' must be a non-empty text, got 7)" in capsys.readouterr().err
+
+
 def test_an_sdtm_export_of_another_subject_or_study_does_not_replace_one_in_the_same_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -74,7 +74,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--study-id",
         default=None,
-        help=f"STUDYID / clinical trial protocol id (default {DEFAULT_STUDY_ID}, said on stderr)",
+        help="STUDYID / clinical trial protocol id (default: the protocol_id of the trial.json in a READS or --dicom "
+        f"folder or up to two folders above; else {DEFAULT_STUDY_ID}, said on stderr)",
     )
     p.add_argument(
         "--dicom",
@@ -218,6 +219,56 @@ class _Skipped:
         return f"no {self.what} of read {self.read_id} ({self.reader}): {self.why}"
 
 
+#: How many folders above a READS or --dicom path a trial.json is looked for (a case file in SUBJ-001/ of a trial).
+TRIAL_SEARCH_LEVELS = 2
+
+
+def trial_protocol_ids(paths: list[str]) -> dict[str, Path]:
+    """The ``protocol_id`` of each trial.json in, or up to `TRIAL_SEARCH_LEVELS` folders above, ``paths``, with the
+    file that states it. A trial.json that cannot be read, or states a bad id, stops the export naming it."""
+    from workstation.session.worklist import protocol_id
+
+    found: dict[str, Path] = {}
+    seen: set[Path] = set()
+    for raw in paths:
+        start = Path(raw).resolve()
+        folder = start if start.is_dir() else start.parent
+        for candidate in [folder, *folder.parents][: TRIAL_SEARCH_LEVELS + 1]:
+            index = candidate / "trial.json"
+            if index in seen or not index.is_file():
+                continue
+            seen.add(index)
+            try:
+                study = protocol_id(json.loads(index.read_text(encoding="utf-8")))
+            except (OSError, ValueError, AttributeError) as exc:
+                raise CommandError(f"{index} is unreadable ({exc}); mend it or give --study-id") from None
+            if study is not None:
+                found.setdefault(study, index)
+    return found
+
+
+def _choose_study_id(args: argparse.Namespace, say: bool) -> None:
+    """STUDYID: --study-id; else the trial's own protocol_id (trial.json beside the inputs); else the default. Said
+    on stderr whenever it was not given, and when it differs from the trial's."""
+    trials = trial_protocol_ids([*args.reads, *args.dicom])
+    if args.study_id is not None:
+        others = {k: v for k, v in trials.items() if k != args.study_id}
+        for study, index in others.items():
+            print(f"note: --study-id {args.study_id} differs from {index}'s protocol_id {study}", file=sys.stderr)
+        return
+    if len(trials) > 1:
+        listed = ", ".join(f"{k} ({v})" for k, v in trials.items())
+        raise CommandError(f"the inputs belong to trials with different protocol ids: {listed}; give --study-id")
+    if trials:
+        ((args.study_id, index),) = trials.items()
+        if say:
+            print(f"STUDYID {args.study_id} (the protocol_id of {index})", file=sys.stderr)
+        return
+    args.study_id = DEFAULT_STUDY_ID
+    if say:
+        print(f"STUDYID {DEFAULT_STUDY_ID} (the default): give --study-id with the protocol's id", file=sys.stderr)
+
+
 @dataclass(frozen=True)
 class _Inputs:
     """What the command line asks for, checked before anything is written."""
@@ -230,10 +281,7 @@ class _Inputs:
 def _inputs(args: argparse.Namespace) -> _Inputs:
     """The formats to write and the source headers they need; a missing input is refused before anything is written."""
     wanted = set(FORMATS[:-1]) if args.format == "all" else {args.format}
-    if args.study_id is None:
-        args.study_id = DEFAULT_STUDY_ID
-        if wanted & {"sdtm", "sr"}:
-            print(f"STUDYID {DEFAULT_STUDY_ID} (the default): give --study-id with the protocol's id", file=sys.stderr)
+    _choose_study_id(args, say=bool(wanted & {"sdtm", "sr"}))
     seg = "seg" in wanted
     if seg and (args.masks is None or not args.dicom):
         default = args.masks is None and not args.reads  # from the database the default store was looked for

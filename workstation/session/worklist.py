@@ -163,16 +163,23 @@ def response_settings(index: dict[str, Any]) -> ResponseSettings:
     return ResponseSettings(days, confirmation, stated=True)
 
 
+def protocol_id(index: dict[str, Any]) -> str | None:
+    """``trial.json``'s ``protocol_id`` (written as STUDYID and in the SR); None when it states none.
+
+    Raises `ValueError` for one that is not a non-empty text."""
+    value = index.get("protocol_id")
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValueError(f"'protocol_id' must be a non-empty text, got {value!r}")
+    return value.strip() if value is not None else None
+
+
 def _from_trial_index(root: Path) -> list[SubjectEntry]:
     """The subjects listed in ``trial.json`` (docs/sample-trial.md), with the protocol's response settings."""
     index_path = root / "trial.json"
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
         settings = response_settings(index)
-        protocol_id = index.get("protocol_id")
-        if protocol_id is not None and (not isinstance(protocol_id, str) or not protocol_id.strip()):
-            raise ValueError(f"'protocol_id' must be a non-empty text, got {protocol_id!r}")
-        protocol_id = protocol_id.strip() if protocol_id is not None else None
+        study = protocol_id(index)
         subjects = []
         for s in index["subjects"]:
             entries = [
@@ -184,7 +191,7 @@ def _from_trial_index(root: Path) -> list[SubjectEntry]:
                 for t in s["timepoints"]
             ]
             entries.sort(key=lambda e: e.date)
-            subjects.append(SubjectEntry(str(s["subject_id"]), entries, settings, protocol_id))
+            subjects.append(SubjectEntry(str(s["subject_id"]), entries, settings, study))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WorklistError(f"{index_path} is unreadable: {exc}") from None
     return subjects
