@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 from workstation.export.staging import (
+    OWNER_FILE,
     SCOPE_FILE,
     STAGING_PREFIX,
     ExportScope,
     LeftoversError,
     StagedFolder,
     StagingError,
+    remove_abandoned,
 )
 
 
@@ -146,3 +148,32 @@ def test_a_report_written_straight_into_its_folder_leaves_no_older_reports_files
         write(["report.html", "km_irecist_pfs.csv", "irecist_swimmer.png"], ExportScope("report", {"r0": "S0"}))
     write(["report.html", "km_irecist_pfs.csv", "irecist_swimmer.png"], four)  # the same report again
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_staging_folder_left_by_a_killed_export_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    """SIGKILL or a power loss leaves the hidden staging folder, with unfinished (perhaps unblinded) files: the next
+    export into the folder removes it; one whose export still runs, or an unowned one only minutes old, stays."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    killed, running, young = (out / f"{STAGING_PREFIX}{name}" for name in ("killed", "running", "young"))
+    for folder in (killed, running, young):
+        (folder / "tables").mkdir(parents=True)
+        (folder / "tables" / "measurements.csv").write_text("unfinished")
+    (killed / OWNER_FILE).write_text(f"{host} {dead.stdout.strip()}\n")
+    (running / OWNER_FILE).write_text(f"{host} {os.getpid()}\n")
+    old_unowned = out / f"{STAGING_PREFIX}unowned"
+    old_unowned.mkdir()
+    os.utime(old_unowned, (0, 0))
+    with StagedFolder(out) as staged:
+        assert (staged.path / OWNER_FILE).read_text().split() == [host, str(os.getpid())]
+        (staged.path / "a.csv").write_text("new")
+        assert staged.files() == [Path("a.csv")]  # the owner file is not the export's
+        staged.commit()
+    assert sorted(p.name for p in out.iterdir()) == [running.name, young.name, "a.csv"]
+    assert remove_abandoned(out) == []

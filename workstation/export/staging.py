@@ -4,7 +4,9 @@ was.
 
 The staging folder lies inside the destination, so moving a file into place is a rename on the same file system
 (never a copy that could stop halfway through a file). It is private to its owner (mode 0700). A process killed
-without a chance to clean up (SIGKILL, power loss) leaves it behind under its hidden name (``STAGING_PREFIX``...).
+without a chance to clean up (SIGKILL, power loss) leaves it behind under its hidden name (``STAGING_PREFIX``...),
+with unfinished, possibly unblinded files in it: the next export into the same folder removes it (`remove_abandoned`),
+once its owner (`OWNER_FILE`: host and process id) is no longer running.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import fnmatch
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,10 @@ STAGING_PREFIX = ".recist-export-"
 #: for the DICOM tools that read those folders whole.
 SCOPE_FILE = ".export-scope.json"
 SCOPED_FOLDERS = frozenset({"sdtm", "tables"})
+#: Inside each staging folder: ``host pid`` of the process writing it (not a file of the export).
+OWNER_FILE = ".owner"
+#: A staging folder without a readable owner is taken as abandoned once it is this old (killed before writing it).
+UNOWNED_AGE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,50 @@ class StagingError(OSError):
 
 class LeftoversError(StagingError):
     """The destination holds an earlier export's files that this one would not replace; nothing was moved."""
+
+
+def _running(owner: str) -> bool:
+    """Whether the ``host pid`` of an `OWNER_FILE` is a process still running here (another host's: assumed so)."""
+    try:
+        host, pid = owner.split()
+        number = int(pid)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(number, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(out: Path) -> list[Path]:
+    """Remove the staging folders in ``out`` whose export was killed (its owner no longer runs, or it has no owner and
+    is older than `UNOWNED_AGE_S`); those of exports still running are left alone. Returns the ones removed."""
+    removed: list[Path] = []
+    if not out.is_dir():
+        return removed
+    for folder in sorted(out.glob(STAGING_PREFIX + "*")):
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            owner = (folder / OWNER_FILE).read_text(encoding="utf-8")
+        except OSError:
+            try:
+                age = time.time() - folder.stat().st_mtime
+            except OSError:
+                continue
+            if age < UNOWNED_AGE_S:
+                continue
+        else:
+            if _running(owner):
+                continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 class StagedFolder:
@@ -101,8 +153,13 @@ class StagedFolder:
         self.out.mkdir(parents=True, exist_ok=True)
         self._created = list(reversed(missing))
         try:
+            remove_abandoned(self.out)
             self._path = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
+            (self._path / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n", encoding="utf-8")
         except BaseException:
+            if self._path is not None:
+                shutil.rmtree(self._path, ignore_errors=True)
+                self._path = None
             self._remove_created()
             raise
 
@@ -123,8 +180,12 @@ class StagedFolder:
                 break
 
     def files(self) -> list[Path]:
-        """The staged files, relative to the staging folder, in name order."""
-        return sorted(p.relative_to(self.path) for p in self.path.rglob("*") if p.is_file() or p.is_symlink())
+        """The staged files, relative to the staging folder, in name order (not its `OWNER_FILE`)."""
+        return sorted(
+            p.relative_to(self.path)
+            for p in self.path.rglob("*")
+            if (p.is_file() or p.is_symlink()) and p != self.path / OWNER_FILE
+        )
 
     def leftovers(self) -> list[Path]:
         """Files already in the destination's sub-folders that the staged files go into (``sdtm/``, ``sr/``, ...)
