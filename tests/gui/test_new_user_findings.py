@@ -388,3 +388,15 @@ def test_a_long_reason_does_not_make_the_response_table_scroll_for_ever(qtbot):
     col = len(COLUMNS) - 2
     assert panel.table.horizontalHeader().sectionSize(col) == REASON_WIDTH_PX
     assert panel.table.item(0, col).toolTip() == reason
+
+
+def test_python_dash_m_starts_the_workstation() -> None:
+    """``python -m workstation.ui`` is the app (not ``python -m workstation``: Qt lives in workstation.ui only)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-m", "workstation.ui", "--help"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("usage: recist-workstation")
