@@ -9,6 +9,13 @@ assessment, iUPD becomes iCPD when (Seymour 2017, Table 2 and "Confirming progre
 If instead no category meets RECIST 1.1 progression (new lesions gone too), the response is iSD/iPR/iCR again and
 the bar is reset: a later iUPD needs its own confirmation. Otherwise iUPD remains (NE leaves it pending).
 
+Confirmation is at a scan 4-8 weeks after the iUPD (Seymour 2017, "Confirming progression"): a scan sooner than 4 weeks
+(less the recommended 2 days' variance) does not confirm it (EORTC RECIST working group, iRECIST FAQ "Can imaging be
+used to confirm progression, even when done less than four weeks after the scans that showed iUPD": such scans
+"should not be used to define iCPD"); iUPD remains, to be confirmed at the next scan. The FAQ's one exception, a scan
+done early for a new symptom that shows another new lesion, is not known from the images: the reader records it on the
+case record form.
+
 New lesions are new-lesion targets when measurable where first unequivocal (RECIST 1.1 sec. 3.1.1 sizes), up to 5 and
 2 per organ (nodes one organ), kept out of the baseline sum; the others are new-lesion non-targets (Seymour 2017,
 "New lesions").
@@ -30,6 +37,8 @@ R = Response
 _I_CODE = {R.CR: R.ICR, R.PR: R.IPR, R.SD: R.ISD, R.PD: R.IUPD, R.NE: R.NE, R.NON_CR_NON_PD: R.NON_ICR_NON_IUPD,
            R.NED: R.NED}
 TARGETS, NON_TARGETS, NEW = "targets", "non-targets", "new lesions"
+#: The earliest scan after an iUPD that may confirm it: 4 weeks less the recommended variance of 2 days (iRECIST FAQ).
+ICPD_MIN_DAYS = 28 - 2
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,13 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 overall, why = _I_CODE[recist_overall], f"{_I_CODE[recist_overall].value} ({rule}; iRECIST)"
         else:
             evidence = _confirmation_evidence(pending, tp, t, new.unequivocal, progressed, new_targets)
-            if evidence:
+            days = (tp.date - pending.date).days
+            if evidence and days < ICPD_MIN_DAYS:
+                overall = R.IUPD
+                why = (f"iUPD remains: {'; '.join(evidence)}, but {days} days after the iUPD at {pending.label!r} "
+                       f"(< 4 weeks less 2 days): a scan this early does not confirm progression (iRECIST FAQ, EORTC "
+                       "RECIST working group); confirm at a scan 4-8 weeks after the iUPD")
+            elif evidence:
                 overall = R.ICPD
                 why = (f"iCPD: iUPD at {pending.label!r} confirmed: {'; '.join(evidence)} (iRECIST, Seymour 2017 "
                        "Table 2)")

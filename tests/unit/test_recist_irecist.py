@@ -27,6 +27,36 @@ def test_target_iupd_confirmed_by_a_further_5_mm() -> None:
     assert result["best_overall_response"] == "iCPD"
 
 
+@pytest.mark.parametrize(("days_after_iupd", "expected"), [(14, "iUPD"), (25, "iUPD"), (26, "iCPD"), (56, "iCPD")])
+def test_a_scan_less_than_4_weeks_after_the_iupd_does_not_confirm_it(days_after_iupd: int, expected: str) -> None:
+    """iRECIST FAQ (EORTC RECIST working group): scans sooner than 4 weeks after the iUPD (2 days' variance) are not
+    used to define iCPD; the next scan in the window confirms it, measured against the iUPD's values."""
+    followups = [(42, [m("T1", 60.0), st("NT1", "present")]),
+                 (42 + days_after_iupd, [m("T1", 66.0), st("NT1", "present")])]
+    result = evaluate_case(make_case(BASE, *followups, criteria="iRECIST"))
+    assert responses(result) == ["iUPD", expected]
+    if expected == "iUPD":
+        reason = result["timepoints"][2]["reason"]
+        said = f"+6.0 mm over 60.0 mm at iUPD (>= +5 mm), but {days_after_iupd} days after the iUPD at 'day 42'"
+        assert said in reason
+        assert "does not confirm progression" in reason
+        later = evaluate_case(make_case(BASE, *followups, (42 + 42, [m("T1", 65.0), st("NT1", "present")]),
+                                        criteria="iRECIST"))
+        assert responses(later) == ["iUPD", "iUPD", "iCPD"]  # +5 mm over the iUPD's 60, not the early scan's 66
+        assert later["date_of_progression"] == later["timepoints"][1]["date"]
+
+
+def test_an_early_scan_with_another_new_lesion_waits_for_the_window_too() -> None:
+    """The FAQ's example: a new lesion at iUPD, another one on an unscheduled scan 14 days later (iUPD remains); the
+    scan 4.5 weeks after the iUPD, still showing it, confirms."""
+    base = [target("T1", 50.0)]
+    result = evaluate_case(make_case(
+        base, (42, [m("T1", 50.0), new("X1", organ="liver", mm=12.0)]),
+        (56, [m("T1", 50.0), m("X1", 12.0), new("X2", organ="liver", mm=8.0)]),
+        (74, [m("T1", 50.0), m("X1", 12.0), m("X2", 8.0)]), criteria="iRECIST"))
+    assert responses(result) == ["iUPD", "iUPD", "iCPD"]
+
+
 def test_iupd_remains_until_the_further_increase_reaches_5_mm() -> None:
     result = irecist(BASE, [m("T1", 60.0), st("NT1", "present")], [m("T1", 64.9), st("NT1", "present")],
                      [m("T1", 65.0), st("NT1", "present")])
