@@ -288,7 +288,11 @@ def case_tracking_uid(subject_id: str, reader: str, lesion_id: str) -> str:
 _CASE_UID_NAMESPACE = uuid.UUID("6f1c8a52-3d0e-4f7b-9a41-2b5e8d7c9e10")
 
 
-def read_from_case(case: dict[str, Any], reader: str = "case-file", source: str = "case") -> Read:
+#: The reader of a read made from an engine case file, which names none.
+CASE_FILE_READER = "case-file"
+
+
+def read_from_case(case: dict[str, Any], reader: str = CASE_FILE_READER, source: str = "case") -> Read:
     """A read from the response engine's case file. ``to_case()`` of the result gives the same case back."""
     try:
         read = Read(
