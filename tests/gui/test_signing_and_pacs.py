@@ -98,3 +98,35 @@ def test_retrieved_study_joins_the_worklist(qtbot, window, tmp_path):
     window.open_timepoint(1, 0)
     qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=10000)
     assert window.current_viewer.volume.shape[0] == 4
+
+
+def test_a_study_retrieved_twice_is_listed_once_and_another_series_can_be_chosen(qtbot, window, tmp_path, monkeypatch):
+    """The PACS helper's findings: retrieving a study again listed it twice (and a new read then held it twice); a
+    study holding a second series (or the SEG sent back) could not be opened at all."""
+    from PyQt6.QtWidgets import QInputDialog
+
+    from tests.dicom.ct_writer import write_ct_series
+
+    folder = tmp_path / "cache" / "study"
+    first = write_ct_series(folder / "a", n=6, patient={"id": "PAT-9"})
+    second = write_ct_series(folder / "b", n=3, patient={"id": "PAT-9"}, study_uid=first.study_uid, seed=1)
+    window.open_subjects([phantom_subject("S1")])
+
+    class Retrieved:
+        study_folder = folder
+
+    window.add_retrieved_study(Retrieved())
+    window.add_retrieved_study(Retrieved())
+    assert "is already in the worklist" in window.statusBar().currentMessage()
+    top = window.worklist.topLevelItem(1)
+    assert top is not None and top.text(0) == "PAT-9" and top.childCount() == 1
+    window.open_timepoint(1, 0)
+    qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=10000)
+    assert window.current_viewer.volume.shape[0] == 6  # the series with the most images
+    assert "2 image series in this study" in window.statusBar().currentMessage()
+    assert window.session.read.timepoints[0].series_uid == first.series_uid
+    monkeypatch.setattr(QInputDialog, "getItem", lambda _p, _t, _l, items, _i, _e: (items[1], True))
+    window.choose_series()
+    qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=10000)
+    assert window.current_viewer.volume.shape[0] == 3
+    assert window.session.read.timepoints[0].series_uid == second.series_uid

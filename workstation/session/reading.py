@@ -69,6 +69,22 @@ class ReadingSession:
         self.images[tp_index] = (study_uid, series_uid)
         self._fill_images()
 
+    def forget_images(self, tp_index: int) -> None:
+        """Timepoint ``tp_index`` is to be read on another series of its study: its recorded study and series go (the
+        next images opened are recorded instead). Refused for a signed timepoint, and for one with measurements: they
+        were made on the images it has."""
+        tp = self.read.timepoints[tp_index]
+        if tp.signed:
+            raise SessionError(f"{tp.label} is signed: it stays on the series it was read and signed on")
+        measured = [lid for lid, a in tp.assessments.items() if a.measurements]
+        if measured:
+            raise SessionError(
+                f"{tp.label} has measurements on its series ({', '.join(measured)}): they belong to those images; "
+                "delete them first to read the timepoint on another series"
+            )
+        self.images.pop(tp_index, None)
+        tp.study_uid, tp.series_uid = "", ""
+
     def _fill_images(self) -> None:
         if self.read.reader_role == "central":
             return

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from imaging.cancel import CancelToken, ProgressCallback
 from imaging.volume import Volume
 from workstation.read_model import LesionStatus, Read, ResponseSettings, TimepointRead
+from workstation.session.series_choice import SeriesOption, scan_options
 
 #: Called from the loading thread with the volume (array allocated, partly decoded) and the first slice ready.
 FirstSliceCallback = Callable[[Volume, int], None]
@@ -58,11 +59,16 @@ class InMemorySource:
 
 @dataclass
 class DicomFolderSource:
-    """A series in a folder, loaded by `imaging` (progressively when its progressive loader is available)."""
+    """A series in a folder, loaded by `imaging` (progressively when its progressive loader is available).
+
+    Without a ``series_uid`` the folder's best series for reading is loaded (`series_choice`: CT with the most images,
+    never a SEG or SR), and kept as ``series_uid``; ``options`` lists the series the folder offers once it was
+    scanned, for the reader to choose another."""
 
     path: Path
     series_uid: str | None = None
     description: str = ""
+    options: list[SeriesOption] = field(default_factory=list)
 
     def load(
         self,
@@ -74,7 +80,19 @@ class DicomFolderSource:
             from imaging.loader import SeriesLoader
         except ImportError as exc:
             raise WorklistError(f"the DICOM loader (imaging.loader) is not available: {exc}") from None
-        return _load_progressively(SeriesLoader, self, progress, cancel, on_first_slice)
+        from imaging.errors import DicomLoadError
+
+        try:
+            self.options = scan_options(self.path)
+        except (DicomLoadError, OSError) as exc:
+            self.options = []
+            raise WorklistError(str(exc)) from None
+        if not self.options:
+            raise WorklistError(f"{self.path}: no image series to read here (only derived objects, e.g. SEG or SR)")
+        if self.series_uid is None:
+            self.series_uid = self.options[0].series_uid
+        chosen = next((o for o in self.options if o.series_uid == self.series_uid), None)
+        return _load_progressively(SeriesLoader, self, progress, cancel, on_first_slice, chosen)
 
 
 def _load_progressively(
@@ -83,9 +101,14 @@ def _load_progressively(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     on_first_slice: FirstSliceCallback | None,
+    chosen: SeriesOption | None = None,
 ) -> Volume:
-    """`imaging.SeriesLoader`: the array is allocated at once and decoded outward from the middle slice."""
-    loader = loader_cls(source.path, source.series_uid)
+    """`imaging.SeriesLoader`: the array is allocated at once and decoded outward from the middle slice (from the
+    folder scan already made when ``chosen`` carries its record)."""
+    if chosen is not None and chosen.record is not None:
+        loader = loader_cls(chosen.record)
+    else:
+        loader = loader_cls(source.path, source.series_uid)
     shown = False
 
     def on_slices(ks: list[int]) -> None:
@@ -271,8 +294,9 @@ def reconcile_timepoints(read: Read, subject: SubjectEntry) -> Read:
     Raises `WorklistError` when the read holds a timepoint whose images are not in the worklist: opening it would
     show the wrong images against the measurements.
     """
+    _drop_empty_duplicates(read)
     have = {(tp.label, tp.date) for tp in read.timepoints}
-    images = [(t.label, t.date) for t in subject.timepoints]
+    images = list(dict.fromkeys((t.label, t.date) for t in subject.timepoints))
     missing_images = [f"{label} ({when})" for label, when in have if (label, when) not in images]
     if missing_images:
         raise WorklistError(
@@ -285,6 +309,59 @@ def reconcile_timepoints(read: Read, subject: SubjectEntry) -> Read:
     order = {key: n for n, key in enumerate(images)}
     read.timepoints.sort(key=lambda tp: order[(tp.label, tp.date)])
     return read
+
+
+def _drop_empty_duplicates(read: Read) -> None:
+    """A timepoint listed twice (a study retrieved twice once made the worklist, and so a new read, hold it twice):
+    the copies that hold nothing (no assessment, no signature) go; copies that both hold something are refused."""
+    seen: dict[tuple[str, date], TimepointRead] = {}
+    kept: list[TimepointRead] = []
+    for tp in read.timepoints:
+        key = (tp.label, tp.date)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = tp
+            kept.append(tp)
+            continue
+        empty = not tp.assessments and tp.signature is None
+        if not empty and (first.assessments or first.signature is not None):
+            raise WorklistError(
+                f"{read.subject_id}: the saved read holds timepoint {tp.label} ({tp.date}) twice, both with "
+                "measurements; ask the data manager to mend the read file"
+            )
+        if not empty:
+            kept[kept.index(first)] = tp
+            seen[key] = tp
+    read.timepoints[:] = kept
+
+
+def use_recorded_series(source: VolumeSource, tp: TimepointRead) -> None:
+    """Open a timepoint on the series its read was measured on (recorded at its first opening), not the folder's
+    default, when the worklist names none."""
+    if isinstance(source, DicomFolderSource) and source.series_uid is None and tp.series_uid:
+        source.series_uid = tp.series_uid
+
+
+def add_study(subjects: list[SubjectEntry], subject_id: str, entry: TimepointEntry) -> str | None:
+    """Add a study (e.g. just retrieved from PACS) to ``subject_id``'s timepoints in date order, a new subject if
+    needed. Returns why it was not added (None when it was): a study already listed (the same folder, or the same
+    label and date, which a read tells timepoints apart by) is not listed twice."""
+    subject = next((s for s in subjects if s.subject_id == subject_id), None)
+    if subject is not None:
+        for tp in subject.timepoints:
+            same_folder = (
+                isinstance(tp.source, DicomFolderSource)
+                and isinstance(entry.source, DicomFolderSource)
+                and tp.source.path.resolve() == entry.source.path.resolve()
+            )
+            if same_folder or (tp.label, tp.date) == (entry.label, entry.date):
+                return f"{subject_id}: the study of {entry.date} ({tp.label}) is already in the worklist"
+    if subject is None:
+        subject = SubjectEntry(subject_id, [])
+        subjects.append(subject)
+    subject.timepoints.append(entry)
+    subject.timepoints.sort(key=lambda e: (e.date, e.label))
+    return None
 
 
 def timepoint_status(read: Read | None, tp_index: int) -> str:

@@ -51,14 +51,17 @@ from workstation.session.followup import (
 from workstation.session.persistence import JsonReadStore, ReadClosedError, ReadStore, ReadStoreError
 from workstation.session.reading import Change, ReadingSession, SessionError
 from workstation.session.response import summarize
+from workstation.session.series_choice import choice_note
 from workstation.session.suggestions import MeasuringService
 from workstation.session.worklist import (
+    DicomFolderSource,
     SubjectEntry,
     WorklistError,
     new_read,
     reconcile_timepoints,
     scan_trial,
     settings_mismatch,
+    use_recorded_series,
 )
 from workstation.ui.decision_bar import DecisionBar
 from workstation.ui.lesion_table import LesionTable
@@ -251,6 +254,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             "&Open trial folder…", QKeySequence.StandardKey.Open, self.choose_folder, file_menu
         )
         self.pacs_action = self._action("Query/retrieve from &PACS…", "Ctrl+Shift+O", self.open_pacs, file_menu)
+        self._action("Choose the &series of this timepoint…", None, self.choose_series, file_menu)
         self._action("&Save read", QKeySequence.StandardKey.Save, self.save, file_menu)
         self.export_action = self._action(
             "&Export this read (SDTM, SR, SEG, CSV/JSON)…", "Ctrl+E", self.choose_export_folder, file_menu
@@ -620,6 +624,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if key in self._loading:
             return
         source = self.subjects[self.subject_index].timepoints[tp_index].source
+        if self.session is not None and tp_index < len(self.session.read.timepoints):
+            use_recorded_series(source, self.session.read.timepoints[tp_index])
 
         def work(progress: ProgressCallback, cancel: CancelToken) -> Volume:
             return source.load(progress, cancel, lambda v, k: self._bridge.first_slice.emit(key, v, k))
@@ -675,12 +681,26 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 viewer.set_volume(volume)
             viewer.loading_text = ""
             viewer.redraw()
+        entry = self.subjects[self.subject_index].timepoints[key[1]]
         for w in volume.warnings:
-            self.say(f"{key[0]} {self.subjects[self.subject_index].timepoints[key[1]].label}: {w}")
+            self.say(f"{key[0]} {entry.label}: {w}")
+        if isinstance(entry.source, DicomFolderSource) and entry.source.series_uid is not None:
+            note = choice_note(entry.source.options, entry.source.series_uid)
+            if note is not None:
+                self.say(f"{key[0]} {entry.label}: {note}", 15000)
         self._idle()
         if self.session is not None and key[0] == self.subjects[self.subject_index].subject_id:
             self.session.note_images(key[1], volume.info.study_uid, volume.info.series_uid)
             self._volume_ready(key[1])
+
+    def _reload_timepoint(self, tp_index: int) -> None:
+        """Load timepoint ``tp_index`` again (on the series its source now names); registrations start over."""
+        self.volumes.pop(self._key(tp_index), None)
+        self.mappings = {}
+        self._registering = set()
+        self._load(tp_index, self.current_viewer)
+        if self.session is not None and tp_index == 0 and self.session.current_timepoint > 0:
+            self._load(0, self.baseline_viewer)
 
     def _load_failed(self, key: tuple[str, int], message: str) -> None:
         self._loading.pop(key, None)

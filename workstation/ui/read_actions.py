@@ -16,7 +16,13 @@ from imaging.cancel import CancelToken, ProgressCallback
 from workstation.read_model import Read
 from workstation.session.export_read import DEFAULT_STUDY_ID, ReadExport, export_read
 from workstation.session.persistence import ReadStoreError
-from workstation.session.worklist import DicomFolderSource, SubjectEntry, WorklistError, timepoint_from_folder
+from workstation.session.worklist import (
+    DicomFolderSource,
+    SubjectEntry,
+    WorklistError,
+    add_study,
+    timepoint_from_folder,
+)
 from workstation.ui.workers import Job
 
 if TYPE_CHECKING:
@@ -48,6 +54,7 @@ class ReadActionsMixin:
         def timepoint_title(self) -> str: ...
         def _busy(self, text: str, total: int = 0) -> None: ...
         def _refresh_read(self) -> None: ...
+        def _reload_timepoint(self, tp_index: int) -> None: ...
 
     def _parent_widget(self) -> QWidget:
         assert isinstance(self, QWidget)
@@ -79,15 +86,46 @@ class ReadActionsMixin:
         if subject is not None and self.subjects.index(subject) == self.subject_index:
             self.say(f"{subject_id} is being read: finish or close its read, then retrieve the study again")
             return
-        if subject is None:
-            subject = SubjectEntry(subject_id, [])
-            self.subjects.append(subject)
-        subject.timepoints.append(entry)
-        subject.timepoints.sort(key=lambda e: (e.date, e.label))
+        refused = add_study(self.subjects, subject_id, entry)
+        if refused is not None:
+            self.say(refused)
+            return
         self.worklist.show_subjects(
             self.subjects, {s.subject_id: self._saved_read(s.subject_id) for s in self.subjects}
         )
         self.say(f"{subject_id}: study of {entry.date} added to the worklist")
+
+    def choose_series(self) -> None:
+        """Read the current timepoint on another series of its study (thin or thick CT, another kernel)."""
+        from PyQt6.QtWidgets import QInputDialog
+
+        from workstation.session.reading import SessionError
+
+        s = self.session
+        if s is None:
+            return
+        if s.read.reader_role == "central":
+            self.say("the central review chose the series of each timepoint; ask the review's administrator")
+            return
+        entry = self.subjects[self.subject_index].timepoints[s.current_timepoint]
+        source = entry.source
+        if not isinstance(source, DicomFolderSource) or len(source.options) < 2:
+            self.say(f"{entry.label}: its study offers no other image series")
+            return
+        labels = [o.label for o in source.options]
+        now = next((i for i, o in enumerate(source.options) if o.series_uid == source.series_uid), 0)
+        item, ok = QInputDialog.getItem(
+            self._parent_widget(), "Series", f"Read {entry.label} on the series:", labels, now, False
+        )
+        if not ok or labels.index(item) == now:
+            return
+        try:
+            s.forget_images(s.current_timepoint)
+        except SessionError as exc:
+            self.warn("Series", str(exc))
+            return
+        source.series_uid = source.options[labels.index(item)].series_uid
+        self._reload_timepoint(s.current_timepoint)
 
     def _saved_read(self, subject_id: str) -> Read | None:
         if self.session is not None and self.session.read.subject_id == subject_id:

@@ -1,0 +1,123 @@
+"""A study with several series (thin and thick CT, the SEG and SR a reader sent back to PACS): the worklist reads the
+CT series with the most images, the reader may choose another, and a study retrieved twice is listed once."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from workstation.read_model import LesionAssessment, LesionStatus, Measurement, Read, TimepointRead
+from workstation.session.persistence import JsonReadStore
+from workstation.session.reading import ReadingSession, SessionError
+from workstation.session.series_choice import choice_note
+from workstation.session.worklist import (
+    DicomFolderSource,
+    SubjectEntry,
+    TimepointEntry,
+    WorklistError,
+    add_study,
+    reconcile_timepoints,
+    timepoint_from_folder,
+    use_recorded_series,
+)
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_dicom" / "SUBJ-002" / "T0-baseline"
+pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason="sample_dicom/ is not generated")
+
+
+def _copy_as(files: list[Path], folder: Path, description: str, modality: str = "CT") -> str:
+    """``files`` as another series of the same study (new series and instance UIDs), e.g. a thick reformat."""
+    series_uid = generate_uid()
+    for n, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        ds.SeriesInstanceUID, ds.SeriesDescription, ds.Modality = series_uid, description, modality
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SeriesNumber = 900 + len(description)
+        ds.save_as(folder / f"{description.replace(' ', '_')}_{n:03d}.dcm", enforce_file_format=True)
+    return series_uid
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> tuple[Path, str, str, str]:
+    """SUBJ-002's baseline (37 slices) beside a thick series of every other slice and a 'SEG' of three frames."""
+    folder = tmp_path / "study"
+    shutil.copytree(SAMPLE, folder)
+    files = sorted(folder.glob("*.dcm"))
+    thin = str(pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID)
+    thick = _copy_as(files[::2], folder, "thick 5 mm")
+    seg = _copy_as(files[:3], folder, "Lesion masks", modality="SEG")
+    return folder, thin, thick, seg
+
+
+def test_the_ct_series_with_the_most_images_is_read_never_a_seg(study: tuple[Path, str, str, str]) -> None:
+    folder, thin, thick, seg = study
+    _, entry = timepoint_from_folder(folder)
+    source = entry.source
+    assert isinstance(source, DicomFolderSource)
+    volume = source.load()
+    assert volume.info.series_uid == thin == source.series_uid and volume.shape[0] == 37
+    assert [o.series_uid for o in source.options] == [thin, thick]  # the SEG is no series to read
+    assert seg not in {o.series_uid for o in source.options}
+    note = choice_note(source.options, thin)
+    assert note is not None and note.startswith("2 image series in this study; reading") and "(37 images)" in note
+    other = DicomFolderSource(folder, thick)  # the reader's choice, or the one the read was measured on
+    assert other.load().shape[0] == 19
+
+
+def test_a_timepoint_opens_on_the_series_its_read_was_measured_on(study: tuple[Path, str, str, str]) -> None:
+    folder, _thin, thick, _seg = study
+    source = DicomFolderSource(folder)
+    use_recorded_series(source, TimepointRead("baseline", date(2024, 1, 1), series_uid=thick))
+    assert source.load().info.series_uid == thick
+
+
+def test_a_folder_of_derived_objects_only_is_refused_by_name(tmp_path: Path) -> None:
+    folder = tmp_path / "seg-only"
+    folder.mkdir()
+    _copy_as(sorted(SAMPLE.glob("*.dcm"))[:2], folder, "Lesion masks", modality="SEG")
+    with pytest.raises(WorklistError, match="no image series to read here"):
+        DicomFolderSource(folder).load()
+
+
+def test_a_study_retrieved_twice_is_listed_once(study: tuple[Path, str, str, str]) -> None:
+    folder = study[0]
+    subjects: list[SubjectEntry] = []
+    subject_id, entry = timepoint_from_folder(folder)
+    assert add_study(subjects, subject_id, entry) is None
+    again = timepoint_from_folder(folder)[1]
+    refused = add_study(subjects, subject_id, again)
+    assert refused is not None and "is already in the worklist" in refused
+    assert len(subjects) == 1 and len(subjects[0].timepoints) == 1
+    same_day = TimepointEntry(entry.label, entry.date, DicomFolderSource(folder.parent / "elsewhere"))
+    assert add_study(subjects, subject_id, same_day) is not None  # a read tells timepoints apart by label and date
+    later = TimepointEntry("week 6", date(2099, 1, 1), DicomFolderSource(folder.parent / "later"))
+    assert add_study(subjects, subject_id, later) is None
+    assert [t.label for t in subjects[0].timepoints] == [entry.label, "week 6"]
+
+
+def test_a_read_damaged_by_a_study_listed_twice_is_mended_when_opened() -> None:
+    """Before the fix, a study retrieved twice made a new read hold its timepoint twice (8 columns for 4 studies)."""
+    when = date(2024, 1, 1)
+    subject = SubjectEntry("S1", [TimepointEntry("baseline", when, DicomFolderSource(Path("/x")))])
+    read = Read("S1", "site1", timepoints=[TimepointRead("baseline", when), TimepointRead("baseline", when)])
+    read.timepoints[1].assessments["T1"] = LesionAssessment(LesionStatus.MEASURED, [Measurement(30.0)])
+    mended = reconcile_timepoints(read, subject)
+    assert len(mended.timepoints) == 1 and "T1" in mended.timepoints[0].assessments  # the copy with the data stays
+    read.timepoints.append(TimepointRead("baseline", when, assessments=dict(read.timepoints[0].assessments)))
+    with pytest.raises(WorklistError, match=r"holds timepoint baseline .* twice, both with measurements"):
+        reconcile_timepoints(read, subject)
+
+
+def test_another_series_only_for_a_timepoint_without_measurements(tmp_path: Path) -> None:
+    read = Read("S1", "site1", timepoints=[TimepointRead("baseline", date(2024, 1, 1), "1.2", "1.2.3")])
+    session = ReadingSession(read, JsonReadStore(tmp_path))
+    session.forget_images(0)
+    assert (read.timepoints[0].study_uid, read.timepoints[0].series_uid) == ("", "")
+    read.timepoints[0].assessments["T1"] = LesionAssessment(LesionStatus.MEASURED, [Measurement(30.0)])
+    with pytest.raises(SessionError, match="baseline has measurements on its series \\(T1\\)"):
+        session.forget_images(0)
