@@ -22,6 +22,7 @@ from workstation.session.worklist import (
     WorklistError,
     add_study,
     reconcile_timepoints,
+    study_id_of,
     timepoint_from_folder,
     use_recorded_series,
 )
@@ -121,3 +122,17 @@ def test_another_series_only_for_a_timepoint_without_measurements(tmp_path: Path
     read.timepoints[0].assessments["T1"] = LesionAssessment(LesionStatus.MEASURED, [Measurement(30.0)])
     with pytest.raises(SessionError, match="baseline has measurements on its series \\(T1\\)"):
         session.forget_images(0)
+
+
+def test_a_retrieved_study_exports_under_the_protocol_id_its_images_carry(study: tuple[Path, str, str, str]) -> None:
+    """The PACS helper's finding: a study retrieved from PACS (no trial.json) exported its SR and SDTM under the
+    default STUDYID while its CT and the SEG carried the trial's protocol id."""
+    subject_id, entry = timepoint_from_folder(study[0])
+    assert entry.protocol_id == "TIL-PEMBRO-GC-01"
+    subject = SubjectEntry(subject_id, [entry])
+    assert study_id_of(subject, "RECIST-TRIAL") == ("TIL-PEMBRO-GC-01", "the images' ClinicalTrialProtocolID")
+    other = TimepointEntry("week 6", date(2099, 1, 1), DicomFolderSource(Path("/x")), "OTHER-01")
+    subject.timepoints.append(other)
+    assert study_id_of(subject, "RECIST-TRIAL")[0] == "RECIST-TRIAL"  # two protocols: neither is taken
+    subject.protocol_id = "FROM-TRIAL-JSON"
+    assert study_id_of(subject, "RECIST-TRIAL") == ("FROM-TRIAL-JSON", "the trial's protocol_id")

@@ -126,6 +126,8 @@ class TimepointEntry:
     label: str
     date: date
     source: VolumeSource
+    #: the images' ClinicalTrialProtocolID, when known (a study retrieved from PACS); see `study_id_of`
+    protocol_id: str | None = None
 
 
 @dataclass
@@ -260,8 +262,22 @@ def timepoint_from_folder(folder: Path) -> tuple[str, TimepointEntry]:
             continue
         subject = str(getattr(ds, "ClinicalTrialSubjectID", "") or getattr(ds, "PatientID", "") or folder.name)
         label = str(getattr(ds, "ClinicalTrialTimePointID", "") or getattr(ds, "StudyDescription", "") or when)
-        return subject, TimepointEntry(label, when, DicomFolderSource(folder, description=str(folder)))
+        protocol = str(getattr(ds, "ClinicalTrialProtocolID", "") or "").strip() or None
+        return subject, TimepointEntry(label, when, DicomFolderSource(folder, description=str(folder)), protocol)
     raise WorklistError(f"no readable DICOM file in {folder}")
+
+
+def study_id_of(subject: SubjectEntry, default: str) -> tuple[str, str]:
+    """STUDYID for an export of ``subject``'s read, and where it came from (to say): the trial's protocol_id
+    (trial.json); else the ClinicalTrialProtocolID its images carry, when they all carry the same; else ``default``."""
+    if subject.protocol_id:
+        return subject.protocol_id, "the trial's protocol_id"
+    found = {t.protocol_id for t in subject.timepoints if t.protocol_id}
+    if len(found) == 1:
+        return found.pop(), "the images' ClinicalTrialProtocolID"
+    if found:
+        return default, f"the default: the images name {len(found)} protocols ({', '.join(sorted(found))})"
+    return default, "the default: the trial states no protocol_id"
 
 
 def new_read(subject: SubjectEntry, reader: str, criteria: str = "RECIST 1.1") -> Read:

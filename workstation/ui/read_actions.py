@@ -21,6 +21,7 @@ from workstation.session.worklist import (
     SubjectEntry,
     WorklistError,
     add_study,
+    study_id_of,
     timepoint_from_folder,
 )
 from workstation.ui.workers import Job
@@ -196,11 +197,9 @@ class ReadActionsMixin:
         # The read as it is now, copied here: the reader may go on editing while the worker writes it.
         read, store = copy.deepcopy(s.read), self.measuring.mask_store
 
-        # STUDYID (and the SR's protocol id): the trial's own, or the default, said as such.
-        study_id = subject.protocol_id or DEFAULT_STUDY_ID
-        named = f"STUDYID {study_id}"
-        if not subject.protocol_id:
-            named += " (the default: the trial states no protocol_id)"
+        # STUDYID (and the SR's protocol id): the trial's own, else its images', else the default, said as such.
+        study_id, source = study_id_of(subject, DEFAULT_STUDY_ID)
+        named = f"STUDYID {study_id}" + ("" if subject.protocol_id else f" ({source})")
 
         def work(progress: ProgressCallback, cancel: CancelToken) -> ReadExport:
             return export_read(read, out_dir, folders, store, study_id, progress=progress, cancel=cancel)
