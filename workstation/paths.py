@@ -32,3 +32,8 @@ def masks_dir(base: Path | None = None) -> Path:
 
 def default_sqlite_path() -> Path:
     return data_dir() / "workstation.db"
+
+
+def retrieved_studies_file(base: Path | None = None) -> Path:
+    """The study folders this user retrieved from PACS in the app, to list them again at the next start."""
+    return (base or data_dir()) / "retrieved-studies.json"

@@ -3,6 +3,8 @@ a study retrieved from PACS joins the worklist as a timepoint of its subject."""
 
 from __future__ import annotations
 
+import shutil
+
 from tests.gui.conftest import LESIONS, phantom_subject
 from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
 from tests.services.postgres_server import PASSWORD
@@ -130,3 +132,28 @@ def test_a_study_retrieved_twice_is_listed_once_and_another_series_can_be_chosen
     qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=10000)
     assert window.current_viewer.volume.shape[0] == 3
     assert window.session.read.timepoints[0].series_uid == second.series_uid
+
+
+def test_studies_retrieved_from_pacs_are_in_the_worklist_again_after_a_restart(qtbot, window, tmp_path):
+    from tests.dicom.ct_writer import write_ct_series
+    from workstation.ui.main_window import MainWindow
+
+    folder = tmp_path / "cache" / "study"
+    write_ct_series(folder, n=4, patient={"id": "PAT-9"})
+
+    class Retrieved:
+        study_folder = folder
+
+    window.open_subjects([phantom_subject("S1")])
+    window.add_retrieved_study(Retrieved())
+    again = MainWindow(reader="tester", store=window.store, measuring=window.measuring, data_dir=tmp_path)
+    again.auto_answer = True
+    qtbot.addWidget(again)
+    empty = tmp_path / "empty-trial"
+    empty.mkdir()
+    assert again.open_folder(empty)  # no subject folders there, but the retrieved study
+    top = again.worklist.topLevelItem(0)
+    assert top is not None and top.text(0) == "PAT-9" and top.childCount() == 1
+    assert "1 study retrieved from PACS earlier is in the worklist" in again.statusBar().currentMessage()
+    shutil.rmtree(folder)  # removed from the cache since: passed over
+    assert not again.open_folder(empty)

@@ -51,6 +51,7 @@ from workstation.session.followup import (
 from workstation.session.persistence import JsonReadStore, ReadClosedError, ReadStore, ReadStoreError
 from workstation.session.reading import Change, ReadingSession, SessionError
 from workstation.session.response import summarize
+from workstation.session.retrieved import add_remembered, remembered
 from workstation.session.series_choice import choice_note
 from workstation.session.suggestions import MeasuringService
 from workstation.session.worklist import (
@@ -417,12 +418,22 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         try:
             subjects = scan_trial(folder)
         except WorklistError as exc:
-            self.warn("Open trial", str(exc), 8000)
-            return False
+            if not remembered(paths.retrieved_studies_file(self.data_dir)):
+                self.warn("Open trial", str(exc), 8000)
+                return False
+            subjects = []  # the studies retrieved from PACS earlier are the worklist
+        added, problems = add_remembered(subjects, paths.retrieved_studies_file(self.data_dir))
         self.open_subjects(subjects)
         self.setWindowTitle(f"RECIST workstation — {folder}")
+        said = [*problems]
+        if added:
+            one = added == 1
+            said.append(f"{added} stud{'y' if one else 'ies'} retrieved from PACS earlier {'is' if one else 'are'} in "
+                        "the worklist")
         if subjects:  # new reads take the protocol's response settings: say which, and where they came from
-            self.say(f"new reads: {subjects[0].settings.describe()}", 8000)
+            said.append(f"new reads: {subjects[0].settings.describe()}")
+        if said:
+            self.say("; ".join(said), 12000)
         return True
 
     def open_central_review(self, subjects: list[SubjectEntry], blinder: Callable[[str], str]) -> None:

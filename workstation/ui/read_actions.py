@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 from PyQt6.QtWidgets import QFileDialog, QWidget
 
 from imaging.cancel import CancelToken, ProgressCallback
+from workstation import paths
 from workstation.read_model import Read
 from workstation.session.export_read import DEFAULT_STUDY_ID, ReadExport, export_read
 from workstation.session.persistence import ReadStoreError
+from workstation.session.retrieved import remember
 from workstation.session.worklist import (
     DicomFolderSource,
     SubjectEntry,
@@ -43,6 +45,7 @@ class ReadActionsMixin:
         reader: str
         subjects: list[SubjectEntry]
         subject_index: int
+        data_dir: Path
         jobs: JobRunner
         measuring: MeasuringService
         worklist: WorklistView
@@ -91,6 +94,10 @@ class ReadActionsMixin:
         if refused is not None:
             self.say(refused)
             return
+        try:
+            remember(paths.retrieved_studies_file(self.data_dir), Path(result.study_folder))
+        except OSError as exc:  # only a convenience: the study is in the worklist now and stays in the PACS cache
+            self.say(f"could not note the study for the next start ({exc.strerror or exc})")
         self.worklist.show_subjects(
             self.subjects, {s.subject_id: self._saved_read(s.subject_id) for s in self.subjects}
         )
