@@ -206,6 +206,7 @@ class DimseClient(PacsClient):
     ) -> Iterator[tuple[int, Dataset, Dataset | None]]:
         """(status code, status, identifier) for each response; raises on a lost connection or a timeout."""
         waited_since = time.monotonic()
+        answered = False
         for status, identifier in responses:
             if cancel is not None and cancel.cancelled:
                 assoc.abort()
@@ -214,8 +215,15 @@ class DimseClient(PacsClient):
                 # pynetdicom yields an empty status both when the peer went away and when the DIMSE timeout ran out.
                 waited = time.monotonic() - waited_since
                 if assoc.is_aborted or waited < 0.9 * self.server.timeout_s:
-                    raise PacsUnreachable(f"{self.where}: the connection was lost while {what}")
+                    # Dropped at the first request (the association itself was accepted, as a C-ECHO's is): the
+                    # usual cause is a PACS that serves only the AE titles it knows (Orthanc's DicomModalities).
+                    hint = "" if answered else (
+                        f" at its first request: check that our calling AE title '{self.server.calling_ae}' is "
+                        "registered on the server (many serve only AE titles they know, though they answer C-ECHO)"
+                    )
+                    raise PacsUnreachable(f"{self.where}: the connection was lost while {what}{hint}")
                 raise PacsTimeout(f"{self.where}: no response within {self.server.timeout_s:g} s while {what}")
+            answered = True
             yield int(status.Status), status, identifier
             waited_since = time.monotonic()
 

@@ -255,6 +255,13 @@ def test_wrong_credentials_and_wrong_called_ae_are_refused(orthanc: OrthancServe
     with connect(settings_for(orthanc, "c-get", called_ae="NOT_ORTHANC")) as pacs, pytest.raises(PacsRefused) as dimse:
         pacs.echo()
     assert "rejected the association" in str(dimse.value) and "NOT_ORTHANC" in str(dimse.value)
+    # A calling AE the PACS does not know: Orthanc answers its C-ECHO, then drops the connection at the first search
+    # (the helper's finding: "the connection was lost", with nothing to go on).
+    with connect(settings_for(orthanc, "c-get", calling_ae="NOTKNOWN")) as pacs:
+        pacs.echo()
+        with pytest.raises(PacsUnreachable) as unknown:
+            pacs.find_studies(StudyQuery())
+    assert "check that our calling AE title 'NOTKNOWN' is registered on the server" in str(unknown.value)
 
 
 @pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
