@@ -74,7 +74,9 @@ def test_configure_search_and_retrieve(orthanc: OrthancServer, tmp_path: Path, q
     assert (first.fetched, second.fetched) == (3, 2)
     assert first.series_folders[0].parent.parent == tmp_path / "cache"
     assert sorted(p.stem for p in first.series_folders[0].glob("*.dcm")) == sorted(series.sop_uids)
-    assert dialog.progress.value() == 2 and "retrieved 2 studies: 5 instances fetched" in dialog.status.text()
+    # each study is announced as it completes; the summary follows when the retrieve is done
+    qtbot.waitUntil(lambda: "retrieved 2 studies: 5 instances fetched" in dialog.status.text(), timeout=5000)
+    assert dialog.progress.value() == 2
     qtbot.waitUntil(dialog.search_button.isEnabled, timeout=5000)
 
     dialog.date_from.edit.setDate(QDate(2024, 5, 1))

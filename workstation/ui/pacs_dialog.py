@@ -218,6 +218,8 @@ class PacsDialog(QDialog):
         self.settings = PacsSettings()
         self.studies: list[StudyResult] = []
         self.job: Job | None = None
+        #: (studies retrieved, studies asked for) of the running or last retrieve
+        self._retrieved: tuple[int, int] = (0, 0)
 
         self.server_choice = QComboBox()
         self.status = QLabel()
@@ -349,10 +351,10 @@ class PacsDialog(QDialog):
             self._update_buttons()
 
         def failed(message: str) -> None:
-            self._say(message, error=True)
+            self._say(message + self._done_before(), error=True)
 
         def cancelled() -> None:
-            self._say(f"{name}: cancelled; what was retrieved is kept and a new retrieve resumes")
+            self._say(f"{name}: cancelled; what was retrieved is kept and a new retrieve resumes{self._done_before()}")
 
         self.job = self.runner.start(name, work, on_success, failed, self._on_progress, cancelled)
         self.job.finished.connect(finished)
@@ -413,6 +415,7 @@ class PacsDialog(QDialog):
             return
         studies = [self.studies[row] for row in rows]
         cache = LocalCache(self.settings.cache_dir)
+        self._retrieved = (0, len(studies))
 
         def work(progress: Any, cancel: Any) -> list[tuple[StudyResult, RetrieveResult]]:
             results = []
@@ -422,9 +425,12 @@ class PacsDialog(QDialog):
                     def study_progress(done: int, total: int, message: str, n: int = n) -> None:
                         progress(done, total, f"study {n} of {len(studies)}: {message}")
 
-                    results.append(
-                        (study, pacs.retrieve(study.study_uid, cache, progress=study_progress, cancel=cancel))
-                    )
+                    result = pacs.retrieve(study.study_uid, cache, progress=study_progress, cancel=cancel)
+                    results.append((study, result))
+                    self._retrieved = (n, len(studies))
+                    # Each complete study joins the worklist at once (queued to the GUI thread), so that one that
+                    # arrived before a later study failed or was cancelled is not lost from view.
+                    self.studyRetrieved.emit(result)
             return results
 
         def done(results: list[tuple[StudyResult, RetrieveResult]]) -> None:
@@ -434,8 +440,6 @@ class PacsDialog(QDialog):
                 f"retrieved {len(results)} stud{'y' if len(results) == 1 else 'ies'}: {fetched} instances fetched, "
                 f"{cached} already cached, in {cache.root}"
             )
-            for _, result in results:
-                self.studyRetrieved.emit(result)
 
         self._say(f"retrieving {len(studies)} stud{'y' if len(studies) == 1 else 'ies'} ...")
         self._start("Retrieve", work, done)
@@ -443,6 +447,17 @@ class PacsDialog(QDialog):
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            server = self._current_server()
+            wait = f" (at most {server.timeout_s:g} s)" if server is not None else ""
+            self._say(f"cancelling: waiting for the server's next answer{wait} ...")
+
+    def _done_before(self) -> str:
+        """How many of the studies asked for were retrieved before a failure or cancel (they are in the worklist)."""
+        done, asked = self._retrieved
+        if not done or done >= asked:
+            return ""
+        return f"; {done} of the {asked} studies were retrieved before that and are in the worklist"
 
     def _show_server(self, name: str) -> None:
         for server in self.settings.servers:
