@@ -157,3 +157,37 @@ def test_studies_retrieved_from_pacs_are_in_the_worklist_again_after_a_restart(q
     assert "1 study retrieved from PACS earlier is in the worklist" in again.statusBar().currentMessage()
     shutil.rmtree(folder)  # removed from the cache since: passed over
     assert not again.open_folder(empty)
+
+
+def test_a_study_of_the_subject_being_read_joins_its_read(qtbot, window, tmp_path):
+    """It was refused ("finish or close its read"), with no way to close a read: the read is saved, the study added
+    and the read opened again with the new timepoint where its date puts it, its measurements kept."""
+    from datetime import date
+
+    from tests.dicom.ct_writer import write_ct_series
+
+    first = tmp_path / "cache" / "first"
+    write_ct_series(first, n=4, patient={"id": "PAT-9", "study_date": "20240110"})
+    later = tmp_path / "cache" / "later"
+    write_ct_series(later, n=3, patient={"id": "PAT-9", "study_date": "20240301"})
+
+    class Retrieved:
+        study_folder = first
+
+    window.add_retrieved_study(Retrieved())
+    window.open_timepoint(0, 0)
+    qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=10000)
+    from workstation.read_model import Measurement, MeasurementOrigin, Role
+
+    window.session.add_lesion(Role.NON_TARGET, "liver")  # unsaved: saved before the subject's timepoints change
+    window.session.add_lesion(Role.TARGET, "liver", measurement=Measurement(22.0, origin=MeasurementOrigin.MANUAL))
+    Retrieved.study_folder = later
+    window.add_retrieved_study(Retrieved())
+    assert [t.date for t in window.subjects[0].timepoints] == [date(2024, 1, 10), date(2024, 3, 1)]
+    assert [t.date for t in window.session.read.timepoints] == [date(2024, 1, 10), date(2024, 3, 1)]
+    assert window.session.current_timepoint == 0
+    assert window.session.read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm == 22.0
+    assert set(window.session.read.lesions) == {"T1", "NT1"}
+    window.go_to_timepoint(1)
+    qtbot.waitUntil(lambda: window.volume(1) is not None, timeout=10000)
+    assert window.current_viewer.volume.shape[0] == 3

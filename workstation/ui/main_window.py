@@ -569,6 +569,21 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.mappings = {}
         self._registering = set()
 
+    def _reopen_subject(self) -> None:
+        """Open the current subject again after its timepoints changed (a study added from PACS): its saved read is
+        loaded and reconciled with them; volumes and loads of its old timepoint numbers are dropped."""
+        s = self.session
+        if s is None:
+            return
+        subject = self.subjects[self.subject_index]
+        at = (s.timepoint.label, s.timepoint.date)
+        for key in [k for k in self._loading if k[0] == subject.subject_id]:
+            self._loading.pop(key).cancel()
+        self.volumes = {k: v for k, v in self.volumes.items() if k[0] != subject.subject_id}
+        index, self.subject_index = self.subject_index, -1
+        tp = next((i for i, t in enumerate(subject.timepoints) if (t.label, t.date) == at), 0)
+        self.open_timepoint(index, tp)
+
     def _leave_subject(self) -> bool:
         if self.pending is not None and not self.confirm("Discard the measurement that is not accepted yet?"):
             return False

@@ -59,6 +59,10 @@ class ReadActionsMixin:
         def _busy(self, text: str, total: int = 0) -> None: ...
         def _refresh_read(self) -> None: ...
         def _reload_timepoint(self, tp_index: int) -> None: ...
+        def _leave_subject(self) -> bool: ...
+        def _reopen_subject(self) -> None: ...
+
+        pending: Any
 
     def _parent_widget(self) -> QWidget:
         assert isinstance(self, QWidget)
@@ -87,8 +91,13 @@ class ReadActionsMixin:
             self.say(str(exc))
             return
         subject = next((s for s in self.subjects if s.subject_id == subject_id), None)
-        if subject is not None and self.subjects.index(subject) == self.subject_index:
-            self.say(f"{subject_id} is being read: finish or close its read, then retrieve the study again")
+        open_now = (
+            self.session is not None and subject is not None and self.subjects.index(subject) == self.subject_index
+        )
+        if open_now and self.pending is not None:
+            self.say(f"{subject_id}: accept or reject the measurement waiting, then retrieve the study again")
+            return
+        if open_now and not self._leave_subject():  # the read is saved before its timepoints change
             return
         refused = add_study(self.subjects, subject_id, entry)
         if refused is not None:
@@ -98,6 +107,8 @@ class ReadActionsMixin:
             remember(paths.retrieved_studies_file(self.data_dir), Path(result.study_folder))
         except OSError as exc:  # only a convenience: the study is in the worklist now and stays in the PACS cache
             self.say(f"could not note the study for the next start ({exc.strerror or exc})")
+        if open_now:
+            self._reopen_subject()  # the read gains the new timepoint where its date puts it
         self.worklist.show_subjects(
             self.subjects, {s.subject_id: self._saved_read(s.subject_id) for s in self.subjects}
         )
