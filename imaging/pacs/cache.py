@@ -26,6 +26,11 @@ INCOMING = ".incoming"
 STALE_AFTER_S = 3600.0
 
 
+def is_uid(text: str) -> bool:
+    """``text`` is a DICOM UID (digits and dots, at most 64 characters), as the cache's folder names are."""
+    return len(text) <= 64 and bool(_UID.match(text))
+
+
 def check_uid(uid: str, what: str) -> str:
     """``uid`` if it is a valid DICOM UID, else a protocol error: a UID names cache folders, so it must be safe."""
     if not isinstance(uid, str) or len(uid) > 64 or not _UID.match(uid):

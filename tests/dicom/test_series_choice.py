@@ -136,3 +136,19 @@ def test_a_retrieved_study_exports_under_the_protocol_id_its_images_carry(study:
     assert study_id_of(subject, "RECIST-TRIAL")[0] == "RECIST-TRIAL"  # two protocols: neither is taken
     subject.protocol_id = "FROM-TRIAL-JSON"
     assert study_id_of(subject, "RECIST-TRIAL") == ("FROM-TRIAL-JSON", "the trial's protocol_id")
+
+
+def test_the_pacs_cache_opened_as_a_trial_folder_lists_studies_as_timepoints(tmp_path: Path) -> None:
+    """It made every study a subject and every series a timepoint."""
+    from tests.dicom.ct_writer import write_ct_series
+    from workstation.session.worklist import scan_trial
+
+    cache = tmp_path / "cache"
+    (cache / ".incoming").mkdir(parents=True)
+    for day, n in (("20240110", 4), ("20240301", 3)):
+        study = write_ct_series(tmp_path / "w", n=n, patient={"id": "PAT-9", "study_date": day})
+        shutil.move(tmp_path / "w", cache / study.study_uid / study.series_uid)
+    (subject,) = scan_trial(cache)
+    assert subject.subject_id == "PAT-9"
+    assert [t.date for t in subject.timepoints] == [date(2024, 1, 10), date(2024, 3, 1)]
+    assert subject.timepoints[1].source.load().shape[0] == 3

@@ -230,6 +230,8 @@ def scan_trial(root: str | Path) -> list[SubjectEntry]:
         raise WorklistError(f"{root} is not a folder")
     if (root / "trial.json").is_file():
         return _from_trial_index(root)
+    if is_pacs_cache(root):
+        return _from_pacs_cache(root)
     subjects: list[SubjectEntry] = []
     for subject_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         entries: list[TimepointEntry] = []
@@ -243,6 +245,29 @@ def scan_trial(root: str | Path) -> list[SubjectEntry]:
             subjects.append(SubjectEntry(subject_dir.name, entries))
     if not subjects:
         raise WorklistError(f"no subject folders with DICOM timepoints under {root}")
+    return subjects
+
+
+def is_pacs_cache(root: Path) -> bool:
+    """``root`` is the PACS cache (`imaging.pacs.cache`: study folders named by UID, series folders inside)."""
+    from imaging.pacs.cache import INCOMING, is_uid
+
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return bool(folders) and ((root / INCOMING).is_dir() or all(is_uid(p.name) for p in folders))
+
+
+def _from_pacs_cache(root: Path) -> list[SubjectEntry]:
+    """The PACS cache opened as a trial folder: each study a timepoint of its subject (as the PACS dialog adds a
+    retrieved study), not each study a subject and each series a timepoint."""
+    subjects: list[SubjectEntry] = []
+    for study in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            subject_id, entry = timepoint_from_folder(study)
+        except WorklistError:
+            continue  # no image with a study date: nothing to read there
+        add_study(subjects, subject_id, entry)
+    if not subjects:
+        raise WorklistError(f"no study with DICOM images in the PACS cache {root}")
     return subjects
 
 
