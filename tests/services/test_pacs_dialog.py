@@ -93,3 +93,43 @@ def test_broken_settings_file_is_reported(tmp_path: Path, qtbot: QtBot) -> None:
     qtbot.addWidget(dialog)
     assert str(config) in dialog.status.text() and "not valid JSON" in dialog.status.text()
     assert config.read_text() == "{not json"  # left for the user to fix, never overwritten silently
+
+
+def test_the_exported_sr_is_sent_to_the_pacs_from_the_app(
+    orthanc: OrthancServer, tmp_path: Path, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PACS helper's missing feature: sending the SR and SEG back was command line only."""
+    from tests.dicom.test_export_dicom import write_ct_series as write_known_series
+    from tests.gui.conftest import phantom_subject
+    from tests.gui.phantom import ThresholdSegmenter
+    from tests.unit.test_sdtm_known_read import known_read, known_series
+    from workstation.export.dicom_seg import load_headers
+    from workstation.export.dicom_sr import export_sr
+    from workstation.session.persistence import JsonReadStore
+    from workstation.session.suggestions import MeasuringService
+    from workstation.ui.main_window import MainWindow
+
+    read = known_read()
+    files = [p for i, tp in enumerate(read.timepoints)
+             for p in write_known_series(known_series(i, tp.date), tmp_path / f"ct{i}")]
+    written = [w.path for w in export_sr(read, tmp_path / "out" / "sr", headers=load_headers(files))]
+    config = tmp_path / "pacs.json"
+    config.write_text(json.dumps({"cache_dir": str(tmp_path / "cache"), "servers": [{
+        "name": "orthanc", "protocol": "dicomweb", "url": orthanc.dicomweb_url, "username": orthanc.username,
+        "password": orthanc.password}]}))
+    monkeypatch.setenv("RECIST_PACS_CONFIG", str(config))
+    window = MainWindow(reader="tester", store=JsonReadStore(tmp_path / "reads"),
+                        measuring=MeasuringService(ThresholdSegmenter()), data_dir=tmp_path)
+    window.auto_answer = True
+    qtbot.addWidget(window)
+    window.open_subjects([phantom_subject("S001")])
+    window.open_timepoint(0, 0)
+    window.send_to_pacs()
+    assert "export the read first (Ctrl+E)" in window.statusBar().currentMessage()
+    before = orthanc.instance_count()
+    window.sendable["S001"] = written
+    window.send_to_pacs()
+    qtbot.waitUntil(lambda: "stored on orthanc" in window.statusBar().currentMessage(), timeout=20000)
+    assert window.statusBar().currentMessage() == f"{len(written)} instance(s) stored on orthanc"
+    assert orthanc.instance_count() == before + len(written)
+    window.jobs.wait(5000)

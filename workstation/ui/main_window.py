@@ -120,6 +120,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         #: set while an edit the store will never take is undone (nothing to save then)
         self._rolling_back = False
         self.pending: Pending | None = None
+        self.sendable: dict[str, list[Path]] = {}
         self._suggest_job: Job | None = None
         #: where the reader last clicked or drew (patient mm): which lesion a measurement is for is guessed from it
         self._click_point: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -260,6 +261,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.export_action = self._action(
             "&Export this read (SDTM, SR, SEG, CSV/JSON)…", "Ctrl+E", self.choose_export_folder, file_menu
         )
+        self._action("Send the exported SR and SEG to P&ACS…", None, self.send_to_pacs, file_menu)
         file_menu.addSeparator()  # type: ignore[union-attr]
         self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu)
         edit = mb.addMenu("&Edit")

@@ -61,6 +61,10 @@ class ReadActionsMixin:
         def _reload_timepoint(self, tp_index: int) -> None: ...
         def _leave_subject(self) -> bool: ...
         def _reopen_subject(self) -> None: ...
+        def confirm(self, question: str, default_no: bool = False) -> bool: ...
+
+        #: per subject id, the DICOM SR and SEG files of the read's last export (what Send to PACS sends)
+        sendable: dict[str, list[Path]]
 
         pending: Any
 
@@ -113,6 +117,64 @@ class ReadActionsMixin:
             self.subjects, {s.subject_id: self._saved_read(s.subject_id) for s in self.subjects}
         )
         self.say(f"{subject_id}: study of {entry.date} added to the worklist")
+
+    def send_to_pacs(self) -> None:
+        """Store the DICOM SR and SEG of this read's last export (Ctrl+E) on a PACS server (File > Query/retrieve
+        from PACS > Servers sets them up), in the background, with a progress bar and Cancel."""
+        from PyQt6.QtWidgets import QInputDialog
+
+        from imaging.pacs.client import connect
+        from imaging.pacs.errors import PacsError
+        from imaging.pacs.settings import load_settings
+
+        s = self.session
+        if s is None or self._refused_when_blinded("Sending to PACS"):
+            return
+        files = [p for p in self.sendable.get(s.read.subject_id, []) if p.is_file()]
+        if not files:
+            self.say(f"{s.read.subject_id}: export the read first (Ctrl+E); its DICOM SR and SEG are what is sent")
+            return
+        try:
+            settings = load_settings()
+        except PacsError as exc:
+            self.warn("PACS", str(exc))
+            return
+        names = [server.name for server in settings.servers]
+        if not names:
+            self.say("no PACS server is set up: File > Query/retrieve from PACS, Servers tab")
+            return
+        name = names[0]
+        if len(names) > 1:
+            now = names.index(settings.default) if settings.default in names else 0
+            name, ok = QInputDialog.getItem(self._parent_widget(), "PACS", "Send to the server:", names, now, False)
+            if not ok:
+                return
+        server = settings.server(name)
+        kinds = sorted({p.parent.name.upper() for p in files})
+        if not self.confirm(f"Send {len(files)} file(s) ({', '.join(kinds)}) of {s.read.subject_id} to {name}?"):
+            return
+
+        def work(progress: ProgressCallback, cancel: CancelToken) -> Any:
+            with connect(server) as pacs:
+                return pacs.store(files, progress=progress, cancel=cancel)
+
+        def done(result: Any) -> None:
+            message = f"{len(result.stored)} instance(s) stored on {name}"
+            if result.failed:
+                refused = "; ".join(f"{Path(p).name}: {why}" for p, why in result.failed)
+                self.warn("PACS", f"{message}; refused: {refused}")
+            else:
+                self.say(message, 0)
+
+        self._busy(f"sending to {name}", len(files))
+        self.jobs.start(
+            f"sending to {name}",
+            work,
+            on_success=done,
+            on_error=lambda message: self.warn("PACS", f"nothing or not all was stored on {name}: {message}"),
+            on_progress=lambda d, t, _m: self.progress.setValue(d),
+            on_cancel=lambda: self.say(f"sending to {name} cancelled; what the server confirmed stays stored", 0),
+        )
 
     def choose_series(self) -> None:
         """Read the current timepoint on another series of its study (thin or thick CT, another kernel)."""
@@ -223,6 +285,9 @@ class ReadActionsMixin:
             return export_read(read, out_dir, folders, store, study_id, progress=progress, cancel=cancel)
 
         def done(result: ReadExport) -> None:
+            self.sendable[read.subject_id] = [
+                p for p in result.files if p.suffix.lower() == ".dcm" and p.parent.name in ("sr", "seg")
+            ]
             message = f"{len(result.files)} file(s) exported to {out_dir}, {named}"
             if result.left_out:
                 self.warn("Export", f"{message}; {'; '.join(result.left_out)}; the read's other formats were exported")
