@@ -181,7 +181,11 @@ class DimseClient(PacsClient):
                 f"{self.where}: the server accepted none of the services asked for while {what} "
                 "(it may not support them, or not for this AE title)"
             )
-        hint = "the server may refuse our client certificate" if self.server.tls else "does the server expect TLS?"
+        hint = (
+            "the server may refuse our client certificate"
+            if self.server.tls
+            else f"is {self.server.port} its DICOM port, not its web port? does it expect TLS?"
+        )
         raise PacsRefused(f"{self.where}: the server aborted the association while {what} ({hint})")
 
     @contextmanager

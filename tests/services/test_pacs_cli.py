@@ -58,6 +58,9 @@ def test_configure_echo_find_get_store(
     assert found[0]["series"][0]["series_uid"] == series.series_uid and found[0]["study_date"] == "2024-03-01"
     code, out, _ = recist(capsys, "find", "--accession", "ACC-CLI", "--server", "dimse")
     assert code == 0 and series.study_uid in out and "GC-CLI" in out
+    assert out.splitlines()[0].split()[:3] == ["PATIENT", "ID", "NAME"]  # a header row names the columns
+    code, _, err = recist(capsys, "get", "../../etc")
+    assert code == 2 and "'../../etc' is not a DICOM UID" in err  # typed by the user, not sent by the server
     code, _, err = recist(capsys, "--server", "web", "find", "--server", "nope")  # the option after the action wins
     assert code == 2 and "no server named 'nope' (configured: web, dimse)" in err
 

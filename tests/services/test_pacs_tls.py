@@ -61,7 +61,7 @@ def test_dimse_over_tls(orthanc: OrthancServer, tls: TlsFiles, series: WrittenSe
 
 def test_dimse_tls_mismatches_are_refused_with_a_hint(orthanc: OrthancServer, tls: TlsFiles) -> None:
     with connect(dimse_tls(orthanc, tls, tls=False, ca_file="", cert_file="", key_file="")) as pacs, \
-            pytest.raises(PacsRefused, match="does the server expect TLS"):
+            pytest.raises(PacsRefused, match=r"its DICOM port, not its web port\? does it expect TLS"):
         pacs.echo()
     with connect(dimse_tls(orthanc, tls, cert_file="", key_file="")) as pacs, \
             pytest.raises(PacsRefused, match="client certificate"):

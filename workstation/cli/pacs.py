@@ -36,6 +36,7 @@ from imaging.pacs import (
     load_settings,
     save_settings,
 )
+from imaging.pacs.cache import is_uid
 from workstation.cli import CommandError
 
 NAME = "pacs"
@@ -202,9 +203,12 @@ def _find(args: argparse.Namespace) -> int:
     if not studies:
         print("no matching studies")
         return 0
+    print(f"{'PATIENT ID':<16} {'NAME':<20} {'DATE':<10}  {'ACCESSION':<12} {'MODALITY':<8} {'SERIES':>10}  "
+          "STUDY UID  DESCRIPTION")
     for study in studies:
         when = study.study_date.isoformat() if study.study_date else "????-??-??"
-        print(f"{study.patient_id:<16} {when}  {study.accession_number:<12} {'/'.join(study.modalities):<8} "
+        name = str(study.patient_name or "").replace("^", " ").strip()[:20]
+        print(f"{study.patient_id:<16} {name:<20} {when}  {study.accession_number:<12} {'/'.join(study.modalities):<8} "
               f"{study.series_count if study.series_count is not None else '?':>3} series  {study.study_uid}  "
               f"{study.description}")
         for s in series.get(study.study_uid, []):
@@ -222,6 +226,9 @@ def _get(args: argparse.Namespace) -> int:
         raise CommandError("name the studies to retrieve (STUDY_UID ...) or a patient (--patient-id)")
     if args.series_uids and (args.patient_id or len(args.study_uids) != 1):
         raise CommandError("--series needs exactly one STUDY_UID")
+    for uid in [*args.study_uids, *(args.series_uids or [])]:
+        if not is_uid(uid):
+            raise CommandError(f"{uid!r} is not a DICOM UID (digits and dots): give the study's Study Instance UID")
     cancel = CancelToken()
 
     def progress(done: int, total: int, message: str) -> None:
