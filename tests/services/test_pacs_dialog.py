@@ -54,6 +54,10 @@ def test_configure_search_and_retrieve(orthanc: OrthancServer, tmp_path: Path, q
     form.password.setText(orthanc.password)
     assert dialog.save_server() is True
     assert dialog.server_choice.currentText() == "orthanc" and dialog.search_button.isEnabled()
+    again = PacsDialog(config)  # opened again: the Servers tab shows the server in use, not an empty form
+    qtbot.addWidget(again)
+    assert again.server_list.currentItem() is not None and again.server_list.currentItem().text() == "orthanc"
+    assert again.form.name.text() == "orthanc"
     dialog.test_connection()
     qtbot.waitUntil(lambda: ": OK (" in dialog.status.text() and dialog.job is None, timeout=10000)
 
@@ -62,7 +66,7 @@ def test_configure_search_and_retrieve(orthanc: OrthancServer, tmp_path: Path, q
     dialog.date_from.edit.setDate(QDate(2024, 4, 1))
     dialog.search()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 2, timeout=10000)
-    uids = [item.text() for row in range(2) if (item := dialog.table.item(row, 6)) is not None]
+    uids = [item.text() for row in range(2) if (item := dialog.table.item(row, 7)) is not None]
     assert uids == [series.study_uid, follow_up.study_uid]  # by date; the January study is outside the range
     dialog.table.selectAll()
     qtbot.waitUntil(dialog.retrieve_button.isEnabled, timeout=5000)

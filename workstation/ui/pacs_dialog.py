@@ -51,7 +51,7 @@ from imaging.pacs import (
 )
 from workstation.ui.workers import Job, JobRunner
 
-STUDY_COLUMNS = ("Patient ID", "Study date", "Accession", "Modalities", "Series", "Description", "Study UID")
+STUDY_COLUMNS = ("Patient ID", "Name", "Study date", "Accession", "Modalities", "Series", "Description", "Study UID")
 
 
 def _qdate(value: date) -> QDate:
@@ -324,6 +324,10 @@ class PacsDialog(QDialog):
         preferred = current or self.settings.default
         if preferred and self.server_choice.findText(preferred) >= 0:
             self.server_choice.setCurrentText(preferred)
+        # the Servers tab opens on the server in use (it opened on an empty form with none selected)
+        shown = self.server_list.findItems(self.server_choice.currentText(), Qt.MatchFlag.MatchExactly)
+        if shown:
+            self.server_list.setCurrentItem(shown[0])
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -395,6 +399,7 @@ class PacsDialog(QDialog):
         for row, study in enumerate(self.studies):
             values = (
                 study.patient_id,
+                str(study.patient_name or "").replace("^", " ").strip(),
                 study.study_date.isoformat() if study.study_date else "",
                 study.accession_number,
                 "/".join(study.modalities),
