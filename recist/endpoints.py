@@ -8,7 +8,8 @@ lifelines for Kaplan-Meier. Times are in days; months are days / 30.4375.
 - DoR (RECIST 1.1 sec. 4.6.2): responders only, from the first CR/PR to progression or death; censored at the last
   evaluable assessment.
 - PFS: from ``treatment_start`` (the TIL infusion) when given, else the baseline scan, to progression or death;
-  censored at the last evaluable assessment. Under iRECIST, progression is the iUPD that was confirmed as iCPD.
+  censored at the last evaluable assessment; over every subject, measurable disease at baseline or not (as OS).
+  Under iRECIST, progression is the iUPD that was confirmed as iCPD.
 - OS, when any case gives ``death_date`` or ``last_contact_date``: to death, censored at the last contact (or at the
   last assessment when neither is given).
 """
@@ -172,13 +173,15 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
     dcr = proportion(sum(counts[c] for c in _DISEASE_CONTROL), len(population), confidence)
 
     pfs_t, pfs_e, dor_t, dor_e, os_t, os_e = [], [], [], [], [], []
-    wants_os = any(r.get("death_date") or r.get("last_contact_date") for r in population)
-    for r in population:
+    # PFS and OS are over every subject treated (measurable disease or not); DoR over the responders counted in ORR.
+    wants_os = any(r.get("death_date") or r.get("last_contact_date") for r in results)
+    in_population = {id(r) for r in population}
+    for r in results:
         origin = _date(r, "treatment_start") or _required_date(r, "baseline_date")
         t, e = _event_or_censor(r, origin, "PFS")
         pfs_t.append(t)
         pfs_e.append(e)
-        if r["best_overall_response"] in _RESPONDERS:
+        if id(r) in in_population and r["best_overall_response"] in _RESPONDERS:
             t, e = _event_or_censor(r, _required_date(r, "date_of_first_response"), "DoR")
             dor_t.append(t)
             dor_e.append(e)
@@ -197,13 +200,36 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
     return {
         "criteria": criteria[0] if criteria else None,
         "subjects": len(results),
+        "methods": _methods(results, is_irecist),
         "population": "measurable disease at baseline" if measurable_only else "all subjects",
         "n": len(population),
+        "survival_population": "all subjects",  # PFS and OS; DoR: the responders of ``population``
         "best_overall_response_counts": {c: counts[c] for c in shown} | {
             c: n for c, n in counts.items() if n and c not in shown},
         "orr": asdict(orr),
         "dcr": asdict(dcr),
         **{name: (None if est is None else survival_to_dict(est)) for name, est in survival.items()},
+    }
+
+
+def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool) -> dict[str, str]:
+    """How the endpoints were computed, in words for the report: the PFS origin and event, the response settings."""
+    starts = sum(1 for r in results if r.get("treatment_start"))
+    origin = (
+        "the treatment start" if starts == len(results) and results
+        else "the baseline scan" if not starts
+        else f"the treatment start ({starts} of {len(results)} subjects), else the baseline scan"
+    )
+    progression = "the iUPD later confirmed as iCPD (dated at the iUPD)" if is_irecist else "progression (PD)"
+    settings = sorted({(int(r.get("sd_min_days", 0)), bool(r.get("confirmation_required", True))) for r in results})
+    rules = "; ".join(
+        f"SD at least {days} days from baseline, CR/PR "
+        + ("confirmed at least 4 weeks later" if confirm else "without confirmation")
+        for days, confirm in settings
+    )
+    return {
+        "pfs": f"all subjects, from {origin} to {progression} or death; censored at the last evaluable assessment",
+        "response_settings": rules or "-",
     }
 
 

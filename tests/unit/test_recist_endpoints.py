@@ -78,6 +78,10 @@ def test_pfs_starts_at_treatment_start_when_given() -> None:
     out = compute_endpoints([_subject("S1", [130], treatment_start=start)])
     assert out["pfs"]["table"][-1]["time_days"] == 32.0
     assert out["os"] is None
+    assert out["methods"]["pfs"] == ("all subjects, from the treatment start to progression (PD) or death; censored at "
+                                     "the last evaluable assessment")
+    both = compute_endpoints([_subject("S1", [130], treatment_start=start), _subject("S2", [50])])
+    assert "from the treatment start (1 of 2 subjects), else the baseline scan" in both["methods"]["pfs"]
 
 
 def test_orr_population_is_measurable_disease_by_default() -> None:
@@ -85,6 +89,9 @@ def test_orr_population_is_measurable_disease_by_default() -> None:
     out = compute_endpoints([_subject("S1", [50, 50]), nt_only])
     assert out["n"] == 1 and out["orr"]["estimate"] == 1.0
     assert compute_endpoints([_subject("S1", [50, 50]), nt_only], measurable_only=False)["n"] == 2
+    # PFS (and OS) are over every subject: one without measurable disease still progresses (the statistician's
+    # finding: it was left out of PFS unless --all-subjects); DoR only over the ORR population's responders.
+    assert out["pfs"]["n"] == 2 and out["dor"]["n"] == 1 and out["survival_population"] == "all subjects"
 
 
 def test_mixed_criteria_are_refused() -> None:

@@ -25,7 +25,8 @@ def add_parser(subparsers: Any) -> None:
                    help="which cases to use when the folder holds both (default: RECIST 1.1, the primary endpoint)")
     p.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
     p.add_argument("--all-subjects", action="store_true",
-                   help="ORR/DCR over every subject, not only those with measurable disease at baseline")
+                   help="ORR/DCR over every subject, not only those with measurable disease at baseline (PFS and "
+                        "OS are always over every subject)")
     p.set_defaults(func=run)
 
 

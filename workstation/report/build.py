@@ -123,6 +123,9 @@ def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
              ("Duration of response", _median_text(e.get("dor")))]
     if e.get("os"):
         rows.append(("Overall survival", _median_text(e["os"])))
+    methods = e.get("methods") or {}
+    if methods:
+        rows += [("PFS and OS computed over", methods["pfs"]), ("Response settings", methods["response_settings"])]
     return rows
 
 
