@@ -105,7 +105,9 @@ def evaluate_irecist(case: Case) -> CaseResult:
     pending: _Pending | None = None
     confirmed: _Pending | None = None
     confirmed_at = ""
+    present_new: set[str] = set()  # new lesions seen and not since recorded gone
     for tp in case.timepoints[1:]:
+        unassessed = _new_lesions_unassessed(tp, new_ids, present_new)
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
         nt = assess_non_targets(tp, non_targets) if non_targets else None
         new = assess_new_lesions(tp, new_ids)
@@ -140,6 +142,11 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 why = (f"iCPD: iUPD at {pending.label!r} confirmed: {'; '.join(evidence)} (iRECIST, Seymour 2017 "
                        "Table 2)")
                 confirmed, confirmed_at, pending = pending, tp.label, None
+            elif not progressed and unassessed:
+                overall = R.NE
+                why = (f"NE: iUPD at {pending.label!r} stays unconfirmed; new lesion(s) {', '.join(unassessed)} not "
+                       "assessed here (left out or not evaluated): without them the iUPD is neither confirmed nor "
+                       "reset (iRECIST, Seymour 2017)")
             elif not progressed and recist_overall is not R.NE:
                 overall = _I_CODE[recist_overall]
                 why = (f"{overall.value}: iUPD at {pending.label!r} not confirmed and no category in progression "
@@ -165,6 +172,22 @@ def evaluate_irecist(case: Case) -> CaseResult:
         if sum_um is not None and sum_um < nadir_um:
             nadir_um = sum_um
     return finish_case(case, rows, confirmed.date if confirmed else None, bool(targets), bool(non_targets))
+
+
+def _new_lesions_unassessed(tp: Timepoint, new_ids: list[str], present: set[str]) -> list[str]:
+    """The new lesions seen before (and not since recorded gone) that ``tp`` leaves out or marks not evaluated: the
+    new-lesion category cannot be called resolved without them. Updates ``present`` with what ``tp`` records."""
+    observations = tp.observations
+    unassessed = sorted(i for i in present if i not in observations or observations[i].status is Status.NOT_EVALUATED)
+    for lesion_id in new_ids:
+        obs = observations.get(lesion_id)
+        if obs is None or obs.status is Status.NOT_EVALUATED:
+            continue
+        if obs.status is Status.ABSENT or obs.diameter_um == 0:
+            present.discard(lesion_id)
+        elif obs.status in (Status.UNEQUIVOCAL, Status.EQUIVOCAL, Status.UNEQUIVOCAL_PROGRESSION):
+            present.add(lesion_id)
+    return unassessed
 
 
 def _new_reason(reason: str, new_targets: _NewLesionTargets, nlt_sum: int, complete: bool) -> str:

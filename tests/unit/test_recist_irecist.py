@@ -140,3 +140,19 @@ def test_before_any_iupd_the_codes_are_the_recist_ones_prefixed() -> None:
 def test_no_disease_at_baseline_new_lesion_is_iupd() -> None:
     result = irecist([], [], [new("X1")], [st("X1", "unequivocal"), new("X2")])
     assert responses(result) == ["NED", "iUPD", "iCPD"]
+
+
+@pytest.mark.parametrize("later", [[], [st("X1", "not_evaluated")]], ids=["left out", "not evaluated"])
+def test_a_new_lesion_not_assessed_leaves_the_iupd_pending_not_reset(later: list[dict[str, Any]]) -> None:
+    """The statistician's finding: a new lesion left out (or not evaluated) after the iUPD it caused counted as gone,
+    reset the iUPD and made a responder (iBOR iPR)."""
+    base = [target("T1", 50.0), non_target("NT1")]
+    result = irecist(base, [m("T1", 30.0), st("NT1", "present"), new("X1", mm=12.0)],
+                     [m("T1", 30.0), st("NT1", "present"), *later], [m("T1", 30.0), st("NT1", "present"), *later])
+    assert responses(result) == ["iUPD", "NE", "NE"]
+    assert "new lesion(s) X1 not assessed here" in result["timepoints"][2]["reason"]
+    assert result["best_overall_response"] == "iUPD"
+    gone = irecist(base, [m("T1", 30.0), st("NT1", "present"), new("X1", mm=12.0)],
+                   [m("T1", 30.0), st("NT1", "present"), st("X1", "absent")],
+                   [m("T1", 30.0), st("NT1", "present")])  # recorded gone, then no longer listed: reset stands
+    assert responses(gone) == ["iUPD", "iPR", "iPR"]
