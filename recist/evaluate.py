@@ -47,6 +47,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
     nadir_um = baseline_um
     rows = [base]
     progression_date: date | None = None
+    pd_from: int | None = None  # the timepoint progression was backdated to (sec. 4.3.5), if it was
     for tp in case.timepoints[1:]:
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
         nt = assess_non_targets(tp, non_targets) if non_targets else None
@@ -66,6 +67,14 @@ def _evaluate_recist(case: Case) -> CaseResult:
                     progression_date = case.timepoints[first_seen].date
                     reason += (f"; progression dates from {case.timepoints[first_seen].label!r}, where the new lesion "
                                "was first seen as equivocal (RECIST 1.1 sec. 4.3.5)")
+                    # The scans since the equivocal one were after progression: their responses, as assessed then,
+                    # stay on record but no longer count for the best overall response (sec. 4.4.3).
+                    pd_from = first_seen
+                    for j in range(first_seen, tp.index):
+                        rows[j] = rows[j]._replace(reason=(
+                            f"{rows[j].reason}; the equivocal new lesion seen here was confirmed at {tp.label!r}: "
+                            "progression dates from here, so this response does not count for the best overall "
+                            "response (RECIST 1.1 sec. 4.3.5, 4.4.3)"))
         sum_um = t.sum_um if t else None
         rows.append(TimepointResponse(
             tp.label, tp.date, sum_um, nadir_um if t else None,
@@ -75,7 +84,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
             t.reason if t else "", nt.reason if nt else "", new.reason, reason))
         if sum_um is not None and sum_um < nadir_um:
             nadir_um = sum_um  # RECIST 1.1 sec. 4.3.1: the nadir is the smallest sum so far, baseline included
-    return finish_case(case, rows, progression_date, bool(targets), bool(non_targets))
+    return finish_case(case, rows, progression_date, bool(targets), bool(non_targets), pd_from)
 
 
 def join_reason(rule: str, target: str | None, non_target: str | None, new: str) -> str:
@@ -89,10 +98,13 @@ def join_reason(rule: str, target: str | None, non_target: str | None, new: str)
 
 
 def finish_case(case: Case, rows: list[TimepointResponse], progression_date: date | None, has_targets: bool,
-            has_non_targets: bool) -> CaseResult:
+                has_non_targets: bool, pd_from: int | None = None) -> CaseResult:
+    """The result from the timepoint rows; from row ``pd_from`` on (progression backdated to it, RECIST 1.1 sec.
+    4.3.5) the best overall response counts PD, whatever was assessed there at the time."""
     rules = BestResponseRules(case.criteria is Criteria.IRECIST, has_targets, has_non_targets,
                               case.confirmation_required, case.confirmation_min_days, case.sd_min_days)
-    points = [Assessment(r.label, r.date, r.overall_response) for r in rows[1:] if r.overall_response is not None]
+    points = [Assessment(r.label, r.date, Response.PD if pd_from is not None and i >= pd_from else r.overall_response)
+              for i, r in enumerate(rows) if i > 0 and r.overall_response is not None]
     best = best_overall_response(points, case.baseline.date, rules)
     evaluable = [r.date for r in rows[1:] if r.overall_response not in (None, Response.NE)]
     return CaseResult(

@@ -133,3 +133,21 @@ def test_subject_without_disease_at_baseline_is_ned_until_a_new_lesion() -> None
 def test_non_target_only_subject_best_response_is_non_cr_non_pd() -> None:
     case = make_case([non_target("NT1")], (42, [st("NT1", "present")]), (84, [st("NT1", "present")]))
     assert evaluate_case(case)["best_overall_response"] == "non-CR/non-PD"
+
+
+def test_responses_from_a_confirmed_equivocal_new_lesion_on_do_not_count() -> None:
+    """RECIST 1.1 sec. 4.3.5 and 4.4.3 (the statistician's finding): the PR at the week-6 scan where the new lesion
+    was equivocal was the best response, with progression dated the same day (a responder with DoR 0). The visits'
+    responses stay as they were assessed then; the best overall response counts PD from the equivocal scan on."""
+    result = evaluate_case(make_case(
+        [target("T1", 50.0)],
+        (42, [m("T1", 30.0), new("N1", "equivocal")]),
+        (84, [m("T1", 30.0), st("N1", "equivocal")]),
+        (126, [m("T1", 30.0), st("N1", "unequivocal")]),
+    ))
+    assert responses(result) == ["PR", "PR", "PD"]
+    assert "the equivocal new lesion seen here was confirmed at 'day 126': progression dates from here, so this " \
+           "response does not count for the best overall response" in result["timepoints"][1]["reason"]
+    assert result["best_overall_response"] == "PD"
+    assert result["date_of_progression"] == result["timepoints"][1]["date"]
+    assert result["date_of_first_response"] is None
