@@ -151,3 +151,34 @@ def test_responses_from_a_confirmed_equivocal_new_lesion_on_do_not_count() -> No
     assert result["best_overall_response"] == "PD"
     assert result["date_of_progression"] == result["timepoints"][1]["date"]
     assert result["date_of_first_response"] is None
+
+
+@pytest.mark.parametrize(("third", "expected"), [
+    ([m("T1", 4.0), st("NT1", "absent")], "PD"),  # a target back at 4 mm: under the 5 mm floor, yet PD
+    ([m("T1", 0.0), st("NT1", "present")], "PD"),  # a non-target back
+    ([m("T1", 0.0), st("NT1", "absent")], "CR"),
+])
+def test_after_a_confirmed_cr_any_reappearing_lesion_is_pd(third: list[dict[str, Any]], expected: str) -> None:
+    """EORTC RECIST working group FAQ "Does a new lesion always result in PD?" (the statistician's finding: CR, CR,
+    then a target back at 4 mm was PR, with no progression event)."""
+    result = evaluate_case(make_case(
+        [target("T1", 50.0), non_target("NT1")],
+        (42, [m("T1", 0.0), st("NT1", "absent")]), (84, [m("T1", 0.0), st("NT1", "absent")]), (126, third)))
+    assert responses(result) == ["CR", "CR", expected]
+    if expected == "PD":
+        assert "present again after the complete response confirmed at the previous assessment" in (
+            result["timepoints"][3]["reason"])
+        assert result["date_of_progression"] == result["timepoints"][3]["date"]
+
+
+def test_reappearance_after_a_single_unconfirmed_cr_follows_the_sums() -> None:
+    """Not definitive (the FAQ recommends a confirmed CR): a target back at 4 mm after one CR is not PD by itself."""
+    result = evaluate_case(make_case([target("T1", 50.0)], (42, [m("T1", 0.0)]), (84, [m("T1", 4.0)])))
+    assert responses(result) == ["CR", "PR"]
+
+
+def test_a_target_node_back_to_10_mm_after_a_confirmed_nodal_cr_is_pd() -> None:
+    node = {**target("T1", 20.0), "node": True, "organ": "lymph node"}
+    result = evaluate_case(make_case([node], (42, [m("T1", 9.0)]), (84, [m("T1", 8.0)]), (126, [m("T1", 9.5)]),
+                                     (168, [m("T1", 12.0)])))
+    assert responses(result) == ["CR", "CR", "CR", "PD"]
