@@ -102,6 +102,11 @@ def parse_case(raw: Any) -> Case:
         if value is not None and value < last:
             where.timepoint, where.lesion = None, None
             raise where.error(f"'{name}' {value.isoformat()} is before the last assessment {last.isoformat()}")
+    if treatment_start is not None and len(timepoints) > 1 and treatment_start >= timepoints[1].date:
+        where.timepoint, where.lesion = None, None
+        raise where.error(f"'treatment_start' {treatment_start.isoformat()} is not before the first follow-up scan "
+                          f"{timepoints[1].date.isoformat()} ({timepoints[1].label!r}): a follow-up assesses the "
+                          "treatment given before it; check the date")
     return Case(subject, criteria, confirmation_required, sd_min_days, confirmation_min_days, lesions,
                 tuple(timepoints), treatment_start, death_date, last_contact_date)
 

@@ -108,9 +108,10 @@ def test_iupd_confirmed_is_the_progression_date_under_irecist() -> None:
     assert date.fromisoformat(result["date_of_progression"]) == BASELINE + timedelta(days=42)
 
 
-def test_no_assessment_after_treatment_start_is_censored_at_zero_and_an_event_before_it_is_refused() -> None:
+def test_a_treatment_start_after_a_follow_up_scan_is_refused_by_the_case() -> None:
+    """It was censored at 0 days (or, with an event before it, refused by the endpoints only)."""
+    from recist import CaseError
+
     late_start = (BASELINE + timedelta(days=60)).isoformat()
-    out = compute_endpoints([_subject("S1", [90], treatment_start=late_start)])
-    assert out["pfs"]["table"][-1]["time_days"] == 0.0 and out["pfs"]["censored"] == 1
-    with pytest.raises(ValueError, match="S1: PFS event on 2026-02-16 is before its origin 2026-03-06"):
-        compute_endpoints([_subject("S1", [130], treatment_start=late_start)])
+    with pytest.raises(CaseError, match="'treatment_start' 2026-03-06 is not before the first follow-up scan"):
+        _subject("S1", [90], treatment_start=late_start)

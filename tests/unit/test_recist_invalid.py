@@ -43,6 +43,9 @@ INVALID = [
      "timepoint 'day 42', lesion T1: negative diameter -1.0 mm"),
     ("negative fragment", make_case([target("T1", 20)], (42, [m("T1", [3.0, -1.0])])), "negative diameter"),
     ("not a number", make_case([target("T1", 20)], (42, [m("T1", "12")])), "must be a number"),
+    # the statistician's finding: a treatment start after a follow-up scan made `endpoints` abort, or PFS 0 days
+    ("treatment after a follow-up", make_case([target("T1", 20)], (42, [m("T1", 20)]), treatment_start="2026-03-01"),
+     "'treatment_start' 2026-03-01 is not before the first follow-up scan 2026-02-16 ('day 42')"),
     ("not an object", [1, 2], "subject ?: a case file is a JSON object"),
     ("no subject", {"timepoints": []}, "'subject_id' must be a non-empty string"),
     ("unknown criteria", make_case([target("T1", 20)], criteria="WHO"), "'criteria' must be"),
