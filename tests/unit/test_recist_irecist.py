@@ -156,3 +156,10 @@ def test_a_new_lesion_not_assessed_leaves_the_iupd_pending_not_reset(later: list
                    [m("T1", 30.0), st("NT1", "present"), st("X1", "absent")],
                    [m("T1", 30.0), st("NT1", "present")])  # recorded gone, then no longer listed: reset stands
     assert responses(gone) == ["iUPD", "iPR", "iPR"]
+
+
+def test_after_a_confirmed_icr_a_reappearing_lesion_is_iupd_as_under_recist() -> None:
+    result = irecist(BASE, [m("T1", 0.0), st("NT1", "absent")], [m("T1", 0.0), st("NT1", "absent")],
+                     [m("T1", 4.0), st("NT1", "absent")], [m("T1", 9.0), st("NT1", "absent")])
+    assert responses(result) == ["iCR", "iCR", "iUPD", "iCPD"]  # then +5 mm over the iUPD's 4 mm confirms it
+    assert "T1 present again after the complete response" in result["timepoints"][3]["reason"]
