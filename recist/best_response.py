@@ -76,11 +76,9 @@ def _response_start(i: int, points: Sequence[Assessment]) -> date:
     return start
 
 
-def best_overall_response(points: Sequence[Assessment], baseline_date: date, rules: BestResponseRules,
-                          entry: str = "baseline") -> BestResponse:
-    """``points``: the follow-up assessments in date order. Assessments after the first PD (iCPD) are not used.
-    ``baseline_date`` is the study entry SD's minimum duration counts from (sec. 4.6.3), named ``entry``: the
-    treatment start when the case gives one, else the baseline scan."""
+def best_overall_response(points: Sequence[Assessment], baseline_date: date, rules: BestResponseRules
+                          ) -> BestResponse:
+    """``points``: the follow-up assessments in date order. Assessments after the first PD (iCPD) are not used."""
     considered: list[Assessment] = []
     for p in points:
         considered.append(p)
@@ -118,12 +116,12 @@ def best_overall_response(points: Sequence[Assessment], baseline_date: date, rul
             if days >= rules.sd_min_days:
                 code = _code(2, rules)
                 return BestResponse(code, f"{code.value}: {p.response.value} at {p.label!r}, {days} days after "
-                                    f"{entry} (>= {rules.sd_min_days}; RECIST 1.1 sec. 4.6.3){note}", None)
+                                    f"baseline (>= {rules.sd_min_days}; RECIST 1.1 sec. 4.6.3){note}", None)
             early = early or p
     too_early = ""
     if early is not None:
         too_early = (f"; {early.response.value} at {early.label!r} only {(early.date - baseline_date).days} days "
-                     f"after {entry} (< {rules.sd_min_days}, RECIST 1.1 sec. 4.6.3)")
+                     f"after baseline (< {rules.sd_min_days}, RECIST 1.1 sec. 4.6.3)")
     last = considered[-1] if considered else None
     if last is not None and last.response in _PROGRESSION_ENDS:
         return BestResponse(last.response, f"{last.response.value} at {last.label!r} ({last.date}){too_early}{note} "

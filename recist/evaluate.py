@@ -119,9 +119,7 @@ def finish_case(case: Case, rows: list[TimepointResponse], progression_date: dat
                               case.confirmation_required, case.confirmation_min_days, case.sd_min_days)
     points = [Assessment(r.label, r.date, Response.PD if pd_from is not None and i >= pd_from else r.overall_response)
               for i, r in enumerate(rows) if i > 0 and r.overall_response is not None]
-    # SD's minimum duration counts from study entry (sec. 4.6.3): the treatment start when given, as PFS does.
-    entry = "the treatment start" if case.treatment_start is not None else "baseline"
-    best = best_overall_response(points, case.treatment_start or case.baseline.date, rules, entry)
+    best = best_overall_response(points, case.baseline.date, rules)
     evaluable = [r.date for r in rows[1:] if r.overall_response not in (None, Response.NE)]
     return CaseResult(
         case.subject_id, case.criteria, tuple(rows), best.response, best.reason, case.baseline.date,
