@@ -60,12 +60,22 @@ def _evaluate_recist(case: Case) -> CaseResult:
         definitive_cr = cr_since is not None and cr_last is not None and (
             not case.confirmation_required or (cr_last - cr_since).days >= case.confirmation_min_days)
         back = reappeared(tp, targets, non_targets) if definitive_cr and overall is not Response.PD else []
+        t_reason, nt_reason = (t.reason if t else None), (nt.reason if nt else None)
         if back:
             overall, rule = Response.PD, (
                 f"PD: {', '.join(back)} present again after the complete response confirmed at the previous "
                 "assessment; after a definitive CR any reappearing lesion is progression (RECIST 1.1 FAQ of the "
                 "EORTC RECIST working group, 'Does a new lesion always result in PD?')")
-        reason = join_reason(rule, t.reason if t else None, nt.reason if nt else None, new.reason)
+            # the category the lesion came back in is in progression too (Table 1 reads the same from its parts)
+            back_in_targets = [b for b in back if b not in non_targets]
+            if back_in_targets:
+                t_response = Response.PD
+                t_reason = f"PD: {', '.join(back_in_targets)} present again after a confirmed CR; {t_reason}"
+            back_in_non_targets = [b for b in back if b in non_targets]
+            if back_in_non_targets:
+                nt_response = Response.PD
+                nt_reason = f"PD: {', '.join(back_in_non_targets)} present again after a confirmed CR; {nt_reason}"
+        reason = join_reason(rule, t_reason, nt_reason, new.reason)
         if overall is Response.CR:
             cr_since, cr_last = cr_since or tp.date, tp.date
         elif overall is not Response.NE:
@@ -95,7 +105,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
             pct_value(sum_um - baseline_um, baseline_um) if sum_um is not None else None,
             pct_value(sum_um - nadir_um, nadir_um) if sum_um is not None else None,
             t_response, nt_response, new.status, overall,
-            t.reason if t else "", nt.reason if nt else "", new.reason, reason))
+            t_reason or "", nt_reason or "", new.reason, reason))
         if sum_um is not None and sum_um < nadir_um:
             nadir_um = sum_um  # RECIST 1.1 sec. 4.3.1: the nadir is the smallest sum so far, baseline included
     return finish_case(case, rows, progression_date, bool(targets), bool(non_targets), pd_from)

@@ -30,7 +30,7 @@ from recist.baseline import MAX_TARGETS, MAX_TARGETS_PER_ORGAN, minimum_target_m
 from recist.categories import TargetAssessment, assess_new_lesions, assess_non_targets, assess_targets, reappeared
 from recist.evaluate import baseline_response, finish_case, join_reason
 from recist.measure import PD_ABSOLUTE_UM, fmt_mm, mm_to_um, pct_value
-from recist.model import Case, CaseResult, Response, Role, Status, Timepoint, TimepointResponse
+from recist.model import Case, CaseResult, NewLesions, Response, Role, Status, Timepoint, TimepointResponse
 from recist.overall import overall_response
 
 R = Response
@@ -176,14 +176,24 @@ def evaluate_irecist(case: Case) -> CaseResult:
         elif overall is not R.NE:
             cr_since = cr_last = None
         sum_um = t.sum_um if t else None
+        t_code, nt_code = (_I_CODE[t.response] if t else None), (_I_CODE[nt.response] if nt else None)
+        t_reason, nt_reason, new_reason = (t.reason if t else ""), (nt.reason if nt else ""), new.reason
+        back_t, back_nt = [b for b in back if b not in non_targets], [b for b in back if b in non_targets]
+        if back_t:  # the category the lesion came back in is in progression too
+            t_code, t_reason = R.IUPD, f"iUPD: {', '.join(back_t)} present again after a confirmed iCR; {t_reason}"
+        if back_nt:
+            nt_code, nt_reason = R.IUPD, f"iUPD: {', '.join(back_nt)} present again after a confirmed iCR; {nt_reason}"
+        new_status: NewLesions | None = new.status
+        if unassessed and new.status is NewLesions.NO:  # a new lesion seen before is not known here: nor is "no"
+            new_status = None
+            new_reason = f"not known: new lesion(s) {', '.join(unassessed)} seen before, not assessed here"
         rows.append(TimepointResponse(
             tp.label, tp.date, sum_um, nadir_um if t else None,
             pct_value(sum_um - baseline_um, baseline_um) if sum_um is not None else None,
             pct_value(sum_um - nadir_um, nadir_um) if sum_um is not None else None,
-            _I_CODE[t.response] if t else None, _I_CODE[nt.response] if nt else None, new.status, overall,
-            t.reason if t else "", nt.reason if nt else "", new.reason,
-            join_reason(why, t.reason if t else None, nt.reason if nt else None, _new_reason(new.reason, new_targets,
-                                                                                             nlt_sum, nlt_complete)),
+            t_code, nt_code, new_status, overall, t_reason, nt_reason, new_reason,
+            join_reason(why, t_reason or None, nt_reason or None, _new_reason(new_reason, new_targets, nlt_sum,
+                                                                              nlt_complete)),
             nlt_sum if new_targets.ids and nlt_complete else None, tuple(new_targets.ids)))
         if sum_um is not None and sum_um < nadir_um:
             nadir_um = sum_um

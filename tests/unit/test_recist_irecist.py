@@ -151,6 +151,7 @@ def test_a_new_lesion_not_assessed_leaves_the_iupd_pending_not_reset(later: list
                      [m("T1", 30.0), st("NT1", "present"), *later], [m("T1", 30.0), st("NT1", "present"), *later])
     assert responses(result) == ["iUPD", "NE", "NE"]
     assert "new lesion(s) X1 not assessed here" in result["timepoints"][2]["reason"]
+    assert responses(result, "new_lesions") == ["yes", None, None]  # not "no": the data manager's finding
     assert result["best_overall_response"] == "iUPD"
     gone = irecist(base, [m("T1", 30.0), st("NT1", "present"), new("X1", mm=12.0)],
                    [m("T1", 30.0), st("NT1", "present"), st("X1", "absent")],
@@ -162,4 +163,5 @@ def test_after_a_confirmed_icr_a_reappearing_lesion_is_iupd_as_under_recist() ->
     result = irecist(BASE, [m("T1", 0.0), st("NT1", "absent")], [m("T1", 0.0), st("NT1", "absent")],
                      [m("T1", 4.0), st("NT1", "absent")], [m("T1", 9.0), st("NT1", "absent")])
     assert responses(result) == ["iCR", "iCR", "iUPD", "iCPD"]  # then +5 mm over the iUPD's 4 mm confirms it
+    assert result["timepoints"][3]["target_response"] == "iUPD"
     assert "T1 present again after the complete response" in result["timepoints"][3]["reason"]

@@ -261,3 +261,18 @@ def test_a_case_file_exports_with_the_same_tracking_uids_every_time(tmp_path: Pa
     assert uid == again.lesions["T1"].tracking_uid == irecist.lesions["T1"].tracking_uid
     assert uid.startswith("2.25.") and len(uid) <= 64
     assert read_from_case({**case, "subject_id": "S2"}).lesions["T1"].tracking_uid != uid
+
+
+def test_a_new_lesion_left_out_after_its_iupd_is_not_exported_as_no_new_lesion() -> None:
+    """The data manager's finding: the engine said NE ("not assessed here") but RS carried NEWLPROG N."""
+    from tests.unit.recist_builders import m, make_case, new, target
+    from workstation.export.read_json import read_from_case
+    from workstation.export.sdtm import build_sdtm, evaluate_reads
+
+    case = make_case([target("T1", 50.0)], (42, [m("T1", 30.0), new("X1", mm=12.0)]), (84, [m("T1", 30.0)]),
+                     criteria="iRECIST")
+    read = read_from_case(case, reader="alice")
+    sdtm = build_sdtm([read], evaluate_reads([read]), "S")
+    newlprog = [r["RSORRES"] for r in sdtm.rs if r["RSTESTCD"] == "NEWLPROG"]
+    overall = [r["RSORRES"] for r in sdtm.rs if r["RSTESTCD"] == "OVRLRESP"]
+    assert newlprog == ["Y", "NE"] and overall == ["iUPD", "NE"]
