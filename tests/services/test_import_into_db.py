@@ -64,6 +64,20 @@ def test_a_sites_read_files_go_into_the_database_as_its_readers_audited(
             f"imported from {path}"
         }
         assert audit_log.verify(db).ok
+        from workstation.users import UserRole, add_user, authenticate
+
+        add_user(db, username="site2", full_name="Sue Site", role=UserRole.SITE_READER, password=PASSWORD,
+                 created_by=authenticate(db, "admin", PASSWORD))
+    finally:
+        db.close()
+    # a second site reader imports the same case file: a read of their own (it had the first reader's read id)
+    assert _import(url, case, user="site2") == 0
+    db = open_database(url)
+    try:
+        (theirs,) = find_reads(db, "SITE01-0099", reader="site2")
+        assert theirs.read.read_id != from_case.read.read_id
+        assert {le.tracking_uid for le in theirs.read.lesions.values()}.isdisjoint(
+            {le.tracking_uid for le in from_case.read.lesions.values()})
     finally:
         db.close()
 
@@ -94,11 +108,21 @@ def test_nothing_is_imported_when_one_read_cannot_be(
     assert "again.json: site1 already has a read of subject SITE01-0004 in" in capsys.readouterr().err
     assert _import(url, tmp_path / "a", user="datamgr") == 2
     assert "datamgr is a data manager; this needs a site reader or an administrator" in capsys.readouterr().err
+    # the administrator: a read of no user of the database, or a case file (it names no reader), is refused
+    assert _import(url, tmp_path / "b", user="admin") == 2
+    assert "the read's reader someone is no user of this database" in capsys.readouterr().err
+    case = tmp_path / "e" / "case.json"
+    case.parent.mkdir()
+    case.write_text(json.dumps(make_read("SITE01-0005").to_case()))
+    assert _import(url, case, user="admin") == 2
+    assert "a case file names no reader; the site reader whose read it is imports it" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "a"), "--db", url, "--out", str(tmp_path / "x")]) == 2
     assert "give --out (read files) or --db (the reading database), one of them" in capsys.readouterr().err
     db = open_database(url)
     try:
         assert find_reads(db, "SITE01-0001") == []
+        denied = [e for e in audit_log.entries(db) if e.action == "access-denied"]
+        assert {e.username for e in denied} >= {"site1", "datamgr"}  # refused imports are audited, as exports are
     finally:
         db.close()
 

@@ -5,7 +5,7 @@ that lesion and timepoint points at it; without them, the segments are listed.
 
 `recist import FILES... --db URL --user NAME`: the same reads into the reading database instead, e.g. a site's reads
 made before it had one (kept as files in the user data folder). The reader imports their own reads (a case file's
-become theirs); an administrator may import anyone's. All or nothing, in one transaction, audited as created with
+become theirs); an administrator may import any active site reader's read file, never a case file. All or nothing, in one transaction, audited as created with
 the file they came from. Signatures do not travel: a signature is made only by signing in the workstation (with the
 password), so a signed timepoint arrives unsigned, said for each. A central read is never imported (it is made in the
 blinded review), nor a read of a subject the reader already has one of in the database."""
@@ -120,13 +120,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def _into_database(args: argparse.Namespace, reads: list[Any], sources: list[str]) -> int:
     """Save ``reads`` as new reads of the signed-in reader, all in one transaction (see the module's docstring)."""
     from workstation.cli.users import SignInFailed, password_reader
-    from workstation.export.read_json import CASE_FILE_READER
+    from workstation.export.read_json import CASE_FILE_READER, case_tracking_uid
     from workstation.storage import StorageError, open_database
     from workstation.storage.repository import ReadError, find_reads, save_read_on
-    from workstation.users import AuthenticationError, PermissionDenied, UserRole, authenticate, require_role
+    from workstation.users import (
+        AuthenticationError,
+        PermissionDenied,
+        UserRole,
+        authenticate,
+        get_user,
+        record_denial,
+        require_role,
+    )
 
     if not args.user:
         raise CommandError("sign in with --user NAME: the reader whose reads these are (or an administrator)")
@@ -141,20 +154,40 @@ def _into_database(args: argparse.Namespace, reads: list[Any], sources: list[str
         except AuthenticationError as exc:
             raise SignInFailed(f"--user {args.user}: {exc}") from None
         except PermissionDenied as exc:
+            record_denial(db, user, "recist import")
             raise CommandError(f"{exc}: a site reader imports their own reads") from None
         notes: list[str] = []
         for read, source in zip(reads, sources, strict=True):
             if read.reader == CASE_FILE_READER:
-                read.reader = user.username  # a case file names no reader: the reads are the importer's
+                if user.role is UserRole.ADMINISTRATOR:
+                    raise CommandError(
+                        f"{source}: a case file names no reader; the site reader whose read it is imports it (it "
+                        "becomes theirs); nothing was imported"
+                    )
+                # a case file names no reader: the read becomes the importer's, with its own id and tracking UIDs
+                read.reader = user.username
+                read.read_id = f"{read.subject_id}-{read.criteria.replace(' ', '')}-{user.username}"
+                for lesion in read.lesions.values():
+                    lesion.tracking_uid = case_tracking_uid(read.subject_id, user.username, lesion.lesion_id)
             if read.reader_role != "site":
                 raise CommandError(
-                    f"{source}: a {read.reader_role} read of subject {read.subject_id} ({read.reader}); central and "
-                    "adjudication reads are made in the blinded review, never imported; nothing was imported"
+                    f"{source}: {_a(read.reader_role)} read of subject {read.subject_id} ({read.reader}); "
+                    "central and adjudication reads are made in the blinded review, never imported; nothing was "
+                    "imported"
                 )
             if read.reader != user.username and user.role is not UserRole.ADMINISTRATOR:
+                record_denial(db, user, f"recist import of {read.reader}'s read of subject {read.subject_id}")
                 raise CommandError(
                     f"{source}: the read of subject {read.subject_id} is {read.reader}'s; {user.username} imports only "
                     "their own (or an administrator anyone's); nothing was imported"
+                )
+            owner = get_user(db, read.reader)
+            if owner is None or not owner.active or owner.role is not UserRole.SITE_READER:
+                what = "no user" if owner is None else (
+                    "an inactive account" if not owner.active else _a(owner.role.value.replace("_", " ")))
+                raise CommandError(
+                    f"{source}: the read's reader {read.reader} is {what} of this database; a site read belongs to "
+                    "an active site reader (add the account first); nothing was imported"
                 )
             for tp in read.timepoints:
                 if tp.signature is not None:
