@@ -100,6 +100,14 @@ def test_user_errors_are_one_line(trial: Path, tmp_path: Path, capsys: pytest.Ca
     ct = next((trial / "ct" / "T0").glob("*.dcm"))
     assert main(["import", str(ct), "--out", str(tmp_path / "i")]) == 2
     assert "(modality CT)" in capsys.readouterr().err
+    # a folder holding the engine's results and ground truth beside its case files: those are passed over, as
+    # `recist export` passes them over (the data manager's finding), and a file named twice is read once
+    folder = tmp_path / "subject"
+    write_read(known_read(), folder / "alice.json")
+    (folder / "expected_recist.json").write_text('{"subject_id": "S001", "timepoints": [{"label": "b"}]}')
+    (folder / "trial.json").write_text('{"subjects": []}')
+    assert main(["import", str(folder), str(folder / "alice.json"), "--out", str(tmp_path / "j")]) == 0
+    assert [p.name for p in (tmp_path / "j").iterdir()] == ["S001_alice_read-alice.json"]
     # --user signs in for --db only: with read files it is refused, not silently ignored.
     for command in (["export", "csv"], ["report"]):
         assert main([*command, str(trial / "reads"), "--out", str(tmp_path / "u"), "--user", "dm"]) == 2

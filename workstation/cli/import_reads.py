@@ -5,10 +5,11 @@ that lesion and timepoint points at it; without them, the segments are listed.
 
 `recist import FILES... --db URL --user NAME`: the same reads into the reading database instead, e.g. a site's reads
 made before it had one (kept as files in the user data folder). The reader imports their own reads (a case file's
-become theirs); an administrator may import any active site reader's read file, never a case file. All or nothing, in one transaction, audited as created with
-the file they came from. Signatures do not travel: a signature is made only by signing in the workstation (with the
-password), so a signed timepoint arrives unsigned, said for each. A central read is never imported (it is made in the
-blinded review), nor a read of a subject the reader already has one of in the database."""
+become theirs); an administrator may import any active site reader's read file, never a case file. All or nothing,
+in one transaction, audited as created with the file they came from. Signatures do not travel: a signature is made
+only by signing in the workstation (with the password), so a signed timepoint arrives unsigned, said for each. A
+central read is never imported (it is made in the blinded review), nor a read of a subject the reader already has
+one of in the database."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         if not p.exists():
             raise CommandError(f"{p}: no such file or folder")
         files += sorted(x for x in p.rglob("*") if x.is_file() and not hidden_under(x, p)) if p.is_dir() else [p]
+    files = list({f.resolve(): f for f in files}.values())  # a file named twice (or also in a folder) is read once
     explicit = {Path(raw) for raw in args.files}
     modality = {f: _modality(f) for f in files if f.suffix.lower() != ".json"}
     for f, m in modality.items():
@@ -80,8 +82,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         reads = import_sr(sr) if sr else []
         sources = [f"the SR files ({len(sr)})"] * len(reads)
-        jsons = [f for f in files if f.suffix.lower() == ".json"]
-        for path, read in collect_reads([str(f) for f in jsons]) if jsons else []:
+        # JSON files named on the command line must be read or case files; in a folder, others (trial.json, the
+        # engine's results, ground truth) are passed over, as `recist export` does
+        jsons = [str(f) for f in files if f.suffix.lower() == ".json" and f in explicit]
+        jsons += [raw for raw in args.files if Path(raw).is_dir()]
+        for path, read in collect_reads(jsons) if jsons else []:
             reads.append(read)
             sources.append(str(path))
         for f in seg:
