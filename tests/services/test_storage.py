@@ -367,7 +367,9 @@ def test_a_lesion_other_than_a_node_without_a_long_axis_is_refused(db) -> None:
         save_read(db, read, user=people["site1"], expected_version=None)
 
 
-def test_a_database_of_the_first_schema_is_upgraded_keeping_its_measurements(tmp_path: Path) -> None:
+def test_a_database_of_the_first_schema_is_upgraded_keeping_its_measurements(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from alembic import command
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
@@ -383,6 +385,7 @@ def test_a_database_of_the_first_schema_is_upgraded_keeping_its_measurements(tmp
         columns = {row[1]: row[3] for row in conn.execute("PRAGMA table_info(measurements)")}
     assert columns["long_axis_mm"] == 1  # NOT NULL before the upgrade
     reopened = open_database(url)
+    assert "schema upgraded from 0001_initial to 0002_node_short_axis_only; older versions" in caplog.text
     assert load_read(reopened, read.read_id).read == read
     read.timepoints[1].assessments["T2"].measurements[0].long_axis_mm = None
     save_read(reopened, read, user=people["site1"], expected_version=1)

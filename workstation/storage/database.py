@@ -7,6 +7,7 @@ Every failure to open or use the database becomes a `StorageError` whose message
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -178,6 +179,11 @@ def _migrate(engine: Engine, where: str) -> None:
             )
         if set(current) != heads:
             command.upgrade(cfg, "head")
+            if current:  # not a new database: say so, an older workstation can no longer open it
+                logging.getLogger(__name__).warning(
+                    "%s: schema upgraded from %s to %s; older versions of the workstation cannot open it any more",
+                    where, ", ".join(sorted(current)), ", ".join(sorted(heads)),
+                )
 
 
 def open_database(url: str | None = None, *, create: bool = True) -> Database:
