@@ -152,3 +152,13 @@ def test_the_pacs_cache_opened_as_a_trial_folder_lists_studies_as_timepoints(tmp
     assert subject.subject_id == "PAT-9"
     assert [t.date for t in subject.timepoints] == [date(2024, 1, 10), date(2024, 3, 1)]
     assert subject.timepoints[1].source.load().shape[0] == 3
+
+
+def test_a_trial_folder_of_numbered_subjects_is_not_taken_for_the_pacs_cache(tmp_path: Path) -> None:
+    from workstation.session.worklist import is_pacs_cache
+
+    for subject in ("001", "002"):
+        (tmp_path / "trial" / subject / "baseline").mkdir(parents=True)
+    assert not is_pacs_cache(tmp_path / "trial")
+    (tmp_path / "cache" / "1.2.3" / "1.2.3.4").mkdir(parents=True)
+    assert is_pacs_cache(tmp_path / "cache")

@@ -253,7 +253,19 @@ def is_pacs_cache(root: Path) -> bool:
     from imaging.pacs.cache import INCOMING, is_uid
 
     folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return bool(folders) and ((root / INCOMING).is_dir() or all(is_uid(p.name) for p in folders))
+    if not folders:
+        return False
+    if (root / INCOMING).is_dir():
+        return True
+    # Without the cache's own folder: study and series folders all named by UIDs (which always hold a dot; a trial's
+    # subject folders named by number, "001", are not UIDs here)
+    def uid_named(p: Path) -> bool:
+        return "." in p.name and is_uid(p.name)
+
+    return all(
+        uid_named(study) and all(uid_named(s) for s in study.iterdir() if s.is_dir() and not s.name.startswith("."))
+        for study in folders
+    )
 
 
 def _from_pacs_cache(root: Path) -> list[SubjectEntry]:
