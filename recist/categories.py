@@ -6,6 +6,8 @@ The assessments are NamedTuples (immutable, typed): one of each is made per time
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import NamedTuple
 
 from recist.measure import NODE_NORMAL_BELOW_UM, fmt_mm, fmt_pct, meets_partial_response, meets_progression
@@ -143,6 +145,28 @@ def assess_new_lesions(tp: Timepoint, new_ids: Sequence[str]) -> NewLesionAssess
                                    f"equivocal new lesion(s) {', '.join(equivocal)}: not PD unless confirmed later "
                                    "(RECIST 1.1 sec. 4.3.5)")
     return NewLesionAssessment(NewLesions.NO, (), "no new lesions")
+
+
+@dataclass
+class CompleteResponseRun:
+    """The CRs in a row up to the previous assessment (NE passed over), to tell whether a CR was definitively assigned
+    there: confirmed, i.e. a run at least ``confirmation_min_days`` long, or any CR when confirmation is not
+    required. ``cr`` is the code counted (CR, or iCR under iRECIST)."""
+
+    cr: Response
+    since: date | None = None
+    last: date | None = None
+
+    def definitive(self, confirmation_required: bool, confirmation_min_days: int) -> bool:
+        if self.since is None or self.last is None:
+            return False
+        return not confirmation_required or (self.last - self.since).days >= confirmation_min_days
+
+    def add(self, overall: Response, when: date) -> None:
+        if overall is self.cr:
+            self.since, self.last = self.since or when, when
+        elif overall is not Response.NE:
+            self.since = self.last = None
 
 
 def reappeared(tp: Timepoint, targets: Sequence[LesionDeclaration], non_target_ids: Sequence[str]) -> list[str]:

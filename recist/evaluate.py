@@ -7,7 +7,14 @@ from datetime import date
 from typing import Any
 
 from recist.best_response import Assessment, BestResponseRules, best_overall_response
-from recist.categories import assess_new_lesions, assess_non_targets, assess_targets, reappeared, target_sum
+from recist.categories import (
+    CompleteResponseRun,
+    assess_new_lesions,
+    assess_non_targets,
+    assess_targets,
+    reappeared,
+    target_sum,
+)
 from recist.measure import fmt_mm, pct_value, um_to_mm
 from recist.model import Case, CaseResult, Criteria, NewLesions, Response, Role, TimepointResponse
 from recist.overall import overall_response
@@ -48,8 +55,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
     rows = [base]
     progression_date: date | None = None
     pd_from: int | None = None  # the timepoint progression was backdated to (sec. 4.3.5), if it was
-    cr_since: date | None = None  # the first of the CRs in a row up to the previous assessment (NE passed over)
-    cr_last: date | None = None
+    crs = CompleteResponseRun(Response.CR)
     for tp in case.timepoints[1:]:
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
         nt = assess_non_targets(tp, non_targets) if non_targets else None
@@ -57,8 +63,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
         t_response = t.response if t else None
         nt_response = nt.response if nt else None
         overall, rule = overall_response(t_response, nt_response, new.status)
-        definitive_cr = cr_since is not None and cr_last is not None and (
-            not case.confirmation_required or (cr_last - cr_since).days >= case.confirmation_min_days)
+        definitive_cr = crs.definitive(case.confirmation_required, case.confirmation_min_days)
         back = reappeared(tp, targets, non_targets) if definitive_cr and overall is not Response.PD else []
         t_reason, nt_reason = (t.reason if t else None), (nt.reason if nt else None)
         if back:
@@ -76,10 +81,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
                 nt_response = Response.PD
                 nt_reason = f"PD: {', '.join(back_in_non_targets)} present again after a confirmed CR; {nt_reason}"
         reason = join_reason(rule, t_reason, nt_reason, new.reason)
-        if overall is Response.CR:
-            cr_since, cr_last = cr_since or tp.date, tp.date
-        elif overall is not Response.NE:
-            cr_since = cr_last = None
+        crs.add(overall, tp.date)
         if progression_date is not None:
             reason += (f"; after progression on {progression_date.isoformat()}: not used for the best overall "
                        "response (RECIST 1.1 sec. 4.4.3)")

@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from recist.baseline import MAX_TARGETS, MAX_TARGETS_PER_ORGAN, minimum_target_mm, organ_key
-from recist.categories import TargetAssessment, assess_new_lesions, assess_non_targets, assess_targets, reappeared
+from recist.categories import (
+    CompleteResponseRun,
+    TargetAssessment,
+    assess_new_lesions,
+    assess_non_targets,
+    assess_targets,
+    reappeared,
+)
 from recist.evaluate import baseline_response, finish_case, join_reason
 from recist.measure import PD_ABSOLUTE_UM, fmt_mm, mm_to_um, pct_value
 from recist.model import Case, CaseResult, NewLesions, Response, Role, Status, Timepoint, TimepointResponse
@@ -106,8 +113,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
     confirmed: _Pending | None = None
     confirmed_at = ""
     present_new: set[str] = set()  # new lesions seen and not since recorded gone
-    cr_since: date | None = None  # the first of the iCRs in a row up to the previous assessment (NE passed over)
-    cr_last: date | None = None
+    crs = CompleteResponseRun(R.ICR)
     for tp in case.timepoints[1:]:
         unassessed = _new_lesions_unassessed(tp, new_ids, present_new)
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
@@ -120,8 +126,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
                                              (NEW, bool(new.unequivocal))) if hit}
         recist_overall, rule = overall_response(t.response if t else None, nt.response if nt else None,
                                                 new.status)
-        definitive_cr = cr_since is not None and cr_last is not None and (
-            not case.confirmation_required or (cr_last - cr_since).days >= case.confirmation_min_days)
+        definitive_cr = crs.definitive(case.confirmation_required, case.confirmation_min_days)
         back = reappeared(tp, targets, non_targets) if definitive_cr and not progressed else []
         if back:  # as under RECIST 1.1 (recist.evaluate): after a definitive CR any reappearing lesion progresses
             target_ids = {d.lesion_id for d in targets}
@@ -171,10 +176,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 overall = R.IUPD
                 why = (f"iUPD remains: {', '.join(sorted(progressed))} still in progression since {pending.label!r} "
                        "without the further increase that confirms it (iRECIST, Seymour 2017 Table 2)")
-        if overall is R.ICR:
-            cr_since, cr_last = cr_since or tp.date, tp.date
-        elif overall is not R.NE:
-            cr_since = cr_last = None
+        crs.add(overall, tp.date)
         sum_um = t.sum_um if t else None
         t_code, nt_code = (_I_CODE[t.response] if t else None), (_I_CODE[nt.response] if nt else None)
         t_reason, nt_reason, new_reason = (t.reason if t else ""), (nt.reason if nt else ""), new.reason
