@@ -165,6 +165,9 @@ class Read:
     sd_min_days: int = DEFAULT_SD_MIN_DAYS
     lesions: dict[str, Lesion] = field(default_factory=dict)
     timepoints: list[TimepointRead] = field(default_factory=list)
+    #: The start of the trial treatment (the TIL infusion), PFS's origin; from trial.json or a case file. None: PFS
+    #: counts from the baseline scan. A blinded central read carries none (it would give the calendar away).
+    treatment_start: date | None = None
 
     def lesion_ids_in_order(self) -> list[str]:
         return list(self.lesions)
@@ -197,6 +200,7 @@ class Read:
             "criteria": self.criteria,
             "confirmation_required": self.confirmation_required,
             "sd_min_days": self.sd_min_days,
+            **({"treatment_start": self.treatment_start.isoformat()} if self.treatment_start else {}),
             "timepoints": timepoints,
         }
 

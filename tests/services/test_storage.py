@@ -39,8 +39,11 @@ def db(db_url: str):
 
 
 def test_a_read_round_trips_with_every_field(db) -> None:
+    from datetime import date
+
     people = make_users(db)
     read = make_read()
+    read.treatment_start = date(2024, 3, 12)
     assert save_read(db, read, user=people["site1"], expected_version=None) == 1
     db.close()
     reopened = open_database(db.url)
@@ -371,21 +374,31 @@ def test_a_database_of_the_first_schema_is_upgraded_keeping_its_measurements(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from alembic import command
+    from sqlalchemy import MetaData
+
+    from workstation.storage.codec import child_rows, read_row
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = database_mod._sqlite_engine(url)
-    with engine.begin() as conn:  # a database written before 0002: the long axis NOT NULL
-        command.upgrade(database_mod._alembic_config(conn), "0001_initial")
-    old = database_mod.Database(engine, url)
-    people = make_users(old)
     read = make_read()
-    save_read(old, read, user=people["site1"], expected_version=None)
-    old.close()
+    with engine.begin() as conn:  # a database written before 0002: the long axis NOT NULL, no treatment start
+        command.upgrade(database_mod._alembic_config(conn), "0001_initial")
+        old = MetaData()
+        old.reflect(conn)  # the read's rows as the first schema holds them (today's code cannot save there)
+        now = "2024-03-06T10:00:00+00:00"
+        conn.execute(old.tables["reads"].insert(), [{
+            **{k: v for k, v in read_row(read).items() if k in old.tables["reads"].c},
+            "version": 1, "created_at": now, "updated_at": now, "updated_by": "site1"}])
+        for name, rows in child_rows(read).items():
+            if rows:
+                conn.execute(old.tables[name].insert(), rows)
+    engine.dispose()
     with sqlite3.connect(tmp_path / "old.db") as conn:
         columns = {row[1]: row[3] for row in conn.execute("PRAGMA table_info(measurements)")}
     assert columns["long_axis_mm"] == 1  # NOT NULL before the upgrade
     reopened = open_database(url)
-    assert "schema upgraded from 0001_initial to 0002_node_short_axis_only; older versions" in caplog.text
+    people = make_users(reopened)
+    assert "schema upgraded from 0001_initial to 0003_treatment_start; older versions" in caplog.text
     assert load_read(reopened, read.read_id).read == read
     read.timepoints[1].assessments["T2"].measurements[0].long_axis_mm = None
     save_read(reopened, read, user=people["site1"], expected_version=1)

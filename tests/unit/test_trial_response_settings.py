@@ -88,3 +88,27 @@ def test_the_trials_protocol_id_is_taken_and_a_bad_one_refused(tmp_path: Path) -
     for bad in ("", "  ", 7):
         with pytest.raises(WorklistError, match="protocol_id"):
             scan_trial(_trial(tmp_path, protocol_id=bad))
+
+
+def test_a_subjects_treatment_start_goes_into_its_reads_and_their_case(tmp_path) -> None:
+    """PFS runs from the TIL infusion (the trial record): a read made in the workstation carried no treatment start,
+    so PFS from an export counted from the baseline scan while the same case file counted from the infusion."""
+    import json
+    from datetime import date
+
+    from recist import evaluate_case
+    from workstation.export.read_json import read_from_dict, read_to_dict
+    from workstation.session.worklist import new_read, reconcile_timepoints, scan_trial
+
+    (tmp_path / "trial.json").write_text(json.dumps({"subjects": [{
+        "subject_id": "S1", "treatment_start": "2026-01-09",
+        "timepoints": [{"label": "baseline", "date": "2026-01-05", "folder": "S1/T0"}]}]}))
+    (subject,) = scan_trial(tmp_path)
+    assert subject.treatment_start == date(2026, 1, 9)
+    read = new_read(subject, "site1")
+    assert read.treatment_start == date(2026, 1, 9) and read.to_case()["treatment_start"] == "2026-01-09"
+    assert evaluate_case(read.to_case())["treatment_start"] == "2026-01-09"
+    assert read_from_dict(json.loads(json.dumps(read_to_dict(read)))) == read
+    older = new_read(subject, "site1")
+    older.treatment_start = None  # made before trial.json stated it
+    assert reconcile_timepoints(older, subject).treatment_start == date(2026, 1, 9)

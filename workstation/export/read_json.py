@@ -59,6 +59,7 @@ def read_to_dict(read: Read) -> dict[str, Any]:
         "criteria": read.criteria,
         "confirmation_required": read.confirmation_required,
         "sd_min_days": read.sd_min_days,
+        "treatment_start": read.treatment_start.isoformat() if read.treatment_start else None,
         "lesions": [
             {
                 "lesion_id": les.lesion_id,
@@ -182,6 +183,7 @@ def read_from_dict(d: dict[str, Any], source: str = "read") -> Read:
             reader_role=str(d.get("reader_role", "site")),
             confirmation_required=bool(d.get("confirmation_required", True)),
             sd_min_days=int(d.get("sd_min_days", 42)),
+            treatment_start=None if d.get("treatment_start") is None else _date(d["treatment_start"], source),
         )
         for ld in d.get("lesions", []):
             where = f"{source} lesion {ld.get('lesion_id')}"
@@ -303,6 +305,7 @@ def read_from_case(case: dict[str, Any], reader: str = CASE_FILE_READER, source:
             read_id=f"{case['subject_id']}-{str(case.get('criteria', 'RECIST 1.1')).replace(' ', '')}-{reader}",
             confirmation_required=bool(case.get("confirmation_required", True)),
             sd_min_days=int(case.get("sd_min_days", 42)),
+            treatment_start=None if case.get("treatment_start") is None else _date(case["treatment_start"], source),
         )
         for index, td in enumerate(case["timepoints"]):
             where = f"{source} subject {read.subject_id} timepoint {td.get('label')}"

@@ -138,6 +138,8 @@ class SubjectEntry:
     settings: ResponseSettings = field(default_factory=ResponseSettings)
     #: The trial's protocol id (``trial.json``'s ``protocol_id``), written as STUDYID and in the SR; None if unstated.
     protocol_id: str | None = None
+    #: The subject's start of treatment (``trial.json``'s ``treatment_start``: the TIL infusion), PFS's origin.
+    treatment_start: date | None = None
 
 
 _DICOM_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -216,7 +218,9 @@ def _from_trial_index(root: Path) -> list[SubjectEntry]:
                 for t in s["timepoints"]
             ]
             entries.sort(key=lambda e: e.date)
-            subjects.append(SubjectEntry(str(s["subject_id"]), entries, settings, study))
+            start = s.get("treatment_start")
+            subjects.append(SubjectEntry(str(s["subject_id"]), entries, settings, study,
+                                         None if start is None else date.fromisoformat(str(start))))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WorklistError(f"{index_path} is unreadable: {exc}") from None
     return subjects
@@ -326,6 +330,7 @@ def new_read(subject: SubjectEntry, reader: str, criteria: str = "RECIST 1.1") -
         confirmation_required=subject.settings.confirmation_required,
         sd_min_days=subject.settings.sd_min_days,
         timepoints=[TimepointRead(label=t.label, date=t.date) for t in subject.timepoints],
+        treatment_start=subject.treatment_start,
     )
 
 
@@ -348,6 +353,8 @@ def reconcile_timepoints(read: Read, subject: SubjectEntry) -> Read:
     show the wrong images against the measurements.
     """
     _drop_empty_duplicates(read)
+    if read.treatment_start is None and read.reader_role != "central":
+        read.treatment_start = subject.treatment_start  # stated in trial.json since the read was made
     have = {(tp.label, tp.date) for tp in read.timepoints}
     images = list(dict.fromkeys((t.label, t.date) for t in subject.timepoints))
     missing_images = [f"{label} ({when})" for label, when in have if (label, when) not in images]

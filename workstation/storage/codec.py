@@ -40,6 +40,7 @@ def read_row(read: Read) -> dict[str, Any]:
         "criteria": read.criteria,
         "confirmation_required": read.confirmation_required,
         "sd_min_days": read.sd_min_days,
+        "treatment_start": read.treatment_start,
     }
 
 
@@ -165,6 +166,7 @@ def read_from_rows(
         reader_role=read["reader_role"],
         confirmation_required=bool(read["confirmation_required"]),
         sd_min_days=read["sd_min_days"],
+        treatment_start=read.get("treatment_start"),
         lesions={
             row["lesion_id"]: Lesion(
                 row["lesion_id"],
@@ -188,7 +190,7 @@ def _jsonable(value: Any) -> Any:
 def entity_snapshots(read: Read) -> dict[str, Any]:
     """Every audited entity of a read (path -> JSON-able value); signatures are their own entities."""
     rid = f"read/{read.read_id}"
-    out: dict[str, Any] = {rid: read_row(read)}
+    out: dict[str, Any] = {rid: _jsonable(read_row(read))}
     for lesion in read.lesions.values():
         out[f"{rid}/lesion/{lesion.lesion_id}"] = _jsonable(asdict(lesion))
     for pos, tp in enumerate(read.timepoints):

@@ -44,6 +44,7 @@ reads = Table(
     Column("criteria", String(32), nullable=False),
     Column("confirmation_required", Boolean, nullable=False),
     Column("sd_min_days", Integer, nullable=False),
+    Column("treatment_start", Date),  # PFS's origin (trial.json, a case file); None: the baseline scan (0003)
     #: Optimistic locking: every save increments it and is refused if the row changed since it was loaded.
     Column("version", Integer, nullable=False),
     Column("created_at", String(40), nullable=False),
