@@ -709,13 +709,16 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 viewer.set_volume(volume)
             viewer.loading_text = ""
             viewer.redraw()
-        entry = self.subjects[self.subject_index].timepoints[key[1]]
+        # the subject the volume belongs to (the reader may have moved to another while it loaded)
+        subject = next((s for s in self.subjects if s.subject_id == key[0]), None)
+        entry = subject.timepoints[key[1]] if subject is not None and key[1] < len(subject.timepoints) else None
+        label = entry.label if entry is not None else f"timepoint {key[1] + 1}"
         for w in volume.warnings:
-            self.say(f"{key[0]} {entry.label}: {w}")
-        if isinstance(entry.source, DicomFolderSource) and entry.source.series_uid is not None:
+            self.say(f"{key[0]} {label}: {w}")
+        if entry is not None and isinstance(entry.source, DicomFolderSource) and entry.source.series_uid is not None:
             note = choice_note(entry.source.options, entry.source.series_uid)
             if note is not None:
-                self.say(f"{key[0]} {entry.label}: {note}", 15000)
+                self.say(f"{key[0]} {label}: {note}", 15000)
         self._idle()
         if self.session is not None and key[0] == self.subjects[self.subject_index].subject_id:
             self.session.note_images(key[1], volume.info.study_uid, volume.info.series_uid)
