@@ -679,3 +679,24 @@ def test_the_unsigned_timepoints_of_a_partly_signed_read_are_named(
         f"not exported: subject SITE01-0099, site1: site read: {labels[1]} not signed yet (exported up to {labels[0]})"
         in capsys.readouterr().err
     )
+
+
+def test_an_accepted_central_read_is_exported_with_the_subjects_treatment_start(db_url: str) -> None:
+    """A blinded central read carries no treatment start (it would give the calendar away); its unblinded export takes
+    the one the site's read states (trial.json's), so its PFS counts from the infusion as the site read's does."""
+    from datetime import date
+
+    from workstation.review.for_export import reads_for_export
+
+    build_reading_centre(db_url)
+    db = open_database(db_url)
+    try:
+        (site,) = [s for s in find_reads(db, DISPUTED) if s.read.reader_role == "site"]
+        site.read.treatment_start = date(2024, 3, 9)
+        save_read(db, site.read, user=get_user(db, "site1"), expected_version=site.version, reason="infusion date")
+        assert all(s.read.treatment_start is None for s in find_reads(db, DISPUTED) if s.read.reader_role != "site")
+        export = reads_for_export(db, [DISPUTED])
+    finally:
+        db.close()
+    assert {r.reader_role for r in export.reads} >= {"site", "central"}
+    assert {r.treatment_start for r in export.reads} == {date(2024, 3, 9)}

@@ -91,10 +91,14 @@ def new_blinded_read(
     return read
 
 
-def unblind_read(read: Read, subject_id: str, baseline: date, sources: list[tuple[str, str]]) -> Read:
-    """The accepted central read with the subject's real id, dates and source study/series UIDs (for export)."""
+def unblind_read(
+    read: Read, subject_id: str, baseline: date, sources: list[tuple[str, str]], treatment_start: date | None = None
+) -> Read:
+    """The accepted central read with the subject's real id, dates and source study/series UIDs (for export), and the
+    subject's treatment start (PFS's origin), which a blinded read never carries."""
     out = copy.deepcopy(read)
     out.subject_id = subject_id
+    out.treatment_start = treatment_start
     for tp, (study_uid, series_uid) in zip(out.timepoints, sources, strict=True):
         tp.date = baseline + (tp.date - STUDY_DAY_ONE)
         tp.study_uid, tp.series_uid = study_uid, series_uid

@@ -130,11 +130,14 @@ def _central_reads(db: Database, subject_id: str, out: DatabaseExport) -> None:
         ).all()
         adjudication = conn.execute(select(adjudications).where(adjudications.c.pseudonym == subject.pseudonym)).first()
     baseline: date = subject.baseline_date
+    # the subject's treatment start, as the site's read states it (from trial.json); none when they disagree
+    starts = {s.read.treatment_start for s in find_reads(db, subject_id) if s.read.reader_role == "site"} - {None}
+    start = next(iter(starts)) if len(starts) == 1 else None
     for read_id in (subject.read_1_id, subject.read_2_id):
         if read_id is None:
             continue
         blinded = load_read(db, str(read_id)).read
-        full = unblind_read(blinded, subject_id, baseline, [(s[0], s[1]) for s in sources])
+        full = unblind_read(blinded, subject_id, baseline, [(s[0], s[1]) for s in sources], start)
         read = signed_part(full)
         if read is None:
             out.skipped.append(SkippedRead(subject_id, blinded.reader, "central read: no timepoint signed yet"))
