@@ -177,6 +177,9 @@ def test_session_store_files_are_read_too(tmp_path: Path) -> None:
         ('{"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-01-01", "lesions": [{"id": "T1"}]}]}',
          "lesion T1: first appearance gives no role"),
         ("[1, 2]", "expected a JSON object"),
+        # the place is named (it was only the file: the data manager's finding)
+        ('{"subject_id": "S1", "timepoints": [{"label": "b", "lesions": []}]}',
+         "subject S1 timepoint b: required field 'date' is missing"),
         # a lesion twice at one timepoint: the last entry silently won (99 mm: PD) where the engine refuses the file
         ('{"subject_id": "S1", "timepoints": [{"label": "b", "date": "2026-01-01", "lesions": ['
          '{"id": "T1", "role": "target", "organ": "liver", "diameter_mm": 26},'

@@ -174,6 +174,7 @@ def read_from_dict(d: dict[str, Any], source: str = "read") -> Read:
             f"{source}: format_version {version!r} is not one this workstation reads (1 to {FORMAT_VERSION}): "
             "written by a newer version, or damaged"
         )
+    where = f"{source} subject {d.get('subject_id')}"  # the place named when a required field is missing
     try:
         read = Read(
             subject_id=str(d["subject_id"]),
@@ -227,7 +228,7 @@ def read_from_dict(d: dict[str, Any], source: str = "read") -> Read:
                 )
             read.timepoints.append(tp)
     except KeyError as exc:
-        raise ReadFileError(f"{source}: required field {exc.args[0]!r} is missing") from None
+        raise ReadFileError(f"{where}: required field {exc.args[0]!r} is missing") from None
     except (TypeError, AttributeError) as exc:
         raise ReadFileError(f"{source}: malformed read file ({exc})") from None
     return read
@@ -296,6 +297,7 @@ CASE_FILE_READER = "case-file"
 
 def read_from_case(case: dict[str, Any], reader: str = CASE_FILE_READER, source: str = "case") -> Read:
     """A read from the response engine's case file. ``to_case()`` of the result gives the same case back."""
+    where = f"{source} subject {case.get('subject_id')}"  # the place named when a required field is missing
     try:
         read = Read(
             subject_id=str(case["subject_id"]),
@@ -330,7 +332,7 @@ def read_from_case(case: dict[str, Any], reader: str = CASE_FILE_READER, source:
                 tp.assessments[lesion_id] = _case_assessment(read.lesions[lesion_id], e, w)
             read.timepoints.append(tp)
     except KeyError as exc:
-        raise ReadFileError(f"{source}: required field {exc.args[0]!r} is missing") from None
+        raise ReadFileError(f"{where}: required field {exc.args[0]!r} is missing") from None
     except (TypeError, AttributeError) as exc:
         raise ReadFileError(f"{source}: malformed case file ({exc})") from None
     return read
