@@ -29,6 +29,10 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, timeout_s: float) -> bool:
+        """Block until cancelled or ``timeout_s`` passed; whether it was cancelled (for a watcher thread)."""
+        return self._event.wait(timeout_s)
+
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
             raise Cancelled("cancelled by the user")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -191,16 +192,36 @@ class DimseClient(PacsClient):
     @contextmanager
     def _association(
         self, ae: AE, what: str, ext_neg: list[Any] | None = None,
-        evt_handlers: list[tuple[Any, Callable[..., Any]]] | None = None,
+        evt_handlers: list[tuple[Any, Callable[..., Any]]] | None = None, cancel: CancelToken | None = None,
     ) -> Iterator[Association]:
-        """An open association: released after the work, aborted when the work failed (pending replies dropped)."""
+        """An open association: released after the work, aborted when the work failed (pending replies dropped).
+        With ``cancel``, a cancel aborts it at once, so that a server that stopped answering is not waited for until
+        its timeout (the work then sees the cancel and raises `Cancelled`)."""
         assoc = self._associate(ae, what, ext_neg, evt_handlers)
+        finished = threading.Event()
+
+        def abort_on_cancel() -> None:
+            assert cancel is not None
+            while not finished.is_set():
+                if cancel.wait(0.2):
+                    if not finished.is_set() and assoc.is_established:
+                        assoc.abort()
+                        # the worker may be waiting for the next DIMSE message (up to the timeout): wake it, as a
+                        # peer's abort would (pynetdicom's `get_msg` gives (None, None) then)
+                        assoc.dimse.msg_queue.put((None, None))
+                    return
+
+        watcher = threading.Thread(target=abort_on_cancel, daemon=True) if cancel is not None else None
+        if watcher is not None:
+            watcher.start()
         try:
             yield assoc
         except BaseException:
             if assoc.is_established:
                 assoc.abort()
             raise
+        finally:
+            finished.set()
         if assoc.is_established:
             assoc.release()
 
@@ -213,7 +234,8 @@ class DimseClient(PacsClient):
         answered = False
         for status, identifier in responses:
             if cancel is not None and cancel.cancelled:
-                assoc.abort()
+                if assoc.is_established:
+                    assoc.abort()
                 raise Cancelled("cancelled by the user")
             if not status or "Status" not in status:
                 # pynetdicom yields an empty status both when the peer went away and when the DIMSE timeout ran out.
@@ -351,7 +373,9 @@ class DimseClient(PacsClient):
         for sop_class in RECEIVED_SOP_CLASSES:
             ae.add_requested_context(sop_class, RECEIVED_TRANSFER_SYNTAXES)
             roles.append(build_role(sop_class, scp_role=True))
-        with self._association(ae, what, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, handler)]) as assoc:
+        with self._association(
+            ae, what, ext_neg=roles, evt_handlers=[(evt.EVT_C_STORE, handler)], cancel=cancel
+        ) as assoc:
             for identifier in identifiers:
                 responses = assoc.send_c_get(identifier, STUDY_ROOT_GET)
                 self._await_retrieve(assoc, responses, what, errors, cancel)
@@ -377,7 +401,7 @@ class DimseClient(PacsClient):
                 f"{self.where}: cannot listen on storage port {self.server.storage_port} for C-MOVE ({exc.strerror})"
             ) from exc
         try:
-            with self._association(ae, what) as assoc:
+            with self._association(ae, what, cancel=cancel) as assoc:
                 for identifier in identifiers:
                     responses = assoc.send_c_move(identifier, self.server.calling_ae, STUDY_ROOT_MOVE)
                     self._await_retrieve(assoc, responses, what, errors, cancel)
@@ -405,7 +429,7 @@ class DimseClient(PacsClient):
             ae.add_requested_context(sop_class, syntaxes)
         stored: list[str] = []
         failed: list[tuple[str, str]] = []
-        with self._association(ae, what) as assoc:
+        with self._association(ae, what, cancel=cancel) as assoc:
             for n, inst in enumerate(instances, 1):
                 if cancel is not None:
                     cancel.raise_if_cancelled()
@@ -416,6 +440,8 @@ class DimseClient(PacsClient):
                     failed.append((str(inst.path), f"the server accepted no presentation context for it ({exc})"))
                     continue
                 if not status or "Status" not in status:
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()  # aborted by the cancel, not lost
                     where = f"while {what}, after {len(stored)} stored; {inst.path} was not confirmed"
                     if assoc.is_aborted or time.monotonic() - started < 0.9 * self.server.timeout_s:
                         raise PacsUnreachable(f"{self.where}: the connection was lost {where}")

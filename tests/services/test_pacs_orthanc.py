@@ -348,3 +348,33 @@ def test_cancel_mid_retrieve_then_resume(orthanc: OrthancServer, trial: Trial, p
         assert kept == 2  # nothing more is written once the user has cancelled
         resumed = pacs.retrieve(trial.other_patient.study_uid, cache)
         assert resumed.fetched == 4
+
+
+def test_a_cancel_does_not_wait_for_a_server_that_stopped_answering(trial: Trial, tmp_path: Path) -> None:
+    """The PACS helper's finding: with the server paused (SIGSTOP) mid C-GET, Cancel took the DIMSE timeout (~30 s)
+    to act. The cancel aborts the association at once; what arrived is kept, complete."""
+    import os
+    import signal
+
+    require_orthanc()
+    server = OrthancServer(tmp_path / "paused")
+    server.start()
+    try:
+        server.upload(trial.follow_up.paths)
+        cache = LocalCache(tmp_path / "cache")
+        token = CancelToken()
+
+        def pause_then_cancel(done: int, total: int, message: str) -> None:
+            if message.startswith("series") and done == 2 and server.process is not None:
+                os.kill(server.process.pid, signal.SIGSTOP)
+                threading.Timer(0.5, token.cancel).start()
+
+        started = time.monotonic()
+        with connect(settings_for(server, "c-get", timeout_s=30)) as pacs, pytest.raises(Cancelled):
+            pacs.retrieve(trial.follow_up.study_uid, cache, progress=pause_then_cancel, cancel=token)
+        assert time.monotonic() - started < 10  # not the 30 s timeout
+        assert_cache_consistent(cache.series_dir(trial.follow_up.study_uid, trial.follow_up.series_uid))
+    finally:
+        if server.process is not None:
+            os.kill(server.process.pid, signal.SIGCONT)
+        server.stop(graceful=False)

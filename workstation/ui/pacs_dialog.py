@@ -453,9 +453,7 @@ class PacsDialog(QDialog):
         if self.job is not None:
             self.job.cancel()
             self.cancel_button.setEnabled(False)
-            server = self._current_server()
-            wait = f" (at most {server.timeout_s:g} s)" if server is not None else ""
-            self._say(f"cancelling: waiting for the server's next answer{wait} ...")
+            self._say("cancelling ...")
 
     def _done_before(self) -> str:
         """How many of the studies asked for were retrieved before a failure or cancel (they are in the worklist)."""
