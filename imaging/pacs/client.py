@@ -222,7 +222,8 @@ class PacsClient(ABC):
                 if still_missing:
                     raise PacsProtocolError(
                         f"{self.where}: sent {len(missing) - len(still_missing)} of the {len(missing)} instances "
-                        f"asked for in series {series_uid}; {len(still_missing)} did not arrive"
+                        f"asked for in series {series_uid}; {len(still_missing)} did not arrive (the transfer ended "
+                        "early: is the server still running?)"
                     )
         except PacsError as exc:
             in_cache = already + fetched

@@ -79,6 +79,10 @@ def test_configure_echo_find_get_store(
     assert out.splitlines()[2] == f"{later.study_uid}: 2 fetched, 0 already cached, 2 in all"
     code, _, err = recist(capsys, "get", "--patient-id", "NOBODY", "--cache", str(cache))
     assert code == 2 and "no studies of patient 'NOBODY'" in err
+    # a study retrieved before a later one fails is named all the same (the PACS helper: nothing was printed)
+    code, out, err = recist(capsys, "get", later.study_uid, "1.2.826.0.1.3680043.8.498.999999", "--cache",
+                            str(cache), "--quiet")
+    assert code == 2 and out.startswith(f"{later.study_uid}: 0 fetched, 2 already cached") and err
 
     sr_path, sr_series, _ = make_sr(series, tmp_path / "sr")
     code, out, _ = recist(capsys, "store", str(sr_path))

@@ -245,20 +245,19 @@ def _get(args: argparse.Namespace) -> int:
                 if not found:
                     raise CommandError(f"no studies of patient '{args.patient_id}' on {server.name}")
                 study_uids += [s.study_uid for s in found if s.study_uid not in study_uids]
-            results = []
             for n, study_uid in enumerate(study_uids, 1):
                 label = f"study {n}/{len(study_uids)}"
-                results.append(pacs.retrieve(study_uid, cache, args.series_uids, progress=progress, cancel=cancel))
+                result = pacs.retrieve(study_uid, cache, args.series_uids, progress=progress, cancel=cancel)
                 if not args.quiet:
                     print(file=sys.stderr)
+                # each study as it completes: one retrieved before a later study fails is named all the same
+                print(f"{result.study_uid}: {result.fetched} fetched, {result.already_cached} already cached, "
+                      f"{result.total} in all", flush=True)
+                for folder in result.series_folders:
+                    print(f"  {folder}", flush=True)
     except KeyboardInterrupt:
         cancel.cancel()
         raise CommandError("interrupted; the files already retrieved are kept, run again to resume", 130) from None
-    for result in results:
-        print(f"{result.study_uid}: {result.fetched} fetched, {result.already_cached} already cached, "
-              f"{result.total} in all")
-        for folder in result.series_folders:
-            print(f"  {folder}")
     return 0
 
 
