@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from tests.gui.conftest import LESIONS, phantom_subject
 from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
 from tests.services.postgres_server import PASSWORD
@@ -134,7 +136,7 @@ def test_a_study_retrieved_twice_is_listed_once_and_another_series_can_be_chosen
     assert window.session.read.timepoints[0].series_uid == second.series_uid
 
 
-def test_studies_retrieved_from_pacs_are_in_the_worklist_again_after_a_restart(qtbot, window, tmp_path):
+def test_studies_retrieved_from_pacs_are_in_the_worklist_again_after_a_restart(qtbot, window, tmp_path, monkeypatch):
     from tests.dicom.ct_writer import write_ct_series
     from workstation.ui.main_window import MainWindow
 
@@ -157,6 +159,14 @@ def test_studies_retrieved_from_pacs_are_in_the_worklist_again_after_a_restart(q
     assert "1 study retrieved from PACS earlier is in the worklist" in again.statusBar().currentMessage()
     shutil.rmtree(folder)  # removed from the cache since: passed over
     assert not again.open_folder(empty)
+    # at the start (the folder on the command line), nothing to read is said in the status bar, not in a message box
+    # before the window is even used (a reader starting the app to retrieve from PACS first)
+    from PyQt6.QtWidgets import QMessageBox
+
+    again.auto_answer = None
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: pytest.fail("a message box at the start"))
+    assert not again.open_folder(empty, at_start=True)
+    assert "File > Query/retrieve from PACS (Ctrl+Shift+O)" in again.statusBar().currentMessage()
 
 
 def test_a_study_of_the_subject_being_read_joins_its_read(qtbot, window, tmp_path):

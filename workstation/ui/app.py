@@ -70,7 +70,7 @@ def build_window(args: argparse.Namespace) -> Any:
     window = MainWindow(reader=reader, store=store, data_dir=args.data_dir)
     window.show()
     if args.folder.is_dir():
-        window.open_folder(args.folder)
+        window.open_folder(args.folder, at_start=True)
     else:
         window.say(f"{args.folder} is not a folder: use File > Open trial folder (Ctrl+O)", 0)
     return window

@@ -413,7 +413,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if folder:
             self.open_folder(Path(folder))
 
-    def open_folder(self, folder: Path) -> bool:
+    def open_folder(self, folder: Path, at_start: bool = False) -> bool:
+        """Open a trial folder; ``at_start`` (the folder given on the command line): a folder with nothing to read is
+        said in the status bar, with what to do, rather than in a message box before the window is even used."""
         if self.blinder is not None:
             self.say("a blinded central read shows only the subjects assigned to you")
             return False
@@ -421,7 +423,11 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             subjects = scan_trial(folder)
         except WorklistError as exc:
             if not remembered(paths.retrieved_studies_file(self.data_dir)):
-                self.warn("Open trial", str(exc), 8000)
+                if at_start:
+                    self.say(f"{exc}: File > Open trial folder (Ctrl+O), or File > Query/retrieve from PACS "
+                             "(Ctrl+Shift+O)", 0)
+                else:
+                    self.warn("Open trial", str(exc), 8000)
                 return False
             subjects = []  # the studies retrieved from PACS earlier are the worklist
         added, problems = add_remembered(subjects, paths.retrieved_studies_file(self.data_dir))
