@@ -349,16 +349,18 @@ class PacsDialog(QDialog):
             self._say(str(exc), error=True)
             return None
 
-    def _start(self, name: str, work: Any, on_success: Any) -> None:
+    def _start(self, name: str, work: Any, on_success: Any, after: Any = lambda: "") -> None:
+        """Run ``work`` in the background; ``after()`` is added to the message when it fails or is cancelled."""
+
         def finished() -> None:
             self.job = None
             self._update_buttons()
 
         def failed(message: str) -> None:
-            self._say(message + self._done_before(), error=True)
+            self._say(message + after(), error=True)
 
         def cancelled() -> None:
-            self._say(f"{name}: cancelled; what was retrieved is kept and a new retrieve resumes{self._done_before()}")
+            self._say(f"{name}: cancelled; what was retrieved is kept and a new retrieve resumes{after()}")
 
         self.job = self.runner.start(name, work, on_success, failed, self._on_progress, cancelled)
         self.job.finished.connect(finished)
@@ -447,7 +449,7 @@ class PacsDialog(QDialog):
             )
 
         self._say(f"retrieving {len(studies)} stud{'y' if len(studies) == 1 else 'ies'} ...")
-        self._start("Retrieve", work, done)
+        self._start("Retrieve", work, done, self._done_before)
 
     def cancel(self) -> None:
         if self.job is not None:
