@@ -169,19 +169,33 @@ class CompleteResponseRun:
             self.since = self.last = None
 
 
-def reappeared(tp: Timepoint, targets: Sequence[LesionDeclaration], non_target_ids: Sequence[str]) -> list[str]:
+class Reappeared(NamedTuple):
+    """The lesions back after a complete response, by category."""
+
+    targets: list[str]
+    non_targets: list[str]
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.targets, *self.non_targets]
+
+
+NOTHING_BACK = Reappeared([], [])
+
+
+def reappeared(tp: Timepoint, targets: Sequence[LesionDeclaration], non_target_ids: Sequence[str]) -> Reappeared:
     """The lesions present again at ``tp`` that a complete response had gone: a non-nodal target measured above 0 mm
     (or too small to measure), a target node at 10 mm or more, a non-target present. After a CR definitively assigned
     at the previous assessment, any of them is progression (EORTC RECIST working group, RECIST 1.1 FAQ "Does a new
     lesion always result in PD?")."""
-    back = []
+    back = Reappeared([], [])
     for t in targets:
         obs = tp.observations.get(t.lesion_id)
         d = None if obs is None else obs.diameter_um
         if d is not None and ((d >= NODE_NORMAL_BELOW_UM) if t.is_node else (d > 0)):
-            back.append(t.lesion_id)
+            back.targets.append(t.lesion_id)
     for lesion_id in non_target_ids:
         obs = tp.observations.get(lesion_id)
         if obs is not None and obs.status in (Status.PRESENT, Status.UNEQUIVOCAL_PROGRESSION):
-            back.append(lesion_id)
+            back.non_targets.append(lesion_id)
     return back

@@ -8,6 +8,7 @@ from typing import Any
 
 from recist.best_response import Assessment, BestResponseRules, best_overall_response
 from recist.categories import (
+    NOTHING_BACK,
     CompleteResponseRun,
     assess_new_lesions,
     assess_non_targets,
@@ -64,22 +65,20 @@ def _evaluate_recist(case: Case) -> CaseResult:
         nt_response = nt.response if nt else None
         overall, rule = overall_response(t_response, nt_response, new.status)
         definitive_cr = crs.definitive(case.confirmation_required, case.confirmation_min_days)
-        back = reappeared(tp, targets, non_targets) if definitive_cr and overall is not Response.PD else []
+        back = reappeared(tp, targets, non_targets) if definitive_cr and overall is not Response.PD else NOTHING_BACK
         t_reason, nt_reason = (t.reason if t else None), (nt.reason if nt else None)
-        if back:
+        if back.all:
             overall, rule = Response.PD, (
-                f"PD: {', '.join(back)} present again after the complete response confirmed at the previous "
+                f"PD: {', '.join(back.all)} present again after the complete response confirmed at the previous "
                 "assessment; after a definitive CR any reappearing lesion is progression (RECIST 1.1 FAQ of the "
                 "EORTC RECIST working group, 'Does a new lesion always result in PD?')")
             # the category the lesion came back in is in progression too (Table 1 reads the same from its parts)
-            back_in_targets = [b for b in back if b not in non_targets]
-            if back_in_targets:
+            if back.targets:
                 t_response = Response.PD
-                t_reason = f"PD: {', '.join(back_in_targets)} present again after a confirmed CR; {t_reason}"
-            back_in_non_targets = [b for b in back if b in non_targets]
-            if back_in_non_targets:
+                t_reason = f"PD: {', '.join(back.targets)} present again after a confirmed CR; {t_reason}"
+            if back.non_targets:
                 nt_response = Response.PD
-                nt_reason = f"PD: {', '.join(back_in_non_targets)} present again after a confirmed CR; {nt_reason}"
+                nt_reason = f"PD: {', '.join(back.non_targets)} present again after a confirmed CR; {nt_reason}"
         reason = join_reason(rule, t_reason, nt_reason, new.reason)
         crs.add(overall, tp.date)
         if progression_date is not None:

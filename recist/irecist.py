@@ -28,6 +28,7 @@ from datetime import date
 
 from recist.baseline import MAX_TARGETS, MAX_TARGETS_PER_ORGAN, minimum_target_mm, organ_key
 from recist.categories import (
+    NOTHING_BACK,
     CompleteResponseRun,
     TargetAssessment,
     assess_new_lesions,
@@ -127,12 +128,11 @@ def evaluate_irecist(case: Case) -> CaseResult:
         recist_overall, rule = overall_response(t.response if t else None, nt.response if nt else None,
                                                 new.status)
         definitive_cr = crs.definitive(case.confirmation_required, case.confirmation_min_days)
-        back = reappeared(tp, targets, non_targets) if definitive_cr and not progressed else []
-        if back:  # as under RECIST 1.1 (recist.evaluate): after a definitive CR any reappearing lesion progresses
-            target_ids = {d.lesion_id for d in targets}
-            progressed = {TARGETS if b in target_ids else NON_TARGETS for b in back}
+        back = reappeared(tp, targets, non_targets) if definitive_cr and not progressed else NOTHING_BACK
+        if back.all:  # as under RECIST 1.1 (recist.evaluate): after a definitive CR any reappearing lesion progresses
+            progressed = {name for name, ids in ((TARGETS, back.targets), (NON_TARGETS, back.non_targets)) if ids}
             recist_overall, rule = R.PD, (
-                f"PD: {', '.join(back)} present again after the complete response confirmed at the previous "
+                f"PD: {', '.join(back.all)} present again after the complete response confirmed at the previous "
                 "assessment (RECIST 1.1 FAQ of the EORTC RECIST working group, 'Does a new lesion always result in "
                 "PD?')")
         if confirmed is not None:
@@ -180,11 +180,11 @@ def evaluate_irecist(case: Case) -> CaseResult:
         sum_um = t.sum_um if t else None
         t_code, nt_code = (_I_CODE[t.response] if t else None), (_I_CODE[nt.response] if nt else None)
         t_reason, nt_reason, new_reason = (t.reason if t else ""), (nt.reason if nt else ""), new.reason
-        back_t, back_nt = [b for b in back if b not in non_targets], [b for b in back if b in non_targets]
-        if back_t:  # the category the lesion came back in is in progression too
-            t_code, t_reason = R.IUPD, f"iUPD: {', '.join(back_t)} present again after a confirmed iCR; {t_reason}"
-        if back_nt:
-            nt_code, nt_reason = R.IUPD, f"iUPD: {', '.join(back_nt)} present again after a confirmed iCR; {nt_reason}"
+        again = "present again after a confirmed iCR"
+        if back.targets:  # the category the lesion came back in is in progression too
+            t_code, t_reason = R.IUPD, f"iUPD: {', '.join(back.targets)} {again}; {t_reason}"
+        if back.non_targets:
+            nt_code, nt_reason = R.IUPD, f"iUPD: {', '.join(back.non_targets)} {again}; {nt_reason}"
         new_status: NewLesions | None = new.status
         if unassessed and new.status is NewLesions.NO:  # a new lesion seen before is not known here: nor is "no"
             new_status = None

@@ -59,15 +59,16 @@ def _count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
 
 
-def _with_article(role: UserRole) -> str:
-    name = role.value.replace("_", " ")
-    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+def with_article(role: UserRole | str) -> str:
+    """A role (or a read's reader role) in words with its indefinite article: "an administrator", "a central"."""
+    name = (role.value if isinstance(role, UserRole) else role).replace("_", " ")
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def require_role(user: User, *roles: UserRole) -> None:
     if not user.active or user.role not in roles:
-        wanted = " or ".join(_with_article(r) for r in roles)
-        raise PermissionDenied(f"{user.username} is {_with_article(user.role)}; this needs {wanted}")
+        wanted = " or ".join(with_article(r) for r in roles)
+        raise PermissionDenied(f"{user.username} is {with_article(user.role)}; this needs {wanted}")
 
 
 def add_user(
@@ -164,7 +165,7 @@ def record_denial(db: Database, user: User, what: str) -> None:
             username=user.username,
             action=AuditAction.ACCESS_DENIED,
             entity=f"user/{user.username}",
-            reason=f"{what}: not allowed for {_with_article(user.role)}",
+            reason=f"{what}: not allowed for {with_article(user.role)}",
         )
 
 

@@ -125,11 +125,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _a(noun: str) -> str:
-    """``noun`` with its indefinite article."""
-    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
-
-
 def _into_database(args: argparse.Namespace, reads: list[Any], sources: list[str]) -> int:
     """Save ``reads`` as new reads of the signed-in reader, all in one transaction (see the module's docstring)."""
     from workstation.cli.users import SignInFailed, password_reader
@@ -144,6 +139,7 @@ def _into_database(args: argparse.Namespace, reads: list[Any], sources: list[str
         get_user,
         record_denial,
         require_role,
+        with_article,
     )
 
     if not args.user:
@@ -176,7 +172,7 @@ def _into_database(args: argparse.Namespace, reads: list[Any], sources: list[str
                     lesion.tracking_uid = case_tracking_uid(read.subject_id, user.username, lesion.lesion_id)
             if read.reader_role != "site":
                 raise CommandError(
-                    f"{source}: {_a(read.reader_role)} read of subject {read.subject_id} ({read.reader}); "
+                    f"{source}: {with_article(read.reader_role)} read of subject {read.subject_id} ({read.reader}); "
                     "central and adjudication reads are made in the blinded review, never imported; nothing was "
                     "imported"
                 )
@@ -189,7 +185,7 @@ def _into_database(args: argparse.Namespace, reads: list[Any], sources: list[str
             owner = get_user(db, read.reader)
             if owner is None or not owner.active or owner.role is not UserRole.SITE_READER:
                 what = "no user" if owner is None else (
-                    "an inactive account" if not owner.active else _a(owner.role.value.replace("_", " ")))
+                    "an inactive account" if not owner.active else with_article(owner.role))
                 raise CommandError(
                     f"{source}: the read's reader {read.reader} is {what} of this database; a site read belongs to "
                     "an active site reader (add the account first); nothing was imported"
