@@ -2,10 +2,12 @@
 
 The CPU loop in `segmentation.training.train` draws one patch per step and is bit-reproducible; this one is for
 throughput. Worker processes (a `DataLoader` over `PatchBatches`) render batches of patches of one shape with several
-candidate clicks each. The trainer keeps the most recent batches in a pool on the device and draws from it every step,
-with a fresh click and random flips / in-plane transposition each time, so the GPU never waits for the renderer (the
-reuse factor is logged). Mixed precision (bfloat16) on CUDA; an exponential moving average of the weights is kept
-and written as a second bundle. The learning-rate schedule follows the wall clock, so a run anneals within its budget.
+candidate clicks each. The trainer keeps the most recent patches in a pool on the device
+(`segmentation.training.replay`) and draws a batch of one shape from it every step, with a fresh click and random
+flips / in-plane transposition each time, so the GPU never waits for the renderer (the reuse factor is logged);
+optionally a share of the draws goes to the patches the network last segmented worst (hard-example replay). Mixed
+precision (bfloat16) on CUDA; an exponential moving average of the weights is kept and written as a second bundle.
+The learning-rate schedule follows the wall clock, so a run anneals within its budget.
 
 Not bit-reproducible (the pool's mix depends on timing); the seeds, the budget and the steps reached are recorded in
 the bundle's metadata.
@@ -13,7 +15,6 @@ the bundle's metadata.
 
 from __future__ import annotations
 
-import collections
 import copy
 import math
 import queue
@@ -29,6 +30,7 @@ from scipy import ndimage
 
 from segmentation.bundle import default_network_def, write_bundle
 from segmentation.network_inputs import GUIDANCE_SIGMA_MM, HU_WINDOWS
+from segmentation.training.replay import ReplayPool, soft_dice_hardness
 from segmentation.training.synthetic import pick_seed, sample_spacing
 from segmentation.training.train import (
     CROP_EXTENT_MM,
@@ -165,12 +167,14 @@ def train_parallel(
     channels: tuple[int, ...] | None = None,
     init: Path | None = None,
     warmup: int | None = None,
+    hard_fraction: float = 0.0,
     log: Any = print,
 ) -> TrainingResult:
     """Train for ``minutes`` and write the bundle to ``out`` (checkpointed as it goes) and the weights' moving
     average to ``out`` + "_ema". ``init``: a bundle whose network and weights to continue from (its name, version
     and training facts are recorded as ``initialised_from``). By default the peak learning rate is 2e-3 after 200
-    warm-up steps from scratch, and 6e-4 after 50 when continuing."""
+    warm-up steps from scratch, and 6e-4 after 50 when continuing. ``hard_fraction``: the share of drawn patches
+    chosen by how badly the network segmented them last time (`segmentation.training.replay`); 0 draws uniformly."""
     from monai.losses.dice import DiceCELoss
 
     if learning_rate is None:
@@ -223,7 +227,7 @@ def train_parallel(
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
-    pool: collections.deque[dict[str, torch.Tensor]] = collections.deque(maxlen=pool_batches)
+    pool = ReplayPool(pool_batches * batch, hard_fraction, report_lag=2)
     rendered = 0
     start = time.monotonic()
     budget = minutes * 60.0
@@ -278,6 +282,7 @@ def train_parallel(
             )
             meta["training"]["schedule"] = "by wall clock (steps depend on speed)"
             meta["training"]["peak_learning_rate"] = learning_rate
+            meta["training"]["hard_example_share"] = hard_fraction
             if parent is not None:
                 meta["training"]["initialised_from"] = parent
             state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
@@ -296,19 +301,21 @@ def train_parallel(
                             f"the patch renderers stopped: {failure[0] if failure else 'no reason'}"
                         ) from None
                     continue
-                pool.append({k: v.to(device, non_blocking=True) for k, v in item.items()})
+                pool.add({k: v.to(device, non_blocking=True) for k, v in item.items()})
                 rendered += int(item["image"].shape[0])
             elapsed = time.monotonic() - start
             fraction = elapsed / budget if step >= warmup else 0.0  # the cosine follows the clock after warm-up
             for group in optimiser.param_groups:
                 group["lr"] = lr_at(fraction)
-            chosen = pool[int(rng.integers(len(pool)))]
+            chosen, keys = pool.draw(rng, batch)
             image, mask, click, spacing = augment(chosen, rng)
             x = network_input_torch(image, click, spacing)
             optimiser.zero_grad(set_to_none=True)
             with amp:
                 logits = net(x)
             loss = loss_fn(logits.float(), mask)
+            if hard_fraction > 0:
+                pool.report(keys, soft_dice_hardness(logits, mask))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             optimiser.step()
@@ -324,7 +331,7 @@ def train_parallel(
                 log(
                     f"step {step}  {elapsed:.0f} s  loss {ema_loss}  val Dice {history[-1]['val_dice']:.3f} "
                     f"(average weights {history[-1]['val_dice_ema']:.3f})  lr {lr_at(fraction):.2e}  "
-                    f"rendered {rendered}  reuse {step * batch / max(rendered, 1):.1f}x  pool {len(pool)}"
+                    f"rendered {rendered}  reuse {step * batch / max(rendered, 1):.1f}x  pool {len(pool)} patches"
                 )
                 save(final=False)
                 last_save = time.monotonic()
@@ -338,7 +345,8 @@ def train_parallel(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m segmentation.training.parallel OUT MINUTES WORKERS [BATCH] [--init BUNDLE] [--lr LR]
-    [--seed N] [--channels C1,C2,...]`` (a module, so that the renderer processes, which are spawned, can import it)."""
+    [--seed N] [--channels C1,C2,...] [--hard SHARE]`` (a module, so that the renderer processes, which are spawned,
+    can import it)."""
     import argparse
     import os
 
@@ -353,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-3; 6e-4 with --init)")
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument(
+        "--hard",
+        type=float,
+        default=0.0,
+        help="share of drawn patches chosen by how badly the network segmented them last time (default 0: uniform)",
+    )
+    parser.add_argument(
         "--channels",
         type=parse_channels,
         default=None,
@@ -365,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"torch {torch.__version__}, device {device}, {os.cpu_count()} CPUs, {args.workers} workers, "
         f"batch {args.batch}, peak lr {args.lr or 'default'}, seed {args.seed}, from {args.init or 'scratch'}, "
-        f"channels {args.channels or 'shipped'}"
+        f"channels {args.channels or 'shipped'}, hard-example share {args.hard}"
     )
     result = train_parallel(
         args.out,
@@ -377,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.lr,
         init=args.init,
         channels=args.channels,
+        hard_fraction=args.hard,
     )
     print(f"trained: {result.steps} steps in {result.seconds:.0f} s", flush=True)
     return 0

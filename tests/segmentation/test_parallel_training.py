@@ -64,6 +64,22 @@ def test_a_short_run_writes_the_last_and_the_averaged_weights(tmp_path):
     assert "moving average" in read_bundle(tmp_path / "b_ema").metadata["training"]["weights"]
 
 
+def test_a_run_with_hard_example_replay_records_its_share(tmp_path):
+    result = train_parallel(
+        tmp_path / "h",
+        minutes=0.03,
+        workers=0,
+        device="cpu",
+        batch=2,
+        channels=(4, 8, 16),
+        validation_patches=2,
+        hard_fraction=0.5,
+        log=lambda *_: None,
+    )
+    assert result.steps >= 1
+    assert read_bundle(tmp_path / "h").metadata["training"]["hard_example_share"] == 0.5
+
+
 def test_size_multiples_follow_per_axis_strides():
     assert size_multiples({"strides": [[1, 2, 2], 2, 2, 2]}) == (8, 16, 16)
     assert size_multiples({"strides": [2, 2]}) == (4, 4, 4)
