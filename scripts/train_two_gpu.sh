@@ -16,9 +16,10 @@ minutes=${2:?MINUTES}
 a=${3:?RUN A OPTIONS}
 b=${4:?RUN B OPTIONS}
 here=$(cd "$(dirname "$0")/.." && pwd)
+# Counted before OMP_NUM_THREADS is set: GNU nproc reports that number when it is (a first run here got 0 renderers).
+workers=$((($(env -u OMP_NUM_THREADS nproc) - 2) / 2))
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$out"
-workers=$((($(nproc) - 2) / 2))
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >"$out/gpu.txt" 2>&1
 limit=$(python3 -c "print(int($minutes * 60 + 90))")
 cd "$here"
