@@ -151,17 +151,33 @@ def test_an_export_from_files_is_all_or_nothing(trial: Path, tmp_path: Path, cap
         f"nothing was written to {out}"
     ]
     assert captured.out == "" and not out.exists()
-    # A mask store without the masks: SEG, the last format, fails; the tables, SDTM... written before it go too.
+    # SEG asked for by name from a mask store without the masks: it fails, and the output folder keeps what it held.
     out.mkdir()
     (out / "notes.txt").write_text("kept")
     empty = tmp_path / "empty-store"
     empty.mkdir()
-    args = ["export", "all", str(trial / "reads"), "--out", str(out), "--dicom", str(trial / "ct")]
+    args = ["export", "seg", str(trial / "reads"), "--out", str(out), "--dicom", str(trial / "ct")]
     assert main([*args, "--masks", str(empty)]) == 2
     err = capsys.readouterr().err
     assert "recist export: writing SEG failed for subject S001, read read-alice (alice): " in err
     assert err.strip().endswith(f"nothing was written to {out}")
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_export_all_leaves_out_a_seg_whose_masks_are_missing(
+    trial: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A data manager exporting everything gets every other format, and a line naming the SEG left out and why."""
+    empty = tmp_path / "empty-store"
+    empty.mkdir()
+    out = tmp_path / "out"
+    args = ["export", "all", str(trial / "reads"), "--out", str(out), "--dicom", str(trial / "ct")]
+    assert main([*args, "--masks", str(empty), "--study-id", "T1"]) == 0
+    err = capsys.readouterr().err
+    assert "no SEG for subject S001 (alice, read read-alice): subject S001 timepoint " in err
+    assert err.strip().splitlines()[-1].endswith("left out (named above): the SEG of 1 read(s)")
+    assert {p.name for p in out.iterdir()} >= {"sdtm", "tables", "reads", "sr"}
+    assert not list(out.rglob("*.SEG.dcm"))
 
 
 def test_export_all_from_files_leaves_out_an_sr_it_cannot_build(

@@ -1,5 +1,5 @@
 """The app's export of the read being made (`workstation.session.export_read`): every format, all or nothing, as
-`recist export` is; a read whose SR cannot be built is exported without it, and says so."""
+`recist export` is; a read whose SR or SEG cannot be built is exported without it, and says so."""
 
 from __future__ import annotations
 
@@ -76,17 +76,35 @@ def test_every_format_is_moved_into_place(images: Images, tmp_path: Path) -> Non
     assert not [p for p in out.iterdir() if p.name.startswith(STAGING_PREFIX)]
 
 
-def test_a_format_that_fails_leaves_nothing_behind(images: Images, tmp_path: Path) -> None:
-    """SEG, the last format, fails (its mask is not in the store): the tables, SDTM, read file and SR written before
-    it are not left in the output folder, and the error says what failed, for which read, and where."""
-    folders, _, key = images
+def test_a_format_that_fails_leaves_nothing_behind(
+    images: Images, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SEG, the last format, fails (the disk is full): the tables, SDTM, read file and SR written before it are not
+    left in the output folder, and the error says what failed, for which read, and where."""
+    import workstation.export.dicom_seg as dicom_seg
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dicom_seg, "export_seg", disk_full)
+    folders, store, key = images
     out = _out(tmp_path)
     with pytest.raises(ReadExportError) as failed:
-        export_read(_read(key), out, folders, MaskStore(tmp_path / "empty-store"))
+        export_read(_read(key), out, folders, store)
     message = str(failed.value)
     assert message.startswith("writing SEG failed for subject S001, read read-alice (alice): ")
-    assert message.endswith(f"; nothing was written to {out}")
+    assert "No space left on device" in message and message.endswith(f"; nothing was written to {out}")
     assert _contents(out) == ["notes.txt"]
+
+
+def test_a_read_whose_masks_are_missing_is_exported_without_its_seg(images: Images, tmp_path: Path) -> None:
+    folders, _, key = images
+    out = _out(tmp_path)
+    result = export_read(_read(key), out, folders, MaskStore(tmp_path / "empty-store"))
+    assert len(result.left_out) == 1
+    assert result.left_out[0].startswith("no DICOM SEG: subject S001 timepoint baseline lesion T1: ")
+    assert {p.relative_to(out).parts[0] for p in result.files} == {"tables", "sdtm", "reads", "sr"}
+    assert not (out / "seg").exists()
 
 
 def test_a_file_that_cannot_be_replaced_moves_nothing(images: Images, tmp_path: Path) -> None:

@@ -360,13 +360,8 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
             at.step = "SR"
             skipped += _sr(args, at.each(reads), inputs.headers, out / "sr")
         if inputs.seg:
-            from workstation.export.dicom_seg import export_seg
-            from workstation.mask_store import MaskStore
-
             at.step = "SEG"
-            store = MaskStore(args.masks)
-            for read in at.each(reads):
-                export_seg(read, store, inputs.headers or {}, out / "seg")
+            skipped += _seg(args, at.each(reads), inputs.headers or {}, out / "seg")
     except CommandError as exc:
         raise CommandError(f"{at}: {exc}; nothing was written to {args.out}", exc.code) from None
     except (ValueError, OSError) as exc:  # SdtmError, SRExportError, SegExportError are ValueErrors
@@ -427,6 +422,31 @@ def _sr(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path)
             skipped.append(_Skipped(read.subject_id, read.reader, read.read_id, "SR", str(exc)))
             print(
                 f"no SR for subject {read.subject_id} ({read.reader}, read {read.read_id}): {exc}; "
+                "the read's other formats are exported",
+                file=sys.stderr,
+            )
+    return skipped
+
+
+def _seg(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path) -> list[_Skipped]:
+    """SEG files per read. A read whose masks cannot be exported (a mask missing from the store, source images not in
+    the DICOM folders) gets none, with a line naming it, when exporting `all` or from the database; exporting `seg`
+    from files, it fails the export."""
+    from workstation.export.dicom_seg import SegExportError, export_seg
+    from workstation.mask_store import MaskStore
+
+    skipped: list[_Skipped] = []
+    skip = args.format == "all" or not args.reads
+    store = MaskStore(args.masks)
+    for read in reads:
+        try:
+            export_seg(read, store, headers, out)
+        except SegExportError as exc:
+            if not skip:
+                raise
+            skipped.append(_Skipped(read.subject_id, read.reader, read.read_id, "SEG", str(exc)))
+            print(
+                f"no SEG for subject {read.subject_id} ({read.reader}, read {read.read_id}): {exc}; "
                 "the read's other formats are exported",
                 file=sys.stderr,
             )

@@ -136,22 +136,26 @@ def build_seg(read: Read, index: int, store: MaskStore, headers: Mapping[str, Da
 
 def export_seg(read: Read, store: MaskStore, headers: Mapping[str, Dataset], out_dir: str | Path,
                progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> list[Path]:
-    """One SEG file per timepoint that has lesion masks."""
-    d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    """One SEG file per timepoint that has lesion masks. Every timepoint's SEG is built before any is written, so a
+    read whose masks cannot all be exported leaves no file behind."""
+    built: list[tuple[int, hd.seg.Segmentation]] = []
     for i, tp in enumerate(read.timepoints):
         if cancel is not None:
             cancel.raise_if_cancelled()
         seg = build_seg(read, i, store, headers)
         if seg is not None:
-            name = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{read.subject_id}_{read.reader}_T{i}")
-            path = d / f"{name}.SEG.dcm"
-            tmp = path.with_suffix(".tmp")
-            seg.save_as(tmp, enforce_file_format=True)
-            tmp.replace(path)
-            written.append(path)
+            built.append((i, seg))
         report(progress, i + 1, len(read.timepoints), f"SEG {tp.label}")
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for i, seg in built:
+        name = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{read.subject_id}_{read.reader}_T{i}")
+        path = d / f"{name}.SEG.dcm"
+        tmp = path.with_suffix(".tmp")
+        seg.save_as(tmp, enforce_file_format=True)
+        tmp.replace(path)
+        written.append(path)
     return written
 
 

@@ -5,7 +5,8 @@ All or nothing, as `recist export` is: everything is written into a hidden stagi
 (`workstation.export.staging`) and moved into place only once every format was written. A failure or a cancellation
 removes the staging folder and leaves the chosen folder as it was. One exception, as with `recist export all`: a read
 whose SR cannot be built (end points without a frame of reference, an image whose study and series it does not
-know) is exported without its SR, and `ReadExport.left_out` says why.
+know) is exported without its SR, one whose SEG cannot be (a mask missing from the store, a mask's images not among
+those opened) without its SEG, and `ReadExport.left_out` says why.
 
 Slow (SR/SEG read every source header): the GUI runs it in a worker with progress and cancel.
 """
@@ -56,7 +57,7 @@ def export_read(
 
     A format that cannot be written is a `ReadExportError` naming it; `Cancelled` when ``cancel`` is set. Either way
     nothing is left in ``out_dir``."""
-    from workstation.export.dicom_seg import export_seg, load_headers
+    from workstation.export.dicom_seg import SegExportError, export_seg, load_headers
     from workstation.export.dicom_sr import SRExportError, export_sr
     from workstation.export.read_json import write_read
     from workstation.export.sdtm import build_sdtm, evaluate_reads, write_sdtm
@@ -103,7 +104,10 @@ def export_read(
             ):
                 report(progress, 4, steps, "DICOM SEG")
                 step = "SEG"
-                export_seg(read, mask_store, headers, out / "seg", cancel=cancel)
+                try:
+                    export_seg(read, mask_store, headers, out / "seg", cancel=cancel)
+                except SegExportError as exc:  # none of its files was written (export_seg builds every one first)
+                    left_out.append(f"no DICOM SEG: {exc}")
         if cancel is not None:
             cancel.raise_if_cancelled()  # the last chance: once files are moved into place, they stay
         try:
