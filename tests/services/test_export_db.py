@@ -491,10 +491,14 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_an_export_from_the_database_that_fails_writes_nothing_and_records_nothing(
-    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """All or nothing: the formats written before the failing one stay in the staging folder, which goes; the output
-    folder keeps what an earlier export left there, and there is no `export` entry (nothing unblinded landed)."""
+    folder keeps what an earlier export left there, and there is no `export` entry (nothing unblinded landed).
+    A mask store without the site read's masks leaves out that read's SEG and exports the rest; the disk filling up
+    while SEG is written fails the export."""
+    import workstation.export.dicom_seg as dicom_seg
+
     build_reading_centre(db_url)
     out = tmp_path / "export"
     assert main(["export", "case", "--db", db_url, "--subject", AGREED, "--out", str(out), *DATA_MANAGER]) == 0
@@ -506,16 +510,32 @@ def test_an_export_from_the_database_that_fails_writes_nothing_and_records_nothi
     finally:
         db.close()
     (tmp_path / "ct").mkdir()
-    (tmp_path / "masks").mkdir()  # a mask store without the site read's masks: SEG, the last format, fails
+    (tmp_path / "masks").mkdir()  # a mask store without the site read's masks
     capsys.readouterr()
+    args = ["export", "all", "--db", db_url, "--out", str(tmp_path / "left-out"), "--dicom", str(tmp_path / "ct")]
+    assert main([*args, "--masks", str(tmp_path / "masks"), *DATA_MANAGER]) == 0
+    err = capsys.readouterr().err
+    assert f"no SEG for subject {DISPUTED} (site1, read {site.read_id}): " in err and "mask mask-0 is missing" in err
+    assert "left out (named above): the SEG of 1 read(s)" in err.strip().splitlines()[-1]
+    assert (tmp_path / "left-out" / "sdtm" / "tu.csv").is_file() and not (tmp_path / "left-out" / "seg").exists()
+    db = open_database(db_url)
+    try:
+        audited = len(audit_log.entries(db))  # that export's entry is in
+    finally:
+        db.close()
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dicom_seg, "export_seg", disk_full)
     args = ["export", "all", "--db", db_url, "--out", str(out), "--dicom", str(tmp_path / "ct")]
     assert main([*args, "--masks", str(tmp_path / "masks"), *DATA_MANAGER]) == 2
     assert _files(out) == before  # no SDTM, tables, reads, SR of this export; no staging folder left
     assert [p.name for p in out.iterdir()] == ["cases"]
     captured = capsys.readouterr()
     last = captured.err.strip().splitlines()[-1]
-    assert last.startswith(f"recist export: writing SEG failed for subject {DISPUTED}, read {site.read_id} (site1): ")
-    assert "mask mask-0 is missing" in last and last.endswith(f"nothing was written to {out}")
+    assert last.startswith("recist export: writing SEG failed for subject ")
+    assert "No space left on device" in last and last.endswith(f"nothing was written to {out}")
     assert "Traceback" not in captured.err and captured.out == ""  # no file named as written
     db = open_database(db_url)
     try:
