@@ -170,3 +170,33 @@ def test_a_report_from_files_warns_where_central_readers_disagree_without_a_deci
         write_read(r, tmp_path / "reads" / f"{r.reader}.json")
     assert main(["report", str(tmp_path / "reads"), "--out", str(tmp_path / "out")]) == 0
     assert "the central readers disagree (rita SD, rob PR)" in capsys.readouterr().err
+
+
+def test_the_spider_plot_marks_progression_and_an_unconfirmed_iupd() -> None:
+    """On each subject's line: X where it progressed (PD; under iRECIST the iUPD that was confirmed, whose date is the
+    progression's), an orange diamond where an iUPD was not (yet) confirmed, each named in the legend only when
+    drawn."""
+    from workstation.report.data import SubjectResult, TimepointPoint
+    from workstation.report.plots import spider
+
+    def subject(name: str, course: list[tuple[int, float, str]], progression: int | None, bor: str) -> SubjectResult:
+        points = tuple(TimepointPoint(f"TP{i}", day, 40.0, pct, r) for i, (day, pct, r) in enumerate(course))
+        return SubjectResult(name, "r", "iRECIST", bor, points, None, progression, course[-1][0], {})
+
+    pseudo = subject("S1", [(0, 0.0, ""), (56, 25.0, "iUPD"), (84, -10.0, "iSD")], None, "iSD")
+    confirmed = subject("S2", [(0, 0.0, ""), (56, 22.0, "iUPD"), (84, 40.0, "iCPD")], 56, "iCPD")
+
+    def markers(fig: object) -> dict[str, list[tuple[float, float]]]:
+        ax = fig.axes[0]  # type: ignore[attr-defined]
+        out: dict[str, list[tuple[float, float]]] = {}
+        for line in ax.lines:
+            if line.get_marker() in ("X", "D"):
+                out.setdefault(line.get_marker(), []).append((line.get_xdata()[0], line.get_ydata()[0]))
+        return out
+
+    fig = spider([pseudo, confirmed], "iRECIST")
+    assert markers(fig) == {"D": [(8.0, 25.0)], "X": [(8.0, 22.0)]}
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["iSD", "iCPD", "progression", "iUPD, unconfirmed"]
+    fig = spider([subject("S3", [(0, 0.0, ""), (56, -35.0, "PR")], None, "PR")], "RECIST 1.1")
+    assert markers(fig) == {} and [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["PR"]

@@ -114,26 +114,43 @@ def waterfall(subjects: Sequence[SubjectResult], title: str) -> Figure:
 
 
 def spider(subjects: Sequence[SubjectResult], title: str) -> Figure:
-    """Change in the sum from baseline over time, one line per subject, coloured by BOR."""
+    """Change in the sum from baseline over time, one line per subject, coloured by BOR; the progression (PD; under
+    iRECIST the iUPD that was confirmed) marked X on its line, an unconfirmed iUPD an orange diamond (as in the
+    swimmer plot)."""
     fig = Figure(figsize=SIZE)
     ax = fig.add_subplot(1, 1, 1)
     ax.set_title(title, fontsize=11, loc="left")
+    marks: set[str] = set()
     for s in subjects:
-        pts = [(p.day / 7, p.change_from_baseline_pct if p.change_from_baseline_pct is not None else 0.0)
+        pts = [(p.day / 7, p.change_from_baseline_pct if p.change_from_baseline_pct is not None else 0.0, p)
                for p in s.points if p.sum_mm is not None]
         if not pts:
             continue
-        xs, ys = zip(*pts, strict=True)
+        xs, ys, points = zip(*pts, strict=True)
         ax.plot(xs, ys, marker="o", ms=4, color=_colour(s.best_overall_response), lw=1.5)
         ax.annotate(s.subject_id, (xs[-1], ys[-1]), xytext=(4, 0), textcoords="offset points", fontsize=7,
                     va="center")
+        for x, y, p in zip(xs, ys, points, strict=True):
+            if p.day == s.progression_day:
+                ax.plot(x, y, "X", color="black", ms=8, zorder=3)
+                marks.add("progression")
+            elif p.overall_response == "iUPD":
+                ax.plot(x, y, "D", color="#f0883e", mec="black", ms=7, zorder=3)
+                marks.add("iUPD")
     ax.axhline(20, color="#d1242f", ls="--", lw=1)
     ax.axhline(-30, color="#1a7f37", ls="--", lw=1)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("Weeks from baseline")
     ax.set_ylabel("Change in sum of diameters from baseline (%)")
     ax.grid(alpha=0.3)
-    _legend(ax, [s.best_overall_response for s in subjects])
+    handles: list[Artist] = [
+        Patch(color=_colour(c), label=c) for c in dict.fromkeys(s.best_overall_response for s in subjects)
+    ]
+    if "progression" in marks:
+        handles.append(Line2D([], [], marker="X", ls="", color="black", ms=8, label="progression"))
+    if "iUPD" in marks:
+        handles.append(Line2D([], [], marker="D", ls="", color="#f0883e", mec="black", ms=7, label="iUPD, unconfirmed"))
+    ax.legend(handles=handles, title="Best overall response", fontsize=8, title_fontsize=8, loc="best", frameon=False)
     fig.tight_layout()
     return fig
 
