@@ -39,8 +39,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="a network of other widths, one per level, e.g. 24,48,96,192,384 (default: the shipped 16,32,64,128,256; "
         "not with --init, which keeps the bundle's network)",
     )
+    p.add_argument(
+        "--hard",
+        type=float,
+        default=0.0,
+        help="with --workers: the share of patches drawn by how badly the network segmented them last time "
+        "(hard-example replay; default 0, uniform; it made the shipped model worse, see its card)",
+    )
     p.set_defaults(func=run)
-
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers:
         return run_parallel(args)
+    if args.hard:
+        raise CommandError("--hard needs --workers (the pool it replays from)")
     try:
         result = train(
             args.out,
@@ -83,6 +91,8 @@ def run_parallel(args: argparse.Namespace) -> int:
         raise CommandError("--workers trains for --minutes N (not --steps)")
     if args.workers < 1 or args.batch < 1:
         raise CommandError("--workers and --batch must be at least 1")
+    if not 0.0 <= args.hard <= 1.0:
+        raise CommandError(f"--hard is a share of the draws, from 0 to 1 (not {args.hard})")
     from segmentation.base import SegmentationError
     from segmentation.bundle import BundleError
     from segmentation.engines.monai_engine import resolve_device
@@ -104,6 +114,7 @@ def run_parallel(args: argparse.Namespace) -> int:
             learning_rate=args.learning_rate,
             init=args.init,
             channels=args.channels,
+            hard_fraction=args.hard,
         )
     except BundleError as exc:
         raise CommandError(f"--init: {exc}") from None
