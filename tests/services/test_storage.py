@@ -228,6 +228,28 @@ def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Pa
     db.close()
 
 
+def test_a_database_opens_and_reads_while_another_program_writes(tmp_path: Path, monkeypatch) -> None:
+    """Opening an up-to-date database takes no write lock: a workstation or `recist audit verify` opens it and reads
+    while another program holds a write transaction (it waited, then said the file was locked)."""
+    monkeypatch.setattr(database_mod, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    path = tmp_path / "reads.db"
+    db = open_database(str(path))
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    db.close()
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        other = open_database(str(path), create=False)
+        assert load_read(other, read.read_id).version == 1
+        assert audit_log.verify(other).ok
+        other.close()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
 def test_an_unreachable_server_or_bad_url_gives_a_clear_message_without_the_password() -> None:
     with pytest.raises(StorageError, match="cannot connect to database postgresql") as info:
         open_database("postgresql://nobody:secret@127.0.0.1:1/none")

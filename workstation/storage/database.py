@@ -160,30 +160,48 @@ def _alembic_config(conn: Connection) -> Config:
 
 
 def _migrate(engine: Engine, where: str) -> None:
+    """Bring the schema up to date. Checked first in a read-only transaction, which on SQLite never waits for a
+    writer, so opening an up-to-date database (every open but the first after an update) takes no write lock: a
+    workstation or a read-only command opens it while another one saves. Only an upgrade takes the write lock, and
+    checks again under it (another program may have upgraded it meanwhile)."""
+    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
+        if _outdated(conn, where) is None:
+            return
     with engine.begin() as conn:
-        cfg = _alembic_config(conn)
-        heads = set(ScriptDirectory.from_config(cfg).get_heads())
-        known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
-        current = MigrationContext.configure(conn).get_current_heads()
-        tables = set(inspect(conn).get_table_names())
-        if not current and tables - {"alembic_version"}:
-            raise StorageError(
-                f"{where} is not a workstation database (it has tables {', '.join(sorted(tables)[:5])}, "
-                "but no schema version); open another file"
-            )
-        unknown = [rev for rev in current if rev not in known]
-        if unknown:
-            raise StorageError(
-                f"{where} has schema version {unknown[0]}, which this version of the workstation does not know "
-                "(it was written by a newer version); update the workstation"
-            )
-        if set(current) != heads:
-            command.upgrade(cfg, "head")
-            if current:  # not a new database: say so, an older workstation can no longer open it
-                logging.getLogger(__name__).warning(
-                    "%s: schema upgraded from %s to %s; older versions of the workstation cannot open it any more",
-                    where, ", ".join(sorted(current)), ", ".join(sorted(heads)),
-                )
+        current = _outdated(conn, where)
+        if current is None:
+            return
+        command.upgrade(_alembic_config(conn), "head")
+        if current:  # not a new database: say so, an older workstation can no longer open it
+            logging.getLogger(__name__).warning(
+                "%s: schema upgraded from %s to %s; older versions of the workstation cannot open it any more",
+                where, ", ".join(sorted(current)), ", ".join(sorted(_heads(conn))),
+            )  # fmt: skip
+
+
+def _heads(conn: Connection) -> set[str]:
+    return set(ScriptDirectory.from_config(_alembic_config(conn)).get_heads())
+
+
+def _outdated(conn: Connection, where: str) -> tuple[str, ...] | None:
+    """The schema versions the database is at when it needs an upgrade (empty for a new database), None when it is up
+    to date; a foreign database or one of a newer workstation is refused."""
+    cfg = _alembic_config(conn)
+    known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
+    current = MigrationContext.configure(conn).get_current_heads()
+    tables = set(inspect(conn).get_table_names())
+    if not current and tables - {"alembic_version"}:
+        raise StorageError(
+            f"{where} is not a workstation database (it has tables {', '.join(sorted(tables)[:5])}, "
+            "but no schema version); open another file"
+        )
+    unknown = [rev for rev in current if rev not in known]
+    if unknown:
+        raise StorageError(
+            f"{where} has schema version {unknown[0]}, which this version of the workstation does not know "
+            "(it was written by a newer version); update the workstation"
+        )
+    return None if set(current) == _heads(conn) else tuple(current)
 
 
 def open_database(url: str | None = None, *, create: bool = True) -> Database:
@@ -215,9 +233,11 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
             if check != "ok":
                 found = " ".join(str(check).split())[:200]
                 raise StorageError(f"{where} is damaged (SQLite quick_check: {found}); restore it from a backup")
-        if not create and not inspect(engine).get_table_names():
-            # An empty file or database: opening it would silently make it a workstation database.
-            raise StorageError(f"{where} is empty, not a workstation database (check --db or $RECIST_DB)")
+        if not create:
+            with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
+                empty = not inspect(conn).get_table_names()
+            if empty:  # an empty file or database: opening it would silently make it a workstation database
+                raise StorageError(f"{where} is empty, not a workstation database (check --db or $RECIST_DB)")
         _migrate(engine, where)
     except StorageError:
         engine.dispose()
