@@ -251,6 +251,20 @@ def test_users_command_for_administrators(db_url: str, capsys, monkeypatch, tmp_
         )
         == 0
     )
+    # A reader naming themselves as the administrator is refused, and the refusal is audited.
+    for action in (["list"], ["deactivate", "admin", "--reason", "x"]):
+        _stdin(monkeypatch, PASSWORD)
+        assert main(["users", *action, "--admin", "rita", *base]) == 2
+        assert "rita is a central reader; this needs an administrator" in capsys.readouterr().err
+    db = open_database(db_url)
+    try:
+        denied = [(e.username, e.reason) for e in audit_log.entries(db) if e.action == "access-denied"]
+    finally:
+        db.close()
+    assert denied == [
+        ("rita", "recist users list: not allowed for a central reader"),
+        ("rita", "recist users deactivate: not allowed for a central reader"),
+    ]
     _stdin(monkeypatch, PASSWORD)
     assert main(["users", "list", "--admin", "admin", *base]) == 0
     out = capsys.readouterr().out

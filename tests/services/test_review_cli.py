@@ -17,7 +17,7 @@ from tests.services.postgres_server import PASSWORD, make_users
 from tests.services.test_review import central_read
 from workstation.cli import main
 from workstation.review.service import adjudicate, open_blinded_case, pseudonym_of
-from workstation.storage import open_database
+from workstation.storage import audit_log, open_database
 from workstation.users import get_user
 
 db_url, postgres_server, fast_password_hashing = pg.db_url, pg.postgres_server, pg.fast_password_hashing
@@ -180,8 +180,19 @@ def test_user_errors_are_one_line(db, trial, tmp_path, capsys):
     manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
     code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", *manager)
     assert code == 2 and "datamgr is a data manager; this needs an administrator" in err
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", "--user", "reader1",
+                          "--db", db.url, "--password-stdin")  # fmt: skip
+    assert code == 2 and "reader1 is a central reader; this needs an administrator" in err
+    denials = [e for e in audit_log.entries(db) if e.action == "access-denied"]
+    assert [(e.username, e.reason) for e in denials[-2:]] == [
+        ("datamgr", "recist review assign: not allowed for a data manager"),
+        ("reader1", "recist review assign: not allowed for a central reader"),
+    ]
     code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", *auth)
     assert code == 0 and pseudonym_of(db, SUBJECTS[0]) is not None, err
+    # Every subject is enrolled now; a reader who is not a central reader is still named, not passed over.
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "adjud", *auth)
+    assert code == 2 and "adjud is not an active central reader" in err
     for action in ("status", "discordance"):
         code, out, err = review(capsys, action, *manager)
         assert code == 0, err

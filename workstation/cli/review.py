@@ -27,6 +27,7 @@ from workstation.review.discordance import EvaluationError
 from workstation.review.service import (
     ReviewError,
     SourceTimepoint,
+    check_central_readers,
     discordance_rates,
     enrol_subject,
     pseudonym_of,
@@ -36,7 +37,7 @@ from workstation.review.service import (
 )
 from workstation.session.worklist import DicomFolderSource, SubjectEntry, TimepointEntry, WorklistError, scan_trial
 from workstation.storage import Database, StorageError, open_database
-from workstation.users import PermissionDenied, UserRole, require_role
+from workstation.users import PermissionDenied, UserRole
 
 
 def add_parser(subparsers: Any) -> None:
@@ -116,6 +117,7 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
         if unknown:
             raise CommandError(f"no subject {', '.join(unknown)} in {args.folder}")
         subjects = [s for s in subjects if s.subject_id in args.subject]
+    check_central_readers(db, args.readers)  # also when every subject is enrolled already: a mistyped name is said
     settings = subjects[0].settings if subjects else None
     if settings is not None:
         print(f"response settings of new central reads: {settings.describe()}")
@@ -221,9 +223,10 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
-        admin = unblinded_user(db, args)
         if args.review_command == "assign":  # it creates the readers' reads: an administrator's act
-            require_role(admin, UserRole.ADMINISTRATOR)
+            admin = unblinded_user(db, args, (UserRole.ADMINISTRATOR,), "recist review assign")
+        else:
+            admin = unblinded_user(db, args)
         action = {"assign": _assign, "status": _status, "discordance": _discordance}[args.review_command]
         return action(db, args, admin)
     except (ReviewError, EvaluationError, PermissionDenied, StorageError) as exc:

@@ -29,6 +29,7 @@ from workstation.users import (
     record_denial,
     require_role,
     set_active,
+    with_article,
 )
 
 
@@ -87,6 +88,7 @@ def administrator(db: Database, args: argparse.Namespace, ask: Callable[[str], s
     except AuthenticationError as exc:  # which sign-in failed (the name is the caller's own, so it discloses nothing)
         raise CommandError(f"--admin {args.admin}: {exc}") from None
     except PermissionDenied as exc:
+        record_denial(db, admin, f"recist users {args.users_command}")
         raise CommandError(str(exc)) from None
     return admin
 
@@ -107,20 +109,28 @@ class SignInFailed(CommandError):
     """--user could not sign in (a wrong name or password): said as such, whatever the command was asked for."""
 
 
-def unblinded_user(db: Database, args: argparse.Namespace) -> User:
+def unblinded_user(
+    db: Database,
+    args: argparse.Namespace,
+    roles: tuple[UserRole, ...] = (UserRole.DATA_MANAGER, UserRole.ADMINISTRATOR),
+    what: str = "",
+) -> User:
     """The data manager (or administrator) running a command that shows unblinded data (real subject ids, dates, the
     central-review pseudonyms): named with --user and signed in, so that a reader who knows the database's address
-    cannot unblind themselves with it, and the audit trail names a person, not an operating-system login."""
+    cannot unblind themselves with it, and the audit trail names a person, not an operating-system login. ``roles``:
+    who may (an act such as assigning readers is an administrator's alone); a refusal is audited as ``what`` (default
+    the command's name)."""
+    wanted = " or ".join(with_article(r) for r in roles)
     if not args.user:
-        raise CommandError("this shows unblinded data: sign in with --user NAME (a data manager or administrator)")
+        raise CommandError(f"this shows unblinded data: sign in with --user NAME ({wanted})")
     try:
         user = authenticate(db, args.user, password_reader(args.password_stdin)(f"password of {args.user}"))
     except AuthenticationError as exc:  # audited by authenticate
         raise SignInFailed(f"--user {args.user}: {exc}") from None
     try:
-        require_role(user, UserRole.DATA_MANAGER, UserRole.ADMINISTRATOR)
+        require_role(user, *roles)
     except PermissionDenied as exc:
-        record_denial(db, user, f"recist {args.command}")
+        record_denial(db, user, what or f"recist {args.command}")
         raise CommandError(str(exc)) from None
     return user
 

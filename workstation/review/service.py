@@ -10,6 +10,7 @@ Who sees what is enforced here, not in the UI:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -143,6 +144,16 @@ def review_settings_of(db: Database, subject_id: str) -> set[tuple[int, bool]]:
         return {(int(r[0]), bool(r[1])) for r in rows}
 
 
+def check_central_readers(db: Database, readers: Sequence[str]) -> None:
+    """Each name is an active central reader's (`ReviewError` naming the first that is not)."""
+    for name in readers:
+        user = get_user(db, name)
+        if user is None:
+            raise ReviewError(f"no user {name!r}")
+        if user.role is not UserRole.CENTRAL_READER or not user.active:
+            raise ReviewError(f"{name} is not an active central reader")
+
+
 def enrol_subject(
     db: Database,
     subject_id: str,
@@ -164,12 +175,7 @@ def enrol_subject(
         raise ReviewError(f"subject {subject_id}: unknown criteria {criteria!r} (RECIST 1.1 or iRECIST)")
     if len(set(readers)) != 2:
         raise ReviewError("central review needs two different readers")
-    for name in readers:
-        user = get_user(db, name)
-        if user is None:
-            raise ReviewError(f"no user {name!r}")
-        if user.role is not UserRole.CENTRAL_READER or not user.active:
-            raise ReviewError(f"{name} is not an active central reader")
+    check_central_readers(db, readers)
     if not timepoints:
         raise ReviewError(f"subject {subject_id} has no timepoints to read")
     ordered = sorted(timepoints, key=lambda t: t.date)
