@@ -333,6 +333,8 @@ def test_the_app_signs_in_a_central_reader_to_a_blinded_worklist(qtbot, tmp_path
     # Blinded at once, while the images are still being found off the GUI thread.
     assert "blinded" in window.windowTitle() and SUBJECT not in window.windowTitle()
     assert not window.export_action.isEnabled() and not window.open_action.isEnabled()
+    file_menu = [a.text() for a in window.menuBar().actions()[0].menu().actions() if a.isVisible() and a.text()]
+    assert file_menu == ["&Save read", "&Quit"]  # no folder, PACS (query or send), series choice or export
     qtbot.waitUntil(lambda: bool(window.subjects), timeout=30000)
     assert [s.subject_id for s in window.subjects] == [pseudonym]
     qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=30000)

@@ -256,12 +256,14 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             "&Open trial folder…", QKeySequence.StandardKey.Open, self.choose_folder, file_menu
         )
         self.pacs_action = self._action("Query/retrieve from &PACS…", "Ctrl+Shift+O", self.open_pacs, file_menu)
-        self._action("Choose the &series of this timepoint…", None, self.choose_series, file_menu)
+        self.series_action = self._action(
+            "Choose the &series of this timepoint…", None, self.choose_series, file_menu
+        )
         self._action("&Save read", QKeySequence.StandardKey.Save, self.save, file_menu)
         self.export_action = self._action(
             "&Export this read (SDTM, SR, SEG, CSV/JSON)…", "Ctrl+E", self.choose_export_folder, file_menu
         )
-        self._action("Send the exported SR and SEG to P&ACS…", None, self.send_to_pacs, file_menu)
+        self.send_action = self._action("Send the exported SR and SEG to P&ACS…", None, self.send_to_pacs, file_menu)
         file_menu.addSeparator()  # type: ignore[union-attr]
         self._action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu)
         edit = mb.addMenu("&Edit")
@@ -453,9 +455,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.say("no subjects are assigned to you for central review", 0)
 
     def enter_blinded(self, blinder: Callable[[str], str]) -> None:
-        """From now on: no folder, PACS or export; dates as study days; every message scrubbed by ``blinder``."""
+        """From now on: no folder, PACS, series choice or export; dates as study days; every message scrubbed by
+        ``blinder``."""
         self.blinder = blinder
-        for act in (self.open_action, self.pacs_action, self.export_action):
+        for act in (self.open_action, self.pacs_action, self.series_action, self.export_action, self.send_action):
             act.setEnabled(False)
             act.setVisible(False)
         self.worklist.dates_as_days = True
