@@ -400,3 +400,15 @@ def test_python_dash_m_starts_the_workstation() -> None:
     done = subprocess.run([sys.executable, "-m", "workstation.ui", "--help"], capture_output=True, text=True,
                           env=env, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("usage: recist-workstation")
+
+
+def test_a_lesion_declared_with_nothing_waiting_never_takes_the_last_lesions_organ(qtbot, window):
+    """Shift+N after accepting a target: the organ is asked for (here: no answer, so nothing is declared); it took the
+    organ still in the hidden decision bar (a radiologist's non-target was recorded in the target's organ)."""
+    w = window
+    _open(qtbot, w)
+    _measure_baseline(qtbot, w)
+    assert w.decision_bar.isHidden() and w.decision_bar.organ()  # the accepted lesion's organ is still in the box
+    w.declare_lesion(Role.NON_TARGET)
+    assert set(w.session.read.lesions) == {"T1", "T2"}
+    assert "no organ chosen" in w.statusBar().currentMessage()

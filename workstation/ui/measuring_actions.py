@@ -448,8 +448,10 @@ class MeasuringMixin:
         self._intended_lesion = prop.lesion_id
 
     def _organ_for_declaration(self, role: Role) -> str:
-        """The organ the reader typed in the bar, else asked for now (never the previous lesion's)."""
-        organ = self.decision_bar.organ()
+        """The organ the reader chose for a new lesion in the bar on show, else asked for now (never the previous
+        lesion's: the hidden bar still holds the organ of the lesion last accepted)."""
+        bar = self.decision_bar
+        organ = bar.organ() if not bar.isHidden() and isinstance(bar.choice(), Role) else ""
         if organ or self.auto_answer is not None:
             return organ
         from PyQt6.QtWidgets import QInputDialog
