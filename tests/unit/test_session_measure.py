@@ -57,6 +57,16 @@ def test_moving_an_end_point_adjusts_a_suggestion_but_keeps_manual_manual():
         move_endpoint(manual, "short", 0, (0.0, 0.0, 0.0))
 
 
+def test_an_end_point_dragged_so_that_the_short_axis_outgrows_the_long_one_is_refused():
+    """A mis-dragged short-axis end (a node's short axis 57 mm beside a 22 mm long axis was recorded, and made PD)."""
+    m = Measurement(10.0, 5.0, ((0.0, 0.0, 0.0), (10.0, 0.0, 0.0)), ((5.0, -2.5, 0.0), (5.0, 2.5, 0.0)))
+    with pytest.raises(MeasureError, match=r"short axis \(12\.5 mm\) cannot be longer than the long axis \(10\.0"):
+        move_endpoint(m, "short", 1, (5.0, 10.0, 0.0))
+    with pytest.raises(MeasureError, match=r"short axis \(5\.0 mm\) cannot be longer than the long axis \(4\.0"):
+        move_endpoint(m, "long", 1, (4.0, 0.0, 0.0))
+    assert move_endpoint(m, "short", 1, (5.0, 7.5, 0.0)).short_axis_mm == 10.0  # as long as the long axis: allowed
+
+
 class _DiskSegmenter:
     name = "disk"
 

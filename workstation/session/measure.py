@@ -73,6 +73,14 @@ def move_endpoint(measurement: Measurement, axis: str, end: int, new_point: Poin
     new_len = round(length_mm(moved), 2)
     if new_len < 0.5:
         raise MeasureError("an axis cannot shrink to nothing: drag the end point back out")
+    other = measurement.short_axis_endpoints if axis == "long" else measurement.long_axis_endpoints
+    if other is not None:
+        long_mm, short_mm = (new_len, length_mm(other)) if axis == "long" else (length_mm(other), new_len)
+        if short_mm > long_mm + 1e-6:  # the long axis is the longest diameter (RECIST 1.1 sec. 4.2; a node's too)
+            raise MeasureError(
+                f"the short axis ({short_mm:.1f} mm) cannot be longer than the long axis ({long_mm:.1f} mm): the "
+                "end point was put back; drag the long axis out first"
+            )
     origin = measurement.origin if measurement.origin is MeasurementOrigin.MANUAL else MeasurementOrigin.ADJUSTED
     changes: dict[str, object] = {field: moved, "origin": origin}
     changes["long_axis_mm" if axis == "long" else "short_axis_mm"] = new_len
