@@ -220,6 +220,18 @@ def test_a_late_suggestion_does_not_land_on_another_timepoint(qtbot, window):
     assert w.session.current_timepoint == 1 and w.pending is None
 
 
+def test_escape_stops_the_engine_while_it_finds_a_lesion(qtbot, window):
+    w = window
+    _open(qtbot, w)
+    w.segmenter.delay_s = 0.5
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    assert w.jobs.busy
+    QTest.keyClick(w, Qt.Key.Key_Escape)
+    assert "finding the lesion was cancelled" in w.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not w.jobs.busy, timeout=20000)
+    assert w.pending is None and not w.decision_bar.isVisible()
+
+
 def test_a_split_lesion_is_measured_as_fragments(qtbot, window):
     w = window
     _open(qtbot, w)

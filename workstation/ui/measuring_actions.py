@@ -125,8 +125,10 @@ class MeasuringMixin:
         where = (s.read.subject_id, s.current_timepoint)
 
         def arrived(suggestion: Suggestion) -> None:
-            # the reader may have moved on while the engine worked: a suggestion belongs to its own images
-            if self.session is None or (self.session.read.subject_id, self.session.current_timepoint) != where:
+            # the reader may have moved on while the engine worked: a suggestion belongs to its own images; one the
+            # reader cancelled (Esc, Cancel) after the engine's last look at the cancel token is not shown either
+            moved_on = self.session is None or (self.session.read.subject_id, self.session.current_timepoint) != where
+            if moved_on or job.token.cancelled:
                 measuring.discard(suggestion)
                 self._suggestion_ended()
                 return
@@ -411,6 +413,11 @@ class MeasuringMixin:
         return False
 
     def reject_pending(self) -> None:
+        """Esc: stop the engine while it is finding a lesion, else reject the measurement waiting."""
+        if self._suggest_job is not None and not self._suggest_job.done:
+            self._suggest_job.cancel()
+            self.say("finding the lesion was cancelled")
+            return
         if self.pending is None:
             return
         was_suggestion = self.pending.suggestion is not None
