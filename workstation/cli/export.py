@@ -419,13 +419,18 @@ def _sr(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path)
         except SRExportError as exc:
             if not skip:
                 raise
-            skipped.append(_Skipped(read.subject_id, read.reader, read.read_id, "SR", str(exc)))
-            print(
-                f"no SR for subject {read.subject_id} ({read.reader}, read {read.read_id}): {exc}; "
-                "the read's other formats are exported",
-                file=sys.stderr,
-            )
+            skipped.append(_left_out(read, "SR", exc))
     return skipped
+
+
+def _left_out(read: Any, what: str, why: Exception) -> _Skipped:
+    """``what`` (SR, SEG) of ``read`` is not exported: said on stderr, and returned for the summary and audit."""
+    print(
+        f"no {what} for subject {read.subject_id} ({read.reader}, read {read.read_id}): {why}; "
+        "the read's other formats are exported",
+        file=sys.stderr,
+    )
+    return _Skipped(read.subject_id, read.reader, read.read_id, what, str(why))
 
 
 def _seg(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path) -> list[_Skipped]:
@@ -444,12 +449,7 @@ def _seg(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path
         except SegExportError as exc:
             if not skip:
                 raise
-            skipped.append(_Skipped(read.subject_id, read.reader, read.read_id, "SEG", str(exc)))
-            print(
-                f"no SEG for subject {read.subject_id} ({read.reader}, read {read.read_id}): {exc}; "
-                "the read's other formats are exported",
-                file=sys.stderr,
-            )
+            skipped.append(_left_out(read, "SEG", exc))
     return skipped
 
 
