@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QInputDialog
 
 from tests.gui.test_reading_flow import _click_on
 from workstation.read_model import MeasurementOrigin, Role
@@ -55,7 +56,9 @@ def _accept(qtbot, w) -> None:
     assert w.pending is None, w.statusBar().currentMessage()
 
 
-def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_window, sample_trial, tmp_path):
+def test_read_of_sample_subject_gives_the_expected_responses(
+    qtbot, engine_window, sample_trial, tmp_path, monkeypatch
+):
     w = engine_window
     truth = json.loads((sample_trial / SUBJECT / "ground_truth.json").read_text())
     expected = json.loads((sample_trial / SUBJECT / "expected_recist.json").read_text())
@@ -75,9 +78,11 @@ def test_read_of_sample_subject_gives_the_expected_responses(qtbot, engine_windo
             w.organ_choice.setCurrentText(les["organ"])
             w.node_check.setChecked(les["node"])
             QTest.keyClick(w, Qt.Key.Key_Return)
-        else:
-            w.organ_choice.setCurrentText(les["organ"])
+        else:  # declared with nothing waiting: the reader is asked for its organ
+            monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *_a, organ=les["organ"]: (organ, True)))
+            w.auto_answer = None
             w.add_nontarget_btn.click()
+            w.auto_answer = True
         assert lesion_id in w.session.read.lesions, w.statusBar().currentMessage()
     findings = [w.lesion_table.item(r, w.lesion_table.columnCount() - 1).text() for r in range(4)]
     assert all(f.startswith("✓") for f in findings), findings
