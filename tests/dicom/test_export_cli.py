@@ -53,8 +53,12 @@ def test_export_all_then_import_gives_the_read_back(trial: Path, capsys: pytest.
     _, _, tu = read_xport(out / "sdtm" / "tu.xpt")
     assert {r["USUBJID"] for r in tu} == {"TIL01-S001"} and len(tu) == 8
     with (out / "tables" / "responses.csv").open() as fh:
-        overall = [r["overall_response"] for r in csv.DictReader(fh) if r["reader"] == "alice"]
-    assert overall == ["", "PR", "PD"]
+        rows = [r for r in csv.DictReader(fh) if r["reader"] == "alice"]
+    assert [r["overall_response"] for r in rows if r["criteria"] == "RECIST 1.1"] == ["", "PR", "PD"]
+    # alice read under RECIST 1.1: her iRECIST responses come from the same measurements (a derived read)
+    irecist = [r for r in rows if r["criteria"] == "iRECIST"]
+    assert [r["overall_response"] for r in irecist] == ["", "iPR", "iUPD"]
+    assert {r["read_id"] for r in irecist} == {"read-alice+iRECIST"}
     case = json.loads((out / "cases" / "S001_alice_RECIST1.1.json").read_text())
     assert case == known_read().to_case()
     assert load_read(out / "reads" / "S001_read-alice.json") == load_read(trial / "reads" / "alice.json")

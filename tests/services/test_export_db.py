@@ -207,10 +207,13 @@ def test_sdtm_from_the_database_has_every_evaluator_and_flags_the_accepted_read(
         check = audit_log.verify(db)
     finally:
         db.close()
-    best = {(r["RSEVALID"], r["RSACPTFL"]): r["RSORRES"] for r in rs
+    best = {(r["RSEVALID"], r["RSACPTFL"], r["RSCAT"]): r["RSORRES"] for r in rs
             if r["USUBJID"] == f"TIL-GC-{DISPUTED}" and r["RSTESTCD"] == "BESTRESP"}  # fmt: skip
-    assert best[("RADIOLOGIST 2", "Y")] == bor == "PD"
-    assert best[("RADIOLOGIST 1", "N")] != "PD"
+    assert best[("RADIOLOGIST 2", "Y", "RECIST 1.1")] == bor == "PD"
+    assert best[("RADIOLOGIST 1", "N", "RECIST 1.1")] != "PD"
+    # The reads are RECIST 1.1: their iRECIST responses come from the same measurements, accepted with them.
+    assert best[("RADIOLOGIST 2", "Y", "iRECIST")] == "iUPD"
+    assert ("RADIOLOGIST 2", "N", "iRECIST") not in best
     (decision,) = [r for r in rs if r["RSEVALID"] == "ADJUDICATOR"]
     assert (decision["USUBJID"], decision["RSTESTCD"], decision["RSORRES"]) == (
         f"TIL-GC-{DISPUTED}",

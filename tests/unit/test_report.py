@@ -67,7 +67,8 @@ def test_every_file_is_written(report_dir: Path) -> None:
     pdf = (report_dir / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 6
     page = (report_dir / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 5
+    # The case files are RECIST 1.1: the iRECIST section comes from the same measurements (both_criteria).
+    assert page.count("data:image/png;base64,") == 10 and "Swimmer: time on study and response (iRECIST)" in page
     assert "Objective response rate" in page
 
 
@@ -77,7 +78,7 @@ def test_numbers_are_the_engines(report_dir: Path) -> None:
 
     expected = compute_endpoints([evaluate_case(c) for c in TRIAL])
     with (report_dir / "endpoints.csv").open() as fh:
-        rows = {r["endpoint"]: r for r in csv.DictReader(fh)}
+        rows = {r["endpoint"]: r for r in csv.DictReader(fh) if r["criteria"] == "RECIST 1.1"}
     orr = rows["ORR"]
     assert (int(orr["count"]), int(orr["n"])) == (expected["orr"]["count"], expected["orr"]["n"])
     assert float(orr["ci_lower"]) == pytest.approx(expected["orr"]["ci_lower"])
@@ -87,8 +88,10 @@ def test_numbers_are_the_engines(report_dir: Path) -> None:
     assert int(rows["BOR PD"]["count"]) == 1
     assert rows["PFS median (days)"]["n"] == "7"
     with (report_dir / "subjects.csv").open() as fh:
-        subjects = {r["subject_id"]: r for r in csv.DictReader(fh)}
+        rows_by_criteria = [(r["criteria"], r) for r in csv.DictReader(fh)]
+    subjects = {r["subject_id"]: r for c, r in rows_by_criteria if c == "RECIST 1.1"}
     assert subjects["S04"]["best_overall_response"] == "PD"
+    assert {r["subject_id"]: r for c, r in rows_by_criteria if c == "iRECIST"}["S04"]["best_overall_response"] == "iUPD"
     assert float(subjects["S02"]["best_change_pct"]) == pytest.approx(-60.0)  # 50 -> 20
     assert subjects["S03"]["progression_day"] == "126"
 

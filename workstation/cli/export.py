@@ -313,14 +313,9 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
     """Write the wanted formats of ``reads`` under ``out`` (the staging folder); ``export`` (a `DatabaseExport`) adds
     the accepted flags and decisions. Returns what was left out, per read, with a line on stderr for each. Anything
     else that fails is a `CommandError` naming the format, subject and read; the caller removes the staging folder."""
+    from workstation.export.both_criteria import under_both_criteria
     from workstation.export.read_json import write_read
-    from workstation.export.sdtm import (
-        add_adjudications,
-        assign_evaluators,
-        build_sdtm,
-        evaluate_reads,
-        write_sdtm,
-    )
+    from workstation.export.sdtm import add_adjudications, assign_evaluators, build_sdtm, write_sdtm
     from workstation.export.tables import write_tables
 
     wanted = inputs.wanted
@@ -330,21 +325,23 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
     try:
         if wanted & {"sdtm", "csv"} or export is not None:
             at.step = "the responses"
-            results = evaluate_reads(reads)
+            both = under_both_criteria(reads)  # every read's responses under RECIST 1.1 and iRECIST
+            for line in both.left_out:
+                print(line, file=sys.stderr)
+            results, accepted = both.results, both.accepted(accepted_ids)
         if "sdtm" in wanted:
             at.step = "SDTM"
-            sdtm = build_sdtm(reads, results, args.study_id, accepted_ids=accepted_ids)
+            sdtm = build_sdtm(both.reads, results, args.study_id, accepted_ids=accepted, derived=both.source)
             if export is not None:
-                add_adjudications(
-                    sdtm, export.adjudications, reads, assign_evaluators(reads, results, accepted_ids), args.study_id
-                )
+                evaluators = assign_evaluators(both.reads, results, accepted)
+                add_adjudications(sdtm, export.adjudications, reads, evaluators, args.study_id)
             write_sdtm(sdtm, out / "sdtm", args.study_id)
         if export is not None and wanted & {"csv", "json"}:
             at.step = "evaluators.csv"
-            _write_evaluators(reads, assign_evaluators(reads, results, accepted_ids), export, out / "evaluators.csv")
+            _write_evaluators(reads, assign_evaluators(both.reads, results, accepted), export, out / "evaluators.csv")
         if "csv" in wanted:
             at.step = "the CSV tables"
-            write_tables(reads, results, out / "tables")
+            write_tables(both.reads, results, out / "tables", both.source)
         if "json" in wanted:
             at.step = "the read files"
             for read in at.each(reads):

@@ -180,10 +180,12 @@ def _loc(lesion: Lesion, notes: ct.DefineNotes) -> str:
 
 class _Builder:
     def __init__(self, study_id: str, read: Read, ev: Evaluator, results: Results | None, out: SdtmDataset,
-                 companion: bool = False, visitnums: Sequence[int] | None = None) -> None:
-        #: An iRECIST read whose evaluator also read the subject under RECIST 1.1: the lesions and their
-        #: measurements are that read's, so only what iRECIST adds is written (measured new lesions, RS).
-        self.companion = companion
+                 partner: Read | None = None, visitnums: Sequence[int] | None = None) -> None:
+        #: An iRECIST read whose evaluator also read the subject under RECIST 1.1 (``partner``; or that read under
+        #: iRECIST, `workstation.export.both_criteria`): the lesions and their measurements are the partner's, so
+        #: only what iRECIST adds is written (new lesions measured where the partner did not measure them, RS).
+        self.partner = partner
+        self.companion = partner is not None
         self.study_id = study_id
         self.read = read
         self.ev = ev
@@ -286,7 +288,9 @@ class _Builder:
                 if a is None:
                     continue
                 if self.companion:
-                    if lesion.role is Role.NEW and a.status is LesionStatus.MEASURED:
+                    if lesion.role is Role.NEW and a.status is LesionStatus.MEASURED and not self._partner_measured(
+                        lesion_id, tp.date
+                    ):
                         self._diameter(seq, i, lesion, a)
                     continue
                 if lesion.role is Role.TARGET:
@@ -298,6 +302,16 @@ class _Builder:
                 total = float(res["sum_mm"])
                 self._tr(seq, i, None, "SUMDIAM", TRORRES=_fmt(total), TRORRESU="mm", TRSTRESC=_fmt(total),
                          TRSTRESN=total, TRSTRESU="mm")  # fmt: skip
+
+    def _partner_measured(self, lesion_id: str, when: date) -> bool:
+        """Whether the partner read wrote this new lesion's diameter at this date (it is not written twice)."""
+        partner = self.partner
+        if partner is None:
+            return False
+        return any(
+            tp.date == when and (a := tp.assessments.get(lesion_id)) is not None and a.status is LesionStatus.MEASURED
+            for tp in partner.timepoints
+        )
 
     # ---- RS -------------------------------------------------------------------------------------------------------
     def _tp_results(self) -> dict[str, Mapping[str, Any]]:
@@ -366,15 +380,17 @@ class _Builder:
 
 def build_sdtm(
     reads: Sequence[Read], results: Mapping[str, Results] | None = None, study_id: str = "RECIST-TRIAL",
-    accepted_ids: Collection[str] | None = None,
+    accepted_ids: Collection[str] | None = None, derived: Collection[str] = (),
 ) -> SdtmDataset:
     """TU/TR/RS for ``reads``. ``results`` maps read_id to ``recist.evaluate_case(read.to_case())``; without it only
-    TU and the lesion-level TR records are written (no SUMDIAM, no RS). ``accepted_ids``: see `assign_evaluators`."""
+    TU and the lesion-level TR records are written (no SUMDIAM, no RS). ``accepted_ids``: see `assign_evaluators`.
+    ``derived``: the ids of reads derived under the other criteria (`workstation.export.both_criteria`)."""
     results = results or {}
     out = SdtmDataset()
     out.notes.accepted_from_review = accepted_ids is not None
+    out.notes.derived_responses = any(r.read_id in derived for r in reads)
     evaluators = assign_evaluators(reads, results, accepted_ids)
-    recist_readers = {(r.subject_id, r.reader, r.reader_role) for r in reads if r.criteria.lower() != "irecist"}
+    recist_reads = {(r.subject_id, r.reader, r.reader_role): r for r in reads if r.criteria.lower() != "irecist"}
     counters: dict[tuple[str, str], int] = {}
     visitnums = visit_numbers(reads)
     for read in reads:
@@ -385,8 +401,8 @@ def build_sdtm(
             return counters[(domain, _u)]
 
         evaluator = (read.subject_id, read.reader, read.reader_role)
-        companion = read.criteria.lower() == "irecist" and evaluator in recist_readers
-        b = _Builder(study_id, read, evaluators[read.read_id], results.get(read.read_id), out, companion,
+        partner = recist_reads.get(evaluator) if read.criteria.lower() == "irecist" else None
+        b = _Builder(study_id, read, evaluators[read.read_id], results.get(read.read_id), out, partner,
                      visitnums[read.read_id])
         b.tu(seq)
         b.tr(seq)

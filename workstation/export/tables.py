@@ -102,18 +102,30 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, An
     return path
 
 
-def write_tables(reads: Sequence[Read], results: Mapping[str, Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
-    """measurements.csv, responses.csv, best_responses.csv and everything.json in ``out_dir``."""
+def write_tables(
+    reads: Sequence[Read],
+    results: Mapping[str, Mapping[str, Any]],
+    out_dir: str | Path,
+    source: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """measurements.csv, responses.csv, best_responses.csv and everything.json in ``out_dir``. ``source``: derived
+    read id -> the read it was derived from (`workstation.export.both_criteria`): a derived read has responses (its
+    read_id says so: ``...+iRECIST``), not measurements of its own, and everything.json names its source."""
+    source = source or {}
     d = Path(out_dir)
+    made = [read for read in reads if read.read_id not in source]
     written = [
-        write_csv(d / "measurements.csv", MEASUREMENT_COLUMNS, [r for read in reads for r in measurement_rows(read)]),
+        write_csv(d / "measurements.csv", MEASUREMENT_COLUMNS, [r for read in made for r in measurement_rows(read)]),
         write_csv(d / "responses.csv", RESPONSE_COLUMNS,
                   [r for read in reads for r in response_rows(read, results.get(read.read_id, {}))]),
         write_csv(d / "best_responses.csv", BEST_COLUMNS,
                   [best_row(read, results.get(read.read_id, {})) for read in reads]),
     ]
-    everything = [{"read": read_to_dict(read), "case": read.to_case(), "results": results.get(read.read_id)}
-                  for read in reads]  # fmt: skip
+    everything = [
+        ({"derived_from": source[read.read_id]} if read.read_id in source else {"read": read_to_dict(read)})
+        | {"case": read.to_case(), "results": results.get(read.read_id)}
+        for read in reads
+    ]
     path = d / "everything.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(everything, indent=1) + "\n", encoding="utf-8")

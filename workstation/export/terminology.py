@@ -97,6 +97,8 @@ class DefineNotes:
     #: Whether --ACPTFL is the central review's decision (`build_sdtm`'s ``accepted_ids``, the export from the
     #: reading database) rather than inferred from the reads (read files).
     accepted_from_review: bool = False
+    #: Whether some RS records come from a read evaluated under the criteria its evaluator did not read under.
+    derived_responses: bool = False
 
     def add(self, variable: str, value: str, meaning: str) -> None:
         self.entries.setdefault((variable, value), meaning)
@@ -150,6 +152,15 @@ class DefineNotes:
             "- iRECIST responses are written with RSCAT = iRECIST, RECIST 1.1 ones with RSCAT = RECIST 1.1.",
             "  When an evaluator read a subject under both, TU and TR come from the RECIST 1.1 read; the iRECIST",
             "  read adds only the diameters of measured new lesions (TR) and its responses (RS).",
+            *(
+                [
+                    "- An evaluator who read a subject under one criteria only has the responses of the other too,",
+                    "  from the same measurements evaluated by the other criteria's rules (as the workstation shows",
+                    "  them side by side): TU and TR once, RS under both RSCATs, with the same --ACPTFL.",
+                ]
+                if self.derived_responses
+                else []
+            ),
             "- OVRLRESP is each visit's response as it was assessed then. An equivocal new lesion confirmed later",
             "  dates progression back to the visit where it was first seen (RECIST 1.1 sec. 4.3.5): BESTRESP counts",
             "  that visit and those after it as PD, while their OVRLRESP stays as assessed (the engine's reason says",

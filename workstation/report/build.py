@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,6 +15,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from imaging.cancel import CancelToken, ProgressCallback, report
+from workstation.export.both_criteria import derived_reads
 from workstation.export.tables import write_csv
 from workstation.read_model import Read
 from workstation.report import plots
@@ -43,7 +44,11 @@ class CriteriaSection:
     figures: list[tuple[str, str, Figure]] = field(default_factory=list)  # (slug, caption, figure)
 
 
-def _evaluate(reads: Sequence[Read], case_extras: Mapping[str, Mapping[str, Any]]) -> list[tuple[Read, dict[str, Any]]]:
+def _evaluate(
+    reads: Sequence[Read], case_extras: Mapping[str, Mapping[str, Any]], optional: Collection[str] = ()
+) -> list[tuple[Read, dict[str, Any]]]:
+    """Each read with the engine's results; a read in ``optional`` (derived under the other criteria) that the engine
+    refuses is left out, any other is a `ReportError`."""
     from recist import CaseError, evaluate_case
 
     out = []
@@ -54,6 +59,8 @@ def _evaluate(reads: Sequence[Read], case_extras: Mapping[str, Mapping[str, Any]
         try:
             out.append((r, evaluate_case(case)))
         except (CaseError, ValueError) as exc:
+            if r.read_id in optional:
+                continue
             raise ReportError(f"subject {r.subject_id} ({r.reader}, {r.criteria}): {exc}") from None
     return out
 
@@ -255,14 +262,21 @@ def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial
 
     ``case_extras``: per read_id, case-file fields a read does not hold (``treatment_start``, ``death_date``,
     ``last_contact_date``), used by the endpoints (PFS from treatment start, OS)."""
-    chosen = select_reads(reads)
+    # Every subject under both criteria: a read made under one is evaluated under the other too, as the app shows it.
+    derived = derived_reads(reads)
+    extras = dict(case_extras or {})
+    extras |= {d.read_id: extras[source] for source, d in derived if source in extras}
+    chosen = select_reads([*reads, *(d for _, d in derived)])
     if not chosen:
         raise ReportError("no read to report on")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sections = _sections(_evaluate(chosen, case_extras or {}))
+    derived_ids = {d.read_id for _, d in derived}
+    sections = _sections(_evaluate(chosen, extras, optional=derived_ids))
+    other = (" (a subject read under one criteria only is evaluated under the other from the same measurements)"
+             if any(r.read_id in derived_ids for r in chosen) else "")
     subtitle = (f"{len({r.subject_id for r in chosen})} subjects; generated {(generated or date.today()).isoformat()}"
-                "; one read per subject and criteria (adjudicated, else first central reader, else site).")
+                f"; one read per subject and criteria (adjudicated, else first central reader, else site){other}.")
     total = sum(len(s.figures) for s in sections) + 2
     done = 0
     files = ReportFiles(html=out / "report.html", pdf=out / "report.pdf")

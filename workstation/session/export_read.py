@@ -1,5 +1,6 @@
 """Export the read being made, from the workstation: every format the export module writes (CSV/JSON tables, the
-lossless read file, SDTM TU/TR/RS, DICOM SR TID 1500 per timepoint and DICOM SEG of the lesion masks).
+lossless read file, SDTM TU/TR/RS, DICOM SR TID 1500 per timepoint and DICOM SEG of the lesion masks), with its
+responses under both RECIST 1.1 and iRECIST (`workstation.export.both_criteria`).
 
 All or nothing, as `recist export` is: everything is written into a hidden staging folder inside the chosen folder
 (`workstation.export.staging`) and moved into place only once every format was written. A failure or a cancellation
@@ -57,10 +58,11 @@ def export_read(
 
     A format that cannot be written is a `ReadExportError` naming it; `Cancelled` when ``cancel`` is set. Either way
     nothing is left in ``out_dir``."""
+    from workstation.export.both_criteria import under_both_criteria
     from workstation.export.dicom_seg import SegExportError, export_seg, load_headers
     from workstation.export.dicom_sr import SRExportError, export_sr
     from workstation.export.read_json import write_read
-    from workstation.export.sdtm import build_sdtm, evaluate_reads, write_sdtm
+    from workstation.export.sdtm import build_sdtm, write_sdtm
     from workstation.export.tables import write_tables
 
     staged = StagedFolder(out_dir, ExportScope(study_id, {read.read_id: read.subject_id}))
@@ -74,12 +76,13 @@ def export_read(
     try:
         out = staged.path
         report(progress, 0, steps, "responses")
-        results = evaluate_reads([read])
+        both = under_both_criteria([read])  # its responses under RECIST 1.1 and iRECIST, as the app shows them
+        left_out += both.left_out
         step = "the CSV tables"
-        write_tables([read], results, out / "tables")
+        write_tables(both.reads, both.results, out / "tables", both.source)
         report(progress, 1, steps, "SDTM")
         step = "SDTM"
-        write_sdtm(build_sdtm([read], results, study_id), out / "sdtm", study_id)
+        write_sdtm(build_sdtm(both.reads, both.results, study_id, derived=both.source), out / "sdtm", study_id)
         step = "the read file"
         safe = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{read.subject_id}_{read.read_id}")
         write_read(read, out / "reads" / f"{safe}.json")
