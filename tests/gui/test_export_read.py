@@ -139,3 +139,25 @@ def test_an_export_into_a_folder_holding_an_earlier_exports_files_is_refused(qtb
     assert shown.endswith(f"the folder would mix two exports; export into a new folder, or remove them first; "
                           f"nothing was written to {out}")
     assert sorted(p for p in out.rglob("*") if p.is_file()) == before
+
+
+def test_the_export_dialog_opens_in_the_home_folder_then_where_the_reader_last_exported(
+    qtbot, window, tmp_path: Path, monkeypatch
+) -> None:
+    from PyQt6.QtWidgets import QFileDialog
+
+    w = window
+    _open(qtbot, w)
+    asked: list[str] = []
+    chosen = tmp_path / "exports"
+    chosen.mkdir()
+
+    def choose(_parent, _caption, start):
+        asked.append(start)
+        return str(chosen)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(choose))
+    monkeypatch.setattr(w, "export", lambda out: None)
+    w.choose_export_folder()
+    w.choose_export_folder()
+    assert asked == [str(Path.home()), str(chosen)]  # never the app's working folder

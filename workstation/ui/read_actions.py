@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 
 class ReadActionsMixin:
+    #: where the reader last exported to (the export dialog opens there)
+    _last_export_folder: Path | None = None
+
     if TYPE_CHECKING:  # provided by the main window
         session: ReadingSession | None
         store: ReadStore
@@ -261,8 +264,11 @@ class ReadActionsMixin:
     def choose_export_folder(self) -> None:
         if self._refused_when_blinded("Export"):
             return
-        folder = QFileDialog.getExistingDirectory(self._parent_widget(), "Export the read into a folder")
+        # The folder last exported into (once per session), else the user's home: never the app's working folder.
+        start = self._last_export_folder or Path.home()
+        folder = QFileDialog.getExistingDirectory(self._parent_widget(), "Export the read into a folder", str(start))
         if folder:
+            self._last_export_folder = Path(folder)
             self.export(Path(folder))
 
     def export(self, out_dir: Path) -> Job | None:
