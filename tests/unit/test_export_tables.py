@@ -49,3 +49,19 @@ def test_the_node_flag_reads_yes_or_no_as_new_lesions_does() -> None:
     }
     read.timepoints = [tp]
     assert [(r["lesion_id"], r["node"]) for r in measurement_rows(read)] == [("T1", "no"), ("T2", "yes")]
+
+
+def test_responses_say_who_signed_each_timepoint_and_when() -> None:
+    """A read exported from the app may hold unsigned timepoints: responses.csv says which are signed."""
+    from tests.unit.test_sdtm_known_read import known_read
+    from workstation.export.sdtm import evaluate_reads
+    from workstation.export.tables import response_rows
+
+    read = known_read()  # its baseline is signed, the follow-ups not
+    rows = response_rows(read, evaluate_reads([read])[read.read_id])
+    assert [(r["timepoint"], r["signed_by"], r["signed_at"]) for r in rows] == [
+        (read.timepoints[0].label, "alice", "2026-01-06T10:00:00+00:00"),
+        (read.timepoints[1].label, "", ""),
+        (read.timepoints[2].label, "", ""),
+    ]
+    assert rows[1]["overall_response"] == "PR"  # the engine's columns are still the engine's

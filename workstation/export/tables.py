@@ -25,8 +25,10 @@ MEASUREMENT_COLUMNS = [
 RESPONSE_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "criteria", "timepoint", "date", "sum_mm",
     "change_from_baseline_pct", "change_from_nadir_pct", "target_response", "non_target_response", "new_lesions",
-    "overall_response", "reason",
+    "overall_response", "reason", "signed_by", "signed_at",
 ]  # fmt: skip
+#: The engine's per-timepoint results among RESPONSE_COLUMNS.
+_RESULT_COLUMNS = RESPONSE_COLUMNS[7:-2]
 BEST_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "criteria", "best_overall_response",
     "best_overall_response_reason", "date_of_progression",
@@ -77,9 +79,15 @@ def response_rows(read: Read, results: Mapping[str, Any]) -> list[dict[str, Any]
     head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
             "reader_role": read.reader_role, "criteria": read.criteria}  # fmt: skip
     dates = {tp.label: tp.date.isoformat() for tp in read.timepoints}
+    signatures = {tp.label: tp.signature for tp in read.timepoints}
+
+    def signed(label: object) -> dict[str, str]:
+        sig = signatures.get(str(label))
+        return {"signed_by": sig.user, "signed_at": sig.signed_at} if sig else {"signed_by": "", "signed_at": ""}
+
     return [
         head | {"timepoint": t.get("label"), "date": t.get("date", dates.get(str(t.get("label")), ""))}
-        | {c: t.get(c) for c in RESPONSE_COLUMNS[7:]}
+        | {c: t.get(c) for c in _RESULT_COLUMNS} | signed(t.get("label"))
         for t in results.get("timepoints", [])
     ]
 
