@@ -69,6 +69,14 @@ class Measurement:
     #: Key of the stored lesion mask (for DICOM SEG), if any.
     mask_ref: str | None = None
 
+    def centre_mm(self) -> Point | None:
+        """The middle of its long axis (of its short axis when it has none), in patient mm; None without end points."""
+        line = self.long_axis_endpoints or self.short_axis_endpoints
+        if line is None:
+            return None
+        (x0, y0, z0), (x1, y1, z1) = line
+        return ((x0 + x1) / 2.0, (y0 + y1) / 2.0, (z0 + z1) / 2.0)
+
     def recist_diameter(self, is_node: bool) -> float:
         """RECIST 1.1 section 4.2: the long axis, or the short axis for a lymph node."""
         if is_node:
@@ -101,6 +109,9 @@ class LesionAssessment:
     measurements: list[Measurement] = field(default_factory=list)
     merged_into: str | None = None
     comment: str = ""
+    #: Where the reader saw a lesion not measured here (a non-target, a new lesion declared without a measurement),
+    #: in patient mm (DICOM LPS): the follow-up proposes the lesion there. Not a measurement: nothing counts it.
+    point_mm: Point | None = None
 
 
 @dataclass

@@ -88,8 +88,8 @@ def _f32(ends: tuple | None) -> tuple | None:
 
 
 def carried_by_sr(read: Read) -> Read:
-    """What TID 1500 carries: not comments, mask keys, slice positions, trial parameters, signature meaning; end
-    points as SCOORD3D holds them (32-bit floats)."""
+    """What TID 1500 carries: not comments, mask keys, slice positions, trial parameters, signature meaning, where an
+    unmeasured lesion was seen; end points as SCOORD3D holds them (32-bit floats)."""
     r = dataclasses.replace(read, confirmation_required=True, sd_min_days=42)
     r.timepoints = []
     for tp in read.timepoints:
@@ -99,7 +99,7 @@ def carried_by_sr(read: Read) -> Read:
         for lesion_id, a in tp.assessments.items():
             ms = [dataclasses.replace(m, slice_position_mm=None, mask_ref=None, long_axis_endpoints=_f32(
                 m.long_axis_endpoints), short_axis_endpoints=_f32(m.short_axis_endpoints)) for m in a.measurements]
-            t.assessments[lesion_id] = dataclasses.replace(a, measurements=ms, comment="")
+            t.assessments[lesion_id] = dataclasses.replace(a, measurements=ms, comment="", point_mm=None)
         r.timepoints.append(t)
     return r
 

@@ -412,3 +412,27 @@ def test_a_lesion_declared_with_nothing_waiting_never_takes_the_last_lesions_org
     w.declare_lesion(Role.NON_TARGET)
     assert set(w.session.read.lesions) == {"T1", "T2"}
     assert "no organ chosen" in w.statusBar().currentMessage()
+
+
+def test_a_non_target_declared_after_a_click_is_proposed_there_at_follow_up(qtbot, window, monkeypatch):
+    """A bone lesion the engine cannot outline: click it, Shift+N, choose the organ; at follow-up it is proposed
+    where it was clicked (it stored no position, so it was never marked again)."""
+    from PyQt6.QtWidgets import QInputDialog
+
+    w = window
+    _open(qtbot, w)
+    _measure_baseline(qtbot, w)
+    where = (LESIONS[0].centre_mm[0] + 25.0, LESIONS[0].centre_mm[1] + 25.0, LESIONS[0].centre_mm[2])
+    _click_on(qtbot, w.current_viewer, where)
+    qtbot.waitUntil(lambda: not w.jobs.busy, timeout=15000)  # "no lesion under the click": a non-measurable lesion
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *_args: ("bone", True)))
+    w.auto_answer = None
+    QTest.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
+    w.auto_answer = True
+    nt = w.session.read.timepoints[0].assessments["NT1"]
+    assert w.session.read.lesions["NT1"].organ == "bone" and nt.measurements == []
+    assert np.allclose(nt.point_mm, where, atol=1.0)  # the click, to the pixel
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
+    proposed = {p.lesion_id for p in w.proposals}
+    assert proposed == {"T1", "T2", "NT1"}

@@ -217,6 +217,7 @@ def make_read(subject_id: str = "SITE01-0042", reader: str = "site1", diameters:
         tp.assessments["T2"] = LesionAssessment(
             LesionStatus.MEASURED, [Measurement(long_axis_mm=25.0, short_axis_mm=16.0 if i == 0 else 9.0)]
         )
-        tp.assessments["NT1"] = LesionAssessment(LesionStatus.PRESENT)
+        # where the reader saw the non-target (not a measurement), kept to the last digit
+        tp.assessments["NT1"] = LesionAssessment(LesionStatus.PRESENT, point_mm=(31.5, -12.0 / 7.0, -98.25 - i))
         read.timepoints.append(tp)
     return read

@@ -112,7 +112,7 @@ def known_read(reader: str = "alice", reader_role: str = "central") -> Read:
     tps[0].assessments = {
         "T1": LesionAssessment(LesionStatus.MEASURED, [_line(s[0], 3, -10.0, 5.0, 32.0)]),
         "T2": LesionAssessment(LesionStatus.MEASURED, [_node(s[0], 6, 25.0, 18.0)]),
-        "NT1": LesionAssessment(LesionStatus.PRESENT, comment="lytic"),
+        "NT1": LesionAssessment(LesionStatus.PRESENT, comment="lytic", point_mm=(5.5, -20.25, 12.0)),
     }
     tps[1].assessments = {
         "T1": LesionAssessment(LesionStatus.MEASURED, [_line(s[1], 3, -8.0, 5.0, 20.0, vertical=True)]),

@@ -173,6 +173,39 @@ def test_a_new_lesion_is_proposed_from_its_latest_position():
     assert p.point_mm == (12.0, 3.0, 0.0)  # 14 at week 6 -> 12 at baseline -> (12, 3) at week 12
 
 
+def test_a_non_target_is_proposed_where_it_was_seen_and_nothing_counts_that_point():
+    """A non-target is not measured: where the reader saw it (a click, or the middle of an outline accepted as a
+    non-target) is kept, and the follow-up proposes it there, as it proposes measured lesions."""
+    read = Read(
+        "S1",
+        "r",
+        timepoints=[TimepointRead(label, date(2026, 1, 1 + 6 * n)) for n, label in enumerate(("b", "w6", "w12"))],
+    )
+    s = ReadingSession(read)
+    t1 = s.add_lesion(Role.TARGET, "liver", measurement=Measurement(20.0, long_axis_endpoints=((0, 0, 0), (20, 0, 0))))
+    nt1 = s.add_lesion(Role.NON_TARGET, "bone", point=(40.0, 10.0, -5.0))
+    outline = Measurement(12.0, long_axis_endpoints=((60.0, 0.0, 0.0), (72.0, 0.0, 0.0)))
+    nt2 = s.add_lesion(Role.NON_TARGET, "peritoneum", measurement=outline)
+    baseline = s.read.timepoints[0].assessments
+    assert (baseline[nt1].status, baseline[nt1].measurements, baseline[nt1].point_mm) == (
+        LesionStatus.PRESENT, [], (40.0, 10.0, -5.0)
+    )  # fmt: skip
+    assert baseline[nt2].measurements == [] and baseline[nt2].point_mm == (66.0, 0.0, 0.0)
+    assert s.read.to_case()["timepoints"][0]["lesions"][1] == {
+        "id": "NT1", "role": "non-target", "organ": "bone", "node": False, "status": "present"
+    }  # fmt: skip
+    proposals = {p.lesion_id: p.point_mm for p in propose_positions(s.read, 1)}
+    assert proposals == {t1: (10.0, 0.0, 0.0), nt1: (40.0, 10.0, -5.0), nt2: (66.0, 0.0, 0.0)}
+    # At week 6 NT1 is seen 3 mm further on: week 12 starts from there; marked present from the table, the point stays
+    s.go_to_timepoint(1)
+    s.set_status(nt1, LesionStatus.PRESENT, point=(43.0, 10.0, -5.0))
+    s.set_status(nt1, LesionStatus.PRESENT)
+    assert s.read.timepoints[1].assessments[nt1].point_mm == (43.0, 10.0, -5.0)
+    assert lesion_centres(s.read, 1)[nt1] == (1, (43.0, 10.0, -5.0))
+    s.set_status(nt1, LesionStatus.ABSENT)  # gone: no place to keep
+    assert s.read.timepoints[1].assessments[nt1].point_mm is None
+
+
 def test_the_engine_warms_up_in_the_background_and_a_failing_warm_up_is_left_for_the_first_click():
     class Warming:
         name = "stub"

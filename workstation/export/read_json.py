@@ -84,6 +84,7 @@ def read_to_dict(read: Read) -> dict[str, Any]:
                         "status": a.status.value,
                         "merged_into": a.merged_into,
                         "comment": a.comment,
+                        **({"point_mm": list(a.point_mm)} if a.point_mm is not None else {}),
                         "measurements": [_measurement_to_dict(m) for m in a.measurements],
                     }
                     for lesion_id, a in tp.assessments.items()
@@ -225,6 +226,7 @@ def read_from_dict(d: dict[str, Any], source: str = "read") -> Read:
                     measurements=measurements,
                     merged_into=ad.get("merged_into"),
                     comment=str(ad.get("comment", "")),
+                    point_mm=None if ad.get("point_mm") is None else _point(ad["point_mm"], f"{w} point_mm"),
                 )
             read.timepoints.append(tp)
     except KeyError as exc:

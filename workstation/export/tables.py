@@ -20,7 +20,7 @@ MEASUREMENT_COLUMNS = [
     "role", "organ", "node", "location", "status", "merged_into", "fragment", "long_axis_mm", "short_axis_mm",
     "recist_diameter_mm", "volume_ml", "long_axis_endpoints_mm", "short_axis_endpoints_mm", "study_uid",
     "series_uid", "sop_instance_uid", "frame_of_reference_uid", "origin", "engine", "model_id", "model_version",
-    "comment",
+    "comment", "point_mm",
 ]  # fmt: skip
 RESPONSE_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "criteria", "timepoint", "date", "sum_mm",
@@ -53,6 +53,7 @@ def measurement_rows(read: Read) -> list[dict[str, Any]]:
                 "location": lesion.location,
                 "status": a.status.value, "merged_into": a.merged_into or "", "study_uid": tp.study_uid,
                 "series_uid": tp.series_uid, "comment": a.comment,
+                "point_mm": json.dumps(list(a.point_mm)) if a.point_mm is not None else "",
             }  # fmt: skip
             if not a.measurements:
                 rows.append(base)

@@ -67,13 +67,17 @@ def mask_seed_point(mask: npt.NDArray[np.bool_], offset: tuple[int, int, int], v
 
 
 def lesion_centres(read: Read, before_tp: int, seed_for: SeedFinder | None = None) -> dict[str, tuple[int, Point]]:
-    """Where each lesion was last measured at or before timepoint ``before_tp``: a point inside its mask when
-    ``seed_for`` finds one, else the middle of its long axis."""
+    """Where each lesion was last measured or seen at or before timepoint ``before_tp``: a point inside its mask when
+    ``seed_for`` finds one, else the middle of its long axis; for a lesion not measured (a non-target), where the
+    reader saw it (`LesionAssessment.point_mm`)."""
     out: dict[str, tuple[int, Point]] = {}
     for lesion_id in read.lesions:
         for idx in range(before_tp, -1, -1):
             a = read.timepoints[idx].assessments.get(lesion_id)
             m = next((m for m in (a.measurements if a else []) if m.long_axis_endpoints), None)
+            if (m is None or m.long_axis_endpoints is None) and a is not None and a.point_mm is not None:
+                out[lesion_id] = (idx, a.point_mm)
+                break
             if m is None or m.long_axis_endpoints is None:
                 continue
             seed = seed_for(m) if seed_for is not None else None

@@ -16,6 +16,7 @@ from workstation.read_model import (
     LesionStatus,
     Measurement,
     MeasurementOrigin,
+    Point,
     Read,
     Role,
     TimepointRead,
@@ -200,9 +201,12 @@ class ReadingSession:
         is_node: bool = False,
         location: str = "",
         measurement: Measurement | None = None,
+        point: Point | None = None,
     ) -> str:
         """Declare a lesion at the current timepoint (targets and non-targets only at baseline, RECIST 1.1 sec. 4.2),
-        with its first measurement when given: one step to undo."""
+        with its first measurement when given: one step to undo. A non-target is not measured: it keeps where it was
+        seen (``point``, else the middle of the measurement drawn on it), as a new lesion declared without a
+        measurement does, so that the follow-up proposes it there."""
         if role is not Role.NEW and not self.is_baseline:
             raise SessionError("targets and non-targets are chosen at baseline; at follow-up add a new lesion")
         if role is Role.NEW and self.is_baseline:
@@ -223,7 +227,8 @@ class ReadingSession:
             # A non-target is "present" where declared, a new lesion "unequivocal", until the reader says otherwise.
             initial = {Role.NON_TARGET: LesionStatus.PRESENT, Role.NEW: LesionStatus.UNEQUIVOCAL}.get(role)
             if initial is not None:
-                read.timepoints[tp_index].assessments[lesion_id] = LesionAssessment(initial)
+                seen = point or (measurement.centre_mm() if measurement is not None else None)
+                read.timepoints[tp_index].assessments[lesion_id] = LesionAssessment(initial, point_mm=seen)
 
         how = f" ({measurement.origin.value})" if measurement is not None else ""
         self._edit(f"add {lesion_id}{how}", lesion_id, apply, tp_index)
@@ -288,8 +293,11 @@ class ReadingSession:
         verb = "add fragment to" if add_fragment else "measure"
         self._edit(f"{verb} {lesion_id} ({measurement.origin.value})", lesion_id, apply, tp_index)
 
-    def set_status(self, lesion_id: str, status: LesionStatus, merged_into: str | None = None) -> None:
-        """Record a status without a measurement (disappeared, too small, present, absent, not evaluated, ...)."""
+    def set_status(
+        self, lesion_id: str, status: LesionStatus, merged_into: str | None = None, point: Point | None = None
+    ) -> None:
+        """Record a status without a measurement (disappeared, too small, present, absent, not evaluated, ...);
+        ``point``: where the reader saw it (kept from before when not given and the status is unchanged)."""
         lesion = self._require(lesion_id)
         allowed = _ALLOWED_STATUS[lesion.role]
         if status not in allowed:
@@ -303,7 +311,8 @@ class ReadingSession:
             tp = read.timepoints[tp_index]
             current = tp.assessments.get(lesion_id)
             measurements = current.measurements if (current and status is LesionStatus.MEASURED) else []
-            tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into)
+            seen = point or (current.point_mm if current is not None and current.status is status else None)
+            tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into, point_mm=seen)
 
         self._edit(f"{lesion_id}: {status.value.replace('_', ' ')}", lesion_id, apply, tp_index)
 

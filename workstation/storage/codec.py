@@ -31,6 +31,17 @@ def _endpoints(text: str | None) -> tuple[Point, Point] | None:
     return (float(a[0]), float(a[1]), float(a[2])), (float(b[0]), float(b[1]), float(b[2]))
 
 
+def _point_json(point: Point | None) -> str | None:
+    return None if point is None else json.dumps(list(point))
+
+
+def _point(text: str | None) -> Point | None:
+    if text is None:
+        return None
+    x, y, z = json.loads(text)
+    return (float(x), float(y), float(z))
+
+
 def read_row(read: Read) -> dict[str, Any]:
     return {
         "read_id": read.read_id,
@@ -87,6 +98,7 @@ def child_rows(read: Read) -> dict[str, list[dict[str, Any]]]:
                     "status": a.status.value,
                     "merged_into": a.merged_into,
                     "comment": a.comment,
+                    "point_mm": _point_json(a.point_mm),
                 }
             )
             for mpos, m in enumerate(a.measurements):
@@ -157,6 +169,7 @@ def read_from_rows(
             by_assessment.get((a["timepoint"], a["lesion_id"]), []),
             a["merged_into"],
             a["comment"],
+            _point(a.get("point_mm")),
         )
     return Read(
         subject_id=read["subject_id"],

@@ -92,6 +92,7 @@ assessments = Table(
     Column("status", String(32), nullable=False),
     Column("merged_into", String(64)),
     Column("comment", Text, nullable=False),
+    Column("point_mm", Text),  # JSON [x, y, z]: where an unmeasured lesion was seen (0004)
     ForeignKeyConstraint(["read_id", "timepoint"], ["timepoints.read_id", "timepoints.position"], ondelete="CASCADE"),
 )
 

@@ -85,6 +85,7 @@ class MeasuringMixin:
         jobs: JobRunner
         _suggest_job: Job | None
         _click_point: tuple[float, float, float]
+        _clicked_at: tuple[str, int] | None
         #: the lesion the reader asked to measure (G), whatever the click falls on
         _intended_lesion: str | None
         #: stored outlines already read, by mask key
@@ -143,6 +144,7 @@ class MeasuringMixin:
         )
         self._suggest_job = job
         self._click_point = point
+        self._clicked_at = (s.read.subject_id, s.current_timepoint)
         self._intended_lesion = None  # a plain click: the lesion is found from where it falls
 
     def _click_is_node(self, point: tuple[float, float, float]) -> bool:
@@ -188,8 +190,9 @@ class MeasuringMixin:
         self.say(f"{message} — draw it by hand: R (ruler) or B (bidirectional)")
 
     def _line_drawn(self, long_axis: Any, short_axis: Any, slice_index: int) -> None:
-        volume = self.volume(self.session.current_timepoint) if self.session else None
-        if volume is None:
+        s = self.session
+        volume = self.volume(s.current_timepoint) if s else None
+        if s is None or volume is None:
             return
         try:
             m = manual_measurement(volume, slice_index, long_axis, short_axis)
@@ -197,6 +200,7 @@ class MeasuringMixin:
             self.say(str(exc))
             return
         self._click_point = middle_of(long_axis)
+        self._clicked_at = (s.read.subject_id, s.current_timepoint)
         self._intended_lesion = None
         self._replace_pending(Pending(m, slice_index, None))
         self._show_pending("Drawn by hand")
@@ -354,7 +358,7 @@ class MeasuringMixin:
                 lesion_id = s.add_lesion(choice, bar.organ(), self.node_check.isChecked(), measurement=m)
             elif s.read.lesions[choice].role is Role.NON_TARGET:
                 lesion_id = choice
-                s.set_status(lesion_id, LesionStatus.PRESENT)
+                s.set_status(lesion_id, LesionStatus.PRESENT, point=m.centre_mm())  # where it is seen now
                 recorded = False  # a non-target is present, not measured: its outline is not kept
             else:
                 lesion_id = choice
@@ -484,8 +488,10 @@ class MeasuringMixin:
         if not organ:
             self.say("no organ chosen: the lesion was not declared")
             return
+        # Where the reader last clicked on these images (a lesion the engine could not outline, e.g. in bone).
+        point = self._click_point if self._clicked_at == (s.read.subject_id, s.current_timepoint) else None
         try:
-            lesion_id = s.add_lesion(role, organ, self.node_check.isChecked())
+            lesion_id = s.add_lesion(role, organ, self.node_check.isChecked(), point=point)
         except SessionError as exc:
             self.say(str(exc))
             return
