@@ -203,3 +203,20 @@ def test_the_spider_plot_marks_progression_and_an_unconfirmed_iupd() -> None:
     assert labels == ["iSD", "iCPD", "progression", "iUPD, unconfirmed"]
     fig = spider([subject("S3", [(0, 0.0, ""), (56, -35.0, "PR")], None, "PR")], "RECIST 1.1")
     assert markers(fig) == {} and [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["PR"]
+
+
+def test_a_read_made_under_a_criteria_is_reported_before_one_derived_from_another_reader(tmp_path: Path) -> None:
+    """Central alice read under iRECIST, central bob under RECIST 1.1: the RECIST 1.1 section is bob's read, the
+    iRECIST section alice's; alice's read evaluated under RECIST 1.1 stood in for bob's (it ranks first by name)."""
+    alice = read_from_case(case("S01", [40, 60, 20], criteria="iRECIST"))
+    alice.reader, alice.read_id = "alice", "read-alice"
+    bob = read_from_case(case("S01", [40, 20, 15]))
+    bob.reader, bob.read_id = "bob", "read-bob"
+    build_report([alice, bob], tmp_path, title="T", generated=date(2026, 11, 27))
+    with (tmp_path / "subjects.csv").open() as fh:
+        rows = {r["criteria"]: (r["reader"], r["best_overall_response"]) for r in csv.DictReader(fh)}
+    assert rows == {"RECIST 1.1": ("bob", "PR"), "iRECIST": ("alice", rows["iRECIST"][1])}
+    # a subject read under one criteria only is reported under the other from the same measurements
+    build_report([bob], tmp_path / "one", title="T", generated=date(2026, 11, 27))
+    with (tmp_path / "one" / "subjects.csv").open() as fh:
+        assert {(r["criteria"], r["reader"]) for r in csv.DictReader(fh)} == {("RECIST 1.1", "bob"), ("iRECIST", "bob")}

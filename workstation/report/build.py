@@ -266,7 +266,11 @@ def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial
     derived = derived_reads(reads)
     extras = dict(case_extras or {})
     extras |= {d.read_id: extras[source] for source, d in derived if source in extras}
-    chosen = select_reads([*reads, *(d for _, d in derived)])
+    # A derived read stands in only where no read was made under that criteria for the subject (never beside one).
+    made = select_reads(reads)
+    covered = {(r.subject_id, r.criteria) for r in made}
+    stand_ins = [r for r in select_reads([d for _, d in derived]) if (r.subject_id, r.criteria) not in covered]
+    chosen = sorted(made + stand_ins, key=lambda r: (r.subject_id, r.criteria))
     if not chosen:
         raise ReportError("no read to report on")
     out = Path(out_dir)
