@@ -1,8 +1,12 @@
 """Whether two central reads of a subject disagree: best overall response or date of progression (the usual BICR
-adjudication triggers), computed by the response engine from each read's case file."""
+adjudication triggers), computed by the response engine from each read's case file, under the criteria the subject
+was enrolled under and under the other one from the same measurements: the trial's primary endpoint is by RECIST 1.1,
+and the export carries both (`workstation.export.both_criteria`), so a review under iRECIST whose reads agree there
+but not under RECIST 1.1 goes to adjudication too (it was accepted with a disagreement in the primary endpoint)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +30,9 @@ class ReadOutcome:
 class Comparison:
     first: ReadOutcome
     second: ReadOutcome
+    #: the same two reads under the other criteria (None where the engine cannot evaluate one of them there)
+    other: Comparison | None = None
+    other_criteria: str = ""
 
     @property
     def bor_differs(self) -> bool:
@@ -37,9 +44,15 @@ class Comparison:
 
     @property
     def discordant(self) -> bool:
-        return self.bor_differs or self.progression_date_differs
+        return self.bor_differs or self.progression_date_differs or (self.other is not None and self.other.discordant)
 
     def reasons(self) -> list[str]:
+        out = self._own_reasons()
+        if self.other is not None:
+            out += [f"under {self.other_criteria}: {why}" for why in self.other._own_reasons()]
+        return out
+
+    def _own_reasons(self) -> list[str]:
         out = []
         if self.bor_differs:
             out.append(
@@ -62,4 +75,13 @@ def outcome(read: Read) -> ReadOutcome:
 
 
 def compare(first: Read, second: Read) -> Comparison:
-    return Comparison(outcome(first), outcome(second))
+    from workstation.export.both_criteria import other_criteria
+
+    other = other_criteria(first.criteria)
+    try:
+        also: Comparison | None = Comparison(
+            outcome(dataclasses.replace(first, criteria=other)), outcome(dataclasses.replace(second, criteria=other))
+        )
+    except EvaluationError:  # the reads' own criteria still decide
+        also = None
+    return Comparison(outcome(first), outcome(second), also, other)
