@@ -99,3 +99,29 @@ def test_measurement_is_unchanged_by_derivation() -> None:
     ((_, derived),) = derived_reads([read])
     assert dataclasses.asdict(read) == before and derived.lesions is read.lesions
     assert isinstance(derived.timepoints[0].assessments["T1"].measurements[0], Measurement)
+
+
+def test_a_new_lesion_gone_again_is_absent_and_no_new_lesion_progression() -> None:
+    """A case file's new lesion at 0 mm (gone: the engine reads it so) was exported as UNEQUIVOCAL with LDIAM 0 and
+    NEWLPROG Y beside the engine's PR; NEWLPROG is the engine's new-lesion column now, under both criteria."""
+    from workstation.export.read_json import read_from_case
+
+    def tp(i: int, d: float, n1: dict | None) -> dict:
+        lesions: list[dict] = [
+            {"id": "T1", "diameter_mm": d} | ({"role": "target", "organ": "liver"} if i == 0 else {})
+        ]
+        if n1 is not None:
+            lesions.append({"id": "N1"} | n1)
+        return {"label": f"TP{i}", "date": f"2026-0{1 + i}-05", "lesions": lesions}
+
+    case = {"subject_id": "P1", "criteria": "RECIST 1.1", "timepoints": [
+        tp(0, 50, None), tp(1, 30, {"role": "new", "organ": "lung", "diameter_mm": 8}), tp(2, 25, {"diameter_mm": 0}),
+    ]}  # fmt: skip
+    read = read_from_case(case)
+    assert read.timepoints[2].assessments["N1"].status is LesionStatus.ABSENT
+    both = under_both_criteria([read])
+    ds = build_sdtm(both.reads, both.results, derived=both.source)
+    n1 = [(r["VISITNUM"], r["TRTESTCD"], r["TRORRES"]) for r in ds.tr if r["TRLNKID"] == "N1"]
+    assert n1 == [(2, "TUMSTATE", "UNEQUIVOCAL"), (2, "LDIAM", "8.0"), (3, "TUMSTATE", "ABSENT")]
+    assert _rs(ds, "RECIST 1.1")[("NEWLPROG", 3)] == "N" and _rs(ds, "RECIST 1.1")[("NEWLPROG", 2)] == "Y"
+    assert _rs(ds, "iRECIST")[("NEWLPROG", 3)] == "N" and _rs(ds, "iRECIST")[("OVRLRESP", 3)] != "iUPD"

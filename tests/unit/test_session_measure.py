@@ -206,6 +206,33 @@ def test_a_non_target_is_proposed_where_it_was_seen_and_nothing_counts_that_poin
     assert s.read.timepoints[1].assessments[nt1].point_mm is None
 
 
+def test_a_new_lesion_gone_again_is_recorded_so_iRECIST_sees_the_pseudo_progression():
+    """The app offered a new lesion only measured / unequivocal / equivocal: one gone at the next visit could not be
+    recorded, so an iUPD stayed pending (NE) where iRECIST resets it. Absent (and not evaluated) are offered now."""
+    read = Read(
+        "S1",
+        "r",
+        timepoints=[TimepointRead(label, date(2026, 1, 5) + (date(2026, 2, 16) - date(2026, 1, 5)) * n)
+                    for n, label in enumerate(("b", "w6", "w12", "w18"))],
+    )  # fmt: skip
+    s = ReadingSession(read)
+    t1 = s.add_lesion(Role.TARGET, "liver", measurement=Measurement(40.0, long_axis_endpoints=((0, 0, 0), (40, 0, 0))))
+    s.go_to_timepoint(1)
+    s.record_measurement(t1, Measurement(36.0, long_axis_endpoints=((0, 0, 0), (36, 0, 0))))
+    n1 = s.add_lesion(Role.NEW, "lung", point=(50.0, 50.0, 0.0))
+    for tp, d in ((2, 24.0), (3, 22.0)):
+        s.go_to_timepoint(tp)
+        s.record_measurement(t1, Measurement(d, long_axis_endpoints=((0, 0, 0), (d, 0, 0))))
+        s.set_status(n1, LesionStatus.ABSENT)
+    out = summarize(s.read)
+    assert [t["overall_response"] for t in out.irecist.timepoints][1:] == ["iUPD", "iPR", "iPR"]
+    assert [t["overall_response"] for t in out.recist.timepoints][1:] == ["PD", "PR", "PR"]
+    assert out.recist.best_overall_response == "PD"
+    s.go_to_timepoint(2)
+    s.set_status(n1, LesionStatus.NOT_EVALUATED)  # not assessable at week 12: the iUPD stays pending there
+    assert summarize(s.read).irecist.timepoints[2]["overall_response"] == "NE"
+
+
 def test_the_engine_warms_up_in_the_background_and_a_failing_warm_up_is_left_for_the_first_click():
     class Warming:
         name = "stub"

@@ -261,8 +261,8 @@ def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str) -> LesionAss
             raise ReadFileError(f"{where}: diameter_mm {raw!r} is not a number") from None
         if any(v < 0 for v in diameters):
             raise ReadFileError(f"{where}: a diameter cannot be negative")
-        if lesion.role is not Role.NEW and len(diameters) == 1 and diameters[0] == 0.0:
-            return LesionAssessment(LesionStatus.DISAPPEARED)
+        if len(diameters) == 1 and diameters[0] == 0.0:  # gone (a new lesion: absent, as the engine reads 0 mm)
+            return LesionAssessment(LesionStatus.ABSENT if lesion.role is Role.NEW else LesionStatus.DISAPPEARED)
         # A node's RECIST diameter is its short axis; the case file does not carry the long axis, so none is given.
         ms = [
             Measurement(long_axis_mm=None, short_axis_mm=v) if lesion.is_node else Measurement(long_axis_mm=v)

@@ -339,21 +339,16 @@ class _Builder:
     def _rscat(self) -> str:
         return "iRECIST" if self.read.criteria.lower() == "irecist" else "RECIST 1.1"
 
-    def _new_lesion_progression(self, i: int, result: Mapping[str, Any]) -> str:
-        if result.get("new_lesions") is None:  # iRECIST: a new lesion seen before is not assessed at this visit
+    def _new_lesion_progression(self, result: Mapping[str, Any]) -> str:
+        """The engine's new-lesion column (never recomputed from the statuses: a new lesion gone again is none)."""
+        new = result.get("new_lesions")
+        if new is None:  # iRECIST: a new lesion seen before is not assessed at this visit
             self.out.notes.add("RSORRES", "NE", "NEWLPROG: a new lesion seen before was not assessed at this visit")
             return "NE"
-        states = [
-            a.status
-            for lesion_id, a in self.read.timepoints[i].assessments.items()
-            if self.read.lesions[lesion_id].role is Role.NEW
-        ]
-        if any(s in (LesionStatus.UNEQUIVOCAL, LesionStatus.MEASURED) for s in states):
-            return "Y"
-        if any(s is LesionStatus.EQUIVOCAL for s in states):
+        if new == "equivocal":
             self.out.notes.add("RSORRES", "EQUIVOCAL", "NEWLPROG: only equivocal new lesions at this visit")
             return "EQUIVOCAL"
-        return "N"
+        return "Y" if new == "yes" else "N"
 
     def rs(self, seq: Callable[[str], int]) -> None:
         if self.results is None:
@@ -371,7 +366,7 @@ class _Builder:
             if res.get("non_target_response") is not None:
                 self._rs(seq, i, "NTRGRESP", self._response(res["non_target_response"], where))
             if i > 0:
-                self._rs(seq, i, "NEWLPROG", self._new_lesion_progression(i, res))
+                self._rs(seq, i, "NEWLPROG", self._new_lesion_progression(res))
                 self._rs(seq, i, "OVRLRESP", self._response(res["overall_response"], where))
         bor = self.results.get("best_overall_response")
         if bor is not None:

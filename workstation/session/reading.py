@@ -384,7 +384,15 @@ _ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
         LesionStatus.UNEQUIVOCAL_PROGRESSION,
         LesionStatus.NOT_EVALUATED,
     ),
-    Role.NEW: (LesionStatus.MEASURED, LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL),
+    # A new lesion may be gone again (iRECIST: an iUPD not confirmed, the pseudo-progression this trial looks for) or
+    # not assessable at a visit; it could only be measured or judged present before.
+    Role.NEW: (
+        LesionStatus.MEASURED,
+        LesionStatus.UNEQUIVOCAL,
+        LesionStatus.EQUIVOCAL,
+        LesionStatus.ABSENT,
+        LesionStatus.NOT_EVALUATED,
+    ),
 }
 
 
