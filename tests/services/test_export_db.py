@@ -214,12 +214,11 @@ def test_sdtm_from_the_database_has_every_evaluator_and_flags_the_accepted_read(
     # The reads are RECIST 1.1: their iRECIST responses come from the same measurements, accepted with them.
     assert best[("RADIOLOGIST 2", "Y", "iRECIST")] == "iUPD"
     assert ("RADIOLOGIST 2", "N", "iRECIST") not in best
-    (decision,) = [r for r in rs if r["RSEVALID"] == "ADJUDICATOR"]
-    assert (decision["USUBJID"], decision["RSTESTCD"], decision["RSORRES"]) == (
-        f"TIL-GC-{DISPUTED}",
-        "ADJSEL",
-        "RADIOLOGIST 2",
-    )
+    decisions = [r for r in rs if r["RSEVALID"] == "ADJUDICATOR"]  # under the read's RSCAT and the derived one's
+    assert [(r["USUBJID"], r["RSTESTCD"], r["RSORRES"], r["RSCAT"]) for r in decisions] == [
+        (f"TIL-GC-{DISPUTED}", "ADJSEL", "RADIOLOGIST 2", "RECIST 1.1"),
+        (f"TIL-GC-{DISPUTED}", "ADJSEL", "RADIOLOGIST 2", "iRECIST"),
+    ]
     assert "ADJSEL" in (out / "sdtm" / "define-notes.md").read_text()
     # The unblinded export is in the audit trail, one entry per subject, and the chain still holds.
     exports = [e for e in entries if e.action == "export"]
@@ -295,7 +294,10 @@ def test_report_and_tables_over_the_database(tmp_path: Path, capsys: pytest.Capt
     accepted_ids = build_reading_centre(url)
     assert main(["export", "csv", "--db", url, "--out", str(tmp_path / "tables"), *DATA_MANAGER]) == 0
     manifest = rows(tmp_path / "tables" / "evaluators.csv")
-    assert {r["read_id"] for r in manifest if r["ACPTFL"] == "Y"} == set(accepted_ids.values())
+    # the reads evaluated under iRECIST too are listed, accepted with their source: responses.csv's read ids join
+    accepted = set(accepted_ids.values())
+    assert {r["read_id"] for r in manifest if r["ACPTFL"] == "Y"} == accepted | {f"{a}+iRECIST" for a in accepted}
+    assert {r["criteria"] for r in manifest if r["read_id"].endswith("+iRECIST")} == {"iRECIST"}
     (adjudicated,) = [r for r in manifest if r["adjudicator"]]
     assert (adjudicated["subject_id"], adjudicated["adjudicator"], adjudicated["adjudication_reason"]) == (
         DISPUTED,
@@ -348,7 +350,10 @@ def test_subject_by_its_central_review_pseudonym(tmp_path: Path, capsys: pytest.
     assert f"--subject {pseudonym}: the central-review pseudonym of subject {DISPUTED}" in err
     manifest = rows(out / "evaluators.csv")
     assert {r["subject_id"] for r in manifest} == {DISPUTED}
-    assert sorted(r["reader"] for r in manifest) == ["reader1", "reader2", "site1"]  # once each, not twice
+    assert sorted((r["reader"], r["criteria"]) for r in manifest) == [  # once each per criteria, not twice
+        ("reader1", "RECIST 1.1"), ("reader1", "iRECIST"), ("reader2", "RECIST 1.1"), ("reader2", "iRECIST"),
+        ("site1", "RECIST 1.1"), ("site1", "iRECIST"),
+    ]  # fmt: skip
     assert pseudonym not in (out / "tables" / "measurements.csv").read_text()
     # An id that is neither: one line naming it, nothing written, nothing audited.
     unknown = tmp_path / "unknown"

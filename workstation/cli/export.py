@@ -334,11 +334,13 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
             sdtm = build_sdtm(both.reads, results, args.study_id, accepted_ids=accepted, derived=both.source)
             if export is not None:
                 evaluators = assign_evaluators(both.reads, results, accepted)
-                add_adjudications(sdtm, export.adjudications, reads, evaluators, args.study_id)
+                add_adjudications(sdtm, export.adjudications, both.reads, evaluators, args.study_id, both.source)
             write_sdtm(sdtm, out / "sdtm", args.study_id)
         if export is not None and wanted & {"csv", "json"}:
             at.step = "evaluators.csv"
-            _write_evaluators(reads, assign_evaluators(both.reads, results, accepted), export, out / "evaluators.csv")
+            _write_evaluators(
+                both.reads, assign_evaluators(both.reads, results, accepted), export, out / "evaluators.csv"
+            )  # the reads evaluated under the other criteria too: responses.csv's read ids join here
         if "csv" in wanted:
             at.step = "the CSV tables"
             write_tables(both.reads, results, out / "tables", both.source)

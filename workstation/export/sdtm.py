@@ -456,22 +456,27 @@ ADJUDICATION_TEST = "Adjudicator Selected Evaluator"
 
 
 def add_adjudications(ds: SdtmDataset, decisions: Sequence[AdjudicationRecord], reads: Sequence[Read],
-                      evaluators: Mapping[str, Evaluator], study_id: str = "RECIST-TRIAL") -> None:
+                      evaluators: Mapping[str, Evaluator], study_id: str = "RECIST-TRIAL",
+                      derived: Mapping[str, str] | None = None) -> None:
     """One RS record per adjudication (``RSEVALID = ADJUDICATOR``): which central reader's read the adjudicator
-    accepted (``RSORRES = RADIOLOGIST n``). The chosen read's own records carry ``--ACPTFL = Y``."""
+    accepted (``RSORRES = RADIOLOGIST n``), under the chosen read's RSCAT and under that of each read derived from it
+    (``derived``: derived read id -> source, `workstation.export.both_criteria`). The chosen read's own records carry
+    ``--ACPTFL = Y``."""
     by_id = {r.read_id: r for r in reads}
     for d in decisions:
         chosen = by_id.get(d.chosen_read_id)
         if chosen is None or d.chosen_read_id not in evaluators:
             raise SdtmError(f"subject {d.subject_id}: the adjudicated read {d.chosen_read_id} is not in the export")
         usubjid = f"{study_id}-{d.subject_id}"
-        seq = 1 + max((int(r["RSSEQ"]) for r in ds.rs if r["USUBJID"] == usubjid), default=0)
         evalid = evaluators[d.chosen_read_id].evalid
-        ds.rs.append({
-            "STUDYID": study_id, "DOMAIN": "RS", "USUBJID": usubjid, "RSSEQ": seq, "RSTESTCD": ADJUDICATION_TESTCD,
-            "RSTEST": ADJUDICATION_TEST, "RSCAT": "iRECIST" if chosen.criteria.lower() == "irecist" else "RECIST 1.1",
-            "RSORRES": evalid, "RSSTRESC": evalid, "RSEVAL": ct.EVAL_BY_ROLE["adjudicator"], "RSEVALID": "ADJUDICATOR",
-            "RSACPTFL": "", "RSDTC": d.decided_at[:10],
-        })  # fmt: skip
+        copies = [by_id[x] for x, source in (derived or {}).items() if source == d.chosen_read_id and x in by_id]
+        for read in (chosen, *copies):
+            seq = 1 + max((int(r["RSSEQ"]) for r in ds.rs if r["USUBJID"] == usubjid), default=0)
+            ds.rs.append({
+                "STUDYID": study_id, "DOMAIN": "RS", "USUBJID": usubjid, "RSSEQ": seq, "RSTESTCD": ADJUDICATION_TESTCD,
+                "RSTEST": ADJUDICATION_TEST, "RSCAT": "iRECIST" if read.criteria.lower() == "irecist" else "RECIST 1.1",
+                "RSORRES": evalid, "RSSTRESC": evalid, "RSEVAL": ct.EVAL_BY_ROLE["adjudicator"],
+                "RSEVALID": "ADJUDICATOR", "RSACPTFL": "", "RSDTC": d.decided_at[:10],
+            })  # fmt: skip
         ds.notes.add("RSTESTCD", ADJUDICATION_TESTCD, f"{ADJUDICATION_TEST}: the central reader (RSORRES) whose read "
                      "the adjudicator accepted; sponsor-defined, not in the ONCRSTCD codelist")
