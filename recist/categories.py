@@ -147,6 +147,22 @@ def assess_new_lesions(tp: Timepoint, new_ids: Sequence[str]) -> NewLesionAssess
     return NewLesionAssessment(NewLesions.NO, (), "no new lesions")
 
 
+def new_lesions_unassessed(tp: Timepoint, new_ids: list[str], present: set[str]) -> list[str]:
+    """The new lesions seen before (and not since recorded gone) that ``tp`` leaves out or marks not evaluated: the
+    new-lesion category cannot be called resolved without them. Updates ``present`` with what ``tp`` records."""
+    observations = tp.observations
+    unassessed = sorted(i for i in present if i not in observations or observations[i].status is Status.NOT_EVALUATED)
+    for lesion_id in new_ids:
+        obs = observations.get(lesion_id)
+        if obs is None or obs.status is Status.NOT_EVALUATED:
+            continue
+        if obs.status is Status.ABSENT or obs.diameter_um == 0:
+            present.discard(lesion_id)
+        elif obs.status in (Status.UNEQUIVOCAL, Status.EQUIVOCAL, Status.UNEQUIVOCAL_PROGRESSION):
+            present.add(lesion_id)
+    return unassessed
+
+
 @dataclass
 class CompleteResponseRun:
     """The CRs in a row up to the previous assessment (NE passed over), to tell whether a CR was definitively assigned

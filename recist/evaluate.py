@@ -13,6 +13,7 @@ from recist.categories import (
     assess_new_lesions,
     assess_non_targets,
     assess_targets,
+    new_lesions_unassessed,
     reappeared,
     target_sum,
 )
@@ -57,10 +58,16 @@ def _evaluate_recist(case: Case) -> CaseResult:
     progression_date: date | None = None
     pd_from: int | None = None  # the timepoint progression was backdated to (sec. 4.3.5), if it was
     crs = CompleteResponseRun(Response.CR)
+    present_new: set[str] = set()
     for tp in case.timepoints[1:]:
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
         nt = assess_non_targets(tp, non_targets) if non_targets else None
         new = assess_new_lesions(tp, new_ids)
+        unassessed = new_lesions_unassessed(tp, new_ids, present_new)
+        if unassessed and new.status is not NewLesions.YES:
+            # Table 1 has no "not evaluated" for new lesions: the column stays as assessed, the reason says what is
+            # unknown (a new lesion seen before and not assessed here may still be there).
+            new = new._replace(reason=f"{new.reason}; {', '.join(unassessed)} seen before, not assessed here")
         t_response = t.response if t else None
         nt_response = nt.response if nt else None
         overall, rule = overall_response(t_response, nt_response, new.status)

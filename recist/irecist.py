@@ -34,6 +34,7 @@ from recist.categories import (
     assess_new_lesions,
     assess_non_targets,
     assess_targets,
+    new_lesions_unassessed,
     reappeared,
 )
 from recist.evaluate import baseline_response, finish_case, join_reason
@@ -116,7 +117,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
     present_new: set[str] = set()  # new lesions seen and not since recorded gone
     crs = CompleteResponseRun(R.ICR)
     for tp in case.timepoints[1:]:
-        unassessed = _new_lesions_unassessed(tp, new_ids, present_new)
+        unassessed = new_lesions_unassessed(tp, new_ids, present_new)
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
         nt = assess_non_targets(tp, non_targets) if non_targets else None
         new = assess_new_lesions(tp, new_ids)
@@ -200,22 +201,6 @@ def evaluate_irecist(case: Case) -> CaseResult:
         if sum_um is not None and sum_um < nadir_um:
             nadir_um = sum_um
     return finish_case(case, rows, confirmed.date if confirmed else None, bool(targets), bool(non_targets))
-
-
-def _new_lesions_unassessed(tp: Timepoint, new_ids: list[str], present: set[str]) -> list[str]:
-    """The new lesions seen before (and not since recorded gone) that ``tp`` leaves out or marks not evaluated: the
-    new-lesion category cannot be called resolved without them. Updates ``present`` with what ``tp`` records."""
-    observations = tp.observations
-    unassessed = sorted(i for i in present if i not in observations or observations[i].status is Status.NOT_EVALUATED)
-    for lesion_id in new_ids:
-        obs = observations.get(lesion_id)
-        if obs is None or obs.status is Status.NOT_EVALUATED:
-            continue
-        if obs.status is Status.ABSENT or obs.diameter_um == 0:
-            present.discard(lesion_id)
-        elif obs.status in (Status.UNEQUIVOCAL, Status.EQUIVOCAL, Status.UNEQUIVOCAL_PROGRESSION):
-            present.add(lesion_id)
-    return unassessed
 
 
 def _new_reason(reason: str, new_targets: _NewLesionTargets, nlt_sum: int, complete: bool) -> str:

@@ -184,3 +184,18 @@ def test_a_target_node_back_to_10_mm_after_a_confirmed_nodal_cr_is_pd() -> None:
     result = evaluate_case(make_case([node], (42, [m("T1", 9.0)]), (84, [m("T1", 8.0)]), (126, [m("T1", 9.5)]),
                                      (168, [m("T1", 12.0)])))
     assert responses(result) == ["CR", "CR", "CR", "PD"]
+
+
+def test_a_new_lesion_seen_before_and_not_assessed_is_said_in_the_reason() -> None:
+    """RECIST 1.1 Table 1 has no "not evaluated" for new lesions: the column stays "no" where nothing new is seen, and
+    the reason says that the equivocal lesion seen before was not assessed (the panel read "SD, New: no")."""
+    case = make_case(
+        [target("T1", 40.0)],
+        (42, [m("T1", 38.0), new("N1", "equivocal")]),
+        (84, [m("T1", 37.0), st("N1", "not_evaluated")]),
+        (126, [m("T1", 36.0)]),
+    )
+    rows = evaluate_case(case)["timepoints"]
+    assert [r["new_lesions"] for r in rows[1:]] == ["equivocal", "no", "no"]
+    assert "N1 seen before, not assessed here" in rows[2]["reason"] and "N1 seen before" in rows[3]["reason"]
+    assert "seen before" not in rows[1]["reason"]
