@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
@@ -157,16 +158,28 @@ def _record_failure(db: Database, username: str) -> None:
         )
 
 
-def record_denial(db: Database, user: User, what: str) -> None:
-    """A signed-in user refused ``what`` for their role is audited, as failed sign-ins are (21 CFR 11.300(d))."""
+def record_denial(db: Database, user: User, what: str, why: str = "") -> None:
+    """A signed-in user refused ``what`` for their role (or for ``why``) is audited, as failed sign-ins are (21 CFR
+    11.300(d))."""
     with db.transaction() as conn:
         audit_log.append(
             conn,
             username=user.username,
             action=AuditAction.ACCESS_DENIED,
             entity=f"user/{user.username}",
-            reason=f"{what}: not allowed for {with_article(user.role)}",
+            reason=f"{what}: {why or f'not allowed for {with_article(user.role)}'}",
         )
+
+
+@contextlib.contextmanager
+def refusals_audited(db: Database, user: User, what: str) -> Iterator[None]:
+    """Inside: a `PermissionDenied` (the wrong role, a subject not assigned, someone else's read) is recorded with
+    `record_denial`, then raised on: a refusal by a service is audited as one by a command is."""
+    try:
+        yield
+    except PermissionDenied as exc:
+        record_denial(db, user, what, str(exc))
+        raise
 
 
 def _hasher_dummy_verify(password: str) -> None:

@@ -269,3 +269,40 @@ def test_enrolment_refuses_criteria_the_engine_does_not_know(db) -> None:
     read.criteria = "RECIST2"
     with pytest.raises(ReadError, match=r"criteria 'RECIST2' are not RECIST 1\.1 or iRECIST"):
         save_read(db, read, user=people["site1"], expected_version=None)
+
+
+def test_refusals_by_the_services_are_audited(db) -> None:
+    """A refused act through the services (the workstation's own path), not only through a command, is an
+    access-denied entry naming who, what and why (21 CFR 11.300(d)); the chain still verifies."""
+    people = make_users(db)
+    site = site_read()
+    save_read(db, site, user=people["site1"], expected_version=None)
+    pseudonym = enrol_subject(db, "S1", sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+    own = open_blinded_case(db, pseudonym, people["reader1"]).own_read
+    refused = [
+        lambda: enrol_subject(db, "S2", sources(site), readers=("reader1", "reader2"), admin=people["reader1"]),
+        lambda: open_blinded_case(db, pseudonym, people["reader3"]),  # not assigned to it
+        lambda: adjudication_case(db, pseudonym, people["reader1"]),
+        lambda: review_overview(db, people["reader2"]),
+    ]
+    for act in refused:
+        with pytest.raises(PermissionDenied):
+            act()
+    with pytest.raises(ReadError, match="reader2 cannot save the read of reader1"):
+        save_read(db, own.read, user=people["reader2"], expected_version=own.version)
+    with pytest.raises(ReadError, match="reader2 cannot sign the read of reader1"):
+        sign_timepoint(db, own.read.read_id, 0, username="reader2", password=PASSWORD, meaning="read",
+                       expected_version=own.version)  # fmt: skip
+    denied = [(e.username, e.reason) for e in audit_log.entries(db) if e.action == "access-denied"]
+    assert denied == [
+        ("reader1", "enrol subject S2 in central review: reader1 is a central reader; this needs an administrator"),
+        ("reader3", f"open the central read of {pseudonym}: reader3 is not assigned to {pseudonym}"),
+        ("reader1", f"adjudicate {pseudonym}: reader1 is a central reader; this needs an adjudicator"),
+        ("reader2", "the central-review overview: reader2 is a central reader; this needs an administrator or a "
+                    "data manager"),
+        ("reader2", f"save a read of subject {pseudonym}: reader2 cannot save the read of reader1: a reader edits "
+                    "only their own read"),
+        ("reader2", f"sign a read of subject {pseudonym}: reader2 cannot sign the read of reader1: only its reader "
+                    "signs it"),
+    ]  # fmt: skip
+    assert audit_log.verify(db).ok

@@ -33,7 +33,15 @@ from workstation.review.discordance import Comparison, EvaluationError, compare
 from workstation.storage import Database, audit_log
 from workstation.storage.repository import StoredRead, load_read, save_read_on
 from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints
-from workstation.users import PermissionDenied, User, UserRole, authenticate, get_user, require_role
+from workstation.users import (
+    PermissionDenied,
+    User,
+    UserRole,
+    authenticate,
+    get_user,
+    refusals_audited,
+    require_role,
+)
 
 
 class ReviewError(Exception):
@@ -170,7 +178,8 @@ def enrol_subject(
     the protocol's response ``settings`` (the engine's defaults when None); they are kept on the reads themselves.
     """
     settings = settings or ResponseSettings()
-    require_role(admin, UserRole.ADMINISTRATOR)
+    with refusals_audited(db, admin, f"enrol subject {subject_id} in central review"):
+        require_role(admin, UserRole.ADMINISTRATOR)
     if criteria not in {c.value for c in Criteria}:
         raise ReviewError(f"subject {subject_id}: unknown criteria {criteria!r} (RECIST 1.1 or iRECIST)")
     if len(set(readers)) != 2:
@@ -249,7 +258,8 @@ def _own_slot(subject: dict[str, object], reader: User) -> int:
 
 def worklist(db: Database, reader: User) -> list[WorklistItem]:
     """The subjects assigned to this central reader, by pseudonym only."""
-    require_role(reader, UserRole.CENTRAL_READER)
+    with refusals_audited(db, reader, "the central-review worklist"):
+        require_role(reader, UserRole.CENTRAL_READER)
     items = []
     with db.reading() as conn:
         rows = conn.execute(
@@ -269,7 +279,8 @@ def open_blinded_case(db: Database, pseudonym: str, reader: User) -> BlindedCase
     with db.reading() as conn:
         subject = _subject(conn, pseudonym)
         days = _study_days(conn, pseudonym)
-    slot = _own_slot(subject, reader)
+    with refusals_audited(db, reader, f"open the central read of {pseudonym}"):
+        slot = _own_slot(subject, reader)
     return BlindedCase(pseudonym, blinded_timepoints(days), load_read(db, str(subject[f"read_{slot}_id"])))
 
 
@@ -284,7 +295,8 @@ def source_series(db: Database, pseudonym: str, position: int, reader: User) -> 
             )
         ).first()
     if reader.role is not UserRole.ADJUDICATOR:
-        _own_slot(subject, reader)
+        with refusals_audited(db, reader, f"load the images of {pseudonym}"):
+            _own_slot(subject, reader)
     if row is None:
         raise ReviewError(f"{pseudonym} has no timepoint {position}")
     return str(row.study_uid), str(row.series_uid)
@@ -336,10 +348,11 @@ def _state_of(st: _Status) -> ReviewState:
 
 
 def adjudication_case(db: Database, pseudonym: str, adjudicator: User) -> AdjudicationCase:
-    require_role(adjudicator, UserRole.ADJUDICATOR)
-    st = _status(db, pseudonym)
-    if adjudicator.username in (st.subject["reader_1"], st.subject["reader_2"]):
-        raise PermissionDenied(f"{adjudicator.username} read {pseudonym} and cannot adjudicate it")
+    with refusals_audited(db, adjudicator, f"adjudicate {pseudonym}"):
+        require_role(adjudicator, UserRole.ADJUDICATOR)
+        st = _status(db, pseudonym)
+        if adjudicator.username in (st.subject["reader_1"], st.subject["reader_2"]):
+            raise PermissionDenied(f"{adjudicator.username} read {pseudonym} and cannot adjudicate it")
     if not st.both_complete:
         raise ReviewError(f"{pseudonym}: both central reads must be signed at every timepoint before adjudication")
     comparison = compare(st.read_1.read, st.read_2.read)
@@ -487,7 +500,8 @@ class ReviewOverviewRow:
 
 
 def review_overview(db: Database, user: User) -> list[ReviewOverviewRow]:
-    require_role(user, UserRole.ADMINISTRATOR, UserRole.DATA_MANAGER)
+    with refusals_audited(db, user, "the central-review overview"):
+        require_role(user, UserRole.ADMINISTRATOR, UserRole.DATA_MANAGER)
     with db.reading() as conn:
         rows = conn.execute(select(review_subjects).order_by(review_subjects.c.subject_id)).all()
     out = []
@@ -516,7 +530,8 @@ def review_overview(db: Database, user: User) -> list[ReviewOverviewRow]:
 
 def adjudication_worklist(db: Database, adjudicator: User) -> list[str]:
     """Pseudonyms awaiting adjudication that this adjudicator may decide (not the ones they read)."""
-    require_role(adjudicator, UserRole.ADJUDICATOR)
+    with refusals_audited(db, adjudicator, "the adjudication worklist"):
+        require_role(adjudicator, UserRole.ADJUDICATOR)
     with db.reading() as conn:
         rows = conn.execute(select(review_subjects).order_by(review_subjects.c.pseudonym)).all()
     return [

@@ -180,6 +180,10 @@ def save_read(db: Database, read: Read, *, user: users_mod.User, expected_versio
     ``expected_version`` is the version it was loaded at (None for a new read). Every changed entity gets an audit
     entry with old and new value; a change to a signed timepoint needs ``reason``.
     """
+    if user.username != read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
+        why = f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read"
+        users_mod.record_denial(db, user, f"save a read of subject {read.subject_id}", why)
+        raise ReadError(why)
     with db.transaction() as conn:
         return save_read_on(conn, db.where, read, user=user, expected_version=expected_version, reason=reason)
 
@@ -286,6 +290,12 @@ def sign_timepoint(
     user = users_mod.authenticate(db, username, password)
     if not meaning.strip():
         raise ReadError("a signature needs its meaning (e.g. 'I confirm these measurements as the reader')")
+    with db.reading() as conn:
+        before = _load(conn, read_id)
+    if before is not None and user.username != before.read.reader:  # audited, as a refused command is
+        why = f"{user.username} cannot sign the read of {before.read.reader}: only its reader signs it"
+        users_mod.record_denial(db, user, f"sign a read of subject {before.read.subject_id}", why)
+        raise ReadError(why)
     with db.transaction() as conn:
         stored = _load(conn, read_id, for_update=True)
         if stored is None:
