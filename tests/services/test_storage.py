@@ -3,10 +3,13 @@ all-or-nothing saves, and clear messages for damaged, foreign, newer or locked d
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,24 +209,37 @@ def test_a_foreign_or_newer_database_is_refused(tmp_path: Path) -> None:
         open_database(str(newer))
 
 
-def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Path, monkeypatch) -> None:
+@contextlib.contextmanager
+def _another_program_writing(path: Path) -> Iterator[None]:
+    """Another program holds the database's write lock while inside."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+def _saved(path: Path, monkeypatch) -> tuple[Any, dict, Any]:
+    """A database at ``path`` with one saved read (busy timeout shortened); (database, users, read)."""
     monkeypatch.setattr(database_mod, "SQLITE_BUSY_TIMEOUT_S", 0.2)
-    path = tmp_path / "reads.db"
     db = open_database(str(path))
     people = make_users(db)
     read = make_read()
     save_read(db, read, user=people["site1"], expected_version=None)
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    try:
+    return db, people, read
+
+
+def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "reads.db"
+    db, people, read = _saved(path, monkeypatch)
+    with _another_program_writing(path):
         read.timepoints[0].assessments["T1"].comment = "edit"
         with pytest.raises(StorageError, match=rf"database file {path} is locked by another program"):
             save_read(db, read, user=people["site1"], expected_version=1)
         assert load_read(db, read.read_id).version == 1  # reading never waits for a writer (WAL)
         assert audit_log.verify(db).ok
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     assert save_read(db, read, user=people["site1"], expected_version=1) == 2
     db.close()
 
@@ -231,23 +247,14 @@ def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Pa
 def test_a_database_opens_and_reads_while_another_program_writes(tmp_path: Path, monkeypatch) -> None:
     """Opening an up-to-date database takes no write lock: a workstation or `recist audit verify` opens it and reads
     while another program holds a write transaction (it waited, then said the file was locked)."""
-    monkeypatch.setattr(database_mod, "SQLITE_BUSY_TIMEOUT_S", 0.2)
     path = tmp_path / "reads.db"
-    db = open_database(str(path))
-    people = make_users(db)
-    read = make_read()
-    save_read(db, read, user=people["site1"], expected_version=None)
+    db, _, read = _saved(path, monkeypatch)
     db.close()
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    try:
+    with _another_program_writing(path):
         other = open_database(str(path), create=False)
         assert load_read(other, read.read_id).version == 1
         assert audit_log.verify(other).ok
         other.close()
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
 
 
 def test_an_unreachable_server_or_bad_url_gives_a_clear_message_without_the_password() -> None:
