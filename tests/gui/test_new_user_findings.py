@@ -432,7 +432,11 @@ def test_a_non_target_declared_after_a_click_is_proposed_there_at_follow_up(qtbo
     nt = w.session.read.timepoints[0].assessments["NT1"]
     assert w.session.read.lesions["NT1"].organ == "bone" and nt.measurements == []
     assert np.allclose(nt.point_mm, where, atol=1.0)  # the click, to the pixel
+    w.auto_answer = None
+    QTest.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # again, with no new click: no place known
+    w.auto_answer = True
+    assert w.session.read.timepoints[0].assessments["NT2"].point_mm is None
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
     qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
     proposed = {p.lesion_id for p in w.proposals}
-    assert proposed == {"T1", "T2", "NT1"}
+    assert proposed == {"T1", "T2", "NT1"}  # NT2: nowhere to propose it

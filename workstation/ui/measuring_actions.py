@@ -369,6 +369,7 @@ class MeasuringMixin:
             self.say(str(exc))
             return
         self._clear_pending(accepted=recorded)
+        self._clicked_at = None  # that click made this lesion: a lesion declared next is not put there
         self.node_check.setChecked(False)  # the next click is not a node unless the reader says so
         s.select_lesion(lesion_id)
         if not recorded:
@@ -492,6 +493,7 @@ class MeasuringMixin:
         point = self._click_point if self._clicked_at == (s.read.subject_id, s.current_timepoint) else None
         try:
             lesion_id = s.add_lesion(role, organ, self.node_check.isChecked(), point=point)
+            self._clicked_at = None  # one lesion per click
         except SessionError as exc:
             self.say(str(exc))
             return
