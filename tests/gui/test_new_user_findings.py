@@ -440,3 +440,28 @@ def test_a_non_target_declared_after_a_click_is_proposed_there_at_follow_up(qtbo
     qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
     proposed = {p.lesion_id for p in w.proposals}
     assert proposed == {"T1", "T2", "NT1"}  # NT2: nowhere to propose it
+
+
+def test_a_waiting_outline_declared_a_non_target_and_found_again_at_follow_up(qtbot, window):
+    """Shift+N with an outline waiting declares the non-target there and the outline goes (it stayed offered as a new
+    target); at follow-up G on the non-target offers it as itself (only new lesion and targets were offered, and a
+    radiologist recorded a new lesion on top of it: PD)."""
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    centre = w.pending.measurement.centre_mm()
+    QTest.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
+    assert w.pending is None and w.decision_bar.isHidden()
+    nt = w.session.read.timepoints[0].assessments["NT1"]
+    assert w.session.read.lesions["NT1"].role is Role.NON_TARGET and nt.point_mm == centre and not nt.measurements
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
+    w.session.select_lesion("NT1")
+    QTest.keyClick(w, Qt.Key.Key_G)
+    _wait_pending(qtbot, w, organ=None)
+    assert w.decision_bar.choice() == "NT1" and "non-target: present" in w.decision_bar.lesion_choice.currentText()
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    at_week6 = w.session.read.timepoints[1].assessments["NT1"]
+    assert at_week6.status is LesionStatus.PRESENT and at_week6.point_mm is not None and not at_week6.measurements
+    assert [lid for lid in w.session.read.lesions if lid.startswith("N") and lid != "NT1"] == []  # no new lesion

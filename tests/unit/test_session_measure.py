@@ -67,6 +67,19 @@ def test_an_end_point_dragged_so_that_the_short_axis_outgrows_the_long_one_is_re
     assert move_endpoint(m, "short", 1, (5.0, 7.5, 0.0)).short_axis_mm == 10.0  # as long as the long axis: allowed
 
 
+def test_a_short_axis_end_dragged_across_the_long_axis_is_put_back():
+    """Both ends on one side of the long axis (a node's short axis of 5.3 mm was recorded so): refused; a short axis
+    that did not cross before (an outline's) does not stop the long axis being adjusted."""
+    m = Measurement(10.0, 5.0, ((0.0, 0.0, 0.0), (10.0, 0.0, 0.0)), ((5.0, -2.5, 0.0), (5.0, 2.5, 0.0)))
+    with pytest.raises(MeasureError, match="the short axis must cross the long axis"):
+        move_endpoint(m, "short", 1, (5.0, -0.5, 0.0))
+    with pytest.raises(MeasureError, match="the short axis must cross the long axis"):
+        move_endpoint(m, "long", 1, (14.0, 9.0, 0.0))  # the long axis swung away from the short one
+    assert move_endpoint(m, "short", 1, (5.5, 3.0, 0.0)).short_axis_mm is not None  # still across: fine
+    beside = Measurement(10.0, 4.0, ((0.0, 0.0, 0.0), (10.0, 0.0, 0.0)), ((5.0, 1.0, 0.0), (5.0, 5.0, 0.0)))
+    assert move_endpoint(beside, "long", 1, (11.0, 0.0, 0.0)).long_axis_mm == 11.0
+
+
 class _DiskSegmenter:
     name = "disk"
 

@@ -59,6 +59,25 @@ def manual_measurement(
     )
 
 
+def _crosses(short_axis: Segment, long_axis: Segment) -> bool:
+    """Whether the short axis's ends lie on either side of the long axis's line, within its length (the short axis is
+    measured across the lesion, perpendicular to the long one: RECIST 1.1 sec. 4.2)."""
+    a0, a1 = np.asarray(long_axis[0]), np.asarray(long_axis[1])
+    direction = a1 - a0
+    length = float(np.linalg.norm(direction))
+    if length == 0.0:
+        return True
+    unit = direction / length
+    offsets = []
+    for p in short_axis:
+        v = np.asarray(p) - a0
+        along = float(v @ unit)
+        offsets.append(v - along * unit)
+        if not -1e-6 <= along <= length + 1e-6:
+            return False
+    return float(offsets[0] @ offsets[1]) < 0.0
+
+
 def move_endpoint(measurement: Measurement, axis: str, end: int, new_point: Point) -> Measurement:
     """The measurement with one end point moved: an engine's suggestion becomes ADJUSTED, a manual one stays MANUAL."""
     if axis not in ("long", "short") or end not in (0, 1):
@@ -80,6 +99,12 @@ def move_endpoint(measurement: Measurement, axis: str, end: int, new_point: Poin
             raise MeasureError(
                 f"the short axis ({short_mm:.1f} mm) cannot be longer than the long axis ({long_mm:.1f} mm): the "
                 "end point was put back; drag the long axis out first"
+            )
+        long_axis, short_axis = (moved, other) if axis == "long" else (other, moved)
+        before = (segment, other) if axis == "short" else (other, segment)
+        if _crosses(*before) and not _crosses(short_axis, long_axis):  # a drag broke it (an outline may not have)
+            raise MeasureError(
+                "the short axis must cross the long axis (its ends on either side of it): the end point was put back"
             )
     origin = measurement.origin if measurement.origin is MeasurementOrigin.MANUAL else MeasurementOrigin.ADJUSTED
     changes: dict[str, object] = {field: moved, "origin": origin}

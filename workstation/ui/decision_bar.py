@@ -114,8 +114,9 @@ class DecisionBar(QFrame):
         for role in (Role.TARGET, Role.NON_TARGET) if session.is_baseline else (Role.NEW,):
             self.lesion_choice.addItem(NEW_CHOICES[role], role)
         for lesion_id, lesion in session.read.lesions.items():
-            if lesion.role is not Role.NON_TARGET:
-                self.lesion_choice.addItem(f"{lesion_id} ({lesion.organ})", lesion_id)
+            # a non-target is not measured: accepting on it records it present, where the outline is
+            what = f"{lesion.organ}, non-target: present" if lesion.role is Role.NON_TARGET else lesion.organ
+            self.lesion_choice.addItem(f"{lesion_id} ({what})", lesion_id)
         index = self.lesion_choice.findData(guess) if guess is not None else 0
         self.lesion_choice.setCurrentIndex(max(index, 0))
         self.lesion_choice.blockSignals(False)
@@ -165,7 +166,8 @@ class DecisionBar(QFrame):
         existing = isinstance(data, str) and s is not None and data in s.read.lesions
         self.organ_choice.setEnabled(not existing)
         self.node_check.setEnabled(not existing)
-        self.fragment_check.setEnabled(bool(existing and s is not None and s.assessment(data) is not None))
+        measured = existing and s is not None and s.read.lesions[data].role is not Role.NON_TARGET
+        self.fragment_check.setEnabled(bool(measured and s is not None and s.assessment(data) is not None))
         self.fragment_check.setChecked(False)
         self.organ_choice.blockSignals(True)
         if existing and s is not None:

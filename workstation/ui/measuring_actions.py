@@ -474,7 +474,7 @@ class MeasuringMixin:
             self,  # type: ignore[arg-type]
             "Declare a lesion",
             f"Organ of the {NEW_NAMES[role].removeprefix('new ')}:",
-            list(ORGANS),
+            ["", *ORGANS],  # starts empty, as the decision bar does: Enter alone declares nothing
             0,
             True,
         )
@@ -489,15 +489,21 @@ class MeasuringMixin:
         if not organ:
             self.say("no organ chosen: the lesion was not declared")
             return
-        # Where the reader last clicked on these images (a lesion the engine could not outline, e.g. in bone).
+        # Where the reader last clicked on these images (a lesion the engine could not outline, e.g. in bone), or the
+        # middle of the outline waiting, which this declaration takes the place of.
         point = self._click_point if self._clicked_at == (s.read.subject_id, s.current_timepoint) else None
+        waiting = self.pending
+        if waiting is not None:
+            point = waiting.measurement.centre_mm() or point
         try:
             lesion_id = s.add_lesion(role, organ, self.node_check.isChecked(), point=point)
             self._clicked_at = None  # one lesion per click
+            if waiting is not None:
+                self._clear_pending()  # the outline is not kept: a declared lesion is not measured
         except SessionError as exc:
             self.say(str(exc))
             return
         finally:
             self.decision_bar.organ_choice.setCurrentText("")  # the next lesion's organ is chosen afresh
             self.current_viewer.setFocus()
-        self.say(f"{lesion_id} declared ({role.value}); right-click it in the table to set its organ and status")
+        self.say(f"{lesion_id} declared ({role.value}, {organ}); right-click it in the table to change its status")
