@@ -455,6 +455,9 @@ def test_a_waiting_outline_declared_a_non_target_and_found_again_at_follow_up(qt
     assert w.pending is None and w.decision_bar.isHidden()
     nt = w.session.read.timepoints[0].assessments["NT1"]
     assert w.session.read.lesions["NT1"].role is Role.NON_TARGET and nt.point_mm == centre and not nt.measurements
+    viewer = w.current_viewer
+    viewer.set_slice(viewer.patient_to_view(centre)[2])
+    assert len(viewer.seen_item.getData()[0]) == 1  # a ring where it was seen, on its slice
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
     qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
     w.session.select_lesion("NT1")

@@ -1038,6 +1038,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                         colour = "#ffd400" if lesion_id != s.selected_lesion else "#ff9100"
                         lines.append(OverlayLine(lesion_id, m.long_axis_endpoints, m.short_axis_endpoints, colour))
             viewer.set_overlays(lines)
+            viewer.set_seen(
+                [
+                    (lesion_id, a.point_mm)
+                    for lesion_id in s.read.lesions
+                    if (a := s.assessment(lesion_id, tp)) is not None and a.point_mm is not None and not a.measurements
+                ]
+            )
         measured = {lid for lid in s.read.lesions if s.assessment(lid) is not None}
         self.current_viewer.set_proposals(
             [(p.lesion_id, p.point_mm) for p in self.proposals if p.lesion_id not in measured]

@@ -76,6 +76,8 @@ class _SliceMarks:
     ys: list[float] = field(default_factory=list)
     px: list[float] = field(default_factory=list)  # proposal marks
     py: list[float] = field(default_factory=list)
+    sx: list[float] = field(default_factory=list)  # where unmeasured lesions (non-targets) were seen
+    sy: list[float] = field(default_factory=list)
     labels: list[tuple[str, float, float, str, tuple[float, float]]] = field(default_factory=list)
 
 
@@ -155,6 +157,7 @@ class SliceViewer(QWidget):
         self.loading_text = ""
         self._overlays: list[OverlayLine] = []
         self._proposals: list[tuple[str, Point]] = []
+        self._seen: list[tuple[str, Point]] = []
         self._pending_long: tuple[Point, Point] | None = None
         self._pending_short: tuple[Point, Point] | None = None
         self._outline: npt.NDArray[np.bool_] | None = None  # 2-D axial mask on `_outline_k`
@@ -179,6 +182,9 @@ class SliceViewer(QWidget):
         self.proposal_item = pg.ScatterPlotItem(symbol="+", size=22, pen=pg.mkPen("#ff4fd8", width=2), brush=None)
         self.proposal_item.setZValue(12)
         self.vb.addItem(self.proposal_item)
+        self.seen_item = pg.ScatterPlotItem(symbol="o", size=18, pen=pg.mkPen("#ffd400", width=2), brush=None)
+        self.seen_item.setZValue(12)
+        self.vb.addItem(self.seen_item)
         self._label_pool: list[pg.TextItem] = []
         self._pending_items: list[Any] = []
         self._pending_k: int | None = None
@@ -262,6 +268,12 @@ class SliceViewer(QWidget):
 
     def set_proposals(self, proposals: list[tuple[str, Point]]) -> None:
         self._proposals = list(proposals)
+        self._marks_cache = None
+        self._draw_overlays()
+
+    def set_seen(self, points: list[tuple[str, Point]]) -> None:
+        """Lesions recorded without a measurement where the reader saw them (a non-target): a ring and the id."""
+        self._seen = list(points)
         self._marks_cache = None
         self._draw_overlays()
 
@@ -387,6 +399,12 @@ class SliceViewer(QWidget):
                 if n == 0:
                     x, y = self._voxel_to_view(float(kji[0, 1]), float(kji[0, 2]))
                     m.labels.append((ov.label, x, y, ov.color, (1.1, 1.1)))
+        for name, point in self._seen:
+            x, y, sk = self.patient_to_view(point)
+            m = marks.setdefault(sk, _SliceMarks())
+            m.sx.append(x)
+            m.sy.append(y)
+            m.labels.append((name, x, y, "#ffd400", (-0.3, 1.3)))
         for name, point in self._proposals:
             x, y, pk = self.patient_to_view(point)
             for k in (pk - 1, pk, pk + 1):
@@ -428,6 +446,7 @@ class SliceViewer(QWidget):
         m = self._marks().get(k, _EMPTY_MARKS) if axial else _EMPTY_MARKS
         self.lines_item.setData(m.xs, m.ys)
         self.proposal_item.setData(m.px, m.py)
+        self.seen_item.setData(m.sx, m.sy)
         while len(self._label_pool) < len(m.labels):
             item = pg.TextItem("", anchor=(0, 0))
             self.vb.addItem(item)
