@@ -468,3 +468,19 @@ def test_a_waiting_outline_declared_a_non_target_and_found_again_at_follow_up(qt
     at_week6 = w.session.read.timepoints[1].assessments["NT1"]
     assert at_week6.status is LesionStatus.PRESENT and at_week6.point_mm is not None and not at_week6.measurements
     assert [lid for lid in w.session.read.lesions if lid.startswith("N") and lid != "NT1"] == []  # no new lesion
+
+
+def test_the_axis_lengths_of_a_small_node_do_not_overlap(qtbot, window):
+    """The long axis's length is written beyond its second end, the short axis's beyond its first (both were written
+    at their second ends, which on a small node lie close together)."""
+    w = window
+    _open(qtbot, w)
+    viewer = w.current_viewer
+    x, y, z = LESIONS[0].centre_mm
+    long_axis = ((x - 6.0, y, z), (x + 6.0, y, z))
+    short_axis = ((x, y - 4.5, z), (x, y + 4.5, z))
+    viewer.set_pending(long_axis, short_axis)
+    labels = [item for item in viewer._pending_items if hasattr(item, "textItem")]
+    assert [label.textItem.toPlainText() for label in labels] == ["12.0 mm", "9.0 mm"]
+    first, second = (label.sceneBoundingRect() for label in labels)
+    assert not first.intersects(second)

@@ -434,8 +434,11 @@ class SliceViewer(QWidget):
             roi.setZValue(20)
             roi.sigRegionChangeFinished.connect(lambda r, a=axis: self._roi_moved(a, r))
             length = float(np.linalg.norm(np.subtract(seg[1], seg[0])))
-            label = pg.TextItem(f"{length:.1f} mm", color=colour, anchor=(-0.1, -0.1))
-            label.setPos(bx, by)
+            # the long axis's length beyond its second end, the short axis's beyond its first: on a small node the
+            # two ends are close, and the labels overlapped
+            anchor, at = ((-0.1, -0.1), (bx, by)) if axis == "long" else ((1.1, 1.1), (ax, ay))
+            label = pg.TextItem(f"{length:.1f} mm", color=colour, anchor=anchor)
+            label.setPos(*at)
             for item in (roi, label):
                 self.vb.addItem(item)
                 self._pending_items.append(item)
