@@ -125,3 +125,17 @@ def test_a_new_lesion_gone_again_is_absent_and_no_new_lesion_progression() -> No
     assert n1 == [(2, "TUMSTATE", "UNEQUIVOCAL"), (2, "LDIAM", "8.0"), (3, "TUMSTATE", "ABSENT")]
     assert _rs(ds, "RECIST 1.1")[("NEWLPROG", 3)] == "N" and _rs(ds, "RECIST 1.1")[("NEWLPROG", 2)] == "Y"
     assert _rs(ds, "iRECIST")[("NEWLPROG", 3)] == "N" and _rs(ds, "iRECIST")[("OVRLRESP", 3)] != "iUPD"
+
+
+def test_an_evaluators_recist_records_come_first_whatever_order_the_reads_came_in() -> None:
+    recist = known_read()
+    irecist = dataclasses.replace(known_read(), criteria="iRECIST", read_id="read-alice-i")
+    m = irecist.timepoints[2].assessments["T1"].measurements[0]
+    irecist.timepoints[2].assessments = dict(irecist.timepoints[2].assessments)
+    irecist.timepoints[2].assessments["N1"] = LesionAssessment(
+        LesionStatus.MEASURED, [dataclasses.replace(m, long_axis_mm=12.0)]
+    )
+    both = under_both_criteria([irecist, recist])  # the iRECIST read first
+    ds = build_sdtm(both.reads, both.results)
+    first = min(ds.tr, key=lambda r: r["TRSEQ"])
+    assert (first["TRLNKID"], first["VISITNUM"]) == ("T1", 1)  # the baseline, not the iRECIST read's new lesion

@@ -388,7 +388,9 @@ def build_sdtm(
     recist_reads = {(r.subject_id, r.reader, r.reader_role): r for r in reads if r.criteria.lower() != "irecist"}
     counters: dict[tuple[str, str], int] = {}
     visitnums = visit_numbers(reads)
-    for read in reads:
+    # RECIST 1.1 reads first (stable otherwise): an evaluator's lesions and measurements come before the iRECIST
+    # read's additions in --SEQ order, whichever order the reads were given in
+    for read in sorted(reads, key=lambda r: r.criteria.lower() == "irecist"):
         usubjid = f"{study_id}-{read.subject_id}"
 
         def seq(domain: str, _u: str = usubjid) -> int:
