@@ -139,3 +139,16 @@ def test_an_evaluators_recist_records_come_first_whatever_order_the_reads_came_i
     ds = build_sdtm(both.reads, both.results)
     first = min(ds.tr, key=lambda r: r["TRSEQ"])
     assert (first["TRLNKID"], first["VISITNUM"]) == ("T1", 1)  # the baseline, not the iRECIST read's new lesion
+
+
+def test_two_site_readers_of_a_subject_are_told_apart() -> None:
+    """Two site readers, one per criteria: each has responses under both, so their records need --EVALID (empty for
+    a site read, they could not be told apart); one site reader keeps it empty."""
+    sam = known_read("sam", "site")
+    sue = dataclasses.replace(known_read("sue", "site"), criteria="iRECIST")
+    both = under_both_criteria([sam, sue])
+    ds = build_sdtm(both.reads, both.results, derived=both.source)
+    best = {(r["RSEVALID"], r["RSCAT"]) for r in ds.rs if r["RSTESTCD"] == "BESTRESP"}
+    assert best == {(f"INVESTIGATOR {n}", c) for n in (1, 2) for c in ("RECIST 1.1", "iRECIST")}
+    alone = build_sdtm([sam], both.results)
+    assert {r["RSEVALID"] for r in alone.rs} == {""}

@@ -99,6 +99,11 @@ def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results],
     for subject_id, subject_reads in by_subject.items():
         numbers = {name: n for n, name in enumerate(sorted({r.reader for r in subject_reads
                                                             if r.reader_role == "central"}), start=1)}
+        # More than one site reader of a subject (unusual): --EVALID tells their records apart, as it does the
+        # central readers' (SDTMIG: "multiple evaluators with the same role recorded in --EVAL").
+        site_readers = sorted({r.reader for r in subject_reads if r.reader_role not in ("central", "adjudicator")})
+        site_ids = {name: f"INVESTIGATOR {n}" for n, name in enumerate(site_readers, start=1)} if len(
+            site_readers) > 1 else {}
         accepted: set[str] = set()
         for criteria in {r.criteria for r in subject_reads} if accepted_ids is None else ():
             same = [r for r in subject_reads if r.criteria == criteria]
@@ -121,7 +126,7 @@ def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results],
                 out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["adjudicator"], "ADJUDICATOR",
                                            _yn(accepted_ids is None or r.read_id in accepted))
             else:
-                out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["site"], "", "")
+                out[r.read_id] = Evaluator(ct.EVAL_BY_ROLE["site"], site_ids.get(r.reader, ""), "")
     return out
 
 
