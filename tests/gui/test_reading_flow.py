@@ -230,6 +230,13 @@ def test_escape_stops_the_engine_while_it_finds_a_lesion(qtbot, window):
     assert "finding the lesion was cancelled" in w.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not w.jobs.busy, timeout=20000)
     assert w.pending is None and not w.decision_bar.isVisible()
+    # A suggestion shown a moment before its job is marked done (a busy machine): Esc rejects it, not the job
+    w.segmenter.delay_s = 0.0
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    w._suggest_job.done = False
+    QTest.keyClick(w, Qt.Key.Key_Escape)
+    assert w.pending is None and "suggestion rejected" in w.statusBar().currentMessage()
 
 
 def test_a_split_lesion_is_measured_as_fragments(qtbot, window):

@@ -418,8 +418,9 @@ class MeasuringMixin:
         return False
 
     def reject_pending(self) -> None:
-        """Esc: stop the engine while it is finding a lesion, else reject the measurement waiting."""
-        if self._suggest_job is not None and not self._suggest_job.done:
+        """Esc: reject the measurement waiting; with none, stop the engine while it is finding a lesion. (A finished
+        job is marked done a moment after its suggestion is shown: a waiting measurement always goes first.)"""
+        if self.pending is None and self._suggest_job is not None and not self._suggest_job.done:
             self._suggest_job.cancel()
             self.say("finding the lesion was cancelled")
             return
