@@ -178,7 +178,7 @@ def test_export_all_leaves_out_a_seg_whose_masks_are_missing(
     args = ["export", "all", str(trial / "reads"), "--out", str(out), "--dicom", str(trial / "ct")]
     assert main([*args, "--masks", str(empty), "--study-id", "T1"]) == 0
     err = capsys.readouterr().err
-    assert "no SEG for subject S001 (alice, read read-alice): subject S001 timepoint " in err
+    assert "no SEG for subject S001 (alice, RECIST 1.1, read read-alice): subject S001 timepoint " in err
     assert err.strip().splitlines()[-1].endswith("left out (named above): the SEG of 1 read(s)")
     assert {p.name for p in out.iterdir()} >= {"sdtm", "tables", "reads", "sr"}
     assert not list(out.rglob("*.SEG.dcm"))
@@ -193,7 +193,7 @@ def test_export_all_from_files_leaves_out_an_sr_it_cannot_build(
     out = tmp_path / "out"
     assert main(["export", "all", str(reads), "--out", str(out), "--dicom", str(trial / "ct"), "--study-id", "T1"]) == 0
     err = capsys.readouterr().err
-    assert "no SR for subject S001 (bob, read read-bob): subject S001 timepoint baseline lesion T1" in err
+    assert "no SR for subject S001 (bob, RECIST 1.1, read read-bob): subject S001 timepoint baseline lesion T1" in err
     assert err.strip().splitlines()[-1].endswith("left out (named above): the SR of 1 read(s)")
     assert {p.name.split("_")[1] for p in (out / "sr").glob("*.dcm")} == {"alice"}
     assert {p.name for p in (out / "reads").iterdir()} == {"S001_read-alice.json", "S001_read-bob.json"}

@@ -405,7 +405,7 @@ def test_an_export_from_the_database_that_writes_nothing_records_nothing(
     # Signed, but the format has nothing to write (SR of a read that references no image).
     assert main(["export", "sr", "--db", url, "--subject", unreferenced, "--out", str(out), *DATA_MANAGER]) == 0
     err = capsys.readouterr().err
-    assert f"no SR for subject {unreferenced} (site1)" in err and "0 file(s) written" in err
+    assert f"no SR for subject {unreferenced} (site1, RECIST 1.1, read " in err and "0 file(s) written" in err
     assert "audit trail" not in err
     assert not out.exists()
     db = open_database(url)
@@ -523,7 +523,8 @@ def test_an_export_from_the_database_that_fails_writes_nothing_and_records_nothi
     args = ["export", "all", "--db", db_url, "--out", str(tmp_path / "left-out"), "--dicom", str(tmp_path / "ct")]
     assert main([*args, "--masks", str(tmp_path / "masks"), *DATA_MANAGER]) == 0
     err = capsys.readouterr().err
-    assert f"no SEG for subject {DISPUTED} (site1, read {site.read_id}): " in err and "mask mask-0 is missing" in err
+    assert f"no SEG for subject {DISPUTED} (site1, RECIST 1.1, read {site.read_id}): " in err
+    assert "mask mask-0 is missing" in err
     assert "left out (named above): the SEG of 1 read(s)" in err.strip().splitlines()[-1]
     assert (tmp_path / "left-out" / "sdtm" / "tu.csv").is_file() and not (tmp_path / "left-out" / "seg").exists()
     db = open_database(db_url)
@@ -574,8 +575,8 @@ def test_the_sr_of_a_read_without_frames_of_reference_is_left_out_and_the_rest_e
     assert main(["export", "all", "--db", url, "--out", str(out), *DATA_MANAGER]) == 0
     err = capsys.readouterr().err
     assert (
-        f"no SR for subject {subject} (site1, read {read.read_id}): subject {subject} timepoint TP0 lesion T1 "
-        "measurement 1: end points without a frame of reference UID cannot be placed in 3-D; "
+        f"no SR for subject {subject} (site1, RECIST 1.1, read {read.read_id}): subject {subject} timepoint TP0 "
+        "lesion T1 measurement 1: end points without a frame of reference UID cannot be placed in 3-D; "
         "the read's other formats are exported"
     ) in err
     assert "left out (named above): the SR of 1 read(s)" in err.strip().splitlines()[-1]
@@ -593,7 +594,7 @@ def test_the_sr_of_a_read_without_frames_of_reference_is_left_out_and_the_rest_e
     assert entry.new_value is not None and f'"not_written":["no SR of read {read.read_id} (site1): ' in entry.new_value
     # The SR alone: every other read's SR is written, this one's named; nothing fails.
     assert main(["export", "sr", "--db", url, "--subject", subject, "--out", str(tmp_path / "sr"), *DATA_MANAGER]) == 0
-    assert f"no SR for subject {subject} (site1, read {read.read_id})" in capsys.readouterr().err
+    assert f"no SR for subject {subject} (site1, RECIST 1.1, read {read.read_id})" in capsys.readouterr().err
     assert not (tmp_path / "sr").exists()
 
 

@@ -93,7 +93,7 @@ def test_endpoints_over_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["endpoints", str(tmp_path), "--format", "table"]) == 0
     table = capsys.readouterr().out
     assert "ORR: 2/3 = 66.7 % (95 % CI 9.4 to 99.2 %, Clopper-Pearson)" in table
-    assert "PFS: median not reached; 1 events, 2 censored of 3" in table
+    assert "PFS: median not reached; 1 event, 2 censored of 3" in table
 
 
 def test_endpoints_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -106,7 +106,8 @@ def _km(name: str, km: dict[str, Any] | None) -> str:
         lo, hi = km["median_ci_lower_days"], km["median_ci_upper_days"]
         ci = f"{'NR' if lo is None else f'{lo:.0f}'} to {'NR' if hi is None else f'{hi:.0f}'}"
         median = f"median {km['median_days']:.0f} days ({km['median_months']:.1f} months; 95 % CI {ci} days)"
-    return f"{name}: {median}; {km['events']} events, {km['censored']} censored of {km['n']}"
+    events = f"{km['events']} event{'' if km['events'] == 1 else 's'}"
+    return f"{name}: {median}; {events}, {km['censored']} censored of {km['n']}"
 
 
 def format_table(out: dict[str, Any]) -> str:

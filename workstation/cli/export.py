@@ -404,12 +404,9 @@ def _sr(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path)
         if not any(
             m.sop_instance_uid for tp in read.timepoints for a in tp.assessments.values() for m in a.measurements
         ):
-            if skip:
-                print(
-                    f"no SR for subject {read.subject_id} ({read.reader}): its measurements reference no image",
-                    file=sys.stderr,
-                )
-                continue  # a case file, or a database read measured without images: nothing to reference
+            if skip:  # a case file, or a database read measured without images: nothing to reference
+                skipped.append(_left_out(read, "SR", "its measurements reference no image (a case file has none)"))
+                continue
             raise CommandError(
                 "the read references no image (a case file has no geometry); export SR from reads made on images"
             )
@@ -422,10 +419,10 @@ def _sr(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path)
     return skipped
 
 
-def _left_out(read: Any, what: str, why: Exception) -> _Skipped:
+def _left_out(read: Any, what: str, why: Exception | str) -> _Skipped:
     """``what`` (SR, SEG) of ``read`` is not exported: said on stderr, and returned for the summary and audit."""
     print(
-        f"no {what} for subject {read.subject_id} ({read.reader}, read {read.read_id}): {why}; "
+        f"no {what} for subject {read.subject_id} ({read.reader}, {read.criteria}, read {read.read_id}): {why}; "
         "the read's other formats are exported",
         file=sys.stderr,
     )
