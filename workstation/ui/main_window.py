@@ -177,6 +177,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.setCentralWidget(centre)
 
         self.worklist = WorklistView()
+        self.worklist.signing = getattr(self.store, "sign", None) is not None  # the trial database signs
         self.worklist.setMinimumWidth(230)
         self.worklist.timepoint_activated.connect(self.open_timepoint)
         self.worklist.timepoint_activated.connect(lambda _s, _t: self.current_viewer.setFocus())

@@ -12,6 +12,9 @@ from workstation.session.worklist import SubjectEntry, timepoint_status
 #: short labels so the column fits a narrow dock; the full status is the tooltip. "complete" only means that every
 #: lesion declared so far is assessed (at baseline, after the first one): the read is finished when it is signed.
 _STATUS_SHORT = {"not started": "○ new", "in progress": "◐ open", "complete": "● to sign", "signed": "✔ signed"}
+#: without the trial database nothing is signed: a complete timepoint is just read
+_UNSIGNABLE = {"complete": ("● read", "every lesion declared so far is assessed here (signing needs the trial "
+                            "database: start with --database)")}
 _STATUS_TIP = {
     "not started": "not started",
     "in progress": "in progress: a lesion declared is not assessed here yet",
@@ -38,6 +41,8 @@ class WorklistView(QTreeWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         #: a blinded central read shows study days ("day 43"), never dates
         self.dates_as_days = False
+        #: whether timepoints can be signed here (the trial database); without it a complete timepoint is "read"
+        self.signing = True
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
@@ -50,8 +55,9 @@ class WorklistView(QTreeWidget):
             for t_idx, tp in enumerate(subject.timepoints):
                 status = timepoint_status(read, t_idx)
                 when = f"day {study_day(STUDY_DAY_ONE, tp.date)}" if self.dates_as_days else tp.date.isoformat()
-                child = QTreeWidgetItem([tp.label, when, _STATUS_SHORT[status]])
-                child.setToolTip(2, _STATUS_TIP[status])
+                short, tip = self._status_text(status)
+                child = QTreeWidgetItem([tp.label, when, short])
+                child.setToolTip(2, tip)
                 child.setData(0, Qt.ItemDataRole.UserRole, (s_idx, t_idx))
                 top.addChild(child)
             self.addTopLevelItem(top)
@@ -65,8 +71,14 @@ class WorklistView(QTreeWidget):
             status = timepoint_status(read, t_idx)
             child = top.child(t_idx)
             if child is not None:
-                child.setText(2, _STATUS_SHORT[status])
-                child.setToolTip(2, _STATUS_TIP[status])
+                short, tip = self._status_text(status)
+                child.setText(2, short)
+                child.setToolTip(2, tip)
+
+    def _status_text(self, status: str) -> tuple[str, str]:
+        if not self.signing and status in _UNSIGNABLE:
+            return _UNSIGNABLE[status]
+        return _STATUS_SHORT[status], _STATUS_TIP[status]
 
     def mark_current(self, subject_index: int, tp_index: int) -> None:
         top = self.topLevelItem(subject_index)
