@@ -179,6 +179,7 @@ def _series_info(record: SeriesRecord, geometry: StackGeometry) -> SeriesInfo:
         sop_class_uid=first.instance.sop_class_uid,
         sop_instance_uids=tuple(ref.instance.sop_instance_uid for ref in geometry.slices),
         frame_numbers=tuple(ref.frame_index + 1 for ref in geometry.slices),
+        instance_numbers=tuple(ref.instance.instance_number for ref in geometry.slices),
     )
 
 

@@ -56,6 +56,9 @@ class SeriesInfo:
     sop_instance_uids: tuple[str, ...] = ()
     #: Frame number (1-based) of every slice within its instance; 1 for single-frame instances.
     frame_numbers: tuple[int, ...] = ()
+    #: InstanceNumber of every slice's instance, in array order (None where the file has none): what a PACS viewer
+    #: calls the image, for a reader cross-checking a slice there.
+    instance_numbers: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)

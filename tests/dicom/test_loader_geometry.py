@@ -29,6 +29,11 @@ def test_slices_sorted_along_normal_whatever_the_file_order(tmp_path: Path, file
     assert_geometry_matches(volume, written.positions)
     assert volume.info.sop_instance_uids == tuple(written.sop_uids)
     assert volume.info.frame_numbers == (1,) * 8
+    # InstanceNumber follows the file order here, not the anatomy: each slice keeps its own (a PACS viewer's "image")
+    order = {"sorted": list(range(8)), "reversed": list(range(8))[::-1]}.get(
+        file_order, [int(k) for k in np.random.default_rng(3).permutation(8)]
+    )
+    assert volume.info.instance_numbers == tuple(order.index(k) + 1 for k in range(8))
     assert volume.warnings == []
 
 

@@ -510,7 +510,10 @@ class SliceViewer(QWidget):
             thick = v.info.slice_thickness_mm
             thick_txt = f"  thk {thick:g} mm" if thick else ""
             if self.plane is Plane.AXIAL:
-                where = f"Im {k + 1}/{n}  z {v.slice_position_mm(k):.1f} mm{thick_txt}"
+                numbers = v.info.instance_numbers
+                number = numbers[k] if k < len(numbers) else None
+                instance = f" (#{number})" if number is not None else ""  # the image's number in a PACS viewer
+                where = f"Im {k + 1}/{n}{instance}  z {v.slice_position_mm(k):.1f} mm{thick_txt}"
             else:
                 axis = 1 if self.plane is Plane.CORONAL else 2
                 where = f"{self.plane.value} {self.cursor_voxel[axis] + 1}/{v.shape[axis]}"
