@@ -285,6 +285,7 @@ def test_adjudicator_picks_one_of_two_discordant_reads(qtbot, tmp_path, review_d
     assert accepted is not None and accepted.reader == "reader2"
     assert win.subjects.count() == 0 and "adjudicated" in win.statusBar().currentMessage()
     assert not [s for s in shown if site.subject_id in s or "2024-" in s or "site1" in s]
+    assert any(s.startswith("Best overall response") and "Under iRECIST: " in s for s in shown)  # the other criteria
 
     from workstation.users import PermissionDenied
 

@@ -88,9 +88,18 @@ class AdjudicationDialog(QDialog):
         box = QGroupBox(f"Read {slot}")
         radio = QRadioButton(f"Accept read {slot}")
         self.choice.addButton(radio, slot)
+        other = case.comparison.other  # the same read under the other criteria: a disagreement there counts too
+        also = (other.first, other.second)[slot - 1] if other is not None else None
+        under_other = (
+            f"Under {case.comparison.other_criteria}: {also.best_overall_response}, progression "
+            f"{_day(also.date_of_progression)}\n"
+            if also is not None
+            else ""
+        )
         summary = QLabel(
             f"Best overall response: {outcome.best_overall_response}\n"
             f"Progression: {_day(outcome.date_of_progression)}\n"
+            f"{under_other}"
             f"{study_days_in_text(str(outcome.result.get('best_overall_response_reason', '')))}"
         )
         summary.setWordWrap(True)
