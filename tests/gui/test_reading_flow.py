@@ -284,3 +284,19 @@ def test_typing_an_organ_does_not_fire_shortcuts(qtbot, window):
     assert w.current_viewer.tool.value == "measure" and w.pending is not None
     w.accept_pending()
     assert w.session.read.lesions["T1"].organ == "adrenal gland"
+
+
+def test_a_suggestion_away_from_the_clicked_slice_says_why_the_view_moved(qtbot, window):
+    """A click two slices off a lesion's widest slice: the view goes to the outline's longest diameter and says so
+    (a radiologist found the jump disorienting)."""
+    w = window
+    _open(qtbot, w)
+    x, y, z = LESIONS[0].centre_mm
+    _click_on(qtbot, w.current_viewer, (x, y, z - 5.0))  # 2 slices of 2.5 mm below its centre
+    clicked = w.current_viewer.cursor_voxel[0]
+    _wait_pending(qtbot, w)
+    assert w.current_viewer.cursor_voxel[0] == clicked + 2
+    assert w.statusBar().currentMessage() == (
+        f"moved to Im {clicked + 3}, 2 slices from the one you clicked (Im {clicked + 1}): the outline's longest "
+        "diameter is there"
+    )

@@ -124,6 +124,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._suggest_job: Job | None = None
         #: where the reader last clicked or drew (patient mm): which lesion a measurement is for is guessed from it
         self._click_point: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self._click_slice = 0  #: the slice the last click was on
         #: the subject and timepoint of ``_click_point`` (None before any click)
         self._clicked_at: tuple[str, int] | None = None
         #: the lesion the reader asked to measure with G (None for a plain click or a drawing)

@@ -85,6 +85,7 @@ class MeasuringMixin:
         jobs: JobRunner
         _suggest_job: Job | None
         _click_point: tuple[float, float, float]
+        _click_slice: int
         _clicked_at: tuple[str, int] | None
         #: the lesion the reader asked to measure (G), whatever the click falls on
         _intended_lesion: str | None
@@ -145,6 +146,7 @@ class MeasuringMixin:
         self._suggest_job = job
         self._click_point = point
         self._clicked_at = (s.read.subject_id, s.current_timepoint)
+        self._click_slice = slice_index
         self._intended_lesion = None  # a plain click: the lesion is found from where it falls
 
     def _click_is_node(self, point: tuple[float, float, float]) -> bool:
@@ -167,6 +169,12 @@ class MeasuringMixin:
         self._replace_pending(Pending(suggestion.measurement, suggestion.slice_index, suggestion))
         self.current_viewer.set_slice(suggestion.slice_index)
         self._show_pending(f"Suggested by {suggestion.measurement.engine}", warning_text(suggestion.warnings))
+        moved = suggestion.slice_index - self._click_slice
+        if abs(moved) >= 2:  # the longest diameter lies away from the click: say so, the jump is not a mistake
+            self.say(
+                f"moved to Im {suggestion.slice_index + 1}, {abs(moved)} slices from the one you clicked (Im "
+                f"{suggestion.slice_index - moved + 1}): the outline's longest diameter is there"
+            )
 
     def _node_changed(self, is_node: bool) -> None:
         """The reader said node or not while a suggestion waits: the same outline measured again as RECIST measures
