@@ -268,6 +268,10 @@ def test_adjudicator_picks_one_of_two_discordant_reads(qtbot, tmp_path, review_d
 
     def decide(dialog: AdjudicationDialog) -> int:
         shown.extend(shown_strings_dialog(dialog))
+        from PyQt6.QtWidgets import QTableWidget
+
+        tables = dialog.findChildren(QTableWidget)  # each read's visits under the other criteria too
+        assert [t.horizontalHeaderItem(t.columnCount() - 1).text() for t in tables] == ["iRECIST", "iRECIST"]
         dialog.choice.button(2).setChecked(True)
         dialog.reason.setPlainText("new liver lesion confirmed on day 43")
         dialog.password.setText("wrong")
@@ -486,3 +490,13 @@ def test_the_adjudicator_views_each_read_on_the_images_blinded_and_view_only(
     assert leaks(view, forbidden_strings(trial)) == []
     view.jobs.cancel_all()
     view.jobs.wait(10000)
+
+
+def test_an_unconfirmed_iupd_is_said_where_there_is_no_progression() -> None:
+    from workstation.review.discordance import ReadOutcome
+    from workstation.ui.review.adjudication import _progression
+
+    rows = [{"label": "Baseline", "overall_response": None}, {"label": "Follow-up 1", "overall_response": "iUPD"}]
+    pending = ReadOutcome("r1", "iSD", None, {"timepoints": rows})
+    assert _progression(pending) == "none (iUPD at Follow-up 1, not confirmed)"
+    assert _progression(ReadOutcome("r2", "iSD", None, {"timepoints": rows[:1]})) == "none"

@@ -298,12 +298,11 @@ def test_report_and_tables_over_the_database(tmp_path: Path, capsys: pytest.Capt
     accepted = set(accepted_ids.values())
     assert {r["read_id"] for r in manifest if r["ACPTFL"] == "Y"} == accepted | {f"{a}+iRECIST" for a in accepted}
     assert {r["criteria"] for r in manifest if r["read_id"].endswith("+iRECIST")} == {"iRECIST"}
-    (adjudicated,) = [r for r in manifest if r["adjudicator"]]
-    assert (adjudicated["subject_id"], adjudicated["adjudicator"], adjudicated["adjudication_reason"]) == (
-        DISPUTED,
-        "adjud",
-        "T1 growth is real",
-    )
+    adjudicated = [r for r in manifest if r["adjudicator"]]  # the read and its iRECIST evaluation
+    assert [(r["subject_id"], r["criteria"], r["adjudicator"], r["adjudication_reason"]) for r in adjudicated] == [
+        (DISPUTED, "RECIST 1.1", "adjud", "T1 growth is real"),
+        (DISPUTED, "iRECIST", "adjud", "T1 growth is real"),
+    ]
     capsys.readouterr()
     assert main(["report", "--db", url, "--out", str(tmp_path / "report"), *DATA_MANAGER]) == 0
     err = capsys.readouterr().err

@@ -339,7 +339,8 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
         if export is not None and wanted & {"csv", "json"}:
             at.step = "evaluators.csv"
             _write_evaluators(
-                both.reads, assign_evaluators(both.reads, results, accepted), export, out / "evaluators.csv"
+                both.reads, assign_evaluators(both.reads, results, accepted), export, out / "evaluators.csv",
+                both.source,
             )  # the reads evaluated under the other criteria too: responses.csv's read ids join here
         if "csv" in wanted:
             at.step = "the CSV tables"
@@ -449,11 +450,15 @@ def _seg(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path
     return skipped
 
 
-def _write_evaluators(reads: list[Any], evaluators: dict[str, Any], export: Any, path: Path) -> Path:
-    """Which file is whose: every exported read with its evaluator, accepted flag and adjudication."""
+def _write_evaluators(
+    reads: list[Any], evaluators: dict[str, Any], export: Any, path: Path, derived: dict[str, str] | None = None
+) -> Path:
+    """Which file is whose: every exported read with its evaluator, accepted flag and adjudication (a read evaluated
+    under the other criteria, ``derived`` -> its source, shares its source's adjudication)."""
     import csv
 
     decided = {d.chosen_read_id: d for d in export.adjudications}
+    decided |= {copy: decided[source] for copy, source in (derived or {}).items() if source in decided}
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)

@@ -40,6 +40,16 @@ def _day(iso: str | None) -> str:
     return "none" if iso is None else study_days_in_text(iso)
 
 
+def _progression(outcome: ReadOutcome) -> str:
+    """The date of progression; with none, an iUPD still unconfirmed at the last assessment is said (it was "none")."""
+    if outcome.date_of_progression is not None:
+        return _day(outcome.date_of_progression)
+    rows = [r for r in outcome.result.get("timepoints", []) if r.get("overall_response")]
+    if rows and rows[-1].get("overall_response") == "iUPD":
+        return f"none (iUPD at {rows[-1].get('label')}, not confirmed)"
+    return "none"
+
+
 class AdjudicationDialog(QDialog):
     def __init__(
         self,
@@ -55,6 +65,7 @@ class AdjudicationDialog(QDialog):
         self.view_buttons: dict[int, QPushButton] = {}
         self.case = case
         self.setWindowTitle(f"Adjudication: {case.pseudonym}")
+        self.resize(1400, 720)  # both reads' tables whole, every column in view
         self.choice = QButtonGroup(self)
         self.choice.setExclusive(True)
         columns = QHBoxLayout()
@@ -92,19 +103,21 @@ class AdjudicationDialog(QDialog):
         also = (other.first, other.second)[slot - 1] if other is not None else None
         under_other = (
             f"Under {case.comparison.other_criteria}: {also.best_overall_response}, progression "
-            f"{_day(also.date_of_progression)}\n"
+            f"{_progression(also)}\n"
             if also is not None
             else ""
         )
         summary = QLabel(
             f"Best overall response: {outcome.best_overall_response}\n"
-            f"Progression: {_day(outcome.date_of_progression)}\n"
+            f"Progression: {_progression(outcome)}\n"
             f"{under_other}"
             f"{study_days_in_text(str(outcome.result.get('best_overall_response_reason', '')))}"
         )
         summary.setWordWrap(True)
-        table = QTableWidget(len(case.timepoints), len(COLUMNS))
-        table.setHorizontalHeaderLabels(COLUMNS)
+        columns = [*COLUMNS, *([case.comparison.other_criteria] if also is not None else [])]
+        table = QTableWidget(len(case.timepoints), len(columns))
+        table.setHorizontalHeaderLabels(columns)
+        other_rows = {str(r.get("label")): r for r in (also.result.get("timepoints", []) if also else [])}
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)  # what is decided between, never typed over
         rows: list[dict[str, Any]] = outcome.result.get("timepoints", [])
         for r, (tp, row) in enumerate(zip(case.timepoints, rows, strict=False)):
@@ -116,6 +129,7 @@ class AdjudicationDialog(QDialog):
                 row.get("non_target_response"),
                 row.get("new_lesions"),
                 row.get("overall_response"),
+                *([other_rows.get(str(row.get("label")), {}).get("overall_response")] if also is not None else []),
             ]
             for c, value in enumerate(values):
                 item = QTableWidgetItem("" if value is None else str(value))
