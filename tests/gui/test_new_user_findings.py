@@ -344,6 +344,7 @@ def test_a_new_timepoint_opens_at_the_selected_lesion_and_its_row_takes_you_back
     baseline_row = w.worklist.topLevelItem(0).child(0)
     # without the trial database nothing can be signed: it is "read" (it said "to sign")
     assert baseline_row.text(2) == "● read" and "signing needs the trial database" in baseline_row.toolTip(2)
+    assert baseline_row.toolTip(0) == f"{w.session.read.subject_id} · {baseline_row.text(0)}"  # in full, if elided
     w.worklist.signing = True  # as with --database
     w.worklist.update_status(0, w.session.read)
     assert baseline_row.text(2) == "● to sign" and "sign the timepoint" in baseline_row.toolTip(2)

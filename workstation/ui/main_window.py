@@ -229,7 +229,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         sb.addPermanentWidget(self.cancel_btn)
         self._build_actions()
         self.resize(1600, 1000)
-        self.resizeDocks([worklist_dock, lesion_dock], [240, 600], Qt.Orientation.Horizontal)
+        # wide enough for a central-review pseudonym, a follow-up's label and "● to sign" without eliding
+        self.resizeDocks([worklist_dock, lesion_dock], [270, 600], Qt.Orientation.Horizontal)
         self.resizeDocks([response_dock], [260], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:

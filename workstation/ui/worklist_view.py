@@ -51,12 +51,14 @@ class WorklistView(QTreeWidget):
         for s_idx, subject in enumerate(subjects):
             read = reads.get(subject.subject_id)
             top = QTreeWidgetItem([subject.subject_id, "", ""])
+            top.setToolTip(0, subject.subject_id)  # in full, where a narrow column elides it
             top.setData(0, Qt.ItemDataRole.UserRole, (s_idx, 0))
             for t_idx, tp in enumerate(subject.timepoints):
                 status = timepoint_status(read, t_idx)
                 when = f"day {study_day(STUDY_DAY_ONE, tp.date)}" if self.dates_as_days else tp.date.isoformat()
                 short, tip = self._status_text(status)
                 child = QTreeWidgetItem([tp.label, when, short])
+                child.setToolTip(0, f"{subject.subject_id} · {tp.label}")
                 child.setToolTip(2, tip)
                 child.setData(0, Qt.ItemDataRole.UserRole, (s_idx, t_idx))
                 top.addChild(child)
