@@ -114,6 +114,20 @@ class LesionAssessment:
     point_mm: Point | None = None
 
 
+#: The two criteria a read is made under (`Read.criteria`).
+RECIST_1_1 = "RECIST 1.1"
+IRECIST = "iRECIST"
+
+
+def is_irecist(criteria: str) -> bool:
+    return criteria.lower() == "irecist"
+
+
+def other_criteria(criteria: str) -> str:
+    """RECIST 1.1 for iRECIST and the other way round (a read evaluated under both from its one set of measurements)."""
+    return RECIST_1_1 if is_irecist(criteria) else IRECIST
+
+
 @dataclass
 class Signature:
     """An electronic signature (21 CFR 11.50): who, when (UTC ISO 8601) and what it means."""

@@ -17,18 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workstation.read_model import Read
-
-RECIST_1_1 = "RECIST 1.1"
-IRECIST = "iRECIST"
-
-
-def is_irecist(criteria: str) -> bool:
-    return criteria.lower() == "irecist"
-
-
-def other_criteria(criteria: str) -> str:
-    return RECIST_1_1 if is_irecist(criteria) else IRECIST
+from workstation.read_model import Read, is_irecist, other_criteria
 
 
 def _evaluator(read: Read) -> tuple[str, str, str]:

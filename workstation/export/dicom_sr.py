@@ -40,6 +40,7 @@ from workstation.read_model import (
     Role,
     Signature,
     TimepointRead,
+    is_irecist,
 )
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -153,7 +154,7 @@ def _group(read: Read, index: int, lesion: Lesion, a: LesionAssessment) -> hd.sr
         tracking_identifier=hd.sr.TrackingIdentifier(uid=lesion.tracking_uid, identifier=lesion.lesion_id),
         time_point_context=hd.sr.TimePointContext(time_point=tp.label[:64], time_point_order=index + 1),
         finding_type=codes.SCT.Lesion,
-        method=IRECIST if read.criteria.lower() == "irecist" else codes.DCM.RECIST1Point1,
+        method=IRECIST if is_irecist(read.criteria) else codes.DCM.RECIST1Point1,
         finding_sites=[hd.sr.FindingSite(organ_code(lesion.organ))],
         measurements=measurements or None,
         qualitative_evaluations=evaluations,

@@ -16,7 +16,15 @@ from typing import Any, Protocol
 
 from workstation.export import terminology as ct
 from workstation.export.xport import write_xport
-from workstation.read_model import Lesion, LesionAssessment, LesionStatus, MeasurementOrigin, Read, Role
+from workstation.read_model import (
+    Lesion,
+    LesionAssessment,
+    LesionStatus,
+    MeasurementOrigin,
+    Read,
+    Role,
+    is_irecist,
+)
 
 TU_COLUMNS = [
     "STUDYID", "DOMAIN", "USUBJID", "TUSEQ", "TULNKID", "TUTESTCD", "TUTEST", "TUORRES", "TUSTRESC", "TULOC",
@@ -336,13 +344,10 @@ class _Builder:
 
     def _rs(self, seq: Callable[[str], int], tp_index: int | None, testcd: str, value: str) -> None:
         rec = self._common("RS", seq("RS"), tp_index)
-        rec.update({"RSTESTCD": testcd, "RSTEST": ct.RSTEST[testcd], "RSCAT": self._rscat(),
+        rec.update({"RSTESTCD": testcd, "RSTEST": ct.RSTEST[testcd], "RSCAT": _rscat(self.read),
                     "RSORRES": value, "RSSTRESC": value})  # fmt: skip
         rec.update(self._eval("RS"))
         self.out.rs.append(rec)
-
-    def _rscat(self) -> str:
-        return "iRECIST" if self.read.criteria.lower() == "irecist" else "RECIST 1.1"
 
     def _new_lesion_progression(self, result: Mapping[str, Any]) -> str:
         """The engine's new-lesion column (never recomputed from the statuses: a new lesion gone again is none)."""
@@ -390,12 +395,12 @@ def build_sdtm(
     out.notes.accepted_from_review = accepted_ids is not None
     out.notes.derived_responses = any(r.read_id in derived for r in reads)
     evaluators = assign_evaluators(reads, results, accepted_ids)
-    recist_reads = {(r.subject_id, r.reader, r.reader_role): r for r in reads if r.criteria.lower() != "irecist"}
+    recist_reads = {(r.subject_id, r.reader, r.reader_role): r for r in reads if not is_irecist(r.criteria)}
     counters: dict[tuple[str, str], int] = {}
     visitnums = visit_numbers(reads)
     # RECIST 1.1 reads first (stable otherwise): an evaluator's lesions and measurements come before the iRECIST
     # read's additions in --SEQ order, whichever order the reads were given in
-    for read in sorted(reads, key=lambda r: r.criteria.lower() == "irecist"):
+    for read in sorted(reads, key=lambda r: is_irecist(r.criteria)):
         usubjid = f"{study_id}-{read.subject_id}"
 
         def seq(domain: str, _u: str = usubjid) -> int:
@@ -403,13 +408,17 @@ def build_sdtm(
             return counters[(domain, _u)]
 
         evaluator = (read.subject_id, read.reader, read.reader_role)
-        partner = recist_reads.get(evaluator) if read.criteria.lower() == "irecist" else None
+        partner = recist_reads.get(evaluator) if is_irecist(read.criteria) else None
         b = _Builder(study_id, read, evaluators[read.read_id], results.get(read.read_id), out, partner,
                      visitnums[read.read_id])
         b.tu(seq)
         b.tr(seq)
         b.rs(seq)
     return out
+
+
+def _rscat(read: Read) -> str:
+    return "iRECIST" if is_irecist(read.criteria) else "RECIST 1.1"
 
 
 def evaluate_reads(reads: Sequence[Read]) -> dict[str, dict[str, Any]]:
@@ -481,7 +490,7 @@ def add_adjudications(ds: SdtmDataset, decisions: Sequence[AdjudicationRecord], 
             seq = 1 + max((int(r["RSSEQ"]) for r in ds.rs if r["USUBJID"] == usubjid), default=0)
             ds.rs.append({
                 "STUDYID": study_id, "DOMAIN": "RS", "USUBJID": usubjid, "RSSEQ": seq, "RSTESTCD": ADJUDICATION_TESTCD,
-                "RSTEST": ADJUDICATION_TEST, "RSCAT": "iRECIST" if read.criteria.lower() == "irecist" else "RECIST 1.1",
+                "RSTEST": ADJUDICATION_TEST, "RSCAT": _rscat(read),
                 "RSORRES": evalid, "RSSTRESC": evalid, "RSEVAL": ct.EVAL_BY_ROLE["adjudicator"],
                 "RSEVALID": "ADJUDICATOR", "RSACPTFL": "", "RSDTC": d.decided_at[:10],
             })  # fmt: skip

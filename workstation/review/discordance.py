@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recist import CaseError, evaluate_case
-from workstation.read_model import Read
+from workstation.read_model import Read, other_criteria
 
 
 class EvaluationError(Exception):
@@ -75,8 +75,6 @@ def outcome(read: Read) -> ReadOutcome:
 
 
 def compare(first: Read, second: Read) -> Comparison:
-    from workstation.export.both_criteria import other_criteria
-
     other = other_criteria(first.criteria)
     try:
         also: Comparison | None = Comparison(
