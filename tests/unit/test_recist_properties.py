@@ -65,9 +65,30 @@ def test_a_new_unequivocal_lesion_never_improves_a_response(case: dict[str, Any]
     with_new["timepoints"][k]["lesions"].append(new("X1"))
     after = evaluate_case(with_new)
     assert responses(after)[k - 1] == "PD"
-    for r_before, r_after in zip(responses(before), responses(after), strict=True):
+    # Up to the new lesion's visit no response improves. The visits after it are evaluated as assessed but follow a
+    # progression, so they do not count (RECIST 1.1 sec. 4.4.3; docs/recist-rules.md): a target that reappears there
+    # after a CR may read PR with the new lesion (progression was the new lesion) and PD without it (reappearance
+    # after a definitive CR), as in the example above.
+    for r_before, r_after in zip(responses(before)[:k], responses(after)[:k], strict=True):
         assert RANK[r_after] <= RANK[r_before]
+    for tp in after["timepoints"][k + 1 :]:
+        assert "not used for the best overall response" in tp["reason"]
     assert RANK[after["best_overall_response"]] <= RANK[before["best_overall_response"]]
+
+
+def test_after_a_new_lesion_s_progression_a_reappearing_target_is_not_progression_again() -> None:
+    """The case hypothesis found: a target gone (CR), then not evaluated twice, then back at 0.1 mm. Without a new
+    lesion the CR was definitive and its reappearance is PD; with a new lesion at the CR visit that visit is PD
+    already, so the reappearance is measured as assessed (PR), after the progression and not counted."""
+    visits = [(14, [m("T0", 0.0)]), (28, [st("T0", "not_evaluated")]), (42, [st("T0", "not_evaluated")]),
+              (56, [m("T0", 0.1)])]  # fmt: skip
+    without = evaluate_case(make_case([target("T0", 10.0)], *visits, confirmation_required=False))
+    visits[0] = (14, [m("T0", 0.0), new("X1")])
+    with_new = evaluate_case(make_case([target("T0", 10.0)], *visits, confirmation_required=False))
+    assert responses(without) == ["CR", "NE", "NE", "PD"]
+    assert responses(with_new) == ["PD", "NE", "NE", "PR"]
+    assert "not used for the best overall response" in with_new["timepoints"][4]["reason"]
+    assert (without["best_overall_response"], with_new["best_overall_response"]) == ("CR", "PD")
 
 
 @settings(max_examples=150, deadline=None)
