@@ -27,6 +27,8 @@ class AuditAction(StrEnum):
     SIGN = "sign"
     ENROL = "enrol"
     ADJUDICATE = "adjudicate"
+    LOCK = "lock"  # a subject locked for analysis by the data manager (needs a reason)
+    UNLOCK = "unlock"  # ... and unlocked again (needs a reason)
     LOGIN_FAILED = "login-failed"
     #: a signed-in user refused a command their role does not allow (e.g. a reader asking for unblinded data)
     ACCESS_DENIED = "access-denied"

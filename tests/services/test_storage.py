@@ -428,7 +428,7 @@ def test_a_database_of_the_first_schema_is_upgraded_keeping_its_measurements(
     assert columns["long_axis_mm"] == 1  # NOT NULL before the upgrade
     reopened = open_database(url)
     people = make_users(reopened)
-    assert "schema upgraded from 0001_initial to 0004_assessment_point; older versions" in caplog.text
+    assert "schema upgraded from 0001_initial to 0005_subject_locks; older versions" in caplog.text
     for tp in read.timepoints:  # the first schema kept no point: none comes back
         tp.assessments["NT1"].point_mm = None
     assert load_read(reopened, read.read_id).read == read

@@ -31,6 +31,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "the trial report (ORR, DCR, DoR, PFS, plots) as HTML/PDF and CSV"),
     "pacs": ("pacs", "query, retrieve and store with a PACS (DICOMweb or DIMSE)"),
     "review": ("review", "blinded central review: assign readers, progress, discordance"),
+    "lock": ("lock", "lock subjects for analysis (the data manager's database lock), or --list the locked ones"),
+    "unlock": ("unlock", "unlock subjects locked for analysis (with a reason)"),
 }
 
 

@@ -344,7 +344,8 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
             )  # the reads evaluated under the other criteria too: responses.csv's read ids join here
         if "csv" in wanted:
             at.step = "the CSV tables"
-            write_tables(both.reads, results, out / "tables", both.source)
+            locks = export.locks if export is not None else None  # responses.csv: who locked each subject, when
+            write_tables(both.reads, results, out / "tables", both.source, locks)
         if "json" in wanted:
             at.step = "the read files"
             for read in at.each(reads):

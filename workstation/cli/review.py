@@ -3,7 +3,8 @@
 - ``assign FOLDER --readers A B [C ...]`` puts every subject of a trial folder (or those named with ``--subject``) into
   central review with two central readers each: with two readers both read every subject; with more, subject *i*
   gets readers *i* and *i+1* (mod n), so the work and the pairs are spread evenly. The source study and series UIDs of
-  each timepoint are taken from the images; subjects already in review are left as they are.
+  each timepoint are taken from the images; subjects already in review are left as they are, and a subject locked
+  for analysis is named and not enrolled.
 - ``status`` lists per subject the pseudonym, each reader's progress (timepoints read and signed) and the state:
   reading, awaiting adjudication, accepted (concordant) or accepted (adjudicated).
 - ``discordance`` gives the discordance rate per reader pair (best overall response or date of progression differ).
@@ -37,6 +38,7 @@ from workstation.review.service import (
 )
 from workstation.session.worklist import DicomFolderSource, SubjectEntry, TimepointEntry, WorklistError, scan_trial
 from workstation.storage import Database, StorageError, open_database
+from workstation.storage.locks import SubjectLocked
 from workstation.users import PermissionDenied, UserRole
 
 
@@ -136,15 +138,19 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
                 differs += f"; its reads use other response settings: {_settings_text(stored_settings)}"
             print(f"{subject.subject_id}: already in central review as {existing} (left as it is{differs})")
             continue
-        pseudonym = enrol_subject(
-            db,
-            subject.subject_id,
-            source_timepoints(subject),
-            readers=pair,
-            admin=admin,
-            criteria=args.criteria,
-            settings=subject.settings,
-        )
+        try:
+            pseudonym = enrol_subject(
+                db,
+                subject.subject_id,
+                source_timepoints(subject),
+                readers=pair,
+                admin=admin,
+                criteria=args.criteria,
+                settings=subject.settings,
+            )
+        except SubjectLocked as exc:  # its data are final: said, and the others are enrolled
+            print(f"{subject.subject_id}: not put into central review: {exc}")
+            continue
         enrolled += 1
         tps = len(subject.timepoints)
         print(f"{subject.subject_id} -> {pseudonym}: {tps} timepoints, read by {pair[0]} and {pair[1]}")

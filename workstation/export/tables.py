@@ -25,10 +25,10 @@ MEASUREMENT_COLUMNS = [
 RESPONSE_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "criteria", "timepoint", "date", "sum_mm",
     "change_from_baseline_pct", "change_from_nadir_pct", "target_response", "non_target_response", "new_lesions",
-    "overall_response", "reason", "signed_by", "signed_at",
+    "overall_response", "reason", "signed_by", "signed_at", "locked_by", "locked_at",
 ]  # fmt: skip
 #: The engine's per-timepoint results among RESPONSE_COLUMNS.
-_RESULT_COLUMNS = RESPONSE_COLUMNS[7:-2]
+_RESULT_COLUMNS = RESPONSE_COLUMNS[7:-4]
 BEST_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "criteria", "best_overall_response",
     "best_overall_response_reason", "date_of_progression",
@@ -76,9 +76,15 @@ def _yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def response_rows(read: Read, results: Mapping[str, Any]) -> list[dict[str, Any]]:
+def response_rows(
+    read: Read, results: Mapping[str, Any], lock: tuple[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """One row per timepoint the engine evaluated; ``lock``: (locked by, locked at) when the read's subject is locked
+    for analysis (empty otherwise)."""
+    locked_by, locked_at = lock or ("", "")
     head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
-            "reader_role": read.reader_role, "criteria": read.criteria}  # fmt: skip
+            "reader_role": read.reader_role, "criteria": read.criteria,
+            "locked_by": locked_by, "locked_at": locked_at}  # fmt: skip
     dates = {tp.label: tp.date.isoformat() for tp in read.timepoints}
     signatures = {tp.label: tp.signature for tp in read.timepoints}
 
@@ -116,17 +122,20 @@ def write_tables(
     results: Mapping[str, Mapping[str, Any]],
     out_dir: str | Path,
     source: Mapping[str, str] | None = None,
+    locks: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Path]:
     """measurements.csv, responses.csv, best_responses.csv and everything.json in ``out_dir``. ``source``: derived
     read id -> the read it was derived from (`workstation.export.both_criteria`): a derived read has responses (its
-    read_id says so: ``...+iRECIST``), not measurements of its own, and everything.json names its source."""
-    source = source or {}
+    read_id says so: ``...+iRECIST``), not measurements of its own, and everything.json names its source. ``locks``:
+    subject id -> (locked by, locked at) of the subjects locked for analysis (responses.csv says so)."""
+    source, locks = source or {}, locks or {}
     d = Path(out_dir)
     made = [read for read in reads if read.read_id not in source]
     written = [
         write_csv(d / "measurements.csv", MEASUREMENT_COLUMNS, [r for read in made for r in measurement_rows(read)]),
         write_csv(d / "responses.csv", RESPONSE_COLUMNS,
-                  [r for read in reads for r in response_rows(read, results.get(read.read_id, {}))]),
+                  [r for read in reads
+                   for r in response_rows(read, results.get(read.read_id, {}), locks.get(read.subject_id))]),
         write_csv(d / "best_responses.csv", BEST_COLUMNS,
                   [best_row(read, results.get(read.read_id, {})) for read in reads]),
     ]

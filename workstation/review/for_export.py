@@ -20,6 +20,7 @@ from workstation.read_model import Read
 from workstation.review.blinding import unblind_read
 from workstation.review.service import accepted_read, subject_of
 from workstation.storage import Database, audit_log
+from workstation.storage.locks import subject_lock
 from workstation.storage.repository import find_reads, load_read
 from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints
 
@@ -58,6 +59,8 @@ class DatabaseExport:
     undecided: list[str] = field(default_factory=list)
     #: Central-review pseudonyms asked for, with the subject each stands for, so the command can say so.
     pseudonyms: dict[str, str] = field(default_factory=dict)
+    #: Subjects locked for analysis at the export: subject id -> (locked by, locked at).
+    locks: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def subject_ids(self) -> list[str]:
@@ -185,6 +188,9 @@ def reads_for_export(db: Database, subject_ids: Sequence[str] | None = None) -> 
                 _note_unsigned(out, "site", stored.read, read)
                 out.reads.append(read)
         _central_reads(db, subject_id, out)
+        lock = subject_lock(db, subject_id)
+        if lock is not None:
+            out.locks[subject_id] = (lock.locked_by, lock.locked_at)
     return out
 
 

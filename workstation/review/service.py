@@ -5,7 +5,8 @@ Who sees what is enforced here, not in the UI:
   (never the site read, never the other reader's);
 - the adjudicator sees both central reads of a discordant subject (still blinded), picks one with a reason, re-entering
   the password; that read becomes the accepted one. A concordant subject's accepted read is reader 1's (the primary
-  reader), as is usual in BICR charters.
+  reader), as is usual in BICR charters;
+- a subject locked for analysis (`workstation.storage.locks`) is neither enrolled nor adjudicated (`SubjectLocked`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from workstation.review.blinding import (
 )
 from workstation.review.discordance import Comparison, EvaluationError, compare
 from workstation.storage import Database, audit_log
+from workstation.storage.locks import refuse_if_locked
 from workstation.storage.repository import StoredRead, load_read, save_read_on
 from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints
 from workstation.users import (
@@ -176,6 +178,7 @@ def enrol_subject(
 
     One transaction: the pseudonym, the blinded calendar and both readers' empty reads, or nothing. The reads take
     the protocol's response ``settings`` (the engine's defaults when None); they are kept on the reads themselves.
+    A subject locked for analysis is refused (`SubjectLocked`).
     """
     settings = settings or ResponseSettings()
     with refusals_audited(db, admin, f"enrol subject {subject_id} in central review"):
@@ -195,6 +198,7 @@ def enrol_subject(
     with db.transaction() as conn:
         if conn.execute(select(review_subjects.c.pseudonym).where(review_subjects.c.subject_id == subject_id)).first():
             raise ReviewError(f"subject {subject_id} is already in central review")
+        refuse_if_locked(conn, subject_id)
         read_ids = []
         for name in readers:
             read = new_blinded_read(pseudonym, name, days, criteria, settings)
@@ -373,7 +377,8 @@ def adjudicate(
 ) -> None:
     """Record the adjudicator's choice (password re-entered, reason mandatory); the chosen read becomes accepted.
 
-    ``seen`` is the case the adjudicator looked at: if either read was amended since, nothing is recorded.
+    ``seen`` is the case the adjudicator looked at: if either read was amended since, nothing is recorded. A subject
+    locked for analysis is refused (`SubjectLocked`).
     """
     adjudicator = authenticate(db, username, password)
     if not reason.strip():
@@ -393,6 +398,7 @@ def adjudicate(
                 .with_for_update()
             ).all()
         )
+        refuse_if_locked(conn, pseudonym)  # the adjudicator is blinded: the refusal names the pseudonym only
         for stored in (seen or case).read_1, (seen or case).read_2:
             if versions.get(stored.read.read_id) != stored.version:
                 raise ReviewError(

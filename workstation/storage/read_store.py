@@ -2,7 +2,9 @@
 
 It remembers the version of every read it loaded or saved, so each save is checked against concurrent changes; all
 failures arrive as `ReadStoreError` with a one-line message (a stale read says who changed it and when). Signing and
-amendments go through the repository's rules: `sign` re-checks the password, `save(read, reason=...)` amends.
+amendments go through the repository's rules: `sign` re-checks the password, `save(read, reason=...)` amends. A
+subject locked for analysis (`workstation.storage.locks`) is refused as a closed read is (`ReadClosedError`), and
+`lock_notice` says so when it is opened.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from workstation.read_model import Read
 from workstation.session.persistence import ReadClosedError, ReadStoreError
 from workstation.storage.database import Database, StorageError
+from workstation.storage.locks import lock_notice
 from workstation.storage.repository import ReadClosed, ReadError, find_reads, save_read, sign_timepoint
 from workstation.users import AuthenticationError, User, UserRole
 
@@ -57,7 +60,17 @@ class DatabaseReadStore:
                 meaning=meaning,
                 expected_version=self._versions[read.read_id],
             )
+        except ReadClosed as exc:
+            raise ReadClosedError(str(exc)) from None
         except (ReadError, StorageError, AuthenticationError) as exc:
             raise ReadStoreError(str(exc)) from None
         self._versions[read.read_id] = stored.version
         read.timepoints[position].signature = stored.read.timepoints[position].signature
+
+    def lock_notice(self, subject_id: str) -> str | None:
+        """``locked for analysis by dm1 on 2026-11-27: read only`` when the subject (or the pseudonym of a central
+        read) is locked for analysis, None when it is not."""
+        try:
+            return lock_notice(self.db, subject_id)
+        except StorageError as exc:
+            raise ReadStoreError(str(exc)) from None

@@ -6,6 +6,7 @@ Rules enforced here (not in the UI), so that no client can bypass them:
   amendment and needs a reason, which the audit trail keeps next to the old and new values.
 - Signatures are made only by `sign_timepoint`, which re-checks the password; a save cannot add, alter or remove one.
 - Timepoints are signed in order, and never with an unreviewed (suggested) measurement.
+- Nothing of a subject locked for analysis changes (`workstation.storage.locks`): no save, signature or deletion.
 """
 
 from __future__ import annotations
@@ -174,6 +175,14 @@ def _refuse_if_adjudicated(conn: Connection, read: Read) -> None:
         raise ReadClosed(f"the central review of {closed.pseudonym} is adjudicated; its reads can no longer change")
 
 
+def _refuse_if_locked(conn: Connection, subject_id: str) -> None:
+    """A subject locked for analysis changes no more (`SubjectLocked`). The locks module builds on this module's
+    errors, so it is imported here rather than at the top."""
+    from workstation.storage.locks import refuse_if_locked
+
+    refuse_if_locked(conn, subject_id)
+
+
 def save_read(db: Database, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = "") -> int:
     """Save the whole read in one transaction and return its new version.
 
@@ -200,6 +209,7 @@ def save_read_on(
         raise ReadError(f"not saved: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     stored = _load(conn, read.read_id, for_update=True)
     _refuse_if_adjudicated(conn, read)
+    _refuse_if_locked(conn, read.subject_id)
     now = utc_now()
     if stored is None:
         if expected_version is not None:
@@ -300,6 +310,7 @@ def sign_timepoint(
         stored = _load(conn, read_id, for_update=True)
         if stored is None:
             raise ReadError(f"no read {read_id} in {db.where}")
+        _refuse_if_locked(conn, stored.read.subject_id)
         if stored.version != expected_version:
             raise _stale(stored, expected_version)
         read = stored.read
@@ -374,6 +385,7 @@ def delete_read(db: Database, read_id: str, *, user: users_mod.User, expected_ve
         ).first()
         if in_review is not None:
             raise ReadError(f"this is a central read of {in_review.pseudonym}; central reads are never deleted")
+        _refuse_if_locked(conn, stored.read.subject_id)
         if stored.version != expected_version:
             raise _stale(stored, expected_version)
         if user.username != stored.read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:

@@ -186,3 +186,13 @@ adjudications = Table(
     Column("decided_at", String(40), nullable=False),
     ForeignKeyConstraint(["pseudonym"], ["review_subjects.pseudonym"], ondelete="CASCADE"),
 )
+
+#: Subjects locked for analysis (the data manager's database lock, 0005): nothing of theirs changes until unlocked.
+subject_locks = Table(
+    "subject_locks",
+    metadata,
+    Column("subject_id", String(64), primary_key=True),  # the real subject id, never a central-review pseudonym
+    Column("locked_by", String(64), nullable=False),
+    Column("locked_at", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+)

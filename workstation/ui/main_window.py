@@ -140,6 +140,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.blinder: Callable[[str], str] | None = None
         #: when set, reads are shown and never changed (`enter_view_only`); the message says why
         self.view_only: str | None = None
+        #: the measuring hint below the images while it says that the subject open is locked for analysis
+        self._hint_before_lock: str | None = None
         self._build()
 
     # ---- layout --------------------------------------------------------------------------------------------------
@@ -567,8 +569,38 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             mismatch = None if saved is None else settings_mismatch(saved, subject)
             if mismatch is not None:
                 self.warn("Response settings", mismatch, 0)
-            self._set_session(ReadingSession(read, self.store, view_only=self.view_only), subject_index)
+            locked = self._lock_notice(subject.subject_id)
+            view_only = self.view_only or (f"{locked}; ask a data manager to unlock it" if locked else None)
+            self._set_session(ReadingSession(read, self.store, view_only=view_only), subject_index)
+            self._show_lock(locked)
         self.go_to_timepoint(tp_index)
+
+    def _lock_notice(self, subject_id: str) -> str | None:
+        """``SITE01-0004 is locked for analysis by dm1 on 2026-11-27: read only`` when the trial database holds the
+        subject locked for analysis (`workstation.storage.locks`); None when it does not, or keeps no locks."""
+        notice = getattr(self.store, "lock_notice", None)
+        if notice is None:
+            return None
+        try:
+            found = notice(subject_id)
+        except ReadStoreError as exc:
+            self.say(str(exc))
+            return None
+        return None if found is None else f"{subject_id} is {found}"
+
+    def _show_lock(self, locked: str | None) -> None:
+        """Say that the subject opened is locked, below the images (where the measuring hint is) and in the status
+        bar; the hint comes back for a subject that is not."""
+        hint = self.decision_bar.idle_hint
+        if locked is None:
+            if self._hint_before_lock is not None:
+                hint.setText(self._hint_before_lock)
+                self._hint_before_lock = None
+            return
+        if self._hint_before_lock is None:
+            self._hint_before_lock = hint.text()
+        hint.setText(self.shown(f"{locked} · W window/level · P pan · F fit"))
+        self.say(locked, 0)
 
     def _set_session(self, session: ReadingSession, subject_index: int) -> None:
         # only the subject being read keeps its volumes in memory (a CT timepoint is ~150 MB)

@@ -103,6 +103,9 @@ class MeasuringMixin:
     def suggest_at(self, point: tuple[float, float, float], slice_index: int) -> None:
         """A click on a lesion: show at once that the engine is working, run it in a worker."""
         s = self.session
+        if s is not None and s.view_only:  # e.g. a subject locked for analysis: no measurement to accept
+            self.say(s.view_only)
+            return
         volume = self.volume(s.current_timepoint) if s else None
         if s is None or volume is None:
             self.say("the images are still loading")
@@ -199,6 +202,9 @@ class MeasuringMixin:
 
     def _line_drawn(self, long_axis: Any, short_axis: Any, slice_index: int) -> None:
         s = self.session
+        if s is not None and s.view_only:
+            self.say(s.view_only)
+            return
         volume = self.volume(s.current_timepoint) if s else None
         if s is None or volume is None:
             return

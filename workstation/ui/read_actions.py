@@ -251,6 +251,9 @@ class ReadActionsMixin:
         s = self.session
         if s is None:
             return
+        if s.view_only:  # a read open for viewing only, a subject locked for analysis: nothing is amended
+            self.say(s.view_only)
+            return
         if not s.timepoint.signed:
             self.say(f"{s.timepoint.label} is not signed: change it directly")
             return
