@@ -25,6 +25,11 @@ On validation data (seed 778, and the sample trial; not the benchmark's seed) th
 engine on each: the model on faint synthetic lesions, the classical engine in the sample trial's anatomy, where the
 model sometimes spreads into a neighbouring organ.
 
+An outline with no edge at all is refused, as a click outside any lesion (`segmentation.doubt.no_lesion`): the model
+was only ever shown clicks inside lesions and draws a blob wherever it is clicked, so a click in an organ's parenchyma
+gave a flagged speck of liver or fat; now it gives "no lesion found" with the reason. A drawn line (the reader says
+the lesion is there) is never refused this way.
+
 The result's `Provenance` names the engine whose outline was returned.
 """
 
@@ -38,7 +43,7 @@ import numpy.typing as npt
 from imaging.cancel import CancelToken
 from imaging.volume import Volume
 from segmentation.base import PointMM, SegmentationError, SegmentationHints, SegmentationResult, Segmenter
-from segmentation.doubt import CONTINUES_MM, outline_doubt
+from segmentation.doubt import CONTINUES_MM, no_lesion, outline_doubt, outline_measures
 
 #: Masks overlapping at least this much (Dice) are the same outline, give or take a voxel at the edge.
 AGREE_DICE = 0.8
@@ -62,6 +67,9 @@ class ConsensusSegmenter:
             primary.same_density_check = False
         #: Judge the returned outline with `outline_doubt` (on by default).
         self.outline_check = True
+        #: Refuse an outline with no edge (`segmentation.doubt.no_lesion`: a click in normal tissue), unless the
+        #: reader drew a line on the lesion.
+        self.refuse_without_edge = True
 
     def warm_up(self) -> None:
         """Let each engine that can prepare itself (load a model) do so now."""
@@ -88,15 +96,29 @@ class ConsensusSegmenter:
             except SegmentationError as exc:
                 errors.append(exc)
         result = reconcile(results, errors, (self.primary.name, self.secondary.name), t0)
+        if not (self.outline_check or self.refuse_without_edge):
+            return result
+        near = around_result(volume, result)
+        if near is None:
+            return result
+        measures = outline_measures(*near, volume.spacing)
+        drawn = hints is not None and hints.line_mm is not None  # the reader said where the lesion is
+        why_not = no_lesion(measures) if self.refuse_without_edge and not drawn else None
+        if why_not is not None:
+            x, y, z = seed_mm
+            raise SegmentationError(f"no lesion found at ({x:.1f}, {y:.1f}, {z:.1f}) mm: {why_not}")
         if self.outline_check and not result.low_confidence:
-            why = doubt_in_volume(volume, result)
+            why = outline_doubt(*near, volume.spacing, measures)
             if why is not None:
                 return _disputed(result, why, t0)
         return result
 
 
-def doubt_in_volume(volume: Volume, result: SegmentationResult) -> str | None:
-    """`outline_doubt` of a result, on the images around its mask (reaching ``CONTINUES_MM`` beyond it)."""
+def around_result(
+    volume: Volume, result: SegmentationResult
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]] | None:
+    """The images around a result's mask (reaching ``CONTINUES_MM`` beyond it) and the mask on their grid; None for
+    an empty mask."""
     if not result.mask.any():
         return None
     lo, hi = [], []
@@ -112,7 +134,7 @@ def doubt_in_volume(volume: Volume, result: SegmentationResult) -> str | None:
     src = tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, result.offset, strict=True))
     dst = tuple(slice(a - s0, b - s0) for a, b, s0 in zip(lo, hi, start, strict=True))
     mask[dst] = result.mask[src]
-    return outline_doubt(image, mask, volume.spacing)
+    return image, mask
 
 
 def reconcile(

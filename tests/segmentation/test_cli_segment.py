@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from segmentation.diameters import recist_axes
@@ -75,3 +76,19 @@ def test_auto_says_which_engine_it_used_and_why(series, capsys):
     assert out["engine"] in ("monai", "classical")
     assert out["selected_by"] == "auto: both engines ran, the more confident outline was kept"
     assert "fallback_reason" not in out
+
+
+def test_a_click_in_normal_liver_is_no_lesion(series, capsys):
+    """Issue 4: a point outside any lesion gives a clear message and a non-zero exit. The model draws a speck wherever
+    it is clicked; auto refuses an outline that nothing sets apart from its surroundings."""
+    from scipy import ndimage
+
+    patch, volume = liver_lesion()
+    far = ndimage.distance_transform_edt(~patch.mask, sampling=volume.spacing) > 25.0
+    k, j, i = (int(v) for v in np.argwhere(far)[len(np.argwhere(far)) // 2])
+    click = [float(v) for v in volume.voxel_to_patient((k, j, i))]
+    folder, _, _ = series
+    code = main(["segment", str(folder), "--point", *map(str, click), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "no lesion found at" in err and "normal tissue?" in err

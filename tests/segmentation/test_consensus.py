@@ -31,7 +31,7 @@ ELSEWHERE = (slice(2, 8), slice(0, 4), slice(0, 4))
 def run(a: Stub, b: Stub) -> SegmentationResult:
     """The reconciliation alone: no images, so no judging of the returned outline against them."""
     auto = ConsensusSegmenter(a, b)
-    auto.outline_check = False
+    auto.outline_check = auto.refuse_without_edge = False
     return auto.segment(None, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
 
 
@@ -120,3 +120,23 @@ def test_the_returned_outline_is_judged_against_the_images():
     )
     assert short.low_confidence and short.provenance.engine == "monai"
     assert any("carries on from the outline" in w for w in short.warnings)
+
+
+def test_an_outline_with_no_edge_is_no_lesion_unless_the_reader_drew_one():
+    """Both engines draw a blob in plain fat (a click in normal tissue; the model draws one wherever it is clicked):
+    auto refuses it as no lesion, with the reason; with a line drawn by the reader it is offered, flagged."""
+    from segmentation.base import SegmentationHints
+    from tests.segmentation.test_doubt import ball_in_fat
+
+    volume, ball, _ = ball_in_fat()
+    fat = volume.array.astype(np.int16)
+    fat[ball] = -100 + (fat[ball] - 55)  # the ball painted over with fat: nothing stands out
+    volume.array[...] = fat
+    auto = ConsensusSegmenter(MaskStub("monai", ball), MaskStub("classical", ball))
+    with pytest.raises(SegmentationError, match=r"no lesion found at \(1\.0, 2\.0, 3\.0\) mm: .* no edge"):
+        auto.segment(volume, (1.0, 2.0, 3.0))
+    drawn = auto.segment(volume, (1.0, 2.0, 3.0), SegmentationHints(line_mm=((0.0, 0.0, 0.0), (20.0, 0.0, 0.0))))
+    assert drawn.low_confidence and any("own density" in w for w in drawn.warnings)
+    volume, ball, _ = ball_in_fat()  # the lesion itself passes
+    lesion = ConsensusSegmenter(MaskStub("monai", ball), MaskStub("classical", ball)).segment(volume, (0.0, 0.0, 0.0))
+    assert not lesion.low_confidence

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from imaging.volume import SeriesInfo, Volume
-from segmentation.doubt import CONTINUES_RATIO, continues_beyond, outline_doubt
+from segmentation.doubt import CONTINUES_RATIO, continues_beyond, no_lesion, outline_doubt, outline_measures
 
 SPACING = (2.5, 0.8, 0.8)
 
@@ -64,3 +64,20 @@ def test_a_lesion_against_a_wall_of_its_own_density_is_doubted():
     assert continues_beyond(image, ball, SPACING) > 0.5  # the wall carries on from it
     doubt = outline_doubt(image, ball, SPACING)  # and its shell is a wall of the lesion's density: the edge is unseen
     assert doubt is not None and "own density" in doubt
+
+
+def test_no_lesion_is_an_outline_without_an_edge_or_a_speck_of_what_surrounds_it():
+    volume, ball, _ = ball_in_fat()
+    image = volume.array.astype(np.float32)
+    lesion = outline_measures(image, ball, SPACING)
+    assert lesion.same_density < 0.05 and abs(lesion.volume_ml - 7.2) < 0.6 and no_lesion(lesion) is None
+    plain = np.where(ball, image - 155.0, image)  # the ball painted over with fat
+    blob = outline_measures(plain, ball, SPACING)
+    reason = no_lesion(blob)
+    assert blob.same_density > 0.9 and reason is not None and "no edge" in reason
+    speck = np.zeros_like(ball)
+    speck[15:17, 68:72, 63:67] = True  # 2 slices x 3.2 mm x 3.2 mm inside the lesion (0.05 mL)
+    inside = outline_measures(image, speck, SPACING)
+    assert inside.volume_ml < 0.1 and inside.continues > 25
+    reason = no_lesion(inside)
+    assert reason is not None and ("speck" in reason or "no edge" in reason)
