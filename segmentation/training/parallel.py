@@ -5,7 +5,9 @@ throughput. Worker processes (a `DataLoader` over `PatchBatches`) render batches
 candidate clicks each. The trainer keeps the most recent patches in a pool on the device
 (`segmentation.training.replay`) and draws a batch of one shape from it every step, with a fresh click and random
 flips / in-plane transposition each time, so the GPU never waits for the renderer (the reuse factor is logged);
-optionally a share of the draws goes to the patches the network last segmented worst (hard-example replay). Mixed
+optionally a share of the draws goes to the patches the network last segmented worst (hard-example replay), and a
+share is clicked on normal tissue with an empty target (negative clicks: the network learns to outline nothing where
+there is no lesion; the shipped model never saw one, and draws an outline wherever it is clicked). Mixed
 precision (bfloat16) on CUDA; an exponential moving average of the weights is kept and written as a second bundle.
 The learning-rate schedule follows the wall clock, so a run anneals within its budget.
 
@@ -45,6 +47,21 @@ from segmentation.training.train import (
 
 #: Candidate clicks rendered per patch (the trainer picks one per use).
 CLICKS_PER_PATCH = 6
+#: Candidate clicks outside the lesion per patch, for negative examples (`augment`'s ``negative``): in tissue (over
+#: AIR_HU), at least OUTSIDE_MM from the lesion; -1 where the patch has no such voxel.
+OUTSIDE_CLICKS, OUTSIDE_MM, AIR_HU = 2, 8.0, -950.0
+
+
+def outside_clicks(
+    rng: np.random.Generator, image_hu: np.ndarray, mask: np.ndarray, spacing: tuple[float, ...], n: int
+) -> np.ndarray:
+    """``n`` voxels (n, 3) in tissue at least ``OUTSIDE_MM`` from the lesion (a reader's click on normal tissue);
+    rows of -1 when there is none."""
+    far = ndimage.distance_transform_edt(~mask.astype(bool), sampling=spacing) >= OUTSIDE_MM
+    candidates = np.argwhere(far & (image_hu > AIR_HU))
+    if len(candidates) == 0:
+        return np.full((n, 3), -1, dtype=np.int64)
+    return candidates[rng.integers(0, len(candidates), size=n)].astype(np.int64)
 
 
 def render_batch(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
@@ -52,7 +69,7 @@ def render_batch(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
     acquisitions until one gives the same count (so every acquisition keeps its natural frequency)."""
     spacing = sample_spacing(rng)
     slices = patch_slices(spacing)
-    images, masks, spacings, clicks = [], [], [], []
+    images, masks, spacings, clicks, outside = [], [], [], [], []
     for b in range(size):
         if b > 0:
             for _ in range(100):
@@ -67,11 +84,13 @@ def render_batch(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
         masks.append(patch.mask.astype(np.uint8))
         spacings.append(patch.spacing)
         clicks.append(seeds)
+        outside.append(outside_clicks(rng, patch.image, patch.mask, patch.spacing, OUTSIDE_CLICKS))
     return {
         "image": np.stack(images),
         "mask": np.stack(masks),
         "spacing": np.asarray(spacings, dtype=np.float32),
         "clicks": np.asarray(clicks, dtype=np.int64),
+        "outside": np.stack(outside),
     }
 
 
@@ -115,14 +134,24 @@ def network_input_torch(
 
 
 def augment(
-    batch: dict[str, torch.Tensor], rng: np.random.Generator
+    batch: dict[str, torch.Tensor], rng: np.random.Generator, negative: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """A random click per patch, random flips of each axis and a random row/column transpose (pixels are square).
+    ``negative``: the share of patches clicked outside the lesion instead (on normal tissue, where the patch has
+    some), whose target is then empty: the network learns that a click on no lesion outlines nothing.
     Returns image (B,K,J,I), mask (B,1,K,J,I) float, click (B,3), spacing (B,3)."""
     image, mask, spacing = batch["image"], batch["mask"], batch["spacing"]
     b = image.shape[0]
+    rows = torch.arange(b, device=image.device)
     pick = torch.from_numpy(rng.integers(0, batch["clicks"].shape[1], size=b)).to(image.device)
-    click = batch["clicks"][torch.arange(b, device=image.device), pick].clone()
+    click = batch["clicks"][rows, pick].clone()
+    if negative > 0 and "outside" in batch:
+        other = torch.from_numpy(rng.integers(0, batch["outside"].shape[1], size=b)).to(image.device)
+        away = batch["outside"][rows, other]
+        chosen = torch.from_numpy(rng.uniform(size=b) < negative).to(image.device) & (away[:, 0] >= 0)
+        if bool(chosen.any()):
+            click = torch.where(chosen[:, None], away, click)
+            mask = mask * (~chosen).to(mask.dtype).reshape(b, 1, 1, 1)
     flips = rng.uniform(size=3) < 0.5
     shape = image.shape[1:]
     dims = [axis + 1 for axis in range(3) if flips[axis]]
@@ -168,13 +197,16 @@ def train_parallel(
     init: Path | None = None,
     warmup: int | None = None,
     hard_fraction: float = 0.0,
+    negative_fraction: float = 0.0,
     log: Any = print,
 ) -> TrainingResult:
     """Train for ``minutes`` and write the bundle to ``out`` (checkpointed as it goes) and the weights' moving
     average to ``out`` + "_ema". ``init``: a bundle whose network and weights to continue from (its name, version
     and training facts are recorded as ``initialised_from``). By default the peak learning rate is 2e-3 after 200
     warm-up steps from scratch, and 6e-4 after 50 when continuing. ``hard_fraction``: the share of drawn patches
-    chosen by how badly the network segmented them last time (`segmentation.training.replay`); 0 draws uniformly."""
+    chosen by how badly the network segmented them last time (`segmentation.training.replay`); 0 draws uniformly.
+    ``negative_fraction``: the share clicked outside the lesion with an empty target (`augment`); 0: none, as the
+    shipped model was trained."""
     from monai.losses.dice import DiceCELoss
 
     if learning_rate is None:
@@ -258,12 +290,33 @@ def train_parallel(
         model.train(was_training)
         return float(torch.cat(dices).median())
 
+    def outlined_outside(model: torch.nn.Module) -> float:
+        """The share of the validation patches clicked on normal tissue where the network outlines the click."""
+        was_training = model.training
+        model.eval()
+        hits, total = 0, 0
+        with torch.no_grad(), amp:
+            for vb in validation:
+                t = {k: torch.from_numpy(v).to(device) for k, v in vb.items()}
+                away = t["outside"][:, 0]
+                valid = away[:, 0] >= 0
+                if not bool(valid.any()):
+                    continue
+                logits = model(network_input_torch(t["image"], away.clamp(min=0), t["spacing"]))[:, 0].float()
+                at_click = logits[torch.arange(len(away), device=device), away[:, 0], away[:, 1], away[:, 2]]
+                hits += int(((at_click > 0) & valid).sum())
+                total += int(valid.sum())
+        model.train(was_training)
+        return hits / max(total, 1)
+
     def checkpoint_row(step: int, elapsed: float) -> dict[str, float]:
         return {
             "step": step,
             "seconds": round(elapsed, 1),
             "val_dice": validate(net),
             "val_dice_ema": validate(ema_net),
+            "val_outlined_outside": outlined_outside(net),
+            "val_outlined_outside_ema": outlined_outside(ema_net),
         }
 
     def save(final: bool) -> None:
@@ -283,6 +336,9 @@ def train_parallel(
             meta["training"]["schedule"] = "by wall clock (steps depend on speed)"
             meta["training"]["peak_learning_rate"] = learning_rate
             meta["training"]["hard_example_share"] = hard_fraction
+            meta["training"]["negative_click_share"] = negative_fraction
+            if history:
+                meta["training"]["validation_outlined_outside"] = history[-1]["val_outlined_outside" + suffix]
             if parent is not None:
                 meta["training"]["initialised_from"] = parent
             state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
@@ -308,7 +364,7 @@ def train_parallel(
             for group in optimiser.param_groups:
                 group["lr"] = lr_at(fraction)
             chosen, keys = pool.draw(rng, batch)
-            image, mask, click, spacing = augment(chosen, rng)
+            image, mask, click, spacing = augment(chosen, rng, negative_fraction)
             x = network_input_torch(image, click, spacing)
             optimiser.zero_grad(set_to_none=True)
             with amp:
@@ -331,7 +387,8 @@ def train_parallel(
                 log(
                     f"step {step}  {elapsed:.0f} s  loss {ema_loss}  val Dice {history[-1]['val_dice']:.3f} "
                     f"(average weights {history[-1]['val_dice_ema']:.3f})  lr {lr_at(fraction):.2e}  "
-                    f"rendered {rendered}  reuse {step * batch / max(rendered, 1):.1f}x  pool {len(pool)} patches"
+                    f"rendered {rendered}  reuse {step * batch / max(rendered, 1):.1f}x  pool {len(pool)} patches  "
+                    f"normal-tissue clicks outlined {history[-1]['val_outlined_outside_ema']:.0%}"
                 )
                 save(final=False)
                 last_save = time.monotonic()
@@ -345,8 +402,8 @@ def train_parallel(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m segmentation.training.parallel OUT MINUTES WORKERS [BATCH] [--init BUNDLE] [--lr LR]
-    [--seed N] [--channels C1,C2,...] [--hard SHARE]`` (a module, so that the renderer processes, which are spawned,
-    can import it)."""
+    [--seed N] [--channels C1,C2,...] [--hard SHARE] [--negative SHARE]`` (a module, so that the renderer processes,
+    which are spawned, can import it)."""
     import argparse
     import os
 
@@ -367,19 +424,28 @@ def main(argv: list[str] | None = None) -> int:
         help="share of drawn patches chosen by how badly the network segmented them last time (default 0: uniform)",
     )
     parser.add_argument(
+        "--negative",
+        type=float,
+        default=0.0,
+        help="share of patches clicked on normal tissue with an empty target (default 0, as the shipped model)",
+    )
+    parser.add_argument(
         "--channels",
         type=parse_channels,
         default=None,
         help="network widths per level, e.g. 24,48,96,192,384 (default: the shipped network's; not with --init)",
     )
     args = parser.parse_args(argv)
+    for name in ("hard", "negative"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name} is a share of the patches drawn, from 0 to 1")
     if args.channels is not None and args.init is not None:
         parser.error("--channels builds a new network; --init continues the bundle's own: give one of them")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(
         f"torch {torch.__version__}, device {device}, {os.cpu_count()} CPUs, {args.workers} workers, "
         f"batch {args.batch}, peak lr {args.lr or 'default'}, seed {args.seed}, from {args.init or 'scratch'}, "
-        f"channels {args.channels or 'shipped'}, hard-example share {args.hard}"
+        f"channels {args.channels or 'shipped'}, hard-example share {args.hard}, negative-click share {args.negative}"
     )
     result = train_parallel(
         args.out,
@@ -392,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         init=args.init,
         channels=args.channels,
         hard_fraction=args.hard,
+        negative_fraction=args.negative,
     )
     print(f"trained: {result.steps} steps in {result.seconds:.0f} s", flush=True)
     return 0

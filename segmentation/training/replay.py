@@ -110,9 +110,12 @@ def _index_of(arrivals: collections.deque[int], arrival: int) -> int | None:
 
 
 def soft_dice_hardness(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per patch, 1 - soft Dice of the sigmoid of ``logits`` against ``mask`` (both (B, 1, ...)), without gradient."""
+    """Per patch, 1 - soft Dice of the sigmoid of ``logits`` against ``mask`` (both (B, 1, ...)), without gradient;
+    for an empty target (a click on normal tissue) the highest probability, as a soft Dice would call any faint
+    output there a total miss."""
     with torch.no_grad():
         p = torch.sigmoid(logits.float()).flatten(1)
         t = mask.float().flatten(1)
         dice = (2 * (p * t).sum(1) + 1e-5) / (p.sum(1) + t.sum(1) + 1e-5)
-    return 1.0 - dice
+        empty = t.sum(1) == 0
+    return torch.where(empty, p.max(1).values, 1.0 - dice)

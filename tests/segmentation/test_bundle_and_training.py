@@ -82,6 +82,10 @@ def test_train_command_refuses_impossible_parallel_options(capsys):
     assert "--hard is a share of the draws, from 0 to 1 (not 1.5)" in capsys.readouterr().err
     assert main(["train", "--minutes", "1", "--hard", "0.5"]) != 0
     assert "--hard needs --workers" in capsys.readouterr().err
+    assert main(["train", "--workers", "1", "--minutes", "1", "--negative", "-0.1"]) != 0
+    assert "--negative is a share of the draws, from 0 to 1 (not -0.1)" in capsys.readouterr().err
+    assert main(["train", "--minutes", "1", "--negative", "0.2"]) != 0
+    assert "--negative needs --workers" in capsys.readouterr().err
 
 
 def test_the_confidence_calibration_is_the_bundles_own(tmp_path):

@@ -11,7 +11,7 @@ from segmentation.bundle import read_bundle, size_multiples
 from segmentation.crop import pad_to_multiple
 from segmentation.engines.monai_engine import MonaiSegmenter
 from segmentation.network_inputs import network_input
-from segmentation.training.parallel import augment, network_input_torch, render_batch, train_parallel
+from segmentation.training.parallel import OUTSIDE_MM, augment, network_input_torch, render_batch, train_parallel
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,31 @@ def test_rendered_batches_share_one_shape_and_clicks_lie_in_the_lesion(batch):
     assert batch["image"].shape == batch["mask"].shape and batch["image"].shape[0] == 2
     for mask, clicks in zip(batch["mask"], batch["clicks"], strict=True):
         assert all(mask[tuple(c)] for c in clicks)
+
+
+def test_rendered_batches_offer_clicks_on_normal_tissue_away_from_the_lesion(batch):
+    from scipy import ndimage
+
+    for image, mask, spacing, outside in zip(
+        batch["image"], batch["mask"], batch["spacing"], batch["outside"], strict=True
+    ):
+        far = ndimage.distance_transform_edt(~mask.astype(bool), sampling=tuple(float(s) for s in spacing))
+        for c in outside:
+            assert (c >= 0).all(), "a 112-pixel patch always has tissue 8 mm from the lesion"
+            assert far[tuple(c)] >= OUTSIDE_MM and image[tuple(c)] > -950
+
+
+def test_negative_clicks_lie_outside_the_lesion_and_empty_the_target(batch):
+    tensors = {k: torch.from_numpy(v) for k, v in batch.items()}
+    for s in range(6):
+        _, mask, click, _ = augment(tensors, np.random.default_rng(s), negative=1.0)
+        assert mask.sum() == 0 and click.shape == (2, 3)
+        _, kept, _, _ = augment(tensors, np.random.default_rng(s), negative=0.0)
+        assert kept.sum() > 0
+    no_tissue = dict(tensors, outside=torch.full_like(tensors["outside"], -1))  # a lesion filling its patch
+    _, mask, click, _ = augment(no_tissue, np.random.default_rng(0), negative=1.0)
+    for b in range(2):
+        assert mask[b, 0][tuple(click[b].tolist())] == 1.0
 
 
 def test_device_input_equals_the_engines_input(batch):
@@ -64,7 +89,7 @@ def test_a_short_run_writes_the_last_and_the_averaged_weights(tmp_path):
     assert "moving average" in read_bundle(tmp_path / "b_ema").metadata["training"]["weights"]
 
 
-def test_a_run_with_hard_example_replay_records_its_share(tmp_path):
+def test_a_run_with_hard_example_replay_and_negative_clicks_records_their_shares(tmp_path):
     result = train_parallel(
         tmp_path / "h",
         minutes=0.03,
@@ -74,10 +99,13 @@ def test_a_run_with_hard_example_replay_records_its_share(tmp_path):
         channels=(4, 8, 16),
         validation_patches=2,
         hard_fraction=0.5,
+        negative_fraction=0.25,
         log=lambda *_: None,
     )
     assert result.steps >= 1
-    assert read_bundle(tmp_path / "h").metadata["training"]["hard_example_share"] == 0.5
+    training = read_bundle(tmp_path / "h").metadata["training"]
+    assert training["hard_example_share"] == 0.5 and training["negative_click_share"] == 0.25
+    assert 0.0 <= training["validation_outlined_outside"] <= 1.0
 
 
 def test_size_multiples_follow_per_axis_strides():

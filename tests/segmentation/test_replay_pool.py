@@ -86,6 +86,9 @@ def test_hardness_is_zero_for_a_confident_correct_prediction_and_near_one_for_a_
     missed = torch.full_like(mask, -20.0)
     h = soft_dice_hardness(torch.cat([right[:1], missed[:1]]), mask)
     assert h[0] < 1e-3 and h[1] > 0.99
+    nothing = torch.zeros_like(mask)  # a click on normal tissue: outlining nothing is right, outlining is wrong
+    h = soft_dice_hardness(torch.cat([missed[:1], right[:1]]), nothing)
+    assert h[0] < 1e-3 and h[1] > 0.99
 
 
 def test_lagged_reports_take_effect_after_the_lag():

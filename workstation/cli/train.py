@@ -46,6 +46,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="with --workers: the share of patches drawn by how badly the network segmented them last time "
         "(hard-example replay; default 0, uniform; it made the shipped model worse, see its card)",
     )
+    p.add_argument(
+        "--negative",
+        type=float,
+        default=0.0,
+        help="with --workers: the share of patches clicked on normal tissue, away from the lesion, with an empty "
+        "target, so that the model learns to outline nothing there (default 0, as the shipped model was trained)",
+    )
     p.set_defaults(func=run)
 
 
@@ -63,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers:
         return run_parallel(args)
-    if args.hard:
-        raise CommandError("--hard needs --workers (the pool it replays from)")
+    if args.hard or args.negative:
+        raise CommandError(f"--{'hard' if args.hard else 'negative'} needs --workers (the parallel trainer)")
     try:
         result = train(
             args.out,
@@ -91,8 +98,9 @@ def run_parallel(args: argparse.Namespace) -> int:
         raise CommandError("--workers trains for --minutes N (not --steps)")
     if args.workers < 1 or args.batch < 1:
         raise CommandError("--workers and --batch must be at least 1")
-    if not 0.0 <= args.hard <= 1.0:
-        raise CommandError(f"--hard is a share of the draws, from 0 to 1 (not {args.hard})")
+    for name in ("hard", "negative"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise CommandError(f"--{name} is a share of the draws, from 0 to 1 (not {getattr(args, name)})")
     from segmentation.base import SegmentationError
     from segmentation.bundle import BundleError
     from segmentation.engines.monai_engine import resolve_device
@@ -115,6 +123,7 @@ def run_parallel(args: argparse.Namespace) -> int:
             init=args.init,
             channels=args.channels,
             hard_fraction=args.hard,
+            negative_fraction=args.negative,
         )
     except BundleError as exc:
         raise CommandError(f"--init: {exc}") from None
