@@ -130,31 +130,35 @@ def has_users(db: Database) -> bool:
         return _count(conn) > 0
 
 
-def authenticate(db: Database, username: str, password: str) -> User:
-    """The user, if the password is right and the account active; else `AuthenticationError`."""
+def authenticate(db: Database, username: str, password: str, *, purpose: str = "", subject_id: str = "") -> User:
+    """The user, if the password is right and the account active; else `AuthenticationError`. ``purpose``: what the
+    password was re-entered for (a signature, an adjudication), kept with a failure in the audit trail, under
+    ``subject_id`` when it concerns one; a plain sign-in gives none."""
     with db.reading() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None or not row.active:
         _hasher_dummy_verify(password)  # same time whether or not the user exists
-        _record_failure(db, username)
+        _record_failure(db, username, purpose, subject_id)
         raise AuthenticationError("wrong user name or password")
     try:
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
-        _record_failure(db, username)
+        _record_failure(db, username, purpose, subject_id)
         raise AuthenticationError("wrong user name or password") from None
     return _user(row)
 
 
-def _record_failure(db: Database, username: str) -> None:
-    """Failed sign-ins and signatures are audited (21 CFR 11.300(d): detect attempts at unauthorised use)."""
+def _record_failure(db: Database, username: str, purpose: str = "", subject_id: str = "") -> None:
+    """Failed sign-ins and signatures are audited (21 CFR 11.300(d): detect attempts at unauthorised use), with what
+    the password was for when it was re-entered for an act (signing, adjudicating, changing it)."""
     with db.transaction() as conn:
         audit_log.append(
             conn,
             username=username[:64],
             action=AuditAction.LOGIN_FAILED,
             entity=f"user/{username[:64]}",
-            reason="wrong user name or password",
+            subject_id=subject_id,
+            reason="wrong user name or password" + (f" ({purpose})" if purpose else ""),
         )
 
 
@@ -221,7 +225,7 @@ def set_active(db: Database, username: str, *, active: bool, admin: User, reason
 
 def change_password(db: Database, username: str, *, old_password: str, new_password: str) -> None:
     """A user changes their own password (the old one is checked first); audited without either password."""
-    authenticate(db, username, old_password)
+    authenticate(db, username, old_password, purpose="changing the password")
     if len(new_password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     with db.transaction() as conn:

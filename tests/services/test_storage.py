@@ -296,6 +296,10 @@ def test_the_reading_session_store_saves_signs_and_reports_conflicts(db) -> None
         DatabaseReadStore(db, people["reader1"]).load(read.subject_id, "site1")
     with pytest.raises(ReadStoreError, match="wrong user name or password"):
         store.sign(mine, 0, password="nope", meaning=MEANING)
+    failed = [e for e in audit_log.entries(db) if e.action == "login-failed"][-1]
+    assert failed.subject_id == read.subject_id
+    signing = f"signing {read.timepoints[0].label} of subject {read.subject_id}"
+    assert failed.reason == f"wrong user name or password ({signing})"
     store.sign(mine, 0, password=PASSWORD, meaning=MEANING)
     assert mine.timepoints[0].signature is not None and mine.timepoints[0].signature.full_name == "Sam Site"
     theirs.timepoints[1].assessments["NT1"].comment = "stale edit"

@@ -380,7 +380,7 @@ def adjudicate(
     ``seen`` is the case the adjudicator looked at: if either read was amended since, nothing is recorded. A subject
     locked for analysis is refused (`SubjectLocked`).
     """
-    adjudicator = authenticate(db, username, password)
+    adjudicator = authenticate(db, username, password, purpose=f"adjudicating {pseudonym}", subject_id=pseudonym)
     if not reason.strip():
         raise ReviewError("an adjudication needs a reason")
     case = adjudication_case(db, pseudonym, adjudicator)

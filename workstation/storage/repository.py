@@ -297,11 +297,16 @@ def sign_timepoint(
     expected_version: int,
 ) -> StoredRead:
     """Sign one timepoint (21 CFR 11.50/11.200: name, UTC time, meaning; the password is re-entered each time)."""
-    user = users_mod.authenticate(db, username, password)
-    if not meaning.strip():
-        raise ReadError("a signature needs its meaning (e.g. 'I confirm these measurements as the reader')")
     with db.reading() as conn:
         before = _load(conn, read_id)
+    what, subject = f"signing read {read_id}", ""
+    if before is not None:
+        subject = before.read.subject_id
+        label = before.read.timepoints[position].label if 0 <= position < len(before.read.timepoints) else position
+        what = f"signing {label} of subject {subject}"
+    user = users_mod.authenticate(db, username, password, purpose=what, subject_id=subject)
+    if not meaning.strip():
+        raise ReadError("a signature needs its meaning (e.g. 'I confirm these measurements as the reader')")
     if before is not None and user.username != before.read.reader:  # audited, as a refused command is
         why = f"{user.username} cannot sign the read of {before.read.reader}: only its reader signs it"
         users_mod.record_denial(db, user, f"sign a read of subject {before.read.subject_id}", why)
