@@ -88,8 +88,8 @@ def _f32(ends: tuple | None) -> tuple | None:
 
 
 def carried_by_sr(read: Read) -> Read:
-    """What TID 1500 carries: not comments, mask keys, slice positions, trial parameters, signature meaning, where an
-    unmeasured lesion was seen; end points as SCOORD3D holds them (32-bit floats)."""
+    """What TID 1500 carries: not comments, mask keys, slice positions, trial parameters, signature meaning; end points
+    and where an unmeasured lesion was seen as SCOORD3D holds them (32-bit floats)."""
     r = dataclasses.replace(read, confirmation_required=True, sd_min_days=42)
     r.timepoints = []
     for tp in read.timepoints:
@@ -99,7 +99,8 @@ def carried_by_sr(read: Read) -> Read:
         for lesion_id, a in tp.assessments.items():
             ms = [dataclasses.replace(m, slice_position_mm=None, mask_ref=None, long_axis_endpoints=_f32(
                 m.long_axis_endpoints), short_axis_endpoints=_f32(m.short_axis_endpoints)) for m in a.measurements]
-            t.assessments[lesion_id] = dataclasses.replace(a, measurements=ms, comment="", point_mm=None)
+            point = None if a.point_mm is None or ms else tuple(float(np.float32(v)) for v in a.point_mm)
+            t.assessments[lesion_id] = dataclasses.replace(a, measurements=ms, comment="", point_mm=point)
         r.timepoints.append(t)
     return r
 
@@ -149,7 +150,7 @@ def test_sr_is_valid_and_highdicom_reads_the_groups(tmp_path: Path, ct_headers: 
         assert dciodvfy_errors(w.path) == [], w.path
         sr = hd.sr.srread(w.path)
         assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"  # Comprehensive 3D SR
-        groups = sr.content.get_image_measurement_groups()
+        groups = [*sr.content.get_image_measurement_groups(), *sr.content.get_planar_roi_measurement_groups()]
         assert len(groups) == w.groups
         for g in groups:
             uids_by_lesion.setdefault(str(g.tracking_identifier), set()).add(str(g.tracking_uid))
@@ -166,6 +167,12 @@ def test_sr_is_valid_and_highdicom_reads_the_groups(tmp_path: Path, ct_headers: 
     ref = axes["Long axis"].referenced_images[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
     assert ref == known_series(0, date(2026, 1, 5)).sop_uids[6]
     assert sr.VerificationFlag == "VERIFIED"  # the signed baseline
+    # The bone non-target, not measured, is a TID 1410 group whose region is where the reader saw it.
+    (nt1,) = sr.content.get_planar_roi_measurement_groups(tracking_uid="2.25.7003")
+    assert nt1.roi.GraphicType == "POINT" and nt1.roi.ReferencedFrameOfReferenceUID == FRAME_OF_REFERENCE
+    assert np.allclose(np.asarray(nt1.roi.value).reshape(-1), [5.5, -20.25, 12.0])
+    assert str(nt1.tracking_identifier) == "NT1"
+    assert not [m for m in nt1.get_measurements() if m.unit == codes.UCUM.Millimeter]
 
 
 def test_sr_without_source_headers_still_valid(tmp_path: Path) -> None:

@@ -9,6 +9,10 @@ status, nodal flag, location text, merge target and each measurement's origin) i
 in the workstation's local coding scheme ``99RECISTWS`` so the import restores it. The read's id and the reader's role
 sit in the Clinical Trial Series module (ClinicalTrialSeriesID / ClinicalTrialSeriesDescription).
 
+A lesion seen but not measured at a timepoint (a non-target, a new lesion declared) with the place the reader saw it
+is a TID 1410 planar ROI group instead, its region a SCOORD3D POINT in the timepoint's frame of reference (that of
+its measurements, else of the series read), so a viewer can show where it is and the import restores it.
+
 Not carried (they are not DICOM concepts): assessment comments, mask keys, the trial's confirmation and SD-duration
 parameters, and the signature's meaning (the signature itself becomes the document's verification).
 """
@@ -128,7 +132,12 @@ def _line(kind: Code, length: float, ends: Any, m: Measurement, where: str) -> h
                              referenced_coordinates=coords, algorithm_id=algorithm)
 
 
-def _group(read: Read, index: int, lesion: Lesion, a: LesionAssessment) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+def _group(
+    read: Read, index: int, lesion: Lesion, a: LesionAssessment, frame: str = ""
+) -> hd.sr.MeasurementsAndQualitativeEvaluations | hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
+    """TID 1501 for a measured lesion (or one without a known place); TID 1410 with a POINT region for one seen but
+    not measured (a non-target, a new lesion declared), where the reader saw it (``frame``: the timepoint's frame of
+    reference)."""
     tp = read.timepoints[index]
     where = f"subject {read.subject_id} timepoint {tp.label} lesion {lesion.lesion_id}"
     measurements: list[hd.sr.Measurement] = []
@@ -150,23 +159,43 @@ def _group(read: Read, index: int, lesion: Lesion, a: LesionAssessment) -> hd.sr
     if a.merged_into:
         evaluations.append(hd.sr.QualitativeEvaluation(MERGED_INTO, _local("LESION", a.merged_into[:64])))
     evaluations += [hd.sr.QualitativeEvaluation(ORIGIN, _ORIGIN_CODES[m.origin]) for m in a.measurements]
-    return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=lesion.tracking_uid, identifier=lesion.lesion_id),
-        time_point_context=hd.sr.TimePointContext(time_point=tp.label[:64], time_point_order=index + 1),
-        finding_type=codes.SCT.Lesion,
-        method=IRECIST if is_irecist(read.criteria) else codes.DCM.RECIST1Point1,
-        finding_sites=[hd.sr.FindingSite(organ_code(lesion.organ))],
-        measurements=measurements or None,
-        qualitative_evaluations=evaluations,
-    )
+    common: dict[str, Any] = {
+        "tracking_identifier": hd.sr.TrackingIdentifier(uid=lesion.tracking_uid, identifier=lesion.lesion_id),
+        "time_point_context": hd.sr.TimePointContext(time_point=tp.label[:64], time_point_order=index + 1),
+        "finding_type": codes.SCT.Lesion,
+        "method": IRECIST if is_irecist(read.criteria) else codes.DCM.RECIST1Point1,
+        "finding_sites": [hd.sr.FindingSite(organ_code(lesion.organ))],
+        "qualitative_evaluations": evaluations,
+    }
+    if a.point_mm is not None and not measurements and frame:
+        point = hd.sr.ImageRegion3D(
+            graphic_type=hd.sr.GraphicTypeValues3D.POINT,
+            graphic_data=np.asarray(a.point_mm, dtype=float).reshape(1, 3),
+            frame_of_reference_uid=frame,
+        )
+        return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(referenced_region=point, **common)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(measurements=measurements or None, **common)
+
+
+def _frame_of_reference(tp: TimepointRead, headers: Mapping[str, Dataset] | None) -> str:
+    """The timepoint's frame of reference: its measurements', else that of the series read (from its headers)."""
+    for a in tp.assessments.values():
+        for m in a.measurements:
+            if m.frame_of_reference_uid:
+                return m.frame_of_reference_uid
+    for h in (headers or {}).values():
+        if h.get("SeriesInstanceUID") == tp.series_uid and h.get("FrameOfReferenceUID"):
+            return str(h.FrameOfReferenceUID)
+    return ""
 
 
 def build_sr(read: Read, index: int, headers: Mapping[str, Dataset] | None = None,
              protocol_id: str = "RECIST-TRIAL", sponsor: str = "RECIST workstation") -> hd.sr.Comprehensive3DSR:
     """The TID 1500 measurement report of ``read`` at timepoint ``index``."""
     tp = read.timepoints[index]
+    frame = _frame_of_reference(tp, headers)
     groups = [
-        _group(read, index, lesion, tp.assessments[lesion_id])
+        _group(read, index, lesion, tp.assessments[lesion_id], frame)
         for lesion_id, lesion in read.lesions.items()
         if lesion_id in tp.assessments
     ]
@@ -364,8 +393,24 @@ def import_sr(paths: Sequence[str | Path]) -> list[Read]:
     return [_read_from_docs(read_id, items) for read_id, items in docs.items()]
 
 
+def _groups(sr: Any) -> list[Any]:
+    """The lesions' measurement groups: TID 1501 (measured) and TID 1410 (a point where an unmeasured one was seen)."""
+    return [*sr.content.get_image_measurement_groups(), *sr.content.get_planar_roi_measurement_groups()]
+
+
+def _point(group: Any) -> tuple[float, float, float] | None:
+    """Where a TID 1410 group's POINT region lies (patient mm), None for a TID 1501 group."""
+    if not isinstance(group, hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations):
+        return None
+    roi = group.roi
+    if roi is None or str(roi.GraphicType) != "POINT":
+        return None
+    x, y, z = (float(v) for v in np.asarray(roi.value, dtype=float).reshape(-1)[:3])
+    return (x, y, z)
+
+
 def _tp_order(sr: Any) -> int:
-    for group in sr.content.get_image_measurement_groups():
+    for group in _groups(sr):
         for item in group[0].ContentSequence:
             if item.ConceptNameCodeSequence[0].CodeValue == "126073":  # Time Point Order
                 return int(item.MeasuredValueSequence[0].NumericValue)
@@ -397,7 +442,7 @@ def _read_from_docs(read_id: str, items: list[tuple[tuple[str, int], Path, Any]]
             v = sr.VerifyingObserverSequence[0]
             tp.signature = Signature(user=reader, full_name=_from_person_name(str(v.VerifyingObserverName)),
                                      signed_at=_dicom_datetime(str(v.VerificationDateTime)), meaning="verified")
-        for group in sr.content.get_image_measurement_groups():
+        for group in _groups(sr):
             lesion_id = str(group.tracking_identifier)
             where = f"{path} lesion {lesion_id}"
             if group.method is not None and group.method.value == IRECIST.value:
@@ -430,6 +475,7 @@ def _read_from_docs(read_id: str, items: list[tuple[tuple[str, int], Path, Any]]
                 status=_lookup(_STATUS_CODES, values[STATUS.value].value, where),
                 measurements=measurements,
                 merged_into=values[MERGED_INTO.value].meaning if MERGED_INTO.value in values else None,
+                point_mm=_point(group),
             )
         read.timepoints.append(tp)
     return read
