@@ -88,13 +88,15 @@ def main() -> int:
     ap.add_argument("--engines", default="classical,monai,auto")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--bundle", type=Path, default=None, help="MONAI bundle to measure (default: the shipped one)")
     args = ap.parse_args()
 
     import torch
 
     torch.set_num_threads(2)
     rng = np.random.default_rng(args.seed)
-    engines = {n: create_segmenter(n, "cpu") for n in args.engines.split(",")}
+    bundle = {"bundle": args.bundle} if args.bundle else {}
+    engines = {n: create_segmenter(n, "cpu", **bundle) for n in args.engines.split(",")}
     trial = json.loads((args.trial / "trial.json").read_text())
     outcome: dict[str, Counter] = {n: Counter() for n in engines}
     by_tissue: dict[str, dict[str, Counter]] = {n: defaultdict(Counter) for n in engines}
