@@ -162,15 +162,17 @@ def _record_failure(db: Database, username: str, purpose: str = "", subject_id: 
         )
 
 
-def record_denial(db: Database, user: User, what: str, why: str = "") -> None:
+def record_denial(db: Database, user: User, what: str, why: str = "", subject_id: str = "") -> None:
     """A signed-in user refused ``what`` for their role (or for ``why``) is audited, as failed sign-ins are (21 CFR
-    11.300(d))."""
+    11.300(d)); under ``subject_id`` when it concerns one (a central read's: its pseudonym), so that `recist audit
+    show SUBJECT` lists it. Called after the refused transaction rolled back: the entry has a transaction of its own."""
     with db.transaction() as conn:
         audit_log.append(
             conn,
             username=user.username,
             action=AuditAction.ACCESS_DENIED,
             entity=f"user/{user.username}",
+            subject_id=subject_id[:64],
             reason=f"{what}: {why or f'not allowed for {with_article(user.role)}'}",
         )
 

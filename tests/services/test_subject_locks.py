@@ -3,7 +3,9 @@ reads are not saved, amended, signed or deleted, it is neither enrolled nor adju
 one line that says who locked it, when and why (a blinded reader: the pseudonym only); unlocking restores all of it.
 Only a data manager or an administrator locks (a refusal audited), with a reason; lock and unlock are in the audit
 trail, which still verifies; `recist lock/unlock`; a database of schema 0004 is upgraded; responses.csv says who
-locked each subject."""
+locked each subject. Only final data are locked (every timepoint signed, the central review decided) unless the data
+manager says otherwise; every refused change is audited under its subject; the review status, the adjudicator's
+worklist, best_responses.csv and the export's summary say which subjects are locked."""
 
 from __future__ import annotations
 
@@ -26,16 +28,24 @@ from tests.services.test_review import central_read, sources
 from workstation.audit import AuditAction
 from workstation.cli import main
 from workstation.export.read_json import write_read
-from workstation.export.tables import RESPONSE_COLUMNS
+from workstation.export.tables import BEST_COLUMNS, RESPONSE_COLUMNS
 from workstation.read_model import Read
-from workstation.review.service import adjudicate, adjudication_case, enrol_subject, open_blinded_case
+from workstation.review.service import (
+    adjudicate,
+    adjudication_case,
+    adjudication_worklist,
+    enrol_subject,
+    open_blinded_case,
+)
 from workstation.storage import audit_log, open_database
 from workstation.storage import database as database_mod
 from workstation.storage.locks import (
+    IncompleteSubjects,
     LockError,
     SubjectLocked,
     list_locks,
     lock_subjects,
+    open_data,
     refuse_if_locked,
     subject_lock,
     unlock_subjects,
@@ -66,6 +76,20 @@ def signed_site_read(db: Any, people: dict[str, Any], subject_id: str = SUBJECT)
     return signed.read, signed.version
 
 
+def final_site_read(db: Any, people: dict[str, Any], subject_id: str = SUBJECT) -> tuple[Read, int]:
+    """A site read of the subject signed at every timepoint (its data are final); returns it with its version."""
+    read, version = signed_site_read(db, people, subject_id)
+    signed = sign_timepoint(
+        db, read.read_id, 1, username="site1", password=PASSWORD, meaning=MEANING, expected_version=version
+    )
+    return signed.read, signed.version
+
+
+def denials(db: Any, subject_id: str) -> list[tuple[str, str]]:
+    """(user, reason) of the access-denied entries filed under a subject (as `recist audit show` lists them)."""
+    return [(e.username, e.reason) for e in audit_log.entries(db, [subject_id]) if e.action == "access-denied"]
+
+
 def refusal(db: Any, subject_id: str = SUBJECT) -> str:
     lock = subject_lock(db, subject_id)
     assert lock is not None
@@ -77,8 +101,8 @@ def refusal(db: Any, subject_id: str = SUBJECT) -> str:
 
 def test_a_locked_subject_is_neither_saved_amended_signed_nor_deleted_until_unlocked(db) -> None:
     people = make_users(db)
-    read, version = signed_site_read(db, people)
-    outcome = lock_subjects(db, [SUBJECT], user=people["datamgr"], reason=" primary analysis ")
+    read, version = signed_site_read(db, people)  # week 6 (TP1) is not signed: locked as it is
+    outcome = lock_subjects(db, [SUBJECT], user=people["datamgr"], reason=" primary analysis ", allow_incomplete=True)
     assert [(lock.subject_id, lock.locked_by, lock.reason) for lock in outcome.changed] == [
         (SUBJECT, "datamgr", "primary analysis")
     ]
@@ -104,6 +128,15 @@ def test_a_locked_subject_is_neither_saved_amended_signed_nor_deleted_until_unlo
             act()
         assert str(exc.value) == message
         assert isinstance(exc.value, ReadClosed)  # the workstation shows it as a closed read: no retry will save it
+    # each refusal is in the audit trail under the subject, after its own transaction rolled back
+    assert denials(db, SUBJECT) == [
+        ("site1", f"save site1's read of subject {SUBJECT}: {message}"),
+        ("site1", f"save site1's read of subject {SUBJECT} (typo): {message}"),
+        ("admin", f"save admin's read of subject {SUBJECT}: {message}"),
+        ("site1", f"signing TP1 of subject {SUBJECT}: {message}"),
+        ("site1", f"delete read {read.read_id} (duplicate): {message}"),
+    ]
+    assert audit_log.verify(db).ok
     stored = load_read(db, read.read_id)  # reading stays allowed, and nothing changed
     assert stored.read == read and stored.version == version
     assert [s.read.read_id for s in find_reads(db, SUBJECT)] == [read.read_id]
@@ -121,10 +154,11 @@ def test_a_locked_subject_is_neither_saved_amended_signed_nor_deleted_until_unlo
 
 def test_a_locked_subject_is_neither_enrolled_nor_adjudicated_and_blinded_users_see_only_its_pseudonym(db) -> None:
     people = make_users(db)
-    site, _ = signed_site_read(db, people)
+    site, _ = final_site_read(db, people)
     lock_subjects(db, [SUBJECT], user=people["admin"], reason="primary analysis")
-    with pytest.raises(SubjectLocked, match=f"^subject {SUBJECT} is locked for analysis \\(by admin at "):
+    with pytest.raises(SubjectLocked, match=f"^subject {SUBJECT} is locked for analysis \\(by admin at ") as exc:
         enrol_subject(db, SUBJECT, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+    assert denials(db, SUBJECT) == [("admin", f"enrol subject {SUBJECT} in central review: {exc.value}")]
     unlock_subjects(db, [SUBJECT], user=people["admin"], reason="enrolled late")
 
     pseudonym = enrol_subject(db, SUBJECT, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
@@ -134,7 +168,8 @@ def test_a_locked_subject_is_neither_enrolled_nor_adjudicated_and_blinded_users_
     own = open_blinded_case(db, pseudonym, people["reader1"]).own_read
     with pytest.raises(LockError, match=f"{pseudonym} is a central-review pseudonym: lock subject {SUBJECT}"):
         lock_subjects(db, [pseudonym], user=people["datamgr"], reason="primary analysis")
-    lock_subjects(db, [SUBJECT], user=people["datamgr"], reason="primary analysis")
+    assert adjudication_worklist(db, people["adjud"]) == [pseudonym]
+    lock_subjects(db, [SUBJECT], user=people["datamgr"], reason="primary analysis", allow_incomplete=True)
 
     blinded = f"subject {pseudonym} is locked for analysis (by datamgr); ask a data manager to unlock it"
     amended = copy.deepcopy(own.read)
@@ -142,27 +177,41 @@ def test_a_locked_subject_is_neither_enrolled_nor_adjudicated_and_blinded_users_
     with pytest.raises(SubjectLocked) as exc:
         save_read(db, amended, user=people["reader1"], expected_version=own.version, reason="second thoughts")
     assert str(exc.value) == blinded  # no subject id, no date, no reason for a blinded reader
+    # the adjudicator is offered it no more, and opening it is refused at once (before a reason or the password)
+    assert adjudication_worklist(db, people["adjud"]) == []
+    with pytest.raises(SubjectLocked) as exc:
+        adjudication_case(db, pseudonym, people["adjud"])
+    assert str(exc.value) == blinded
     chosen = case.read_2.read.read_id
     with pytest.raises(SubjectLocked) as exc:
         adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="T1 grew")
     assert str(exc.value) == blinded
     assert [e for e in audit_log.entries(db, [pseudonym]) if e.action == "adjudicate"] == []
+    # each refusal is filed under the pseudonym, as the central reads are: `recist audit show` lists them
+    assert denials(db, pseudonym) == [
+        ("reader1", f"save reader1's read of subject {pseudonym} (second thoughts): {blinded}"),
+        ("adjud", f"adjudicate {pseudonym}: {blinded}"),
+        ("adjud", f"adjudicate {pseudonym}: {blinded}"),
+    ]
 
     unlock_subjects(db, [SUBJECT], user=people["datamgr"], reason="adjudication still to come")
+    assert adjudication_worklist(db, people["adjud"]) == [pseudonym]
     adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="T1 grew")
 
 
 def test_only_a_data_manager_or_an_administrator_locks_with_a_reason_and_refusals_are_audited(db) -> None:
     people = make_users(db)
-    signed_site_read(db, people)
-    signed_site_read(db, people, "SITE01-0043")
+    final_site_read(db, people)
+    final_site_read(db, people, "SITE01-0043")
     for who in ("site1", "reader1"):
         with pytest.raises(PermissionDenied, match=f"{who} is a .*; this needs a data manager or an administrator"):
             lock_subjects(db, [SUBJECT], user=people[who], reason="primary analysis")
     with pytest.raises(PermissionDenied):
         unlock_subjects(db, [SUBJECT], user=people["adjud"], reason="query")
-    denied = [(e.username, e.reason) for e in audit_log.entries(db) if e.action == "access-denied"]
-    assert denied == [
+    denied = [(e.username, e.subject_id, e.reason) for e in audit_log.entries(db) if e.action == "access-denied"]
+    assert [(who, subject) for who, subject, _ in denied] == [("site1", SUBJECT), ("reader1", SUBJECT),
+                                                              ("adjud", SUBJECT)]  # filed under the subject
+    assert [(who, why) for who, _, why in denied] == [
         ("site1", f"lock subject {SUBJECT} for analysis: site1 is a site reader; this needs a data manager or an "
                   "administrator"),
         ("reader1", f"lock subject {SUBJECT} for analysis: reader1 is a central reader; this needs a data manager or "
@@ -191,9 +240,67 @@ def test_only_a_data_manager_or_an_administrator_locks_with_a_reason_and_refusal
     assert lifted.not_locked == ["SITE01-0044"]
 
 
+def test_only_final_data_are_locked_unless_the_data_manager_says_so_and_review_status_shows_locks(
+    db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    people = make_users(db)
+    final_site_read(db, people)  # every timepoint signed: final
+    save_read(db, make_read("SITE01-0043"), user=people["site1"], expected_version=None)  # nothing signed yet
+    site = make_read("SITE01-0044")
+    pseudonym = enrol_subject(db, "SITE01-0044", sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+    central_read(db, pseudonym, people["reader1"], 20.0, "")  # PR
+    central_read(db, pseudonym, people["reader2"], 70.0, "")  # PD: awaiting adjudication
+    other = enrol_subject(db, "SITE01-0045", sources(make_read("SITE01-0045")), readers=("reader1", "reader3"),
+                          admin=people["admin"])  # fmt: skip
+    assert open_data(db, SUBJECT) == []
+    assert open_data(db, "SITE01-0045") == [
+        "central review still being read (reader1: 0 of 2 timepoints signed, reader3: 0 of 2 timepoints signed)"
+    ]
+
+    wanted = [SUBJECT, "SITE01-0044", "SITE01-0043"]
+    with pytest.raises(IncompleteSubjects) as exc:
+        lock_subjects(db, wanted, user=people["datamgr"], reason="primary analysis")
+    assert str(exc.value) == (
+        "not final, so nothing was locked: SITE01-0043: site1's read has 2 unsigned timepoints (TP0, TP1); "
+        "SITE01-0044: central review awaiting adjudication"
+    )
+    assert exc.value.open == {"SITE01-0043": ["site1's read has 2 unsigned timepoints (TP0, TP1)"],
+                              "SITE01-0044": ["central review awaiting adjudication"]}  # fmt: skip
+    assert list_locks(db) == [] and [e for e in audit_log.entries(db) if e.action == "lock"] == []
+
+    outcome = lock_subjects(db, wanted, user=people["datamgr"], reason="primary analysis", allow_incomplete=True)
+    assert [lock.subject_id for lock in outcome.changed] == [SUBJECT, "SITE01-0043", "SITE01-0044"]
+    assert outcome.incomplete == exc.value.open
+    new = {e.subject_id: json.loads(e.new_value) for e in audit_log.entries(db) if e.action == "lock"}
+    assert "not_final" not in new[SUBJECT]  # the audit entry keeps what was open when it was locked anyway
+    assert new["SITE01-0043"]["not_final"] == ["site1's read has 2 unsigned timepoints (TP0, TP1)"]
+    assert new["SITE01-0044"]["not_final"] == ["central review awaiting adjudication"]
+
+    # the review status says which subjects are locked
+    manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
+    code, out, err = recist(capsys, "review", "status", "--format", "json", *manager)
+    assert code == 0, err
+    rows = {row["subject_id"]: row for row in json.loads(out)}
+    lock = subject_lock(db, "SITE01-0044")
+    assert rows["SITE01-0044"]["locked"] == {"by": "datamgr", "at": lock.locked_at, "reason": "primary analysis"}
+    assert rows["SITE01-0045"]["locked"] is None
+    code, out, err = recist(capsys, "review", "status", *manager)
+    assert code == 0, err
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert lines["SITE01-0044"].endswith(f"| awaiting adjudication | locked for analysis by datamgr at {lock.when}")
+    assert lines["SITE01-0045"].endswith("| reading") and other in lines["SITE01-0045"]
+
+    # adjudicated, the central review is final: it is locked without a word
+    unlock_subjects(db, ["SITE01-0044"], user=people["datamgr"], reason="adjudication still to come")
+    chosen = adjudication_case(db, pseudonym, people["adjud"]).read_2.read.read_id
+    adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="T1 grew")
+    assert open_data(db, "SITE01-0044") == []
+    assert lock_subjects(db, ["SITE01-0044"], user=people["datamgr"], reason="primary analysis").incomplete == {}
+
+
 def test_lock_and_unlock_are_in_the_audit_trail_and_it_verifies(db, capsys: pytest.CaptureFixture[str]) -> None:
     people = make_users(db)
-    signed_site_read(db, people)
+    final_site_read(db, people)
     (lock,) = lock_subjects(db, [SUBJECT], user=people["datamgr"], reason="primary analysis").changed
     unlock_subjects(db, [SUBJECT], user=people["admin"], reason="query from the sponsor")
     entries = [e for e in audit_log.entries(db, [SUBJECT]) if e.action in ("lock", "unlock")]
@@ -202,7 +309,9 @@ def test_lock_and_unlock_are_in_the_audit_trail_and_it_verifies(db, capsys: pyte
         ("unlock", "admin", f"subject/{SUBJECT}/lock", "query from the sponsor"),
     ]
     assert AuditAction.LOCK == "lock" and AuditAction.UNLOCK == "unlock"
-    assert json.loads(entries[0].new_value) == {"locked_by": "datamgr", "locked_at": lock.locked_at}
+    assert json.loads(entries[0].new_value) == {  # what was locked and why, as the unlock's old value has it
+        "subject_id": SUBJECT, "locked_by": "datamgr", "locked_at": lock.locked_at, "reason": "primary analysis"
+    }  # fmt: skip
     assert entries[1].new_value is None and json.loads(entries[1].old_value)["reason"] == "primary analysis"
     assert audit_log.verify(db).ok
     capsys.readouterr()
@@ -223,7 +332,7 @@ def test_on_postgresql_a_lock_waits_for_a_save_in_flight(db) -> None:
     if db.dialect != "postgresql":
         pytest.skip("SQLite writers are serialised by the database lock (BEGIN IMMEDIATE)")
     people = make_users(db)
-    signed_site_read(db, people)
+    final_site_read(db, people)
     done = threading.Event()
 
     def lock() -> None:
@@ -255,37 +364,110 @@ def recist(capsys: pytest.CaptureFixture[str], *args: str, password: str = PASSW
 
 def test_recist_lock_unlock_and_list(db, capsys: pytest.CaptureFixture[str]) -> None:
     people = make_users(db)
-    signed_site_read(db, people)
-    signed_site_read(db, people, "SITE01-0043")
+    final_site_read(db, people)
+    final_site_read(db, people, "SITE01-0043")
     site = make_read("SITE01-0044")
     pseudonym = enrol_subject(db, "SITE01-0044", sources(site), readers=("reader1", "reader2"), admin=people["admin"])
     manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
 
     code, out, err = recist(capsys, "lock", "--list", *manager)
     assert code == 0 and out.strip() == f"no subject is locked in {db.where}", err
+    code, out, err = recist(capsys, "lock", "--list", "--format", "json", *manager)
+    assert code == 0 and json.loads(out) == [], err
+    # SITE01-0044's central review is still being read: nothing is locked without --incomplete
     code, out, err = recist(capsys, "lock", SUBJECT, pseudonym, "--reason", "primary analysis", *manager)
+    assert code == 2 and err.strip().endswith(
+        "not final, so nothing was locked: SITE01-0044: central review still being read (reader1: 0 of 2 timepoints "
+        "signed, reader2: 0 of 2 timepoints signed); to lock them as they are, add --incomplete"
+    ), err
+    assert list_locks(db) == []
+    code, out, err = recist(capsys, "lock", SUBJECT, pseudonym, "--reason", "primary analysis", "--incomplete",
+                            *manager)  # fmt: skip
     assert code == 0, err
     assert f"{pseudonym}: the central-review pseudonym of subject SITE01-0044" in err
     assert f"{SUBJECT}: locked for analysis at " in out and "SITE01-0044: locked for analysis at " in out
+    assert out.splitlines()[1].endswith(
+        ", though not final: central review still being read (reader1: 0 of 2 timepoints signed, reader2: 0 of 2 "
+        "timepoints signed)"
+    )
     assert err.strip().endswith(f"2 subject(s) locked in {db.where}")
+    (entry,) = [e for e in audit_log.entries(db, ["SITE01-0044"]) if e.action == "lock"]
+    assert json.loads(entry.new_value)["not_final"] == [
+        "central review still being read (reader1: 0 of 2 timepoints signed, reader2: 0 of 2 timepoints signed)"
+    ]
     code, out, err = recist(capsys, "lock", SUBJECT, "SITE01-0043", "--reason", "interim", *manager)
     assert code == 0, err
     assert f"{SUBJECT}: already locked (by datamgr at " in out and "'primary analysis'); left as it is" in out
     assert "SITE01-0043: locked for analysis" in out
+    # re-locking only locked subjects says so once: no "0 subject(s) locked" after it
+    code, out, err = recist(capsys, "lock", SUBJECT, "--reason", "interim", *manager)
+    assert code == 0 and err == "" and len(out.splitlines()) == 1, (out, err)
+    assert out.startswith(f"{SUBJECT}: already locked (by datamgr at ") and out.strip().endswith("left as it is")
     code, out, err = recist(capsys, "lock", "--list", *manager)
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["subject", "locked", "by", "at", "reason"], err
     assert [line.split()[:2] for line in lines[1:]] == [[SUBJECT, "datamgr"], ["SITE01-0043", "datamgr"],
                                                         ["SITE01-0044", "datamgr"]]  # fmt: skip
     assert lines[1].endswith("Z  primary analysis") and lines[2].endswith("  interim")
+    code, out, err = recist(capsys, "lock", "--list", "--format", "json", *manager)
+    assert code == 0, err
+    listed = json.loads(out)
+    assert [(x["subject_id"], x["locked_by"], x["reason"]) for x in listed] == [
+        (SUBJECT, "datamgr", "primary analysis"), ("SITE01-0043", "datamgr", "interim"),
+        ("SITE01-0044", "datamgr", "primary analysis"),
+    ]  # fmt: skip
+    assert listed[0]["locked_at"] == subject_lock(db, SUBJECT).locked_at
 
     code, out, err = recist(capsys, "unlock", SUBJECT, "SITE01-0045", "--reason", "query", *manager)
     assert code == 2 and "no subject 'SITE01-0045'" in err and "nothing was unlocked" in err
     code, out, err = recist(capsys, "unlock", SUBJECT, "--reason", "query", *manager)
     assert code == 0 and out.strip() == f"{SUBJECT}: unlocked", err
     code, out, err = recist(capsys, "unlock", SUBJECT, "--reason", "query", *manager)
-    assert code == 0 and out.strip() == f"{SUBJECT}: not locked; left as it is", err
+    assert code == 0 and out.strip() == f"{SUBJECT}: not locked; left as it is" and err == "", err
     assert [lock.subject_id for lock in list_locks(db)] == ["SITE01-0043", "SITE01-0044"]
+
+
+def test_recist_lock_all_locks_every_subject_held_once_final(db, capsys: pytest.CaptureFixture[str]) -> None:
+    people = make_users(db)
+    final_site_read(db, people)
+    signed_site_read(db, people, "SITE01-0043")  # week 6 unsigned
+    site = make_read("SITE01-0044")  # only in central review, whose reads are both signed and agree
+    pseudonym = enrol_subject(db, "SITE01-0044", sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+    central_read(db, pseudonym, people["reader1"], 20.0, "")
+    central_read(db, pseudonym, people["reader2"], 20.0, "")
+    manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
+
+    code, _, err = recist(capsys, "lock", "--all", "--reason", "primary analysis", *manager)
+    assert code == 2 and err.strip().endswith(
+        "not final, so nothing was locked: SITE01-0043: site1's read has 1 unsigned timepoint (TP1); to lock them as "
+        "they are, add --incomplete"
+    ), err
+    assert list_locks(db) == []
+    code, out, err = recist(capsys, "lock", "--all", "--reason", "primary analysis", "--incomplete", *manager)
+    assert code == 0, err
+    assert [line.split(":")[0] for line in out.splitlines()] == [SUBJECT, "SITE01-0043", "SITE01-0044"]
+    assert "SITE01-0043: locked for analysis at " in out and "not final: site1's read has 1 unsigned timepoint" in out
+    assert [lock.subject_id for lock in list_locks(db)] == [SUBJECT, "SITE01-0043", "SITE01-0044"]  # no pseudonym
+    for args, said in [
+        (["lock", "--all", SUBJECT, "--reason", "x"], "give either SUBJECT ... or --all, not both"),
+        (["lock", "--list", "--all"], "--list lists the locked subjects"),
+        (["lock", SUBJECT, "--reason", "x", "--format", "json"], "--format json is for --list"),
+    ]:
+        code, _, err = recist(capsys, *args, *manager)
+        assert code == 2 and said in err, (args, err)
+
+
+def test_a_subject_in_other_case_is_asked_about(db, capsys: pytest.CaptureFixture[str]) -> None:
+    people = make_users(db)
+    final_site_read(db, people, "SUBJ-004")
+    manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
+    for verb in ("lock", "unlock"):
+        code, _, err = recist(capsys, verb, "subj-004", "--reason", "x", *manager)
+        assert code == 2 and err.strip() == f"recist {verb}: no subject subj-004; did you mean SUBJ-004? nothing was "\
+            f"{verb}ed", err
+    with pytest.raises(LockError, match=r"no subject subj-004 in .*; did you mean SUBJ-004\?; nothing was locked"):
+        lock_subjects(db, ["subj-004"], user=people["datamgr"], reason="x")
+    assert list_locks(db) == []
 
 
 def test_recist_lock_errors_are_one_line(db, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -295,7 +477,8 @@ def test_recist_lock_errors_are_one_line(db, capsys: pytest.CaptureFixture[str],
     for args, said in [
         (["lock", SUBJECT, *manager], "--reason is needed: why the subjects are locked"),
         (["unlock", SUBJECT, "--reason", " ", *manager], "--reason is needed: why the subjects are unlocked"),
-        (["lock", "--reason", "x", *manager], "name the subjects to lock (or --list the locked ones)"),
+        (["lock", "--reason", "x", *manager], "name the subjects to lock (or --all of them, or --list the locked "
+                                              "ones)"),
         (["lock", "--list", SUBJECT, *manager], "--list lists the locked subjects: give it no SUBJECT"),
         (["lock", "SITE01-9999", "--reason", "x", *manager], "no subject 'SITE01-9999'"),
         (["lock", SUBJECT, "--reason", "x", "--db", db.url, "--password-stdin"], "sign in with --user NAME"),
@@ -308,15 +491,28 @@ def test_recist_lock_errors_are_one_line(db, capsys: pytest.CaptureFixture[str],
     code, _, err = recist(capsys, "lock", "--list", *manager, password="wrong password")
     assert code == 2 and "wrong user name or password" in err
     assert list_locks(db) == []
-    denied = [(e.username, e.reason) for e in audit_log.entries(db) if e.action == "access-denied"]
-    assert denied == [("site1", "recist lock: not allowed for a site reader")]
+    # a reader's refused lock, unlock and listing: each subject named, the entry filed under it; a listing as such
+    reader = ["--db", db.url, "--user", "reader1", "--password-stdin"]
+    for args in (["lock", SUBJECT, "SITE01-0043", "--reason", "x"], ["unlock", SUBJECT, "--reason", "x"],
+                 ["lock", "--list"]):  # fmt: skip
+        code, _, err = recist(capsys, *args, *reader)
+        assert code == 2 and "reader1 is a central reader; this needs a data manager or an administrator" in err
+    denied = [(e.username, e.subject_id, e.reason) for e in audit_log.entries(db) if e.action == "access-denied"]
+    assert denied == [
+        ("site1", SUBJECT, f"recist lock of subject {SUBJECT}: not allowed for a site reader"),
+        ("reader1", SUBJECT, f"recist lock of subjects {SUBJECT}, SITE01-0043: not allowed for a central reader"),
+        ("reader1", "SITE01-0043", f"recist lock of subjects {SUBJECT}, SITE01-0043: not allowed for a central "
+                                   "reader"),
+        ("reader1", SUBJECT, f"recist unlock of subject {SUBJECT}: not allowed for a central reader"),
+        ("reader1", "", "listing the locked subjects (recist lock --list): not allowed for a central reader"),
+    ]  # fmt: skip
 
 
 def test_importing_a_read_of_a_locked_subject_fails_with_one_line(
     db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     people = make_users(db)
-    signed_site_read(db, people)
+    final_site_read(db, people)
     lock_subjects(db, [SUBJECT], user=people["datamgr"], reason="primary analysis")
     path = write_read(make_read(SUBJECT, reader="site2"), tmp_path / "reads" / "site2.json")
     from workstation.users import UserRole, add_user
@@ -326,6 +522,7 @@ def test_importing_a_read_of_a_locked_subject_fails_with_one_line(
     code, _, err = recist(capsys, "import", str(path), "--db", db.url, "--user", "site2", "--password-stdin")
     assert code == 2 and err.strip() == f"recist import: {path}: {refusal(db)}; nothing was imported"
     assert find_reads(db, SUBJECT, reader="site2") == []
+    assert denials(db, SUBJECT) == [("site2", f"recist import of {path}: {refusal(db)}")]
 
 
 def test_review_assign_leaves_a_locked_subject_out(db, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -337,7 +534,7 @@ def test_review_assign_leaves_a_locked_subject_out(db, tmp_path: Path, capsys: p
         for t, when in enumerate(("20240305", "20240416")):
             write_ct_series(tmp_path / "trial" / subject / f"tp{t}", n=4, rows=16, columns=16, seed=n * 10 + t,
                             patient={"id": subject, "name": "DOE^JOHN", "study_date": when})  # fmt: skip
-        signed_site_read(db, people, subject)
+        final_site_read(db, people, subject)
     lock_subjects(db, ["SITE01-0001"], user=people["datamgr"], reason="primary analysis")
     code, out, err = recist(capsys, "review", "assign", str(tmp_path / "trial"), "--readers", "reader1", "reader2",
                             "--db", db.url, "--user", "admin", "--password-stdin")  # fmt: skip
@@ -345,6 +542,9 @@ def test_review_assign_leaves_a_locked_subject_out(db, tmp_path: Path, capsys: p
     assert f"SITE01-0001: not put into central review: {refusal(db, 'SITE01-0001')}" in out
     assert pseudonym_of(db, "SITE01-0001") is None and pseudonym_of(db, "SITE01-0002") is not None
     assert "1 subject(s) put into central review" in out
+    assert denials(db, "SITE01-0001") == [
+        ("admin", f"enrol subject SITE01-0001 in central review: {refusal(db, 'SITE01-0001')}")
+    ]
 
 
 # --- schema and export -----------------------------------------------------------------------------------------------
@@ -364,7 +564,7 @@ def test_a_database_of_schema_0004_is_upgraded_to_keep_locks(tmp_path: Path, cap
     try:
         assert "schema upgraded from 0004_assessment_point to 0005_subject_locks" in caplog.text
         people = make_users(db)
-        signed_site_read(db, people)
+        final_site_read(db, people)
         lock_subjects(db, [SUBJECT], user=people["datamgr"], reason="primary analysis")
         assert [lock.subject_id for lock in list_locks(db)] == [SUBJECT]
     finally:
@@ -375,16 +575,21 @@ def test_a_database_of_schema_0004_is_upgraded_to_keep_locks(tmp_path: Path, cap
     assert columns == ["subject_id", "locked_by", "locked_at", "reason"]
 
 
-def test_responses_csv_says_who_locked_each_subject_and_when(
+def test_the_tables_say_who_locked_each_subject_and_when_and_the_summary_how_many(
     db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     people = make_users(db)
-    signed_site_read(db, people)
-    signed_site_read(db, people, "SITE01-0043")
+    final_site_read(db, people)
+    final_site_read(db, people, "SITE01-0043")
+    export = ["export", "csv", "--db", db.url, "--user", "datamgr", "--password-stdin"]
+    code, _, err = recist(capsys, *export, "--out", str(tmp_path / "before"))
+    assert code == 0 and "locked for analysis" not in err, err  # no lock in the database: not a word of it
     (lock,) = lock_subjects(db, [SUBJECT], user=people["datamgr"], reason="primary analysis").changed
-    code, _, err = recist(capsys, "export", "csv", "--db", db.url, "--out", str(tmp_path / "out"), "--user",
-                          "datamgr", "--password-stdin")  # fmt: skip
+    code, _, err = recist(capsys, *export, "--out", str(tmp_path / "out"))
     assert code == 0, err
+    assert err.strip().splitlines()[-1].endswith(
+        "; 1 of 2 subjects locked for analysis; not locked: SITE01-0043"
+    ), err
     with (tmp_path / "out" / "tables" / "responses.csv").open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
@@ -394,3 +599,14 @@ def test_responses_csv_says_who_locked_each_subject_and_when(
     locked = {(r["subject_id"], r["locked_by"], r["locked_at"]) for r in rows}
     assert locked == {(SUBJECT, "datamgr", lock.locked_at), ("SITE01-0043", "", "")}
     assert {r["signed_by"] for r in rows} == {"site1"}
+    # best_responses.csv (the ORR table): the same two columns, last
+    with (tmp_path / "out" / "tables" / "best_responses.csv").open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        best = list(reader)
+    assert reader.fieldnames == BEST_COLUMNS and BEST_COLUMNS[-3:] == ["date_of_progression", "locked_by", "locked_at"]
+    assert {(r["subject_id"], r["locked_by"], r["locked_at"]) for r in best} == locked
+    assert all(r["best_overall_response"] for r in best)
+
+    lock_subjects(db, ["SITE01-0043"], user=people["datamgr"], reason="primary analysis")
+    code, _, err = recist(capsys, *export, "--out", str(tmp_path / "all"))
+    assert code == 0 and err.strip().splitlines()[-1].endswith("; 2 of 2 subjects locked for analysis"), err

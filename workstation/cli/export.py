@@ -140,6 +140,7 @@ def _run_database(args: argparse.Namespace) -> int:
     from workstation.review.for_export import ExportSelectionError, reads_for_export, record_export
     from workstation.review.service import ReviewError
     from workstation.storage import StorageError, open_database
+    from workstation.storage.locks import list_locks
     from workstation.storage.repository import ReadError
 
     try:
@@ -149,6 +150,7 @@ def _run_database(args: argparse.Namespace) -> int:
     try:
         user = unblinded_user(db, args)
         export = reads_for_export(db, args.subject or None)
+        any_lock = bool(export.locks) or bool(list_locks(db))  # the summary says how many exported are locked
         for pseudonym, subject_id in export.pseudonyms.items():
             print(f"--subject {pseudonym}: the central-review pseudonym of subject {subject_id}", file=sys.stderr)
         for s in export.skipped:
@@ -199,10 +201,27 @@ def _run_database(args: argparse.Namespace) -> int:
         f"{len(export.reads)} read(s) of {len(export.subject_ids)} subject(s) from {db.where}, {len(written)} file(s) "
         f"written under {args.out}"
         + (" (unblinded; recorded in the audit trail)" if written else "")
-        + _skips(skipped),
+        + _skips(skipped)
+        + (_locked_text(export) if any_lock else ""),
         file=sys.stderr,
     )
     return 0
+
+
+#: How many subjects not locked the export summary names (the rest are counted).
+_NOT_LOCKED_NAMED = 10
+
+
+def _locked_text(export: Any) -> str:
+    """``; 2 of 3 subjects locked for analysis; not locked: SUBJ-003`` (once the database locks any subject)."""
+    subjects = export.subject_ids
+    open_ = [s for s in subjects if s not in export.locks]
+    text = f"; {len(subjects) - len(open_)} of {len(subjects)} subjects locked for analysis"
+    if open_:
+        named = ", ".join(open_[:_NOT_LOCKED_NAMED])
+        more = f" and {len(open_) - _NOT_LOCKED_NAMED} more" if len(open_) > _NOT_LOCKED_NAMED else ""
+        text += f"; not locked: {named}{more}"
+    return text
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,7 @@ def _into_database(args: argparse.Namespace, reads: list[Any], sources: list[str
     from workstation.cli.users import SignInFailed, password_reader
     from workstation.export.read_json import CASE_FILE_READER, case_tracking_uid
     from workstation.storage import StorageError, open_database
+    from workstation.storage.locks import SubjectLocked
     from workstation.storage.repository import ReadError, find_reads, save_read_on
     from workstation.users import (
         AuthenticationError,
@@ -209,13 +210,20 @@ def _into_database(args: argparse.Namespace, reads: list[Any], sources: list[str
                         f"{source}: {read.reader} already has a read of subject {read.subject_id} in {db.where} (open "
                         "it in the workstation); nothing was imported"
                     )
+            at = ""  # the file being saved: a subject locked for analysis is named with it
             with db.transaction() as conn:
                 for read, source in zip(reads, sources, strict=True):
+                    at = source
                     try:
                         save_read_on(conn, db.where, read, user=user, expected_version=None,
                                      reason=f"imported from {source}")
+                    except SubjectLocked:
+                        raise  # audited below, once the transaction rolled back
                     except ReadError as exc:
                         raise CommandError(f"{source}: {exc}; nothing was imported") from None
+        except SubjectLocked as exc:  # audited as a refused change is, under the subject
+            record_denial(db, user, f"recist import of {at}", str(exc), subject_id=exc.subject_id)
+            raise CommandError(f"{at}: {exc}; nothing was imported") from None
         except StorageError as exc:
             raise CommandError(f"{exc}; nothing was imported") from None
     finally:

@@ -6,7 +6,8 @@
   each timepoint are taken from the images; subjects already in review are left as they are, and a subject locked
   for analysis is named and not enrolled.
 - ``status`` lists per subject the pseudonym, each reader's progress (timepoints read and signed) and the state:
-  reading, awaiting adjudication, accepted (concordant) or accepted (adjudicated).
+  reading, awaiting adjudication, accepted (concordant) or accepted (adjudicated); and whether the subject is locked
+  for analysis (by whom, when; ``locked`` in --format json, null when it is not).
 - ``discordance`` gives the discordance rate per reader pair (best overall response or date of progression differ).
 
 ``status`` and ``discordance`` are for a signed-in data manager or administrator, ``assign`` (it creates the readers'
@@ -180,6 +181,9 @@ def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
                 "state": None if r.state is None else r.state.value,
                 "adjudicator": r.adjudicator,
                 "problem": r.problem,
+                "locked": None
+                if r.lock is None
+                else {"by": r.lock.locked_by, "at": r.lock.locked_at, "reason": r.lock.reason},
             }
             for r in rows
         ]
@@ -191,7 +195,8 @@ def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
     for r in rows:
         state = r.problem if r.state is None else r.state.value
         by = f" by {r.adjudicator}" if r.adjudicator else ""
-        print(f"{r.subject_id:<14} {r.pseudonym:<14} {r.progress_1} | {r.progress_2} | {state}{by}")
+        locked = "" if r.lock is None else f" | locked for analysis by {r.lock.locked_by} at {r.lock.when}"
+        print(f"{r.subject_id:<14} {r.pseudonym:<14} {r.progress_1} | {r.progress_2} | {state}{by}{locked}")
     return 0
 
 

@@ -11,7 +11,7 @@ import argparse
 import getpass
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from workstation.cli import CommandError
@@ -114,12 +114,13 @@ def unblinded_user(
     args: argparse.Namespace,
     roles: tuple[UserRole, ...] = (UserRole.DATA_MANAGER, UserRole.ADMINISTRATOR),
     what: str = "",
+    subject_ids: Sequence[str] = (),
 ) -> User:
     """The data manager (or administrator) running a command that shows unblinded data (real subject ids, dates, the
     central-review pseudonyms): named with --user and signed in, so that a reader who knows the database's address
     cannot unblind themselves with it, and the audit trail names a person, not an operating-system login. ``roles``:
     who may (an act such as assigning readers is an administrator's alone); a refusal is audited as ``what`` (default
-    the command's name)."""
+    the command's name), once under each of ``subject_ids`` when the command names subjects."""
     wanted = " or ".join(with_article(r) for r in roles)
     if not args.user:
         raise CommandError(f"this shows unblinded data: sign in with --user NAME ({wanted})")
@@ -130,7 +131,8 @@ def unblinded_user(
     try:
         require_role(user, *roles)
     except PermissionDenied as exc:
-        record_denial(db, user, what or f"recist {args.command}")
+        for subject_id in subject_ids or [""]:
+            record_denial(db, user, what or f"recist {args.command}", subject_id=subject_id)
         raise CommandError(str(exc)) from None
     return user
 

@@ -31,8 +31,10 @@ RESPONSE_COLUMNS = [
 _RESULT_COLUMNS = RESPONSE_COLUMNS[7:-4]
 BEST_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "criteria", "best_overall_response",
-    "best_overall_response_reason", "date_of_progression",
+    "best_overall_response_reason", "date_of_progression", "locked_by", "locked_at",
 ]  # fmt: skip
+#: The engine's per-read results among BEST_COLUMNS.
+_BEST_RESULT_COLUMNS = BEST_COLUMNS[5:-2]
 
 
 def measurement_rows(read: Read) -> list[dict[str, Any]]:
@@ -99,10 +101,12 @@ def response_rows(
     ]
 
 
-def best_row(read: Read, results: Mapping[str, Any]) -> dict[str, Any]:
+def best_row(read: Read, results: Mapping[str, Any], lock: tuple[str, str] | None = None) -> dict[str, Any]:
+    """One row per read: its best overall response; ``lock`` as for `response_rows`."""
+    locked_by, locked_at = lock or ("", "")
     head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
             "reader_role": read.reader_role, "criteria": read.criteria}  # fmt: skip
-    return head | {c: results.get(c) for c in BEST_COLUMNS[5:]}
+    return head | {c: results.get(c) for c in _BEST_RESULT_COLUMNS} | {"locked_by": locked_by, "locked_at": locked_at}
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -127,7 +131,8 @@ def write_tables(
     """measurements.csv, responses.csv, best_responses.csv and everything.json in ``out_dir``. ``source``: derived
     read id -> the read it was derived from (`workstation.export.both_criteria`): a derived read has responses (its
     read_id says so: ``...+iRECIST``), not measurements of its own, and everything.json names its source. ``locks``:
-    subject id -> (locked by, locked at) of the subjects locked for analysis (responses.csv says so)."""
+    subject id -> (locked by, locked at) of the subjects locked for analysis (responses.csv and best_responses.csv
+    say so)."""
     source, locks = source or {}, locks or {}
     d = Path(out_dir)
     made = [read for read in reads if read.read_id not in source]
@@ -137,7 +142,7 @@ def write_tables(
                   [r for read in reads
                    for r in response_rows(read, results.get(read.read_id, {}), locks.get(read.subject_id))]),
         write_csv(d / "best_responses.csv", BEST_COLUMNS,
-                  [best_row(read, results.get(read.read_id, {})) for read in reads]),
+                  [best_row(read, results.get(read.read_id, {}), locks.get(read.subject_id)) for read in reads]),
     ]
     everything = [
         ({"derived_from": source[read.read_id]} if read.read_id in source else {"read": read_to_dict(read)})

@@ -6,7 +6,9 @@ Who sees what is enforced here, not in the UI:
 - the adjudicator sees both central reads of a discordant subject (still blinded), picks one with a reason, re-entering
   the password; that read becomes the accepted one. A concordant subject's accepted read is reader 1's (the primary
   reader), as is usual in BICR charters;
-- a subject locked for analysis (`workstation.storage.locks`) is neither enrolled nor adjudicated (`SubjectLocked`).
+- a subject locked for analysis (`workstation.storage.locks`) is neither enrolled nor adjudicated (`SubjectLocked`,
+  audited as access-denied under the subject): it is left out of the adjudication worklist, and opening it for
+  adjudication is refused at once, before a reason or password is asked for.
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ from workstation.review.blinding import (
 )
 from workstation.review.discordance import Comparison, EvaluationError, compare
 from workstation.storage import Database, audit_log
-from workstation.storage.locks import refuse_if_locked
+from workstation.storage.locks import (
+    SubjectLock,
+    SubjectLocked,
+    lock_refusals_audited,
+    refuse_if_locked,
+    subject_lock,
+)
 from workstation.storage.repository import StoredRead, load_read, save_read_on
-from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints
+from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints, subject_locks
 from workstation.users import (
     PermissionDenied,
     User,
@@ -195,7 +203,8 @@ def enrol_subject(
     days = [study_day(baseline, t.date) for t in ordered]
     pseudonym = new_pseudonym()
     now = utc_now()
-    with db.transaction() as conn:
+    what = f"enrol subject {subject_id} in central review"
+    with lock_refusals_audited(db, admin, what), db.transaction() as conn:
         if conn.execute(select(review_subjects.c.pseudonym).where(review_subjects.c.subject_id == subject_id)).first():
             raise ReviewError(f"subject {subject_id} is already in central review")
         refuse_if_locked(conn, subject_id)
@@ -351,12 +360,24 @@ def _state_of(st: _Status) -> ReviewState:
     return ReviewState.ACCEPTED_CONCORDANT
 
 
+def _locked(db: Database, pseudonym: str) -> SubjectLock | None:
+    """The lock for analysis of the subject behind ``pseudonym`` (None: not locked)."""
+    subject_id = subject_of(db, pseudonym)
+    return None if subject_id is None else subject_lock(db, subject_id)
+
+
 def adjudication_case(db: Database, pseudonym: str, adjudicator: User) -> AdjudicationCase:
+    """Both reads of a discordant subject for its adjudicator. A subject locked for analysis is refused here, at
+    once (`SubjectLocked`, audited), rather than after the adjudicator has given a reason and the password."""
     with refusals_audited(db, adjudicator, f"adjudicate {pseudonym}"):
         require_role(adjudicator, UserRole.ADJUDICATOR)
         st = _status(db, pseudonym)
         if adjudicator.username in (st.subject["reader_1"], st.subject["reader_2"]):
             raise PermissionDenied(f"{adjudicator.username} read {pseudonym} and cannot adjudicate it")
+    lock = _locked(db, pseudonym)
+    if lock is not None:  # the adjudicator is blinded: the refusal names the pseudonym only
+        with lock_refusals_audited(db, adjudicator, f"adjudicate {pseudonym}"):
+            raise SubjectLocked(lock.refusal(pseudonym), subject_id=pseudonym)
     if not st.both_complete:
         raise ReviewError(f"{pseudonym}: both central reads must be signed at every timepoint before adjudication")
     comparison = compare(st.read_1.read, st.read_2.read)
@@ -387,7 +408,7 @@ def adjudicate(
     if chosen_read_id not in (case.read_1.read.read_id, case.read_2.read.read_id):
         raise ReviewError(f"{chosen_read_id} is not one of the two central reads of {pseudonym}")
     now = utc_now()
-    with db.transaction() as conn:
+    with lock_refusals_audited(db, adjudicator, f"adjudicate {pseudonym}"), db.transaction() as conn:
         if conn.execute(select(adjudications.c.pseudonym).where(adjudications.c.pseudonym == pseudonym)).first():
             raise ReviewError(f"{pseudonym} has already been adjudicated")
         # Lock both reads until the decision commits, and make sure they are still the ones the adjudicator saw.
@@ -503,6 +524,8 @@ class ReviewOverviewRow:
     progress_2: ReadProgress | None = None
     adjudicator: str | None = None
     problem: str | None = None
+    #: the subject's lock for analysis (who, when, why), None while it is not locked
+    lock: SubjectLock | None = None
 
 
 def review_overview(db: Database, user: User) -> list[ReviewOverviewRow]:
@@ -529,17 +552,23 @@ def review_overview(db: Database, user: User) -> list[ReviewOverviewRow]:
                 _progress(r.reader_2, st.read_2.read),
                 None if st.adjudication is None else str(st.adjudication["adjudicator"]),
                 problem,
+                subject_lock(db, r.subject_id),
             )
         )
     return out
 
 
 def adjudication_worklist(db: Database, adjudicator: User) -> list[str]:
-    """Pseudonyms awaiting adjudication that this adjudicator may decide (not the ones they read)."""
+    """Pseudonyms awaiting adjudication that this adjudicator may decide (not the ones they read). A subject locked
+    for analysis is left out: it cannot be adjudicated until a data manager unlocks it."""
     with refusals_audited(db, adjudicator, "the adjudication worklist"):
         require_role(adjudicator, UserRole.ADJUDICATOR)
     with db.reading() as conn:
-        rows = conn.execute(select(review_subjects).order_by(review_subjects.c.pseudonym)).all()
+        rows = conn.execute(
+            select(review_subjects)
+            .where(review_subjects.c.subject_id.not_in(select(subject_locks.c.subject_id)))
+            .order_by(review_subjects.c.pseudonym)
+        ).all()
     return [
         r.pseudonym
         for r in rows

@@ -424,8 +424,14 @@ def add_study(subjects: list[SubjectEntry], subject_id: str, entry: TimepointEnt
     return None
 
 
-def timepoint_status(read: Read | None, tp_index: int) -> str:
-    """'not started', 'in progress', 'complete' (every lesion assessed) or 'signed', for the worklist."""
+def timepoint_status(read: Read | None, tp_index: int, locked: bool = False) -> str:
+    """'not started', 'in progress', 'complete' (every lesion assessed) or 'signed', for the worklist; 'locked' for a
+    timepoint not signed of a subject ``locked`` for analysis (nothing more is read or signed there until unlocked)."""
+    status = _timepoint_status(read, tp_index)
+    return "locked" if locked and status != "signed" else status
+
+
+def _timepoint_status(read: Read | None, tp_index: int) -> str:
     if read is None or tp_index >= len(read.timepoints):
         return "not started"
     tp = read.timepoints[tp_index]

@@ -7,13 +7,21 @@ and exporting it stay allowed. The refusal (`SubjectLocked`, a `ReadClosed`: no 
 commit: on PostgreSQL that transaction holds a shared advisory lock on the subject and locking takes it exclusively
 (a save in flight commits before the lock; one that starts later sees it); SQLite writers are serialised already
 (BEGIN IMMEDIATE). Lock and unlock need a reason and are audited (``lock`` / ``unlock``).
+
+Only final data are locked: a subject with a read that has unsigned timepoints, or whose central review is still being
+read, awaits adjudication or cannot be decided, is refused naming what is open (`IncompleteSubjects`), unless the
+caller allows it (``allow_incomplete``: the audit entry then keeps what was open). A change refused because its subject
+is locked is audited as ``access-denied`` under the subject (`lock_refusals_audited`), after its transaction rolled
+back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, text
 
@@ -21,8 +29,8 @@ from workstation import users as users_mod
 from workstation.audit import AuditAction, utc_now
 from workstation.storage import audit_log
 from workstation.storage.database import Database
-from workstation.storage.repository import ReadClosed
-from workstation.storage.schema import reads, review_subjects, subject_locks
+from workstation.storage.repository import ReadClosed, load_read_on
+from workstation.storage.schema import adjudications, reads, review_subjects, subject_locks, timepoints
 
 #: Who may lock and unlock subjects.
 LOCKING_ROLES = (users_mod.UserRole.DATA_MANAGER, users_mod.UserRole.ADMINISTRATOR)
@@ -32,8 +40,22 @@ class LockError(Exception):
     """A lock or unlock the rules refuse (no reason, a subject the database does not hold); the message says which."""
 
 
+class IncompleteSubjects(LockError):
+    """Subjects whose data are not final (``open``: subject id -> what is open, in words): none was locked."""
+
+    def __init__(self, open_data: dict[str, list[str]]) -> None:
+        self.open = open_data
+        said = "; ".join(f"{subject}: {', '.join(items)}" for subject, items in open_data.items())
+        super().__init__(f"not final, so nothing was locked: {said}")
+
+
 class SubjectLocked(ReadClosed):
-    """A change to a subject locked for analysis: refused until a data manager unlocks the subject."""
+    """A change to a subject locked for analysis: refused until a data manager unlocks the subject. ``subject_id``:
+    the subject as the audit trail files the refusal (a central read's: its pseudonym)."""
+
+    def __init__(self, message: str, subject_id: str = "") -> None:
+        super().__init__(message)
+        self.subject_id = subject_id
 
 
 @dataclass(frozen=True)
@@ -67,11 +89,13 @@ class SubjectLock:
 @dataclass(frozen=True)
 class LockOutcome:
     """What `lock_subjects` / `unlock_subjects` did: ``changed`` the locks made (or lifted); the subjects left as they
-    were, ``already_locked`` (locking) with their lock, ``not_locked`` (unlocking)."""
+    were, ``already_locked`` (locking) with their lock, ``not_locked`` (unlocking); ``incomplete``: the subjects
+    locked although their data were not final (``allow_incomplete``), with what was open."""
 
     changed: list[SubjectLock] = field(default_factory=list)
     already_locked: list[SubjectLock] = field(default_factory=list)
     not_locked: list[str] = field(default_factory=list)
+    incomplete: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _lock(row: object) -> SubjectLock:
@@ -119,7 +143,19 @@ def refuse_if_locked(conn: Connection, subject_id: str) -> None:
     _hold(conn, real, exclusive=False)
     lock = subject_lock(conn, real)
     if lock is not None:
-        raise SubjectLocked(lock.refusal(pseudonym))
+        raise SubjectLocked(lock.refusal(pseudonym), subject_id=pseudonym or real)
+
+
+@contextlib.contextmanager
+def lock_refusals_audited(db: Database, user: users_mod.User, what: str) -> Iterator[None]:
+    """Around the transaction of a change (outside it): a `SubjectLocked` raised inside is recorded as
+    ``access-denied`` under its subject (`users.record_denial`: ``what`` and the refusal) once the transaction has
+    rolled back, in a transaction of its own, then raised on."""
+    try:
+        yield
+    except SubjectLocked as exc:
+        users_mod.record_denial(db, user, what, str(exc), subject_id=exc.subject_id)
+        raise
 
 
 def lock_notice(db: Database, subject_id: str) -> str | None:
@@ -136,8 +172,12 @@ def _checked(db: Database, subject_ids: Sequence[str], user: users_mod.User, rea
     reason are checked; a refused role is audited."""
     wanted = sorted({s.strip() for s in subject_ids if s.strip()})
     what = f"{verb} subject{'s' if len(wanted) > 1 else ''} {', '.join(wanted)} for analysis"
-    with users_mod.refusals_audited(db, user, what):
+    try:
         users_mod.require_role(user, *LOCKING_ROLES)
+    except users_mod.PermissionDenied as exc:  # one entry per subject, filed under it
+        for subject_id in wanted or [""]:
+            users_mod.record_denial(db, user, what, str(exc), subject_id=subject_id)
+        raise
     if not wanted:
         raise LockError(f"name the subjects to {verb}")
     if not reason.strip():
@@ -158,10 +198,103 @@ def _held(conn: Connection, subject_id: str) -> bool:
     return read is not None or review is not None
 
 
-def lock_subjects(db: Database, subject_ids: Sequence[str], *, user: users_mod.User, reason: str) -> LockOutcome:
+def _names(conn: Connection) -> set[str]:
+    """Every subject id and central-review pseudonym the database holds."""
+    stored = set(conn.execute(select(reads.c.subject_id).distinct()).scalars())
+    review = conn.execute(select(review_subjects.c.subject_id, review_subjects.c.pseudonym)).all()
+    return stored | {str(r[0]) for r in review} | {str(r[1]) for r in review}
+
+
+def similar_subject(conn_or_db: Connection | Database, given: str) -> str | None:
+    """The subject id (or pseudonym) the database holds that ``given`` matches but for upper and lower case
+    (``subj-004`` -> ``SUBJ-004``); None when there is none, or ``given`` itself is held."""
+    if isinstance(conn_or_db, Database):
+        with conn_or_db.reading() as conn:
+            return similar_subject(conn, given)
+    wanted = given.strip()
+    names = _names(conn_or_db)
+    if wanted in names:
+        return None
+    return next((name for name in sorted(names) if name.casefold() == wanted.casefold()), None)
+
+
+def _did_you_mean(conn: Connection, given: str) -> str:
+    similar = similar_subject(conn, given)
+    return "" if similar is None else f"; did you mean {similar}?"
+
+
+def _timepoints_phrase(labels: list[str]) -> str:
+    return f"{len(labels)} unsigned timepoint{'s' if len(labels) > 1 else ''} ({', '.join(labels)})"
+
+
+def _central_review_open(conn: Connection, review: Any) -> str | None:
+    """What keeps a subject's central review from being final, in words; None once it is (accepted: concordant, or
+    adjudicated). The response engine decides concordance (`workstation.review.discordance`, pure logic: imported
+    here, as the review package builds on this one)."""
+    from workstation.review.discordance import EvaluationError, compare
+
+    if conn.execute(select(adjudications.c.pseudonym).where(adjudications.c.pseudonym == review.pseudonym)).first():
+        return None
+    pair = [(str(review.reader_1), load_read_on(conn, str(review.read_1_id))),
+            (str(review.reader_2), load_read_on(conn, str(review.read_2_id)))]  # fmt: skip
+    progress = []
+    for reader, stored in pair:
+        tps = [] if stored is None else stored.read.timepoints
+        signed = sum(tp.signed for tp in tps)
+        if not tps or signed < len(tps):
+            progress.append(f"{reader}: {signed} of {len(tps)} timepoints signed")
+    if progress:
+        return f"central review still being read ({', '.join(progress)})"
+    first, second = (stored.read for _, stored in pair if stored is not None)
+    try:
+        discordant = compare(first, second).discordant
+    except EvaluationError as exc:
+        return f"central review undecided ({exc})"
+    return "central review awaiting adjudication" if discordant else None
+
+
+def open_data(conn_or_db: Connection | Database, subject_id: str) -> list[str]:
+    """What of a subject (its real id) is not final yet, in words: each read of it with unsigned timepoints
+    (``site1's read has 3 unsigned timepoints (week 6, week 12, week 18)``), and a central review still being read,
+    awaiting adjudication or that the response engine cannot decide. Empty when every read is signed throughout and
+    the central review (if any) has its accepted read."""
+    if isinstance(conn_or_db, Database):
+        with conn_or_db.reading() as conn:
+            return open_data(conn, subject_id)
+    conn = conn_or_db
+    rows = conn.execute(
+        select(reads.c.read_id, reads.c.reader, timepoints.c.label, timepoints.c.signed_by)
+        .join(timepoints, timepoints.c.read_id == reads.c.read_id)
+        .where(reads.c.subject_id == subject_id)
+        .order_by(reads.c.created_at, reads.c.read_id, timepoints.c.position)
+    ).all()
+    unsigned: dict[str, tuple[str, list[str]]] = {}
+    for row in rows:
+        _, labels = unsigned.setdefault(str(row.read_id), (str(row.reader), []))
+        if row.signed_by is None:
+            labels.append(str(row.label))
+    out = [f"{reader}'s read has {_timepoints_phrase(labels)}" for reader, labels in unsigned.values() if labels]
+    review = conn.execute(select(review_subjects).where(review_subjects.c.subject_id == subject_id)).first()
+    if review is not None:
+        central = _central_review_open(conn, review)
+        if central is not None:
+            out.append(central)
+    return out
+
+
+def lock_subjects(
+    db: Database,
+    subject_ids: Sequence[str],
+    *,
+    user: users_mod.User,
+    reason: str,
+    allow_incomplete: bool = False,
+) -> LockOutcome:
     """Lock subjects for analysis (a data manager or an administrator, with a reason), in one transaction: a subject
     the database does not hold (no read, not in central review) locks none, naming it. A subject already locked is
-    left as it is (``already_locked``)."""
+    left as it is (``already_locked``). A subject whose data are not final (`open_data`) locks none either
+    (`IncompleteSubjects`, naming for each what is open), unless ``allow_incomplete``: it is then locked as it is,
+    and its audit entry keeps what was open (``not_final``)."""
     wanted = _checked(db, subject_ids, user, reason, "lock")
     out = LockOutcome()
     with db.transaction() as conn:
@@ -169,25 +302,36 @@ def lock_subjects(db: Database, subject_ids: Sequence[str], *, user: users_mod.U
             _refuse_pseudonym(conn, subject_id, "lock")
             if not _held(conn, subject_id):
                 raise LockError(
-                    f"no subject {subject_id} in {db.where}: it has no read and is not in central review; nothing "
-                    "was locked"
+                    f"no subject {subject_id} in {db.where}: it has no read and is not in central review"
+                    f"{_did_you_mean(conn, subject_id)}; nothing was locked"
                 )
-        now = utc_now()
+        to_lock = []
         for subject_id in wanted:
-            _hold(conn, subject_id, exclusive=True)
+            _hold(conn, subject_id, exclusive=True)  # no signature or save of it commits while this is decided
             existing = subject_lock(conn, subject_id)
             if existing is not None:
                 out.already_locked.append(existing)
                 continue
+            to_lock.append(subject_id)
+            still_open = open_data(conn, subject_id)
+            if still_open:
+                out.incomplete[subject_id] = still_open
+        if out.incomplete and not allow_incomplete:
+            raise IncompleteSubjects(dict(out.incomplete))
+        now = utc_now()
+        for subject_id in to_lock:
             lock = SubjectLock(subject_id, user.username, now, reason.strip())
             conn.execute(insert(subject_locks).values(**asdict(lock)))
+            new: dict[str, Any] = asdict(lock)
+            if subject_id in out.incomplete:
+                new["not_final"] = out.incomplete[subject_id]
             audit_log.append(
                 conn,
                 username=user.username,
                 action=AuditAction.LOCK,
                 entity=f"subject/{subject_id}/lock",
                 subject_id=subject_id,
-                new={"locked_by": lock.locked_by, "locked_at": lock.locked_at},
+                new=new,
                 reason=lock.reason,
                 recorded_at=now,
             )

@@ -11,6 +11,7 @@ Rules enforced here (not in the UI), so that no client can bypass them:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -86,6 +87,11 @@ def _load(conn: Connection, read_id: str, *, for_update: bool = False) -> Stored
     for tp in read.timepoints:
         tp.assessments = dict(sorted(tp.assessments.items(), key=lambda kv: order.get(kv[0], len(order))))
     return StoredRead(read, head.version, head.updated_by, head.updated_at)
+
+
+def load_read_on(conn: Connection, read_id: str) -> StoredRead | None:
+    """A read inside the caller's transaction (None when there is none): what a check made there sees."""
+    return _load(conn, read_id)
 
 
 def load_read(db: Database, read_id: str) -> StoredRead:
@@ -183,6 +189,14 @@ def _refuse_if_locked(conn: Connection, subject_id: str) -> None:
     refuse_if_locked(conn, subject_id)
 
 
+def _lock_refusals_audited(db: Database, user: users_mod.User, what: str) -> contextlib.AbstractContextManager[None]:
+    """Around a change's transaction: a refusal because its subject is locked is audited as access-denied under the
+    subject once the transaction rolled back (`workstation.storage.locks.lock_refusals_audited`)."""
+    from workstation.storage.locks import lock_refusals_audited
+
+    return lock_refusals_audited(db, user, what)
+
+
 def save_read(db: Database, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = "") -> int:
     """Save the whole read in one transaction and return its new version.
 
@@ -193,7 +207,10 @@ def save_read(db: Database, read: Read, *, user: users_mod.User, expected_versio
         why = f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read"
         users_mod.record_denial(db, user, f"save a read of subject {read.subject_id}", why)
         raise ReadError(why)
-    with db.transaction() as conn:
+    what = f"save {read.reader}'s read of subject {read.subject_id}"
+    if reason.strip():
+        what += f" ({reason.strip()})"
+    with _lock_refusals_audited(db, user, what), db.transaction() as conn:
         return save_read_on(conn, db.where, read, user=user, expected_version=expected_version, reason=reason)
 
 
@@ -311,7 +328,7 @@ def sign_timepoint(
         why = f"{user.username} cannot sign the read of {before.read.reader}: only its reader signs it"
         users_mod.record_denial(db, user, f"sign a read of subject {before.read.subject_id}", why)
         raise ReadError(why)
-    with db.transaction() as conn:
+    with _lock_refusals_audited(db, user, what), db.transaction() as conn:
         stored = _load(conn, read_id, for_update=True)
         if stored is None:
             raise ReadError(f"no read {read_id} in {db.where}")
@@ -379,7 +396,7 @@ def delete_read(db: Database, read_id: str, *, user: users_mod.User, expected_ve
     """Delete a read (audited with its full content as the old value). Needs a reason."""
     if not reason.strip():
         raise ReadError("deleting a read needs a reason")
-    with db.transaction() as conn:
+    with _lock_refusals_audited(db, user, f"delete read {read_id} ({reason.strip()})"), db.transaction() as conn:
         stored = _load(conn, read_id, for_update=True)
         if stored is None:
             raise ReadError(f"no read {read_id} in {db.where}")

@@ -142,6 +142,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.view_only: str | None = None
         #: the measuring hint below the images while it says that the subject open is locked for analysis
         self._hint_before_lock: str | None = None
+        #: the lock notice of the subject open (None: not locked), kept in the status bar
+        self.lock_said: str | None = None
         self._build()
 
     # ---- layout --------------------------------------------------------------------------------------------------
@@ -449,7 +451,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                         "the worklist")
         if subjects:  # new reads take the protocol's response settings: say which, and where they came from
             said.append(f"new reads: {subjects[0].settings.describe()}")
-        if said:
+        if self.lock_said is not None:  # the first subject opened is locked for analysis: that is said first, and kept
+            self.say("; ".join([self.lock_said, *said]), 0)
+        elif said:
             self.say("; ".join(said), 12000)
         return True
 
@@ -543,14 +547,18 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.session = None
         self.subject_index = -1
         self.subjects = subjects
-        reads = {}
+        self._show_lock(None)  # no subject open yet: no lock to say (the first one opened below says its own)
+        reads, locks = {}, {}
         for s in subjects:
             try:
                 reads[s.subject_id] = self.store.load(s.subject_id, self.reader)
             except ReadStoreError as exc:
                 reads[s.subject_id] = None
                 self.say(str(exc))
-        self.worklist.show_subjects(subjects, reads)
+            locked = self._lock_notice(s.subject_id)
+            if locked is not None:
+                locks[s.subject_id] = locked
+        self.worklist.show_subjects(subjects, reads, locks)
         self._refresh_curves(reload=True)
         if subjects:
             self.open_timepoint(0, 0)
@@ -573,6 +581,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             view_only = self.view_only or (f"{locked}; ask a data manager to unlock it" if locked else None)
             self._set_session(ReadingSession(read, self.store, view_only=view_only), subject_index)
             self._show_lock(locked)
+            self.worklist.set_locked(subject_index, subject.subject_id, locked)  # locked or unlocked since listed
+            self.worklist.update_status(subject_index, read)
         self.go_to_timepoint(tp_index)
 
     def _lock_notice(self, subject_id: str) -> str | None:
@@ -592,6 +602,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         """Say that the subject opened is locked, below the images (where the measuring hint is) and in the status
         bar; the hint comes back for a subject that is not."""
         hint = self.decision_bar.idle_hint
+        self.lock_said = locked
         if locked is None:
             if self._hint_before_lock is not None:
                 hint.setText(self._hint_before_lock)
@@ -1039,6 +1050,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 self._rolling_back = False
             s.view_only = f"{exc}; the read is open for viewing only"
             self.say(f"NOT SAVED, and undone: {exc}; the read is open for viewing only", 0)
+            subject_id = self.subjects[self.subject_index].subject_id  # locked since it was opened: the worklist says
+            self.worklist.set_locked(self.subject_index, subject_id, self._lock_notice(subject_id))
         except (ReadStoreError, SessionError) as exc:
             self.say(f"NOT SAVED: {exc}", 0)
         self._refresh_read()

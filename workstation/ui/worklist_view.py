@@ -11,7 +11,8 @@ from workstation.session.worklist import SubjectEntry, timepoint_status
 
 #: short labels so the column fits a narrow dock; the full status is the tooltip. "complete" only means that every
 #: lesion declared so far is assessed (at baseline, after the first one): the read is finished when it is signed.
-_STATUS_SHORT = {"not started": "○ new", "in progress": "◐ open", "complete": "● to sign", "signed": "✔ signed"}
+_STATUS_SHORT = {"not started": "○ new", "in progress": "◐ open", "complete": "● to sign", "signed": "✔ signed",
+                 "locked": "🔒 locked"}  # fmt: skip
 #: without the trial database nothing is signed: a complete timepoint is just read
 _UNSIGNABLE = {"complete": ("● read", "every lesion declared so far is assessed here (signing needs the trial "
                             "database: start with --database)")}
@@ -20,6 +21,7 @@ _STATUS_TIP = {
     "in progress": "in progress: a lesion declared is not assessed here yet",
     "complete": "every lesion declared so far is assessed here; sign the timepoint when its read is finished",
     "signed": "signed",
+    "locked": "the subject is locked for analysis: nothing is read or signed here until a data manager unlocks it",
 }
 
 
@@ -43,18 +45,26 @@ class WorklistView(QTreeWidget):
         self.dates_as_days = False
         #: whether timepoints can be signed here (the trial database); without it a complete timepoint is "read"
         self.signing = True
+        #: subject id -> the notice of its lock for analysis (the subjects locked in the trial database)
+        self.locks: dict[str, str] = {}
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
-    def show_subjects(self, subjects: list[SubjectEntry], reads: dict[str, Read | None]) -> None:
+    def show_subjects(
+        self, subjects: list[SubjectEntry], reads: dict[str, Read | None], locks: dict[str, str] | None = None
+    ) -> None:
+        """``locks``: subject id -> the notice of its lock for analysis, for the subjects locked (marked so)."""
         self.clear()
+        self.locks = dict(locks or {})
         for s_idx, subject in enumerate(subjects):
             read = reads.get(subject.subject_id)
+            locked = self.locks.get(subject.subject_id)
             top = QTreeWidgetItem([subject.subject_id, "", ""])
             top.setToolTip(0, subject.subject_id)  # in full, where a narrow column elides it
             top.setData(0, Qt.ItemDataRole.UserRole, (s_idx, 0))
+            self._mark_subject(top, locked)
             for t_idx, tp in enumerate(subject.timepoints):
-                status = timepoint_status(read, t_idx)
+                status = timepoint_status(read, t_idx, locked is not None)
                 when = f"day {study_day(STUDY_DAY_ONE, tp.date)}" if self.dates_as_days else tp.date.isoformat()
                 short, tip = self._status_text(status)
                 child = QTreeWidgetItem([tp.label, when, short])
@@ -65,12 +75,28 @@ class WorklistView(QTreeWidget):
             self.addTopLevelItem(top)
             top.setExpanded(True)
 
+    def set_locked(self, subject_index: int, subject_id: str, notice: str | None) -> None:
+        """The subject found locked (``notice``) or not (None) since the list was shown; `update_status` follows."""
+        if notice is None:
+            self.locks.pop(subject_id, None)
+        else:
+            self.locks[subject_id] = notice
+        top = self.topLevelItem(subject_index)
+        if top is not None:
+            self._mark_subject(top, notice)
+
+    @staticmethod
+    def _mark_subject(top: QTreeWidgetItem, notice: str | None) -> None:
+        top.setText(2, "" if notice is None else _STATUS_SHORT["locked"])
+        top.setToolTip(2, notice or "")
+
     def update_status(self, subject_index: int, read: Read) -> None:
         top = self.topLevelItem(subject_index)
         if top is None:
             return
+        locked = read.subject_id in self.locks
         for t_idx in range(top.childCount()):
-            status = timepoint_status(read, t_idx)
+            status = timepoint_status(read, t_idx, locked)
             child = top.child(t_idx)
             if child is not None:
                 short, tip = self._status_text(status)

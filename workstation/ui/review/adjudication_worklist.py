@@ -1,6 +1,8 @@
 """The adjudicator's window: the subjects awaiting adjudication (pseudonyms only); opening one shows both central
 reads side by side in `AdjudicationDialog`, where the adjudicator picks one with a reason and their password, and can
-open each read on the subject's images (blinded and view only, `central_start.view_central_read`)."""
+open each read on the subject's images (blinded and view only, `central_start.view_central_read`). A subject locked
+for analysis is not listed (`adjudication_worklist`); one locked since the list was shown is refused on opening, before
+any reason or password is asked for, and the list is refreshed."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QMainWindow, Q
 from workstation.review.discordance import EvaluationError
 from workstation.review.service import ReviewError, adjudicate, adjudication_case, adjudication_worklist
 from workstation.storage import Database, StorageError
+from workstation.storage.locks import SubjectLocked
 from workstation.ui.review.adjudication import AdjudicationDialog
 from workstation.users import PermissionDenied, User
 
@@ -79,7 +82,7 @@ class AdjudicationWindow(QMainWindow):
         """Both reads of ``pseudonym`` side by side; True once the adjudicator's choice is recorded."""
         try:
             case = adjudication_case(self.db, pseudonym, self.user)
-        except (ReviewError, EvaluationError, StorageError, PermissionDenied) as exc:
+        except (ReviewError, EvaluationError, StorageError, PermissionDenied, SubjectLocked) as exc:
             self.say(str(exc), 0)
             self.refresh()
             return False
