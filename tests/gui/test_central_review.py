@@ -270,7 +270,9 @@ def test_adjudicator_picks_one_of_two_discordant_reads(qtbot, tmp_path, review_d
         shown.extend(shown_strings_dialog(dialog))
         from PyQt6.QtWidgets import QTableWidget
 
-        tables = dialog.findChildren(QTableWidget)  # each read's visits under the other criteria too
+        tables = [  # each read's visits under the other criteria too (the responses tables, not the lesions')
+            t for t in dialog.findChildren(QTableWidget) if t.horizontalHeaderItem(0).text() == "Timepoint"
+        ]
         assert [t.horizontalHeaderItem(t.columnCount() - 1).text() for t in tables] == ["iRECIST", "iRECIST"]
         dialog.choice.button(2).setChecked(True)
         dialog.reason.setPlainText("new liver lesion confirmed on day 43")

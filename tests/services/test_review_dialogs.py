@@ -115,6 +115,10 @@ def test_adjudication_dialog_is_blinded_and_records_the_choice(qtbot, db) -> Non
 
     tables = dialog.findChildren(QTableWidget)
     assert tables and all(t.editTriggers() == QTableWidget.EditTrigger.NoEditTriggers for t in tables)
+    # each read's lesions with their diameters at every timepoint (T1 50 mm, then 20 mm in read 1 and 70 mm in read 2)
+    lesions = [t for t in tables if t.verticalHeaderItem(0) and t.verticalHeaderItem(0).text().startswith("T1 target")]
+    assert len(lesions) == 2
+    assert [[lesions[n].item(0, c).text() for c in range(2)] for n in range(2)] == [["50.0", "20.0"], ["50.0", "70.0"]]
     assert not dialog.ok.isEnabled()
     buttons = dialog.choice.buttons()
     buttons[1].setChecked(True)

@@ -1,7 +1,8 @@
 """The adjudication dialog: both central reads of a discordant subject side by side (blinded), pick one with a reason.
 
 It shows only what `workstation.review.adjudication_case` returns: the pseudonym, study days, generic labels, each
-read's responses with their reasons. ``adjudicate(chosen_read_id, reason, password)`` records the choice, e.g.
+read's responses with their reasons, and (a second tab) each read's lesions with their diameters or states at every
+timepoint (`workstation.review.lesion_grid`). ``adjudicate(chosen_read_id, reason, password)`` records the choice, e.g.
 ``workstation.review.service.adjudicate(db, pseudonym, username=..., password=password, chosen_read_id=chosen,
 reason=reason, seen=case)`` (``seen`` refuses the decision if a read was amended meanwhile); a refusal is shown and
 the dialog stays.
@@ -24,12 +25,14 @@ from PyQt6.QtWidgets import (
     QRadioButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from workstation.review.blinding import study_days_in_text
 from workstation.review.discordance import ReadOutcome
+from workstation.review.lesion_grid import lesion_grid
 from workstation.review.service import AdjudicationCase
 from workstation.ui.review.buttons import error_label, ok_cancel, password_field
 
@@ -137,7 +140,10 @@ class AdjudicationDialog(QDialog):
                 table.setItem(r, c, item)
         layout = QVBoxLayout(box)
         layout.addWidget(summary)
-        layout.addWidget(table)
+        tabs = QTabWidget()
+        tabs.addTab(table, "Responses")
+        tabs.addTab(self._lesion_table(case.read_1.read if slot == 1 else case.read_2.read), "Lesions (mm)")
+        layout.addWidget(tabs)
         if self._view_on_images is not None:
             view = QPushButton(f"View read {slot} on the images…")
             view.setToolTip("its measurements on the subject's images, blinded and view only")
@@ -146,6 +152,20 @@ class AdjudicationDialog(QDialog):
             layout.addWidget(view)
         layout.addWidget(radio)
         return box
+
+    @staticmethod
+    def _lesion_table(read: Any) -> QTableWidget:
+        """Each lesion of the read at every timepoint: its diameter (a node's short axis) or its state."""
+        grid = lesion_grid(read)
+        table = QTableWidget(len(grid.rows), len(grid.timepoints))
+        table.setHorizontalHeaderLabels(grid.timepoints)
+        table.setVerticalHeaderLabels([label for label, _ in grid.rows])
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for r, (_, cells) in enumerate(grid.rows):
+            for c, text in enumerate(cells):
+                table.setItem(r, c, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        return table
 
     def chosen_read_id(self) -> str | None:
         slot = self.choice.checkedId()
