@@ -14,7 +14,8 @@ a few tenths of a second on a CPU, so `auto` runs both:
   reader checks it (an unconfident dissenter only confirms the choice);
 * one outline runs to the edge of the region its engine analysed or of the images (`SegmentationResult.unbounded`:
   a leak, not a closed lesion) and the other does not: the other;
-* one finds nothing: the other's outline, flagged likewise; both find nothing: the model's refusal.
+* one finds nothing: the other's outline, flagged likewise, unless the model found nothing and the classical outline
+  is unconfident itself (then no lesion); both find nothing: the model's refusal.
 
 The model's own same-density flag is off here; instead the returned outline, when nothing above has flagged it, is
 judged by `segmentation.doubt.outline_doubt`: a shell of the lesion's own density around it, or tissue of its density
@@ -150,6 +151,10 @@ def reconcile(
     if len(results) == 1:
         only = results[0]
         silent = names[1] if only.provenance.engine == names[0] else names[0]
+        if silent == names[0] and only.low_confidence:
+            # The model sees no lesion and the classical outline is doubtful itself: no lesion (a click in fat or
+            # muscle gave a flagged classical outline; on the lesion clicks measured the model never refused one).
+            raise SegmentationError(f"{errors[0]}; the {only.provenance.engine} engine's outline is uncertain too")
         why = f"the {silent} engine found no lesion here ({errors[0]}): check the outline"
         return _disputed(only, why, t0)
     a, b = results

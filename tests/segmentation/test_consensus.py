@@ -79,6 +79,9 @@ def test_one_engine_finding_nothing_flags_the_other_outline():
 def test_both_finding_nothing_is_the_models_refusal():
     with pytest.raises(SegmentationError, match="monai: no lesion"):
         run(Stub("monai", None, 0.0), Stub("classical", None, 0.0))
+    # the model sees nothing and the classical outline is doubtful itself (a click in fat): no lesion either
+    with pytest.raises(SegmentationError, match="monai: no lesion found; the classical engine's outline is uncertain"):
+        run(Stub("monai", None, 0.0), Stub("classical", CUBE, 0.3))
 
 
 def test_overlap_dice_places_masks_with_different_offsets_in_one_box():
