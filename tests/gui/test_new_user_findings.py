@@ -14,6 +14,7 @@ from tests.gui.conftest import LESIONS
 from tests.gui.phantom import ThresholdSegmenter
 from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
 from workstation.read_model import LesionStatus, MeasurementOrigin, Role
+from workstation.ui.viewer import Tool
 
 SHIFT = (3.0, -2.0, 0.0)  # how the patient lies at week 6 (see conftest.phantom_subject)
 
@@ -489,3 +490,32 @@ def test_the_axis_lengths_of_a_small_node_do_not_overlap(qtbot, window):
     assert [label.textItem.toPlainText() for label in labels] == ["12.0 mm", "9.0 mm"]
     first, second = (label.sceneBoundingRect() for label in labels)
     assert not first.intersects(second)
+
+
+def test_what_a_radiologist_missed_after_a_click(qtbot, window):
+    """A radiologist's findings: the lymph-node flag stayed on after Esc, so the next lesions clicked elsewhere were
+    measured as nodes; "no lesion found" showed only briefly in the status bar, cut off before its advice; and a
+    suggestion waiting was replaced by the next click without a word."""
+    w = window
+    _open(qtbot, w)
+    idle = w.decision_bar.idle_hint.text()
+    w._toggle_node()
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w, organ=None)
+    assert w.pending.suggestion.is_node
+    w.reject_pending()
+    assert not w.node_check.isChecked()
+    assert "lymph-node flag is off again" in w.statusBar().currentMessage()
+    # a click where no lesion is: the reason and what to do stay below the images, whole, until the next click
+    w.set_tool(Tool.MEASURE)  # Esc left the ruler on, to draw by hand
+    background = (LESIONS[0].centre_mm[0] + 40.0, LESIONS[0].centre_mm[1], LESIONS[0].centre_mm[2])
+    _click_on(qtbot, w.current_viewer, background)
+    qtbot.waitUntil(lambda: "no lesion under the click" in w.decision_bar.idle_hint.text(), timeout=5000)
+    assert "draw it by hand: R (ruler) or B (bidirectional)" in w.decision_bar.idle_hint.text()
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w, organ=None)
+    assert w.decision_bar.idle_hint.text() == idle and not w.pending.suggestion.is_node
+    # a second click while that suggestion waits: the reader is told it was not accepted
+    _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
+    qtbot.waitUntil(lambda: "waiting before was not accepted" in w.statusBar().currentMessage(), timeout=5000)
+    assert w.session.read.lesions == {}

@@ -142,6 +142,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.view_only: str | None = None
         #: the measuring hint below the images while it says that the subject open is locked for analysis
         self._hint_before_lock: str | None = None
+        #: the measuring hint below the images while it says why the last click found no lesion
+        self._hint_before_note: str | None = None
+        self._replaced: str | None = None
         #: the lock notice of the subject open (None: not locked), kept in the status bar
         self.lock_said: str | None = None
         self._build()

@@ -89,11 +89,15 @@ class MeasuringMixin:
         _clicked_at: tuple[str, int] | None
         #: the lesion the reader asked to measure (G), whatever the click falls on
         _intended_lesion: str | None
+        _hint_before_note: str | None
+        #: what the click being segmented replaces (said when its suggestion arrives), None when nothing waited
+        _replaced: str | None
         #: stored outlines already read, by mask key
         _outline_cache: dict[str, tuple[Any, tuple[int, int, int]]]
         auto_answer: bool | None
 
         def say(self, message: str, timeout_ms: int = 8000) -> None: ...
+        def shown(self, text: str) -> str: ...
         def _busy(self, text: str, total: int = 0) -> None: ...
         def _idle(self) -> None: ...
         def volume(self, tp_index: int) -> Volume | None: ...
@@ -112,6 +116,8 @@ class MeasuringMixin:
             return
         if self._suggest_job is not None and not self._suggest_job.done:
             self._suggest_job.cancel()
+        self._note_below_images(None)
+        self._replaced = self._waiting_name()
         is_node = self._click_is_node(point)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         self._busy("finding the lesion…")
@@ -173,11 +179,17 @@ class MeasuringMixin:
         self.current_viewer.set_slice(suggestion.slice_index)
         self._show_pending(f"Suggested by {suggestion.measurement.engine}", warning_text(suggestion.warnings))
         moved = suggestion.slice_index - self._click_slice
+        said = []
         if abs(moved) >= 2:  # the longest diameter lies away from the click: say so, the jump is not a mistake
-            self.say(
+            said.append(
                 f"moved to Im {suggestion.slice_index + 1}, {abs(moved)} slices from the one you clicked (Im "
                 f"{suggestion.slice_index - moved + 1}): the outline's longest diameter is there"
             )
+        if self._replaced is not None:  # never silently: the reader may have meant to accept it first
+            said.append(f"the {self._replaced} waiting before was not accepted (Enter accepts one before moving on)")
+            self._replaced = None
+        if said:
+            self.say("; ".join(said), 15000)
 
     def _node_changed(self, is_node: bool) -> None:
         """The reader said node or not while a suggestion waits: the same outline measured again as RECIST measures
@@ -198,7 +210,29 @@ class MeasuringMixin:
 
     def _suggestion_failed(self, message: str) -> None:
         self._suggestion_ended()
-        self.say(f"{message} — draw it by hand: R (ruler) or B (bidirectional)")
+        advice = f"{message} — draw it by hand: R (ruler) or B (bidirectional)"
+        self.say(advice, 30000)
+        self._note_below_images(advice)  # where the reader looks, whole (the status bar cuts a long line)
+
+    def _note_below_images(self, note: str | None) -> None:
+        """Show ``note`` in the hint below the images (in the measuring bar's place), or put the hint back (None)."""
+        hint = self.decision_bar.idle_hint
+        if note is None:
+            if self._hint_before_note is not None:
+                hint.setText(self._hint_before_note)
+                hint.setStyleSheet("color: #606060; padding: 4px 8px;")
+                self._hint_before_note = None
+            return
+        if self._hint_before_note is None:
+            self._hint_before_note = hint.text()
+        hint.setText(self.shown(note))
+        hint.setStyleSheet("color: #9a4a00; padding: 4px 8px;")
+
+    def _waiting_name(self) -> str | None:
+        """What a new measurement would replace: "suggestion" or "measurement drawn by hand", None when none waits."""
+        if self.pending is None:
+            return None
+        return "suggestion" if self.pending.suggestion is not None else "measurement drawn by hand"
 
     def _line_drawn(self, long_axis: Any, short_axis: Any, slice_index: int) -> None:
         s = self.session
@@ -442,9 +476,15 @@ class MeasuringMixin:
             return
         was_suggestion = self.pending.suggestion is not None
         self._clear_pending()
+        node_off = ""
+        if self.node_check.isChecked():  # said for the lesion just rejected, not for the next click elsewhere
+            self.node_check.setChecked(False)
+            node_off = "; the lymph-node flag is off again (N if you draw a node)"
         if was_suggestion:
             self.set_tool(Tool.RULER)
-            self.say("suggestion rejected: drag the longest diameter by hand (B for the bidirectional tool)")
+            self.say(f"suggestion rejected: drag the longest diameter by hand (B for the bidirectional tool){node_off}")
+        elif node_off:
+            self.say(f"measurement rejected{node_off}")
 
     def _replace_pending(self, pending: Pending) -> None:
         if self.pending is not None and self.pending.suggestion is not None:
