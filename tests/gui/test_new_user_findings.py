@@ -519,3 +519,16 @@ def test_what_a_radiologist_missed_after_a_click(qtbot, window):
     _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
     qtbot.waitUntil(lambda: "waiting before was not accepted" in w.statusBar().currentMessage(), timeout=5000)
     assert w.session.read.lesions == {}
+
+
+def test_the_keys_go_back_to_the_images_after_the_export_dialog(qtbot, window, monkeypatch):
+    """Ctrl+Z did nothing after Ctrl+E until the reader clicked the image: the folder dialog left the focus away."""
+    from PyQt6.QtWidgets import QFileDialog
+
+    w = window
+    _open(qtbot, w)
+    w.activateWindow()
+    w.worklist.setFocus()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: ""))  # the reader cancels
+    w.choose_export_folder()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.current_viewer, timeout=2000)

@@ -55,6 +55,7 @@ class ReadActionsMixin:
         progress: QProgressBar
 
         blinder: Any
+        current_viewer: Any
 
         def say(self, message: str, timeout_ms: int = 8000) -> None: ...
         def warn(self, title: str, message: str, timeout_ms: int = 0) -> None: ...
@@ -240,7 +241,9 @@ class ReadActionsMixin:
         def do_sign(password: str, meaning: str) -> None:
             sign(s.read, tp, password=password, meaning=meaning)
 
-        if SignatureDialog(user, what, do_sign, self._parent_widget()).exec():
+        signed = SignatureDialog(user, what, do_sign, self._parent_widget()).exec()
+        self._keys_to_the_images()
+        if signed:
             s.amendment_reasons.pop(tp, None)  # signed again: a further change is a new amendment
             s.commands.mark_clean()
             self._refresh_read()
@@ -260,9 +263,17 @@ class ReadActionsMixin:
         from workstation.ui.review import ReasonDialog
 
         dialog = ReasonDialog(self.timepoint_title(), self._parent_widget())
-        if dialog.exec() and dialog.reason():
+        accepted = dialog.exec()
+        self._keys_to_the_images()
+        if accepted and dialog.reason():
             s.amend(s.current_timepoint, dialog.reason())
             self.say(f"amending {s.timepoint.label}: changes are saved with your reason")
+
+    def _keys_to_the_images(self) -> None:
+        """After a dialog, the keys (Ctrl+Z, arrows, presets) go to the images again, not to whatever had the focus
+        before (a radiologist's Ctrl+Z did nothing after an export until they clicked the image)."""
+        self._parent_widget().activateWindow()  # without a window manager (Xvfb) it may not be active again
+        self.current_viewer.setFocus()
 
     def choose_export_folder(self) -> None:
         if self._refused_when_blinded("Export"):
@@ -270,6 +281,7 @@ class ReadActionsMixin:
         # The folder last exported into (once per session), else the user's home: never the app's working folder.
         start = self._last_export_folder or Path.home()
         folder = QFileDialog.getExistingDirectory(self._parent_widget(), "Export the read into a folder", str(start))
+        self._keys_to_the_images()
         if folder:
             self._last_export_folder = Path(folder)
             self.export(Path(folder))
