@@ -446,6 +446,13 @@ def test_a_non_target_declared_after_a_click_is_proposed_there_at_follow_up(qtbo
     qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
     proposed = {p.lesion_id for p in w.proposals}
     assert proposed == {"T1", "T2", "NT1"}  # NT2: nowhere to propose it
+    # set present from the status box, without a click: it was seen where it is proposed (it had no place at week 6)
+    w.session.select_lesion("NT1")
+    w.status_combo.setCurrentIndex(w.status_combo.findData(LesionStatus.PRESENT))
+    w.status_combo.activated.emit(w.status_combo.currentIndex())  # as the reader's choice does
+    (nt1,) = [p for p in w.proposals if p.lesion_id == "NT1"]
+    seen = w.session.read.timepoints[1].assessments["NT1"]
+    assert seen.status is LesionStatus.PRESENT and np.allclose(seen.point_mm, nt1.point_mm)
 
 
 def test_a_waiting_outline_declared_a_non_target_and_found_again_at_follow_up(qtbot, window):

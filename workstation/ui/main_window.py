@@ -1020,9 +1020,24 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.say("measure it: click the lesion (M), or draw with R / B")
             return
         try:
-            s.set_status(s.selected_lesion, status)
+            s.set_status(s.selected_lesion, status, point=self._proposed_point(s.selected_lesion, status))
         except SessionError as exc:
             self.say(str(exc))
+
+    def _proposed_point(self, lesion_id: str, status: LesionStatus) -> tuple[float, float, float] | None:
+        """Where a lesion set present (or progressing, or a new lesion confirmed) from the status box was seen: where
+        it is proposed at this follow-up, unless the reader placed it here already (a radiologist's non-target, set
+        present without a click, had no place at week 6: it was never marked nor in the SR there)."""
+        s = self.session
+        seen = (LesionStatus.PRESENT, LesionStatus.UNEQUIVOCAL_PROGRESSION, LesionStatus.UNEQUIVOCAL,
+                LesionStatus.EQUIVOCAL)  # fmt: skip
+        if s is None or status not in seen:
+            return None
+        a = s.assessment(lesion_id)
+        if a is not None and a.point_mm is not None:
+            return None  # kept by set_status when the status does not change; a click's place wins
+        prop = next((p for p in self.proposals if p.lesion_id == lesion_id), None)
+        return None if prop is None else tuple(float(v) for v in prop.point_mm)  # type: ignore[return-value]
 
     def delete_selected(self) -> None:
         s = self.session
