@@ -51,6 +51,17 @@ CONSISTENT_DICE = 0.8
 RIM_ENCLOSURE = 0.85
 
 
+def algorithm_version() -> str:
+    """The engine's version, as a DICOM SR's algorithm identification names it: the workstation's (this engine has no
+    model of its own; "unknown" was written before)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("recist-workstation")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "source"
+
+
 def _ball(spacing: tuple[float, float, float], radius_mm: float) -> npt.NDArray[np.bool_]:
     r = [max(0, int(radius_mm / s)) for s in spacing]
     grid = np.ogrid[tuple(slice(-n, n + 1) for n in r)]
@@ -207,7 +218,9 @@ class ClassicalSegmenter:
                     f"the outline depends on where the click is (grown again from its centre it overlaps only "
                     f"{agreement:.0%}): check it"
                 )
-        provenance = Provenance(engine=self.name, device="cpu", seconds=time.perf_counter() - t0)
+        provenance = Provenance(
+            engine=self.name, model_version=algorithm_version(), device="cpu", seconds=time.perf_counter() - t0
+        )
         return SegmentationResult(mask, box.start, provenance, confidence, warnings, unclosed(mask, box, volume.shape))
 
     def _regrown_agreement(

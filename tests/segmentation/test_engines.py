@@ -45,6 +45,7 @@ def test_engine_diameters_match_the_truth(engine_name, lesion, monai_engine):
     engine = monai_engine if engine_name == "monai" else create_segmenter("classical")
     result = engine.segment(volume, _click(patch, volume))
     assert result.provenance.engine == engine_name
+    assert result.provenance.model_version  # an SR names the algorithm's version (the classical one's was "unknown")
     axes = recist_axes(result.mask, volume, result.offset)
     assert axes.long_axis_mm == pytest.approx(truth.long_axis_mm, abs=2.0)
     assert axes.short_axis_mm == pytest.approx(truth.short_axis_mm, abs=2.0)
