@@ -154,7 +154,8 @@ def reconcile(
         if silent == names[0] and only.low_confidence:
             # The model sees no lesion and the classical outline is doubtful itself: no lesion (a click in fat or
             # muscle gave a flagged classical outline; on the lesion clicks measured the model never refused one).
-            raise SegmentationError(f"{errors[0]}; the {only.provenance.engine} engine's outline is uncertain too")
+            doubtful = f"the {only.provenance.engine} engine's outline is uncertain too"
+            raise SegmentationError(f"{errors[0]}; {doubtful} (normal tissue?)")
         why = f"the {silent} engine found no lesion here ({errors[0]}): check the outline"
         return _disputed(only, why, t0)
     a, b = results

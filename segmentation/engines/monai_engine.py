@@ -203,7 +203,7 @@ class MonaiSegmenter:
                 x, y, z = seed_mm
                 raise SegmentationError(
                     f"no lesion found at ({x:.1f}, {y:.1f}, {z:.1f}) mm: the model sees no lesion within "
-                    f"{SEARCH_MM:g} mm of the click (highest probability there {float(prob.max()):.2f})"
+                    f"{SEARCH_MM:g} mm of the click (highest probability in the region around: {float(prob.max()):.2f})"
                     if attempt == 0
                     else "the lesion was lost when the analysed region was enlarged around it"
                 )
