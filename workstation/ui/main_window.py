@@ -604,6 +604,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def _show_lock(self, locked: str | None) -> None:
         """Say that the subject opened is locked, below the images (where the measuring hint is) and in the status
         bar; the hint comes back for a subject that is not."""
+        self._note_below_images(None)  # a note on the last click (no lesion found) belongs to the subject left
         hint = self.decision_bar.idle_hint
         self.lock_said = locked
         if locked is None:
