@@ -490,6 +490,11 @@ def test_the_adjudicator_views_each_read_on_the_images_blinded_and_view_only(
 
     # Blinded like the readers' own windows: nothing names the subject, its site, dates or UIDs.
     assert leaks(view, forbidden_strings(trial)) == []
+    # Once decided, the windows on the reads decided between close (they stayed open, stale, before).
+    view.show()
+    monkeypatch.setattr(AdjudicationDialog, "exec", lambda _dialog: 1)  # the decision itself: tests/services
+    assert win.open_case(pseudonym)
+    assert win.views == [] and not view.isVisible()
     view.jobs.cancel_all()
     view.jobs.wait(10000)
 

@@ -110,5 +110,8 @@ class AdjudicationWindow(QMainWindow):
         decided = bool(dialog.exec())
         if decided:
             self.say(f"{pseudonym}: adjudicated; the chosen read is the accepted central read")
+            for window in self.views:  # the reads decided between: their windows would only go stale
+                window.close()
+            self.views = []
         self.refresh()
         return decided
