@@ -163,6 +163,12 @@ def test_cursor_shows_position_and_hu(qtbot, window):
     after = v.corner["br"].text()
     z_after = float(after.split("(")[1].split(",")[2].split(")")[0])
     assert abs(z_after - z_before) > 5.0 and abs(z_after - v.view_to_patient(x, y)[2]) < 0.06
+    # a narrow viewer (the follow-up's beside the baseline): the readout goes above the slice's text, not over it
+    for width in (320, 900):
+        v.view.resize(width, 400)
+        v.view.scene().sigMouseMoved.emit(v.vb.mapViewToScene(QPointF(x, y)))
+        v._place_labels()
+        assert not v.corner["br"].geometry().intersects(v.corner["bl"].geometry()), width
 
 
 def test_nothing_is_lost_without_asking(qtbot, window):

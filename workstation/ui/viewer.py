@@ -534,7 +534,7 @@ class SliceViewer(QWidget):
         c["tl"].move(6, 4)
         c["tr"].move(w - c["tr"].width() - 6, 4)
         c["bl"].move(6, h - c["bl"].height() - 4)
-        c["br"].move(w - c["br"].width() - 6, h - c["br"].height() - 4)
+        self._place_readout()
         e["left"].move(4, h // 2 - e["left"].height() // 2)
         e["right"].move(w - e["right"].width() - 4, h // 2 - e["right"].height() // 2)
         top_x = w // 2 - e["top"].width() // 2
@@ -560,9 +560,18 @@ class SliceViewer(QWidget):
             hu = float(self.volume.array[k, j, i])
             x, y, z = self.view_to_patient(p.x(), p.y())
             self.corner["br"].setText(f"({x:.1f}, {y:.1f}, {z:.1f}) mm   {hu:.0f} HU")
-        br = self.corner["br"]
-        br.adjustSize()
-        br.move(self.view.width() - br.width() - 6, self.view.height() - br.height() - 4)
+        self.corner["br"].adjustSize()
+        self._place_readout()
+
+    def _place_readout(self) -> None:
+        """The cursor readout, bottom right; above the slice's text where the two would meet (a narrow viewer, as the
+        follow-up's beside the baseline: they overlapped)."""
+        br, bl = self.corner["br"], self.corner["bl"]
+        x = self.view.width() - br.width() - 6
+        y = self.view.height() - br.height() - 4
+        if x < 6 + bl.width() + 8:
+            y -= bl.height() + 2
+        br.move(x, y)
 
     def _view_clicked(self, x: float, y: float) -> None:
         if self.volume is None:
