@@ -1173,8 +1173,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if not self._leave_subject():
             a0.ignore()
             return
-        self.jobs.cancel_all()
-        self.jobs.wait(5000)
+        self.jobs.shut_down(5000)
         a0.accept()
 
 

@@ -3,6 +3,7 @@ GUI thread through Qt signals. Errors reach the reader as a message, never vanis
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from collections.abc import Callable
@@ -116,3 +117,15 @@ class JobRunner(QObject):
 
     def wait(self, msecs: int = 30000) -> bool:
         return bool(self.pool.waitForDone(msecs))
+
+    def shut_down(self, msecs: int = 5000) -> None:
+        """The window the jobs report to is closing: cancel them, wait up to ``msecs``, and drop whatever they still
+        have to deliver (a registration that ended after an adjudicator's view window closed drew on its deleted
+        widgets)."""
+        self.cancel_all()
+        self.wait(msecs)
+        for job in list(self._running):
+            for signal in (job.progressed, job.succeeded, job.failed, job.cancelled, job.finished):
+                with contextlib.suppress(TypeError):  # nothing connected
+                    signal.disconnect()
+        self._running.clear()
