@@ -4,6 +4,7 @@ a viewer that jumped when the decision bar came and went, low-confidence suggest
 from __future__ import annotations
 
 import dataclasses
+import html
 
 import numpy as np
 from PyQt6.QtCore import QPointF, Qt
@@ -539,3 +540,37 @@ def test_the_keys_go_back_to_the_images_after_the_export_dialog(qtbot, window, m
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: ""))  # the reader cancels
     w.choose_export_folder()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is w.current_viewer, timeout=2000)
+
+
+class WordySegmenter(ThresholdSegmenter):
+    """Low confidence, with the engines' longest kind of warnings."""
+
+    WARNINGS = (
+        "the two engines disagree on this outline (overlap Dice 0.41); this one is the monai engine's: check it",
+        "tissue of the lesion's own density carries on from the outline (3.2 times its volume within 8 mm): the "
+        "lesion may be larger, or touch a neighbour it cannot be told from; check it",
+        "the outline spreads into a faint region (23% of it more than 2 mm outside the clearly detected lesion): a "
+        "leak into a neighbouring structure? check it",
+    )
+
+    def segment(self, volume, seed_mm, hints=None, cancel=None):
+        result = super().segment(volume, seed_mm, hints, cancel)
+        return dataclasses.replace(result, confidence=0.2, warnings=list(self.WARNINGS))
+
+
+def test_a_long_warning_is_shortened_to_the_bar_and_whole_in_its_tooltip(qtbot, window):
+    """A radiologist: long warnings lost their third line behind the organ row of the bar. Now the warning is cut to
+    the lines left (with …) and the tooltip holds every word."""
+    w = window
+    w.measuring._segmenter = WordySegmenter()
+    _open(qtbot, w)
+    w.show()
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    label = w.decision_bar.label
+    shown = label.text().split("<br>")
+    assert len(shown) == 2 and shown[1].endswith("…")
+    assert "leak into a neighbouring structure" in label.toolTip() and "leak into" not in label.text()
+    warning = html.unescape(shown[1])  # as the label shows it (rich text)
+    lines = label.fontMetrics().boundingRect(0, 0, label.width(), 10_000, Qt.TextFlag.TextWordWrap, warning)
+    assert lines.height() <= 2 * label.fontMetrics().lineSpacing() + 2  # it fits the two lines left to it

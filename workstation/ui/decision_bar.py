@@ -3,7 +3,9 @@ drawing), which lesion it is for, and Accept / Reject. It only gathers the reade
 
 from __future__ import annotations
 
-from PyQt6.QtCore import pyqtSignal
+import html
+
+from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from workstation.read_model import Role
@@ -44,6 +46,9 @@ class DecisionBar(QFrame):
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         # three lines, whatever the text: the diameters, where they go, the engine's doubt
         self.label.setFixedHeight(3 * self.label.fontMetrics().lineSpacing() + 2)
+        self._head: list[str] = []
+        self._warning = ""
+        self.label.installEventFilter(self)
         self.lesion_choice = QComboBox()
         self.organ_choice = QComboBox()
         self.organ_choice.addItems(["", *ORGANS])
@@ -99,16 +104,51 @@ class DecisionBar(QFrame):
         self.idle_hint.setFixedHeight(self.height())
         super().setVisible(False)  # not ours: the hint has no parent yet and must not show as a window of its own
 
+    def describe(self, head: list[str], warning: str = "") -> None:
+        """The waiting measurement's description: ``head`` (rich-text lines: the diameters, where they go), then the
+        engine's ``warning`` (plain text) cut to the lines left of three (a long one lost its end behind the organ
+        row), refitted whenever the bar's width changes; the whole of it in the tooltip."""
+        self._head, self._warning = list(head), warning
+        whole = [*head, f"⚠ {html.escape(warning)}"] if warning else head
+        self.label.setToolTip("<br>".join(whole))
+        self._refit()
+
+    def _refit(self) -> None:
+        lines = list(self._head)
+        if self._warning:
+            lines.append(html.escape(self.lines_wide(f"⚠ {self._warning}", 3 - len(lines))))
+        self.label.setText("<br>".join(lines))
+
+    def eventFilter(self, a0: QObject | None, a1: QEvent | None) -> bool:
+        if a0 is self.label and a1 is not None and a1.type() == QEvent.Type.Resize and self._warning:
+            self._refit()  # laid out at last (or resized with the window): the warning fits the width it has now
+        return super().eventFilter(a0, a1)
+
+    def lines_wide(self, text: str, lines: int) -> str:
+        """``text`` shortened (…) to what ``lines`` lines of the description hold, as it wraps."""
+        width = self.label.width()
+        if width <= 50 or lines < 1:
+            return text
+        fm = self.label.fontMetrics()
+        room = lines * fm.lineSpacing() + 2
+        budget = width * lines
+        while budget > width // 2:  # wrapped lines break between words: shorten until the wrapped text fits
+            shown = fm.elidedText(text, Qt.TextElideMode.ElideRight, budget)
+            if fm.boundingRect(0, 0, width, 10 * room, Qt.TextFlag.TextWordWrap, shown).height() <= room:
+                return shown
+            budget -= 4 * fm.averageCharWidth()
+        return fm.elidedText(text, Qt.TextElideMode.ElideRight, width // 2)
+
     def setVisible(self, visible: bool) -> None:
         super().setVisible(visible)
         self.idle_hint.setVisible(not visible)
 
-    def offer(self, text: str, session: ReadingSession, guess: str | None) -> None:
-        """Show a waiting measurement: new-lesion choices for this timepoint, then the lesions it may belong to."""
+    def offer(self, head: list[str], warning: str, session: ReadingSession, guess: str | None) -> None:
+        """Show a waiting measurement (`describe`): new-lesion choices for this timepoint, then the lesions it may
+        belong to."""
         self.session = session
         self._new_organ = ""
-        self.label.setText(text)
-        self.label.setToolTip(text)
+        self.describe(head, warning)
         self.lesion_choice.blockSignals(True)
         self.lesion_choice.clear()
         for role in (Role.TARGET, Role.NON_TARGET) if session.is_baseline else (Role.NEW,):

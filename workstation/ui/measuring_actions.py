@@ -8,7 +8,6 @@ A mixin of `workstation.ui.main_window.MainWindow`: it uses the window's session
 from __future__ import annotations
 
 import contextlib
-import html
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -292,14 +291,10 @@ class MeasuringMixin:
                 )
             elif hit is not None:
                 lines.append(f"→ {hit.reason}: recorded for {hit.lesion_id}")
-        if warning:
-            lines.append(f"⚠ {html.escape(warning)}")
-        text = "<br>".join(lines)
         if fresh:
-            self.decision_bar.offer(text, s, guess)
+            self.decision_bar.offer(lines, warning, s, guess)
         else:
-            self.decision_bar.label.setText(text)
-            self.decision_bar.label.setToolTip(text)
+            self.decision_bar.describe(lines, warning)
 
     def _slice_tolerance_mm(self) -> float:
         """How far apart in z a click and a measurement may be and still be on the same lesion."""
