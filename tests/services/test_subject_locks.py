@@ -272,9 +272,13 @@ def test_only_final_data_are_locked_unless_the_data_manager_says_so_and_review_s
     assert [lock.subject_id for lock in outcome.changed] == [SUBJECT, "SITE01-0043", "SITE01-0044"]
     assert outcome.incomplete == exc.value.open
     new = {e.subject_id: json.loads(e.new_value) for e in audit_log.entries(db) if e.action == "lock"}
-    assert "not_final" not in new[SUBJECT]  # the audit entry keeps what was open when it was locked anyway
+    assert new[SUBJECT]["not_final"] == ""  # the audit entry keeps what was open when it was locked anyway
     assert new["SITE01-0043"]["not_final"] == ["site1's read has 2 unsigned timepoints (TP0, TP1)"]
     assert new["SITE01-0044"]["not_final"] == ["central review awaiting adjudication"]
+    # and so does the lock, for everyone to see (lock --list, review status, the exports' locked_not_final)
+    not_final = {lock.subject_id: lock.not_final for lock in list_locks(db)}
+    assert not_final == {SUBJECT: "", "SITE01-0043": "site1's read has 2 unsigned timepoints (TP0, TP1)",
+                         "SITE01-0044": "central review awaiting adjudication"}  # fmt: skip
 
     # the review status says which subjects are locked
     manager = ["--db", db.url, "--user", "datamgr", "--password-stdin"]
@@ -282,12 +286,17 @@ def test_only_final_data_are_locked_unless_the_data_manager_says_so_and_review_s
     assert code == 0, err
     rows = {row["subject_id"]: row for row in json.loads(out)}
     lock = subject_lock(db, "SITE01-0044")
-    assert rows["SITE01-0044"]["locked"] == {"by": "datamgr", "at": lock.locked_at, "reason": "primary analysis"}
+    assert rows["SITE01-0044"]["locked"] == {
+        "by": "datamgr", "at": lock.locked_at, "reason": "primary analysis",
+        "not_final": "central review awaiting adjudication",  # locked anyway (--incomplete): said wherever it shows
+    }  # fmt: skip
     assert rows["SITE01-0045"]["locked"] is None
     code, out, err = recist(capsys, "review", "status", *manager)
     assert code == 0, err
     lines = {line.split()[0]: line for line in out.splitlines()}
-    assert lines["SITE01-0044"].endswith(f"| awaiting adjudication | locked for analysis by datamgr at {lock.when}")
+    assert lines["SITE01-0044"].endswith(
+        f"| awaiting adjudication | locked for analysis by datamgr at {lock.when} though not final"
+    )
     assert lines["SITE01-0045"].endswith("| reading") and other in lines["SITE01-0045"]
 
     # adjudicated, the central review is final: it is locked without a word
@@ -310,7 +319,8 @@ def test_lock_and_unlock_are_in_the_audit_trail_and_it_verifies(db, capsys: pyte
     ]
     assert AuditAction.LOCK == "lock" and AuditAction.UNLOCK == "unlock"
     assert json.loads(entries[0].new_value) == {  # what was locked and why, as the unlock's old value has it
-        "subject_id": SUBJECT, "locked_by": "datamgr", "locked_at": lock.locked_at, "reason": "primary analysis"
+        "subject_id": SUBJECT, "locked_by": "datamgr", "locked_at": lock.locked_at, "reason": "primary analysis",
+        "not_final": "",
     }  # fmt: skip
     assert entries[1].new_value is None and json.loads(entries[1].old_value)["reason"] == "primary analysis"
     assert audit_log.verify(db).ok
@@ -409,6 +419,8 @@ def test_recist_lock_unlock_and_list(db, capsys: pytest.CaptureFixture[str]) -> 
     assert [line.split()[:2] for line in lines[1:]] == [[SUBJECT, "datamgr"], ["SITE01-0043", "datamgr"],
                                                         ["SITE01-0044", "datamgr"]]  # fmt: skip
     assert lines[1].endswith("Z  primary analysis") and lines[2].endswith("  interim")
+    assert lines[3].endswith("primary analysis (locked though not final: central review still being read (reader1: 0 "
+                             "of 2 timepoints signed, reader2: 0 of 2 timepoints signed))")  # fmt: skip
     code, out, err = recist(capsys, "lock", "--list", "--format", "json", *manager)
     assert code == 0, err
     listed = json.loads(out)
@@ -572,7 +584,7 @@ def test_a_database_of_schema_0004_is_upgraded_to_keep_locks(tmp_path: Path, cap
     with sqlite3.connect(tmp_path / "old.db") as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0005_subject_locks",)]
         columns = [row[1] for row in conn.execute("PRAGMA table_info(subject_locks)")]
-    assert columns == ["subject_id", "locked_by", "locked_at", "reason"]
+    assert columns == ["subject_id", "locked_by", "locked_at", "reason", "not_final"]
 
 
 def test_the_tables_say_who_locked_each_subject_and_when_and_the_summary_how_many(
@@ -593,18 +605,18 @@ def test_the_tables_say_who_locked_each_subject_and_when_and_the_summary_how_man
     with (tmp_path / "out" / "tables" / "responses.csv").open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    assert reader.fieldnames == RESPONSE_COLUMNS and RESPONSE_COLUMNS[-4:] == [
-        "signed_by", "signed_at", "locked_by", "locked_at"
+    assert reader.fieldnames == RESPONSE_COLUMNS and RESPONSE_COLUMNS[-5:] == [
+        "signed_by", "signed_at", "locked_by", "locked_at", "locked_not_final"
     ]  # fmt: skip
-    locked = {(r["subject_id"], r["locked_by"], r["locked_at"]) for r in rows}
-    assert locked == {(SUBJECT, "datamgr", lock.locked_at), ("SITE01-0043", "", "")}
+    locked = {(r["subject_id"], r["locked_by"], r["locked_at"], r["locked_not_final"]) for r in rows}
+    assert locked == {(SUBJECT, "datamgr", lock.locked_at, ""), ("SITE01-0043", "", "", "")}
     assert {r["signed_by"] for r in rows} == {"site1"}
     # best_responses.csv (the ORR table): the same two columns, last
     with (tmp_path / "out" / "tables" / "best_responses.csv").open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         best = list(reader)
-    assert reader.fieldnames == BEST_COLUMNS and BEST_COLUMNS[-3:] == ["date_of_progression", "locked_by", "locked_at"]
-    assert {(r["subject_id"], r["locked_by"], r["locked_at"]) for r in best} == locked
+    assert reader.fieldnames == BEST_COLUMNS and BEST_COLUMNS[-3:] == ["locked_by", "locked_at", "locked_not_final"]
+    assert {(r["subject_id"], r["locked_by"], r["locked_at"], r["locked_not_final"]) for r in best} == locked
     assert all(r["best_overall_response"] for r in best)
 
     lock_subjects(db, ["SITE01-0043"], user=people["datamgr"], reason="primary analysis")

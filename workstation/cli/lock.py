@@ -100,7 +100,8 @@ def _list(db: Database, fmt: str) -> int:
     by = max(len("locked by"), *(len(lock.locked_by) for lock in locks))
     print(f"{'subject':<{width}}  {'locked by':<{by}}  {'at':<17}  reason")
     for lock in locks:
-        print(f"{lock.subject_id:<{width}}  {lock.locked_by:<{by}}  {lock.when:<17}  {lock.reason}")
+        not_final = f" (locked though not final: {lock.not_final})" if lock.not_final else ""
+        print(f"{lock.subject_id:<{width}}  {lock.locked_by:<{by}}  {lock.when:<17}  {lock.reason}{not_final}")
     return 0
 
 

@@ -183,7 +183,12 @@ def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
                 "problem": r.problem,
                 "locked": None
                 if r.lock is None
-                else {"by": r.lock.locked_by, "at": r.lock.locked_at, "reason": r.lock.reason},
+                else {
+                    "by": r.lock.locked_by,
+                    "at": r.lock.locked_at,
+                    "reason": r.lock.reason,
+                    "not_final": r.lock.not_final,
+                },
             }
             for r in rows
         ]
@@ -196,6 +201,8 @@ def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
         state = r.problem if r.state is None else r.state.value
         by = f" by {r.adjudicator}" if r.adjudicator else ""
         locked = "" if r.lock is None else f" | locked for analysis by {r.lock.locked_by} at {r.lock.when}"
+        if r.lock is not None and r.lock.not_final:
+            locked += " though not final"
         print(f"{r.subject_id:<14} {r.pseudonym:<14} {r.progress_1} | {r.progress_2} | {state}{by}{locked}")
     return 0
 

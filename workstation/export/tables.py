@@ -25,13 +25,13 @@ MEASUREMENT_COLUMNS = [
 RESPONSE_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "criteria", "timepoint", "date", "sum_mm",
     "change_from_baseline_pct", "change_from_nadir_pct", "target_response", "non_target_response", "new_lesions",
-    "overall_response", "reason", "signed_by", "signed_at", "locked_by", "locked_at",
+    "overall_response", "reason", "signed_by", "signed_at", "locked_by", "locked_at", "locked_not_final",
 ]  # fmt: skip
 #: The engine's per-timepoint results among RESPONSE_COLUMNS.
-_RESULT_COLUMNS = RESPONSE_COLUMNS[7:-4]
+_RESULT_COLUMNS = RESPONSE_COLUMNS[7:-5]
 BEST_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "criteria", "best_overall_response",
-    "best_overall_response_reason", "date_of_progression", "locked_by", "locked_at",
+    "best_overall_response_reason", "date_of_progression", "locked_by", "locked_at", "locked_not_final",
 ]  # fmt: skip
 #: The engine's per-read results among BEST_COLUMNS.
 _BEST_RESULT_COLUMNS = BEST_COLUMNS[5:-2]
@@ -79,14 +79,12 @@ def _yes_no(flag: bool) -> str:
 
 
 def response_rows(
-    read: Read, results: Mapping[str, Any], lock: tuple[str, str] | None = None
+    read: Read, results: Mapping[str, Any], lock: tuple[str, str, str] | None = None
 ) -> list[dict[str, Any]]:
-    """One row per timepoint the engine evaluated; ``lock``: (locked by, locked at) when the read's subject is locked
-    for analysis (empty otherwise)."""
-    locked_by, locked_at = lock or ("", "")
+    """One row per timepoint the engine evaluated; ``lock``: (locked by, locked at, what was still open when it was
+    locked anyway, "" for final data) when the read's subject is locked for analysis (empty otherwise)."""
     head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
-            "reader_role": read.reader_role, "criteria": read.criteria,
-            "locked_by": locked_by, "locked_at": locked_at}  # fmt: skip
+            "reader_role": read.reader_role, "criteria": read.criteria} | _lock_columns(lock)  # fmt: skip
     dates = {tp.label: tp.date.isoformat() for tp in read.timepoints}
     signatures = {tp.label: tp.signature for tp in read.timepoints}
 
@@ -101,12 +99,16 @@ def response_rows(
     ]
 
 
-def best_row(read: Read, results: Mapping[str, Any], lock: tuple[str, str] | None = None) -> dict[str, Any]:
+def best_row(read: Read, results: Mapping[str, Any], lock: tuple[str, str, str] | None = None) -> dict[str, Any]:
     """One row per read: its best overall response; ``lock`` as for `response_rows`."""
-    locked_by, locked_at = lock or ("", "")
     head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
             "reader_role": read.reader_role, "criteria": read.criteria}  # fmt: skip
-    return head | {c: results.get(c) for c in _BEST_RESULT_COLUMNS} | {"locked_by": locked_by, "locked_at": locked_at}
+    return head | {c: results.get(c) for c in _BEST_RESULT_COLUMNS} | _lock_columns(lock)
+
+
+def _lock_columns(lock: tuple[str, str, str] | None) -> dict[str, str]:
+    locked_by, locked_at, not_final = lock or ("", "", "")
+    return {"locked_by": locked_by, "locked_at": locked_at, "locked_not_final": not_final}
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -126,13 +128,13 @@ def write_tables(
     results: Mapping[str, Mapping[str, Any]],
     out_dir: str | Path,
     source: Mapping[str, str] | None = None,
-    locks: Mapping[str, tuple[str, str]] | None = None,
+    locks: Mapping[str, tuple[str, str, str]] | None = None,
 ) -> list[Path]:
     """measurements.csv, responses.csv, best_responses.csv and everything.json in ``out_dir``. ``source``: derived
     read id -> the read it was derived from (`workstation.export.both_criteria`): a derived read has responses (its
     read_id says so: ``...+iRECIST``), not measurements of its own, and everything.json names its source. ``locks``:
-    subject id -> (locked by, locked at) of the subjects locked for analysis (responses.csv and best_responses.csv
-    say so)."""
+    subject id -> (locked by, locked at, what was open if locked anyway) of the subjects locked for analysis
+    (responses.csv and best_responses.csv say so)."""
     source, locks = source or {}, locks or {}
     d = Path(out_dir)
     made = [read for read in reads if read.read_id not in source]

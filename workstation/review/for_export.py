@@ -59,8 +59,9 @@ class DatabaseExport:
     undecided: list[str] = field(default_factory=list)
     #: Central-review pseudonyms asked for, with the subject each stands for, so the command can say so.
     pseudonyms: dict[str, str] = field(default_factory=dict)
-    #: Subjects locked for analysis at the export: subject id -> (locked by, locked at).
-    locks: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Subjects locked for analysis at the export: subject id -> (locked by, locked at, what was still open when it
+    #: was locked anyway, "" for final data).
+    locks: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     @property
     def subject_ids(self) -> list[str]:
@@ -190,7 +191,7 @@ def reads_for_export(db: Database, subject_ids: Sequence[str] | None = None) -> 
         _central_reads(db, subject_id, out)
         lock = subject_lock(db, subject_id)
         if lock is not None:
-            out.locks[subject_id] = (lock.locked_by, lock.locked_at)
+            out.locks[subject_id] = (lock.locked_by, lock.locked_at, lock.not_final)
     return out
 
 

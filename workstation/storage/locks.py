@@ -64,6 +64,8 @@ class SubjectLock:
     locked_by: str
     locked_at: str  # UTC, ISO 8601 with "Z"
     reason: str
+    #: what was still open when the subject was locked anyway (``allow_incomplete``), "" when its data were final
+    not_final: str = ""
 
     @property
     def when(self) -> str:
@@ -320,7 +322,8 @@ def lock_subjects(
             raise IncompleteSubjects(dict(out.incomplete))
         now = utc_now()
         for subject_id in to_lock:
-            lock = SubjectLock(subject_id, user.username, now, reason.strip())
+            open_items = "; ".join(out.incomplete.get(subject_id, []))
+            lock = SubjectLock(subject_id, user.username, now, reason.strip(), open_items)
             conn.execute(insert(subject_locks).values(**asdict(lock)))
             new: dict[str, Any] = asdict(lock)
             if subject_id in out.incomplete:

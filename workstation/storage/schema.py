@@ -195,4 +195,5 @@ subject_locks = Table(
     Column("locked_by", String(64), nullable=False),
     Column("locked_at", String(40), nullable=False),
     Column("reason", Text, nullable=False),
+    Column("not_final", Text, nullable=False, server_default=""),  # what was open when locked anyway; "" if final
 )

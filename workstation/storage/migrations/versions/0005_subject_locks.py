@@ -21,6 +21,8 @@ def upgrade() -> None:
         sa.Column("locked_by", sa.String(64), nullable=False),
         sa.Column("locked_at", sa.String(40), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
+        # what was still open when locked anyway (--incomplete), "" for final data
+        sa.Column("not_final", sa.Text, nullable=False, server_default=""),
     )
 
 
