@@ -550,7 +550,7 @@ def test_review_assign_leaves_a_locked_subject_out(db, tmp_path: Path, capsys: p
     lock_subjects(db, ["SITE01-0001"], user=people["datamgr"], reason="primary analysis")
     code, out, err = recist(capsys, "review", "assign", str(tmp_path / "trial"), "--readers", "reader1", "reader2",
                             "--db", db.url, "--user", "admin", "--password-stdin")  # fmt: skip
-    assert code == 0, err
+    assert code == 1 and err.strip() == "1 subject(s) refused: locked for analysis", err  # a script sees it
     assert f"SITE01-0001: not put into central review: {refusal(db, 'SITE01-0001')}" in out
     assert pseudonym_of(db, "SITE01-0001") is None and pseudonym_of(db, "SITE01-0002") is not None
     assert "1 subject(s) put into central review" in out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
     settings = subjects[0].settings if subjects else None
     if settings is not None:
         print(f"response settings of new central reads: {settings.describe()}")
-    enrolled = 0
+    enrolled = refused = 0
     for subject in subjects:
         pair = pair_of[subject.subject_id]
         existing = pseudonym_of(db, subject.subject_id)
@@ -151,11 +152,15 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
             )
         except SubjectLocked as exc:  # its data are final: said, and the others are enrolled
             print(f"{subject.subject_id}: not put into central review: {exc}")
+            refused += 1
             continue
         enrolled += 1
         tps = len(subject.timepoints)
         print(f"{subject.subject_id} -> {pseudonym}: {tps} timepoints, read by {pair[0]} and {pair[1]}")
     print(f"{enrolled} subject(s) put into central review in {db.where}")
+    if refused:  # a script running the assignment must not take the refusals for success
+        print(f"{refused} subject(s) refused: locked for analysis", file=sys.stderr)
+        return 1
     return 0
 
 
