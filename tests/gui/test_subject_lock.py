@@ -33,7 +33,7 @@ def test_a_locked_subject_opens_read_only_and_says_who_locked_it(qtbot, db_windo
         "'primary analysis'); ask a data manager to unlock it" in said
     )
     top = w.worklist.topLevelItem(0)  # the worklist marks it locked at once, the signed-for-nothing timepoints too
-    assert [top.text(2), top.child(0).text(2), top.child(1).text(2)] == ["🔒 locked"] * 3
+    assert [top.text(2), top.child(0).text(2), top.child(1).text(2)] == ["■ locked"] * 3
 
     # opened again: read only from the start, and said where the reader looks
     w.open_subjects([phantom_subject()])
@@ -61,7 +61,7 @@ def test_a_locked_subject_opens_read_only_and_says_who_locked_it(qtbot, db_windo
     w.open_subjects([phantom_subject()])
     qtbot.waitUntil(lambda: w.current_viewer.volume is not None, timeout=5000)
     assert w.decision_bar.idle_hint.text() == hint and w.session.view_only is None
-    assert w.worklist.topLevelItem(0).text(2) == "" and w.worklist.topLevelItem(0).child(0).text(2) != "🔒 locked"
+    assert w.worklist.topLevelItem(0).text(2) == "" and w.worklist.topLevelItem(0).child(0).text(2) != "■ locked"
     _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
     _wait_pending(qtbot, w)
     w.accept_pending()
@@ -96,7 +96,7 @@ def test_the_worklist_and_the_status_bar_say_a_subject_is_locked_from_the_start(
         top = w.worklist.topLevelItem(index)
         return [top.text(2)] + [top.child(i).text(2) for i in range(top.childCount())]
 
-    assert marks(0) == ["🔒 locked", "🔒 locked", "🔒 locked"] and marks(1) == ["", "○ new", "○ new"]
+    assert marks(0) == ["■ locked", "■ locked", "■ locked"] and marks(1) == ["", "○ new", "○ new"]
     assert w.worklist.topLevelItem(0).toolTip(2) == notice
 
     # unlocked, and the subject opened again: the worklist is as it was, and the timepoint can be read
