@@ -11,8 +11,9 @@ from workstation.session.worklist import SubjectEntry, timepoint_status
 
 #: short labels so the column fits a narrow dock; the full status is the tooltip. "complete" only means that every
 #: lesion declared so far is assessed (at baseline, after the first one): the read is finished when it is signed.
+#: (no emoji: many sites have no emoji font, and it showed as an empty box)
 _STATUS_SHORT = {"not started": "○ new", "in progress": "◐ open", "complete": "● to sign", "signed": "✔ signed",
-                 "locked": "■ locked"}  # fmt: skip  (no emoji: many sites have no emoji font)
+                 "locked": "■ locked"}  # fmt: skip
 #: without the trial database nothing is signed: a complete timepoint is just read
 _UNSIGNABLE = {"complete": ("● read", "every lesion declared so far is assessed here (signing needs the trial "
                             "database: start with --database)")}
