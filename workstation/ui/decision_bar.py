@@ -102,6 +102,8 @@ class DecisionBar(QFrame):
         self.idle_hint.setStyleSheet("color: #606060; padding: 4px 8px;")
         self.idle_hint.setSizePolicy(QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed))
         self.idle_hint.setFixedHeight(self.height())
+        #: what the hint says, by layer (`say_below`)
+        self._below: dict[str, tuple[str, bool]] = {"shortcuts": (IDLE_HINT, False)}
         super().setVisible(False)  # not ours: the hint has no parent yet and must not show as a window of its own
 
     def describe(self, head: list[str], warning: str = "") -> None:
@@ -138,6 +140,21 @@ class DecisionBar(QFrame):
                 return shown
             budget -= 4 * fm.averageCharWidth()
         return fm.elidedText(text, Qt.TextElideMode.ElideRight, width // 2)
+
+    #: The hint's layers, lowest first: the shortcuts (or why the read is view only), the open subject's lock, a note on
+    #: the reader's last click (no lesion found there). The highest one set is shown.
+    BELOW_LAYERS = ("shortcuts", "lock", "note")
+
+    def say_below(self, layer: str, text: str | None, warn: bool = False) -> None:
+        """Set what ``layer`` says in the hint below the images (``warn``: in orange), or clear it (None): the
+        highest layer set shows, so clearing a note or a lock brings back what was under it."""
+        if text is None:
+            self._below.pop(layer, None)
+        else:
+            self._below[layer] = (text, warn)
+        shown, warned = next(self._below[n] for n in reversed(self.BELOW_LAYERS) if n in self._below)
+        self.idle_hint.setText(shown)
+        self.idle_hint.setStyleSheet(f"color: {'#9a4a00' if warned else '#606060'}; padding: 4px 8px;")
 
     def setVisible(self, visible: bool) -> None:
         super().setVisible(visible)

@@ -140,10 +140,6 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.blinder: Callable[[str], str] | None = None
         #: when set, reads are shown and never changed (`enter_view_only`); the message says why
         self.view_only: str | None = None
-        #: the measuring hint below the images while it says that the subject open is locked for analysis
-        self._hint_before_lock: str | None = None
-        #: the measuring hint below the images while it says why the last click found no lesion
-        self._hint_before_note: str | None = None
         self._replaced: str | None = None
         #: the lock notice of the subject open (None: not locked), kept in the status bar
         self.lock_said: str | None = None
@@ -492,7 +488,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         edits = (self.add_target_btn, self.add_nontarget_btn, self.add_new_btn, self.status_label, self.status_combo)
         for widget in edits:
             widget.setVisible(False)
-        self.decision_bar.idle_hint.setText(f"{why[0].upper()}{why[1:]} · W window/level · P pan · F fit")
+        self.decision_bar.say_below("shortcuts", f"{why[0].upper()}{why[1:]} · W window/level · P pan · F fit")
 
     def run_in_background(
         self,
@@ -604,17 +600,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def _show_lock(self, locked: str | None) -> None:
         """Say that the subject opened is locked, below the images (where the measuring hint is) and in the status
         bar; the hint comes back for a subject that is not."""
-        self._note_below_images(None)  # a note on the last click (no lesion found) belongs to the subject left
-        hint = self.decision_bar.idle_hint
+        self.decision_bar.say_below("note", None)  # a note on the last click (no lesion found): the subject left's
         self.lock_said = locked
         if locked is None:
-            if self._hint_before_lock is not None:
-                hint.setText(self._hint_before_lock)
-                self._hint_before_lock = None
+            self.decision_bar.say_below("lock", None)
             return
-        if self._hint_before_lock is None:
-            self._hint_before_lock = hint.text()
-        hint.setText(self.shown(f"{locked} · W window/level · P pan · F fit"))
+        self.decision_bar.say_below("lock", self.shown(f"{locked} · W window/level · P pan · F fit"))
         self.say(locked, 0)
 
     def _set_session(self, session: ReadingSession, subject_index: int) -> None:

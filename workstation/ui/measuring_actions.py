@@ -88,7 +88,6 @@ class MeasuringMixin:
         _clicked_at: tuple[str, int] | None
         #: the lesion the reader asked to measure (G), whatever the click falls on
         _intended_lesion: str | None
-        _hint_before_note: str | None
         #: what the click being segmented replaces (said when its suggestion arrives), None when nothing waited
         _replaced: str | None
         #: stored outlines already read, by mask key
@@ -115,7 +114,7 @@ class MeasuringMixin:
             return
         if self._suggest_job is not None and not self._suggest_job.done:
             self._suggest_job.cancel()
-        self._note_below_images(None)
+        self.decision_bar.say_below("note", None)
         self._replaced = self._waiting_name()
         is_node = self._click_is_node(point)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
@@ -211,21 +210,8 @@ class MeasuringMixin:
         self._suggestion_ended()
         advice = f"{message} — draw it by hand: R (ruler) or B (bidirectional)"
         self.say(advice, 30000)
-        self._note_below_images(advice)  # where the reader looks, whole (the status bar cuts a long line)
-
-    def _note_below_images(self, note: str | None) -> None:
-        """Show ``note`` in the hint below the images (in the measuring bar's place), or put the hint back (None)."""
-        hint = self.decision_bar.idle_hint
-        if note is None:
-            if self._hint_before_note is not None:
-                hint.setText(self._hint_before_note)
-                hint.setStyleSheet("color: #606060; padding: 4px 8px;")
-                self._hint_before_note = None
-            return
-        if self._hint_before_note is None:
-            self._hint_before_note = hint.text()
-        hint.setText(self.shown(note))
-        hint.setStyleSheet("color: #9a4a00; padding: 4px 8px;")
+        # where the reader looks, whole (the status bar cuts a long line), till the next click
+        self.decision_bar.say_below("note", self.shown(advice), warn=True)
 
     def _waiting_name(self) -> str | None:
         """What a new measurement would replace: "suggestion" or "measurement drawn by hand", None when none waits."""
