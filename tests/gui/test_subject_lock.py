@@ -41,7 +41,9 @@ def test_a_locked_subject_opens_read_only_and_says_who_locked_it(qtbot, db_windo
     notice = f"S1 is locked for analysis by datamgr on {lock.locked_at[:10]}: read only"
     assert w.decision_bar.idle_hint.text().startswith(notice) and w.decision_bar.idle_hint.isVisible()
     assert w.session.view_only == f"{notice}; ask a data manager to unlock it"
-    assert w.statusBar().currentMessage() == notice
+    assert w.lock_label.text() == f"■ {notice}" and w.lock_label.isVisible()
+    w.say("loading week 6 ...")  # a passing message does not hide the lock
+    assert w.lock_label.text() == f"■ {notice}" and w.lock_label.isVisible()
     refused = w.session.view_only
     for act in (
         lambda: _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm),
@@ -60,7 +62,7 @@ def test_a_locked_subject_opens_read_only_and_says_who_locked_it(qtbot, db_windo
     unlock_subjects(w.store.db, ["S1"], user=manager, reason="query from the sponsor")
     w.open_subjects([phantom_subject()])
     qtbot.waitUntil(lambda: w.current_viewer.volume is not None, timeout=5000)
-    assert w.decision_bar.idle_hint.text() == hint and w.session.view_only is None
+    assert w.decision_bar.idle_hint.text() == hint and w.session.view_only is None and not w.lock_label.isVisible()
     assert w.worklist.topLevelItem(0).text(2) == "" and w.worklist.topLevelItem(0).child(0).text(2) != "■ locked"
     _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
     _wait_pending(qtbot, w)
@@ -69,8 +71,9 @@ def test_a_locked_subject_opens_read_only_and_says_who_locked_it(qtbot, db_windo
 
 
 def test_the_worklist_and_the_status_bar_say_a_subject_is_locked_from_the_start(qtbot, db_window, tmp_path):
-    """Opened from a trial folder, the first subject locked: the status bar leads with its lock notice (not the new
-    reads' settings), and the worklist marks it "locked" where a timepoint would be to read or sign."""
+    """Opened from a trial folder, the first subject locked: the status bar keeps its lock notice at the right, the
+    new reads' settings are said to be for the subjects not locked, and the worklist marks it "locked" where a
+    timepoint would be to read or sign."""
     from tests.gui.test_trial_response_settings import _trial
     from workstation.read_model import Read, TimepointRead
     from workstation.session.worklist import scan_trial
@@ -88,8 +91,8 @@ def test_the_worklist_and_the_status_bar_say_a_subject_is_locked_from_the_start(
     assert w.open_folder(trial, at_start=True)
     notice = f"S1 is locked for analysis by datamgr on {lock.locked_at[:10]}: read only"
     assert w.session.read.subject_id == "S1" and w.session.view_only.startswith(notice)
-    said = w.statusBar().currentMessage()
-    assert said.startswith(notice) and "new reads: SD >= 35 days" in said
+    assert w.lock_label.text() == f"■ {notice}" and w.lock_label.isVisible()
+    assert w.statusBar().currentMessage().startswith("new reads of subjects not locked: SD >= 35 days")
     assert w.decision_bar.idle_hint.text().startswith(notice)
 
     def marks(index: int) -> list[str]:
@@ -103,7 +106,7 @@ def test_the_worklist_and_the_status_bar_say_a_subject_is_locked_from_the_start(
     unlock_subjects(w.store.db, ["S1"], user=manager, reason="query from the sponsor")
     w.open_timepoint(1, 0)
     w.open_timepoint(0, 0)
-    assert w.session.view_only is None and marks(0) == ["", "○ new", "○ new"]
+    assert w.session.view_only is None and marks(0) == ["", "○ new", "○ new"] and not w.lock_label.isVisible()
 
 
 def test_the_adjudicator_is_not_offered_a_locked_subject_and_opening_one_is_refused_at_once(

@@ -267,6 +267,13 @@ def test_only_final_data_are_locked_unless_the_data_manager_says_so_and_review_s
     assert exc.value.open == {"SITE01-0043": ["site1's read has 2 unsigned timepoints (TP0, TP1)"],
                               "SITE01-0044": ["central review awaiting adjudication"]}  # fmt: skip
     assert list_locks(db) == [] and [e for e in audit_log.entries(db) if e.action == "lock"] == []
+    with pytest.raises(LockError, match="not both"):
+        lock_subjects(db, wanted, user=people["datamgr"], reason="x", allow_incomplete=True, final_only=True)
+    # only the final ones: the others are named with what is open and left unlocked (and not audited)
+    outcome = lock_subjects(db, wanted, user=people["datamgr"], reason="interim analysis", final_only=True)
+    assert [lock.subject_id for lock in outcome.changed] == [SUBJECT] and outcome.left_open == exc.value.open
+    assert [e.subject_id for e in audit_log.entries(db) if e.action == "lock"] == [SUBJECT]
+    unlock_subjects(db, [SUBJECT], user=people["datamgr"], reason="on to the primary analysis")
 
     outcome = lock_subjects(db, wanted, user=people["datamgr"], reason="primary analysis", allow_incomplete=True)
     assert [lock.subject_id for lock in outcome.changed] == [SUBJECT, "SITE01-0043", "SITE01-0044"]
@@ -388,14 +395,16 @@ def test_recist_lock_unlock_and_list(db, capsys: pytest.CaptureFixture[str]) -> 
     code, out, err = recist(capsys, "lock", SUBJECT, pseudonym, "--reason", "primary analysis", *manager)
     assert code == 2 and err.strip().endswith(
         "not final, so nothing was locked: SITE01-0044: central review still being read (reader1: 0 of 2 timepoints "
-        "signed, reader2: 0 of 2 timepoints signed); to lock them as they are, add --incomplete"
+        "signed, reader2: 0 of 2 timepoints signed); to lock them as they are, add --incomplete; to lock only the "
+        "final ones, --final-only"
     ), err
     assert list_locks(db) == []
     code, out, err = recist(capsys, "lock", SUBJECT, pseudonym, "--reason", "primary analysis", "--incomplete",
                             *manager)  # fmt: skip
     assert code == 0, err
     assert f"{pseudonym}: the central-review pseudonym of subject SITE01-0044" in err
-    assert f"{SUBJECT}: locked for analysis at " in out and "SITE01-0044: locked for analysis at " in out
+    assert f"{SUBJECT}: locked for analysis by datamgr at " in out
+    assert "SITE01-0044: locked for analysis by datamgr at " in out
     assert out.splitlines()[1].endswith(
         ", though not final: central review still being read (reader1: 0 of 2 timepoints signed, reader2: 0 of 2 "
         "timepoints signed)"
@@ -452,18 +461,40 @@ def test_recist_lock_all_locks_every_subject_held_once_final(db, capsys: pytest.
     code, _, err = recist(capsys, "lock", "--all", "--reason", "primary analysis", *manager)
     assert code == 2 and err.strip().endswith(
         "not final, so nothing was locked: SITE01-0043: site1's read has 1 unsigned timepoint (TP1); to lock them as "
-        "they are, add --incomplete"
+        "they are, add --incomplete; to lock only the final ones, --final-only"
     ), err
     assert list_locks(db) == []
     code, out, err = recist(capsys, "lock", "--all", "--reason", "primary analysis", "--incomplete", *manager)
     assert code == 0, err
     assert [line.split(":")[0] for line in out.splitlines()] == [SUBJECT, "SITE01-0043", "SITE01-0044"]
-    assert "SITE01-0043: locked for analysis at " in out and "not final: site1's read has 1 unsigned timepoint" in out
+    assert "SITE01-0043: locked for analysis by datamgr at " in out
+    assert "not final: site1's read has 1 unsigned timepoint" in out
     assert [lock.subject_id for lock in list_locks(db)] == [SUBJECT, "SITE01-0043", "SITE01-0044"]  # no pseudonym
+    code, out, err = recist(capsys, "unlock", "--all", "--reason", "reopened", *manager)
+    assert code == 0 and out.splitlines() == [f"{SUBJECT}: unlocked", "SITE01-0043: unlocked", "SITE01-0044: unlocked"]
+    assert err.strip() == f"3 subject(s) unlocked in {db.where}" and list_locks(db) == []
+    code, out, err = recist(capsys, "unlock", "--all", "--reason", "reopened", *manager)
+    assert code == 0 and out.strip() == f"no subject is locked in {db.where}; nothing was unlocked", err
+
+    # --final-only: the final subjects are locked, the one with an unsigned timepoint is named and left unlocked
+    code, out, err = recist(capsys, "lock", "--all", "--final-only", "--reason", "interim analysis", *manager)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"{SUBJECT}: locked for analysis by datamgr at ")
+    assert out.splitlines()[1].startswith("SITE01-0044: locked for analysis by datamgr at ")
+    assert out.splitlines()[2] == "SITE01-0043: not locked, not final: site1's read has 1 unsigned timepoint (TP1)"
+    assert err.strip() == f"2 subject(s) locked in {db.where}; 1 not final, left unlocked"
+    assert [lock.subject_id for lock in list_locks(db)] == [SUBJECT, "SITE01-0044"]
+    assert all(lock.not_final == "" for lock in list_locks(db))
+    code, out, err = recist(capsys, "lock", "SITE01-0043", "--final-only", "--reason", "interim", *manager)
+    assert code == 0 and err.strip() == f"no subject locked in {db.where}: none of them is final", (out, err)
+    assert list_locks(db)[-1].subject_id == "SITE01-0044"
     for args, said in [
         (["lock", "--all", SUBJECT, "--reason", "x"], "give either SUBJECT ... or --all, not both"),
         (["lock", "--list", "--all"], "--list lists the locked subjects"),
         (["lock", SUBJECT, "--reason", "x", "--format", "json"], "--format json is for --list"),
+        (["lock", SUBJECT, "--reason", "x", "--incomplete", "--final-only"], "either --incomplete"),
+        (["lock", "--list", "--final-only"], "--list lists the locked subjects"),
+        (["unlock", "--reason", "x"], "name the subjects to unlock (or --all the locked ones)"),
     ]:
         code, _, err = recist(capsys, *args, *manager)
         assert code == 2 and said in err, (args, err)

@@ -1,6 +1,6 @@
 """`recist lock SUBJECT ... --reason TEXT`: lock subjects for analysis (the trial data manager's database lock before
 the primary analysis); `recist lock --all --reason TEXT`: every subject the database holds; `recist lock --list`: the
-locked subjects (--format json); `recist unlock SUBJECT ... --reason TEXT`.
+locked subjects (--format json); `recist unlock SUBJECT ... --reason TEXT` (or --all: every locked subject).
 
 A locked subject's reads are no longer saved, amended, signed or deleted, and it is neither enrolled nor adjudicated
 in central review, until it is unlocked; it is still read and exported. For a signed-in data manager or administrator
@@ -8,9 +8,10 @@ in central review, until it is unlocked; it is still read and exported. For a si
 with its reason. SUBJECT is a subject id or its central-review pseudonym (BICR-..., as review listings show it; the
 subject it stands for is named on stderr). Only final data are locked: a subject with an unsigned timepoint in any
 read, or whose central review is still being read or awaits adjudication, stops the command naming what is open, and
-nothing is locked, unless --incomplete is given (the audit entry then keeps what was open). A subject already locked
-(or, unlocking, not locked) is said and left as it is; a subject the database does not hold stops the command, and
-nothing is locked.
+nothing is locked, unless --incomplete is given (the audit entry then keeps what was open) or --final-only (the
+final subjects are locked; each of the others is named with what is open in it and left unlocked). A subject already
+locked (or, unlocking, not locked) is said and left as it is; a subject the database does not hold stops the command,
+and nothing is locked.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="lock even though reads are unsigned or the central review undecided",
     )
+    p.add_argument(
+        "--final-only",
+        action="store_true",
+        help="lock the subjects whose data are final and leave the others unlocked, naming what is open in each",
+    )
     p.add_argument("--list", action="store_true", help="list the locked subjects: subject, locked by, at, reason")
     p.add_argument("--format", choices=["table", "json"], default="table", help="how --list lists them")
     p.set_defaults(func=run)
@@ -60,7 +66,8 @@ def add_unlock_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(p, "unlock")
-    p.set_defaults(func=run, list=False, all=False, incomplete=False, format="table")
+    p.add_argument("--all", action="store_true", help="unlock every locked subject")
+    p.set_defaults(func=run, list=False, incomplete=False, final_only=False, format="table")
 
 
 def _subjects(db: Database, given: list[str], verb: str) -> list[str]:
@@ -107,10 +114,21 @@ def _list(db: Database, fmt: str) -> int:
 
 def _change(db: Database, args: argparse.Namespace, user: Any) -> int:
     from workstation.review.for_export import subjects_in_database
-    from workstation.storage.locks import IncompleteSubjects, LockOutcome, lock_subjects, unlock_subjects
+    from workstation.storage.locks import (
+        IncompleteSubjects,
+        LockOutcome,
+        list_locks,
+        lock_subjects,
+        unlock_subjects,
+    )
 
     verb = args.command
-    if args.all:
+    if args.all and verb == "unlock":
+        subjects = [lock.subject_id for lock in list_locks(db)]
+        if not subjects:
+            print(f"no subject is locked in {db.where}; nothing was unlocked")
+            return 0
+    elif args.all:
         subjects = subjects_in_database(db)
         if not subjects:
             raise CommandError(f"no subject in {db.where}: it holds no read and no subject in central review")
@@ -119,9 +137,14 @@ def _change(db: Database, args: argparse.Namespace, user: Any) -> int:
     outcome: LockOutcome
     if verb == "lock":
         try:
-            outcome = lock_subjects(db, subjects, user=user, reason=args.reason, allow_incomplete=args.incomplete)
+            outcome = lock_subjects(
+                db, subjects, user=user, reason=args.reason, allow_incomplete=args.incomplete,
+                final_only=args.final_only,
+            )  # fmt: skip
         except IncompleteSubjects as exc:
-            raise CommandError(f"{exc}; to lock them as they are, add --incomplete") from None
+            raise CommandError(
+                f"{exc}; to lock them as they are, add --incomplete; to lock only the final ones, --final-only"
+            ) from None
     else:
         outcome = unlock_subjects(db, subjects, user=user, reason=args.reason)
     for lock in outcome.changed:
@@ -130,26 +153,35 @@ def _change(db: Database, args: argparse.Namespace, user: Any) -> int:
             continue
         still_open = outcome.incomplete.get(lock.subject_id)
         though = f", though not final: {', '.join(still_open)}" if still_open else ""
-        print(f"{lock.subject_id}: locked for analysis at {lock.when}{though}")
+        print(f"{lock.subject_id}: locked for analysis by {lock.locked_by} at {lock.when}{though}")
     for lock in outcome.already_locked:
         print(f"{lock.subject_id}: already locked (by {lock.locked_by} at {lock.when}: {lock.reason!r}); left as it is")
     for subject_id in outcome.not_locked:
         print(f"{subject_id}: not locked; left as it is")
+    for subject_id, still_open in outcome.left_open.items():
+        print(f"{subject_id}: not locked, not final: {', '.join(still_open)}")
     if outcome.changed:  # a subject left as it was is said above, once
-        print(f"{len(outcome.changed)} subject(s) {verb}ed in {db.where}", file=sys.stderr)
+        left = f"; {len(outcome.left_open)} not final, left unlocked" if outcome.left_open else ""
+        print(f"{len(outcome.changed)} subject(s) {verb}ed in {db.where}{left}", file=sys.stderr)
+    elif outcome.left_open:
+        print(f"no subject locked in {db.where}: none of them is final", file=sys.stderr)
     return 0
 
 
 def _check(args: argparse.Namespace) -> None:
     verb = args.command
-    if args.list and (args.subjects or args.reason or args.all or args.incomplete):
-        raise CommandError("--list lists the locked subjects: give it no SUBJECT, --all, --incomplete or --reason")
+    if args.list and (args.subjects or args.reason or args.all or args.incomplete or args.final_only):
+        raise CommandError(
+            "--list lists the locked subjects: give it no SUBJECT, --all, --incomplete, --final-only or --reason"
+        )
+    if args.incomplete and args.final_only:
+        raise CommandError("give either --incomplete (lock them as they are) or --final-only (only the final ones)")
     if args.format != "table" and not args.list:
         raise CommandError(f"--format {args.format} is for --list")
     if args.all and args.subjects:
         raise CommandError("give either SUBJECT ... or --all, not both")
     if not args.list and not args.subjects and not args.all:
-        also = " (or --all of them, or --list the locked ones)" if verb == "lock" else ""
+        also = " (or --all of them, or --list the locked ones)" if verb == "lock" else " (or --all the locked ones)"
         raise CommandError(f"name the subjects to {verb}{also}")
     if not args.list and not (args.reason or "").strip():
         raise CommandError(f"--reason is needed: why the subjects are {verb}ed (it is kept in the audit trail)")
@@ -160,7 +192,7 @@ def _refused_as(args: argparse.Namespace) -> tuple[str, list[str]]:
     if args.list:
         return "listing the locked subjects (recist lock --list)", []
     if args.all:
-        return "recist lock --all (every subject)", []
+        return f"recist {args.command} --all (every {'' if args.command == 'lock' else 'locked '}subject)", []
     names = list(dict.fromkeys(name.strip() for name in args.subjects if name.strip()))
     return f"recist {args.command} of subject{'s' if len(names) > 1 else ''} {', '.join(names)}", names
 

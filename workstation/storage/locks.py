@@ -92,12 +92,14 @@ class SubjectLock:
 class LockOutcome:
     """What `lock_subjects` / `unlock_subjects` did: ``changed`` the locks made (or lifted); the subjects left as they
     were, ``already_locked`` (locking) with their lock, ``not_locked`` (unlocking); ``incomplete``: the subjects
-    locked although their data were not final (``allow_incomplete``), with what was open."""
+    locked although their data were not final (``allow_incomplete``), with what was open; ``left_open``: the subjects
+    not locked because their data were not final (``final_only``), with what was open."""
 
     changed: list[SubjectLock] = field(default_factory=list)
     already_locked: list[SubjectLock] = field(default_factory=list)
     not_locked: list[str] = field(default_factory=list)
     incomplete: dict[str, list[str]] = field(default_factory=dict)
+    left_open: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _lock(row: object) -> SubjectLock:
@@ -291,12 +293,16 @@ def lock_subjects(
     user: users_mod.User,
     reason: str,
     allow_incomplete: bool = False,
+    final_only: bool = False,
 ) -> LockOutcome:
     """Lock subjects for analysis (a data manager or an administrator, with a reason), in one transaction: a subject
     the database does not hold (no read, not in central review) locks none, naming it. A subject already locked is
     left as it is (``already_locked``). A subject whose data are not final (`open_data`) locks none either
     (`IncompleteSubjects`, naming for each what is open), unless ``allow_incomplete``: it is then locked as it is,
-    and its audit entry keeps what was open (``not_final``)."""
+    and its audit entry keeps what was open (``not_final``); or ``final_only``: it is left unlocked (``left_open``,
+    with what is open) and the final subjects are locked."""
+    if allow_incomplete and final_only:
+        raise LockError("lock either the final subjects only or every subject as it is, not both")
     wanted = _checked(db, subject_ids, user, reason, "lock")
     out = LockOutcome()
     with db.transaction() as conn:
@@ -314,8 +320,11 @@ def lock_subjects(
             if existing is not None:
                 out.already_locked.append(existing)
                 continue
-            to_lock.append(subject_id)
             still_open = open_data(conn, subject_id)
+            if still_open and final_only:
+                out.left_open[subject_id] = still_open
+                continue
+            to_lock.append(subject_id)
             if still_open:
                 out.incomplete[subject_id] = still_open
         if out.incomplete and not allow_incomplete:

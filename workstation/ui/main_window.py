@@ -141,7 +141,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         #: when set, reads are shown and never changed (`enter_view_only`); the message says why
         self.view_only: str | None = None
         self._replaced: str | None = None
-        #: the lock notice of the subject open (None: not locked), kept in the status bar
+        #: the lock notice of the subject open (None: not locked), kept in the status bar (`lock_label`)
         self.lock_said: str | None = None
         self._build()
 
@@ -226,8 +226,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setVisible(False)
         self.cancel_btn.clicked.connect(self.cancel_work)
+        #: the lock notice of the subject open, kept at the right of the status bar whatever else is said there
+        self.lock_label = QLabel()
+        self.lock_label.setStyleSheet("QLabel { color: #b00020; font-weight: bold; padding: 0 6px; }")
+        self.lock_label.setVisible(False)
         sb = self.statusBar()
         assert sb is not None
+        sb.addPermanentWidget(self.lock_label)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_btn)
         self._build_actions()
@@ -449,10 +454,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             said.append(f"{added} stud{'y' if one else 'ies'} retrieved from PACS earlier {'is' if one else 'are'} in "
                         "the worklist")
         if subjects:  # new reads take the protocol's response settings: say which, and where they came from
-            said.append(f"new reads: {subjects[0].settings.describe()}")
-        if self.lock_said is not None:  # the first subject opened is locked for analysis: that is said first, and kept
-            self.say("; ".join([self.lock_said, *said]), 0)
-        elif said:
+            # (the first subject open may be locked for analysis, said at the right: no new read of it is made)
+            of = " of subjects not locked" if self.lock_said is not None else ""
+            said.append(f"new reads{of}: {subjects[0].settings.describe()}")
+        if said:
             self.say("; ".join(said), 12000)
         return True
 
@@ -598,15 +603,18 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         return None if found is None else f"{subject_id} is {found}"
 
     def _show_lock(self, locked: str | None) -> None:
-        """Say that the subject opened is locked, below the images (where the measuring hint is) and in the status
-        bar; the hint comes back for a subject that is not."""
+        """Say that the subject opened is locked, below the images (where the measuring hint is) and at the right of
+        the status bar, where no passing message (loading, saving) replaces it; the hint comes back for a subject
+        that is not."""
         self.decision_bar.say_below("note", None)  # a note on the last click (no lesion found): the subject left's
         self.lock_said = locked
+        self.lock_label.setText("" if locked is None else f"■ {self.shown(locked)}")
+        self.lock_label.setToolTip("" if locked is None else self.shown(f"{locked}; ask a data manager to unlock it"))
+        self.lock_label.setVisible(locked is not None)
         if locked is None:
             self.decision_bar.say_below("lock", None)
             return
         self.decision_bar.say_below("lock", self.shown(f"{locked} · W window/level · P pan · F fit"))
-        self.say(locked, 0)
 
     def _set_session(self, session: ReadingSession, subject_index: int) -> None:
         # only the subject being read keeps its volumes in memory (a CT timepoint is ~150 MB)
