@@ -148,6 +148,12 @@ def authenticate(db: Database, username: str, password: str, *, purpose: str = "
     return _user(row)
 
 
+def holds_password(text: str, password: str) -> bool:
+    """Whether ``text`` (a signature's meaning, an adjudication's reason) contains the password just given: typed into
+    the wrong box, it would be kept for good in the append-only audit trail and the exports, so it is refused."""
+    return len(password) >= 4 and password in text
+
+
 def _record_failure(db: Database, username: str, purpose: str = "", subject_id: str = "") -> None:
     """Failed sign-ins and signatures are audited (21 CFR 11.300(d): detect attempts at unauthorised use), with what
     the password was for when it was re-entered for an act (signing, adjudicating, changing it)."""

@@ -176,6 +176,8 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     case = adjudication_case(db, pseudonym, people["adjud"])
     with pytest.raises(AuthenticationError):
         adjudicate(db, pseudonym, username="adjud", password="not it", chosen_read_id=chosen, reason="r")
+    with pytest.raises(ReviewError, match="the reason contains your password"):  # typed into the wrong box: not kept
+        adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason=f"r{PASSWORD}")
     failed = [e for e in audit_log.entries(db) if e.action == "login-failed"][-1]
     assert (failed.username, failed.subject_id) == ("adjud", pseudonym)
     assert failed.reason == f"wrong user name or password (adjudicating {pseudonym})"

@@ -16,6 +16,7 @@ from workstation.storage import open_database
 from workstation.storage.read_store import DatabaseReadStore
 from workstation.storage.repository import load_read
 from workstation.ui.review import AdjudicationDialog, LoginDialog, ReasonDialog, SignatureDialog
+from workstation.ui.review.signature import MEANINGS
 
 fast_password_hashing = pg.fast_password_hashing
 
@@ -73,6 +74,13 @@ def test_signature_dialog_signs_with_the_password_and_shows_refusals(qtbot, db) 
     dialog = SignatureDialog(people["site1"], "subject SITE01-0042, timepoint TP0", sign)
     qtbot.addWidget(dialog)
     assert any("Sam Site (site1)" in s for s in shown_text(dialog))
+    # the meaning is chosen, never typed, and what the reader types first goes into the password box: a password
+    # typed into an editable meaning was signed into the audit trail
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert not dialog.meaning.isEditable()
+    qtbot.keyClicks(dialog.focusWidget(), "typed first")
+    assert dialog.password.text() == "typed first" and dialog.meaning.currentText() == MEANINGS[0]
     dialog.password.setText("wrong password")
     dialog.ok.click()
     assert "wrong user name or password" in dialog.error.text() and dialog.result() != QDialog.DialogCode.Accepted

@@ -136,6 +136,32 @@ def test_signing_locks_a_timepoint_and_a_change_needs_a_reason(db) -> None:
     assert json.loads(amend[0].old_value)["measurements"][0]["long_axis_mm"] == 50.0
     assert json.loads(amend[0].new_value)["measurements"][0]["long_axis_mm"] == 55.0
 
+    # An amendment's reason is the amended timepoint's own: a change to the unsigned follow-up saved with it carries
+    # none (the reader gave no reason for it), and a reason given for another timepoint does not amend this one.
+    both = copy.deepcopy(edited)
+    both.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 54.0
+    both.timepoints[1].assessments["NT1"].comment = "stable, unchanged"
+    with pytest.raises(AmendmentReasonRequired, match="timepoint 'TP0', lesion T1 is signed"):
+        save_read(db, both, user=people["site1"], expected_version=version, reason={1: "not the signed one"})
+    save_read(db, both, user=people["site1"], expected_version=version, reason={0: "re-measured on the longest slice"})
+    last = audit_log.entries(db, [read.subject_id])[-2:]
+    assert [(e.action, e.entity.split("/", 2)[2], e.reason) for e in last] == [
+        ("amend", "timepoint/0/assessment/T1", "re-measured on the longest slice"),
+        ("change", "timepoint/1/assessment/NT1", ""),
+    ]
+
+
+def test_a_password_typed_into_the_meaning_or_the_reason_is_refused_never_stored(db) -> None:
+    """Typed into the wrong box, a password would be kept for good in the append-only audit trail and the exports."""
+    people = make_users(db)
+    read = make_read()
+    save_read(db, read, user=people["site1"], expected_version=None)
+    with pytest.raises(ReadError, match="the signature's meaning contains your password"):
+        sign_timepoint(db, read.read_id, 0, username="site1", password=PASSWORD, meaning=f"{MEANING}{PASSWORD}]",
+                       expected_version=1)  # fmt: skip
+    assert not load_read(db, read.read_id).read.timepoints[0].signed
+    assert not [e for e in audit_log.entries(db) if PASSWORD in f"{e.new_value} {e.old_value} {e.reason}"]
+
 
 def test_a_save_cannot_forge_or_remove_a_signature_nor_sign_a_suggestion(db) -> None:
     people = make_users(db)

@@ -49,6 +49,7 @@ from workstation.users import (
     UserRole,
     authenticate,
     get_user,
+    holds_password,
     refusals_audited,
     require_role,
 )
@@ -404,6 +405,8 @@ def adjudicate(
     adjudicator = authenticate(db, username, password, purpose=f"adjudicating {pseudonym}", subject_id=pseudonym)
     if not reason.strip():
         raise ReviewError("an adjudication needs a reason")
+    if holds_password(reason, password):
+        raise ReviewError("not adjudicated: the reason contains your password; type the reason again")
     case = adjudication_case(db, pseudonym, adjudicator)
     if chosen_read_id not in (case.read_1.read.read_id, case.read_2.read.read_id):
         raise ReviewError(f"{chosen_read_id} is not one of the two central reads of {pseudonym}")

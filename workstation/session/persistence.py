@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -28,8 +29,9 @@ class ReadClosedError(ReadStoreError):
 
 
 class ReadStore(Protocol):
-    def save(self, read: Read, reason: str = "") -> None:
-        """Keep the read; ``reason`` explains an amendment of a signed timepoint."""
+    def save(self, read: Read, reason: str | Mapping[int, str] = "") -> None:
+        """Keep the read; ``reason`` explains an amendment of a signed timepoint (one for all, or by the position of
+        each signed timepoint amended)."""
         ...
 
     def load(self, subject_id: str, reader: str) -> Read | None: ...
@@ -51,7 +53,7 @@ class ViewOnlyStore:
         read = self._reads.get(subject_id)
         return None if read is None else copy.deepcopy(read)
 
-    def save(self, read: Read, reason: str = "") -> None:
+    def save(self, read: Read, reason: str | Mapping[int, str] = "") -> None:
         raise ReadStoreError(self.why)
 
 
@@ -64,7 +66,7 @@ class JsonReadStore:
     def path_for(self, subject_id: str, reader: str) -> Path:
         return self.root / f"{_safe(subject_id)}__{_safe(reader)}.read.json"
 
-    def save(self, read: Read, reason: str = "") -> None:
+    def save(self, read: Read, reason: str | Mapping[int, str] = "") -> None:
         """Atomic write; ``reason`` (amendments) is kept with the read's history by the database store only."""
         path = self.path_for(read.subject_id, read.reader)
         try:

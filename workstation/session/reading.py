@@ -361,9 +361,9 @@ class ReadingSession:
             raise SessionError(self.view_only)
         if self.store is None:
             raise SessionError("no place to save this read was configured")
-        reason = "; ".join(self.amendment_reasons[i] for i in sorted(self.amendment_reasons))
         self._fill_images()
-        self.store.save(self.read, reason=reason)
+        # each amended timepoint's own reason: a change saved with it elsewhere (an unsigned timepoint) has none
+        self.store.save(self.read, reason=dict(self.amendment_reasons))
         was_dirty = self.dirty
         self.commands.mark_clean()
         if was_dirty:

@@ -9,6 +9,8 @@ subject locked for analysis (`workstation.storage.locks`) is refused as a closed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from workstation.read_model import Read
 from workstation.session.persistence import ReadClosedError, ReadStoreError
 from workstation.storage.database import Database, StorageError
@@ -37,7 +39,7 @@ class DatabaseReadStore:
         self._versions[latest.read.read_id] = latest.version
         return latest.read
 
-    def save(self, read: Read, reason: str = "") -> None:
+    def save(self, read: Read, reason: str | Mapping[int, str] = "") -> None:
         try:
             self._versions[read.read_id] = save_read(
                 self.db, read, user=self.user, expected_version=self._versions.get(read.read_id), reason=reason

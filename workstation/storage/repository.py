@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -128,19 +129,32 @@ def _write_children(conn: Connection, read: Read) -> None:
 def _locked(path: str, read: Read) -> bool:
     """Whether a signature covers this entity: a signed timepoint and everything in it, a lesion assessed in a signed
     timepoint, and the read's own settings (criteria, confirmation) once anything is signed."""
+    return bool(_signed_positions(path, read))
+
+
+def _signed_positions(path: str, read: Read) -> list[int]:
+    """The signed timepoints whose signature covers this entity (see `_locked`): the read's own settings are covered
+    by every signed one."""
     rid = f"read/{read.read_id}"
     signed = [pos for pos, tp in enumerate(read.timepoints) if tp.signed]
-    if not signed:
-        return False
     if path == rid:
-        return True
+        return signed
+    out = []
     for pos in signed:
         tpath = f"{rid}/timepoint/{pos}"
-        if path == tpath or path.startswith(tpath + "/"):
-            return True
-        if any(path == f"{rid}/lesion/{lid}" for lid in read.timepoints[pos].assessments):
-            return True
-    return False
+        in_it = path == tpath or path.startswith(tpath + "/")
+        if in_it or any(path == f"{rid}/lesion/{lid}" for lid in read.timepoints[pos].assessments):
+            out.append(pos)
+    return out
+
+
+def _amendment_reason(path: str, read: Read, reason: str | Mapping[int, str]) -> str:
+    """The reason an amended entity is changed for: ``reason`` itself, or (by signed timepoint position) the reasons
+    given for the signed timepoints covering it."""
+    if isinstance(reason, str):
+        return reason.strip()
+    given = [reason[pos].strip() for pos in _signed_positions(path, read) if reason.get(pos, "").strip()]
+    return "; ".join(dict.fromkeys(given))
 
 
 def _describe(path: str, read: Read) -> str:
@@ -197,30 +211,45 @@ def _lock_refusals_audited(db: Database, user: users_mod.User, what: str) -> con
     return lock_refusals_audited(db, user, what)
 
 
-def save_read(db: Database, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = "") -> int:
+def save_read(
+    db: Database,
+    read: Read,
+    *,
+    user: users_mod.User,
+    expected_version: int | None,
+    reason: str | Mapping[int, str] = "",
+) -> int:
     """Save the whole read in one transaction and return its new version.
 
     ``expected_version`` is the version it was loaded at (None for a new read). Every changed entity gets an audit
-    entry with old and new value; a change to a signed timepoint needs ``reason``.
+    entry with old and new value; a change to a signed timepoint needs ``reason``: one for the whole save, or by
+    signed timepoint position (the reasons given for each timepoint amended). Only the amended entities carry it (and
+    every entity of a new read, e.g. "imported from ..."): a change to an unsigned timepoint saved with them has none.
     """
     if user.username != read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
         why = f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read"
         users_mod.record_denial(db, user, f"save a read of subject {read.subject_id}", why)
         raise ReadError(why)
     what = f"save {read.reader}'s read of subject {read.subject_id}"
-    if reason.strip():
-        what += f" ({reason.strip()})"
+    said = reason if isinstance(reason, str) else "; ".join(dict.fromkeys(r for r in reason.values()))
+    if said.strip():
+        what += f" ({said.strip()})"
     with _lock_refusals_audited(db, user, what), db.transaction() as conn:
         return save_read_on(conn, db.where, read, user=user, expected_version=expected_version, reason=reason)
 
 
 def save_read_on(
-    conn: Connection, where: str, read: Read, *, user: users_mod.User, expected_version: int | None, reason: str = ""
+    conn: Connection,
+    where: str,
+    read: Read,
+    *,
+    user: users_mod.User,
+    expected_version: int | None,
+    reason: str | Mapping[int, str] = "",
 ) -> int:
     """`save_read` inside the caller's transaction (for services that save a read together with other rows)."""
     if user.username != read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
         raise ReadError(f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read")
-    reason = reason.strip()
     problems = read_problems(read)
     if problems:
         raise ReadError(f"not saved: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
@@ -245,7 +274,7 @@ def save_read_on(
                 entity=path,
                 subject_id=read.subject_id,
                 new=value,
-                reason=reason,
+                reason=reason.strip() if isinstance(reason, str) else "",
                 recorded_at=now,
             )
         return 1
@@ -267,11 +296,12 @@ def save_read_on(
                 f"{_describe(path, stored.read)}: a signature can only be made by signing (with the password), "
                 "never by a save"
             )
-    amended = [p for p in changed if _locked(p, stored.read)]
-    if amended and not reason:
-        raise AmendmentReasonRequired(
-            f"{_describe(amended[0], stored.read)} is signed: changing it is an amendment and needs a reason"
-        )
+    amended = {p: _amendment_reason(p, stored.read, reason) for p in changed if _locked(p, stored.read)}
+    for path, why in amended.items():
+        if not why:
+            raise AmendmentReasonRequired(
+                f"{_describe(path, stored.read)} is signed: changing it is an amendment and needs a reason"
+            )
     result = conn.execute(
         update(reads)
         .where(reads.c.read_id == read.read_id, reads.c.version == expected_version)
@@ -297,7 +327,7 @@ def save_read_on(
             subject_id=read.subject_id,
             old=old.get(path),
             new=new.get(path),
-            reason=reason,
+            reason=amended.get(path, ""),  # a change to an unsigned timepoint has no reason of its own
             recorded_at=now,
         )
     return expected_version + 1
@@ -324,6 +354,8 @@ def sign_timepoint(
     user = users_mod.authenticate(db, username, password, purpose=what, subject_id=subject)
     if not meaning.strip():
         raise ReadError("a signature needs its meaning (e.g. 'I confirm these measurements as the reader')")
+    if users_mod.holds_password(meaning, password):
+        raise ReadError("not signed: the signature's meaning contains your password; choose the meaning again")
     if before is not None and user.username != before.read.reader:  # audited, as a refused command is
         why = f"{user.username} cannot sign the read of {before.read.reader}: only its reader signs it"
         users_mod.record_denial(db, user, f"sign a read of subject {before.read.subject_id}", why)

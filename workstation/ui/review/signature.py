@@ -1,8 +1,8 @@
 """Electronic signature and amendment-reason dialogs.
 
-The signature dialog shows who signs, what, and what the signature means (21 CFR 11.50), asks for the password again
-(11.200) and calls ``sign(password, meaning)``, e.g. ``DatabaseReadStore.sign``; a refusal is shown, the dialog
-stays.
+The signature dialog shows who signs, what, and what the signature means (21 CFR 11.50: one of fixed statements,
+chosen, never typed), asks for the password again (11.200; the cursor starts there) and calls ``sign(password,
+meaning)``, e.g. ``DatabaseReadStore.sign``; a refusal is shown, the dialog stays.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class SignatureDialog(QDialog):
         super().__init__(parent)
         self._sign = sign
         self.setWindowTitle("Sign")
+        # The meaning is one of the fixed statements, never typed: a password typed into an editable meaning (the
+        # cursor was there) was signed into the append-only audit trail and the exports.
         self.meaning = QComboBox()
-        self.meaning.setEditable(True)
         self.meaning.addItems(MEANINGS)
         self.password = password_field()
         self.error = error_label()
@@ -51,6 +52,7 @@ class SignatureDialog(QDialog):
         layout.addWidget(QLabel("Once signed, the timepoint is locked; later changes are amendments with a reason."))
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
+        self.password.setFocus()  # what the reader types first is the password
 
     def _try_sign(self) -> None:
         meaning = self.meaning.currentText().strip()
