@@ -298,6 +298,13 @@ def test_report_and_tables_over_the_database(tmp_path: Path, capsys: pytest.Capt
     accepted = set(accepted_ids.values())
     assert {r["read_id"] for r in manifest if r["ACPTFL"] == "Y"} == accepted | {f"{a}+iRECIST" for a in accepted}
     assert {r["criteria"] for r in manifest if r["read_id"].endswith("+iRECIST")} == {"iRECIST"}
+    # the response tables say which central read is the accepted one themselves (no join to evaluators.csv needed)
+    for table in ("responses.csv", "best_responses.csv"):
+        flags = {(r["read_id"], r["accepted"]) for r in rows(tmp_path / "tables" / "tables" / table)}
+        central = {r["read_id"] for r in manifest if r["ACPTFL"] in ("Y", "N")}
+        assert {f for f in flags if f[0] in central} == {(r, "Y" if r in accepted or r.removesuffix("+iRECIST")
+                                                          in accepted else "N") for r in central}, table
+        assert {f[1] for f in flags if f[0] not in central} == {""}, table  # the site reads
     adjudicated = [r for r in manifest if r["adjudicator"]]  # the read and its iRECIST evaluation
     assert [(r["subject_id"], r["criteria"], r["adjudicator"], r["adjudication_reason"]) for r in adjudicated] == [
         (DISPUTED, "RECIST 1.1", "adjud", "T1 growth is real"),

@@ -364,7 +364,8 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
         if "csv" in wanted:
             at.step = "the CSV tables"
             locks = export.locks if export is not None else None  # responses.csv: who locked each subject, when
-            write_tables(both.reads, results, out / "tables", both.source, locks)
+            # the accepted flag of each central read (None without a central review in the database)
+            write_tables(both.reads, results, out / "tables", both.source, locks, accepted if export else None)
         if "json" in wanted:
             at.step = "the read files"
             for read in at.each(reads):

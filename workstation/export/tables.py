@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +22,23 @@ MEASUREMENT_COLUMNS = [
     "series_uid", "sop_instance_uid", "frame_of_reference_uid", "origin", "engine", "model_id", "model_version",
     "comment", "point_mm",
 ]  # fmt: skip
+#: The engine's per-timepoint results, as responses.csv carries them.
+_RESULT_COLUMNS = [
+    "sum_mm", "change_from_baseline_pct", "change_from_nadir_pct", "target_response", "non_target_response",
+    "new_lesions", "overall_response", "reason",
+]  # fmt: skip
+#: ``accepted``: Y for the accepted central read of a subject in central review (the concordant primary read or the
+#: adjudicator's choice), N for the other central read; empty for a site read, or where no review was exported.
 RESPONSE_COLUMNS = [
-    "subject_id", "read_id", "reader", "reader_role", "criteria", "timepoint", "date", "sum_mm",
-    "change_from_baseline_pct", "change_from_nadir_pct", "target_response", "non_target_response", "new_lesions",
-    "overall_response", "reason", "signed_by", "signed_at", "locked_by", "locked_at", "locked_not_final",
+    "subject_id", "read_id", "reader", "reader_role", "accepted", "criteria", "timepoint", "date", *_RESULT_COLUMNS,
+    "signed_by", "signed_at", "locked_by", "locked_at", "locked_not_final",
 ]  # fmt: skip
-#: The engine's per-timepoint results among RESPONSE_COLUMNS.
-_RESULT_COLUMNS = RESPONSE_COLUMNS[7:-5]
+#: The engine's per-read results, as best_responses.csv carries them.
+_BEST_RESULT_COLUMNS = ["best_overall_response", "best_overall_response_reason", "date_of_progression"]
 BEST_COLUMNS = [
-    "subject_id", "read_id", "reader", "reader_role", "criteria", "best_overall_response",
-    "best_overall_response_reason", "date_of_progression", "locked_by", "locked_at", "locked_not_final",
+    "subject_id", "read_id", "reader", "reader_role", "accepted", "criteria", *_BEST_RESULT_COLUMNS,
+    "locked_by", "locked_at", "locked_not_final",
 ]  # fmt: skip
-#: The engine's per-read results among BEST_COLUMNS.
-_BEST_RESULT_COLUMNS = BEST_COLUMNS[5:-2]
 
 
 def measurement_rows(read: Read) -> list[dict[str, Any]]:
@@ -79,12 +83,15 @@ def _yes_no(flag: bool) -> str:
 
 
 def response_rows(
-    read: Read, results: Mapping[str, Any], lock: tuple[str, str, str] | None = None
+    read: Read,
+    results: Mapping[str, Any],
+    lock: tuple[str, str, str] | None = None,
+    accepted: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per timepoint the engine evaluated; ``lock``: (locked by, locked at, what was still open when it was
-    locked anyway, "" for final data) when the read's subject is locked for analysis (empty otherwise)."""
-    head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
-            "reader_role": read.reader_role, "criteria": read.criteria} | _lock_columns(lock)  # fmt: skip
+    locked anyway, "" for final data) when the read's subject is locked for analysis (empty otherwise);
+    ``accepted``: the read ids accepted in central review (None: no review exported)."""
+    head = _head(read, accepted) | _lock_columns(lock)
     dates = {tp.label: tp.date.isoformat() for tp in read.timepoints}
     signatures = {tp.label: tp.signature for tp in read.timepoints}
 
@@ -99,11 +106,21 @@ def response_rows(
     ]
 
 
-def best_row(read: Read, results: Mapping[str, Any], lock: tuple[str, str, str] | None = None) -> dict[str, Any]:
-    """One row per read: its best overall response; ``lock`` as for `response_rows`."""
-    head = {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
-            "reader_role": read.reader_role, "criteria": read.criteria}  # fmt: skip
-    return head | {c: results.get(c) for c in _BEST_RESULT_COLUMNS} | _lock_columns(lock)
+def best_row(
+    read: Read,
+    results: Mapping[str, Any],
+    lock: tuple[str, str, str] | None = None,
+    accepted: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """One row per read: its best overall response; ``lock`` and ``accepted`` as for `response_rows`."""
+    return _head(read, accepted) | {c: results.get(c) for c in _BEST_RESULT_COLUMNS} | _lock_columns(lock)
+
+
+def _head(read: Read, accepted: Collection[str] | None) -> dict[str, Any]:
+    central = read.reader_role in ("central", "adjudicator")
+    flag = "" if accepted is None or not central else ("Y" if read.read_id in accepted else "N")
+    return {"subject_id": read.subject_id, "read_id": read.read_id, "reader": read.reader,
+            "reader_role": read.reader_role, "accepted": flag, "criteria": read.criteria}  # fmt: skip
 
 
 def _lock_columns(lock: tuple[str, str, str] | None) -> dict[str, str]:
@@ -129,12 +146,14 @@ def write_tables(
     out_dir: str | Path,
     source: Mapping[str, str] | None = None,
     locks: Mapping[str, tuple[str, str, str]] | None = None,
+    accepted: Collection[str] | None = None,
 ) -> list[Path]:
     """measurements.csv, responses.csv, best_responses.csv and everything.json in ``out_dir``. ``source``: derived
     read id -> the read it was derived from (`workstation.export.both_criteria`): a derived read has responses (its
     read_id says so: ``...+iRECIST``), not measurements of its own, and everything.json names its source. ``locks``:
     subject id -> (locked by, locked at, what was open if locked anyway) of the subjects locked for analysis
-    (responses.csv and best_responses.csv say so)."""
+    (responses.csv and best_responses.csv say so). ``accepted``: the read ids accepted in central review (their
+    ``accepted`` column: Y, N for the other central reads; None: no central review exported, the column is empty)."""
     source, locks = source or {}, locks or {}
     d = Path(out_dir)
     made = [read for read in reads if read.read_id not in source]
@@ -142,9 +161,11 @@ def write_tables(
         write_csv(d / "measurements.csv", MEASUREMENT_COLUMNS, [r for read in made for r in measurement_rows(read)]),
         write_csv(d / "responses.csv", RESPONSE_COLUMNS,
                   [r for read in reads
-                   for r in response_rows(read, results.get(read.read_id, {}), locks.get(read.subject_id))]),
+                   for r in response_rows(read, results.get(read.read_id, {}), locks.get(read.subject_id),
+                                          accepted)]),
         write_csv(d / "best_responses.csv", BEST_COLUMNS,
-                  [best_row(read, results.get(read.read_id, {}), locks.get(read.subject_id)) for read in reads]),
+                  [best_row(read, results.get(read.read_id, {}), locks.get(read.subject_id), accepted)
+                   for read in reads]),
     ]
     everything = [
         ({"derived_from": source[read.read_id]} if read.read_id in source else {"read": read_to_dict(read)})
