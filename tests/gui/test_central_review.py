@@ -480,6 +480,7 @@ def test_the_adjudicator_views_each_read_on_the_images_blinded_and_view_only(
     assert view.current_viewer.tool is Tool.WINDOW and not view.tool_actions[Tool.MEASURE].isVisible()
     enabled = [a.text() for a in view.measure_menu.actions() if a.isEnabled() and not a.isSeparator()]
     assert enabled == ["Next timepoint", "Previous timepoint", "Next lesion"] and not view.add_target_btn.isVisible()
+    assert not any(a.isEnabled() for a in (view.save_action, view.undo_action, view.redo_action))  # greyed out
     QTest.keyClick(view, Qt.Key.Key_BracketRight)  # the reader's own navigation still works
     assert view.session.current_timepoint == 1
     view.sign_timepoint()

@@ -272,7 +272,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.series_action = self._action(
             "Choose the &series of this timepoint…", None, self.choose_series, file_menu
         )
-        self._action("&Save read", QKeySequence.StandardKey.Save, self.save, file_menu)
+        self.save_action = self._action("&Save read", QKeySequence.StandardKey.Save, self.save, file_menu)
         self.export_action = self._action(
             "&Export this read (SDTM, SR, SEG, CSV/JSON)…", "Ctrl+E", self.choose_export_folder, file_menu
         )
@@ -490,6 +490,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.tool_actions[tool].setVisible(False)
         for action in self.measure_menu.actions():  # their shortcuts too (accept, new lesion, G, sign...)
             action.setEnabled(action in self.navigation_actions)
+        for action in (self.save_action, self.undo_action, self.redo_action):  # nothing here is changed or saved
+            action.setEnabled(False)
         edits = (self.add_target_btn, self.add_nontarget_btn, self.add_new_btn, self.status_label, self.status_combo)
         for widget in edits:
             widget.setVisible(False)
@@ -1085,8 +1087,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._fill_status_combo()
         self.response_panel.show_summary(summarize(s.read))
         self._update_overlays()
-        self.undo_action.setEnabled(s.commands.can_undo)
-        self.redo_action.setEnabled(s.commands.can_redo)
+        self.undo_action.setEnabled(s.commands.can_undo and self.view_only is None)
+        self.redo_action.setEnabled(s.commands.can_redo and self.view_only is None)
         self.undo_action.setText(f"&Undo {s.commands.undo_text}")
         self.redo_action.setText(f"&Redo {s.commands.redo_text}")
         self._refresh_curves()
