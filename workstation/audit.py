@@ -29,6 +29,8 @@ class AuditAction(StrEnum):
     ADJUDICATE = "adjudicate"
     LOCK = "lock"  # a subject locked for analysis by the data manager (needs a reason)
     UNLOCK = "unlock"  # ... and unlocked again (needs a reason)
+    #: a central review's state changed by a reader's save or signature (`workstation.review.central_store`)
+    REVIEW_STATE = "review-state"
     LOGIN_FAILED = "login-failed"
     #: a signed-in user refused a command their role does not allow (e.g. a reader asking for unblinded data)
     ACCESS_DENIED = "access-denied"

@@ -342,6 +342,7 @@ def test_the_app_signs_in_a_central_reader_to_a_blinded_worklist(qtbot, tmp_path
     assert not window.export_action.isEnabled() and not window.open_action.isEnabled()
     file_menu = [a.text() for a in window.menuBar().actions()[0].menu().actions() if a.isVisible() and a.text()]
     assert file_menu == ["&Save read", "&Quit"]  # no folder, PACS (query or send), series choice or export
+    assert type(window.store).__name__ == "CentralReadStore"  # a change of review state its saves cause is audited
     qtbot.waitUntil(lambda: bool(window.subjects), timeout=30000)
     assert [s.subject_id for s in window.subjects] == [pseudonym]
     qtbot.waitUntil(lambda: window.volume(0) is not None, timeout=30000)

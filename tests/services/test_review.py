@@ -311,3 +311,52 @@ def test_refusals_by_the_services_are_audited(db) -> None:
                     "signs it"),
     ]  # fmt: skip
     assert audit_log.verify(db).ok
+
+
+def test_a_readers_save_or_signature_that_changes_the_review_state_is_audited_unseen_by_the_reader(db) -> None:
+    """A concordant subject, accepted, turned discordant by one reader's amendment (and back): each change of the
+    review's state is in the audit trail, with its cause, under the pseudonym; the reader is told nothing."""
+    from workstation.review.central_store import CentralReadStore
+
+    people = make_users(db)
+    site = site_read()
+    save_read(db, site, user=people["site1"], expected_version=None)
+    pseudonym = enrol_subject(db, site.subject_id, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+    central_read(db, pseudonym, people["reader1"], 20.0, "")  # PR
+    # reader 2 reads in the workstation (its store), and the last signature decides the review
+    store = CentralReadStore(db, people["reader2"])
+    read = store.load(pseudonym, "reader2")
+    assert read is not None
+    template = make_read()
+    read.lesions = copy.deepcopy(template.lesions)
+    for i, tp in enumerate(read.timepoints):
+        tp.assessments = {
+            "T1": LesionAssessment(LesionStatus.MEASURED, [Measurement(50.0 if i == 0 else 20.0)]),
+            "T2": LesionAssessment(LesionStatus.MEASURED, [Measurement(25.0, 16.0 if i == 0 else 12.0)]),
+            "NT1": LesionAssessment(LesionStatus.PRESENT),
+        }
+    store.save(read)
+    store.sign(read, 0, password=PASSWORD, meaning=MEANING)
+    assert [e for e in audit_log.entries(db, [pseudonym]) if e.action == "review-state"] == []  # still being read
+    store.sign(read, 1, password=PASSWORD, meaning=MEANING)
+    assert review_state(db, pseudonym) is ReviewState.ACCEPTED_CONCORDANT
+
+    read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 70.0  # an amendment: PD now
+    store.save(read, reason={1: "re-measured on the slice of its longest diameter"})
+    assert review_state(db, pseudonym) is ReviewState.AWAITING_ADJUDICATION
+    read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 20.0
+    store.save(read, reason={1: "the first measurement was right"})
+    read.timepoints[1].assessments["NT1"].comment = "unchanged"  # a save that changes no state: nothing recorded
+    store.save(read, reason={1: "a comment"})
+
+    changes = [e for e in audit_log.entries(db, [pseudonym]) if e.action == "review-state"]
+    assert [(e.username, e.entity, e.subject_id, json.loads(e.old_value)["state"], json.loads(e.new_value)["state"],
+             e.reason) for e in changes] == [
+        ("reader2", f"review/{pseudonym}/state", pseudonym, "reading", "accepted (concordant)",
+         "after the signature of Follow-up 1 by reader2"),
+        ("reader2", f"review/{pseudonym}/state", pseudonym, "accepted (concordant)", "awaiting adjudication",
+         "after an amendment by reader2"),
+        ("reader2", f"review/{pseudonym}/state", pseudonym, "awaiting adjudication", "accepted (concordant)",
+         "after an amendment by reader2"),
+    ]  # fmt: skip
+    assert audit_log.verify(db).ok

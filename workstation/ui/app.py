@@ -63,10 +63,12 @@ def build_window(args: argparse.Namespace) -> Any:
             adjudication = AdjudicationWindow(db, user, image_root=args.folder, data_dir=args.data_dir)
             adjudication.show()
             return adjudication
-        store = DatabaseReadStore(db, user)
         reader = user.username
         if user.role is UserRole.CENTRAL_READER:
-            return _central_reader_window(db, user, store, args)
+            from workstation.review.central_store import CentralReadStore
+
+            return _central_reader_window(db, user, CentralReadStore(db, user), args)
+        store = DatabaseReadStore(db, user)
     window = MainWindow(reader=reader, store=store, data_dir=args.data_dir)
     window.show()
     if args.folder.is_dir():
