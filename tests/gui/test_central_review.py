@@ -509,3 +509,60 @@ def test_an_unconfirmed_iupd_is_said_where_there_is_no_progression() -> None:
     pending = ReadOutcome("r1", "iSD", None, {"timepoints": rows})
     assert _progression(pending) == "none (iUPD at Follow-up 1, not confirmed)"
     assert _progression(ReadOutcome("r2", "iSD", None, {"timepoints": rows[:1]})) == "none"
+
+
+def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot, tmp_path, monkeypatch):
+    """A reader amends while the adjudication dialog is open: the decision is refused, the stale dialog closes, and
+    the subject is shown again as it now is while it still awaits adjudication (not, once the reads agree)."""
+    import copy
+
+    from tests.services.postgres_server import PASSWORD, make_users
+    from tests.services.test_review import central_read, site_read, sources
+    from workstation.review.service import enrol_subject, open_blinded_case
+    from workstation.storage import open_database
+    from workstation.storage.repository import save_read
+    from workstation.ui.review import AdjudicationDialog
+    from workstation.ui.review.adjudication_worklist import AdjudicationWindow
+
+    db = open_database(str(tmp_path / "review.db"))
+    try:
+        people = make_users(db)
+        site = site_read()
+        save_read(db, site, user=people["site1"], expected_version=None)
+        pseudonym = enrol_subject(db, site.subject_id, sources(site), readers=("reader1", "reader2"),
+                                  admin=people["admin"])  # fmt: skip
+        central_read(db, pseudonym, people["reader1"], 20.0, "")  # PR
+        central_read(db, pseudonym, people["reader2"], 70.0, "")  # PD: awaiting adjudication
+        win = AdjudicationWindow(db, people["adjud"])
+        qtbot.addWidget(win)
+
+        def amend(follow_up_mm: float, reason: str) -> None:
+            own = open_blinded_case(db, pseudonym, people["reader2"]).own_read
+            read = copy.deepcopy(own.read)
+            read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = follow_up_mm
+            save_read(db, read, user=people["reader2"], expected_version=own.version, reason=reason)
+
+        shown: list[tuple[float, str]] = []
+
+        def exec_(dialog):  # the adjudicator decides for read 2; a reader amends before the decision is recorded
+            shown.append((dialog.case.read_2.read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm,
+                          dialog.error.text()))  # fmt: skip
+            if len(shown) == 1:
+                amend(75.0, "re-measured")  # still PD: still discordant
+            elif len(shown) == 2:
+                amend(20.0, "it was a PR after all")  # now concordant: nothing to adjudicate
+            dialog.choice.button(2).setChecked(True)
+            dialog.reason.setPlainText("read 2 measured T1 on the right slice")
+            dialog.password.setText(PASSWORD)
+            dialog.ok.click()
+            return dialog.result()
+
+        monkeypatch.setattr(AdjudicationDialog, "exec", exec_)
+        assert not win.open_case(pseudonym)
+        assert [mm for mm, _ in shown] == [70.0, 75.0]  # opened again, as it now is, once
+        assert shown[1][1].endswith("amended since you opened it; reopen the adjudication; shown again as the reads "
+                                    "now are")  # fmt: skip
+        assert "the two reads agree" in win.statusBar().currentMessage()
+        assert win.subjects.count() == 0
+    finally:
+        db.close()

@@ -147,3 +147,4 @@ def test_the_adjudicator_is_not_offered_a_locked_subject_and_opening_one_is_refu
         assert [(e.username, e.reason) for e in denied] == [("adjud", f"adjudicate {pseudonym}: {said}")]
     finally:
         db.close()
+

@@ -59,6 +59,11 @@ class ReviewError(Exception):
     """A review step that the rules refuse; the message says why."""
 
 
+class CaseChanged(ReviewError):
+    """The reads an adjudicator looked at changed before the decision (amended, now concordant, a timepoint added):
+    nothing was recorded, and the case is to be looked at again."""
+
+
 class ReviewState(StrEnum):
     READING = "reading"  # at least one central read has an unsigned timepoint
     AWAITING_ADJUDICATION = "awaiting adjudication"
@@ -407,7 +412,12 @@ def adjudicate(
         raise ReviewError("an adjudication needs a reason")
     if holds_password(reason, password):
         raise ReviewError("not adjudicated: the reason contains your password; type the reason again")
-    case = adjudication_case(db, pseudonym, adjudicator)
+    try:
+        case = adjudication_case(db, pseudonym, adjudicator)
+    except ReviewError as exc:
+        if seen is None:
+            raise
+        raise CaseChanged(f"{exc}: the reads changed since you opened them, and nothing was recorded") from None
     if chosen_read_id not in (case.read_1.read.read_id, case.read_2.read.read_id):
         raise ReviewError(f"{chosen_read_id} is not one of the two central reads of {pseudonym}")
     now = utc_now()
@@ -425,7 +435,7 @@ def adjudicate(
         refuse_if_locked(conn, pseudonym)  # the adjudicator is blinded: the refusal names the pseudonym only
         for stored in (seen or case).read_1, (seen or case).read_2:
             if versions.get(stored.read.read_id) != stored.version:
-                raise ReviewError(
+                raise CaseChanged(
                     f"{pseudonym}: a central read was amended since you opened it; reopen the adjudication"
                 )
         conn.execute(

@@ -33,7 +33,7 @@ from PyQt6.QtWidgets import (
 from workstation.review.blinding import study_days_in_text
 from workstation.review.discordance import ReadOutcome
 from workstation.review.lesion_grid import lesion_grid
-from workstation.review.service import AdjudicationCase
+from workstation.review.service import AdjudicationCase, CaseChanged
 from workstation.ui.review.buttons import error_label, ok_cancel, password_field
 
 COLUMNS = ["Timepoint", "Day", "Sum (mm)", "Target", "Non-target", "New", "Overall"]
@@ -66,6 +66,8 @@ class AdjudicationDialog(QDialog):
         #: opens read 1 or 2 on the subject's images (view only); no button when None
         self._view_on_images = view_on_images
         self.view_buttons: dict[int, QPushButton] = {}
+        #: why the dialog closed without a decision because the reads changed under it (`CaseChanged`), else None
+        self.changed: str | None = None
         self.case = case
         self.setWindowTitle(f"Adjudication: {case.pseudonym}")
         self.resize(1400, 720)  # both reads' tables whole, every column in view
@@ -181,6 +183,11 @@ class AdjudicationDialog(QDialog):
             return
         try:
             self._adjudicate(chosen, self.reason.toPlainText().strip(), self.password.text())
+        except CaseChanged as exc:  # what is shown is no longer the case: closed, to be opened again as it now is
+            self.changed = str(exc)
+            self.password.clear()
+            self.reject()
+            return
         except Exception as exc:  # the service's one-line refusal
             self.error.setText(str(exc))
             self.password.clear()

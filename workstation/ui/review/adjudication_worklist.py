@@ -78,8 +78,12 @@ class AdjudicationWindow(QMainWindow):
         if item is not None:
             self.open_case(item.text())
 
-    def open_case(self, pseudonym: str) -> bool:
-        """Both reads of ``pseudonym`` side by side; True once the adjudicator's choice is recorded."""
+    def _listed(self) -> list[str]:
+        return [self.subjects.item(i).text() for i in range(self.subjects.count())]  # type: ignore[union-attr]
+
+    def open_case(self, pseudonym: str, notice: str | None = None) -> bool:
+        """Both reads of ``pseudonym`` side by side; True once the adjudicator's choice is recorded. ``notice``: said
+        in the dialog (why it was opened again)."""
         try:
             case = adjudication_case(self.db, pseudonym, self.user)
         except (ReviewError, EvaluationError, StorageError, PermissionDenied, SubjectLocked) as exc:
@@ -107,11 +111,19 @@ class AdjudicationWindow(QMainWindow):
 
         dialog = AdjudicationDialog(case, decide, self, view if self.image_root is not None else None)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        if notice is not None:
+            dialog.error.setText(notice)
         decided = bool(dialog.exec())
-        if decided:
-            self.say(f"{pseudonym}: adjudicated; the chosen read is the accepted central read")
-            for window in self.views:  # the reads decided between: their windows would only go stale
+        if decided or dialog.changed is not None:
+            for window in self.views:  # the reads decided between, or changed since: their windows would be stale
                 window.close()
             self.views = []
+        if decided:
+            self.say(f"{pseudonym}: adjudicated; the chosen read is the accepted central read")
         self.refresh()
+        if dialog.changed is not None:
+            # Nothing was recorded: the subject is shown again as it now is, if it still awaits adjudication.
+            self.say(dialog.changed, 0)
+            if pseudonym in self._listed():
+                return self.open_case(pseudonym, f"{dialog.changed}; shown again as the reads now are")
         return decided
