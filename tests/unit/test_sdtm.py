@@ -280,3 +280,32 @@ def test_define_notes_state_the_accepted_read_rule_the_export_used() -> None:
     assert "RADIOLOGIST 1's" not in from_review and "reader order" not in from_review
     inferred = build_sdtm([a, b], results).notes.to_markdown("X")
     assert "RADIOLOGIST 1's" in inferred and "reader 1 of the review assignment" not in " ".join(inferred.split())
+
+
+def test_an_unscheduled_scan_is_numbered_after_the_visit_before_it_and_renumbers_nothing() -> None:
+    """SDTM numbers an unscheduled visit after the one before it (2.01, 2.02): a scan labelled unscheduled leaves the
+    scheduled visits' VISITNUM (the keys of records delivered before) as they were; a central read of the same dates,
+    blinded to the labels, gets the same numbers."""
+    from datetime import date
+
+    from workstation.export.sdtm import visit_name, visit_numbers
+    from workstation.read_model import Read, TimepointRead
+
+    def read(reader: str, labels: list[tuple[str, date]], role: str = "site") -> Read:
+        return Read("S1", reader, reader_role=role, timepoints=[TimepointRead(lab, when) for lab, when in labels])
+
+    scheduled = [("baseline", date(2026, 1, 5)), ("week 6", date(2026, 2, 16)), ("week 12", date(2026, 3, 30))]
+    before = visit_numbers([read("site1", scheduled)])
+    assert list(before.values()) == [[1, 2, 3]]
+    extra = [*scheduled[:2], ("Unscheduled 1", date(2026, 3, 2)), ("UNSCHEDULED 2", date(2026, 3, 9)), scheduled[2]]
+    site = read("site1", extra)
+    central = read("reader1", [("Baseline", d) for _, d in extra[:1]] + [(f"Follow-up {i}", d) for i, (_, d)
+                                                                        in enumerate(extra[1:], 1)], "central")
+    numbers = visit_numbers([site, central])
+    assert numbers[site.read_id] == numbers[central.read_id] == [1, 2, 2.01, 2.02, 3]
+    assert [visit_name(n) for n in numbers[site.read_id]] == [
+        "BASELINE", "FOLLOW-UP 1", "UNSCHEDULED 2.01", "UNSCHEDULED 2.02", "FOLLOW-UP 2"
+    ]  # fmt: skip
+    # an unscheduled scan before the first follow-up comes after the baseline
+    early = read("site1", [scheduled[0], ("unscheduled", date(2026, 1, 20)), scheduled[1]])
+    assert visit_numbers([early])[early.read_id] == [1, 1.01, 2]

@@ -8,6 +8,7 @@ in as ``results``: this module maps them to SDTM, it never recomputes them.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -138,37 +139,57 @@ def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results],
     return out
 
 
-def visit_numbers(reads: Sequence[Read]) -> dict[str, list[int]]:
-    """VISITNUM of every timepoint, by read_id: 1 for each read's baseline; the follow-ups numbered 2, 3, ... in date
-    order over all the subject's reads here, so one imaging date has one VISITNUM whoever read it (a site read
+#: A timepoint whose label says it is unscheduled (the site's visit label, e.g. the DICOM Clinical Trial Time Point
+#: ID "Unscheduled 1"): numbered after the visit before it (2.01, 2.02, ...), as SDTM numbers unscheduled visits.
+UNSCHEDULED = re.compile(r"\bun-?scheduled\b", re.IGNORECASE)
+
+
+def visit_numbers(reads: Sequence[Read]) -> dict[str, list[float]]:
+    """VISITNUM of every timepoint, by read_id: 1 for each read's baseline; the scheduled follow-ups numbered 2, 3, ...
+    in date order over all the subject's reads here, so one imaging date has one VISITNUM whoever read it (a site read
     without the central read's first follow-up numbered its second one 2, the central read 3). Two timepoints of one
-    read on one date are told apart by their order in it."""
+    read on one date are told apart by their order in it. A follow-up that any read labels unscheduled (`UNSCHEDULED`:
+    a central read's blinded label cannot say, the site read of that date can) is the visit before it plus 0.01 per
+    unscheduled scan since (2.01, 2.02): adding one renumbers no other visit."""
     keys: dict[str, list[tuple[date, int] | None]] = {}
+    unscheduled: set[tuple[str, tuple[date, int]]] = set()
     for read in reads:
         seen: dict[date, int] = {}
         row: list[tuple[date, int] | None] = [None]
         for tp in read.timepoints[1:]:
             seen[tp.date] = seen.get(tp.date, 0) + 1
-            row.append((tp.date, seen[tp.date]))
+            key = (tp.date, seen[tp.date])
+            row.append(key)
+            if UNSCHEDULED.search(tp.label):
+                unscheduled.add((read.subject_id, key))
         keys[read.read_id] = row
-    numbers: dict[str, list[int]] = {}
+    numbers: dict[str, list[float]] = {}
     for subject in {r.subject_id for r in reads}:
         mine = [r for r in reads if r.subject_id == subject]
-        follow_ups = sorted({k for r in mine for k in keys[r.read_id] if k is not None})
-        place = {k: i + 2 for i, k in enumerate(follow_ups)}
+        place: dict[tuple[date, int], float] = {}
+        visit, extra = 1, 0
+        for key in sorted({k for r in mine for k in keys[r.read_id] if k is not None}):
+            if (subject, key) in unscheduled:
+                extra += 1
+                place[key] = round(visit + extra / 100, 2)
+            else:
+                visit, extra = visit + 1, 0
+                place[key] = visit
         for r in mine:
             numbers[r.read_id] = [1 if k is None else place[k] for k in keys[r.read_id]][: len(r.timepoints)]
     return numbers
 
 
-def visit_name(visitnum: int) -> str:
-    """VISIT for a VISITNUM (1 = baseline; see `visit_numbers`): ``BASELINE``, ``FOLLOW-UP n``.
+def visit_name(visitnum: float) -> str:
+    """VISIT for a VISITNUM (1 = baseline; see `visit_numbers`): ``BASELINE``, ``FOLLOW-UP n``, ``UNSCHEDULED 2.01``.
 
     Derived from VISITNUM alone, so that VISIT is one-to-one with VISITNUM for every evaluator and subject. A read's
     own timepoint labels are not used: a central read carries only the blinded labels ("Follow-up n"), and the review
     does not keep the site's visit label of a timepoint (``review_timepoints`` holds its study day and source UIDs),
     so site records said "WEEK 6" where central records of the same VISITNUM and date said "FOLLOW-UP 1"."""
-    return "BASELINE" if visitnum == 1 else f"FOLLOW-UP {visitnum - 1}"
+    if visitnum != int(visitnum):
+        return f"UNSCHEDULED {visitnum:.2f}"
+    return "BASELINE" if visitnum == 1 else f"FOLLOW-UP {int(visitnum) - 1}"
 
 
 def _yn(flag: bool) -> str:
@@ -193,7 +214,7 @@ def _loc(lesion: Lesion, notes: ct.DefineNotes) -> str:
 
 class _Builder:
     def __init__(self, study_id: str, read: Read, ev: Evaluator, results: Results | None, out: SdtmDataset,
-                 partner: Read | None = None, visitnums: Sequence[int] | None = None) -> None:
+                 partner: Read | None = None, visitnums: Sequence[float] | None = None) -> None:
         #: An iRECIST read whose evaluator also read the subject under RECIST 1.1 (``partner``; or that read under
         #: iRECIST, `workstation.export.both_criteria`): the lesions and their measurements are the partner's, so
         #: only what iRECIST adds is written (new lesions measured where the partner did not measure them, RS).
