@@ -199,19 +199,25 @@ class Reappeared(NamedTuple):
 NOTHING_BACK = Reappeared([], [])
 
 
-def reappeared(tp: Timepoint, targets: Sequence[LesionDeclaration], non_target_ids: Sequence[str]) -> Reappeared:
+def reappeared(
+    tp: Timepoint, targets: Sequence[LesionDeclaration], non_targets: Sequence[LesionDeclaration]
+) -> Reappeared:
     """The lesions present again at ``tp`` that a complete response had gone: a non-nodal target measured above 0 mm
-    (or too small to measure), a target node at 10 mm or more, a non-target present. After a CR definitively assigned
-    at the previous assessment, any of them is progression (EORTC RECIST working group, RECIST 1.1 FAQ "Does a new
-    lesion always result in PD?")."""
+    (or too small to measure), a target node at 10 mm or more, a non-nodal non-target present, a non-target node that
+    progressed unequivocally. After a CR definitively assigned at the previous assessment, any of them is progression
+    (EORTC RECIST working group, RECIST 1.1 FAQ "Does a new lesion always result in PD?"). A node under 10 mm is
+    benign, so a non-target node seen again is not by itself a lesion back: "a node is only considered to have
+    'reappeared' if it is >= 10 mm (Target lesion) or has unequivocally progressed (Non Target lesion)" (RECIST 1.1
+    FAQ "Abnormal lymph node"); present, it makes the non-targets non-CR/non-PD (sec. 4.3.2)."""
     back = Reappeared([], [])
     for t in targets:
         obs = tp.observations.get(t.lesion_id)
         d = None if obs is None else obs.diameter_um
         if d is not None and ((d >= NODE_NORMAL_BELOW_UM) if t.is_node else (d > 0)):
             back.targets.append(t.lesion_id)
-    for lesion_id in non_target_ids:
-        obs = tp.observations.get(lesion_id)
-        if obs is not None and obs.status in (Status.PRESENT, Status.UNEQUIVOCAL_PROGRESSION):
-            back.non_targets.append(lesion_id)
+    for nt in non_targets:
+        obs = tp.observations.get(nt.lesion_id)
+        back_when = {Status.UNEQUIVOCAL_PROGRESSION} | (set() if nt.is_node else {Status.PRESENT})
+        if obs is not None and obs.status in back_when:
+            back.non_targets.append(nt.lesion_id)
     return back

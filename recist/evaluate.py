@@ -50,6 +50,7 @@ def baseline_response(case: Case) -> TimepointResponse:
 def _evaluate_recist(case: Case) -> CaseResult:
     targets = [d for d in case.lesions.values() if d.role is Role.TARGET]
     non_targets = case.ids_with_role(Role.NON_TARGET)
+    nt_decls = [case.lesions[i] for i in non_targets]
     new_ids = case.ids_with_role(Role.NEW)
     base = baseline_response(case)
     baseline_um = base.sum_um or 0
@@ -72,7 +73,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
         nt_response = nt.response if nt else None
         overall, rule = overall_response(t_response, nt_response, new.status)
         definitive_cr = crs.definitive(case.confirmation_required, case.confirmation_min_days)
-        back = reappeared(tp, targets, non_targets) if definitive_cr and overall is not Response.PD else NOTHING_BACK
+        back = reappeared(tp, targets, nt_decls) if definitive_cr and overall is not Response.PD else NOTHING_BACK
         t_reason, nt_reason = (t.reason if t else None), (nt.reason if nt else None)
         if back.all:
             overall, rule = Response.PD, (

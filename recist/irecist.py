@@ -105,6 +105,7 @@ class _NewLesionTargets:
 def evaluate_irecist(case: Case) -> CaseResult:
     targets = [d for d in case.lesions.values() if d.role is Role.TARGET]
     non_targets = case.ids_with_role(Role.NON_TARGET)
+    nt_decls = [case.lesions[i] for i in non_targets]
     new_ids = case.ids_with_role(Role.NEW)
     base = baseline_response(case)
     baseline_um = base.sum_um or 0
@@ -129,7 +130,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
         recist_overall, rule = overall_response(t.response if t else None, nt.response if nt else None,
                                                 new.status)
         definitive_cr = crs.definitive(case.confirmation_required, case.confirmation_min_days)
-        back = reappeared(tp, targets, non_targets) if definitive_cr and not progressed else NOTHING_BACK
+        back = reappeared(tp, targets, nt_decls) if definitive_cr and not progressed else NOTHING_BACK
         if back.all:  # as under RECIST 1.1 (recist.evaluate): after a definitive CR any reappearing lesion progresses
             progressed = {name for name, ids in ((TARGETS, back.targets), (NON_TARGETS, back.non_targets)) if ids}
             recist_overall, rule = R.PD, (

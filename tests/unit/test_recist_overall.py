@@ -173,6 +173,27 @@ def test_after_a_confirmed_cr_any_reappearing_lesion_is_pd(third: list[dict[str,
         assert result["date_of_progression"] == result["timepoints"][3]["date"]
 
 
+@pytest.mark.parametrize(("third", "expected"), [
+    (st("NT1", "present"), "PR"),  # seen again: non-CR/non-PD non-targets with the targets gone (Table 1)
+    (st("NT1", "unequivocal_progression"), "PD"),
+    (st("NT1", "absent"), "CR"),
+])
+def test_a_non_target_node_seen_again_after_a_confirmed_cr_is_not_progression_by_itself(
+    third: dict[str, Any], expected: str
+) -> None:
+    """RECIST 1.1 FAQ "Abnormal lymph node" (the statistician's finding: a non-target node "present" again after a
+    confirmed CR was PD, a progression event for PFS and DoR): "a node is only considered to have 'reappeared' if it
+    is >= 10 mm (Target lesion) or has unequivocally progressed (Non Target lesion)"."""
+    node = {**non_target("NT1"), "node": True, "organ": "lymph node"}
+    result = evaluate_case(make_case(
+        [target("T1", 30.0), node],
+        (42, [m("T1", 0.0), st("NT1", "absent")]), (84, [m("T1", 0.0), st("NT1", "absent")]),
+        (126, [m("T1", 0.0), third])))
+    assert responses(result) == ["CR", "CR", expected]
+    assert result["date_of_progression"] == (result["timepoints"][3]["date"] if expected == "PD" else None)
+    assert "present again" not in result["timepoints"][3]["reason"]
+
+
 def test_reappearance_after_a_single_unconfirmed_cr_follows_the_sums() -> None:
     """Not definitive (the FAQ recommends a confirmed CR): a target back at 4 mm after one CR is not PD by itself."""
     result = evaluate_case(make_case([target("T1", 50.0)], (42, [m("T1", 0.0)]), (84, [m("T1", 4.0)])))
