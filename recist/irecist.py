@@ -12,7 +12,9 @@ the bar is reset: a later iUPD needs its own confirmation. Otherwise iUPD remain
 Confirmation is at a scan 4-8 weeks after the iUPD (Seymour 2017, "Confirming progression"): a scan sooner than 4 weeks
 (less the recommended 2 days' variance) does not confirm it (EORTC RECIST working group, iRECIST FAQ "Can imaging be
 used to confirm progression, even when done less than four weeks after the scans that showed iUPD": such scans
-"should not be used to define iCPD"); iUPD remains, to be confirmed at the next scan. The FAQ's one exception, a scan
+"should not be used to define iCPD"); iUPD remains, to be confirmed at the next scan. Nor does such a scan reset the
+iUPD when it shows no progression: scans done less than 4 weeks after the iUPD "should be disregarded" (same FAQ), so
+it neither resets it nor lowers the nadir. The FAQ's one exception, a scan
 done early for a new symptom that shows another new lesion, is not known from the images: the reader records it on the
 case record form.
 
@@ -118,6 +120,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
     present_new: set[str] = set()  # new lesions seen and not since recorded gone
     crs = CompleteResponseRun(R.ICR)
     for tp in case.timepoints[1:]:
+        disregarded = False  # a scan too soon after an iUPD: it neither confirms nor resets it, nor sets the nadir
         unassessed = new_lesions_unassessed(tp, new_ids, present_new)
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
         nt = assess_non_targets(tp, non_targets) if non_targets else None
@@ -161,6 +164,11 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 why = (f"iCPD: iUPD at {pending.label!r} confirmed: {'; '.join(evidence)} (iRECIST, Seymour 2017 "
                        "Table 2)")
                 confirmed, confirmed_at, pending = pending, tp.label, None
+            elif days < ICPD_MIN_DAYS:
+                overall, disregarded = R.IUPD, True
+                why = (f"iUPD remains: {days} days after the iUPD at {pending.label!r} (< 4 weeks less 2 days), a scan "
+                       "this early neither confirms nor resets it: it is disregarded (iRECIST FAQ, EORTC RECIST "
+                       "working group); confirm at a scan 4-8 weeks after the iUPD")
             elif not progressed and unassessed:
                 overall = R.NE
                 why = (f"NE: iUPD at {pending.label!r} stays unconfirmed; new lesion(s) {', '.join(unassessed)} not "
@@ -199,7 +207,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
             join_reason(why, t_reason or None, nt_reason or None, _new_reason(new_reason, new_targets, nlt_sum,
                                                                               nlt_complete)),
             nlt_sum if new_targets.ids and nlt_complete else None, tuple(new_targets.ids)))
-        if sum_um is not None and sum_um < nadir_um:
+        if sum_um is not None and sum_um < nadir_um and not disregarded:
             nadir_um = sum_um
     return finish_case(case, rows, confirmed.date if confirmed else None, bool(targets), bool(non_targets))
 

@@ -46,6 +46,25 @@ def test_a_scan_less_than_4_weeks_after_the_iupd_does_not_confirm_it(days_after_
         assert later["date_of_progression"] == later["timepoints"][1]["date"]
 
 
+def test_a_scan_less_than_4_weeks_after_the_iupd_does_not_reset_it_either() -> None:
+    """iRECIST FAQ: scans done less than 4 weeks after the iUPD "should be disregarded" (the statistician's finding:
+    an early scan showing shrinkage reset the iUPD, so the later growth was a fresh iUPD, BOR iSD and no progression
+    event). Disregarded, it neither resets the iUPD nor lowers the nadir; the scan in the window confirms it."""
+    result = evaluate_case(make_case(
+        BASE, (42, [m("T1", 60.0), st("NT1", "present")]), (56, [m("T1", 48.0), st("NT1", "present")]),
+        (84, [m("T1", 66.0), st("NT1", "present")]), criteria="iRECIST"))
+    assert responses(result) == ["iUPD", "iUPD", "iCPD"]
+    assert "a scan this early neither confirms nor resets it" in result["timepoints"][2]["reason"]
+    assert result["timepoints"][3]["nadir_mm"] == 50.0  # not the disregarded scan's 48 mm
+    assert result["best_overall_response"] == "iCPD"
+    assert result["date_of_progression"] == result["timepoints"][1]["date"]
+    # in the window, the same shrinkage resets it (pseudo-progression)
+    later = evaluate_case(make_case(
+        BASE, (42, [m("T1", 60.0), st("NT1", "present")]), (70, [m("T1", 48.0), st("NT1", "present")]),
+        criteria="iRECIST"))
+    assert responses(later) == ["iUPD", "iSD"]
+
+
 def test_an_early_scan_with_another_new_lesion_waits_for_the_window_too() -> None:
     """The FAQ's example: a new lesion at iUPD, another one on an unscheduled scan 14 days later (iUPD remains); the
     scan 4.5 weeks after the iUPD, still showing it, confirms."""
