@@ -131,12 +131,12 @@ def join_reason(rule: str, target: str | None, non_target: str | None, new: str)
 
 
 def finish_case(case: Case, rows: list[TimepointResponse], progression_date: date | None, has_targets: bool,
-                has_non_targets: bool, pd_from: int | None = None) -> CaseResult:
+                has_non_targets: bool, pd_from: int | None = None, progressed: Response = Response.PD) -> CaseResult:
     """The result from the timepoint rows; from row ``pd_from`` on (progression backdated to it, RECIST 1.1 sec.
-    4.3.5) the best overall response counts PD, whatever was assessed there at the time."""
+    4.3.5) the best overall response counts ``progressed`` (PD; iRECIST: iCPD), whatever was assessed there then."""
     rules = BestResponseRules(case.criteria is Criteria.IRECIST, has_targets, has_non_targets,
                               case.confirmation_required, case.confirmation_min_days, case.sd_min_days)
-    points = [Assessment(r.label, r.date, Response.PD if pd_from is not None and i >= pd_from else r.overall_response)
+    points = [Assessment(r.label, r.date, progressed if pd_from is not None and i >= pd_from else r.overall_response)
               for i, r in enumerate(rows) if i > 0 and r.overall_response is not None]
     best = best_overall_response(points, case.baseline.date, rules)
     evaluable = [r.date for r in rows[1:] if r.overall_response not in (None, Response.NE)]

@@ -63,6 +63,9 @@ class _Pending:
     new_target_sum_um: int
     new_target_ids: tuple[str, ...]
     new_ids: frozenset[str]
+    #: the timepoint progression dates from, once confirmed: an earlier one where a new lesion behind the iUPD was
+    #: first seen as equivocal (RECIST 1.1 sec. 4.3.5), else None (this iUPD's own)
+    backdated_to: int | None = None
 
 
 @dataclass
@@ -147,8 +150,13 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 overall = R.IUPD
                 why = (f"iUPD: RECIST 1.1 progression in {', '.join(sorted(progressed))} ({rule}); to be confirmed "
                        "at the next assessment (iRECIST, Seymour 2017)")
+                first_seen = min((case.lesions[i].first_timepoint for i in new.unequivocal), default=tp.index)
+                backdated = first_seen if NEW in progressed and first_seen < tp.index else None
+                if backdated is not None:
+                    why += (f"; once confirmed, progression dates from {case.timepoints[backdated].label!r}, where "
+                            "the new lesion was first seen as equivocal (RECIST 1.1 sec. 4.3.5, kept by iRECIST)")
                 pending = _Pending(tp.label, tp.date, progressed, t.sum_um if t else None, nlt_sum,
-                                   tuple(new_targets.ids), frozenset(new.unequivocal))
+                                   tuple(new_targets.ids), frozenset(new.unequivocal), backdated)
             else:
                 overall, why = _I_CODE[recist_overall], f"{_I_CODE[recist_overall].value} ({rule}; iRECIST)"
         else:
@@ -163,6 +171,15 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 overall = R.ICPD
                 why = (f"iCPD: iUPD at {pending.label!r} confirmed: {'; '.join(evidence)} (iRECIST, Seymour 2017 "
                        "Table 2)")
+                if pending.backdated_to is not None:
+                    first = case.timepoints[pending.backdated_to]
+                    why += (f"; progression dates from {first.label!r}, where the new lesion was first seen as "
+                            "equivocal (RECIST 1.1 sec. 4.3.5)")
+                    for j in range(pending.backdated_to, len(rows)):  # after progression: not for the iBOR
+                        rows[j] = rows[j]._replace(reason=(
+                            f"{rows[j].reason}; the equivocal new lesion seen at {first.label!r} was confirmed as "
+                            f"progression at {tp.label!r}: progression dates from there, so this response does not "
+                            "count for the best overall response (RECIST 1.1 sec. 4.3.5, 4.4.3)"))
                 confirmed, confirmed_at, pending = pending, tp.label, None
             elif days < ICPD_MIN_DAYS:
                 overall, disregarded = R.IUPD, True
@@ -209,7 +226,12 @@ def evaluate_irecist(case: Case) -> CaseResult:
             nlt_sum if new_targets.ids and nlt_complete else None, tuple(new_targets.ids)))
         if sum_um is not None and sum_um < nadir_um and not disregarded:
             nadir_um = sum_um
-    return finish_case(case, rows, confirmed.date if confirmed else None, bool(targets), bool(non_targets))
+    progression: date | None = None
+    pd_from = None
+    if confirmed is not None:
+        pd_from = confirmed.backdated_to
+        progression = case.timepoints[pd_from].date if pd_from is not None else confirmed.date
+    return finish_case(case, rows, progression, bool(targets), bool(non_targets), pd_from, R.ICPD)
 
 
 def _new_reason(reason: str, new_targets: _NewLesionTargets, nlt_sum: int, complete: bool) -> str:

@@ -65,6 +65,27 @@ def test_a_scan_less_than_4_weeks_after_the_iupd_does_not_reset_it_either() -> N
     assert responses(later) == ["iUPD", "iSD"]
 
 
+def test_progression_from_an_equivocal_new_lesion_dates_from_where_it_was_first_seen_once_confirmed() -> None:
+    """RECIST 1.1 sec. 4.3.5, which iRECIST keeps for new lesions (the statistician's finding: iPFS came out 42 days
+    later than RECIST 1.1 PFS for the same lesion, and the visit where it was equivocal counted as iSD). Confirmed,
+    the progression dates from the equivocal scan, whose response no longer counts for the iBOR; reset, nothing is
+    backdated."""
+    base = [target("T1", 45.0)]
+    visits = [(42, [m("T1", 45.0), new("X1", "equivocal", organ="liver")]),
+              (84, [m("T1", 45.0), new("X1", organ="liver", mm=12.0)])]
+    result = evaluate_case(make_case(base, *visits, (126, [m("T1", 45.0), m("X1", 18.0)]), criteria="iRECIST"))
+    assert responses(result) == ["iSD", "iUPD", "iCPD"]
+    assert result["date_of_progression"] == result["timepoints"][1]["date"]
+    assert result["best_overall_response"] == "iCPD"
+    assert "does not count for the best overall response" in result["timepoints"][1]["reason"]
+    recist_11 = evaluate_case(make_case(base, *visits, (126, [m("T1", 45.0), m("X1", 18.0)])))
+    assert recist_11["date_of_progression"] == result["date_of_progression"]  # iPFS as PFS for the same lesion
+    # not confirmed (the new lesion gone again: pseudo-progression): nothing is backdated, the iSD counts
+    reset = evaluate_case(make_case(base, *visits, (126, [m("T1", 45.0), st("X1", "absent")]), criteria="iRECIST"))
+    assert responses(reset) == ["iSD", "iUPD", "iSD"]
+    assert reset["date_of_progression"] is None and reset["best_overall_response"] == "iSD"
+
+
 def test_an_early_scan_with_another_new_lesion_waits_for_the_window_too() -> None:
     """The FAQ's example: a new lesion at iUPD, another one on an unscheduled scan 14 days later (iUPD remains); the
     scan 4.5 weeks after the iUPD, still showing it, confirms."""
