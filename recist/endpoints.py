@@ -10,8 +10,9 @@ lifelines for Kaplan-Meier. Times are in days; months are days / 30.4375.
 - PFS: from ``treatment_start`` (the TIL infusion) when given, else the baseline scan, to progression or death;
   censored at the last evaluable assessment; over every subject, measurable disease at baseline or not (as OS).
   Under iRECIST, progression is the iUPD that was confirmed as iCPD.
-- OS, when any case gives ``death_date`` or ``last_contact_date``: to death, censored at the last contact (or at the
-  last assessment when neither is given).
+- OS, when any case gives ``death_date`` or ``last_contact_date``: to death, censored at the last date the subject
+  is known alive: the last contact, or the last scan when that is later or no contact is given (any scan, evaluable
+  or not: a scan not evaluable for response still shows the subject alive).
 """
 
 from __future__ import annotations
@@ -138,6 +139,12 @@ def _required_date(result: Mapping[str, Any], key: str) -> date:
     return value
 
 
+def _last_scan(result: Mapping[str, Any]) -> date:
+    """The date of the subject's last scan, evaluable for response or not (the baseline when there is no other)."""
+    dates = [date.fromisoformat(str(t["date"])) for t in result.get("timepoints", []) if t.get("date")]
+    return max(dates, default=_required_date(result, "last_assessment_date"))
+
+
 def _event_or_censor(result: Mapping[str, Any], origin: date, what: str) -> tuple[float, bool]:
     """PFS / DoR end: the earlier of progression and death, else censored at the last evaluable assessment.
 
@@ -187,7 +194,8 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
             dor_e.append(e)
         if wants_os:
             death, contact = _date(r, "death_date"), _date(r, "last_contact_date")
-            end = death or contact or _required_date(r, "last_assessment_date")
+            alive = [d for d in (contact, _last_scan(r)) if d is not None]
+            end = death or max(alive)
             if death is not None and death < origin:
                 raise ValueError(f"subject {r.get('subject_id', '?')}: death on {death} is before {origin}")
             os_t.append(float(max(0, (end - origin).days)))
@@ -229,6 +237,7 @@ def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool) -> dict[str
     )
     return {
         "pfs": f"all subjects, from {origin} to {progression} or death; censored at the last evaluable assessment",
+        "os": f"all subjects, from {origin} to death; censored at the last contact, or the last scan when later",
         "response_settings": rules or "-",
     }
 

@@ -73,6 +73,21 @@ def test_endpoints_of_a_small_trial_by_hand() -> None:
     assert out["os"]["n"] == 5 and out["os"]["events"] == 1
 
 
+def test_os_is_censored_at_the_last_date_the_subject_is_known_alive() -> None:
+    """The statistician's finding: without a contact date, OS was censored at the last *evaluable* scan, though a
+    later scan not evaluable for response (a target not assessed) still shows the subject alive."""
+    ne = make_case([target("T1", 100.0)], (42, [m("T1", 50.0)]), (84, [m("T1", 50.0)]),
+                   (126, [{"id": "T1", "status": "not_evaluated"}]))
+    ne["subject_id"] = "S-NE"
+    dead = _subject("S-dead", [50], death_date=(BASELINE + timedelta(days=200)).isoformat())  # OS needs a death
+    out = compute_endpoints([evaluate_case(ne), dead])
+    censored = [row["time_days"] for row in out["os"]["table"] if row["censored"]]
+    assert censored == [126.0]  # the last scan, not the last evaluable one (84)
+    assert [row["time_days"] for row in out["pfs"]["table"] if row["censored"]] == [84.0]  # PFS: the evaluable one
+    assert out["methods"]["os"] == ("all subjects, from the baseline scan to death; censored at the last contact, or "
+                                    "the last scan when later")
+
+
 def test_pfs_starts_at_treatment_start_when_given() -> None:
     start = (BASELINE + timedelta(days=10)).isoformat()
     out = compute_endpoints([_subject("S1", [130], treatment_start=start)])

@@ -131,6 +131,16 @@ def test_overall_survival_appears_when_the_cases_give_death_dates(tmp_path: Path
     with (tmp_path / "endpoints.csv").open() as fh:
         os_row = next(r for r in csv.DictReader(fh) if r["endpoint"] == "OS median (days)")
     assert (os_row["n"], os_row["count"]) == ("4", "1")
+    # each subject's PFS end, as the engine counts it: progression, death or censored at the last evaluable scan
+    with (tmp_path / "subjects.csv").open() as fh:
+        rows = {r["subject_id"]: r for r in csv.DictReader(fh) if r["criteria"] == "RECIST 1.1"}
+    ends = {s: (r["pfs_end"], r["death_day"], r["last_evaluable_day"], r["last_scan_day"]) for s, r in rows.items()}
+    assert ends == {
+        "S01": ("progression", "", "168", "168"), "S02": ("censored", "", "126", "126"),
+        "S03": ("progression", "", "126", "126"), "S04": ("progression", "86", "42", "42"),
+    }  # fmt: skip
+    html = (tmp_path / "report.html").read_text()
+    assert "OS computed over" in html and "censored at the last contact, or the last scan when later" in html
 
 
 def test_report_needs_reads(tmp_path: Path) -> None:

@@ -132,7 +132,10 @@ def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
         rows.append(("Overall survival", _median_text(e["os"])))
     methods = e.get("methods") or {}
     if methods:
-        rows += [("PFS and OS computed over", methods["pfs"]), ("Response settings", methods["response_settings"])]
+        rows += [("PFS computed over", methods["pfs"])]
+        if e.get("os") and methods.get("os"):
+            rows += [("OS computed over", methods["os"])]
+        rows += [("Response settings", methods["response_settings"])]
     return rows
 
 
@@ -245,7 +248,8 @@ def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
                 "criteria": s.criteria, "subject_id": sub.subject_id, "reader": sub.reader,
                 "best_overall_response": sub.best_overall_response, "best_change_pct": sub.best_change_pct,
                 "first_response_day": sub.first_response_day, "progression_day": sub.progression_day,
-                "last_assessment_day": sub.last_day,
+                "death_day": sub.death_day, "pfs_end": sub.pfs_end, "last_evaluable_day": sub.last_evaluable_day,
+                "last_scan_day": sub.last_day,
             })  # fmt: skip
     written.insert(0, write_csv(out / "endpoints.csv", ["criteria", "endpoint", "n", "count", "estimate", "ci_lower",
                                                         "ci_upper", "method"], endpoint_rows))

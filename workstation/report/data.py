@@ -34,8 +34,20 @@ class SubjectResult:
     points: tuple[TimepointPoint, ...]
     first_response_day: int | None
     progression_day: int | None
+    #: the last scan, evaluable or not (the swimmer plot's end)
     last_day: int
     results: Mapping[str, Any]
+    #: the last scan evaluable for response: where PFS and DoR are censored without an event
+    last_evaluable_day: int | None = None
+    death_day: int | None = None
+
+    @property
+    def pfs_end(self) -> str:
+        """How PFS ends, as `recist.endpoints` counts it: ``progression`` or ``death`` (the earlier), else
+        ``censored`` (at the last evaluable scan)."""
+        if self.progression_day is not None and (self.death_day is None or self.progression_day <= self.death_day):
+            return "progression"
+        return "death" if self.death_day is not None else "censored"
 
     @property
     def best_change_pct(self) -> float | None:
@@ -99,4 +111,10 @@ def subject_result(read: Read, results: Mapping[str, Any]) -> SubjectResult:
         progression_day=None if progression is None else _day(progression, baseline),
         last_day=max((p.day for p in points), default=0),
         results=results,
+        last_evaluable_day=_optional_day(results.get("last_assessment_date"), baseline),
+        death_day=_optional_day(results.get("death_date"), baseline),
     )
+
+
+def _optional_day(value: Any, baseline: date) -> int | None:
+    return None if value is None else _day(value, baseline)
