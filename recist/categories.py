@@ -107,7 +107,7 @@ def assess_non_targets(tp: Timepoint, non_target_ids: Sequence[str]) -> NonTarge
     for lesion_id in non_target_ids:
         obs = observations.get(lesion_id)
         status = Status.NOT_EVALUATED if obs is None else obs.status
-        if status is Status.UNEQUIVOCAL_PROGRESSION:
+        if status in (Status.UNEQUIVOCAL_PROGRESSION, Status.FURTHER_INCREASE):  # the latter: iRECIST's, after PD
             progressed.append(lesion_id)
         elif status is Status.NOT_EVALUATED:
             not_evaluated.append(lesion_id)

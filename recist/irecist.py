@@ -3,8 +3,12 @@
 Before any iUPD, and after a reset, a timepoint is assessed by RECIST 1.1 and given the i-code (iCR, iPR, iSD,
 non-iCR/non-iUPD, NE); RECIST 1.1 progression in any category (targets, non-targets, new lesions) is iUPD. At the next
 assessment, iUPD becomes iCPD when (Seymour 2017, Table 2 and "Confirming progression"):
-- a category that was in iUPD increased further: target sum +5 mm over its value at iUPD; any non-target unequivocal
-  progression; new-lesion-target sum +5 mm, a new non-target lesion that progressed, or another new lesion; or
+- a category that was in iUPD increased further: target sum +5 mm over its value at iUPD; a non-target recorded as
+  increased further since the last assessment (status ``further_increase``), or another non-target newly in
+  unequivocal progression (a non-target recorded in unequivocal progression again is progression that stands, "no
+  change since the last assessment": iUPD remains; iRECIST FAQ "If iUPD is driven by non-target disease, how is
+  progression confirmed at the next assessment?"); new-lesion-target sum +5 mm, a new non-target lesion that
+  progressed, or another new lesion; or
 - RECIST 1.1 progression is newly met in a category that was not in iUPD.
 If instead no category meets RECIST 1.1 progression (new lesions gone too), the response is iSD/iPR/iCR again and
 the bar is reset: a later iUPD needs its own confirmation. Otherwise iUPD remains (NE leaves it pending).
@@ -25,6 +29,7 @@ New lesions are new-lesion targets when measurable where first unequivocal (RECI
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -160,7 +165,8 @@ def evaluate_irecist(case: Case) -> CaseResult:
             else:
                 overall, why = _I_CODE[recist_overall], f"{_I_CODE[recist_overall].value} ({rule}; iRECIST)"
         else:
-            evidence = _confirmation_evidence(pending, tp, t, new.unequivocal, progressed, new_targets)
+            evidence = _confirmation_evidence(pending, tp, t, new.unequivocal, progressed, new_targets, non_targets,
+                                              case.timepoints[tp.index - 1])
             days = (tp.date - pending.date).days
             if evidence and days < ICPD_MIN_DAYS:
                 overall = R.IUPD
@@ -241,8 +247,14 @@ def _new_reason(reason: str, new_targets: _NewLesionTargets, nlt_sum: int, compl
     return f"{reason}; new-lesion targets {', '.join(new_targets.ids)} sum {total}"
 
 
+def _status(tp: Timepoint, lesion_id: str) -> Status | None:
+    obs = tp.observations.get(lesion_id)
+    return None if obs is None else obs.status
+
+
 def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment | None, unequivocal: tuple[str, ...],
-                           progressed: set[str], new_targets: _NewLesionTargets) -> list[str]:
+                           progressed: set[str], new_targets: _NewLesionTargets,
+                           non_target_ids: Sequence[str], previous: Timepoint) -> list[str]:
     """Why the pending iUPD is confirmed at ``tp`` (empty when it is not)."""
     evidence: list[str] = []
     if TARGETS in pending.categories:
@@ -253,9 +265,20 @@ def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment
                             f"over {fmt_mm(pending.target_sum_um)} mm at iUPD (>= +5 mm)")
     elif TARGETS in progressed:
         evidence.append("targets newly meet RECIST 1.1 progression")
-    if NON_TARGETS in progressed:
-        evidence.append("non-target lesions progressed " + (
-            "further" if NON_TARGETS in pending.categories else "(newly meeting RECIST 1.1 progression)"))
+    if NON_TARGETS in pending.categories:
+        # "any increase in non-target tumour burden at the next assessment": recorded as a further increase since the
+        # last assessment; unequivocal progression recorded again is progression that stands, no change since
+        # (iRECIST FAQ "If iUPD is driven by non-target disease...": INCLA vs NCLA)
+        grown = [i for i in non_target_ids if _status(tp, i) is Status.FURTHER_INCREASE]
+        if grown:
+            evidence.append(f"non-target lesion(s) {', '.join(grown)} increased further since the last assessment")
+        # another non-target, not in progression at the last assessment, in unequivocal progression now
+        newly = [i for i in non_target_ids if _status(tp, i) is Status.UNEQUIVOCAL_PROGRESSION
+                 and _status(previous, i) in (Status.PRESENT, Status.ABSENT)]
+        if newly:
+            evidence.append(f"non-target lesion(s) {', '.join(newly)} newly in unequivocal progression")
+    elif NON_TARGETS in progressed:
+        evidence.append("non-target lesions progressed (newly meeting RECIST 1.1 progression)")
     another = [i for i in unequivocal if i not in pending.new_ids]
     if another:
         evidence.append(f"another new lesion ({', '.join(another)})")

@@ -27,6 +27,10 @@ class Status(StrEnum):
     PRESENT = "present"  # non-target
     ABSENT = "absent"  # non-target (a node: back to < 10 mm short axis); iRECIST new lesion that resolved
     UNEQUIVOCAL_PROGRESSION = "unequivocal_progression"  # non-target; iRECIST new non-target that grew
+    #: non-target: increased further since the last assessment (iRECIST FAQ's INCLA: confirms a non-target iUPD, where
+    #: UNEQUIVOCAL_PROGRESSION again is "still progressed, no change since the last assessment"); RECIST 1.1: as
+    #: unequivocal progression
+    FURTHER_INCREASE = "further_increase"
     UNEQUIVOCAL = "unequivocal"  # new lesion
     EQUIVOCAL = "equivocal"  # new lesion
 

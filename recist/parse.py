@@ -25,7 +25,7 @@ MAX_PLAUSIBLE_MM = MAX_DIAMETER_MM
 
 _LESION_KEYS = frozenset({"id", "role", "organ", "node", "diameter_mm", "too_small", "merged_into", "status"})
 _NON_TARGET_STATUS = {s.value: s for s in (Status.PRESENT, Status.ABSENT, Status.UNEQUIVOCAL_PROGRESSION,
-                                           Status.NOT_EVALUATED)}
+                                           Status.FURTHER_INCREASE, Status.NOT_EVALUATED)}
 _NEW_STATUS_FIRST = {s.value: s for s in (Status.UNEQUIVOCAL, Status.EQUIVOCAL)}
 _NEW_STATUS_LATER = {s.value: s for s in (Status.UNEQUIVOCAL, Status.EQUIVOCAL, Status.ABSENT, Status.NOT_EVALUATED,
                                           Status.UNEQUIVOCAL_PROGRESSION)}
@@ -312,8 +312,8 @@ def _non_target(index: int, raw: Mapping[str, Any], decl: LesionDeclaration, whe
     status_raw = raw.get("status", Status.PRESENT.value if index == 0 else None)
     status = _NON_TARGET_STATUS.get(status_raw) if isinstance(status_raw, str) else None
     if status is None:
-        raise where.error(f"a non-target lesion's 'status' is present, absent, unequivocal_progression or "
-                          f"not_evaluated, got {status_raw!r}")
+        raise where.error(f"a non-target lesion's 'status' is present, absent, unequivocal_progression, "
+                          f"further_increase or not_evaluated, got {status_raw!r}")
     if index == 0 and status is not Status.PRESENT:
         raise where.error(f"a non-target lesion is 'present' at baseline, got {status.value!r}")
     return LesionObservation(decl.lesion_id, status)

@@ -42,6 +42,8 @@ class LesionStatus(StrEnum):
     PRESENT = "present"  # non-target
     ABSENT = "absent"  # non-target (a node: back to < 10 mm short axis)
     UNEQUIVOCAL_PROGRESSION = "unequivocal_progression"  # non-target
+    #: non-target: increased further since the last assessment (iRECIST: confirms a non-target iUPD; RECIST 1.1: PD)
+    FURTHER_INCREASE = "further_increase"
     UNEQUIVOCAL = "unequivocal"  # new lesion
     EQUIVOCAL = "equivocal"  # new lesion
 

@@ -140,6 +140,10 @@ def test_sr_round_trip_loses_nothing_the_format_carries(tmp_path: Path, ct_heade
     assert [w.timepoint for w in written] == ["baseline", "week 6", "week 12"]
     (back,) = import_sr([w.path for w in reversed(written)])  # file order does not matter
     assert back == carried_by_sr(read)
+    # iRECIST's non-target "further increase since the last assessment" comes back as itself
+    read.timepoints[2].assessments["NT1"].status = LesionStatus.FURTHER_INCREASE
+    (back,) = import_sr([w.path for w in export_sr(read, tmp_path / "again", headers=ct_headers)])
+    assert back.timepoints[2].assessments["NT1"].status is LesionStatus.FURTHER_INCREASE
 
 
 def test_sr_is_valid_and_highdicom_reads_the_groups(tmp_path: Path, ct_headers: dict) -> None:

@@ -142,9 +142,32 @@ def test_iupd_by_a_new_lesion(second: list[dict[str, Any]], expected: str) -> No
 
 
 def test_iupd_by_non_targets_confirmed_by_further_non_target_progression_or_target_progression() -> None:
+    """Seymour 2017 Table 2: a non-target iUPD "remains iUPD unless iCPD is confirmed on the basis of a further
+    increase in the size of non-target disease"; the iRECIST FAQ ("If iUPD is driven by non-target disease...")
+    records "no change since the last assessment" apart from "further increase" (the statistician's finding: with
+    only "unequivocal progression" to record, a non-target still progressed but unchanged gave a false iCPD, and
+    "present" a false reset). Progression recorded again stands, without confirming; a further increase confirms;
+    present (back below progression) resets."""
     first = [m("T1", 50.0), st("NT1", "unequivocal_progression")]
-    again = irecist(BASE, first, [m("T1", 50.0), st("NT1", "unequivocal_progression")])
-    assert responses(again) == ["iUPD", "iCPD"]
+    still = irecist(BASE, first, [m("T1", 50.0), st("NT1", "unequivocal_progression")])
+    assert responses(still) == ["iUPD", "iUPD"] and still["date_of_progression"] is None
+    assert "without the further increase that confirms it" in still["timepoints"][2]["reason"]
+    further = irecist(BASE, first, [m("T1", 50.0), st("NT1", "unequivocal_progression")],
+                      [m("T1", 50.0), st("NT1", "further_increase")])
+    assert responses(further) == ["iUPD", "iUPD", "iCPD"]
+    assert "NT1 increased further since the last assessment" in further["timepoints"][3]["reason"]
+    assert further["date_of_progression"] == further["timepoints"][1]["date"]
+    back = irecist(BASE, first, [m("T1", 50.0), st("NT1", "present")])
+    assert responses(back) == ["iUPD", "iSD"]
+    # another non-target, present at the last assessment, now in unequivocal progression: a further increase too
+    two = [target("T1", 50.0), non_target("NT1"), non_target("NT2")]
+    other = irecist(two, [m("T1", 50.0), st("NT1", "unequivocal_progression"), st("NT2", "present")],
+                    [m("T1", 50.0), st("NT1", "unequivocal_progression"), st("NT2", "unequivocal_progression")])
+    assert responses(other) == ["iUPD", "iCPD"]
+    assert "NT2 newly in unequivocal progression" in other["timepoints"][2]["reason"]
+    # under RECIST 1.1 a further increase is progression, as unequivocal progression is
+    recist_11 = evaluate_case(make_case(BASE, (42, [m("T1", 50.0), st("NT1", "further_increase")])))
+    assert responses(recist_11) == ["PD"] and recist_11["timepoints"][1]["non_target_response"] == "PD"
     by_targets = irecist(BASE, first, [m("T1", 61.0), st("NT1", "present")])
     assert responses(by_targets) == ["iUPD", "iCPD"]
     assert "targets newly meet RECIST 1.1 progression" in by_targets["timepoints"][2]["reason"]

@@ -309,3 +309,14 @@ def test_an_unscheduled_scan_is_numbered_after_the_visit_before_it_and_renumbers
     # an unscheduled scan before the first follow-up comes after the baseline
     early = read("site1", [scheduled[0], ("unscheduled", date(2026, 1, 20)), scheduled[1]])
     assert visit_numbers([early])[early.read_id] == [1, 1.01, 2]
+
+
+def test_a_non_target_further_increase_is_written_as_itself_and_said_in_the_define_notes() -> None:
+    """iRECIST's "further increase since the last assessment" (the FAQ's INCLA, which confirms a non-target iUPD) is
+    not in the Tumor State codelist: TRORRES says it as it is, and the define notes say what it means."""
+    read = known_read()
+    read.timepoints[2].assessments["NT1"] = LesionAssessment(LesionStatus.FURTHER_INCREASE)
+    ds = build_sdtm([read], {read.read_id: KNOWN_RESULTS}, "STUDY1")
+    (row,) = _rows(ds.tr, TRLNKID="NT1", VISITNUM=3)
+    assert (row["TRTESTCD"], row["TRORRES"], row["TRSTRESC"]) == ("TUMSTATE", "FURTHER INCREASE", "FURTHER INCREASE")
+    assert "FURTHER INCREASE" in ds.notes.to_markdown("STUDY1")

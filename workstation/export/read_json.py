@@ -242,6 +242,7 @@ _CASE_STATUS = {
     "present": LesionStatus.PRESENT,
     "absent": LesionStatus.ABSENT,
     "unequivocal_progression": LesionStatus.UNEQUIVOCAL_PROGRESSION,
+    "further_increase": LesionStatus.FURTHER_INCREASE,
     "unequivocal": LesionStatus.UNEQUIVOCAL,
     "equivocal": LesionStatus.EQUIVOCAL,
 }

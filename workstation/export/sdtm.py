@@ -303,6 +303,11 @@ class _Builder:
             self._tr(seq, i, lesion, "TUMSTATE", TRSTAT=ct.NOT_DONE, TRREASND="NOT EVALUATED")
         elif s.value in ct.TUMSTATE:
             self._tr(seq, i, lesion, "TUMSTATE", TRORRES=ct.TUMSTATE[s.value], TRSTRESC=ct.TUMSTATE[s.value])
+        elif s is LesionStatus.FURTHER_INCREASE and lesion.role is Role.NON_TARGET:
+            value = ct.FURTHER_INCREASE
+            self._tr(seq, i, lesion, "TUMSTATE", TRORRES=value, TRSTRESC=value)
+            self.out.notes.add("TRORRES", value, "non-target increased further since the last assessment (iRECIST "
+                               "FAQ: confirms a non-target iUPD; progression under RECIST 1.1)")
         elif lesion.role is Role.NEW and s in (LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL, LesionStatus.MEASURED):
             value = "EQUIVOCAL" if s is LesionStatus.EQUIVOCAL else "UNEQUIVOCAL"
             self._tr(seq, i, lesion, "TUMSTATE", TRORRES=value, TRSTRESC=value)

@@ -54,6 +54,9 @@ RESPONSE_UNPUBLISHED = {"NED": "NED"}
 
 #: Tumor State results (TUMSTATE) published for non-target and new lesions.
 TUMSTATE = {"present": "PRESENT", "absent": "ABSENT", "unequivocal_progression": "UNEQUIVOCAL PROGRESSION"}
+#: iRECIST's "further increase from the last assessment" of a non-target (the FAQ's INCLA), which confirms a
+#: non-target iUPD: not in the Tumor State codelist, so written as itself and said in the define notes.
+FURTHER_INCREASE = "FURTHER INCREASE"
 
 TOO_SMALL = "TOO SMALL TO MEASURE"
 NOT_DONE = "NOT DONE"

@@ -15,6 +15,7 @@ _STATES = {
     LesionStatus.PRESENT: "present",
     LesionStatus.ABSENT: "absent",
     LesionStatus.UNEQUIVOCAL_PROGRESSION: "unequivocal PD",
+    LesionStatus.FURTHER_INCREASE: "further increase",
     LesionStatus.UNEQUIVOCAL: "unequivocal",
     LesionStatus.EQUIVOCAL: "equivocal",
 }

@@ -382,6 +382,7 @@ _ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
         LesionStatus.PRESENT,
         LesionStatus.ABSENT,
         LesionStatus.UNEQUIVOCAL_PROGRESSION,
+        LesionStatus.FURTHER_INCREASE,  # iRECIST: after a non-target iUPD, what confirms it
         LesionStatus.NOT_EVALUATED,
     ),
     # A new lesion may be gone again (iRECIST: an iUPD not confirmed, the pseudo-progression this trial looks for) or

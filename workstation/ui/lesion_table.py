@@ -30,6 +30,7 @@ _STATUS_TEXT = {
     LesionStatus.PRESENT: "present",
     LesionStatus.ABSENT: "absent",
     LesionStatus.UNEQUIVOCAL_PROGRESSION: "unequiv. PD",
+    LesionStatus.FURTHER_INCREASE: "further increase",
     LesionStatus.UNEQUIVOCAL: "unequivocal",
     LesionStatus.EQUIVOCAL: "equivocal",
 }

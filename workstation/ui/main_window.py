@@ -1010,6 +1010,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         for status in allowed_statuses(s.read.lesions[s.selected_lesion].role):
             if status is not LesionStatus.MERGED:
                 self.status_combo.addItem(status.value.replace("_", " "), status)
+                tip = _STATUS_TIPS.get(status)
+                if tip:
+                    self.status_combo.setItemData(self.status_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         a = s.assessment(s.selected_lesion)
         self.status_combo.setCurrentIndex(0 if a is None else max(0, self.status_combo.findData(a.status)))
 
@@ -1031,8 +1034,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         it is proposed at this follow-up, unless the reader placed it here already (a radiologist's non-target, set
         present without a click, had no place at week 6: it was never marked nor in the SR there)."""
         s = self.session
-        seen = (LesionStatus.PRESENT, LesionStatus.UNEQUIVOCAL_PROGRESSION, LesionStatus.UNEQUIVOCAL,
-                LesionStatus.EQUIVOCAL)  # fmt: skip
+        seen = (LesionStatus.PRESENT, LesionStatus.UNEQUIVOCAL_PROGRESSION, LesionStatus.FURTHER_INCREASE,
+                LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL)  # fmt: skip
         if s is None or status not in seen:
             return None
         a = s.assessment(lesion_id)
@@ -1176,6 +1179,15 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             return
         self.jobs.shut_down(5000)
         a0.accept()
+
+
+#: What a status means where its name alone may mislead (the status box's tooltips).
+_STATUS_TIPS = {
+    LesionStatus.UNEQUIVOCAL_PROGRESSION: "Unequivocal progression (RECIST 1.1 sec. 4.3.3). iRECIST, after a "
+    "non-target iUPD: progression that stands, no change since the last assessment (iUPD remains)",
+    LesionStatus.FURTHER_INCREASE: "Increased further since the last assessment. iRECIST: confirms a non-target iUPD "
+    "(iCPD); RECIST 1.1: progression, as unequivocal progression",
+}
 
 
 def _curve(read: Read) -> SubjectCurve:
