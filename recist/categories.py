@@ -6,7 +6,6 @@ The assessments are NamedTuples (immutable, typed): one of each is made per time
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
@@ -163,15 +162,16 @@ def new_lesions_unassessed(tp: Timepoint, new_ids: list[str], present: set[str])
     return unassessed
 
 
-@dataclass
-class CompleteResponseRun:
-    """The CRs in a row up to the previous assessment (NE passed over), to tell whether a CR was definitively assigned
-    there: confirmed, i.e. a run at least ``confirmation_min_days`` long, or any CR when confirmation is not
-    required. ``cr`` is the code counted (CR, or iCR under iRECIST)."""
+class ResponseRun:
+    """The overall responses in a row among ``codes`` up to the previous assessment (NE passed over), to tell whether
+    such a response was definitively assigned there: confirmed, i.e. a run at least ``confirmation_min_days`` long,
+    or any when confirmation is not required. ``ResponseRun(CR)`` (iCR under iRECIST): a complete response;
+    ``ResponseRun(PR, CR)``: a partial response or better."""
 
-    cr: Response
-    since: date | None = None
-    last: date | None = None
+    def __init__(self, *codes: Response) -> None:
+        self.codes = codes
+        self.since: date | None = None
+        self.last: date | None = None
 
     def definitive(self, confirmation_required: bool, confirmation_min_days: int) -> bool:
         if self.since is None or self.last is None:
@@ -179,10 +179,23 @@ class CompleteResponseRun:
         return not confirmation_required or (self.last - self.since).days >= confirmation_min_days
 
     def add(self, overall: Response, when: date) -> None:
-        if overall is self.cr:
+        if overall in self.codes:
             self.since, self.last = self.since or when, when
         elif overall is not Response.NE:
             self.since = self.last = None
+
+
+def partial_response_continues(t: TargetAssessment, partial: Response) -> TargetAssessment:
+    """After a partial response definitively assigned (confirmed), a target "SD" is a continuing PR: the sum is now
+    measured against the nadir, and only the criteria for PD end the response (EORTC RECIST working group: "A
+    confirmed PR at a next visit is considered to be a continuing PR unless the criteria for PD are met"; FAQ
+    "Managing PR when TP measurements change slightly over time": 100, 70, 70, 80 mm is PR at each visit, also under
+    iRECIST). ``partial``: the code to give (PR)."""
+    if t.response is not Response.SD:
+        return t
+    return t._replace(response=partial, reason=(
+        f"PR continues: a partial response was confirmed before, and the criteria for PD are not met (EORTC RECIST "
+        f"working group, RECIST 1.1 clarification 'Managing PR when TP measurements change slightly'); {t.reason}"))
 
 
 class Reappeared(NamedTuple):

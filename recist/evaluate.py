@@ -9,11 +9,12 @@ from typing import Any
 from recist.best_response import Assessment, BestResponseRules, best_overall_response
 from recist.categories import (
     NOTHING_BACK,
-    CompleteResponseRun,
+    ResponseRun,
     assess_new_lesions,
     assess_non_targets,
     assess_targets,
     new_lesions_unassessed,
+    partial_response_continues,
     reappeared,
     target_sum,
 )
@@ -58,10 +59,13 @@ def _evaluate_recist(case: Case) -> CaseResult:
     rows = [base]
     progression_date: date | None = None
     pd_from: int | None = None  # the timepoint progression was backdated to (sec. 4.3.5), if it was
-    crs = CompleteResponseRun(Response.CR)
+    crs = ResponseRun(Response.CR)
+    prs = ResponseRun(Response.PR, Response.CR)  # a confirmed PR continues (partial_response_continues)
     present_new: set[str] = set()
     for tp in case.timepoints[1:]:
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
+        if t is not None and prs.definitive(case.confirmation_required, case.confirmation_min_days):
+            t = partial_response_continues(t, Response.PR)
         nt = assess_non_targets(tp, non_targets) if non_targets else None
         new = assess_new_lesions(tp, new_ids)
         unassessed = new_lesions_unassessed(tp, new_ids, present_new)
@@ -89,6 +93,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
                 nt_reason = f"PD: {', '.join(back.non_targets)} present again after a confirmed CR; {nt_reason}"
         reason = join_reason(rule, t_reason, nt_reason, new.reason)
         crs.add(overall, tp.date)
+        prs.add(overall, tp.date)
         if progression_date is not None:
             reason += (f"; after progression on {progression_date.isoformat()}: not used for the best overall "
                        "response (RECIST 1.1 sec. 4.4.3)")

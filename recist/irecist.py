@@ -36,12 +36,13 @@ from datetime import date
 from recist.baseline import MAX_TARGETS, MAX_TARGETS_PER_ORGAN, minimum_target_mm, organ_key
 from recist.categories import (
     NOTHING_BACK,
-    CompleteResponseRun,
+    ResponseRun,
     TargetAssessment,
     assess_new_lesions,
     assess_non_targets,
     assess_targets,
     new_lesions_unassessed,
+    partial_response_continues,
     reappeared,
 )
 from recist.evaluate import baseline_response, finish_case, join_reason
@@ -126,11 +127,14 @@ def evaluate_irecist(case: Case) -> CaseResult:
     confirmed: _Pending | None = None
     confirmed_at = ""
     present_new: set[str] = set()  # new lesions seen and not since recorded gone
-    crs = CompleteResponseRun(R.ICR)
+    crs = ResponseRun(R.ICR)
+    prs = ResponseRun(R.IPR, R.ICR)  # a confirmed iPR continues (partial_response_continues)
     for tp in case.timepoints[1:]:
         disregarded = False  # a scan too soon after an iUPD: it neither confirms nor resets it, nor sets the nadir
         unassessed = new_lesions_unassessed(tp, new_ids, present_new)
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
+        if t is not None and prs.definitive(case.confirmation_required, case.confirmation_min_days):
+            t = partial_response_continues(t, R.PR)
         nt = assess_non_targets(tp, non_targets) if non_targets else None
         new = assess_new_lesions(tp, new_ids)
         new_targets.select(case, tp, new.unequivocal)
@@ -210,6 +214,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 why = (f"iUPD remains: {', '.join(sorted(progressed))} still in progression since {pending.label!r} "
                        "without the further increase that confirms it (iRECIST, Seymour 2017 Table 2)")
         crs.add(overall, tp.date)
+        prs.add(overall, tp.date)
         sum_um = t.sum_um if t else None
         t_code, nt_code = (_I_CODE[t.response] if t else None), (_I_CODE[nt.response] if nt else None)
         t_reason, nt_reason, new_reason = (t.reason if t else ""), (nt.reason if nt else ""), new.reason

@@ -220,3 +220,22 @@ def test_a_new_lesion_seen_before_and_not_assessed_is_said_in_the_reason() -> No
     assert [r["new_lesions"] for r in rows[1:]] == ["equivocal", "no", "no"]
     assert "N1 seen before, not assessed here" in rows[2]["reason"] and "N1 seen before" in rows[3]["reason"]
     assert "seen before" not in rows[1]["reason"]
+
+
+@pytest.mark.parametrize("criteria", ["RECIST 1.1", "iRECIST"])
+def test_a_confirmed_partial_response_continues_until_progression(criteria: str) -> None:
+    """EORTC RECIST working group FAQ "Managing PR when TP measurements change slightly over time" (the statistician's
+    finding: 100, 70, 70, 80 mm gave SD at the last visit): once a PR is confirmed, a sum that no longer quite meets
+    PR is a continuing PR, measured against the nadir, until the criteria for PD are met; the same under iRECIST."""
+    i = "i" if criteria == "iRECIST" else ""
+    def course(*sums: float) -> dict[str, Any]:
+        return evaluate_case(make_case([target("T1", 100.0)], *[(42 * (n + 1), [m("T1", d)]) for n, d in
+                                                                 enumerate(sums)], criteria=criteria))
+    faq = course(70.0, 70.0, 80.0, 80.0, 80.0)
+    assert responses(faq) == [f"{i}PR"] * 5
+    assert "PR continues: a partial response was confirmed before" in faq["timepoints"][3]["reason"]
+    assert faq["best_overall_response"] == f"{i}PR"
+    # not confirmed yet: the sum decides (SD), as before
+    assert responses(course(70.0, 80.0)) == [f"{i}PR", f"{i}SD"]
+    # the criteria for PD still end it: +20 % and +5 mm over the nadir (70 -> 84)
+    assert responses(course(70.0, 70.0, 83.0, 84.0))[2:] == [f"{i}PR", f"{i}UPD" if i else "PD"]
