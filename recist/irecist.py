@@ -159,7 +159,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 overall = R.IUPD
                 why = (f"iUPD: RECIST 1.1 progression in {', '.join(sorted(progressed))} ({rule}); to be confirmed "
                        "at the next assessment (iRECIST, Seymour 2017)")
-                first_seen = min((case.lesions[i].first_timepoint for i in new.unequivocal), default=tp.index)
+                first_seen = min((_equivocal_since(case, i, tp.index) for i in new.unequivocal), default=tp.index)
                 backdated = first_seen if NEW in progressed and first_seen < tp.index else None
                 if backdated is not None:
                     why += (f"; once confirmed, progression dates from {case.timepoints[backdated].label!r}, where "
@@ -250,6 +250,16 @@ def _new_reason(reason: str, new_targets: _NewLesionTargets, nlt_sum: int, compl
         return reason
     total = fmt_mm(nlt_sum) + (" mm" if complete else " mm (some not evaluated)")
     return f"{reason}; new-lesion targets {', '.join(new_targets.ids)} sum {total}"
+
+
+def _equivocal_since(case: Case, lesion_id: str, index: int) -> int:
+    """The first of the timepoints right before ``index`` where the new lesion was recorded equivocal without a break
+    (``index`` itself when it was not equivocal at the one before): where its progression dates from once it is
+    unequivocal (RECIST 1.1 sec. 4.3.5), never across a visit where it was unequivocal, gone or not assessed."""
+    since = index
+    while since > 1 and _status(case.timepoints[since - 1], lesion_id) is Status.EQUIVOCAL:
+        since -= 1
+    return since
 
 
 def _status(tp: Timepoint, lesion_id: str) -> Status | None:

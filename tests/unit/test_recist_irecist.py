@@ -84,6 +84,13 @@ def test_progression_from_an_equivocal_new_lesion_dates_from_where_it_was_first_
     reset = evaluate_case(make_case(base, *visits, (126, [m("T1", 45.0), st("X1", "absent")]), criteria="iRECIST"))
     assert responses(reset) == ["iSD", "iUPD", "iSD"]
     assert reset["date_of_progression"] is None and reset["best_overall_response"] == "iSD"
+    # a new lesion unequivocal at an iUPD that was reset, back later: progression dates from its return, never from
+    # before the reset
+    back = evaluate_case(make_case(
+        base, (42, [m("T1", 45.0), new("X1", organ="liver", mm=12.0)]), (84, [m("T1", 45.0), st("X1", "absent")]),
+        (126, [m("T1", 45.0), m("X1", 12.0)]), (168, [m("T1", 45.0), m("X1", 18.0)]), criteria="iRECIST"))
+    assert responses(back) == ["iUPD", "iSD", "iUPD", "iCPD"]
+    assert back["date_of_progression"] == back["timepoints"][3]["date"]
 
 
 def test_an_early_scan_with_another_new_lesion_waits_for_the_window_too() -> None:
