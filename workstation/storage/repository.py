@@ -231,7 +231,8 @@ def save_read(
         users_mod.record_denial(db, user, f"save a read of subject {read.subject_id}", why)
         raise ReadError(why)
     what = f"save {read.reader}'s read of subject {read.subject_id}"
-    said = reason if isinstance(reason, str) else "; ".join(dict.fromkeys(r for r in reason.values()))
+    given = [reason] if isinstance(reason, str) else list(reason.values())
+    said = "; ".join(dict.fromkeys(r.strip() for r in given if r.strip()))
     if said.strip():
         what += f" ({said.strip()})"
     with _lock_refusals_audited(db, user, what), db.transaction() as conn:
