@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QAbstractButton, QDialog, QGroupBox, QLabel, QTableWidget
 
 from tests.services import postgres_server as pg
@@ -132,6 +133,12 @@ def test_adjudication_dialog_is_blinded_and_records_the_choice(qtbot, db) -> Non
     buttons[1].setChecked(True)
     dialog.reason.setPlainText("growth of T1 confirmed on the follow-up series")
     assert not dialog.ok.isEnabled()
+    # a stray Esc (or Cancel) does not throw the reason away unasked (it closed the dialog and lost what was typed)
+    asked: list[bool] = []
+    dialog.confirm_discard = lambda: asked.append(True) or False
+    dialog.show()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert asked == [True] and dialog.isVisible()
     dialog.password.setText("not the password")
     dialog.ok.click()
     assert "wrong user name or password" in dialog.error.text()

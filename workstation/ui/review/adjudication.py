@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
@@ -68,6 +69,8 @@ class AdjudicationDialog(QDialog):
         self.view_buttons: dict[int, QPushButton] = {}
         #: why the dialog closed without a decision because the reads changed under it (`CaseChanged`), else None
         self.changed: str | None = None
+        #: asked before Esc or Cancel throws away a reason typed (a stray Esc closed the dialog, and the reason)
+        self.confirm_discard: Callable[[], bool] = self._ask_discard
         self.case = case
         self.setWindowTitle(f"Adjudication: {case.pseudonym}")
         self.resize(1400, 720)  # both reads' tables whole, every column in view
@@ -176,6 +179,19 @@ class AdjudicationDialog(QDialog):
     def _update_ok(self, *_: object) -> None:
         ready = bool(self.chosen_read_id() and self.reason.toPlainText().strip() and self.password.text())
         self.ok.setEnabled(ready)
+
+    def reject(self) -> None:
+        """Esc or Cancel: closes without a decision; a reason typed is only thrown away once the adjudicator says so."""
+        if self.changed is None and self.reason.toPlainText().strip() and not self.confirm_discard():
+            return
+        super().reject()
+
+    def _ask_discard(self) -> bool:
+        answer = QMessageBox.question(
+            self, "Adjudication", "Close without a decision? The reason you typed is not kept.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
 
     def _try_adjudicate(self) -> None:
         chosen = self.chosen_read_id()
