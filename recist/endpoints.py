@@ -216,8 +216,19 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
             c: n for c, n in counts.items() if n and c not in shown},
         "orr": asdict(orr),
         "dcr": asdict(dcr),
+        # iRECIST: subjects whose follow-up ends on an iUPD never confirmed; PFS censors them there (not an event)
+        "unconfirmed_iupd_at_end": [str(r.get("subject_id", "?")) for r in results if _ends_unconfirmed(r)],
         **{name: (None if est is None else survival_to_dict(est)) for name, est in survival.items()},
     }
+
+
+def _ends_unconfirmed(result: Mapping[str, Any]) -> bool:
+    """Whether the subject's last assessed response is an iUPD that was never confirmed (no progression date)."""
+    if result.get("date_of_progression"):
+        return False
+    assessed = [t.get("overall_response") for t in result.get("timepoints", [])[1:]
+                if t.get("overall_response") not in (None, "NE")]
+    return bool(assessed) and assessed[-1] == "iUPD"
 
 
 def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool) -> dict[str, str]:

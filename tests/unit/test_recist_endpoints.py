@@ -88,6 +88,22 @@ def test_os_is_censored_at_the_last_date_the_subject_is_known_alive() -> None:
                                     "the last scan when later")
 
 
+def test_subjects_whose_follow_up_ends_on_an_unconfirmed_iupd_are_named() -> None:
+    """The statistician's finding: an iUPD never confirmed at the last visit is censored, not an event, and nothing
+    said whom that concerns. The endpoints (and the report, the table) name them."""
+    from workstation.cli.endpoints import format_table
+
+    def sub(sid: str, sums: list[float]) -> dict[str, Any]:
+        case = make_case([target("T1", 100.0)], *[(42 * (n + 1), [m("T1", d)]) for n, d in enumerate(sums)],
+                         criteria="iRECIST")
+        case["subject_id"] = sid
+        return evaluate_case(case)
+
+    out = compute_endpoints([sub("S1", [90.0, 130.0]), sub("S2", [130.0, 140.0]), sub("S3", [130.0, 90.0])])
+    assert out["unconfirmed_iupd_at_end"] == ["S1"]  # S2 confirmed (iCPD), S3 reset (iSD)
+    assert "Follow-up ends on an iUPD never confirmed (PFS censored there): S1" in format_table(out)
+
+
 def test_pfs_starts_at_treatment_start_when_given() -> None:
     start = (BASELINE + timedelta(days=10)).isoformat()
     out = compute_endpoints([_subject("S1", [130], treatment_start=start)])

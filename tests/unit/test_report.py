@@ -230,3 +230,8 @@ def test_a_read_made_under_a_criteria_is_reported_before_one_derived_from_anothe
     build_report([bob], tmp_path / "one", title="T", generated=date(2026, 11, 27))
     with (tmp_path / "one" / "subjects.csv").open() as fh:
         assert {(r["criteria"], r["reader"]) for r in csv.DictReader(fh)} == {("RECIST 1.1", "bob"), ("iRECIST", "bob")}
+
+
+def test_the_report_names_the_subjects_whose_follow_up_ends_on_an_unconfirmed_iupd(report_dir: Path) -> None:
+    html = (report_dir / "report.html").read_text()
+    assert "Follow-up ends on an iUPD never confirmed (PFS censored there)</th><td>S04</td>" in html

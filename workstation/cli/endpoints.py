@@ -115,4 +115,7 @@ def format_table(out: dict[str, Any]) -> str:
              f"ORR: {_ci(out['orr'])}", f"DCR: {_ci(out['dcr'])}", "Best overall response:"]
     lines += [f"  {code:<18}{count}" for code, count in out["best_overall_response_counts"].items()]
     lines += [_km("PFS", out["pfs"]), _km("DoR", out["dor"]), _km("OS", out["os"])]
+    if out.get("unconfirmed_iupd_at_end"):
+        lines.append(f"Follow-up ends on an iUPD never confirmed (PFS censored there): "
+                     f"{', '.join(out['unconfirmed_iupd_at_end'])}")
     return "\n".join(lines)

@@ -130,6 +130,9 @@ def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
              ("Duration of response", _median_text(e.get("dor")))]
     if e.get("os"):
         rows.append(("Overall survival", _median_text(e["os"])))
+    unconfirmed = e.get("unconfirmed_iupd_at_end") or []
+    if unconfirmed:  # not progression events: the statistician should know whom that concerns
+        rows.append(("Follow-up ends on an iUPD never confirmed (PFS censored there)", ", ".join(unconfirmed)))
     methods = e.get("methods") or {}
     if methods:
         rows += [("PFS computed over", methods["pfs"])]
