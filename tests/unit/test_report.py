@@ -234,4 +234,5 @@ def test_a_read_made_under_a_criteria_is_reported_before_one_derived_from_anothe
 
 def test_the_report_names_the_subjects_whose_follow_up_ends_on_an_unconfirmed_iupd(report_dir: Path) -> None:
     html = (report_dir / "report.html").read_text()
-    assert "Follow-up ends on an iUPD never confirmed (PFS censored there)</th><td>S04</td>" in html
+    # every subject whose RECIST 1.1 PD is the last visit: under iRECIST an iUPD never confirmed
+    assert "Follow-up ends on an iUPD never confirmed (PFS censored there)</th><td>S01, S03, S04, S07</td>" in html
