@@ -56,6 +56,7 @@ _I_CODE = {R.CR: R.ICR, R.PR: R.IPR, R.SD: R.ISD, R.PD: R.IUPD, R.NE: R.NE, R.NO
 TARGETS, NON_TARGETS, NEW = "targets", "non-targets", "new lesions"
 #: The earliest scan after an iUPD that may confirm it: 4 weeks less the recommended variance of 2 days (iRECIST FAQ).
 ICPD_MIN_DAYS = 28 - 2
+_NT_PROGRESSED = (Status.UNEQUIVOCAL_PROGRESSION, Status.FURTHER_INCREASE)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class _Pending:
     new_target_sum_um: int
     new_target_ids: tuple[str, ...]
     new_ids: frozenset[str]
+    #: the non-targets in progression at the iUPD: another in unequivocal progression later is a further increase
+    non_targets_progressed: frozenset[str]
     #: the timepoint progression dates from, once confirmed: an earlier one where a new lesion behind the iUPD was
     #: first seen as equivocal (RECIST 1.1 sec. 4.3.5), else None (this iUPD's own)
     backdated_to: int | None = None
@@ -164,16 +167,20 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 if backdated is not None:
                     why += (f"; once confirmed, progression dates from {case.timepoints[backdated].label!r}, where "
                             "the new lesion was first seen as equivocal (RECIST 1.1 sec. 4.3.5, kept by iRECIST)")
+                in_progression = frozenset(i for i in non_targets if _status(tp, i) in _NT_PROGRESSED)
                 pending = _Pending(tp.label, tp.date, progressed, t.sum_um if t else None, nlt_sum,
-                                   tuple(new_targets.ids), frozenset(new.unequivocal), backdated)
+                                   tuple(new_targets.ids), frozenset(new.unequivocal), in_progression, backdated)
             else:
                 overall, why = _I_CODE[recist_overall], f"{_I_CODE[recist_overall].value} ({rule}; iRECIST)"
         else:
-            evidence = _confirmation_evidence(pending, tp, t, new.unequivocal, progressed, new_targets, non_targets,
-                                              case.timepoints[tp.index - 1])
+            evidence = _confirmation_evidence(pending, tp, t, new.unequivocal, progressed, new_targets, non_targets)
             days = (tp.date - pending.date).days
+            # the category in iUPD not evaluated here: the iUPD can be neither confirmed by it nor reset
+            unknown = [name for name, a in ((TARGETS, t), (NON_TARGETS, nt))
+                       if name in pending.categories and a is not None and a.response is R.NE]
+            evaluable = bool(progressed) or not (unassessed or unknown or recist_overall is R.NE)
             if evidence and days < ICPD_MIN_DAYS:
-                overall = R.IUPD
+                overall, disregarded = R.IUPD, True
                 why = (f"iUPD remains: {'; '.join(evidence)}, but {days} days after the iUPD at {pending.label!r} "
                        f"(< 4 weeks less 2 days): a scan this early does not confirm progression (iRECIST FAQ, EORTC "
                        "RECIST working group); confirm at a scan 4-8 weeks after the iUPD")
@@ -191,7 +198,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
                             f"progression at {tp.label!r}: progression dates from there, so this response does not "
                             "count for the best overall response (RECIST 1.1 sec. 4.3.5, 4.4.3)"))
                 confirmed, confirmed_at, pending = pending, tp.label, None
-            elif days < ICPD_MIN_DAYS:
+            elif days < ICPD_MIN_DAYS and evaluable:
                 overall, disregarded = R.IUPD, True
                 why = (f"iUPD remains: {days} days after the iUPD at {pending.label!r} (< 4 weeks less 2 days), a scan "
                        "this early neither confirms nor resets it: it is disregarded (iRECIST FAQ, EORTC RECIST "
@@ -201,6 +208,10 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 why = (f"NE: iUPD at {pending.label!r} stays unconfirmed; new lesion(s) {', '.join(unassessed)} not "
                        "assessed here (left out or not evaluated): without them the iUPD is neither confirmed nor "
                        "reset (iRECIST, Seymour 2017)")
+            elif not progressed and unknown:
+                overall = R.NE
+                why = (f"NE: iUPD at {pending.label!r} stays unconfirmed; the {' and '.join(unknown)} in iUPD not "
+                       "evaluated here: the iUPD is neither confirmed nor reset (iRECIST, Seymour 2017)")
             elif not progressed and recist_overall is not R.NE:
                 overall = _I_CODE[recist_overall]
                 why = (f"{overall.value}: iUPD at {pending.label!r} not confirmed and no category in progression "
@@ -269,7 +280,7 @@ def _status(tp: Timepoint, lesion_id: str) -> Status | None:
 
 def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment | None, unequivocal: tuple[str, ...],
                            progressed: set[str], new_targets: _NewLesionTargets,
-                           non_target_ids: Sequence[str], previous: Timepoint) -> list[str]:
+                           non_target_ids: Sequence[str]) -> list[str]:
     """Why the pending iUPD is confirmed at ``tp`` (empty when it is not)."""
     evidence: list[str] = []
     if TARGETS in pending.categories:
@@ -287,9 +298,10 @@ def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment
         grown = [i for i in non_target_ids if _status(tp, i) is Status.FURTHER_INCREASE]
         if grown:
             evidence.append(f"non-target lesion(s) {', '.join(grown)} increased further since the last assessment")
-        # another non-target, not in progression at the last assessment, in unequivocal progression now
+        # another non-target, not in progression at the iUPD, in unequivocal progression now (compared with the iUPD,
+        # not the scan before: that one may be disregarded as too early, or not have assessed it)
         newly = [i for i in non_target_ids if _status(tp, i) is Status.UNEQUIVOCAL_PROGRESSION
-                 and _status(previous, i) in (Status.PRESENT, Status.ABSENT)]
+                 and i not in pending.non_targets_progressed]
         if newly:
             evidence.append(f"non-target lesion(s) {', '.join(newly)} newly in unequivocal progression")
     elif NON_TARGETS in progressed:

@@ -235,3 +235,42 @@ def test_after_a_confirmed_icr_a_reappearing_lesion_is_iupd_as_under_recist() ->
     assert responses(result) == ["iCR", "iCR", "iUPD", "iCPD"]  # then +5 mm over the iUPD's 4 mm confirms it
     assert result["timepoints"][3]["target_response"] == "iUPD"
     assert "T1 present again after the complete response" in result["timepoints"][3]["reason"]
+
+
+def test_an_early_scan_that_is_not_evaluable_is_ne_and_an_early_new_lesion_sets_no_nadir() -> None:
+    """The re-check's findings: an early scan not evaluable was made an evaluable iUPD (moving iPFS censoring to it);
+    an early scan showing another new lesion still lowered the nadir, so the later scan "newly met" progression."""
+    ne = evaluate_case(make_case(BASE, (42, [m("T1", 60.0), st("NT1", "present")]),
+                                 (56, [st("T1", "not_evaluated"), st("NT1", "present")]), criteria="iRECIST"))
+    assert responses(ne) == ["iUPD", "NE"] and ne["last_assessment_date"] == ne["timepoints"][1]["date"]
+    base = [target("T1", 50.0)]
+    early_new = evaluate_case(make_case(
+        base, (42, [m("T1", 50.0), new("N1", organ="liver")]),
+        (56, [m("T1", 30.0), st("N1", "unequivocal"), new("N2", organ="lung")]),
+        (84, [m("T1", 36.0), st("N1", "absent"), st("N2", "absent")]), criteria="iRECIST"))
+    assert responses(early_new) == ["iUPD", "iUPD", "iSD"]  # reset: 36 mm against the nadir of 50, not 30
+    assert early_new["timepoints"][3]["nadir_mm"] == 50.0
+
+
+def test_a_non_target_newly_progressing_confirms_even_after_an_early_or_incomplete_scan() -> None:
+    """Another non-target in unequivocal progression is compared with the iUPD, not with the scan just before, which
+    may be disregarded as too early or may not have assessed it (the re-check's case E4: never confirmed)."""
+    two = [target("T1", 50.0), non_target("NT1"), non_target("NT2")]
+    iupd = (42, [m("T1", 50.0), st("NT1", "unequivocal_progression"), st("NT2", "present")])
+    both = [m("T1", 50.0), st("NT1", "unequivocal_progression"), st("NT2", "unequivocal_progression")]
+    after_early = evaluate_case(make_case(two, iupd, (56, both), (84, both), criteria="iRECIST"))
+    assert responses(after_early) == ["iUPD", "iUPD", "iCPD"]
+    gap = [m("T1", 50.0), st("NT1", "unequivocal_progression"), st("NT2", "not_evaluated")]
+    after_gap = evaluate_case(make_case(two, iupd, (84, gap), (126, both), criteria="iRECIST"))
+    assert responses(after_gap)[-1] == "iCPD"
+    assert after_gap["date_of_progression"] == after_gap["timepoints"][1]["date"]
+
+
+def test_a_non_target_iupd_is_neither_confirmed_nor_reset_where_the_non_targets_are_not_evaluated() -> None:
+    """The re-check's case FI8: the non-target behind the iUPD not evaluated, targets stable, reset the iUPD (iSD),
+    so the later further increase was a fresh iUPD. Unknown there, as a new lesion not assessed is: NE."""
+    result = irecist(BASE, [m("T1", 50.0), st("NT1", "unequivocal_progression")],
+                     [m("T1", 50.0), st("NT1", "not_evaluated")], [m("T1", 50.0), st("NT1", "further_increase")])
+    assert responses(result) == ["iUPD", "NE", "iCPD"]
+    assert "the non-targets in iUPD not evaluated here" in result["timepoints"][2]["reason"]
+    assert result["date_of_progression"] == result["timepoints"][1]["date"]
