@@ -13,6 +13,7 @@ recorded the same way: when a subject's review was decided is in the trail too.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping
 
 from workstation.audit import AuditAction, utc_now
@@ -22,6 +23,8 @@ from workstation.review.service import ReviewError, ReviewState, review_state
 from workstation.storage import audit_log
 from workstation.storage.database import StorageError
 from workstation.storage.read_store import DatabaseReadStore
+
+log = logging.getLogger(__name__)
 
 
 class CentralReadStore(DatabaseReadStore):
@@ -50,7 +53,11 @@ class CentralReadStore(DatabaseReadStore):
             yield
             after = self._state(pseudonym)
             if before is not None and after is not None and before != after:
-                self._record(pseudonym, before, after, cause)
+                try:
+                    self._record(pseudonym, before, after, cause)
+                except StorageError as exc:  # the read is saved; the entry is derived from its audited changes
+                    log.error("%s: review state %s -> %s not recorded in the audit trail: %s", pseudonym, before,
+                              after, exc)
         finally:
             self._watching = False
 
