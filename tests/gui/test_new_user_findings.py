@@ -482,6 +482,16 @@ def test_a_waiting_outline_declared_a_non_target_and_found_again_at_follow_up(qt
     at_week6 = w.session.read.timepoints[1].assessments["NT1"]
     assert at_week6.status is LesionStatus.PRESENT and at_week6.point_mm is not None and not at_week6.measurements
     assert [lid for lid in w.session.read.lesions if lid.startswith("N") and lid != "NT1"] == []  # no new lesion
+    # in unequivocal progression, its place is kept, and placing it again keeps the progression (a radiologist's click
+    # on a progressing non-target, then Enter, set it "present": an iUPD became iSD)
+    w.session.set_status("NT1", LesionStatus.UNEQUIVOCAL_PROGRESSION)
+    assert w.session.read.timepoints[1].assessments["NT1"].point_mm == at_week6.point_mm
+    w.session.select_lesion("NT1")
+    QTest.keyClick(w, Qt.Key.Key_G)
+    _wait_pending(qtbot, w, organ=None)
+    assert "non-target: unequivocal progression" in w.decision_bar.lesion_choice.currentText()
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert w.session.read.timepoints[1].assessments["NT1"].status is LesionStatus.UNEQUIVOCAL_PROGRESSION
 
 
 def test_the_axis_lengths_of_a_small_node_do_not_overlap(qtbot, window):

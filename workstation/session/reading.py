@@ -297,7 +297,8 @@ class ReadingSession:
         self, lesion_id: str, status: LesionStatus, merged_into: str | None = None, point: Point | None = None
     ) -> None:
         """Record a status without a measurement (disappeared, too small, present, absent, not evaluated, ...);
-        ``point``: where the reader saw it (kept from before when not given and the status is unchanged)."""
+        ``point``: where the reader saw it (kept from before when not given and the lesion is still seen: present
+        becoming unequivocal progression is still where it was)."""
         lesion = self._require(lesion_id)
         allowed = _ALLOWED_STATUS[lesion.role]
         if status not in allowed:
@@ -311,7 +312,9 @@ class ReadingSession:
             tp = read.timepoints[tp_index]
             current = tp.assessments.get(lesion_id)
             measurements = current.measurements if (current and status is LesionStatus.MEASURED) else []
-            seen = point or (current.point_mm if current is not None and current.status is status else None)
+            still_seen = current is not None and (
+                current.status is status or (current.status in SEEN_STATUSES and status in SEEN_STATUSES))
+            seen = point or (current.point_mm if current is not None and still_seen else None)
             tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into, point_mm=seen)
 
         self._edit(f"{lesion_id}: {status.value.replace('_', ' ')}", lesion_id, apply, tp_index)
@@ -370,6 +373,10 @@ class ReadingSession:
             self.dirty_changed.emit(False)
 
 
+#: The statuses of a lesion seen on the images without a measurement: its place is kept from one to another.
+SEEN_STATUSES = frozenset({LesionStatus.PRESENT, LesionStatus.UNEQUIVOCAL_PROGRESSION, LesionStatus.FURTHER_INCREASE,
+                           LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL})
+
 _ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
     Role.TARGET: (
         LesionStatus.MEASURED,
@@ -395,6 +402,13 @@ _ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
         LesionStatus.NOT_EVALUATED,
     ),
 }
+
+
+def non_target_seen_status(session: ReadingSession, lesion_id: str) -> LesionStatus:
+    """The status a non-target keeps where the reader places it at this timepoint (a click on it): its own when that
+    says it is seen (present, unequivocal progression, further increase), else present."""
+    a = session.assessment(lesion_id)
+    return a.status if a is not None and a.status in SEEN_STATUSES else LesionStatus.PRESENT
 
 
 def allowed_statuses(role: Role) -> tuple[LesionStatus, ...]:

@@ -9,7 +9,7 @@ from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from workstation.read_model import Role
-from workstation.session.reading import NODE_ORGAN, ReadingSession
+from workstation.session.reading import NODE_ORGAN, ReadingSession, non_target_seen_status
 from workstation.ui.lesion_table import ORGANS
 
 NEW_CHOICES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Role.NEW: "new lesion"}
@@ -171,8 +171,11 @@ class DecisionBar(QFrame):
         for role in (Role.TARGET, Role.NON_TARGET) if session.is_baseline else (Role.NEW,):
             self.lesion_choice.addItem(NEW_CHOICES[role], role)
         for lesion_id, lesion in session.read.lesions.items():
-            # a non-target is not measured: accepting on it records it present, where the outline is
-            what = f"{lesion.organ}, non-target: present" if lesion.role is Role.NON_TARGET else lesion.organ
+            # a non-target is not measured: accepting on it records where it is seen, keeping a status that says it is
+            # seen (unequivocal progression stays so), else present
+            what = lesion.organ
+            if lesion.role is Role.NON_TARGET:
+                what += f", non-target: {non_target_seen_status(session, lesion_id).value.replace('_', ' ')}"
             self.lesion_choice.addItem(f"{lesion_id} ({what})", lesion_id)
         index = self.lesion_choice.findData(guess) if guess is not None else 0
         self.lesion_choice.setCurrentIndex(max(index, 0))

@@ -1033,10 +1033,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         """Where a lesion set present (or progressing, or a new lesion confirmed) from the status box was seen: where
         it is proposed at this follow-up, unless the reader placed it here already (a radiologist's non-target, set
         present without a click, had no place at week 6: it was never marked nor in the SR there)."""
+        from workstation.session.reading import SEEN_STATUSES
+
         s = self.session
-        seen = (LesionStatus.PRESENT, LesionStatus.UNEQUIVOCAL_PROGRESSION, LesionStatus.FURTHER_INCREASE,
-                LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL)  # fmt: skip
-        if s is None or status not in seen:
+        if s is None or status not in SEEN_STATUSES:
             return None
         a = s.assessment(lesion_id)
         if a is not None and a.point_mm is not None:

@@ -22,7 +22,7 @@ from workstation.mask_store import MaskStoreError
 from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Role
 from workstation.session.followup import LesionProposal
 from workstation.session.measure import MeasureError, manual_measurement, move_endpoint
-from workstation.session.reading import SessionError
+from workstation.session.reading import SessionError, non_target_seen_status
 from workstation.session.suggestions import Suggestion
 from workstation.session.tracked import TrackedHit, lesion_at, outline_hits, overlapped_lesions
 from workstation.ui.viewer import Tool
@@ -387,7 +387,9 @@ class MeasuringMixin:
                 lesion_id = s.add_lesion(choice, bar.organ(), self.node_check.isChecked(), measurement=m)
             elif s.read.lesions[choice].role is Role.NON_TARGET:
                 lesion_id = choice
-                s.set_status(lesion_id, LesionStatus.PRESENT, point=m.centre_mm())  # where it is seen now
+                # where it is seen now; a status that says it is seen (unequivocal progression, ...) stays: a click
+                # on a progressing non-target reset it to "present" (an iUPD became iSD)
+                s.set_status(lesion_id, non_target_seen_status(s, lesion_id), point=m.centre_mm())
                 recorded = False  # a non-target is present, not measured: its outline is not kept
             else:
                 lesion_id = choice
