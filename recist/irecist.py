@@ -307,8 +307,8 @@ def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment
     elif NON_TARGETS in progressed:
         evidence.append("non-target lesions progressed (newly meeting RECIST 1.1 progression)")
     another = [i for i in unequivocal if i not in pending.new_ids]
-    if another:
-        evidence.append(f"another new lesion ({', '.join(another)})")
+    if another:  # "another" only where the iUPD had new lesions already
+        evidence.append(f"{'another new lesion' if pending.new_ids else 'a new lesion'} ({', '.join(another)})")
     if NEW in pending.categories:
         nlt_sum, _ = new_targets.sum_um(tp, pending.new_target_ids)
         if pending.new_target_ids and nlt_sum - pending.new_target_sum_um >= PD_ABSOLUTE_UM:

@@ -13,7 +13,7 @@ from tests.services import postgres_server as pg
 from tests.services.postgres_server import PASSWORD, make_read, make_users
 from tests.services.test_review import IDENTITY, central_read, site_read, sources
 from workstation.review.service import ReviewState, adjudicate, adjudication_case, enrol_subject, review_state
-from workstation.storage import open_database
+from workstation.storage import audit_log, open_database
 from workstation.storage.read_store import DatabaseReadStore
 from workstation.storage.repository import load_read
 from workstation.ui.review import AdjudicationDialog, LoginDialog, ReasonDialog, SignatureDialog
@@ -82,6 +82,10 @@ def test_signature_dialog_signs_with_the_password_and_shows_refusals(qtbot, db) 
     assert not dialog.meaning.isEditable()
     qtbot.keyClicks(dialog.focusWidget(), "typed first")
     assert dialog.password.text() == "typed first" and dialog.meaning.currentText() == MEANINGS[0]
+    dialog.password.clear()
+    dialog.ok.click()  # nothing typed in the password box: said, and no failed sign-in audited
+    assert dialog.error.text() == "enter your password to sign" and calls == []
+    assert not [e for e in audit_log.entries(db) if e.action == "login-failed"]
     dialog.password.setText("wrong password")
     dialog.ok.click()
     assert "wrong user name or password" in dialog.error.text() and dialog.result() != QDialog.DialogCode.Accepted

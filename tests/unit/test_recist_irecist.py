@@ -163,6 +163,10 @@ def test_iupd_by_non_targets_confirmed_by_further_non_target_progression_or_targ
                       [m("T1", 50.0), st("NT1", "further_increase")])
     assert responses(further) == ["iUPD", "iUPD", "iCPD"]
     assert "NT1 increased further since the last assessment" in further["timepoints"][3]["reason"]
+    # a new lesion after a non-target iUPD confirms it too: "a new lesion", not "another" (there was none before)
+    with_new = irecist(BASE, first, [m("T1", 50.0), st("NT1", "unequivocal_progression"), new("N1")])
+    assert responses(with_new) == ["iUPD", "iCPD"]
+    assert "confirmed: a new lesion (N1)" in with_new["timepoints"][2]["reason"]
     assert further["date_of_progression"] == further["timepoints"][1]["date"]
     back = irecist(BASE, first, [m("T1", 50.0), st("NT1", "present")])
     assert responses(back) == ["iUPD", "iSD"]

@@ -649,13 +649,15 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.open_timepoint(index, tp)
 
     def _leave_subject(self) -> bool:
-        if self.pending is not None and not self.confirm("Discard the measurement that is not accepted yet?"):
+        if self.pending is not None and not self.confirm("Discard the measurement that is not accepted yet?",
+                                                         default_no=True):  # Enter keeps it
             return False
         if self.session is not None and self.session.dirty:
             try:
                 self.session.save()
             except (ReadStoreError, SessionError) as exc:
-                return self.confirm(f"The read could not be saved ({exc}). Leave it anyway and lose the changes?")
+                return self.confirm(f"The read could not be saved ({exc}). Leave it anyway and lose the changes?",
+                                    default_no=True)
         return True
 
     def go_to_timepoint(self, tp_index: int) -> None:
@@ -663,7 +665,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if s is None:
             return
         if self.pending is not None and tp_index != s.current_timepoint:
-            if not self.confirm("Discard the measurement that is not accepted yet?"):
+            if not self.confirm("Discard the measurement that is not accepted yet?", default_no=True):
                 return
             self._clear_pending()
         s.go_to_timepoint(tp_index)

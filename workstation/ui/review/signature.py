@@ -59,6 +59,10 @@ class SignatureDialog(QDialog):
         if not meaning:
             self.error.setText("a signature needs its meaning")
             return
+        if not self.password.text():  # nothing typed there: not a failed sign-in to audit
+            self.error.setText("enter your password to sign")
+            self.password.setFocus()
+            return
         try:
             self._sign(self.password.text(), meaning)
         except Exception as exc:  # the service's one-line refusal (wrong password, stale read, order, ...)
