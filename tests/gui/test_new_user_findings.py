@@ -584,3 +584,20 @@ def test_a_long_warning_is_shortened_to_the_bar_and_whole_in_its_tooltip(qtbot, 
     warning = html.unescape(shown[1])  # as the label shows it (rich text)
     lines = label.fontMetrics().boundingRect(0, 0, label.width(), 10_000, Qt.TextFlag.TextWordWrap, warning)
     assert lines.height() <= 2 * label.fontMetrics().lineSpacing() + 2  # it fits the two lines left to it
+
+
+def test_the_doubt_keeps_a_line_of_its_own_under_three_head_lines(qtbot, window):
+    """A radiologist: a click on normal liver next to T1 gave a doubtful outline "on the outline of T1", whose third
+    head line pushed the low-confidence warning to a fourth line the bar cut off, unseen. The bar now grows a line."""
+    w = window
+    w.show()
+    bar = w.decision_bar
+    bar.describe(["<b>43.8 × 26.0 mm</b>", "→ T1", "↻ on the outline of T1: Enter re-measures T1"],
+                 "low confidence (0.07): the outline spreads into a faint region")
+    shown = bar.label.text().split("<br>")
+    assert len(shown) == 4 and shown[3].startswith("⚠ low confidence")
+    grown = bar.height()
+    assert bar.label.height() >= 4 * bar.label.fontMetrics().lineSpacing()
+    bar.describe(["<b>30.0 × 20.0 mm</b>", "→ T1"], "")
+    assert bar.label.height() < 4 * bar.label.fontMetrics().lineSpacing()  # three lines again
+    assert bar.height() == grown - bar.label.fontMetrics().lineSpacing() == bar.idle_hint.height()

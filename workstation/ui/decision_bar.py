@@ -92,6 +92,7 @@ class DecisionBar(QFrame):
         outer.addLayout(top)
         outer.addLayout(row)
         self.setFixedHeight(self.sizeHint().height())
+        self._base_height = self.height()  # with a three-line description
         # its width follows the viewers (never the other way round), hidden it keeps its place: the viewers keep
         # their geometry when a measurement comes and goes
         self.setSizePolicy(QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed))
@@ -118,7 +119,13 @@ class DecisionBar(QFrame):
     def _refit(self) -> None:
         lines = list(self._head)
         if self._warning:
-            lines.append(html.escape(self.lines_wide(f"⚠ {self._warning}", 3 - len(lines))))
+            # at least one line of its own: with three head lines (the diameters, where they go, "on the outline of
+            # T1") the doubt went to a fourth line the bar cut off, unseen
+            lines.append(html.escape(self.lines_wide(f"⚠ {self._warning}", max(1, 3 - len(lines)))))
+        spacing = self.label.fontMetrics().lineSpacing()
+        self.label.setFixedHeight(max(3, len(lines)) * spacing + 2)
+        # a fourth line (rare) grows the bar for as long as it is shown; the images give way by that line
+        self.setFixedHeight(self._base_height + max(0, len(lines) - 3) * spacing)
         self.label.setText("<br>".join(lines))
 
     def eventFilter(self, a0: QObject | None, a1: QEvent | None) -> bool:
