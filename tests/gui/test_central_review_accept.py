@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.gui.conftest import LESIONS
 from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
 from tests.services.postgres_server import PASSWORD
+from workstation.ui.mm_text import mm
 from workstation.ui.viewer import Tool
 
 
@@ -39,7 +40,7 @@ def test_only_recorded_measurements_keep_their_outline(qtbot, window):
     w.accept_pending()
     t1 = w.session.read.timepoints[0].assessments["T1"].measurements[0]
     assert masks(w) == {t1.mask_ref}
-    assert f"T1: {t1.long_axis_mm:.1f} mm recorded" in w.statusBar().currentMessage()
+    assert f"T1: {mm(t1.long_axis_mm)} mm recorded" in w.statusBar().currentMessage()
 
 
 def test_a_node_is_reported_by_its_short_axis(qtbot, window):
@@ -53,7 +54,7 @@ def test_a_node_is_reported_by_its_short_axis(qtbot, window):
     m = w.session.read.timepoints[0].assessments["T1"].measurements[0]
     assert w.session.read.lesions["T1"].is_node and m.short_axis_mm is not None
     message = w.statusBar().currentMessage()
-    assert f"T1: short axis {m.short_axis_mm:.1f} mm recorded" in message, message
+    assert f"T1: short axis {mm(m.short_axis_mm)} mm recorded" in message, message
 
 
 

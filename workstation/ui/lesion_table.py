@@ -13,6 +13,7 @@ from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget,
 from workstation.read_model import LesionStatus, MeasurementOrigin, Role
 from workstation.session.baseline_rules import RuleFinding
 from workstation.session.reading import ReadingSession, allowed_statuses
+from workstation.ui.mm_text import mm
 
 ORGANS = ("liver", "lung", "lymph node", "stomach", "oesophagus", "peritoneum", "pleura", "bone", "adrenal", "other")
 
@@ -46,7 +47,7 @@ def cell_text(session: ReadingSession, lesion_id: str, tp_index: int) -> str:
         parts = []
         for m in a.measurements:
             d = m.short_axis_mm if lesion.is_node else m.long_axis_mm
-            parts.append(f"{d:.1f} mm{_ORIGIN_MARK[m.origin]}" if d is not None else "?")
+            parts.append(f"{mm(d)} mm{_ORIGIN_MARK[m.origin]}" if d is not None else "?")
         return " + ".join(parts) if parts else "measured"
     if a.status is LesionStatus.MERGED:
         return f"merged into {a.merged_into}"

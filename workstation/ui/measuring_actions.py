@@ -25,6 +25,7 @@ from workstation.session.measure import MeasureError, manual_measurement, move_e
 from workstation.session.reading import SessionError, non_target_seen_status
 from workstation.session.suggestions import Suggestion
 from workstation.session.tracked import TrackedHit, lesion_at, outline_hits, overlapped_lesions
+from workstation.ui.mm_text import mm
 from workstation.ui.viewer import Tool
 
 if TYPE_CHECKING:
@@ -67,9 +68,9 @@ def middle_of(segment: tuple[tuple[float, float, float], tuple[float, float, flo
 def _recorded_text(m: Measurement, is_node: bool) -> str:
     """What was recorded, as RECIST counts it: a lymph node by its short axis (RECIST 1.1 section 4.2)."""
     if is_node and m.short_axis_mm is not None:
-        long = "not measured" if m.long_axis_mm is None else f"{m.long_axis_mm:.1f} mm"
-        return f"short axis {m.short_axis_mm:.1f} mm recorded (node; long axis {long})"
-    return f"{m.long_axis_mm:.1f} mm recorded"
+        long = "not measured" if m.long_axis_mm is None else f"{mm(m.long_axis_mm)} mm"
+        return f"short axis {mm(m.short_axis_mm)} mm recorded (node; long axis {long})"
+    return f"{mm(m.long_axis_mm)} mm recorded"
 
 
 class MeasuringMixin:
@@ -255,10 +256,10 @@ class MeasuringMixin:
         if p is None or s is None:
             return
         m = p.measurement
-        short = f" × {m.short_axis_mm:.1f}" if m.short_axis_mm is not None else ""
+        short = f" × {mm(m.short_axis_mm)}" if m.short_axis_mm is not None else ""
         vol = f", {m.volume_ml:.1f} mL" if m.volume_ml else ""
         node = " as a lymph node (short axis counts)" if p.suggestion is not None and p.suggestion.is_node else ""
-        lines = [f"<b>{title}</b>: {m.long_axis_mm:.1f}{short} mm{vol} ({m.origin.value}){node}"]
+        lines = [f"<b>{title}</b>: {mm(m.long_axis_mm)}{short} mm{vol} ({m.origin.value}){node}"]
         outline = None
         if p.suggestion is not None and self.current_viewer.volume is not None:
             outline = p.suggestion.outline_mask(self.current_viewer.volume.shape, p.slice_index)

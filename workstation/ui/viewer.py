@@ -20,6 +20,7 @@ from PyQt6.QtGui import QKeyEvent, QResizeEvent
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from imaging.volume import Volume
+from workstation.ui.mm_text import mm
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -437,7 +438,7 @@ class SliceViewer(QWidget):
             # the long axis's length beyond its second end, the short axis's beyond its first: on a small node the
             # two ends are close, and the labels overlapped
             anchor, at = ((-0.1, -0.1), (bx, by)) if axis == "long" else ((1.1, 1.1), (ax, ay))
-            label = pg.TextItem(f"{length:.1f} mm", color=colour, anchor=anchor)
+            label = pg.TextItem(f"{mm(length)} mm", color=colour, anchor=anchor)
             label.setPos(*at)
             for item in (roi, label):
                 self.vb.addItem(item)
