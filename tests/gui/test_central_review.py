@@ -516,9 +516,8 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
     the subject is shown again as it now is while it still awaits adjudication (not, once the reads agree)."""
     import copy
 
-    from tests.services.postgres_server import PASSWORD, make_users
-    from tests.services.test_review import central_read, site_read, sources
-    from workstation.review.service import enrol_subject, open_blinded_case
+    from tests.services.postgres_server import PASSWORD
+    from workstation.review.service import open_blinded_case
     from workstation.storage import open_database
     from workstation.storage.repository import save_read
     from workstation.ui.review import AdjudicationDialog
@@ -526,13 +525,7 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
 
     db = open_database(str(tmp_path / "review.db"))
     try:
-        people = make_users(db)
-        site = site_read()
-        save_read(db, site, user=people["site1"], expected_version=None)
-        pseudonym = enrol_subject(db, site.subject_id, sources(site), readers=("reader1", "reader2"),
-                                  admin=people["admin"])  # fmt: skip
-        central_read(db, pseudonym, people["reader1"], 20.0, "")  # PR
-        central_read(db, pseudonym, people["reader2"], 70.0, "")  # PD: awaiting adjudication
+        people, _, pseudonym = discordant_subject(db)
         win = AdjudicationWindow(db, people["adjud"])
         qtbot.addWidget(win)
 
@@ -566,3 +559,20 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
         assert win.subjects.count() == 0
     finally:
         db.close()
+
+
+def discordant_subject(db: Any) -> tuple[dict[str, Any], Any, str]:
+    """Users, a site read and its subject in central review, read PR by reader 1 and PD by reader 2, so awaiting
+    adjudication: (the users, the site read, the pseudonym)."""
+    from tests.services.postgres_server import make_users
+    from tests.services.test_review import central_read, site_read, sources
+    from workstation.review.service import enrol_subject
+    from workstation.storage.repository import save_read
+
+    people = make_users(db)
+    site = site_read()
+    save_read(db, site, user=people["site1"], expected_version=None)
+    pseudonym = enrol_subject(db, site.subject_id, sources(site), readers=("reader1", "reader2"), admin=people["admin"])
+    central_read(db, pseudonym, people["reader1"], 20.0, "")  # PR
+    central_read(db, pseudonym, people["reader2"], 70.0, "")  # PD: awaiting adjudication
+    return people, site, pseudonym

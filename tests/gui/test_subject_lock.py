@@ -112,24 +112,15 @@ def test_the_worklist_and_the_status_bar_say_a_subject_is_locked_from_the_start(
 def test_the_adjudicator_is_not_offered_a_locked_subject_and_opening_one_is_refused_at_once(
     qtbot, tmp_path, monkeypatch
 ):
-    from tests.services.postgres_server import make_users
-    from tests.services.test_review import central_read, site_read, sources
-    from workstation.review.service import enrol_subject
+    from tests.gui.test_central_review import discordant_subject
     from workstation.storage import audit_log, open_database
     from workstation.storage.locks import lock_subjects
-    from workstation.storage.repository import save_read
     from workstation.ui.review import AdjudicationDialog
     from workstation.ui.review.adjudication_worklist import AdjudicationWindow
 
     db = open_database(str(tmp_path / "review.db"))
     try:
-        people = make_users(db)
-        site = site_read()
-        save_read(db, site, user=people["site1"], expected_version=None)
-        pseudonym = enrol_subject(db, site.subject_id, sources(site), readers=("reader1", "reader2"),
-                                  admin=people["admin"])  # fmt: skip
-        central_read(db, pseudonym, people["reader1"], 20.0, "")  # PR
-        central_read(db, pseudonym, people["reader2"], 70.0, "")  # PD: awaiting adjudication
+        people, site, pseudonym = discordant_subject(db)
         win = AdjudicationWindow(db, people["adjud"])
         qtbot.addWidget(win)
         assert win.subjects.count() == 1
