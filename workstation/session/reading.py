@@ -312,9 +312,10 @@ class ReadingSession:
             tp = read.timepoints[tp_index]
             current = tp.assessments.get(lesion_id)
             measurements = current.measurements if (current and status is LesionStatus.MEASURED) else []
-            still_seen = current is not None and (
-                current.status is status or (current.status in SEEN_STATUSES and status in SEEN_STATUSES))
-            seen = point or (current.point_mm if current is not None and still_seen else None)
+            kept = None  # where it was seen, while it is still seen (present becoming progression stays there)
+            if current is not None and (current.status is status or {current.status, status} <= SEEN_STATUSES):
+                kept = current.point_mm
+            seen = point or kept
             tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into, point_mm=seen)
 
         self._edit(f"{lesion_id}: {status.value.replace('_', ' ')}", lesion_id, apply, tp_index)

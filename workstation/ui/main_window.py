@@ -49,7 +49,7 @@ from workstation.session.followup import (
     register_rigid,
 )
 from workstation.session.persistence import JsonReadStore, ReadClosedError, ReadStore, ReadStoreError
-from workstation.session.reading import Change, ReadingSession, SessionError
+from workstation.session.reading import SEEN_STATUSES, Change, ReadingSession, SessionError, allowed_statuses
 from workstation.session.response import summarize
 from workstation.session.retrieved import add_remembered, remembered
 from workstation.session.series_choice import choice_note
@@ -1002,8 +1002,6 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         s.select_lesion(ids[i % len(ids)])
 
     def _fill_status_combo(self) -> None:
-        from workstation.session.reading import allowed_statuses
-
         self.status_combo.clear()
         s = self.session
         if s is None or s.selected_lesion is None:
@@ -1035,8 +1033,6 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         """Where a lesion set present (or progressing, or a new lesion confirmed) from the status box was seen: where
         it is proposed at this follow-up, unless the reader placed it here already (a radiologist's non-target, set
         present without a click, had no place at week 6: it was never marked nor in the SR there)."""
-        from workstation.session.reading import SEEN_STATUSES
-
         s = self.session
         if s is None or status not in SEEN_STATUSES:
             return None
