@@ -58,7 +58,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
     nadir_um = baseline_um
     rows = [base]
     progression_date: date | None = None
-    pd_from: int | None = None  # the timepoint progression was backdated to (sec. 4.3.5), if it was
+    pd_from: int | None = None  # the timepoint progression dates from (backdated by sec. 4.3.5, if it was)
     crs = ResponseRun(Response.CR)
     prs = ResponseRun(Response.PR, Response.CR)  # a confirmed PR continues (partial_response_continues)
     present_new: set[str] = set()
@@ -98,21 +98,24 @@ def _evaluate_recist(case: Case) -> CaseResult:
             reason += (f"; after progression on {progression_date.isoformat()}: not used for the best overall "
                        "response (RECIST 1.1 sec. 4.4.3)")
         if overall is Response.PD and progression_date is None:
-            progression_date = tp.date
-            if new.status is NewLesions.YES:
-                first_seen = min(case.lesions[i].first_timepoint for i in new.unequivocal)
-                if first_seen < tp.index:
-                    progression_date = case.timepoints[first_seen].date
-                    reason += (f"; progression dates from {case.timepoints[first_seen].label!r}, where the new lesion "
-                               "was first seen as equivocal (RECIST 1.1 sec. 4.3.5)")
-                    # The scans since the equivocal one were after progression: their responses, as assessed then,
-                    # stay on record but no longer count for the best overall response (sec. 4.4.3).
-                    pd_from = first_seen
-                    for j in range(first_seen, tp.index):
-                        rows[j] = rows[j]._replace(reason=(
-                            f"{rows[j].reason}; the equivocal new lesion seen here was confirmed at {tp.label!r}: "
-                            "progression dates from here, so this response does not count for the best overall "
-                            "response (RECIST 1.1 sec. 4.3.5, 4.4.3)"))
+            progression_date, pd_from = tp.date, tp.index
+        if new.status is NewLesions.YES and pd_from is not None:
+            # sec. 4.3.5: once a new lesion is unequivocal, progression dates from the scan where it was first seen as
+            # equivocal; also when that is confirmed only after a progression by other lesions (treatment beyond
+            # progression, as under iRECIST, keeps the scans coming)
+            first_seen = min(case.lesions[i].first_timepoint for i in new.unequivocal)
+            if first_seen < pd_from:
+                progression_date = case.timepoints[first_seen].date
+                reason += (f"; progression dates from {case.timepoints[first_seen].label!r}, where the new lesion "
+                           "was first seen as equivocal (RECIST 1.1 sec. 4.3.5)")
+                # The scans since the equivocal one were after progression: their responses, as assessed then,
+                # stay on record but no longer count for the best overall response (sec. 4.4.3).
+                for j in range(first_seen, pd_from):
+                    rows[j] = rows[j]._replace(reason=(
+                        f"{rows[j].reason}; the equivocal new lesion seen here was confirmed at {tp.label!r}: "
+                        "progression dates from here, so this response does not count for the best overall "
+                        "response (RECIST 1.1 sec. 4.3.5, 4.4.3)"))
+                pd_from = first_seen
         sum_um = t.sum_um if t else None
         rows.append(TimepointResponse(
             tp.label, tp.date, sum_um, nadir_um if t else None,

@@ -239,3 +239,36 @@ def test_a_confirmed_partial_response_continues_until_progression(criteria: str)
     assert responses(course(70.0, 80.0)) == [f"{i}PR", f"{i}SD"]
     # the criteria for PD still end it: +20 % and +5 mm over the nadir (70 -> 84)
     assert responses(course(70.0, 70.0, 83.0, 84.0))[2:] == [f"{i}PR", f"{i}UPD" if i else "PD"]
+
+
+def test_an_equivocal_new_lesion_confirmed_after_progression_by_a_target_backdates_progression() -> None:
+    """RECIST 1.1 sec. 4.3.5: "If repeat scans confirm there is definitely a new lesion, then progression should be
+    declared using the date of the initial scan." Here the targets progress first (day 84) and the new lesion, equivocal
+    since day 42, is confirmed only at day 126, on a scan after progression (treatment beyond progression): PFS ends
+    at day 42, not 84, and the day-42 PR no longer counts."""
+    result = evaluate_case(make_case(
+        [target("T1", 50.0)],
+        (42, [m("T1", 30.0), new("N1", "equivocal")]),
+        (84, [m("T1", 60.0), st("N1", "equivocal")]),
+        (126, [m("T1", 62.0), st("N1", "unequivocal")]),
+    ))
+    assert responses(result) == ["PR", "PD", "PD"]
+    assert result["date_of_progression"] == result["timepoints"][1]["date"]
+    assert "progression dates from 'day 42'" in result["timepoints"][3]["reason"]
+    assert "confirmed at 'day 126'" in result["timepoints"][1]["reason"]
+    assert result["best_overall_response"] == "PD"
+    assert result["date_of_first_response"] is None
+
+
+def test_a_new_lesion_first_seen_after_progression_moves_nothing() -> None:
+    """Progression stays at the first PD when the new lesion was first seen after it (sec. 4.3.5 dates from the first
+    equivocal scan, never later than the progression already found)."""
+    result = evaluate_case(make_case(
+        [target("T1", 50.0)],
+        (42, [m("T1", 30.0)]),
+        (84, [m("T1", 60.0), new("N1", "equivocal")]),
+        (126, [m("T1", 62.0), st("N1", "unequivocal")]),
+    ))
+    assert result["date_of_progression"] == result["timepoints"][2]["date"]
+    assert "progression dates from" not in result["timepoints"][3]["reason"]
+    assert result["best_overall_response"] == "SD"  # the day-42 PR was never confirmed
