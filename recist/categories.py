@@ -10,7 +10,7 @@ from datetime import date
 from typing import NamedTuple
 
 from recist.measure import NODE_NORMAL_BELOW_UM, fmt_mm, fmt_pct, meets_partial_response, meets_progression
-from recist.model import LesionDeclaration, NewLesions, Response, Status, Timepoint
+from recist.model import Case, LesionDeclaration, NewLesions, Response, Status, Timepoint
 
 
 class TargetAssessment(NamedTuple):
@@ -234,3 +234,18 @@ def reappeared(
         if obs is not None and obs.status in back_when:
             back.non_targets.append(nt.lesion_id)
     return back
+
+
+def equivocal_since(case: Case, lesion_id: str, index: int) -> int:
+    """The first of the timepoints right before ``index`` where the new lesion was recorded equivocal without a break
+    (``index`` itself when it was not equivocal at the one before): where its progression dates from once it is
+    unequivocal (RECIST 1.1 sec. 4.3.5), never across a visit where it was unequivocal, gone or not assessed."""
+    since = index
+    while since > 1 and status_of(case.timepoints[since - 1], lesion_id) is Status.EQUIVOCAL:
+        since -= 1
+    return since
+
+
+def status_of(tp: Timepoint, lesion_id: str) -> Status | None:
+    obs = tp.observations.get(lesion_id)
+    return None if obs is None else obs.status

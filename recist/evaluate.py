@@ -13,6 +13,7 @@ from recist.categories import (
     assess_new_lesions,
     assess_non_targets,
     assess_targets,
+    equivocal_since,
     new_lesions_unassessed,
     partial_response_continues,
     reappeared,
@@ -103,7 +104,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
             # sec. 4.3.5: once a new lesion is unequivocal, progression dates from the scan where it was first seen as
             # equivocal; also when that is confirmed only after a progression by other lesions (treatment beyond
             # progression, as under iRECIST, keeps the scans coming)
-            first_seen = min(case.lesions[i].first_timepoint for i in new.unequivocal)
+            first_seen = min(equivocal_since(case, i, tp.index) for i in new.unequivocal)
             if first_seen < pd_from:
                 progression_date = case.timepoints[first_seen].date
                 reason += (f"; progression dates from {case.timepoints[first_seen].label!r}, where the new lesion "

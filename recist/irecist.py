@@ -41,9 +41,11 @@ from recist.categories import (
     assess_new_lesions,
     assess_non_targets,
     assess_targets,
+    equivocal_since,
     new_lesions_unassessed,
     partial_response_continues,
     reappeared,
+    status_of,
 )
 from recist.evaluate import baseline_response, finish_case, join_reason
 from recist.measure import PD_ABSOLUTE_UM, fmt_mm, mm_to_um, pct_value
@@ -162,12 +164,12 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 overall = R.IUPD
                 why = (f"iUPD: RECIST 1.1 progression in {', '.join(sorted(progressed))} ({rule}); to be confirmed "
                        "at the next assessment (iRECIST, Seymour 2017)")
-                first_seen = min((_equivocal_since(case, i, tp.index) for i in new.unequivocal), default=tp.index)
+                first_seen = min((equivocal_since(case, i, tp.index) for i in new.unequivocal), default=tp.index)
                 backdated = first_seen if NEW in progressed and first_seen < tp.index else None
                 if backdated is not None:
                     why += (f"; once confirmed, progression dates from {case.timepoints[backdated].label!r}, where "
                             "the new lesion was first seen as equivocal (RECIST 1.1 sec. 4.3.5, kept by iRECIST)")
-                in_progression = frozenset(i for i in non_targets if _status(tp, i) in _NT_PROGRESSED)
+                in_progression = frozenset(i for i in non_targets if status_of(tp, i) in _NT_PROGRESSED)
                 pending = _Pending(tp.label, tp.date, progressed, t.sum_um if t else None, nlt_sum,
                                    tuple(new_targets.ids), frozenset(new.unequivocal), in_progression, backdated)
             else:
@@ -263,21 +265,6 @@ def _new_reason(reason: str, new_targets: _NewLesionTargets, nlt_sum: int, compl
     return f"{reason}; new-lesion targets {', '.join(new_targets.ids)} sum {total}"
 
 
-def _equivocal_since(case: Case, lesion_id: str, index: int) -> int:
-    """The first of the timepoints right before ``index`` where the new lesion was recorded equivocal without a break
-    (``index`` itself when it was not equivocal at the one before): where its progression dates from once it is
-    unequivocal (RECIST 1.1 sec. 4.3.5), never across a visit where it was unequivocal, gone or not assessed."""
-    since = index
-    while since > 1 and _status(case.timepoints[since - 1], lesion_id) is Status.EQUIVOCAL:
-        since -= 1
-    return since
-
-
-def _status(tp: Timepoint, lesion_id: str) -> Status | None:
-    obs = tp.observations.get(lesion_id)
-    return None if obs is None else obs.status
-
-
 def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment | None, unequivocal: tuple[str, ...],
                            progressed: set[str], new_targets: _NewLesionTargets,
                            non_target_ids: Sequence[str]) -> list[str]:
@@ -295,12 +282,12 @@ def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment
         # "any increase in non-target tumour burden at the next assessment": recorded as a further increase since the
         # last assessment; unequivocal progression recorded again is progression that stands, no change since
         # (iRECIST FAQ "If iUPD is driven by non-target disease...": INCLA vs NCLA)
-        grown = [i for i in non_target_ids if _status(tp, i) is Status.FURTHER_INCREASE]
+        grown = [i for i in non_target_ids if status_of(tp, i) is Status.FURTHER_INCREASE]
         if grown:
             evidence.append(f"non-target lesion(s) {', '.join(grown)} increased further since the last assessment")
         # another non-target, not in progression at the iUPD, in unequivocal progression now (compared with the iUPD,
         # not the scan before: that one may be disregarded as too early, or not have assessed it)
-        newly = [i for i in non_target_ids if _status(tp, i) is Status.UNEQUIVOCAL_PROGRESSION
+        newly = [i for i in non_target_ids if status_of(tp, i) is Status.UNEQUIVOCAL_PROGRESSION
                  and i not in pending.non_targets_progressed]
         if newly:
             evidence.append(f"non-target lesion(s) {', '.join(newly)} newly in unequivocal progression")

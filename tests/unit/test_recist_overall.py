@@ -272,3 +272,17 @@ def test_a_new_lesion_first_seen_after_progression_moves_nothing() -> None:
     assert result["date_of_progression"] == result["timepoints"][2]["date"]
     assert "progression dates from" not in result["timepoints"][3]["reason"]
     assert result["best_overall_response"] == "SD"  # the day-42 PR was never confirmed
+
+
+def test_an_equivocal_finding_that_went_away_does_not_date_a_later_new_lesion() -> None:
+    """Sec. 4.3.5 dates progression from the equivocal scan only when repeat scans confirm that finding: one recorded
+    gone in between was not confirmed, so progression is where the lesion is unequivocal (as iRECIST does)."""
+    result = evaluate_case(make_case(
+        [target("T1", 50.0)],
+        (42, [m("T1", 30.0), new("N1", "equivocal")]),
+        (84, [m("T1", 30.0), st("N1", "absent")]),
+        (126, [m("T1", 30.0), st("N1", "unequivocal")]),
+    ))
+    assert responses(result) == ["PR", "PR", "PD"]
+    assert result["date_of_progression"] == result["timepoints"][3]["date"]
+    assert result["best_overall_response"] == "PR"
