@@ -61,8 +61,9 @@ def test_too_small_and_not_evaluated_use_the_published_wording() -> None:
     read.timepoints[1].assessments["NT1"] = LesionAssessment(LesionStatus.NOT_EVALUATED)
     ds = build_sdtm([read])
     t1 = _rows(ds.tr, TRLNKID="T1", VISIT="FOLLOW-UP 1")[0]
-    assert (t1["TRTESTCD"], t1["TRORRES"], t1["TRSTRESC"], t1.get("TRSTRESN")) == (
-        "LDIAM", "TOO SMALL TO MEASURE", "TOO SMALL TO MEASURE", None)  # fmt: skip
+    # the verbatim result, and RECIST 1.1's default of 5 mm (sec. 4.3.2) as the standard result, as SUMDIAM counts it
+    assert (t1["TRTESTCD"], t1["TRORRES"], t1["TRSTRESC"], t1["TRSTRESN"], t1["TRSTRESU"]) == (
+        "LDIAM", "TOO SMALL TO MEASURE", "5.0", 5.0, "mm")  # fmt: skip
     nt1 = _rows(ds.tr, TRLNKID="NT1", VISIT="FOLLOW-UP 1")[0]
     assert (nt1["TRSTAT"], nt1["TRREASND"]) == ("NOT DONE", "NOT EVALUATED")
     assert not _rows(ds.tr, TRTESTCD="SUMDIAM")  # no engine results given: no sum is invented
@@ -320,3 +321,56 @@ def test_a_non_target_further_increase_is_written_as_itself_and_said_in_the_defi
     (row,) = _rows(ds.tr, TRLNKID="NT1", VISITNUM=3)
     assert (row["TRTESTCD"], row["TRORRES"], row["TRSTRESC"]) == ("TUMSTATE", "FURTHER INCREASE", "FURTHER INCREASE")
     assert "FURTHER INCREASE" in ds.notes.to_markdown("STUDY1")
+
+
+def _sum_of_targets(ds, visit: str) -> float:
+    return round(sum(r["TRSTRESN"] for r in _rows(ds.tr, VISIT=visit, TRGRPID="TARGET")
+                     if r["TRTESTCD"] in ("LDIAM", "LPERP")), 1)
+
+
+def test_sumdiam_is_the_sum_of_the_target_records_a_target_too_small_to_measure_included() -> None:
+    """The data manager's reconciliation: SUMDIAM = the targets' TRSTRESN at every visit (a target too small to
+    measure counted 5 mm in SUMDIAM while its record had no number)."""
+    from workstation.export.sdtm import evaluate_reads
+
+    read = known_read()
+    read.timepoints[1].assessments["T1"] = LesionAssessment(LesionStatus.TOO_SMALL)
+    ds = build_sdtm([read], evaluate_reads([read]))
+    for row in _rows(ds.tr, TRTESTCD="SUMDIAM"):
+        assert _sum_of_targets(ds, row["VISIT"]) == row["TRSTRESN"], row["VISIT"]
+    assert _rows(ds.tr, TRTESTCD="SUMDIAM", VISIT="FOLLOW-UP 1")[0]["TRSTRESN"] == 17.0  # 5 + the node's 12
+
+
+def test_a_target_left_out_of_a_visit_and_its_sum_are_not_done() -> None:
+    """A target left out of a visit that was read is not evaluated (as the engine reads it): the same TR record as
+    one marked not evaluated, and that visit's SUMDIAM is a NOT DONE record, not missing."""
+    from workstation.export.sdtm import evaluate_reads
+
+    read = known_read()
+    del read.timepoints[1].assessments["T2"]
+    marked = known_read()
+    marked.timepoints[1].assessments["T2"] = LesionAssessment(LesionStatus.NOT_EVALUATED)
+    for r in (read, marked):
+        ds = build_sdtm([r], evaluate_reads([r]))
+        t2 = _rows(ds.tr, TRLNKID="T2", VISIT="FOLLOW-UP 1")
+        assert [(x["TRTESTCD"], x["TRSTAT"], x["TRREASND"]) for x in t2] == [("LPERP", "NOT DONE", "NOT EVALUATED")]
+        total = _rows(ds.tr, TRTESTCD="SUMDIAM", VISIT="FOLLOW-UP 1")
+        assert [(x["TRSTAT"], x["TRREASND"], x.get("TRSTRESN")) for x in total] == [
+            ("NOT DONE", "NOT ALL TARGETS EVALUATED", None)]
+        assert _rows(ds.rs, RSTESTCD="TRGRESP", VISIT="FOLLOW-UP 1")[0]["RSORRES"] == "NE"
+
+
+def test_tr_and_rs_records_of_a_visit_share_a_link_group() -> None:
+    """TRLNKGRP = RSLNKGRP ties one evaluator's measurements at a visit to the responses derived from them
+    (SDTMIG 3.3 TR/RS), and the RELREC dataset says so."""
+    ds = build_sdtm(*_one_read())
+    for rs in ds.rs:
+        if rs["RSTESTCD"] == "BESTRESP":
+            assert not rs.get("RSLNKGRP")
+            continue
+        tr = _rows(ds.tr, TRLNKGRP=rs["RSLNKGRP"])
+        assert tr and {r["VISITNUM"] for r in tr} == {rs["VISITNUM"]}
+    groups = {r["TRLNKGRP"] for r in ds.tr}
+    assert len(groups) == len({r["VISITNUM"] for r in ds.tr})  # one per visit of this one evaluator
+    assert [(r["RDOMAIN"], r["IDVAR"], r["RELTYPE"]) for r in ds.relrec] == [
+        ("TR", "TRLNKGRP", "MANY"), ("RS", "RSLNKGRP", "ONE")]

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+from recist.measure import TOO_SMALL_UM, UM_PER_MM
 from workstation.export import terminology as ct
 from workstation.export.xport import write_xport
 from workstation.read_model import (
@@ -32,16 +33,18 @@ TU_COLUMNS = [
     "TUMETHOD", "TUEVAL", "TUEVALID", "TUACPTFL", "VISITNUM", "VISIT", "TUDTC",
 ]  # fmt: skip
 TR_COLUMNS = [
-    "STUDYID", "DOMAIN", "USUBJID", "TRSEQ", "TRGRPID", "TRLNKID", "TRTESTCD", "TRTEST", "TRORRES", "TRORRESU",
-    "TRSTRESC", "TRSTRESN", "TRSTRESU", "TRSTAT", "TRREASND", "TRMETHOD", "TREVAL", "TREVALID", "TRACPTFL",
+    "STUDYID", "DOMAIN", "USUBJID", "TRSEQ", "TRGRPID", "TRLNKID", "TRLNKGRP", "TRTESTCD", "TRTEST", "TRORRES",
+    "TRORRESU", "TRSTRESC", "TRSTRESN", "TRSTRESU", "TRSTAT", "TRREASND", "TRMETHOD", "TREVAL", "TREVALID", "TRACPTFL",
     "VISITNUM", "VISIT", "TRDTC",
 ]  # fmt: skip
 RS_COLUMNS = [
-    "STUDYID", "DOMAIN", "USUBJID", "RSSEQ", "RSTESTCD", "RSTEST", "RSCAT", "RSORRES", "RSSTRESC", "RSEVAL",
+    "STUDYID", "DOMAIN", "USUBJID", "RSSEQ", "RSLNKGRP", "RSTESTCD", "RSTEST", "RSCAT", "RSORRES", "RSSTRESC", "RSEVAL",
     "RSEVALID", "RSACPTFL", "VISITNUM", "VISIT", "RSDTC",
 ]  # fmt: skip
+RELREC_COLUMNS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELTYPE", "RELID"]
 
-DATASET_LABELS = {"TU": "Tumor/Lesion Identification", "TR": "Tumor/Lesion Results", "RS": "Disease Response"}
+DATASET_LABELS = {"TU": "Tumor/Lesion Identification", "TR": "Tumor/Lesion Results", "RS": "Disease Response",
+                  "RELREC": "Related Records"}
 VARIABLE_LABELS = {
     "STUDYID": "Study Identifier", "DOMAIN": "Domain Abbreviation", "USUBJID": "Unique Subject Identifier",
     "TUSEQ": "Sequence Number", "TULNKID": "Link ID", "TUTESTCD": "Tumor/Lesion ID Short Name",
@@ -50,7 +53,7 @@ VARIABLE_LABELS = {
     "TUMETHOD": "Method of Identification", "TUEVAL": "Evaluator", "TUEVALID": "Evaluator Identifier",
     "TUACPTFL": "Accepted Record Flag", "VISITNUM": "Visit Number", "VISIT": "Visit Name",
     "TUDTC": "Date/Time of Tumor/Lesion Identification"[:40],
-    "TRSEQ": "Sequence Number", "TRGRPID": "Group ID", "TRLNKID": "Link ID",
+    "TRSEQ": "Sequence Number", "TRGRPID": "Group ID", "TRLNKID": "Link ID", "TRLNKGRP": "Link Group ID",
     "TRTESTCD": "Tumor/Lesion Assessment Short Name", "TRTEST": "Tumor/Lesion Assessment Test Name",
     "TRORRES": "Result or Finding in Original Units", "TRORRESU": "Original Units",
     "TRSTRESC": "Character Result/Finding in Std Format", "TRSTRESN": "Numeric Result/Finding in Standard Units",
@@ -58,13 +61,17 @@ VARIABLE_LABELS = {
     "TRMETHOD": "Method Used to Identify the Tumor/Lesion"[:40], "TREVAL": "Evaluator",
     "TREVALID": "Evaluator Identifier", "TRACPTFL": "Accepted Record Flag",
     "TRDTC": "Date/Time of Tumor/Lesion Measurement"[:40],
-    "RSSEQ": "Sequence Number", "RSTESTCD": "Response Assessment Short Name", "RSTEST": "Response Assessment Name",
+    "RSSEQ": "Sequence Number", "RSLNKGRP": "Link Group ID",
+    "RSTESTCD": "Response Assessment Short Name", "RSTEST": "Response Assessment Name",
     "RSCAT": "Category for Response Assessment", "RSORRES": "Response Assessment Original Result",
     "RSSTRESC": "Response Assessment Result in Std Format", "RSEVAL": "Evaluator", "RSEVALID": "Evaluator Identifier",
     "RSACPTFL": "Accepted Record Flag", "RSDTC": "Date/Time of Response Assessment",
+    "RDOMAIN": "Related Domain Abbreviation", "IDVAR": "Identifying Variable",
+    "IDVARVAL": "Identifying Variable Value", "RELTYPE": "Relationship Type", "RELID": "Relationship Identifier",
 }  # fmt: skip
 
 Record = dict[str, Any]
+TOO_SMALL_MM = TOO_SMALL_UM / UM_PER_MM
 Results = Mapping[str, Any]
 
 
@@ -85,9 +92,21 @@ class SdtmDataset:
     tr: list[Record] = field(default_factory=list)
     rs: list[Record] = field(default_factory=list)
     notes: ct.DefineNotes = field(default_factory=ct.DefineNotes)
+    study_id: str = "RECIST-TRIAL"
+
+    @property
+    def relrec(self) -> list[Record]:
+        """The dataset-level relationship (SDTMIG 3.3 sec. 8.3): a visit's TR records (TRLNKGRP) and the responses
+        derived from them (RSLNKGRP); none when there is no response."""
+        if not any(r.get("RSLNKGRP") for r in self.rs):
+            return []
+        return [{"STUDYID": self.study_id, "RDOMAIN": domain, "USUBJID": "", "IDVAR": idvar, "IDVARVAL": "",
+                 "RELTYPE": reltype, "RELID": "TRRS"}
+                for domain, idvar, reltype in (("TR", "TRLNKGRP", "MANY"), ("RS", "RSLNKGRP", "ONE"))]
 
     def domains(self) -> dict[str, tuple[list[str], list[Record]]]:
-        return {"TU": (TU_COLUMNS, self.tu), "TR": (TR_COLUMNS, self.tr), "RS": (RS_COLUMNS, self.rs)}
+        return {"TU": (TU_COLUMNS, self.tu), "TR": (TR_COLUMNS, self.tr), "RS": (RS_COLUMNS, self.rs),
+                "RELREC": (RELREC_COLUMNS, self.relrec)}
 
 
 def assign_evaluators(reads: Sequence[Read], results: Mapping[str, Results],
@@ -234,7 +253,14 @@ class _Builder:
             tp = self.read.timepoints[tp_index]
             visitnum = self.visitnums[tp_index]
             rec.update({"VISITNUM": visitnum, "VISIT": visit_name(visitnum), f"{domain}DTC": tp.date.isoformat()})
+            if domain in ("TR", "RS"):
+                rec[f"{domain}LNKGRP"] = self.link_group(visitnum)
         return rec
+
+    def link_group(self, visitnum: float) -> str:
+        """TRLNKGRP = RSLNKGRP: one evaluator's measurements at one visit and the responses derived from them
+        (SDTMIG 3.3 TR/RS; the RELREC dataset relates the two variables)."""
+        return f"{self.ev.evalid or self.ev.eval} V{visitnum:g}"
 
     def _eval(self, domain: str) -> Record:
         return {f"{domain}EVAL": self.ev.eval, f"{domain}EVALID": self.ev.evalid, f"{domain}ACPTFL": self.ev.accepted}
@@ -286,8 +312,9 @@ class _Builder:
         elif a.status is LesionStatus.DISAPPEARED:
             self._tr(seq, i, lesion, testcd, TRORRES=_fmt(0.0), TRORRESU="mm", TRSTRESC=_fmt(0.0), TRSTRESN=0.0,
                      TRSTRESU="mm")  # fmt: skip
-        elif a.status is LesionStatus.TOO_SMALL:
-            self._tr(seq, i, lesion, testcd, TRORRES=ct.TOO_SMALL, TRSTRESC=ct.TOO_SMALL)
+        elif a.status is LesionStatus.TOO_SMALL:  # counts 5 mm (RECIST 1.1 sec. 4.3.2), as in SUMDIAM
+            self._tr(seq, i, lesion, testcd, TRORRES=ct.TOO_SMALL, TRSTRESC=_fmt(TOO_SMALL_MM),
+                     TRSTRESN=TOO_SMALL_MM, TRSTRESU="mm")  # fmt: skip
         elif a.status is LesionStatus.MERGED:
             self._tr(seq, i, lesion, "TUMSTATE", TRORRES="MERGED", TRSTRESC="MERGED")
             self.out.notes.add("TRORRES", "MERGED", "target lesion coalesced into another (counts 0 mm); the lesion "
@@ -325,6 +352,13 @@ class _Builder:
             for lesion_id, lesion in self.read.lesions.items():
                 a = tp.assessments.get(lesion_id)
                 if a is None:
+                    baseline_lesion = lesion.role in (Role.TARGET, Role.NON_TARGET)
+                    if i > 0 and tp.assessments and not self.companion and baseline_lesion:
+                        # a baseline lesion left out of a visit that was read is not evaluated there (the engine
+                        # reads it so, docs/case-file.md): the same record as one marked not evaluated
+                        testcd = "TUMSTATE" if lesion.role is Role.NON_TARGET else (
+                            "LPERP" if lesion.is_node else "LDIAM")
+                        self._tr(seq, i, lesion, testcd, TRSTAT=ct.NOT_DONE, TRREASND="NOT EVALUATED")
                     continue
                 if self.companion:
                     if lesion.role is Role.NEW and a.status is LesionStatus.MEASURED and not self._partner_measured(
@@ -337,10 +371,17 @@ class _Builder:
                 else:
                     self._state(seq, i, lesion, a)
             res = tp_results.get(tp.label)
-            if res is not None and res.get("sum_mm") is not None and not self.companion:
+            if res is None or self.companion or not self._has_targets():
+                continue
+            if res.get("sum_mm") is not None:
                 total = float(res["sum_mm"])
                 self._tr(seq, i, None, "SUMDIAM", TRORRES=_fmt(total), TRORRESU="mm", TRSTRESC=_fmt(total),
                          TRSTRESN=total, TRSTRESU="mm")  # fmt: skip
+            else:  # a target not evaluated: no sum (target response NE, RECIST 1.1 sec. 4.3.1)
+                self._tr(seq, i, None, "SUMDIAM", TRSTAT=ct.NOT_DONE, TRREASND="NOT ALL TARGETS EVALUATED")
+
+    def _has_targets(self) -> bool:
+        return any(lesion.role is Role.TARGET for lesion in self.read.lesions.values())
 
     def _partner_measured(self, lesion_id: str, when: date) -> bool:
         """Whether the partner read wrote this new lesion's diameter at this date (it is not written twice)."""
@@ -417,7 +458,7 @@ def build_sdtm(
     TU and the lesion-level TR records are written (no SUMDIAM, no RS). ``accepted_ids``: see `assign_evaluators`.
     ``derived``: the ids of reads derived under the other criteria (`workstation.export.both_criteria`)."""
     results = results or {}
-    out = SdtmDataset()
+    out = SdtmDataset(study_id=study_id)
     out.notes.accepted_from_review = accepted_ids is not None
     out.notes.derived_responses = any(r.read_id in derived for r in reads)
     evaluators = assign_evaluators(reads, results, accepted_ids)
