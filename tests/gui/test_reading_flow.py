@@ -306,3 +306,33 @@ def test_a_suggestion_away_from_the_clicked_slice_says_why_the_view_moved(qtbot,
         f"moved to Im {clicked + 3}, 2 slices from the one you clicked (Im {clicked + 1}): the outline's longest "
         "diameter is there"
     )
+
+
+def test_a_failed_save_stays_on_screen_until_a_save_succeeds(qtbot, window):
+    """The hostile tester's finding: "NOT SAVED" was replaced at once by the next message ("T1 ... recorded"), so the
+    reader believed the change was kept. It now stays in the status bar until a save succeeds, and the reason says
+    the folder is a file. Leaving the subject still asks."""
+    import shutil
+
+    w = window
+    w.open_subjects([phantom_subject(), phantom_subject("S2")])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+    reads = w.store.root
+    shutil.rmtree(reads, ignore_errors=True)
+    reads.write_text("x")  # the reads folder became a file: every save fails
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    _wait_pending(qtbot, w)
+    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert w.session.read.timepoints[0].assessments["T1"].measurements  # kept in memory
+    assert not w.unsaved_label.isHidden() and w.unsaved_label.text() == "● NOT SAVED"
+    assert f"{reads} is a file, not a folder" in w.unsaved_label.toolTip()
+    w.say("something else")
+    assert not w.unsaved_label.isHidden()
+    w.auto_answer = False  # leaving asks, and the reader stays; the worklist shows what is still on screen
+    w.worklist.setCurrentItem(w.worklist.topLevelItem(1).child(0))  # the reader clicks S2
+    w.open_timepoint(1, 0)
+    assert w.session.read.subject_id == "S1" and w.worklist.currentItem() is w.worklist.topLevelItem(0).child(0)
+    reads.unlink()
+    w.save()
+    assert w.unsaved_label.isHidden()
+    assert w.store.load("S1", "tester").timepoints[0].assessments["T1"].measurements

@@ -270,6 +270,31 @@ def test_a_locked_database_gives_a_clear_message_and_keeps_the_read(tmp_path: Pa
     db.close()
 
 
+def test_a_database_file_deleted_or_replaced_while_open_refuses_saves(tmp_path: Path, monkeypatch) -> None:
+    """The hostile tester's finding: with the file deleted under a running workstation, saves went to the unlinked
+    old file and said "read saved"; after a backup was copied back, the change was in neither. Now a save is refused
+    with a message naming the file, and the file then at the path is left as it was."""
+    path = tmp_path / "reads.db"
+    db, people, read = _saved(path, monkeypatch)
+    backup = tmp_path / "backup.db"
+    with contextlib.closing(sqlite3.connect(path)) as source, contextlib.closing(sqlite3.connect(backup)) as copy_:
+        source.backup(copy_)
+    for name in ("reads.db", "reads.db-wal", "reads.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    read.timepoints[0].assessments["T1"].comment = "edit"
+    with pytest.raises(StorageError, match=rf"database file {path} was deleted or moved since it was opened; nothing "
+                                           "was saved"):
+        save_read(db, read, user=people["site1"], expected_version=1)
+    backup.rename(path)  # a restored backup: another file at the same path
+    with pytest.raises(StorageError, match="was replaced by another file since it was opened; nothing was saved"):
+        save_read(db, read, user=people["site1"], expected_version=1)
+    db.close()
+    reopened = open_database(str(path), create=False)
+    assert load_read(reopened, read.read_id).version == 1  # the backup as it was; saving works once reopened
+    assert save_read(reopened, read, user=people["site1"], expected_version=1) == 2
+    reopened.close()
+
+
 def test_a_database_opens_and_reads_while_another_program_writes(tmp_path: Path, monkeypatch) -> None:
     """Opening an up-to-date database takes no write lock: a workstation or `recist audit verify` opens it and reads
     while another program holds a write transaction (it waited, then said the file was locked)."""

@@ -57,6 +57,9 @@ class ViewOnlyStore:
         raise ReadStoreError(self.why)
 
 
+_WHAT_NOW = "restore it from a backup, or move it out of the folder to start this subject's read again"
+
+
 class JsonReadStore:
     """One JSON file per (subject, reader) under ``root``."""
 
@@ -82,7 +85,10 @@ class JsonReadStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise ReadStoreError(f"cannot save the read to {path}: {exc.strerror or exc}") from None
+            why = exc.strerror or str(exc)
+            if self.root.exists() and not self.root.is_dir():
+                why = f"{self.root} is a file, not a folder"
+            raise ReadStoreError(f"cannot save the read to {path}: {why}") from None
 
     def load(self, subject_id: str, reader: str) -> Read | None:
         path = self.path_for(subject_id, reader)
@@ -91,6 +97,7 @@ class JsonReadStore:
         try:
             return read_from_dict(json.loads(path.read_text(encoding="utf-8")), source=str(path))
         except ReadFileError as exc:
-            raise ReadStoreError(f"{exc}; the saved read was left untouched") from None
+            raise ReadStoreError(f"{exc}; the saved read was left untouched: {_WHAT_NOW}") from None
         except (OSError, ValueError) as exc:
-            raise ReadStoreError(f"the saved read {path} is unreadable ({exc}); it was left untouched") from None
+            raise ReadStoreError(f"the saved read {path} is unreadable ({exc}); it was left untouched: "
+                                 f"{_WHAT_NOW}") from None

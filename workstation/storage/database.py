@@ -89,6 +89,30 @@ class Database:
         self.engine = engine
         self.url = url
         self.where = describe_url(url)
+        #: a SQLite file's path and identity (device, inode) when it was opened: a file deleted or replaced since
+        #: (a restored backup copied in its place) must not take saves that would go to the unlinked old file
+        self._file: tuple[Path, tuple[int, int]] | None = None
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            path = Path(str(parsed.database))
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                self._file = (path, (st.st_dev, st.st_ino))
+
+    def _check_file(self) -> None:
+        """Refuse to write when the SQLite file was deleted or replaced since it was opened: the writes would go to the
+        old, unlinked file and be lost on close, while saying they were saved."""
+        if self._file is None:
+            return
+        path, identity = self._file
+        try:
+            st = path.stat()
+        except OSError:
+            raise StorageError(f"{self.where} was deleted or moved since it was opened; nothing was saved. Restore "
+                               "the file, or close and reopen the workstation on another database") from None
+        if (st.st_dev, st.st_ino) != identity:
+            raise StorageError(f"{self.where} was replaced by another file since it was opened; nothing was saved. "
+                               "Close and reopen the workstation to use the new file") from None
 
     @property
     def dialect(self) -> str:
@@ -97,6 +121,7 @@ class Database:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A transaction that commits on success and rolls back on any error (never a half-written change)."""
+        self._check_file()
         try:
             with self.engine.begin() as conn:
                 yield conn

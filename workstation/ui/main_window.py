@@ -230,8 +230,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.lock_label = QLabel()
         self.lock_label.setStyleSheet("QLabel { color: #b00020; font-weight: bold; padding: 0 6px; }")
         self.lock_label.setVisible(False)
+        #: shown from a save that failed until one succeeds: a later message in the status bar must not hide it
+        self.unsaved_label = QLabel()
+        self.unsaved_label.setStyleSheet("QLabel { color: #b00020; font-weight: bold; padding: 0 6px; }")
+        self.unsaved_label.setVisible(False)
         sb = self.statusBar()
         assert sb is not None
+        sb.addPermanentWidget(self.unsaved_label)
         sb.addPermanentWidget(self.lock_label)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_btn)
@@ -571,6 +576,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
 
     def open_timepoint(self, subject_index: int, tp_index: int) -> None:
         if subject_index != self.subject_index and not self._leave_subject():
+            self._mark_shown()  # the reader stays: the worklist goes back to what is on screen
             return
         if subject_index != self.subject_index:
             subject = self.subjects[subject_index]
@@ -579,6 +585,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 read = new_read(subject, self.reader) if saved is None else reconcile_timepoints(saved, subject)
             except (ReadStoreError, WorklistError) as exc:
                 self.warn("Saved read", str(exc), 8000)
+                self._mark_shown()
                 return
             mismatch = None if saved is None else settings_mismatch(saved, subject)
             if mismatch is not None:
@@ -590,6 +597,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.worklist.set_locked(subject_index, subject.subject_id, locked)  # locked or unlocked since listed
             self.worklist.update_status(subject_index, read)
         self.go_to_timepoint(tp_index)
+
+    def _mark_shown(self) -> None:
+        if self.session is not None and self.subject_index >= 0:
+            self.worklist.mark_current(self.subject_index, self.session.current_timepoint)
 
     def _lock_notice(self, subject_id: str) -> str | None:
         """``SITE01-0004 is locked for analysis by dm1 on 2026-11-27: read only`` when the trial database holds the
@@ -656,9 +667,19 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             try:
                 self.session.save()
             except (ReadStoreError, SessionError) as exc:
-                return self.confirm(f"The read could not be saved ({exc}). Leave it anyway and lose the changes?",
-                                    default_no=True)
+                self.note_saved(exc)
+                if not self.confirm(f"The read could not be saved ({exc}). Leave it anyway and lose the changes?",
+                                    default_no=True):
+                    return False
+        self.note_saved(None)
         return True
+
+    def note_saved(self, failure: Exception | None) -> None:
+        """Keep "NOT SAVED" in the status bar from a failed save until a save succeeds (or the read is left)."""
+        self.unsaved_label.setVisible(failure is not None)
+        self.unsaved_label.setText("" if failure is None else "● NOT SAVED")
+        self.unsaved_label.setToolTip("" if failure is None else self.shown(
+            f"The last change was not saved: {failure}. Fix the cause, then File > Save read"))
 
     def go_to_timepoint(self, tp_index: int) -> None:
         s = self.session
@@ -1062,6 +1083,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             return
         try:
             s.save()  # every edit is kept at once: a crash loses nothing the reader recorded
+            self.note_saved(None)
         except ReadClosedError as exc:
             # never to be saved (the review is adjudicated): the screen goes back to the stored read, view only
             self._rolling_back = True
@@ -1074,6 +1096,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             subject_id = self.subjects[self.subject_index].subject_id  # locked since it was opened: the worklist says
             self.worklist.set_locked(self.subject_index, subject_id, self._lock_notice(subject_id))
         except (ReadStoreError, SessionError) as exc:
+            self.note_saved(exc)
             self.say(f"NOT SAVED: {exc}", 0)
         self._refresh_read()
         self.worklist.update_status(self.subject_index, s.read)
@@ -1164,8 +1187,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             return
         try:
             self.session.save()
+            self.note_saved(None)
             self.say("read saved")
         except (ReadStoreError, SessionError) as exc:
+            self.note_saved(exc)
             QMessageBox.critical(self, "Save", self.shown(str(exc))) if self.auto_answer is None else None
             self.say(str(exc))
 
