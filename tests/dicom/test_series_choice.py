@@ -162,3 +162,30 @@ def test_a_trial_folder_of_numbered_subjects_is_not_taken_for_the_pacs_cache(tmp
     assert not is_pacs_cache(tmp_path / "trial")
     (tmp_path / "cache" / "1.2.3" / "1.2.3.4").mkdir(parents=True)
     assert is_pacs_cache(tmp_path / "cache")
+
+
+def test_images_of_another_patient_are_named_in_the_folder_and_across_timepoints(tmp_path: Path) -> None:
+    """The hostile tester's finding: a follow-up folder holding SUBJ-001's and SUBJ-002's slices was read as this
+    subject's follow-up ("2 image series in this study"), beside a baseline of another patient, without a word.
+    Now the folder's note says two patients, and the loaded timepoints are compared by PatientID (never naming it)."""
+    from workstation.session.same_patient import other_patient
+
+    folder = tmp_path / "T3"
+    shutil.copytree(SAMPLE, folder)
+    other_subject = SAMPLE.parents[1] / "SUBJ-001" / "T0-baseline"
+    for n, f in enumerate(sorted(other_subject.glob("*.dcm"))):
+        shutil.copy(f, folder / f"other_{n:03d}.dcm")
+    _, entry = timepoint_from_folder(folder)
+    source = entry.source
+    assert isinstance(source, DicomFolderSource)
+    source.load()
+    note = choice_note(source.options, source.series_uid or "")
+    assert note is not None and note.startswith("2 image series of 2 different patients (DICOM Patient IDs) in this")
+    baseline = DicomFolderSource(SAMPLE).load()
+    stranger = DicomFolderSource(other_subject).load()
+    assert baseline.patient.patient_id != stranger.patient.patient_id
+    said = other_patient("week 18", stranger, {"baseline": baseline, "week 18": stranger})
+    assert said is not None and said.startswith("the images of week 18 belong to another patient than those of "
+                                                "baseline")
+    assert stranger.patient.patient_id not in said and baseline.patient.patient_id not in said
+    assert other_patient("week 6", baseline, {"baseline": baseline, "week 6": baseline}) is None

@@ -336,3 +336,26 @@ def test_a_failed_save_stays_on_screen_until_a_save_succeeds(qtbot, window):
     w.save()
     assert w.unsaved_label.isHidden()
     assert w.store.load("S1", "tester").timepoints[0].assessments["T1"].measurements
+
+
+def test_a_follow_up_of_another_patient_is_said_when_it_loads(qtbot, window):
+    """The hostile tester's finding: a follow-up folder holding another patient's series was shown beside the baseline
+    without a word. Once both are loaded, the reader is told (by timepoint, never by Patient ID)."""
+    import dataclasses
+
+    from imaging.volume import PatientIdentity
+    from workstation.session.worklist import InMemorySource, SubjectEntry, TimepointEntry
+
+    w = window
+    entry = phantom_subject()
+    tps = []
+    for n, tp in enumerate(entry.timepoints):
+        volume = dataclasses.replace(tp.source.volume, patient=PatientIdentity(patient_id=f"PAT-{n}"))
+        tps.append(TimepointEntry(tp.label, tp.date, InMemorySource(volume, description=tp.label)))
+    w.open_subjects([SubjectEntry(entry.subject_id, tps)])
+    qtbot.waitUntil(lambda: w.volume(0) is not None, timeout=5000)
+    w.go_to_timepoint(1)
+    qtbot.waitUntil(lambda: w.volume(1) is not None, timeout=5000)
+    said = w.statusBar().currentMessage()
+    assert said.startswith("S1: the images of week 6 belong to another patient than those of baseline"), said
+    assert "PAT-" not in said

@@ -49,6 +49,15 @@ def choice_note(options: list[SeriesOption], chosen: str) -> str | None:
     picked = next((o for o in options if o.series_uid == chosen), None)
     if picked is None:
         return None
+    from workstation.session.same_patient import patients_in_folder
+
+    patients = patients_in_folder(o.record for o in options if o.record is not None)
+    if patients > 1:
+        return (
+            f"{len(options)} image series of {patients} different patients (DICOM Patient IDs) in this folder; "
+            f"reading {picked.label.split(' (')[0]} ({picked.frames} images): check the folder holds only this "
+            "subject's images, and File > Choose the series of this timepoint... to read another"
+        )
     return (
         f"{len(options)} image series in this study; reading {picked.label.split(' (')[0]} ({picked.frames} images): "
         "File > Choose the series of this timepoint... to read another"

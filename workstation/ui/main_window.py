@@ -52,6 +52,7 @@ from workstation.session.persistence import JsonReadStore, ReadClosedError, Read
 from workstation.session.reading import SEEN_STATUSES, Change, ReadingSession, SessionError, allowed_statuses
 from workstation.session.response import summarize
 from workstation.session.retrieved import add_remembered, remembered
+from workstation.session.same_patient import other_patient
 from workstation.session.series_choice import choice_note
 from workstation.session.suggestions import MeasuringService
 from workstation.session.worklist import (
@@ -804,6 +805,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             note = choice_note(entry.source.options, entry.source.series_uid)
             if note is not None:
                 self.say(f"{key[0]} {label}: {note}", 15000)
+        if subject is not None:
+            loaded = {subject.timepoints[i].label: v for (sid, i), v in self.volumes.items()
+                      if sid == key[0] and i < len(subject.timepoints)}
+            other = other_patient(label, volume, loaded)
+            if other is not None:
+                self.warn("Another patient's images?", f"{key[0]}: {other}", 0)
         self._idle()
         if self.session is not None and key[0] == self.subjects[self.subject_index].subject_id:
             self.session.note_images(key[1], volume.info.study_uid, volume.info.series_uid)
