@@ -55,7 +55,7 @@ from imaging.decode import (
 from imaging.discovery import InstanceHeader, SeriesRecord, discover
 from imaging.errors import DicomLoadError
 from imaging.slice_geometry import SliceRef, StackGeometry, stack_geometry
-from imaging.volume import LoadWarning, SeriesInfo, Volume
+from imaging.volume import UNDECODABLE_SLICE, LoadWarning, SeriesInfo, Volume
 
 #: decoding threads: both cores of a small workstation, more where there are more.
 DEFAULT_WORKERS = max(2, min(8, os.cpu_count() or 2))
@@ -289,10 +289,11 @@ class SeriesLoader:
                 self.failed.add(k)
                 self.volume.warnings.append(
                     LoadWarning(
-                        "undecodable-slice",
+                        UNDECODABLE_SLICE,
                         f"slice {k} at {self.geometry.positions_mm[k]:.2f} mm could not be decoded and is shown "
                         f"as air: {reason}",
                         self.geometry.slices[k].where,
+                        slice_index=k,
                     )
                 )
 
@@ -344,7 +345,7 @@ class SeriesLoader:
         if cancel is not None:
             cancel.raise_if_cancelled()
         if self.failed and len(self.failed) == n:
-            first = next(w for w in self.volume.warnings if w.code == "undecodable-slice")
+            first = next(w for w in self.volume.warnings if w.code == UNDECODABLE_SLICE)
             raise DicomLoadError(f"series {self.record.series_uid}: no slice could be decoded ({first.message})")
         return self.volume
 

@@ -61,6 +61,10 @@ class SeriesInfo:
     instance_numbers: tuple[int | None, ...] = ()
 
 
+#: `LoadWarning.code` of a slice the loader could not decode
+UNDECODABLE_SLICE = "undecodable-slice"
+
+
 @dataclass(frozen=True)
 class LoadWarning:
     """Something the loader noticed and the reader should know. ``where`` names the file or slice position."""
@@ -68,6 +72,8 @@ class LoadWarning:
     code: str
     message: str
     where: str = ""
+    #: the slice (array index k) it concerns, where it concerns one
+    slice_index: int | None = None
 
     def __str__(self) -> str:
         return f"{self.message} ({self.where})" if self.where else self.message
@@ -97,6 +103,12 @@ class Volume:
             self.slice_offsets_mm = np.asarray(self.slice_offsets_mm, dtype=np.float64)
             if self.slice_offsets_mm.shape != (self.array.shape[0],):
                 raise ValueError("slice_offsets_mm needs one offset per slice")
+
+    @property
+    def undecodable_slices(self) -> frozenset[int]:
+        """The slices that could not be decoded (filled with air by the loader, each also a warning)."""
+        return frozenset(w.slice_index for w in self.warnings
+                         if w.code == UNDECODABLE_SLICE and w.slice_index is not None)
 
     # ---- shape -------------------------------------------------------------------------------------------------
     @property

@@ -92,3 +92,37 @@ def test_a_click_in_normal_liver_is_no_lesion(series, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "no lesion found at" in err and "normal tissue?" in err
+
+
+def test_an_outline_on_a_slice_that_could_not_be_decoded_is_refused(series, capsys, monkeypatch):
+    """The hostile tester's finding: with the lesion's slices undecodable (shown as air), `recist segment` measured
+    on one of them and exited 0 with "warnings": []. Now the measurement is refused, naming the slice, and the app's
+    suggestion is flagged low-confidence with the same reason (`flag_undecodable_slices`)."""
+    import imaging.loader
+    from imaging.volume import UNDECODABLE_SLICE, LoadWarning
+    from segmentation.base import Provenance, SegmentationResult, flag_undecodable_slices
+
+    folder, click, _ = series
+    real = imaging.loader.load_series
+
+    def damaged(*args, **kwargs):
+        volume = real(*args, **kwargs)
+        k = volume.nearest_voxel(tuple(click))[0]
+        volume.warnings.append(LoadWarning(UNDECODABLE_SLICE, f"slice {k} could not be decoded", "x.dcm", k))
+        return volume
+
+    monkeypatch.setattr(imaging.loader, "load_series", damaged)
+    code = main(["segment", str(folder), "--point", *map(str, click), "--engine", "classical"])
+    err = capsys.readouterr().err
+    assert code == 1 and "could not be decoded (shown as air): its diameters cannot be trusted" in err
+    volume = damaged(folder)
+    k = volume.nearest_voxel(tuple(click))[0]
+    mask = np.zeros((3, 4, 4), dtype=bool)
+    mask[1, 1:3, 1:3] = True
+    prov = Provenance("test", None, None, "cpu", 0.0)
+    near = SegmentationResult(mask, (k - 1, 0, 0), prov)  # on the slice itself
+    assert flag_undecodable_slices(volume, near) is not None and near.low_confidence
+    beside = SegmentationResult(mask.copy(), (k, 0, 0), prov)  # on the slice after it: the lesion may go on
+    assert flag_undecodable_slices(volume, beside) is not None
+    far = SegmentationResult(mask.copy(), (k + 2, 0, 0), prov)
+    assert flag_undecodable_slices(volume, far) is None and not far.warnings and not far.low_confidence

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> int:
     from imaging.errors import DicomLoadError
     from imaging.loader import load_series
-    from segmentation.base import SegmentationError, SegmentationHints
+    from segmentation.base import SegmentationError, SegmentationHints, flag_undecodable_slices
     from segmentation.bundle import DEFAULT_BUNDLE
     from segmentation.diameters import recist_axes
     from segmentation.engines import create_segmenter
@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
         engine = create_segmenter(args.engine, args.device, args.bundle or DEFAULT_BUNDLE)
         x, y, z = args.point
         result = engine.segment(volume, (x, y, z), SegmentationHints(is_lymph_node=args.node))
+        undecodable = flag_undecodable_slices(volume, result)
+        if undecodable is not None:  # a script reading the JSON would take the diameters as measured
+            raise CommandError(f"{args.series_dir}: {undecodable}", code=1)
         axes = recist_axes(result.mask, volume, result.offset, is_node=args.node)
     except SegmentationError as exc:
         raise CommandError(str(exc), code=1) from None
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             "confidence": round(result.confidence, 3),
             "low_confidence": result.low_confidence,
             "warnings": list(result.warnings),
+            "load_warnings": [str(w) for w in volume.warnings],  # what the loader noticed in the series
             "series_uid": volume.info.series_uid,
             "is_node": bool(args.node),
         }

@@ -17,7 +17,13 @@ import numpy.typing as npt
 
 from imaging.cancel import CancelToken
 from imaging.volume import Volume
-from segmentation.base import SegmentationError, SegmentationHints, SegmentationResult, Segmenter
+from segmentation.base import (
+    SegmentationError,
+    SegmentationHints,
+    SegmentationResult,
+    Segmenter,
+    flag_undecodable_slices,
+)
 from workstation.mask_store import MaskStore
 from workstation.read_model import Measurement, MeasurementOrigin, Point
 
@@ -130,6 +136,7 @@ class MeasuringService:
             raise SuggestionUnavailable(str(exc)) from None
         if not result.mask.any():
             raise SuggestionUnavailable("the engine found no lesion at the click; measure by hand")
+        flag_undecodable_slices(volume, result)
         measurement, slice_index = self._measure(result, volume, is_node)
         warnings = list(result.warnings)
         if result.low_confidence:
