@@ -35,6 +35,14 @@ Header = Dataset | FastHeader
 NATIVE_LITTLE_ENDIAN = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
 RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+#: Image storage SOP classes a reader measures on (CT, enhanced CT, MR, enhanced MR, PET, enhanced PET): a header of
+#: one of them without Rows/Columns is a damaged or truncated image, not another kind of object.
+IMAGE_CLASSES = frozenset({
+    "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.4",
+    "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.128", "1.2.840.10008.5.1.4.1.1.130",
+})  # fmt: skip
+#: The RescaleSlope of CT images is 1 (or a small factor); beyond these it is a damaged header, not a scale.
+RESCALE_SLOPE_RANGE = (1e-3, 1e3)
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _PIXEL_DATA_TAG = 0x7FE00010
 
@@ -173,6 +181,11 @@ def _float(ds: Header | None, keyword: str) -> float | None:
         return None
 
 
+def _given(value: float | None, default: float) -> float:
+    """``value`` unless it is missing (a 0 is kept: a RescaleSlope of 0 is a damaged header, not a missing one)."""
+    return default if value is None else value
+
+
 def _floats(ds: Header | None, keyword: str, n: int) -> tuple[float, ...] | None:
     if ds is None:
         return None
@@ -219,7 +232,7 @@ def _frame_headers(ds: Header, n_frames: int) -> tuple[FrameHeader, ...]:
             position=_floats(ds, "ImagePositionPatient", 3),  # type: ignore[arg-type]
             orientation=_floats(ds, "ImageOrientationPatient", 6),  # type: ignore[arg-type]
             pixel_spacing=_floats(ds, "PixelSpacing", 2),  # type: ignore[arg-type]
-            rescale_slope=_float(ds, "RescaleSlope") or 1.0,
+            rescale_slope=_given(_float(ds, "RescaleSlope"), 1.0),
             rescale_intercept=_float(ds, "RescaleIntercept") or 0.0,
             slice_thickness=_float(ds, "SliceThickness"),
         )
@@ -238,7 +251,7 @@ def _frame_headers(ds: Header, n_frames: int) -> tuple[FrameHeader, ...]:
                 position=_floats(group("PlanePositionSequence"), "ImagePositionPatient", 3),  # type: ignore[arg-type]
                 orientation=_floats(group("PlaneOrientationSequence"), "ImageOrientationPatient", 6),  # type: ignore[arg-type]
                 pixel_spacing=_floats(measures, "PixelSpacing", 2),  # type: ignore[arg-type]
-                rescale_slope=_float(transform, "RescaleSlope") or _float(ds, "RescaleSlope") or 1.0,
+                rescale_slope=_given(_float(transform, "RescaleSlope"), _given(_float(ds, "RescaleSlope"), 1.0)),
                 rescale_intercept=_float(transform, "RescaleIntercept") or _float(ds, "RescaleIntercept") or 0.0,
                 slice_thickness=_float(measures, "SliceThickness") or _float(ds, "SliceThickness"),
             )
@@ -344,6 +357,10 @@ def _interpret(
         raise _Skip("dicomdir", "DICOMDIR (a directory index, not an image)")
     rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
     if not rows or not columns:
+        if sop_class in IMAGE_CLASSES:
+            raise _Skip("truncated" if offset < 0 else "corrupt",
+                        f"an image (SOP class {sop_class}) whose header has no Rows/Columns"
+                        f"{' and no pixel data: the file is truncated' if offset < 0 else ' (Rows or Columns 0)'}")
         raise _Skip("not-image", f"not an image (SOP class {sop_class or 'unknown'})")
     if not _text(ds, "SeriesInstanceUID"):
         raise _Skip("corrupt", "no SeriesInstanceUID")
@@ -375,8 +392,19 @@ def _interpret(
         if length < needed or value_offset + needed > size:
             have = max(0, min(length, size - value_offset))
             raise _Skip("truncated", f"truncated: pixel data has {have} of {needed} bytes", series)
+        if length > needed + 1:  # one byte of padding to an even length is allowed (PS3.5 sec. 8.1.1)
+            raise _Skip("corrupt", f"pixel data has {length} bytes, but the header (Rows {rows} x Columns {columns} x "
+                        f"{bits_allocated} bits x {inst.number_of_frames} frame(s)) describes {needed}: the header "
+                        "does not match the pixels", series)
     elif inst.is_encapsulated and value_offset >= size - 8:
         raise _Skip("truncated", "truncated: no compressed frames after the header", series)
+    for frame in inst.frames if series.modality.upper() == "CT" else ():
+        slope = frame.rescale_slope
+        if not math.isfinite(slope) or not RESCALE_SLOPE_RANGE[0] <= slope <= RESCALE_SLOPE_RANGE[1]:
+            raise _Skip("corrupt", f"RescaleSlope {slope:g} is not a CT scale (the header is damaged)", series)
+        if not math.isfinite(frame.rescale_intercept) or abs(frame.rescale_intercept) > 1e5:
+            raise _Skip("corrupt", f"RescaleIntercept {frame.rescale_intercept:g} is not a CT offset (the header is "
+                        "damaged)", series)
     return series, inst
 
 

@@ -138,7 +138,8 @@ def _orientation(refs: list[SliceRef], uid: str) -> tuple[npt.NDArray[np.float64
     row, col = iop[:3], iop[3:]
     if abs(np.linalg.norm(row) - 1) > 1e-2 or abs(np.linalg.norm(col) - 1) > 1e-2 or abs(np.dot(row, col)) > 1e-2:
         raise DicomLoadError(
-            f"series {uid}: ImageOrientationPatient {list(iop)} is not two perpendicular unit vectors ({refs[0].where})"
+            f"series {uid}: ImageOrientationPatient {[round(float(v), 4) for v in iop]} is not two perpendicular unit "
+            f"vectors ({refs[0].where})"
         )
     row = row / np.linalg.norm(row)
     col = col - np.dot(col, row) * row
@@ -169,10 +170,16 @@ def _drop_duplicates(
             )
             continue
         keep.append(k)
+    if len(keep) == 1 and distinct:
+        raise DicomLoadError(
+            f"series {uid}: all {len(refs)} images lie at one position (e.g. {_examples(distinct)}): a stack of "
+            "images at one place, not a volume (their ImagePositionPatient is the same); not loaded"
+        )
     if len(distinct) > 2 and len(distinct) >= len(keep) // 4:
         raise DicomLoadError(
-            f"series {uid}: {len(distinct)} of {len(keep)} positions hold more than one different image "
-            f"(e.g. {_examples(distinct)}): several phases or reconstructions in one series? not loaded as one volume"
+            f"series {uid}: {len(distinct)} images lie at positions that another image already takes (of "
+            f"{len(keep)} positions; e.g. {_examples(distinct)}): several phases or reconstructions in one series? "
+            "not loaded as one volume"
         )
     return [refs[k] for k in keep], d[keep]
 
@@ -229,7 +236,8 @@ def stack_geometry(record: SeriesRecord) -> StackGeometry:
         if r.header.position is None or r.header.orientation is None:
             warnings.append(
                 LoadWarning(
-                    "no-position", "slice without ImagePositionPatient/ImageOrientationPatient left out", r.where
+                    "no-position", "slice without a usable ImagePositionPatient/ImageOrientationPatient (missing, or "
+                    "not finite numbers) left out", r.where
                 )
             )
     refs = _majority_sop_class(placed, warnings)

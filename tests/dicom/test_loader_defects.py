@@ -170,7 +170,21 @@ def test_copy_of_a_series_in_a_subfolder_counts_once_per_instance(tmp_path: Path
 def test_two_phases_in_one_series_are_refused(tmp_path: Path) -> None:
     first = write_ct_series(tmp_path / "arterial", n=6)
     write_ct_series(tmp_path / "venous", n=6, series_uid=first.series_uid, study_uid=first.study_uid, seed=9)
-    with pytest.raises(DicomLoadError, match="6 of 6 positions hold more than one different image"):
+    with pytest.raises(DicomLoadError, match="6 images lie at positions that another image already takes "
+                                             r"\(of 6 positions"):
+        load_series(tmp_path)
+
+
+def test_images_all_at_one_position_are_said_so(tmp_path: Path) -> None:
+    """The hostile tester's finding: every slice at one position read "19 of 1 positions hold more than one ..."."""
+    import pydicom
+
+    written = write_ct_series(tmp_path, n=5)
+    for p in written.paths:
+        ds = pydicom.dcmread(p)
+        ds.ImagePositionPatient = [-120, -110, -300]
+        ds.save_as(p)
+    with pytest.raises(DicomLoadError, match="all 5 images lie at one position"):
         load_series(tmp_path)
 
 
@@ -242,3 +256,31 @@ def test_a_screen_capture_inside_the_series_is_left_out(tmp_path: Path) -> None:
     np.testing.assert_array_equal(volume.array, written.hu)
     other = [w for w in volume.warnings if w.code == "other-object"]
     assert len(other) == 1 and other[0].where.endswith("dose_report.dcm")
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    ({"BitsAllocated": 8, "BitsStored": 8, "HighBit": 7}, "pixel data has 2560 bytes, but the header (Rows 32 x "
+     "Columns 40 x 8 bits x 1 frame(s)) describes 1280: the header does not match the pixels"),
+    ({"RescaleSlope": 0}, "RescaleSlope 0 is not a CT scale (the header is damaged)"),
+    ({"RescaleSlope": "1e30"}, "RescaleSlope 1e+30 is not a CT scale (the header is damaged)"),
+    ({"RescaleIntercept": "1e9"}, "RescaleIntercept 1e+09 is not a CT offset"),
+    ({"Rows": 0}, "an image (SOP class 1.2.840.10008.5.1.4.1.1.2) whose header has no Rows/Columns (Rows or "
+     "Columns 0)"),
+])  # fmt: skip
+def test_a_header_that_does_not_describe_its_pixels_is_left_out_and_named(
+    tmp_path: Path, change: dict, said: str
+) -> None:
+    """The hostile tester's findings: a slice whose BitsAllocated was 8 over 16-bit pixels, or whose RescaleSlope was
+    0 (read as 1) or 1e30, loaded silently as wrong numbers; a CT with Rows 0 was "not an image"."""
+    import pydicom
+
+    written = write_ct_series(tmp_path, n=4)
+    ds = pydicom.dcmread(written.paths[1])
+    for keyword, value in change.items():
+        setattr(ds, keyword, value)
+    ds.save_as(written.paths[1])
+    found = discover(tmp_path)
+    volume = load_series(found[0])
+    assert volume.shape[0] == 3
+    skipped = {Path(w.where).name: w.message for w in [*found.skipped, *volume.warnings]}  # with its series, if known
+    assert said in skipped[written.paths[1].name]
