@@ -63,6 +63,8 @@ BAD = [
      "subject S001, timepoint 'day 42', lesion T1: negative diameter -2.5 mm"),
     ("new lesion without status", make_case([target("T1", 20)], (42, [m("T1", 20), new("X1") | {"status": None}])),
      "lesion X1: a new lesion's 'status'"),
+    ("a number of 5001 digits", '{"subject_id": ' + "9" * 5001 + "}", "not a case file: Exceeds the limit"),
+    ("nested 100000 deep", "[" * 100_000 + "]" * 100_000, "not a case file: its JSON is nested too deeply to read"),
 ]
 
 
@@ -77,6 +79,14 @@ def test_bad_input_exits_non_zero_with_one_line(tmp_path: Path, capsys: pytest.C
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
     assert lines[0].startswith(f"recist evaluate: {path}: ") and expected in lines[0], (why, lines[0])
+
+
+def test_a_byte_order_mark_is_no_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A case file saved by a Windows editor starts with a UTF-8 byte-order mark: it was refused."""
+    path = tmp_path / "bom.json"
+    path.write_text(json.dumps(_case()), encoding="utf-8-sig")
+    assert main(["evaluate", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["best_overall_response"] == "PR"
 
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,8 +133,13 @@ def test_endpoints_pass_over_other_json_and_choose_the_criteria(tmp_path: Path,
     out = json.loads(captured.out)
     assert out["criteria"] == "RECIST 1.1" and out["n"] == 2
     assert "passed over 2 JSON file(s)" in captured.err and "also holds iRECIST" in captured.err
+    # S2 has a RECIST 1.1 case file only: under iRECIST its measurements are evaluated by iRECIST's rules, as `recist
+    # report` and the exports do (the data manager's finding: endpoints left such a subject out, the report did not)
     assert main(["endpoints", str(tmp_path), "--criteria", "iRECIST"]) == 0
-    assert json.loads(capsys.readouterr().out)["n"] == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n"] == 2
+    assert ("1 subject(s) with no iRECIST case file (S2): their other case file evaluated under iRECIST, as "
+            "`recist report` does") in captured.err
 
 
 def test_an_empty_list_is_no_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -118,6 +118,24 @@ def test_cli_report_over_a_folder_and_bad_input(tmp_path: Path, capsys: pytest.C
     assert "S09" in err and "Traceback" not in err
 
 
+def test_two_case_files_of_one_subject_are_refused_naming_both(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The hostile tester's finding: `recist report` over two different case files of one subject reported on one of
+    them without a word ("report on 1 subject(s)"); `recist endpoints` refused the same input. Now both refuse."""
+    src = tmp_path / "cases"
+    src.mkdir()
+    (src / "a.json").write_text(json.dumps(case("S01", [45, 25, 20])))
+    (src / "b.json").write_text(json.dumps(case("S01", [45, 50])))
+    assert main(["report", str(src), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"b.json: subject S01, site reader 'case-file', RECIST 1.1: already in {src / 'a.json'}; "
+                        "give one read per subject, reader and criteria"), err
+    assert not (tmp_path / "out").exists()
+    assert main(["report", str(src / "a.json"), str(src), "--out", str(tmp_path / "out")]) == 2  # still two reads
+    (src / "b.json").unlink()
+    assert main(["report", str(src / "a.json"), str(src), "--out", str(tmp_path / "out")]) == 0  # one file, named twice
+
+
 def test_overall_survival_appears_when_the_cases_give_death_dates(tmp_path: Path) -> None:
     cases = [dict(c) for c in TRIAL[:4]]
     cases[3] = dict(cases[3], death_date="2026-04-01")

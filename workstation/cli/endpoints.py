@@ -48,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"recist endpoints: passed over {len(passed_over)} JSON file(s) that are not case files "
               f"(e.g. {passed_over[0]})", file=sys.stderr)
     by_criteria: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    raw: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}  # (criteria, subject) -> its case file and case
     for path, cases in case_files:
-        for r in evaluate_cases(path, cases):
+        for case, r in zip(cases, evaluate_cases(path, cases), strict=True):
             by_criteria.setdefault(r["criteria"], []).append((path, r))
+            raw.setdefault((r["criteria"], r["subject_id"]), (path, case))
     criteria = args.criteria or (next(iter(by_criteria)) if len(by_criteria) == 1 else "RECIST 1.1")
     if criteria not in by_criteria:
         raise CommandError(f"{folder}: no {criteria} case files", INVALID_INPUT)
@@ -58,6 +60,17 @@ def run(args: argparse.Namespace) -> int:
     if others and not args.criteria:
         print(f"recist endpoints: {criteria} cases used; the folder also holds {', '.join(others)} cases "
               "(--criteria to choose)", file=sys.stderr)
+    # a subject with a case file under the other criteria only: its measurements evaluated under these, as
+    # `recist report` and the exports do (workstation.export.both_criteria); ORR would otherwise leave it out
+    have = {r["subject_id"] for _, r in by_criteria[criteria]}
+    derived = sorted({subject for (c, subject) in raw if c != criteria and subject not in have})
+    for subject in derived:
+        path, case = next(v for (c, sid), v in raw.items() if sid == subject and c != criteria)
+        by_criteria[criteria] += [(path, r) for r in evaluate_cases(path, [{**case, "criteria": criteria}])]
+    if derived:
+        print(f"recist endpoints: {len(derived)} subject(s) with no {criteria} case file ({', '.join(derived[:5])}"
+              f"{', ...' if len(derived) > 5 else ''}): their other case file evaluated under {criteria}, as "
+              "`recist report` does", file=sys.stderr)
     results: list[dict[str, Any]] = []
     source: dict[str, Path] = {}
     for path, r in by_criteria[criteria]:

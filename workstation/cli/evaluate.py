@@ -30,10 +30,17 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def json_limit(exc: BaseException) -> str:
+    """What a JSON file that parses but cannot be held is (a number of thousands of digits, nesting thousands deep)."""
+    if isinstance(exc, RecursionError):
+        return "not a case file: its JSON is nested too deeply to read"
+    return f"not a case file: {exc}"
+
+
 def load_cases(path: Path) -> list[Any]:
     """The case(s) in a file: one JSON object, or a list of them. Raises CommandError with one clear line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors write one) is no error
     except FileNotFoundError:
         raise CommandError(f"{path}: no such file", INVALID_INPUT) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -43,6 +50,8 @@ def load_cases(path: Path) -> list[Any]:
     except json.JSONDecodeError as exc:
         raise CommandError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                            INVALID_INPUT) from None
+    except (ValueError, RecursionError) as exc:
+        raise CommandError(f"{path}: {json_limit(exc)}", INVALID_INPUT) from None
     cases = data if isinstance(data, list) else [data]
     if not cases:
         raise CommandError(f"{path}: holds no case (an empty list)", INVALID_INPUT)

@@ -359,13 +359,17 @@ def load_json(path: str | Path) -> Any:
     """A JSON file; a key given twice in one object is refused (JSON readers keep the last one silently)."""
     p = Path(path)
     try:
-        return json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys)
+        return json.loads(p.read_text(encoding="utf-8-sig"), object_pairs_hook=_no_duplicate_keys)
     except FileNotFoundError:
         raise ReadFileError(f"{p}: no such file") from None
     except _DuplicateKey as exc:
         raise ReadFileError(f"{p}: the key {exc.args[0]!r} is given twice in one object") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReadFileError(f"{p}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ReadFileError(f"{p}: its JSON is nested too deeply to read") from None
+    except ValueError as exc:  # e.g. a number of more digits than Python converts
+        raise ReadFileError(f"{p}: cannot be read ({exc})") from None
 
 
 def load_read(path: str | Path) -> Read:
@@ -416,7 +420,29 @@ def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
             found.append((p, load_read(p)))
         else:
             raise ReadFileError(f"{p}: no such file or folder")
-    return found
+    return _one_of_each_read(found)
+
+
+def _one_of_each_read(found: list[tuple[Path, Read]]) -> list[tuple[Path, Read]]:
+    """Each file once (a folder and a file in it may both be named), and one read per subject, reader, role and
+    criteria: two files holding one (a copy, or two case files of a subject) would be counted twice, or one of them
+    silently dropped by the report."""
+    seen: dict[tuple[str, str, str, str], Path] = {}
+    files: set[Path] = set()
+    out = []
+    for path, read in found:
+        if path.resolve() in files:
+            continue
+        files.add(path.resolve())
+        out.append((path, read))
+        key = (read.subject_id, read.reader, read.reader_role, read.criteria)
+        if key in seen:
+            raise ReadFileError(
+                f"{path}: subject {read.subject_id}, {read.reader_role} reader {read.reader!r}, {read.criteria}: "
+                f"already in {seen[key]}; give one read per subject, reader and criteria"
+            )
+        seen[key] = path
+    return out
 
 
 def _looks_like_case(data: dict[str, Any]) -> bool:
