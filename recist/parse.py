@@ -237,7 +237,7 @@ def _declaration(index: int, raw: Mapping[str, Any], lesions: dict[str, LesionDe
         for field, given, fixed in (("role", role, known.role), ("organ", organ, known.organ),
                                     ("node", node, known.is_node)):
             if given is not None and given != fixed:
-                raise where.error(f"'{field}' was {fixed!r} where the lesion first appeared, now {given!r}")
+                raise where.error(f"'{field}' was {_plain(fixed)} where the lesion first appeared, now {_plain(given)}")
         return known
     if role is None or organ is None:
         if index > 0:
@@ -342,3 +342,10 @@ def _new_lesion(index: int, raw: Mapping[str, Any], decl: LesionDeclaration, whe
             raise where.error("'too_small' is only ever true (the lesion counts 5 mm)")
         return LesionObservation(decl.lesion_id, status, TOO_SMALL_UM, too_small=True)
     return LesionObservation(decl.lesion_id, status)
+
+
+def _plain(value: object) -> str:
+    """A value as the case file writes it: ``target``, not ``<Role.TARGET: 'target'>``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(getattr(value, "value", value))

@@ -491,3 +491,11 @@ def test_a_database_of_the_first_schema_is_upgraded_keeping_its_measurements(
     save_read(reopened, read, user=people["site1"], expected_version=1)
     assert load_read(reopened, read.read_id).read == read
     reopened.close()
+
+
+def test_a_full_disk_says_so_and_that_nothing_was_saved() -> None:
+    """The hostile tester's finding: a database on a full disk said only "disk I/O error"."""
+    for driver in ("disk I/O error", "database or disk is full"):
+        said = database_mod.explain(sqlite3.OperationalError(driver), "database file /x/reads.db")
+        assert said == (f"database file /x/reads.db: {driver}: nothing was saved; check that its disk has free space "
+                        "and is writable, then try again")

@@ -55,7 +55,9 @@ INVALID = [
     ("target first seen at follow-up", make_case([target("T1", 20)], (42, [target("T2", 20)])),
      "lesion T2: a target lesion is chosen at baseline"),
     ("role changed", make_case([target("T1", 20)], (42, [{"id": "T1", "role": "new", "status": "unequivocal"}])),
-     "'role' was"),
+     "'role' was 'target' where the lesion first appeared, now 'new'"),  # the case file's words, no enum repr
+    ("node changed", make_case([target("T1", 20)], (42, [{"id": "T1", "node": True, "diameter_mm": 12}])),
+     "'node' was false where the lesion first appeared, now true"),
     ("two measurements", make_case([target("T1", 20)], (42, [{"id": "T1", "diameter_mm": 3, "too_small": True}])),
      "exactly one of"),
     ("merged into nothing", make_case([target("T1", 20)], (42, [{"id": "T1", "merged_into": "T7"}])),

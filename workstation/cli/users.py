@@ -16,6 +16,7 @@ from typing import Any
 
 from workstation.cli import CommandError
 from workstation.storage import Database, StorageError, open_database
+from workstation.storage.database import NoDatabase
 from workstation.users import (
     AuthenticationError,
     PermissionDenied,
@@ -144,9 +145,11 @@ def run(args: argparse.Namespace) -> int:
     creates = args.users_command == "add" and args.role == UserRole.ADMINISTRATOR.value
     try:
         db = open_database(args.db, create=creates)
-    except StorageError as exc:
+    except NoDatabase as exc:
         if args.users_command == "add" and not creates:
             raise CommandError(f"{exc}; the first user of a new database must be an administrator") from None
+        raise CommandError(str(exc)) from None
+    except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
         if args.users_command == "add":

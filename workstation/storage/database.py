@@ -33,6 +33,10 @@ class StorageError(Exception):
     """The database cannot be opened or used; the message names the database and what is wrong."""
 
 
+class NoDatabase(StorageError):
+    """``create=False`` and there is no database there yet (no file, or an empty one)."""
+
+
 def default_database_url() -> str:
     """``$RECIST_DB`` if set, else a SQLite file in the user's data folder (platformdirs)."""
     env = os.environ.get("RECIST_DB")
@@ -75,6 +79,9 @@ def explain(exc: BaseException, where: str) -> str:
         return f"cannot open {where}: the folder is missing or not writable"
     if "readonly" in low or "read-only" in low:
         return f"{where} is read-only ({text})"
+    if "disk is full" in low or "disk i/o error" in low:  # SQLITE_FULL, SQLITE_IOERR: nothing was written
+        return (f"{where}: {text}: nothing was saved; check that its disk has free space and is writable, "
+                "then try again")
     if "connection refused" in low or "could not connect" in low or "connection failed" in low:
         return f"cannot connect to {where}: {text}"
     if "no such table" in low or "undefinedtable" in low.replace(" ", "") or "does not exist" in low:
@@ -243,9 +250,9 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
         if in_file and Path(str(parsed.database)).is_dir():
             raise StorageError(f"{where} is a folder, not a database file (check --db or $RECIST_DB)")
         if in_file and not create and not Path(str(parsed.database)).is_file():
-            raise StorageError(f"there is no {where} (check --db or $RECIST_DB)")
+            raise NoDatabase(f"there is no {where} (check --db or $RECIST_DB)")
         if in_file and not create and Path(str(parsed.database)).stat().st_size == 0:
-            raise StorageError(f"{where} is empty, not a workstation database (check --db or $RECIST_DB)")
+            raise NoDatabase(f"{where} is empty, not a workstation database (check --db or $RECIST_DB)")
         engine = _sqlite_engine(url) if is_sqlite else create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StorageError(f"not a database URL I can open: {describe_url(url)} ({type(exc).__name__})") from None
@@ -262,9 +269,9 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
             with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn, conn.begin():
                 empty = not inspect(conn).get_table_names()
             if empty:  # an empty file or database: opening it would silently make it a workstation database
-                raise StorageError(f"{where} is empty, not a workstation database (check --db or $RECIST_DB)")
+                raise NoDatabase(f"{where} is empty, not a workstation database (check --db or $RECIST_DB)")
         _migrate(engine, where)
-    except StorageError:
+    except StorageError:  # NoDatabase included
         engine.dispose()
         raise
     except SQLAlchemyError as exc:
