@@ -11,7 +11,7 @@ from workstation.export.read_json import read_from_dict, read_to_dict
 from workstation.read_model import LesionStatus, Measurement, MeasurementOrigin, Read, Role, TimepointRead
 from workstation.session.baseline_rules import check_baseline
 from workstation.session.persistence import JsonReadStore, ReadStoreError
-from workstation.session.reading import ReadingSession, SessionError
+from workstation.session.reading import ReadingSession, SessionError, allowed_statuses
 from workstation.session.worklist import timepoint_status
 
 
@@ -94,6 +94,14 @@ def test_rules_of_the_session_are_explained():
         s.set_status(node, LesionStatus.PRESENT)
     nt = s.add_lesion(Role.NON_TARGET, "bone")
     assert s.read.timepoints[0].assessments[nt].status is LesionStatus.PRESENT
+    # the hostile tester's finding: a baseline non-target could be set absent (saved; the read then could not be
+    # evaluated at all). At baseline a non-target is present and a target measured; the rest is for follow-ups.
+    with pytest.raises(SessionError, match=r"NT1: at baseline a non-target lesion is present \(RECIST 1.1 sec. 4.2\); "
+                                           "'absent' is for a follow-up"):
+        s.set_status(nt, LesionStatus.ABSENT)
+    with pytest.raises(SessionError, match="at baseline a target lesion is measured"):
+        s.set_status(node, LesionStatus.NOT_EVALUATED)
+    assert allowed_statuses(Role.NON_TARGET, at_baseline=True) == (LesionStatus.PRESENT,)
     s.go_to_timepoint(1)
     with pytest.raises(SessionError, match="at baseline"):
         s.add_lesion(Role.TARGET, "liver")

@@ -304,6 +304,12 @@ class ReadingSession:
         if status not in allowed:
             names = ", ".join(s.value for s in allowed)
             raise SessionError(f"{lesion_id} is a {lesion.role.value} lesion: its status is one of {names}")
+        if self.current_timepoint == 0 and status not in _BASELINE_STATUS[lesion.role] and not self.view_only:
+            raise SessionError(
+                f"{lesion_id}: at baseline a {lesion.role.value} lesion is "
+                f"{'measured' if lesion.role is Role.TARGET else 'present'} (RECIST 1.1 sec. 4.2); "
+                f"'{status.value.replace('_', ' ')}' is for a follow-up. Delete the lesion if it is not there"
+            )
         if status is LesionStatus.MERGED and merged_into not in self.read.lesions:
             raise SessionError(f"{lesion_id}: say which lesion it merged into")
         tp_index = self.current_timepoint
@@ -412,8 +418,17 @@ def non_target_seen_status(session: ReadingSession, lesion_id: str) -> LesionSta
     return a.status if a is not None and a.status in SEEN_STATUSES else LesionStatus.PRESENT
 
 
-def allowed_statuses(role: Role) -> tuple[LesionStatus, ...]:
-    return _ALLOWED_STATUS[role]
+#: At baseline a target is measured and a non-target present (RECIST 1.1 sec. 4.2; the engine refuses anything else,
+#: and a read holding it could not be evaluated at all): what else the reader may say comes at a follow-up.
+_BASELINE_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
+    Role.TARGET: (LesionStatus.MEASURED,),
+    Role.NON_TARGET: (LesionStatus.PRESENT,),
+    Role.NEW: (),
+}
+
+
+def allowed_statuses(role: Role, at_baseline: bool = False) -> tuple[LesionStatus, ...]:
+    return _BASELINE_STATUS[role] if at_baseline else _ALLOWED_STATUS[role]
 
 
 #: The organ a lymph node is recorded in (all nodes together count as one organ, RECIST 1.1 sec. 4.2).

@@ -1035,7 +1035,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if s is None or s.selected_lesion is None:
             return
         self.status_combo.addItem("—", None)
-        for status in allowed_statuses(s.read.lesions[s.selected_lesion].role):
+        for status in allowed_statuses(s.read.lesions[s.selected_lesion].role, at_baseline=s.current_timepoint == 0):
             if status is not LesionStatus.MERGED:
                 self.status_combo.addItem(status.value.replace("_", " "), status)
                 tip = _STATUS_TIPS.get(status)
