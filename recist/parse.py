@@ -118,12 +118,22 @@ def _whole_days(raw: Mapping[str, Any], key: str, default: int, where: _Where) -
     return value
 
 
+#: Dates a trial's scans, treatment and follow-up can have: outside, a typing error (0001, 9999) that would make PFS
+#: run for millennia.
+PLAUSIBLE_YEARS = (1900, 2199)
+
+
 def _parse_date(value: Any, what: str, where: _Where) -> date:
     if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
         try:
-            return date.fromisoformat(value)
+            when = date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            if not PLAUSIBLE_YEARS[0] <= when.year <= PLAUSIBLE_YEARS[1]:
+                raise where.error(f"{what} {value} is not a plausible date (years {PLAUSIBLE_YEARS[0]} to "
+                                  f"{PLAUSIBLE_YEARS[1]}): a typing error?")
+            return when
     raise where.error(f"{what} must be an ISO date (YYYY-MM-DD), got {value!r}")
 
 

@@ -54,6 +54,9 @@ INVALID = [
     ("new lesion at baseline", make_case([new("X1")]), "lesion X1: a lesion at baseline cannot be 'new'"),
     ("target first seen at follow-up", make_case([target("T1", 20)], (42, [target("T2", 20)])),
      "lesion T2: a target lesion is chosen at baseline"),
+    ("year 9999", make_case([target("T1", 20)]) | {"timepoints": [{"label": "b", "date": "9999-01-05",
+                                                                   "lesions": []}]},
+     "'date' 9999-01-05 is not a plausible date"),
     ("role changed", make_case([target("T1", 20)], (42, [{"id": "T1", "role": "new", "status": "unequivocal"}])),
      "'role' was 'target' where the lesion first appeared, now 'new'"),  # the case file's words, no enum repr
     ("node changed", make_case([target("T1", 20)], (42, [{"id": "T1", "node": True, "diameter_mm": 12}])),
