@@ -126,3 +126,10 @@ def test_an_outline_on_a_slice_that_could_not_be_decoded_is_refused(series, caps
     assert flag_undecodable_slices(volume, beside) is not None
     far = SegmentationResult(mask.copy(), (k + 2, 0, 0), prov)
     assert flag_undecodable_slices(volume, far) is None and not far.warnings and not far.low_confidence
+
+
+def test_a_point_that_is_not_a_number_is_one_line(series, capsys):
+    folder, _, _ = series
+    assert main(["segment", str(folder), "--point", "nan", "0", "inf", "--engine", "classical"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "recist segment: --point nan 0.0 inf: give three finite numbers (patient mm, LPS)"

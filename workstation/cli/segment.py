@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from workstation.cli import CommandError
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.series_dir.exists():
         raise CommandError(f"no such folder: {args.series_dir}")
+    if not all(math.isfinite(v) for v in args.point):
+        raise CommandError(f"--point {' '.join(map(str, args.point))}: give three finite numbers (patient mm, LPS)")
     try:
         volume = load_series(args.series_dir, args.series_uid)
     except DicomLoadError as exc:
