@@ -189,3 +189,15 @@ def test_images_of_another_patient_are_named_in_the_folder_and_across_timepoints
                                                 "baseline")
     assert stranger.patient.patient_id not in said and baseline.patient.patient_id not in said
     assert other_patient("week 6", baseline, {"baseline": baseline, "week 6": baseline}) is None
+
+
+def test_a_timepoint_folder_without_images_is_named_as_left_out(tmp_path: Path) -> None:
+    """The hostile tester's finding: an empty timepoint folder vanished from the worklist without a word."""
+    from workstation.session.worklist import scan_trial
+
+    subject = tmp_path / "trial" / "SUBJ-X"
+    shutil.copytree(SAMPLE, subject / "T0-baseline")
+    (subject / "T2-week12").mkdir()
+    (entry,) = scan_trial(tmp_path / "trial")
+    assert [t.label for t in entry.timepoints] == ["T0-baseline"]
+    assert entry.left_out == (f"T2-week12 left out: no DICOM image with a study date in {subject / 'T2-week12'}",)

@@ -140,6 +140,8 @@ class SubjectEntry:
     protocol_id: str | None = None
     #: The subject's start of treatment (``trial.json``'s ``treatment_start``: the TIL infusion), PFS's origin.
     treatment_start: date | None = None
+    #: Folders of the subject left out of its timepoints, each with why (for the app to say)
+    left_out: tuple[str, ...] = ()
 
 
 _DICOM_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -239,14 +241,16 @@ def scan_trial(root: str | Path) -> list[SubjectEntry]:
     subjects: list[SubjectEntry] = []
     for subject_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         entries: list[TimepointEntry] = []
+        left_out: list[str] = []
         for tp_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
             when = _study_date(tp_dir)
             if when is None:
+                left_out.append(f"{tp_dir.name} left out: no DICOM image with a study date in {tp_dir}")
                 continue
             entries.append(TimepointEntry(tp_dir.name, when, DicomFolderSource(tp_dir, description=str(tp_dir))))
         if entries:
             entries.sort(key=lambda e: (e.date, e.label))
-            subjects.append(SubjectEntry(subject_dir.name, entries))
+            subjects.append(SubjectEntry(subject_dir.name, entries, left_out=tuple(left_out)))
     if not subjects:
         raise WorklistError(f"no subject folders with DICOM timepoints under {root}")
     return subjects

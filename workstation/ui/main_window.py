@@ -571,6 +571,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             if locked is not None:
                 locks[s.subject_id] = locked
         self.worklist.show_subjects(subjects, reads, locks)
+        left_out = [f"{s.subject_id}: {why}" for s in subjects for why in s.left_out]
+        if left_out:  # a timepoint folder without images: the reader should know it is not in the worklist
+            self.warn("Folders left out", "\n".join(left_out[:10]) + (
+                f"\n... and {len(left_out) - 10} more" if len(left_out) > 10 else ""), 15000)
         self._refresh_curves(reload=True)
         if subjects:
             self.open_timepoint(0, 0)
