@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.misc import is_dicom
 
-from imaging.cancel import CancelToken, ProgressCallback, report
+from imaging.cancel import Cancelled, CancelToken, ProgressCallback, report
 from imaging.pacs.cache import PARTIAL_SUFFIX, LocalCache, check_uid
 from imaging.pacs.errors import PacsError, PacsInputError, PacsNotFound, PacsProtocolError
 from imaging.pacs.query import SeriesResult, StudyQuery, StudyResult
 from imaging.pacs.settings import ServerSettings
+
+T = TypeVar("T")
+#: The patient ID `PacsClient.check` searches for: no patient has it, so the search is cheap and finds nothing.
+CHECK_PATIENT_ID = "RECIST-CONNECTION-CHECK"
 
 
 @dataclass(frozen=True)
@@ -141,18 +146,26 @@ class PacsClient(ABC):
         return self.server.describe()
 
     # -- protocol steps -------------------------------------------------------------------------------------------
+    # Each takes ``cancel``: a cancel ends the call at once (`Cancelled`), also while the server is not answering.
     @abstractmethod
-    def echo(self) -> float:
+    def echo(self, cancel: CancelToken | None = None) -> float:
         """Check the server answers; returns the round trip in seconds."""
 
     @abstractmethod
-    def find_studies(self, query: StudyQuery) -> list[StudyResult]: ...
+    def find_studies(self, query: StudyQuery, cancel: CancelToken | None = None) -> list[StudyResult]: ...
+
+    def check(self, cancel: CancelToken | None = None) -> float:
+        """`echo`, then a search that matches nothing: a PACS that answers C-ECHO from any AE title (Orthanc does)
+        may still refuse to search for ours, which the echo alone would call OK. Returns the echo's round trip."""
+        seconds = self.echo(cancel)
+        self.find_studies(StudyQuery(patient_id=CHECK_PATIENT_ID), cancel)
+        return seconds
 
     @abstractmethod
-    def find_series(self, study_uid: str) -> list[SeriesResult]: ...
+    def find_series(self, study_uid: str, cancel: CancelToken | None = None) -> list[SeriesResult]: ...
 
     @abstractmethod
-    def list_instances(self, study_uid: str, series_uid: str) -> list[str]:
+    def list_instances(self, study_uid: str, series_uid: str, cancel: CancelToken | None = None) -> list[str]:
         """SOP Instance UIDs of a series on the server."""
 
     @abstractmethod
@@ -189,13 +202,15 @@ class PacsClient(ABC):
         if cancel:
             cancel.raise_if_cancelled()
         if series_uids is None:
-            series_uids = [s.series_uid for s in self.find_series(study_uid)]
+            series_uids = [s.series_uid for s in self.find_series(study_uid, cancel)]
             if not series_uids:
                 raise PacsNotFound(f"{self.where}: study {study_uid} has no series")
         plan: list[tuple[str, list[str], set[str]]] = []
         for series_uid in series_uids:
             check_uid(series_uid, "Series Instance UID")
-            expected = [check_uid(uid, "SOP Instance UID") for uid in self.list_instances(study_uid, series_uid)]
+            expected = [
+                check_uid(uid, "SOP Instance UID") for uid in self.list_instances(study_uid, series_uid, cancel)
+            ]
             if not expected:
                 raise PacsNotFound(f"{self.where}: series {series_uid} of study {study_uid} has no instances")
             cache.remove_partials(study_uid, series_uid)
@@ -240,6 +255,32 @@ class PacsClient(ABC):
         if cancel:
             cancel.raise_if_cancelled()
         return self._send(instances, progress, cancel)
+
+
+def interruptible(call: Callable[[], T], cancel: CancelToken | None) -> T:
+    """``call()``, ended at once by a cancel even while it blocks on a server that stopped answering (a socket read
+    cannot be interrupted from another thread): it runs on a daemon thread, and a cancel leaves that thread to end on
+    its own timeout, its result dropped."""
+    if cancel is None:
+        return call()
+    cancel.raise_if_cancelled()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread as it is
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="pacs-request", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+        if worker.is_alive() and cancel.cancelled:
+            raise Cancelled("cancelled by the user (the server had not answered)")
+    if "error" in box:
+        raise box["error"]
+    return cast(T, box["value"])
 
 
 def connect(server: ServerSettings) -> PacsClient:

@@ -16,8 +16,8 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from requests.adapters import HTTPAdapter
 
-from imaging.cancel import CancelToken, ProgressCallback, report
-from imaging.pacs.client import InstanceReceiver, LocalInstance, PacsClient, StoreResult
+from imaging.cancel import Cancelled, CancelToken, ProgressCallback, report
+from imaging.pacs.client import InstanceReceiver, LocalInstance, PacsClient, StoreResult, interruptible
 from imaging.pacs.errors import (
     PacsNotFound,
     PacsProtocolError,
@@ -138,7 +138,7 @@ class DicomWebClient(PacsClient):
             status = response.status_code if response is not None else 0
             detail = _http_detail(response)
             if status == 401:
-                raise PacsRefused(f"{self.where}: the server rejected the credentials while {what} ({detail})") from exc
+                raise PacsRefused(f"{self.where}: {self._login_problem()} while {what} ({detail})") from exc
             if status == 403:
                 raise PacsRefused(f"{self.where}: permission denied while {what} ({detail})") from exc
             if status == 404:
@@ -155,41 +155,51 @@ class DicomWebClient(PacsClient):
                 f"{self.where}: unexpected reply while {what} ({type(exc).__name__}: {exc})"
             ) from exc
 
-    def echo(self) -> float:
+    def _login_problem(self) -> str:
+        """Why the server said 401: no login set up, no password, or a login it refused."""
+        server = self.server
+        if not server.username:
+            return (f"the server requires a login: set a user name and password for server '{server.name}' (Servers "
+                    "tab, or recist pacs add --username)")
+        if not (server.password or server.password_env):
+            return f"the server requires a password: none is set for user '{server.username}' of '{server.name}'"
+        return f"the server rejected the user name or password of '{server.name}'"
+
+    def echo(self, cancel: CancelToken | None = None) -> float:
         start = time.perf_counter()
         with self._talking("checking the connection (QIDO-RS)"):
-            self._client.search_for_studies(limit=1)
+            interruptible(lambda: self._client.search_for_studies(limit=1), cancel)
         return time.perf_counter() - start
 
-    def find_studies(self, query: StudyQuery) -> list[StudyResult]:
+    def find_studies(self, query: StudyQuery, cancel: CancelToken | None = None) -> list[StudyResult]:
         with self._talking("searching for studies (QIDO-RS)"):
-            found = self._search_all(
+            found = interruptible(lambda: self._search_all(
                 self._client.search_for_studies, "StudyInstanceUID", search_filters=query.matching_keys(),
                 fields=list(STUDY_RETURN_KEYS),
-            )
+            ), cancel)
             return [StudyResult.from_dataset(ds) for ds in found]
 
-    def find_series(self, study_uid: str) -> list[SeriesResult]:
+    def find_series(self, study_uid: str, cancel: CancelToken | None = None) -> list[SeriesResult]:
         with self._talking(f"searching for the series of study {study_uid} (QIDO-RS)"):
-            found = self._search_all(
+            found = interruptible(lambda: self._search_all(
                 self._client.search_for_series, "SeriesInstanceUID", study_instance_uid=study_uid,
                 fields=list(SERIES_RETURN_KEYS),
-            )
+            ), cancel)
             return [SeriesResult.from_dataset(ds, study_uid) for ds in found]
 
-    def list_instances(self, study_uid: str, series_uid: str) -> list[str]:
+    def list_instances(self, study_uid: str, series_uid: str, cancel: CancelToken | None = None) -> list[str]:
         with self._talking(f"listing the instances of series {series_uid} (QIDO-RS)"):
-            found = self._search_all(
+            found = interruptible(lambda: self._search_all(
                 self._client.search_for_instances, "SOPInstanceUID", study_instance_uid=study_uid,
                 series_instance_uid=series_uid, fields=["SOPInstanceUID"],
-            )
+            ), cancel)
             return [str(ds.SOPInstanceUID) for ds in found]
 
     def _fetch(
         self, study_uid: str, series_uid: str, missing: Sequence[str], whole_series: bool,
         receive: InstanceReceiver, cancel: CancelToken | None,
     ) -> None:
-        with self._talking(f"retrieving series {series_uid} (WADO-RS)"):
+        def fetch() -> None:
             if whole_series:
                 # One streamed multipart response: instances are written as they arrive.
                 for ds in self._client.iter_series(study_uid, series_uid):
@@ -201,6 +211,11 @@ class DicomWebClient(PacsClient):
                 if cancel:
                     cancel.raise_if_cancelled()
                 self._receive(self._client.retrieve_instance(study_uid, series_uid, sop_uid), receive)
+
+        with self._talking(f"retrieving series {series_uid} (WADO-RS)"):
+            # a cancel ends it at once; the abandoned transfer stops at its next instance (or its timeout), and only
+            # complete files are ever in the cache
+            interruptible(fetch, cancel)
 
     @staticmethod
     def _receive(ds: Dataset, receive: InstanceReceiver) -> None:
@@ -217,7 +232,17 @@ class DicomWebClient(PacsClient):
                 cancel.raise_if_cancelled()
             batch = instances[start:start + STOW_BATCH]
             with self._talking(f"storing {len(batch)} instance(s) (STOW-RS)"):
-                reply = self._client.store_instances([inst.dataset for inst in batch])
+                def send(b: Sequence[LocalInstance] = batch) -> Dataset:
+                    return self._client.store_instances([i.dataset for i in b])
+
+                try:
+                    reply = interruptible(send, cancel)
+                except Cancelled:
+                    raise Cancelled(
+                        f"cancelled: {len(stored)} instance(s) stored; the server had not answered for {len(batch)} "
+                        "more, which it may or may not have stored (check the PACS, or send again: a PACS keeps one "
+                        "copy of an instance)"
+                    ) from None
             failures = {
                 str(item.get("ReferencedSOPInstanceUID", "")): f"failure reason {item.get('FailureReason', '?')}"
                 for item in reply.get("FailedSOPSequence", [])

@@ -30,7 +30,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, DEFAULT_TRANSFER_SYNTAXES, bui
 from pynetdicom.association import Association
 
 from imaging.cancel import Cancelled, CancelToken, ProgressCallback, report
-from imaging.pacs.client import InstanceReceiver, LocalInstance, PacsClient, StoreResult
+from imaging.pacs.client import InstanceReceiver, LocalInstance, PacsClient, StoreResult, interruptible
 from imaging.pacs.errors import (
     PacsConfigError,
     PacsError,
@@ -196,8 +196,18 @@ class DimseClient(PacsClient):
     ) -> Iterator[Association]:
         """An open association: released after the work, aborted when the work failed (pending replies dropped).
         With ``cancel``, a cancel aborts it at once, so that a server that stopped answering is not waited for until
-        its timeout (the work then sees the cancel and raises `Cancelled`)."""
-        assoc = self._associate(ae, what, ext_neg, evt_handlers)
+        its timeout (the work then sees the cancel and raises `Cancelled`). A cancel while the association is being
+        negotiated ends the wait too; an association the server grants after that is aborted at once."""
+        if cancel is None:
+            assoc = self._associate(ae, what, ext_neg, evt_handlers)
+        else:
+            def associate() -> Association:
+                granted = self._associate(ae, what, ext_neg, evt_handlers)
+                if cancel.cancelled and granted.is_established:
+                    granted.abort()
+                return granted
+
+            assoc = interruptible(associate, cancel)
         finished = threading.Event()
 
         def abort_on_cancel() -> None:
@@ -254,12 +264,14 @@ class DimseClient(PacsClient):
             waited_since = time.monotonic()
 
     # -- C-ECHO ---------------------------------------------------------------------------------------------------
-    def echo(self) -> float:
+    def echo(self, cancel: CancelToken | None = None) -> float:
         ae = self._new_ae()
         ae.add_requested_context(VERIFICATION)
         start = time.perf_counter()
-        with self._association(ae, "checking the connection (C-ECHO)") as assoc:
+        with self._association(ae, "checking the connection (C-ECHO)", cancel=cancel) as assoc:
             status = assoc.send_c_echo()
+            if cancel is not None:
+                cancel.raise_if_cancelled()
             if not status or "Status" not in status:
                 raise PacsTimeout(f"{self.where}: no C-ECHO response within {self.server.timeout_s:g} s")
             if int(status.Status) != 0x0000:
@@ -267,13 +279,13 @@ class DimseClient(PacsClient):
             return time.perf_counter() - start
 
     # -- C-FIND ---------------------------------------------------------------------------------------------------
-    def _find(self, identifier: Dataset, what: str) -> list[Dataset]:
+    def _find(self, identifier: Dataset, what: str, cancel: CancelToken | None = None) -> list[Dataset]:
         ae = self._new_ae()
         ae.add_requested_context(STUDY_ROOT_FIND)
         matches: list[Dataset] = []
-        with self._association(ae, what) as assoc:
+        with self._association(ae, what, cancel=cancel) as assoc:
             responses = assoc.send_c_find(identifier, STUDY_ROOT_FIND)
-            for code, status, found in self._responses(assoc, responses, what):
+            for code, status, found in self._responses(assoc, responses, what, cancel):
                 if code in _PENDING:
                     if found is not None:
                         matches.append(found)
@@ -281,29 +293,30 @@ class DimseClient(PacsClient):
                     raise PacsProtocolError(f"{self.where}: C-FIND failed while {what}: {_status_text(status)}")
         return matches
 
-    def find_studies(self, query: StudyQuery) -> list[StudyResult]:
+    def find_studies(self, query: StudyQuery, cancel: CancelToken | None = None) -> list[StudyResult]:
         identifier = Dataset()
         identifier.QueryRetrieveLevel = "STUDY"
         for keyword in STUDY_RETURN_KEYS:
             setattr(identifier, keyword, "")
         for keyword, value in query.matching_keys().items():
             setattr(identifier, keyword, value)
-        return [StudyResult.from_dataset(ds) for ds in self._find(identifier, "searching for studies (C-FIND)")]
+        found = self._find(identifier, "searching for studies (C-FIND)", cancel)
+        return [StudyResult.from_dataset(ds) for ds in found]
 
-    def find_series(self, study_uid: str) -> list[SeriesResult]:
+    def find_series(self, study_uid: str, cancel: CancelToken | None = None) -> list[SeriesResult]:
         identifier = Dataset()
         identifier.QueryRetrieveLevel = "SERIES"
         for keyword in SERIES_RETURN_KEYS:
             setattr(identifier, keyword, "")
         identifier.StudyInstanceUID = study_uid
-        found = self._find(identifier, f"searching for the series of study {study_uid} (C-FIND)")
+        found = self._find(identifier, f"searching for the series of study {study_uid} (C-FIND)", cancel)
         return [SeriesResult.from_dataset(ds, study_uid) for ds in found]
 
-    def list_instances(self, study_uid: str, series_uid: str) -> list[str]:
+    def list_instances(self, study_uid: str, series_uid: str, cancel: CancelToken | None = None) -> list[str]:
         identifier = _retrieve_identifier(study_uid, series_uid)
         identifier.QueryRetrieveLevel = "IMAGE"
         identifier.SOPInstanceUID = ""
-        found = self._find(identifier, f"listing the instances of series {series_uid} (C-FIND)")
+        found = self._find(identifier, f"listing the instances of series {series_uid} (C-FIND)", cancel)
         return [str(ds.SOPInstanceUID) for ds in found if ds.get("SOPInstanceUID")]
 
     # -- C-GET / C-MOVE -------------------------------------------------------------------------------------------

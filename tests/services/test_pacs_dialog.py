@@ -49,7 +49,8 @@ def test_configure_search_and_retrieve(orthanc: OrthancServer, tmp_path: Path, q
     form.username.setText(orthanc.username)
     form.password.setText("wrong-password")
     dialog.test_connection()
-    qtbot.waitUntil(lambda: "credentials" in dialog.status.text() and dialog.job is None, timeout=10000)
+    qtbot.waitUntil(lambda: "rejected the user name or password" in dialog.status.text() and dialog.job is None,
+                    timeout=10000)
     assert "wrong-password" not in dialog.status.text()
     form.password.setText(orthanc.password)
     assert dialog.save_server() is True
@@ -137,3 +138,21 @@ def test_the_exported_sr_is_sent_to_the_pacs_from_the_app(
     assert window.statusBar().currentMessage() == f"{len(written)} instance(s) stored on orthanc"
     assert orthanc.instance_count() == before + len(written)
     window.jobs.wait(5000)
+
+
+def test_the_results_are_of_the_server_searched(tmp_path: Path, qtbot: QtBot) -> None:
+    """The PACS user's finding: after switching the Server box, the other server's studies stayed listed, and
+    Retrieve then asked the new server for them. Another server (or a new search) starts from an empty list."""
+    from imaging.pacs import ServerSettings, StudyResult
+    from imaging.pacs.settings import PacsSettings, save_settings
+
+    config = tmp_path / "pacs.json"
+    servers = tuple(ServerSettings(name=n, protocol="dicomweb", url=f"http://127.0.0.1:9/{n}") for n in ("a", "b"))
+    save_settings(PacsSettings(servers=servers, default="a", cache_dir=str(tmp_path / "cache")), config)
+    dialog = PacsDialog(config)
+    qtbot.addWidget(dialog)
+    dialog._show_studies([StudyResult("1.2.3", patient_id="P1")])
+    assert dialog.table.rowCount() == 1 and dialog.studies
+    dialog.server_choice.setCurrentText("b")
+    assert dialog.table.rowCount() == 0 and not dialog.studies
+    assert not dialog.retrieve_button.isEnabled()

@@ -251,7 +251,7 @@ def test_store_sr_and_seg_and_find_them_again(
 def test_wrong_credentials_and_wrong_called_ae_are_refused(orthanc: OrthancServer) -> None:
     with connect(settings_for(orthanc, "dicomweb", password="wrong")) as pacs, pytest.raises(PacsRefused) as web:
         pacs.find_studies(StudyQuery())
-    assert "credentials" in str(web.value) and "wrong" not in str(web.value)
+    assert "rejected the user name or password of 'orthanc-web'" in str(web.value) and "wrong" not in str(web.value)
     with connect(settings_for(orthanc, "c-get", called_ae="NOT_ORTHANC")) as pacs, pytest.raises(PacsRefused) as dimse:
         pacs.echo()
     assert "rejected the association" in str(dimse.value) and "NOT_ORTHANC" in str(dimse.value)
@@ -261,6 +261,9 @@ def test_wrong_credentials_and_wrong_called_ae_are_refused(orthanc: OrthancServe
         pacs.echo()
         with pytest.raises(PacsUnreachable) as unknown:
             pacs.find_studies(StudyQuery())
+        # the PACS user's finding: Test connection / `recist pacs echo` said OK for it; the check searches too
+        with pytest.raises(PacsUnreachable, match="calling AE title 'NOTKNOWN' is registered"):
+            pacs.check()
     assert "check that our calling AE title 'NOTKNOWN' is registered on the server" in str(unknown.value)
 
 
@@ -283,6 +286,42 @@ def test_server_down_and_server_silent(protocol: str, tmp_path: Path) -> None:
         with connect(settings) as pacs, pytest.raises(PacsTimeout, match=r"0\.5 s"):
             pacs.echo()
         assert time.monotonic() - start < 2.0  # one timeout, no hidden retries
+
+
+@pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
+def test_a_cancel_ends_a_search_of_a_server_that_does_not_answer(protocol: str, tmp_path: Path) -> None:
+    """The PACS user's finding: with the PACS paused, Cancel of a search or of a retrieve's series search showed
+    "cancelling ..." until the 30 s timeout, then an error (DIMSE: the late results). Now a cancel ends a search,
+    an echo and a retrieve at once, whatever the server does."""
+    down = OrthancServer(tmp_path)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        settings = (
+            settings_for(down, protocol, url=f"http://127.0.0.1:{port}/dicom-web", timeout_s=30)
+            if protocol == "dicomweb"
+            else settings_for(down, protocol, port=port, timeout_s=30)
+        )
+        for call in ("find_studies", "check", "retrieve"):
+            token = CancelToken()
+            threading.Timer(0.3, token.cancel).start()
+            start = time.monotonic()
+            with connect(settings) as pacs, pytest.raises(Cancelled):
+                if call == "find_studies":
+                    pacs.find_studies(StudyQuery(), token)
+                elif call == "check":
+                    pacs.check(token)
+                else:
+                    pacs.retrieve("1.2.3.4", LocalCache(tmp_path / "cache"), cancel=token)
+            assert time.monotonic() - start < 3, call  # not the 30 s timeout
+
+
+def test_a_missing_login_is_said_as_such(orthanc: OrthancServer) -> None:
+    """The PACS user's finding: a 401 with no user name set said "the server rejected the credentials"."""
+    with connect(settings_for(orthanc, "dicomweb", username="", password="")) as pacs, pytest.raises(PacsRefused) as no:
+        pacs.find_studies(StudyQuery())
+    assert "the server requires a login: set a user name and password for server 'orthanc-web'" in str(no.value)
 
 
 @pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))

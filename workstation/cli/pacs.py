@@ -170,8 +170,8 @@ def _remove(args: argparse.Namespace) -> int:
 def _echo(args: argparse.Namespace) -> int:
     server = _server(args)
     with connect(server) as pacs:
-        seconds = pacs.echo()
-    print(f"{server.describe()}: OK ({seconds * 1000:.0f} ms)")
+        seconds = pacs.check()
+    print(f"{server.describe()}: OK ({seconds * 1000:.0f} ms; it answers a search too)")
     return 0
 
 

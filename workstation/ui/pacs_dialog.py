@@ -236,6 +236,9 @@ class PacsDialog(QDialog):
         layout.addWidget(self.tabs)
         layout.addWidget(self.status)
         self.reload_settings()
+        # results are of the server searched: another server, or a new search, starts from an empty list (a study
+        # listed from one server was retrieved from another)
+        self.server_choice.currentTextChanged.connect(lambda _name: self._show_studies([], quiet=True))
 
     # -- layout ---------------------------------------------------------------------------------------------------
     def _search_tab(self) -> QWidget:
@@ -360,7 +363,10 @@ class PacsDialog(QDialog):
             self._say(message + after(), error=True)
 
         def cancelled() -> None:
-            self._say(f"{name}: cancelled; what was retrieved is kept and a new retrieve resumes{after()}")
+            if name == "Retrieve":
+                self._say(f"{name}: cancelled; what was retrieved is kept and a new retrieve resumes{after()}")
+            else:
+                self._say(f"{name}: cancelled")
 
         self.job = self.runner.start(name, work, on_success, failed, self._on_progress, cancelled)
         self.job.finished.connect(finished)
@@ -390,13 +396,15 @@ class PacsDialog(QDialog):
 
         def work(progress: Any, cancel: Any) -> list[StudyResult]:
             with connect(server) as pacs:
-                return pacs.find_studies(query)
+                return pacs.find_studies(query, cancel)
 
+        self._show_studies([], quiet=True)
         self._say(f"searching {server.describe()} ...")
         self._start("Search", work, self._show_studies)
 
-    def _show_studies(self, studies: list[StudyResult]) -> None:
+    def _show_studies(self, studies: list[StudyResult], quiet: bool = False) -> None:
         self.studies = sorted(studies, key=lambda s: (s.patient_id, s.study_date or date.min))
+        self.table.clearContents()
         self.table.setRowCount(len(self.studies))
         for row, study in enumerate(self.studies):
             values = (
@@ -411,7 +419,8 @@ class PacsDialog(QDialog):
             )
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
-        self._say(f"{len(self.studies)} matching stud{'y' if len(self.studies) == 1 else 'ies'}")
+        if not quiet:
+            self._say(f"{len(self.studies)} matching stud{'y' if len(self.studies) == 1 else 'ies'}")
         self._update_buttons()
 
     def retrieve_selected(self) -> None:
@@ -513,7 +522,7 @@ class PacsDialog(QDialog):
 
         def work(progress: Any, cancel: Any) -> float:
             with connect(server) as pacs:
-                return pacs.echo()
+                return pacs.check(cancel)
 
         self._say(f"testing {server.describe()} ...")
         self._start("Test connection", work, lambda s: self._say(f"{server.describe()}: OK ({s * 1000:.0f} ms)"))

@@ -170,14 +170,21 @@ class ReadActionsMixin:
             else:
                 self.say(message, 0)
 
+        def cancelled() -> None:
+            said = job.cancel_message
+            if "stored" in said:  # cancelled while the server had not answered: say what is known and what is not
+                self.warn("PACS", f"sending to {name} {said}")
+            else:
+                self.say(f"sending to {name} cancelled; what the server confirmed stays stored", 0)
+
         self._busy(f"sending to {name}", len(files))
-        self.jobs.start(
+        job = self.jobs.start(
             f"sending to {name}",
             work,
             on_success=done,
             on_error=lambda message: self.warn("PACS", f"nothing or not all was stored on {name}: {message}"),
             on_progress=lambda d, t, _m: self.progress.setValue(d),
-            on_cancel=lambda: self.say(f"sending to {name} cancelled; what the server confirmed stays stored", 0),
+            on_cancel=cancelled,
         )
 
     def choose_series(self) -> None:

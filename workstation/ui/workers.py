@@ -33,6 +33,8 @@ class Job(QObject):
         self.name = name
         self.token = CancelToken()
         self.done = False
+        #: what the work said as it ended cancelled (`Cancelled`'s message), for the handler of ``cancelled``
+        self.cancel_message = ""
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -54,7 +56,8 @@ class _Runnable(QRunnable):
 
         try:
             result = self.work(progress, job.token)
-        except Cancelled:
+        except Cancelled as exc:
+            job.cancel_message = str(exc)
             job.cancelled.emit()
         except Exception as exc:  # shown to the reader by whoever started the job
             log.warning("%s failed: %s", job.name, exc)
