@@ -9,6 +9,7 @@ process. The series folders are ordinary DICOM folders: `imaging.discover` and `
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -22,6 +23,9 @@ _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 SUFFIX = ".dcm"
 PARTIAL_SUFFIX = ".partial"
 INCOMING = ".incoming"
+#: ``<root>/.manifests/<study>/<series>.json``: the instances the server said a series has, written when a retrieve
+#: starts, so that a study retrieved in part (cancelled, interrupted) is known to be incomplete when it is opened
+MANIFESTS = ".manifests"
 #: A temporary file older than this is left over from a crash, not being written by a running retrieve.
 STALE_AFTER_S = 3600.0
 
@@ -103,3 +107,38 @@ class LocalCache:
             Path(tmp).unlink(missing_ok=True)
             raise
         return final
+
+    def _manifest(self, study_uid: str, series_uid: str) -> Path:
+        return self.root / MANIFESTS / check_uid(study_uid, "Study Instance UID") / (
+            check_uid(series_uid, "Series Instance UID") + ".json")
+
+    def note_expected(self, study_uid: str, series_uid: str, sop_uids: list[str]) -> None:
+        """Record the instances the server lists for a series (atomically; a failure to record is no failure of the
+        retrieve, only of the later completeness check)."""
+        path = self._manifest(study_uid, series_uid)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=PARTIAL_SUFFIX, dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(sorted(sop_uids), handle)
+            os.replace(tmp, path)
+        except OSError:
+            return
+
+    def incomplete(self, study_uid: str) -> list[tuple[str, int, int]]:
+        """(series UID, instances in the cache, instances the server listed) of each series of the study that a
+        retrieve started and did not finish; empty when complete, or when nothing was recorded (an older cache)."""
+        folder = self.root / MANIFESTS / study_uid
+        if not is_uid(study_uid) or not folder.is_dir():
+            return []
+        out = []
+        for manifest in sorted(folder.glob("*.json")):
+            series_uid = manifest.stem
+            try:
+                expected = set(json.loads(manifest.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError):
+                continue
+            have = len(self.cached_instances(study_uid, series_uid) & expected) if is_uid(series_uid) else 0
+            if have < len(expected):
+                out.append((series_uid, have, len(expected)))
+        return out

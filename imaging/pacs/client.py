@@ -214,6 +214,7 @@ class PacsClient(ABC):
             if not expected:
                 raise PacsNotFound(f"{self.where}: series {series_uid} of study {study_uid} has no instances")
             cache.remove_partials(study_uid, series_uid)
+            cache.note_expected(study_uid, series_uid, expected)
             plan.append((series_uid, expected, cache.cached_instances(study_uid, series_uid) & set(expected)))
         total = sum(len(expected) for _, expected, _ in plan)
         already = sum(len(cached) for _, _, cached in plan)

@@ -359,3 +359,17 @@ def test_a_follow_up_of_another_patient_is_said_when_it_loads(qtbot, window):
     said = w.statusBar().currentMessage()
     assert said.startswith("S1: the images of week 6 belong to another patient than those of baseline"), said
     assert "PAT-" not in said
+
+
+def test_a_study_retrieved_in_part_is_said_when_it_loads(qtbot, window):
+    """The PACS user's finding: a study whose retrieve was cancelled opened as a normal timepoint (13 of 500 slices)."""
+    from workstation.session.worklist import SubjectEntry, TimepointEntry
+
+    w = window
+    entry = phantom_subject()
+    base = entry.timepoints[0]
+    partial = TimepointEntry(base.label, base.date, base.source, incomplete="incomplete: 13 of 500 images of 1 series "
+                             "were retrieved (the retrieve was cancelled or interrupted): retrieve the study again")
+    w.open_subjects([SubjectEntry(entry.subject_id, [partial, *entry.timepoints[1:]])])
+    qtbot.waitUntil(lambda: w.volume(0) is not None, timeout=5000)
+    assert w.statusBar().currentMessage().startswith("S1 baseline: incomplete: 13 of 500 images")

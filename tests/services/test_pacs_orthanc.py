@@ -385,8 +385,16 @@ def test_cancel_mid_retrieve_then_resume(orthanc: OrthancServer, trial: Trial, p
         assert_cache_consistent(folder)
         kept = len(list(folder.glob("*.dcm")))
         assert kept == 2  # nothing more is written once the user has cancelled
+        # the PACS user's finding: the study retrieved in part opened as a normal timepoint; now it says so
+        from workstation.session.worklist import timepoint_from_folder
+
+        study_dir = cache.study_dir(trial.other_patient.study_uid)
+        assert cache.incomplete(trial.other_patient.study_uid) == [(trial.other_patient.series_uid, 2, 6)]
+        assert timepoint_from_folder(study_dir)[1].incomplete.startswith("incomplete: 2 of 6 images of 1 series were "
+                                                                         "retrieved")
         resumed = pacs.retrieve(trial.other_patient.study_uid, cache)
         assert resumed.fetched == 4
+        assert timepoint_from_folder(study_dir)[1].incomplete == ""
 
 
 def test_a_cancel_does_not_wait_for_a_server_that_stopped_answering(trial: Trial, tmp_path: Path) -> None:

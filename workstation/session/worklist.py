@@ -128,6 +128,8 @@ class TimepointEntry:
     source: VolumeSource
     #: the images' ClinicalTrialProtocolID, when known (a study retrieved from PACS); see `study_id_of`
     protocol_id: str | None = None
+    #: a study retrieved from PACS in part (cancelled or interrupted): what is missing, for the reader to see
+    incomplete: str = ""
 
 
 @dataclass
@@ -308,8 +310,24 @@ def timepoint_from_folder(folder: Path) -> tuple[str, TimepointEntry]:
         subject = str(getattr(ds, "ClinicalTrialSubjectID", "") or getattr(ds, "PatientID", "") or folder.name)
         label = str(getattr(ds, "ClinicalTrialTimePointID", "") or getattr(ds, "StudyDescription", "") or when)
         protocol = str(getattr(ds, "ClinicalTrialProtocolID", "") or "").strip() or None
-        return subject, TimepointEntry(label, when, DicomFolderSource(folder, description=str(folder)), protocol)
+        return subject, TimepointEntry(label, when, DicomFolderSource(folder, description=str(folder)), protocol,
+                                       incomplete_retrieve(folder))
     raise WorklistError(f"no readable DICOM file in {folder}")
+
+
+def incomplete_retrieve(folder: Path) -> str:
+    """For a study folder of the PACS cache: what a retrieve that did not finish left missing ("" when complete, or
+    when the folder is no cache study)."""
+    from imaging.pacs.cache import MANIFESTS, LocalCache
+
+    if not (folder.parent / MANIFESTS).is_dir():
+        return ""
+    missing = LocalCache(folder.parent).incomplete(folder.name)
+    if not missing:
+        return ""
+    have, expected = sum(m[1] for m in missing), sum(m[2] for m in missing)
+    return (f"incomplete: {have} of {expected} images of {len(missing)} series were retrieved (the retrieve was "
+            "cancelled or interrupted): retrieve the study again (File > Query/retrieve from PACS) before measuring")
 
 
 def study_id_of(subject: SubjectEntry, default: str) -> tuple[str, str]:

@@ -809,6 +809,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             note = choice_note(entry.source.options, entry.source.series_uid)
             if note is not None:
                 self.say(f"{key[0]} {label}: {note}", 15000)
+        if entry is not None and entry.incomplete:
+            self.warn("Incomplete study", f"{key[0]} {label}: {entry.incomplete}", 0)
         if subject is not None:
             loaded = {subject.timepoints[i].label: v for (sid, i), v in self.volumes.items()
                       if sid == key[0] and i < len(subject.timepoints)}
