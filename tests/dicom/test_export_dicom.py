@@ -132,6 +132,22 @@ def test_a_node_given_by_its_short_axis_alone_has_no_long_axis_in_the_sr(tmp_pat
     assert back.timepoints[0].assessments["T2"].measurements[0].long_axis_mm == 25.0
 
 
+def test_a_target_that_disappeared_is_0_mm_in_the_sr(tmp_path: Path, ct_headers: dict) -> None:
+    """The data manager's finding: a disappeared target carried only the local status code, so a generic TID 1500
+    reader missed it; RECIST 1.1 sec. 4.3.2 records it as 0 mm. The node T2 gone at week 12 has a short axis NUM of
+    0 mm (no image region), and reads back as disappeared without a measurement."""
+    read = known_read()
+    written = export_sr(read, tmp_path, headers=ct_headers)
+    sr = hd.sr.srread(written[2].path)
+    (group,) = [g for g in [*sr.content.get_image_measurement_groups(), *sr.content.get_planar_roi_measurement_groups()]
+                if g.tracking_identifier == "T2"]
+    (axis,) = [m for m in group.get_measurements() if m.name != codes.DCM.TimePointOrder]
+    assert (axis.name, float(axis.value), axis.unit.value) == (codes.SCT.ShortAxis, 0.0, "mm")
+    (back,) = import_sr([w.path for w in written])
+    gone = back.timepoints[2].assessments["T2"]
+    assert gone.status is LesionStatus.DISAPPEARED and gone.measurements == []
+
+
 def test_sr_round_trip_loses_nothing_the_format_carries(tmp_path: Path, ct_headers: dict) -> None:
     read = known_read()
     read.timepoints[1].assessments["T1"].measurements[0].volume_ml = 4.2

@@ -149,6 +149,11 @@ def _group(
             measurements.append(_line(codes.SCT.ShortAxis, m.short_axis_mm, m.short_axis_endpoints, m, w))
         if m.volume_ml is not None:
             measurements.append(hd.sr.Measurement(name=codes.SCT.Volume, value=float(m.volume_ml), unit=ML))
+    if a.status is LesionStatus.DISAPPEARED and not measurements:
+        # RECIST 1.1 sec. 4.3.2 records a target that disappeared as 0 mm: a generic TID 1500 reader sees the number
+        # (no image region: there is nothing to point at); the status code says why
+        axis = codes.SCT.ShortAxis if lesion.is_node else codes.SCT.LongAxis
+        measurements.append(hd.sr.Measurement(name=axis, value=0.0, unit=MM))
     evaluations = [
         hd.sr.QualitativeEvaluation(ROLE, _ROLE_CODES[lesion.role]),
         hd.sr.QualitativeEvaluation(STATUS, _STATUS_CODES[a.status]),
@@ -466,13 +471,16 @@ def _read_from_docs(read_id: str, items: list[tuple[tuple[str, int], Path, Any]]
                     first_timepoint=index,
                 )
             measurements = _measurements(group, series_of_sop, where)
+            status = _lookup(_STATUS_CODES, values[STATUS.value].value, where)
+            if status is LesionStatus.DISAPPEARED:  # its 0 mm is the status written as a number, not a measurement
+                measurements = [m for m in measurements if m.long_axis_mm or m.short_axis_mm or m.long_axis_endpoints]
             origins = [_lookup(_ORIGIN_CODES, v.value, where) for name, v in evaluations if name == ORIGIN.value]
             if len(origins) != len(measurements):
                 raise SRImportError(f"{where}: {len(measurements)} measurements but {len(origins)} origins")
             for m, origin in zip(measurements, origins, strict=True):
                 m.origin = origin
             tp.assessments[lesion_id] = LesionAssessment(
-                status=_lookup(_STATUS_CODES, values[STATUS.value].value, where),
+                status=status,
                 measurements=measurements,
                 merged_into=values[MERGED_INTO.value].meaning if MERGED_INTO.value in values else None,
                 point_mm=_point(group),
