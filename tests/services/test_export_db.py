@@ -227,6 +227,30 @@ def test_sdtm_from_the_database_has_every_evaluator_and_flags_the_accepted_read(
     assert check.ok
 
 
+def test_an_export_of_the_exported_read_files_keeps_the_reviews_decisions_and_studyid(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The data manager's finding: exporting the database export's own read files again moved ACPTFL to another
+    central reader, lost the adjudicated subject's accepted read, and fell back to STUDYID RECIST-TRIAL (every USUBJID
+    changed). The read files now come with the review's decisions (reads/review.json): the same SDTM comes out."""
+    build_reading_centre(db_url)
+    out = tmp_path / "export"
+    assert main(["export", "all", "--db", db_url, "--out", str(out), "--study-id", "TIL-GC", *DATA_MANAGER]) == 0
+    assert (out / "reads" / "review.json").is_file()
+    again = tmp_path / "again"
+    capsys.readouterr()
+    assert main(["export", "sdtm", str(out / "reads"), "--out", str(again)]) == 0
+    err = capsys.readouterr().err
+    assert "STUDYID TIL-GC (the protocol_id of" in err and "the central review's decisions" in err
+
+    def keyed(folder: Path, domain: str) -> list[tuple[str, ...]]:  # --SEQ follows the order the reads came in
+        return sorted(tuple(v for k, v in r.items() if not k.endswith("SEQ"))
+                      for r in rows(folder / "sdtm" / f"{domain}.csv"))
+
+    for domain in ("tu", "tr", "rs"):
+        assert keyed(again, domain) == keyed(out, domain), domain
+
+
 def test_sdtm_visit_is_the_same_for_every_evaluator_and_the_notes_say_which_read_is_accepted(tmp_path: Path) -> None:
     """Site records (visits TP0, TP1) and unblinded central ones (blinded labels) of one VISITNUM have one VISIT; the
     define notes say the concordant subject's accepted read is reader 1 of the review (here RADIOLOGIST 2)."""

@@ -121,8 +121,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
     reads = [r for _, r in found]
     inputs = _inputs(args)
+    decisions = review_decisions(args.reads, reads)
     with staged_output(args.out, scope=_scope(args, reads)) as staged:
-        skipped = _export(args, reads, None, inputs, staged.path)
+        skipped = _export(args, reads, decisions, inputs, staged.path)
         written = into_place(staged)
     print(f"{len(reads)} read(s), {len(written)} file(s) written under {args.out}{_skips(skipped)}", file=sys.stderr)
     return 0
@@ -263,7 +264,71 @@ def trial_protocol_ids(paths: list[str]) -> dict[str, Path]:
                 raise CommandError(f"{index} is unreadable ({exc}); mend it or give --study-id") from None
             if study is not None:
                 found.setdefault(study, index)
+        decisions = folder / REVIEW_FILE
+        if decisions not in seen and decisions.is_file():
+            seen.add(decisions)
+            study = _load_review_file(decisions).get("study_id")
+            if isinstance(study, str) and study.strip():
+                found.setdefault(study.strip(), decisions)
     return found
+
+
+#: The central review's decisions beside the read files of a database export (`write_review_decisions`)
+REVIEW_FILE = "review.json"
+REVIEW_FORMAT = "recist-workstation/review-decisions"
+
+
+def write_review_decisions(export: Any, study_id: str, path: Path) -> None:
+    """What the read files alone do not say: which central read the review accepted, the adjudications, and the
+    STUDYID. An export of the read files then flags the same reads (before, it inferred them by its own rule, and
+    lost the adjudicated ones) under the same USUBJIDs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "format": REVIEW_FORMAT,
+        "study_id": study_id,
+        "accepted_read_ids": sorted(export.accepted_ids),
+        "adjudications": [
+            {"subject_id": d.subject_id, "adjudicator": d.adjudicator, "chosen_read_id": d.chosen_read_id,
+             "reason": d.reason, "decided_at": d.decided_at}
+            for d in export.adjudications
+        ],
+    }, indent=1) + "\n", encoding="utf-8")
+
+
+def _load_review_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{path} is unreadable ({exc}); mend it or move it away") from None
+    if not isinstance(data, dict) or data.get("format") != REVIEW_FORMAT:
+        raise CommandError(f"{path}: not the central review's decisions ({REVIEW_FORMAT}); move it away")
+    return data
+
+
+def review_decisions(paths: list[str], reads: list[Any]) -> Any:
+    """The decisions of a database export found in the READS folders (`REVIEW_FILE`), as a `DatabaseExport` of
+    ``reads``; None when there is none (the accepted reads are then inferred, as docs/export.md says)."""
+    from workstation.review.for_export import AdjudicationDecision, DatabaseExport
+
+    files = [Path(p) / REVIEW_FILE for p in paths if (Path(p) / REVIEW_FILE).is_file()]
+    if not files:
+        return None
+    ids = {r.read_id for r in reads}
+    out = DatabaseExport(reads=list(reads))
+    for path in files:
+        data = _load_review_file(path)
+        try:
+            out.accepted_ids |= {str(i) for i in data.get("accepted_read_ids", []) if str(i) in ids}
+            out.adjudications += [
+                AdjudicationDecision(str(d["subject_id"]), str(d.get("adjudicator", "")), str(d["chosen_read_id"]),
+                                     str(d.get("reason", "")), str(d["decided_at"]))
+                for d in data.get("adjudications", []) if str(d.get("chosen_read_id")) in ids
+            ]
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise CommandError(f"{path}: damaged ({type(exc).__name__}: {exc}); mend it or move it away") from None
+    print(f"accepted reads and adjudications from {', '.join(map(str, files))} (the central review's decisions)",
+          file=sys.stderr)
+    return out
 
 
 def _choose_study_id(args: argparse.Namespace, say: bool) -> None:
@@ -371,6 +436,8 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
             for read in at.each(reads):
                 name = "".join(c if c.isalnum() or c in "-." else "_" for c in f"{read.subject_id}_{read.read_id}")
                 write_read(read, out / "reads" / f"{name}.json")
+            if export is not None:  # the review's decisions and STUDYID, so that an export of these files agrees
+                write_review_decisions(export, args.study_id, out / "reads" / REVIEW_FILE)
         if "case" in wanted:
             at.step = "the case files"
             for read in at.each(reads):
