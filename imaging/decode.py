@@ -125,7 +125,14 @@ def _decoding_errors(inst: InstanceHeader, exc: BaseException) -> DicomLoadError
     if isinstance(exc, OSError):
         return DicomLoadError(f"{inst.path}: cannot read pixel data ({exc.strerror or exc})")
     name = UID(inst.transfer_syntax_uid).name
-    return DicomLoadError(f"{inst.path}: cannot decode {name} pixel data ({type(exc).__name__}: {exc})")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and "plugin" in lines[0].lower():  # pydicom: one line per decoder, each its own raw error
+        tried = ", ".join(dict.fromkeys(line.split(":")[0] for line in lines[1:]))
+        why = f"damaged, or not {name} data: every decoder failed ({tried})"
+    else:
+        first = lines[0] if lines else type(exc).__name__
+        why = f"{type(exc).__name__}: {first[:160]}{'...' if len(first) > 160 else ''}"
+    return DicomLoadError(f"{inst.path}: cannot decode {name} pixel data ({why})")
 
 
 def frame_spans(inst: InstanceHeader) -> list[tuple[int, int]] | None:

@@ -346,7 +346,8 @@ class SeriesLoader:
             cancel.raise_if_cancelled()
         if self.failed and len(self.failed) == n:
             first = next(w for w in self.volume.warnings if w.code == UNDECODABLE_SLICE)
-            raise DicomLoadError(f"series {self.record.series_uid}: no slice could be decoded ({first.message})")
+            why = first.message.split(" shown as air: ", 1)[-1]  # the reason, not "shown as air": nothing is shown
+            raise DicomLoadError(f"series {self.record.series_uid}: no slice could be decoded (e.g. {why})")
         return self.volume
 
 
