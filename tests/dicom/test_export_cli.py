@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 
 from tests.dicom.test_export_dicom import carried_by_sr, dciodvfy_errors, write_ct_series
@@ -45,9 +46,12 @@ def trial(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_export_all_then_import_gives_the_read_back(trial: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = trial / "out"
     code = main(["export", "all", str(trial / "reads"), "--out", str(out), "--dicom", str(trial / "ct"),
-                 "--masks", str(trial / "masks"), "--study-id", "TIL01"])
+                 "--masks", str(trial / "masks"), "--study-id", "TIL01", "--sponsor", "Example Cancer Centre"])
     assert code == 0, capsys.readouterr().err
     assert len(list((out / "sr").glob("*.dcm"))) == 6 and len(list((out / "seg").glob("*.dcm"))) == 1
+    # the data manager's finding: the sponsor was always "RECIST workstation"
+    assert {str(pydicom.dcmread(f).ClinicalTrialSponsorName) for f in (out / "sr").glob("*.dcm")} == {
+        "Example Cancer Centre"}
     for f in [*(out / "sr").glob("*.dcm"), *(out / "seg").glob("*.dcm")]:
         assert dciodvfy_errors(f) == [], f
     _, _, tu = read_xport(out / "sdtm" / "tu.xpt")
@@ -147,7 +151,8 @@ def test_an_export_from_files_is_all_or_nothing(trial: Path, tmp_path: Path, cap
     write_read(without_frame_of_reference(known_read("bob")), reads / "bob.json")
     out = tmp_path / "out"
     # SR asked for by name: bob's cannot be built, so none is written (alice's came first).
-    assert main(["export", "sr", str(reads), "--out", str(out), "--dicom", str(trial / "ct"), "--study-id", "T1"]) == 2
+    assert main(["export", "sr", str(reads), "--out", str(out), "--dicom", str(trial / "ct"), "--study-id", "T1",
+                 "--sponsor", "S"]) == 2
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
         "recist export: writing SR failed for subject S001, read read-bob (bob): subject S001 timepoint baseline "

@@ -31,6 +31,7 @@ from workstation import paths
 from workstation.cli import CommandError, into_place, output_folder, staged_output
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
 from workstation.export.staging import ExportScope, StagingError
+from workstation.export.terminology import DEFAULT_SPONSOR
 from workstation.session.export_read import DEFAULT_STUDY_ID
 
 FORMATS = ("sdtm", "sr", "seg", "csv", "json", "case", "all")
@@ -76,6 +77,12 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="STUDYID / clinical trial protocol id (default: the protocol_id of the trial.json in a READS or --dicom "
         f"folder or up to two folders above; else {DEFAULT_STUDY_ID}, said on stderr)",
+    )
+    p.add_argument(
+        "--sponsor",
+        default=None,
+        help="the trial sponsor's name, the SR's Clinical Trial Sponsor Name and verifying organisation (default: "
+        f"{DEFAULT_SPONSOR!r}, said on stderr)",
     )
     p.add_argument(
         "--dicom",
@@ -366,6 +373,9 @@ def _inputs(args: argparse.Namespace) -> _Inputs:
     """The formats to write and the source headers they need; a missing input is refused before anything is written."""
     wanted = set(FORMATS[:-1]) if args.format == "all" else {args.format}
     _choose_study_id(args, say=bool(wanted & {"sdtm", "sr"}))
+    if "sr" in wanted and not args.sponsor:
+        print(f"SR Clinical Trial Sponsor Name {DEFAULT_SPONSOR!r} (the default): give --sponsor with the sponsor's "
+              "name", file=sys.stderr)
     seg = "seg" in wanted
     if seg and (args.masks is None or not args.dicom):
         default = args.masks is None and not args.reads  # from the database the default store was looked for
@@ -500,7 +510,7 @@ def _sr(args: argparse.Namespace, reads: Iterator[Any], headers: Any, out: Path)
                 "the read references no image (a case file has no geometry); export SR from reads made on images"
             )
         try:
-            export_sr(read, out, headers, protocol_id=args.study_id)
+            export_sr(read, out, headers, protocol_id=args.study_id, sponsor=args.sponsor or DEFAULT_SPONSOR)
         except SRExportError as exc:
             if not skip:
                 raise

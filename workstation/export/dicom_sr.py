@@ -34,6 +34,7 @@ from pydicom.uid import generate_uid
 
 from imaging.cancel import CancelToken, ProgressCallback, report
 from workstation.export.organs import LOCAL_SCHEME, organ_code, organ_name
+from workstation.export.terminology import DEFAULT_SPONSOR
 from workstation.read_model import (
     Lesion,
     LesionAssessment,
@@ -195,7 +196,7 @@ def _frame_of_reference(tp: TimepointRead, headers: Mapping[str, Dataset] | None
 
 
 def build_sr(read: Read, index: int, headers: Mapping[str, Dataset] | None = None,
-             protocol_id: str = "RECIST-TRIAL", sponsor: str = "RECIST workstation") -> hd.sr.Comprehensive3DSR:
+             protocol_id: str = "RECIST-TRIAL", sponsor: str = DEFAULT_SPONSOR) -> hd.sr.Comprehensive3DSR:
     """The TID 1500 measurement report of ``read`` at timepoint ``index``."""
     tp = read.timepoints[index]
     frame = _frame_of_reference(tp, headers)

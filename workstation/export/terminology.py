@@ -59,6 +59,8 @@ TUMSTATE = {"present": "PRESENT", "absent": "ABSENT", "unequivocal_progression":
 FURTHER_INCREASE = "FURTHER INCREASE"
 
 TOO_SMALL = "TOO SMALL TO MEASURE"
+#: The SR's Clinical Trial Sponsor Name (Type 1: never empty) when the export is not given the sponsor's
+DEFAULT_SPONSOR = "RECIST workstation"
 NOT_DONE = "NOT DONE"
 
 #: Anatomical Location (LOC) submission values for organs the workstation offers.
