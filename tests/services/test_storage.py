@@ -499,3 +499,20 @@ def test_a_full_disk_says_so_and_that_nothing_was_saved() -> None:
         said = database_mod.explain(sqlite3.OperationalError(driver), "database file /x/reads.db")
         assert said == (f"database file /x/reads.db: {driver}: nothing was saved; check that its disk has free space "
                         "and is writable, then try again")
+
+
+def test_a_reader_starting_one_subject_on_two_workstations_gets_one_read(db) -> None:
+    """The concurrency tester's finding: two first saves of one subject by one reader (the subject opened on two
+    workstations before either saved) made two reads; each workstation then showed only the newest, hiding the other
+    one's saved measurements, and the hidden read could never be signed. The second first save is refused."""
+    people = make_users(db)
+    first, second = make_read(), make_read()
+    assert first.read_id != second.read_id and (first.subject_id, first.reader) == (second.subject_id, second.reader)
+    save_read(db, first, user=people["site1"], expected_version=None)
+    with pytest.raises(ReadError, match=rf"site1 already has a RECIST 1.1 read of subject {first.subject_id} \(saved "
+                                        r"by site1 at .*\); nothing was saved: open the subject again"):
+        save_read(db, second, user=people["site1"], expected_version=None)
+    assert [s.read.read_id for s in find_reads(db, first.subject_id)] == [first.read_id]
+    second.criteria = "iRECIST"  # the same evaluator's read under the other criteria is another read
+    save_read(db, second, user=people["site1"], expected_version=None)
+    assert audit_log.verify(db).ok

@@ -111,6 +111,8 @@ def test_any_valid_read_round_trips_exactly(database, read: Read) -> None:
     from workstation.users import User, UserRole
 
     user = User("site1", "Sam Site", UserRole.SITE_READER)
+    # one database for every example: each its own subject (a reader has one read per subject and criteria)
+    read.subject_id = f"{read.subject_id[:40]}~{read.read_id[:12]}"
     save_read(database, read, user=user, expected_version=None)
     loaded = load_read(database, read.read_id).read
     assert loaded == read

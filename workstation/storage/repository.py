@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 
 from recist import CaseError, evaluate_case
 from workstation import users as users_mod
@@ -239,6 +240,30 @@ def save_read(
         return save_read_on(conn, db.where, read, user=user, expected_version=expected_version, reason=reason)
 
 
+def _refuse_a_second_read(conn: Connection, read: Read) -> None:
+    """One read per subject, reader, role and criteria. The same reader starting a subject on two workstations made
+    two reads with their first saves; each workstation then showed only the newest, hiding the other's saved
+    measurements, and the hidden read could never be signed (the subject never final). The second first save is
+    refused. On PostgreSQL a transaction lock on (subject, reader) orders two first saves; SQLite's writers are
+    serialised already."""
+    if conn.dialect.name == "postgresql":
+        name = f"new-read/{read.subject_id}/{read.reader}/{read.reader_role}/{read.criteria}"
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    other = conn.execute(
+        select(reads.c.read_id, reads.c.updated_by, reads.c.updated_at).where(
+            reads.c.subject_id == read.subject_id, reads.c.reader == read.reader,
+            reads.c.reader_role == read.reader_role, reads.c.criteria == read.criteria, reads.c.read_id != read.read_id,
+        )
+    ).first()
+    if other is not None:
+        raise ConcurrentChangeError(
+            f"{read.reader} already has a {read.criteria} read of subject {read.subject_id} (saved by "
+            f"{other.updated_by} at {other.updated_at}, perhaps on another workstation); nothing was saved: open "
+            "the subject again to continue from that read"
+        )
+
+
 def save_read_on(
     conn: Connection,
     where: str,
@@ -263,6 +288,7 @@ def save_read_on(
             raise ReadError(f"the read of subject {read.subject_id} by {read.reader} no longer exists in {where}")
         if any(tp.signed for tp in read.timepoints):
             raise ReadError("a new read cannot arrive signed: sign its timepoints with sign_timepoint")
+        _refuse_a_second_read(conn, read)
         conn.execute(
             insert(reads).values(**read_row(read), version=1, created_at=now, updated_at=now, updated_by=user.username)
         )
