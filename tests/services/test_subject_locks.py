@@ -366,6 +366,36 @@ def test_on_postgresql_a_lock_waits_for_a_save_in_flight(db) -> None:
     assert done.is_set() and subject_lock(db, SUBJECT) is not None
 
 
+def test_on_postgresql_unlocking_several_subjects_never_deadlocks_with_a_save(db) -> None:
+    """The concurrency tester's finding: `recist unlock S1 S2` wrote S1's audit entry (taking the audit chain's head),
+    then waited for S2's lock, held by a save that then waited for the audit head: "deadlock detected", and both the
+    unlock and the save failed. The unlock now takes every subject's lock before writing any entry."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite writers are serialised by the database lock (BEGIN IMMEDIATE)")
+    people = make_users(db)
+    final_site_read(db, people)
+    other = "SITE01-0099"
+    lock_subjects(db, [SUBJECT], user=people["datamgr"], reason="primary analysis")
+    failures: list[BaseException] = []
+
+    def unlock() -> None:
+        try:
+            unlock_subjects(db, [SUBJECT, other], user=people["datamgr"], reason="query from the sponsor")
+        except BaseException as exc:  # recorded for the assertion below
+            failures.append(exc)
+
+    with db.transaction() as conn:
+        refuse_if_locked(conn, other)  # a save of the other subject in flight: it holds that subject's shared lock
+        worker = threading.Thread(target=unlock)
+        worker.start()
+        time.sleep(1.0)  # the unlock is waiting for the other subject's lock
+        audit_log.append(conn, username="site1", action=AuditAction.CHANGE, entity=f"subject/{other}/x",
+                         subject_id=other, new=1)  # the save's own audit entry: it must not wait for the unlock
+    worker.join(10)
+    assert not worker.is_alive() and failures == [] and subject_lock(db, SUBJECT) is None
+    assert audit_log.verify(db).ok
+
+
 # --- the command line ------------------------------------------------------------------------------------------------
 
 

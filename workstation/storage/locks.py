@@ -360,8 +360,12 @@ def unlock_subjects(db: Database, subject_ids: Sequence[str], *, user: users_mod
         for subject_id in wanted:
             _refuse_pseudonym(conn, subject_id, "unlock")
         now = utc_now()
+        # every subject's lock first (sorted), then the audit entries: an entry takes the audit chain's head, which
+        # a reader's save (holding its subject's shared lock) also needs; taking the next subject's lock after an
+        # entry deadlocked with such a save on PostgreSQL (the concurrency tester's finding)
         for subject_id in wanted:
             _hold(conn, subject_id, exclusive=True)
+        for subject_id in wanted:
             existing = subject_lock(conn, subject_id)
             if existing is None:
                 out.not_locked.append(subject_id)
