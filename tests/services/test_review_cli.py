@@ -118,6 +118,33 @@ def test_assign_status_and_discordance_through_a_whole_review(db, trial, capsys)
     assert rows["SITE01-0003"]["readers"][0] == {"reader": "reader3", "read": 2, "signed": 2, "timepoints": 2}
 
 
+def test_two_assignments_at_once_each_finish_and_leave_the_other_ones_subjects(db, trial, capsys, monkeypatch):
+    """The concurrency tester's finding: of two `recist review assign` runs at once, the one that found a subject just
+    put in by the other stopped there with exit 2 ("already in central review"; on PostgreSQL a raw key error),
+    leaving the subjects after it unprocessed. It now says so, leaves that subject, and goes on."""
+    import workstation.cli.review as review_cli
+
+    auth = ["--db", db.url, "--admin", "admin", "--password-stdin"]
+    readers = ["--readers", "reader1", "reader2"]
+    code, _, err = review(capsys, "assign", str(trial), *readers, "--subject", "SITE01-0002", *auth)
+    assert code == 0, err
+    real = review_cli.pseudonym_of
+    raced: set[str] = set()
+
+    def not_yet(database, subject_id):  # the other run enrols SITE01-0002 between our check and our enrolment
+        if subject_id == "SITE01-0002" and subject_id not in raced:
+            raced.add(subject_id)
+            return None
+        return real(database, subject_id)
+
+    monkeypatch.setattr(review_cli, "pseudonym_of", not_yet)
+    code, out, err = review(capsys, "assign", str(trial), *readers, *auth)
+    assert code == 0, err
+    assert f"SITE01-0002: already in central review as {real(db, 'SITE01-0002')} (put in by another assignment " \
+        "just now; left as it is)" in out
+    assert "SITE01-0003 -> BICR-" in out and "2 subject(s) put into central review" in out
+
+
 def test_central_reads_take_the_protocols_response_settings_from_trial_json(db, trial, tmp_path, capsys):
     auth = ["--db", db.url, "--admin", "admin", "--password-stdin"]
     index = {

@@ -28,6 +28,7 @@ from workstation.cli import CommandError
 from workstation.cli.users import unblinded_user
 from workstation.review.discordance import EvaluationError
 from workstation.review.service import (
+    AlreadyInReview,
     ReviewError,
     SourceTimepoint,
     check_central_readers,
@@ -153,6 +154,10 @@ def _assign(db: Database, args: argparse.Namespace, admin: Any) -> int:
         except SubjectLocked as exc:  # its data are final: said, and the others are enrolled
             print(f"{subject.subject_id}: not put into central review: {exc}")
             refused += 1
+            continue
+        except AlreadyInReview:  # another assignment put it in just now: left as it is, the others go on
+            print(f"{subject.subject_id}: already in central review as {pseudonym_of(db, subject.subject_id)} "
+                  "(put in by another assignment just now; left as it is)")
             continue
         enrolled += 1
         tps = len(subject.timepoints)

@@ -13,12 +13,13 @@ Who sees what is enforced here, not in the UI:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, text
 
 from recist.model import Criteria
 from workstation.audit import AuditAction, utc_now
@@ -59,9 +60,17 @@ class ReviewError(Exception):
     """A review step that the rules refuse; the message says why."""
 
 
+class AlreadyInReview(ReviewError):
+    """The subject was put into central review already (by another assignment, perhaps at the same moment)."""
+
+
 class CaseChanged(ReviewError):
     """The reads an adjudicator looked at changed before the decision (amended, now concordant, a timepoint added):
     nothing was recorded, and the case is to be looked at again."""
+
+
+class AlreadyAdjudicated(CaseChanged):
+    """Another adjudicator decided the subject first: nothing was recorded; it no longer awaits adjudication."""
 
 
 class ReviewState(StrEnum):
@@ -211,8 +220,11 @@ def enrol_subject(
     now = utc_now()
     what = f"enrol subject {subject_id} in central review"
     with lock_refusals_audited(db, admin, what), db.transaction() as conn:
+        if conn.dialect.name == "postgresql":  # two assignments at once take turns (SQLite: writers are serialised)
+            key = int.from_bytes(hashlib.sha256(f"enrol/{subject_id}".encode()).digest()[:8], "big", signed=True)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         if conn.execute(select(review_subjects.c.pseudonym).where(review_subjects.c.subject_id == subject_id)).first():
-            raise ReviewError(f"subject {subject_id} is already in central review")
+            raise AlreadyInReview(f"subject {subject_id} is already in central review")
         refuse_if_locked(conn, subject_id)
         read_ids = []
         for name in readers:
@@ -422,9 +434,9 @@ def adjudicate(
         raise ReviewError(f"{chosen_read_id} is not one of the two central reads of {pseudonym}")
     now = utc_now()
     with lock_refusals_audited(db, adjudicator, f"adjudicate {pseudonym}"), db.transaction() as conn:
-        if conn.execute(select(adjudications.c.pseudonym).where(adjudications.c.pseudonym == pseudonym)).first():
-            raise ReviewError(f"{pseudonym} has already been adjudicated")
-        # Lock both reads until the decision commits, and make sure they are still the ones the adjudicator saw.
+        # Lock both reads until the decision commits, and make sure they are still the ones the adjudicator saw. Taken
+        # first: two adjudicators deciding at once then take turns, and the second sees the first one's decision
+        # (on PostgreSQL both saw none and the second failed on the table's key).
         versions = dict(
             conn.execute(
                 select(reads.c.read_id, reads.c.version)
@@ -432,6 +444,11 @@ def adjudicate(
                 .with_for_update()
             ).all()
         )
+        earlier = conn.execute(select(adjudications).where(adjudications.c.pseudonym == pseudonym)).first()
+        if earlier is not None:
+            raise AlreadyAdjudicated(
+                f"{pseudonym} was adjudicated by {earlier.adjudicator} at {earlier.decided_at}; nothing was recorded"
+            )
         refuse_if_locked(conn, pseudonym)  # the adjudicator is blinded: the refusal names the pseudonym only
         for stored in (seen or case).read_1, (seen or case).read_2:
             if versions.get(stored.read.read_id) != stored.version:
