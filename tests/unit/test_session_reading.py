@@ -197,3 +197,30 @@ def test_a_saved_read_gains_new_follow_ups_but_never_loses_its_images():
     assert [tp.label for tp in read.timepoints] == ["baseline", "week 6", "week 12"]
     with pytest.raises(WorklistError, match="week 6"):
         reconcile_timepoints(_read(), SubjectEntry("S1", entries[:1]))
+
+
+def test_a_new_non_target_lesion_that_grew_confirms_an_iupd():
+    """The iRECIST reader's finding: a new lesion recorded unequivocal without a measurement (a new non-target) that
+    grew at the next visit could not be said to have grown, so the iUPD was never confirmed (iCPD unreachable).
+    Seymour 2017 Table 2: an increase of new non-target lesions confirms it."""
+    from datetime import timedelta
+
+    from workstation.session.response import summarize
+
+    read = _read()
+    read.timepoints.append(TimepointRead("week 12", date(2026, 3, 30)))
+    s = ReadingSession(read)
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    s.record_measurement(t1, _m(40.0))
+    s.go_to_timepoint(1)
+    s.record_measurement(t1, _m(38.0))
+    n1 = s.add_lesion(Role.NEW, "lung")  # unequivocal, not measured: a new non-target
+    with pytest.raises(SessionError, match="N1: a new lesion is in progression only at a visit after the one where"):
+        s.set_status(n1, LesionStatus.UNEQUIVOCAL_PROGRESSION)
+    s.go_to_timepoint(2)
+    s.record_measurement(t1, _m(38.0))
+    s.set_status(n1, LesionStatus.UNEQUIVOCAL_PROGRESSION)
+    assert LesionStatus.UNEQUIVOCAL_PROGRESSION in allowed_statuses(Role.NEW)
+    irecist = summarize(s.read).irecist
+    assert [tp["overall_response"] for tp in irecist.timepoints[1:]] == ["iUPD", "iCPD"], irecist.error
+    assert read.timepoints[2].date - read.timepoints[1].date >= timedelta(days=28)

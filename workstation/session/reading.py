@@ -313,6 +313,10 @@ class ReadingSession:
         if status is LesionStatus.MERGED and merged_into not in self.read.lesions:
             raise SessionError(f"{lesion_id}: say which lesion it merged into")
         tp_index = self.current_timepoint
+        if lesion.role is Role.NEW and status is LesionStatus.UNEQUIVOCAL_PROGRESSION and tp_index <= \
+                lesion.first_timepoint:
+            raise SessionError(f"{lesion_id}: a new lesion is in progression only at a visit after the one where it "
+                               "was first seen; here it is unequivocal or equivocal")
 
         def apply(read: Read) -> None:
             tp = read.timepoints[tp_index]
@@ -405,6 +409,8 @@ _ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
         LesionStatus.MEASURED,
         LesionStatus.UNEQUIVOCAL,
         LesionStatus.EQUIVOCAL,
+        # iRECIST: a new non-target lesion that increased since it was seen: confirms an iUPD (Seymour 2017 Table 2)
+        LesionStatus.UNEQUIVOCAL_PROGRESSION,
         LesionStatus.ABSENT,
         LesionStatus.NOT_EVALUATED,
     ),

@@ -1041,10 +1041,11 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         if s is None or s.selected_lesion is None:
             return
         self.status_combo.addItem("—", None)
-        for status in allowed_statuses(s.read.lesions[s.selected_lesion].role, at_baseline=s.current_timepoint == 0):
+        role = s.read.lesions[s.selected_lesion].role
+        for status in allowed_statuses(role, at_baseline=s.current_timepoint == 0):
             if status is not LesionStatus.MERGED:
                 self.status_combo.addItem(status.value.replace("_", " "), status)
-                tip = _STATUS_TIPS.get(status)
+                tip = (_NEW_LESION_TIPS if role is Role.NEW else {}).get(status) or _STATUS_TIPS.get(status)
                 if tip:
                     self.status_combo.setItemData(self.status_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         a = s.assessment(s.selected_lesion)
@@ -1223,6 +1224,14 @@ _STATUS_TIPS = {
     "non-target iUPD: progression that stands, no change since the last assessment (iUPD remains)",
     LesionStatus.FURTHER_INCREASE: "Increased further since the last assessment. iRECIST: confirms a non-target iUPD "
     "(iCPD); RECIST 1.1: progression, as unequivocal progression",
+}
+
+
+_NEW_LESION_TIPS = {
+    LesionStatus.UNEQUIVOCAL_PROGRESSION: "iRECIST: this new non-target lesion increased since it was seen: confirms "
+    "an iUPD (iCPD, Seymour 2017 Table 2). RECIST 1.1: progression already, as an unequivocal new lesion",
+    LesionStatus.EQUIVOCAL: "Equivocal: not progression unless a later scan confirms it; progression then dates from "
+    "here (RECIST 1.1 sec. 4.3.5)",
 }
 
 
