@@ -224,3 +224,18 @@ def test_a_new_non_target_lesion_that_grew_confirms_an_iupd():
     irecist = summarize(s.read).irecist
     assert [tp["overall_response"] for tp in irecist.timepoints[1:]] == ["iUPD", "iCPD"], irecist.error
     assert read.timepoints[2].date - read.timepoints[1].date >= timedelta(days=28)
+
+
+def test_a_measured_new_lesion_judged_equivocal_keeps_its_place():
+    """The iRECIST reader's finding: setting a measured new lesion equivocal dropped its place with its measurement,
+    so it was neither marked nor proposed at the next visit, and a click on it there started another new lesion."""
+    s = ReadingSession(_read())
+    t1 = s.add_lesion(Role.TARGET, "liver")
+    s.record_measurement(t1, _m(40.0))
+    s.go_to_timepoint(1)
+    n1 = s.add_lesion(Role.NEW, "liver")
+    s.record_measurement(n1, _m(11.7))  # long axis from (0, 0, 10) to (11.7, 0, 10)
+    s.set_status(n1, LesionStatus.EQUIVOCAL)
+    a = s.read.timepoints[1].assessments[n1]
+    assert a.status is LesionStatus.EQUIVOCAL and a.measurements == []
+    assert a.point_mm == pytest.approx((5.85, 0.0, 10.0))

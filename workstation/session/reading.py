@@ -325,6 +325,10 @@ class ReadingSession:
             kept = None  # where it was seen, while it is still seen (present becoming progression stays there)
             if current is not None and (current.status is status or {current.status, status} <= SEEN_STATUSES):
                 kept = current.point_mm
+            if kept is None and current is not None and status in SEEN_STATUSES:
+                # measured, now judged (a new lesion found equivocal): its place stays, where it was measured, so it
+                # is marked and proposed at the next visit rather than lost with the measurement
+                kept = _measured_place(current)
             seen = point or kept
             tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into, point_mm=seen)
 
@@ -415,6 +419,16 @@ _ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
         LesionStatus.NOT_EVALUATED,
     ),
 }
+
+
+def _measured_place(a: LesionAssessment) -> Point | None:
+    """The middle of the first measured axis of an assessment (None without one)."""
+    for m in a.measurements:
+        line = m.long_axis_endpoints or m.short_axis_endpoints
+        if line is not None:
+            (x0, y0, z0), (x1, y1, z1) = line
+            return ((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2)
+    return None
 
 
 def non_target_seen_status(session: ReadingSession, lesion_id: str) -> LesionStatus:
