@@ -33,3 +33,27 @@ def test_under_irecist_an_unconfirmed_progression_does_not_stop_the_bar() -> Non
 
 def test_a_subject_with_a_baseline_only_has_no_bar() -> None:
     assert curve_for("S10", CriteriaResponse("RECIST 1.1", [_tp(40, None, "NE")], None), [0]).best_change_pct is None
+
+
+def test_a_response_after_progression_is_grey_not_a_green_pr(qtbot):
+    """The iRECIST reader's finding: after RECIST 1.1 PD at week 6, weeks 12 and 18 showed a green PR (only the end of
+    the reason said it did not count). They stay as assessed, greyed, with a tooltip saying why; iRECIST's own column
+    (reset, iPR) stays in colour."""
+    from workstation.session.response import CriteriaResponse, ResponseSummary
+    from workstation.ui.response_panel import RESPONSE_COLOURS, ResponsePanel
+
+    def rows(*pairs):
+        return [{"label": f"week {6 * n}", "date": d, "overall_response": o} for n, (d, o) in enumerate(pairs)]
+
+    recist = CriteriaResponse("RECIST 1.1", rows(("2026-01-05", None), ("2026-02-16", "PD"), ("2026-03-30", "PR")),
+                              "PD", date_of_progression="2026-02-16")
+    irecist = CriteriaResponse("iRECIST", rows(("2026-01-05", None), ("2026-02-16", "iUPD"), ("2026-03-30", "iPR")),
+                               "iPR")
+    panel = ResponsePanel()
+    qtbot.addWidget(panel)
+    panel.show_summary(ResponseSummary(recist, irecist))
+    pd, pr, ipr = panel.table.item(1, 7), panel.table.item(2, 7), panel.table.item(2, 8)
+    assert pd.foreground().color().name() == RESPONSE_COLOURS["PD"].lower()
+    assert pr.text() == "PR" and pr.foreground().color().name() == "#9e9e9e" and pr.font().italic()
+    assert "after progression (dated 2026-02-16): not used for the best overall response" in pr.toolTip()
+    assert ipr.foreground().color().name() == RESPONSE_COLOURS["iPR"].lower()

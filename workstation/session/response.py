@@ -17,6 +17,8 @@ class CriteriaResponse:
     #: the engine's reason for it (the timepoint it rests on, what confirmed it or what was not yet confirmed)
     best_reason: str = ""
     error: str | None = None
+    #: ISO date progression dates from (iRECIST: the confirmed iUPD's), None without progression
+    date_of_progression: str | None = None
 
 
 @dataclass
@@ -53,6 +55,7 @@ def evaluate(read: Read, criteria: str) -> CriteriaResponse:
     out.timepoints = list(result.get("timepoints", []))
     out.best_overall_response = result.get("best_overall_response")
     out.best_reason = str(result.get("best_overall_response_reason") or "")
+    out.date_of_progression = result.get("date_of_progression")
     return out
 
 

@@ -57,6 +57,20 @@ class SubjectCurve:
     best_change_pct: float | None = None
 
 
+#: Responses that are progression itself (shown in colour also at and after the date progression dates from)
+_PROGRESSION = frozenset({"PD", "iUPD", "iCPD"})
+
+
+def _after_progression(row: dict[str, Any], progression_date: str | None) -> bool:
+    """A visit whose response came at or after the date progression dates from (progression itself excepted): it
+    stays on record as assessed, but is no response (an equivocal new lesion confirmed later backdates progression
+    to a visit that showed, say, PR)."""
+    when, response = row.get("date"), row.get("overall_response")
+    if not progression_date or not when or response is None or response in _PROGRESSION:
+        return False
+    return str(when) >= progression_date
+
+
 def _pct(v: Any) -> str:
     return "" if v is None else f"{float(v):+.1f} %"
 
@@ -149,9 +163,18 @@ class ResponsePanel(QTabWidget):
                 self.text_filter(str(tr.get("reason", ""))),
                 self.text_filter(str(ti.get("reason", ""))),
             ]
+            after = {7: _after_progression(tr, r.date_of_progression), 8: _after_progression(ti, i.date_of_progression)}
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
-                if col in (7, 8) and text in RESPONSE_COLOURS:
+                if col in (7, 8) and after[col]:  # as assessed then, but not a response: grey, never green
+                    item.setForeground(pg.mkColor("#9e9e9e"))
+                    f = item.font()
+                    f.setItalic(True)
+                    item.setFont(f)
+                    when = r.date_of_progression if col == 7 else i.date_of_progression
+                    item.setToolTip(f"{text} as assessed at this visit; after progression (dated {when}): not used "
+                                    "for the best overall response (RECIST 1.1 sec. 4.4.3)")
+                elif col in (7, 8) and text in RESPONSE_COLOURS:
                     item.setForeground(pg.mkColor(RESPONSE_COLOURS[text]))
                     f = item.font()
                     f.setBold(True)
