@@ -49,6 +49,8 @@ def test_a_response_after_progression_is_grey_not_a_green_pr(qtbot):
                               "PD", date_of_progression="2026-02-16")
     irecist = CriteriaResponse("iRECIST", rows(("2026-01-05", None), ("2026-02-16", "iUPD"), ("2026-03-30", "iPR")),
                                "iPR")
+    irecist.timepoints[1] |= {"new_lesion_targets": ["N1"], "new_lesion_target_sum_mm": 11.7,
+                              "reason": "iUPD: unequivocal new lesion N1; to be confirmed at the next assessment"}
     panel = ResponsePanel()
     qtbot.addWidget(panel)
     panel.show_summary(ResponseSummary(recist, irecist))
@@ -57,3 +59,7 @@ def test_a_response_after_progression_is_grey_not_a_green_pr(qtbot):
     assert pr.text() == "PR" and pr.foreground().color().name() == "#9e9e9e" and pr.font().italic()
     assert "after progression (dated 2026-02-16): not used for the best overall response" in pr.toolTip()
     assert ipr.foreground().color().name() == RESPONSE_COLOURS["iPR"].lower()
+    # iRECIST's new-lesion target sum has its own column (it was only at the end of the reason), and a response's
+    # reason is its tooltip (the iRECIST reason column opened off screen)
+    assert panel.table.item(1, 9).text() == "11.7 (N1)" and panel.table.item(2, 9).text() == ""
+    assert panel.table.item(1, 8).toolTip().startswith("iUPD: unequivocal new lesion N1")

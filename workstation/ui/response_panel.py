@@ -27,6 +27,7 @@ COLUMNS = (
     "New",
     "RECIST 1.1",
     "iRECIST",
+    "iRECIST new targets (mm)",
     "Reason (RECIST 1.1)",
     "Reason (iRECIST)",
 )
@@ -69,6 +70,15 @@ def _after_progression(row: dict[str, Any], progression_date: str | None) -> boo
     if not progression_date or not when or response is None or response in _PROGRESSION:
         return False
     return str(when) >= progression_date
+
+
+def _new_targets(row: dict[str, Any]) -> str:
+    """iRECIST's new-lesion targets at a visit: their sum and ids (up to 5, 2 per organ; Seymour 2017), else blank."""
+    ids = row.get("new_lesion_targets") or []
+    total = row.get("new_lesion_target_sum_mm")
+    if not ids:
+        return ""
+    return f"{'—' if total is None else f'{float(total):.1f}'} ({', '.join(map(str, ids))})"
 
 
 def _pct(v: Any) -> str:
@@ -160,6 +170,7 @@ class ResponsePanel(QTabWidget):
                 _new_text(tr.get("new_lesions")),
                 str(tr.get("overall_response") or "—"),
                 str(ti.get("overall_response") or "—"),
+                _new_targets(ti),
                 self.text_filter(str(tr.get("reason", ""))),
                 self.text_filter(str(ti.get("reason", ""))),
             ]
@@ -179,7 +190,8 @@ class ResponsePanel(QTabWidget):
                     f = item.font()
                     f.setBold(True)
                     item.setFont(f)
-                if col >= 9:
+                    item.setToolTip(values[10 if col == 7 else 11])  # why, without scrolling to the reason column
+                if col >= 10:
                     item.setToolTip(text)
                 self.table.setItem(row, col, item)
 
