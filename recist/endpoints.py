@@ -218,8 +218,28 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
         "dcr": asdict(dcr),
         # iRECIST: subjects whose follow-up ends on an iUPD never confirmed; PFS censors them there (not an event)
         "unconfirmed_iupd_at_end": [str(r.get("subject_id", "?")) for r in results if _ends_unconfirmed(r)],
+        # iRECIST: pseudo-progression, an iUPD never confirmed followed by iSD or better (the bar reset; Seymour 2017)
+        "pseudo_progression": [str(r.get("subject_id", "?")) for r in results if is_irecist and _pseudo_progression(r)],
         **{name: (None if est is None else survival_to_dict(est)) for name, est in survival.items()},
     }
+
+
+#: iRECIST responses after which an unconfirmed iUPD is pseudo-progression (the iUPD reset: stable or better)
+_RESET_TO = frozenset({"iCR", "iPR", "iSD", "non-iCR/non-iUPD"})
+
+
+def _pseudo_progression(result: Mapping[str, Any]) -> bool:
+    """Whether an iUPD was followed, before any iCPD, by iSD or better (iRECIST's reset): a pseudo-progression."""
+    pending = False
+    for t in result.get("timepoints", [])[1:]:
+        response = t.get("overall_response")
+        if response == "iCPD":
+            pending = False
+        elif response == "iUPD":
+            pending = True
+        elif pending and response in _RESET_TO:
+            return True
+    return False
 
 
 def _ends_unconfirmed(result: Mapping[str, Any]) -> bool:

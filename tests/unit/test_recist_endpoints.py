@@ -102,6 +102,9 @@ def test_subjects_whose_follow_up_ends_on_an_unconfirmed_iupd_are_named() -> Non
     out = compute_endpoints([sub("S1", [90.0, 130.0]), sub("S2", [130.0, 140.0]), sub("S3", [130.0, 90.0])])
     assert out["unconfirmed_iupd_at_end"] == ["S1"]  # S2 confirmed (iCPD), S3 reset (iSD)
     assert "Follow-up ends on an iUPD never confirmed (PFS censored there): S1" in format_table(out)
+    # the iRECIST reader's finding: the pseudo-progressions (S3: iUPD, then iSD) were counted nowhere
+    assert out["pseudo_progression"] == ["S3"]
+    assert "Pseudo-progression (an iUPD not confirmed, then iSD or better): 1 (S3)" in format_table(out)
 
 
 def test_pfs_starts_at_treatment_start_when_given() -> None:

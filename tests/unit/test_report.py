@@ -254,3 +254,5 @@ def test_the_report_names_the_subjects_whose_follow_up_ends_on_an_unconfirmed_iu
     html = (report_dir / "report.html").read_text()
     # every subject whose RECIST 1.1 PD is the last visit: under iRECIST an iUPD never confirmed
     assert "Follow-up ends on an iUPD never confirmed (PFS censored there)</th><td>S01, S03, S04, S07</td>" in html
+    # the pseudo-progression count, shown under iRECIST also when it is none (here no iUPD is followed by a reset)
+    assert "Pseudo-progression (an iUPD not confirmed, then iSD or better)</th><td>0</td>" in html

@@ -131,4 +131,7 @@ def format_table(out: dict[str, Any]) -> str:
     if out.get("unconfirmed_iupd_at_end"):
         lines.append(f"Follow-up ends on an iUPD never confirmed (PFS censored there): "
                      f"{', '.join(out['unconfirmed_iupd_at_end'])}")
+    if out.get("pseudo_progression"):
+        lines.append(f"Pseudo-progression (an iUPD not confirmed, then iSD or better): {len(out['pseudo_progression'])}"
+                     f" ({', '.join(out['pseudo_progression'])})")
     return "\n".join(lines)

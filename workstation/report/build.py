@@ -133,6 +133,10 @@ def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
     unconfirmed = e.get("unconfirmed_iupd_at_end") or []
     if unconfirmed:  # not progression events: the statistician should know whom that concerns
         rows.append(("Follow-up ends on an iUPD never confirmed (PFS censored there)", ", ".join(unconfirmed)))
+    pseudo = e.get("pseudo_progression") or []
+    if e.get("criteria") == "iRECIST":  # the number an immunotherapy trial reports, zero included
+        rows.append(("Pseudo-progression (an iUPD not confirmed, then iSD or better)",
+                     f"{len(pseudo)}" + (f" ({', '.join(pseudo)})" if pseudo else "")))
     methods = e.get("methods") or {}
     if methods:
         rows += [("PFS computed over", methods["pfs"])]
