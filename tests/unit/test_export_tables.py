@@ -65,3 +65,17 @@ def test_responses_say_who_signed_each_timepoint_and_when() -> None:
         (read.timepoints[2].label, "", ""),
     ]
     assert rows[1]["overall_response"] == "PR"  # the engine's columns are still the engine's
+
+
+def test_irecist_responses_carry_the_new_lesion_targets_and_their_sum() -> None:
+    """The iRECIST reader's finding: the new-lesion target sum, which decides iCPD, was in everything.json only."""
+    from recist import evaluate_case
+    from tests.unit.recist_builders import m, make_case, new, target
+    from workstation.export.read_json import read_from_case
+    from workstation.export.tables import response_rows
+
+    case = make_case([target("T1", 50.0)], (42, [m("T1", 50.0), new("N1", mm=12.0)]),
+                     (84, [m("T1", 50.0), m("N1", 18.0)]), criteria="iRECIST")
+    rows = response_rows(read_from_case(case), evaluate_case(case))
+    assert [(r["overall_response"], r["new_lesion_targets"], r["new_lesion_target_sum_mm"]) for r in rows] == [
+        (None, "", None), ("iUPD", "N1", 12.0), ("iCPD", "N1", 18.0)]

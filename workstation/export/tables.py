@@ -27,11 +27,13 @@ _RESULT_COLUMNS = [
     "sum_mm", "change_from_baseline_pct", "change_from_nadir_pct", "target_response", "non_target_response",
     "new_lesions", "overall_response", "reason",
 ]  # fmt: skip
+#: iRECIST's new-lesion targets at a visit (empty under RECIST 1.1): their sum, and their ids separated by spaces
+_NEW_TARGET_COLUMNS = ["new_lesion_target_sum_mm", "new_lesion_targets"]
 #: ``accepted``: Y for the accepted central read of a subject in central review (the concordant primary read or the
 #: adjudicator's choice), N for the other central read; empty for a site read, or where no review was exported.
 RESPONSE_COLUMNS = [
     "subject_id", "read_id", "reader", "reader_role", "accepted", "criteria", "timepoint", "date", *_RESULT_COLUMNS,
-    "signed_by", "signed_at", "locked_by", "locked_at", "locked_not_final",
+    *_NEW_TARGET_COLUMNS, "signed_by", "signed_at", "locked_by", "locked_at", "locked_not_final",
 ]  # fmt: skip
 #: The engine's per-read results, as best_responses.csv carries them.
 _BEST_RESULT_COLUMNS = ["best_overall_response", "best_overall_response_reason", "date_of_progression"]
@@ -101,9 +103,15 @@ def response_rows(
 
     return [
         head | {"timepoint": t.get("label"), "date": t.get("date", dates.get(str(t.get("label")), ""))}
-        | {c: t.get(c) for c in _RESULT_COLUMNS} | signed(t.get("label"))
+        | {c: t.get(c) for c in _RESULT_COLUMNS} | _new_targets(t) | signed(t.get("label"))
         for t in results.get("timepoints", [])
     ]
+
+
+def _new_targets(t: Mapping[str, Any]) -> dict[str, Any]:
+    ids = t.get("new_lesion_targets") or []
+    return {"new_lesion_target_sum_mm": t.get("new_lesion_target_sum_mm") if ids else None,
+            "new_lesion_targets": " ".join(map(str, ids))}
 
 
 def best_row(
