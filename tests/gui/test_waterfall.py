@@ -62,4 +62,5 @@ def test_a_response_after_progression_is_grey_not_a_green_pr(qtbot):
     # iRECIST's new-lesion target sum has its own column (it was only at the end of the reason), and a response's
     # reason is its tooltip (the iRECIST reason column opened off screen)
     assert panel.table.item(1, 9).text() == "11.7 (N1)" and panel.table.item(2, 9).text() == ""
+    assert panel.table.item(0, 6).text() == "—"  # the baseline's New: not "none" beside the follow-ups' "no"
     assert panel.table.item(1, 8).toolTip().startswith("iUPD: unequivocal new lesion N1")

@@ -86,8 +86,10 @@ def _pct(v: Any) -> str:
 
 
 def _new_text(v: Any) -> str:
-    if v is None or v is False:
-        return "none"
+    if v is None:  # the baseline: no new lesion can be there (it said "none", and "no" at every follow-up)
+        return "—"
+    if v is False:
+        return "no"
     if v is True:
         return "yes"
     if isinstance(v, dict):
