@@ -267,6 +267,14 @@ def test_wrong_credentials_and_wrong_called_ae_are_refused(orthanc: OrthancServe
     assert "check that our calling AE title 'NOTKNOWN' is registered on the server" in str(unknown.value)
 
 
+def listening_to(silent: socket.socket, server: OrthancServer, protocol: str, timeout_s: float) -> ServerSettings:
+    """``server``'s settings pointed at ``silent``, a socket that accepts connections and never answers."""
+    port = silent.getsockname()[1]
+    if protocol == "dicomweb":
+        return settings_for(server, protocol, url=f"http://127.0.0.1:{port}/dicom-web", timeout_s=timeout_s)
+    return settings_for(server, protocol, port=port, timeout_s=timeout_s)
+
+
 @pytest.mark.parametrize("protocol", ("dicomweb", "c-get"))
 def test_server_down_and_server_silent(protocol: str, tmp_path: Path) -> None:
     down = OrthancServer(tmp_path)  # never started: its ports are closed
@@ -276,12 +284,7 @@ def test_server_down_and_server_silent(protocol: str, tmp_path: Path) -> None:
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
-        port = silent.getsockname()[1]
-        settings = (
-            settings_for(down, protocol, url=f"http://127.0.0.1:{port}/dicom-web", timeout_s=0.5)
-            if protocol == "dicomweb"
-            else settings_for(down, protocol, port=port, timeout_s=0.5)
-        )
+        settings = listening_to(silent, down, protocol, timeout_s=0.5)
         start = time.monotonic()
         with connect(settings) as pacs, pytest.raises(PacsTimeout, match=r"0\.5 s"):
             pacs.echo()
@@ -297,12 +300,7 @@ def test_a_cancel_ends_a_search_of_a_server_that_does_not_answer(protocol: str, 
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
-        port = silent.getsockname()[1]
-        settings = (
-            settings_for(down, protocol, url=f"http://127.0.0.1:{port}/dicom-web", timeout_s=30)
-            if protocol == "dicomweb"
-            else settings_for(down, protocol, port=port, timeout_s=30)
-        )
+        settings = listening_to(silent, down, protocol, timeout_s=30)
         for call in ("find_studies", "check", "retrieve"):
             token = CancelToken()
             threading.Timer(0.3, token.cancel).start()

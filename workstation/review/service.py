@@ -13,13 +13,12 @@ Who sees what is enforced here, not in the UI:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, select
 
 from recist.model import Criteria
 from workstation.audit import AuditAction, utc_now
@@ -35,6 +34,7 @@ from workstation.review.blinding import (
 )
 from workstation.review.discordance import Comparison, EvaluationError, compare
 from workstation.storage import Database, audit_log
+from workstation.storage.database import transaction_lock
 from workstation.storage.locks import (
     SubjectLock,
     SubjectLocked,
@@ -220,9 +220,7 @@ def enrol_subject(
     now = utc_now()
     what = f"enrol subject {subject_id} in central review"
     with lock_refusals_audited(db, admin, what), db.transaction() as conn:
-        if conn.dialect.name == "postgresql":  # two assignments at once take turns (SQLite: writers are serialised)
-            key = int.from_bytes(hashlib.sha256(f"enrol/{subject_id}".encode()).digest()[:8], "big", signed=True)
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        transaction_lock(conn, f"enrol/{subject_id}")  # two assignments at once take turns
         if conn.execute(select(review_subjects.c.pseudonym).where(review_subjects.c.subject_id == subject_id)).first():
             raise AlreadyInReview(f"subject {subject_id} is already in central review")
         refuse_if_locked(conn, subject_id)

@@ -7,6 +7,7 @@ Every failure to open or use the database becomes a `StorageError` whose message
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -18,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
@@ -87,6 +88,17 @@ def explain(exc: BaseException, where: str) -> str:
     if "no such table" in low or "undefinedtable" in low.replace(" ", "") or "does not exist" in low:
         return f"{where} does not have the workstation's tables ({text})"
     return f"{where}: {text}"
+
+
+def transaction_lock(conn: Connection, name: str, *, shared: bool = False) -> None:
+    """PostgreSQL: an advisory lock named ``name`` until the transaction ends (``shared`` ones coexist, an exclusive
+    one waits for them all), so that a check and the write it allows are not split by another workstation's write.
+    SQLite: nothing to do, its write transaction holds the database's lock already."""
+    if conn.dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    conn.execute(text(f"SELECT {function}(:key)"), {"key": key})
 
 
 class Database:

@@ -18,17 +18,16 @@ back.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, delete, insert, select
 
 from workstation import users as users_mod
 from workstation.audit import AuditAction, utc_now
 from workstation.storage import audit_log
-from workstation.storage.database import Database
+from workstation.storage.database import Database, transaction_lock
 from workstation.storage.repository import ReadClosed, load_read_on
 from workstation.storage.schema import adjudications, reads, review_subjects, subject_locks, timepoints
 
@@ -133,11 +132,7 @@ def _real_subject(conn: Connection, subject_id: str) -> tuple[str, str | None]:
 def _hold(conn: Connection, subject_id: str, *, exclusive: bool) -> None:
     """PostgreSQL: an advisory lock on the subject until the transaction ends, shared for a change, exclusive for
     locking or unlocking. (SQLite: the write transaction already holds the database's lock.)"""
-    if conn.dialect.name != "postgresql":
-        return
-    key = int.from_bytes(hashlib.sha256(f"subject-lock/{subject_id}".encode()).digest()[:8], "big", signed=True)
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    conn.execute(text(f"SELECT {function}(:key)"), {"key": key})
+    transaction_lock(conn, f"subject-lock/{subject_id}", shared=not exclusive)
 
 
 def refuse_if_locked(conn: Connection, subject_id: str) -> None:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from recist import CaseError, evaluate_case
 from workstation import users as users_mod
@@ -26,7 +25,7 @@ from workstation.audit import AuditAction, utc_now
 from workstation.read_model import MeasurementOrigin, Read, Signature
 from workstation.storage import audit_log
 from workstation.storage.codec import child_rows, entity_snapshots, read_from_rows, read_row
-from workstation.storage.database import Database
+from workstation.storage.database import Database, transaction_lock
 from workstation.storage.schema import (
     adjudications,
     assessments,
@@ -246,10 +245,7 @@ def _refuse_a_second_read(conn: Connection, read: Read) -> None:
     measurements, and the hidden read could never be signed (the subject never final). The second first save is
     refused. On PostgreSQL a transaction lock on (subject, reader) orders two first saves; SQLite's writers are
     serialised already."""
-    if conn.dialect.name == "postgresql":
-        name = f"new-read/{read.subject_id}/{read.reader}/{read.reader_role}/{read.criteria}"
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    transaction_lock(conn, f"new-read/{read.subject_id}/{read.reader}/{read.reader_role}/{read.criteria}")
     other = conn.execute(
         select(reads.c.read_id, reads.c.updated_by, reads.c.updated_at).where(
             reads.c.subject_id == read.subject_id, reads.c.reader == read.reader,
