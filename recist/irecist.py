@@ -81,14 +81,17 @@ class _Pending:
 
 @dataclass
 class _NewLesionTargets:
-    """Seymour 2017: up to 5 measurable new lesions, 2 per organ, chosen where first unequivocal."""
+    """Seymour 2017: up to 5 measurable new lesions, 2 per organ, chosen where first unequivocal; of the lesions that
+    first appear at one visit, the largest first (as targets are chosen at baseline, RECIST 1.1 sec. 3.3.1: "the
+    largest diameter"), so that a 20 mm lesion is not left out for two of 12 and 15 mm listed before it."""
 
     ids: list[str] = field(default_factory=list)
     per_organ: dict[str, int] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
 
     def select(self, case: Case, tp: Timepoint, unequivocal: tuple[str, ...]) -> None:
-        for lesion_id in unequivocal:
+        largest_first = sorted(unequivocal, key=lambda i: -(tp.observations[i].diameter_um or 0))  # stable: ties
+        for lesion_id in largest_first:
             if lesion_id in self.seen:
                 continue
             self.seen.add(lesion_id)

@@ -197,8 +197,17 @@ def test_new_lesion_targets_up_to_5_and_2_per_organ() -> None:
                new("X7", organ="brain", mm=15.0), new("X8", organ="skin", mm=15.0), new("X9", organ="spleen", mm=15.0)]
     result = irecist(BASE, [m("T1", 50.0), st("NT1", "present"), *lesions])
     tp = result["timepoints"][1]
-    assert tp["new_lesion_targets"] == ["X1", "X2", "X6", "X7", "X8"]
-    assert tp["new_lesion_target_sum_mm"] == 81.0
+    # the largest first (X3: a third in the liver; X4, X5: not measurable; X6, 11 mm: a sixth), listing order in ties
+    assert tp["new_lesion_targets"] == ["X1", "X2", "X7", "X8", "X9"]
+    assert tp["new_lesion_target_sum_mm"] == 85.0
+
+
+def test_of_new_lesions_first_seen_at_one_visit_the_largest_are_the_new_lesion_targets() -> None:
+    """The iRECIST reader's finding: three liver lesions of 12, 15 and 20 mm made N1 and N2 the targets (the order
+    listed, the order they were clicked), leaving out the 20 mm one. As targets at baseline, the largest are chosen."""
+    lesions = [new("N1", organ="liver", mm=12.0), new("N2", organ="liver", mm=15.0), new("N3", organ="liver", mm=20.0)]
+    tp = irecist(BASE, [m("T1", 50.0), st("NT1", "present"), *lesions])["timepoints"][1]
+    assert tp["new_lesion_targets"] == ["N3", "N2"] and tp["new_lesion_target_sum_mm"] == 35.0
 
 
 def test_before_any_iupd_the_codes_are_the_recist_ones_prefixed() -> None:
