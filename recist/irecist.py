@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from recist.baseline import MAX_TARGETS, MAX_TARGETS_PER_ORGAN, minimum_target_mm, organ_key
 from recist.categories import (
@@ -166,7 +166,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
             if progressed:
                 overall = R.IUPD
                 why = (f"iUPD: RECIST 1.1 progression in {', '.join(sorted(progressed))} ({rule}); to be confirmed "
-                       "at the next assessment (iRECIST, Seymour 2017)")
+                       f"at the next assessment, 4-8 weeks later ({_window(tp.date)}; iRECIST, Seymour 2017)")
                 first_seen = min((equivocal_since(case, i, tp.index) for i in new.unequivocal), default=tp.index)
                 backdated = first_seen if NEW in progressed and first_seen < tp.index else None
                 if backdated is not None:
@@ -266,6 +266,12 @@ def _new_reason(reason: str, new_targets: _NewLesionTargets, nlt_sum: int, compl
         return reason
     total = fmt_mm(nlt_sum) + (" mm" if complete else " mm (some not evaluated)")
     return f"{reason}; new-lesion targets {', '.join(new_targets.ids)} sum {total}"
+
+
+def _window(iupd: date) -> str:
+    """The dates of the scan that confirms an iUPD: 4 to 8 weeks after it (Seymour 2017); a scan from 4 weeks less 2
+    days on is counted (`ICPD_MIN_DAYS`)."""
+    return f"{(iupd + timedelta(days=ICPD_MIN_DAYS)).isoformat()} to {(iupd + timedelta(weeks=8)).isoformat()}"
 
 
 def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment | None, unequivocal: tuple[str, ...],

@@ -287,3 +287,12 @@ def test_a_non_target_iupd_is_neither_confirmed_nor_reset_where_the_non_targets_
     assert responses(result) == ["iUPD", "NE", "iCPD"]
     assert "the non-targets in iUPD not evaluated here" in result["timepoints"][2]["reason"]
     assert result["date_of_progression"] == result["timepoints"][1]["date"]
+
+
+def test_an_iupd_says_when_the_scan_that_confirms_it_is_due() -> None:
+    """The iRECIST reader's finding: the iUPD said "to be confirmed at the next assessment" without the 4-8 weeks."""
+    result = irecist(BASE, [m("T1", 70.0), st("NT1", "present")])
+    iupd = result["timepoints"][1]
+    assert iupd["overall_response"] == "iUPD"
+    assert "to be confirmed at the next assessment, 4-8 weeks later (2026-03-14 to 2026-04-13; iRECIST" in \
+        iupd["reason"], iupd["reason"]
