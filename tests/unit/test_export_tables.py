@@ -79,3 +79,17 @@ def test_irecist_responses_carry_the_new_lesion_targets_and_their_sum() -> None:
     rows = response_rows(read_from_case(case), evaluate_case(case))
     assert [(r["overall_response"], r["new_lesion_targets"], r["new_lesion_target_sum_mm"]) for r in rows] == [
         (None, "", None), ("iUPD", "N1", 12.0), ("iCPD", "N1", 18.0)]
+
+
+def test_a_case_files_baseline_non_target_without_a_status_is_present() -> None:
+    """The data manager's re-check: `recist evaluate` reads a baseline non-target without "status" as present (as
+    docs/case-file.md says), while the export refused the same file."""
+    from recist import evaluate_case
+    from tests.unit.recist_builders import m, make_case, target
+    from workstation.export.read_json import read_from_case
+
+    case = make_case([target("T1", 50.0), {"id": "NT1", "role": "non-target", "organ": "bone", "node": False}],
+                     (42, [m("T1", 30.0), {"id": "NT1", "status": "present"}]))
+    read = read_from_case(case)
+    assert read.timepoints[0].assessments["NT1"].status is LesionStatus.PRESENT
+    assert evaluate_case(read.to_case())["best_overall_response"] == evaluate_case(case)["best_overall_response"]

@@ -212,6 +212,30 @@ def test_an_irecist_read_beside_the_recist_one_adds_only_what_irecist_adds() -> 
     assert "TU and TR come from the RECIST 1.1 read" in ds.notes.to_markdown("X")
 
 
+def test_a_new_lesion_only_the_irecist_read_has_gets_its_tu_and_tr_records() -> None:
+    """The data manager's re-check: a new lesion recorded in the iRECIST read only (its RECIST 1.1 partner read does
+    not have it) had TR diameters whose TRLNKID had no TU parent, and no TUMSTATE. It is written as any lesion."""
+    recist_read, irecist_read = known_read(), known_read()
+    irecist_read.criteria, irecist_read.read_id = "iRECIST", f"{irecist_read.read_id}-i"
+    del recist_read.lesions["N1"]
+    for tp in recist_read.timepoints:
+        tp.assessments.pop("N1", None)
+    ds = build_sdtm([recist_read, irecist_read])
+    assert [r["TULNKID"] for r in ds.tu] == ["T1", "T2", "NT1", "N1"]  # once, from the read that has it
+    assert _rows(ds.tr, TRLNKID="N1", TRTESTCD="TUMSTATE")[0]["TRORRES"] == "UNEQUIVOCAL"
+    assert {r["TRLNKID"] for r in ds.tr} - {""} <= {r["TULNKID"] for r in ds.tu}  # no orphan link
+
+
+def test_a_new_lesion_too_small_to_measure_is_exported() -> None:
+    """The data manager's re-check: a new lesion marked too_small (a valid case file) stopped the whole export."""
+    read = known_read()
+    read.timepoints[2].assessments["N1"] = LesionAssessment(LesionStatus.TOO_SMALL)
+    ds = build_sdtm([read])
+    rows = _rows(ds.tr, TRLNKID="N1", VISIT="FOLLOW-UP 2")
+    assert [(r["TRTESTCD"], r["TRORRES"]) for r in rows] == [("TUMSTATE", "UNEQUIVOCAL"),
+                                                           ("LDIAM", "TOO SMALL TO MEASURE")]
+
+
 def test_the_central_reviews_decision_is_authoritative() -> None:
     a, b = known_read("alice"), known_read("bob")
     results = {a.read_id: KNOWN_RESULTS, b.read_id: KNOWN_RESULTS}

@@ -248,7 +248,7 @@ _CASE_STATUS = {
 }
 
 
-def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str) -> LesionAssessment:
+def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str, at_baseline: bool = False) -> LesionAssessment:
     if e.get("too_small"):
         return LesionAssessment(LesionStatus.TOO_SMALL)
     if e.get("merged_into"):
@@ -271,6 +271,8 @@ def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str) -> LesionAss
         ]
         return LesionAssessment(LesionStatus.MEASURED, measurements=ms)
     status = e.get("status")
+    if status is None and at_baseline and lesion.role is Role.NON_TARGET:
+        status = "present"  # as the engine reads it (docs/case-file.md: a baseline non-target is present)
     if status is None:
         if lesion.role is Role.TARGET:
             raise ReadFileError(
@@ -332,7 +334,7 @@ def read_from_case(case: dict[str, Any], reader: str = CASE_FILE_READER, source:
                         first_timepoint=index,
                         tracking_uid=case_tracking_uid(read.subject_id, reader, lesion_id),
                     )
-                tp.assessments[lesion_id] = _case_assessment(read.lesions[lesion_id], e, w)
+                tp.assessments[lesion_id] = _case_assessment(read.lesions[lesion_id], e, w, at_baseline=index == 0)
             read.timepoints.append(tp)
     except KeyError as exc:
         raise ReadFileError(f"{where}: required field {exc.args[0]!r} is missing") from None

@@ -266,10 +266,15 @@ class _Builder:
         return {f"{domain}EVAL": self.ev.eval, f"{domain}EVALID": self.ev.evalid, f"{domain}ACPTFL": self.ev.accepted}
 
     # ---- TU -------------------------------------------------------------------------------------------------------
+    def _own(self, lesion_id: str) -> bool:
+        """Whether this read writes the lesion's TU and TR records: always, but in a companion iRECIST read only a
+        lesion its RECIST 1.1 partner does not have (a new lesion recorded under iRECIST only)."""
+        return self.partner is None or lesion_id not in self.partner.lesions
+
     def tu(self, seq: Callable[[str], int]) -> None:
-        if self.companion:
-            return
         for lesion in self.read.lesions.values():
+            if not self._own(lesion.lesion_id):
+                continue
             tp_index = next(
                 (i for i, tp in enumerate(self.read.timepoints) if lesion.lesion_id in tp.assessments),
                 min(lesion.first_timepoint, len(self.read.timepoints) - 1) if self.read.timepoints else None,
@@ -335,11 +340,12 @@ class _Builder:
             self._tr(seq, i, lesion, "TUMSTATE", TRORRES=value, TRSTRESC=value)
             self.out.notes.add("TRORRES", value, "non-target increased further since the last assessment (iRECIST "
                                "FAQ: confirms a non-target iUPD; progression under RECIST 1.1)")
-        elif lesion.role is Role.NEW and s in (LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL, LesionStatus.MEASURED):
+        elif lesion.role is Role.NEW and s in (LesionStatus.UNEQUIVOCAL, LesionStatus.EQUIVOCAL, LesionStatus.MEASURED,
+                                               LesionStatus.TOO_SMALL):
             value = "EQUIVOCAL" if s is LesionStatus.EQUIVOCAL else "UNEQUIVOCAL"
             self._tr(seq, i, lesion, "TUMSTATE", TRORRES=value, TRSTRESC=value)
             self.out.notes.add("TRORRES", value, f"new lesion judged {value.lower()} (RECIST 1.1 section 4.3.2)")
-            if s is LesionStatus.MEASURED:  # a measurable new lesion (iRECIST new-target candidate)
+            if s in (LesionStatus.MEASURED, LesionStatus.TOO_SMALL):  # its size (iRECIST new-target candidate)
                 self._diameter(seq, i, lesion, a)
         else:
             tp_label = self.read.timepoints[i].label
@@ -360,7 +366,7 @@ class _Builder:
                             "LPERP" if lesion.is_node else "LDIAM")
                         self._tr(seq, i, lesion, testcd, TRSTAT=ct.NOT_DONE, TRREASND="NOT EVALUATED")
                     continue
-                if self.companion:
+                if self.companion and not self._own(lesion_id):
                     if lesion.role is Role.NEW and a.status is LesionStatus.MEASURED and not self._partner_measured(
                         lesion_id, tp.date
                     ):
