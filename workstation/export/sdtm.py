@@ -471,9 +471,11 @@ def build_sdtm(
     recist_reads = {(r.subject_id, r.reader, r.reader_role): r for r in reads if not is_irecist(r.criteria)}
     counters: dict[tuple[str, str], int] = {}
     visitnums = visit_numbers(reads)
-    # RECIST 1.1 reads first (stable otherwise): an evaluator's lesions and measurements come before the iRECIST
-    # read's additions in --SEQ order, whichever order the reads were given in
-    for read in sorted(reads, key=lambda r: is_irecist(r.criteria)):
+    # RECIST 1.1 reads first: an evaluator's lesions and measurements come before the iRECIST read's additions in
+    # --SEQ order; then site, central, adjudicator reads by reader: the same --SEQ whichever order the reads came in
+    # (the database's, or a folder of read files')
+    for read in sorted(reads, key=lambda r: (is_irecist(r.criteria), _ROLE_ORDER.get(r.reader_role, 3), r.reader,
+                                             r.read_id)):
         usubjid = f"{study_id}-{read.subject_id}"
 
         def seq(domain: str, _u: str = usubjid) -> int:
@@ -488,6 +490,9 @@ def build_sdtm(
         b.tr(seq)
         b.rs(seq)
     return out
+
+
+_ROLE_ORDER = {"site": 0, "central": 1, "adjudicator": 2}
 
 
 def _rscat(read: Read) -> str:
