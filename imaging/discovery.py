@@ -391,7 +391,8 @@ def _interpret(
         needed = inst.frame_bytes * inst.number_of_frames
         if length < needed or value_offset + needed > size:
             have = max(0, min(length, size - value_offset))
-            raise _Skip("truncated", f"truncated: pixel data has {have} of {needed} bytes", series)
+            raise _Skip("truncated", f"truncated: pixel data has {have} of the {needed} bytes the header describes "
+                        "(or the header does not match the pixels)", series)
         if length > needed + 1:  # one byte of padding to an even length is allowed (PS3.5 sec. 8.1.1)
             raise _Skip("corrupt", f"pixel data has {length} bytes, but the header (Rows {rows} x Columns {columns} x "
                         f"{bits_allocated} bits x {inst.number_of_frames} frame(s)) describes {needed}: the header "

@@ -59,6 +59,8 @@ def parse_case(raw: Any) -> Case:
         where.subject = subject
     else:
         raise where.error("'subject_id' must be a non-empty string")
+    if subject != subject.strip():  # "SUBJ-001 " would be another subject, counted twice in the endpoints
+        raise where.error(f"'subject_id' {subject!r} has leading or trailing spaces")
     criteria_raw = raw.get("criteria", Criteria.RECIST_1_1.value)
     criteria = _CRITERIA.get(criteria_raw) if isinstance(criteria_raw, str) else None
     if criteria is None:

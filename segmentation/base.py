@@ -85,20 +85,30 @@ class Segmenter(Protocol):
 
 
 def flag_undecodable_slices(volume: Volume, result: SegmentationResult) -> str | None:
-    """Flag an outline that reaches a slice the loader could not decode (shown as air, `Volume.undecodable_slices`),
-    or the slice next to one (the lesion may go on into it): its diameters cannot be trusted. Adds the warning, makes
-    the result low-confidence (the app then asks before accepting it) and returns the warning; None when clear."""
+    """Flag an outline made on a region that holds a slice the loader could not decode (shown as air,
+    `Volume.undecodable_slices`), or lies next to one: the outline may stop at it, or the engine's view of the tissue
+    be skewed by it (a classical outline halved by an air slice 20 mm away), so its diameters cannot be trusted.
+    Adds the warning, makes the result low-confidence (the app then asks before accepting it) and returns the
+    warning; None when clear."""
     bad = volume.undecodable_slices
     if not bad or not result.mask.any():
         return None
-    occupied = np.flatnonzero(result.mask.any(axis=(1, 2))) + result.offset[0]
-    lo, hi = int(occupied.min()) - 1, int(occupied.max()) + 1
+    lo, hi = result.offset[0] - 1, result.offset[0] + result.mask.shape[0]  # the region analysed, and one beyond
     near = sorted(k for k in bad if lo <= k <= hi)
     if not near:
         return None
     where = ", ".join(f"{volume.slice_position_mm(k):.1f}" for k in near)
-    warning = (f"the outline reaches slice(s) at {where} mm that could not be decoded (shown as air): its diameters "
-               "cannot be trusted; repair or retrieve the series again, or measure by hand on the good slices")
+    warning = (f"the region the outline was found in holds slice(s) at {where} mm that could not be decoded (shown "
+               "as air): its diameters cannot be trusted; repair or retrieve the series again, or measure by hand on "
+               "the good slices")
     result.warnings.insert(0, warning)
     result.confidence = min(result.confidence, SegmentationResult.LOW_CONFIDENCE - 0.01)
     return warning
+
+
+def undecodable_click(volume: Volume, k: int) -> str | None:
+    """Why a click on slice ``k`` finds nothing when the loader could not decode it (it is shown as air), else None."""
+    if k not in volume.undecodable_slices:
+        return None
+    return (f"the click is on the slice at {volume.slice_position_mm(k):.1f} mm, which could not be decoded (it is "
+            "shown as air): repair or retrieve the series again, or measure on another slice")

@@ -198,6 +198,16 @@ def test_a_timepoint_folder_without_images_is_named_as_left_out(tmp_path: Path) 
     subject = tmp_path / "trial" / "SUBJ-X"
     shutil.copytree(SAMPLE, subject / "T0-baseline")
     (subject / "T2-week12").mkdir()
-    (entry,) = scan_trial(tmp_path / "trial")
+    (tmp_path / "trial" / "SUBJ-EMPTY" / "T0-baseline").mkdir(parents=True)  # a subject without images
+    flat = tmp_path / "trial" / "SUBJ-FLAT"
+    flat.mkdir()
+    shutil.copy(next(SAMPLE.glob("*.dcm")), flat / "IM0001.dcm")  # files with no timepoint folder
+    subjects = scan_trial(tmp_path / "trial")
+    (entry,) = subjects
     assert [t.label for t in entry.timepoints] == ["T0-baseline"]
     assert entry.left_out == (f"T2-week12 left out: no DICOM image with a study date in {subject / 'T2-week12'}",)
+    # the hostile tester's re-check: such subjects vanished without a word
+    assert subjects.left_out == [  # type: ignore[attr-defined]
+        f"SUBJ-EMPTY left out: no timepoint folder with DICOM images in {tmp_path / 'trial' / 'SUBJ-EMPTY'}",
+        f"SUBJ-FLAT left out: its files are not in timepoint folders (one folder of DICOM per timepoint inside {flat})",
+    ]

@@ -373,3 +373,20 @@ def test_a_study_retrieved_in_part_is_said_when_it_loads(qtbot, window):
     w.open_subjects([SubjectEntry(entry.subject_id, [partial, *entry.timepoints[1:]])])
     qtbot.waitUntil(lambda: w.volume(0) is not None, timeout=5000)
     assert w.statusBar().currentMessage().startswith("S1 baseline: incomplete: 13 of 500 images")
+
+
+def test_the_lesion_tables_menu_offers_at_baseline_only_what_the_session_accepts():
+    """The hostile tester's re-check: the right-click menu still offered absent / unequivocal progression / not
+    evaluated for a baseline non-target (each then refused by the session)."""
+    from datetime import date
+
+    from workstation.read_model import LesionStatus, Read, TimepointRead
+    from workstation.session.reading import ReadingSession
+    from workstation.ui.lesion_table import status_choices
+
+    s = ReadingSession(Read(subject_id="S1", reader="r", timepoints=[TimepointRead("baseline", date(2026, 1, 5)),
+                                                                    TimepointRead("week 6", date(2026, 2, 16))]))
+    assert status_choices(s, Role.NON_TARGET) == [LesionStatus.PRESENT]
+    assert status_choices(s, Role.TARGET) == []
+    s.go_to_timepoint(1)
+    assert LesionStatus.ABSENT in status_choices(s, Role.NON_TARGET)

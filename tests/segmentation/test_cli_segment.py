@@ -114,7 +114,12 @@ def test_an_outline_on_a_slice_that_could_not_be_decoded_is_refused(series, caps
     monkeypatch.setattr(imaging.loader, "load_series", damaged)
     code = main(["segment", str(folder), "--point", *map(str, click), "--engine", "classical"])
     err = capsys.readouterr().err
-    assert code == 1 and "could not be decoded (shown as air): its diameters cannot be trusted" in err
+    # a click on the undecodable slice itself says so (it said "the click is on air (-1024 HU)")
+    assert code == 1 and "which could not be decoded (it is shown as air)" in err, err
+    beside = [click[0], click[1], click[2] + 2 * real(folder).spacing[0]]
+    code = main(["segment", str(folder), "--point", *map(str, beside), "--engine", "classical"])
+    err = capsys.readouterr().err
+    assert code == 1 and "could not be decoded (shown as air): its diameters cannot be trusted" in err, err
     volume = damaged(folder)
     k = volume.nearest_voxel(tuple(click))[0]
     mask = np.zeros((3, 4, 4), dtype=bool)
@@ -126,6 +131,12 @@ def test_an_outline_on_a_slice_that_could_not_be_decoded_is_refused(series, caps
     assert flag_undecodable_slices(volume, beside) is not None
     far = SegmentationResult(mask.copy(), (k + 2, 0, 0), prov)
     assert flag_undecodable_slices(volume, far) is None and not far.warnings and not far.low_confidence
+    # the hostile tester's re-check: a classical outline halved by an air slice 20 mm away, within the region the
+    # engine analysed, did not reach that slice and passed; the whole region counts
+    region = np.zeros((12, 4, 4), dtype=bool)
+    region[10, 1:3, 1:3] = True  # the outline, far from the bad slice k at the top of the region
+    analysed = SegmentationResult(region, (k, 0, 0), prov)
+    assert flag_undecodable_slices(volume, analysed) is not None and analysed.low_confidence
 
 
 def test_a_point_that_is_not_a_number_is_one_line(series, capsys):

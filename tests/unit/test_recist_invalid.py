@@ -48,6 +48,8 @@ INVALID = [
      "'treatment_start' 2026-03-01 is not before the first follow-up scan 2026-02-16 ('day 42')"),
     ("not an object", [1, 2], "subject ?: a case file is a JSON object"),
     ("no subject", {"timepoints": []}, "'subject_id' must be a non-empty string"),
+    ("subject with a trailing space", make_case([target("T1", 20)]) | {"subject_id": "S001 "},
+     "'subject_id' 'S001 ' has leading or trailing spaces"),
     ("unknown criteria", make_case([target("T1", 20)], criteria="WHO"), "'criteria' must be"),
     ("bad date", make_case([target("T1", 20)]) | {"timepoints": [{"label": "b", "date": "05/01/2026",
                                                                    "lesions": []}]}, "must be an ISO date"),

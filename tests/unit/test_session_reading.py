@@ -239,3 +239,4 @@ def test_a_measured_new_lesion_judged_equivocal_keeps_its_place():
     a = s.read.timepoints[1].assessments[n1]
     assert a.status is LesionStatus.EQUIVOCAL and a.measurements == []
     assert a.point_mm == pytest.approx((5.85, 0.0, 10.0))
+

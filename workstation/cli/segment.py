@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> int:
     from imaging.errors import DicomLoadError
     from imaging.loader import load_series
-    from segmentation.base import SegmentationError, SegmentationHints, flag_undecodable_slices
+    from segmentation.base import SegmentationError, SegmentationHints, flag_undecodable_slices, undecodable_click
     from segmentation.bundle import DEFAULT_BUNDLE
     from segmentation.diameters import recist_axes
     from segmentation.engines import create_segmenter
@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         engine = create_segmenter(args.engine, args.device, args.bundle or DEFAULT_BUNDLE)
         x, y, z = args.point
+        voxel = volume.nearest_voxel((x, y, z))
+        on_air = undecodable_click(volume, voxel[0]) if volume.contains_voxel(voxel) else None
+        if on_air is not None:
+            raise CommandError(f"{args.series_dir}: {on_air}", code=1)
         result = engine.segment(volume, (x, y, z), SegmentationHints(is_lymph_node=args.node))
         undecodable = flag_undecodable_slices(volume, result)
         if undecodable is not None:  # a script reading the JSON would take the diameters as measured

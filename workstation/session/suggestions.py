@@ -23,6 +23,7 @@ from segmentation.base import (
     SegmentationResult,
     Segmenter,
     flag_undecodable_slices,
+    undecodable_click,
 )
 from workstation.mask_store import MaskStore
 from workstation.read_model import Measurement, MeasurementOrigin, Point
@@ -130,6 +131,9 @@ class MeasuringService:
         k, j, i = volume.nearest_voxel(seed_mm)
         if not volume.contains_voxel((k, j, i)):
             raise SuggestionUnavailable("the click is outside the images")
+        on_air = undecodable_click(volume, k)
+        if on_air is not None:
+            raise SuggestionUnavailable(on_air)
         try:
             result = self.segmenter.segment(volume, seed_mm, SegmentationHints(is_lymph_node=is_node), cancel)
         except SegmentationError as exc:

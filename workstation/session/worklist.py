@@ -230,6 +230,14 @@ def _from_trial_index(root: Path) -> list[SubjectEntry]:
     return subjects
 
 
+class TrialSubjects(list[SubjectEntry]):
+    """The subjects of a trial folder, and the subject folders left out, each with why (for the app to say)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left_out: list[str] = []
+
+
 def scan_trial(root: str | Path) -> list[SubjectEntry]:
     """Subjects and their timepoints in date order: from ``trial.json`` when there is one, else from the folders
     (one per subject, holding one sub-folder of DICOM per timepoint)."""
@@ -240,7 +248,7 @@ def scan_trial(root: str | Path) -> list[SubjectEntry]:
         return _from_trial_index(root)
     if is_pacs_cache(root):
         return _from_pacs_cache(root)
-    subjects: list[SubjectEntry] = []
+    subjects = TrialSubjects()
     for subject_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         entries: list[TimepointEntry] = []
         left_out: list[str] = []
@@ -253,6 +261,12 @@ def scan_trial(root: str | Path) -> list[SubjectEntry]:
         if entries:
             entries.sort(key=lambda e: (e.date, e.label))
             subjects.append(SubjectEntry(subject_dir.name, entries, left_out=tuple(left_out)))
+        elif any(p.is_file() for p in subject_dir.iterdir()):
+            subjects.left_out.append(f"{subject_dir.name} left out: its files are not in timepoint folders (one "
+                                     f"folder of DICOM per timepoint inside {subject_dir})")
+        else:
+            subjects.left_out.append(f"{subject_dir.name} left out: no timepoint folder with DICOM images in "
+                                     f"{subject_dir}")
     if not subjects:
         raise WorklistError(f"no subject folders with DICOM timepoints under {root}")
     return subjects

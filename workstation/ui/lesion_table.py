@@ -154,13 +154,11 @@ class LesionTable(QTableWidget):
         menu = QMenu(self)
         status_menu = menu.addMenu(f"Status at {session.timepoint.label}")
         assert status_menu is not None
-        for status in allowed_statuses(lesion.role):
-            if status in (LesionStatus.MEASURED, LesionStatus.MERGED):
-                continue
+        for status in status_choices(session, lesion.role):
             act = QAction(_STATUS_TEXT.get(status, status.value), status_menu)
             act.triggered.connect(lambda _=False, s=status: self._run(lambda: session.set_status(lesion_id, s)))
             status_menu.addAction(act)
-        if lesion.role is Role.TARGET:
+        if lesion.role is Role.TARGET and not session.is_baseline:  # a target merges at a follow-up only
             merge_menu = menu.addMenu("Merged into")
             assert merge_menu is not None
             for other in session.read.lesions:
@@ -206,3 +204,10 @@ class LesionTable(QTableWidget):
             action()  # type: ignore[operator]
         except Exception as exc:  # SessionError and friends: one line for the reader
             self.message.emit(str(exc))
+
+
+def status_choices(session: ReadingSession, role: Role) -> list[LesionStatus]:
+    """The statuses the menu offers a lesion at the session's timepoint (measuring and merging have their own ways;
+    at baseline only what the session accepts there: present for a non-target, nothing for a target)."""
+    return [s for s in allowed_statuses(role, at_baseline=session.is_baseline)
+            if s not in (LesionStatus.MEASURED, LesionStatus.MERGED)]

@@ -52,7 +52,7 @@ from workstation.session.persistence import JsonReadStore, ReadClosedError, Read
 from workstation.session.reading import SEEN_STATUSES, Change, ReadingSession, SessionError, allowed_statuses
 from workstation.session.response import summarize
 from workstation.session.retrieved import add_remembered, remembered
-from workstation.session.same_patient import other_patient
+from workstation.session.same_patient import other_patient, patients_in_folder
 from workstation.session.series_choice import choice_note
 from workstation.session.suggestions import MeasuringService
 from workstation.session.worklist import (
@@ -571,8 +571,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             if locked is not None:
                 locks[s.subject_id] = locked
         self.worklist.show_subjects(subjects, reads, locks)
-        left_out = [f"{s.subject_id}: {why}" for s in subjects for why in s.left_out]
-        if left_out:  # a timepoint folder without images: the reader should know it is not in the worklist
+        left_out = [*getattr(subjects, "left_out", []),  # subject folders (`TrialSubjects`), then timepoint folders
+                    *(f"{s.subject_id}: {why}" for s in subjects for why in s.left_out)]
+        if left_out:  # a folder without images: the reader should know it is not in the worklist
             self.warn("Folders left out", "\n".join(left_out[:10]) + (
                 f"\n... and {len(left_out) - 10} more" if len(left_out) > 10 else ""), 15000)
         self._refresh_curves(reload=True)
@@ -807,7 +808,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.say(f"{key[0]} {label}: {w}")
         if entry is not None and isinstance(entry.source, DicomFolderSource) and entry.source.series_uid is not None:
             note = choice_note(entry.source.options, entry.source.series_uid)
-            if note is not None:
+            if note is not None and patients_in_folder(o.record for o in entry.source.options if o.record) > 1:
+                self.warn("Several patients in one folder", f"{key[0]} {label}: {note}", 0)  # a note would be missed
+            elif note is not None:
                 self.say(f"{key[0]} {label}: {note}", 15000)
         if entry is not None and entry.incomplete:
             self.warn("Incomplete study", f"{key[0]} {label}: {entry.incomplete}", 0)
