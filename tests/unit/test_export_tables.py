@@ -93,3 +93,20 @@ def test_a_case_files_baseline_non_target_without_a_status_is_present() -> None:
     read = read_from_case(case)
     assert read.timepoints[0].assessments["NT1"].status is LesionStatus.PRESENT
     assert evaluate_case(read.to_case())["best_overall_response"] == evaluate_case(case)["best_overall_response"]
+
+
+def test_a_case_files_follow_up_with_no_lesion_is_not_evaluated_not_unread() -> None:
+    """The data manager's re-check: a follow-up listed with "lesions": [] is NE to the engine, but the export took it
+    for a visit not read yet: no TR, no RS, no responses.csv row, and a gap in VISITNUM."""
+    from recist import evaluate_case
+    from tests.unit.recist_builders import m, make_case, non_target, target
+    from workstation.export.read_json import read_from_case
+    from workstation.export.tables import response_rows
+
+    case = make_case([target("T1", 50.0), non_target("NT1")], (42, []), (84, [m("T1", 30.0), {"id": "NT1",
+                                                                                               "status": "present"}]))
+    read = read_from_case(case)
+    assert {a.status for a in read.timepoints[1].assessments.values()} == {LesionStatus.NOT_EVALUATED}
+    rows = response_rows(read, evaluate_case(read.to_case()))
+    expected = [tp["overall_response"] for tp in evaluate_case(case)["timepoints"]]
+    assert [r["overall_response"] for r in rows] == expected and expected[1] == "NE"

@@ -301,7 +301,8 @@ CASE_FILE_READER = "case-file"
 
 
 def read_from_case(case: dict[str, Any], reader: str = CASE_FILE_READER, source: str = "case") -> Read:
-    """A read from the response engine's case file. ``to_case()`` of the result gives the same case back."""
+    """A read from the response engine's case file. ``to_case()`` of the result gives the same case back (a follow-up
+    listed with no lesion comes back with its lesions not evaluated, which the engine reads the same)."""
     where = f"{source} subject {case.get('subject_id')}"  # the place named when a required field is missing
     try:
         read = Read(
@@ -335,6 +336,11 @@ def read_from_case(case: dict[str, Any], reader: str = CASE_FILE_READER, source:
                         tracking_uid=case_tracking_uid(read.subject_id, reader, lesion_id),
                     )
                 tp.assessments[lesion_id] = _case_assessment(read.lesions[lesion_id], e, w, at_baseline=index == 0)
+            if index > 0 and not tp.assessments:
+                # a follow-up listed with no lesion is a visit where nothing was evaluated (the engine: NE), not one
+                # not read yet, which a read without assessments would be (left out of the export)
+                for lesion_id in read.lesions:
+                    tp.assessments[lesion_id] = LesionAssessment(LesionStatus.NOT_EVALUATED)
             read.timepoints.append(tp)
     except KeyError as exc:
         raise ReadFileError(f"{where}: required field {exc.args[0]!r} is missing") from None
