@@ -104,19 +104,17 @@ def transaction_lock(conn: Connection, name: str, *, shared: bool = False) -> No
 class Database:
     """An open, migrated database. Use `transaction()` for every unit of work (one save = one transaction)."""
 
-    def __init__(self, engine: Engine, url: str) -> None:
+    def __init__(self, engine: Engine, url: str, file: Path | None = None) -> None:
         self.engine = engine
         self.url = url
         self.where = describe_url(url)
         #: a SQLite file's path and identity (device, inode) when it was opened: a file deleted or replaced since
         #: (a restored backup copied in its place) must not take saves that would go to the unlinked old file
         self._file: tuple[Path, tuple[int, int]] | None = None
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            path = Path(str(parsed.database))
+        if file is not None:
             with contextlib.suppress(OSError):
-                st = path.stat()
-                self._file = (path, (st.st_dev, st.st_ino))
+                st = file.stat()
+                self._file = (file, (st.st_dev, st.st_ino))
 
     def _check_file(self) -> None:
         """Refuse to write when the SQLite file was deleted or replaced since it was opened: the writes would go to the
@@ -289,4 +287,4 @@ def open_database(url: str | None = None, *, create: bool = True) -> Database:
     except SQLAlchemyError as exc:
         engine.dispose()
         raise StorageError(explain(exc, where)) from None
-    return Database(engine, url)
+    return Database(engine, url, Path(str(parsed.database)) if in_file else None)
