@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from workstation.read_model import Read
 from workstation.review.blinding import STUDY_DAY_ONE, study_day
+from workstation.session.awaiting_confirmation import awaiting_confirmation
 from workstation.session.worklist import SubjectEntry, timepoint_status
 
 #: short labels so the column fits a narrow dock; the full status is the tooltip. "complete" only means that every
@@ -48,6 +51,9 @@ class WorklistView(QTreeWidget):
         self.signing = True
         #: subject id -> the notice of its lock for analysis (the subjects locked in the trial database)
         self.locks: dict[str, str] = {}
+        #: subject id -> (flag, tooltip) for the subjects whose read ends on an iUPD awaiting confirmation
+        self.awaiting: dict[str, tuple[str, str]] = {}
+        self.subjects: list[SubjectEntry] = []
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
@@ -57,13 +63,15 @@ class WorklistView(QTreeWidget):
         """``locks``: subject id -> the notice of its lock for analysis, for the subjects locked (marked so)."""
         self.clear()
         self.locks = dict(locks or {})
+        self.awaiting = {}
+        self.subjects = list(subjects)
         for s_idx, subject in enumerate(subjects):
             read = reads.get(subject.subject_id)
             locked = self.locks.get(subject.subject_id)
             top = QTreeWidgetItem([subject.subject_id, "", ""])
             top.setToolTip(0, subject.subject_id)  # in full, where a narrow column elides it
             top.setData(0, Qt.ItemDataRole.UserRole, (s_idx, 0))
-            self._mark_subject(top, locked)
+            self._mark_subject(top, locked, self._awaiting(read, subject))
             for t_idx, tp in enumerate(subject.timepoints):
                 status = timepoint_status(read, t_idx, locked is not None)
                 when = f"day {study_day(STUDY_DAY_ONE, tp.date)}" if self.dates_as_days else tp.date.isoformat()
@@ -84,10 +92,25 @@ class WorklistView(QTreeWidget):
             self.locks[subject_id] = notice
         top = self.topLevelItem(subject_index)
         if top is not None:
-            self._mark_subject(top, notice)
+            self._mark_subject(top, notice, self.awaiting.get(subject_id))
+
+    def _awaiting(self, read: Read | None, subject: SubjectEntry) -> tuple[str, str] | None:
+        """(flag, tooltip) when the subject's read ends on an iUPD awaiting confirmation (site reads: a blinded
+        central reader schedules no scan, and its calendar is not the subject's)."""
+        found = None if self.dates_as_days else awaiting_confirmation(read, [t.label for t in subject.timepoints])
+        flag = None if found is None else (found.short(), found.describe(date.today()))
+        if flag is None:
+            self.awaiting.pop(subject.subject_id, None)
+        else:
+            self.awaiting[subject.subject_id] = flag
+        return flag
 
     @staticmethod
-    def _mark_subject(top: QTreeWidgetItem, notice: str | None) -> None:
+    def _mark_subject(top: QTreeWidgetItem, notice: str | None, awaiting: tuple[str, str] | None = None) -> None:
+        if notice is None and awaiting is not None:  # a lock says more: nothing more is read until it is lifted
+            top.setText(2, awaiting[0])
+            top.setToolTip(2, awaiting[1])
+            return
         top.setText(2, "" if notice is None else _STATUS_SHORT["locked"])
         top.setToolTip(2, notice or "")
 
@@ -96,6 +119,9 @@ class WorklistView(QTreeWidget):
         if top is None:
             return
         locked = read.subject_id in self.locks
+        if 0 <= subject_index < len(self.subjects):
+            self._mark_subject(top, self.locks.get(read.subject_id),
+                               self._awaiting(read, self.subjects[subject_index]))
         for t_idx in range(top.childCount()):
             status = timepoint_status(read, t_idx, locked)
             child = top.child(t_idx)
