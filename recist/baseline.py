@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -75,9 +76,25 @@ def measurability(diameter_mm: float, is_node: bool, slice_thickness_mm: float =
                          "(RECIST 1.1 sec. 3.1.2, 3.2)")
 
 
+#: Organs made of parts or sides count as one whatever part or side is named: "left lung" and "right lung" are the
+#: lung (RECIST working group FAQ "Paired organs": lung, kidney, ovaries, lymph nodes ... "are considered as 1 organ,
+#: irrespective of the number of parts they may be made up of"); a word of the organ's name -> the organ.
+_ONE_ORGAN = {
+    "lung": "lung", "lungs": "lung", "kidney": "kidney", "kidneys": "kidney", "ovary": "ovary", "ovaries": "ovary",
+    "adrenal": "adrenal gland", "adrenals": "adrenal gland", "breast": "breast", "breasts": "breast",
+    "liver": "liver", "pleura": "pleura", "testis": "testis", "testes": "testis",
+}
+
+
 def organ_key(organ: str, is_node: bool) -> str:
-    """The organ a lesion counts against: all lymph nodes are one organ (RECIST 1.1 sec. 4.2)."""
-    return NODE_ORGAN if is_node else " ".join(organ.lower().split())
+    """The organ a lesion counts against: all lymph nodes are one organ (RECIST 1.1 sec. 4.2), as is each organ
+    named by a part or a side (`_ONE_ORGAN`: "right lower lobe of lung" is the lung); else the name as given (case
+    and spaces aside)."""
+    if is_node:
+        return NODE_ORGAN
+    words = organ.lower().split()
+    found = {_ONE_ORGAN[w] for w in re.findall(r"[a-z]+", " ".join(words)) if w in _ONE_ORGAN}
+    return found.pop() if len(found) == 1 else " ".join(words)
 
 
 def target_selection_violations(targets: Sequence[tuple[str, str, bool]]) -> list[tuple[str, str]]:

@@ -105,11 +105,18 @@ def best_overall_response(points: Sequence[Assessment], baseline_date: date, rul
             unconfirmed.append(f"{p.response.value} at {p.label!r}")
     note = f" ({', '.join(dict.fromkeys(unconfirmed))} not confirmed >= {rules.confirmation_min_days} days later)" \
         if unconfirmed else ""
-    if not rules.has_targets and not rules.has_non_targets:
-        ned = next((p for p in considered if p.response is R.NED), None)
-        if ned is not None:
-            return BestResponse(R.NED, f"NED: no disease at baseline and none at {ned.label!r}", None)
     early: Assessment | None = None
+    if not rules.has_targets and not rules.has_non_targets:
+        # NED stands in for SD where there was no disease: it too must last the SD minimum (sec. 4.6.3; our choice, so
+        # that NED is not recorded for a subject whose only scan before PD came too early)
+        for p in considered:
+            if p.response is R.NED:
+                days = (p.date - baseline_date).days
+                if days >= rules.sd_min_days:
+                    return BestResponse(R.NED, f"NED: no disease at baseline and none at {p.label!r}, {days} days "
+                                        f"after baseline (>= {rules.sd_min_days}, as for SD: RECIST 1.1 sec. 4.6.3)",
+                                        None)
+                early = early or p
     for p in considered:
         if _LEVEL.get(p.response, 0) >= 2:
             days = (p.date - baseline_date).days

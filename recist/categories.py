@@ -5,12 +5,12 @@ The assessments are NamedTuples (immutable, typed): one of each is made per time
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import NamedTuple
 
 from recist.measure import NODE_NORMAL_BELOW_UM, fmt_mm, fmt_pct, meets_partial_response, meets_progression
-from recist.model import Case, LesionDeclaration, NewLesions, Response, Status, Timepoint
+from recist.model import Case, LesionDeclaration, LesionObservation, NewLesions, Response, Status, Timepoint
 
 
 class TargetAssessment(NamedTuple):
@@ -124,38 +124,53 @@ def assess_non_targets(tp: Timepoint, non_target_ids: Sequence[str]) -> NonTarge
                                             "is < 10 mm short axis (RECIST 1.1 sec. 4.3.3)")
 
 
-def assess_new_lesions(tp: Timepoint, new_ids: Sequence[str]) -> NewLesionAssessment:
-    """RECIST 1.1 sec. 4.3.5: an unequivocal new lesion is PD; an equivocal one is not, until it is confirmed."""
-    unequivocal, equivocal = [], []
+def normal_new_node(obs: LesionObservation | None, is_node: bool) -> bool:
+    """A new lymph node measured < 10 mm short axis: normal, not a new lesion (RECIST 1.1 sec. 4.3.2; EORTC RECIST
+    working group FAQ "New lymph node lesions": such nodes "should not be recorded")."""
+    return is_node and obs is not None and obs.diameter_um is not None and obs.diameter_um < NODE_NORMAL_BELOW_UM
+
+
+def assess_new_lesions(tp: Timepoint, new_ids: Sequence[str], nodes: Collection[str] = ()) -> NewLesionAssessment:
+    """RECIST 1.1 sec. 4.3.5: an unequivocal new lesion is PD; an equivocal one is not, until it is confirmed.
+    ``nodes``: the new lesions that are lymph nodes (one measured < 10 mm short axis is normal: `normal_new_node`)."""
+    unequivocal, equivocal, normal = [], [], []
     observations = tp.observations
     for lesion_id in new_ids:
         obs = observations.get(lesion_id)
         if obs is None or obs.diameter_um == 0:  # 0 mm: a new lesion that has gone again
             continue
+        if normal_new_node(obs, lesion_id in nodes) and obs.status is not Status.NOT_EVALUATED:
+            normal.append(lesion_id)
+            continue
         if obs.status in (Status.UNEQUIVOCAL, Status.UNEQUIVOCAL_PROGRESSION):
             unequivocal.append(lesion_id)
         elif obs.status is Status.EQUIVOCAL:
             equivocal.append(lesion_id)
+    normal_note = (f"; {', '.join(normal)}: lymph node(s) < 10 mm short axis, normal, not new lesions (RECIST 1.1 "
+                   "sec. 4.3.2; RECIST working group FAQ 'New lymph node lesions')") if normal else ""
     if unequivocal:
         return NewLesionAssessment(NewLesions.YES, tuple(unequivocal),
-                                   f"unequivocal new lesion(s) {', '.join(unequivocal)} (RECIST 1.1 sec. 4.3.5)")
+                                   f"unequivocal new lesion(s) {', '.join(unequivocal)} (RECIST 1.1 sec. 4.3.5)"
+                                   f"{normal_note}")
     if equivocal:
         return NewLesionAssessment(NewLesions.EQUIVOCAL, (),
                                    f"equivocal new lesion(s) {', '.join(equivocal)}: not PD unless confirmed later "
-                                   "(RECIST 1.1 sec. 4.3.5)")
-    return NewLesionAssessment(NewLesions.NO, (), "no new lesions")
+                                   f"(RECIST 1.1 sec. 4.3.5){normal_note}")
+    return NewLesionAssessment(NewLesions.NO, (), f"no new lesions{normal_note}")
 
 
-def new_lesions_unassessed(tp: Timepoint, new_ids: list[str], present: set[str]) -> list[str]:
+def new_lesions_unassessed(tp: Timepoint, new_ids: list[str], present: set[str],
+                           nodes: Collection[str] = ()) -> list[str]:
     """The new lesions seen before (and not since recorded gone) that ``tp`` leaves out or marks not evaluated: the
-    new-lesion category cannot be called resolved without them. Updates ``present`` with what ``tp`` records."""
+    new-lesion category cannot be called resolved without them. Updates ``present`` with what ``tp`` records (a new
+    node back under 10 mm short axis is normal again: `normal_new_node`)."""
     observations = tp.observations
     unassessed = sorted(i for i in present if i not in observations or observations[i].status is Status.NOT_EVALUATED)
     for lesion_id in new_ids:
         obs = observations.get(lesion_id)
         if obs is None or obs.status is Status.NOT_EVALUATED:
             continue
-        if obs.status is Status.ABSENT or obs.diameter_um == 0:
+        if obs.status is Status.ABSENT or obs.diameter_um == 0 or normal_new_node(obs, lesion_id in nodes):
             present.discard(lesion_id)
         elif obs.status in (Status.UNEQUIVOCAL, Status.EQUIVOCAL, Status.UNEQUIVOCAL_PROGRESSION):
             present.add(lesion_id)
@@ -237,12 +252,19 @@ def reappeared(
 
 
 def equivocal_since(case: Case, lesion_id: str, index: int) -> int:
-    """The first of the timepoints right before ``index`` where the new lesion was recorded equivocal without a break
-    (``index`` itself when it was not equivocal at the one before): where its progression dates from once it is
-    unequivocal (RECIST 1.1 sec. 4.3.5), never across a visit where it was unequivocal, gone or not assessed."""
-    since = index
-    while since > 1 and status_of(case.timepoints[since - 1], lesion_id) is Status.EQUIVOCAL:
-        since -= 1
+    """The first of the timepoints before ``index`` where the new lesion was recorded equivocal without a break
+    (``index`` itself when it was not equivocal before): where its progression dates from once it is unequivocal
+    (RECIST 1.1 sec. 4.3.5, "the date of the initial scan"). A visit that did not assess it (left out or not
+    evaluated) is passed over, as it shows nothing either way; a visit where it was recorded gone, unequivocal or
+    otherwise breaks the run."""
+    since = k = index
+    while k > 1:
+        k -= 1
+        status = status_of(case.timepoints[k], lesion_id)
+        if status is Status.EQUIVOCAL:
+            since = k
+        elif status is not None and status is not Status.NOT_EVALUATED:
+            break
     return since
 
 

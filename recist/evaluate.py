@@ -54,6 +54,7 @@ def _evaluate_recist(case: Case) -> CaseResult:
     non_targets = case.ids_with_role(Role.NON_TARGET)
     nt_decls = [case.lesions[i] for i in non_targets]
     new_ids = case.ids_with_role(Role.NEW)
+    new_nodes = frozenset(i for i in new_ids if case.lesions[i].is_node)
     base = baseline_response(case)
     baseline_um = base.sum_um or 0
     nadir_um = baseline_um
@@ -68,8 +69,8 @@ def _evaluate_recist(case: Case) -> CaseResult:
         if t is not None and prs.definitive(case.confirmation_required, case.confirmation_min_days):
             t = partial_response_continues(t, Response.PR)
         nt = assess_non_targets(tp, non_targets) if non_targets else None
-        new = assess_new_lesions(tp, new_ids)
-        unassessed = new_lesions_unassessed(tp, new_ids, present_new)
+        new = assess_new_lesions(tp, new_ids, new_nodes)
+        unassessed = new_lesions_unassessed(tp, new_ids, present_new, new_nodes)
         if unassessed and new.status is not NewLesions.YES:
             # Table 1 has no "not evaluated" for new lesions: the column stays as assessed, the reason says what is
             # unknown (a new lesion seen before and not assessed here may still be there).

@@ -77,6 +77,11 @@ class _Pending:
     #: the timepoint progression dates from, once confirmed: an earlier one where a new lesion behind the iUPD was
     #: first seen as equivocal (RECIST 1.1 sec. 4.3.5), else None (this iUPD's own)
     backdated_to: int | None = None
+    #: the targets evaluated at the iUPD and their diameters: when some were not (``target_sum_um`` None), a further
+    #: increase is measured over the targets evaluated at both scans
+    target_um: dict[str, int] = field(default_factory=dict)
+    #: the new non-target lesions (new lesions not chosen as new-lesion targets) measured at the iUPD
+    new_non_target_um: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,6 +131,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
     non_targets = case.ids_with_role(Role.NON_TARGET)
     nt_decls = [case.lesions[i] for i in non_targets]
     new_ids = case.ids_with_role(Role.NEW)
+    new_nodes = frozenset(i for i in new_ids if case.lesions[i].is_node)
     base = baseline_response(case)
     baseline_um = base.sum_um or 0
     nadir_um = baseline_um
@@ -139,12 +145,12 @@ def evaluate_irecist(case: Case) -> CaseResult:
     prs = ResponseRun(R.IPR, R.ICR)  # a confirmed iPR continues (partial_response_continues)
     for tp in case.timepoints[1:]:
         disregarded = False  # a scan too soon after an iUPD: it neither confirms nor resets it, nor sets the nadir
-        unassessed = new_lesions_unassessed(tp, new_ids, present_new)
+        unassessed = new_lesions_unassessed(tp, new_ids, present_new, new_nodes)
         t = assess_targets(tp, targets, baseline_um, nadir_um) if targets else None
         if t is not None and prs.definitive(case.confirmation_required, case.confirmation_min_days):
             t = partial_response_continues(t, R.PR)
         nt = assess_non_targets(tp, non_targets) if non_targets else None
-        new = assess_new_lesions(tp, new_ids)
+        new = assess_new_lesions(tp, new_ids, new_nodes)
         new_targets.select(case, tp, new.unequivocal)
         nlt_sum, nlt_complete = new_targets.sum_um(tp, new_targets.ids)
         progressed = {name for name, hit in ((TARGETS, t is not None and t.response is R.PD),
@@ -166,7 +172,8 @@ def evaluate_irecist(case: Case) -> CaseResult:
             if progressed:
                 overall = R.IUPD
                 why = (f"iUPD: RECIST 1.1 progression in {', '.join(sorted(progressed))} ({rule}); to be confirmed "
-                       f"at the next assessment, 4-8 weeks later ({_window(tp.date)}; iRECIST, Seymour 2017)")
+                       f"at the next assessment, recommended 4-8 weeks later ({_window(tp.date)}; iRECIST, Seymour "
+                       "2017: a later assessment confirms it too, an earlier one does not)")
                 first_seen = min((equivocal_since(case, i, tp.index) for i in new.unequivocal), default=tp.index)
                 backdated = first_seen if NEW in progressed and first_seen < tp.index else None
                 if backdated is not None:
@@ -174,7 +181,9 @@ def evaluate_irecist(case: Case) -> CaseResult:
                             "the new lesion was first seen as equivocal (RECIST 1.1 sec. 4.3.5, kept by iRECIST)")
                 in_progression = frozenset(i for i in non_targets if status_of(tp, i) in _NT_PROGRESSED)
                 pending = _Pending(tp.label, tp.date, progressed, t.sum_um if t else None, nlt_sum,
-                                   tuple(new_targets.ids), frozenset(new.unequivocal), in_progression, backdated)
+                                   tuple(new_targets.ids), frozenset(new.unequivocal), in_progression, backdated,
+                                   _measured(tp, [d.lesion_id for d in targets]),
+                                   _measured(tp, [i for i in new.unequivocal if i not in new_targets.ids]))
             else:
                 overall, why = _I_CODE[recist_overall], f"{_I_CODE[recist_overall].value} ({rule}; iRECIST)"
         else:
@@ -274,17 +283,51 @@ def _window(iupd: date) -> str:
     return f"{(iupd + timedelta(days=ICPD_MIN_DAYS)).isoformat()} to {(iupd + timedelta(weeks=8)).isoformat()}"
 
 
+def _measured(tp: Timepoint, ids: Sequence[str]) -> dict[str, int]:
+    """The diameters recorded at ``tp`` for those of ``ids`` that were evaluated there."""
+    out = {}
+    for lesion_id in ids:
+        obs = tp.observations.get(lesion_id)
+        if obs is not None and obs.diameter_um is not None and obs.status is not Status.NOT_EVALUATED:
+            out[lesion_id] = obs.diameter_um
+    return out
+
+
+#: a new non-target's "any increase" (Seymour 2017 Table 2) when measured: at least the millimetre RECIST diameters
+#: are recorded to, so that a suggestion's sub-millimetre jitter does not confirm progression (our choice)
+NEW_NON_TARGET_INCREASE_UM = 1000
+
+
+def _target_increase(pending: _Pending, tp: Timepoint, t: TargetAssessment | None) -> str | None:
+    """The further increase of the target sum since the iUPD that confirms it (>= 5 mm), in words, or None."""
+    if t is None:
+        return None
+    if pending.target_sum_um is not None:
+        assessed = t.assessed_sum_um
+        if assessed - pending.target_sum_um >= PD_ABSOLUTE_UM:
+            return (f"target sum {fmt_mm(assessed)} mm is +{fmt_mm(assessed - pending.target_sum_um)} mm over "
+                    f"{fmt_mm(pending.target_sum_um)} mm at iUPD (>= +5 mm)")
+        return None
+    # the sum at the iUPD was partial (a target not evaluated there): the targets evaluated at both scans
+    now = _measured(tp, list(pending.target_um))
+    both = [i for i in pending.target_um if i in now]
+    then_um, now_um = sum(pending.target_um[i] for i in both), sum(now[i] for i in both)
+    if both and now_um - then_um >= PD_ABSOLUTE_UM:
+        return (f"the targets evaluated both at iUPD and here ({', '.join(both)}) sum {fmt_mm(now_um)} mm, "
+                f"+{fmt_mm(now_um - then_um)} mm over {fmt_mm(then_um)} mm at iUPD (>= +5 mm; the sum at iUPD was "
+                "partial)")
+    return None
+
+
 def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment | None, unequivocal: tuple[str, ...],
                            progressed: set[str], new_targets: _NewLesionTargets,
                            non_target_ids: Sequence[str]) -> list[str]:
     """Why the pending iUPD is confirmed at ``tp`` (empty when it is not)."""
     evidence: list[str] = []
     if TARGETS in pending.categories:
-        assessed = t.assessed_sum_um if t is not None else None
-        if assessed is not None and pending.target_sum_um is not None and (
-                assessed - pending.target_sum_um >= PD_ABSOLUTE_UM):
-            evidence.append(f"target sum {fmt_mm(assessed)} mm is +{fmt_mm(assessed - pending.target_sum_um)} mm "
-                            f"over {fmt_mm(pending.target_sum_um)} mm at iUPD (>= +5 mm)")
+        increase = _target_increase(pending, tp, t)
+        if increase is not None:
+            evidence.append(increase)
     elif TARGETS in progressed:
         evidence.append("targets newly meet RECIST 1.1 progression")
     if NON_TARGETS in pending.categories:
@@ -311,7 +354,16 @@ def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment
             evidence.append(f"new-lesion target sum {fmt_mm(nlt_sum)} mm is "
                             f"+{fmt_mm(nlt_sum - pending.new_target_sum_um)} mm over "
                             f"{fmt_mm(pending.new_target_sum_um)} mm at iUPD (>= +5 mm)")
-        grown = [i for i in unequivocal if tp.observations[i].status is Status.UNEQUIVOCAL_PROGRESSION]
+        # a new non-target: any increase, recorded as unequivocal progression or measured; a new-lesion target is
+        # judged by the new-lesion target sum only (Seymour 2017 Table 2)
+        non_targets = [i for i in unequivocal if i not in new_targets.ids]
+        grown = [i for i in non_targets if tp.observations[i].status is Status.UNEQUIVOCAL_PROGRESSION]
         if grown:
             evidence.append(f"new non-target lesion(s) {', '.join(grown)} increased")
+        measured = _measured(tp, non_targets)
+        larger = [f"{i} {fmt_mm(pending.new_non_target_um[i])} -> {fmt_mm(measured[i])} mm" for i in non_targets
+                  if i not in grown and i in measured and i in pending.new_non_target_um
+                  and measured[i] - pending.new_non_target_um[i] >= NEW_NON_TARGET_INCREASE_UM]
+        if larger:
+            evidence.append(f"new non-target lesion(s) measured larger than at iUPD ({'; '.join(larger)})")
     return evidence

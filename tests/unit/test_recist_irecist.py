@@ -294,5 +294,5 @@ def test_an_iupd_says_when_the_scan_that_confirms_it_is_due() -> None:
     result = irecist(BASE, [m("T1", 70.0), st("NT1", "present")])
     iupd = result["timepoints"][1]
     assert iupd["overall_response"] == "iUPD"
-    assert "to be confirmed at the next assessment, 4-8 weeks later (2026-03-14 to 2026-04-13; iRECIST" in \
+    assert "recommended 4-8 weeks later (2026-03-14 to 2026-04-13; iRECIST" in \
         iupd["reason"], iupd["reason"]
