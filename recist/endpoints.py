@@ -160,6 +160,14 @@ def _event_or_censor(result: Mapping[str, Any], origin: date, what: str) -> tupl
     return float(max(0, (_required_date(result, "last_assessment_date") - origin).days)), False
 
 
+def with_case_settings(result: dict[str, Any], case: Mapping[str, Any]) -> dict[str, Any]:
+    """``result`` with the case's ``confirmation_min_days``, which the engine's output does not carry (the methods name
+    the confirmation window)."""
+    if "confirmation_min_days" in case:
+        result.setdefault("confirmation_min_days", case["confirmation_min_days"])
+    return result
+
+
 def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: bool = True,
                       confidence: float = 0.95) -> dict[str, Any]:
     """ORR, DCR (exact CIs), counts per best overall response, DoR, PFS and (when dates are given) OS.

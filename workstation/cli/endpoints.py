@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation.cli import CommandError
-from workstation.cli.evaluate import INVALID_INPUT, evaluate_cases, load_cases
+from workstation.cli.evaluate import INVALID_INPUT, evaluate_cases
 
 NAME = "endpoints"
 
@@ -20,7 +20,7 @@ def add_parser(subparsers: Any) -> None:
                                           "CIs), best-response counts, DoR, PFS and OS (Kaplan-Meier).")
     p.add_argument("directory", metavar="DIR",
                    help="folder of case files (*.json, sub-folders too; a file may hold a list of cases; other JSON "
-                        "files, such as a trial index or ground truth, are passed over)")
+                        "files, such as a trial index or ground truth, are left out and named)")
     p.add_argument("--criteria", choices=("RECIST 1.1", "iRECIST"), default=None,
                    help="which cases to use when the folder holds both (default: RECIST 1.1, the primary endpoint)")
     p.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
@@ -34,23 +34,15 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.directory)
     if not folder.is_dir():
         raise CommandError(f"{folder}: not a folder", INVALID_INPUT)
-    case_files: list[tuple[Path, list[Any]]] = []
-    passed_over: list[Path] = []
-    for path in sorted(folder.rglob("*.json")):
-        cases = load_cases(path)
-        if _holds_cases(cases):
-            case_files.append((path, cases))
-        else:
-            passed_over.append(path)
+    case_files, left_out = _case_files(folder)
     if not case_files:
         raise CommandError(f"{folder}: no case files (*.json)", INVALID_INPUT)
-    if passed_over:
-        print(f"recist endpoints: passed over {len(passed_over)} JSON file(s) that are not case files "
-              f"(e.g. {passed_over[0]})", file=sys.stderr)
+    if left_out:
+        print(f"recist endpoints: passed over {_left_out_text(left_out)}", file=sys.stderr)
     by_criteria: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     raw: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}  # (criteria, subject) -> its case file and case
     for path, cases in case_files:
-        for case, r in zip(cases, evaluate_cases(path, cases), strict=True):
+        for case, r in zip(cases, _evaluate(path, cases), strict=True):
             by_criteria.setdefault(r["criteria"], []).append((path, r))
             raw.setdefault((r["criteria"], r["subject_id"]), (path, case))
     criteria = args.criteria or (next(iter(by_criteria)) if len(by_criteria) == 1 else "RECIST 1.1")
@@ -66,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     derived = sorted({subject for (c, subject) in raw if c != criteria and subject not in have})
     for subject in derived:
         path, case = next(v for (c, sid), v in raw.items() if sid == subject and c != criteria)
-        by_criteria[criteria] += [(path, r) for r in evaluate_cases(path, [{**case, "criteria": criteria}])]
+        by_criteria[criteria] += [(path, r) for r in _evaluate(path, [{**case, "criteria": criteria}])]
     if derived:
         print(f"recist endpoints: {len(derived)} subject(s) with no {criteria} case file ({', '.join(derived[:5])}"
               f"{', ...' if len(derived) > 5 else ''}): their other case file evaluated under {criteria}, as "
@@ -86,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         out = compute_endpoints(results, measurable_only=not args.all_subjects)
     except ValueError as exc:
         raise CommandError(f"{folder}: {exc}", INVALID_INPUT) from None
+    out["files_left_out"] = [str(p) for p in left_out]
     if args.format == "table":
         sys.stdout.write(format_table(out) + "\n")
     else:
@@ -93,14 +86,37 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _holds_cases(items: list[Any]) -> bool:
-    """A case file holds case objects: timepoints that list lesions (docs/case-file.md). A trial index, a ground-truth
-    or an expected-results file does not."""
-    def is_case(item: Any) -> bool:
-        timepoints = item.get("timepoints") if isinstance(item, dict) else None
-        return isinstance(timepoints, list) and any(isinstance(t, dict) and "lesions" in t for t in timepoints)
+def _case_files(folder: Path) -> tuple[list[tuple[Path, list[Any]]], list[Path]]:
+    """The case files under ``folder`` with their cases, and the other JSON files (left out), as `recist report` finds
+    them: a case is a subject_id with timepoints (docs/case-file.md), a file holds one or a list of them; hidden files
+    (an export's own) are not inputs."""
+    from workstation.export.read_json import ReadFileError, cases_in, hidden_under, load_json
 
-    return bool(items) and all(is_case(item) for item in items)
+    case_files: list[tuple[Path, list[Any]]] = []
+    left_out: list[Path] = []
+    for path in sorted(p for p in folder.rglob("*.json") if not hidden_under(p, folder)):
+        try:
+            cases = cases_in(load_json(path), str(path))
+        except ReadFileError as exc:
+            raise CommandError(str(exc), INVALID_INPUT) from None
+        if cases is None:
+            left_out.append(path)
+        else:
+            case_files.append((path, cases))
+    return case_files, left_out
+
+
+def _evaluate(path: Path, cases: list[Any]) -> list[dict[str, Any]]:
+    """The engine's results, each with its case's ``confirmation_min_days`` (`recist.endpoints.with_case_settings`)."""
+    from recist.endpoints import with_case_settings
+
+    return [with_case_settings(r, case) for case, r in zip(cases, evaluate_cases(path, cases), strict=True)]
+
+
+def _left_out_text(files: list[Path]) -> str:
+    one = len(files) == 1
+    return (f"{len(files)} JSON file(s) that {'is' if one else 'are'} not case files: "
+            + ", ".join(str(f) for f in files))
 
 
 def _ci(p: dict[str, Any]) -> str:
@@ -128,6 +144,8 @@ def format_table(out: dict[str, Any]) -> str:
              f"ORR: {_ci(out['orr'])}", f"DCR: {_ci(out['dcr'])}", "Best overall response:"]
     lines += [f"  {code:<18}{count}" for code, count in out["best_overall_response_counts"].items()]
     lines += [_km("PFS", out["pfs"]), _km("DoR", out["dor"]), _km("OS", out["os"])]
+    if out.get("files_left_out"):
+        lines.append(f"Left out: {_left_out_text([Path(f) for f in out['files_left_out']])}")
     if out.get("unconfirmed_iupd_at_end"):
         lines.append(f"Follow-up ends on an iUPD never confirmed (PFS censored there): "
                      f"{', '.join(out['unconfirmed_iupd_at_end'])}")

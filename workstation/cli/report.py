@@ -51,26 +51,22 @@ def run(args: argparse.Namespace) -> int:
     if not args.reads:
         return _run_database(args)
     refuse_sign_in_without_db(args)
-    from workstation.export.read_json import FORMAT, ReadFileError, collect_reads, load_json
+    from workstation.export.read_json import ReadFileError, collect_report_inputs
 
     try:
-        found = collect_reads(args.reads)
-        reads = [r for _, r in found]
-        extras: dict[str, dict[str, Any]] = {}
-        for path, read in found:
-            data = load_json(path)
-            if isinstance(data, dict) and data.get("format") != FORMAT and "read" not in data:  # an engine case file
-                extras[read.read_id] = {
-                    k: data[k] for k in ("treatment_start", "death_date", "last_contact_date") if data.get(k)
-                }
+        found = collect_report_inputs(args.reads)
     except ReadFileError as exc:
         raise CommandError(str(exc)) from None
+    reads = [r for _, r in found.reads]
     if not reads:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
+    left_out = [str(p) for p in found.left_out]
+    if left_out:
+        print(f"recist report: left out {left_out_text(left_out)}", file=sys.stderr)
     for line in undecided_central_reads(reads):
         print(line, file=sys.stderr)
     with staged_output(args.out, scope=_scope(reads), own_top_level=REPORT_FILES) as staged:
-        _report(args, reads, extras, staged.path)
+        _report(args, reads, staged.path, cases=found.cases, left_out=left_out)
         into_place(staged)
     print(f"report on {len({r.subject_id for r in reads})} subject(s) written to {args.out}", file=sys.stderr)
     return 0
@@ -120,12 +116,20 @@ def undecided_central_reads(reads: list[Any]) -> list[str]:
     return out
 
 
-def _report(args: argparse.Namespace, reads: list[Any], extras: dict[str, dict[str, Any]], into: Path) -> None:
+def left_out_text(files: list[str]) -> str:
+    """The JSON files that are neither read nor case files, with how many (as `recist endpoints` names them)."""
+    one = len(files) == 1
+    head = f"{len(files)} JSON file{'' if one else 's'} that {'is' if one else 'are'} not read or case files"
+    return f"{head}: {', '.join(files)}"
+
+
+def _report(args: argparse.Namespace, reads: list[Any], into: Path, cases: dict[str, dict[str, Any]] | None = None,
+            left_out: list[str] | None = None) -> None:
     """The report, written into ``into`` (the staging folder: a report that fails leaves nothing in --out)."""
     from workstation.report.build import ReportError, build_report
 
     try:
-        build_report(reads, into, title=args.title, case_extras=extras)
+        build_report(reads, into, title=args.title, cases=cases, left_out=left_out or [])
     except (ReportError, OSError) as exc:
         raise CommandError(f"{exc}; nothing was written to {args.out}") from None
     except Exception as exc:  # last resort, as `workstation.cli.main`, once the staging folder is gone
@@ -156,7 +160,7 @@ def _run_database(args: argparse.Namespace) -> int:
         export.reads = accepted
         # recorded before it is moved into place: never unrecorded in --out
         with staged_output(args.out, scope=_scope(accepted), own_top_level=REPORT_FILES) as staged:
-            _report(args, accepted, {}, staged.path)
+            _report(args, accepted, staged.path)
             try:  # a file that could not be moved into place is found before the report is recorded
                 staged.check()
             except StagingError as exc:

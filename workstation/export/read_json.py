@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -418,8 +418,7 @@ def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
             for f in sorted(x for x in p.rglob("*.json") if not hidden_under(x, p)):
                 data = load_json(f)
                 if isinstance(data, dict) and (
-                    data.get("format") == FORMAT
-                    or ("read" in data and "format_version" in data)
+                    _is_read_file(data)
                     or ("timepoints" in data and "subject_id" in data and "lesions" not in data
                         and _looks_like_case(data))
                 ):
@@ -428,21 +427,114 @@ def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
             found.append((p, load_read(p)))
         else:
             raise ReadFileError(f"{p}: no such file or folder")
-    return _one_of_each_read(found)
+    return _one_of_each_read(_each_file_once(found))
 
 
-def _one_of_each_read(found: list[tuple[Path, Read]]) -> list[tuple[Path, Read]]:
-    """Each file once (a folder and a file in it may both be named), and one read per subject, reader, role and
-    criteria: two files holding one (a copy, or two case files of a subject) would be counted twice, or one of them
-    silently dropped by the report."""
-    seen: dict[tuple[str, str, str, str], Path] = {}
+def _is_read_file(data: dict[str, Any]) -> bool:
+    return data.get("format") == FORMAT or ("read" in data and "format_version" in data)
+
+
+#: Keys that mark an object with a subject_id and timepoints as no case file: the engine's results and expected results
+#: give the best overall response; a ground truth or a read file lists its lesions at the top level, not per timepoint.
+NOT_CASE_KEYS = ("best_overall_response", "lesions")
+
+
+def case_problem(item: Any) -> str | None:
+    """Why ``item`` is no case object, None when it is one: a case has ``subject_id`` and ``timepoints``, each with
+    ``label`` and ``date`` (docs/case-file.md); ``lesions`` may be left out (a follow-up where nothing was recorded)."""
+    if not isinstance(item, dict):
+        return "not a JSON object"
+    if "subject_id" not in item:
+        return "no subject_id"
+    timepoints = item.get("timepoints")
+    if not isinstance(timepoints, list) or not timepoints:
+        return "no timepoints"
+    for n, t in enumerate(timepoints, 1):
+        if not isinstance(t, dict) or "label" not in t or "date" not in t:
+            return f"timepoint {n} gives no label and date"
+    marker = next((k for k in NOT_CASE_KEYS if k in item), None)
+    return None if marker is None else f"it gives {marker!r} at the top level (results, or a ground truth)"
+
+
+def cases_in(data: Any, source: str) -> list[dict[str, Any]] | None:
+    """The cases a JSON file holds (one case object, or a list of them), None when it is no case file. A list that holds
+    a case beside something else is refused, naming the file and the item (leaving that one out would change the
+    endpoints silently)."""
+    items = data if isinstance(data, list) else [data]
+    problems = [case_problem(item) for item in items]
+    if not items or all(p is not None for p in problems):
+        return None
+    for n, (item, problem) in enumerate(zip(items, problems, strict=True), 1):
+        if problem is not None:
+            subject = f" (subject {item['subject_id']})" if isinstance(item, dict) and "subject_id" in item else ""
+            raise ReadFileError(f"{source}: case {n} of {len(items)}{subject} is not a case: {problem} "
+                                "(docs/case-file.md)")
+    return [item for item in items if isinstance(item, dict)]
+
+
+@dataclass
+class ReportInputs:
+    """What `collect_report_inputs` found: the reads, the case each case-file read was made from (by read id: the
+    report evaluates it as given, as `recist endpoints` does; a read drops fields such as slice_thickness_mm, death_date
+    or confirmation_min_days, and a follow-up where nothing was recorded), and the JSON files left out."""
+
+    reads: list[tuple[Path, Read]] = field(default_factory=list)
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    left_out: list[Path] = field(default_factory=list)
+
+
+def collect_report_inputs(paths: list[str] | list[Path]) -> ReportInputs:
+    """Reads from read files and case files (one case or a list of them, as `recist endpoints` takes them), files and
+    folders. A file named explicitly must be a read or case file; inside a folder, other JSON files are left out and
+    listed."""
+    out = ReportInputs()
+    files: list[tuple[Path, bool]] = []  # (file, named explicitly)
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files += [(f, False) for f in sorted(x for x in p.rglob("*.json") if not hidden_under(x, p))]
+        elif p.exists():
+            files.append((p, True))
+        else:
+            raise ReadFileError(f"{p}: no such file or folder")
+    seen: set[Path] = set()
+    for f, named in files:
+        if f.resolve() in seen:
+            continue
+        seen.add(f.resolve())
+        data = load_json(f)
+        if isinstance(data, dict) and _is_read_file(data):
+            out.reads.append((f, load_read(f)))
+            continue
+        cases = cases_in(data, str(f))
+        if cases is None and named:
+            raise ReadFileError(f"{f}: neither a workstation read file nor an engine case file")
+        if cases is None:
+            out.left_out.append(f)
+        for case in cases or []:
+            read = read_from_case(case, source=str(f))
+            out.reads.append((f, read))
+            out.cases[read.read_id] = case
+    _one_of_each_read(out.reads)
+    return out
+
+
+def _each_file_once(found: list[tuple[Path, Read]]) -> list[tuple[Path, Read]]:
+    """Each file once: a folder and a file in it may both be named."""
     files: set[Path] = set()
     out = []
     for path, read in found:
-        if path.resolve() in files:
-            continue
-        files.add(path.resolve())
-        out.append((path, read))
+        if path.resolve() not in files:
+            files.add(path.resolve())
+            out.append((path, read))
+    return out
+
+
+def _one_of_each_read(found: list[tuple[Path, Read]]) -> list[tuple[Path, Read]]:
+    """One read per subject, reader, role and criteria: two files holding one (a copy, or two case files of a subject)
+    would be counted twice, or one of them silently dropped by the report."""
+    seen: dict[tuple[str, str, str, str], Path] = {}
+    for path, read in found:
         key = (read.subject_id, read.reader, read.reader_role, read.criteria)
         if key in seen:
             raise ReadFileError(
@@ -450,7 +542,7 @@ def _one_of_each_read(found: list[tuple[Path, Read]]) -> list[tuple[Path, Read]]
                 f"already in {seen[key]}; give one read per subject, reader and criteria"
             )
         seen[key] = path
-    return out
+    return found
 
 
 def _looks_like_case(data: dict[str, Any]) -> bool:

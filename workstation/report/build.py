@@ -45,19 +45,22 @@ class CriteriaSection:
 
 
 def _evaluate(
-    reads: Sequence[Read], case_extras: Mapping[str, Mapping[str, Any]], optional: Collection[str] = ()
+    reads: Sequence[Read], case_extras: Mapping[str, Mapping[str, Any]], optional: Collection[str] = (),
+    cases: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[tuple[Read, dict[str, Any]]]:
     """Each read with the engine's results; a read in ``optional`` (derived under the other criteria) that the engine
-    refuses is left out, any other is a `ReportError`."""
+    refuses is left out, any other is a `ReportError`. A read made from a case file is evaluated from that case, as
+    given (as `recist endpoints` evaluates it)."""
     from recist import CaseError, evaluate_case
+    from recist.endpoints import with_case_settings
 
     out = []
     for r in reads:
-        case = r.to_case()
+        case = dict((cases or {}).get(r.read_id) or r.to_case())
         # Subject-level dates a read does not hold (treatment start, death, last contact) from the case file.
         case |= {k: v for k, v in case_extras.get(r.read_id, {}).items() if k not in case}
         try:
-            out.append((r, evaluate_case(case)))
+            out.append((r, with_case_settings(evaluate_case(case), case)))
         except (CaseError, ValueError) as exc:
             if r.read_id in optional:
                 continue
@@ -154,7 +157,7 @@ def _summary_page(title: str, section: CriteriaSection, subtitle: str) -> Figure
     """One A4 page per criteria: the endpoints, then every subject's best response."""
     fig = Figure(figsize=(8.27, 11.69))
     fig.text(0.08, 0.95, title, fontsize=16, weight="bold")
-    fig.text(0.08, 0.928, subtitle, fontsize=8, color="#57606a")
+    fig.text(0.08, 0.935, subtitle, fontsize=8, color="#57606a", va="top", wrap=True)
     fig.text(0.08, 0.88, section.criteria, fontsize=13, weight="bold")
     y = 0.85
     e = section.endpoints
@@ -182,6 +185,10 @@ def _summary_page(title: str, section: CriteriaSection, subtitle: str) -> Figure
     fig.text(0.08, 0.03, "Responses: recist.evaluate_case; endpoints: recist.endpoints (scipy exact binomial, "
              "lifelines Kaplan-Meier). Days from baseline.", fontsize=7, color="#57606a")
     return fig
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _dash(value: object) -> str:
@@ -268,15 +275,21 @@ def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
 def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial response report",
                  generated: date | None = None, progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None,
-                 case_extras: Mapping[str, Mapping[str, Any]] | None = None) -> ReportFiles:
+                 case_extras: Mapping[str, Mapping[str, Any]] | None = None,
+                 cases: Mapping[str, Mapping[str, Any]] | None = None, left_out: Sequence[str] = ()) -> ReportFiles:
     """The trial report over ``reads`` (one read per subject and criteria is used: see `select_reads`).
 
     ``case_extras``: per read_id, case-file fields a read does not hold (``treatment_start``, ``death_date``,
-    ``last_contact_date``), used by the endpoints (PFS from treatment start, OS)."""
+    ``last_contact_date``, ``confirmation_min_days``), used by the engine and the endpoints (PFS from treatment start,
+    OS). ``cases``: per read_id, the case file's case a read was made from, evaluated as given (a read drops some of
+    its fields). ``left_out``: the JSON files among the inputs that are neither read nor case files, named in the
+    report."""
     # Every subject under both criteria: a read made under one is evaluated under the other too, as the app shows it.
     derived = derived_reads(reads)
     extras = dict(case_extras or {})
     extras |= {d.read_id: extras[source] for source, d in derived if source in extras}
+    given = dict(cases or {})
+    given |= {d.read_id: {**given[source], "criteria": d.criteria} for source, d in derived if source in given}
     # A derived read stands in only where no read was made under that criteria for the subject (never beside one).
     made = select_reads(reads)
     covered = {(r.subject_id, r.criteria) for r in made}
@@ -287,11 +300,15 @@ def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     derived_ids = {d.read_id for _, d in derived}
-    sections = _sections(_evaluate(chosen, extras, optional=derived_ids))
+    sections = _sections(_evaluate(chosen, extras, optional=derived_ids, cases=given))
     other = (" (a subject read under one criteria only is evaluated under the other from the same measurements)"
              if any(r.read_id in derived_ids for r in chosen) else "")
-    subtitle = (f"{len({r.subject_id for r in chosen})} subjects; generated {(generated or date.today()).isoformat()}"
-                f"; one read per subject and criteria (adjudicated, else first central reader, else site){other}.")
+    subtitle = (f"{_count(len({r.subject_id for r in chosen}), 'subject')}; generated "
+                f"{(generated or date.today()).isoformat()}; one read per subject and criteria (adjudicated, else "
+                f"first central reader, else site){other}.")
+    if left_out:
+        subtitle += (f" Left out: {_count(len(left_out), 'JSON file')} that {'is' if len(left_out) == 1 else 'are'} "
+                     f"not read or case files ({', '.join(left_out)}).")
     total = sum(len(s.figures) for s in sections) + 2
     done = 0
     files = ReportFiles(html=out / "report.html", pdf=out / "report.pdf")

@@ -1,0 +1,109 @@
+"""`recist report` and `recist endpoints` take the same subjects from a folder of case files (the biostatistician's
+findings: a list file, a follow-up without "lesions" and a no-disease subject were dropped by one or both)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workstation.cli import main
+
+
+def _case(subject: str, diameters: list[float | None], **fields: Any) -> dict[str, Any]:
+    """One 50 mm liver target and a bone non-target, a follow-up every 6 weeks; None: a visit with nothing recorded
+    (no "lesions" key, which defaults to empty)."""
+    dates = ["2026-01-05", "2026-02-16", "2026-03-30", "2026-05-11", "2026-06-22"]
+    tps: list[dict[str, Any]] = [{"label": "baseline", "date": dates[0], "lesions": [
+        {"id": "T1", "role": "target", "organ": "liver", "diameter_mm": 50.0},
+        {"id": "NT1", "role": "non-target", "organ": "bone", "status": "present"}]}]
+    for n, d in enumerate(diameters, 1):
+        tp: dict[str, Any] = {"label": f"fu{n}", "date": dates[n]}
+        if d is not None:
+            tp["lesions"] = [{"id": "T1", "diameter_mm": d}, {"id": "NT1", "status": "present"}]
+        tps.append(tp)
+    return {"subject_id": subject, "criteria": "RECIST 1.1", "timepoints": tps, **fields}
+
+
+def _no_disease(subject: str) -> dict[str, Any]:
+    return {"subject_id": subject, "timepoints": [{"label": "baseline", "date": "2026-01-05"},
+                                                  {"label": "fu1", "date": "2026-02-16"}]}
+
+
+def _write(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _endpoints(folder: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    assert main(["endpoints", str(folder)]) == 0
+    out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return out
+
+
+def _report_orr(folder: Path, out: Path) -> tuple[int, int]:
+    assert main(["report", str(folder), "--out", str(out)]) == 0
+    with (out / "endpoints.csv").open() as fh:
+        row = next(r for r in csv.DictReader(fh) if r["criteria"] == "RECIST 1.1" and r["endpoint"] == "ORR")
+    return int(row["count"]), int(row["n"])
+
+
+def test_a_file_holding_a_list_of_cases_is_in_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The report took one subject of three (ORR 0/1) where `recist endpoints` took all (2/3)."""
+    folder = tmp_path / "cases"
+    _write(folder / "site01.json", [_case("Q1", [30, 30]), _case("Q2", [30, 30])])
+    _write(folder / "Q3.json", _case("Q3", [70]))
+    assert _endpoints(folder, capsys)["orr"]["count"] == 2
+    assert _report_orr(folder, tmp_path / "out") == (2, 3)
+
+
+def test_case_files_are_told_by_subject_id_and_timepoints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A follow-up with nothing recorded (no "lesions": NE) dropped the subject from the report; a no-disease subject
+    (no "lesions" anywhere) dropped its whole list file from both commands. Other JSON files are named as left out."""
+    folder = tmp_path / "cases"
+    _write(folder / "K1.json", _case("K1", [30, 30]))
+    _write(folder / "K2.json", _case("K2", [30, 30, None, 40]))
+    _write(folder / "site01.json", [_case("L0", [30, 30]), _no_disease("L9")])
+    _write(folder / "P0.json", _case("P0", [70]))
+    _write(folder / "K1" / "expected_recist.json", {"subject_id": "K1", "best_overall_response": "PR",
+                                                    "timepoints": [{"label": "baseline", "sum_mm": 50}]})
+    _write(folder / "K1" / "ground_truth.json", {"subject_id": "K1", "lesions": [],
+                                                 "timepoints": [{"label": "baseline", "date": "2026-01-05"}]})
+    out = _endpoints(folder, capsys)
+    assert (out["subjects"], out["orr"]["count"], out["orr"]["n"]) == (5, 3, 4)  # L9: no measurable disease
+    left_out = [str(folder / "K1" / "expected_recist.json"), str(folder / "K1" / "ground_truth.json")]
+    assert out["files_left_out"] == left_out
+    assert main(["endpoints", str(folder), "--format", "table"]) == 0
+    assert f"Left out: 2 JSON file(s) that are not case files: {', '.join(left_out)}" in capsys.readouterr().out
+    assert _report_orr(folder, tmp_path / "out") == (3, 4)
+    with (tmp_path / "out" / "subjects.csv").open() as fh:
+        rows = {r["subject_id"]: r for r in csv.DictReader(fh) if r["criteria"] == "RECIST 1.1"}
+    assert set(rows) == {"K1", "K2", "L0", "L9", "P0"} and rows["L9"]["best_overall_response"] == "NED"
+    assert "Left out: 2 JSON files that are not read or case files" in (tmp_path / "out" / "report.html").read_text()
+    assert "left out 2 JSON files that are not read or case files" in capsys.readouterr().err
+
+
+def test_a_list_with_something_that_is_no_case_is_refused_naming_the_file_and_the_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "cases"
+    _write(folder / "site01.json", [_case("L0", [30, 30]), {"subject_id": "L1", "timepoints": [{"label": "b"}]}])
+    expected = (f"{folder / 'site01.json'}: case 2 of 2 (subject L1) is not a case: timepoint 1 gives no label and "
+                "date (docs/case-file.md)")
+    assert main(["endpoints", str(folder)]) == 1
+    assert capsys.readouterr().err.strip() == f"recist endpoints: {expected}"
+    assert main(["report", str(folder), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == f"recist report: {expected}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_report_evaluates_the_case_as_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """confirmation_min_days (56 here) was lost on the way to the report, which confirmed a PR 42 days later."""
+    folder = tmp_path / "cases"
+    _write(folder / "W1.json", _case("W1", [30, 30], confirmation_min_days=56))
+    _write(folder / "W2.json", _case("W2", [30, 30, 30], confirmation_min_days=56))
+    assert _endpoints(folder, capsys)["orr"]["count"] == 1
+    assert _report_orr(folder, tmp_path / "out") == (1, 2)
