@@ -24,7 +24,6 @@ from datetime import date
 from typing import Any
 
 from lifelines import KaplanMeierFitter
-from lifelines.utils import median_survival_times
 from scipy.stats import binomtest
 
 DAYS_PER_MONTH = 30.4375
@@ -60,7 +59,8 @@ class SurvivalRow:
 
 @dataclass(frozen=True, slots=True)
 class SurvivalEstimate:
-    """A Kaplan-Meier estimate: median with its CI (None when not reached), and the table for plots and reports."""
+    """A Kaplan-Meier estimate: median with its CI (None when not reached, or not estimable: see
+    ``median_ci_not_estimable``), and the table for plots and reports."""
 
     name: str
     n: int
@@ -71,6 +71,8 @@ class SurvivalEstimate:
     median_ci_upper_days: float | None
     confidence: float
     table: tuple[SurvivalRow, ...]
+    #: the CI limits ("lower", "upper") that would rest on S(t) = 0, where the variance is undefined: not estimable
+    median_ci_not_estimable: tuple[str, ...] = ()
 
     @property
     def median_months(self) -> float | None:
@@ -94,31 +96,73 @@ def proportion(count: int, n: int, confidence: float = 0.95) -> Proportion:
     return Proportion(count, n, count / n, float(ci.low), float(ci.high), confidence)
 
 
-def _finite(value: Any) -> float | None:
-    v = float(value)
-    return v if math.isfinite(v) else None
+#: S(t) within this of 0.5 is 0.5 (R survfit's tolerance, sqrt of the float epsilon): a product of fractions such as
+#: 3/4 * 2/3 is not always exactly 0.5 in floating point.
+_HALF_TOLERANCE = 1.5e-8
+
+
+def km_method(confidence: float = 0.95) -> str:
+    """How the Kaplan-Meier median and its CI are computed, in words (methods, endpoints.csv)."""
+    return ("Kaplan-Meier (lifelines); median: the first time S(t) <= 0.5, or, where S(t) = 0.5 exactly up to the next "
+            "event time, the midpoint of the two (SAS PROC LIFETEST, R survfit); "
+            f"{round(confidence * 100)} % CI of the median: the times whose pointwise {round(confidence * 100)} % "
+            "log(-log) interval of S(t) (Greenwood variance; SAS CONFTYPE=LOGLOG) holds 0.5 (Brookmeyer-Crowley); "
+            "a limit where S(t) = 0 (variance undefined) is not estimable (NE)")
 
 
 def kaplan_meier(name: str, durations_days: Sequence[float], events: Sequence[bool],
                  confidence: float = 0.95) -> SurvivalEstimate | None:
-    """Kaplan-Meier (lifelines) with the median and its CI; None when there is no subject."""
+    """Kaplan-Meier (lifelines) with the median and its CI (`km_method`); None when there is no subject."""
     if not durations_days:
         return None
     kmf = KaplanMeierFitter(alpha=1 - confidence)
     kmf.fit(list(durations_days), event_observed=list(events), label=name)
-    median = _finite(kmf.median_survival_time_)
-    median_ci = median_survival_times(kmf.confidence_interval_)
-    lower, upper = (_finite(median_ci.iloc[0, 0]), _finite(median_ci.iloc[0, 1]))
     survival = kmf.survival_function_.iloc[:, 0]
-    ci = kmf.confidence_interval_survival_function_
+    band = kmf.confidence_interval_survival_function_
     rows = []
     for time, row in kmf.event_table.iterrows():
-        rows.append(SurvivalRow(float(time), int(row["at_risk"]), int(row["observed"]), int(row["censored"]),
-                                float(survival.loc[time]), _nan_to_none(ci.loc[time].iloc[0]),
-                                _nan_to_none(ci.loc[time].iloc[1])))
+        s = float(survival.loc[time])
+        # at S(t) = 0 Greenwood's variance is undefined (lifelines fills the band with 0): no interval there
+        lo, hi = (None, None) if s <= 0 else (_nan_to_none(v) for v in band.loc[time].iloc[:2])
+        rows.append(SurvivalRow(float(time), int(row["at_risk"]), int(row["observed"]), int(row["censored"]), s,
+                                lo, hi))
+    lower, lower_ne = _median_ci_limit(survival, band.iloc[:, 0])
+    upper, upper_ne = _median_ci_limit(survival, band.iloc[:, 1])
     n_events = sum(1 for e in events if e)
-    return SurvivalEstimate(name, len(durations_days), n_events, len(durations_days) - n_events, median, lower, upper,
-                            confidence, tuple(rows))
+    return SurvivalEstimate(name, len(durations_days), n_events, len(durations_days) - n_events, _median(rows), lower,
+                            upper, confidence, tuple(rows),
+                            tuple(k for k, ne in (("lower", lower_ne), ("upper", upper_ne)) if ne))
+
+
+def _median(rows: Sequence[SurvivalRow]) -> float | None:
+    """The first time S(t) <= 0.5; where S(t) = 0.5 exactly until a later event time, the midpoint of the two (SAS
+    PROC LIFETEST, R survfit; lifelines gives the first); None when not reached."""
+    for i, row in enumerate(rows):
+        if row.survival > 0.5 + _HALF_TOLERANCE:
+            continue
+        if abs(row.survival - 0.5) <= _HALF_TOLERANCE:
+            later = next((r.time_days for r in rows[i + 1:] if r.survival < row.survival - _HALF_TOLERANCE), None)
+            if later is not None:
+                return (row.time_days + later) / 2
+        return row.time_days
+    return None
+
+
+def _median_ci_limit(survival: Any, limit: Any) -> tuple[float | None, bool]:
+    """One CI limit of the median: the first time the pointwise limit of S(t) is <= 0.5 (as lifelines'
+    ``median_survival_times``). (None, False): not reached; (None, True): it falls where S(t) = 0, not estimable."""
+    below = limit[limit <= 0.5]
+    if below.empty:
+        return None, False
+    time = below.index[0]
+    if float(survival.loc[time]) <= 0:
+        return None, True
+    return _finite(time), False
+
+
+def _finite(value: Any) -> float | None:
+    v = float(value)
+    return v if math.isfinite(v) else None
 
 
 def _nan_to_none(value: Any) -> float | None:
@@ -216,7 +260,7 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
     return {
         "criteria": criteria[0] if criteria else None,
         "subjects": len(results),
-        "methods": _methods(results, is_irecist),
+        "methods": _methods(results, is_irecist, confidence),
         "population": "measurable disease at baseline" if measurable_only else "all subjects",
         "n": len(population),
         "survival_population": "all subjects",  # PFS and OS; DoR: the responders of ``population``
@@ -259,7 +303,7 @@ def _ends_unconfirmed(result: Mapping[str, Any]) -> bool:
     return bool(assessed) and assessed[-1] == "iUPD"
 
 
-def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool) -> dict[str, str]:
+def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool, confidence: float) -> dict[str, str]:
     """How the endpoints were computed, in words for the report: the PFS origin and event, the response settings."""
     starts = sum(1 for r in results if r.get("treatment_start"))
     origin = (
@@ -278,11 +322,28 @@ def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool) -> dict[str
         "pfs": f"all subjects, from {origin} to {progression} or death; censored at the last evaluable assessment",
         "os": f"all subjects, from {origin} to death; censored at the last contact, or the last scan when later",
         "response_settings": rules or "-",
+        "kaplan_meier": km_method(confidence),
     }
 
 
 def survival_to_dict(estimate: SurvivalEstimate) -> dict[str, Any]:
     out = asdict(estimate)
     out["median_months"] = estimate.median_months
+    out["median_ci_not_estimable"] = list(estimate.median_ci_not_estimable)
+    out["median_ci_note"] = _ci_note(estimate)
     out["table"] = [asdict(row) for row in estimate.table]
     return out
+
+
+def _ci_note(estimate: SurvivalEstimate) -> str | None:
+    """Why a CI limit of the median is null: not estimable (the curve reaches 0 there), or not reached."""
+    ne = estimate.median_ci_not_estimable
+    notes = []
+    if ne:
+        notes.append(f"{' and '.join(ne)} limit{'s' if len(ne) > 1 else ''} not estimable (NE): the curve reaches 0 "
+                     "where the interval of S(t) would cross 0.5, and Greenwood's variance is undefined at S(t) = 0")
+    if estimate.median_days is None:
+        notes.append("median not reached")
+    elif estimate.median_ci_upper_days is None and "upper" not in ne:
+        notes.append("upper limit not reached")
+    return "; ".join(notes) or None

@@ -149,3 +149,39 @@ def test_a_treatment_start_after_a_follow_up_scan_is_refused_by_the_case() -> No
     late_start = (BASELINE + timedelta(days=60)).isoformat()
     with pytest.raises(CaseError, match="'treatment_start' 2026-03-06 is not before the first follow-up scan"):
         _subject("S1", [90], treatment_start=late_start)
+
+
+def test_a_median_where_the_curve_is_one_half_over_an_interval_is_its_midpoint() -> None:
+    """The biostatistician's finding: S(t) = 0.5 on [84, 126): lifelines gives 84, SAS PROC LIFETEST and R survfit
+    give (84 + 126) / 2 = 105, the convention the trial's analysis is checked against."""
+    km = kaplan_meier("PFS", [42, 84, 126, 126], [True, True, True, False])
+    assert km is not None and km.median_days == 105.0
+    assert (km.median_ci_lower_days, km.median_ci_upper_days, km.median_ci_not_estimable) == (42.0, None, ())
+    flat_to_the_end = kaplan_meier("DoR", [84, 84], [True, False])  # 0.5 from 84 with no later event: 84, as R
+    assert flat_to_the_end is not None and flat_to_the_end.median_days == 84.0
+    method = compute_endpoints([_subject("S1", [130])])["methods"]["kaplan_meier"]
+    assert "midpoint" in method and "SAS PROC LIFETEST" in method
+    assert "log(-log)" in method and "Greenwood" in method and "Brookmeyer-Crowley" in method
+
+
+def test_a_median_ci_limit_where_the_curve_reaches_zero_is_not_estimable() -> None:
+    """The biostatistician's finding: one subject gave "95 % CI 126 to 126", five events on one day "42 to 42": the
+    interval of S(t) collapses to 0 where S(t) = 0 (Greenwood's variance undefined), which is no limit."""
+    from workstation.cli.endpoints import format_table
+    from workstation.report.plots import _median_text
+
+    for durations in ([126.0], [42.0] * 5):
+        km = kaplan_meier("PFS", durations, [True] * len(durations))
+        assert km is not None and km.median_days == durations[0]
+        assert (km.median_ci_lower_days, km.median_ci_upper_days) == (None, None)
+        assert km.median_ci_not_estimable == ("lower", "upper")
+        assert (km.table[-1].ci_lower, km.table[-1].ci_upper) == (None, None)  # no interval at S(t) = 0
+    out = compute_endpoints([_subject("S1", [50, 50, 130])])
+    assert out["pfs"]["median_ci_lower_days"] is None and out["pfs"]["median_ci_not_estimable"] == ["lower", "upper"]
+    assert "not estimable (NE)" in out["pfs"]["median_ci_note"]
+    assert "PFS: median 126 days (4.1 months; 95 % CI NE to NE days); 1 event, 0 censored of 1" in format_table(out)
+    assert _median_text(out["pfs"]).startswith("median 4.1 months (95 % CI NE to NE)")
+    # a limit reached where S(t) > 0 stays a number; one never reached is NR
+    km = kaplan_meier("PFS", [42, 84, 126, 200], [True, True, False, True])
+    assert km is not None and (km.median_days, km.median_ci_lower_days) == (142.0, 42.0)
+    assert km.median_ci_not_estimable == ("upper",)

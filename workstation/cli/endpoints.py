@@ -129,14 +129,17 @@ def _ci(p: dict[str, Any]) -> str:
 def _km(name: str, km: dict[str, Any] | None) -> str:
     if km is None:
         return f"{name}: no subject"
+    ne = km.get("median_ci_not_estimable") or []
+
+    def limit(days: float | None, which: str) -> str:
+        return "NE" if which in ne else "NR" if days is None else f"{days:.0f}"
+
+    ci = (f"{round(km['confidence'] * 100)} % CI {limit(km['median_ci_lower_days'], 'lower')} to "
+          f"{limit(km['median_ci_upper_days'], 'upper')} days")
+    events = f"{km['events']} event{'' if km['events'] == 1 else 's'}, {km['censored']} censored of {km['n']}"
     if km["median_days"] is None:
-        median = "median not reached"
-    else:
-        lo, hi = km["median_ci_lower_days"], km["median_ci_upper_days"]
-        ci = f"{'NR' if lo is None else f'{lo:.0f}'} to {'NR' if hi is None else f'{hi:.0f}'}"
-        median = f"median {km['median_days']:.0f} days ({km['median_months']:.1f} months; 95 % CI {ci} days)"
-    events = f"{km['events']} event{'' if km['events'] == 1 else 's'}"
-    return f"{name}: {median}; {events}, {km['censored']} censored of {km['n']}"
+        return f"{name}: median not reached; {events} (median NR, {ci})"
+    return f"{name}: median {km['median_days']:g} days ({km['median_months']:.1f} months; {ci}); {events}"
 
 
 def format_table(out: dict[str, Any]) -> str:

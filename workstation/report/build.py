@@ -22,6 +22,9 @@ from workstation.report import plots
 from workstation.report.data import SubjectResult, select_reads, subject_result
 
 CRITERIA_ORDER = ("RECIST 1.1", "iRECIST")
+#: endpoints.csv's method of a Kaplan-Meier median (in full: `recist.endpoints.km_method`, the report's methods rows)
+KM_METHOD_SHORT = ("Kaplan-Meier (lifelines); median: midpoint where S(t) = 0.5 over an interval (SAS LIFETEST, R "
+                   "survfit); CI: Brookmeyer-Crowley, log(-log), Greenwood; NE where S(t) = 0")
 
 
 class ReportError(ValueError):
@@ -252,7 +255,7 @@ def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
             endpoint_rows.append({
                 "criteria": s.criteria, "endpoint": f"{name.upper()} median (days)", "n": est["n"],
                 "count": est["events"], "estimate": est["median_days"], "ci_lower": est["median_ci_lower_days"],
-                "ci_upper": est["median_ci_upper_days"], "method": "Kaplan-Meier (lifelines)",
+                "ci_upper": est["median_ci_upper_days"], "method": KM_METHOD_SHORT, "note": est.get("median_ci_note"),
             })  # fmt: skip
             written.append(write_csv(out / f"km_{_slug(s.criteria)}_{name}.csv",
                                      ["time_days", "at_risk", "events", "censored", "survival", "ci_lower",
@@ -266,7 +269,7 @@ def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
                 "last_scan_day": sub.last_day,
             })  # fmt: skip
     written.insert(0, write_csv(out / "endpoints.csv", ["criteria", "endpoint", "n", "count", "estimate", "ci_lower",
-                                                        "ci_upper", "method"], endpoint_rows))
+                                                        "ci_upper", "method", "note"], endpoint_rows))
     written.insert(1, write_csv(out / "subjects.csv", list(subject_rows[0]) if subject_rows else ["criteria"],
                                 subject_rows))
     return written

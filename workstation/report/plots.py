@@ -75,14 +75,16 @@ def kaplan_meier(estimate: Mapping[str, Any] | None, title: str, xlabel: str = "
 
 
 def _median_text(estimate: Mapping[str, Any]) -> str:
-    def months(days: float | None) -> str:
-        return "NR" if days is None else f"{days / DAYS_PER_MONTH:.1f}"
+    ne = estimate.get("median_ci_not_estimable") or []
+
+    def months(days: float | None, which: str = "") -> str:
+        return "NE" if which in ne else "NR" if days is None else f"{days / DAYS_PER_MONTH:.1f}"
 
     ci = round(estimate["confidence"] * 100)
     median = estimate["median_days"]
-    head = "median not reached" if median is None else f"median {months(median)} months"
-    return (f"{head} ({ci} % CI {months(estimate['median_ci_lower_days'])} to "
-            f"{months(estimate['median_ci_upper_days'])}); {estimate['events']} "
+    head = "median NR" if median is None else f"median {months(median)} months"
+    return (f"{head} ({ci} % CI {months(estimate['median_ci_lower_days'], 'lower')} to "
+            f"{months(estimate['median_ci_upper_days'], 'upper')}); {estimate['events']} "
             f"event{'' if estimate['events'] == 1 else 's'} in {estimate['n']}")
 
 
