@@ -33,6 +33,14 @@ _BOR_ORDER = ["CR", "PR", "SD", "non-CR/non-PD", "PD", "NE", "NED", "iCR", "iPR"
               "iCPD"]
 
 
+class EndpointError(ValueError):
+    """Results the endpoints cannot be computed from; ``subject_id`` names the subject at fault, when one is."""
+
+    def __init__(self, message: str, subject_id: str | None = None) -> None:
+        super().__init__(message)
+        self.subject_id = subject_id
+
+
 @dataclass(frozen=True, slots=True)
 class Proportion:
     count: int
@@ -189,19 +197,48 @@ def _last_scan(result: Mapping[str, Any]) -> date:
     return max(dates, default=_required_date(result, "last_assessment_date"))
 
 
-def _event_or_censor(result: Mapping[str, Any], origin: date, what: str) -> tuple[float, bool]:
-    """PFS / DoR end: the earlier of progression and death, else censored at the last evaluable assessment.
+@dataclass(frozen=True, slots=True)
+class SubjectEnd:
+    """How one subject's PFS (or DoR) ends: ``end`` is ``progression``, ``death``, ``censored`` (no event), or
+    ``censored after a gap`` (an event more than ``censor_after_gap_days`` after the last evaluable assessment)."""
+
+    subject_id: str
+    days: float
+    event: bool
+    end: str
+
+
+def _evaluable_dates(result: Mapping[str, Any]) -> list[date]:
+    """The baseline and every follow-up with an overall response other than NE: the adequate assessments."""
+    follow_ups = [date.fromisoformat(str(t["date"])) for t in result.get("timepoints", [])[1:]
+                  if t.get("date") and t.get("overall_response") not in (None, "NE")]
+    return [_required_date(result, "baseline_date"), *follow_ups]
+
+
+def _event_or_censor(result: Mapping[str, Any], origin: date, what: str, gap_days: int | None) -> SubjectEnd:
+    """PFS / DoR end: the earlier of progression and death, else censored at the last evaluable assessment. With
+    ``gap_days``, an event more than that after the last evaluable assessment before it (missed visits) is censored
+    there (FDA 2018 guidance, Clinical Trial Endpoints for the Approval of Cancer Drugs and Biologics, PFS censoring
+    table: progression or death after two or more missed visits).
 
     An event before the origin is an error; a subject with no evaluable assessment after the origin is censored at 0.
     """
-    ends = [d for d in (_date(result, "date_of_progression"), _date(result, "death_date")) if d is not None]
-    if ends:
-        days = (min(ends) - origin).days
-        if days < 0:
-            raise ValueError(f"subject {result.get('subject_id', '?')}: {what} event on {min(ends)} is before its "
-                             f"origin {origin}")
-        return float(days), True
-    return float(max(0, (_required_date(result, "last_assessment_date") - origin).days)), False
+    subject = str(result.get("subject_id", "?"))
+    ends = [(d, kind) for d, kind in ((_date(result, "date_of_progression"), "progression"),
+                                      (_date(result, "death_date"), "death")) if d is not None]
+    if not ends:
+        last = _required_date(result, "last_assessment_date")
+        return SubjectEnd(subject, float(max(0, (last - origin).days)), False, "censored")
+    when, kind = min(ends, key=lambda e: e[0])  # progression first on the same day
+    if when < origin:
+        field = "death_date" if kind == "death" else "date_of_progression"
+        raise EndpointError(f"subject {subject}: {what}: {field} {when} is before the {what} origin {origin}", subject)
+    if gap_days is not None:
+        # progression: the assessments before its scan; death: up to its day
+        before = max(d for d in _evaluable_dates(result) if d < when or (kind == "death" and d == when))
+        if (when - before).days > gap_days:
+            return SubjectEnd(subject, float(max(0, (before - origin).days)), False, "censored after a gap")
+    return SubjectEnd(subject, float((when - origin).days), True, kind)
 
 
 def with_case_settings(result: dict[str, Any], case: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,11 +250,13 @@ def with_case_settings(result: dict[str, Any], case: Mapping[str, Any]) -> dict[
 
 
 def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: bool = True,
-                      confidence: float = 0.95) -> dict[str, Any]:
+                      confidence: float = 0.95, censor_after_gap_days: int | None = None) -> dict[str, Any]:
     """ORR, DCR (exact CIs), counts per best overall response, DoR, PFS and (when dates are given) OS.
 
-    ``results`` are `recist.evaluate_case` outputs, one per subject. Raises ValueError for mixed criteria or results
-    that lack the dates the endpoints need.
+    ``results`` are `recist.evaluate_case` outputs, one per subject. ``censor_after_gap_days``: censor a progression or
+    death more than that many days after the last evaluable assessment there (`_event_or_censor`); None counts it as
+    an event at its date. Raises ValueError (`EndpointError` naming the subject) for mixed criteria or results that
+    lack the dates the endpoints need.
     """
     criteria = sorted({str(r.get("criteria")) for r in results})
     if len(criteria) > 1:
@@ -230,37 +269,23 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
     shown = [c for c in _BOR_ORDER if (c.startswith(("i", "non-i")) == is_irecist) or c in ("NE", "NED")]
     orr = proportion(sum(counts[c] for c in _RESPONDERS), len(population), confidence)
     dcr = proportion(sum(counts[c] for c in _DISEASE_CONTROL), len(population), confidence)
-
-    pfs_t, pfs_e, dor_t, dor_e, os_t, os_e = [], [], [], [], [], []
     # PFS and OS are over every subject treated (measurable disease or not); DoR over the responders counted in ORR.
+    pfs = [_event_or_censor(r, _origin(r), "PFS", censor_after_gap_days) for r in results]
+    dor = [_event_or_censor(r, _required_date(r, "date_of_first_response"), "DoR", censor_after_gap_days)
+           for r in population if r["best_overall_response"] in _RESPONDERS]
     wants_os = any(r.get("death_date") or r.get("last_contact_date") for r in results)
-    in_population = {id(r) for r in population}
-    for r in results:
-        origin = _date(r, "treatment_start") or _required_date(r, "baseline_date")
-        t, e = _event_or_censor(r, origin, "PFS")
-        pfs_t.append(t)
-        pfs_e.append(e)
-        if id(r) in in_population and r["best_overall_response"] in _RESPONDERS:
-            t, e = _event_or_censor(r, _required_date(r, "date_of_first_response"), "DoR")
-            dor_t.append(t)
-            dor_e.append(e)
-        if wants_os:
-            death, contact = _date(r, "death_date"), _date(r, "last_contact_date")
-            alive = [d for d in (contact, _last_scan(r)) if d is not None]
-            end = death or max(alive)
-            if death is not None and death < origin:
-                raise ValueError(f"subject {r.get('subject_id', '?')}: death on {death} is before {origin}")
-            os_t.append(float(max(0, (end - origin).days)))
-            os_e.append(death is not None)
+    os_ends = [_overall_survival(r) for r in results] if wants_os else []
     survival = {
-        "pfs": kaplan_meier("PFS", pfs_t, pfs_e, confidence),
-        "dor": kaplan_meier("DoR", dor_t, dor_e, confidence),
-        "os": kaplan_meier("OS", os_t, os_e, confidence) if wants_os else None,
+        "pfs": kaplan_meier("PFS", [e.days for e in pfs], [e.event for e in pfs], confidence),
+        "dor": kaplan_meier("DoR", [e.days for e in dor], [e.event for e in dor], confidence),
+        "os": kaplan_meier("OS", [t for t, _ in os_ends], [e for _, e in os_ends], confidence) if wants_os else None,
     }
+    unconfirmed = {str(r.get("subject_id", "?")): end for r, end in zip(results, pfs, strict=True)
+                   if _ends_unconfirmed(r)}
     return {
         "criteria": criteria[0] if criteria else None,
         "subjects": len(results),
-        "methods": _methods(results, is_irecist, confidence),
+        "methods": _methods(results, is_irecist, confidence, censor_after_gap_days),
         "population": "measurable disease at baseline" if measurable_only else "all subjects",
         "n": len(population),
         "survival_population": "all subjects",  # PFS and OS; DoR: the responders of ``population``
@@ -268,12 +293,36 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
             c: n for c, n in counts.items() if n and c not in shown},
         "orr": asdict(orr),
         "dcr": asdict(dcr),
-        # iRECIST: subjects whose follow-up ends on an iUPD never confirmed; PFS censors them there (not an event)
-        "unconfirmed_iupd_at_end": [str(r.get("subject_id", "?")) for r in results if _ends_unconfirmed(r)],
+        # iRECIST: subjects whose follow-up ends on an iUPD never confirmed, by how PFS counts them: censored there
+        # (no event), or an event at a later death
+        "unconfirmed_iupd_at_end": [s for s, end in unconfirmed.items() if not end.event],
+        "unconfirmed_iupd_then_death": [s for s, end in unconfirmed.items() if end.event],
         # iRECIST: pseudo-progression, an iUPD never confirmed followed by iSD or better (the bar reset; Seymour 2017)
         "pseudo_progression": [str(r.get("subject_id", "?")) for r in results if is_irecist and _pseudo_progression(r)],
+        "censor_after_gap_days": censor_after_gap_days,
+        # the events censored at the last evaluable assessment for the gap before them (FDA 2018)
+        "censored_after_gap": {name: [e.subject_id for e in ends if e.end == "censored after a gap"]
+                               for name, ends in (("pfs", pfs), ("dor", dor))},
+        "pfs_by_subject": [asdict(e) for e in pfs],
         **{name: (None if est is None else survival_to_dict(est)) for name, est in survival.items()},
     }
+
+
+def _origin(result: Mapping[str, Any]) -> date:
+    """PFS's and OS's origin: the treatment start when given, else the baseline scan."""
+    return _date(result, "treatment_start") or _required_date(result, "baseline_date")
+
+
+def _overall_survival(result: Mapping[str, Any]) -> tuple[float, bool]:
+    """OS: to death, else censored at the last date the subject is known alive (last contact, or a later scan)."""
+    origin = _origin(result)
+    death, contact = _date(result, "death_date"), _date(result, "last_contact_date")
+    alive = [d for d in (contact, _last_scan(result)) if d is not None]
+    end = death or max(alive)
+    if death is not None and death < origin:
+        subject = str(result.get("subject_id", "?"))
+        raise EndpointError(f"subject {subject}: OS: death_date {death} is before the OS origin {origin}", subject)
+    return float(max(0, (end - origin).days)), death is not None
 
 
 #: iRECIST responses after which an unconfirmed iUPD is pseudo-progression (the iUPD reset: stable or better)
@@ -303,7 +352,8 @@ def _ends_unconfirmed(result: Mapping[str, Any]) -> bool:
     return bool(assessed) and assessed[-1] == "iUPD"
 
 
-def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool, confidence: float) -> dict[str, str]:
+def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool, confidence: float,
+             gap_days: int | None) -> dict[str, str]:
     """How the endpoints were computed, in words for the report: the PFS origin and event, the response settings."""
     starts = sum(1 for r in results if r.get("treatment_start"))
     origin = (
@@ -318,12 +368,39 @@ def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool, confidence:
         + ("confirmed at least 4 weeks later" if confirm else "without confirmation")
         for days, confirm in settings
     )
+    censoring = f"censored at the last evaluable assessment; {_gap_rule(gap_days)}"
     return {
-        "pfs": f"all subjects, from {origin} to {progression} or death; censored at the last evaluable assessment",
+        "pfs": f"all subjects, from {origin} to {progression} or death; {censoring}",
+        "dor": f"responders, from the first response to {progression} or death; {censoring}",
         "os": f"all subjects, from {origin} to death; censored at the last contact, or the last scan when later",
         "response_settings": rules or "-",
         "kaplan_meier": km_method(confidence),
     }
+
+
+def _gap_rule(gap_days: int | None) -> str:
+    """What happens to progression or death after missed visits (FDA 2018 guidance, PFS censoring table)."""
+    if gap_days is None:
+        return ("progression or death after missed visits is counted as an event at its date, not censored at the last "
+                "evaluable assessment (FDA 2018 guidance censors it after two or more missed visits: "
+                "censor_after_gap_days, --censor-after-gap)")
+    return (f"progression or death more than {gap_days} days after the last evaluable assessment (missed visits) is "
+            "censored there (FDA 2018 guidance, Clinical Trial Endpoints for the Approval of Cancer Drugs and "
+            "Biologics, PFS censoring table)")
+
+
+def subject_notes(out: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The subjects whose PFS or DoR needs a word, as (label, subjects), for the table and the report: how each is
+    counted is the endpoints' own (an unconfirmed iUPD is censored there, unless a death follows: an event)."""
+    gap = out.get("censor_after_gap_days")
+    censored = out.get("censored_after_gap") or {}
+    rows = [
+        ("Follow-up ends on an iUPD never confirmed (PFS censored there)", out.get("unconfirmed_iupd_at_end")),
+        ("Unconfirmed iUPD, then death (PFS event at death)", out.get("unconfirmed_iupd_then_death")),
+        (f"PFS event more than {gap} days after the last evaluable assessment (censored there)", censored.get("pfs")),
+        (f"DoR event more than {gap} days after the last evaluable assessment (censored there)", censored.get("dor")),
+    ]
+    return [(label, ", ".join(subjects)) for label, subjects in rows if subjects]
 
 
 def survival_to_dict(estimate: SurvivalEstimate) -> dict[str, Any]:

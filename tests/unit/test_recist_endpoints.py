@@ -112,8 +112,8 @@ def test_pfs_starts_at_treatment_start_when_given() -> None:
     out = compute_endpoints([_subject("S1", [130], treatment_start=start)])
     assert out["pfs"]["table"][-1]["time_days"] == 32.0
     assert out["os"] is None
-    assert out["methods"]["pfs"] == ("all subjects, from the treatment start to progression (PD) or death; censored at "
-                                     "the last evaluable assessment")
+    assert out["methods"]["pfs"].startswith("all subjects, from the treatment start to progression (PD) or death; "
+                                            "censored at the last evaluable assessment")
     both = compute_endpoints([_subject("S1", [130], treatment_start=start), _subject("S2", [50])])
     assert "from the treatment start (1 of 2 subjects), else the baseline scan" in both["methods"]["pfs"]
 
@@ -185,3 +185,65 @@ def test_a_median_ci_limit_where_the_curve_reaches_zero_is_not_estimable() -> No
     km = kaplan_meier("PFS", [42, 84, 126, 200], [True, True, False, True])
     assert km is not None and (km.median_days, km.median_ci_lower_days) == (142.0, 42.0)
     assert km.median_ci_not_estimable == ("upper",)
+
+
+def _death_after(sid: str, diameters: list[float], days: int, **fields: Any) -> dict[str, Any]:
+    return _subject(sid, diameters, death_date=(BASELINE + timedelta(days=days)).isoformat(), **fields)
+
+
+def test_an_event_after_missed_visits_is_censored_at_the_last_evaluable_assessment_when_asked() -> None:
+    """The biostatistician's finding: death 316 days after the last scan, PD after four missed visits counted as events
+    at their dates. FDA 2018 guidance (PFS censoring table): progression or death after two or more missed visits is
+    censored at the last adequate assessment. Without the option the methods say they are events."""
+    from workstation.cli.endpoints import format_table
+
+    present = {"id": "NT1", "status": "present"}
+    late_pd = make_case([target("T1", 100.0), non_target("NT1")], (42, [m("T1", 90.0), present]),
+                        (252, [m("T1", 130.0), present]))
+    late_pd["subject_id"] = "M4"
+    results = [
+        _death_after("M1", [90, 90], 400),  # last scan day 84: death 316 days later
+        _death_after("M2", [50, 50], 500),  # PR from day 42; death 416 days after the last scan
+        _subject("M3", [90, 90, 90]),
+        evaluate_case(late_pd),  # PD at day 252, 210 days after the last scan (day 42)
+        _death_after("M5", [90, 90], 120),  # death 36 days after the last scan: an event either way
+    ]
+    counted = compute_endpoints(results)
+    assert (counted["pfs"]["events"], counted["censored_after_gap"]) == (4, {"pfs": [], "dor": []})
+    assert "after missed visits is counted as an event at its date, not censored" in counted["methods"]["pfs"]
+    assert "FDA 2018" in counted["methods"]["pfs"] and "FDA 2018" in counted["methods"]["dor"]
+    out = compute_endpoints(results, censor_after_gap_days=91)
+    assert out["censored_after_gap"] == {"pfs": ["M1", "M2", "M4"], "dor": ["M2"]}
+    assert (out["pfs"]["events"], out["dor"]["events"]) == (1, 0)
+    ends = {e["subject_id"]: (e["days"], e["event"], e["end"]) for e in out["pfs_by_subject"]}
+    assert ends == {"M1": (84.0, False, "censored after a gap"), "M2": (84.0, False, "censored after a gap"),
+                    "M3": (126.0, False, "censored"), "M4": (42.0, False, "censored after a gap"),
+                    "M5": (120.0, True, "death")}
+    assert "more than 91 days after the last evaluable assessment (missed visits) is censored there" in (
+        out["methods"]["pfs"])
+    table = format_table(out)
+    assert "PFS event more than 91 days after the last evaluable assessment (censored there): M1, M2, M4" in table
+    assert "DoR event more than 91 days after the last evaluable assessment (censored there): M2" in table
+
+
+def test_an_unconfirmed_iupd_then_death_is_named_as_the_event_it_is() -> None:
+    """The biostatistician's finding: "Follow-up ends on an iUPD never confirmed (PFS censored there)" named subjects
+    whose PFS is a death event. Each is now named as the endpoints count it."""
+    from workstation.cli.endpoints import format_table
+
+    def sub(sid: str, sums: list[float], **fields: Any) -> dict[str, Any]:
+        case = make_case([target("T1", 100.0)], *[(42 * (n + 1), [m("T1", d)]) for n, d in enumerate(sums)],
+                         criteria="iRECIST", **fields)
+        case["subject_id"] = sid
+        return evaluate_case(case)
+
+    death = (BASELINE + timedelta(days=300)).isoformat()
+    results = [sub("U1", [130.0], death_date=death), sub("U2", [130.0]), sub("U3", [90.0, 90.0])]
+    out = compute_endpoints(results)
+    assert (out["unconfirmed_iupd_at_end"], out["unconfirmed_iupd_then_death"]) == (["U2"], ["U1"])
+    table = format_table(out)
+    assert "Follow-up ends on an iUPD never confirmed (PFS censored there): U2" in table
+    assert "Unconfirmed iUPD, then death (PFS event at death): U1" in table
+    # a death after the gap is censored at the iUPD: then it is one of those censored there
+    gap = compute_endpoints(results, censor_after_gap_days=91)
+    assert (gap["unconfirmed_iupd_at_end"], gap["unconfirmed_iupd_then_death"]) == (["U1", "U2"], [])

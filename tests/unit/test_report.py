@@ -256,3 +256,24 @@ def test_the_report_names_the_subjects_whose_follow_up_ends_on_an_unconfirmed_iu
     assert "Follow-up ends on an iUPD never confirmed (PFS censored there)</th><td>S01, S03, S04, S07</td>" in html
     # the pseudo-progression count, shown under iRECIST also when it is none (here no iUPD is followed by a reset)
     assert "Pseudo-progression (an iUPD not confirmed, then iSD or better)</th><td>0</td>" in html
+
+
+def test_the_report_counts_pfs_as_the_endpoints_do_with_the_gap_rule(tmp_path: Path) -> None:
+    """An unconfirmed iUPD followed by a death is a PFS event at the death (subjects.csv said so, the summary said
+    "censored there"); with --censor-after-gap, events after missed visits are censored and named."""
+    src = tmp_path / "cases"
+    src.mkdir()
+    for c in (case("S01", [45, 25, 20]), dict(case("S02", [40, 55]), death_date="2026-10-01"), case("S03", [40, 38])):
+        (src / f"{c['subject_id']}.json").write_text(json.dumps(c))
+    assert main(["report", str(src), "--out", str(tmp_path / "out")]) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Unconfirmed iUPD, then death (PFS event at death)</th><td>S02</td>" in html
+    assert "Follow-up ends on an iUPD never confirmed" not in html
+    assert "after missed visits is counted as an event at its date" in html
+    assert main(["report", str(src), "--out", str(tmp_path / "gap"), "--censor-after-gap", "91"]) == 0
+    with (tmp_path / "gap" / "subjects.csv").open() as fh:
+        ends = {(r["criteria"], r["subject_id"]): r["pfs_end"] for r in csv.DictReader(fh)}
+    assert ends[("RECIST 1.1", "S02")] == "progression" and ends[("iRECIST", "S02")] == "censored after a gap"
+    html = (tmp_path / "gap" / "report.html").read_text()
+    assert "PFS event more than 91 days after the last evaluable assessment (censored there)</th><td>S02</td>" in html
+    assert "Follow-up ends on an iUPD never confirmed (PFS censored there)</th><td>S02</td>" in html

@@ -27,7 +27,26 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--all-subjects", action="store_true",
                    help="ORR/DCR over every subject, not only those with measurable disease at baseline (PFS and "
                         "OS are always over every subject)")
+    add_gap_argument(p)
     p.set_defaults(func=run)
+
+
+def add_gap_argument(p: argparse.ArgumentParser) -> None:
+    """--censor-after-gap DAYS (`recist endpoints` and `recist report`)."""
+    p.add_argument("--censor-after-gap", type=_days, metavar="DAYS", default=None,
+                   help="censor a progression or death more than DAYS after the last evaluable assessment there "
+                        "(missed visits; FDA 2018 guidance, PFS censoring table: after two or more missed visits, "
+                        "e.g. 2 x 42 + 7 = 91 for 6-weekly scans); default: counted as an event at its date")
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{days}: give at least 1 day")
+    return days
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from recist.endpoints import compute_endpoints  # here: scipy and lifelines load only for this command
 
     try:
-        out = compute_endpoints(results, measurable_only=not args.all_subjects)
+        out = compute_endpoints(results, measurable_only=not args.all_subjects,
+                                censor_after_gap_days=args.censor_after_gap)
     except ValueError as exc:
         raise CommandError(f"{folder}: {exc}", INVALID_INPUT) from None
     out["files_left_out"] = [str(p) for p in left_out]
@@ -143,15 +163,15 @@ def _km(name: str, km: dict[str, Any] | None) -> str:
 
 
 def format_table(out: dict[str, Any]) -> str:
+    from recist.endpoints import subject_notes
+
     lines = [f"{out['criteria']}: {out['subjects']} subjects, {out['n']} in the population ({out['population']})",
              f"ORR: {_ci(out['orr'])}", f"DCR: {_ci(out['dcr'])}", "Best overall response:"]
     lines += [f"  {code:<18}{count}" for code, count in out["best_overall_response_counts"].items()]
     lines += [_km("PFS", out["pfs"]), _km("DoR", out["dor"]), _km("OS", out["os"])]
     if out.get("files_left_out"):
         lines.append(f"Left out: {_left_out_text([Path(f) for f in out['files_left_out']])}")
-    if out.get("unconfirmed_iupd_at_end"):
-        lines.append(f"Follow-up ends on an iUPD never confirmed (PFS censored there): "
-                     f"{', '.join(out['unconfirmed_iupd_at_end'])}")
+    lines += [f"{label}: {subjects}" for label, subjects in subject_notes(out)]
     if out.get("pseudo_progression"):
         lines.append(f"Pseudo-progression (an iUPD not confirmed, then iSD or better): {len(out['pseudo_progression'])}"
                      f" ({', '.join(out['pseudo_progression'])})")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation.cli import CommandError, into_place, output_folder, staged_output
+from workstation.cli.endpoints import add_gap_argument
 from workstation.cli.users import add_sign_in_arguments, refuse_sign_in_without_db, unblinded_user
 from workstation.export.staging import ExportScope, StagingError
 
@@ -40,6 +41,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--title", default="Trial response report", help="report title")
+    add_gap_argument(p)
     add_sign_in_arguments(p, "reporting with --db")
     p.set_defaults(func=run)
 
@@ -129,7 +131,8 @@ def _report(args: argparse.Namespace, reads: list[Any], into: Path, cases: dict[
     from workstation.report.build import ReportError, build_report
 
     try:
-        build_report(reads, into, title=args.title, cases=cases, left_out=left_out or [])
+        build_report(reads, into, title=args.title, cases=cases, left_out=left_out or [],
+                     censor_after_gap_days=args.censor_after_gap)
     except (ReportError, OSError) as exc:
         raise CommandError(f"{exc}; nothing was written to {args.out}") from None
     except Exception as exc:  # last resort, as `workstation.cli.main`, once the staging folder is gone

@@ -71,7 +71,7 @@ def _evaluate(
     return out
 
 
-def _sections(evaluated: Sequence[tuple[Read, dict[str, Any]]]) -> list[CriteriaSection]:
+def _sections(evaluated: Sequence[tuple[Read, dict[str, Any]]], gap_days: int | None = None) -> list[CriteriaSection]:
     from recist.endpoints import compute_endpoints
 
     by_criteria: dict[str, list[tuple[Read, dict[str, Any]]]] = {}
@@ -82,7 +82,7 @@ def _sections(evaluated: Sequence[tuple[Read, dict[str, Any]]]) -> list[Criteria
     for criteria in order:
         items = by_criteria[criteria]
         try:
-            endpoints = compute_endpoints([res for _, res in items])
+            endpoints = compute_endpoints([res for _, res in items], censor_after_gap_days=gap_days)
         except ValueError as exc:
             raise ReportError(f"{criteria}: {exc}") from None
         subjects = [subject_result(read, res) for read, res in items]
@@ -125,6 +125,8 @@ def _median_text(est: Mapping[str, Any] | None) -> str:
 
 
 def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
+    from recist.endpoints import subject_notes
+
     e = s.endpoints
     rows = [
         ("Subjects (evaluable)", f"{e['n']} of {e['subjects']} ({e['population']})"),
@@ -136,19 +138,17 @@ def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
              ("Duration of response", _median_text(e.get("dor")))]
     if e.get("os"):
         rows.append(("Overall survival", _median_text(e["os"])))
-    unconfirmed = e.get("unconfirmed_iupd_at_end") or []
-    if unconfirmed:  # not progression events: the statistician should know whom that concerns
-        rows.append(("Follow-up ends on an iUPD never confirmed (PFS censored there)", ", ".join(unconfirmed)))
+    rows += subject_notes(e)  # censored, or not, where the statistician should know whom that concerns
     pseudo = e.get("pseudo_progression") or []
     if e.get("criteria") == "iRECIST":  # the number an immunotherapy trial reports, zero included
         rows.append(("Pseudo-progression (an iUPD not confirmed, then iSD or better)",
                      f"{len(pseudo)}" + (f" ({', '.join(pseudo)})" if pseudo else "")))
     methods = e.get("methods") or {}
     if methods:
-        rows += [("PFS computed over", methods["pfs"])]
+        rows += [("PFS computed over", methods["pfs"]), ("DoR computed over", methods["dor"])]
         if e.get("os") and methods.get("os"):
             rows += [("OS computed over", methods["os"])]
-        rows += [("Response settings", methods["response_settings"])]
+        rows += [("Response settings", methods["response_settings"]), ("Kaplan-Meier", methods["kaplan_meier"])]
     return rows
 
 
@@ -260,13 +260,14 @@ def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
             written.append(write_csv(out / f"km_{_slug(s.criteria)}_{name}.csv",
                                      ["time_days", "at_risk", "events", "censored", "survival", "ci_lower",
                                       "ci_upper"], est["table"]))  # fmt: skip
+        pfs_end = _pfs_ends(e)
         for sub in s.subjects:
             subject_rows.append({
                 "criteria": s.criteria, "subject_id": sub.subject_id, "reader": sub.reader,
                 "best_overall_response": sub.best_overall_response, "best_change_pct": sub.best_change_pct,
                 "first_response_day": sub.first_response_day, "progression_day": sub.progression_day,
-                "death_day": sub.death_day, "pfs_end": sub.pfs_end, "last_evaluable_day": sub.last_evaluable_day,
-                "last_scan_day": sub.last_day,
+                "death_day": sub.death_day, "pfs_end": pfs_end.get(sub.subject_id),
+                "last_evaluable_day": sub.last_evaluable_day, "last_scan_day": sub.last_day,
             })  # fmt: skip
     written.insert(0, write_csv(out / "endpoints.csv", ["criteria", "endpoint", "n", "count", "estimate", "ci_lower",
                                                         "ci_upper", "method", "note"], endpoint_rows))
@@ -275,18 +276,24 @@ def _csv(out: Path, sections: Sequence[CriteriaSection]) -> list[Path]:
     return written
 
 
+def _pfs_ends(endpoints: Mapping[str, Any]) -> dict[str, str]:
+    """Each subject's PFS end as the endpoints count it: progression, death, censored, or censored after a gap."""
+    return {str(e["subject_id"]): str(e["end"]) for e in endpoints.get("pfs_by_subject") or []}
+
+
 def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial response report",
                  generated: date | None = None, progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None,
                  case_extras: Mapping[str, Mapping[str, Any]] | None = None,
-                 cases: Mapping[str, Mapping[str, Any]] | None = None, left_out: Sequence[str] = ()) -> ReportFiles:
+                 cases: Mapping[str, Mapping[str, Any]] | None = None, left_out: Sequence[str] = (),
+                 censor_after_gap_days: int | None = None) -> ReportFiles:
     """The trial report over ``reads`` (one read per subject and criteria is used: see `select_reads`).
 
     ``case_extras``: per read_id, case-file fields a read does not hold (``treatment_start``, ``death_date``,
     ``last_contact_date``, ``confirmation_min_days``), used by the engine and the endpoints (PFS from treatment start,
     OS). ``cases``: per read_id, the case file's case a read was made from, evaluated as given (a read drops some of
     its fields). ``left_out``: the JSON files among the inputs that are neither read nor case files, named in the
-    report."""
+    report. ``censor_after_gap_days``: see `recist.endpoints.compute_endpoints`."""
     # Every subject under both criteria: a read made under one is evaluated under the other too, as the app shows it.
     derived = derived_reads(reads)
     extras = dict(case_extras or {})
@@ -303,7 +310,7 @@ def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     derived_ids = {d.read_id for _, d in derived}
-    sections = _sections(_evaluate(chosen, extras, optional=derived_ids, cases=given))
+    sections = _sections(_evaluate(chosen, extras, optional=derived_ids, cases=given), censor_after_gap_days)
     other = (" (a subject read under one criteria only is evaluated under the other from the same measurements)"
              if any(r.read_id in derived_ids for r in chosen) else "")
     subtitle = (f"{_count(len({r.subject_id for r in chosen}), 'subject')}; generated "

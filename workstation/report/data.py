@@ -42,14 +42,6 @@ class SubjectResult:
     death_day: int | None = None
 
     @property
-    def pfs_end(self) -> str:
-        """How PFS ends, as `recist.endpoints` counts it: ``progression`` or ``death`` (the earlier), else
-        ``censored`` (at the last evaluable scan)."""
-        if self.progression_day is not None and (self.death_day is None or self.progression_day <= self.death_day):
-            return "progression"
-        return "death" if self.death_day is not None else "censored"
-
-    @property
     def best_change_pct(self) -> float | None:
         """The best (most negative) change of the sum from baseline over the follow-up up to progression (waterfall
         plot): a sum that shrinks after progression (under iRECIST: after the confirmed one) is no response to draw."""
