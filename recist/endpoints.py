@@ -26,6 +26,8 @@ from typing import Any
 from lifelines import KaplanMeierFitter
 from scipy.stats import binomtest
 
+from recist.parse import DEFAULT_CONFIRMATION_MIN_DAYS, DEFAULT_SD_MIN_DAYS
+
 DAYS_PER_MONTH = 30.4375
 _RESPONDERS = {"CR", "PR", "iCR", "iPR"}
 _DISEASE_CONTROL = _RESPONDERS | {"SD", "non-CR/non-PD", "iSD", "non-iCR/non-iUPD"}
@@ -304,6 +306,7 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
         "censored_after_gap": {name: [e.subject_id for e in ends if e.end == "censored after a gap"]
                                for name, ends in (("pfs", pfs), ("dor", dor))},
         "pfs_by_subject": [asdict(e) for e in pfs],
+        "warnings": _settings_warning(results),
         **{name: (None if est is None else survival_to_dict(est)) for name, est in survival.items()},
     }
 
@@ -362,12 +365,7 @@ def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool, confidence:
         else f"the treatment start ({starts} of {len(results)} subjects), else the baseline scan"
     )
     progression = "the iUPD later confirmed as iCPD (dated at the iUPD)" if is_irecist else "progression (PD)"
-    settings = sorted({(int(r.get("sd_min_days", 0)), bool(r.get("confirmation_required", True))) for r in results})
-    rules = "; ".join(
-        f"SD at least {days} days from baseline, CR/PR "
-        + ("confirmed at least 4 weeks later" if confirm else "without confirmation")
-        for days, confirm in settings
-    )
+    rules = "; ".join(_settings_text(key) for key in sorted(_settings_groups(results)))
     censoring = f"censored at the last evaluable assessment; {_gap_rule(gap_days)}"
     return {
         "pfs": f"all subjects, from {origin} to {progression} or death; {censoring}",
@@ -375,7 +373,44 @@ def _methods(results: Sequence[Mapping[str, Any]], is_irecist: bool, confidence:
         "os": f"all subjects, from {origin} to death; censored at the last contact, or the last scan when later",
         "response_settings": rules or "-",
         "kaplan_meier": km_method(confidence),
+        "time": TIME_CONVENTION,
     }
+
+
+#: How times are counted (methods): the same as SAS's and R's on dates.
+TIME_CONVENTION = (f"days = end date - start date (the origin is day 0); months = days / {DAYS_PER_MONTH} "
+                   "(365.25 / 12)")
+
+
+def _settings_key(result: Mapping[str, Any]) -> tuple[int, bool, int | None]:
+    """A subject's response settings: SD minimum days, confirmation required, its window (None without it)."""
+    confirm = bool(result.get("confirmation_required", True))
+    window = int(result.get("confirmation_min_days", DEFAULT_CONFIRMATION_MIN_DAYS))
+    return int(result.get("sd_min_days", DEFAULT_SD_MIN_DAYS)), confirm, window if confirm else None
+
+
+def _settings_groups(results: Sequence[Mapping[str, Any]]) -> dict[tuple[int, bool, int | None], list[str]]:
+    groups: dict[tuple[int, bool, int | None], list[str]] = {}
+    for r in results:
+        groups.setdefault(_settings_key(r), []).append(str(r.get("subject_id", "?")))
+    return groups
+
+
+def _settings_text(key: tuple[int, bool, int | None]) -> str:
+    sd_days, confirm, window = key
+    return (f"SD at least {sd_days} days from baseline, CR/PR "
+            + (f"confirmed at least {window} days later" if confirm else "without confirmation"))
+
+
+def _settings_warning(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A warning when subjects were evaluated under different response settings, naming who uses which: their best
+    responses are not comparable (RECIST 1.1 sec. 4.6.1 and 4.6.3 leave confirmation and the SD minimum to the
+    protocol, one per trial)."""
+    groups = _settings_groups(results)
+    if len(groups) < 2:
+        return []
+    return ["subjects evaluated under different response settings (their best responses are not comparable): "
+            + "; ".join(f"{_settings_text(key)}: {', '.join(subjects)}" for key, subjects in sorted(groups.items()))]
 
 
 def _gap_rule(gap_days: int | None) -> str:

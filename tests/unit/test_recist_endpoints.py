@@ -247,3 +247,46 @@ def test_an_unconfirmed_iupd_then_death_is_named_as_the_event_it_is() -> None:
     # a death after the gap is censored at the iUPD: then it is one of those censored there
     gap = compute_endpoints(results, censor_after_gap_days=91)
     assert (gap["unconfirmed_iupd_at_end"], gap["unconfirmed_iupd_then_death"]) == (["U1", "U2"], [])
+
+
+def test_the_response_settings_are_the_cases_and_mixed_ones_are_warned_about() -> None:
+    """The biostatistician's findings: "CR/PR confirmed at least 4 weeks later" whatever confirmation_min_days said;
+    subjects under different settings pooled without a word."""
+    from recist.endpoints import with_case_settings
+
+    def sub(sid: str, **fields: Any) -> dict[str, Any]:
+        case = make_case([target("T1", 100.0)], (42, [m("T1", 50.0)]), (84, [m("T1", 50.0)]), **fields)
+        case["subject_id"] = sid
+        return with_case_settings(evaluate_case(case), case)
+
+    out = compute_endpoints([sub("W1", confirmation_min_days=56), sub("W2", confirmation_min_days=56)])
+    settings = out["methods"]["response_settings"]
+    assert settings == "SD at least 42 days from baseline, CR/PR confirmed at least 56 days later"
+    assert out["warnings"] == [] and out["orr"]["count"] == 0  # 42 days < 56: not confirmed
+    mixed = compute_endpoints([sub("F1", confirmation_required=False), sub("F2"), sub("F3", sd_min_days=28), sub("F4")])
+    assert mixed["warnings"] == [
+        "subjects evaluated under different response settings (their best responses are not comparable): SD at least "
+        "28 days from baseline, CR/PR confirmed at least 28 days later: F3; SD at least 42 days from baseline, CR/PR "
+        "without confirmation: F1; SD at least 42 days from baseline, CR/PR confirmed at least 28 days later: F2, F4"
+    ]
+    assert len(compute_endpoints([sub("W1", confirmation_min_days=56), sub("F2")])["warnings"]) == 1
+
+
+def test_the_table_gives_the_methods_and_says_what_is_not_there() -> None:
+    """The biostatistician's findings: the table printed no methods, "1 subjects", "OS: no subject" when no date was
+    given, and no lower limit for a median not reached."""
+    from workstation.cli.endpoints import format_table
+
+    table = format_table(compute_endpoints([_subject("S1", [50, 50])]))
+    assert table.startswith("RECIST 1.1: 1 subject, 1 in the population")
+    assert "OS: not estimated (no case gives death_date or last_contact_date)" in table
+    methods = table[table.index("Methods:"):]
+    for line in ("  PFS: all subjects, from the baseline scan", "  DoR: responders, from the first response",
+                 "  Response settings: SD at least 42 days from baseline, CR/PR confirmed at least 28 days later",
+                 "  Kaplan-Meier: Kaplan-Meier (lifelines); median:", "  Time: days = end date - start date (the "
+                 "origin is day 0); months = days / 30.4375"):
+        assert line in methods
+    assert "  OS:" not in methods
+    out = compute_endpoints([_subject(f"S{n}", d) for n, d in enumerate([[130], [50, 50], [50, 50], [50, 50, 50]])])
+    assert out["pfs"]["median_days"] is None and out["pfs"]["median_ci_lower_days"] == 42.0
+    assert "PFS: median not reached; 1 event, 3 censored of 4 (median NR, 95 % CI 42 to NR days)" in format_table(out)

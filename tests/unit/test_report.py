@@ -277,3 +277,20 @@ def test_the_report_counts_pfs_as_the_endpoints_do_with_the_gap_rule(tmp_path: P
     html = (tmp_path / "gap" / "report.html").read_text()
     assert "PFS event more than 91 days after the last evaluable assessment (censored there)</th><td>S02</td>" in html
     assert "Follow-up ends on an iUPD never confirmed (PFS censored there)</th><td>S02</td>" in html
+
+
+def test_the_report_gives_the_methods_warnings_and_the_last_evaluable_assessment(tmp_path: Path) -> None:
+    """Mixed response settings are warned about in the report (and on stderr); the subjects' table gives the last
+    evaluable assessment PFS is censored at (it said "Last assessment" over the last scan, evaluable or not)."""
+    cases = [case("S01", [45, 25, 20]), dict(case("S02", [40, 38, 36]), sd_min_days=28)]
+    cases[1]["timepoints"][2]["lesions"][0] = {"id": "T1", "status": "not_evaluated"}  # week 12 NE
+    reads = [read_from_case(c) for c in cases]
+    files = build_report(reads, tmp_path, cases={r.read_id: c for r, c in zip(reads, cases, strict=True)})
+    assert files.warnings and files.warnings[0].startswith("RECIST 1.1: subjects evaluated under different response")
+    html = (tmp_path / "report.html").read_text()
+    assert "<th>Warning</th><td>subjects evaluated under different response settings" in html
+    assert "<th>Time</th><td>days = end date - start date" in html and "<th>Kaplan-Meier</th>" in html
+    assert "<th>Last evaluable assessment (day)</th>" in html and "Last assessment (day)" not in html
+    # S02: no response, progression or death; last evaluable assessment week 6 (week 12 NE); censored there
+    row = "<td>S02</td><td>case-file</td><td>SD</td><td>-3.6 %</td>" + "<td>-</td>" * 3 + "<td>42</td><td>censored"
+    assert row in html

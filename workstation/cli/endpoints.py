@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "table":
         sys.stdout.write(format_table(out) + "\n")
     else:
+        for warning in out["warnings"]:  # the table gives them
+            print(f"recist endpoints: warning: {warning}", file=sys.stderr)
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     return 0
 
@@ -162,17 +164,30 @@ def _km(name: str, km: dict[str, Any] | None) -> str:
     return f"{name}: median {km['median_days']:g} days ({km['median_months']:.1f} months; {ci}); {events}"
 
 
+#: The methods in the order the table (and the report) gives them, with their labels.
+METHOD_LABELS = {"pfs": "PFS", "dor": "DoR", "os": "OS", "response_settings": "Response settings",
+                 "kaplan_meier": "Kaplan-Meier", "time": "Time"}
+
+
 def format_table(out: dict[str, Any]) -> str:
     from recist.endpoints import subject_notes
 
-    lines = [f"{out['criteria']}: {out['subjects']} subjects, {out['n']} in the population ({out['population']})",
+    subjects = f"{out['subjects']} subject{'' if out['subjects'] == 1 else 's'}"
+    lines = [f"{out['criteria']}: {subjects}, {out['n']} in the population ({out['population']})",
              f"ORR: {_ci(out['orr'])}", f"DCR: {_ci(out['dcr'])}", "Best overall response:"]
     lines += [f"  {code:<18}{count}" for code, count in out["best_overall_response_counts"].items()]
-    lines += [_km("PFS", out["pfs"]), _km("DoR", out["dor"]), _km("OS", out["os"])]
+    lines += [_km("PFS", out["pfs"]), _km("DoR", out["dor"])]
+    lines.append(_km("OS", out["os"]) if out["os"] or not out["subjects"] else
+                 "OS: not estimated (no case gives death_date or last_contact_date)")
     if out.get("files_left_out"):
         lines.append(f"Left out: {_left_out_text([Path(f) for f in out['files_left_out']])}")
     lines += [f"{label}: {subjects}" for label, subjects in subject_notes(out)]
     if out.get("pseudo_progression"):
         lines.append(f"Pseudo-progression (an iUPD not confirmed, then iSD or better): {len(out['pseudo_progression'])}"
                      f" ({', '.join(out['pseudo_progression'])})")
+    lines += [f"Warning: {w}" for w in out.get("warnings") or []]
+    methods = out.get("methods") or {}
+    lines.append("Methods:")
+    lines += [f"  {label}: {methods[key]}" for key, label in METHOD_LABELS.items()
+              if key in methods and (key != "os" or out["os"])]
     return "\n".join(lines)

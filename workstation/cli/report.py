@@ -131,14 +131,16 @@ def _report(args: argparse.Namespace, reads: list[Any], into: Path, cases: dict[
     from workstation.report.build import ReportError, build_report
 
     try:
-        build_report(reads, into, title=args.title, cases=cases, left_out=left_out or [],
-                     censor_after_gap_days=args.censor_after_gap)
+        files = build_report(reads, into, title=args.title, cases=cases, left_out=left_out or [],
+                             censor_after_gap_days=args.censor_after_gap)
     except (ReportError, OSError) as exc:
         raise CommandError(f"{exc}; nothing was written to {args.out}") from None
     except Exception as exc:  # last resort, as `workstation.cli.main`, once the staging folder is gone
         raise CommandError(
             f"unexpected error: {type(exc).__name__}: {exc}; nothing was written to {args.out}", code=1
         ) from None
+    for warning in files.warnings:
+        print(f"recist report: warning: {warning}", file=sys.stderr)
 
 
 def _run_database(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,8 @@ class ReportFiles:
     pdf: Path
     csv: list[Path] = field(default_factory=list)
     png: list[Path] = field(default_factory=list)
+    #: the endpoints' warnings (mixed response settings, dates to check), per criteria; also in the report
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -136,8 +139,8 @@ def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
     rows += [(f"Best overall response {code}", str(n)) for code, n in e["best_overall_response_counts"].items()]
     rows += [("Progression-free survival", _median_text(e.get("pfs"))),
              ("Duration of response", _median_text(e.get("dor")))]
-    if e.get("os"):
-        rows.append(("Overall survival", _median_text(e["os"])))
+    rows.append(("Overall survival", _median_text(e["os"]) if e.get("os") else
+                 "not estimated (no case gives death_date or last_contact_date)"))
     rows += subject_notes(e)  # censored, or not, where the statistician should know whom that concerns
     pseudo = e.get("pseudo_progression") or []
     if e.get("criteria") == "iRECIST":  # the number an immunotherapy trial reports, zero included
@@ -148,7 +151,9 @@ def _summary_rows(s: CriteriaSection) -> list[tuple[str, str]]:
         rows += [("PFS computed over", methods["pfs"]), ("DoR computed over", methods["dor"])]
         if e.get("os") and methods.get("os"):
             rows += [("OS computed over", methods["os"])]
-        rows += [("Response settings", methods["response_settings"]), ("Kaplan-Meier", methods["kaplan_meier"])]
+        rows += [("Response settings", methods["response_settings"]), ("Kaplan-Meier", methods["kaplan_meier"]),
+                 ("Time", methods["time"])]
+    rows += [("Warning", w) for w in e.get("warnings") or []]
     return rows
 
 
@@ -167,10 +172,13 @@ def _summary_page(title: str, section: CriteriaSection, subtitle: str) -> Figure
     rows = [r for r in _summary_rows(section) if not r[0].startswith("Best overall response ")]
     counts = "   ".join(f"{c} {n}" for c, n in e["best_overall_response_counts"].items())
     rows.insert(3, ("Best overall response", counts))
-    for label, value in rows:
-        fig.text(0.1, y, label, fontsize=9)
-        fig.text(0.36, y, value, fontsize=9)
-        y -= 0.024
+    for label, value in rows:  # wrapped to their columns (methods and subject lists run long)
+        labels, values = textwrap.wrap(label, 34), textwrap.wrap(value, 88) or [""]
+        for n in range(max(len(labels), len(values))):
+            fig.text(0.1, y, labels[n] if n < len(labels) else "", fontsize=8)
+            fig.text(0.36, y, values[n] if n < len(values) else "", fontsize=8)
+            y -= 0.0145
+        y -= 0.006
     y -= 0.015
     line = "{:<12}{:<14}{:<18}{:>12}{:>12}{:>12}"
     fig.text(0.1, y, line.format("Subject", "Reader", "Best response", "Best change", "Resp. day", "Progr. day"),
@@ -220,11 +228,13 @@ def _html(title: str, subtitle: str, sections: Sequence[CriteriaSection], images
         parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _summary_rows(s)]
         parts.append("</table><table><tr><th>Subject</th><th>Reader</th><th>Best overall response</th>"
                      "<th>Best change in sum</th><th>First response (day)</th><th>Progression (day)</th>"
-                     "<th>Last assessment (day)</th></tr>")
+                     "<th>Death (day)</th><th>Last evaluable assessment (day)</th><th>PFS end</th></tr>")
+        pfs_end = _pfs_ends(s.endpoints)
         for sub in s.subjects:
             cells = [sub.subject_id, sub.reader, sub.best_overall_response,
                      "-" if sub.best_change_pct is None else f"{sub.best_change_pct:+.1f} %",
-                     sub.first_response_day, sub.progression_day, sub.last_day]  # fmt: skip
+                     sub.first_response_day, sub.progression_day, sub.death_day, sub.last_evaluable_day,
+                     pfs_end.get(sub.subject_id)]  # fmt: skip
             parts.append("<tr>" + "".join(f"<td>{e('-' if c is None else str(c))}</td>" for c in cells) + "</tr>")
         parts.append("</table>")
         for fig_slug, caption, _ in s.figures:
@@ -321,7 +331,8 @@ def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial
                      f"not read or case files ({', '.join(left_out)}).")
     total = sum(len(s.figures) for s in sections) + 2
     done = 0
-    files = ReportFiles(html=out / "report.html", pdf=out / "report.pdf")
+    files = ReportFiles(html=out / "report.html", pdf=out / "report.pdf",
+                        warnings=[f"{s.criteria}: {w}" for s in sections for w in s.endpoints.get("warnings") or []])
     images: dict[str, bytes] = {}
     with PdfPages(out / "report.pdf") as pdf:
         for s in sections:
