@@ -10,6 +10,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recist.baseline import organ_key
 from workstation.read_model import (
     Lesion,
     LesionAssessment,
@@ -310,8 +311,8 @@ class ReadingSession:
                 f"{'measured' if lesion.role is Role.TARGET else 'present'} (RECIST 1.1 sec. 4.2); "
                 f"'{status.value.replace('_', ' ')}' is for a follow-up. Delete the lesion if it is not there"
             )
-        if status is LesionStatus.MERGED and merged_into not in self.read.lesions:
-            raise SessionError(f"{lesion_id}: say which lesion it merged into")
+        if status is LesionStatus.MERGED:
+            self._check_merge(lesion_id, merged_into)
         tp_index = self.current_timepoint
         if lesion.role is Role.NEW and status is LesionStatus.UNEQUIVOCAL_PROGRESSION and tp_index <= \
                 lesion.first_timepoint:
@@ -331,8 +332,51 @@ class ReadingSession:
                 kept = _measured_place(current)
             seen = point or kept
             tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into, point_mm=seen)
+            host = tp.assessments.get(merged_into or "")
+            if status is LesionStatus.MERGED and host is not None and host.status is LesionStatus.MEASURED:
+                # its measurement here may be of the lesion before it took this one in: it is measured again, as the
+                # coalesced lesion (until then the visit is not evaluable, never a sum that lost a lesion)
+                tp.assessments[merged_into or ""] = LesionAssessment(LesionStatus.NOT_EVALUATED,
+                                                                     point_mm=_measured_place(host))
 
         self._edit(f"{lesion_id}: {status.value.replace('_', ' ')}", lesion_id, apply, tp_index)
+
+    def merge(self, lesion_id: str, into: str) -> str:
+        """Record target ``lesion_id`` coalesced into target ``into`` at this timepoint (RECIST 1.1 sec. 4.3.2: 0 mm
+        here, the coalesced lesion measured as ``into``). A measurement of ``into`` already recorded here is taken
+        back (it may be of the lesion before the merge): returns what the reader must do next."""
+        host = self.assessment(into) if into in self.read.lesions else None
+        measured = host is not None and host.status is LesionStatus.MEASURED
+        self.set_status(lesion_id, LesionStatus.MERGED, merged_into=into)
+        if measured:
+            return (f"{lesion_id} merged into {into}: measure {into} again as the coalesced lesion (its measurement "
+                    f"here was taken back; RECIST 1.1 sec. 4.3.2)")
+        return f"{lesion_id} merged into {into}: measure {into} as the coalesced lesion (RECIST 1.1 sec. 4.3.2)"
+
+    def merge_candidates(self, lesion_id: str) -> list[str]:
+        """The targets ``lesion_id`` may have coalesced into here: other targets of the same organ, not merged here."""
+        return [other for other in self.read.lesions if self._merge_refused(lesion_id, other) is None]
+
+    def _check_merge(self, lesion_id: str, into: str | None) -> None:
+        if into is None or into not in self.read.lesions:
+            raise SessionError(f"{lesion_id}: say which lesion it merged into")
+        why = self._merge_refused(lesion_id, into)
+        if why is not None:
+            raise SessionError(why)
+
+    def _merge_refused(self, lesion_id: str, into: str) -> str | None:
+        lesion, host = self.read.lesions[lesion_id], self.read.lesions[into]
+        if into == lesion_id:
+            return f"{lesion_id} cannot merge into itself"
+        if lesion.role is not Role.TARGET or host.role is not Role.TARGET:
+            return f"{lesion_id} -> {into}: only a target merges, into another target (RECIST 1.1 sec. 4.3.2)"
+        if organ_key(lesion.organ, lesion.is_node) != organ_key(host.organ, host.is_node):
+            return (f"{lesion_id} ({lesion.organ}) cannot have coalesced with {into} ({host.organ}): lesions coalesce "
+                    "within one organ")
+        here = self.assessment(into)
+        if here is not None and here.status is LesionStatus.MERGED:
+            return f"{into} is itself merged into {here.merged_into} here: merge {lesion_id} into {here.merged_into}"
+        return None
 
     def clear_assessment(self, lesion_id: str) -> None:
         self._require(lesion_id)

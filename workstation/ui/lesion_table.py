@@ -25,12 +25,12 @@ _ORIGIN_MARK = {
 }
 _STATUS_TEXT = {
     LesionStatus.DISAPPEARED: "0 (gone)",
-    LesionStatus.TOO_SMALL: "too small",
+    LesionStatus.TOO_SMALL: "too small (5 mm)",
     LesionStatus.MERGED: "merged",
-    LesionStatus.NOT_EVALUATED: "NE",
+    LesionStatus.NOT_EVALUATED: "not evaluated",
     LesionStatus.PRESENT: "present",
     LesionStatus.ABSENT: "absent",
-    LesionStatus.UNEQUIVOCAL_PROGRESSION: "unequiv. PD",
+    LesionStatus.UNEQUIVOCAL_PROGRESSION: "unequivocal progression",
     LesionStatus.FURTHER_INCREASE: "further increase",
     LesionStatus.UNEQUIVOCAL: "unequivocal",
     LesionStatus.EQUIVOCAL: "equivocal",
@@ -48,6 +48,10 @@ def cell_text(session: ReadingSession, lesion_id: str, tp_index: int) -> str:
         for m in a.measurements:
             d = m.short_axis_mm if lesion.is_node else m.long_axis_mm
             parts.append(f"{mm(d)} mm{_ORIGIN_MARK[m.origin]}" if d is not None else "?")
+        if len(parts) > 1:  # a split lesion: the fragments' sum counts (RECIST 1.1 sec. 4.3.2)
+            sizes = [m.short_axis_mm if lesion.is_node else m.long_axis_mm for m in a.measurements]
+            if all(d is not None for d in sizes):
+                return f"{mm(sum(d for d in sizes if d is not None))} mm = " + " + ".join(parts)
         return " + ".join(parts) if parts else "measured"
     if a.status is LesionStatus.MERGED:
         return f"merged into {a.merged_into}"
@@ -146,10 +150,17 @@ class LesionTable(QTableWidget):
 
     def _context_menu(self, pos: QPoint) -> None:
         item = self.itemAt(pos)
-        session = self.session
-        if item is None or session is None:
+        if item is None or self.session is None:
             return
-        lesion_id = str(item.data(Qt.ItemDataRole.UserRole))
+        menu = self.lesion_menu(str(item.data(Qt.ItemDataRole.UserRole)))
+        viewport = self.viewport()
+        assert viewport is not None
+        menu.exec(viewport.mapToGlobal(pos))
+
+    def lesion_menu(self, lesion_id: str) -> QMenu:
+        """The right-click menu of a lesion's row: its status here, merge, role, organ, node, clear, delete."""
+        session = self.session
+        assert session is not None
         lesion = session.read.lesions[lesion_id]
         menu = QMenu(self)
         status_menu = menu.addMenu(f"Status at {session.timepoint.label}")
@@ -161,15 +172,16 @@ class LesionTable(QTableWidget):
         if lesion.role is Role.TARGET and not session.is_baseline:  # a target merges at a follow-up only
             merge_menu = menu.addMenu("Merged into")
             assert merge_menu is not None
-            for other in session.read.lesions:
-                if other != lesion_id and session.read.lesions[other].role is Role.TARGET:
-                    act = QAction(other, merge_menu)
-                    act.triggered.connect(
-                        lambda _=False, o=other: self._run(
-                            lambda: session.set_status(lesion_id, LesionStatus.MERGED, merged_into=o)
-                        )
-                    )
-                    merge_menu.addAction(act)
+            candidates = session.merge_candidates(lesion_id)  # targets of the same organ
+            for other in candidates:
+                act = QAction(other, merge_menu)
+                act.triggered.connect(lambda _=False, o=other: self._run(
+                    lambda: self.message.emit(session.merge(lesion_id, o))))
+                merge_menu.addAction(act)
+            if not candidates:
+                none = QAction(f"no other target in {lesion.organ}", merge_menu)
+                none.setEnabled(False)
+                merge_menu.addAction(none)
         if session.is_baseline and lesion.role is not Role.NEW:
             other_role = Role.NON_TARGET if lesion.role is Role.TARGET else Role.TARGET
             act = QAction(f"Make {other_role.value}", menu)
@@ -195,9 +207,7 @@ class LesionTable(QTableWidget):
         delete = QAction(f"Delete {lesion_id} (all timepoints)", menu)
         delete.triggered.connect(lambda: self._run(lambda: session.remove_lesion(lesion_id)))
         menu.addAction(delete)
-        viewport = self.viewport()
-        assert viewport is not None
-        menu.exec(viewport.mapToGlobal(pos))
+        return menu
 
     def _run(self, action: object) -> None:
         try:
