@@ -294,3 +294,33 @@ def test_the_report_gives_the_methods_warnings_and_the_last_evaluable_assessment
     # S02: no response, progression or death; last evaluable assessment week 6 (week 12 NE); censored there
     row = "<td>S02</td><td>case-file</td><td>SD</td><td>-3.6 %</td>" + "<td>-</td>" * 3 + "<td>42</td><td>censored"
     assert row in html
+
+
+def test_the_swimmer_plot_marks_death_and_draws_a_confirmed_iupd_episode_as_progression() -> None:
+    """The biostatistician's findings: a subject who died was drawn with the "no progression yet" arrow and no death;
+    the week-12 iUPD of an episode confirmed at week 18 was drawn "iUPD, unconfirmed" (so in the spider plot)."""
+    from workstation.report.data import SubjectResult, TimepointPoint
+    from workstation.report.plots import spider, swimmer
+
+    def subject(name: str, course: list[tuple[int, str]], progression: int | None, bor: str,
+                death: int | None = None) -> SubjectResult:
+        points = tuple(TimepointPoint(f"TP{i}", day, 40.0, 10.0, r) for i, (day, r) in enumerate(course))
+        return SubjectResult(name, "r", "iRECIST", bor, points, None, progression, course[-1][0], {}, death_day=death)
+
+    died = subject("S1", [(0, ""), (42, "iSD"), (84, "iSD")], None, "iSD", death=120)
+    alive = subject("S2", [(0, ""), (42, "iSD"), (126, "iSD")], None, "iSD")
+    confirmed = subject("S3", [(0, ""), (42, "iUPD"), (84, "iUPD"), (126, "iCPD")], 42, "iCPD")
+    assert confirmed.unconfirmed_iupd_days == [] and died.unconfirmed_iupd_days == []
+    pseudo = subject("S4", [(0, ""), (42, "iUPD"), (84, "iSD"), (126, "iUPD"), (168, "iCPD")], 126, "iCPD")
+    assert pseudo.unconfirmed_iupd_days == [42]
+
+    fig = swimmer([died, alive, confirmed], "iRECIST")
+    ax = fig.axes[0]
+    marks = {m: [(line.get_xdata()[-1], line.get_ydata()[-1]) for line in ax.lines if line.get_marker() == m]
+             for m in ("s", "D", "X")}
+    order = {s: y for y, s in enumerate(["S1", "S2", "S3"])}  # by last scan
+    assert marks == {"s": [(120 / 7, order["S1"])], "D": [], "X": [(6.0, order["S3"])]}
+    arrows = [a.xy[1] for a in ax.texts if getattr(a, "arrow_patch", None) is not None]
+    assert arrows == [order["S2"]]  # alive without progression only
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-2:] == ["death", "no progression yet"]
+    assert not any(line.get_marker() == "D" for line in spider([confirmed], "iRECIST").axes[0].lines)

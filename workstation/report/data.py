@@ -54,6 +54,13 @@ class SubjectResult:
         return min(changes) if changes else None
 
     @property
+    def unconfirmed_iupd_days(self) -> list[int]:
+        """iRECIST: the days of the iUPDs never confirmed, those before the confirmed progression (the iUPDs from it to
+        its iCPD are the confirmed episode: iRECIST, Seymour 2017), or all when none was confirmed."""
+        last = self.progression_day
+        return [p.day for p in self.points if p.overall_response == "iUPD" and (last is None or p.day < last)]
+
+    @property
     def responder(self) -> bool:
         return self.best_overall_response in _RESPONDERS
 

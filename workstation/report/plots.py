@@ -136,7 +136,7 @@ def spider(subjects: Sequence[SubjectResult], title: str) -> Figure:
             if p.day == s.progression_day:
                 ax.plot(x, y, "X", color="black", ms=8, zorder=3)
                 marks.add("progression")
-            elif p.overall_response == "iUPD":
+            elif p.day in s.unconfirmed_iupd_days:
                 ax.plot(x, y, "D", color="#f0883e", mec="black", ms=7, zorder=3)
                 marks.add("iUPD")
     ax.axhline(20, color="#d1242f", ls="--", lw=1)
@@ -158,7 +158,9 @@ def spider(subjects: Sequence[SubjectResult], title: str) -> Figure:
 
 
 def swimmer(subjects: Sequence[SubjectResult], title: str) -> Figure:
-    """Time on study per subject (to the last assessment), with first response, progression and each assessment."""
+    """Time on study per subject (to the last scan), with each assessment, the first response, progression (under
+    iRECIST the iUPD confirmed; an iUPD never confirmed an orange diamond) and death (a dotted line from the last scan
+    to it); the arrow only for a subject alive without progression."""
     fig = Figure(figsize=(SIZE[0], max(3.2, 1.4 + 0.45 * len(subjects))))
     ax = fig.add_subplot(1, 1, 1)
     ax.set_title(title, fontsize=11, loc="left")
@@ -170,16 +172,26 @@ def swimmer(subjects: Sequence[SubjectResult], title: str) -> Figure:
             ax.plot(p.day / 7, y, "|", color="black", ms=8)
         if s.first_response_day is not None:
             ax.plot(s.first_response_day / 7, y, "^", color="white", mec="black", ms=8)
-        for p in s.points:  # iRECIST: an iUPD that is not (yet) the confirmed progression
-            if p.overall_response == "iUPD" and p.day != s.progression_day:
-                ax.plot(p.day / 7, y, "D", color="#f0883e", mec="black", ms=7)
+        for day in s.unconfirmed_iupd_days:
+            ax.plot(day / 7, y, "D", color="#f0883e", mec="black", ms=7)
         if s.progression_day is not None:
             ax.plot(s.progression_day / 7, y, "X", color="black", ms=8)
-        else:
+        if s.death_day is not None:
+            ax.plot([weeks, s.death_day / 7], [y, y], ls=":", color="black", lw=1)
+            ax.plot(s.death_day / 7, y, "s", color="black", ms=6)
+        elif s.progression_day is None:
             ax.annotate("", (weeks + 1.5, y), (weeks + 0.2, y), arrowprops={"arrowstyle": "->", "lw": 1.2})
     ax.set_yticks(range(len(order)), [s.subject_id for s in order], fontsize=8)
     ax.set_xlabel("Weeks from baseline")
-    ax.set_xlim(0, max([s.last_day / 7 for s in order] + [1.0]) + 3)
+    ends = [max(s.last_day, s.death_day or 0) / 7 for s in order]
+    ax.set_xlim(0, max([*ends, 1.0]) + 3)
+    ax.legend(handles=_swimmer_legend(order), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _swimmer_legend(order: Sequence[SubjectResult]) -> list[Artist]:
+    """The swimmer plot's legend: the best responses, then each mark drawn."""
     handles: list[Artist] = [
         Patch(color=_colour(c), label=c) for c in dict.fromkeys(s.best_overall_response for s in order)
     ]
@@ -187,11 +199,11 @@ def swimmer(subjects: Sequence[SubjectResult], title: str) -> Figure:
         Line2D([], [], marker="|", ls="", color="black", ms=8, label="assessment"),
         Line2D([], [], marker="^", ls="", color="white", mec="black", ms=8, label="first response"),
         Line2D([], [], marker="X", ls="", color="black", ms=8, label="progression"),
-        *([Line2D([], [], marker="D", ls="", color="#f0883e", mec="black", ms=7, label="iUPD, unconfirmed")]
-          if any(p.overall_response == "iUPD" and p.day != s.progression_day for s in order for p in s.points)
-          else []),
-        Line2D([], [], marker=r"$\rightarrow$", ls="", color="black", ms=10, label="no progression yet"),
     ]
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    return fig
+    if any(s.unconfirmed_iupd_days for s in order):
+        handles.append(Line2D([], [], marker="D", ls="", color="#f0883e", mec="black", ms=7, label="iUPD, unconfirmed"))
+    if any(s.death_day is not None for s in order):
+        handles.append(Line2D([], [], marker="s", ls=":", color="black", ms=6, label="death"))
+    if any(s.death_day is None and s.progression_day is None for s in order):
+        handles.append(Line2D([], [], marker=r"$\rightarrow$", ls="", color="black", ms=10, label="no progression yet"))
+    return handles
