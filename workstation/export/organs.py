@@ -37,6 +37,12 @@ _SCT_KEYWORD = {
 _SYNONYMS = {"oesophagus": "esophagus", "adrenal": "adrenal gland", "node": "lymph node"}
 
 
+def is_coded(organ: str) -> bool:
+    """Whether ``organ`` has a SNOMED CT code here (else it is exported under the local scheme, as typed)."""
+    key = organ.strip().lower()
+    return _SYNONYMS.get(key, key) in _SCT_KEYWORD
+
+
 def organ_code(organ: str) -> Code:
     key = organ.strip().lower()
     key = _SYNONYMS.get(key, key)

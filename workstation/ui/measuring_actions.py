@@ -378,6 +378,9 @@ class MeasuringMixin:
             return
         if not self._confirm_low_confidence(p) or not self._confirm_new_on_tracked(p, choice):
             return
+        if isinstance(choice, Role) and not self._confirm_organ(bar.organ()):
+            bar.organ_choice.setFocus()
+            return
         recorded = True
         try:
             m = p.measurement
@@ -498,6 +501,21 @@ class MeasuringMixin:
         self.suggest_at(prop.point_mm, self.current_viewer.slice_index)
         self._intended_lesion = prop.lesion_id
 
+    def _confirm_organ(self, organ: str) -> bool:
+        """An organ neither in the list, nor coded, nor already in this read (a misspelt "livr") is asked about: it
+        would count as an organ of its own for the 2 targets per organ (RECIST 1.1 sec. 4.2)."""
+        from workstation.export.organs import is_coded
+        from workstation.ui.lesion_table import ORGANS
+
+        known = {o.lower() for o in ORGANS}
+        if self.session is not None:
+            known |= {les.organ.strip().lower() for les in self.session.read.lesions.values()}
+        if organ.strip().lower() in known or is_coded(organ):
+            return True
+        return self.confirm(f"'{organ}' is not in the list of organs ({', '.join(ORGANS)}) nor in this read. Record "
+                            "it as an organ of its own? It counts on its own for the rule of at most 2 targets per "
+                            "organ (a misspelt 'livr' would not count with 'liver')", default_no=True)
+
     def _organ_for_declaration(self, role: Role) -> str:
         """The organ the reader chose for a new lesion in the bar on show, else asked for now (never the previous
         lesion's: the hidden bar still holds the organ of the lesion last accepted)."""
@@ -527,6 +545,9 @@ class MeasuringMixin:
         organ = self._organ_for_declaration(role)
         if not organ:
             self.say("no organ chosen: the lesion was not declared")
+            return
+        if not self._confirm_organ(organ):
+            self.say(f"'{organ}' not used: the lesion was not declared")
             return
         # Where the reader last clicked on these images (a lesion the engine could not outline, e.g. in bone), or the
         # middle of the outline waiting, which this declaration takes the place of.
