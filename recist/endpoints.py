@@ -263,6 +263,8 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
     criteria = sorted({str(r.get("criteria")) for r in results})
     if len(criteria) > 1:
         raise ValueError(f"results mix criteria ({', '.join(criteria)}): compute endpoints per criteria")
+    for r in results:
+        _check_dates(r)
     population = [r for r in results if r.get("measurable_disease_at_baseline", True) or not measurable_only]
     counts = {code: 0 for code in _BOR_ORDER}
     for r in population:
@@ -306,9 +308,37 @@ def compute_endpoints(results: Sequence[Mapping[str, Any]], *, measurable_only: 
         "censored_after_gap": {name: [e.subject_id for e in ends if e.end == "censored after a gap"]
                                for name, ends in (("pfs", pfs), ("dor", dor))},
         "pfs_by_subject": [asdict(e) for e in pfs],
-        "warnings": _settings_warning(results),
+        "warnings": _settings_warning(results) + [w for r in results if (w := _date_warning(r))],
         **{name: (None if est is None else survival_to_dict(est)) for name, est in survival.items()},
     }
+
+
+#: A treatment start this long before the baseline scan is more likely a typing error than a trial's schedule (the
+#: baseline scan is usually within 28 days before treatment): warned about, not refused.
+TREATMENT_START_WARNING_DAYS = 365
+
+
+def _check_dates(result: Mapping[str, Any]) -> None:
+    """Refuse subject dates that contradict each other, naming the fields: a death before the treatment start (the
+    engine checks death and last contact against the scans, not against these) or a last contact after the death."""
+    subject = str(result.get("subject_id", "?"))
+    start, death = _date(result, "treatment_start"), _date(result, "death_date")
+    contact = _date(result, "last_contact_date")
+    if death is not None and start is not None and death < start:
+        raise EndpointError(f"subject {subject}: death_date {death} is before treatment_start {start} (the origin of "
+                            "PFS and OS)", subject)
+    if death is not None and contact is not None and contact > death:
+        raise EndpointError(f"subject {subject}: last_contact_date {contact} is after death_date {death} (a subject "
+                            "is not seen alive after death)", subject)
+
+
+def _date_warning(result: Mapping[str, Any]) -> str | None:
+    """A treatment start long before the baseline scan, which PFS and OS count from: to be checked."""
+    start, baseline = _date(result, "treatment_start"), _date(result, "baseline_date")
+    if start is None or baseline is None or (baseline - start).days <= TREATMENT_START_WARNING_DAYS:
+        return None
+    return (f"subject {result.get('subject_id', '?')}: treatment_start {start} is {(baseline - start).days} days "
+            f"before the baseline scan {baseline} (PFS and OS count from it): check the date")
 
 
 def _origin(result: Mapping[str, Any]) -> date:

@@ -107,3 +107,37 @@ def test_the_report_evaluates_the_case_as_given(tmp_path: Path, capsys: pytest.C
     _write(folder / "W2.json", _case("W2", [30, 30, 30], confirmation_min_days=56))
     assert _endpoints(folder, capsys)["orr"]["count"] == 1
     assert _report_orr(folder, tmp_path / "out") == (1, 2)
+
+
+def test_contradictory_dates_are_refused_naming_the_file_and_the_fields(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A death before the treatment start said "<folder>: subject V1: PFS event ... before its origin"; a last contact
+    after the death was accepted. Both are refused naming the file and the fields; a treatment start over a year before
+    the baseline scan is warned about, naming the subject."""
+    folder = tmp_path / "cases"
+    _write(folder / "V1.json", _case("V1", [], treatment_start="2026-01-15", death_date="2026-01-10"))
+    v1 = f"{folder / 'V1.json'}: subject V1: death_date 2026-01-10 is before treatment_start 2026-01-15"
+    assert main(["endpoints", str(folder)]) == 1
+    assert capsys.readouterr().err.startswith(f"recist endpoints: {v1} (the origin of PFS and OS)")
+    assert main(["report", str(folder), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"recist report: {folder / 'V1.json'}: RECIST 1.1: subject V1: death_date")
+    assert "Traceback" not in err
+    (folder / "V1.json").unlink()
+    _write(folder / "V2.json", _case("V2", [30], death_date="2026-04-15", last_contact_date="2026-07-24"))
+    assert main(["endpoints", str(folder)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"recist endpoints: {folder / 'V2.json'}: subject V2: last_contact_date 2026-07-24 is after death_date "
+        "2026-04-15 (a subject is not seen alive after death)")
+    assert main(["report", str(folder), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "V2.json: RECIST 1.1: subject V2: last_contact_date 2026-07-24 is after death_date" in err
+    (folder / "V2.json").unlink()
+    _write(folder / "V3.json", _case("V3", [30], treatment_start="2024-12-01"))
+    warning = ("subject V3: treatment_start 2024-12-01 is 400 days before the baseline scan 2026-01-05 (PFS and OS "
+               "count from it): check the date")
+    assert main(["endpoints", str(folder), "--format", "table"]) == 0
+    assert f"Warning: {warning}" in capsys.readouterr().out
+    assert main(["report", str(folder), "--out", str(tmp_path / "out")]) == 0
+    assert f"recist report: warning: RECIST 1.1: {warning}" in capsys.readouterr().err
+    assert f"<th>Warning</th><td>{warning}</td>" in (tmp_path / "out" / "report.html").read_text()

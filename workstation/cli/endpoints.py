@@ -91,11 +91,14 @@ def run(args: argparse.Namespace) -> int:
                                INVALID_INPUT)
         source[subject] = path
         results.append(r)
-    from recist.endpoints import compute_endpoints  # here: scipy and lifelines load only for this command
+    # here: scipy and lifelines load only for this command
+    from recist.endpoints import EndpointError, compute_endpoints
 
     try:
         out = compute_endpoints(results, measurable_only=not args.all_subjects,
                                 censor_after_gap_days=args.censor_after_gap)
+    except EndpointError as exc:  # a subject's dates: its case file
+        raise CommandError(f"{source.get(str(exc.subject_id), folder)}: {exc}", INVALID_INPUT) from None
     except ValueError as exc:
         raise CommandError(f"{folder}: {exc}", INVALID_INPUT) from None
     out["files_left_out"] = [str(p) for p in left_out]

@@ -67,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"recist report: left out {left_out_text(left_out)}", file=sys.stderr)
     for line in undecided_central_reads(reads):
         print(line, file=sys.stderr)
+    sources: dict[str, list[str]] = {}
+    for path, read in found.reads:
+        sources.setdefault(read.subject_id, []).append(str(path))
     with staged_output(args.out, scope=_scope(reads), own_top_level=REPORT_FILES) as staged:
-        _report(args, reads, staged.path, cases=found.cases, left_out=left_out)
+        _report(args, reads, staged.path, cases=found.cases, left_out=left_out, sources=sources)
         into_place(staged)
     print(f"report on {len({r.subject_id for r in reads})} subject(s) written to {args.out}", file=sys.stderr)
     return 0
@@ -126,14 +129,18 @@ def left_out_text(files: list[str]) -> str:
 
 
 def _report(args: argparse.Namespace, reads: list[Any], into: Path, cases: dict[str, dict[str, Any]] | None = None,
-            left_out: list[str] | None = None) -> None:
-    """The report, written into ``into`` (the staging folder: a report that fails leaves nothing in --out)."""
+            left_out: list[str] | None = None, sources: dict[str, list[str]] | None = None) -> None:
+    """The report, written into ``into`` (the staging folder: a report that fails leaves nothing in --out). A subject
+    at fault is named with its files (``sources``: subject -> the files its reads came from)."""
     from workstation.report.build import ReportError, build_report
 
     try:
         files = build_report(reads, into, title=args.title, cases=cases, left_out=left_out or [],
                              censor_after_gap_days=args.censor_after_gap)
-    except (ReportError, OSError) as exc:
+    except ReportError as exc:
+        where = ", ".join(dict.fromkeys((sources or {}).get(str(exc.subject_id), [])))
+        raise CommandError(f"{where + ': ' if where else ''}{exc}; nothing was written to {args.out}") from None
+    except OSError as exc:
         raise CommandError(f"{exc}; nothing was written to {args.out}") from None
     except Exception as exc:  # last resort, as `workstation.cli.main`, once the staging folder is gone
         raise CommandError(

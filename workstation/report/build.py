@@ -29,7 +29,11 @@ KM_METHOD_SHORT = ("Kaplan-Meier (lifelines); median: midpoint where S(t) = 0.5 
 
 
 class ReportError(ValueError):
-    """Reads the report cannot be built from; the message names the subject."""
+    """Reads the report cannot be built from; the message names the subject (``subject_id``, where one is at fault)."""
+
+    def __init__(self, message: str, subject_id: str | None = None) -> None:
+        super().__init__(message)
+        self.subject_id = subject_id
 
 
 @dataclass
@@ -70,7 +74,7 @@ def _evaluate(
         except (CaseError, ValueError) as exc:
             if r.read_id in optional:
                 continue
-            raise ReportError(f"subject {r.subject_id} ({r.reader}, {r.criteria}): {exc}") from None
+            raise ReportError(f"subject {r.subject_id} ({r.reader}, {r.criteria}): {exc}", r.subject_id) from None
     return out
 
 
@@ -87,7 +91,7 @@ def _sections(evaluated: Sequence[tuple[Read, dict[str, Any]]], gap_days: int | 
         try:
             endpoints = compute_endpoints([res for _, res in items], censor_after_gap_days=gap_days)
         except ValueError as exc:
-            raise ReportError(f"{criteria}: {exc}") from None
+            raise ReportError(f"{criteria}: {exc}", getattr(exc, "subject_id", None)) from None
         subjects = [subject_result(read, res) for read, res in items]
         s = CriteriaSection(criteria, subjects, endpoints)
         name = criteria
