@@ -66,10 +66,9 @@ def test_a_refused_accept_leaves_no_orphan_mask(qtbot, db_window):
     _wait_pending(qtbot, w)
     w.accept_pending()
     kept = masks(w)
-    w.store.sign(w.session.read, 0, password=PASSWORD, meaning="I am the author of this read")
-
     _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
     _wait_pending(qtbot, w)
+    w.store.sign(w.session.read, 0, password=PASSWORD, meaning="I am the author of this read")  # while it waits
     w.accept_pending()  # the timepoint is signed: refused, and the outline written for it is deleted
     assert "signed" in w.statusBar().currentMessage() and "T2" not in w.session.read.lesions
     assert masks(w) == kept and w.pending is not None  # the suggestion still waits (e.g. for an amendment)

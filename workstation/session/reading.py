@@ -163,6 +163,17 @@ class ReadingSession:
         lesion = self.read.lesions.get(lesion_id or "")
         return out | ({lesion.first_timepoint} if lesion is not None else set())
 
+    def edit_refused_here(self) -> str | None:
+        """Why nothing can be recorded at the current timepoint now (a read open for viewing only, a signed timepoint
+        not being amended), or None: said before the engine is run for a measurement that could not be accepted."""
+        if self.view_only:
+            return self.view_only
+        try:
+            self._check_signed({self.current_timepoint})
+        except SessionError as exc:
+            return str(exc)
+        return None
+
     def _check_signed(self, touched: set[int]) -> None:
         for i in sorted(touched):
             tp = self.read.timepoints[i]

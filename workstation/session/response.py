@@ -25,6 +25,8 @@ class CriteriaResponse:
 class ResponseSummary:
     recist: CriteriaResponse
     irecist: CriteriaResponse
+    #: timepoint label -> the lesions declared by then that it does not assess yet (its response may still change)
+    unassessed: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _readable(read: Read) -> Read:
@@ -59,5 +61,18 @@ def evaluate(read: Read, criteria: str) -> CriteriaResponse:
     return out
 
 
+def unassessed(read: Read) -> dict[str, list[str]]:
+    """For each timepoint read so far, the lesions declared by then that it leaves out (not "not evaluated": a
+    status the reader chose), e.g. a new lesion seen at the last visit and not looked at yet here."""
+    out: dict[str, list[str]] = {}
+    for k, tp in enumerate(read.timepoints):
+        if not tp.assessments:
+            continue
+        missing = [lid for lid, les in read.lesions.items() if les.first_timepoint <= k and lid not in tp.assessments]
+        if missing:
+            out[tp.label] = missing
+    return out
+
+
 def summarize(read: Read) -> ResponseSummary:
-    return ResponseSummary(evaluate(read, "RECIST 1.1"), evaluate(read, "iRECIST"))
+    return ResponseSummary(evaluate(read, "RECIST 1.1"), evaluate(read, "iRECIST"), unassessed(read))

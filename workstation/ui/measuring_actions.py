@@ -106,8 +106,9 @@ class MeasuringMixin:
     def suggest_at(self, point: tuple[float, float, float], slice_index: int) -> None:
         """A click on a lesion: show at once that the engine is working, run it in a worker."""
         s = self.session
-        if s is not None and s.view_only:  # e.g. a subject locked for analysis: no measurement to accept
-            self.say(s.view_only)
+        refused = s.edit_refused_here() if s is not None else None
+        if refused is not None:  # a subject locked for analysis, a signed timepoint: no measurement to accept
+            self.say(refused)
             return
         volume = self.volume(s.current_timepoint) if s else None
         if s is None or volume is None:

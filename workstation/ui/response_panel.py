@@ -81,6 +81,12 @@ def _new_targets(row: dict[str, Any]) -> str:
     return f"{'—' if total is None else f'{float(total):.1f}'} ({', '.join(map(str, ids))})"
 
 
+def _dated(c: CriteriaResponse) -> str:
+    """The date progression dates from, with the label of its timepoint: "2026-04-20 (week 12)"."""
+    label = next((str(t.get("label")) for t in c.timepoints if t.get("date") == c.date_of_progression), "")
+    return f"{c.date_of_progression} ({label})" if label else str(c.date_of_progression)
+
+
 def _pct(v: Any) -> str:
     return "" if v is None else f"{float(v):+.1f} %"
 
@@ -150,6 +156,11 @@ class ResponsePanel(QTabWidget):
             f"Best overall response: RECIST 1.1 <b>{r.best_overall_response or '—'}</b> · iRECIST "
             f"<b>{i.best_overall_response or '—'}</b>"
         )
+        # where progression dates from: an equivocal new lesion confirmed later backdates it (RECIST 1.1 sec. 4.3.5),
+        # which the rows alone show only as a greyed response
+        dated = [f"{c.criteria} {self.text_filter(_dated(c))}" for c in (r, i) if c.date_of_progression and not c.error]
+        if dated:
+            bor += " · progression dated " + ", ".join(html.escape(d) for d in dated)
         # why: an unconfirmed PR leaves the best response SD, which the timepoint rows alone do not say
         reasons = [f"{c.criteria}: {self.text_filter(c.best_reason)}" for c in (r, i) if c.best_reason and not c.error]
         why = f"<br><span style='color:#707070'>{html.escape(reasons[0])}</span>" if reasons else ""
@@ -177,8 +188,10 @@ class ResponsePanel(QTabWidget):
                 self.text_filter(str(ti.get("reason", ""))),
             ]
             after = {7: _after_progression(tr, r.date_of_progression), 8: _after_progression(ti, i.date_of_progression)}
+            missing = summary.unassessed.get(str(values[0]), [])
             for col, text in enumerate(values):
-                item = QTableWidgetItem(text)
+                incomplete = col in (7, 8) and missing and text != "—"  # a lesion left out may change it (to PD)
+                item = QTableWidgetItem(f"{text} (incomplete)" if incomplete else text)
                 if col in (7, 8) and after[col]:  # as assessed then, but not a response: grey, never green
                     item.setForeground(pg.mkColor("#9e9e9e"))
                     f = item.font()
@@ -195,6 +208,9 @@ class ResponsePanel(QTabWidget):
                     item.setToolTip(values[10 if col == 7 else 11])  # why, without scrolling to the reason column
                 if col >= 10:
                     item.setToolTip(text)
+                if col in (7, 8) and missing:
+                    item.setToolTip(f"{', '.join(missing)} not assessed at this visit yet: this response may still "
+                                    f"change. {item.toolTip()}")
                 self.table.setItem(row, col, item)
 
     def show_curves(self, curves: list[SubjectCurve], current: str | None) -> None:
