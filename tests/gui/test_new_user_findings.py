@@ -475,10 +475,8 @@ def test_a_waiting_outline_declared_a_non_target_and_found_again_at_follow_up(qt
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
     qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
     w.session.select_lesion("NT1")
-    QTest.keyClick(w, Qt.Key.Key_G)
-    _wait_pending(qtbot, w, organ=None)
-    assert w.decision_bar.choice() == "NT1" and "non-target: present" in w.decision_bar.lesion_choice.currentText()
-    QTest.keyClick(w, Qt.Key.Key_Return)
+    QTest.keyClick(w, Qt.Key.Key_G)  # a non-target is seen, not measured: G records it at once, no outline waits
+    assert w.pending is None and "NT1 present at the proposed position" in w.statusBar().currentMessage()
     at_week6 = w.session.read.timepoints[1].assessments["NT1"]
     assert at_week6.status is LesionStatus.PRESENT and at_week6.point_mm is not None and not at_week6.measurements
     assert [lid for lid in w.session.read.lesions if lid.startswith("N") and lid != "NT1"] == []  # no new lesion
@@ -488,9 +486,7 @@ def test_a_waiting_outline_declared_a_non_target_and_found_again_at_follow_up(qt
     assert w.session.read.timepoints[1].assessments["NT1"].point_mm == at_week6.point_mm
     w.session.select_lesion("NT1")
     QTest.keyClick(w, Qt.Key.Key_G)
-    _wait_pending(qtbot, w, organ=None)
-    assert "non-target: unequivocal progression" in w.decision_bar.lesion_choice.currentText()
-    QTest.keyClick(w, Qt.Key.Key_Return)
+    assert "NT1 unequivocal progression at the proposed position" in w.statusBar().currentMessage()
     assert w.session.read.timepoints[1].assessments["NT1"].status is LesionStatus.UNEQUIVOCAL_PROGRESSION
 
 

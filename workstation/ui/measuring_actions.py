@@ -499,6 +499,18 @@ class MeasuringMixin:
             self.say(f"no proposed position for {s.selected_lesion} at this timepoint")
             return
         self.current_viewer.center_on(prop.point_mm)
+        if s.read.lesions[prop.lesion_id].role is Role.NON_TARGET:
+            # a non-target is seen, not measured: no outline to wait for (an ascites outline leaked into the stomach
+            # and warned at length)
+            try:
+                status = non_target_seen_status(s, prop.lesion_id)
+                s.set_status(prop.lesion_id, status, point=prop.point_mm)
+            except SessionError as exc:
+                self.say(str(exc))
+                return
+            self.say(f"{prop.lesion_id} {status.value.replace('_', ' ')} at the proposed position (right-click it, or "
+                     "the status box, for another status)")
+            return
         self.suggest_at(prop.point_mm, self.current_viewer.slice_index)
         self._intended_lesion = prop.lesion_id
 
