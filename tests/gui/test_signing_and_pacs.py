@@ -202,3 +202,16 @@ def test_a_study_of_the_subject_being_read_joins_its_read(qtbot, window, tmp_pat
     window.go_to_timepoint(1)
     qtbot.waitUntil(lambda: window.volume(1) is not None, timeout=10000)
     assert window.current_viewer.volume.shape[0] == 3
+
+
+def test_signing_out_of_order_or_again_is_said_before_the_password_is_asked(qtbot, db_window, monkeypatch):
+    """The radiologist's finding: "sign 'baseline' first" came only after the password was typed."""
+    from workstation.ui import review
+
+    w = db_window
+    _open(qtbot, w)
+    asked: list[object] = []
+    monkeypatch.setattr(review.SignatureDialog, "exec", lambda dialog: asked.append(dialog) or 0)
+    w.go_to_timepoint(1)
+    w.sign_timepoint()
+    assert not asked and "timepoints are signed in order: sign baseline first" in w.statusBar().currentMessage()

@@ -244,6 +244,13 @@ class ReadActionsMixin:
 
         tp = s.current_timepoint
         what = self.timepoint_title()
+        if s.timepoint.signed:
+            self.say(f"{s.timepoint.label} is already signed")
+            return
+        unsigned = [t.label for t in s.read.timepoints[:tp] if not t.signed]
+        if unsigned:  # said before the password is typed (the store refuses it too)
+            self.say(f"timepoints are signed in order: sign {unsigned[0]} first")
+            return
 
         def do_sign(password: str, meaning: str) -> None:
             sign(s.read, tp, password=password, meaning=meaning)
