@@ -240,3 +240,16 @@ def test_a_measured_new_lesion_judged_equivocal_keeps_its_place():
     assert a.status is LesionStatus.EQUIVOCAL and a.measurements == []
     assert a.point_mm == pytest.approx((5.85, 0.0, 10.0))
 
+
+
+def test_a_bone_target_is_within_the_rules_but_cautioned():
+    """The radiologist's finding: a click on a sclerotic bone lesion gave a confident target; RECIST 1.1 sec. 3.1.2
+    measures bone only by a soft-tissue component (a blastic lesion is non-measurable)."""
+    s = ReadingSession(_read())
+    t1 = s.add_lesion(Role.TARGET, "bone")
+    s.record_measurement(t1, _m(25.0))
+    t2 = s.add_lesion(Role.TARGET, "liver")
+    s.record_measurement(t2, _m(25.0))
+    found = check_baseline(s.read, 5.0)
+    assert found[t1].ok and found[t1].caution.startswith("bone: a target only by its soft-tissue component")
+    assert found[t2].ok and found[t2].caution == ""

@@ -18,6 +18,13 @@ class RuleFinding:
     lesion_id: str
     ok: bool
     reason: str
+    #: a rule the numbers cannot check, for the reader to look at (a bone target), "" when none
+    caution: str = ""
+
+
+#: RECIST 1.1 sec. 3.1.2: bone lesions are measurable only by a soft-tissue component
+BONE_CAUTION = ("bone: a target only by its soft-tissue component (>= 10 mm, lytic or mixed lesion, measured on CT or "
+                "MRI); a blastic lesion is non-measurable, a non-target (RECIST 1.1 sec. 3.1.2)")
 
 
 def check_baseline(read: Read, slice_thickness_mm: float | None) -> dict[str, RuleFinding]:
@@ -48,6 +55,7 @@ def check_baseline(read: Read, slice_thickness_mm: float | None) -> dict[str, Ru
         else:
             problems[lesion_id].append(verdict.reason)
     return {
-        lid: RuleFinding(lid, not problems[lid], "; ".join(problems[lid]) or fine.get(lid, "measurable target"))
-        for lid, _, _ in targets
+        lid: RuleFinding(lid, not problems[lid], "; ".join(problems[lid]) or fine.get(lid, "measurable target"),
+                         BONE_CAUTION if organ.strip().lower() in ("bone", "bones") and not is_node else "")
+        for lid, organ, is_node in targets
     }

@@ -38,6 +38,13 @@ _STATUS_TEXT = {
 FIXED_COLUMNS = ("Lesion", "Role", "Organ", "Node")
 
 
+def _finding_text(finding: RuleFinding) -> str:
+    """✗ a rule broken; ⚠ within the rules, with something to check (a bone target); ✓ fine; then why."""
+    if not finding.ok:
+        return f"✗ {finding.reason}"
+    return f"⚠ {finding.caution}; {finding.reason}" if finding.caution else f"✓ {finding.reason}"
+
+
 def cell_text(session: ReadingSession, lesion_id: str, tp_index: int) -> str:
     a = session.assessment(lesion_id, tp_index)
     if a is None:
@@ -100,7 +107,7 @@ class LesionTable(QTableWidget):
                 values = [lesion_id, lesion.role.value, lesion.organ, "yes" if lesion.is_node else ""]
                 values += [cell_text(session, lesion_id, t) for t in range(len(tps))]
                 finding = findings.get(lesion_id)
-                values.append("" if finding is None else ("✓ " if finding.ok else "✗ ") + finding.reason)
+                values.append("" if finding is None else _finding_text(finding))
                 for col, text in enumerate(values):
                     item = QTableWidgetItem(text)
                     item.setData(Qt.ItemDataRole.UserRole, lesion_id)
@@ -108,9 +115,9 @@ class LesionTable(QTableWidget):
                         f = item.font()
                         f.setBold(True)
                         item.setFont(f)
-                    if finding is not None and not finding.ok and col == len(values) - 1:
-                        item.setForeground(QBrush(QColor("#d9534f")))
-                        item.setToolTip(finding.reason)
+                    if finding is not None and (not finding.ok or finding.caution) and col == len(values) - 1:
+                        item.setForeground(QBrush(QColor("#d9534f" if not finding.ok else "#c77c02")))
+                        item.setToolTip(f"{finding.caution}; {finding.reason}" if finding.caution else finding.reason)
                     self.setItem(row, col, item)
                 if lesion_id == session.selected_lesion:
                     self.selectRow(row)
