@@ -144,7 +144,8 @@ def unclosed(mask: npt.NDArray[np.bool_], box: CropBox, volume_shape: tuple[int,
     return touches_border(mask, box, volume_shape) or touches_image_edge(mask, box, volume_shape)
 
 
-EDGE_WARNING = "the outline reaches the edge of the images (a lesion cut by the scan, or a leak): check it"
+EDGE_WARNING = ("the outline reaches the edge of the images: a lesion cut by the scan, a structure that runs beyond it "
+                "(a vessel, bowel, the spine: not a lesion), or a leak: check it")
 
 
 def lesion_box(
