@@ -177,7 +177,7 @@ def _summary_page(title: str, section: CriteriaSection, subtitle: str) -> Figure
     counts = "   ".join(f"{c} {n}" for c, n in e["best_overall_response_counts"].items())
     rows.insert(3, ("Best overall response", counts))
     for label, value in rows:  # wrapped to their columns (methods and subject lists run long)
-        labels, values = textwrap.wrap(label, 34), textwrap.wrap(value, 88) or [""]
+        labels, values = textwrap.wrap(label, 34), textwrap.wrap(value, 84) or [""]
         for n in range(max(len(labels), len(values))):
             fig.text(0.1, y, labels[n] if n < len(labels) else "", fontsize=8)
             fig.text(0.36, y, values[n] if n < len(values) else "", fontsize=8)
@@ -330,9 +330,10 @@ def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial
     subtitle = (f"{_count(len({r.subject_id for r in chosen}), 'subject')}; generated "
                 f"{(generated or date.today()).isoformat()}; one read per subject and criteria (adjudicated, else "
                 f"first central reader, else site){other}.")
-    if left_out:
+    if left_out:  # named in full in report.html (a long list would run over the PDF page's heading)
         subtitle += (f" Left out: {_count(len(left_out), 'JSON file')} that {'is' if len(left_out) == 1 else 'are'} "
-                     f"not read or case files ({', '.join(left_out)}).")
+                     "not read or case files")
+    named = f"{subtitle} ({', '.join(left_out)})." if left_out else subtitle
     total = sum(len(s.figures) for s in sections) + 2
     done = 0
     files = ReportFiles(html=out / "report.html", pdf=out / "report.pdf",
@@ -340,7 +341,7 @@ def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial
     images: dict[str, bytes] = {}
     with PdfPages(out / "report.pdf") as pdf:
         for s in sections:
-            pdf.savefig(_summary_page(title, s, subtitle))
+            pdf.savefig(_summary_page(title, s, f"{subtitle} (named in report.html)." if left_out else subtitle))
             for fig_slug, _, fig in s.figures:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
@@ -353,7 +354,7 @@ def build_report(reads: Sequence[Read], out_dir: str | Path, title: str = "Trial
                 done += 1
                 report(progress, done, total, key)
         pdf.infodict()["Title"] = title
-    files.html.write_text(_html(title, subtitle, sections, images), encoding="utf-8")
+    files.html.write_text(_html(title, named, sections, images), encoding="utf-8")
     files.csv = _csv(out, sections)
     report(progress, total, total, "done")
     return files
