@@ -8,6 +8,7 @@ patient mm.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QResizeEvent
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -25,6 +26,9 @@ from workstation.ui.mm_text import mm
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 Point = tuple[float, float, float]
+
+#: behind the texts on the image (style sheet): a dark box, readable on a bright image
+TEXT_BACKGROUND = "background: rgba(0, 0, 0, 165); border-radius: 3px;"
 
 #: (width, level) in HU.
 PRESETS: dict[str, tuple[float, float]] = {
@@ -36,12 +40,24 @@ PRESETS: dict[str, tuple[float, float]] = {
 }
 
 
+#: a window/level this close (HU) to a preset's is that preset (the corner shows whole HU)
+_PRESET_TOLERANCE_HU = 0.5
+
+
+def preset_name(width: float, level: float) -> str | None:
+    """The preset whose window these values are, or None for a window of the reader's own (after a drag)."""
+    for name, (w, lv) in PRESETS.items():
+        if abs(width - w) <= _PRESET_TOLERANCE_HU and abs(level - lv) <= _PRESET_TOLERANCE_HU:
+            return name
+    return None
+
+
 #: keys the viewer handles itself (listed in Help > Keyboard shortcuts with the window's actions)
 VIEWER_KEYS = (
     ("Wheel, ↑ ↓", "previous / next slice"),
     ("PgUp PgDn", "10 slices back / forward"),
     ("Home End", "first / last slice"),
-    ("+ -, Ctrl+wheel", "zoom in / out"),
+    ("+ -, Ctrl+wheel", "zoom in / out about the cursor (keys: else the selected lesion, else the middle)"),
     ("middle drag", "pan"),
     ("right drag", "window / level"),
 )
@@ -101,6 +117,7 @@ class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
     def wheelEvent(self, ev: Any, axis: Any = None) -> None:
         if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
             super().wheelEvent(ev, axis)  # zoom about the cursor
+            self.viewer.zoom_changed.emit(self.viewer.mm_per_pixel())
             return
         delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
         self.viewer.step(-1 if delta > 0 else 1)
@@ -146,6 +163,8 @@ class SliceViewer(QWidget):
     #: an end point of the pending measurement was dragged: ("long"|"short", 0|1, new patient point)
     endpoint_moved = pyqtSignal(str, int, object)
     window_changed = pyqtSignal(float, float)
+    #: the reader zoomed (keys, Ctrl+wheel): millimetres per screen pixel now (`set_zoom`, `link_zoom`)
+    zoom_changed = pyqtSignal(float)
 
     def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -164,6 +183,11 @@ class SliceViewer(QWidget):
         self._outline: npt.NDArray[np.bool_] | None = None  # 2-D axial mask on `_outline_k`
         self._outline_k = -1
         self._draft: list[tuple[Point, Point]] = []  # bidirectional tool: long axis drawn, short axis pending
+        #: the point the reader last dealt with (selected lesion, click, measurement): what + and - zoom about when
+        #: the mouse is not over the image
+        self._focus_point: Point | None = None
+        #: where the mouse is over the view now (scene coordinates); None once it has left
+        self._hover: QPointF | None = None
 
         self.view = pg.GraphicsView()
         self.view.setBackground("k")
@@ -199,22 +223,30 @@ class SliceViewer(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
-        style = "color: #e8e8e8; background: transparent; font-size: 11px;"
+        # a dark, semi-transparent box behind every text on the image: readable on a bright image (bone window, a
+        # contrast-filled vessel) as on air; a label with no text is hidden, so no empty box is left on the image
         self.corner = {name: QLabel(self.view) for name in ("tl", "tr", "bl", "br")}
         self.edge = {name: QLabel(self.view) for name in ("left", "right", "top", "bottom")}
-        for lab in (*self.corner.values(), *self.edge.values()):
-            lab.setStyleSheet(style)
-            lab.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        for lab in self.corner.values():
+            lab.setStyleSheet(f"color: #e8e8e8; {TEXT_BACKGROUND} padding: 1px 3px; font-size: 11px;")
         for lab in self.edge.values():
-            lab.setStyleSheet("color: #ffb347; background: transparent; font-weight: bold; font-size: 13px;")
+            lab.setStyleSheet(f"color: #ffb347; {TEXT_BACKGROUND} padding: 0px 3px; font-weight: bold; font-size: 13px")
+        for lab in (*self.corner.values(), *self.edge.values()):
+            lab.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            lab.setVisible(False)
         #: where the mouse was last seen over the image (scene coordinates), for the readout after a slice change
         self._last_mouse: QPointF | None = None
-        self.view.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.view.scene().sigMouseMoved.connect(self._mouse_seen)
+        viewport = self.view.viewport()
+        if viewport is not None:  # the mouse leaving the view: + and - no longer zoom about where it was
+            viewport.installEventFilter(self)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(240, 240)
 
     # ---- state -------------------------------------------------------------------------------------------------
     def set_volume(self, volume: Volume | None, slice_index: int | None = None) -> None:
+        if volume is not self.volume:
+            self._focus_point = None
         self.volume = volume
         self._outline = None
         self._marks_cache = None
@@ -288,6 +320,8 @@ class SliceViewer(QWidget):
         """The measurement being decided on: editable end points, and the engine's outline on its slice."""
         self._pending_long, self._pending_short = long_axis, short_axis
         self._outline, self._outline_k = outline, outline_slice
+        if long_axis is not None:
+            self._focus_point = _middle(long_axis)
         self._build_pending_items()
         self._draw_overlays()
 
@@ -296,6 +330,7 @@ class SliceViewer(QWidget):
         very edge), so that accepting or selecting a lesion on screen does not move the image (zoom kept)."""
         if self.volume is None:
             return
+        self._focus_point = (float(point[0]), float(point[1]), float(point[2]))
         k, j, i = (float(x) for x in self.volume.patient_to_voxel(point))
         _, rows, cols = self.volume.shape
         self.cursor_voxel[1] = int(np.clip(round(j), 0, rows - 1))
@@ -489,6 +524,7 @@ class SliceViewer(QWidget):
                 return
 
     def _set_label(self, label: QLabel, text: str) -> bool:
+        label.setVisible(bool(text))  # an empty label would leave its dark box on the image
         if label.text() == text:
             return False
         label.setText(text)
@@ -500,7 +536,9 @@ class SliceViewer(QWidget):
         v = self.volume
         c, e = self.corner, self.edge
         changed = self._set_label(c["tl"], self.title + (f"\n{self.loading_text}" if self.loading_text else ""))
-        changed |= self._set_label(c["tr"], f"W {self.width_hu:.0f}  L {self.level_hu:.0f}")
+        preset = preset_name(self.width_hu, self.level_hu)  # named only while the values are the preset's
+        wl = f"W {self.width_hu:.0f}  L {self.level_hu:.0f}" + (f"  {preset.lower()}" if preset else "")
+        changed |= self._set_label(c["tr"], wl)
         if v is None:
             changed |= self._set_label(c["bl"], "no images")
             for lab in e.values():
@@ -549,20 +587,91 @@ class SliceViewer(QWidget):
         self._place_labels()
 
     # ---- input ---------------------------------------------------------------------------------------------------
+    def _mouse_seen(self, scene_pos: QPointF) -> None:
+        """The mouse moved over the view: where it is now (what + and - zoom about), and the readout there."""
+        inside = self.volume is not None and self.vb.sceneBoundingRect().contains(scene_pos)
+        self._hover = QPointF(scene_pos) if inside else None
+        self._mouse_moved(scene_pos)
+
     def _mouse_moved(self, scene_pos: QPointF) -> None:
+        """The readout of the voxel at ``scene_pos`` (the mouse, or where it was last seen after a slice change)."""
         if self.volume is None or not self.vb.sceneBoundingRect().contains(scene_pos):
             return
         self._last_mouse = QPointF(scene_pos)
         p = self.vb.mapSceneToView(scene_pos)
         k, j, i = (round(x) for x in self._view_to_voxel(p.x(), p.y()))
+        br = self.corner["br"]
         if not self.volume.contains_voxel((k, j, i)):
-            self.corner["br"].setText("")
+            br.setText("")
         else:
             hu = float(self.volume.array[k, j, i])
             x, y, z = self.view_to_patient(p.x(), p.y())
-            self.corner["br"].setText(f"({x:.1f}, {y:.1f}, {z:.1f}) mm   {hu:.0f} HU")
-        self.corner["br"].adjustSize()
+            br.setText(f"({x:.1f}, {y:.1f}, {z:.1f}) mm   {hu:.0f} HU")
+        br.setVisible(bool(br.text()))
+        br.adjustSize()
         self._place_readout()
+
+    def eventFilter(self, a0: QObject | None, a1: QEvent | None) -> bool:
+        if a1 is not None and a1.type() == QEvent.Type.Leave:
+            self._hover = None
+        return super().eventFilter(a0, a1)
+
+    # ---- zoom ----------------------------------------------------------------------------------------------------
+    def mm_per_pixel(self) -> float:
+        """The zoom: millimetres of the image per screen pixel (the view keeps the image's aspect)."""
+        width = float(self.vb.width())
+        return float(self.vb.viewRect().width()) / width if width > 0 else 0.0
+
+    def _image_rect(self) -> QRectF:
+        """The image's extent in view coordinates (mm)."""
+        return self.image.mapRectToParent(self.image.boundingRect())  # type: ignore[no-any-return]
+
+    def _plane_view_of(self, point: Point) -> tuple[float, float]:
+        """Where a patient point falls in the plane shown (view mm), whichever slice it is on."""
+        assert self.volume is not None
+        k, j, i = (float(v) for v in self.volume.patient_to_voxel(point))
+        if self.plane is Plane.AXIAL:
+            return self._voxel_to_view(j, i)
+        row = (self.volume.shape[0] - 1 - k) if self._flip_rows() else k
+        sy, sx = self._plane_spacing()
+        col = i if self.plane is Plane.CORONAL else j
+        return (col + 0.5) * sx, (row + 0.5) * sy
+
+    def _zoom_anchor(self, use_cursor: bool = True) -> QPointF | None:
+        """What the keys zoom about (view mm): the cursor when it is over the image, else the point the reader last
+        dealt with (selected lesion, click, measurement) when it is in view, else None (the middle of the view)."""
+        if self.volume is None:
+            return None
+        if use_cursor and self._hover is not None and self.vb.sceneBoundingRect().contains(self._hover):
+            p = self.vb.mapSceneToView(self._hover)
+            if self._image_rect().contains(p):
+                return QPointF(p)
+        if self._focus_point is not None:
+            x, y = self._plane_view_of(self._focus_point)
+            if self.vb.viewRect().contains(QPointF(x, y)):
+                return QPointF(x, y)
+        return None
+
+    def zoom(self, factor: float) -> None:
+        """Zoom in (``factor`` > 1) or out about `_zoom_anchor`, as + and - do."""
+        s = 1.0 / float(factor)
+        self.vb.scaleBy((s, s), center=self._zoom_anchor())
+        self.zoom_changed.emit(self.mm_per_pixel())
+
+    def set_zoom(self, mm_per_pixel: float) -> None:
+        """Show the image at ``mm_per_pixel`` (another viewer's zoom), about the point the reader last dealt with
+        here, else the middle; no `zoom_changed` (two linked viewers would answer each other)."""
+        now = self.mm_per_pixel()
+        if self.volume is None or now <= 0 or mm_per_pixel <= 0 or abs(mm_per_pixel / now - 1.0) < 1e-6:
+            return
+        s = mm_per_pixel / now
+        self.vb.scaleBy((s, s), center=self._zoom_anchor(use_cursor=False))
+
+    def link_zoom(self, other: SliceViewer, when: Callable[[], bool] = lambda: True) -> None:
+        """Zoom ``other`` with this viewer and this one with ``other`` (the same mm per pixel), while ``when()``
+        (e.g. the window's 'keep in step' box) says so."""
+        self.zoom_changed.connect(lambda z: other.set_zoom(z) if when() else None)
+        other.zoom_changed.connect(lambda z: self.set_zoom(z) if when() else None)
 
     def _place_readout(self) -> None:
         """The cursor readout, bottom right; above the slice's text where the two would meet (a narrow viewer, as the
@@ -588,7 +697,8 @@ class SliceViewer(QWidget):
             return
         self.cursor_voxel[1], self.cursor_voxel[2] = round(j), round(i)
         if self.tool is Tool.MEASURE:
-            self.clicked.emit(self.view_to_patient(x, y), self.cursor_voxel[0])
+            self._focus_point = self.view_to_patient(x, y)
+            self.clicked.emit(self._focus_point, self.cursor_voxel[0])
 
     def _drag_window(self, dx: float, dy: float) -> None:
         scale = max(self.width_hu, 50.0) / 300.0
@@ -609,6 +719,7 @@ class SliceViewer(QWidget):
         short_axis = seg if self._draft else None
         self._draft = []
         self.draft_item.setData([], [])
+        self._focus_point = _middle(long_axis)
         self.line_drawn.emit(long_axis, short_axis, self.cursor_voxel[0])
 
     def keyPressEvent(self, a0: QKeyEvent | None) -> None:
@@ -628,11 +739,16 @@ class SliceViewer(QWidget):
         elif key == Qt.Key.Key_End and self.volume is not None:
             self.set_slice(self.volume.shape[0] - 1)
         elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.vb.scaleBy((0.8, 0.8))
+            self.zoom(1.25)
         elif key == Qt.Key.Key_Minus:
-            self.vb.scaleBy((1.25, 1.25))
+            self.zoom(0.8)
         else:
             super().keyPressEvent(a0)
+
+
+def _middle(segment: tuple[Point, Point]) -> Point:
+    a, b = segment
+    return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2)
 
 
 def _outline_rgba(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
