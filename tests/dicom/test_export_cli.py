@@ -261,3 +261,25 @@ def test_an_sdtm_export_of_another_subject_or_study_does_not_replace_one_in_the_
     both = [str(case("S1")), str(case("S2"))]
     assert main(["export", "sdtm", *both, "--out", str(out), "--study-id", "TIL01"]) == 0  # more reads: fine
     assert "TIL01-S2" in (out / "sdtm" / "tu.csv").read_text()
+
+
+def test_export_takes_the_case_files_the_report_and_endpoints_take(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A case file holding a list of cases, and a follow-up without 'lesions' (nothing recorded), were passed over by
+    `recist export` (the biostatistician's finding, fixed in the report and endpoints, left in export and import);
+    other JSON files in the folder are named as left out."""
+    base = {"label": "baseline", "date": "2026-01-05",
+            "lesions": [{"id": "T1", "role": "target", "organ": "liver", "diameter_mm": 30}]}
+    cases = [{"subject_id": f"Q{n}", "criteria": "RECIST 1.1", "timepoints": [
+        base, {"label": "week 6", "date": "2026-02-16", "lesions": [{"id": "T1", "diameter_mm": 20}]}]}
+        for n in (1, 2)]
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "site01.json").write_text(json.dumps(cases), encoding="utf-8")
+    (folder / "K3.json").write_text(json.dumps({"subject_id": "K3", "timepoints": [
+        base, {"label": "week 6", "date": "2026-02-16"}]}), encoding="utf-8")
+    (folder / "trial.json").write_text(json.dumps({"subjects": []}), encoding="utf-8")
+    assert main(["export", "csv", str(folder), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "3 read(s)" in err and "left out 1 JSON file(s) that are no read or case file" in err
+    assert "trial.json" in err

@@ -110,7 +110,7 @@ def _headers(folders: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workstation.export.read_json import ReadFileError, collect_reads
+    from workstation.export.read_json import ReadFileError, collect_report_inputs
 
     if args.reads and args.db:
         raise CommandError("give either READS or --db, not both")
@@ -121,9 +121,14 @@ def run(args: argparse.Namespace) -> int:
     if args.subject:
         raise CommandError("--subject selects subjects in the database; use it with --db")
     try:
-        found = collect_reads(args.reads)
+        collected = collect_report_inputs(args.reads)
     except ReadFileError as exc:
         raise CommandError(str(exc)) from None
+    found = collected.reads
+    if collected.left_out:  # JSON files in the folders given that are no read or case file: said, never silent
+        names = ", ".join(str(f) for f in collected.left_out[:5]) + (" ..." if len(collected.left_out) > 5 else "")
+        print(f"left out {len(collected.left_out)} JSON file(s) that are no read or case file: {names}",
+              file=sys.stderr)
     if not found:
         raise CommandError("no read or case file found in " + ", ".join(args.reads))
     reads = [r for _, r in found]

@@ -409,25 +409,10 @@ def hidden_under(path: Path, root: Path) -> bool:
 
 
 def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
-    """Reads from files and folders. A file named explicitly must be a read or case file; inside a folder, JSON files
-    that are neither (trial indexes, ground truth, expected results) are passed over."""
-    found: list[tuple[Path, Read]] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            for f in sorted(x for x in p.rglob("*.json") if not hidden_under(x, p)):
-                data = load_json(f)
-                if isinstance(data, dict) and (
-                    _is_read_file(data)
-                    or ("timepoints" in data and "subject_id" in data and "lesions" not in data
-                        and _looks_like_case(data))
-                ):
-                    found.append((f, load_read(f)))
-        elif p.exists():
-            found.append((p, load_read(p)))
-        else:
-            raise ReadFileError(f"{p}: no such file or folder")
-    return _one_of_each_read(_each_file_once(found))
+    """Reads from read files and case files (one case or a list of them), files and folders, as the report and
+    `recist endpoints` take them (`collect_report_inputs`): a file named explicitly must be a read or case file;
+    inside a folder, other JSON files (trial indexes, ground truth, expected results) are passed over."""
+    return collect_report_inputs(paths).reads
 
 
 def _is_read_file(data: dict[str, Any]) -> bool:
@@ -543,10 +528,3 @@ def _one_of_each_read(found: list[tuple[Path, Read]]) -> list[tuple[Path, Read]]
             )
         seen[key] = path
     return found
-
-
-def _looks_like_case(data: dict[str, Any]) -> bool:
-    tps = data.get("timepoints")
-    return isinstance(tps, list) and all(isinstance(t, dict) and "lesions" in t for t in tps) and bool(tps) and all(
-        "overall_response" not in t for t in tps
-    )
