@@ -154,7 +154,7 @@ def finish_case(case: Case, rows: list[TimepointResponse], progression_date: dat
         case.subject_id, case.criteria, tuple(rows), best.response, best.reason, case.baseline.date,
         best.date_of_first_response, progression_date, evaluable[-1] if evaluable else case.baseline.date,
         case.treatment_start, case.death_date, case.last_contact_date, case.confirmation_required, case.sd_min_days,
-        has_targets)
+        has_targets, case.confirmation_min_days)
 
 
 def _mm(um: int | None) -> float | None:
@@ -196,5 +196,6 @@ def result_to_dict(result: CaseResult) -> dict[str, Any]:
         "last_assessment_date": result.last_assessment_date.isoformat(),
         "death_date": _iso(result.death_date), "last_contact_date": _iso(result.last_contact_date),
         "confirmation_required": result.confirmation_required, "sd_min_days": result.sd_min_days,
+        "confirmation_min_days": result.confirmation_min_days,
         "measurable_disease_at_baseline": result.measurable_disease_at_baseline,
     }

@@ -158,3 +158,4 @@ class CaseResult:
     confirmation_required: bool
     sd_min_days: int
     measurable_disease_at_baseline: bool = True  # has target lesions: in the ORR population (recist.endpoints)
+    confirmation_min_days: int = 28  # the confirming assessment's distance (sec. 4.6.1), as the case gave it

@@ -113,3 +113,11 @@ def test_paired_organs_and_organ_parts_count_as_one_organ() -> None:
     assert organ_key("Peritoneum", False) == "peritoneum" and organ_key("lung and liver", False) == "lung and liver"
     found = check_target_selection([("T1", "left lung", False), ("T2", "right lung", False), ("T3", "lung", False)])
     assert found == ["3 target lesions in lung (T1, T2, T3): at most 2 per organ (RECIST 1.1 sec. 4.2)"]
+
+
+def test_the_result_gives_the_confirmation_window_it_applied() -> None:
+    """The endpoints and the report state the response settings from the results: the confirmation window was not in
+    them (the report lost a case's 56 days)."""
+    result = evaluate_case(make_case(BASE, (42, [m("T1", 30.0), st("NT1", "present")]), confirmation_min_days=56))
+    assert result["confirmation_min_days"] == 56
+    assert evaluate_case(make_case(BASE))["confirmation_min_days"] == 28
