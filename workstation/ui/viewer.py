@@ -4,6 +4,11 @@ Screen <-> voxel <-> patient mm: the view's coordinates are in-plane millimetres
 at (i + 0.5) * spacing); voxels to patient mm go through `Volume` only. The viewer knows nothing of reads or lesions:
 it draws the lines and marks the main window gives it, and reports clicks, drawn lines and dragged end points in
 patient mm.
+
+Slice numbers: ``slice_index``, ``set_slice`` and ``slice_changed`` speak the volume's array index (sorted along the
+slice normal, which is what the rest of the app indexes). What the reader sees and steps through is the image number
+of a PACS viewer: image 1 is the most cranial slice of an axial stack and the next image (wheel down, down arrow, Page
+Down) is towards the feet, whichever way the array runs (`image_number`, `slice_for_image`, `step`).
 """
 
 from __future__ import annotations
@@ -54,9 +59,9 @@ def preset_name(width: float, level: float) -> str | None:
 
 #: keys the viewer handles itself (listed in Help > Keyboard shortcuts with the window's actions)
 VIEWER_KEYS = (
-    ("Wheel, ↑ ↓", "previous / next slice"),
-    ("PgUp PgDn", "10 slices back / forward"),
-    ("Home End", "first / last slice"),
+    ("Wheel, ↑ ↓", "previous / next image (next: towards the feet)"),
+    ("PgUp PgDn", "10 images back / forward"),
+    ("Home End", "first (head) / last (feet) image"),
     ("+ -, Ctrl+wheel", "zoom in / out about the cursor (keys: else the selected lesion, else the middle)"),
     ("middle drag", "pan"),
     ("right drag", "window / level"),
@@ -120,7 +125,7 @@ class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
             self.viewer.zoom_changed.emit(self.viewer.mm_per_pixel())
             return
         delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
-        self.viewer.step(-1 if delta > 0 else 1)
+        self.viewer.step(-1 if delta > 0 else 1)  # wheel down: the next image, towards the feet
         ev.accept()
 
     def mouseClickEvent(self, ev: Any) -> None:
@@ -258,7 +263,38 @@ class SliceViewer(QWidget):
 
     @property
     def slice_index(self) -> int:
+        """The axial slice shown, as an index into the volume's array (not the image number the reader sees)."""
         return self.cursor_voxel[0]
+
+    def _array_runs_to_head(self) -> bool:
+        """Whether the array index increases towards the head (the loader sorts along the normal, +z for an axial
+        stack in the usual orientation): then image 1, the most cranial, is the last array slice. A stack that is not
+        axial keeps the array's order."""
+        if self.volume is None:
+            return False
+        normal = self.volume.normal
+        return int(np.argmax(np.abs(normal))) == 2 and bool(normal[2] > 0)
+
+    def image_number(self, k: int | None = None) -> int:
+        """The number (1 = the first, most cranial image) the reader sees for axial slice ``k`` (an array index;
+        default the slice shown), as a PACS viewer numbers a stack."""
+        k = self.cursor_voxel[0] if k is None else int(k)
+        if self.volume is None:
+            return k + 1
+        return self.volume.shape[0] - k if self._array_runs_to_head() else k + 1
+
+    def slice_for_image(self, number: int) -> int:
+        """The array index of image ``number`` (1-based, 1 = most cranial); the inverse of `image_number`."""
+        if self.volume is None:
+            return int(number) - 1
+        n = self.volume.shape[0]
+        return n - int(number) if self._array_runs_to_head() else int(number) - 1
+
+    def go_to_image(self, number: int) -> None:
+        """Show image ``number`` (1 = the first, most cranial), clipped to the stack."""
+        if self.volume is None:
+            return
+        self.set_slice(self.slice_for_image(int(np.clip(number, 1, self.volume.shape[0]))))
 
     def set_slice(self, k: int) -> None:
         if self.volume is None:
@@ -270,11 +306,12 @@ class SliceViewer(QWidget):
             self.slice_changed.emit(k)
 
     def step(self, n: int) -> None:
+        """``n`` images forward (towards the feet in an axial stack: wheel down, down arrow), or back if negative."""
         if self.volume is None:
             return
         axis = {Plane.AXIAL: 0, Plane.CORONAL: 1, Plane.SAGITTAL: 2}[self.plane]
         if axis == 0:
-            self.set_slice(self.cursor_voxel[0] + n)
+            self.go_to_image(self.image_number() + n)
         else:
             self.cursor_voxel[axis] = int(np.clip(self.cursor_voxel[axis] + n, 0, self.volume.shape[axis] - 1))
             self.redraw()
@@ -552,7 +589,8 @@ class SliceViewer(QWidget):
                 numbers = v.info.instance_numbers
                 number = numbers[k] if k < len(numbers) else None
                 instance = f" (#{number})" if number is not None else ""  # the image's number in a PACS viewer
-                where = f"Im {k + 1}/{n}{instance}  z {v.slice_position_mm(k):.1f} mm{thick_txt}"
+                # image 1 = the most cranial, as a PACS viewer numbers it (and as InstanceNumber usually runs)
+                where = f"Im {self.image_number(k)}/{n}{instance}  z {v.slice_position_mm(k):.1f} mm{thick_txt}"
             else:
                 axis = 1 if self.plane is Plane.CORONAL else 2
                 where = f"{self.plane.value} {self.cursor_voxel[axis] + 1}/{v.shape[axis]}"
@@ -726,7 +764,7 @@ class SliceViewer(QWidget):
         if a0 is None:
             return
         key = a0.key()
-        steps: dict[int, int] = {
+        steps: dict[int, int] = {  # in images: down = next = towards the feet
             Qt.Key.Key_Up: -1,
             Qt.Key.Key_Down: 1,
             Qt.Key.Key_PageUp: -10,
@@ -735,9 +773,15 @@ class SliceViewer(QWidget):
         if key in steps:
             self.step(steps[key])
         elif key == Qt.Key.Key_Home and self.volume is not None:
-            self.set_slice(0)
+            if self.plane is Plane.AXIAL:
+                self.go_to_image(1)  # the first image: the most cranial
+            else:
+                self.step(-max(self.volume.shape))
         elif key == Qt.Key.Key_End and self.volume is not None:
-            self.set_slice(self.volume.shape[0] - 1)
+            if self.plane is Plane.AXIAL:
+                self.go_to_image(self.volume.shape[0])  # the last image: the most caudal
+            else:
+                self.step(max(self.volume.shape))
         elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
             self.zoom(1.25)
         elif key == Qt.Key.Key_Minus:
