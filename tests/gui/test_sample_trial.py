@@ -67,7 +67,7 @@ def test_read_of_sample_subject_gives_the_expected_responses(
     qtbot.waitUntil(lambda: w.volume(0) is not None, timeout=30000)
     k = w.current_viewer.cursor_voxel[0]
     number = w.volume(0).info.instance_numbers[k]
-    assert f"Im {k + 1}/20 (#{number})" in w.current_viewer.corner["bl"].text()  # the image's number in a PACS viewer
+    assert f"Im {number}/20 (#{number})" in w.current_viewer.corner["bl"].text()  # the image's number in a PACS viewer
     lesions = {les["id"]: les for les in truth["lesions"]}
 
     # baseline: each target clicked at its centre, suggested by the engine, accepted; the bone lesion a non-target

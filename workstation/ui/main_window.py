@@ -70,7 +70,7 @@ from workstation.ui.lesion_table import LesionTable
 from workstation.ui.measuring_actions import MeasuringMixin, Pending, middle_of
 from workstation.ui.read_actions import ReadActionsMixin
 from workstation.ui.response_panel import ResponsePanel, SubjectCurve, curve_for
-from workstation.ui.viewer import PRESETS, VIEWER_KEYS, OverlayLine, Plane, SliceViewer, Tool
+from workstation.ui.viewer import PRESETS, VIEWER_KEYS, OverlayLine, Plane, SliceViewer, Tool, preset_name
 from workstation.ui.workers import Job, JobRunner
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.baseline_viewer.slice_changed.connect(self._sync_from_baseline)
         self.current_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.baseline_viewer, w, lv))
         self.baseline_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.current_viewer, w, lv))
+        # the same millimetres per pixel in both while they are kept in step (a zoom on one left the other as it was)
+        self.current_viewer.link_zoom(self.baseline_viewer, lambda: self.sync_check.isChecked())
         self.current_viewer.clicked.connect(self.suggest_at)
         self.current_viewer.line_drawn.connect(self._line_drawn)
         self.current_viewer.endpoint_moved.connect(self._endpoint_moved)
@@ -332,6 +334,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         view = mb.addMenu("&View")
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(list(PRESETS))
+        self.preset_combo.setPlaceholderText("custom")  # a window dragged off every preset: not a preset's name
+        self.current_viewer.window_changed.connect(self._show_preset)
         self.preset_combo.activated.connect(lambda i: self.apply_preset(list(PRESETS)[i]))
         self.preset_combo.activated.connect(lambda _i: self.current_viewer.setFocus())
         self.tool_bar.addWidget(QLabel(" window "))
@@ -959,6 +963,14 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def _sync_window(self, other: SliceViewer, width: float, level: float) -> None:
         if self.sync_check.isChecked() and (other.width_hu, other.level_hu) != (width, level):
             other.set_window(width, level)
+
+    def _show_preset(self, width: float, level: float) -> None:
+        """The window box names the preset only while the images are shown at its values, else says "custom"."""
+        name = preset_name(width, level)
+        if name is None:
+            self.preset_combo.setCurrentIndex(-1)
+        else:
+            self.preset_combo.setCurrentText(name)
 
     def apply_preset(self, name: str) -> None:
         w, lv = PRESETS[name]

@@ -182,8 +182,9 @@ class MeasuringMixin:
         said = []
         if abs(moved) >= 2:  # the longest diameter lies away from the click: say so, the jump is not a mistake
             said.append(
-                f"moved to Im {suggestion.slice_index + 1}, {abs(moved)} slices from the one you clicked (Im "
-                f"{suggestion.slice_index - moved + 1}): the outline's longest diameter is there"
+                f"moved to Im {self.current_viewer.image_number(suggestion.slice_index)}, {abs(moved)} slices from the "
+                f"one you clicked (Im {self.current_viewer.image_number(self._click_slice)}): the outline's longest "
+                "diameter is there"
             )
         if self._replaced is not None:  # never silently: the reader may have meant to accept it first
             said.append(f"the {self._replaced} waiting before was not accepted (Enter accepts one before moving on)")
