@@ -31,4 +31,4 @@ def test_a_visit_leaving_out_a_lesion_is_incomplete_and_backdated_progression_is
     s.record_measurement("T1", _m(40.0))
     panel.show_summary(summarize(s.read))
     assert panel.table.item(2, 7).text() == "PD"
-    assert "progression dated RECIST 1.1 2026-02-16 (week 6)" in panel.bor_label.text()
+    assert "RECIST 1.1 progression dated 2026-02-16 (week 6)" in panel.bor_label.text()

@@ -158,9 +158,8 @@ class ResponsePanel(QTabWidget):
         )
         # where progression dates from: an equivocal new lesion confirmed later backdates it (RECIST 1.1 sec. 4.3.5),
         # which the rows alone show only as a greyed response
-        dated = [f"{c.criteria} {self.text_filter(_dated(c))}" for c in (r, i) if c.date_of_progression and not c.error]
-        if dated:
-            bor += " · progression dated " + ", ".join(html.escape(d) for d in dated)
+        bor += "".join(f" · {c.criteria} progression dated {html.escape(self.text_filter(_dated(c)))}"
+                       for c in (r, i) if c.date_of_progression and not c.error)
         # why: an unconfirmed PR leaves the best response SD, which the timepoint rows alone do not say
         reasons = [f"{c.criteria}: {self.text_filter(c.best_reason)}" for c in (r, i) if c.best_reason and not c.error]
         why = f"<br><span style='color:#707070'>{html.escape(reasons[0])}</span>" if reasons else ""
