@@ -454,6 +454,13 @@ def test_a_non_target_declared_after_a_click_is_proposed_there_at_follow_up(qtbo
     (nt1,) = [p for p in w.proposals if p.lesion_id == "NT1"]
     seen = w.session.read.timepoints[1].assessments["NT1"]
     assert seen.status is LesionStatus.PRESENT and np.allclose(seen.point_mm, nt1.point_mm)
+    # the same from the lesion table's right-click menu (it stored no position: no mark at that visit)
+    w.session.clear_assessment("NT1")
+    menu = w.lesion_table.lesion_menu("NT1")
+    status_menu = next(a.menu() for a in menu.actions() if a.menu() and a.menu().title().startswith("Status"))
+    next(a for a in status_menu.actions() if a.text() == "present").trigger()
+    seen = w.session.read.timepoints[1].assessments["NT1"]
+    assert seen.status is LesionStatus.PRESENT and np.allclose(seen.point_mm, nt1.point_mm)
 
 
 def test_a_waiting_outline_declared_a_non_target_and_found_again_at_follow_up(qtbot, window):

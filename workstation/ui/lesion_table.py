@@ -6,11 +6,13 @@ row selects the lesion in the session, and the main window jumps the viewer ther
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QBrush, QColor
 from PyQt6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem, QWidget
 
-from workstation.read_model import LesionStatus, MeasurementOrigin, Role
+from workstation.read_model import LesionStatus, MeasurementOrigin, Point, Role
 from workstation.session.baseline_rules import RuleFinding
 from workstation.session.reading import ReadingSession, allowed_statuses
 from workstation.ui.mm_text import mm
@@ -74,6 +76,9 @@ class LesionTable(QTableWidget):
         super().__init__(parent)
         self.session: ReadingSession | None = None
         self.findings: dict[str, RuleFinding] = {}
+        #: where a lesion given a status that says it is seen (present, ...) was seen, when the reader placed it
+        #: nowhere here yet: the window's proposal at this follow-up (as the status box does); None: nowhere
+        self.point_for: Callable[[str, LesionStatus], Point | None] = lambda _lesion, _status: None
         self._updating = False
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -174,7 +179,8 @@ class LesionTable(QTableWidget):
         assert status_menu is not None
         for status in status_choices(session, lesion.role):
             act = QAction(_STATUS_TEXT.get(status, status.value), status_menu)
-            act.triggered.connect(lambda _=False, s=status: self._run(lambda: session.set_status(lesion_id, s)))
+            act.triggered.connect(lambda _=False, s=status: self._run(
+                lambda: session.set_status(lesion_id, s, point=self.point_for(lesion_id, s))))
             status_menu.addAction(act)
         if lesion.role is Role.TARGET and not session.is_baseline:  # a target merges at a follow-up only
             merge_menu = menu.addMenu("Merged into")
