@@ -54,6 +54,8 @@ def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
     assert w.pending is None and "is signed: changing it is an amendment" in w.statusBar().currentMessage()
     monkeypatch.setattr(review.ReasonDialog, "exec", lambda dialog: dialog.text.setPlainText("missed lesion") or 1)
     w.amend_timepoint()
+    amending = w.worklist.topLevelItem(0).child(0)  # the worklist says so (it still said "signed")
+    assert amending.text(2) == "✎ amending" and "reason: missed lesion" in amending.toolTip(2)
     _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)
     _wait_pending(qtbot, w)
     w.accept_pending()

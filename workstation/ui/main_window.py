@@ -1129,7 +1129,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.note_saved(exc)
             self.say(f"NOT SAVED: {exc}", 0)
         self._refresh_read()
-        self.worklist.update_status(self.subject_index, s.read)
+        self.worklist.update_status(self.subject_index, s.read, s.amendment_reasons)
 
     def _refresh_read(self) -> None:
         s = self.session

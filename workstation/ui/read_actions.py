@@ -281,6 +281,7 @@ class ReadActionsMixin:
         self._keys_to_the_images()
         if accepted and dialog.reason():
             s.amend(s.current_timepoint, dialog.reason())
+            self.worklist.update_status(self.subject_index, s.read, s.amendment_reasons)
             self.say(f"amending {s.timepoint.label}: changes are saved with your reason")
 
     def _keys_to_the_images(self) -> None:

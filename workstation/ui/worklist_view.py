@@ -114,7 +114,8 @@ class WorklistView(QTreeWidget):
         top.setText(2, "" if notice is None else _STATUS_SHORT["locked"])
         top.setToolTip(2, notice or "")
 
-    def update_status(self, subject_index: int, read: Read) -> None:
+    def update_status(self, subject_index: int, read: Read, amending: dict[int, str] | None = None) -> None:
+        """``amending``: the signed timepoints being amended in this session, with the reason given."""
         top = self.topLevelItem(subject_index)
         if top is None:
             return
@@ -127,6 +128,9 @@ class WorklistView(QTreeWidget):
             child = top.child(t_idx)
             if child is not None:
                 short, tip = self._status_text(status)
+                if status == "signed" and amending and t_idx in amending:
+                    short, tip = "✎ amending", (f"signed; being amended (reason: {amending[t_idx]}): every change is "
+                                                "saved with the reason, the old and new values, in the audit trail")
                 child.setText(2, short)
                 child.setToolTip(2, tip)
 
