@@ -80,21 +80,31 @@ def measurability(diameter_mm: float, is_node: bool, slice_thickness_mm: float =
 #: lung (RECIST working group FAQ "Paired organs": lung, kidney, ovaries, lymph nodes ... "are considered as 1 organ,
 #: irrespective of the number of parts they may be made up of"); a word of the organ's name -> the organ.
 _ONE_ORGAN = {
-    "lung": "lung", "lungs": "lung", "kidney": "kidney", "kidneys": "kidney", "ovary": "ovary", "ovaries": "ovary",
-    "adrenal": "adrenal gland", "adrenals": "adrenal gland", "breast": "breast", "breasts": "breast",
-    "liver": "liver", "pleura": "pleura", "testis": "testis", "testes": "testis",
+    "lung": "lung", "lungs": "lung", "pulmonary": "lung", "kidney": "kidney", "kidneys": "kidney", "renal": "kidney",
+    "ovary": "ovary", "ovaries": "ovary", "ovarian": "ovary", "adrenal": "adrenal gland", "adrenals": "adrenal gland",
+    "breast": "breast", "breasts": "breast", "liver": "liver", "hepatic": "liver", "pleura": "pleura",
+    "pleural": "pleura", "spleen": "spleen", "splenic": "spleen", "testis": "testis", "testes": "testis",
 }
+#: words that make an organ's adjective name another place: the hepatic and splenic flexures are the colon's
+_NOT_THE_ORGAN = frozenset({"flexure"})
+
+
+def organs_named(organ: str) -> set[str]:
+    """The organs of `_ONE_ORGAN` that ``organ`` names by a word of theirs ("Kidney (left)": {"kidney"})."""
+    words = re.findall(r"[a-z]+", organ.lower())
+    if _NOT_THE_ORGAN.intersection(words):
+        return set()
+    return {_ONE_ORGAN[w] for w in words if w in _ONE_ORGAN}
 
 
 def organ_key(organ: str, is_node: bool) -> str:
     """The organ a lesion counts against: all lymph nodes are one organ (RECIST 1.1 sec. 4.2), as is each organ
-    named by a part or a side (`_ONE_ORGAN`: "right lower lobe of lung" is the lung); else the name as given (case
-    and spaces aside)."""
+    named by a part, a side or its adjective (`_ONE_ORGAN`: "right lower lobe of lung" and "pulmonary" are the lung);
+    else the name as given (case and spaces aside)."""
     if is_node:
         return NODE_ORGAN
-    words = organ.lower().split()
-    found = {_ONE_ORGAN[w] for w in re.findall(r"[a-z]+", " ".join(words)) if w in _ONE_ORGAN}
-    return found.pop() if len(found) == 1 else " ".join(words)
+    found = organs_named(organ)
+    return found.pop() if len(found) == 1 else " ".join(organ.lower().split())
 
 
 def target_selection_violations(targets: Sequence[tuple[str, str, bool]]) -> list[tuple[str, str]]:
@@ -111,6 +121,10 @@ def target_selection_violations(targets: Sequence[tuple[str, str, bool]]) -> lis
                       "in total (RECIST 1.1 sec. 4.2)"))
     by_organ: dict[str, list[str]] = {}
     for lesion_id, organ, is_node in targets:
+        named = organs_named(organ)
+        if not is_node and len(named) > 1:  # "lung and liver": counted against neither, it would escape the rule
+            found.append((lesion_id, f"target {lesion_id}: its organ {organ!r} names {len(named)} organs "
+                          f"({', '.join(sorted(named))}); give the one organ it lies in (RECIST 1.1 sec. 4.2)"))
         by_organ.setdefault(organ_key(organ, is_node), []).append(lesion_id)
     for organ, ids_in_organ in by_organ.items():
         if len(ids_in_organ) > MAX_TARGETS_PER_ORGAN:

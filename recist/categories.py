@@ -255,15 +255,19 @@ def equivocal_since(case: Case, lesion_id: str, index: int) -> int:
     """The first of the timepoints before ``index`` where the new lesion was recorded equivocal without a break
     (``index`` itself when it was not equivocal before): where its progression dates from once it is unequivocal
     (RECIST 1.1 sec. 4.3.5, "the date of the initial scan"). A visit that did not assess it (left out or not
-    evaluated) is passed over, as it shows nothing either way; a visit where it was recorded gone, unequivocal or
-    otherwise breaks the run."""
+    evaluated) is passed over, as it shows nothing either way; a visit where it was recorded gone (absent, 0 mm), a
+    node of normal size (< 10 mm short axis: no lesion there), unequivocal or otherwise breaks the run."""
+    is_node = case.lesions[lesion_id].is_node
     since = k = index
     while k > 1:
         k -= 1
-        status = status_of(case.timepoints[k], lesion_id)
-        if status is Status.EQUIVOCAL:
+        obs = case.timepoints[k].observations.get(lesion_id)
+        if obs is None or obs.status is Status.NOT_EVALUATED:
+            continue
+        # equivocal, and there: not 0 mm (gone) nor a node of normal size (no lesion there)
+        if obs.status is Status.EQUIVOCAL and obs.diameter_um != 0 and not normal_new_node(obs, is_node):
             since = k
-        elif status is not None and status is not Status.NOT_EVALUATED:
+        else:
             break
     return since
 

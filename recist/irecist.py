@@ -183,7 +183,7 @@ def evaluate_irecist(case: Case) -> CaseResult:
                 pending = _Pending(tp.label, tp.date, progressed, t.sum_um if t else None, nlt_sum,
                                    tuple(new_targets.ids), frozenset(new.unequivocal), in_progression, backdated,
                                    _measured(tp, [d.lesion_id for d in targets]),
-                                   _measured(tp, [i for i in new.unequivocal if i not in new_targets.ids]))
+                                   _measured(tp, [i for i in new.unequivocal if i not in new_targets.ids], True))
             else:
                 overall, why = _I_CODE[recist_overall], f"{_I_CODE[recist_overall].value} ({rule}; iRECIST)"
         else:
@@ -283,12 +283,15 @@ def _window(iupd: date) -> str:
     return f"{(iupd + timedelta(days=ICPD_MIN_DAYS)).isoformat()} to {(iupd + timedelta(weeks=8)).isoformat()}"
 
 
-def _measured(tp: Timepoint, ids: Sequence[str]) -> dict[str, int]:
-    """The diameters recorded at ``tp`` for those of ``ids`` that were evaluated there."""
+def _measured(tp: Timepoint, ids: Sequence[str], measured_only: bool = False) -> dict[str, int]:
+    """The diameters recorded at ``tp`` for those of ``ids`` that were evaluated there; ``measured_only``: not the 5 mm
+    that stands in for one too small to measure (no measurement to compare: EORTC clarification "Lesions less than 5
+    mm")."""
     out = {}
     for lesion_id in ids:
         obs = tp.observations.get(lesion_id)
-        if obs is not None and obs.diameter_um is not None and obs.status is not Status.NOT_EVALUATED:
+        if obs is not None and obs.diameter_um is not None and obs.status is not Status.NOT_EVALUATED and not (
+                measured_only and obs.too_small):
             out[lesion_id] = obs.diameter_um
     return out
 
@@ -360,7 +363,7 @@ def _confirmation_evidence(pending: _Pending, tp: Timepoint, t: TargetAssessment
         grown = [i for i in non_targets if tp.observations[i].status is Status.UNEQUIVOCAL_PROGRESSION]
         if grown:
             evidence.append(f"new non-target lesion(s) {', '.join(grown)} increased")
-        measured = _measured(tp, non_targets)
+        measured = _measured(tp, non_targets, measured_only=True)
         larger = [f"{i} {fmt_mm(pending.new_non_target_um[i])} -> {fmt_mm(measured[i])} mm" for i in non_targets
                   if i not in grown and i in measured and i in pending.new_non_target_um
                   and measured[i] - pending.new_non_target_um[i] >= NEW_NON_TARGET_INCREASE_UM]

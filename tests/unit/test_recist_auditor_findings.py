@@ -121,3 +121,40 @@ def test_the_result_gives_the_confirmation_window_it_applied() -> None:
     result = evaluate_case(make_case(BASE, (42, [m("T1", 30.0), st("NT1", "present")]), confirmation_min_days=56))
     assert result["confirmation_min_days"] == 56
     assert evaluate_case(make_case(BASE))["confirmation_min_days"] == 28
+
+
+def test_a_normal_sized_or_gone_equivocal_new_lesion_breaks_the_backdating_run() -> None:
+    """The re-check's findings: an equivocal new node of 8 mm (normal, not a lesion, as the reason said) backdated
+    progression to that scan; so did an equivocal new lesion recorded 0 mm (gone)."""
+    node = new("N1", status="equivocal", organ="lymph node", node=True, mm=8.0)
+    fu2 = [m("T1", 45.0), st("NT1", "present"), {"id": "N1", "status": "unequivocal", "diameter_mm": 12.0}]
+    result = _evaluate([m("T1", 45.0), st("NT1", "present"), node], fu2)
+    assert result["date_of_progression"] == result["timepoints"][2]["date"]
+    assert result["best_overall_response"] == "SD"
+    gone = {"id": "N1", "status": "equivocal", "diameter_mm": 0}
+    result = _evaluate([m("T1", 45.0), st("NT1", "present"), new("N1", status="equivocal")],
+                       [m("T1", 45.0), st("NT1", "present"), gone],
+                       [m("T1", 45.0), st("NT1", "present"), st("N1", "unequivocal")])
+    assert result["date_of_progression"] == result["timepoints"][3]["date"]
+
+
+def test_irecist_too_small_to_measure_is_no_measurement_of_growth() -> None:
+    """The 5 mm that stands in for a new non-target too small to measure is no measurement: 4 mm at the iUPD, then
+    too small, was 'measured larger' and confirmed iCPD."""
+    fu1 = [m("T1", 50.0), st("NT1", "present"), new("N1", mm=4.0)]
+    result = _evaluate(fu1, [m("T1", 50.0), st("NT1", "present"), {"id": "N1", "too_small": True}],
+                       criteria="iRECIST")
+    assert responses(result) == ["iUPD", "iUPD"]
+
+
+def test_organ_adjectives_count_with_their_organ_and_two_organs_are_refused() -> None:
+    """The re-check's findings: "hepatic", "pulmonary", "renal", "pleural" escaped the 2-per-organ rule, and "lung
+    and liver" made an organ of its own; the hepatic and splenic flexures stay the colon's."""
+    assert organ_key("hepatic", False) == "liver" and organ_key("Pulmonary nodule", False) == "lung"
+    assert organ_key("renal", False) == "kidney" and organ_key("pleural", False) == "pleura"
+    assert organ_key("hepatic flexure", False) == "hepatic flexure"
+    assert check_target_selection([("T1", "liver", False), ("T2", "Liver segment 7", False),
+                                   ("T3", "hepatic", False)])[0].startswith("3 target lesions in liver")
+    assert check_target_selection([("T1", "lung and liver", False)]) == [
+        "target T1: its organ 'lung and liver' names 2 organs (liver, lung); give the one organ it lies in (RECIST "
+        "1.1 sec. 4.2)"]
