@@ -141,3 +141,34 @@ def test_contradictory_dates_are_refused_naming_the_file_and_the_fields(tmp_path
     assert main(["report", str(folder), "--out", str(tmp_path / "out")]) == 0
     assert f"recist report: warning: RECIST 1.1: {warning}" in capsys.readouterr().err
     assert f"<th>Warning</th><td>{warning}</td>" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_endpoints_take_workstation_read_files_as_the_report_does(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The re-check's finding: `recist endpoints` passed over read files ("not case files"), ORR 1/2 against the
+    report's 2/4 from the same folder."""
+    from workstation.export.read_json import read_from_case, write_read
+
+    folder = tmp_path / "mix"
+    for subject, sizes in (("R1", [30, 30]), ("R2", [70])):
+        write_read(read_from_case(_case(subject, sizes)), folder / f"{subject}.read.json")
+    _write(folder / "C1.json", _case("C1", [30, 30]))
+    _write(folder / "C2.json", _case("C2", [70]))
+    out = _endpoints(folder, capsys)
+    assert (out["orr"]["count"], out["orr"]["n"]) == (2, 4) and out["files_left_out"] == []
+    assert _report_orr(folder, tmp_path / "out") == (2, 4)
+
+
+def test_a_case_file_with_a_mistyped_timepoint_is_refused_not_left_out(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The re-check's finding: "Date" for "date" made the file "not a case file", and the subject left the ORR
+    denominator with only a "left out" line."""
+    folder = tmp_path / "cases"
+    bad = _case("B1", [30, 30])
+    bad["timepoints"][2]["Date"] = bad["timepoints"][2].pop("date")
+    _write(folder / "B1.json", bad)
+    _write(folder / "A1.json", _case("A1", [30, 30]))
+    assert main(["endpoints", str(folder)]) != 0
+    assert "B1.json: subject B1: timepoint 3 gives no label and date" in capsys.readouterr().err
+    assert main(["report", str(folder), "--out", str(tmp_path / "out")]) != 0
+    assert "B1.json: subject B1: timepoint 3 gives no label and date" in capsys.readouterr().err

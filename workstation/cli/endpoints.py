@@ -115,19 +115,37 @@ def _case_files(folder: Path) -> tuple[list[tuple[Path, list[Any]]], list[Path]]
     """The case files under ``folder`` with their cases, and the other JSON files (left out), as `recist report` finds
     them: a case is a subject_id with timepoints (docs/case-file.md), a file holds one or a list of them; hidden files
     (an export's own) are not inputs."""
-    from workstation.export.read_json import ReadFileError, cases_in, hidden_under, load_json
+    from workstation.export.read_json import (
+        ReadFileError,
+        cases_in,
+        hidden_under,
+        is_read_file,
+        load_json,
+        read_from_dict,
+    )
+    from workstation.report.data import select_reads
 
     case_files: list[tuple[Path, list[Any]]] = []
     left_out: list[Path] = []
+    reads: dict[str, tuple[Path, Any]] = {}  # read id -> (file, read): workstation read files, as the report takes them
     for path in sorted(p for p in folder.rglob("*.json") if not hidden_under(p, folder)):
         try:
-            cases = cases_in(load_json(path), str(path))
+            data = load_json(path)
+            if is_read_file(data):
+                read = read_from_dict(data, source=str(path))
+                reads[read.read_id] = (path, read)
+                continue
+            cases = cases_in(data, str(path))
         except ReadFileError as exc:
             raise CommandError(str(exc), INVALID_INPUT) from None
         if cases is None:
             left_out.append(path)
         else:
             case_files.append((path, cases))
+    # one read per subject and criteria, as the report chooses (the adjudicator's, else the first central reader's,
+    # else the site's): a reading centre's export holds several per subject
+    for read in select_reads([r for _, r in reads.values()]):
+        case_files.append((reads[read.read_id][0], [read.to_case()]))
     return case_files, left_out
 
 

@@ -415,8 +415,10 @@ def collect_reads(paths: list[str] | list[Path]) -> list[tuple[Path, Read]]:
     return collect_report_inputs(paths).reads
 
 
-def _is_read_file(data: dict[str, Any]) -> bool:
-    return data.get("format") == FORMAT or ("read" in data and "format_version" in data)
+def is_read_file(data: Any) -> bool:
+    """Whether parsed JSON is a workstation read file (exported, or saved by the reading session)."""
+    return isinstance(data, dict) and (data.get("format") == FORMAT or ("read" in data and "format_version" in data))
+
 
 
 #: Keys that mark an object with a subject_id and timepoints as no case file: the engine's results and expected results
@@ -443,11 +445,16 @@ def case_problem(item: Any) -> str | None:
 
 def cases_in(data: Any, source: str) -> list[dict[str, Any]] | None:
     """The cases a JSON file holds (one case object, or a list of them), None when it is no case file. A list that holds
-    a case beside something else is refused, naming the file and the item (leaving that one out would change the
-    endpoints silently)."""
+    a case beside something else, or a subject_id with timepoints of which one lacks its label or date (a mistyped
+    "Date"), is refused, naming the file and the item (leaving it out would change the endpoints silently)."""
     items = data if isinstance(data, list) else [data]
     problems = [case_problem(item) for item in items]
-    if not items or all(p is not None for p in problems):
+    meant = [n for n, (item, problem) in enumerate(zip(items, problems, strict=True), 1)
+             if problem is not None and problem.startswith("timepoint ") and isinstance(item, dict)
+             and not any(k in item for k in NOT_CASE_KEYS)]
+    if meant and not isinstance(data, list):  # a subject_id with timepoints, one mistyped ("Date"): never left out
+        raise ReadFileError(f"{source}: subject {data['subject_id']}: {problems[0]} (docs/case-file.md)")
+    if not items or (all(p is not None for p in problems) and not meant):
         return None
     for n, (item, problem) in enumerate(zip(items, problems, strict=True), 1):
         if problem is not None:
@@ -488,7 +495,7 @@ def collect_report_inputs(paths: list[str] | list[Path]) -> ReportInputs:
             continue
         seen.add(f.resolve())
         data = load_json(f)
-        if isinstance(data, dict) and _is_read_file(data):
+        if is_read_file(data):
             out.reads.append((f, load_read(f)))
             continue
         cases = cases_in(data, str(f))
