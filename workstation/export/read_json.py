@@ -443,6 +443,16 @@ def case_problem(item: Any) -> str | None:
     return None if marker is None else f"it gives {marker!r} at the top level (results, or a ground truth)"
 
 
+def _meant_as_case(item: Any) -> bool:
+    """A subject's timepoints written as a case's, one with a fault: they list lesions, or a key is the case's but for
+    its case ("Date")."""
+    if not isinstance(item, dict) or any(k in item for k in NOT_CASE_KEYS):
+        return False
+    tps = [t for t in item.get("timepoints") or [] if isinstance(t, dict)]
+    mistyped = any(k.lower() in ("date", "label") and k not in ("date", "label") for t in tps for k in t)
+    return mistyped or any("lesions" in t for t in tps)
+
+
 def cases_in(data: Any, source: str) -> list[dict[str, Any]] | None:
     """The cases a JSON file holds (one case object, or a list of them), None when it is no case file. A list that holds
     a case beside something else, or a subject_id with timepoints of which one lacks its label or date (a mistyped
@@ -450,8 +460,7 @@ def cases_in(data: Any, source: str) -> list[dict[str, Any]] | None:
     items = data if isinstance(data, list) else [data]
     problems = [case_problem(item) for item in items]
     meant = [n for n, (item, problem) in enumerate(zip(items, problems, strict=True), 1)
-             if problem is not None and problem.startswith("timepoint ") and isinstance(item, dict)
-             and not any(k in item for k in NOT_CASE_KEYS)]
+             if problem is not None and problem.startswith("timepoint ") and _meant_as_case(item)]
     if meant and not isinstance(data, list):  # a subject_id with timepoints, one mistyped ("Date"): never left out
         raise ReadFileError(f"{source}: subject {data['subject_id']}: {problems[0]} (docs/case-file.md)")
     if not items or (all(p is not None for p in problems) and not meant):
