@@ -27,3 +27,22 @@ def test_zoom_is_linked_while_in_step_and_the_window_box_names_only_a_preset(qtb
     assert w.preset_combo.currentIndex() == -1 and w.preset_combo.placeholderText() == "custom"
     w.apply_preset("Lung")
     assert w.preset_combo.currentText() == "Lung"
+
+
+def test_zoom_keys_work_after_a_drag_gave_the_view_box_the_keyboard(qtbot, window):
+    """The re-check's finding: after a right-drag (window) or a pan, + and - did nothing until F: pyqtgraph's view
+    box had the keyboard and took them for its own empty zoom history."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtTest import QTest
+
+    w = window
+    _open(qtbot, w)
+    v = w.current_viewer
+    v.view.setFocus()
+    v.vb.setFocus()  # as a drag on it leaves it
+    before = v.mm_per_pixel()
+    QTest.keyClick(v.view, Qt.Key.Key_Plus)
+    assert v.mm_per_pixel() < before * 0.9
+    n = v.image_number()
+    QTest.keyClick(v.view, Qt.Key.Key_Down)
+    assert v.image_number() == n + 1

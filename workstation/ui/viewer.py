@@ -128,6 +128,11 @@ class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]
         self.viewer.step(-1 if delta > 0 else 1)  # wheel down: the next image, towards the feet
         ev.accept()
 
+    def keyPressEvent(self, ev: Any) -> None:
+        """The viewer's keys, never pyqtgraph's own: after a drag the view box has the keyboard, and its handler took
+        +, = and - for its empty zoom history (zoom did nothing until F)."""
+        self.viewer.keyPressEvent(ev)
+
     def mouseClickEvent(self, ev: Any) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             p = self.mapToView(ev.pos())
