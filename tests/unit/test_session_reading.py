@@ -253,3 +253,25 @@ def test_a_bone_target_is_within_the_rules_but_cautioned():
     found = check_baseline(s.read, 5.0)
     assert found[t1].ok and found[t1].caution.startswith("bone: a target only by its soft-tissue component")
     assert found[t2].ok and found[t2].caution == ""
+
+
+def test_a_target_made_a_non_target_is_present_where_it_was_measured_and_back():
+    """The radiologist's re-check: "Make non-target" on a measured bone target kept its diameter with no status, which
+    the engine refuses ("a non-target lesion takes status, not diameter_mm"): every response vanished."""
+    from workstation.session.response import summarize
+
+    s = ReadingSession(_read())
+    t1, t2 = s.add_lesion(Role.TARGET, "liver"), s.add_lesion(Role.TARGET, "bone")
+    s.record_measurement(t1, _m(30.0))
+    s.record_measurement(t2, _m(12.0))
+    s.update_lesion(t2, role=Role.NON_TARGET)
+    a = s.read.timepoints[0].assessments[t2]
+    assert a.status is LesionStatus.PRESENT and a.point_mm == (6.0, 0.0, 10.0) and not a.measurements
+    recist = summarize(s.read).recist
+    assert recist.error is None and recist.timepoints[0]["sum_mm"] == 30.0
+    s.undo()
+    assert s.read.timepoints[0].assessments[t2].status is LesionStatus.MEASURED
+    s.redo()
+    s.update_lesion(t2, role=Role.TARGET)  # back: to be measured again
+    assert t2 not in s.read.timepoints[0].assessments
+    assert check_baseline(s.read, 5.0)[t2].reason == "not measured at baseline yet"

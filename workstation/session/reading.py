@@ -261,8 +261,16 @@ class ReadingSession:
                 lesion.organ = organ
             if is_node is not None:
                 lesion.is_node = is_node
-            if role is not None:
+            if role is not None and role is not lesion.role:
                 lesion.role = role
+                for tp in read.timepoints:  # what it was recorded as, in the new role's terms
+                    a = tp.assessments.get(lesion_id)
+                    if a is not None:
+                        converted = _in_role(a, role)
+                        if converted is None:
+                            del tp.assessments[lesion_id]
+                        else:
+                            tp.assessments[lesion_id] = converted
 
         self._edit(f"edit {lesion_id}", lesion_id, apply)
 
@@ -474,6 +482,27 @@ _ALLOWED_STATUS: dict[Role, tuple[LesionStatus, ...]] = {
         LesionStatus.NOT_EVALUATED,
     ),
 }
+
+
+def _in_role(a: LesionAssessment, role: Role) -> LesionAssessment | None:
+    """A target's assessment as a non-target's, or the reverse (None: to be measured): a target made a non-target
+    kept its diameter and no status, which the response engine refuses (every response vanished)."""
+    place = a.point_mm or _measured_place(a)
+    if role is Role.NON_TARGET:
+        if a.status in (LesionStatus.MEASURED, LesionStatus.TOO_SMALL):
+            return LesionAssessment(LesionStatus.PRESENT, point_mm=place)
+        if a.status is LesionStatus.DISAPPEARED:
+            return LesionAssessment(LesionStatus.ABSENT)
+        if a.status is LesionStatus.MERGED:
+            return LesionAssessment(LesionStatus.NOT_EVALUATED, point_mm=place)
+        return a
+    if role is Role.TARGET:
+        if a.status is LesionStatus.ABSENT:
+            return LesionAssessment(LesionStatus.DISAPPEARED)
+        if a.status is LesionStatus.NOT_EVALUATED:
+            return a
+        return None  # seen (present, progressing): a target is measured
+    return a
 
 
 def _measured_place(a: LesionAssessment) -> Point | None:
