@@ -39,7 +39,10 @@ def test_merging_into_a_measured_target_takes_its_measurement_back_until_it_is_m
                     "taken back; RECIST 1.1 sec. 4.3.2)")
     assert s.assessment(t1).status is LesionStatus.NOT_EVALUATED and s.assessment(t1).point_mm is not None
     recist = summarize(s.read).recist
-    assert recist.error and f"merged into {t1}" in recist.error and not recist.timepoints  # until measured again
+    assert recist.error and f"merged into {t1}" in recist.error  # not evaluable until measured again
+    assert recist.error.endswith("(from week 6 on: not evaluated until it is mended)")
+    assert [row["label"] for row in recist.timepoints] == ["baseline"]  # the visits before it keep their rows
+    assert recist.best_overall_response is None
     s.record_measurement(t1, _m(52.0))  # the coalesced lesion
     assert summarize(s.read).recist.timepoints[1]["sum_mm"] == 67.0
     s.undo()

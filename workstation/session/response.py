@@ -53,6 +53,16 @@ def evaluate(read: Read, criteria: str) -> CriteriaResponse:
         result = evaluate_case(case)
     except Exception as exc:  # the engine rejects invalid input with a message naming the lesion: show it
         out.error = str(exc) or type(exc).__name__
+        # the visits before the one at fault keep their responses (a merge waiting for its host to be measured
+        # again emptied the whole panel, signed visits too); the best response waits for the read to be whole
+        for k in range(len(case["timepoints"]) - 1, 0, -1):
+            try:
+                earlier = evaluate_case({**case, "timepoints": case["timepoints"][:k]})
+            except Exception:  # the fault is earlier still
+                continue
+            out.timepoints = list(earlier.get("timepoints", []))
+            out.error = f"{out.error} (from {case['timepoints'][k]['label']} on: not evaluated until it is mended)"
+            break
         return out
     out.timepoints = list(result.get("timepoints", []))
     out.best_overall_response = result.get("best_overall_response")
