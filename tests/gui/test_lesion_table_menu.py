@@ -25,7 +25,10 @@ def test_merge_menu_offers_targets_of_the_same_organ_and_says_to_measure_the_hos
     assert list(_actions(table.lesion_menu(t2), "Merged into")) == [t1]
     none = _actions(table.lesion_menu(t3), "Merged into")
     assert list(none) == ["no other target in lung"] and not none["no other target in lung"].isEnabled()
+    asked: list[str] = []
+    table.ask = lambda question: asked.append(question) or False
     _actions(table.lesion_menu(t2), "Merged into")[t1].trigger()
+    assert asked and asked[0].startswith(f"Is {t1}'s measurement here already of the coalesced lesion")
     assert said == [f"{t2} merged into {t1}: measure {t1} again as the coalesced lesion (its measurement here was "
                     "taken back; RECIST 1.1 sec. 4.3.2)"]
     assert cell_text(s, t1, 1) == "not evaluated" and cell_text(s, t2, 1) == f"merged into {t1}"

@@ -61,3 +61,15 @@ def test_merge_is_offered_and_accepted_only_into_another_target_of_the_same_orga
     assert s.merge(t2, t1).endswith(f"measure {t1} as the coalesced lesion (RECIST 1.1 sec. 4.3.2)")
     with pytest.raises(SessionError, match=f"{t2} is itself merged into {t1} here"):
         s.merge(t1, t2)
+
+
+def test_a_host_already_measured_as_the_coalesced_lesion_keeps_its_measurement():
+    """The re-check: a reader who measured the coalesced mass on T1 first, then marked T2 merged, lost that measurement
+    and had to measure again; they may say it is the coalesced lesion's."""
+    s, t1, t2, t3 = _session()
+    s.record_measurement(t1, _m(52.0))
+    s.record_measurement(t3, _m(15.0))
+    assert s.merge(t2, t1, host_measured_as_coalesced=True) == (
+        f"{t2} merged into {t1}: {t1}'s measurement here is the coalesced lesion's")
+    assert s.assessment(t1).status is LesionStatus.MEASURED
+    assert summarize(s.read).recist.timepoints[1]["sum_mm"] == 67.0

@@ -314,7 +314,8 @@ class ReadingSession:
         self._edit(f"{verb} {lesion_id} ({measurement.origin.value})", lesion_id, apply, tp_index)
 
     def set_status(
-        self, lesion_id: str, status: LesionStatus, merged_into: str | None = None, point: Point | None = None
+        self, lesion_id: str, status: LesionStatus, merged_into: str | None = None, point: Point | None = None,
+        keep_host: bool = False,
     ) -> None:
         """Record a status without a measurement (disappeared, too small, present, absent, not evaluated, ...);
         ``point``: where the reader saw it (kept from before when not given and the lesion is still seen: present
@@ -352,7 +353,8 @@ class ReadingSession:
             seen = point or kept
             tp.assessments[lesion_id] = LesionAssessment(status, measurements, merged_into=merged_into, point_mm=seen)
             host = tp.assessments.get(merged_into or "")
-            if status is LesionStatus.MERGED and host is not None and host.status is LesionStatus.MEASURED:
+            if status is LesionStatus.MERGED and host is not None and host.status is LesionStatus.MEASURED and \
+                    not keep_host:
                 # its measurement here may be of the lesion before it took this one in: it is measured again, as the
                 # coalesced lesion (until then the visit is not evaluable, never a sum that lost a lesion)
                 tp.assessments[merged_into or ""] = LesionAssessment(LesionStatus.NOT_EVALUATED,
@@ -360,13 +362,16 @@ class ReadingSession:
 
         self._edit(f"{lesion_id}: {status.value.replace('_', ' ')}", lesion_id, apply, tp_index)
 
-    def merge(self, lesion_id: str, into: str) -> str:
+    def merge(self, lesion_id: str, into: str, host_measured_as_coalesced: bool = False) -> str:
         """Record target ``lesion_id`` coalesced into target ``into`` at this timepoint (RECIST 1.1 sec. 4.3.2: 0 mm
         here, the coalesced lesion measured as ``into``). A measurement of ``into`` already recorded here is taken
-        back (it may be of the lesion before the merge): returns what the reader must do next."""
+        back (it may be of the lesion before the merge) unless the reader says it is of the coalesced lesion:
+        returns what the reader must do next."""
         host = self.assessment(into) if into in self.read.lesions else None
         measured = host is not None and host.status is LesionStatus.MEASURED
-        self.set_status(lesion_id, LesionStatus.MERGED, merged_into=into)
+        self.set_status(lesion_id, LesionStatus.MERGED, merged_into=into, keep_host=host_measured_as_coalesced)
+        if measured and host_measured_as_coalesced:
+            return f"{lesion_id} merged into {into}: {into}'s measurement here is the coalesced lesion's"
         if measured:
             return (f"{lesion_id} merged into {into}: measure {into} again as the coalesced lesion (its measurement "
                     f"here was taken back; RECIST 1.1 sec. 4.3.2)")

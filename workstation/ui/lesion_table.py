@@ -79,6 +79,8 @@ class LesionTable(QTableWidget):
         #: where a lesion given a status that says it is seen (present, ...) was seen, when the reader placed it
         #: nowhere here yet: the window's proposal at this follow-up (as the status box does); None: nowhere
         self.point_for: Callable[[str, LesionStatus], Point | None] = lambda _lesion, _status: None
+        #: a Yes/No question to the reader (the window's); without one the answer is No
+        self.ask: Callable[[str], bool] = lambda _question: False
         self._updating = False
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -188,8 +190,7 @@ class LesionTable(QTableWidget):
             candidates = session.merge_candidates(lesion_id)  # targets of the same organ
             for other in candidates:
                 act = QAction(other, merge_menu)
-                act.triggered.connect(lambda _=False, o=other: self._run(
-                    lambda: self.message.emit(session.merge(lesion_id, o))))
+                act.triggered.connect(lambda _=False, o=other: self._run(lambda: self._merge(session, lesion_id, o)))
                 merge_menu.addAction(act)
             if not candidates:
                 none = QAction(f"no other target in {lesion.organ}", merge_menu)
@@ -221,6 +222,14 @@ class LesionTable(QTableWidget):
         delete.triggered.connect(lambda: self._run(lambda: session.remove_lesion(lesion_id)))
         menu.addAction(delete)
         return menu
+
+    def _merge(self, session: ReadingSession, lesion_id: str, into: str) -> None:
+        """Merge, asking first whether a measurement of the host here is already the coalesced lesion's."""
+        host = session.assessment(into)
+        coalesced = host is not None and host.status is LesionStatus.MEASURED and self.ask(
+            f"Is {into}'s measurement here already of the coalesced lesion ({into} and {lesion_id} together)? Yes: "
+            f"keep it. No: it is taken back, and you measure {into} again as the coalesced lesion")
+        self.message.emit(session.merge(lesion_id, into, host_measured_as_coalesced=coalesced))
 
     def _run(self, action: object) -> None:
         try:

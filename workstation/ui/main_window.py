@@ -216,6 +216,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.lesion_table.lesion_clicked.connect(self._selection_changed)
         self.lesion_table.message.connect(self.say)
         self.lesion_table.point_for = self._proposed_point  # the menu places a lesion seen as the status box does
+        self.lesion_table.ask = lambda question: self.confirm(question, default_no=True)
         lv.addWidget(self.lesion_table)
         lesion_dock = self._dock("Lesions", lesion_page, Qt.DockWidgetArea.RightDockWidgetArea)
 
