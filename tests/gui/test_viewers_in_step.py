@@ -46,3 +46,29 @@ def test_zoom_keys_work_after_a_drag_gave_the_view_box_the_keyboard(qtbot, windo
     n = v.image_number()
     QTest.keyClick(v.view, Qt.Key.Key_Down)
     assert v.image_number() == n + 1
+
+
+def test_a_click_on_a_lesion_row_leaves_the_arrows_with_the_images(qtbot, window):
+    """The re-check: after a click on a row of the Lesions table the arrows moved its selection (both viewers jumped
+    to the next lesion) instead of scrolling the images."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtTest import QTest
+    from PyQt6.QtWidgets import QApplication
+
+    from tests.gui.conftest import LESIONS
+    from tests.gui.test_reading_flow import _click_on, _wait_pending
+
+    w = window
+    _open(qtbot, w)
+    for lesion in LESIONS:
+        _click_on(qtbot, w.current_viewer, lesion.centre_mm)
+        _wait_pending(qtbot, w)
+        QTest.keyClick(w, Qt.Key.Key_Return)
+    table = w.lesion_table
+    w.current_viewer.setFocus()
+    rect = table.visualItemRect(table.item(0, 0))
+    QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert w.session.selected_lesion == "T1" and QApplication.focusWidget() is not table
+    n = w.current_viewer.image_number()
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
+    assert w.session.selected_lesion == "T1" and w.current_viewer.image_number() == n + 1

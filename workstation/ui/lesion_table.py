@@ -82,6 +82,9 @@ class LesionTable(QTableWidget):
         #: a Yes/No question to the reader (the window's); without one the answer is No
         self.ask: Callable[[str], bool] = lambda _question: False
         self._updating = False
+        # a click on a row selects the lesion and leaves the keys with the images (the arrows moved the table's
+        # selection, and both viewers jumped to the next lesion); Tab cycles the lesions from anywhere
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
