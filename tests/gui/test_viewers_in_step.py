@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.gui.test_reading_flow import _open
@@ -72,3 +74,34 @@ def test_a_click_on_a_lesion_row_leaves_the_arrows_with_the_images(qtbot, window
     n = w.current_viewer.image_number()
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
     assert w.session.selected_lesion == "T1" and w.current_viewer.image_number() == n + 1
+
+
+def test_the_baseline_lesion_stays_beside_a_suggestion_that_moved_the_follow_up(qtbot, window):
+    """The re-check: when the suggestion took the follow-up 2-3 slices away from the click, the baseline viewer, kept
+    in step by position, followed it to a slice without the lesion."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtTest import QTest
+
+    from tests.gui.conftest import LESIONS
+    from tests.gui.test_reading_flow import _click_on, _wait_pending
+
+    w = window
+    _open(qtbot, w)
+    for lesion in LESIONS:
+        _click_on(qtbot, w.current_viewer, lesion.centre_mm)
+        _wait_pending(qtbot, w)
+        QTest.keyClick(w, Qt.Key.Key_Return)
+    measured = w.session.read.timepoints[0].assessments["T1"].measurements[0].long_axis_endpoints
+    QTest.keyClick(w, Qt.Key.Key_BracketRight)
+    qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
+    base = w.baseline_viewer
+    k_lesion = round(float(base.volume.patient_to_voxel(measured[0])[0]))
+    w.session.select_lesion("T1")
+    QTest.keyClick(w, Qt.Key.Key_G)
+    _wait_pending(qtbot, w)
+    assert abs(base.slice_index - k_lesion) <= 1
+    # an outline whose longest diameter lies 4 slices away: the follow-up jumps there, the baseline stays on T1
+    moved = dataclasses.replace(w.pending.suggestion, slice_index=w.pending.suggestion.slice_index + 4)
+    w._suggested(moved)
+    assert w.current_viewer.slice_index == moved.slice_index
+    assert abs(base.slice_index - k_lesion) <= 1

@@ -1023,6 +1023,14 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.current_viewer.center_on(prop.point_mm)
             if not self._quiet_selection:
                 self.say(f"{lesion_id} should be near the + mark: click it (or press G)")
+        self._baseline_beside(lesion_id)
+
+    def _baseline_beside(self, lesion_id: str) -> None:
+        """At a follow-up, the baseline viewer shows the lesion's baseline measurement (not the slice matched by
+        position, which may hold none of it)."""
+        s = self.session
+        if s is None or lesion_id not in s.read.lesions:
+            return
         at_baseline = s.latest_measurement(lesion_id, before_tp=0)
         if s.current_timepoint > 0 and at_baseline is not None and at_baseline[1].long_axis_endpoints:
             self._syncing = True  # show the lesion itself, not the slice matched by position
