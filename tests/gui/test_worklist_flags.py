@@ -24,8 +24,9 @@ def test_an_unconfirmed_iupd_is_flagged_until_it_is_confirmed_and_a_lock_says_mo
     view.show_subjects([subject], {"S1": s.read})
     top = view.topLevelItem(0)
     assert top.text(2) == "⚑ iUPD"
-    assert "iUPD at week 6 (2026-02-16) not confirmed yet" in top.toolTip(2)
-    assert "Not read yet: week 12, week 18" in top.toolTip(2)
+    tip = " ".join(top.toolTip(2).split())  # wrapped to lines of 90 characters
+    assert "iUPD at week 6 (2026-02-16) not confirmed yet" in tip and "Not read yet: week 12, week 18" in tip
+    assert max(len(line) for line in top.toolTip(2).splitlines()) <= 90
 
     confirmed = _session([40.0, 50.0, 56.0])  # +6 mm at week 12: iCPD
     view.update_status(0, confirmed.read)

@@ -280,7 +280,8 @@ class MeasuringMixin:
                     lines.append(f"⚠ {hit.reason}, already measured here: check that this is {intended}")
             elif hit is not None and hit.measured_here:
                 lines.append(
-                    f"↻ {hit.reason}: Enter re-measures {hit.lesion_id} (replaces its measurement here; Ctrl+Z undoes)"
+                    f"↻ {hit.reason}: Enter re-measures {hit.lesion_id} (replaces its measurement here, or adds a "
+                    "fragment with 'split fragment' ticked; Ctrl+Z undoes)"
                 )
             elif hit is not None:
                 lines.append(f"→ {hit.reason}: recorded for {hit.lesion_id}")

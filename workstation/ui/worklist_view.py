@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -98,7 +99,7 @@ class WorklistView(QTreeWidget):
         """(flag, tooltip) when the subject's read ends on an iUPD awaiting confirmation (site reads: a blinded
         central reader schedules no scan, and its calendar is not the subject's)."""
         found = None if self.dates_as_days else awaiting_confirmation(read, [t.label for t in subject.timepoints])
-        flag = None if found is None else (found.short(), found.describe(date.today()))
+        flag = None if found is None else (found.short(), textwrap.fill(found.describe(date.today()), 90))
         if flag is None:
             self.awaiting.pop(subject.subject_id, None)
         else:
