@@ -8,7 +8,8 @@ import dataclasses
 
 import pytest
 
-from tests.gui.test_reading_flow import _open
+from tests.gui.test_new_user_findings import _measure_baseline
+from tests.gui.test_reading_flow import _open, _wait_pending
 
 
 def test_zoom_is_linked_while_in_step_and_the_window_box_names_only_a_preset(qtbot, window):
@@ -57,15 +58,9 @@ def test_a_click_on_a_lesion_row_leaves_the_arrows_with_the_images(qtbot, window
     from PyQt6.QtTest import QTest
     from PyQt6.QtWidgets import QApplication
 
-    from tests.gui.conftest import LESIONS
-    from tests.gui.test_reading_flow import _click_on, _wait_pending
-
     w = window
     _open(qtbot, w)
-    for lesion in LESIONS:
-        _click_on(qtbot, w.current_viewer, lesion.centre_mm)
-        _wait_pending(qtbot, w)
-        QTest.keyClick(w, Qt.Key.Key_Return)
+    _measure_baseline(qtbot, w)
     table = w.lesion_table
     w.current_viewer.setFocus()
     rect = table.visualItemRect(table.item(0, 0))
@@ -82,15 +77,9 @@ def test_the_baseline_lesion_stays_beside_a_suggestion_that_moved_the_follow_up(
     from PyQt6.QtCore import Qt
     from PyQt6.QtTest import QTest
 
-    from tests.gui.conftest import LESIONS
-    from tests.gui.test_reading_flow import _click_on, _wait_pending
-
     w = window
     _open(qtbot, w)
-    for lesion in LESIONS:
-        _click_on(qtbot, w.current_viewer, lesion.centre_mm)
-        _wait_pending(qtbot, w)
-        QTest.keyClick(w, Qt.Key.Key_Return)
+    _measure_baseline(qtbot, w)
     measured = w.session.read.timepoints[0].assessments["T1"].measurements[0].long_axis_endpoints
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
     qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
