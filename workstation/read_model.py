@@ -238,7 +238,7 @@ def _case_status(lesion: Lesion, a: LesionAssessment) -> dict[str, Any]:
         counted = [m for m in a.measurements if m.origin is not MeasurementOrigin.SUGGESTED]
         if not counted:
             return {"status": "not_evaluated"} if lesion.role is not Role.NEW else {"status": "unequivocal"}
-        diameters = [round(m.recist_diameter(lesion.is_node), 1) for m in counted]
+        diameters = [round(m.recist_diameter(lesion.is_node), 3) for m in counted]  # micrometres, as the engine
         out: dict[str, Any] = {"diameter_mm": diameters[0] if len(diameters) == 1 else diameters}
         if lesion.role is Role.NEW:
             out["status"] = "unequivocal"

@@ -46,7 +46,9 @@ def test_case_file_declares_lesions_once_and_uses_the_node_short_axis() -> None:
     assert case["subject_id"] == "S001" and case["criteria"] == "RECIST 1.1"
     base, follow = case["timepoints"]
     assert base["date"] == "2026-01-05"
-    assert base["lesions"][0] == {"id": "T1", "role": "target", "organ": "liver", "node": False, "diameter_mm": 32.0}
+    # the diameter as measured (to the micrometre, the engine's unit), not rounded to 0.1 mm before the thresholds:
+    # a case file exported as a read gave PR for 70.04 mm (-29.96 %) where the case itself gives SD
+    assert base["lesions"][0] == {"id": "T1", "role": "target", "organ": "liver", "node": False, "diameter_mm": 32.04}
     assert base["lesions"][1]["diameter_mm"] == 17.0  # RECIST 1.1 sec. 4.2: nodes by short axis
     assert follow["lesions"][0] == {"id": "T1", "diameter_mm": [10.0, 6.0]}  # split lesion: fragments
     assert follow["lesions"][1] == {"id": "T2", "too_small": True}

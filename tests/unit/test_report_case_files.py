@@ -172,3 +172,24 @@ def test_a_case_file_with_a_mistyped_timepoint_is_refused_not_left_out(tmp_path:
     assert "B1.json: subject B1: timepoint 3 gives no label and date" in capsys.readouterr().err
     assert main(["report", str(folder), "--out", str(tmp_path / "out")]) != 0
     assert "B1.json: subject B1: timepoint 3 gives no label and date" in capsys.readouterr().err
+
+
+def test_the_export_evaluates_case_files_as_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The data manager's findings: `recist export` evaluated each case file's read, which rounded diameters to 0.1 mm
+    (35.02 mm of 50 became -30 %: PR where the case gives SD) and dropped confirmation_min_days (PR confirmed at 42
+    days against the case's 56)."""
+    folder = tmp_path / "cases"
+    _write(folder / "R1.json", _case("R1", [35.02, 41.98]))  # -29.96 %, then +19.87 % over the nadir
+    case = _case("R2", [30, 30])
+    case["confirmation_min_days"] = 56
+    _write(folder / "R2.json", case)
+    assert main(["export", "sdtm", str(folder), "--out", str(tmp_path / "out"), "--study-id", "DM"]) == 0
+    with (tmp_path / "out" / "sdtm" / "rs.csv").open() as fh:
+        rs = list(csv.DictReader(fh))
+    best = {(r["USUBJID"], r["RSCAT"]): r["RSORRES"] for r in rs if r["RSTESTCD"] == "BESTRESP"}
+    assert best[("DM-R1", "RECIST 1.1")] == "SD" and best[("DM-R2", "RECIST 1.1")] == "SD"
+    assert [r["RSORRES"] for r in rs if r["USUBJID"] == "DM-R1" and r["RSTESTCD"] == "OVRLRESP"
+            and r["RSCAT"] == "RECIST 1.1"] == ["SD", "SD"]
+    with (tmp_path / "out" / "sdtm" / "tr.csv").open() as fh:
+        tr = [r for r in csv.DictReader(fh) if r["USUBJID"] == "DM-R1" and r["VISITNUM"] == "2" and r["TRSTRESN"]]
+    assert {r["TRTESTCD"]: r["TRSTRESN"] for r in tr} == {"LDIAM": "35.02", "SUMDIAM": "35.02"}

@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     decisions = review_decisions(args.reads, reads)
     with staged_output(args.out, scope=_scope(args, reads)) as staged:
-        skipped = _export(args, reads, decisions, inputs, staged.path)
+        skipped = _export(args, reads, decisions, inputs, staged.path, cases=collected.cases)
         written = into_place(staged)
     print(f"{len(reads)} read(s), {len(written)} file(s) written under {args.out}{_skips(skipped)}", file=sys.stderr)
     return 0
@@ -408,10 +408,12 @@ def _skips(skipped: list[_Skipped]) -> str:
     return "; left out (named above): " + ", ".join(f"the {what} of {n} read(s)" for what, n in counts.items())
 
 
-def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _Inputs, out: Path) -> list[_Skipped]:
+def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _Inputs, out: Path,
+            cases: dict[str, dict[str, Any]] | None = None) -> list[_Skipped]:
     """Write the wanted formats of ``reads`` under ``out`` (the staging folder); ``export`` (a `DatabaseExport`) adds
-    the accepted flags and decisions. Returns what was left out, per read, with a line on stderr for each. Anything
-    else that fails is a `CommandError` naming the format, subject and read; the caller removes the staging folder."""
+    the accepted flags and decisions; ``cases``: the case files reads were made from, evaluated as written. Returns
+    what was left out, per read, with a line on stderr for each. Anything else that fails is a `CommandError` naming
+    the format, subject and read; the caller removes the staging folder."""
     from workstation.export.both_criteria import under_both_criteria
     from workstation.export.read_json import write_read
     from workstation.export.sdtm import add_adjudications, assign_evaluators, build_sdtm, write_sdtm
@@ -424,7 +426,7 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
     try:
         if wanted & {"sdtm", "csv"} or export is not None:
             at.step = "the responses"
-            both = under_both_criteria(reads)  # every read's responses under RECIST 1.1 and iRECIST
+            both = under_both_criteria(reads, cases)  # every read's responses under RECIST 1.1 and iRECIST
             for line in both.left_out:
                 print(line, file=sys.stderr)
             results, accepted = both.results, both.accepted(accepted_ids)

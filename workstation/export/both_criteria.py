@@ -13,7 +13,7 @@ A derived read that the engine cannot evaluate does not stop the export of the r
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,16 +60,19 @@ def derived_reads(reads: Sequence[Read]) -> list[tuple[str, Read]]:
     return out
 
 
-def under_both_criteria(reads: Sequence[Read]) -> BothCriteria:
+def under_both_criteria(reads: Sequence[Read], cases: Mapping[str, dict[str, Any]] | None = None) -> BothCriteria:
     """The reads made and their derived reads, all evaluated. A read made that the engine refuses is an error
-    (`SdtmError`, as before); a derived one is left out with a line saying why."""
+    (`SdtmError`, as before); a derived one is left out with a line saying why. ``cases``: the case files the reads
+    were made from (read id -> case), evaluated as written (`sdtm.evaluate_reads`)."""
     from recist import evaluate_case
     from workstation.export.sdtm import evaluate_reads
 
-    out = BothCriteria(list(reads), evaluate_reads(reads))
+    out = BothCriteria(list(reads), evaluate_reads(reads, cases))
     for source, d in derived_reads(reads):
+        case = (cases or {}).get(source)
         try:
-            out.results[d.read_id] = evaluate_case(d.to_case())
+            out.results[d.read_id] = evaluate_case({**case, "criteria": d.criteria} if case is not None
+                                                   else d.to_case())
         except ValueError as exc:  # recist.CaseError is one
             out.left_out.append(f"no {d.criteria} responses for subject {d.subject_id} ({d.reader}): {exc}")
             continue

@@ -309,7 +309,7 @@ class _Builder:
                 self._tr(seq, i, lesion, testcd, TRSTAT=ct.NOT_DONE, TRREASND="NO ACCEPTED MEASUREMENT")
                 return
             try:
-                value = round(sum(round(m.recist_diameter(lesion.is_node), 1) for m in counted), 1)
+                value = round(sum(round(m.recist_diameter(lesion.is_node), 3) for m in counted), 3)
             except ValueError as exc:
                 raise SdtmError(f"{where}: {exc}") from None
             self._tr(seq, i, lesion, testcd, TRORRES=_fmt(value), TRORRESU="mm", TRSTRESC=_fmt(value),
@@ -499,14 +499,18 @@ def _rscat(read: Read) -> str:
     return "iRECIST" if is_irecist(read.criteria) else "RECIST 1.1"
 
 
-def evaluate_reads(reads: Sequence[Read]) -> dict[str, dict[str, Any]]:
-    """The engine's results for every read, keyed by read_id (the one place responses are computed)."""
+def evaluate_reads(reads: Sequence[Read], cases: Mapping[str, dict[str, Any]] | None = None
+                   ) -> dict[str, dict[str, Any]]:
+    """The engine's results for every read, keyed by read_id (the one place responses are computed). ``cases``: for
+    reads made from case files, the case as written (read id -> case), evaluated as given, as `recist evaluate`,
+    `recist report` and `recist endpoints` do (a read keeps 0.1 mm, no confirmation_min_days, no slice thickness)."""
     from recist import evaluate_case
 
     out: dict[str, dict[str, Any]] = {}
     for r in reads:
         try:
-            out[r.read_id] = evaluate_case(r.to_case())
+            case = (cases or {}).get(r.read_id)
+            out[r.read_id] = evaluate_case(case if case is not None else r.to_case())
         except ValueError as exc:  # recist.CaseError is one; so is a read that cannot become a case file
             raise SdtmError(f"subject {r.subject_id} ({r.reader}, {r.criteria}): {exc}") from None
     return out
