@@ -193,3 +193,18 @@ def test_the_export_evaluates_case_files_as_written(tmp_path: Path, capsys: pyte
     with (tmp_path / "out" / "sdtm" / "tr.csv").open() as fh:
         tr = [r for r in csv.DictReader(fh) if r["USUBJID"] == "DM-R1" and r["VISITNUM"] == "2" and r["TRSTRESN"]]
     assert {r["TRTESTCD"]: r["TRSTRESN"] for r in tr} == {"LDIAM": "35.02", "SUMDIAM": "35.02"}
+
+
+def test_a_measured_equivocal_new_lesion_stays_equivocal_in_the_read(tmp_path: Path) -> None:
+    """The data manager's finding: a case file's equivocal new lesion with a diameter became an unequivocal one in the
+    read made from it (TR UNEQUIVOCAL, and PD wherever the read was evaluated)."""
+    from recist import evaluate_case
+    from workstation.export.read_json import read_from_case
+    from workstation.read_model import LesionStatus
+
+    case = _case("E1", [50, 50])
+    case["timepoints"][1]["lesions"].append(
+        {"id": "N1", "role": "new", "organ": "lung", "status": "equivocal", "diameter_mm": 6.0})
+    read = read_from_case(case)
+    assert read.timepoints[1].assessments["N1"].status is LesionStatus.EQUIVOCAL
+    assert [t["overall_response"] for t in evaluate_case(read.to_case())["timepoints"][1:]] == ["SD", "SD"]

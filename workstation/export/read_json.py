@@ -264,6 +264,10 @@ def _case_assessment(lesion: Lesion, e: dict[str, Any], where: str, at_baseline:
             raise ReadFileError(f"{where}: a diameter cannot be negative")
         if len(diameters) == 1 and diameters[0] == 0.0:  # gone (a new lesion: absent, as the engine reads 0 mm)
             return LesionAssessment(LesionStatus.ABSENT if lesion.role is Role.NEW else LesionStatus.DISAPPEARED)
+        if lesion.role is Role.NEW and e.get("status") == "equivocal":
+            # equivocal, though measured: not progression (RECIST 1.1 sec. 4.3.5); a read's equivocal new lesion has
+            # no measurement (it became an unequivocal one, PD in TR/RS)
+            return LesionAssessment(LesionStatus.EQUIVOCAL)
         # A node's RECIST diameter is its short axis; the case file does not carry the long axis, so none is given.
         ms = [
             Measurement(long_axis_mm=None, short_axis_mm=v) if lesion.is_node else Measurement(long_axis_mm=v)
