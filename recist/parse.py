@@ -24,6 +24,7 @@ DEFAULT_CONFIRMATION_MIN_DAYS = 28  # RECIST 1.1 sec. 4.6.1: confirmation no les
 MAX_PLAUSIBLE_MM = MAX_DIAMETER_MM
 
 _LESION_KEYS = frozenset({"id", "role", "organ", "node", "diameter_mm", "too_small", "merged_into", "status"})
+_TIMEPOINT_KEYS = frozenset({"label", "date", "lesions", "slice_thickness_mm"})
 _NON_TARGET_STATUS = {s.value: s for s in (Status.PRESENT, Status.ABSENT, Status.UNEQUIVOCAL_PROGRESSION,
                                            Status.FURTHER_INCREASE, Status.NOT_EVALUATED)}
 _NEW_STATUS_FIRST = {s.value: s for s in (Status.UNEQUIVOCAL, Status.EQUIVOCAL)}
@@ -151,6 +152,10 @@ def _parse_timepoint(index: int, raw: Any, lesions: dict[str, LesionDeclaration]
     if not isinstance(label, str) or not label.strip():
         raise where.error("'label' must be a non-empty string")
     where.timepoint = label
+    unknown = set(raw) - _TIMEPOINT_KEYS
+    if unknown:  # a mistyped "Lesions" left the visit empty (NE) without a word
+        raise where.error(f"unknown field(s) {', '.join(sorted(map(str, unknown)))}; a timepoint has "
+                          f"{', '.join(sorted(_TIMEPOINT_KEYS))}")
     when = _parse_date(raw.get("date"), "'date'", where)
     thickness = raw.get("slice_thickness_mm", DEFAULT_SLICE_THICKNESS_MM)
     if isinstance(thickness, bool) or not isinstance(thickness, int | float) or not (

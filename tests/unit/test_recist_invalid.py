@@ -127,3 +127,12 @@ def test_check_target_selection() -> None:
 def test_a_target_missing_at_follow_up_is_not_evaluated_not_zero() -> None:
     result = evaluate_case(make_case([target("T1", 20), target("T2", 20)], (42, [m("T1", 5)])))
     assert result["timepoints"][1]["target_response"] == "NE"
+
+
+def test_a_mistyped_timepoint_field_is_refused_naming_it() -> None:
+    """The data manager's finding: "Lesions" for "lesions" left the visit empty (NE, best response PR -> SD) without a
+    word, and "slice_thickness" let a target too small for 8 mm slices through."""
+    case = make_case([target("T1", 50.0)], (42, [m("T1", 30.0)]))
+    case["timepoints"][1]["Lesions"] = case["timepoints"][1].pop("lesions")
+    assert _error(case).endswith("timepoint 'day 42': unknown field(s) Lesions; a timepoint has date, label, lesions, "
+                                 "slice_thickness_mm")
