@@ -344,7 +344,7 @@ class _Builder:
                                                LesionStatus.TOO_SMALL):
             value = "EQUIVOCAL" if s is LesionStatus.EQUIVOCAL else "UNEQUIVOCAL"
             self._tr(seq, i, lesion, "TUMSTATE", TRORRES=value, TRSTRESC=value)
-            self.out.notes.add("TRORRES", value, f"new lesion judged {value.lower()} (RECIST 1.1 section 4.3.2)")
+            self.out.notes.add("TRORRES", value, f"new lesion judged {value.lower()} (RECIST 1.1 section 4.3.5)")
             if s in (LesionStatus.MEASURED, LesionStatus.TOO_SMALL):  # its size (iRECIST new-target candidate)
                 self._diameter(seq, i, lesion, a)
         else:
