@@ -193,6 +193,7 @@ def test_the_export_evaluates_case_files_as_written(tmp_path: Path, capsys: pyte
     with (tmp_path / "out" / "sdtm" / "tr.csv").open() as fh:
         tr = [r for r in csv.DictReader(fh) if r["USUBJID"] == "DM-R1" and r["VISITNUM"] == "2" and r["TRSTRESN"]]
     assert {r["TRTESTCD"]: r["TRSTRESN"] for r in tr} == {"LDIAM": "35.02", "SUMDIAM": "35.02"}
+    assert {r["TRTESTCD"]: r["TRORRES"] for r in tr} == {"LDIAM": "35.02", "SUMDIAM": "35.02"}
 
 
 def test_a_measured_equivocal_new_lesion_stays_equivocal_in_the_read(tmp_path: Path) -> None:

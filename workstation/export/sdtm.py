@@ -216,8 +216,10 @@ def _yn(flag: bool) -> str:
 
 
 def _fmt(value: float) -> str:
-    """A diameter as TRORRES/TRSTRESC carry it: always one decimal, as measured (0.0 for a lesion that disappeared)."""
-    return f"{value:.1f}"
+    """A diameter as TRORRES/TRSTRESC carry it: as measured, to the micrometre, at least one decimal ("35.0",
+    "35.02"; 0.0 for a lesion that disappeared), so that it reads as TRSTRESN does."""
+    text = f"{value:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def _loc(lesion: Lesion, notes: ct.DefineNotes) -> str:
@@ -503,7 +505,7 @@ def evaluate_reads(reads: Sequence[Read], cases: Mapping[str, dict[str, Any]] | 
                    ) -> dict[str, dict[str, Any]]:
     """The engine's results for every read, keyed by read_id (the one place responses are computed). ``cases``: for
     reads made from case files, the case as written (read id -> case), evaluated as given, as `recist evaluate`,
-    `recist report` and `recist endpoints` do (a read keeps 0.1 mm, no confirmation_min_days, no slice thickness)."""
+    `recist report` and `recist endpoints` do (a read keeps no confirmation_min_days, no slice thickness)."""
     from recist import evaluate_case
 
     out: dict[str, dict[str, Any]] = {}
