@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from workstation.read_model import Read
-from workstation.session.response import evaluate
+from workstation.session.response import CriteriaResponse, evaluate
 
 #: The confirmation window: 4 weeks less the iRECIST FAQ's 2 days' variance to 8 weeks after the iUPD (as the engine)
 WINDOW_FROM_DAYS, WINDOW_TO_DAYS = 28 - 2, 56
@@ -53,12 +53,14 @@ class AwaitingConfirmation:
         return text
 
 
-def awaiting_confirmation(read: Read | None, timepoint_labels: list[str] | None = None) -> AwaitingConfirmation | None:
+def awaiting_confirmation(read: Read | None, timepoint_labels: list[str] | None = None,
+                          irecist: CriteriaResponse | None = None) -> AwaitingConfirmation | None:
     """The iUPD ``read`` ends on, unconfirmed (the last evaluated iRECIST response is iUPD, NE in between leaving it
-    pending), or None. ``timepoint_labels``: the subject's timepoints in the worklist, to name those not read yet."""
+    pending), or None. ``timepoint_labels``: the subject's timepoints in the worklist, to name those not read yet;
+    ``irecist``: the read's iRECIST responses when already evaluated (the response panel's), else evaluated here."""
     if read is None or not read.timepoints or not read.timepoints[0].assessments:
         return None
-    result = evaluate(read, "iRECIST")
+    result = irecist if irecist is not None else evaluate(read, "iRECIST")
     if result.error is not None:
         return None
     rows = result.timepoints[1:]

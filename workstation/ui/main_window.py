@@ -1138,7 +1138,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.note_saved(exc)
             self.say(f"NOT SAVED: {exc}", 0)
         self._refresh_read()
-        self.worklist.update_status(self.subject_index, s.read, s.amendment_reasons)
+        shown = self.response_panel.summary  # evaluated just now by _refresh_read: the flag uses it
+        self.worklist.update_status(self.subject_index, s.read, s.amendment_reasons,
+                                    shown.irecist if shown is not None else None)
 
     def _refresh_read(self) -> None:
         s = self.session

@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 from workstation.read_model import Read
 from workstation.review.blinding import STUDY_DAY_ONE, study_day
 from workstation.session.awaiting_confirmation import awaiting_confirmation
+from workstation.session.response import CriteriaResponse
 from workstation.session.worklist import SubjectEntry, timepoint_status
 
 #: short labels so the column fits a narrow dock; the full status is the tooltip. "complete" only means that every
@@ -95,10 +96,12 @@ class WorklistView(QTreeWidget):
         if top is not None:
             self._mark_subject(top, notice, self.awaiting.get(subject_id))
 
-    def _awaiting(self, read: Read | None, subject: SubjectEntry) -> tuple[str, str] | None:
+    def _awaiting(self, read: Read | None, subject: SubjectEntry,
+                  irecist: CriteriaResponse | None = None) -> tuple[str, str] | None:
         """(flag, tooltip) when the subject's read ends on an iUPD awaiting confirmation (site reads: a blinded
         central reader schedules no scan, and its calendar is not the subject's)."""
-        found = None if self.dates_as_days else awaiting_confirmation(read, [t.label for t in subject.timepoints])
+        found = None if self.dates_as_days else awaiting_confirmation(read, [t.label for t in subject.timepoints],
+                                                                      irecist)
         flag = None if found is None else (found.short(), textwrap.fill(found.describe(date.today()), 90))
         if flag is None:
             self.awaiting.pop(subject.subject_id, None)
@@ -115,15 +118,17 @@ class WorklistView(QTreeWidget):
         top.setText(2, "" if notice is None else _STATUS_SHORT["locked"])
         top.setToolTip(2, notice or "")
 
-    def update_status(self, subject_index: int, read: Read, amending: dict[int, str] | None = None) -> None:
-        """``amending``: the signed timepoints being amended in this session, with the reason given."""
+    def update_status(self, subject_index: int, read: Read, amending: dict[int, str] | None = None,
+                      irecist: CriteriaResponse | None = None) -> None:
+        """``amending``: the signed timepoints being amended in this session, with the reason given; ``irecist``: the
+        read's iRECIST responses when already evaluated (the response panel's: not evaluated again at every edit)."""
         top = self.topLevelItem(subject_index)
         if top is None:
             return
         locked = read.subject_id in self.locks
         if 0 <= subject_index < len(self.subjects):
             self._mark_subject(top, self.locks.get(read.subject_id),
-                               self._awaiting(read, self.subjects[subject_index]))
+                               self._awaiting(read, self.subjects[subject_index], irecist))
         for t_idx in range(top.childCount()):
             status = timepoint_status(read, t_idx, locked)
             child = top.child(t_idx)
