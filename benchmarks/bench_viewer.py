@@ -83,8 +83,8 @@ def bench_scroll(app: QApplication, window: MainWindow, frames: int) -> tuple[li
         start = time.perf_counter()
         QTest.keyClick(v, Qt.Key.Key_Down if (f // 10) % 2 == 0 else Qt.Key.Key_Up)  # 10 down, 10 up, ...
         viewport.repaint()
-        if window.baseline_viewer.isVisible():  # at a follow-up the baseline viewer moved too
-            window.baseline_viewer.view.viewport().repaint()  # type: ignore[union-attr]
+        if window.compare_viewer.isVisible():  # at a follow-up the baseline viewer moved too
+            window.compare_viewer.view.viewport().repaint()  # type: ignore[union-attr]
         ours.append(time.perf_counter() - start)
     # baseline: a bare pyqtgraph image of the same size, no overlays, no text
     bare_view = pg.GraphicsView()

@@ -358,7 +358,7 @@ def test_a_new_timepoint_opens_at_the_selected_lesion_and_its_row_takes_you_back
     assert abs(w.current_viewer.slice_index - t1_slice) <= 1
     baseline_m = w.session.read.timepoints[0].assessments["T1"].measurements[0]
     assert (
-        abs(w.baseline_viewer.slice_index - w.baseline_viewer.patient_to_view(baseline_m.long_axis_endpoints[0])[2])
+        abs(w.compare_viewer.slice_index - w.compare_viewer.patient_to_view(baseline_m.long_axis_endpoints[0])[2])
         <= 1
     )
     w.current_viewer.set_slice(0)

@@ -36,7 +36,7 @@ def _wait_pending(qtbot, w, organ: str | None = "liver") -> None:
 def test_baseline_to_follow_up_gives_partial_response(qtbot, window):
     w = window
     _open(qtbot, w)
-    assert w.baseline_viewer.isHidden()  # at baseline there is nothing to compare with
+    assert w.compare_viewer.isHidden()  # at baseline there is nothing to compare with
 
     # T1: click, the engine suggests, Enter accepts it as a new liver target
     _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
@@ -78,7 +78,7 @@ def test_baseline_to_follow_up_gives_partial_response(qtbot, window):
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
     assert w.session.current_timepoint == 1
     qtbot.waitUntil(lambda: w.volume(1) is not None and w.mapping.method == "registration", timeout=15000)
-    assert not w.baseline_viewer.isHidden()
+    assert not w.compare_viewer.isHidden()
     proposal = {p.lesion_id: p.point_mm for p in w.proposals}
     assert np.linalg.norm(np.subtract(proposal["T1"], (23.0, 8.0, 50.0))) < 2.5
     for lesion_id in ("T1", "T2"):
@@ -89,8 +89,8 @@ def test_baseline_to_follow_up_gives_partial_response(qtbot, window):
         QTest.keyClick(w, Qt.Key.Key_Return)
     # the baseline viewer follows the current one by patient position
     w.current_viewer.set_slice(25)
-    assert w.baseline_viewer.slice_index == 25
-    w.baseline_viewer.set_slice(18)  # and the other way round
+    assert w.compare_viewer.slice_index == 25
+    w.compare_viewer.set_slice(18)  # and the other way round
     assert w.current_viewer.slice_index == 18
 
     table = w.response_panel.table

@@ -130,8 +130,8 @@ def test_linked_viewers_scroll_together_towards_the_feet(qtbot, window):
     w = window
     _open(qtbot, w)
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
-    qtbot.waitUntil(lambda: w.volume(1) is not None and w.baseline_viewer.volume is not None, timeout=5000)
-    cur, base = w.current_viewer, w.baseline_viewer
+    qtbot.waitUntil(lambda: w.volume(1) is not None and w.compare_viewer.volume is not None, timeout=5000)
+    cur, base = w.current_viewer, w.compare_viewer
     z_cur, z_base = _z(cur), _z(base)
     QTest.keyClick(cur, Qt.Key.Key_Down)
     assert _z(cur) == pytest.approx(z_cur - 2.5) and _z(base) < z_base

@@ -17,7 +17,7 @@ def test_zoom_is_linked_while_in_step_and_the_window_box_names_only_a_preset(qtb
     _open(qtbot, w)
     w.go_to_timepoint(1)
     qtbot.waitUntil(lambda: w.volume(1) is not None, timeout=15000)
-    cur, base = w.current_viewer, w.baseline_viewer
+    cur, base = w.current_viewer, w.compare_viewer
     base.set_zoom(cur.mm_per_pixel())
     cur.zoom(2.0)
     assert base.mm_per_pixel() == pytest.approx(cur.mm_per_pixel(), rel=1e-3)
@@ -83,7 +83,7 @@ def test_the_baseline_lesion_stays_beside_a_suggestion_that_moved_the_follow_up(
     measured = w.session.read.timepoints[0].assessments["T1"].measurements[0].long_axis_endpoints
     QTest.keyClick(w, Qt.Key.Key_BracketRight)
     qtbot.waitUntil(lambda: w.proposals_final_for == 1, timeout=15000)
-    base = w.baseline_viewer
+    base = w.compare_viewer
     k_lesion = round(float(base.volume.patient_to_voxel(measured[0])[0]))
     w.session.select_lesion("T1")
     QTest.keyClick(w, Qt.Key.Key_G)

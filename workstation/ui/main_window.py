@@ -1,4 +1,5 @@
-"""The main window: worklist, two viewers (baseline and current, kept in step), lesion table, response panel.
+"""The main window: worklist, two viewers (an earlier scan and the current one, kept in step), lesion table, response
+panel. The earlier scan is the baseline, the previous scan or the nadir, as the reader chooses.
 
 It wires views to the Qt-free session (`workstation.session`): views show session state and call session methods;
 slow work (loading, segmentation, registration) runs in `JobRunner` workers with progress and cancel.
@@ -40,6 +41,7 @@ from workstation import paths
 from workstation.mask_store import MaskStore, MaskStoreError
 from workstation.read_model import LesionStatus, Measurement, Read, Role
 from workstation.session.baseline_rules import check_baseline
+from workstation.session.compare_with import CompareWith, compare_role, compare_timepoint
 from workstation.session.followup import (
     IDENTITY,
     LesionProposal,
@@ -106,9 +108,15 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.session: ReadingSession | None = None
         self.volumes: dict[tuple[str, int], Volume] = {}
         self._loading: dict[tuple[str, int], Job] = {}
+        #: what the second viewer shows at a follow-up (the reader's choice, kept from follow-up to follow-up) ...
+        self.compare_with = CompareWith.BASELINE
+        #: ... and the timepoint that is, at the follow-up open
+        self.compare_tp = 0
         #: baseline -> timepoint mappings found by registration, per timepoint of the open subject
         self.mappings: dict[int, RigidMapping] = {}
         self._registering: set[int] = set()
+        #: timepoints whose registration failed (kept in step by patient position, not tried again)
+        self._unregistered: set[int] = set()
         self._curves: dict[str, SubjectCurve] = {}
         self._last_progress_redraw = 0.0
         self.proposals: list[LesionProposal] = []
@@ -150,17 +158,17 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def _build(self) -> None:
         from workstation.ui.worklist_view import WorklistView
 
-        self.baseline_viewer = SliceViewer("baseline")
+        self.compare_viewer = SliceViewer("compare")
         self.current_viewer = SliceViewer("current")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.baseline_viewer)
+        self.splitter.addWidget(self.compare_viewer)
         self.splitter.addWidget(self.current_viewer)
         self.current_viewer.slice_changed.connect(self._sync_from_current)
-        self.baseline_viewer.slice_changed.connect(self._sync_from_baseline)
-        self.current_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.baseline_viewer, w, lv))
-        self.baseline_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.current_viewer, w, lv))
+        self.compare_viewer.slice_changed.connect(self._sync_from_compare)
+        self.current_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.compare_viewer, w, lv))
+        self.compare_viewer.window_changed.connect(lambda w, lv: self._sync_window(self.current_viewer, w, lv))
         # the same millimetres per pixel in both while they are kept in step (a zoom on one left the other as it was)
-        self.current_viewer.link_zoom(self.baseline_viewer, lambda: self.sync_check.isChecked())
+        self.current_viewer.link_zoom(self.compare_viewer, lambda: self.sync_check.isChecked())
         self.current_viewer.clicked.connect(self.suggest_at)
         self.current_viewer.line_drawn.connect(self._line_drawn)
         self.current_viewer.endpoint_moved.connect(self._endpoint_moved)
@@ -358,6 +366,27 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.sync_check.setChecked(True)
         self.sync_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a click on it leaves the keys with the images
         self.tool_bar.addWidget(self.sync_check)
+        self.compare_combo = QComboBox()
+        for choice, tip in (
+            (CompareWith.BASELINE, "the baseline scan: response is measured against the baseline sum"),
+            (CompareWith.PREVIOUS, "the scan before this one: the lesion's course"),
+            (CompareWith.NADIR, "the scan with the smallest sum so far: progression is measured against the nadir "
+                                "(RECIST 1.1 sec. 4.3.1)"),
+        ):
+            self.compare_combo.addItem(choice.value, choice)
+            self.compare_combo.setItemData(self.compare_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.compare_combo.setToolTip("The earlier scan shown beside a follow-up (C: the next choice)")
+        self.compare_combo.activated.connect(lambda i: self.set_compare(list(CompareWith)[i]))
+        self.compare_combo.activated.connect(lambda _i: self.current_viewer.setFocus())
+        self.tool_bar.addWidget(QLabel(" beside "))
+        self.tool_bar.addWidget(self.compare_combo)
+        view.addSeparator()  # type: ignore[union-attr]
+        self._action("Beside a follow-up: the &baseline", None, lambda: self.set_compare(CompareWith.BASELINE), view)
+        self._action("Beside a follow-up: the &previous scan", None,
+                     lambda: self.set_compare(CompareWith.PREVIOUS), view)
+        self._action("Beside a follow-up: the &nadir", None, lambda: self.set_compare(CompareWith.NADIR), view)
+        self._action("Beside a follow-up: the next of baseline, previous, nadir", "C",
+                     lambda: self.set_compare(self.compare_with.following()), view)
         help_menu = mb.addMenu("&Help")
         self._action("Keyboard shortcuts", "F1", self.show_shortcuts, help_menu)
 
@@ -406,7 +435,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
 
     def fit_to_window(self) -> None:
         """Reset zoom and pan of both viewers: the whole image fits the viewer again."""
-        for viewer in (self.current_viewer, self.baseline_viewer):
+        for viewer in (self.current_viewer, self.compare_viewer):
             viewer.redraw(reset_view=True)
         self.current_viewer.setFocus()
 
@@ -655,6 +684,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         session.current_timepoint = -1  # force a refresh on the first go_to_timepoint
         self.mappings = {}
         self._registering = set()
+        self._unregistered = set()
 
     def _reopen_subject(self) -> None:
         """Open the current subject again after its timepoints changed (a study added from PACS): its saved read is
@@ -716,16 +746,62 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         subject = self.subjects[self.subject_index]
         tp = s.current_timepoint
         self.worklist.mark_current(self.subject_index, tp)
-        self.baseline_viewer.setVisible(tp > 0)
+        self.compare_viewer.setVisible(tp > 0)
         self.current_viewer.title = f"{subject.subject_id} · {subject.timepoints[tp].label} · {self.when_text(tp)}"
-        first = subject.timepoints[0].label
-        role = "" if first.strip().lower() == "baseline" else " (baseline)"
-        self.baseline_viewer.title = f"{subject.subject_id} · {first}{role} · {self.when_text(0)}"
         self.proposals = []
+        self._refresh_read()  # first: the nadir beside a follow-up is the responses' to show
+        self.compare_tp = self._compare_timepoint()
+        self._title_compare()
         self._load(tp, self.current_viewer)
         if tp > 0:
-            self._load(0, self.baseline_viewer)
-        self._refresh_read()
+            self._load(self.compare_tp, self.compare_viewer)
+            if self.compare_tp != 0:
+                self._load(0, None)  # the lesions' positions here are proposed from the baseline's
+        self._update_overlays()
+
+    # ---- the earlier scan beside a follow-up ---------------------------------------------------------------------
+    def _compare_timepoint(self) -> int:
+        s = self.session
+        if s is None:
+            return 0
+        return compare_timepoint(self.compare_with, s.current_timepoint, *self._labels_and_sums())
+
+    def _labels_and_sums(self) -> tuple[list[str], list[dict[str, Any]]]:
+        s = self.session
+        summary = self.response_panel.summary
+        labels = [tp.label for tp in s.read.timepoints] if s is not None else []
+        return labels, (list(summary.recist.timepoints) if summary is not None else [])
+
+    def _title_compare(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        subject = self.subjects[self.subject_index]
+        c = self.compare_tp
+        label = subject.timepoints[c].label
+        roles = [r for r in compare_role(c, s.current_timepoint, *self._labels_and_sums()).split(", ")
+                 if r and r != label.strip().lower()]
+        role = f" ({', '.join(roles)})" if roles else ""
+        self.compare_viewer.title = f"{subject.subject_id} · {label}{role} · {self.when_text(c)}"
+
+    def set_compare(self, choice: CompareWith) -> None:
+        """Show ``choice`` (the baseline, the previous scan or the nadir) beside this and later follow-ups."""
+        self.compare_with = choice
+        self.compare_combo.setCurrentIndex(list(CompareWith).index(choice))
+        s = self.session
+        if s is None or s.current_timepoint == 0:
+            self.say(f"beside a follow-up: its {choice.value}")
+            return
+        tp = self._compare_timepoint()
+        subject = self.subjects[self.subject_index]
+        changed = tp != self.compare_tp
+        self.compare_tp = tp
+        self._title_compare()
+        if changed:
+            self._load(tp, self.compare_viewer)
+            self._update_overlays()
+        same = "" if choice.value in self.compare_viewer.title else f" (also the {choice.value})"
+        self.say(f"beside: {subject.timepoints[tp].label}{same}")
 
     # ---- loading -------------------------------------------------------------------------------------------------
     def _key(self, tp_index: int) -> tuple[str, int]:
@@ -734,18 +810,21 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def volume(self, tp_index: int) -> Volume | None:
         return self.volumes.get(self._key(tp_index))
 
-    def _load(self, tp_index: int, viewer: SliceViewer) -> None:
+    def _load(self, tp_index: int, viewer: SliceViewer | None) -> None:
+        """Show timepoint ``tp_index`` in ``viewer`` (None: only load it), loading it in a worker if need be."""
         key = self._key(tp_index)
         volume = self.volumes.get(key)
         if volume is not None:
-            if viewer.volume is not volume:
-                viewer.set_volume(volume)
-            viewer.loading_text = ""
-            viewer.redraw()
+            if viewer is not None:
+                if viewer.volume is not volume:
+                    viewer.set_volume(volume)
+                viewer.loading_text = ""
+                viewer.redraw()
             self._volume_ready(tp_index)
             return
-        viewer.set_volume(None)
-        viewer.loading_text = "loading…"
+        if viewer is not None:
+            viewer.set_volume(None)
+            viewer.loading_text = "loading…"
         if key in self._loading:
             return
         source = self.subjects[self.subject_index].timepoints[tp_index].source
@@ -771,8 +850,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         out = []
         if key[1] == self.session.current_timepoint:
             out.append(self.current_viewer)
-        if key[1] == 0 and self.session.current_timepoint > 0:
-            out.append(self.baseline_viewer)
+        if key[1] == self.compare_tp and self.session.current_timepoint > 0:
+            out.append(self.compare_viewer)
         return out
 
     def _first_slice_ready(self, key: tuple[str, int], volume: Volume, k: int) -> None:
@@ -836,9 +915,11 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.volumes.pop(self._key(tp_index), None)
         self.mappings = {}
         self._registering = set()
-        self._load(tp_index, self.current_viewer)
-        if self.session is not None and tp_index == 0 and self.session.current_timepoint > 0:
-            self._load(0, self.baseline_viewer)
+        self._unregistered = set()
+        s = self.session
+        self._load(tp_index, self.current_viewer if s is None or tp_index == s.current_timepoint else None)
+        if s is not None and tp_index == self.compare_tp and s.current_timepoint > 0:
+            self._load(tp_index, self.compare_viewer)
 
     def _load_failed(self, key: tuple[str, int], message: str) -> None:
         self._loading.pop(key, None)
@@ -858,6 +939,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self._show_selected()
             return
         current, baseline = self.volume(s.current_timepoint), self.volume(0)
+        if tp_index not in (0, s.current_timepoint):  # only the earlier scan beside it came in
+            if tp_index == self.compare_tp and current is not None:
+                self._compare_ready()
+            return
         if current is None or baseline is None:
             return
         self._sync_from_current(self.current_viewer.slice_index)
@@ -866,12 +951,27 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._show_selected()
         if s.current_timepoint not in self.mappings:  # the patient never lies exactly the same way twice
             if s.current_timepoint not in self._registering:
-                self._register(baseline, current)
+                self._register(s.current_timepoint, baseline, current)
         else:
             self.proposals_final_for = s.current_timepoint
+        self._compare_ready()
 
-    def _register(self, baseline: Volume, current: Volume) -> None:
-        tp = self.session.current_timepoint if self.session else 0
+    def _compare_ready(self) -> None:
+        """The scan beside the follow-up and the follow-up are both in: in step, the selected lesion beside its
+        measurement; the earlier scan is registered to the baseline too, so that the two are in step anatomically."""
+        s = self.session
+        c = self.compare_tp
+        earlier, current, baseline = self.volume(c), self.volume(s.current_timepoint if s else 0), self.volume(0)
+        if s is None or s.current_timepoint == 0 or earlier is None or current is None:
+            return
+        self._sync_from_current(self.current_viewer.slice_index)
+        if s.selected_lesion is not None:
+            self._compare_beside(s.selected_lesion)
+        if c > 0 and c not in self.mappings.keys() | self._registering | self._unregistered and baseline is not None:
+            self._register(c, baseline, earlier)
+
+    def _register(self, tp: int, baseline: Volume, current: Volume) -> None:
+        """Register the baseline to timepoint ``tp`` (the follow-up read, or the earlier scan beside it)."""
 
         def work(progress: ProgressCallback, cancel: CancelToken) -> RigidMapping:
             return register_rigid(baseline, current, progress, cancel)
@@ -884,7 +984,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             if self.session is None or self.session.read.subject_id != subject:
                 return
             self.mappings[tp] = mapping
-            if self.session is None or self.session.current_timepoint != tp:
+            if self.session.current_timepoint != tp:
+                if tp == self.compare_tp:  # the scan beside the follow-up: now in step anatomically
+                    self._compare_ready()
+                    self._idle()
                 return
             self.proposals_final_for = tp
             self.proposals = propose_positions(self.session.read, tp, mapping, self._seed_for, self.mappings)
@@ -896,7 +999,10 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
 
         def failed(message: str) -> None:
             self._registering.discard(tp)
-            self.proposals_final_for = tp  # patient position stays the proposal
+            if self.session is not None and self.session.current_timepoint == tp:
+                self.proposals_final_for = tp  # patient position stays the proposal
+            else:
+                self._unregistered.add(tp)  # the scan beside it: kept in step by patient position
             self.say(message)
             self._idle()
 
@@ -927,38 +1033,41 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         return self.mappings.get(tp, IDENTITY)
 
     # ---- viewers in step -----------------------------------------------------------------------------------------
+    def _mapping_to(self, tp: int) -> RigidMapping:
+        """Baseline -> timepoint ``tp`` (patient position until registration has answered)."""
+        return IDENTITY if tp == 0 else self.mappings.get(tp, IDENTITY)
+
+    def carry(self, point: tuple[float, float, float], from_tp: int, to_tp: int) -> tuple[float, float, float]:
+        """Where a point of timepoint ``from_tp``'s scan lies in timepoint ``to_tp``'s, through the baseline."""
+        return self._mapping_to(to_tp).apply(self._mapping_to(from_tp).invert(point))
+
     def _sync_from_current(self, k: int) -> None:
-        base, cur = self.baseline_viewer.volume, self.current_viewer.volume
-        if self._syncing or not self.sync_check.isChecked() or base is None or cur is None:
+        s = self.session
+        earlier, cur = self.compare_viewer.volume, self.current_viewer.volume
+        if self._syncing or not self.sync_check.isChecked() or earlier is None or cur is None or s is None:
             return
         self._syncing = True
         try:
             _, rows, cols = cur.shape
             centre = cur.voxel_to_patient((k, rows / 2, cols / 2))
-            inv = np.linalg.inv(self.mapping.matrix)
-            in_baseline = inv @ (centre - self.mapping.translation)
-            kb = round(float(base.patient_to_voxel(in_baseline)[0]))
-            self.baseline_viewer.set_slice(kb)
+            there = self.carry((float(centre[0]), float(centre[1]), float(centre[2])), s.current_timepoint,
+                               self.compare_tp)
+            self.compare_viewer.set_slice(round(float(earlier.patient_to_voxel(there)[0])))
         finally:
             self._syncing = False
 
-    def _sync_from_baseline(self, k: int) -> None:
-        base, cur = self.baseline_viewer.volume, self.current_viewer.volume
-        if self._syncing or not self.sync_check.isChecked() or base is None or cur is None:
+    def _sync_from_compare(self, k: int) -> None:
+        s = self.session
+        earlier, cur = self.compare_viewer.volume, self.current_viewer.volume
+        if self._syncing or not self.sync_check.isChecked() or earlier is None or cur is None or s is None:
             return
         self._syncing = True
         try:
-            _, rows, cols = base.shape
-            centre = base.voxel_to_patient((k, rows / 2, cols / 2))
-            self.current_viewer.set_slice(
-                round(
-                    float(
-                        cur.patient_to_voxel(
-                            self.mapping.apply((float(centre[0]), float(centre[1]), float(centre[2])))
-                        )[0]
-                    )
-                )
-            )
+            _, rows, cols = earlier.shape
+            centre = earlier.voxel_to_patient((k, rows / 2, cols / 2))
+            here = self.carry((float(centre[0]), float(centre[1]), float(centre[2])), self.compare_tp,
+                              s.current_timepoint)
+            self.current_viewer.set_slice(round(float(cur.patient_to_voxel(here)[0])))
         finally:
             self._syncing = False
 
@@ -978,12 +1087,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         w, lv = PRESETS[name]
         self.preset_combo.setCurrentText(name)
         self.current_viewer.set_window(w, lv)
-        self.baseline_viewer.set_window(w, lv)
+        self.compare_viewer.set_window(w, lv)
 
     def set_plane(self, plane: Plane) -> None:
         self.plane_combo.setCurrentText(plane.value)
         self.current_viewer.set_plane(plane)
-        self.baseline_viewer.set_plane(plane)
+        self.compare_viewer.set_plane(plane)
 
     def set_tool(self, tool: Tool) -> None:
         if self.view_only and tool in (Tool.MEASURE, Tool.RULER, Tool.BIDIRECTIONAL):
@@ -992,7 +1101,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         for t, act in self.tool_actions.items():
             act.setChecked(t is tool)
         self.current_viewer.set_tool(tool)
-        self.baseline_viewer.set_tool(Tool.PAN if tool in (Tool.MEASURE, Tool.RULER, Tool.BIDIRECTIONAL) else tool)
+        self.compare_viewer.set_tool(Tool.PAN if tool in (Tool.MEASURE, Tool.RULER, Tool.BIDIRECTIONAL) else tool)
         hints = {
             Tool.MEASURE: "click inside a lesion: the engine proposes its outline and axes",
             Tool.RULER: "drag across the lesion's longest diameter",
@@ -1008,8 +1117,8 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.session.select_lesion(lesion_id)
 
     def _selection_changed(self, lesion_id: str | None) -> None:
-        """Jump to the selected lesion: its measurement here, else its proposed position; the baseline viewer shows
-        the lesion's baseline measurement beside it."""
+        """Jump to the selected lesion: its measurement here, else its proposed position; the viewer beside it shows
+        the lesion as measured on that earlier scan."""
         self.lesion_table.select(lesion_id)
         self._fill_status_combo()
         s = self.session
@@ -1023,21 +1132,23 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             self.current_viewer.center_on(prop.point_mm)
             if not self._quiet_selection:
                 self.say(f"{lesion_id} should be near the + mark: click it (or press G)")
-        self._baseline_beside(lesion_id)
+        self._compare_beside(lesion_id)
 
-    def _baseline_beside(self, lesion_id: str) -> None:
-        """At a follow-up, the baseline viewer shows the lesion's baseline measurement (not the slice matched by
-        position, which may hold none of it)."""
+    def _compare_beside(self, lesion_id: str) -> None:
+        """At a follow-up, the viewer beside it shows the lesion's measurement on that earlier scan (not the slice
+        matched by position, which may hold none of it); measured only before it, where that measurement lies there."""
         s = self.session
-        if s is None or lesion_id not in s.read.lesions:
+        if s is None or lesion_id not in s.read.lesions or s.current_timepoint == 0:
             return
-        at_baseline = s.latest_measurement(lesion_id, before_tp=0)
-        if s.current_timepoint > 0 and at_baseline is not None and at_baseline[1].long_axis_endpoints:
-            self._syncing = True  # show the lesion itself, not the slice matched by position
-            try:
-                self.baseline_viewer.center_on(middle_of(at_baseline[1].long_axis_endpoints))
-            finally:
-                self._syncing = False
+        earlier = s.latest_measurement(lesion_id, before_tp=self.compare_tp)
+        if earlier is None or not earlier[1].long_axis_endpoints:
+            return
+        self._syncing = True  # show the lesion itself, not the slice matched by position
+        try:
+            self.compare_viewer.center_on(self.carry(middle_of(earlier[1].long_axis_endpoints), earlier[0],
+                                                     self.compare_tp))
+        finally:
+            self._syncing = False
 
     def _show_selected(self, announce: bool = True) -> None:
         """A timepoint's images are in: take both viewers to the lesion selected (as a click on it would)."""
@@ -1162,7 +1273,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         s = self.session
         if s is None:
             return
-        for viewer, tp in ((self.current_viewer, s.current_timepoint), (self.baseline_viewer, 0)):
+        for viewer, tp in ((self.current_viewer, s.current_timepoint), (self.compare_viewer, self.compare_tp)):
             lines = []
             for lesion_id in s.read.lesions:
                 a = s.assessment(lesion_id, tp)

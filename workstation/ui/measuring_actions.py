@@ -102,7 +102,7 @@ class MeasuringMixin:
         def volume(self, tp_index: int) -> Volume | None: ...
         def set_tool(self, tool: Tool) -> None: ...
         def confirm(self, question: str, default_no: bool = False) -> bool: ...
-        def _baseline_beside(self, lesion_id: str) -> None: ...
+        def _compare_beside(self, lesion_id: str) -> None: ...
 
     def suggest_at(self, point: tuple[float, float, float], slice_index: int) -> None:
         """A click on a lesion: show at once that the engine is working, run it in a worker."""
@@ -180,8 +180,8 @@ class MeasuringMixin:
         self.current_viewer.set_slice(suggestion.slice_index)
         self._show_pending(f"Suggested by {suggestion.measurement.engine}", warning_text(suggestion.warnings))
         choice = self.decision_bar.choice()
-        if isinstance(choice, str):  # a tracked lesion: its baseline stays beside it (in step, the baseline viewer
-            self._baseline_beside(choice)  # followed the jump to the outline's slice, away from the lesion)
+        if isinstance(choice, str):  # a tracked lesion: its earlier look stays beside it (in step, that viewer
+            self._compare_beside(choice)  # followed the jump to the outline's slice, away from the lesion)
         moved = suggestion.slice_index - self._click_slice
         said = []
         if abs(moved) >= 2:  # the longest diameter lies away from the click: say so, the jump is not a mistake
