@@ -47,6 +47,7 @@ def main() -> int:
 
     from segmentation.engines import create_segmenter
     from workstation.read_model import LesionStatus, Role
+    from workstation.session.compare_with import CompareWith
     from workstation.session.persistence import JsonReadStore
     from workstation.session.response import summarize
     from workstation.session.suggestions import MeasuringService
@@ -188,6 +189,14 @@ def main() -> int:
                         w.set_tool(Tool.MEASURE)  # a reject chooses the ruler; the reader goes on clicking
         if s_idx == 0:
             shot("follow-up-read.png")
+        if s_idx == 0 and w.session.current_timepoint >= 2:  # type: ignore[union-attr]
+            # the last follow-up beside the nadir (progression is measured against it), T1 selected
+            w.set_compare(CompareWith.NADIR)
+            pump(lambda: w.compare_viewer.volume is w.volume(w.compare_tp)
+                 and (w.compare_tp == 0 or w.compare_tp in w.mappings or not w.jobs.busy))
+            w.session.select_lesion("T1")  # type: ignore[union-attr]
+            shot("follow-up-nadir.png")
+            w.set_compare(CompareWith.BASELINE)
         # what this read gives against the ground truth (the script accepts every suggestion unchecked)
         expected = json.loads((trial / subject["expected"]["RECIST 1.1"]).read_text())
         got = [tp.get("overall_response") for tp in summarize(w.session.read).recist.timepoints]  # type: ignore[union-attr]

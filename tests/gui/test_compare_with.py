@@ -100,3 +100,20 @@ def test_a_point_is_carried_between_two_follow_ups_through_their_registrations_t
     assert w.carry((9.0, 20.0, 42.5), 1, 2) == (10.0, 20.0, 30.0)
     assert w.carry((10.0, 20.0, 30.0), 2, 0) == (9.0, 20.0, 37.5)  # the baseline: only week 12's registration
     assert w.carry((10.0, 20.0, 30.0), 3, 0) == (10.0, 20.0, 30.0)  # not registered yet: patient position
+
+
+def test_a_long_title_in_a_narrow_viewer_does_not_run_into_the_window_values(qtbot, window):
+    """The screenshot of a follow-up beside its nadir: "SUBJ-001 · week 12 (previous, nadir) · 2026-03-30" ran into
+    "W 400 L 40 soft tissue" in the top right corner; that goes under the title when the two would meet."""
+    w = window
+    w.open_subjects([three_scans()])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None, timeout=5000)
+    v = w.current_viewer
+    v.title = "SUBJ-001 · week 12 (previous, nadir) · 2026-03-30"
+    v.redraw()
+    for width in (330, 1200):
+        v.view.resize(width, 500)
+        v._place_labels()
+        tl, tr = v.corner["tl"].geometry(), v.corner["tr"].geometry()
+        assert not tl.intersects(tr), width
+        assert (tr.top() > tl.top()) == (width == 330)  # side by side where there is room

@@ -169,6 +169,18 @@ def test_cursor_shows_position_and_hu(qtbot, window):
         v.view.scene().sigMouseMoved.emit(v.vb.mapViewToScene(QPointF(x, y)))
         v._place_labels()
         assert not v.corner["br"].geometry().intersects(v.corner["bl"].geometry()), width
+    # the mouse leaves the image: no stale position and HU (they stayed, and followed the slices scrolled after)
+    from PyQt6.QtCore import QEvent
+    from PyQt6.QtWidgets import QApplication
+
+    QApplication.sendEvent(v.view.viewport(), QEvent(QEvent.Type.Leave))
+    assert v.corner["br"].text() == "" and v.corner["br"].isHidden()
+    QTest.keyClick(v, Qt.Key.Key_Down)
+    assert v.corner["br"].text() == ""
+    v.view.scene().sigMouseMoved.emit(v.vb.mapViewToScene(QPointF(x, y)))
+    assert "HU" in v.corner["br"].text()
+    v.view.scene().sigMouseMoved.emit(QPointF(-5000.0, -5000.0))  # beyond the view box
+    assert v.corner["br"].text() == ""
 
 
 def test_nothing_is_lost_without_asking(qtbot, window):

@@ -614,7 +614,9 @@ class SliceViewer(QWidget):
         w, h = self.view.width(), self.view.height()
         c, e = self.corner, self.edge
         c["tl"].move(6, 4)
-        c["tr"].move(w - c["tr"].width() - 6, 4)
+        tr_x = w - c["tr"].width() - 6
+        # under the title when the two would meet (a narrow viewer, a long title: "week 12 (previous, nadir)")
+        c["tr"].move(tr_x, 4 if 6 + c["tl"].width() + 8 <= tr_x else 4 + c["tl"].height() + 2)
         c["bl"].move(6, h - c["bl"].height() - 4)
         self._place_readout()
         e["left"].move(4, h // 2 - e["left"].height() // 2)
@@ -639,6 +641,7 @@ class SliceViewer(QWidget):
     def _mouse_moved(self, scene_pos: QPointF) -> None:
         """The readout of the voxel at ``scene_pos`` (the mouse, or where it was last seen after a slice change)."""
         if self.volume is None or not self.vb.sceneBoundingRect().contains(scene_pos):
+            self._clear_readout()  # off the image: no value of a voxel the mouse has left
             return
         self._last_mouse = QPointF(scene_pos)
         p = self.vb.mapSceneToView(scene_pos)
@@ -657,7 +660,15 @@ class SliceViewer(QWidget):
     def eventFilter(self, a0: QObject | None, a1: QEvent | None) -> bool:
         if a1 is not None and a1.type() == QEvent.Type.Leave:
             self._hover = None
+            self._clear_readout()
         return super().eventFilter(a0, a1)
+
+    def _clear_readout(self) -> None:
+        """The mouse left the image: the position and HU it showed are no one's now."""
+        self._last_mouse = None
+        br = self.corner["br"]
+        br.setText("")
+        br.setVisible(False)
 
     # ---- zoom ----------------------------------------------------------------------------------------------------
     def mm_per_pixel(self) -> float:
