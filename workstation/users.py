@@ -138,7 +138,8 @@ def authenticate(db: Database, username: str, password: str, *, purpose: str = "
         row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None or not row.active:
         _hasher_dummy_verify(password)  # same time whether or not the user exists
-        _record_failure(db, username, purpose, subject_id)
+        # the one saying it is the trail, for the data manager: the person trying is told no more than for a typo
+        _record_failure(db, username, purpose, subject_id, "" if row is None else "the account is deactivated")
         raise AuthenticationError("wrong user name or password")
     try:
         _hasher.verify(row.password_hash, password)
@@ -154,7 +155,7 @@ def holds_password(text: str, password: str) -> bool:
     return len(password) >= 4 and password in text
 
 
-def _record_failure(db: Database, username: str, purpose: str = "", subject_id: str = "") -> None:
+def _record_failure(db: Database, username: str, purpose: str = "", subject_id: str = "", why: str = "") -> None:
     """Failed sign-ins and signatures are audited (21 CFR 11.300(d): detect attempts at unauthorised use), with what
     the password was for when it was re-entered for an act (signing, adjudicating, changing it)."""
     with db.transaction() as conn:
@@ -164,7 +165,7 @@ def _record_failure(db: Database, username: str, purpose: str = "", subject_id: 
             action=AuditAction.LOGIN_FAILED,
             entity=f"user/{username[:64]}",
             subject_id=subject_id,
-            reason="wrong user name or password" + (f" ({purpose})" if purpose else ""),
+            reason=(why or "wrong user name or password") + (f" ({purpose})" if purpose else ""),
         )
 
 

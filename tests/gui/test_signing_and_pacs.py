@@ -41,12 +41,15 @@ def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
     assert "signed" in w.worklist.topLevelItem(0).child(0).text(2)
     assert w.store.load("S1", "site1").timepoints[0].signed
 
-    # deleting a lesion of a signed timepoint says why and changes nothing (it raised, to stderr, and said nothing)
-    asked, w.auto_answer = w.auto_answer, True  # "Delete T1 ...?" - yes
+    # deleting a lesion of a signed timepoint says why and changes nothing (it raised, to stderr, and said nothing),
+    # before asking (it asked, Yes the default, then refused)
+    questions: list[str] = []
+    monkeypatch.setattr(w, "confirm", lambda question, default_no=False: questions.append(question) or True)
     w.session.select_lesion("T1")
     w.delete_selected()
-    w.auto_answer = asked
-    assert "T1" in w.session.read.lesions and "signed" in w.statusBar().currentMessage()
+    monkeypatch.undo()
+    monkeypatch.setattr(review.SignatureDialog, "exec", sign_like_a_person)
+    assert "T1" in w.session.read.lesions and "signed" in w.statusBar().currentMessage() and questions == []
 
     # a signed timepoint changes only as an amendment with a reason; a click there says so before the engine runs
     # (it ran, asked about its confidence, and only the accept was refused: the radiologist's finding)
@@ -61,6 +64,16 @@ def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
     w.accept_pending()
     assert "T2" in w.session.read.timepoints[0].assessments and not w.session.dirty
     assert "T2" in w.store.load("S1", "site1").timepoints[0].assessments
+    # the amendment withdrew the signature (it stayed on values the signer never saw, and Ctrl+Shift+S said "already
+    # signed"): the reader is told, and signs again
+    assert not w.session.read.timepoints[0].signed and not w.store.load("S1", "site1").timepoints[0].signed
+    assert w.resign_label.isVisible() and w.resign_label.text() == "✎ to sign again: baseline"
+    assert w.worklist.topLevelItem(0).child(0).text(2) == "✎ to sign again"
+    answers = iter([PASSWORD])
+    w.sign_timepoint()
+    assert w.session.read.timepoints[0].signed and w.store.load("S1", "site1").timepoints[0].signed
+    assert "signed" in w.worklist.topLevelItem(0).child(0).text(2) and not w.resign_label.isVisible()
+    w.amend_timepoint()  # and the next change is an amendment again
 
     # the store refuses every edit for good (a central review adjudicated meanwhile): the edit is undone on screen,
     # and the read opens for viewing only (the refused change had stayed on screen, the response computed from it)

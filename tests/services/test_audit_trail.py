@@ -71,6 +71,41 @@ def test_a_tampered_entry_is_named_by_audit_verify(db, capsys) -> None:
     assert f"audit trail broken at entry {target.seq}: its content does not match its hash" in out
 
 
+def test_a_read_changed_in_the_database_by_hand_is_named_by_audit_verify(db, capsys) -> None:
+    """A central-review manager's finding: a measurement set to 70 mm with sqlite3 left the chain intact, `audit
+    verify` said so, and the accepted read's best response changed, its signature still on it. Every stored read is
+    now compared with the values the trail recorded."""
+    from sqlalchemy import select
+
+    from tests.services.postgres_server import PASSWORD as _PASSWORD
+    from workstation.storage.repository import sign_timepoint
+    from workstation.storage.schema import reads as reads_table
+
+    subject = _filled(db)
+    with db.reading() as conn:
+        (read_id,) = conn.execute(select(reads_table.c.read_id)).one()
+    sign_timepoint(db, read_id, 0, username="site1", password=_PASSWORD, meaning="read", expected_version=2)
+    assert main(["audit", "verify", "--db", db.url]) == 0
+    out = capsys.readouterr().out
+    assert "audit trail intact" in out and "stored reads match the audit trail: 1 reads" in out
+    with db.transaction() as conn:  # the tables are not append-only: no trigger to drop
+        conn.execute(text("UPDATE measurements SET long_axis_mm = 70 WHERE read_id = :r AND lesion_id = 'T1' "
+                          "AND timepoint = 1"), {"r": read_id})
+        conn.execute(text("UPDATE timepoints SET signed_by = 'someone' WHERE read_id = :r AND position = 0"),
+                     {"r": read_id})
+        conn.execute(text("DELETE FROM assessments WHERE read_id = :r AND lesion_id = 'NT1' AND timepoint = 1"),
+                     {"r": read_id})
+    assert main(["audit", "verify", "--db", db.url]) == 1
+    out = capsys.readouterr().out
+    assert "audit trail intact" in out  # the chain itself is whole: it is the tables that changed
+    assert "stored reads differ from the audit trail: 3 entities changed outside the workstation" in out
+    assert (f"subject {subject}, read/{read_id}/timepoint/1/assessment/T1: differs from the audit trail "
+            "(measurements[0].long_axis_mm: 28.0 -> 70.0)") in out
+    assert f"read/{read_id}/timepoint/0/signature: differs from the audit trail (user: 'site1' -> 'someone')" in out
+    assert (f"read/{read_id}/timepoint/1/assessment/NT1: recorded in the audit trail, but missing from the "
+            "database") in out
+
+
 def test_a_deleted_entry_is_found(db) -> None:
     _filled(db)
     with db.transaction() as conn:

@@ -171,7 +171,13 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     # Reader 1 amends while the adjudicator looks at the old version: the decision is refused, not silently recorded.
     amended = copy.deepcopy(case.read_1)
     amended.read.timepoints[1].assessments["NT1"].comment = "amended after both reads were signed"
-    save_read(db, amended.read, user=people["reader1"], expected_version=amended.version, reason="typo")
+    version = save_read(db, amended.read, user=people["reader1"], expected_version=amended.version, reason="typo")
+    # the amendment withdrew reader 1's signature of that follow-up: nothing to adjudicate until it is signed again
+    assert not amended.read.timepoints[1].signed and review_state(db, pseudonym) is ReviewState.READING
+    with pytest.raises(ReviewError, match="must be signed at every timepoint before adjudication"):
+        adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="r", seen=case)
+    sign_timepoint(db, amended.read.read_id, 1, username="reader1", password=PASSWORD, meaning="read",
+                   expected_version=version)  # fmt: skip
     with pytest.raises(ReviewError, match="amended since you opened it"):
         adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="r", seen=case)
     case = adjudication_case(db, pseudonym, people["adjud"])
@@ -346,20 +352,27 @@ def test_a_readers_save_or_signature_that_changes_the_review_state_is_audited_un
 
     read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 70.0  # an amendment: PD now
     store.save(read, reason={1: "re-measured on the slice of its longest diameter"})
+    assert review_state(db, pseudonym) is ReviewState.READING  # its signature withdrawn: not decided until signed
+    store.sign(read, 1, password=PASSWORD, meaning=MEANING)
     assert review_state(db, pseudonym) is ReviewState.AWAITING_ADJUDICATION
     read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 20.0
     store.save(read, reason={1: "the first measurement was right"})
-    read.timepoints[1].assessments["NT1"].comment = "unchanged"  # a save that changes no state: nothing recorded
-    store.save(read, reason={1: "a comment"})
+    read.timepoints[1].assessments["NT1"].comment = "unchanged"  # unsigned now: a change, not an amendment
+    store.save(read)
+    store.sign(read, 1, password=PASSWORD, meaning=MEANING)
 
     changes = [e for e in audit_log.entries(db, [pseudonym]) if e.action == "review-state"]
     assert [(e.username, e.entity, e.subject_id, json.loads(e.old_value)["state"], json.loads(e.new_value)["state"],
              e.reason) for e in changes] == [
         ("reader2", f"review/{pseudonym}/state", pseudonym, "reading", "accepted (concordant)",
          "after the signature of Follow-up 1 by reader2"),
-        ("reader2", f"review/{pseudonym}/state", pseudonym, "accepted (concordant)", "awaiting adjudication",
+        ("reader2", f"review/{pseudonym}/state", pseudonym, "accepted (concordant)", "reading",
          "after an amendment by reader2"),
-        ("reader2", f"review/{pseudonym}/state", pseudonym, "awaiting adjudication", "accepted (concordant)",
+        ("reader2", f"review/{pseudonym}/state", pseudonym, "reading", "awaiting adjudication",
+         "after the signature of Follow-up 1 by reader2"),
+        ("reader2", f"review/{pseudonym}/state", pseudonym, "awaiting adjudication", "reading",
          "after an amendment by reader2"),
+        ("reader2", f"review/{pseudonym}/state", pseudonym, "reading", "accepted (concordant)",
+         "after the signature of Follow-up 1 by reader2"),
     ]  # fmt: skip
     assert audit_log.verify(db).ok

@@ -102,6 +102,22 @@ def test_signature_dialog_signs_with_the_password_and_shows_refusals(qtbot, db) 
     assert not reason.ok.isEnabled()
     reason.text.setPlainText("caliper misplaced")
     assert reason.ok.isEnabled() and reason.reason() == "caliper misplaced"
+    # the keyboard (the radiologist's finding: Tab and Enter went into the reason, OK could only be clicked)
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtTest import QTest
+
+    reason.show()
+    reason.text.setFocus()
+    QTest.keyClick(reason.text, Qt.Key.Key_Tab)
+    assert reason.reason() == "caliper misplaced"
+    QTest.keyClick(reason.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert "\n" in reason.text.toPlainText()
+    QTest.keyClick(reason.text, Qt.Key.Key_Return)
+    assert reason.result() == QDialog.DialogCode.Accepted and reason.reason() == "caliper misplaced"
+    empty = ReasonDialog("Timepoint TP0")
+    qtbot.addWidget(empty)
+    QTest.keyClick(empty.text, Qt.Key.Key_Return)  # no reason yet: Enter does nothing
+    assert empty.result() != QDialog.DialogCode.Accepted and empty.text.toPlainText() == ""
 
 
 def test_adjudication_dialog_is_blinded_and_records_the_choice(qtbot, db) -> None:

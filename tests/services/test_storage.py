@@ -132,9 +132,17 @@ def test_signing_locks_a_timepoint_and_a_change_needs_a_reason(db) -> None:
     edited.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 55.0
     version = save_read(db, edited, user=people["site1"], expected_version=version, reason="caliper misplaced")
     amend = [e for e in audit_log.entries(db, [read.subject_id]) if e.action == "amend"]
-    assert len(amend) == 1 and amend[0].reason == "caliper misplaced"
+    assert [e.entity.split("/", 2)[2] for e in amend] == ["timepoint/0/assessment/T1", "timepoint/0/signature"]
+    assert amend[0].reason == "caliper misplaced"
     assert json.loads(amend[0].old_value)["measurements"][0]["long_axis_mm"] == 50.0
     assert json.loads(amend[0].new_value)["measurements"][0]["long_axis_mm"] == 55.0
+    # the signature attested 50 mm: the amendment withdraws it (21 CFR 11.70), in the trail, and the reader signs again
+    assert amend[1].reason == "signature withdrawn by the amendment (caliper misplaced): sign again"
+    assert json.loads(amend[1].old_value)["full_name"] == "Sam Site" and amend[1].new_value in (None, "null")
+    assert not load_read(db, read.read_id).read.timepoints[0].signed and not edited.timepoints[0].signed
+    version = sign_timepoint(db, read.read_id, 0, username="site1", password=PASSWORD, meaning=MEANING,
+                             expected_version=version).version  # fmt: skip
+    edited = load_read(db, read.read_id).read
 
     # An amendment's reason is the amended timepoint's own: a change to the unsigned follow-up saved with it carries
     # none (the reader gave no reason for it), and a reason given for another timepoint does not amend this one.
@@ -144,11 +152,79 @@ def test_signing_locks_a_timepoint_and_a_change_needs_a_reason(db) -> None:
     with pytest.raises(AmendmentReasonRequired, match="timepoint 'TP0', lesion T1 is signed"):
         save_read(db, both, user=people["site1"], expected_version=version, reason={1: "not the signed one"})
     save_read(db, both, user=people["site1"], expected_version=version, reason={0: "re-measured on the longest slice"})
-    last = audit_log.entries(db, [read.subject_id])[-2:]
+    last = audit_log.entries(db, [read.subject_id])[-3:]
     assert [(e.action, e.entity.split("/", 2)[2], e.reason) for e in last] == [
         ("amend", "timepoint/0/assessment/T1", "re-measured on the longest slice"),
         ("change", "timepoint/1/assessment/NT1", ""),
+        ("amend", "timepoint/0/signature",
+         "signature withdrawn by the amendment (re-measured on the longest slice): sign again"),
     ]
+
+
+def test_an_amendment_withdraws_the_signatures_of_its_timepoint_and_those_after_it(db) -> None:
+    """A radiologist's and a central-review manager's finding: after an amendment the signature stayed on values the
+    signer never saw (21 CFR 11.70), and the amended timepoint could not be signed again. Now the amended timepoint
+    and every signed one after it (measured against it; signed in order) are unsigned until signed again; a change
+    of the treatment start (a clinic date, not the reader's assessment) is an amendment that leaves them."""
+    from datetime import date
+
+    people = make_users(db)
+    read = make_read()
+    version = save_read(db, read, user=people["site1"], expected_version=None)
+    for position in (0, 1):
+        version = sign_timepoint(db, read.read_id, position, username="site1", password=PASSWORD, meaning=MEANING,
+                                 expected_version=version).version  # fmt: skip
+    signed = load_read(db, read.read_id).read
+
+    dated = copy.deepcopy(signed)
+    dated.treatment_start = date(2024, 3, 9)
+    with pytest.raises(AmendmentReasonRequired):
+        save_read(db, dated, user=people["site1"], expected_version=version)
+    version = save_read(db, dated, user=people["site1"], expected_version=version, reason="infusion date")
+    assert all(tp.signed for tp in load_read(db, read.read_id).read.timepoints)
+
+    followup = copy.deepcopy(dated)  # the follow-up alone: its signature goes, the baseline's stays
+    followup.timepoints[1].assessments["NT1"].comment = "stable"
+    version = save_read(db, followup, user=people["site1"], expected_version=version, reason={1: "comment"})
+    assert [tp.signed for tp in load_read(db, read.read_id).read.timepoints] == [True, False]
+    assert [tp.signed for tp in followup.timepoints] == [True, False]  # the read in memory is as stored
+    version = sign_timepoint(db, read.read_id, 1, username="site1", password=PASSWORD, meaning=MEANING,
+                             expected_version=version).version  # fmt: skip
+
+    baseline = load_read(db, read.read_id).read  # the baseline: both go (the follow-up is measured against it)
+    baseline.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 52.0
+    save_read(db, baseline, user=people["site1"], expected_version=version, reason={0: "longest slice"})
+    assert [tp.signed for tp in load_read(db, read.read_id).read.timepoints] == [False, False]
+    withdrawn = [e for e in audit_log.entries(db, [read.subject_id]) if e.entity.endswith("/signature")][-2:]
+    assert [(e.action, e.entity.split("/")[-2], e.reason) for e in withdrawn] == [
+        ("amend", "0", "signature withdrawn by the amendment (longest slice): sign again"),
+        ("amend", "1", "signature withdrawn: 'TP0' before it was amended (longest slice); its responses may change: "
+                       "sign again"),
+    ]
+    assert audit_log.verify(db).ok
+
+
+def test_a_reader_deactivated_while_reading_saves_and_signs_nothing_more(db) -> None:
+    """A central-review manager's finding: a workstation opened before `recist users deactivate r3` still saved, and
+    r3's failed signature was audited only as a wrong password."""
+    from workstation.storage.read_store import DatabaseReadStore
+    from workstation.users import set_active
+
+    people = make_users(db)
+    read = make_read()
+    store = DatabaseReadStore(db, people["site1"])  # the workstation's, signed in before the deactivation
+    store.save(read)
+    set_active(db, "site1", active=False, admin=people["admin"], reason="left the site")
+    read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 51.0
+    with pytest.raises(Exception, match="site1's account is deactivated: nothing is saved under it"):
+        store.save(read)
+    assert load_read(db, read.read_id).read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm == 50.0
+    with pytest.raises(Exception, match="wrong user name or password"):  # told no more than for a typo
+        sign_timepoint(db, read.read_id, 0, username="site1", password=PASSWORD, meaning=MEANING, expected_version=1)
+    trail = [(e.action, e.reason) for e in audit_log.entries(db) if e.username == "site1"][-2:]
+    assert trail[0] == ("access-denied", f"save a read of subject {read.subject_id}: site1's account is deactivated: "
+                        "nothing is saved under it (ask the administrator; the read stays as it was last saved)")
+    assert trail[1][0] == "login-failed" and trail[1][1].startswith("the account is deactivated (signing")
 
 
 def test_a_password_typed_into_the_meaning_or_the_reason_is_refused_never_stored(db) -> None:
@@ -516,3 +592,19 @@ def test_a_reader_starting_one_subject_on_two_workstations_gets_one_read(db) -> 
     second.criteria = "iRECIST"  # the same evaluator's read under the other criteria is another read
     save_read(db, second, user=people["site1"], expected_version=None)
     assert audit_log.verify(db).ok
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """A central-review manager's finding: the SQLite file was created world-readable (0644), and it holds the table
+    linking each central-review pseudonym to its subject."""
+    import stat
+
+    db = open_database(str(tmp_path / "trial.db"))
+    try:
+        make_users(db)
+    finally:
+        db.close()
+    for name in ("trial.db", "trial.db-wal"):
+        path = tmp_path / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, name

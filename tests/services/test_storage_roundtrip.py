@@ -101,6 +101,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     else:
         url = request.getfixturevalue("postgres_server").create_database()
     db = open_database(url)
+    make_users(db)  # saves are made by an active account
     yield db
     db.close()
 

@@ -43,3 +43,16 @@ def test_a_central_read_keeps_no_source_study_or_series(tmp_path: Path) -> None:
     sources = [("1.2.3", "1.2.3.4"), ("1.2.5", "1.2.5.6")]
     unblinded = unblind_read(saved, "SITE01-0042", date(2024, 3, 5), sources)
     assert [(tp.study_uid, tp.series_uid) for tp in unblinded.timepoints] == sources
+
+
+def test_a_blinded_message_shows_no_moment_of_the_real_calendar():
+    """A central-review manager's finding: the stale-save message in the blinded window said "changed by r1 at
+    2026-11-27T23:33:30Z" (a real date: the study calendar's dates become day N, this one matched no pattern)."""
+    from workstation.review.blinding import STUDY_DAY_ONE
+    from workstation.review.central_worklist import TextBlinder
+
+    blind = TextBlinder()
+    said = blind("the read of subject BICR-X by r1 was changed by r1 at 2026-11-27T23:33:30.123Z (version 4)")
+    assert said == "the read of subject BICR-X by r1 was changed by r1 at [time] (version 4)"
+    assert blind("saved 2026-11-27 23:33:30+01:00") == "saved [time]"
+    assert blind(f"PR at {STUDY_DAY_ONE.isoformat()}") == "PR at day 1"  # the study calendar's dates as before

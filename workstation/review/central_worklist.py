@@ -32,6 +32,8 @@ from workstation.users import User
 
 _UID = re.compile(r"\b\d+(?:\.\d+){3,}\b")
 _DICOM_DATE = re.compile(r"\b(?:19|20)\d{6}\b")
+#: a moment of the real calendar (a save's time, "2026-11-27T23:33:30Z"): not a study day, and it dates the subject
+_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
 
 
 @dataclass
@@ -101,6 +103,7 @@ class TextBlinder:
         for folder in sorted(self.folders, key=len, reverse=True):
             out = out.replace(folder, "[images]")
         out = _UID.sub("[uid]", out)
+        out = _TIMESTAMP.sub("[time]", out)
         out = study_days_in_text(out)  # the blinded calendar's dates become "day N"
         out = _DICOM_DATE.sub("[date]", out)
         for patient in self.patients:

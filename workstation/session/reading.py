@@ -56,6 +56,8 @@ class ReadingSession:
         self.dirty_changed: Event[bool] = Event("dirty_changed")
         #: reasons given for amending signed timepoints (by index); every save of the read carries them
         self.amendment_reasons: dict[int, str] = {}
+        #: timepoints whose signature an amendment withdrew (the store's rule): to be signed again
+        self.signatures_withdrawn: set[int] = set()
         #: study and series UIDs each timepoint was read on, learnt as its images load (for DICOM SR and SDTM)
         self.images: dict[int, tuple[str, str]] = {}
         #: when set, the read is shown, never changed: every edit is refused with this message (e.g. an adjudicator
@@ -274,6 +276,17 @@ class ReadingSession:
 
         self._edit(f"edit {lesion_id}", lesion_id, apply)
 
+    def removal_refused(self, lesion_id: str) -> str | None:
+        """Why deleting ``lesion_id`` would be refused (a signed timepoint assesses it, the read is view only), or
+        None: said before the reader is asked to confirm."""
+        if self.view_only:
+            return self.view_only
+        try:
+            self._check_signed(self._touched(lesion_id, None))
+        except SessionError as exc:
+            return str(exc)
+        return None
+
     def remove_lesion(self, lesion_id: str) -> None:
         self._require(lesion_id)
 
@@ -433,7 +446,10 @@ class ReadingSession:
         return cmd.description
 
     def _restore_with(self, state: Read, description: str, was_dirty: bool) -> None:
+        signatures = [tp.signature for tp in self.read.timepoints]
         self.read = copy.deepcopy(state)
+        for tp, signature in zip(self.read.timepoints, signatures, strict=False):
+            tp.signature = signature  # made or withdrawn by the store, never by undo or redo
         if self.selected_lesion is not None and self.selected_lesion not in self.read.lesions:
             self.selected_lesion = None
             self.selection_changed.emit(None)
@@ -449,7 +465,9 @@ class ReadingSession:
             raise SessionError("no place to save this read was configured")
         self._fill_images()
         # each amended timepoint's own reason: a change saved with it elsewhere (an unsigned timepoint) has none
+        signed = {i for i, tp in enumerate(self.read.timepoints) if tp.signed}
         self.store.save(self.read, reason=dict(self.amendment_reasons))
+        self.signatures_withdrawn |= {i for i in signed if not self.read.timepoints[i].signed}
         was_dirty = self.dirty
         self.commands.mark_clean()
         if was_dirty:

@@ -230,13 +230,50 @@ def save_read(
         why = f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read"
         users_mod.record_denial(db, user, f"save a read of subject {read.subject_id}", why)
         raise ReadError(why)
+    current = users_mod.get_user(db, user.username)
+    if current is None or not current.active:  # deactivated while their workstation was open: it kept saving
+        why = (f"{user.username}'s account is deactivated: nothing is saved under it (ask the administrator; the "
+               "read stays as it was last saved)")
+        users_mod.record_denial(db, user, f"save a read of subject {read.subject_id}", why, read.subject_id)
+        raise ReadError(why)
     what = f"save {read.reader}'s read of subject {read.subject_id}"
     given = [reason] if isinstance(reason, str) else list(reason.values())
     said = "; ".join(dict.fromkeys(r.strip() for r in given if r.strip()))
     if said.strip():
         what += f" ({said.strip()})"
     with _lock_refusals_audited(db, user, what), db.transaction() as conn:
-        return save_read_on(conn, db.where, read, user=user, expected_version=expected_version, reason=reason)
+        version, withdrawn = _save(conn, db.where, read, user=user, expected_version=expected_version, reason=reason)
+    _withdraw(read, withdrawn)  # stored: the read in memory loses them too
+    return version
+
+
+def _withdraw(read: Read, positions: list[int]) -> None:
+    for pos in positions:
+        read.timepoints[pos].signature = None
+
+
+#: Read settings that are not the reader's assessment: amending them needs a reason, and leaves the signatures (the
+#: treatment start is PFS's and OS's origin, a date from the clinic; no response depends on it)
+NOT_ATTESTED = frozenset({"treatment_start"})
+
+
+def _withdrawn_signatures(stored: Read, amended_paths: list[str], old: Mapping[str, Any],
+                          new: Mapping[str, Any]) -> list[int]:
+    """The signatures an amendment withdraws: those of the signed timepoints it changes (21 CFR 11.70: a signature
+    attests what was signed, and the amended timepoint is no longer that), and of every signed timepoint after the
+    first of them (their responses are measured against it, and timepoints are signed in order)."""
+
+    def attested(path: str) -> bool:
+        if path != f"read/{stored.read_id}":
+            return True
+        before, after = old.get(path) or {}, new.get(path) or {}
+        return any(before.get(k) != after.get(k) for k in {*before, *after} - NOT_ATTESTED)
+
+    covered = {pos for path in amended_paths if attested(path) for pos in _signed_positions(path, stored)}
+    if not covered:
+        return []
+    first = min(covered)
+    return [pos for pos, tp in enumerate(stored.timepoints) if pos >= first and tp.signed]
 
 
 def _refuse_a_second_read(conn: Connection, read: Read) -> None:
@@ -270,6 +307,22 @@ def save_read_on(
     reason: str | Mapping[int, str] = "",
 ) -> int:
     """`save_read` inside the caller's transaction (for services that save a read together with other rows)."""
+    version, withdrawn = _save(conn, where, read, user=user, expected_version=expected_version, reason=reason)
+    _withdraw(read, withdrawn)
+    return version
+
+
+def _save(
+    conn: Connection,
+    where: str,
+    read: Read,
+    *,
+    user: users_mod.User,
+    expected_version: int | None,
+    reason: str | Mapping[int, str] = "",
+) -> tuple[int, list[int]]:
+    """`save_read_on`, without touching ``read``: the new version, and the positions of the signatures the save
+    withdrew (an amendment's, `_withdrawn_signatures`)."""
     if user.username != read.reader and user.role is not users_mod.UserRole.ADMINISTRATOR:
         raise ReadError(f"{user.username} cannot save the read of {read.reader}: a reader edits only their own read")
     problems = read_problems(read)
@@ -300,7 +353,7 @@ def save_read_on(
                 reason=reason.strip() if isinstance(reason, str) else "",
                 recorded_at=now,
             )
-        return 1
+        return 1, []
     if expected_version is None:
         raise ReadError(f"a read {read.read_id} already exists; load it and save it with its version")
     if (stored.read.subject_id, stored.read.reader) != (read.subject_id, read.reader):
@@ -312,7 +365,7 @@ def save_read_on(
     old, new = entity_snapshots(stored.read), entity_snapshots(read)
     changed = [p for p in dict.fromkeys([*old, *new]) if old.get(p) != new.get(p)]
     if not changed:
-        return stored.version
+        return stored.version, []
     for path in changed:
         if path.endswith("/signature"):
             raise ReadError(
@@ -324,6 +377,21 @@ def save_read_on(
         if not why:
             raise AmendmentReasonRequired(
                 f"{_describe(path, stored.read)} is signed: changing it is an amendment and needs a reason"
+            )
+    withdrawn = _withdrawn_signatures(stored.read, list(amended), old, new)
+    if withdrawn:  # what is stored and audited is the read without them; the reader signs again, with the password
+        read = copy.deepcopy(read)
+        _withdraw(read, withdrawn)
+        new = entity_snapshots(read)
+        first = stored.read.timepoints[min(withdrawn)].label
+        for pos in withdrawn:
+            path = f"read/{read.read_id}/timepoint/{pos}/signature"
+            changed.append(path)
+            why = _amendment_reason(path, stored.read, reason)
+            amended[path] = (
+                f"signature withdrawn by the amendment ({why}): sign again" if why
+                else f"signature withdrawn: {first!r} before it was amended ({amended_reasons(amended)}); its "
+                     "responses may change: sign again"
             )
     result = conn.execute(
         update(reads)
@@ -353,7 +421,12 @@ def save_read_on(
             reason=amended.get(path, ""),  # a change to an unsigned timepoint has no reason of its own
             recorded_at=now,
         )
-    return expected_version + 1
+    return expected_version + 1, withdrawn
+
+
+def amended_reasons(amended: Mapping[str, str]) -> str:
+    """The amendment's reasons, once each (for the audit entry of a later timepoint's withdrawn signature)."""
+    return "; ".join(dict.fromkeys(r for p, r in amended.items() if r and not p.endswith("/signature")))
 
 
 def sign_timepoint(

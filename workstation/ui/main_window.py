@@ -250,6 +250,11 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         sb = self.statusBar()
         assert sb is not None
         sb.addPermanentWidget(self.unsaved_label)
+        #: the timepoints an amendment unsigned, until they are signed again (a message would be overwritten)
+        self.resign_label = QLabel()
+        self.resign_label.setStyleSheet("QLabel { color: #b00020; font-weight: bold; padding: 0 6px; }")
+        self.resign_label.setVisible(False)
+        sb.addPermanentWidget(self.resign_label)
         sb.addPermanentWidget(self.lock_label)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_btn)
@@ -1217,7 +1222,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         s = self.session
         if s is None or s.selected_lesion is None:
             return
-        if self.confirm(f"Delete {s.selected_lesion} and its measurements at every timepoint? (Undo brings it back)"):
+        refused = s.removal_refused(s.selected_lesion)
+        if refused is not None:  # said before asking (it asked, Yes the default, then refused)
+            self.say(refused, 0)
+            return
+        if self.confirm(f"Delete {s.selected_lesion} and its measurements at every timepoint? (Undo brings it back)",
+                        default_no=True):
             try:
                 s.remove_lesion(s.selected_lesion)
             except SessionError as exc:  # a signed timepoint, a read open for viewing only: say why, change nothing
@@ -1260,6 +1270,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         base = self.volume(0)
         thickness = base.info.slice_thickness_mm if base is not None else None
         self.lesion_table.show_session(s, check_baseline(s.read, thickness))
+        unsigned = [tp.label for i, tp in enumerate(s.read.timepoints) if i in s.signatures_withdrawn and not tp.signed]
+        self.resign_label.setVisible(bool(unsigned))
+        self.resign_label.setText(f"✎ to sign again: {', '.join(unsigned)}")
+        self.resign_label.setToolTip(
+            "The amendment withdrew these signatures (the old ones stay in the audit trail): what was signed is no "
+            "longer what is stored. Sign each again when the changes are done (Ctrl+Shift+S), in order.")
         self._fill_status_combo()
         self.response_panel.show_summary(summarize(s.read))
         self._update_overlays()

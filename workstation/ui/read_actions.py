@@ -259,6 +259,7 @@ class ReadActionsMixin:
         self._keys_to_the_images()
         if signed:
             s.amendment_reasons.pop(tp, None)  # signed again: a further change is a new amendment
+            s.signatures_withdrawn.discard(tp)
             s.commands.mark_clean()
             self._refresh_read()
             self.worklist.update_status(self.subject_index, s.read)

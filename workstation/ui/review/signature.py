@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PyQt6.QtCore import QEvent, QObject, Qt
+from PyQt6.QtGui import QKeyEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -80,7 +82,9 @@ class ReasonDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Reason for the change")
         self.text = QPlainTextEdit()
-        self.text.setPlaceholderText("Why is this signed record being changed?")
+        self.text.setPlaceholderText("Why is this signed record being changed? (Enter: OK, Shift+Enter: new line)")
+        self.text.setTabChangesFocus(True)  # Tab went into the reason ("test amendment\t\n\n\no" was stored)
+        self.text.installEventFilter(self)
         self.buttons, self.ok = ok_cancel("OK")
         self.ok.setEnabled(False)
         self.text.textChanged.connect(lambda: self.ok.setEnabled(bool(self.reason())))
@@ -95,3 +99,13 @@ class ReasonDialog(QDialog):
 
     def reason(self) -> str:
         return self.text.toPlainText().strip()
+
+    def eventFilter(self, a0: QObject | None, a1: QEvent | None) -> bool:
+        """Enter in the reason box is OK (once a reason is typed); Shift+Enter starts a new line."""
+        if (a0 is self.text and isinstance(a1, QKeyEvent) and a1.type() == QEvent.Type.KeyPress
+                and a1.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and not a1.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+            if self.ok.isEnabled():
+                self.accept()
+            return True
+        return super().eventFilter(a0, a1)
