@@ -259,10 +259,33 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_btn)
         self._build_actions()
-        self.resize(1600, 1000)
+        self._fit_to_screen(1600, 1000)
         # wide enough for a central-review pseudonym, a follow-up's label and "● to sign" without eliding
         self.resizeDocks([worklist_dock, lesion_dock], [270, 600], Qt.Orientation.Horizontal)
         self.resizeDocks([response_dock], [260], Qt.Orientation.Vertical)
+
+    def choose_organ(self) -> None:
+        """The organ box of the measurement waiting, from the keyboard (Tab is "next lesion": it never got there, and
+        a name typed elsewhere ran the tools' shortcuts, r the ruler)."""
+        if self.pending is None or not self.organ_choice.isVisible():
+            self.say("O chooses the organ of the measurement waiting in the bar below the images")
+            return
+        self.organ_choice.setFocus()
+        if not self.organ_choice.isEditable():
+            self.organ_choice.showPopup()
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """``width`` x ``height``, or the screen's available area where that is smaller (1600 x 1000 on a 1366 x 768
+        laptop put the status bar, which carries the errors, off the screen)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            frame = 40  # the window manager's title bar and borders
+            width, height = min(width, room.width()), min(height, room.height() - frame)
+            self.resize(width, height)
+            self.move(room.x() + (room.width() - width) // 2, room.y() + max(0, (room.height() - frame - height) // 2))
+            return
+        self.resize(width, height)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -318,6 +341,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             "New non-target at this position", "Shift+N", lambda: self.declare_lesion(Role.NON_TARGET), measure
         )
         self._action("New lesion (follow-up)", "Shift+L", lambda: self.declare_lesion(Role.NEW), measure)
+        self._action("Choose the organ (type its name, Enter)", "O", self.choose_organ, measure)
         #: the Measure menu's actions that only move (they stay in a view-only window)
         self.navigation_actions = [
             self._action("Next timepoint", "]", lambda: self.step_timepoint(1), measure),
@@ -427,7 +451,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
     def shortcuts_text(self) -> str:
         """Every keyboard shortcut: the window's actions, then the keys the image viewer handles itself."""
         lines = [
-            f"{a.shortcut().toString():>12}   {a.text().replace('&', '')}"
+            f"{' / '.join(k.toString() for k in a.shortcuts()):>12}   {a.text().replace('&', '')}"
             for a in self.actions()
             if not a.shortcut().isEmpty() and a.isVisible()
         ]

@@ -237,7 +237,7 @@ class MeasuringMixin:
         try:
             m = manual_measurement(volume, slice_index, long_axis, short_axis)
         except MeasureError as exc:
-            self.say(str(exc))
+            self.say(str(exc), 0)  # until the next message: it went after 8 s, before it was read
             return
         self._click_point = middle_of(long_axis)
         self._clicked_at = (s.read.subject_id, s.current_timepoint)
@@ -251,7 +251,7 @@ class MeasuringMixin:
         try:
             self.pending.measurement = move_endpoint(self.pending.measurement, axis, end, point)
         except MeasureError as exc:
-            self.say(str(exc))
+            self.say(str(exc), 0)
         self._show_pending("Adjusted by the reader" if self.pending.suggestion else "Drawn by hand", fresh=False)
 
     def _show_pending(self, title: str, warning: str = "", fresh: bool = True) -> None:
@@ -502,7 +502,9 @@ class MeasuringMixin:
             return
         prop = next((p for p in self.proposals if p.lesion_id == s.selected_lesion), None)
         if prop is None:
-            self.say(f"no proposed position for {s.selected_lesion} at this timepoint")
+            self.say(f"{s.selected_lesion} was measured or seen at no earlier timepoint: G measures a lesion where it "
+                     "is proposed at a follow-up; click on it instead" if s.current_timepoint == 0 else
+                     f"no proposed position for {s.selected_lesion} at this timepoint: click on it instead", 0)
             return
         self.current_viewer.center_on(prop.point_mm)
         if s.read.lesions[prop.lesion_id].role is Role.NON_TARGET:

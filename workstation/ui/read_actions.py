@@ -249,7 +249,7 @@ class ReadActionsMixin:
             return
         unsigned = [t.label for t in s.read.timepoints[:tp] if not t.signed]
         if unsigned:  # said before the password is typed (the store refuses it too)
-            self.say(f"timepoints are signed in order: sign {unsigned[0]} first")
+            self.say(f"timepoints are signed in order: sign {unsigned[0]} first", 0)
             return
 
         def do_sign(password: str, meaning: str) -> None:
