@@ -38,3 +38,20 @@ def test_the_window_fits_a_laptop_screen_and_every_shortcut_of_an_action_is_list
         w._fit_to_screen(99999, 99999)
     text = w.shortcuts_text()
     assert "Ctrl+Shift+Z / Ctrl+Y" in text and "Choose the organ" in text
+
+
+def test_a_click_just_beside_an_end_of_the_waiting_measurement_does_not_throw_it_away(qtbot, window):
+    """The laptop radiologist's finding: a drag that just missed an end's handle counted as a click, and the waiting
+    30 mm suggestion was replaced, without a word, by a 106 mm one of low confidence."""
+    w = window
+    _open(qtbot, w)
+    _click_on(qtbot, w.current_viewer, LESIONS[0].centre_mm)
+    qtbot.waitUntil(lambda: w.pending is not None, timeout=5000)
+    waiting = w.pending
+    end = waiting.measurement.long_axis_endpoints[0]
+    step = 6 * w.current_viewer.mm_per_pixel()  # 6 screen pixels beside it, on the same slice
+    _click_on(qtbot, w.current_viewer, (end[0] + step, end[1], end[2]))
+    assert w.pending is waiting and not w.jobs.busy
+    assert "to move an end of the measurement waiting, drag it" in w.statusBar().currentMessage()
+    _click_on(qtbot, w.current_viewer, LESIONS[1].centre_mm)  # elsewhere: measured there, as before
+    qtbot.waitUntil(lambda: w.pending is not None and w.pending is not waiting, timeout=5000)

@@ -115,6 +115,10 @@ class MeasuringMixin:
         if s is None or volume is None:
             self.say("the images are still loading")
             return
+        if self._near_an_end(point, slice_index):  # a near miss of a handle threw the waiting suggestion away
+            self.say("to move an end of the measurement waiting, drag it (press right on its handle); to measure "
+                     "elsewhere, click farther from it", 0)
+            return
         if self._suggest_job is not None and not self._suggest_job.done:
             self._suggest_job.cancel()
         self.decision_bar.say_below("note", None)
@@ -479,6 +483,26 @@ class MeasuringMixin:
             self.say(f"suggestion rejected: drag the longest diameter by hand (B for the bidirectional tool){node_off}")
         elif node_off:
             self.say(f"measurement rejected{node_off}")
+
+    #: a click this close (screen pixels) to an end of the measurement waiting is a missed drag of its handle
+    NEAR_AN_END_PX = 12.0
+
+    def _near_an_end(self, point: tuple[float, float, float], slice_index: int) -> bool:
+        """Whether a click at ``point`` on ``slice_index`` is within `NEAR_AN_END_PX` of an end of the measurement
+        waiting there (on screen, at the zoom shown)."""
+        p = self.pending
+        viewer = self.current_viewer
+        mm_per_px = viewer.mm_per_pixel()
+        if p is None or p.slice_index != slice_index or viewer.volume is None or mm_per_px <= 0:
+            return False
+        m = p.measurement
+        ends = [*(m.long_axis_endpoints or ()), *(m.short_axis_endpoints or ())]
+        x, y, _ = viewer.patient_to_view(point)
+        for end in ends:
+            ex, ey, _ = viewer.patient_to_view(end)
+            if ((ex - x) ** 2 + (ey - y) ** 2) ** 0.5 / mm_per_px <= self.NEAR_AN_END_PX:
+                return True
+        return False
 
     def _replace_pending(self, pending: Pending) -> None:
         if self.pending is not None and self.pending.suggestion is not None:
