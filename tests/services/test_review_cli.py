@@ -240,3 +240,38 @@ def test_help_says_who_may_run_each_action(capsys):
         assert who in text, action
         if action == "assign":
             assert "data manager" not in text
+
+
+def test_a_deactivated_reader_is_shown_and_replaced_while_the_subject_is_read(db, trial, capsys):
+    """A central-review manager's finding: a reader deactivated mid-review held the subject in "reading" for good:
+    `review status` did not say so and `assign` left the subject as it was; there was no way to replace them."""
+    from workstation.review.service import review_state
+    from workstation.users import set_active
+
+    auth = ["--db", db.url, "--user", "admin", "--password-stdin"]
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", "--subject", SUBJECTS[0],
+                          *auth)  # fmt: skip
+    assert code == 0, err
+    pseudonym = pseudonym_of(db, SUBJECTS[0])
+    people = {name: get_user(db, name) for name in ("reader1", "reader2", "reader3", "admin")}
+    central_read(db, pseudonym, people["reader1"], 20.0, "")
+    set_active(db, "reader2", active=False, admin=people["admin"], reason="left the trial")
+    code, out, _ = review(capsys, "status", *auth)
+    assert "reader2 0/2 read, 0/2 signed (inactive: see replace-reader)" in out
+
+    code, _, err = review(capsys, "replace-reader", SUBJECTS[0], "--old", "reader2", "--new", "reader1",
+                          "--reason", "x", *auth)  # fmt: skip
+    assert code != 0 and "reader1 already reads" in err
+    code, out, err = review(capsys, "replace-reader", pseudonym, "--old", "reader2", "--new", "reader3",
+                            "--reason", "reader2 left the trial", *auth)  # fmt: skip
+    assert code == 0 and f"{pseudonym}: reader3 reads it in place of reader2" in out, err
+    case = open_blinded_case(db, pseudonym, people["reader3"])  # reader3's worklist has it, with an empty read
+    assert not any(tp.assessments for tp in case.own_read.read.timepoints)
+    entry = [e for e in audit_log.entries(db, [SUBJECTS[0]]) if e.entity.endswith("/reader_2")][-1]
+    assert (entry.action, entry.reason) == ("enrol", "reader2 left the trial")
+    assert json.loads(entry.old_value)["reader"] == "reader2" and json.loads(entry.new_value)["reader"] == "reader3"
+    central_read(db, pseudonym, people["reader3"], 20.0, "")
+    assert review_state(db, pseudonym).value == "accepted (concordant)"
+    code, _, err = review(capsys, "replace-reader", pseudonym, "--old", "reader3", "--new", "reader2",
+                          "--reason", "again", *auth)  # fmt: skip
+    assert code != 0 and "both reads are signed" in err

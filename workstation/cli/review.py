@@ -9,9 +9,13 @@
   reading, awaiting adjudication, accepted (concordant) or accepted (adjudicated); and whether the subject is locked
   for analysis (by whom, when; ``locked`` in --format json, null when it is not).
 - ``discordance`` gives the discordance rate per reader pair (best overall response or date of progression differ).
+- ``replace-reader SUBJECT --old A --new B --reason TEXT`` gives reader A's place in a subject's review to B (A left
+  the trial, or was deactivated: the subject stayed "reading" for good); B starts an empty read, A's stays stored
+  out of the review; refused once both reads are signed.
 
-``status`` and ``discordance`` are for a signed-in data manager or administrator, ``assign`` (it creates the readers'
-reads) for an administrator (``--user``, or ``--admin`` as before; password on the terminal or ``--password-stdin``).
+``status`` and ``discordance`` are for a signed-in data manager or administrator, ``assign`` and ``replace-reader``
+(they create readers' reads) for an administrator (``--user``, or ``--admin`` as before; password on the terminal
+or ``--password-stdin``).
 The output is unblinded (real subject ids next to pseudonyms): it is for the data manager, never for readers.
 """
 
@@ -35,14 +39,16 @@ from workstation.review.service import (
     discordance_rates,
     enrol_subject,
     pseudonym_of,
+    replace_reader,
     review_criteria_of,
     review_overview,
     review_settings_of,
+    subject_of,
 )
 from workstation.session.worklist import DicomFolderSource, SubjectEntry, TimepointEntry, WorklistError, scan_trial
 from workstation.storage import Database, StorageError, open_database
 from workstation.storage.locks import SubjectLocked
-from workstation.users import PermissionDenied, UserRole
+from workstation.users import PermissionDenied, UserRole, list_users
 
 
 def add_parser(subparsers: Any) -> None:
@@ -59,8 +65,16 @@ def add_parser(subparsers: Any) -> None:
     )
     status = actions.add_parser("status", help="per subject: reads done, signed, concordant/discordant/adjudicated")
     discordance = actions.add_parser("discordance", help="discordance rates per reader pair")
+    replace = actions.add_parser(
+        "replace-reader", help="give a central reader's place in a subject's review to another (while it is read)"
+    )
+    replace.add_argument("subject", help="subject id or its central-review pseudonym (BICR-...)")
+    replace.add_argument("--old", required=True, metavar="READER", help="the reader leaving the subject's review")
+    replace.add_argument("--new", required=True, metavar="READER", help="the central reader taking their place")
+    replace.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     for sub, who in (
         (assign, "the administrator doing this (it creates the readers' reads; password asked)"),
+        (replace, "the administrator doing this (it creates the new reader's read; password asked)"),
         (status, "the data manager or administrator doing this (password asked)"),
         (discordance, "the data manager or administrator doing this (password asked)"),
     ):
@@ -207,13 +221,30 @@ def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
     if not rows:
         print(f"no subjects in central review in {db.where}")
         return 0
+    inactive = {u.username for u in list_users(db) if not u.active}
+
+    def progress(p: Any) -> str:  # a deactivated reader holds the subject until replaced: said
+        return f"{p}{' (inactive: see replace-reader)' if p is not None and p.reader in inactive else ''}"
+
     for r in rows:
         state = r.problem if r.state is None else r.state.value
         by = f" by {r.adjudicator}" if r.adjudicator else ""
         locked = "" if r.lock is None else f" | locked for analysis by {r.lock.locked_by} at {r.lock.when}"
         if r.lock is not None and r.lock.not_final:
             locked += " though not final"
-        print(f"{r.subject_id:<14} {r.pseudonym:<14} {r.progress_1} | {r.progress_2} | {state}{by}{locked}")
+        print(f"{r.subject_id:<14} {r.pseudonym:<14} {progress(r.progress_1)} | {progress(r.progress_2)} | "
+              f"{state}{by}{locked}")
+    return 0
+
+
+def _replace_reader(db: Database, args: argparse.Namespace, admin: Any) -> int:
+    given = args.subject.strip()
+    pseudonym = given if subject_of(db, given) is not None else pseudonym_of(db, given)
+    if pseudonym is None:
+        raise CommandError(f"{given} is not in central review (review status lists the subjects)")
+    replace_reader(db, pseudonym, args.old.strip(), args.new.strip(), admin=admin, reason=args.reason)
+    print(f"{given}: {args.new.strip()} reads it in place of {args.old.strip()}, from an empty read "
+          f"({args.old.strip()}'s read is kept, out of the review)")
     return 0
 
 
@@ -251,11 +282,12 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
-        if args.review_command == "assign":  # it creates the readers' reads: an administrator's act
-            admin = unblinded_user(db, args, (UserRole.ADMINISTRATOR,), "recist review assign")
+        if args.review_command in ("assign", "replace-reader"):  # they create readers' reads: an administrator's act
+            admin = unblinded_user(db, args, (UserRole.ADMINISTRATOR,), f"recist review {args.review_command}")
         else:
             admin = unblinded_user(db, args)
-        action = {"assign": _assign, "status": _status, "discordance": _discordance}[args.review_command]
+        action = {"assign": _assign, "status": _status, "discordance": _discordance,
+                  "replace-reader": _replace_reader}[args.review_command]
         return action(db, args, admin)
     except (ReviewError, EvaluationError, PermissionDenied, StorageError) as exc:
         raise CommandError(str(exc)) from None

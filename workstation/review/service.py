@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from recist.model import Criteria
 from workstation.audit import AuditAction, utc_now
@@ -275,6 +275,57 @@ def enrol_subject(
             recorded_at=now,
         )
     return pseudonym
+
+
+def replace_reader(db: Database, pseudonym: str, old: str, new: str, *, admin: User, reason: str) -> str:
+    """Give ``old``'s place in a subject's central review to ``new`` (a reader who left, or was deactivated, held the
+    subject in "reading" for good). ``new`` starts an empty blinded read; ``old``'s read stays stored, out of the
+    review, with its audit trail. Refused once both reads are signed (the review is decided: an adjudication or an
+    accepted read rests on them), for a subject locked for analysis, without a reason. Returns the new read's id."""
+    with refusals_audited(db, admin, f"replace a central reader of {pseudonym}"):
+        require_role(admin, UserRole.ADMINISTRATOR)
+    if not reason.strip():
+        raise ReviewError("replacing a reader needs a reason (it is kept in the audit trail)")
+    st = _status(db, pseudonym)
+    slots = [slot for slot in (1, 2) if st.subject[f"reader_{slot}"] == old]
+    if not slots:
+        raise ReviewError(f"{old} is not a reader of {pseudonym} (its readers: {st.subject['reader_1']}, "
+                          f"{st.subject['reader_2']})")
+    slot = slots[0]
+    if new in (st.subject["reader_1"], st.subject["reader_2"]):
+        raise ReviewError(f"{new} already reads {pseudonym}: central review needs two different readers")
+    if st.both_complete:
+        raise ReviewError(f"{pseudonym}: both reads are signed and the review is {_state_of(st)}; a reader is replaced "
+                          "only while the subject is being read")
+    check_central_readers(db, [new])
+    previous = st.read_1 if slot == 1 else st.read_2
+    settings = ResponseSettings(previous.read.sd_min_days, previous.read.confirmation_required, stated=True)
+    read = new_blinded_read(pseudonym, new, st.days, previous.read.criteria, settings)
+    subject_id = str(st.subject["subject_id"])
+    what = f"replace a central reader of {subject_id}"
+    with lock_refusals_audited(db, admin, what), db.transaction() as conn:
+        refuse_if_locked(conn, subject_id)
+        current = _subject(conn, pseudonym)
+        if current[f"reader_{slot}"] != old or current[f"read_{slot}_id"] != previous.read.read_id:
+            raise CaseChanged(f"{pseudonym}: its readers changed meanwhile; nothing was recorded")
+        save_read_on(conn, db.where, read, user=admin, expected_version=None)
+        conn.execute(
+            update(review_subjects)
+            .where(review_subjects.c.pseudonym == pseudonym)
+            .values({f"reader_{slot}": new, f"read_{slot}_id": read.read_id})
+        )
+        audit_log.append(
+            conn,
+            username=admin.username,
+            action=AuditAction.ENROL,
+            entity=f"review/{pseudonym}/reader_{slot}",
+            subject_id=subject_id,
+            old={"reader": old, "read_id": previous.read.read_id},
+            new={"reader": new, "read_id": read.read_id},
+            reason=reason.strip(),
+            recorded_at=utc_now(),
+        )
+    return read.read_id
 
 
 def _own_slot(subject: dict[str, object], reader: User) -> int:
