@@ -519,7 +519,7 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
     from tests.services.postgres_server import PASSWORD
     from workstation.review.service import open_blinded_case
     from workstation.storage import open_database
-    from workstation.storage.repository import save_read
+    from workstation.storage.repository import save_read, sign_timepoint
     from workstation.ui.review import AdjudicationDialog
     from workstation.ui.review.adjudication_worklist import AdjudicationWindow
 
@@ -529,17 +529,21 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
         win = AdjudicationWindow(db, people["adjud"])
         qtbot.addWidget(win)
 
-        def amend(follow_up_mm: float, reason: str) -> None:
+        def amend(follow_up_mm: float, reason: str) -> None:  # and signed again (the amendment withdrew it)
             own = open_blinded_case(db, pseudonym, people["reader2"]).own_read
             read = copy.deepcopy(own.read)
             read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = follow_up_mm
-            save_read(db, read, user=people["reader2"], expected_version=own.version, reason=reason)
+            version = save_read(db, read, user=people["reader2"], expected_version=own.version, reason=reason)
+            sign_timepoint(db, read.read_id, 1, username="reader2", password=PASSWORD, meaning="read",
+                           expected_version=version)  # fmt: skip
 
         shown: list[tuple[float, str]] = []
+        reasons: list[str] = []
 
         def exec_(dialog):  # the adjudicator decides for read 2; a reader amends before the decision is recorded
             shown.append((dialog.case.read_2.read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm,
                           dialog.error.text()))  # fmt: skip
+            reasons.append(dialog.reason.toPlainText())
             if len(shown) == 1:
                 amend(75.0, "re-measured")  # still PD: still discordant
             elif len(shown) == 2:
@@ -554,7 +558,8 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
         assert not win.open_case(pseudonym)
         assert [mm for mm, _ in shown] == [70.0, 75.0]  # opened again, as it now is, once
         assert shown[1][1].endswith("amended since you opened it; reopen the adjudication; shown again as the reads "
-                                    "now are")  # fmt: skip
+                                    "now are (your reason is kept: check it still holds)")  # fmt: skip
+        assert reasons == ["", "read 2 measured T1 on the right slice"]  # it was cleared, to be typed again
         assert "the two reads agree" in win.statusBar().currentMessage()
         assert win.subjects.count() == 0
     finally:

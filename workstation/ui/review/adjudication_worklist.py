@@ -81,9 +81,10 @@ class AdjudicationWindow(QMainWindow):
     def _listed(self) -> list[str]:
         return [self.subjects.item(i).text() for i in range(self.subjects.count())]  # type: ignore[union-attr]
 
-    def open_case(self, pseudonym: str, notice: str | None = None) -> bool:
+    def open_case(self, pseudonym: str, notice: str | None = None, reason: str = "") -> bool:
         """Both reads of ``pseudonym`` side by side; True once the adjudicator's choice is recorded. ``notice``: said
-        in the dialog (why it was opened again)."""
+        in the dialog (why it was opened again); ``reason``: what the adjudicator had typed before that (kept: it was
+        cleared, to be typed again)."""
         try:
             case = adjudication_case(self.db, pseudonym, self.user)
         except (ReviewError, EvaluationError, StorageError, PermissionDenied, SubjectLocked) as exc:
@@ -113,6 +114,8 @@ class AdjudicationWindow(QMainWindow):
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         if notice is not None:
             dialog.error.setText(notice)
+        if reason:
+            dialog.reason.setPlainText(reason)
         decided = bool(dialog.exec())
         if decided or dialog.changed is not None:
             for window in self.views:  # the reads decided between, or changed since: their windows would be stale
@@ -125,5 +128,6 @@ class AdjudicationWindow(QMainWindow):
             # Nothing was recorded: the subject is shown again as it now is, if it still awaits adjudication.
             self.say(dialog.changed, 0)
             if pseudonym in self._listed():
-                return self.open_case(pseudonym, f"{dialog.changed}; shown again as the reads now are")
+                return self.open_case(pseudonym, f"{dialog.changed}; shown again as the reads now are (your reason "
+                                      "is kept: check it still holds)", dialog.reason.toPlainText())
         return decided
