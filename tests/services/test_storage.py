@@ -608,3 +608,19 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> 
         path = tmp_path / name
         if path.exists():
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, name
+
+
+def test_opening_anothers_read_is_refused_and_audited(db) -> None:
+    """A central-review manager's finding: r1 opening r2's read was refused without a trace in the audit trail."""
+    from workstation.session.persistence import ReadStoreError
+    from workstation.storage.read_store import DatabaseReadStore
+
+    people = make_users(db)
+    read = make_read(reader="reader2")
+    save_read(db, read, user=people["reader2"], expected_version=None)
+    with pytest.raises(ReadStoreError, match="reader1 may open only their own reads, not reader2's"):
+        DatabaseReadStore(db, people["reader1"]).load(read.subject_id, "reader2")
+    denied = [e for e in audit_log.entries(db, [read.subject_id]) if e.action == "access-denied"]
+    assert [(e.username, e.reason) for e in denied] == [
+        ("reader1", f"open reader2's read of subject {read.subject_id}: reader1 may open only their own reads, not "
+                    "reader2's")]

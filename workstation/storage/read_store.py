@@ -9,6 +9,7 @@ subject locked for analysis (`workstation.storage.locks`) is refused as a closed
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 from workstation.read_model import Read
@@ -16,7 +17,7 @@ from workstation.session.persistence import ReadClosedError, ReadStoreError
 from workstation.storage.database import Database, StorageError
 from workstation.storage.locks import lock_notice
 from workstation.storage.repository import ReadClosed, ReadError, find_reads, save_read, sign_timepoint
-from workstation.users import AuthenticationError, User, UserRole
+from workstation.users import AuthenticationError, User, UserRole, record_denial
 
 
 class DatabaseReadStore:
@@ -28,7 +29,10 @@ class DatabaseReadStore:
     def load(self, subject_id: str, reader: str) -> Read | None:
         """The user's own newest read of a subject (an administrator may load anyone's)."""
         if reader != self.user.username and self.user.role is not UserRole.ADMINISTRATOR:
-            raise ReadStoreError(f"{self.user.username} may open only their own reads, not {reader}'s")
+            why = f"{self.user.username} may open only their own reads, not {reader}'s"
+            with contextlib.suppress(StorageError):  # audited, as a refused save is (21 CFR 11.300(d))
+                record_denial(self.db, self.user, f"open {reader}'s read of subject {subject_id}", why, subject_id)
+            raise ReadStoreError(why)
         try:
             found = find_reads(self.db, subject_id, reader=reader)
         except StorageError as exc:
@@ -45,6 +49,9 @@ class DatabaseReadStore:
                 self.db, read, user=self.user, expected_version=self._versions.get(read.read_id), reason=reason
             )
         except ReadClosed as exc:
+            with contextlib.suppress(StorageError):  # a change tried on a closed read is audited too
+                record_denial(self.db, self.user, f"change a read of subject {read.subject_id}", str(exc),
+                              read.subject_id)
             raise ReadClosedError(str(exc)) from None
         except (ReadError, StorageError) as exc:
             raise ReadStoreError(str(exc)) from None
