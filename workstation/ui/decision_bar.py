@@ -6,7 +6,19 @@ from __future__ import annotations
 import html
 
 from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
+from PyQt6.QtGui import QResizeEvent, QTextDocument
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workstation.read_model import Role
 from workstation.session.reading import NODE_ORGAN, ReadingSession, non_target_seen_status
@@ -17,6 +29,10 @@ NEW_CHOICES = {Role.TARGET: "new target", Role.NON_TARGET: "new non-target", Rol
 
 #: what the organ box shows until the reader chooses one for a new lesion
 ORGAN_PLACEHOLDER = "choose organ…"
+#: the hint beside the choices while a new lesion has no organ (short: the line is narrow)
+ORGAN_HINT = "⚠ choose its organ"
+#: between the controls on a line of choices (pixels)
+_SPACING = 6
 #: what the bar's place says while no measurement waits
 IDLE_HINT = ("Click inside a lesion to get a suggested outline and axes (M) · R ruler · B bidirectional · "
              "G measure the selected lesion at its proposed place · F fit · F1 every shortcut")
@@ -50,15 +66,21 @@ class DecisionBar(QFrame):
         self._warning = ""
         self.label.installEventFilter(self)
         self.lesion_choice = QComboBox()
+        # as wide as its longest item ("T3 (lymph node, non-target: present)"), never cut to "new targe"
+        self.lesion_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.organ_choice = QComboBox()
+        self.organ_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.organ_choice.addItems(["", *ORGANS])
         self.organ_choice.setEditable(True)
         line_edit = self.organ_choice.lineEdit()
         if line_edit is not None:
             line_edit.setPlaceholderText(ORGAN_PLACEHOLDER)
         self.organ_choice.currentTextChanged.connect(self._organ_changed)
-        self.hint = QLabel("")
+        self.hint = QLabel(ORGAN_HINT)
         self.hint.setStyleSheet("color: #ffb347;")
+        self.hint.ensurePolished()
+        self.hint.setMinimumWidth(self.hint.sizeHint().width())  # its place kept: the lines do not change with it
+        self.hint.setText("")
         self.node_check = QCheckBox("lymph node")
         self.fragment_check = QCheckBox("split fragment")
         self.fragment_check.setToolTip("The lesion has split: this measurement is one more fragment (summed)")
@@ -69,40 +91,54 @@ class DecisionBar(QFrame):
         self.reject_btn.clicked.connect(self.reject_requested)
         self.lesion_choice.currentIndexChanged.connect(self._lesion_choice_changed)
         self.organ_choice.setMinimumContentsLength(14)
-        # two rows that fit beside the docks: what waits, and Accept / Reject; then which lesion it is for
-        top = QHBoxLayout()
-        top.addWidget(self.label, 1)
-        top.addWidget(self.accept_btn)
-        top.addWidget(self.reject_btn)
-        row = QHBoxLayout()
-        for widget in (
-            QLabel("as"),
-            self.lesion_choice,
-            QLabel("organ"),
-            self.organ_choice,
-            self.node_check,
-            self.fragment_check,
-            self.hint,
-        ):
-            row.addWidget(widget)
-        row.addStretch(1)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 3, 6, 3)
-        outer.setSpacing(2)
-        outer.addLayout(top)
-        outer.addLayout(row)
-        self.setFixedHeight(self.sizeHint().height())
-        self._base_height = self.height()  # with a three-line description
-        # its width follows the viewers (never the other way round), hidden it keeps its place: the viewers keep
-        # their geometry when a measurement comes and goes
-        self.setSizePolicy(QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed))
         #: shown in the bar's place, at the bar's height, while no measurement waits (the window lays it out beside
         #: the bar): one of the two is always there, so the viewers never change size
         self.idle_hint = QLabel(IDLE_HINT)
         self.idle_hint.setWordWrap(True)
         self.idle_hint.setStyleSheet("color: #606060; padding: 4px 8px;")
         self.idle_hint.setSizePolicy(QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed))
-        self.idle_hint.setFixedHeight(self.height())
+        self.idle_hint.installEventFilter(self)  # resized while the bar is hidden: the bar's lines follow its width
+        # what waits, and Accept / Reject; then which lesion it is for, on as many lines as the width needs
+        top = QHBoxLayout()
+        top.addWidget(self.label, 1)
+        top.addWidget(self.accept_btn)
+        top.addWidget(self.reject_btn)
+        #: the choices in groups kept on one line; a narrow bar (1366 px with the docks, or at 200 %) wraps them onto
+        #: more lines, each control at its full width (squeezed, they showed "new targe", "lymph noc", "⚠ choose its o")
+        self._groups: list[tuple[QWidget, ...]] = [
+            (QLabel("as"), self.lesion_choice),
+            (QLabel("organ"), self.organ_choice),
+            (self.node_check,),
+            (self.fragment_check,),
+            (self.hint,),
+        ]
+        self._lines: list[QHBoxLayout] = []
+        rows = QVBoxLayout()
+        rows.setSpacing(2)
+        for _ in self._groups:
+            line = QHBoxLayout()
+            line.setSpacing(_SPACING)
+            line.addStretch(1)
+            rows.addLayout(line)
+            self._lines.append(line)
+        # every line of choices as high as the tallest control: the bar's height depends on the number of lines
+        # only, never on which controls share one (a combo box moving onto the checkboxes' line made it 5 px taller
+        # than the hint in its place, and the images moved when a measurement came)
+        tallest = max(w.sizeHint().height() for group in self._groups for w in group)
+        for group in self._groups:
+            for widget in group:
+                widget.setMinimumHeight(tallest)
+        self._packing: tuple[int, ...] = ()  # groups per line
+        self._fitted_width = -1  # the description's width its text was fitted to
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 3, 6, 3)
+        outer.setSpacing(2)
+        outer.addLayout(top)
+        outer.addLayout(rows)
+        self._wrap(1 << 16)  # on one line until the bar has a width
+        # its width follows the viewers (never the other way round), hidden it keeps its place: the viewers keep
+        # their geometry when a measurement comes and goes
+        self.setSizePolicy(QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed))
         #: what the hint says, by layer (`say_below`)
         self._below: dict[str, tuple[str, bool]] = {"shortcuts": (IDLE_HINT, False)}
         super().setVisible(False)  # not ours: the hint has no parent yet and must not show as a window of its own
@@ -117,20 +153,85 @@ class DecisionBar(QFrame):
         self._refit()
 
     def _refit(self) -> None:
+        width = self.label.width()
+        self._fitted_width = width
+        spacing = self.label.fontMetrics().lineSpacing()
         lines = list(self._head)
         if self._warning:
-            # at least one line of its own: with three head lines (the diameters, where they go, "on the outline of
-            # T1") the doubt went to a fourth line the bar cut off, unseen
-            lines.append(html.escape(self.lines_wide(f"⚠ {self._warning}", max(1, 3 - len(lines)))))
-        spacing = self.label.fontMetrics().lineSpacing()
-        self.label.setFixedHeight(max(3, len(lines)) * spacing + 2)
-        # a fourth line (rare) grows the bar for as long as it is shown; the images give way by that line
-        self.setFixedHeight(self._base_height + max(0, len(lines) - 3) * spacing)
-        self.label.setText("<br>".join(lines))
+            # at least one line of its own, after the lines the head takes at this width (a head line wraps in a
+            # narrow bar: counted as one, the doubt's second line was cut through the middle)
+            used = round(self._text_height("<br>".join(lines), width) / spacing) if lines else 0
+            lines.append(html.escape(self.lines_wide(f"⚠ {self._warning}", max(1, 3 - used))))
+        text = "<br>".join(lines)
+        # three lines, or as many as the text takes: a fourth line (rare) grows the bar for as long as it is shown;
+        # the images give way by that line
+        shown = max(3, round(self._text_height(text, width) / spacing)) if width > 50 else max(3, len(lines))
+        self.label.setFixedHeight(shown * spacing + 2)
+        self.label.setText(text)
+        self._fit_height()
+
+    def _text_height(self, text: str, width: int) -> float:
+        """The height of the description's rich ``text`` wrapped to ``width``, as the label lays it out."""
+        doc = QTextDocument()
+        doc.setDefaultFont(self.label.font())
+        doc.setDocumentMargin(0)
+        doc.setHtml(text)
+        doc.setTextWidth(width)
+        return float(doc.size().height())
+
+    def _fit_height(self) -> None:
+        """The bar as high as its description and its lines of choices; the hint in its place while none waits as
+        high as the bar with a three-line description."""
+        layout = self.layout()
+        assert layout is not None
+        _invalidate(layout)  # a changed line or label height: the nested lines keep their old size hints otherwise
+        whole = self.sizeHint().height()
+        self.setFixedHeight(whole)
+        three_lines = 3 * self.label.fontMetrics().lineSpacing() + 2
+        self.idle_hint.setFixedHeight(whole - (self.label.minimumHeight() - three_lines))
+
+    def _wrap(self, width: int) -> None:
+        """The choices on as few lines as ``width`` holds with every control at its full width."""
+        layout = self.layout()
+        assert layout is not None
+        margins, inner = self.contentsMargins(), layout.contentsMargins()
+        room = width - margins.left() - margins.right() - inner.left() - inner.right()
+        packing: list[int] = []  # groups per line
+        used = 0
+        for group in self._groups:
+            need = sum(w.sizeHint().expandedTo(w.minimumSize()).width() for w in group) + _SPACING * (len(group) - 1)
+            if packing and used + _SPACING + need <= room:
+                packing[-1] += 1
+                used += _SPACING + need
+            else:
+                packing.append(1)
+                used = need
+        if tuple(packing) == self._packing:
+            return
+        self._packing = tuple(packing)
+        groups = iter(self._groups)
+        for line, count in zip(self._lines, packing, strict=False):
+            for _ in range(count):
+                for widget in next(groups):
+                    for other in self._lines:
+                        other.removeWidget(widget)
+                    line.insertWidget(line.count() - 1, widget)  # before the line's stretch
+        self._fit_height()
+
+    def _shown_width(self) -> int:
+        """The width of the bar's place: the bar's, or the hint's while the hint is there instead."""
+        return self.idle_hint.width() if self.isHidden() and not self.idle_hint.isHidden() else self.width()
+
+    def resizeEvent(self, a0: QResizeEvent | None) -> None:
+        super().resizeEvent(a0)
+        self._wrap(self.width())
 
     def eventFilter(self, a0: QObject | None, a1: QEvent | None) -> bool:
-        if a0 is self.label and a1 is not None and a1.type() == QEvent.Type.Resize and self._warning:
-            self._refit()  # laid out at last (or resized with the window): the warning fits the width it has now
+        if a1 is not None and a1.type() == QEvent.Type.Resize:
+            if a0 is self.label and self.label.width() != self._fitted_width:
+                self._refit()  # laid out at last (or resized with the window): the text fits the width it has now
+            elif a0 is self.idle_hint and self.isHidden():
+                self._wrap(self.idle_hint.width())
         return super().eventFilter(a0, a1)
 
     def lines_wide(self, text: str, lines: int) -> str:
@@ -164,8 +265,14 @@ class DecisionBar(QFrame):
         self.idle_hint.setStyleSheet(f"color: {'#9a4a00' if warned else '#606060'}; padding: 4px 8px;")
 
     def setVisible(self, visible: bool) -> None:
-        super().setVisible(visible)
-        self.idle_hint.setVisible(not visible)
+        # the one going first: showing a widget lays the window out at once, and with both there (two lines of
+        # choices each) the images' place needed more than it had and took it from the response dock for good
+        if visible:
+            self.idle_hint.setVisible(False)
+            super().setVisible(True)
+        else:
+            super().setVisible(False)
+            self.idle_hint.setVisible(True)
 
     def offer(self, head: list[str], warning: str, session: ReadingSession, guess: str | None) -> None:
         """Show a waiting measurement (`describe`): new-lesion choices for this timepoint, then the lesions it may
@@ -188,6 +295,7 @@ class DecisionBar(QFrame):
         self.lesion_choice.setCurrentIndex(max(index, 0))
         self.lesion_choice.blockSignals(False)
         self._lesion_choice_changed()
+        self._wrap(self._shown_width())  # the lesions' names may be longer than the last offer's
         self.setVisible(True)
 
     def choose(self, choice: Role | str) -> None:
@@ -219,8 +327,7 @@ class DecisionBar(QFrame):
     def _update_accept(self) -> None:
         why = self.missing()
         self.accept_btn.setEnabled(why is None)
-        short = "choose its organ" if why is not None and "organ" in why else why  # short: the row is narrow
-        self.hint.setText("" if short is None else f"⚠ {short}")
+        self.hint.setText("" if why is None else ORGAN_HINT if "organ" in why else f"⚠ {why}")
         self.hint.setToolTip("" if why is None else why)
 
     def as_fragment(self) -> bool:
@@ -245,3 +352,13 @@ class DecisionBar(QFrame):
             self.organ_choice.setCurrentText(self._new_organ)
         self.organ_choice.blockSignals(False)
         self._update_accept()
+
+
+def _invalidate(layout: QLayout) -> None:
+    """Forget the size hints of ``layout`` and of every layout in it."""
+    for n in range(layout.count()):
+        item = layout.itemAt(n)
+        child = item.layout() if item is not None else None
+        if child is not None:
+            _invalidate(child)
+    layout.invalidate()

@@ -260,9 +260,12 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         sb.addPermanentWidget(self.cancel_btn)
         self._build_actions()
         self._fit_to_screen(1600, 1000)
-        # wide enough for a central-review pseudonym, a follow-up's label and "● to sign" without eliding
-        self.resizeDocks([worklist_dock, lesion_dock], [270, 600], Qt.Orientation.Horizontal)
-        self.resizeDocks([response_dock], [260], Qt.Orientation.Vertical)
+        # the worklist wide enough for a central-review pseudonym, a follow-up's label and "● to sign" without eliding;
+        # on a small screen the lesion table and the responses give way to the images (at 1366 x 768 the viewer was
+        # 485 x 280 px beside a lesion table 580 px wide and mostly empty)
+        self.resizeDocks([worklist_dock, lesion_dock], [270, max(360, min(600, int(0.3 * self.width())))],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([response_dock], [max(180, min(260, int(0.28 * self.height())))], Qt.Orientation.Vertical)
 
     def choose_organ(self) -> None:
         """The organ box of the measurement waiting, from the keyboard (Tab is "next lesion": it never got there, and

@@ -31,6 +31,9 @@ COLUMNS = (
     "Reason (RECIST 1.1)",
     "Reason (iRECIST)",
 )
+#: the overall responses' columns (in `COLUMNS`; shown second and third)
+RECIST_COLUMN = COLUMNS.index("RECIST 1.1")
+IRECIST_COLUMN = COLUMNS.index("iRECIST")
 RESPONSE_COLOURS = {
     "CR": "#2e7d32",
     "iCR": "#2e7d32",
@@ -125,6 +128,11 @@ class ResponsePanel(QTabWidget):
         for col in (len(COLUMNS) - 2, len(COLUMNS) - 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(len(COLUMNS) - 2, REASON_WIDTH_PX)
+        # the overall responses, what the reader reads the table for, shown right after the timepoint: at 1366 px they
+        # were beyond the sums and the lesion responses, off to the right (moved on screen only: the columns keep
+        # their numbers, ``table.item(row, RECIST_COLUMN)``)
+        for place, col in enumerate((RECIST_COLUMN, IRECIST_COLUMN), start=1):
+            header.moveSection(header.visualIndex(col), place)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         layout.addWidget(self.bor_label)
         layout.addWidget(self.table)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PyQt6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QPointF, QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent, QResizeEvent
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -32,8 +32,13 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 Point = tuple[float, float, float]
 
-#: behind the texts on the image (style sheet): a dark box, readable on a bright image
-TEXT_BACKGROUND = "background: rgba(0, 0, 0, 165); border-radius: 3px;"
+#: behind the texts on the image: a dark box, readable on a bright image (RGBA; the scale bar's label has it too)
+TEXT_BOX_RGBA = (0, 0, 0, 165)
+#: the same box, for the style sheet of a label on the image
+TEXT_BACKGROUND = f"background: rgba{TEXT_BOX_RGBA}; border-radius: 3px;"
+#: the readout's widest usual text: its place is kept for it, so that the scale bar and the bottom letter stay put
+#: as the mouse moves and the readout comes, goes and changes length
+_READOUT_SAMPLE = "(-888.8, -888.8, -1888.8) mm   -3888 HU"
 
 #: (width, level) in HU.
 PRESETS: dict[str, tuple[float, float]] = {
@@ -229,6 +234,10 @@ class SliceViewer(QWidget):
         self.scale_bar.setParentItem(self.vb)
         self.scale_bar.anchor((1, 1), (1, 1), offset=(-16, -34))
         self.scale_bar.text.setText("5 cm")
+        self.scale_bar.text.fill = pg.mkBrush(*TEXT_BOX_RGBA)  # readable on bright tissue, as the corner texts
+        #: where the readout goes (view pixels), kept for it whether shown or not (`_place_labels`)
+        self._readout_room = QRect()
+        self._readout_size: QSize | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -250,6 +259,8 @@ class SliceViewer(QWidget):
         viewport = self.view.viewport()
         if viewport is not None:  # the mouse leaving the view: + and - no longer zoom about where it was
             viewport.installEventFilter(self)
+        # a zoom widens or narrows the scale bar: the bottom letter may meet it, or no longer
+        self.vb.sigRangeChanged.connect(lambda *_: self._place_labels())
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(240, 240)
 
@@ -611,6 +622,10 @@ class SliceViewer(QWidget):
             self._place_labels()
 
     def _place_labels(self) -> None:
+        """Corner texts in the corners, orientation letters at the middle of the edges, the scale bar at the bottom
+        right above the readout's place; a letter meeting a text or the scale bar moves inwards past it, so none covers
+        another at any width (at 200 % the top letter sat on the window values, the readout on the bottom letter
+        and on the scale bar)."""
         w, h = self.view.width(), self.view.height()
         c, e = self.corner, self.edge
         c["tl"].move(6, 4)
@@ -618,14 +633,52 @@ class SliceViewer(QWidget):
         # under the title when the two would meet (a narrow viewer, a long title: "week 12 (previous, nadir)")
         c["tr"].move(tr_x, 4 if 6 + c["tl"].width() + 8 <= tr_x else 4 + c["tl"].height() + 2)
         c["bl"].move(6, h - c["bl"].height() - 4)
+        room = self._readout_size_now()
+        x, y = w - room.width() - 6, h - room.height() - 4
+        if not c["bl"].isHidden() and x < 6 + c["bl"].width() + 8:
+            y -= c["bl"].height() + 2  # above the slice's text where the two would meet (a narrow viewer)
+        self._readout_room = QRect(x, y, room.width(), room.height())
         self._place_readout()
+        scale = self._place_scale_bar(self._readout_room.top() - 2)
         e["left"].move(4, h // 2 - e["left"].height() // 2)
         e["right"].move(w - e["right"].width() - 4, h // 2 - e["right"].height() // 2)
-        top_x = w // 2 - e["top"].width() // 2
-        # under the title when a long title (subject · timepoint · date) reaches the middle
-        top_y = 4 if 6 + c["tl"].width() + 4 <= top_x else 4 + c["tl"].height() + 2
-        e["top"].move(top_x, top_y)
-        e["bottom"].move(w // 2 - e["bottom"].width() // 2, h - e["bottom"].height() - 22)
+        top = QRect(w // 2 - e["top"].width() // 2, 4, e["top"].width(), e["top"].height())
+        e["top"].move(_clear(top, self._shown(c["tl"], c["tr"]), up=False).topLeft())
+        bottom = QRect(w // 2 - e["bottom"].width() // 2, h - e["bottom"].height() - 4, e["bottom"].width(),
+                       e["bottom"].height())
+        below = [*self._shown(c["bl"]), self._readout_room, *scale]
+        e["bottom"].move(_clear(bottom, below, up=True).topLeft())
+
+    @staticmethod
+    def _shown(*labels: QLabel) -> list[QRect]:
+        return [lab.geometry() for lab in labels if not lab.isHidden()]
+
+    def _readout_size_now(self) -> QSize:
+        """The readout's place: as wide as its widest usual text, or its text now where that is wider."""
+        br = self.corner["br"]
+        if self._readout_size is None:
+            br.ensurePolished()  # the style sheet's font
+            text = br.text()
+            br.setText(_READOUT_SAMPLE)
+            self._readout_size = br.sizeHint()
+            br.setText(text)
+        size = QSize(self._readout_size)
+        if br.text():
+            size.setWidth(max(size.width(), br.width()))
+        return size
+
+    def _place_scale_bar(self, bottom: int) -> list[QRect]:
+        """The scale bar at the right with its lowest pixel row at ``bottom`` (view pixels); where its bar and its
+        label are now (view pixels)."""
+        bar = self.scale_bar.bar.rect()  # right end at the anchor, the label above the bar (pg.ScaleBar)
+        # anchored to the view box's bounding rect (half a pixel larger than the box)
+        offset = (-16.0, float(bottom + 1) - bar.height() - self.vb.boundingRect().height())
+        self.scale_bar.anchor((1, 1), (1, 1), offset=offset)  # now: the box may be resized, and not yet told it
+        to_view = self.view.viewportTransform()
+        return [
+            to_view.mapRect(item.sceneBoundingRect()).toAlignedRect()
+            for item in (self.scale_bar.bar, self.scale_bar.text)
+        ]
 
     def resizeEvent(self, a0: QResizeEvent | None) -> None:
         super().resizeEvent(a0)
@@ -728,14 +781,13 @@ class SliceViewer(QWidget):
         other.zoom_changed.connect(lambda z: self.set_zoom(z) if when() else None)
 
     def _place_readout(self) -> None:
-        """The cursor readout, bottom right; above the slice's text where the two would meet (a narrow viewer, as the
-        follow-up's beside the baseline: they overlapped)."""
-        br, bl = self.corner["br"], self.corner["bl"]
-        x = self.view.width() - br.width() - 6
-        y = self.view.height() - br.height() - 4
-        if x < 6 + bl.width() + 8:
-            y -= bl.height() + 2
-        br.move(x, y)
+        """The cursor readout at the right of its place (`_place_labels`); a text wider than the place lays the labels
+        out again around it."""
+        br, room = self.corner["br"], self._readout_room
+        if br.text() and br.width() > room.width():
+            self._place_labels()
+            return
+        br.move(room.right() + 1 - br.width(), room.top())
 
     def _view_clicked(self, x: float, y: float) -> None:
         if self.volume is None:
@@ -804,6 +856,21 @@ class SliceViewer(QWidget):
             self.zoom(0.8)
         else:
             super().keyPressEvent(a0)
+
+
+def _clear(rect: QRect, obstacles: list[QRect], up: bool, gap: int = 2) -> QRect:
+    """``rect`` moved up (or down) past every obstacle it meets, ``gap`` pixels clear of it."""
+    moved = True
+    while moved:
+        moved = False
+        for ob in obstacles:
+            if rect.intersects(ob.adjusted(-gap, -gap, gap, gap)):
+                if up:
+                    rect.moveBottom(ob.top() - gap - 1)
+                else:
+                    rect.moveTop(ob.bottom() + gap + 1)
+                moved = True
+    return rect
 
 
 def _middle(segment: tuple[Point, Point]) -> Point:

@@ -6,7 +6,7 @@ import textwrap
 from datetime import date
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+from PyQt6.QtWidgets import QHeaderView, QStyle, QTreeWidget, QTreeWidgetItem, QWidget
 
 from workstation.read_model import Read
 from workstation.review.blinding import STUDY_DAY_ONE, study_day
@@ -22,6 +22,9 @@ _STATUS_SHORT = {"not started": "○ new", "in progress": "◐ open", "complete"
 #: without the trial database nothing is signed: a complete timepoint is just read
 _UNSIGNABLE = {"complete": ("● read", "every lesion declared so far is assessed here (signing needs the trial "
                             "database: start with --database)")}
+#: what the read status column may say of a timepoint (`WorklistView._fit_columns` keeps room for the widest)
+_STATUS_LABELS = (*_STATUS_SHORT.values(), *(short for short, _ in _UNSIGNABLE.values()), "✎ amending",
+                  "✎ to sign again")
 _STATUS_TIP = {
     "not started": "not started",
     "in progress": "in progress: a lesion declared is not assessed here yet",
@@ -38,7 +41,8 @@ class WorklistView(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderLabels(["Subject / timepoint", "Date / day", "Read"])
-        # the date and the read status always show in full; a long subject or timepoint name is elided instead
+        # every column in full: the date and the read status at their widest, the subject and timepoint names in the
+        # first, which takes the rest (`_fit_columns`: the view is never narrower than the three need)
         header = self.header()
         assert header is not None
         header.setStretchLastSection(False)
@@ -46,7 +50,7 @@ class WorklistView(QTreeWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # should the dock still be narrower
         #: a blinded central read shows study days ("day 43"), never dates
         self.dates_as_days = False
         #: whether timepoints can be signed here (the trial database); without it a complete timepoint is "read"
@@ -56,6 +60,8 @@ class WorklistView(QTreeWidget):
         #: subject id -> (flag, tooltip) for the subjects whose read ends on an iUPD awaiting confirmation
         self.awaiting: dict[str, tuple[str, str]] = {}
         self.subjects: list[SubjectEntry] = []
+        #: the least width the window gave the view (before its columns asked for more)
+        self._least_width: int | None = None
         self.itemActivated.connect(self._activated)
         self.itemClicked.connect(self._activated)
 
@@ -85,6 +91,7 @@ class WorklistView(QTreeWidget):
                 top.addChild(child)
             self.addTopLevelItem(top)
             top.setExpanded(True)
+        self._fit_columns()
 
     def set_locked(self, subject_index: int, subject_id: str, notice: str | None) -> None:
         """The subject found locked (``notice``) or not (None) since the list was shown; `update_status` follows."""
@@ -95,6 +102,7 @@ class WorklistView(QTreeWidget):
         top = self.topLevelItem(subject_index)
         if top is not None:
             self._mark_subject(top, notice, self.awaiting.get(subject_id))
+            self._fit_columns()
 
     def _awaiting(self, read: Read | None, subject: SubjectEntry,
                   irecist: CriteriaResponse | None = None) -> tuple[str, str] | None:
@@ -137,8 +145,35 @@ class WorklistView(QTreeWidget):
                 if status == "signed" and amending and t_idx in amending:
                     short, tip = "✎ amending", (f"signed; being amended (reason: {amending[t_idx]}): every change is "
                                                 "saved with the reason, the old and new values, in the audit trail")
+                elif amending and t_idx in amending:  # the first change saved withdrew the signature
+                    short, tip = "✎ to sign again", (
+                        f"amended (reason: {amending[t_idx]}): the amendment withdrew its signature (the old one "
+                        "stays in the audit trail); sign it again when the changes are done")
                 child.setText(2, short)
                 child.setToolTip(2, tip)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """The view at least as wide as its three columns' contents: the first stretches over what the date and the
+        read status leave, and no name is elided (at 200 % the dock shrank to the view's least width and showed
+        "ba…ne", "we…12"; a central-review pseudonym read "BICR…KZ7W")."""
+        header = self.header()
+        assert header is not None
+        if self._least_width is None:
+            self._least_width = self.minimumWidth()
+        # the read status at the widest it may say: the view's least width (and the images beside the dock) stays
+        # as a timepoint is read and signed
+        style = self.style()
+        margin = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self) + 1) if style else 6
+        status = max(self.fontMetrics().horizontalAdvance(text) for text in _STATUS_LABELS) + margin
+        columns = (
+            self.sizeHintForColumn(0)  # the names in full (the header's "Subject / timepoint" may be cut)
+            + max(self.sizeHintForColumn(1), header.sectionSizeHint(1))
+            + max(self.sizeHintForColumn(2), header.sectionSizeHint(2), status)
+        )
+        scroll_bar = self.verticalScrollBar()
+        room_for_bar = scroll_bar.sizeHint().width() if scroll_bar is not None else 0  # a long worklist scrolls
+        self.setMinimumWidth(max(self._least_width, columns + 2 * self.frameWidth() + room_for_bar))
 
     def _status_text(self, status: str) -> tuple[str, str]:
         if not self.signing and status in _UNSIGNABLE:
