@@ -198,16 +198,28 @@ class ServerSettings:
         return server
 
 
+#: the workstation's one folder for everything when set (`workstation.paths`): the PACS settings and cache go there too
+DATA_DIR_ENV = "RECIST_DATA_DIR"
+
+
 def default_config_path() -> Path:
+    """``$RECIST_PACS_CONFIG``, else ``pacs.json`` in ``$RECIST_DATA_DIR``, else in the user config folder."""
     env = os.environ.get(CONFIG_ENV)
     if env:
         return Path(env).expanduser()
+    data = os.environ.get(DATA_DIR_ENV)
+    if data:  # a second workstation set up in its own folder used the first one's servers and cache
+        return Path(data).expanduser() / "pacs.json"
     import platformdirs
 
     return Path(platformdirs.user_config_dir(APP_NAME)) / "pacs.json"
 
 
 def default_cache_dir() -> Path:
+    """``pacs-cache`` in ``$RECIST_DATA_DIR``, else ``pacs`` in the user cache folder."""
+    data = os.environ.get(DATA_DIR_ENV)
+    if data:
+        return Path(data).expanduser() / "pacs-cache"
     import platformdirs
 
     return Path(platformdirs.user_cache_dir(APP_NAME)) / "pacs"

@@ -167,3 +167,19 @@ def test_cache_refuses_unsafe_uids_and_writes_atomically(tmp_path: Path, monkeyp
     assert cache.remove_partials("1.2.3", "1.2.3.4") == 2
     assert not stale.exists() and fresh.exists()
     assert cache.cached_instances("1.2.3", "9.9") == set()
+
+
+def test_the_data_folder_holds_the_pacs_settings_and_cache_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`$RECIST_DATA_DIR` set up a workstation in its own folder, but its PACS servers and cache came from the user's
+    config and cache folders (another workstation's)."""
+    from imaging.pacs.settings import default_cache_dir, default_config_path
+
+    monkeypatch.delenv("RECIST_PACS_CONFIG", raising=False)
+    monkeypatch.setenv("RECIST_DATA_DIR", str(tmp_path / "ws"))
+    assert default_config_path() == tmp_path / "ws" / "pacs.json"
+    assert default_cache_dir() == tmp_path / "ws" / "pacs-cache"
+    monkeypatch.setenv("RECIST_PACS_CONFIG", str(tmp_path / "site.json"))  # named itself: it wins
+    assert default_config_path() == tmp_path / "site.json"
+    monkeypatch.delenv("RECIST_DATA_DIR")
+    monkeypatch.delenv("RECIST_PACS_CONFIG")
+    assert default_config_path().name == "pacs.json" and "recist-workstation" in str(default_config_path())
