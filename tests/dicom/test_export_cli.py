@@ -155,7 +155,8 @@ def test_an_export_from_files_is_all_or_nothing(trial: Path, tmp_path: Path, cap
                  "--sponsor", "S"]) == 2
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
-        "recist export: writing SR failed for subject S001, read read-bob (bob): subject S001 timepoint baseline "
+        f"recist export: writing SR failed for subject S001, read read-bob (bob) from {reads / 'bob.json'}: subject "
+        "S001 timepoint baseline "
         "lesion T1 measurement 1: end points without a frame of reference UID cannot be placed in 3-D; "
         f"nothing was written to {out}"
     ]
@@ -168,7 +169,7 @@ def test_an_export_from_files_is_all_or_nothing(trial: Path, tmp_path: Path, cap
     args = ["export", "seg", str(trial / "reads"), "--out", str(out), "--dicom", str(trial / "ct")]
     assert main([*args, "--masks", str(empty)]) == 2
     err = capsys.readouterr().err
-    assert "recist export: writing SEG failed for subject S001, read read-alice (alice): " in err
+    assert "recist export: writing SEG failed for subject S001, read read-alice (alice) from " in err  # the file
     assert err.strip().endswith(f"nothing was written to {out}")
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 

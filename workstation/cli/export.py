@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = _inputs(args)
     decisions = review_decisions(args.reads, reads)
     with staged_output(args.out, scope=_scope(args, reads)) as staged:
-        skipped = _export(args, reads, decisions, inputs, staged.path, cases=collected.cases)
+        skipped = _export(args, reads, decisions, inputs, staged.path, cases=collected.cases,
+                          files={id(r): path for path, r in found})
         written = into_place(staged)
     print(f"{len(reads)} read(s), {len(written)} file(s) written under {args.out}{_skips(skipped)}", file=sys.stderr)
     return 0
@@ -409,11 +410,12 @@ def _skips(skipped: list[_Skipped]) -> str:
 
 
 def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _Inputs, out: Path,
-            cases: dict[str, dict[str, Any]] | None = None) -> list[_Skipped]:
+            cases: dict[str, dict[str, Any]] | None = None, files: dict[int, Any] | None = None) -> list[_Skipped]:
     """Write the wanted formats of ``reads`` under ``out`` (the staging folder); ``export`` (a `DatabaseExport`) adds
     the accepted flags and decisions; ``cases``: the case files reads were made from, evaluated as written. Returns
     what was left out, per read, with a line on stderr for each. Anything else that fails is a `CommandError` naming
-    the format, subject and read; the caller removes the staging folder."""
+    the format, subject and read (and ``files``: the file each read came from, by ``id``); the caller removes the
+    staging folder."""
     from workstation.export.both_criteria import under_both_criteria
     from workstation.export.read_json import write_read
     from workstation.export.sdtm import add_adjudications, assign_evaluators, build_sdtm, write_sdtm
@@ -422,7 +424,7 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
     wanted = inputs.wanted
     accepted_ids = export.accepted_ids if export is not None else None
     skipped: list[_Skipped] = []
-    at = _At()
+    at = _At(files or {})
     try:
         if wanted & {"sdtm", "csv"} or export is not None:
             at.step = "the responses"
@@ -481,9 +483,11 @@ def _export(args: argparse.Namespace, reads: list[Any], export: Any, inputs: _In
 class _At:
     """Where the export is (format, and read while one read at a time is written), for its one-line error."""
 
-    def __init__(self) -> None:
+    def __init__(self, files: dict[int, Any] | None = None) -> None:
         self.step = ""
         self.read: Any = None
+        #: the file each read came from (by ``id``), to name where to mend it
+        self.files = files or {}
 
     def each(self, reads: list[Any]) -> Iterator[Any]:
         for read in reads:
@@ -495,6 +499,8 @@ class _At:
         where = f"writing {self.step} failed"
         if self.read is not None:
             where += f" for subject {self.read.subject_id}, read {self.read.read_id} ({self.read.reader})"
+            if id(self.read) in self.files:
+                where += f" from {self.files[id(self.read)]}"
         return where
 
 
