@@ -252,3 +252,13 @@ def _case_status(lesion: Lesion, a: LesionAssessment) -> dict[str, Any]:
             raise ValueError(f"lesion {lesion.lesion_id} is marked merged but names no lesion it merged into")
         return {"merged_into": a.merged_into}
     return {"status": s.value}
+
+
+def central_read_submitted(read: Read) -> str | None:
+    """Why a central read can no longer be changed by its reader (every timepoint signed: submitted to the review),
+    or None. The same words whatever the review made of it: a refusal only for a subject adjudicated told the blinded
+    reader that their read had disagreed with the other (a central-review manager's finding)."""
+    if read.reader_role != "central" or not read.timepoints or not all(tp.signed for tp in read.timepoints):
+        return None
+    return (f"your read of {read.subject_id} is complete: every timepoint is signed and submitted to the central "
+            "review; a change now needs the review's administrator to reopen it (recist review reopen)")

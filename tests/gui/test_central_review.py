@@ -517,7 +517,7 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
     import copy
 
     from tests.services.postgres_server import PASSWORD
-    from workstation.review.service import open_blinded_case
+    from workstation.review.service import open_blinded_case, reopen_read
     from workstation.storage import open_database
     from workstation.storage.repository import save_read, sign_timepoint
     from workstation.ui.review import AdjudicationDialog
@@ -529,11 +529,12 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
         win = AdjudicationWindow(db, people["adjud"])
         qtbot.addWidget(win)
 
-        def amend(follow_up_mm: float, reason: str) -> None:  # and signed again (the amendment withdrew it)
+        def amend(follow_up_mm: float, reason: str) -> None:  # reopened by the administrator, changed, signed again
+            reopen_read(db, pseudonym, "reader2", admin=people["admin"], reason=reason)
             own = open_blinded_case(db, pseudonym, people["reader2"]).own_read
             read = copy.deepcopy(own.read)
             read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = follow_up_mm
-            version = save_read(db, read, user=people["reader2"], expected_version=own.version, reason=reason)
+            version = save_read(db, read, user=people["reader2"], expected_version=own.version)
             sign_timepoint(db, read.read_id, 1, username="reader2", password=PASSWORD, meaning="read",
                            expected_version=version)  # fmt: skip
 

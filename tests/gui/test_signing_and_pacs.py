@@ -230,3 +230,29 @@ def test_signing_out_of_order_or_again_is_said_before_the_password_is_asked(qtbo
     w.go_to_timepoint(1)
     w.sign_timepoint()
     assert not asked and "timepoints are signed in order: sign baseline first" in w.statusBar().currentMessage()
+
+
+def test_a_central_reader_is_told_before_the_reason_that_a_submitted_read_needs_reopening(qtbot, window, monkeypatch):
+    """The BICR manager's finding: an amendment was refused only for an adjudicated subject, telling the blinded
+    reader that their read had disagreed with the other. A submitted central read is refused alike for every
+    subject, before the reason is asked for."""
+    from workstation.read_model import Signature
+    from workstation.ui import review
+
+    w = window
+    _open(qtbot, w)
+    read = w.session.read
+    read.reader_role = "central"
+    for tp in read.timepoints:
+        tp.signature = Signature("tester", "T. Ester", "2026-01-01T00:00:00Z", "read")
+    asked: list[object] = []
+    monkeypatch.setattr(review.ReasonDialog, "exec", lambda dialog: asked.append(dialog) or 0)
+    w.amend_timepoint()
+    assert asked == [] and not w.session.amendment_reasons
+    assert w.statusBar().currentMessage().startswith(f"your read of {read.subject_id} is complete: every timepoint "
+                                                      "is signed and submitted to the central review")
+    read.timepoints[-1].signature = None  # reopened by the administrator: the reader amends as before
+    w.go_to_timepoint(0)
+    monkeypatch.setattr(review.ReasonDialog, "exec", lambda dialog: dialog.text.setPlainText("query") or 1)
+    w.amend_timepoint()
+    assert w.session.amendment_reasons == {0: "query"}

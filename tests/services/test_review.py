@@ -30,12 +30,13 @@ from workstation.review.service import (
     enrol_subject,
     open_blinded_case,
     pseudonym_of,
+    reopen_read,
     review_overview,
     review_state,
     worklist,
 )
 from workstation.storage import audit_log, open_database
-from workstation.storage.repository import ReadError, delete_read, save_read, sign_timepoint
+from workstation.storage.repository import ReadClosed, ReadError, delete_read, save_read, sign_timepoint
 from workstation.users import AuthenticationError, PermissionDenied
 
 # The shared service-test fixtures (pytest finds them by name in this module).
@@ -168,12 +169,24 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     assert "best overall response" in case.comparison.reasons()[0]
     assert leaks(case, IDENTITY + [s.study_uid for s in sources(site)]) == []
     chosen = case.read_2.read.read_id
-    # Reader 1 amends while the adjudicator looks at the old version: the decision is refused, not silently recorded.
+    # Reader 1's read is submitted: they cannot change it, in words that say nothing of the review (a refusal only
+    # for an adjudicated subject told the blinded reader that the reads had disagreed)
     amended = copy.deepcopy(case.read_1)
     amended.read.timepoints[1].assessments["NT1"].comment = "amended after both reads were signed"
-    version = save_read(db, amended.read, user=people["reader1"], expected_version=amended.version, reason="typo")
-    # the amendment withdrew reader 1's signature of that follow-up: nothing to adjudicate until it is signed again
-    assert not amended.read.timepoints[1].signed and review_state(db, pseudonym) is ReviewState.READING
+    with pytest.raises(ReadClosed, match=rf"^your read of {pseudonym} is complete: every timepoint is signed and "
+                                         r"submitted to the central review; a change now needs the review's "
+                                         r"administrator to reopen it \(recist review reopen\)$"):
+        save_read(db, amended.read, user=people["reader1"], expected_version=amended.version, reason="typo")
+    with pytest.raises(ReadError, match="admin cannot change reader1's central read"):  # nor anyone else
+        save_read(db, amended.read, user=people["admin"], expected_version=amended.version, reason="typo")
+    # The administrator reopens it; reader 1 amends while the adjudicator looks at the old version: the decision is
+    # refused, not silently recorded.
+    assert reopen_read(db, pseudonym, "reader1", admin=people["admin"], reason="query on NT1") == "Follow-up 1"
+    assert review_state(db, pseudonym) is ReviewState.READING
+    amended = copy.deepcopy(open_blinded_case(db, pseudonym, people["reader1"]).own_read)  # the reader opens it again
+    assert not amended.read.timepoints[1].signed and amended.read.timepoints[0].signed
+    amended.read.timepoints[1].assessments["NT1"].comment = "amended after both reads were signed"
+    version = save_read(db, amended.read, user=people["reader1"], expected_version=amended.version)
     with pytest.raises(ReviewError, match="must be signed at every timepoint before adjudication"):
         adjudicate(db, pseudonym, username="adjud", password=PASSWORD, chosen_read_id=chosen, reason="r", seen=case)
     sign_timepoint(db, amended.read.read_id, 1, username="reader1", password=PASSWORD, meaning="read",
@@ -206,8 +219,10 @@ def test_two_readers_and_an_adjudicator_complete_a_subject(db) -> None:
     assert adjudication_worklist(db, people["adjud"]) == []
     closed = open_blinded_case(db, pseudonym, people["reader2"]).own_read
     closed.read.timepoints[1].assessments["NT1"].comment = "second thoughts"
-    with pytest.raises(ReadError, match=f"central review of {pseudonym} is adjudicated"):
+    with pytest.raises(ReadError, match=f"your read of {pseudonym} is complete"):  # as for any submitted read
         save_read(db, closed.read, user=people["reader2"], expected_version=closed.version, reason="second thoughts")
+    with pytest.raises(ReviewError, match=f"{pseudonym} is adjudicated: its reads can no longer change"):
+        reopen_read(db, pseudonym, "reader2", admin=people["admin"], reason="second thoughts")
     with pytest.raises(ReadError, match="central reads are never deleted"):
         delete_read(db, closed.read.read_id, user=people["admin"], expected_version=closed.version, reason="cleanup")
 
@@ -323,8 +338,9 @@ def test_refusals_by_the_services_are_audited(db) -> None:
 
 
 def test_a_readers_save_or_signature_that_changes_the_review_state_is_audited_unseen_by_the_reader(db) -> None:
-    """A concordant subject, accepted, turned discordant by one reader's amendment (and back): each change of the
-    review's state is in the audit trail, with its cause, under the pseudonym; the reader is told nothing."""
+    """A concordant subject, accepted, turned discordant by one reader's change after the administrator reopened
+    their read (and back): each change of the review's state is in the audit trail, with its cause, under the
+    pseudonym; the reader is told nothing."""
     from workstation.review.central_store import CentralReadStore
 
     people = make_users(db)
@@ -350,14 +366,23 @@ def test_a_readers_save_or_signature_that_changes_the_review_state_is_audited_un
     store.sign(read, 1, password=PASSWORD, meaning=MEANING)
     assert review_state(db, pseudonym) is ReviewState.ACCEPTED_CONCORDANT
 
-    read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 70.0  # an amendment: PD now
-    store.save(read, reason={1: "re-measured on the slice of its longest diameter"})
-    assert review_state(db, pseudonym) is ReviewState.READING  # its signature withdrawn: not decided until signed
+    # submitted: a change needs the administrator to reopen the read; the state goes back to reading meanwhile
+    def reopened(why: str):
+        reopen_read(db, pseudonym, "reader2", admin=people["admin"], reason=why)
+        again = store.load(pseudonym, "reader2")
+        assert again is not None and not again.timepoints[1].signed
+        return again
+
+    read = reopened("query: T1 at follow-up")
+    read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 70.0  # PD now
+    store.save(read)
+    assert review_state(db, pseudonym) is ReviewState.READING  # not decided until signed again
     store.sign(read, 1, password=PASSWORD, meaning=MEANING)
     assert review_state(db, pseudonym) is ReviewState.AWAITING_ADJUDICATION
+    read = reopened("second query")
     read.timepoints[1].assessments["T1"].measurements[0].long_axis_mm = 20.0
-    store.save(read, reason={1: "the first measurement was right"})
-    read.timepoints[1].assessments["NT1"].comment = "unchanged"  # unsigned now: a change, not an amendment
+    store.save(read)
+    read.timepoints[1].assessments["NT1"].comment = "unchanged"  # a save that changes no state: nothing recorded
     store.save(read)
     store.sign(read, 1, password=PASSWORD, meaning=MEANING)
 
@@ -366,12 +391,12 @@ def test_a_readers_save_or_signature_that_changes_the_review_state_is_audited_un
              e.reason) for e in changes] == [
         ("reader2", f"review/{pseudonym}/state", pseudonym, "reading", "accepted (concordant)",
          "after the signature of Follow-up 1 by reader2"),
-        ("reader2", f"review/{pseudonym}/state", pseudonym, "accepted (concordant)", "reading",
-         "after an amendment by reader2"),
+        ("admin", f"review/{pseudonym}/state", pseudonym, "accepted (concordant)", "reading",
+         "after reader2's read was reopened by admin: query: T1 at follow-up"),
         ("reader2", f"review/{pseudonym}/state", pseudonym, "reading", "awaiting adjudication",
          "after the signature of Follow-up 1 by reader2"),
-        ("reader2", f"review/{pseudonym}/state", pseudonym, "awaiting adjudication", "reading",
-         "after an amendment by reader2"),
+        ("admin", f"review/{pseudonym}/state", pseudonym, "awaiting adjudication", "reading",
+         "after reader2's read was reopened by admin: second query"),
         ("reader2", f"review/{pseudonym}/state", pseudonym, "reading", "accepted (concordant)",
          "after the signature of Follow-up 1 by reader2"),
     ]  # fmt: skip

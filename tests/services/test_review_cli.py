@@ -275,3 +275,32 @@ def test_a_deactivated_reader_is_shown_and_replaced_while_the_subject_is_read(db
     code, _, err = review(capsys, "replace-reader", pseudonym, "--old", "reader3", "--new", "reader2",
                           "--reason", "again", *auth)  # fmt: skip
     assert code != 0 and "both reads are signed" in err
+
+
+def test_reopen_lets_a_reader_change_a_submitted_read(db, trial, capsys):
+    """A submitted central read (every timepoint signed) is changed by its reader only after the administrator
+    reopens it; never once adjudicated."""
+    from workstation.review.service import review_state
+
+    auth = ["--db", db.url, "--user", "admin", "--password-stdin"]
+    code, _, err = review(capsys, "assign", str(trial), "--readers", "reader1", "reader2", "--subject", SUBJECTS[1],
+                          *auth)  # fmt: skip
+    assert code == 0, err
+    pseudonym = pseudonym_of(db, SUBJECTS[1])
+    people = {name: get_user(db, name) for name in ("reader1", "reader2")}
+    central_read(db, pseudonym, people["reader1"], 20.0, "")
+    central_read(db, pseudonym, people["reader2"], 20.0, "")
+    assert review_state(db, pseudonym).value == "accepted (concordant)"
+    code, out, err = review(capsys, "reopen", SUBJECTS[1], "--reader", "reader2", "--reason", "query on T1", *auth)
+    assert code == 0 and f"{SUBJECTS[1]}: reader2's read reopened (Follow-up 1 unsigned)" in out, err
+    assert review_state(db, pseudonym).value == "reading"
+    code, _, err = review(capsys, "reopen", pseudonym, "--reader", "reader2", "--reason", "again", *auth)
+    assert code != 0 and "reader2's read of" in err and "is not complete" in err
+    code, _, err = review(capsys, "reopen", pseudonym, "--reader", "reader3", "--reason", "x", *auth)
+    assert code != 0 and "reader3 is not a reader of" in err
+    entries = [e for e in audit_log.entries(db, [pseudonym]) if e.entity.endswith("/signature")]
+    assert entries[-1].action == "amend" and entries[-1].username == "admin"
+    assert entries[-1].reason == "signature withdrawn: the read reopened for its reader (query on T1)"
+    from workstation.storage.consistency import check_reads
+
+    assert audit_log.verify(db).ok and check_reads(db).ok  # the stored reads are what the trail says

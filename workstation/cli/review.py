@@ -12,10 +12,12 @@
 - ``replace-reader SUBJECT --old A --new B --reason TEXT`` gives reader A's place in a subject's review to B (A left
   the trial, or was deactivated: the subject stayed "reading" for good); B starts an empty read, A's stays stored
   out of the review; refused once both reads are signed.
+- ``reopen SUBJECT --reader A --reason TEXT`` reopens A's submitted read (every timepoint signed: A can no longer
+  change it) by withdrawing its last timepoint's signature; refused once the review is adjudicated.
 
-``status`` and ``discordance`` are for a signed-in data manager or administrator, ``assign`` and ``replace-reader``
-(they create readers' reads) for an administrator (``--user``, or ``--admin`` as before; password on the terminal
-or ``--password-stdin``).
+``status`` and ``discordance`` are for a signed-in data manager or administrator, ``assign``, ``replace-reader`` and
+``reopen`` (they change readers' reads) for an administrator (``--user``, or ``--admin`` as before; password on the
+terminal or ``--password-stdin``).
 The output is unblinded (real subject ids next to pseudonyms): it is for the data manager, never for readers.
 """
 
@@ -39,6 +41,7 @@ from workstation.review.service import (
     discordance_rates,
     enrol_subject,
     pseudonym_of,
+    reopen_read,
     replace_reader,
     review_criteria_of,
     review_overview,
@@ -72,8 +75,15 @@ def add_parser(subparsers: Any) -> None:
     replace.add_argument("--old", required=True, metavar="READER", help="the reader leaving the subject's review")
     replace.add_argument("--new", required=True, metavar="READER", help="the central reader taking their place")
     replace.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+    reopen = actions.add_parser(
+        "reopen", help="reopen a reader's submitted read (every timepoint signed) so that they can change it"
+    )
+    reopen.add_argument("subject", help="subject id or its central-review pseudonym (BICR-...)")
+    reopen.add_argument("--reader", required=True, help="whose read")
+    reopen.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     for sub, who in (
         (assign, "the administrator doing this (it creates the readers' reads; password asked)"),
+        (reopen, "the administrator doing this (it withdraws a signature; password asked)"),
         (replace, "the administrator doing this (it creates the new reader's read; password asked)"),
         (status, "the data manager or administrator doing this (password asked)"),
         (discordance, "the data manager or administrator doing this (password asked)"),
@@ -237,11 +247,23 @@ def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
     return 0
 
 
-def _replace_reader(db: Database, args: argparse.Namespace, admin: Any) -> int:
-    given = args.subject.strip()
+def _pseudonym(db: Database, given: str) -> str:
     pseudonym = given if subject_of(db, given) is not None else pseudonym_of(db, given)
     if pseudonym is None:
         raise CommandError(f"{given} is not in central review (review status lists the subjects)")
+    return pseudonym
+
+
+def _reopen(db: Database, args: argparse.Namespace, admin: Any) -> int:
+    given = args.subject.strip()
+    label = reopen_read(db, _pseudonym(db, given), args.reader.strip(), admin=admin, reason=args.reason)
+    print(f"{given}: {args.reader.strip()}'s read reopened ({label} unsigned): they may change it and sign again")
+    return 0
+
+
+def _replace_reader(db: Database, args: argparse.Namespace, admin: Any) -> int:
+    given = args.subject.strip()
+    pseudonym = _pseudonym(db, given)
     replace_reader(db, pseudonym, args.old.strip(), args.new.strip(), admin=admin, reason=args.reason)
     print(f"{given}: {args.new.strip()} reads it in place of {args.old.strip()}, from an empty read "
           f"({args.old.strip()}'s read is kept, out of the review)")
@@ -282,12 +304,12 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as exc:
         raise CommandError(str(exc)) from None
     try:
-        if args.review_command in ("assign", "replace-reader"):  # they create readers' reads: an administrator's act
+        if args.review_command in ("assign", "replace-reader", "reopen"):  # readers' reads change: an administrator's
             admin = unblinded_user(db, args, (UserRole.ADMINISTRATOR,), f"recist review {args.review_command}")
         else:
             admin = unblinded_user(db, args)
         action = {"assign": _assign, "status": _status, "discordance": _discordance,
-                  "replace-reader": _replace_reader}[args.review_command]
+                  "replace-reader": _replace_reader, "reopen": _reopen}[args.review_command]
         return action(db, args, admin)
     except (ReviewError, EvaluationError, PermissionDenied, StorageError) as exc:
         raise CommandError(str(exc)) from None

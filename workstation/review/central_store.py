@@ -1,13 +1,13 @@
 """`CentralReadStore`: a central reader's `DatabaseReadStore` that records in the audit trail each change of the
 review's state that a save or a signature of theirs causes.
 
-A subject's central-review state is computed from the two reads (`workstation.review.service.review_state`), so an
-amendment of one read can change it with nobody told: a concordant subject, accepted, becomes discordant and awaits
-adjudication, or a discordant one, awaiting adjudication, becomes concordant and accepted. Refusing such an amendment
-would tell a blinded reader that the reads disagree; instead the change is audited (action ``review-state``, entity
-``review/<pseudonym>/state``, old and new state, the cause), where the data manager sees it (`recist audit show`) and
-the reader does not. The last signature that completes both reads (reading -> accepted or awaiting adjudication) is
-recorded the same way: when a subject's review was decided is in the trail too.
+A subject's central-review state is computed from the two reads (`workstation.review.service.review_state`). A
+submitted read (every timepoint signed) is changed only after the administrator reopens it (`reopen_read`), which
+puts the review back to reading; the reader's next signature may then decide it differently: a concordant subject,
+accepted, becomes discordant and awaits adjudication, or the other way round. Each change is audited (action
+``review-state``, entity ``review/<pseudonym>/state``, old and new state, the cause), where the data manager sees it
+(`recist audit show`) and the reader does not. The last signature that completes both reads (reading -> accepted or
+awaiting adjudication) is recorded the same way: when a subject's review was decided is in the trail too.
 """
 
 from __future__ import annotations

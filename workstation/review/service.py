@@ -42,7 +42,7 @@ from workstation.storage.locks import (
     refuse_if_locked,
     subject_lock,
 )
-from workstation.storage.repository import StoredRead, load_read, save_read_on
+from workstation.storage.repository import StoredRead, load_read, reopen_central_read, save_read_on
 from workstation.storage.schema import adjudications, reads, review_subjects, review_timepoints, subject_locks
 from workstation.users import (
     PermissionDenied,
@@ -326,6 +326,44 @@ def replace_reader(db: Database, pseudonym: str, old: str, new: str, *, admin: U
             recorded_at=utc_now(),
         )
     return read.read_id
+
+
+def reopen_read(db: Database, pseudonym: str, reader: str, *, admin: User, reason: str) -> str:
+    """Reopen ``reader``'s submitted read of a subject (every timepoint signed: its reader can no longer change it) by
+    withdrawing the signature of its last timepoint; the reader changes what they must and signs again. Refused once
+    the review is adjudicated (the decision rests on the reads), for a subject locked for analysis, without a reason.
+    The review's state goes back to reading (audited). Returns the label of the timepoint unsigned."""
+    with refusals_audited(db, admin, f"reopen a central read of {pseudonym}"):
+        require_role(admin, UserRole.ADMINISTRATOR)
+    if not reason.strip():
+        raise ReviewError("reopening a read needs a reason (it is kept in the audit trail)")
+    st = _status(db, pseudonym)
+    slots = [slot for slot in (1, 2) if st.subject[f"reader_{slot}"] == reader]
+    if not slots:
+        raise ReviewError(f"{reader} is not a reader of {pseudonym} (its readers: {st.subject['reader_1']}, "
+                          f"{st.subject['reader_2']})")
+    if st.adjudication is not None:
+        raise ReviewError(f"{pseudonym} is adjudicated: its reads can no longer change (the decision rests on them)")
+    before = _state_of(st)
+    subject_id = str(st.subject["subject_id"])
+    read_id = str(st.subject[f"read_{slots[0]}_id"])
+    with lock_refusals_audited(db, admin, f"reopen a central read of {subject_id}"), db.transaction() as conn:
+        refuse_if_locked(conn, subject_id)
+        label = reopen_central_read(conn, read_id, admin=admin, reason=reason)
+        if before is ReviewState.READING:  # the other read not complete yet: no decision undone
+            return label
+        audit_log.append(
+            conn,
+            username=admin.username,
+            action=AuditAction.REVIEW_STATE,
+            entity=f"review/{pseudonym}/state",
+            subject_id=pseudonym,
+            old={"state": str(before)},
+            new={"state": str(ReviewState.READING)},
+            reason=f"after {reader}'s read was reopened by {admin.username}: {reason.strip()}",
+            recorded_at=utc_now(),
+        )
+    return label
 
 
 def _own_slot(subject: dict[str, object], reader: User) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from recist import CaseError, evaluate_case
 from workstation import users as users_mod
 from workstation.audit import AuditAction, utc_now
-from workstation.read_model import MeasurementOrigin, Read, Signature
+from workstation.read_model import MeasurementOrigin, Read, Signature, central_read_submitted
 from workstation.storage import audit_log
 from workstation.storage.codec import child_rows, entity_snapshots, read_from_rows, read_row
 from workstation.storage.database import Database, transaction_lock
@@ -183,6 +183,56 @@ def _stale(stored: StoredRead, expected: int) -> ConcurrentChangeError:
     )
 
 
+def _refuse_a_change_to_a_submitted_central_read(stored: StoredRead, read: Read, user: users_mod.User) -> None:
+    """A central read changes by its reader's hand only (an administrator's correction left the reader's signature on
+    values they never saw), and not once submitted (`submitted`)."""
+    if entity_snapshots(stored.read) == entity_snapshots(read):
+        return
+    if user.username != stored.read.reader:
+        raise ReadError(f"{user.username} cannot change {stored.read.reader}'s central read: a central read is "
+                        "changed by its reader only")
+    why = central_read_submitted(stored.read)
+    if why is not None:
+        raise ReadClosed(why)
+
+
+def reopen_central_read(conn: Connection, read_id: str, *, admin: users_mod.User, reason: str) -> str:
+    """Withdraw the signature of the last timepoint of a submitted central read, so that its reader can change it
+    (they sign it again); the caller checks that the review allows it. Returns the timepoint's label."""
+    stored = _load(conn, read_id, for_update=True)
+    if stored is None:
+        raise ReadError(f"no read {read_id}")
+    if central_read_submitted(stored.read) is None:
+        raise ReadError(f"{stored.read.reader}'s read of {stored.read.subject_id} is not complete: its reader can "
+                        "change it (an amendment)")
+    pos = len(stored.read.timepoints) - 1
+    tp = stored.read.timepoints[pos]
+    assert tp.signature is not None
+    now = utc_now()
+    conn.execute(
+        update(timepoints)
+        .where(timepoints.c.read_id == read_id, timepoints.c.position == pos)
+        .values(signed_by=None, signer_full_name=None, signed_at=None, signature_meaning=None)
+    )
+    conn.execute(
+        update(reads)
+        .where(reads.c.read_id == read_id)
+        .values(version=stored.version + 1, updated_at=now, updated_by=admin.username)
+    )
+    audit_log.append(
+        conn,
+        username=admin.username,
+        action=AuditAction.AMEND,
+        entity=f"read/{read_id}/timepoint/{pos}/signature",
+        subject_id=stored.read.subject_id,
+        old=asdict(tp.signature),
+        new=None,
+        reason=f"signature withdrawn: the read reopened for its reader ({reason.strip()})",
+        recorded_at=now,
+    )
+    return tp.label
+
+
 def _refuse_if_adjudicated(conn: Connection, read: Read) -> None:
     """Once a subject's central review is adjudicated, both central reads are closed: the decision rests on them."""
     rid = read.read_id
@@ -329,8 +379,10 @@ def _save(
     if problems:
         raise ReadError(f"not saved: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     stored = _load(conn, read.read_id, for_update=True)
-    _refuse_if_adjudicated(conn, read)
     _refuse_if_locked(conn, read.subject_id)
+    if stored is not None and stored.read.reader_role == "central":
+        _refuse_a_change_to_a_submitted_central_read(stored, read, user)
+    _refuse_if_adjudicated(conn, read)
     now = utc_now()
     if stored is None:
         if expected_version is not None:

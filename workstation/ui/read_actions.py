@@ -14,7 +14,7 @@ from PyQt6.QtWidgets import QFileDialog, QWidget
 
 from imaging.cancel import CancelToken, ProgressCallback
 from workstation import paths
-from workstation.read_model import Read
+from workstation.read_model import Read, central_read_submitted
 from workstation.session.export_read import DEFAULT_STUDY_ID, ReadExport, export_read
 from workstation.session.persistence import ReadStoreError
 from workstation.session.retrieved import remember
@@ -274,6 +274,10 @@ class ReadActionsMixin:
             return
         if not s.timepoint.signed:
             self.say(f"{s.timepoint.label} is not signed: change it directly")
+            return
+        submitted = central_read_submitted(s.read)
+        if submitted is not None:  # said before the reason is asked for (the store refuses it too)
+            self.say(submitted, 0)
             return
         from workstation.ui.review import ReasonDialog
 
