@@ -563,6 +563,9 @@ def test_a_case_changed_under_the_adjudicator_is_shown_again_as_it_now_is(qtbot,
         assert reasons == ["", "read 2 measured T1 on the right slice"]  # it was cleared, to be typed again
         assert "the two reads agree" in win.statusBar().currentMessage()
         assert win.subjects.count() == 0
+        # off the list, the reason waits for the subject (a reopened read back to awaiting adjudication)
+        assert win.drafts == {pseudonym: "read 2 measured T1 on the right slice"}
+        assert "the reason you typed is kept" in win.statusBar().currentMessage()
     finally:
         db.close()
 

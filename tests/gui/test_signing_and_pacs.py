@@ -68,6 +68,21 @@ def test_measure_and_sign_in_the_database(qtbot, db_window, monkeypatch):
     # signed"): the reader is told, and signs again
     assert not w.session.read.timepoints[0].signed and not w.store.load("S1", "site1").timepoints[0].signed
     assert w.resign_label.isVisible() and w.resign_label.text() == "✎ to sign again: baseline"
+    # a restart knows it too (it was held in memory only): the audit trail says which signature was withdrawn
+    from workstation.session.suggestions import MeasuringService
+    from workstation.storage.read_store import DatabaseReadStore
+    from workstation.ui.main_window import MainWindow
+
+    again = MainWindow(reader="site1", store=DatabaseReadStore(w.store.db, w.store.user),
+                       measuring=MeasuringService(w.measuring._segmenter), data_dir=w.data_dir)  # fmt: skip
+    qtbot.addWidget(again)
+    again.open_subjects([phantom_subject()])
+    qtbot.waitUntil(lambda: again.session is not None, timeout=5000)
+    assert again.worklist.topLevelItem(0).child(0).text(2) == "✎ to sign again"
+    assert again.session.signatures_withdrawn == {0} and again.resign_label.text() == "✎ to sign again: baseline"
+    again.jobs.cancel_all()
+    again.jobs.wait(5000)
+    again.close()
     assert w.worklist.topLevelItem(0).child(0).text(2) == "✎ to sign again"
     answers = iter([PASSWORD])
     w.sign_timepoint()

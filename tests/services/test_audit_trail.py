@@ -104,6 +104,21 @@ def test_a_read_changed_in_the_database_by_hand_is_named_by_audit_verify(db, cap
     assert f"read/{read_id}/timepoint/0/signature: differs from the audit trail (user: 'site1' -> 'someone')" in out
     assert (f"read/{read_id}/timepoint/1/assessment/NT1: recorded in the audit trail, but missing from the "
             "database") in out
+    # the re-check: a later save recorded the hand change as its "old" value, and verify then said all matched
+    from workstation.storage.repository import load_read
+
+    with db.transaction() as conn:  # put the hand-changed signature back, so that the save is allowed
+        conn.execute(text("UPDATE timepoints SET signed_by = 'site1' WHERE read_id = :r AND position = 0"),
+                     {"r": read_id})
+    stored = load_read(db, read_id)
+    stored.read.timepoints[1].assessments["T1"].comment = "seen"
+    stored.read.timepoints[1].assessments.pop("NT1", None)
+    from workstation.users import get_user
+
+    save_read(db, stored.read, user=get_user(db, "site1"), expected_version=stored.version)
+    assert main(["audit", "verify", "--db", db.url]) == 1
+    out = capsys.readouterr().out
+    assert (f"read/{read_id}/timepoint/1/assessment/T1: changed outside the workstation before audit entry #") in out
 
 
 def test_a_deleted_entry_is_found(db) -> None:

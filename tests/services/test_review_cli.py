@@ -272,6 +272,9 @@ def test_a_deactivated_reader_is_shown_and_replaced_while_the_subject_is_read(db
     assert json.loads(entry.old_value)["reader"] == "reader2" and json.loads(entry.new_value)["reader"] == "reader3"
     central_read(db, pseudonym, people["reader3"], 20.0, "")
     assert review_state(db, pseudonym).value == "accepted (concordant)"
+    set_active(db, "reader3", active=False, admin=people["admin"], reason="left too")
+    code, out, _ = review(capsys, "status", *auth)  # decided: no reader to replace, none pointed to
+    assert "inactive" not in out
     code, _, err = review(capsys, "replace-reader", pseudonym, "--old", "reader3", "--new", "reader2",
                           "--reason", "again", *auth)  # fmt: skip
     assert code != 0 and "both reads are signed" in err
@@ -304,3 +307,11 @@ def test_reopen_lets_a_reader_change_a_submitted_read(db, trial, capsys):
     from workstation.storage.consistency import check_reads
 
     assert audit_log.verify(db).ok and check_reads(db).ok  # the stored reads are what the trail says
+    # the re-check: pointing a review at another read by hand changes the accepted read; verify said all matched
+    from sqlalchemy import text
+
+    with db.transaction() as conn:
+        conn.execute(text("UPDATE review_subjects SET read_2_id = read_1_id WHERE pseudonym = :p"), {"p": pseudonym})
+    check = check_reads(db)
+    assert not check.ok and f"subject {SUBJECTS[1]}, review/{pseudonym}: differs from the audit trail (read_2_id: " \
+        in check.message()

@@ -219,8 +219,9 @@ def test_a_reader_deactivated_while_reading_saves_and_signs_nothing_more(db) -> 
     with pytest.raises(Exception, match="site1's account is deactivated: nothing is saved under it"):
         store.save(read)
     assert load_read(db, read.read_id).read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm == 50.0
+    read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 50.0  # as stored: nothing to save
     with pytest.raises(Exception, match="wrong user name or password"):  # told no more than for a typo
-        sign_timepoint(db, read.read_id, 0, username="site1", password=PASSWORD, meaning=MEANING, expected_version=1)
+        store.sign(read, 0, password=PASSWORD, meaning=MEANING)  # (it saves first: not refused as a save)
     trail = [(e.action, e.reason) for e in audit_log.entries(db) if e.username == "site1"][-2:]
     assert trail[0] == ("access-denied", f"save a read of subject {read.subject_id}: site1's account is deactivated: "
                         "nothing is saved under it (ask the administrator; the read stays as it was last saved)")

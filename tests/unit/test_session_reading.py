@@ -275,3 +275,43 @@ def test_a_target_made_a_non_target_is_present_where_it_was_measured_and_back():
     s.update_lesion(t2, role=Role.TARGET)  # back: to be measured again
     assert t2 not in s.read.timepoints[0].assessments
     assert check_baseline(s.read, 5.0)[t2].reason == "not measured at baseline yet"
+
+
+def test_undo_and_redo_never_change_a_signed_timepoint_unseen():
+    """The BICR manager's re-check: after an amendment and a new signature, Ctrl+Z took back the amended organ on
+    screen while the database kept it ("NOT SAVED", overwritten at once by "undone: edit T1"). Undo and redo are
+    refused where an edit would be, with the same reason."""
+    from workstation.read_model import Signature
+
+    s = ReadingSession(_read())
+    s.add_lesion(Role.TARGET, "liver", measurement=_m(30.0))
+    s.update_lesion("T1", organ="stomach")
+    s.read.timepoints[0].signature = Signature("alice", "Alice", "2026-01-06T00:00:00Z", "read")  # signed now
+    with pytest.raises(SessionError, match=r"^not undone \(.*\): baseline is signed: changing it is an amendment"):
+        s.undo()
+    assert s.read.lesions["T1"].organ == "stomach" and s.commands.can_undo
+    s.amend(0, "organ")  # amending: undo goes back as an edit would
+    s.undo()
+    assert s.read.lesions["T1"].organ == "liver" and s.read.timepoints[0].signed  # the signature is the store's
+    del s.amendment_reasons[0]
+    with pytest.raises(SessionError, match=r"^not redone"):
+        s.redo()
+    assert s.read.lesions["T1"].organ == "liver" and s.commands.can_redo
+
+
+def test_one_amendment_covers_the_signed_timepoints_after_it():
+    """The re-check: changing a lesion's organ after amending the baseline was refused for each later signed
+    timepoint in turn: four reason dialogs, and the lesion's audit entry joined four reasons."""
+    from workstation.read_model import Signature
+
+    s = ReadingSession(_read())
+    s.add_lesion(Role.TARGET, "liver", measurement=_m(30.0))
+    s.go_to_timepoint(1)
+    s.record_measurement("T1", _m(25.0))
+    for tp in s.read.timepoints:
+        tp.signature = Signature("alice", "Alice", "2026-03-01T00:00:00Z", "read")
+    s.go_to_timepoint(0)
+    s.amend(0, "the organ was wrong")
+    assert s.amendment_reasons == {0: "the organ was wrong", 1: "the organ was wrong"}
+    s.update_lesion("T1", organ="stomach")  # lesion-wide: both timepoints, one reason
+    assert s.read.lesions["T1"].organ == "stomach"

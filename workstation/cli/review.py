@@ -233,8 +233,8 @@ def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
         return 0
     inactive = {u.username for u in list_users(db) if not u.active}
 
-    def progress(p: Any) -> str:  # a deactivated reader holds the subject until replaced: said
-        return f"{p}{' (inactive: see replace-reader)' if p is not None and p.reader in inactive else ''}"
+    def progress(p: Any, reading: bool) -> str:  # a deactivated reader holds a subject being read until replaced
+        return f"{p}{' (inactive: see replace-reader)' if reading and p is not None and p.reader in inactive else ''}"
 
     for r in rows:
         state = r.problem if r.state is None else r.state.value
@@ -242,8 +242,9 @@ def _status(db: Database, args: argparse.Namespace, admin: Any) -> int:
         locked = "" if r.lock is None else f" | locked for analysis by {r.lock.locked_by} at {r.lock.when}"
         if r.lock is not None and r.lock.not_final:
             locked += " though not final"
-        print(f"{r.subject_id:<14} {r.pseudonym:<14} {progress(r.progress_1)} | {progress(r.progress_2)} | "
-              f"{state}{by}{locked}")
+        reading = r.state is None or r.state.value == "reading"
+        print(f"{r.subject_id:<14} {r.pseudonym:<14} {progress(r.progress_1, reading)} | "
+              f"{progress(r.progress_2, reading)} | {state}{by}{locked}")
     return 0
 
 

@@ -150,11 +150,16 @@ class ReadingSession:
 
     # ---- edits ---------------------------------------------------------------------------------------------------
     def amend(self, tp_index: int, reason: str) -> None:
-        """Allow changes to a signed timepoint: they are saved as an amendment carrying ``reason``."""
+        """Allow changes to a signed timepoint, and to every signed one after it (an amendment withdraws their
+        signatures too: one reason, not a dialog per timepoint for a lesion-wide change such as its organ); they
+        are saved as an amendment carrying ``reason``."""
         if self.view_only:
             raise SessionError(self.view_only)
         if not reason.strip():
             raise SessionError("an amendment needs a reason")
+        for i, tp in enumerate(self.read.timepoints):
+            if i == tp_index or (i > tp_index and tp.signed):
+                self.amendment_reasons.setdefault(i, reason.strip())
         self.amendment_reasons[tp_index] = reason.strip()
 
     def _touched(self, lesion_id: str | None, tp_index: int | None) -> set[int]:
@@ -432,6 +437,11 @@ class ReadingSession:
         cmd = self.commands.undo()
         if cmd is None:
             return None
+        try:  # an edit made before a timepoint was signed is not taken back on it unseen (only by an amendment)
+            self._check_signed(self._differing(cmd.before))
+        except SessionError as exc:
+            self.commands.redo()
+            raise SessionError(f"not undone ({cmd.description}): {exc}") from None
         self._restore_with(cmd.before, f"undo {cmd.description}", was_dirty)
         return cmd.description
 
@@ -442,8 +452,36 @@ class ReadingSession:
         cmd = self.commands.redo()
         if cmd is None:
             return None
+        try:
+            self._check_signed(self._differing(cmd.after))
+        except SessionError as exc:
+            self.commands.undo()
+            raise SessionError(f"not redone ({cmd.description}): {exc}") from None
         self._restore_with(cmd.after, f"redo {cmd.description}", was_dirty)
         return cmd.description
+
+    def _differing(self, state: Read) -> set[int]:
+        """The timepoints that going back (or forward) to ``state`` would change: those whose own values differ, and
+        every one holding a lesion whose declaration differs; all of them for the read's own settings."""
+        now = self.read
+        every = set(range(max(len(now.timepoints), len(state.timepoints))))
+        settings = ("criteria", "confirmation_required", "sd_min_days", "treatment_start")
+        if any(getattr(now, f, None) != getattr(state, f, None) for f in settings):
+            return every
+        out = set()
+        for i in every:
+            a = now.timepoints[i] if i < len(now.timepoints) else None
+            b = state.timepoints[i] if i < len(state.timepoints) else None
+            if a is None or b is None or (a.label, a.date, a.assessments) != (b.label, b.date, b.assessments):
+                out.add(i)
+        for lesion_id in {*now.lesions, *state.lesions}:
+            if now.lesions.get(lesion_id) != state.lesions.get(lesion_id):
+                for read in (now, state):
+                    out |= {i for i, tp in enumerate(read.timepoints) if lesion_id in tp.assessments}
+                    lesion = read.lesions.get(lesion_id)
+                    if lesion is not None:
+                        out.add(lesion.first_timepoint)
+        return out
 
     def _restore_with(self, state: Read, description: str, was_dirty: bool) -> None:
         signatures = [tp.signature for tp in self.read.timepoints]

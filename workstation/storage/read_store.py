@@ -16,7 +16,14 @@ from workstation.read_model import Read
 from workstation.session.persistence import ReadClosedError, ReadStoreError
 from workstation.storage.database import Database, StorageError
 from workstation.storage.locks import lock_notice
-from workstation.storage.repository import ReadClosed, ReadError, find_reads, save_read, sign_timepoint
+from workstation.storage.repository import (
+    ReadClosed,
+    ReadError,
+    find_reads,
+    save_read,
+    sign_timepoint,
+    withdrawn_signatures,
+)
 from workstation.users import AuthenticationError, User, UserRole, record_denial
 
 
@@ -75,6 +82,15 @@ class DatabaseReadStore:
             raise ReadStoreError(str(exc)) from None
         self._versions[read.read_id] = stored.version
         read.timepoints[position].signature = stored.read.timepoints[position].signature
+
+    def withdrawn(self, read: Read) -> set[int]:
+        """The timepoints of ``read`` whose signature an amendment (or a reopening) withdrew, still to be signed again
+        (from the audit trail: the workstation says so after a restart too)."""
+        try:
+            gone = withdrawn_signatures(self.db, read.read_id)
+        except StorageError as exc:
+            raise ReadStoreError(str(exc)) from None
+        return {i for i in gone if i < len(read.timepoints) and not read.timepoints[i].signed}
 
     def lock_notice(self, subject_id: str) -> str | None:
         """``locked for analysis by dm1 on 2026-11-27: read only`` when the subject (or the pseudonym of a central

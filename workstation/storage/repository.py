@@ -35,6 +35,7 @@ from workstation.storage.schema import (
     review_subjects,
     timepoints,
 )
+from workstation.storage.schema import audit_log as audit_table
 from workstation.storage.validation import read_problems
 
 _CHILD_TABLES = (measurements, assessments, timepoints, lesions)  # delete order (children first)
@@ -233,6 +234,23 @@ def reopen_central_read(conn: Connection, read_id: str, *, admin: users_mod.User
     return tp.label
 
 
+def withdrawn_signatures(db: Database, read_id: str) -> set[int]:
+    """The timepoints of a read whose signature was withdrawn (an amendment, a reopened read) and not made again: the
+    audit trail's last entry on the timepoint's signature has no new value."""
+    last: dict[int, bool] = {}
+    with db.reading() as conn:
+        rows = conn.execute(
+            select(audit_table.c.entity, audit_table.c.new_value)
+            .where(audit_table.c.entity.like(f"read/{read_id}/timepoint/%/signature"))
+            .order_by(audit_table.c.seq)
+        )
+        for entity, new_value in rows:
+            part = str(entity).split("/")[3]
+            if part.isdigit():
+                last[int(part)] = new_value is None
+    return {pos for pos, gone in last.items() if gone}
+
+
 def _refuse_if_adjudicated(conn: Connection, read: Read) -> None:
     """Once a subject's central review is adjudicated, both central reads are closed: the decision rests on them."""
     rid = read.read_id
@@ -282,6 +300,10 @@ def save_read(
         raise ReadError(why)
     current = users_mod.get_user(db, user.username)
     if current is None or not current.active:  # deactivated while their workstation was open: it kept saving
+        with db.reading() as conn:
+            stored = _load(conn, read.read_id)
+        if stored is not None and entity_snapshots(stored.read) == entity_snapshots(read):
+            return stored.version  # nothing to save (a signature saves first: its own refusal says what happened)
         why = (f"{user.username}'s account is deactivated: nothing is saved under it (ask the administrator; the "
                "read stays as it was last saved)")
         users_mod.record_denial(db, user, f"save a read of subject {read.subject_id}", why, read.subject_id)

@@ -627,17 +627,18 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.subject_index = -1
         self.subjects = subjects
         self._show_lock(None)  # no subject open yet: no lock to say (the first one opened below says its own)
-        reads, locks = {}, {}
+        reads, locks, withdrawn = {}, {}, {}
         for s in subjects:
             try:
                 reads[s.subject_id] = self.store.load(s.subject_id, self.reader)
             except ReadStoreError as exc:
                 reads[s.subject_id] = None
                 self.say(str(exc))
+            withdrawn[s.subject_id] = self._withdrawn(reads[s.subject_id])
             locked = self._lock_notice(s.subject_id)
             if locked is not None:
                 locks[s.subject_id] = locked
-        self.worklist.show_subjects(subjects, reads, locks)
+        self.worklist.show_subjects(subjects, reads, locks, withdrawn)
         left_out = [*getattr(subjects, "left_out", []),  # subject folders (`TrialSubjects`), then timepoint folders
                     *(f"{s.subject_id}: {why}" for s in subjects for why in s.left_out)]
         if left_out:  # a folder without images: the reader should know it is not in the worklist
@@ -665,11 +666,25 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 self.warn("Response settings", mismatch, 0)
             locked = self._lock_notice(subject.subject_id)
             view_only = self.view_only or (f"{locked}; ask a data manager to unlock it" if locked else None)
-            self._set_session(ReadingSession(read, self.store, view_only=view_only), subject_index)
+            session = ReadingSession(read, self.store, view_only=view_only)
+            session.signatures_withdrawn = self._withdrawn(saved)  # after a restart too: the audit trail knows
+            self._set_session(session, subject_index)
             self._show_lock(locked)
             self.worklist.set_locked(subject_index, subject.subject_id, locked)  # locked or unlocked since listed
-            self.worklist.update_status(subject_index, read)
+            self.worklist.update_status(subject_index, read, withdrawn=session.signatures_withdrawn)
         self.go_to_timepoint(tp_index)
+
+    def _withdrawn(self, read: Read | None) -> set[int]:
+        """The timepoints of a stored read whose signature an amendment withdrew (the trial database's audit trail);
+        none without the database."""
+        withdrawn = getattr(self.store, "withdrawn", None)
+        if read is None or withdrawn is None:
+            return set()
+        try:
+            return set(withdrawn(read))
+        except ReadStoreError as exc:
+            self.say(str(exc))
+            return set()
 
     def _mark_shown(self) -> None:
         if self.session is not None and self.subject_index >= 0:
@@ -1288,7 +1303,7 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self._refresh_read()
         shown = self.response_panel.summary  # evaluated just now by _refresh_read: the flag uses it
         self.worklist.update_status(self.subject_index, s.read, s.amendment_reasons,
-                                    shown.irecist if shown is not None else None)
+                                    shown.irecist if shown is not None else None, s.signatures_withdrawn)
 
     def _refresh_read(self) -> None:
         s = self.session

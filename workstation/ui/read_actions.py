@@ -262,7 +262,7 @@ class ReadActionsMixin:
             s.signatures_withdrawn.discard(tp)
             s.commands.mark_clean()
             self._refresh_read()
-            self.worklist.update_status(self.subject_index, s.read)
+            self.worklist.update_status(self.subject_index, s.read, withdrawn=s.signatures_withdrawn)
             self.say(f"{what} signed")
 
     def amend_timepoint(self) -> None:
@@ -286,7 +286,8 @@ class ReadActionsMixin:
         self._keys_to_the_images()
         if accepted and dialog.reason():
             s.amend(s.current_timepoint, dialog.reason())
-            self.worklist.update_status(self.subject_index, s.read, s.amendment_reasons)
+            self.worklist.update_status(self.subject_index, s.read, s.amendment_reasons,
+                                        withdrawn=s.signatures_withdrawn)
             self.say(f"amending {s.timepoint.label}: changes are saved with your reason")
 
     def _keys_to_the_images(self) -> None:

@@ -25,6 +25,9 @@ _UNSIGNABLE = {"complete": ("● read", "every lesion declared so far is assesse
 #: what the read status column may say of a timepoint (`WorklistView._fit_columns` keeps room for the widest)
 _STATUS_LABELS = (*_STATUS_SHORT.values(), *(short for short, _ in _UNSIGNABLE.values()), "✎ amending",
                   "✎ to sign again")
+#: a timepoint whose signature an amendment withdrew, not signed again yet (known from the audit trail)
+_TO_SIGN_AGAIN = ("✎ to sign again", "its signature was withdrawn by an amendment (the reason and the old signature "
+                  "are in the audit trail): sign it again when the changes are done")
 _STATUS_TIP = {
     "not started": "not started",
     "in progress": "in progress: a lesion declared is not assessed here yet",
@@ -66,9 +69,11 @@ class WorklistView(QTreeWidget):
         self.itemClicked.connect(self._activated)
 
     def show_subjects(
-        self, subjects: list[SubjectEntry], reads: dict[str, Read | None], locks: dict[str, str] | None = None
+        self, subjects: list[SubjectEntry], reads: dict[str, Read | None], locks: dict[str, str] | None = None,
+        withdrawn: dict[str, set[int]] | None = None,
     ) -> None:
-        """``locks``: subject id -> the notice of its lock for analysis, for the subjects locked (marked so)."""
+        """``locks``: subject id -> the notice of its lock for analysis, for the subjects locked (marked so);
+        ``withdrawn``: subject id -> the timepoints whose signature an amendment withdrew (to sign again)."""
         self.clear()
         self.locks = dict(locks or {})
         self.awaiting = {}
@@ -84,6 +89,8 @@ class WorklistView(QTreeWidget):
                 status = timepoint_status(read, t_idx, locked is not None)
                 when = f"day {study_day(STUDY_DAY_ONE, tp.date)}" if self.dates_as_days else tp.date.isoformat()
                 short, tip = self._status_text(status)
+                if status != "signed" and t_idx in (withdrawn or {}).get(subject.subject_id, set()):
+                    short, tip = _TO_SIGN_AGAIN
                 child = QTreeWidgetItem([tp.label, when, short])
                 child.setToolTip(0, f"{subject.subject_id} · {tp.label}")
                 child.setToolTip(2, tip)
@@ -127,9 +134,10 @@ class WorklistView(QTreeWidget):
         top.setToolTip(2, notice or "")
 
     def update_status(self, subject_index: int, read: Read, amending: dict[int, str] | None = None,
-                      irecist: CriteriaResponse | None = None) -> None:
+                      irecist: CriteriaResponse | None = None, withdrawn: set[int] | None = None) -> None:
         """``amending``: the signed timepoints being amended in this session, with the reason given; ``irecist``: the
-        read's iRECIST responses when already evaluated (the response panel's: not evaluated again at every edit)."""
+        read's iRECIST responses when already evaluated (the response panel's: not evaluated again at every edit);
+        ``withdrawn``: the timepoints whose signature an amendment withdrew (in this session or before)."""
         top = self.topLevelItem(subject_index)
         if top is None:
             return
@@ -149,6 +157,8 @@ class WorklistView(QTreeWidget):
                     short, tip = "✎ to sign again", (
                         f"amended (reason: {amending[t_idx]}): the amendment withdrew its signature (the old one "
                         "stays in the audit trail); sign it again when the changes are done")
+                elif status != "signed" and withdrawn and t_idx in withdrawn:
+                    short, tip = _TO_SIGN_AGAIN
                 child.setText(2, short)
                 child.setToolTip(2, tip)
         self._fit_columns()

@@ -36,6 +36,9 @@ class AdjudicationWindow(QMainWindow):
         self.data_dir = data_dir
         #: the view-only windows opened on the reads (kept alive while open)
         self.views: list[QMainWindow] = []
+        #: pseudonym -> the reason the adjudicator had typed when the case changed under them and left the list
+        #: (a read reopened: the subject is read again); offered again when the subject comes back
+        self.drafts: dict[str, str] = {}
         self.setWindowTitle(f"RECIST workstation — adjudication ({user.username})")
         self.heading = QLabel()
         self.subjects = QListWidget()
@@ -114,6 +117,7 @@ class AdjudicationWindow(QMainWindow):
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         if notice is not None:
             dialog.error.setText(notice)
+        reason = reason or self.drafts.pop(pseudonym, "")
         if reason:
             dialog.reason.setPlainText(reason)
         decided = bool(dialog.exec())
@@ -130,4 +134,8 @@ class AdjudicationWindow(QMainWindow):
             if pseudonym in self._listed():
                 return self.open_case(pseudonym, f"{dialog.changed}; shown again as the reads now are (your reason "
                                       "is kept: check it still holds)", dialog.reason.toPlainText())
+            if dialog.reason.toPlainText().strip():  # being read again: the reason waits for the subject's return
+                self.drafts[pseudonym] = dialog.reason.toPlainText()
+                self.say(f"{dialog.changed}; the reason you typed is kept for when {pseudonym} awaits adjudication "
+                         "again", 0)
         return decided
