@@ -117,3 +117,17 @@ def test_a_long_title_in_a_narrow_viewer_does_not_run_into_the_window_values(qtb
         tl, tr = v.corner["tl"].geometry(), v.corner["tr"].geometry()
         assert not tl.intersects(tr), width
         assert (tr.top() > tl.top()) == (width == 330)  # side by side where there is room
+
+
+def test_the_response_of_the_timepoint_read_is_scrolled_into_view(qtbot, window):
+    """The laptop radiologist's re-check: the response table showed two rows; week 18's PD needed scrolling."""
+    w = window
+    w.open_subjects([three_scans()])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+    _measure_baseline(qtbot, w)
+    _measure_follow_up(qtbot, w, 1)
+    table = w.response_panel.table
+    table.setFixedHeight(table.horizontalHeader().height() + table.rowHeight(0) + 6)  # one row in view
+    _measure_follow_up(qtbot, w, 2)
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "week 12")
+    assert table.viewport().rect().intersects(table.visualItemRect(table.item(row, 0)))

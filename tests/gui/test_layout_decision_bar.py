@@ -16,7 +16,7 @@ from tests.gui.test_new_user_findings import WordySegmenter
 from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
 from workstation.read_model import Lesion, Read, Role, TimepointRead
 from workstation.session.reading import ReadingSession
-from workstation.ui.decision_bar import DecisionBar
+from workstation.ui.decision_bar import DESCRIPTION_LINES, DecisionBar
 
 #: what the bar says beside the choices while a new lesion has no organ
 ORGAN_HINT = "⚠ choose its organ"
@@ -52,7 +52,7 @@ def test_the_bar_keeps_its_controls_whole_on_a_1366_px_window(qtbot, window):
     _wait_pending(qtbot, w, organ=None)  # a new lesion without its organ yet: the hint says so
     QApplication.processEvents()
     bar = w.decision_bar
-    assert bar.isVisible() and bar.width() < 600  # beside the worklist and the lesion table
+    assert bar.isVisible() and bar.width() < 760  # beside the worklist and the lesion table
     assert bar.hint.text() == ORGAN_HINT and bar.hint.width() >= bar.hint.fontMetrics().horizontalAdvance(ORGAN_HINT)
     _assert_whole(bar)
     shown = bar.label.text().split("<br>")
@@ -106,3 +106,29 @@ def test_the_bar_is_as_high_for_any_packing_of_the_same_number_of_lines(qtbot):
         bar._wrap(width)
         heights.setdefault(len(bar._packing), set()).add(bar.height())
     assert len(heights) >= 3 and all(len(h) == 1 for h in heights.values()), heights
+
+
+@pytest.mark.parametrize("width", [560, 900])
+def test_a_re_measure_with_a_doubt_keeps_the_bar_at_its_height(qtbot, session, width):
+    """The laptop radiologist's re-check: a re-measure's "↻ on the outline of T4: Enter re-measures T4 ..." ran to
+    a second line, the bar grew past the hint's place and the images moved away from the line just drawn."""
+    place = QWidget()
+    layout = QVBoxLayout(place)
+    bar = DecisionBar()
+    layout.addWidget(bar.idle_hint)
+    layout.addWidget(bar)
+    layout.addStretch(1)
+    qtbot.addWidget(place)
+    place.resize(width, 400)
+    place.show()
+    QApplication.processEvents()
+    head = ["<b>Drawn by hand</b>: 31.0 × 19.0 mm",
+            "↻ on the outline of T1: Enter re-measures T1 (Ctrl+Z undoes)"]
+    bar.offer(head, "low confidence 0.41: the outline may leak into a neighbouring structure", session, "T1")
+    QApplication.processEvents()
+    spacing = bar.label.fontMetrics().lineSpacing()
+    assert bar.label.height() <= DESCRIPTION_LINES * spacing + 2  # the lines the hint keeps place for
+    bar.setVisible(False)
+    QApplication.processEvents()
+    assert bar.idle_hint.height() == bar.height()
+    assert "re-measures T1" in bar.label.toolTip() and "neighbouring structure" in bar.label.toolTip()

@@ -94,3 +94,28 @@ def test_the_scale_bar_label_has_the_dark_box_of_the_corner_texts(viewer):
     label = v.view.mapFromScene(v.scale_bar.text.sceneBoundingRect()).boundingRect()
     assert v.scale_bar.text.isVisible() and v.view.rect().contains(label)
     assert _luminance(image, label.adjusted(1, 1, -1, -1)) < 120
+
+
+def test_the_lengths_of_the_measurement_waiting_stay_in_view_and_clear_of_the_letters(qtbot, window):
+    """The laptop radiologist's re-check: in the narrow follow-up viewer the short axis's length of a right-sided
+    lesion sat under the "R" ("R3.1 mm", "0 R mm"), or was cut at the edge."""
+    from tests.gui.test_reading_flow import _open
+
+    w = window
+    _open(qtbot, w)
+    v = w.current_viewer
+    v.view.resize(300, 300)
+    w.fit_to_window()
+    QApplication.processEvents()
+    z = v.view_to_patient(0.0, 0.0)[2]
+    letters = [lab.geometry() for lab in v.edge.values() if not lab.isHidden()]
+    for x0, y0 in itertools.product((-50.0, -45.0, 38.0, 42.0), (-20.0, 0.0, 20.0)):  # right-sided, then left
+        v.set_pending(((x0, y0, z), (x0 + 6.0, y0, z)), ((x0 + 3.0, y0 - 2.0, z), (x0 + 3.0, y0 + 2.0, z)))
+        v.redraw()
+        QApplication.processEvents()
+        labels = [item for item in v._pending_items if hasattr(item, "textItem") and item.isVisible()]
+        assert len(labels) == 2
+        for label in labels:
+            box = v.view.mapFromScene(label.sceneBoundingRect()).boundingRect()
+            assert v.view.rect().contains(box), (x0, y0, label.textItem.toPlainText())
+            assert not any(box.intersects(g) for g in letters), (x0, y0, label.textItem.toPlainText())

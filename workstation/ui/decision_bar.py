@@ -38,6 +38,11 @@ IDLE_HINT = ("Click inside a lesion to get a suggested outline and axes (M) · R
              "G measure the selected lesion at its proposed place · F fit · F1 every shortcut")
 
 
+#: the lines the description of a waiting measurement always has (the hint in its place keeps them): four, so that a
+#: re-measure's two-line "↻ ..." with the diameters and a doubt does not grow the bar and move the images (the
+#: laptop radiologist's re-check: with three the images jumped 15 px as the line just drawn was described)
+DESCRIPTION_LINES = 4
+
 class DecisionBar(QFrame):
     """Always takes the same height, shown or hidden, so the viewer above never jumps."""
 
@@ -60,8 +65,9 @@ class DecisionBar(QFrame):
         self.label.setWordWrap(True)
         # long warnings wrap instead of widening the window past the screen
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        # three lines, whatever the text: the diameters, where they go, the engine's doubt
-        self.label.setFixedHeight(3 * self.label.fontMetrics().lineSpacing() + 2)
+        # DESCRIPTION_LINES lines, whatever the text: the diameters, where they go (a re-measure's "↻ on the outline
+        # of T4: Enter re-measures T4 ..." takes two in a narrow bar), the engine's doubt
+        self.label.setFixedHeight(DESCRIPTION_LINES * self.label.fontMetrics().lineSpacing() + 2)
         self._head: list[str] = []
         self._warning = ""
         self.label.installEventFilter(self)
@@ -145,7 +151,8 @@ class DecisionBar(QFrame):
 
     def describe(self, head: list[str], warning: str = "") -> None:
         """The waiting measurement's description: ``head`` (rich-text lines: the diameters, where they go), then the
-        engine's ``warning`` (plain text) cut to the lines left of three (a long one lost its end behind the organ
+        engine's ``warning`` (plain text) cut to the lines left of `DESCRIPTION_LINES` (a long one lost its end behind
+        the organ
         row), refitted whenever the bar's width changes; the whole of it in the tooltip."""
         self._head, self._warning = list(head), warning
         whole = [*head, f"⚠ {html.escape(warning)}"] if warning else head
@@ -161,11 +168,12 @@ class DecisionBar(QFrame):
             # at least one line of its own, after the lines the head takes at this width (a head line wraps in a
             # narrow bar: counted as one, the doubt's second line was cut through the middle)
             used = round(self._text_height("<br>".join(lines), width) / spacing) if lines else 0
-            lines.append(html.escape(self.lines_wide(f"⚠ {self._warning}", max(1, 3 - used))))
+            lines.append(html.escape(self.lines_wide(f"⚠ {self._warning}", max(1, DESCRIPTION_LINES - used))))
         text = "<br>".join(lines)
         # three lines, or as many as the text takes: a fourth line (rare) grows the bar for as long as it is shown;
         # the images give way by that line
-        shown = max(3, round(self._text_height(text, width) / spacing)) if width > 50 else max(3, len(lines))
+        shown = (max(DESCRIPTION_LINES, round(self._text_height(text, width) / spacing)) if width > 50
+                 else max(DESCRIPTION_LINES, len(lines)))
         self.label.setFixedHeight(shown * spacing + 2)
         self.label.setText(text)
         self._fit_height()
@@ -181,14 +189,14 @@ class DecisionBar(QFrame):
 
     def _fit_height(self) -> None:
         """The bar as high as its description and its lines of choices; the hint in its place while none waits as
-        high as the bar with a three-line description."""
+        high as the bar with a description of `DESCRIPTION_LINES` lines."""
         layout = self.layout()
         assert layout is not None
         _invalidate(layout)  # a changed line or label height: the nested lines keep their old size hints otherwise
         whole = self.sizeHint().height()
         self.setFixedHeight(whole)
-        three_lines = 3 * self.label.fontMetrics().lineSpacing() + 2
-        self.idle_hint.setFixedHeight(whole - (self.label.minimumHeight() - three_lines))
+        reserved = DESCRIPTION_LINES * self.label.fontMetrics().lineSpacing() + 2
+        self.idle_hint.setFixedHeight(whole - (self.label.minimumHeight() - reserved))
 
     def _wrap(self, width: int) -> None:
         """The choices on as few lines as ``width`` holds with every control at its full width."""

@@ -216,9 +216,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         self.status_combo.activated.connect(self._status_chosen)
         self.status_combo.activated.connect(lambda _i: self.current_viewer.setFocus())
         self.status_label = QLabel("status:")
-        buttons.addWidget(self.status_label)
-        buttons.addWidget(self.status_combo)
         lv.addLayout(buttons)
+        # the selected lesion's status on a line of its own: beside the buttons the dock could not be narrower than
+        # 508 px, and on a 1366 px laptop (or at 200 %) the images got what was left
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status_label)
+        status_row.addWidget(self.status_combo, 1)
+        lv.addLayout(status_row)
         self.lesion_table = LesionTable()
         self.lesion_table.lesion_selected.connect(self._table_selected)
         self.lesion_table.lesion_clicked.connect(self._selection_changed)
@@ -272,6 +276,13 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         a name typed elsewhere ran the tools' shortcuts, r the ruler)."""
         if self.pending is None or not self.organ_choice.isVisible():
             self.say("O chooses the organ of the measurement waiting in the bar below the images")
+            return
+        choice = self.decision_bar.choice()
+        if not self.organ_choice.isEnabled() and isinstance(choice, str) and self.session is not None:
+            lesion = self.session.read.lesions.get(choice)  # a re-measure: the organ is the lesion's own
+            organ = f" ({lesion.organ})" if lesion is not None else ""
+            self.say(f"{choice}'s organ{organ} was recorded when it was declared: change it from its row in the "
+                     "Lesions table (right-click); Enter accepts the measurement", 0)
             return
         self.organ_choice.setFocus()
         if not self.organ_choice.isEditable():
@@ -445,11 +456,23 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
         """Ask Yes / No; ``default_no``: Enter answers No (where Yes records something the reader should look at)."""
         if self.auto_answer is not None:
             return self.auto_answer
-        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-        default = QMessageBox.StandardButton.No if default_no else QMessageBox.StandardButton.Yes
-        answer = QMessageBox.question(self, "RECIST workstation", self.shown(question), buttons, default)
+        answer = self.question_box(question, default_no).exec()
         self.current_viewer.setFocus()  # the keys go back to the images once the dialog closes
         return answer == QMessageBox.StandardButton.Yes
+
+    def question_box(self, question: str, default_no: bool) -> QMessageBox:
+        """The Yes / No box `confirm` asks with. Where No is the default, Tab never reaches Yes: the reader's next
+        lesion key (Tab) moved the focus to Yes, and the Enter after G accepted an outline the engine doubted."""
+        box = QMessageBox(QMessageBox.Icon.Question, "RECIST workstation", self.shown(question),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        no, yes = box.button(QMessageBox.StandardButton.No), box.button(QMessageBox.StandardButton.Yes)
+        assert no is not None and yes is not None
+        box.setDefaultButton(QMessageBox.StandardButton.No if default_no else QMessageBox.StandardButton.Yes)
+        if default_no:
+            yes.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Yes by a click or Alt+Y only
+            if isinstance(yes, QPushButton):
+                yes.setAutoDefault(False)
+        return box
 
     def shortcuts_text(self) -> str:
         """Every keyboard shortcut: the window's actions, then the keys the image viewer handles itself."""
@@ -1320,12 +1343,23 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
             "longer what is stored. Sign each again when the changes are done (Ctrl+Shift+S), in order.")
         self._fill_status_combo()
         self.response_panel.show_summary(summarize(s.read))
+        self._show_response_row(s.timepoint.label)
         self._update_overlays()
         self.undo_action.setEnabled(s.commands.can_undo and self.view_only is None)
         self.redo_action.setEnabled(s.commands.can_redo and self.view_only is None)
         self.undo_action.setText(f"&Undo {s.commands.undo_text}")
         self.redo_action.setText(f"&Redo {s.commands.redo_text}")
         self._refresh_curves()
+
+    def _show_response_row(self, label: str) -> None:
+        """The timepoint being read scrolled into the response table's view (on a laptop the table shows two rows:
+        week 18's PD needed scrolling)."""
+        table = self.response_panel.table
+        for row in range(table.rowCount()):
+            item = table.item(row, 0)
+            if item is not None and item.text().split(" (")[0] == label:
+                table.scrollToItem(item)
+                return
 
     def _update_overlays(self) -> None:
         s = self.session
@@ -1348,6 +1382,9 @@ class MainWindow(MeasuringMixin, ReadActionsMixin, QMainWindow):
                 ]
             )
         measured = {lid for lid in s.read.lesions if s.assessment(lid) is not None}
+        if self.pending is not None:  # its + covered the outline being checked (a small nodule)
+            choice = self.decision_bar.choice()
+            measured |= {choice} if isinstance(choice, str) else set()
         self.current_viewer.set_proposals(
             [(p.lesion_id, p.point_mm) for p in self.proposals if p.lesion_id not in measured]
         )

@@ -103,6 +103,7 @@ class MeasuringMixin:
         def set_tool(self, tool: Tool) -> None: ...
         def confirm(self, question: str, default_no: bool = False) -> bool: ...
         def _compare_beside(self, lesion_id: str) -> None: ...
+        def _update_overlays(self) -> None: ...
 
     def suggest_at(self, point: tuple[float, float, float], slice_index: int) -> None:
         """A click on a lesion: show at once that the engine is working, run it in a worker."""
@@ -191,8 +192,8 @@ class MeasuringMixin:
         if abs(moved) >= 2:  # the longest diameter lies away from the click: say so, the jump is not a mistake
             said.append(
                 f"moved to Im {self.current_viewer.image_number(suggestion.slice_index)}, {abs(moved)} slices from the "
-                f"one you clicked (Im {self.current_viewer.image_number(self._click_slice)}): the outline's longest "
-                "diameter is there"
+                f"{'proposed position' if self._intended_lesion is not None else 'one you clicked'} "
+                f"(Im {self.current_viewer.image_number(self._click_slice)}): the outline's longest diameter is there"
             )
         if self._replaced is not None:  # never silently: the reader may have meant to accept it first
             said.append(f"the {self._replaced} waiting before was not accepted (Enter accepts one before moving on)")
@@ -274,6 +275,7 @@ class MeasuringMixin:
         if p.suggestion is not None and self.current_viewer.volume is not None:
             outline = p.suggestion.outline_mask(self.current_viewer.volume.shape, p.slice_index)
         self.current_viewer.set_pending(m.long_axis_endpoints, m.short_axis_endpoints, outline, p.slice_index)
+        self._update_overlays()  # the + of the lesion it is for gives way to the outline
         guess = None
         if fresh:
             hit = self._tracked_hit(self._click_point, p)
@@ -283,10 +285,8 @@ class MeasuringMixin:
                 if hit is not None and hit.lesion_id != intended and hit.measured_here:
                     lines.append(f"⚠ {hit.reason}, already measured here: check that this is {intended}")
             elif hit is not None and hit.measured_here:
-                lines.append(
-                    f"↻ {hit.reason}: Enter re-measures {hit.lesion_id} (replaces its measurement here, or adds a "
-                    "fragment with 'split fragment' ticked; Ctrl+Z undoes)"
-                )
+                # short: it took three lines of a narrow bar (a split lesion's fragment: the bar's own box says so)
+                lines.append(f"↻ {hit.reason}: Enter re-measures {hit.lesion_id} (Ctrl+Z undoes)")
             elif hit is not None:
                 lines.append(f"→ {hit.reason}: recorded for {hit.lesion_id}")
         if fresh:
@@ -516,6 +516,7 @@ class MeasuringMixin:
         self.pending = None
         self.decision_bar.setVisible(False)
         self.current_viewer.set_pending(None)
+        self._update_overlays()
         self.current_viewer.setFocus()  # arrow keys and presets go to the images again, not to a combo box
 
     def suggest_at_proposal(self) -> None:

@@ -526,8 +526,9 @@ class SliceViewer(QWidget):
             # the long axis's length beyond its second end, the short axis's beyond its first: on a small node the
             # two ends are close, and the labels overlapped
             anchor, at = ((-0.1, -0.1), (bx, by)) if axis == "long" else ((1.1, 1.1), (ax, ay))
-            label = pg.TextItem(f"{mm(length)} mm", color=colour, anchor=anchor)
+            label = pg.TextItem(f"{mm(length)} mm", color=colour, anchor=anchor, fill=pg.mkBrush(*TEXT_BOX_RGBA))
             label.setPos(*at)
+            label._anchor_wanted = anchor  # (`_keep_lengths_in_view` mirrors it where the text would be hidden)
             for item in (roi, label):
                 self.vb.addItem(item)
                 self._pending_items.append(item)
@@ -563,6 +564,31 @@ class SliceViewer(QWidget):
         self.outline_item.setVisible(show_outline)
         for item in self._pending_items:
             item.setVisible(axial and self._pending_k == k)
+        self._keep_lengths_in_view()
+
+    def _keep_lengths_in_view(self) -> None:
+        """A length written beside an end of the measurement waiting goes to the end's other side where it would run
+        out of the view or under an orientation letter ("R3.1 mm", "0 R mm" on a right-sided lesion in the narrow
+        follow-up viewer)."""
+        view_rect = self.view.rect()
+        letters = [lab.geometry() for lab in self.edge.values() if not lab.isHidden()]
+        for item in self._pending_items:
+            wanted = getattr(item, "_anchor_wanted", None)
+            if wanted is None or not item.isVisible():
+                continue
+            best: tuple[int, tuple[float, float]] | None = None
+            for anchor in (wanted, (1.0 - wanted[0], wanted[1]), (wanted[0], 1.0 - wanted[1]),
+                           (1.0 - wanted[0], 1.0 - wanted[1])):
+                item.setAnchor(anchor)
+                box = self.view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+                # cut at the edge is worse than under a letter; the first side without either wins
+                cost = 2 * (not view_rect.contains(box)) + any(box.intersects(g) for g in letters)
+                if best is None or cost < best[0]:
+                    best = (cost, anchor)
+                if cost == 0:
+                    break
+            if best is not None:
+                item.setAnchor(best[1])
 
     def _roi_moved(self, axis: str, roi: pg.LineSegmentROI) -> None:
         seg = self._pending_long if axis == "long" else self._pending_short
