@@ -131,3 +131,21 @@ def test_the_response_of_the_timepoint_read_is_scrolled_into_view(qtbot, window)
     _measure_follow_up(qtbot, w, 2)
     row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "week 12")
     assert table.viewport().rect().intersects(table.visualItemRect(table.item(row, 0)))
+
+
+def test_a_title_wider_than_a_narrow_viewer_puts_its_date_on_a_second_line(qtbot, window):
+    """The laptop re-check: "SUBJ-001 · week 6 (previous, nadir) · 2026-02-16" was cut to "... · 2026-02-1"."""
+    w = window
+    w.open_subjects([three_scans()])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None, timeout=5000)
+    v = w.current_viewer
+    v.title = "SUBJ-001 · week 6 (previous, nadir) · 2026-02-16"
+    v.redraw()
+    for width in (260, 330, 1200):
+        v.view.resize(width, 500)
+        v._place_labels()
+        label = v.corner["tl"]
+        assert label.geometry().right() <= v.view.width(), width
+        assert "2026-02-16" in label.text()
+        if width in (260, 1200):
+            assert ("\n2026-02-16" in label.text()) == (width == 260)

@@ -40,7 +40,7 @@ def test_the_choice_gives_the_timepoint_beside_the_follow_up():
 
 def test_the_title_says_every_role_of_the_scan_beside():
     responses = rows(50.0, 30.0, 42.0)
-    assert compare_role(0, 1, LABELS, responses) == "baseline, nadir"
+    assert compare_role(0, 1, LABELS, responses) == "baseline, previous, nadir"
     assert compare_role(1, 2, LABELS, responses) == "previous, nadir"
     assert compare_role(2, 3, LABELS, responses) == "previous"
     assert compare_role(1, 3, LABELS, responses) == "nadir"

@@ -59,7 +59,7 @@ def compare_role(tp: int, current: int, labels: Sequence[str], responses: Sequen
     roles = []
     if tp == 0:
         roles.append("baseline")
-    if tp == current - 1 and tp > 0:
+    if tp == current - 1:
         roles.append("previous")
     if current > 0 and tp == nadir_timepoint(current, labels, responses):
         roles.append("nadir")

@@ -614,7 +614,7 @@ class SliceViewer(QWidget):
         """Corner texts and orientation letters; labels are only touched (and re-placed) when their text changes."""
         v = self.volume
         c, e = self.corner, self.edge
-        changed = self._set_label(c["tl"], self.title + (f"\n{self.loading_text}" if self.loading_text else ""))
+        changed = self._set_label(c["tl"], self._title_shown())
         preset = preset_name(self.width_hu, self.level_hu)  # named only while the values are the preset's
         wl = f"W {self.width_hu:.0f}  L {self.level_hu:.0f}" + (f"  {preset.lower()}" if preset else "")
         changed |= self._set_label(c["tr"], wl)
@@ -654,6 +654,7 @@ class SliceViewer(QWidget):
         and on the scale bar)."""
         w, h = self.view.width(), self.view.height()
         c, e = self.corner, self.edge
+        self._set_label(c["tl"], self._title_shown())  # on two lines where the view became too narrow for one
         c["tl"].move(6, 4)
         tr_x = w - c["tr"].width() - 6
         # under the title when the two would meet (a narrow viewer, a long title: "week 12 (previous, nadir)")
@@ -705,6 +706,16 @@ class SliceViewer(QWidget):
             to_view.mapRect(item.sceneBoundingRect()).toAlignedRect()
             for item in (self.scale_bar.bar, self.scale_bar.text)
         ]
+
+    def _title_shown(self) -> str:
+        """The title, its last part (the date) on a line of its own where one line is wider than the view (the
+        narrow follow-up viewer cut "week 6 (previous, nadir) · 2026-02-1")."""
+        title = self.title
+        label = self.corner["tl"]
+        if " · " in title and label.fontMetrics().horizontalAdvance(title) + 20 > self.view.width():
+            head, _, last = title.rpartition(" · ")
+            title = f"{head}\n{last}"
+        return title + (f"\n{self.loading_text}" if self.loading_text else "")
 
     def resizeEvent(self, a0: QResizeEvent | None) -> None:
         super().resizeEvent(a0)
