@@ -238,6 +238,7 @@ class SliceViewer(QWidget):
         #: where the readout goes (view pixels), kept for it whether shown or not (`_place_labels`)
         self._readout_room = QRect()
         self._readout_size: QSize | None = None
+        self._scale_bar_offset: tuple[float, float] | None = None  # where `_place_scale_bar` last put it
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -700,7 +701,14 @@ class SliceViewer(QWidget):
         bar = self.scale_bar.bar.rect()  # right end at the anchor, the label above the bar (pg.ScaleBar)
         # anchored to the view box's bounding rect (half a pixel larger than the box)
         offset = (-16.0, float(bottom + 1) - bar.height() - self.vb.boundingRect().height())
-        self.scale_bar.anchor((1, 1), (1, 1), offset=offset)  # now: the box may be resized, and not yet told it
+        if offset != self._scale_bar_offset:
+            self._scale_bar_offset = offset
+            self.scale_bar.anchor((1, 1), (1, 1), offset=offset)  # now: the box may be resized, and not yet told it
+            # the bar's own bounding rect is empty (pg.ScaleBar): moved, its old place was not repainted and two
+            # bars showed, one with its text struck through
+            viewport = self.view.viewport()
+            if viewport is not None:
+                viewport.update()
         to_view = self.view.viewportTransform()
         return [
             to_view.mapRect(item.sceneBoundingRect()).toAlignedRect()
