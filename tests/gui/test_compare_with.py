@@ -149,3 +149,18 @@ def test_a_title_wider_than_a_narrow_viewer_puts_its_date_on_a_second_line(qtbot
         assert "2026-02-16" in label.text()
         if width in (260, 1200):
             assert ("\n2026-02-16" in label.text()) == (width == 260)
+
+
+def test_the_lesion_table_shows_the_column_of_the_timepoint_read(qtbot, window):
+    """The last re-check: on a laptop the Lesions table showed week 12's column cut ("22.2 m")."""
+    w = window
+    w.open_subjects([three_scans()])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+    _measure_baseline(qtbot, w)
+    table = w.lesion_table
+    table.setFixedWidth(260)  # room for the lesion's own columns only
+    _measure_follow_up(qtbot, w, 1)
+    w.go_to_timepoint(2)
+    col = 4 + 2
+    left, width = table.columnViewportPosition(col), table.columnWidth(col)
+    assert left >= 0 and left + width <= table.viewport().width(), (left, width, table.viewport().width())

@@ -15,6 +15,7 @@ from tests.gui.conftest import LESIONS
 from tests.gui.phantom import ThresholdSegmenter
 from tests.gui.test_reading_flow import _click_on, _open, _wait_pending
 from workstation.read_model import LesionStatus, MeasurementOrigin, Role
+from workstation.ui.mm_text import mm
 from workstation.ui.viewer import Tool
 
 SHIFT = (3.0, -2.0, 0.0)  # how the patient lies at week 6 (see conftest.phantom_subject)
@@ -61,6 +62,10 @@ def test_reclicking_a_measured_lesion_at_follow_up_re_measures_it(qtbot, window)
     _wait_pending(qtbot, w, organ=None)
     assert w.lesion_choice.currentData() == "T2"
     assert "re-measures T2" in w.decision_bar.label.text()
+    # what Enter replaces is said (the last re-check: a click inside T1's outline offered to re-measure it with no
+    # word of the 40.5 mm recorded)
+    recorded = w.session.read.timepoints[1].assessments["T2"].measurements[0].long_axis_mm
+    assert f"re-measures T2 ({mm(recorded)} mm now; Ctrl+Z undoes)" in w.decision_bar.label.toolTip()
     assert w.decision_bar.accept_btn.isEnabled()
     QTest.keyClick(w, Qt.Key.Key_Return)
     assert set(w.session.read.lesions) == {"T1", "T2"}

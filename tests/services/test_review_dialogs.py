@@ -114,6 +114,9 @@ def test_signature_dialog_signs_with_the_password_and_shows_refusals(qtbot, db) 
     assert "\n" in reason.text.toPlainText()
     QTest.keyClick(reason.text, Qt.Key.Key_Return)
     assert reason.result() == QDialog.DialogCode.Accepted and reason.reason() == "caliper misplaced"
+    later = ReasonDialog("Timepoint TP0", also=["TP1", "TP2"])  # the last re-check: it named only the one amended
+    qtbot.addWidget(later)
+    assert any("withdraws its signature and those of TP1, TP2" in t for t in shown_text(later))
     empty = ReasonDialog("Timepoint TP0")
     qtbot.addWidget(empty)
     QTest.keyClick(empty.text, Qt.Key.Key_Return)  # no reason yet: Enter does nothing

@@ -135,6 +135,11 @@ class LesionTable(QTableWidget):
             assert header is not None
             header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
             header.setStretchLastSection(True)
+            if self.rowCount():  # the timepoint being read in view (on a laptop week 12 showed as "22.2 m")
+                top = max(0, self.rowAt(0))  # the row shown at the top: only the columns move
+                current = self.item(top, len(FIXED_COLUMNS) + session.current_timepoint)
+                if current is not None:
+                    self.scrollToItem(current, QAbstractItemView.ScrollHint.EnsureVisible)
         finally:
             self._updating = False
 

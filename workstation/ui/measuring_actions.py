@@ -275,7 +275,6 @@ class MeasuringMixin:
         if p.suggestion is not None and self.current_viewer.volume is not None:
             outline = p.suggestion.outline_mask(self.current_viewer.volume.shape, p.slice_index)
         self.current_viewer.set_pending(m.long_axis_endpoints, m.short_axis_endpoints, outline, p.slice_index)
-        self._update_overlays()  # the + of the lesion it is for gives way to the outline
         guess = None
         if fresh:
             hit = self._tracked_hit(self._click_point, p)
@@ -286,13 +285,21 @@ class MeasuringMixin:
                     lines.append(f"⚠ {hit.reason}, already measured here: check that this is {intended}")
             elif hit is not None and hit.measured_here:
                 # short: it took three lines of a narrow bar (a split lesion's fragment: the bar's own box says so)
-                lines.append(f"↻ {hit.reason}: Enter re-measures {hit.lesion_id} (Ctrl+Z undoes)")
+                # what Enter replaces, said: a click inside T1's 3-D outline 4 images from its measured slice offered
+                # to re-measure it with no word of the 40.5 mm recorded
+                here = s.assessment(hit.lesion_id)
+                hit_node = hit.lesion_id in s.read.lesions and s.read.lesions[hit.lesion_id].is_node
+                recorded = None if here is None or not here.measurements else (
+                    here.measurements[0].short_axis_mm if hit_node else here.measurements[0].long_axis_mm)
+                was = "" if recorded is None else f"{mm(recorded)} mm now; "
+                lines.append(f"↻ {hit.reason}: Enter re-measures {hit.lesion_id} ({was}Ctrl+Z undoes)")
             elif hit is not None:
                 lines.append(f"→ {hit.reason}: recorded for {hit.lesion_id}")
         if fresh:
             self.decision_bar.offer(lines, warning, s, guess)
         else:
             self.decision_bar.describe(lines, warning)
+        self._update_overlays()  # the + of the lesion it is for gives way to the outline (once the bar names it)
 
     def _slice_tolerance_mm(self) -> float:
         """How far apart in z a click and a measurement may be and still be on the same lesion."""

@@ -281,7 +281,8 @@ class ReadActionsMixin:
             return
         from workstation.ui.review import ReasonDialog
 
-        dialog = ReasonDialog(self.timepoint_title(), self._parent_widget())
+        later = [t.label for i, t in enumerate(s.read.timepoints) if i > s.current_timepoint and t.signed]
+        dialog = ReasonDialog(self.timepoint_title(), self._parent_widget(), later)
         accepted = dialog.exec()
         self._keys_to_the_images()
         if accepted and dialog.reason():

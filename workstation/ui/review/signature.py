@@ -78,7 +78,8 @@ class SignatureDialog(QDialog):
 class ReasonDialog(QDialog):
     """Asks for the reason of an amendment (or a deletion); OK stays disabled until a reason is typed."""
 
-    def __init__(self, what: str, parent: QWidget | None = None) -> None:
+    def __init__(self, what: str, parent: QWidget | None = None, also: list[str] | None = None) -> None:
+        """``also``: the signed timepoints after it, whose signatures the amendment withdraws too (said)."""
         super().__init__(parent)
         self.setWindowTitle("Reason for the change")
         self.text = QPlainTextEdit()
@@ -91,9 +92,11 @@ class ReasonDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(f"{what} is signed. The change is kept as an amendment, with the old value and your reason.")
-        )
+        withdrawn = f"its signature and those of {', '.join(also)}" if also else "its signature"
+        note = QLabel(f"{what} is signed. The change is kept as an amendment, with the old value and your reason; "
+                      f"the first change saved withdraws {withdrawn}: sign again when done.")
+        note.setWordWrap(True)
+        layout.addWidget(note)
         layout.addWidget(self.text)
         layout.addWidget(self.buttons)
 
