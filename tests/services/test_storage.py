@@ -201,6 +201,14 @@ def test_an_amendment_withdraws_the_signatures_of_its_timepoint_and_those_after_
         ("amend", "1", "signature withdrawn: 'TP0' before it was amended (longest slice); its responses may change: "
                        "sign again"),
     ]
+    # the amendment goes on (the baseline unsigned now): its changes carry its reason (the last re-check: "change"
+    # entries with none)
+    more = load_read(db, read.read_id)
+    more.read.timepoints[0].assessments["T1"].measurements[0].long_axis_mm = 53.0
+    save_read(db, more.read, user=people["site1"], expected_version=more.version, reason={0: "longest slice"})
+    last = audit_log.entries(db, [read.subject_id])[-1]
+    assert (last.action, last.entity.split("/", 2)[2], last.reason) == ("change", "timepoint/0/assessment/T1",
+                                                                       "longest slice")
     assert audit_log.verify(db).ok
 
 

@@ -158,6 +158,16 @@ def _amendment_reason(path: str, read: Read, reason: str | Mapping[int, str]) ->
     return "; ".join(dict.fromkeys(given))
 
 
+def _own_reason(path: str, read_id: str, reason: str | Mapping[int, str]) -> str:
+    """The reason given (by position) for the timepoint that ``path`` lies in, else ""."""
+    if isinstance(reason, str):
+        return ""
+    parts = path.split("/")
+    if parts[:2] != ["read", read_id] or len(parts) < 4 or parts[2] != "timepoint" or not parts[3].isdigit():
+        return ""
+    return reason.get(int(parts[3]), "").strip()
+
+
 def _describe(path: str, read: Read) -> str:
     """An entity path (``read/<id>/timepoint/0/assessment/T1``) in words: subject, timepoint label, lesion."""
     parts = path.split("/")[2:]
@@ -492,7 +502,9 @@ def _save(
             subject_id=read.subject_id,
             old=old.get(path),
             new=new.get(path),
-            reason=amended.get(path, ""),  # a change to an unsigned timepoint has no reason of its own
+            # a change to an unsigned timepoint has no reason of its own, unless one was given for that timepoint
+            # (its amendment, after the first save withdrew its signature: the changes that follow carry it too)
+            reason=amended.get(path, "") or _own_reason(path, read.read_id, reason),
             recorded_at=now,
         )
     return expected_version + 1, withdrawn
