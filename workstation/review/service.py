@@ -277,21 +277,28 @@ def enrol_subject(
     return pseudonym
 
 
+def _readers_slot(db: Database, pseudonym: str, reader: str, admin: User, act: str, doing: str,
+                  reason: str) -> tuple[_Status, int]:
+    """For an administrator's change to a reader's place (``act`` ``pseudonym``, audited when refused): the review's
+    status and ``reader``'s slot (1 or 2); a reason is required (it goes into the audit trail)."""
+    with refusals_audited(db, admin, f"{act} {pseudonym}"):
+        require_role(admin, UserRole.ADMINISTRATOR)
+    if not reason.strip():
+        raise ReviewError(f"{doing} needs a reason (it is kept in the audit trail)")
+    st = _status(db, pseudonym)
+    slots = [slot for slot in (1, 2) if st.subject[f"reader_{slot}"] == reader]
+    if not slots:
+        raise ReviewError(f"{reader} is not a reader of {pseudonym} (its readers: {st.subject['reader_1']}, "
+                          f"{st.subject['reader_2']})")
+    return st, slots[0]
+
+
 def replace_reader(db: Database, pseudonym: str, old: str, new: str, *, admin: User, reason: str) -> str:
     """Give ``old``'s place in a subject's central review to ``new`` (a reader who left, or was deactivated, held the
     subject in "reading" for good). ``new`` starts an empty blinded read; ``old``'s read stays stored, out of the
     review, with its audit trail. Refused once both reads are signed (the review is decided: an adjudication or an
     accepted read rests on them), for a subject locked for analysis, without a reason. Returns the new read's id."""
-    with refusals_audited(db, admin, f"replace a central reader of {pseudonym}"):
-        require_role(admin, UserRole.ADMINISTRATOR)
-    if not reason.strip():
-        raise ReviewError("replacing a reader needs a reason (it is kept in the audit trail)")
-    st = _status(db, pseudonym)
-    slots = [slot for slot in (1, 2) if st.subject[f"reader_{slot}"] == old]
-    if not slots:
-        raise ReviewError(f"{old} is not a reader of {pseudonym} (its readers: {st.subject['reader_1']}, "
-                          f"{st.subject['reader_2']})")
-    slot = slots[0]
+    st, slot = _readers_slot(db, pseudonym, old, admin, "replace a central reader of", "replacing a reader", reason)
     if new in (st.subject["reader_1"], st.subject["reader_2"]):
         raise ReviewError(f"{new} already reads {pseudonym}: central review needs two different readers")
     if st.both_complete:
@@ -333,20 +340,12 @@ def reopen_read(db: Database, pseudonym: str, reader: str, *, admin: User, reaso
     withdrawing the signature of its last timepoint; the reader changes what they must and signs again. Refused once
     the review is adjudicated (the decision rests on the reads), for a subject locked for analysis, without a reason.
     The review's state goes back to reading (audited). Returns the label of the timepoint unsigned."""
-    with refusals_audited(db, admin, f"reopen a central read of {pseudonym}"):
-        require_role(admin, UserRole.ADMINISTRATOR)
-    if not reason.strip():
-        raise ReviewError("reopening a read needs a reason (it is kept in the audit trail)")
-    st = _status(db, pseudonym)
-    slots = [slot for slot in (1, 2) if st.subject[f"reader_{slot}"] == reader]
-    if not slots:
-        raise ReviewError(f"{reader} is not a reader of {pseudonym} (its readers: {st.subject['reader_1']}, "
-                          f"{st.subject['reader_2']})")
+    st, slot = _readers_slot(db, pseudonym, reader, admin, "reopen a central read of", "reopening a read", reason)
     if st.adjudication is not None:
         raise ReviewError(f"{pseudonym} is adjudicated: its reads can no longer change (the decision rests on them)")
     before = _state_of(st)
     subject_id = str(st.subject["subject_id"])
-    read_id = str(st.subject[f"read_{slots[0]}_id"])
+    read_id = str(st.subject[f"read_{slot}_id"])
     with lock_refusals_audited(db, admin, f"reopen a central read of {subject_id}"), db.transaction() as conn:
         refuse_if_locked(conn, subject_id)
         label = reopen_central_read(conn, read_id, admin=admin, reason=reason)

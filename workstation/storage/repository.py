@@ -220,16 +220,7 @@ def reopen_central_read(conn: Connection, read_id: str, *, admin: users_mod.User
     tp = stored.read.timepoints[pos]
     assert tp.signature is not None
     now = utc_now()
-    conn.execute(
-        update(timepoints)
-        .where(timepoints.c.read_id == read_id, timepoints.c.position == pos)
-        .values(signed_by=None, signer_full_name=None, signed_at=None, signature_meaning=None)
-    )
-    conn.execute(
-        update(reads)
-        .where(reads.c.read_id == read_id)
-        .values(version=stored.version + 1, updated_at=now, updated_by=admin.username)
-    )
+    _write_signature(conn, read_id, pos, None, stored.version + 1, now, admin.username)
     audit_log.append(
         conn,
         username=admin.username,
@@ -569,21 +560,7 @@ def sign_timepoint(
         _check_evaluable(read, position)
         now = utc_now()
         tp.signature = Signature(user.username, user.full_name, now, meaning.strip())
-        conn.execute(
-            update(timepoints)
-            .where(timepoints.c.read_id == read_id, timepoints.c.position == position)
-            .values(
-                signed_by=user.username,
-                signer_full_name=user.full_name,
-                signed_at=now,
-                signature_meaning=tp.signature.meaning,
-            )
-        )
-        conn.execute(
-            update(reads)
-            .where(reads.c.read_id == read_id)
-            .values(version=stored.version + 1, updated_at=now, updated_by=user.username)
-        )
+        _write_signature(conn, read_id, position, tp.signature, stored.version + 1, now, user.username)
         audit_log.append(
             conn,
             username=user.username,
@@ -594,6 +571,24 @@ def sign_timepoint(
             recorded_at=now,
         )
     return StoredRead(read, stored.version + 1, user.username, now)
+
+
+def _write_signature(conn: Connection, read_id: str, position: int, signature: Signature | None, version: int,
+                     now: str, username: str) -> None:
+    """Store a timepoint's signature (None: withdrawn) and the read's new ``version``; the caller audits it."""
+    conn.execute(
+        update(timepoints)
+        .where(timepoints.c.read_id == read_id, timepoints.c.position == position)
+        .values(
+            signed_by=signature.user if signature else None,
+            signer_full_name=signature.full_name if signature else None,
+            signed_at=signature.signed_at if signature else None,
+            signature_meaning=signature.meaning if signature else None,
+        )
+    )
+    conn.execute(
+        update(reads).where(reads.c.read_id == read_id).values(version=version, updated_at=now, updated_by=username)
+    )
 
 
 def _check_evaluable(read: Read, position: int) -> None:
