@@ -87,7 +87,7 @@ class DatabaseReadStore:
         """The timepoints of ``read`` whose signature an amendment (or a reopening) withdrew, still to be signed again
         (from the audit trail: the workstation says so after a restart too)."""
         try:
-            gone = withdrawn_signatures(self.db, read.read_id)
+            gone = withdrawn_signatures(self.db, read)
         except StorageError as exc:
             raise ReadStoreError(str(exc)) from None
         return {i for i in gone if i < len(read.timepoints) and not read.timepoints[i].signed}

@@ -235,14 +235,16 @@ def reopen_central_read(conn: Connection, read_id: str, *, admin: users_mod.User
     return tp.label
 
 
-def withdrawn_signatures(db: Database, read_id: str) -> set[int]:
+def withdrawn_signatures(db: Database, read: Read) -> set[int]:
     """The timepoints of a read whose signature was withdrawn (an amendment, a reopened read) and not made again: the
-    audit trail's last entry on the timepoint's signature has no new value."""
+    audit trail's last entry on the timepoint's signature has no new value (looked up under the read's subject, which
+    the trail is indexed by: the worklist asks for every subject of a trial)."""
     last: dict[int, bool] = {}
     with db.reading() as conn:
         rows = conn.execute(
             select(audit_table.c.entity, audit_table.c.new_value)
-            .where(audit_table.c.entity.like(f"read/{read_id}/timepoint/%/signature"))
+            .where(audit_table.c.subject_id == read.subject_id,
+                   audit_table.c.entity.like(f"read/{read.read_id}/timepoint/%/signature"))
             .order_by(audit_table.c.seq)
         )
         for entity, new_value in rows:
