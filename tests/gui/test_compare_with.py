@@ -31,6 +31,11 @@ def three_scans() -> SubjectEntry:
     ])
 
 
+def _open_three(qtbot, w) -> None:
+    w.open_subjects([three_scans()])
+    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+
+
 def _measure_follow_up(qtbot, w, tp: int) -> None:
     w.go_to_timepoint(tp)
     qtbot.waitUntil(lambda: w.proposals_final_for == tp, timeout=15000)
@@ -44,8 +49,7 @@ def _measure_follow_up(qtbot, w, tp: int) -> None:
 
 def test_the_nadir_or_the_previous_scan_is_shown_beside_a_follow_up_with_its_measurements(qtbot, window):
     w = window
-    w.open_subjects([three_scans()])
-    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+    _open_three(qtbot, w)
     _measure_baseline(qtbot, w)
     _measure_follow_up(qtbot, w, 1)
     w.go_to_timepoint(2)
@@ -106,8 +110,7 @@ def test_a_long_title_in_a_narrow_viewer_does_not_run_into_the_window_values(qtb
     """The screenshot of a follow-up beside its nadir: "SUBJ-001 · week 12 (previous, nadir) · 2026-03-30" ran into
     "W 400 L 40 soft tissue" in the top right corner; that goes under the title when the two would meet."""
     w = window
-    w.open_subjects([three_scans()])
-    qtbot.waitUntil(lambda: w.current_viewer.volume is not None, timeout=5000)
+    _open_three(qtbot, w)
     v = w.current_viewer
     v.title = "SUBJ-001 · week 12 (previous, nadir) · 2026-03-30"
     v.redraw()
@@ -122,8 +125,7 @@ def test_a_long_title_in_a_narrow_viewer_does_not_run_into_the_window_values(qtb
 def test_the_response_of_the_timepoint_read_is_scrolled_into_view(qtbot, window):
     """The laptop radiologist's re-check: the response table showed two rows; week 18's PD needed scrolling."""
     w = window
-    w.open_subjects([three_scans()])
-    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+    _open_three(qtbot, w)
     _measure_baseline(qtbot, w)
     _measure_follow_up(qtbot, w, 1)
     table = w.response_panel.table
@@ -136,8 +138,7 @@ def test_the_response_of_the_timepoint_read_is_scrolled_into_view(qtbot, window)
 def test_a_title_wider_than_a_narrow_viewer_puts_its_date_on_a_second_line(qtbot, window):
     """The laptop re-check: "SUBJ-001 · week 6 (previous, nadir) · 2026-02-16" was cut to "... · 2026-02-1"."""
     w = window
-    w.open_subjects([three_scans()])
-    qtbot.waitUntil(lambda: w.current_viewer.volume is not None, timeout=5000)
+    _open_three(qtbot, w)
     v = w.current_viewer
     v.title = "SUBJ-001 · week 6 (previous, nadir) · 2026-02-16"
     v.redraw()
@@ -154,8 +155,7 @@ def test_a_title_wider_than_a_narrow_viewer_puts_its_date_on_a_second_line(qtbot
 def test_the_lesion_table_shows_the_column_of_the_timepoint_read(qtbot, window):
     """The last re-check: on a laptop the Lesions table showed week 12's column cut ("22.2 m")."""
     w = window
-    w.open_subjects([three_scans()])
-    qtbot.waitUntil(lambda: w.current_viewer.volume is not None and w.volume(0) is not None, timeout=5000)
+    _open_three(qtbot, w)
     _measure_baseline(qtbot, w)
     table = w.lesion_table
     table.setFixedWidth(260)  # room for the lesion's own columns only

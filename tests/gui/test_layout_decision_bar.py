@@ -70,10 +70,9 @@ def session() -> ReadingSession:
     return s
 
 
-@pytest.mark.parametrize("width", [420, 484, 640, 900, 1400])
-def test_the_choices_wrap_onto_more_lines_at_their_full_width(qtbot, session, width):
-    """From the narrowest place the window leaves the bar to a wide screen, with a non-target's long name in the
-    lesion box; laid out as the window does, the hint below the images in the bar's place while none waits."""
+def _bar_in_place(qtbot, width: int) -> tuple[QWidget, DecisionBar]:
+    """A bar laid out as the window does: the hint below the images in its place while no measurement waits (the
+    place is returned too: it owns the bar)."""
     place = QWidget()
     layout = QVBoxLayout(place)
     bar = DecisionBar()
@@ -84,6 +83,14 @@ def test_the_choices_wrap_onto_more_lines_at_their_full_width(qtbot, session, wi
     place.resize(width, 400)
     place.show()
     QApplication.processEvents()
+    return place, bar
+
+
+@pytest.mark.parametrize("width", [420, 484, 640, 900, 1400])
+def test_the_choices_wrap_onto_more_lines_at_their_full_width(qtbot, session, width):
+    """From the narrowest place the window leaves the bar to a wide screen, with a non-target's long name in the
+    lesion box; laid out as the window does, the hint below the images in the bar's place while none waits."""
+    _place, bar = _bar_in_place(qtbot, width)
     bar.offer(["<b>Suggested</b>: 31.0 × 19.0 mm", "→ T1"], "", session, "NT1")
     QApplication.processEvents()
     assert abs(bar.width() - width) < 30 and "non-target" in bar.lesion_choice.currentText()
@@ -112,16 +119,7 @@ def test_the_bar_is_as_high_for_any_packing_of_the_same_number_of_lines(qtbot):
 def test_a_re_measure_with_a_doubt_keeps_the_bar_at_its_height(qtbot, session, width):
     """The laptop radiologist's re-check: a re-measure's "↻ on the outline of T4: Enter re-measures T4 ..." ran to
     a second line, the bar grew past the hint's place and the images moved away from the line just drawn."""
-    place = QWidget()
-    layout = QVBoxLayout(place)
-    bar = DecisionBar()
-    layout.addWidget(bar.idle_hint)
-    layout.addWidget(bar)
-    layout.addStretch(1)
-    qtbot.addWidget(place)
-    place.resize(width, 400)
-    place.show()
-    QApplication.processEvents()
+    _place, bar = _bar_in_place(qtbot, width)
     head = ["<b>Drawn by hand</b>: 31.0 × 19.0 mm",
             "↻ on the outline of T1: Enter re-measures T1 (Ctrl+Z undoes)"]
     bar.offer(head, "low confidence 0.41: the outline may leak into a neighbouring structure", session, "T1")
